@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, Repository } from 'typeorm';
+import { WriteQueue } from '../database/write-queue.js';
+import { ApiTokenEntity } from './api-token.entity.js';
+
+@Injectable()
+export class ApiTokensRepository {
+  constructor(
+    @InjectRepository(ApiTokenEntity) private readonly tokens: Repository<ApiTokenEntity>,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
+    return this.tokens.findOneBy({ tokenHash, revokedAt: IsNull() });
+  }
+
+  findById(id: string): Promise<ApiTokenEntity | null> {
+    return this.tokens.findOneBy({ id });
+  }
+
+  list(includeRevoked: boolean): Promise<ApiTokenEntity[]> {
+    return this.tokens.find({
+      where: includeRevoked ? {} : { revokedAt: IsNull() },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
+  }
+
+  countActive(): Promise<number> {
+    return this.tokens.countBy({ revokedAt: IsNull() });
+  }
+
+  async insert(token: ApiTokenEntity): Promise<void> {
+    await this.writes.run((m) => m.getRepository(ApiTokenEntity).insert(token));
+  }
+
+  async markRevoked(id: string, at: number): Promise<void> {
+    await this.writes.run((m) => m.getRepository(ApiTokenEntity).update({ id }, { revokedAt: at }));
+  }
+
+  async markUsed(id: string, at: number): Promise<void> {
+    await this.writes.run((m) => m.getRepository(ApiTokenEntity).update({ id }, { lastUsedAt: at }));
+  }
+}

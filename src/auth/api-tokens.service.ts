@@ -1,0 +1,118 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../common/clock.js';
+import { DomainError, NotFoundError } from '../common/domain-error.js';
+import { ApiTokenEntity } from './api-token.entity.js';
+import { ApiTokensRepository } from './api-tokens.repository.js';
+import type { Principal } from './auth.decorators.js';
+import { isRole, Role, ROLES } from './roles.js';
+import { displayPrefix, generateApiToken, hashApiToken } from './token-crypto.js';
+
+/** How often `lastUsedAt` is written for a token in steady use. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface TokenView {
+  id: string;
+  name: string;
+  role: Role;
+  tokenPrefix: string;
+  createdBy: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedToken extends TokenView {
+  /** The token itself: shown once, in the response that creates it. */
+  token: string;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function toTokenView(t: ApiTokenEntity): TokenView {
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    tokenPrefix: t.tokenPrefix,
+    createdBy: t.createdBy,
+    createdAt: new Date(t.createdAt).toISOString(),
+    lastUsedAt: iso(t.lastUsedAt),
+    revokedAt: iso(t.revokedAt),
+  };
+}
+
+@Injectable()
+export class ApiTokensService {
+  private readonly logger = new Logger('auth');
+
+  constructor(
+    private readonly repo: ApiTokensRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The principal a bearer token stands for, or null for an unknown or revoked token. */
+  async authenticate(token: string): Promise<Principal | null> {
+    const row = await this.repo.findActiveByHash(hashApiToken(token));
+    if (!row) return null;
+    const now = this.clock.now().getTime();
+    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
+      // Bookkeeping only: a failure here must not fail the request.
+      this.repo.markUsed(row.id, now).catch((err: Error) => this.logger.warn(`token=${row.id} lastUsedAt not saved: ${err.message}`));
+    }
+    return { tokenId: row.id, name: row.name, role: row.role };
+  }
+
+  async create(input: { name: string; role: Role; createdBy: string; token?: string }): Promise<CreatedToken> {
+    if (!isRole(input.role)) {
+      throw new DomainError('invalid', 'INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
+    }
+    const token = input.token ?? generateApiToken();
+    const row: ApiTokenEntity = {
+      id: randomUUID(),
+      name: input.name,
+      role: input.role,
+      tokenHash: hashApiToken(token),
+      tokenPrefix: displayPrefix(token),
+      createdBy: input.createdBy,
+      createdAt: this.clock.now().getTime(),
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await this.repo.insert(row);
+    this.logger.log(`token=${row.id} created name=${JSON.stringify(row.name)} role=${row.role} by=${JSON.stringify(input.createdBy)}`);
+    return { ...toTokenView(row), token };
+  }
+
+  async list(includeRevoked = false): Promise<TokenView[]> {
+    return (await this.repo.list(includeRevoked)).map(toTokenView);
+  }
+
+  async revoke(id: string, by: string): Promise<TokenView> {
+    const row = await this.repo.findById(id);
+    if (!row) throw new NotFoundError('token', id);
+    if (row.revokedAt === null) {
+      row.revokedAt = this.clock.now().getTime();
+      await this.repo.markRevoked(id, row.revokedAt);
+      this.logger.log(`token=${id} revoked by=${JSON.stringify(by)}`);
+    }
+    return toTokenView(row);
+  }
+
+  /**
+   * Makes sure someone can sign in. With `ADMIN_TOKEN` set, that token is registered as an admin
+   * token if it is not already active. Without it, and with no active token at all, an admin token
+   * is generated and returned so the caller can print it once.
+   */
+  async ensureBootstrapAdmin(adminToken: string | undefined): Promise<{ generated?: string }> {
+    if (adminToken !== undefined) {
+      if (!(await this.repo.findActiveByHash(hashApiToken(adminToken)))) {
+        await this.create({ name: 'admin (ADMIN_TOKEN)', role: 'admin', createdBy: 'bootstrap', token: adminToken });
+      }
+      return {};
+    }
+    if ((await this.repo.countActive()) > 0) return {};
+    const created = await this.create({ name: 'admin (first start)', role: 'admin', createdBy: 'bootstrap' });
+    return { generated: created.token };
+  }
+}

@@ -1,0 +1,48 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { toBoolean } from '../../common/query.js';
+import { Role, ROLES } from '../roles.js';
+
+export class CreateTokenDto {
+  @ApiProperty({ description: 'Who or what uses the token', example: 'duty desk tablet', maxLength: 100 })
+  @IsString()
+  @Length(1, 100)
+  @Matches(/^[^\x00-\x1f\x7f]+$/, { message: 'name must not contain control characters' })
+  name!: string;
+
+  @ApiProperty({ enum: ROLES, example: 'operator' })
+  @IsIn(ROLES)
+  role!: Role;
+}
+
+export class ListTokensQuery {
+  @ApiPropertyOptional({ description: 'Include revoked tokens', default: false })
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  includeRevoked?: boolean;
+}
+
+export class TokenDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ROLES }) role!: Role;
+  @ApiProperty({ description: 'First characters of the token, to recognise it', example: 'dlb_3kP9aZ1q' })
+  tokenPrefix!: string;
+  @ApiProperty({ description: 'Name of the token (or `bootstrap`, `cli`) that created it' }) createdBy!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt!: string | null;
+}
+
+export class CreatedTokenDto extends TokenDto {
+  @ApiProperty({ description: 'The token. Shown once, in this response only: store it now.' })
+  token!: string;
+}
+
+export class PrincipalDto {
+  @ApiProperty({ format: 'uuid' }) tokenId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ROLES }) role!: Role;
+}

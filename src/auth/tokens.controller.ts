@@ -1,0 +1,58 @@
+import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.js';
+import { DomainError } from '../common/domain-error.js';
+import { ApiTokensService } from './api-tokens.service.js';
+import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
+import { CreatedTokenDto, CreateTokenDto, ListTokensQuery, PrincipalDto, TokenDto } from './dto/token.dto.js';
+
+@ApiTags('auth')
+@ApiBearerAuth()
+@Controller('api')
+export class TokensController {
+  constructor(private readonly tokens: ApiTokensService) {}
+
+  @Get('me')
+  @ApiOperation({ summary: 'Who the presented token belongs to, and its role' })
+  @ApiOkResponse({ type: PrincipalDto })
+  @ApiErrors(401)
+  me(@CurrentPrincipal() principal: Principal): PrincipalDto {
+    return principal;
+  }
+
+  @Get('tokens')
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'List API tokens (admin); the tokens themselves are never shown' })
+  @ApiOkResponse({ type: [TokenDto] })
+  @ApiErrors(400, 401, 403)
+  list(@Query() query: ListTokensQuery): Promise<TokenDto[]> {
+    return this.tokens.list(query.includeRevoked ?? false);
+  }
+
+  @Post('tokens')
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Create an API token (admin); the token is in this response only' })
+  @ApiCreatedResponse({ type: CreatedTokenDto })
+  @ApiErrors(400, 401, 403)
+  create(@Body() body: CreateTokenDto, @CurrentPrincipal() principal: Principal): Promise<CreatedTokenDto> {
+    return this.tokens.create({ name: body.name, role: body.role, createdBy: principal.name });
+  }
+
+  @Delete('tokens/:id')
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Revoke an API token (admin); it stops working at once' })
+  @ApiOkResponse({ type: TokenDto })
+  @ApiErrors(400, 401, 403, 404)
+  revoke(
+    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => badId() })) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<TokenDto> {
+    return this.tokens.revoke(id, principal.name);
+  }
+}
+
+function badId(): DomainError {
+  return new DomainError('invalid', 'VALIDATION_FAILED', 'Invalid request: id must be a UUID', [
+    { field: 'id', rule: 'isUuid', message: 'id must be a UUID' },
+  ]);
+}

@@ -1,0 +1,109 @@
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import type { FieldProblem } from './domain-error.js';
+
+/** One data line of a CSV upload, values keyed by column name. `line` is 1-based; 1 is the header. */
+export interface CsvRow {
+  line: number;
+  values: Record<string, string>;
+}
+
+export interface CsvSpec {
+  required: readonly string[];
+  optional: readonly string[];
+  maxRows: number;
+}
+
+export interface ParsedCsv {
+  /** The columns present in the header, in file order. */
+  columns: string[];
+  rows: CsvRow[];
+  problems: FieldProblem[];
+}
+
+/** Characters that make a spreadsheet treat a cell as a formula. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * Parses a UTF-8 CSV upload (with or without BOM) with a header line. Problems come back per
+ * line instead of stopping at the first, so one dry run shows everything to fix.
+ */
+export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
+  const problems: FieldProblem[] = [];
+  const fail = (line: number, field: string, rule: string, message: string): ParsedCsv => {
+    problems.push({ line, field, rule, message });
+    return { columns: [], rows: [], problems };
+  };
+
+  if (text.includes('\uFFFD')) {
+    return fail(1, 'file', 'utf8', 'The file is not UTF-8 text; save it as "CSV UTF-8" and upload again');
+  }
+
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+  } catch (err) {
+    const e = err as { lines?: number; message: string; code?: string };
+    return fail(e.lines ?? 1, 'file', 'csvSyntax', `Malformed CSV: ${e.message}`);
+  }
+  if (records.length === 0) return fail(1, 'file', 'required', 'The file is empty: expected a header line');
+
+  const header = records[0].record.map((c) => c.trim().toLowerCase());
+  const allowed = new Set([...spec.required, ...spec.optional]);
+  for (const column of header) {
+    if (!allowed.has(column)) {
+      problems.push({
+        line: 1,
+        field: column || '(empty)',
+        rule: 'unknownColumn',
+        message: `Unknown column "${column}"; the columns are ${[...allowed].join(', ')}`,
+      });
+    }
+  }
+  for (const column of new Set(header.filter((c, i) => header.indexOf(c) !== i))) {
+    problems.push({ line: 1, field: column, rule: 'duplicateColumn', message: `Column "${column}" appears twice` });
+  }
+  for (const column of spec.required) {
+    if (!header.includes(column)) {
+      problems.push({ line: 1, field: column, rule: 'required', message: `Missing required column "${column}"` });
+    }
+  }
+  if (problems.length > 0) return { columns: header, rows: [], problems };
+
+  const dataRecords = records.slice(1);
+  if (dataRecords.length > spec.maxRows) {
+    return fail(1, 'file', 'maxRows', `Too many lines: ${dataRecords.length}, at most ${spec.maxRows} per upload`);
+  }
+
+  const rows: CsvRow[] = [];
+  for (const { record, info } of dataRecords) {
+    if (record.length !== header.length) {
+      problems.push({
+        line: info.lines,
+        field: 'line',
+        rule: 'columnCount',
+        message: `Line ${info.lines} has ${record.length} value(s); the header has ${header.length}`,
+      });
+      continue;
+    }
+    const values: Record<string, string> = {};
+    header.forEach((column, i) => (values[column] = unescapeFormula(record[i].trim())));
+    rows.push({ line: info.lines, values });
+  }
+  return { columns: header, rows, problems };
+}
+
+/** Reverses {@link escapeFormula}, so an export imports back unchanged. */
+function unescapeFormula(value: string): string {
+  return value.startsWith("'") && FORMULA_START.test(value.slice(1)) ? value.slice(1) : value;
+}
+
+/** A text cell a spreadsheet would run as a formula gets a leading apostrophe (CSV injection). */
+export function escapeFormula(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** CSV text with a UTF-8 BOM (so Excel shows Chinese correctly) and CRLF line ends. */
+export function toCsv(columns: readonly string[], rows: (string | number | boolean | null)[][]): string {
+  return stringify(rows, { bom: true, header: true, columns: [...columns], record_delimiter: 'windows' });
+}

@@ -1,0 +1,67 @@
+/** How an error maps onto HTTP; the one exception filter owns the mapping. */
+export const ERROR_STATUS = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unsupported: 415,
+  rate_limited: 429,
+  unavailable: 503,
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_STATUS;
+
+/** One problem with one input field (or CSV cell). */
+export interface FieldProblem {
+  /** Dotted path of the field, e.g. `quietHours` or `target.villages.0`. */
+  field: string;
+  /** The rule that was broken, e.g. `isVillageCode`, `unknownField`, `required`. */
+  rule: string;
+  message: string;
+  /** 1-based line of a CSV upload, when the problem comes from one. */
+  line?: number;
+}
+
+/**
+ * An expected failure of a domain operation, with a stable machine-readable `code`
+ * (e.g. `VILLAGE_NOT_FOUND`). Domain code throws these, never HTTP exceptions.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.kind];
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string, id: string) {
+    super('not_found', `${what.toUpperCase()}_NOT_FOUND`, `${capitalise(what)} ${id} does not exist`);
+  }
+}
+
+export class ValidationFailedError extends DomainError {
+  constructor(readonly problems: FieldProblem[]) {
+    super('invalid', 'VALIDATION_FAILED', summarise(problems), problems);
+  }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function summarise(problems: FieldProblem[]): string {
+  const shown = problems.slice(0, 3).map((p) => (p.line ? `line ${p.line}: ${p.message}` : p.message));
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  return `Invalid request: ${shown.join('; ')}${more}`;
+}

@@ -1,0 +1,104 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError } from './domain-error.js';
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  statusCode: number;
+  /** Stable machine-readable code, e.g. `VALIDATION_FAILED`, `VILLAGE_NOT_FOUND`. */
+  error: string;
+  message: string;
+  details?: unknown;
+  requestId?: string;
+}
+
+/** Errors raised by body parsers (http-errors shape): status plus a `type`. */
+interface ParserError {
+  status: number;
+  type?: string;
+  limit?: number;
+}
+
+const PARSER_ERRORS: Record<string, { code: string; message: (e: ParserError) => string }> = {
+  'entity.too.large': {
+    code: 'BODY_TOO_LARGE',
+    message: (e) => `Request body is larger than the limit of ${e.limit ?? '?'} bytes`,
+  },
+  'entity.parse.failed': { code: 'MALFORMED_JSON', message: () => 'Request body is not valid JSON' },
+  'encoding.unsupported': {
+    code: 'UNSUPPORTED_ENCODING',
+    message: () => 'Request body encoding is not supported; send UTF-8',
+  },
+  'charset.unsupported': {
+    code: 'UNSUPPORTED_CHARSET',
+    message: () => 'Request charset is not supported; send UTF-8',
+  },
+};
+
+function isParserError(err: unknown): err is ParserError {
+  return typeof err === 'object' && err !== null && typeof (err as ParserError).status === 'number';
+}
+
+const HTTP_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  409: 'CONFLICT',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
+
+/** Maps any error to one response shape; unexpected errors become a logged 500 with no internals. */
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof DomainError) {
+    return { statusCode: err.status, error: err.code, message: err.message, details: err.details };
+  }
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    const response = err.getResponse();
+    const message =
+      typeof response === 'string'
+        ? response
+        : String((response as { message?: unknown }).message ?? err.message);
+    return { statusCode: status, error: HTTP_CODES[status] ?? `HTTP_${status}`, message };
+  }
+  if (isParserError(err) && err.status >= 400 && err.status < 500) {
+    const known = err.type ? PARSER_ERRORS[err.type] : undefined;
+    return {
+      statusCode: err.status,
+      error: known?.code ?? HTTP_CODES[err.status] ?? `HTTP_${err.status}`,
+      message: known?.message(err) ?? 'The request could not be read',
+    };
+  }
+  return { statusCode: 500, error: 'INTERNAL', message: 'Internal server error' };
+}
+
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const body = toErrorBody(err);
+    body.requestId = typeof req.id === 'string' ? req.id : undefined;
+    if (body.statusCode >= 500) {
+      this.logger.error(
+        { err, requestId: body.requestId, method: req.method, path: req.path },
+        'request failed',
+      );
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (body.statusCode === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    res.status(body.statusCode).json(body);
+  }
+}

@@ -1,0 +1,34 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { FieldProblem, ValidationFailedError } from './domain-error.js';
+
+/** class-validator's name for a property that no DTO declares. */
+const UNKNOWN_FIELD = 'whitelistValidation';
+
+/** Flattens nested class-validator errors into one problem per field and rule. */
+export function toFieldProblems(errors: ValidationError[], prefix = ''): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const error of errors) {
+    const field = prefix ? `${prefix}.${error.property}` : error.property;
+    for (const [rule, message] of Object.entries(error.constraints ?? {})) {
+      problems.push(
+        rule === UNKNOWN_FIELD
+          ? { field, rule: 'unknownField', message: `${field} is not a known field` }
+          : { field, rule, message },
+      );
+    }
+    problems.push(...toFieldProblems(error.children ?? [], field));
+  }
+  return problems;
+}
+
+/** Strict validation: unknown fields are refused, values are converted to the DTO's types. */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    transform: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => new ValidationFailedError(toFieldProblems(errors)),
+  });
+}

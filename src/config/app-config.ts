@@ -1,0 +1,200 @@
+import { networkInterfaces } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+
+/** Log levels accepted by `LOG_LEVEL`, most verbose first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type DatabaseConfig =
+  | { type: 'sqlite'; path: string; busyTimeoutMs: number }
+  | { type: 'postgres'; url: string; schema: string };
+
+/** Every setting of the server, read from the environment once at boot (see README, "Configuration"). */
+export interface AppConfig {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  database: DatabaseConfig;
+  runMigrations: boolean;
+  seedSample: boolean;
+  /** Bootstrap admin token from `ADMIN_TOKEN`; a secret, never logged. */
+  adminToken: string | undefined;
+  timeZone: string;
+  log: { level: LogLevel; format: 'json' | 'pretty' };
+  http: { bodyLimitBytes: number; importLimitBytes: number; trustProxy: boolean };
+  auth: { failLimit: number; failWindowMs: number };
+  shutdownTimeoutMs: number;
+}
+
+/** Thrown when the environment holds a value the server cannot run with; names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Reads variables and collects every problem instead of stopping at the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.problems.push(`${name}=${JSON.stringify(value)}: must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name}=${JSON.stringify(value)}: must be true or false`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.problems.push(`${name}=${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  size(name: string, fallback: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const match = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(value);
+    const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()] : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+      this.problems.push(`${name}=${JSON.stringify(value)}: must be a size of at least 1kb, like 512kb or 10mb`);
+      return fallback;
+    }
+    return bytes;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const url = new URL(value);
+      if (protocols.includes(url.protocol)) return value.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+    // The value may hold a password: name the variable, never echo it.
+    this.problems.push(`${name}: must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    return undefined;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first non-internal IPv4 address, so the default PUBLIC_URL is reachable by devices on the LAN. */
+function defaultHostAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return 'localhost';
+}
+
+/**
+ * Validates the environment into an {@link AppConfig}. Throws {@link ConfigError} listing every
+ * variable that is wrong and what it accepts; `cwd` anchors relative paths such as `DATA_DIR`.
+ */
+export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
+  const r = new EnvReader(env);
+
+  const port = r.int('PORT', 3000, 0, 65535);
+  const host = r.string('HOST', '0.0.0.0');
+  const dataDirRaw = r.string('DATA_DIR', './data');
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+
+  const publicUrl = r.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${defaultHostAddress()}:${port}`;
+
+  const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const schema = r.string('DATABASE_SCHEMA', 'public');
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    r.problems.push(`DATABASE_SCHEMA=${JSON.stringify(schema)}: must be a lower-case identifier (a-z, 0-9, _)`);
+  }
+  const busyTimeoutMs = r.int('DB_BUSY_TIMEOUT_MS', 5000, 0, 600_000);
+  const database: DatabaseConfig = databaseUrl
+    ? { type: 'postgres', url: databaseUrl, schema }
+    : { type: 'sqlite', path: resolve(dataDir, 'dalaba.db'), busyTimeoutMs };
+
+  const adminToken = r.raw('ADMIN_TOKEN');
+  if (adminToken !== undefined && !/^[\x21-\x7e]{24,256}$/.test(adminToken)) {
+    // Never echo the value: it is a secret.
+    r.problems.push('ADMIN_TOKEN: must be 24 to 256 printable characters without spaces');
+  }
+
+  const timeZone = r.string('TZ_DEFAULT', 'Asia/Shanghai');
+  if (!isTimeZone(timeZone)) {
+    r.problems.push(`TZ_DEFAULT=${JSON.stringify(timeZone)}: must be an IANA time zone such as Asia/Shanghai`);
+  }
+
+  const logFormat = r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto');
+
+  const config: AppConfig = {
+    port,
+    host,
+    publicUrl,
+    dataDir,
+    database,
+    runMigrations: r.bool('RUN_MIGRATIONS', true),
+    seedSample: r.bool('SEED_SAMPLE', true),
+    adminToken,
+    timeZone,
+    log: {
+      level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+      format: logFormat === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : logFormat,
+    },
+    http: {
+      bodyLimitBytes: r.size('BODY_LIMIT', 1024 ** 2),
+      importLimitBytes: r.size('IMPORT_LIMIT', 10 * 1024 ** 2),
+      trustProxy: r.bool('TRUST_PROXY', false),
+    },
+    auth: {
+      failLimit: r.int('AUTH_FAIL_LIMIT', 20, 1, 100_000),
+      failWindowMs: r.int('AUTH_FAIL_WINDOW_S', 300, 1, 86_400) * 1000,
+    },
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+/** The one place that reads `process.env`: everything else receives the typed object. */
+export function loadConfigFromProcess(): AppConfig {
+  return loadConfig(process.env);
+}

@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppMetaEntity } from './app-meta.entity.js';
+import { WriteQueue } from './write-queue.js';
+
+/** Key/value facts about this installation. */
+@Injectable()
+export class AppMetaRepository {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const row = await this.dataSource.getRepository(AppMetaEntity).findOneBy({ key });
+    return row?.value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.writes.run((m) => m.getRepository(AppMetaEntity).save({ key, value }));
+  }
+}

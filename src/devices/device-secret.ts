@@ -1,0 +1,41 @@
+import { randomBytes, scrypt as scryptCb, ScryptOptions, timingSafeEqual } from 'node:crypto';
+
+const KEY_LENGTH = 32;
+/** Node's default cost: about 35 ms per hash on this class of machine, run off the event loop. */
+const DEFAULT_PARAMS = { N: 16384, r: 8, p: 1 };
+
+function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scryptCb(secret, salt, KEY_LENGTH, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
+}
+
+/** A new device secret: 256 random bits, base64url (43 characters). */
+export function generateDeviceSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Slow salted hash of a device secret: `scrypt$N$r$p$salt$hash`. The parameters travel with the
+ * hash so they can be raised later without invalidating stored secrets.
+ */
+export async function hashDeviceSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const { N, r, p } = DEFAULT_PARAMS;
+  const key = await scrypt(secret, salt, { N, r, p });
+  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+/** Constant-time check of a presented secret against a stored hash; false for any malformed hash. */
+export async function verifyDeviceSecret(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  if (![N, r, p].every((n) => Number.isSafeInteger(n) && n > 0)) return false;
+  const expected = Buffer.from(parts[5], 'base64url');
+  if (expected.length !== KEY_LENGTH || secret.length > 1024) return false;
+  const key = await scrypt(secret, Buffer.from(parts[4], 'base64url'), { N, r, p });
+  return timingSafeEqual(key, expected);
+}

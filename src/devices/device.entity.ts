@@ -1,0 +1,45 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import type { DeviceType } from '../contract/device.js';
+import { timeColumn } from '../database/columns.js';
+import { VillageEntity } from '../villages/village.entity.js';
+
+/** A device in a village; its id is also its MQTT client id and username. */
+@Entity('devices')
+@Index('IDX_devices_village_code', ['villageCode'])
+@Index('IDX_devices_type', ['type'])
+export class DeviceEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 12, name: 'village_code' })
+  villageCode!: string;
+
+  @ManyToOne(() => VillageEntity, { onDelete: 'RESTRICT', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'village_code', foreignKeyConstraintName: 'FK_devices_village' })
+  village?: VillageEntity;
+
+  @Column({ type: 'varchar', length: 32 })
+  type!: DeviceType;
+
+  @Column({ type: 'boolean', default: true })
+  enabled!: boolean;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  label!: string | null;
+
+  @Column({ type: 'varchar', length: 2000, nullable: true })
+  notes!: string | null;
+
+  /** `scrypt$N$r$p$salt$hash`; never selected unless asked for by name. */
+  @Column({ type: 'varchar', length: 200, name: 'secret_hash', select: false })
+  secretHash?: string;
+
+  @Column({ ...timeColumn, name: 'secret_rotated_at' })
+  secretRotatedAt!: number;
+
+  @Column({ ...timeColumn, name: 'created_at' })
+  createdAt!: number;
+
+  @Column({ ...timeColumn, name: 'updated_at' })
+  updatedAt!: number;
+}

@@ -1,0 +1,89 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.js';
+import { ApiCsvImport, CsvBody, CsvDownload, ImportQuery } from '../common/csv-http.js';
+import { Page } from '../common/pagination.js';
+import { DEVICE_CSV_COLUMNS } from './device-import.js';
+import { DeviceIdPipe } from './device-id.pipe.js';
+import { DevicesService } from './devices.service.js';
+import { DeviceImportReportDto } from './dto/device-import-report.dto.js';
+import { CreateDeviceDto, DeviceDto, DevicePageDto, DeviceQuery, DeviceWithSecretDto, UpdateDeviceDto } from './dto/device.dto.js';
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller('api/devices')
+export class DevicesController {
+  constructor(private readonly devices: DevicesService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List devices, filtered by town, village, type, enabled; paged' })
+  @ApiOkResponse({ type: DevicePageDto })
+  @ApiErrors(400, 401)
+  list(@Query() query: DeviceQuery): Promise<Page<DeviceDto>> {
+    return this.devices.list(query);
+  }
+
+  @Get('export')
+  @CsvDownload('devices.csv')
+  @ApiOperation({ summary: 'Export devices as CSV (same filters as the list; never secrets)' })
+  @ApiErrors(400, 401)
+  export(@Query() query: DeviceQuery): Promise<string> {
+    return this.devices.exportCsv(query);
+  }
+
+  @Post('import')
+  @HttpCode(200)
+  @ApiCsvImport(DEVICE_CSV_COLUMNS.join(', '))
+  @ApiOperation({
+    summary: 'Import (upsert) devices from CSV (operator)',
+    description:
+      'All or nothing, like the villages import. Devices it creates get secrets, listed in `secrets` of this ' +
+      'response only. Existing devices keep their secrets. Import villages first.',
+  })
+  @ApiOkResponse({ type: DeviceImportReportDto })
+  @ApiErrors(400, 401, 403, 409, 413, 415)
+  import(@CsvBody() csv: string, @Query() query: ImportQuery): Promise<DeviceImportReportDto> {
+    return this.devices.importCsv(csv, query.dryRun ?? false);
+  }
+
+  @Post()
+  @ApiOperation({ summary: 'Register a device (operator); the response holds its secret, once' })
+  @ApiCreatedResponse({ type: DeviceWithSecretDto })
+  @ApiErrors(400, 401, 403, 409)
+  create(@Body() body: CreateDeviceDto): Promise<DeviceWithSecretDto> {
+    return this.devices.create(body);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a device' })
+  @ApiOkResponse({ type: DeviceDto })
+  @ApiErrors(400, 401, 404)
+  get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceDto> {
+    return this.devices.get(id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change a device (operator); enabled=false locks it out' })
+  @ApiOkResponse({ type: DeviceDto })
+  @ApiErrors(400, 401, 403, 404)
+  update(@Param('id', DeviceIdPipe) id: string, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
+    return this.devices.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a device (operator)' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 401, 403, 404)
+  remove(@Param('id', DeviceIdPipe) id: string): Promise<void> {
+    return this.devices.remove(id);
+  }
+
+  @Post(':id/rotate-secret')
+  @ApiOperation({ summary: 'Issue a new device secret (operator); the old one stops working; shown once' })
+  @ApiCreatedResponse({ type: DeviceWithSecretDto })
+  @ApiErrors(400, 401, 403, 404)
+  rotateSecret(@Param('id', DeviceIdPipe) id: string): Promise<DeviceWithSecretDto> {
+    return this.devices.rotateSecret(id);
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import type { DeviceType } from '../contract/device.js';
+import { chunks } from '../database/batch.js';
+import { escapeLike } from '../database/db-errors.js';
+import { WriteQueue } from '../database/write-queue.js';
+import { DeviceEntity } from './device.entity.js';
+
+export interface DeviceFilter {
+  /** Restrict to these villages (already resolved from a town); an empty list matches nothing. */
+  villageCodes?: string[];
+  type?: DeviceType;
+  enabled?: boolean;
+  q?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** The only file that speaks TypeORM for devices. */
+@Injectable()
+export class DevicesRepository {
+  constructor(
+    @InjectRepository(DeviceEntity) private readonly devices: Repository<DeviceEntity>,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  write<T>(work: (tx: DevicesTx) => Promise<T>): Promise<T> {
+    return this.writes.run((m) => work(new DevicesTx(m)));
+  }
+
+  find(id: string): Promise<DeviceEntity | null> {
+    return this.devices.findOneBy({ id });
+  }
+
+  /** The device with its secret hash, for credential checks. */
+  findWithSecret(id: string): Promise<DeviceEntity | null> {
+    return this.devices
+      .createQueryBuilder('d')
+      .addSelect('d.secretHash')
+      .where('d.id = :id', { id })
+      .getOne();
+  }
+
+  async list(filter: DeviceFilter): Promise<[DeviceEntity[], number]> {
+    if (filter.villageCodes?.length === 0) return [[], 0];
+    const query = this.devices.createQueryBuilder('d');
+    if (filter.villageCodes) query.andWhere('d.village_code IN (:...codes)', { codes: filter.villageCodes });
+    if (filter.type) query.andWhere('d.type = :type', { type: filter.type });
+    if (filter.enabled !== undefined) query.andWhere('d.enabled = :enabled', { enabled: filter.enabled });
+    if (filter.q) {
+      query.andWhere("(LOWER(d.id) LIKE :q ESCAPE '\\' OR LOWER(d.label) LIKE :q ESCAPE '\\')", {
+        q: `%${escapeLike(filter.q.toLowerCase())}%`,
+      });
+    }
+    query.orderBy('d.village_code', 'ASC').addOrderBy('d.id', 'ASC');
+    if (filter.limit !== undefined) query.take(filter.limit).skip(filter.offset ?? 0);
+    return query.getManyAndCount();
+  }
+
+  count(): Promise<number> {
+    return this.devices.count();
+  }
+}
+
+/** Writes on devices inside one transaction of the {@link WriteQueue}. */
+export class DevicesTx {
+  constructor(private readonly m: EntityManager) {}
+
+  find(id: string): Promise<DeviceEntity | null> {
+    return this.m.findOneBy(DeviceEntity, { id });
+  }
+
+  all(): Promise<DeviceEntity[]> {
+    return this.m.find(DeviceEntity);
+  }
+
+  async insert(rows: DeviceEntity[]): Promise<void> {
+    for (const chunk of chunks(rows, 200)) await this.m.insert(DeviceEntity, chunk);
+  }
+
+  async update(id: string, patch: Partial<DeviceEntity>): Promise<void> {
+    await this.m.update(DeviceEntity, { id }, patch);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return ((await this.m.delete(DeviceEntity, { id })).affected ?? 0) > 0;
+  }
+}

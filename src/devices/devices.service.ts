@@ -1,0 +1,284 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { DeviceEvents } from './device-events.js';
+import { DEVICE_CSV, DEVICE_CSV_COLUMNS, DeviceImportPlan, planDeviceImport } from './device-import.js';
+import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from './device-secret.js';
+import type { DeviceEntity } from './device.entity.js';
+import { DevicesRepository, DevicesTx } from './devices.repository.js';
+import type { DeviceImportReportDto } from './dto/device-import-report.dto.js';
+import type {
+  CreateDeviceDto,
+  DeviceDto,
+  DeviceQuery,
+  DeviceSecretDto,
+  DeviceWithSecretDto,
+  UpdateDeviceDto,
+} from './dto/device.dto.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toDeviceDto(d: DeviceEntity): DeviceDto {
+  return {
+    id: d.id,
+    villageCode: d.villageCode,
+    type: d.type,
+    enabled: d.enabled,
+    label: d.label,
+    notes: d.notes,
+    secretRotatedAt: iso(d.secretRotatedAt),
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+}
+
+const HASH_BATCH = 32;
+const PROGRESS_EVERY_MS = 5000;
+
+/** Devices and their credentials: the registry other modules ask about devices. */
+@Injectable()
+export class DevicesService {
+  private readonly logger = new Logger('devices');
+
+  constructor(
+    private readonly repo: DevicesRepository,
+    private readonly villages: VillagesService,
+    private readonly events: DeviceEvents,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(query: DeviceQuery): Promise<Page<DeviceDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list({ ...(await this.filterOf(query)), limit, offset });
+    return { items: rows.map(toDeviceDto), total, limit, offset };
+  }
+
+  async get(id: string): Promise<DeviceDto> {
+    const device = await this.repo.find(id);
+    if (!device) throw new NotFoundError('device', id);
+    return toDeviceDto(device);
+  }
+
+  async create(input: CreateDeviceDto): Promise<DeviceWithSecretDto> {
+    await this.requireVillage(input.villageCode);
+    const secret = generateDeviceSecret();
+    const secretHash = await hashDeviceSecret(secret);
+    const now = this.clock.now().getTime();
+    const row: DeviceEntity = {
+      id: input.id,
+      villageCode: input.villageCode,
+      type: input.type,
+      enabled: input.enabled ?? true,
+      label: input.label ?? null,
+      notes: input.notes ?? null,
+      secretHash,
+      secretRotatedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.repo.write(async (tx) => {
+        if (await tx.find(input.id)) throw deviceExists(input.id);
+        await tx.insert([row]);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw deviceExists(input.id);
+      if (isForeignKeyViolation(err)) throw villageMissing(input.villageCode);
+      throw err;
+    }
+    this.logger.log(`device=${row.id} created village=${row.villageCode} type=${row.type}`);
+    this.events.emit({ kind: 'created', deviceId: row.id });
+    return { ...toDeviceDto(row), secret };
+  }
+
+  async update(id: string, input: UpdateDeviceDto): Promise<DeviceDto> {
+    if (input.villageCode !== undefined) await this.requireVillage(input.villageCode);
+    const updated = await this.repo.write(async (tx) => {
+      const device = await tx.find(id);
+      if (!device) throw new NotFoundError('device', id);
+      const patch: Partial<DeviceEntity> = { updatedAt: this.clock.now().getTime() };
+      if (input.villageCode !== undefined) patch.villageCode = input.villageCode;
+      if (input.type !== undefined) patch.type = input.type;
+      if (input.enabled !== undefined) patch.enabled = input.enabled;
+      if (input.label !== undefined) patch.label = input.label;
+      if (input.notes !== undefined) patch.notes = input.notes;
+      await tx.update(id, patch);
+      return { ...device, ...patch };
+    });
+    this.logger.log(`device=${id} updated enabled=${updated.enabled}`);
+    this.events.emit({ kind: 'updated', deviceId: id, enabled: updated.enabled });
+    return toDeviceDto(updated);
+  }
+
+  async remove(id: string): Promise<void> {
+    const deleted = await this.repo.write((tx) => tx.delete(id));
+    if (!deleted) throw new NotFoundError('device', id);
+    this.logger.log(`device=${id} deleted`);
+    this.events.emit({ kind: 'deleted', deviceId: id });
+  }
+
+  /** Issues a new secret; the old one stops working at once. */
+  async rotateSecret(id: string): Promise<DeviceWithSecretDto> {
+    const secret = generateDeviceSecret();
+    const secretHash = await hashDeviceSecret(secret);
+    const now = this.clock.now().getTime();
+    const updated = await this.repo.write(async (tx) => {
+      const device = await tx.find(id);
+      if (!device) throw new NotFoundError('device', id);
+      const patch = { secretHash, secretRotatedAt: now, updatedAt: now };
+      await tx.update(id, patch);
+      return { ...device, ...patch };
+    });
+    this.logger.log(`device=${id} secret rotated`);
+    this.events.emit({ kind: 'secret-rotated', deviceId: id });
+    return { ...toDeviceDto(updated), secret };
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.repo.find(id)) !== null;
+  }
+
+  /** True when `id` is a registered, enabled device and `secret` is its current secret. */
+  async verifySecret(id: string, secret: string): Promise<boolean> {
+    const device = await this.repo.findWithSecret(id);
+    if (!device?.enabled || !device.secretHash) return false;
+    return verifyDeviceSecret(secret, device.secretHash);
+  }
+
+  async count(): Promise<number> {
+    return this.repo.count();
+  }
+
+  // ---- CSV ----
+
+  async exportCsv(query: DeviceQuery): Promise<string> {
+    const [rows] = await this.repo.list(await this.filterOf(query));
+    return toCsv(
+      DEVICE_CSV_COLUMNS,
+      rows.map((d) => [d.id, d.villageCode, d.type, d.enabled, escapeFormula(d.label ?? ''), escapeFormula(d.notes ?? '')]),
+    );
+  }
+
+  /**
+   * Imports (upserts) devices from CSV, all or nothing. New devices get secrets, returned in this
+   * response only. Secrets are hashed before the write transaction so it stays short.
+   */
+  async importCsv(text: string, dryRun: boolean): Promise<DeviceImportReportDto> {
+    const parsed = parseCsv(text, DEVICE_CSV);
+    const villageCodes = await this.villages.existingVillageCodes(parsed.rows.map((r) => r.values.village_code));
+    const planFrom = (devices: DeviceEntity[]) =>
+      planDeviceImport(parsed, new Map(devices.map((d) => [d.id, d])), (code) => villageCodes.has(code));
+
+    const preview = planFrom((await this.repo.list({}))[0]);
+    if (dryRun) return this.report(preview, parsed.rows.length, true);
+    if (preview.problems.length > 0) throw importInvalid(preview);
+
+    const secrets = await this.hashSecrets(preview.toCreate.map((d) => d.id));
+    const now = this.clock.now().getTime();
+    const plan = await this.writeImport(async (tx) => {
+      const plan = planFrom(await tx.all());
+      const sameNewIds =
+        plan.toCreate.length === secrets.size && plan.toCreate.every((d) => secrets.has(d.id));
+      if (plan.problems.length > 0) throw importInvalid(plan);
+      if (!sameNewIds) {
+        throw new DomainError('conflict', 'IMPORT_RACE', 'Devices were added or removed during the import; upload the file again');
+      }
+      await tx.insert(
+        plan.toCreate.map((d) => ({
+          ...d,
+          secretHash: secrets.get(d.id)!.hash,
+          secretRotatedAt: now,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      );
+      for (const u of plan.toUpdate) await tx.update(u.id, { ...u.patch, updatedAt: now });
+      return plan;
+    });
+
+    for (const d of plan.toCreate) this.events.emit({ kind: 'created', deviceId: d.id });
+    for (const u of plan.toUpdate) {
+      const enabled = u.patch.enabled;
+      if (enabled !== undefined) this.events.emit({ kind: 'updated', deviceId: u.id, enabled });
+    }
+    const report = this.report(plan, parsed.rows.length, false);
+    this.logger.log(`devices import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged`);
+    const issued: DeviceSecretDto[] = plan.toCreate.map((d) => ({ id: d.id, secret: secrets.get(d.id)!.secret }));
+    return { ...report, secrets: issued };
+  }
+
+  /** A village deleted while the import was hashing secrets surfaces as a foreign-key error. */
+  private async writeImport<T>(work: (tx: DevicesTx) => Promise<T>): Promise<T> {
+    try {
+      return await this.repo.write(work);
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      throw new DomainError('conflict', 'IMPORT_RACE', 'A village was removed during the import; upload the file again');
+    }
+  }
+
+  private async hashSecrets(ids: string[]): Promise<Map<string, { secret: string; hash: string }>> {
+    const out = new Map<string, { secret: string; hash: string }>();
+    let lastReport = performance.now();
+    for (let i = 0; i < ids.length; i += HASH_BATCH) {
+      const batch = ids.slice(i, i + HASH_BATCH);
+      const hashed = await Promise.all(
+        batch.map(async (id) => {
+          const secret = generateDeviceSecret();
+          return [id, { secret, hash: await hashDeviceSecret(secret) }] as const;
+        }),
+      );
+      for (const [id, value] of hashed) out.set(id, value);
+      if (performance.now() - lastReport >= PROGRESS_EVERY_MS) {
+        this.logger.log(`devices import: issued ${out.size}/${ids.length} secrets`);
+        lastReport = performance.now();
+      }
+    }
+    return out;
+  }
+
+  private report(plan: DeviceImportPlan, rows: number, dryRun: boolean): DeviceImportReportDto {
+    return {
+      dryRun,
+      ok: plan.problems.length === 0,
+      rows,
+      created: plan.toCreate.length,
+      updated: plan.toUpdate.length,
+      unchanged: plan.unchanged,
+      problems: plan.problems,
+    };
+  }
+
+  private async filterOf(query: DeviceQuery) {
+    let villageCodes: string[] | undefined;
+    if (query.town) villageCodes = await this.villages.villageCodesInTown(query.town);
+    if (query.village) villageCodes = villageCodes ? villageCodes.filter((c) => c === query.village) : [query.village];
+    return { villageCodes, type: query.type, enabled: query.enabled, q: query.q };
+  }
+
+  private async requireVillage(code: string): Promise<void> {
+    if (!(await this.villages.existingVillageCodes([code])).has(code)) throw villageMissing(code);
+  }
+}
+
+function villageMissing(code: string): ValidationFailedError {
+  return new ValidationFailedError([{ field: 'villageCode', rule: 'exists', message: `village ${code} does not exist` }]);
+}
+
+function deviceExists(id: string): DomainError {
+  return new DomainError('conflict', 'DEVICE_EXISTS', `Device ${id} already exists`);
+}
+
+function importInvalid(plan: DeviceImportPlan): DomainError {
+  const first = plan.problems[0];
+  return new DomainError(
+    'invalid',
+    'IMPORT_INVALID',
+    `Nothing imported: ${plan.problems.length} problem(s), first on line ${first.line}: ${first.message}`,
+    plan.problems,
+  );
+}

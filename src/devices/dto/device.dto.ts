@@ -1,0 +1,142 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
+import { DEVICE_ID_MAX_LENGTH, DEVICE_TYPES, DeviceType, isDeviceId } from '../../contract/device.js';
+import { PageMetaDto, PageQuery } from '../../common/pagination.js';
+import { toBoolean, trimToUndefined } from '../../common/query.js';
+import { IsDisplayName, IsFreeText, ValidatesAs } from '../../common/validators.js';
+import { IsTownCode } from '../../villages/dto/town.dto.js';
+import { IsVillageCode } from '../../villages/dto/village.dto.js';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const definedOrNull = (_: object, v: unknown) => v !== undefined;
+
+export const IsDeviceId = () =>
+  ValidatesAs(
+    'isDeviceId',
+    isDeviceId,
+    `must be 1 to ${DEVICE_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ - starting with a letter or digit (it is the MQTT client id)`,
+  );
+
+const IsDeviceType = () => IsIn(DEVICE_TYPES, { message: `type must be one of ${DEVICE_TYPES.join(', ')}` });
+
+export class CreateDeviceDto {
+  @ApiProperty({
+    description: 'Stable id; also the MQTT client id and username',
+    example: 'vl-610126100201-1',
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  })
+  @IsDeviceId()
+  id!: string;
+
+  @ApiProperty({ example: '610126100201' })
+  @IsVillageCode()
+  villageCode!: string;
+
+  @ApiProperty({ enum: DEVICE_TYPES, example: 'village_loudspeaker' })
+  @IsDeviceType()
+  type!: DeviceType;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ maxLength: 200, example: '村委会楼顶', type: String, nullable: true })
+  @IsOptional()
+  @Transform(trim)
+  @IsDisplayName(200)
+  label?: string | null;
+
+  @ApiPropertyOptional({ maxLength: 2000, type: String, nullable: true })
+  @IsOptional()
+  @IsFreeText(2000)
+  notes?: string | null;
+}
+
+/** Fields to change; `null` clears label and notes. The id cannot change. */
+export class UpdateDeviceDto {
+  @ApiPropertyOptional({ example: '610126100201' })
+  @ValidateIf(definedOrNull)
+  @IsVillageCode()
+  villageCode?: string;
+
+  @ApiPropertyOptional({ enum: DEVICE_TYPES })
+  @ValidateIf(definedOrNull)
+  @IsDeviceType()
+  type?: DeviceType;
+
+  @ApiPropertyOptional({ description: 'A disabled device cannot connect' })
+  @ValidateIf(definedOrNull)
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ maxLength: 200, type: String, nullable: true })
+  @IsOptional()
+  @Transform(trim)
+  @IsDisplayName(200)
+  label?: string | null;
+
+  @ApiPropertyOptional({ maxLength: 2000, type: String, nullable: true })
+  @IsOptional()
+  @IsFreeText(2000)
+  notes?: string | null;
+}
+
+export class DeviceQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Only devices in villages of this town' })
+  @IsOptional()
+  @IsTownCode()
+  town?: string;
+
+  @ApiPropertyOptional({ description: 'Only devices of this village' })
+  @IsOptional()
+  @IsVillageCode()
+  village?: string;
+
+  @ApiPropertyOptional({ enum: DEVICE_TYPES })
+  @IsOptional()
+  @IsDeviceType()
+  type?: DeviceType;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ description: 'Part of the id or label' })
+  @IsOptional()
+  @Transform(trimToUndefined)
+  @IsDisplayName(200)
+  q?: string;
+}
+
+export class DeviceDto {
+  @ApiProperty({ example: 'vl-610126100201-1' }) id!: string;
+  @ApiProperty({ example: '610126100201' }) villageCode!: string;
+  @ApiProperty({ enum: DEVICE_TYPES }) type!: DeviceType;
+  @ApiProperty() enabled!: boolean;
+  @ApiProperty({ type: String, nullable: true }) label!: string | null;
+  @ApiProperty({ type: String, nullable: true }) notes!: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When the current secret was issued' }) secretRotatedAt!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class DeviceWithSecretDto extends DeviceDto {
+  @ApiProperty({
+    description: 'The device secret (its MQTT password). Shown once, in this response only: store it now.',
+    example: 'k3Jd9…',
+  })
+  secret!: string;
+}
+
+export class DevicePageDto extends PageMetaDto {
+  @ApiProperty({ type: [DeviceDto] }) items!: DeviceDto[];
+}
+
+export class DeviceSecretDto {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'Shown once' }) secret!: string;
+}

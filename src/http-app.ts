@@ -1,0 +1,56 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { AppModule, AppModuleOptions } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+
+export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
+
+Every route under /api needs \`Authorization: Bearer <token>\`. Roles: **viewer** reads, **operator** also
+changes the registry (and later broadcasts), **admin** also manages tokens. A missing or wrong token gets 401,
+a token whose role is too low gets 403. Lists answer \`{ items, total, limit, offset }\`. Errors answer
+\`{ statusCode, error, message, details?, requestId }\`; validation errors list each field and rule in \`details\`.`;
+
+/** The Nest application with everything HTTP: body limits, security headers, OpenAPI. */
+export async function createHttpApp(config: AppConfig, options: AppModuleOptions = {}): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.http.trustProxy);
+  app.set('x-powered-by', false);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // Swagger UI needs inline styles; scripts stay same-origin only.
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'img-src': ["'self'", 'data:'],
+          // Counties often serve over plain HTTP on their LAN: never rewrite requests to https.
+          'upgrade-insecure-requests': null,
+        },
+      },
+    }),
+  );
+  app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
+  app.useBodyParser('text', { type: ['text/csv', 'text/plain'], limit: config.http.importLimitBytes });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Dalaba API')
+      .setDescription(API_DESCRIPTION)
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token (dlb_…)' })
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, {
+    jsonDocumentUrl: 'api/docs-json',
+    customSiteTitle: 'Dalaba API',
+  });
+  return app;
+}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { DevicesModule } from '../devices/devices.module.js';
+import { VillagesModule } from '../villages/villages.module.js';
+import { SeedService } from './seed.service.js';
+
+@Module({
+  imports: [VillagesModule, DevicesModule],
+  providers: [SeedService],
+  exports: [SeedService],
+})
+export class SeedModule {}

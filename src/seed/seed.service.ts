@@ -1,0 +1,107 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { Clock } from '../common/clock.js';
+import { AppMetaRepository } from '../database/app-meta.repository.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { credentialsPath, DeviceCredential, readCredentials, writeCredentials } from './credentials-file.js';
+import { sampleCounty } from './sample-county.js';
+
+const SEEDED_KEY = 'sample_seeded_at';
+/** Device secrets are hashed a few at a time (scrypt runs on the thread pool). */
+const DEVICE_CONCURRENCY = 4;
+
+export interface SeedResult {
+  towns: number;
+  villages: number;
+  devices: number;
+  /** Sample devices given a new secret because the credentials file had none for them. */
+  rotated: number;
+  /** Sample devices whose secret is unknown (not in the credentials file, not rotated). */
+  missingSecrets: string[];
+  credentialsFile: string;
+}
+
+/** Seeds the sample county (see sample-county.ts): on first start, and on demand with `npm run seed`. */
+@Injectable()
+export class SeedService {
+  private readonly logger = new Logger('seed');
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
+    private readonly meta: AppMetaRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Seeds when the registry has never been seeded and holds no towns or villages. */
+  async seedIfEmpty(): Promise<SeedResult | null> {
+    if (!this.config.seedSample || (await this.meta.get(SEEDED_KEY))) return null;
+    const counts = await this.villages.counts();
+    if (counts.towns > 0 || counts.villages > 0) return null;
+    return this.seed();
+  }
+
+  /**
+   * Adds whatever part of the sample county is missing and never changes what exists, so running it
+   * twice changes nothing. New devices' secrets go to the credentials file (mode 0600).
+   */
+  async seed(options: { rotateMissing?: boolean } = {}): Promise<SeedResult> {
+    const county = sampleCounty();
+    const path = credentialsPath(this.config.dataDir);
+    const result: SeedResult = { towns: 0, villages: 0, devices: 0, rotated: 0, missingSecrets: [], credentialsFile: path };
+
+    const existingTowns = new Set((await this.villages.listTowns({ limit: 500 })).items.map((t) => t.code));
+    for (const town of county.towns) {
+      if (existingTowns.has(town.code)) continue;
+      await this.villages.createTown(town);
+      result.towns++;
+    }
+    const existingVillages = await this.villages.existingVillageCodes(county.villages.map((v) => v.code));
+    for (const village of county.villages) {
+      if (existingVillages.has(village.code)) continue;
+      await this.villages.create(village);
+      result.villages++;
+    }
+
+    const known = new Map((await readCredentials(path)).map((c) => [c.id, c]));
+    const credentials: DeviceCredential[] = [];
+    const missing = county.devices.filter((d) => !known.has(d.id));
+    for (let i = 0; i < missing.length; i += DEVICE_CONCURRENCY) {
+      await Promise.all(
+        missing.slice(i, i + DEVICE_CONCURRENCY).map(async (d) => {
+          if (!(await this.devices.exists(d.id))) {
+            const created = await this.devices.create({ ...d, enabled: true });
+            credentials.push({ id: d.id, secret: created.secret, villageCode: d.villageCode, type: d.type });
+            result.devices++;
+          } else if (options.rotateMissing) {
+            const rotated = await this.devices.rotateSecret(d.id);
+            credentials.push({ id: d.id, secret: rotated.secret, villageCode: d.villageCode, type: d.type });
+            result.rotated++;
+          } else {
+            result.missingSecrets.push(d.id);
+          }
+        }),
+      );
+    }
+    if (credentials.length > 0) {
+      for (const c of credentials) known.set(c.id, c);
+      await writeCredentials(path, [...known.values()]);
+    }
+    await this.meta.set(SEEDED_KEY, this.clock.now().toISOString());
+
+    this.logger.log(
+      `sample county: ${result.towns} town(s), ${result.villages} village(s), ${result.devices} device(s) added` +
+        (result.rotated ? `, ${result.rotated} secret(s) rotated` : '') +
+        `; device credentials in ${path}`,
+    );
+    if (result.missingSecrets.length > 0) {
+      this.logger.warn(
+        `${result.missingSecrets.length} sample device(s) have no secret in ${path}; run "npm run seed -- --rotate-missing" to issue new ones`,
+      );
+    }
+    return result;
+  }
+}

@@ -1,0 +1,80 @@
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { ApiTokensService } from './auth/api-tokens.service.js';
+import type { AppModuleOptions } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { createHttpApp } from './http-app.js';
+import { SeedResult, SeedService } from './seed/seed.service.js';
+
+/** Stops the start with a message that says what to do, rather than a stack trace. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface RunningServer {
+  app: INestApplication;
+  /** Base URL the server listens on (loopback form). */
+  url: string;
+  port: number;
+  /** The admin token generated on this start (first start without ADMIN_TOKEN), to print once. */
+  generatedAdminToken?: string;
+  seeded: SeedResult | null;
+  /** Stops taking requests, waits for those in flight, finishes queued writes, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Boots the whole server: migrations, bootstrap admin, sample seed, HTTP listener. */
+export async function startServer(config: AppConfig, options: AppModuleOptions = {}): Promise<RunningServer> {
+  const app = await createHttpApp(config, options);
+  try {
+    await app.init();
+    const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
+    const seeded = await app.get(SeedService).seedIfEmpty();
+    await listen(app, config);
+    const server = app.getHttpServer() as Server;
+    const port = (server.address() as AddressInfo).port;
+    return {
+      app,
+      url: `http://127.0.0.1:${port}`,
+      port,
+      generatedAdminToken: generated,
+      seeded,
+      close: () => closeServer(app),
+    };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function listen(app: INestApplication, config: AppConfig): Promise<void> {
+  try {
+    await app.listen(config.port, config.host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new StartupError(
+        `HTTP port ${config.port} is already in use on ${config.host}. ` +
+          `Stop the program using it, or start on another port, e.g. PORT=${config.port + 1} npm start`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new StartupError(`Not allowed to listen on port ${config.port}; choose a port above 1023 with PORT=…`);
+    }
+    throw err;
+  }
+}
+
+async function closeServer(app: INestApplication): Promise<void> {
+  const server = app.getHttpServer() as Server;
+  if (server.listening) {
+    // Stop accepting; resolve once the requests in flight have been answered.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  // Module hooks: queued writes drain (WriteQueue), then the database closes.
+  await app.close();
+}

@@ -1,0 +1,148 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
+import { chunks } from '../database/batch.js';
+import { escapeLike } from '../database/db-errors.js';
+import { WriteQueue } from '../database/write-queue.js';
+import { TownEntity } from './town.entity.js';
+import { VillageEntity } from './village.entity.js';
+
+export interface VillageFilter {
+  town?: string;
+  q?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface TownWithCount extends TownEntity {
+  villageCount: number;
+}
+
+/** The only file that speaks TypeORM for towns and villages. */
+@Injectable()
+export class VillagesRepository {
+  constructor(
+    @InjectRepository(TownEntity) private readonly towns: Repository<TownEntity>,
+    @InjectRepository(VillageEntity) private readonly villages: Repository<VillageEntity>,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  /** Runs `work` as one serialised write transaction over both tables. */
+  write<T>(work: (tx: VillagesTx) => Promise<T>): Promise<T> {
+    return this.writes.run((m) => work(new VillagesTx(m)));
+  }
+
+  findTown(code: string): Promise<TownEntity | null> {
+    return this.towns.findOneBy({ code });
+  }
+
+  allTowns(): Promise<TownEntity[]> {
+    return this.towns.find({ order: { code: 'ASC' } });
+  }
+
+  async listTowns(q: string | undefined, limit: number, offset: number): Promise<[TownWithCount[], number]> {
+    const query = this.towns.createQueryBuilder('t');
+    if (q) {
+      query.where("(LOWER(t.name) LIKE :q ESCAPE '\\' OR t.code LIKE :prefix ESCAPE '\\')", {
+        q: `%${escapeLike(q.toLowerCase())}%`,
+        prefix: `${escapeLike(q)}%`,
+      });
+    }
+    const total = await query.getCount();
+    const towns = await query.orderBy('t.code', 'ASC').limit(limit).offset(offset).getMany();
+    const counts = await this.villageCounts(towns.map((t) => t.code));
+    return [towns.map((t) => ({ ...t, villageCount: counts.get(t.code) ?? 0 })), total];
+  }
+
+  async villageCounts(townCodes: string[]): Promise<Map<string, number>> {
+    if (townCodes.length === 0) return new Map();
+    const rows = await this.villages
+      .createQueryBuilder('v')
+      .select('v.town_code', 'townCode')
+      .addSelect('COUNT(*)', 'n')
+      .where('v.town_code IN (:...townCodes)', { townCodes })
+      .groupBy('v.town_code')
+      .getRawMany<{ townCode: string; n: string | number }>();
+    return new Map(rows.map((r) => [r.townCode, Number(r.n)]));
+  }
+
+  findVillage(code: string): Promise<VillageEntity | null> {
+    return this.villages.findOne({ where: { code }, relations: { town: true } });
+  }
+
+  findVillages(codes: string[]): Promise<VillageEntity[]> {
+    return codes.length === 0 ? Promise.resolve([]) : this.villages.findBy({ code: In(codes) });
+  }
+
+  async listVillages(filter: VillageFilter): Promise<[VillageEntity[], number]> {
+    const query = this.villages.createQueryBuilder('v').leftJoinAndSelect('v.town', 't');
+    if (filter.town) query.andWhere('v.town_code = :town', { town: filter.town });
+    if (filter.q) {
+      query.andWhere("(LOWER(v.name) LIKE :q ESCAPE '\\' OR v.code LIKE :prefix ESCAPE '\\')", {
+        q: `%${escapeLike(filter.q.toLowerCase())}%`,
+        prefix: `${escapeLike(filter.q)}%`,
+      });
+    }
+    query.orderBy('v.code', 'ASC');
+    if (filter.limit !== undefined) query.take(filter.limit).skip(filter.offset ?? 0);
+    return query.getManyAndCount();
+  }
+
+  async villageCodesInTown(town: string): Promise<string[]> {
+    const rows = await this.villages.find({ select: { code: true }, where: { townCode: town }, order: { code: 'ASC' } });
+    return rows.map((r) => r.code);
+  }
+
+  countVillages(): Promise<number> {
+    return this.villages.count();
+  }
+
+  countTowns(): Promise<number> {
+    return this.towns.count();
+  }
+}
+
+/** Writes on towns and villages inside one transaction of the {@link WriteQueue}. */
+export class VillagesTx {
+  constructor(private readonly m: EntityManager) {}
+
+  findTown(code: string): Promise<TownEntity | null> {
+    return this.m.findOneBy(TownEntity, { code });
+  }
+
+  findVillage(code: string): Promise<VillageEntity | null> {
+    return this.m.findOneBy(VillageEntity, { code });
+  }
+
+  allTowns(): Promise<TownEntity[]> {
+    return this.m.find(TownEntity);
+  }
+
+  allVillages(): Promise<VillageEntity[]> {
+    return this.m.find(VillageEntity);
+  }
+
+  async insertTowns(rows: TownEntity[]): Promise<void> {
+    for (const chunk of chunks(rows)) await this.m.insert(TownEntity, chunk);
+  }
+
+  async insertVillages(rows: VillageEntity[]): Promise<void> {
+    for (const chunk of chunks(rows)) await this.m.insert(VillageEntity, chunk);
+  }
+
+  async updateTown(code: string, patch: Partial<TownEntity>): Promise<void> {
+    await this.m.update(TownEntity, { code }, patch);
+  }
+
+  async updateVillage(code: string, patch: Partial<VillageEntity>): Promise<void> {
+    await this.m.update(VillageEntity, { code }, patch);
+  }
+
+  async deleteTown(code: string): Promise<boolean> {
+    return ((await this.m.delete(TownEntity, { code })).affected ?? 0) > 0;
+  }
+
+  async deleteVillage(code: string): Promise<boolean> {
+    return ((await this.m.delete(VillageEntity, { code })).affected ?? 0) > 0;
+  }
+}

@@ -1,0 +1,285 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
+import type { ImportReportDto } from '../common/import-report.dto.js';
+import type { CreateTownDto, TownDto, TownQuery, UpdateTownDto } from './dto/town.dto.js';
+import type { CreateVillageDto, UpdateVillageDto, VillageDto, VillageQuery } from './dto/village.dto.js';
+import type { TownEntity } from './town.entity.js';
+import { planVillageImport, VILLAGE_CSV, VILLAGE_CSV_COLUMNS, VillageImportPlan } from './village-import.js';
+import type { VillageEntity } from './village.entity.js';
+import { VillagesRepository, VillagesTx } from './villages.repository.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function toVillageDto(v: VillageEntity, townName: string): VillageDto {
+  return {
+    code: v.code,
+    name: v.name,
+    townCode: v.townCode,
+    townName,
+    lat: v.lat,
+    lon: v.lon,
+    quietHours: v.quietHours,
+    createdAt: iso(v.createdAt),
+    updatedAt: iso(v.updatedAt),
+  };
+}
+
+function townMissing(code: string): ValidationFailedError {
+  return new ValidationFailedError([{ field: 'townCode', rule: 'exists', message: `town ${code} does not exist` }]);
+}
+
+function latLonPair(lat: number | null, lon: number | null): void {
+  if ((lat === null) !== (lon === null)) {
+    throw new ValidationFailedError([
+      { field: 'lat', rule: 'latLonPair', message: 'lat and lon must be given together or both be null' },
+    ]);
+  }
+}
+
+/** Towns and villages: the registry other modules ask about places. */
+@Injectable()
+export class VillagesService {
+  private readonly logger = new Logger('villages');
+
+  constructor(
+    private readonly repo: VillagesRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  // ---- towns ----
+
+  async listTowns(query: TownQuery): Promise<Page<TownDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [towns, total] = await this.repo.listTowns(query.q, limit, offset);
+    const items = towns.map((t) => ({
+      code: t.code,
+      name: t.name,
+      villageCount: t.villageCount,
+      createdAt: iso(t.createdAt),
+      updatedAt: iso(t.updatedAt),
+    }));
+    return { items, total, limit, offset };
+  }
+
+  async getTown(code: string): Promise<TownDto> {
+    const town = await this.repo.findTown(code);
+    if (!town) throw new NotFoundError('town', code);
+    const counts = await this.repo.villageCounts([code]);
+    return { code, name: town.name, villageCount: counts.get(code) ?? 0, createdAt: iso(town.createdAt), updatedAt: iso(town.updatedAt) };
+  }
+
+  async createTown(input: CreateTownDto): Promise<TownDto> {
+    const now = this.clock.now().getTime();
+    await this.writeOrConflict(
+      (tx) => tx.insertTowns([{ code: input.code, name: input.name, createdAt: now, updatedAt: now }]),
+      () => new DomainError('conflict', 'TOWN_EXISTS', `Town ${input.code} already exists`),
+    );
+    this.logger.log(`town=${input.code} created`);
+    return this.getTown(input.code);
+  }
+
+  async updateTown(code: string, input: UpdateTownDto): Promise<TownDto> {
+    await this.repo.write(async (tx) => {
+      if (!(await tx.findTown(code))) throw new NotFoundError('town', code);
+      await tx.updateTown(code, { name: input.name, updatedAt: this.clock.now().getTime() });
+    });
+    return this.getTown(code);
+  }
+
+  async deleteTown(code: string): Promise<void> {
+    try {
+      const deleted = await this.repo.write((tx) => tx.deleteTown(code));
+      if (!deleted) throw new NotFoundError('town', code);
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      throw new DomainError('conflict', 'TOWN_HAS_VILLAGES', `Town ${code} still has villages; move or delete them first`);
+    }
+    this.logger.log(`town=${code} deleted`);
+  }
+
+  // ---- villages ----
+
+  async list(query: VillageQuery): Promise<Page<VillageDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.listVillages({ town: query.town, q: query.q, limit, offset });
+    return { items: rows.map((v) => toVillageDto(v, v.town?.name ?? '')), total, limit, offset };
+  }
+
+  async get(code: string): Promise<VillageDto> {
+    const village = await this.repo.findVillage(code);
+    if (!village) throw new NotFoundError('village', code);
+    return toVillageDto(village, village.town?.name ?? '');
+  }
+
+  async create(input: CreateVillageDto): Promise<VillageDto> {
+    const lat = input.lat ?? null;
+    const lon = input.lon ?? null;
+    latLonPair(lat, lon);
+    const now = this.clock.now().getTime();
+    await this.writeOrConflict(
+      async (tx) => {
+        if (!(await tx.findTown(input.townCode))) throw townMissing(input.townCode);
+        if (await tx.findVillage(input.code)) throw villageExists(input.code);
+        await tx.insertVillages([
+          {
+            code: input.code,
+            name: input.name,
+            townCode: input.townCode,
+            lat,
+            lon,
+            quietHours: input.quietHours ?? null,
+            createdAt: now,
+            updatedAt: now,
+          },
+        ]);
+      },
+      () => villageExists(input.code),
+    );
+    this.logger.log(`village=${input.code} created town=${input.townCode}`);
+    return this.get(input.code);
+  }
+
+  async update(code: string, input: UpdateVillageDto): Promise<VillageDto> {
+    await this.repo.write(async (tx) => {
+      const village = await tx.findVillage(code);
+      if (!village) throw new NotFoundError('village', code);
+      if (input.townCode !== undefined && !(await tx.findTown(input.townCode))) throw townMissing(input.townCode);
+      const patch: Partial<VillageEntity> = {};
+      if (input.name !== undefined) patch.name = input.name;
+      if (input.townCode !== undefined) patch.townCode = input.townCode;
+      if (input.lat !== undefined) patch.lat = input.lat;
+      if (input.lon !== undefined) patch.lon = input.lon;
+      if (input.quietHours !== undefined) patch.quietHours = input.quietHours;
+      latLonPair(patch.lat === undefined ? village.lat : patch.lat, patch.lon === undefined ? village.lon : patch.lon);
+      await tx.updateVillage(code, { ...patch, updatedAt: this.clock.now().getTime() });
+    });
+    return this.get(code);
+  }
+
+  async remove(code: string): Promise<void> {
+    try {
+      const deleted = await this.repo.write((tx) => tx.deleteVillage(code));
+      if (!deleted) throw new NotFoundError('village', code);
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      throw new DomainError(
+        'conflict',
+        'VILLAGE_HAS_DEVICES',
+        `Village ${code} still has devices; move them to another village or delete them first`,
+      );
+    }
+    this.logger.log(`village=${code} deleted`);
+  }
+
+  // ---- for other modules ----
+
+  /** Codes of the villages in a town (empty when the town has none or does not exist). */
+  villageCodesInTown(townCode: string): Promise<string[]> {
+    return this.repo.villageCodesInTown(townCode);
+  }
+
+  /** Which of `codes` are registered villages. */
+  async existingVillageCodes(codes: string[]): Promise<Set<string>> {
+    return new Set((await this.repo.findVillages([...new Set(codes)])).map((v) => v.code));
+  }
+
+  async counts(): Promise<{ towns: number; villages: number }> {
+    return { towns: await this.repo.countTowns(), villages: await this.repo.countVillages() };
+  }
+
+  // ---- CSV ----
+
+  async exportCsv(query: Pick<VillageQuery, 'town' | 'q'>): Promise<string> {
+    const [rows] = await this.repo.listVillages({ town: query.town, q: query.q });
+    return toCsv(
+      VILLAGE_CSV_COLUMNS,
+      rows.map((v) => [
+        v.code,
+        escapeFormula(v.name),
+        v.townCode,
+        escapeFormula(v.town?.name ?? ''),
+        v.lat,
+        v.lon,
+        v.quietHours,
+      ]),
+    );
+  }
+
+  /**
+   * Imports (upserts) villages from CSV. Nothing is written when any line has a problem; a dry run
+   * reports what would happen and writes nothing either way.
+   */
+  async importCsv(text: string, dryRun: boolean): Promise<ImportReportDto> {
+    const parsed = parseCsv(text, VILLAGE_CSV);
+    const planFrom = async (tx: Pick<VillagesTx, 'allTowns' | 'allVillages'>) =>
+      planVillageImport(
+        parsed,
+        new Map((await tx.allTowns()).map((t) => [t.code, t])),
+        new Map((await tx.allVillages()).map((v) => [v.code, v])),
+      );
+
+    if (dryRun) {
+      const plan = await planFrom({ allTowns: () => this.repo.allTowns(), allVillages: () => this.allVillages() });
+      return this.report(plan, parsed.rows.length, true);
+    }
+    const plan = await this.repo.write(async (tx) => {
+      const plan = await planFrom(tx);
+      if (plan.problems.length > 0) return plan;
+      const now = this.clock.now().getTime();
+      await tx.insertTowns(plan.townsToCreate.map((t) => ({ ...t, createdAt: now, updatedAt: now }) satisfies TownEntity));
+      for (const t of plan.townsToRename) await tx.updateTown(t.code, { name: t.name, updatedAt: now });
+      await tx.insertVillages(plan.villagesToCreate.map((v) => ({ ...v, createdAt: now, updatedAt: now })));
+      for (const v of plan.villagesToUpdate) await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
+      return plan;
+    });
+    if (plan.problems.length > 0) {
+      throw new DomainError(
+        'invalid',
+        'IMPORT_INVALID',
+        `Nothing imported: ${plan.problems.length} problem(s), first on line ${plan.problems[0].line}: ${plan.problems[0].message}`,
+        plan.problems,
+      );
+    }
+    const report = this.report(plan, parsed.rows.length, false);
+    this.logger.log(
+      `villages import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.townsCreated} town(s) created`,
+    );
+    return report;
+  }
+
+  private async allVillages(): Promise<VillageEntity[]> {
+    return (await this.repo.listVillages({}))[0];
+  }
+
+  private report(plan: VillageImportPlan, rows: number, dryRun: boolean): ImportReportDto {
+    return {
+      dryRun,
+      ok: plan.problems.length === 0,
+      rows,
+      created: plan.villagesToCreate.length,
+      updated: plan.villagesToUpdate.length,
+      unchanged: plan.unchanged,
+      townsCreated: plan.townsToCreate.length,
+      townsUpdated: plan.townsToRename.length,
+      problems: plan.problems,
+    };
+  }
+
+  /** Runs a write; a unique-key race that the pre-check could not see becomes a clear 409. */
+  private async writeOrConflict(work: (tx: VillagesTx) => Promise<void>, conflict: () => DomainError): Promise<void> {
+    try {
+      await this.repo.write(work);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict();
+      throw err;
+    }
+  }
+}
+
+function villageExists(code: string): DomainError {
+  return new DomainError('conflict', 'VILLAGE_EXISTS', `Village ${code} already exists`);
+}
