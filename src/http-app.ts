@@ -15,7 +15,10 @@ a token whose role is too low gets 403. Lists answer \`{ items, total, limit, of
 \`{ statusCode, error, message, details?, requestId }\`; validation errors list each field and rule in \`details\`.`;
 
 /** The Nest application with everything HTTP: body limits, security headers, OpenAPI. */
-export async function createHttpApp(config: AppConfig, options: AppModuleOptions = {}): Promise<INestApplication> {
+export async function createHttpApp(
+  config: AppConfig,
+  options: AppModuleOptions = {},
+): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
     bodyParser: false,
     bufferLogs: true,
@@ -37,7 +40,10 @@ export async function createHttpApp(config: AppConfig, options: AppModuleOptions
     }),
   );
   app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
-  app.useBodyParser('text', { type: ['text/csv', 'text/plain'], limit: config.http.importLimitBytes });
+  app.useBodyParser('text', {
+    type: ['text/csv', 'text/plain'],
+    limit: config.http.importLimitBytes,
+  });
 
   const document = SwaggerModule.createDocument(
     app,

@@ -8,7 +8,9 @@ function banner(server: RunningServer, publicUrl: string): string {
     `  API documentation: ${server.url}/api/docs    health: ${server.url}/health/ready`,
   ];
   if (server.seeded) {
-    lines.push(`  Seeded the SAMPLE county: ${server.seeded.villages} villages, ${server.seeded.devices} devices.`);
+    lines.push(
+      `  Seeded the SAMPLE county: ${server.seeded.villages} villages, ${server.seeded.devices} devices.`,
+    );
   }
   if (server.generatedAdminToken) {
     lines.push(
@@ -34,7 +36,9 @@ async function main(): Promise<void> {
     stopping = true;
     process.stderr.write(`${signal}: finishing requests and writes, then stopping\n`);
     const timer = setTimeout(() => {
-      process.stderr.write(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway\n`);
+      process.stderr.write(
+        `shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway\n`,
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs);
     timer.unref();

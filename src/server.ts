@@ -28,7 +28,10 @@ export interface RunningServer {
 }
 
 /** Boots the whole server: migrations, bootstrap admin, sample seed, HTTP listener. */
-export async function startServer(config: AppConfig, options: AppModuleOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: AppConfig,
+  options: AppModuleOptions = {},
+): Promise<RunningServer> {
   const app = await createHttpApp(config, options);
   try {
     await app.init();
@@ -63,7 +66,9 @@ async function listen(app: INestApplication, config: AppConfig): Promise<void> {
       );
     }
     if (code === 'EACCES') {
-      throw new StartupError(`Not allowed to listen on port ${config.port}; choose a port above 1023 with PORT=…`);
+      throw new StartupError(
+        `Not allowed to listen on port ${config.port}; choose a port above 1023 with PORT=…`,
+      );
     }
     throw err;
   }

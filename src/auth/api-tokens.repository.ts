@@ -39,6 +39,8 @@ export class ApiTokensRepository {
   }
 
   async markUsed(id: string, at: number): Promise<void> {
-    await this.writes.run((m) => m.getRepository(ApiTokenEntity).update({ id }, { lastUsedAt: at }));
+    await this.writes.run((m) =>
+      m.getRepository(ApiTokenEntity).update({ id }, { lastUsedAt: at }),
+    );
   }
 }

@@ -58,12 +58,21 @@ export class ApiTokensService {
     const now = this.clock.now().getTime();
     if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       // Bookkeeping only: a failure here must not fail the request.
-      this.repo.markUsed(row.id, now).catch((err: Error) => this.logger.warn(`token=${row.id} lastUsedAt not saved: ${err.message}`));
+      this.repo
+        .markUsed(row.id, now)
+        .catch((err: Error) =>
+          this.logger.warn(`token=${row.id} lastUsedAt not saved: ${err.message}`),
+        );
     }
     return { tokenId: row.id, name: row.name, role: row.role };
   }
 
-  async create(input: { name: string; role: Role; createdBy: string; token?: string }): Promise<CreatedToken> {
+  async create(input: {
+    name: string;
+    role: Role;
+    createdBy: string;
+    token?: string;
+  }): Promise<CreatedToken> {
     if (!isRole(input.role)) {
       throw new DomainError('invalid', 'INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
     }
@@ -80,7 +89,9 @@ export class ApiTokensService {
       revokedAt: null,
     };
     await this.repo.insert(row);
-    this.logger.log(`token=${row.id} created name=${JSON.stringify(row.name)} role=${row.role} by=${JSON.stringify(input.createdBy)}`);
+    this.logger.log(
+      `token=${row.id} created name=${JSON.stringify(row.name)} role=${row.role} by=${JSON.stringify(input.createdBy)}`,
+    );
     return { ...toTokenView(row), token };
   }
 
@@ -107,12 +118,21 @@ export class ApiTokensService {
   async ensureBootstrapAdmin(adminToken: string | undefined): Promise<{ generated?: string }> {
     if (adminToken !== undefined) {
       if (!(await this.repo.findActiveByHash(hashApiToken(adminToken)))) {
-        await this.create({ name: 'admin (ADMIN_TOKEN)', role: 'admin', createdBy: 'bootstrap', token: adminToken });
+        await this.create({
+          name: 'admin (ADMIN_TOKEN)',
+          role: 'admin',
+          createdBy: 'bootstrap',
+          token: adminToken,
+        });
       }
       return {};
     }
     if ((await this.repo.countActive()) > 0) return {};
-    const created = await this.create({ name: 'admin (first start)', role: 'admin', createdBy: 'bootstrap' });
+    const created = await this.create({
+      name: 'admin (first start)',
+      role: 'admin',
+      createdBy: 'bootstrap',
+    });
     return { generated: created.token };
   }
 }

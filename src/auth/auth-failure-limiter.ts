@@ -29,7 +29,9 @@ export class AuthFailureLimiter {
       this.failures.delete(address);
       return 0;
     }
-    return entry.count >= this.config.auth.failLimit ? Math.ceil((entry.windowEnds - now) / 1000) : 0;
+    return entry.count >= this.config.auth.failLimit
+      ? Math.ceil((entry.windowEnds - now) / 1000)
+      : 0;
   }
 
   recordFailure(address: string): void {

@@ -12,7 +12,8 @@ export const Public = (): ClassDecorator & MethodDecorator => SetMetadata(PUBLIC
  * The least role the route needs. Without it, reads (GET, HEAD) need `viewer` and every other
  * method needs `operator`.
  */
-export const RequireRole = (role: Role): ClassDecorator & MethodDecorator => SetMetadata(ROLE_KEY, role);
+export const RequireRole = (role: Role): ClassDecorator & MethodDecorator =>
+  SetMetadata(ROLE_KEY, role);
 
 /** Who is calling: set by the token guard on every authenticated request. */
 export interface Principal {
@@ -27,8 +28,10 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
-  const principal = ctx.switchToHttp().getRequest<Request>().principal;
-  if (!principal) throw new Error('CurrentPrincipal used on a public route');
-  return principal;
-});
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal => {
+    const principal = ctx.switchToHttp().getRequest<Request>().principal;
+    if (!principal) throw new Error('CurrentPrincipal used on a public route');
+    return principal;
+  },
+);

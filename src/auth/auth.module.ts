@@ -11,7 +11,12 @@ import { TokensController } from './tokens.controller.js';
 @Module({
   imports: [TypeOrmModule.forFeature([ApiTokenEntity])],
   controllers: [TokensController],
-  providers: [ApiTokensRepository, ApiTokensService, AuthFailureLimiter, { provide: APP_GUARD, useClass: TokenGuard }],
+  providers: [
+    ApiTokensRepository,
+    ApiTokensService,
+    AuthFailureLimiter,
+    { provide: APP_GUARD, useClass: TokenGuard },
+  ],
   exports: [ApiTokensService],
 })
 export class AuthModule {}

@@ -44,7 +44,11 @@ export class TokenGuard implements CanActivate {
     const principal = token ? await this.tokens.authenticate(token) : null;
     if (!principal) {
       if (header) this.limiter.recordFailure(address);
-      throw new DomainError('unauthorized', 'UNAUTHORIZED', 'A valid API token is required: Authorization: Bearer <token>');
+      throw new DomainError(
+        'unauthorized',
+        'UNAUTHORIZED',
+        'A valid API token is required: Authorization: Bearer <token>',
+      );
     }
     req.principal = principal;
 
@@ -52,7 +56,11 @@ export class TokenGuard implements CanActivate {
       this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ??
       (READ_METHODS.has(req.method) ? 'viewer' : 'operator');
     if (!roleAllows(principal.role, needed)) {
-      throw new DomainError('forbidden', 'FORBIDDEN', `This needs the ${needed} role; this token has the ${principal.role} role`);
+      throw new DomainError(
+        'forbidden',
+        'FORBIDDEN',
+        `This needs the ${needed} role; this token has the ${principal.role} role`,
+      );
     }
     return true;
   }

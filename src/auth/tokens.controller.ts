@@ -1,10 +1,22 @@
 import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError } from '../common/domain-error.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
-import { CreatedTokenDto, CreateTokenDto, ListTokensQuery, PrincipalDto, TokenDto } from './dto/token.dto.js';
+import {
+  CreatedTokenDto,
+  CreateTokenDto,
+  ListTokensQuery,
+  PrincipalDto,
+  TokenDto,
+} from './dto/token.dto.js';
 
 @ApiTags('auth')
 @ApiBearerAuth()
@@ -34,7 +46,10 @@ export class TokensController {
   @ApiOperation({ summary: 'Create an API token (admin); the token is in this response only' })
   @ApiCreatedResponse({ type: CreatedTokenDto })
   @ApiErrors(400, 401, 403)
-  create(@Body() body: CreateTokenDto, @CurrentPrincipal() principal: Principal): Promise<CreatedTokenDto> {
+  create(
+    @Body() body: CreateTokenDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<CreatedTokenDto> {
     return this.tokens.create({ name: body.name, role: body.role, createdBy: principal.name });
   }
 

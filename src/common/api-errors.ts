@@ -1,9 +1,18 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
 
 export class FieldProblemDto {
   @ApiProperty({ example: 'code' }) field!: string;
-  @ApiProperty({ example: 'isVillageCode', description: 'The rule broken; `unknownField` for a field no schema declares' })
+  @ApiProperty({
+    example: 'isVillageCode',
+    description: 'The rule broken; `unknownField` for a field no schema declares',
+  })
   rule!: string;
   @ApiProperty({ example: 'code must be 12 digits' }) message!: string;
   @ApiPropertyOptional({ description: 'CSV line (1 = header) the problem is on' }) line?: number;
@@ -12,11 +21,16 @@ export class FieldProblemDto {
 /** The body of every 4xx/5xx response. */
 export class ErrorBodyDto {
   @ApiProperty({ example: 400 }) statusCode!: number;
-  @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable machine-readable code' }) error!: string;
+  @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable machine-readable code' })
+  error!: string;
   @ApiProperty({ example: 'Invalid request: code must be 12 digits' }) message!: string;
-  @ApiPropertyOptional({ type: [FieldProblemDto], description: 'Per-field problems, for validation errors' })
+  @ApiPropertyOptional({
+    type: [FieldProblemDto],
+    description: 'Per-field problems, for validation errors',
+  })
   details?: FieldProblemDto[];
-  @ApiPropertyOptional({ description: 'Also in the X-Request-Id response header' }) requestId?: string;
+  @ApiPropertyOptional({ description: 'Also in the X-Request-Id response header' })
+  requestId?: string;
 }
 
 const DESCRIPTIONS: Record<number, string> = {

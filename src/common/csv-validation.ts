@@ -15,7 +15,11 @@ export function validateCsvRow<T extends object>(
   columnOf: Record<string, string>,
 ): { dto: T; problems: FieldProblem[] } {
   const dto = plainToInstance(dtoClass, plain);
-  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true, validationError: { target: false } });
+  const errors = validateSync(dto, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    validationError: { target: false },
+  });
   const problems = toFieldProblems(errors).map((p) => {
     const column = columnOf[p.field] ?? p.field;
     return { ...p, field: column, line: row.line, message: p.message.replace(p.field, column) };

@@ -36,17 +36,28 @@ export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
   };
 
   if (text.includes('\uFFFD')) {
-    return fail(1, 'file', 'utf8', 'The file is not UTF-8 text; save it as "CSV UTF-8" and upload again');
+    return fail(
+      1,
+      'file',
+      'utf8',
+      'The file is not UTF-8 text; save it as "CSV UTF-8" and upload again',
+    );
   }
 
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+    records = parse(text, {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
   } catch (err) {
     const e = err as { lines?: number; message: string; code?: string };
     return fail(e.lines ?? 1, 'file', 'csvSyntax', `Malformed CSV: ${e.message}`);
   }
-  if (records.length === 0) return fail(1, 'file', 'required', 'The file is empty: expected a header line');
+  if (records.length === 0)
+    return fail(1, 'file', 'required', 'The file is empty: expected a header line');
 
   const header = records[0].record.map((c) => c.trim().toLowerCase());
   const allowed = new Set([...spec.required, ...spec.optional]);
@@ -61,18 +72,33 @@ export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
     }
   }
   for (const column of new Set(header.filter((c, i) => header.indexOf(c) !== i))) {
-    problems.push({ line: 1, field: column, rule: 'duplicateColumn', message: `Column "${column}" appears twice` });
+    problems.push({
+      line: 1,
+      field: column,
+      rule: 'duplicateColumn',
+      message: `Column "${column}" appears twice`,
+    });
   }
   for (const column of spec.required) {
     if (!header.includes(column)) {
-      problems.push({ line: 1, field: column, rule: 'required', message: `Missing required column "${column}"` });
+      problems.push({
+        line: 1,
+        field: column,
+        rule: 'required',
+        message: `Missing required column "${column}"`,
+      });
     }
   }
   if (problems.length > 0) return { columns: header, rows: [], problems };
 
   const dataRecords = records.slice(1);
   if (dataRecords.length > spec.maxRows) {
-    return fail(1, 'file', 'maxRows', `Too many lines: ${dataRecords.length}, at most ${spec.maxRows} per upload`);
+    return fail(
+      1,
+      'file',
+      'maxRows',
+      `Too many lines: ${dataRecords.length}, at most ${spec.maxRows} per upload`,
+    );
   }
 
   const rows: CsvRow[] = [];
@@ -104,6 +130,14 @@ export function escapeFormula(value: string): string {
 }
 
 /** CSV text with a UTF-8 BOM (so Excel shows Chinese correctly) and CRLF line ends. */
-export function toCsv(columns: readonly string[], rows: (string | number | boolean | null)[][]): string {
-  return stringify(rows, { bom: true, header: true, columns: [...columns], record_delimiter: 'windows' });
+export function toCsv(
+  columns: readonly string[],
+  rows: (string | number | boolean | null)[][],
+): string {
+  return stringify(rows, {
+    bom: true,
+    header: true,
+    columns: [...columns],
+    record_delimiter: 'windows',
+  });
 }

@@ -46,7 +46,11 @@ export class DomainError extends Error {
 
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string) {
-    super('not_found', `${what.toUpperCase()}_NOT_FOUND`, `${capitalise(what)} ${id} does not exist`);
+    super(
+      'not_found',
+      `${what.toUpperCase()}_NOT_FOUND`,
+      `${capitalise(what)} ${id} does not exist`,
+    );
   }
 }
 
@@ -61,7 +65,9 @@ function capitalise(text: string): string {
 }
 
 function summarise(problems: FieldProblem[]): string {
-  const shown = problems.slice(0, 3).map((p) => (p.line ? `line ${p.line}: ${p.message}` : p.message));
+  const shown = problems
+    .slice(0, 3)
+    .map((p) => (p.line ? `line ${p.line}: ${p.message}` : p.message));
   const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
   return `Invalid request: ${shown.join('; ')}${more}`;
 }

@@ -24,7 +24,10 @@ const PARSER_ERRORS: Record<string, { code: string; message: (e: ParserError) =>
     code: 'BODY_TOO_LARGE',
     message: (e) => `Request body is larger than the limit of ${e.limit ?? '?'} bytes`,
   },
-  'entity.parse.failed': { code: 'MALFORMED_JSON', message: () => 'Request body is not valid JSON' },
+  'entity.parse.failed': {
+    code: 'MALFORMED_JSON',
+    message: () => 'Request body is not valid JSON',
+  },
   'encoding.unsupported': {
     code: 'UNSUPPORTED_ENCODING',
     message: () => 'Request body encoding is not supported; send UTF-8',

@@ -4,7 +4,8 @@ import { FieldProblemDto } from './api-errors.js';
 /** What a CSV import did, or (with `dryRun`) would do. */
 export class ImportReportDto {
   @ApiProperty({ description: 'True when nothing was written' }) dryRun!: boolean;
-  @ApiProperty({ description: 'False when any line has a problem; then nothing is imported' }) ok!: boolean;
+  @ApiProperty({ description: 'False when any line has a problem; then nothing is imported' })
+  ok!: boolean;
   @ApiProperty({ description: 'Data lines read (header excluded)' }) rows!: number;
   @ApiProperty() created!: number;
   @ApiProperty() updated!: number;

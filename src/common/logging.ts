@@ -7,7 +7,12 @@ import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config.js';
 
 /** Nest's start-up chatter (one line per module and route): kept at debug so start-up stays readable. */
-const CHATTY_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+const CHATTY_CONTEXTS = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+]);
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** Query parameters whose values are credentials (signed media links and the like). */
@@ -27,8 +32,13 @@ export function loggerModule(config: AppConfig, destination?: DestinationStream)
   const stream =
     destination ??
     (config.log.format === 'pretty'
-      ? pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
-      : pino.destination({ sync: false }));
+      ? pretty({
+          sync: true,
+          colorize: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
+      : pino.destination({ fd: 1, sync: true }));
   return LoggerModule.forRoot({
     pinoHttp: [
       {
@@ -60,10 +70,22 @@ export function loggerModule(config: AppConfig, destination?: DestinationStream)
           }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
-        redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.password', '*.secret', '*.token'], remove: true },
+        redact: {
+          paths: [
+            'req.headers',
+            'res.headers',
+            '*.authorization',
+            '*.password',
+            '*.secret',
+            '*.token',
+          ],
+          remove: true,
+        },
         customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
           err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-        autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/health/ready' },
+        autoLogging: {
+          ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/health/ready',
+        },
       },
       stream,
     ],

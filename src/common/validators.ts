@@ -1,14 +1,30 @@
 import { ValidateBy, ValidationOptions } from 'class-validator';
 
+// Control characters are exactly what these patterns look for.
+/* eslint-disable no-control-regex */
+const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROL_EXCEPT_WHITESPACE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+/* eslint-enable no-control-regex */
+
+/** 1..max characters and no control characters: names and labels. */
+export function isDisplayName(v: unknown, max: number): v is string {
+  return typeof v === 'string' && v.length >= 1 && v.length <= max && !CONTROL.test(v);
+}
+
+/** Up to max characters; tabs and newlines allowed, other control characters not: notes. */
+export function isFreeText(v: unknown, max: number): v is string {
+  return typeof v === 'string' && v.length <= max && !CONTROL_EXCEPT_WHITESPACE.test(v);
+}
+
 /** A human-readable name: 1..max characters after trimming, no control characters. */
 export function IsDisplayName(max: number, options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isDisplayName',
       validator: {
-        validate: (v: unknown) =>
-          typeof v === 'string' && v.length >= 1 && v.length <= max && !/[\x00-\x1f\x7f]/.test(v),
-        defaultMessage: (a) => `${a?.property} must be 1 to ${max} characters without control characters`,
+        validate: (v: unknown) => isDisplayName(v, max),
+        defaultMessage: (a) =>
+          `${a?.property} must be 1 to ${max} characters without control characters`,
       },
     },
     options,
@@ -21,8 +37,7 @@ export function IsFreeText(max: number, options?: ValidationOptions): PropertyDe
     {
       name: 'isFreeText',
       validator: {
-        validate: (v: unknown) =>
-          typeof v === 'string' && v.length <= max && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(v),
+        validate: (v: unknown) => isFreeText(v, max),
         defaultMessage: (a) => `${a?.property} must be at most ${max} characters of text`,
       },
     },
@@ -38,7 +53,10 @@ export function ValidatesAs(
   options?: ValidationOptions,
 ): PropertyDecorator {
   return ValidateBy(
-    { name, validator: { validate: predicate, defaultMessage: (a) => `${a?.property} ${message}` } },
+    {
+      name,
+      validator: { validate: predicate, defaultMessage: (a) => `${a?.property} ${message}` },
+    },
     options,
   );
 }

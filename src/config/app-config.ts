@@ -58,7 +58,9 @@ class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: must be a whole number from ${min} to ${max}`);
+      this.problems.push(
+        `${name}=${JSON.stringify(value)}: must be a whole number from ${min} to ${max}`,
+      );
       return fallback;
     }
     return Number(value);
@@ -87,7 +89,9 @@ class EnvReader {
     const match = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(value);
     const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()] : NaN;
     if (!Number.isSafeInteger(bytes) || bytes < 1024) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: must be a size of at least 1kb, like 512kb or 10mb`);
+      this.problems.push(
+        `${name}=${JSON.stringify(value)}: must be a size of at least 1kb, like 512kb or 10mb`,
+      );
       return fallback;
     }
     return bytes;
@@ -103,7 +107,9 @@ class EnvReader {
       // reported below
     }
     // The value may hold a password: name the variable, never echo it.
-    this.problems.push(`${name}: must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    this.problems.push(
+      `${name}: must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
     return undefined;
   }
 }
@@ -139,12 +145,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   const dataDirRaw = r.string('DATA_DIR', './data');
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
 
-  const publicUrl = r.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${defaultHostAddress()}:${port}`;
+  const publicUrl =
+    r.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${defaultHostAddress()}:${port}`;
 
   const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const schema = r.string('DATABASE_SCHEMA', 'public');
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    r.problems.push(`DATABASE_SCHEMA=${JSON.stringify(schema)}: must be a lower-case identifier (a-z, 0-9, _)`);
+    r.problems.push(
+      `DATABASE_SCHEMA=${JSON.stringify(schema)}: must be a lower-case identifier (a-z, 0-9, _)`,
+    );
   }
   const busyTimeoutMs = r.int('DB_BUSY_TIMEOUT_MS', 5000, 0, 600_000);
   const database: DatabaseConfig = databaseUrl
@@ -159,7 +168,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
 
   const timeZone = r.string('TZ_DEFAULT', 'Asia/Shanghai');
   if (!isTimeZone(timeZone)) {
-    r.problems.push(`TZ_DEFAULT=${JSON.stringify(timeZone)}: must be an IANA time zone such as Asia/Shanghai`);
+    r.problems.push(
+      `TZ_DEFAULT=${JSON.stringify(timeZone)}: must be an IANA time zone such as Asia/Shanghai`,
+    );
   }
 
   const logFormat = r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto');

@@ -22,13 +22,17 @@ export class MigrationRunner {
     }
     if (!this.config.runMigrations) {
       if (await this.dataSource.showMigrations()) {
-        this.logger.warn('there are pending migrations and RUN_MIGRATIONS=false: the schema may be out of date');
+        this.logger.warn(
+          'there are pending migrations and RUN_MIGRATIONS=false: the schema may be out of date',
+        );
       }
       return;
     }
     const ran = await this.dataSource.runMigrations({ transaction: 'each' });
     this.logger.log(
-      ran.length ? `applied ${ran.length} migration(s): ${ran.map((m) => m.name).join(', ')}` : 'schema is up to date',
+      ran.length
+        ? `applied ${ran.length} migration(s): ${ran.map((m) => m.name).join(', ')}`
+        : 'schema is up to date',
     );
   }
 }

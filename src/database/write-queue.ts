@@ -36,7 +36,8 @@ export class WriteQueue implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.waiting > 0) this.logger.log(`finishing ${this.waiting} queued write(s) before shutdown`);
+    if (this.waiting > 0)
+      this.logger.log(`finishing ${this.waiting} queued write(s) before shutdown`);
     await this.drain();
   }
 }

@@ -7,7 +7,11 @@ export class DeviceIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (isDeviceId(value)) return value;
     throw new ValidationFailedError([
-      { field: 'id', rule: 'isDeviceId', message: 'id must be 1 to 64 characters of A-Z a-z 0-9 . _ -' },
+      {
+        field: 'id',
+        rule: 'isDeviceId',
+        message: 'id must be 1 to 64 characters of A-Z a-z 0-9 . _ -',
+      },
     ]);
   }
 }

@@ -5,7 +5,14 @@ import type { DeviceEntity } from './device.entity.js';
 import { CreateDeviceDto } from './dto/device.dto.js';
 
 /** Columns of the devices CSV, in export order. Secrets are never in it. */
-export const DEVICE_CSV_COLUMNS = ['id', 'village_code', 'type', 'enabled', 'label', 'notes'] as const;
+export const DEVICE_CSV_COLUMNS = [
+  'id',
+  'village_code',
+  'type',
+  'enabled',
+  'label',
+  'notes',
+] as const;
 
 export const DEVICE_CSV: CsvSpec = {
   required: ['id', 'village_code', 'type'],
@@ -41,7 +48,12 @@ export function planDeviceImport(
   devices: Map<string, DeviceEntity>,
   villageExists: (code: string) => boolean,
 ): DeviceImportPlan {
-  const plan: DeviceImportPlan = { problems: [...parsed.problems], toCreate: [], toUpdate: [], unchanged: 0 };
+  const plan: DeviceImportPlan = {
+    problems: [...parsed.problems],
+    toCreate: [],
+    toUpdate: [],
+    unchanged: 0,
+  };
   const has = (column: string) => parsed.columns.includes(column);
   const seen = new Map<string, number>();
 
@@ -62,7 +74,12 @@ export function planDeviceImport(
     );
     const firstLine = seen.get(v.id);
     if (firstLine !== undefined) {
-      problems.push({ line: row.line, field: 'id', rule: 'unique', message: `device ${v.id} is already on line ${firstLine}` });
+      problems.push({
+        line: row.line,
+        field: 'id',
+        rule: 'unique',
+        message: `device ${v.id} is already on line ${firstLine}`,
+      });
     } else seen.set(v.id, row.line);
     if (problems.every((p) => p.field !== 'village_code') && !villageExists(dto.villageCode)) {
       problems.push({

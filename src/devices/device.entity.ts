@@ -21,7 +21,7 @@ export class DeviceEntity {
   @Column({ type: 'varchar', length: 32 })
   type!: DeviceType;
 
-  @Column({ type: 'boolean', default: true })
+  @Column({ type: 'boolean' })
   enabled!: boolean;
 
   @Column({ type: 'varchar', length: 200, nullable: true })

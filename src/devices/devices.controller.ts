@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { ApiCsvImport, CsvBody, CsvDownload, ImportQuery } from '../common/csv-http.js';
 import { Page } from '../common/pagination.js';
@@ -7,7 +14,14 @@ import { DEVICE_CSV_COLUMNS } from './device-import.js';
 import { DeviceIdPipe } from './device-id.pipe.js';
 import { DevicesService } from './devices.service.js';
 import { DeviceImportReportDto } from './dto/device-import-report.dto.js';
-import { CreateDeviceDto, DeviceDto, DevicePageDto, DeviceQuery, DeviceWithSecretDto, UpdateDeviceDto } from './dto/device.dto.js';
+import {
+  CreateDeviceDto,
+  DeviceDto,
+  DevicePageDto,
+  DeviceQuery,
+  DeviceWithSecretDto,
+  UpdateDeviceDto,
+} from './dto/device.dto.js';
 
 @ApiTags('devices')
 @ApiBearerAuth()
@@ -80,7 +94,9 @@ export class DevicesController {
   }
 
   @Post(':id/rotate-secret')
-  @ApiOperation({ summary: 'Issue a new device secret (operator); the old one stops working; shown once' })
+  @ApiOperation({
+    summary: 'Issue a new device secret (operator); the old one stops working; shown once',
+  })
   @ApiCreatedResponse({ type: DeviceWithSecretDto })
   @ApiErrors(400, 401, 403, 404)
   rotateSecret(@Param('id', DeviceIdPipe) id: string): Promise<DeviceWithSecretDto> {

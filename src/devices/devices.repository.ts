@@ -45,9 +45,11 @@ export class DevicesRepository {
   async list(filter: DeviceFilter): Promise<[DeviceEntity[], number]> {
     if (filter.villageCodes?.length === 0) return [[], 0];
     const query = this.devices.createQueryBuilder('d');
-    if (filter.villageCodes) query.andWhere('d.village_code IN (:...codes)', { codes: filter.villageCodes });
+    if (filter.villageCodes)
+      query.andWhere('d.village_code IN (:...codes)', { codes: filter.villageCodes });
     if (filter.type) query.andWhere('d.type = :type', { type: filter.type });
-    if (filter.enabled !== undefined) query.andWhere('d.enabled = :enabled', { enabled: filter.enabled });
+    if (filter.enabled !== undefined)
+      query.andWhere('d.enabled = :enabled', { enabled: filter.enabled });
     if (filter.q) {
       query.andWhere("(LOWER(d.id) LIKE :q ESCAPE '\\' OR LOWER(d.label) LIKE :q ESCAPE '\\')", {
         q: `%${escapeLike(filter.q.toLowerCase())}%`,

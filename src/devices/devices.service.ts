@@ -6,7 +6,12 @@ import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { DeviceEvents } from './device-events.js';
-import { DEVICE_CSV, DEVICE_CSV_COLUMNS, DeviceImportPlan, planDeviceImport } from './device-import.js';
+import {
+  DEVICE_CSV,
+  DEVICE_CSV_COLUMNS,
+  DeviceImportPlan,
+  planDeviceImport,
+} from './device-import.js';
 import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from './device-secret.js';
 import type { DeviceEntity } from './device.entity.js';
 import { DevicesRepository, DevicesTx } from './devices.repository.js';
@@ -159,7 +164,14 @@ export class DevicesService {
     const [rows] = await this.repo.list(await this.filterOf(query));
     return toCsv(
       DEVICE_CSV_COLUMNS,
-      rows.map((d) => [d.id, d.villageCode, d.type, d.enabled, escapeFormula(d.label ?? ''), escapeFormula(d.notes ?? '')]),
+      rows.map((d) => [
+        d.id,
+        d.villageCode,
+        d.type,
+        d.enabled,
+        escapeFormula(d.label ?? ''),
+        escapeFormula(d.notes ?? ''),
+      ]),
     );
   }
 
@@ -169,9 +181,13 @@ export class DevicesService {
    */
   async importCsv(text: string, dryRun: boolean): Promise<DeviceImportReportDto> {
     const parsed = parseCsv(text, DEVICE_CSV);
-    const villageCodes = await this.villages.existingVillageCodes(parsed.rows.map((r) => r.values.village_code));
+    const villageCodes = await this.villages.existingVillageCodes(
+      parsed.rows.map((r) => r.values.village_code),
+    );
     const planFrom = (devices: DeviceEntity[]) =>
-      planDeviceImport(parsed, new Map(devices.map((d) => [d.id, d])), (code) => villageCodes.has(code));
+      planDeviceImport(parsed, new Map(devices.map((d) => [d.id, d])), (code) =>
+        villageCodes.has(code),
+      );
 
     const preview = planFrom((await this.repo.list({}))[0]);
     if (dryRun) return this.report(preview, parsed.rows.length, true);
@@ -185,7 +201,11 @@ export class DevicesService {
         plan.toCreate.length === secrets.size && plan.toCreate.every((d) => secrets.has(d.id));
       if (plan.problems.length > 0) throw importInvalid(plan);
       if (!sameNewIds) {
-        throw new DomainError('conflict', 'IMPORT_RACE', 'Devices were added or removed during the import; upload the file again');
+        throw new DomainError(
+          'conflict',
+          'IMPORT_RACE',
+          'Devices were added or removed during the import; upload the file again',
+        );
       }
       await tx.insert(
         plan.toCreate.map((d) => ({
@@ -206,8 +226,13 @@ export class DevicesService {
       if (enabled !== undefined) this.events.emit({ kind: 'updated', deviceId: u.id, enabled });
     }
     const report = this.report(plan, parsed.rows.length, false);
-    this.logger.log(`devices import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged`);
-    const issued: DeviceSecretDto[] = plan.toCreate.map((d) => ({ id: d.id, secret: secrets.get(d.id)!.secret }));
+    this.logger.log(
+      `devices import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged`,
+    );
+    const issued: DeviceSecretDto[] = plan.toCreate.map((d) => ({
+      id: d.id,
+      secret: secrets.get(d.id)!.secret,
+    }));
     return { ...report, secrets: issued };
   }
 
@@ -217,7 +242,11 @@ export class DevicesService {
       return await this.repo.write(work);
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError('conflict', 'IMPORT_RACE', 'A village was removed during the import; upload the file again');
+      throw new DomainError(
+        'conflict',
+        'IMPORT_RACE',
+        'A village was removed during the import; upload the file again',
+      );
     }
   }
 
@@ -256,7 +285,10 @@ export class DevicesService {
   private async filterOf(query: DeviceQuery) {
     let villageCodes: string[] | undefined;
     if (query.town) villageCodes = await this.villages.villageCodesInTown(query.town);
-    if (query.village) villageCodes = villageCodes ? villageCodes.filter((c) => c === query.village) : [query.village];
+    if (query.village)
+      villageCodes = villageCodes
+        ? villageCodes.filter((c) => c === query.village)
+        : [query.village];
     return { villageCodes, type: query.type, enabled: query.enabled, q: query.q };
   }
 
@@ -266,7 +298,13 @@ export class DevicesService {
 }
 
 function villageMissing(code: string): ValidationFailedError {
-  return new ValidationFailedError([{ field: 'villageCode', rule: 'exists', message: `village ${code} does not exist` }]);
+  return new ValidationFailedError([
+    {
+      field: 'villageCode',
+      rule: 'exists',
+      message: `villageCode: village ${code} does not exist`,
+    },
+  ]);
 }
 
 function deviceExists(id: string): DomainError {

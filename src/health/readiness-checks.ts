@@ -38,12 +38,19 @@ async function runOne(check: ReadinessCheck): Promise<CheckResult> {
     await Promise.race([
       check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { ok: true, ms: Math.round(performance.now() - started) };
   } catch (err) {
-    return { ok: false, ms: Math.round(performance.now() - started), error: (err as Error).message };
+    return {
+      ok: false,
+      ms: Math.round(performance.now() - started),
+      error: (err as Error).message,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -21,7 +21,9 @@ export const credentialsPath = (dataDir: string) => join(dataDir, CREDENTIALS_FI
 export async function readCredentials(path: string): Promise<DeviceCredential[]> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<CredentialsFile>;
-    return Array.isArray(parsed.devices) ? parsed.devices.filter((d) => typeof d?.id === 'string' && typeof d.secret === 'string') : [];
+    return Array.isArray(parsed.devices)
+      ? parsed.devices.filter((d) => typeof d?.id === 'string' && typeof d.secret === 'string')
+      : [];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

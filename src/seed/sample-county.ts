@@ -74,7 +74,12 @@ export function sampleCounty(): SampleCounty {
   const villages: SampleVillage[] = [];
   const devices: SampleDevice[] = [];
   const device = (v: SampleVillage, type: DeviceType) =>
-    devices.push({ id: `${ID_PREFIX[type]}-${v.code}`, villageCode: v.code, type, label: LABELS[type] });
+    devices.push({
+      id: `${ID_PREFIX[type]}-${v.code}`,
+      villageCode: v.code,
+      type,
+      label: LABELS[type],
+    });
 
   let k = 0;
   TOWNS.forEach(([townName, count], t) => {

@@ -5,7 +5,12 @@ import { Clock } from '../common/clock.js';
 import { AppMetaRepository } from '../database/app-meta.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
-import { credentialsPath, DeviceCredential, readCredentials, writeCredentials } from './credentials-file.js';
+import {
+  credentialsPath,
+  DeviceCredential,
+  readCredentials,
+  writeCredentials,
+} from './credentials-file.js';
 import { sampleCounty } from './sample-county.js';
 
 const SEEDED_KEY = 'sample_seeded_at';
@@ -51,15 +56,26 @@ export class SeedService {
   async seed(options: { rotateMissing?: boolean } = {}): Promise<SeedResult> {
     const county = sampleCounty();
     const path = credentialsPath(this.config.dataDir);
-    const result: SeedResult = { towns: 0, villages: 0, devices: 0, rotated: 0, missingSecrets: [], credentialsFile: path };
+    const result: SeedResult = {
+      towns: 0,
+      villages: 0,
+      devices: 0,
+      rotated: 0,
+      missingSecrets: [],
+      credentialsFile: path,
+    };
 
-    const existingTowns = new Set((await this.villages.listTowns({ limit: 500 })).items.map((t) => t.code));
+    const existingTowns = new Set(
+      (await this.villages.listTowns({ limit: 500 })).items.map((t) => t.code),
+    );
     for (const town of county.towns) {
       if (existingTowns.has(town.code)) continue;
       await this.villages.createTown(town);
       result.towns++;
     }
-    const existingVillages = await this.villages.existingVillageCodes(county.villages.map((v) => v.code));
+    const existingVillages = await this.villages.existingVillageCodes(
+      county.villages.map((v) => v.code),
+    );
     for (const village of county.villages) {
       if (existingVillages.has(village.code)) continue;
       await this.villages.create(village);
@@ -74,11 +90,21 @@ export class SeedService {
         missing.slice(i, i + DEVICE_CONCURRENCY).map(async (d) => {
           if (!(await this.devices.exists(d.id))) {
             const created = await this.devices.create({ ...d, enabled: true });
-            credentials.push({ id: d.id, secret: created.secret, villageCode: d.villageCode, type: d.type });
+            credentials.push({
+              id: d.id,
+              secret: created.secret,
+              villageCode: d.villageCode,
+              type: d.type,
+            });
             result.devices++;
           } else if (options.rotateMissing) {
             const rotated = await this.devices.rotateSecret(d.id);
-            credentials.push({ id: d.id, secret: rotated.secret, villageCode: d.villageCode, type: d.type });
+            credentials.push({
+              id: d.id,
+              secret: rotated.secret,
+              villageCode: d.villageCode,
+              type: d.type,
+            });
             result.rotated++;
           } else {
             result.missingSecrets.push(d.id);

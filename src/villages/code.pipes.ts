@@ -6,7 +6,9 @@ import { isTownCode, isVillageCode } from './admin-codes.js';
 export class VillageCodePipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (isVillageCode(value)) return value;
-    throw new ValidationFailedError([{ field: 'code', rule: 'isVillageCode', message: 'code must be 12 digits (统计用区划代码)' }]);
+    throw new ValidationFailedError([
+      { field: 'code', rule: 'isVillageCode', message: 'code must be 12 digits (统计用区划代码)' },
+    ]);
   }
 }
 
@@ -14,6 +16,8 @@ export class VillageCodePipe implements PipeTransform<string, string> {
 export class TownCodePipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (isTownCode(value)) return value;
-    throw new ValidationFailedError([{ field: 'code', rule: 'isTownCode', message: 'code must be 9 digits' }]);
+    throw new ValidationFailedError([
+      { field: 'code', rule: 'isTownCode', message: 'code must be 9 digits' },
+    ]);
   }
 }

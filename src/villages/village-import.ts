@@ -1,13 +1,22 @@
 import { numberCell, textCell, validateCsvRow } from '../common/csv-validation.js';
 import type { CsvSpec, ParsedCsv } from '../common/csv.js';
 import type { FieldProblem } from '../common/domain-error.js';
+import { isDisplayName } from '../common/validators.js';
 import { CreateVillageDto } from './dto/village.dto.js';
 import { isTownCode } from './admin-codes.js';
 import type { TownEntity } from './town.entity.js';
 import type { VillageEntity } from './village.entity.js';
 
 /** Columns of the villages CSV, in export order. */
-export const VILLAGE_CSV_COLUMNS = ['code', 'name', 'town_code', 'town_name', 'lat', 'lon', 'quiet_hours'] as const;
+export const VILLAGE_CSV_COLUMNS = [
+  'code',
+  'name',
+  'town_code',
+  'town_name',
+  'lat',
+  'lon',
+  'quiet_hours',
+] as const;
 
 export const VILLAGE_CSV: CsvSpec = {
   required: ['code', 'name', 'town_code'],
@@ -69,7 +78,8 @@ export function planVillageImport(
       problems.push({ line: row.line, field, rule, message });
 
     const firstLine = seenCodes.get(v.code);
-    if (firstLine !== undefined) problem('code', 'unique', `village ${v.code} is already on line ${firstLine}`);
+    if (firstLine !== undefined)
+      problem('code', 'unique', `village ${v.code} is already on line ${firstLine}`);
     else seenCodes.set(v.code, row.line);
 
     if (has('lat') !== has('lon') || (has('lat') && (dto.lat === null) !== (dto.lon === null))) {
@@ -81,14 +91,26 @@ export function planVillageImport(
       const known = towns.get(v.town_code);
       const named = townNames.get(v.town_code);
       if (townName && named && named.name !== townName) {
-        problem('town_name', 'consistent', `town ${v.town_code} is named "${named.name}" on line ${named.line}`);
+        problem(
+          'town_name',
+          'consistent',
+          `town ${v.town_code} is named "${named.name}" on line ${named.line}`,
+        );
       } else if (townName && !named) {
         townNames.set(v.town_code, { name: townName, line: row.line });
-        if (townName.length > 100 || /[\x00-\x1f\x7f]/.test(townName)) {
-          problem('town_name', 'isDisplayName', 'town_name must be 1 to 100 characters without control characters');
+        if (!isDisplayName(townName, 100)) {
+          problem(
+            'town_name',
+            'isDisplayName',
+            'town_name must be 1 to 100 characters without control characters',
+          );
         }
       } else if (!known && !townName && !named) {
-        problem('town_code', 'exists', `town ${v.town_code} does not exist; give its town_name to create it`);
+        problem(
+          'town_code',
+          'exists',
+          `town ${v.town_code} does not exist; give its town_name to create it`,
+        );
       }
     }
     plan.problems.push(...problems);
@@ -113,7 +135,8 @@ export function planVillageImport(
       patch.lat = fields.lat;
       patch.lon = fields.lon;
     }
-    if (has('quiet_hours') && existing.quietHours !== fields.quietHours) patch.quietHours = fields.quietHours;
+    if (has('quiet_hours') && existing.quietHours !== fields.quietHours)
+      patch.quietHours = fields.quietHours;
     if (Object.keys(patch).length > 0) plan.villagesToUpdate.push({ code: dto.code, patch });
     else plan.unchanged++;
   }

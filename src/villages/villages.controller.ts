@@ -1,11 +1,24 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { ApiCsvImport, CsvBody, CsvDownload, ImportQuery } from '../common/csv-http.js';
 import { ImportReportDto } from '../common/import-report.dto.js';
 import { Page } from '../common/pagination.js';
 import { VillageCodePipe } from './code.pipes.js';
-import { CreateVillageDto, UpdateVillageDto, VillageDto, VillagePageDto, VillageQuery } from './dto/village.dto.js';
+import {
+  CreateVillageDto,
+  UpdateVillageDto,
+  VillageDto,
+  VillagePageDto,
+  VillageQuery,
+} from './dto/village.dto.js';
 import { VILLAGE_CSV_COLUMNS } from './village-import.js';
 import { VillagesService } from './villages.service.js';
 
@@ -67,7 +80,10 @@ export class VillagesController {
   @ApiOperation({ summary: 'Change a village (operator); null clears lat/lon/quietHours' })
   @ApiOkResponse({ type: VillageDto })
   @ApiErrors(400, 401, 403, 404)
-  update(@Param('code', VillageCodePipe) code: string, @Body() body: UpdateVillageDto): Promise<VillageDto> {
+  update(
+    @Param('code', VillageCodePipe) code: string,
+    @Body() body: UpdateVillageDto,
+  ): Promise<VillageDto> {
     return this.villages.update(code, body);
   }
 

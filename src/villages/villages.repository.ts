@@ -40,7 +40,11 @@ export class VillagesRepository {
     return this.towns.find({ order: { code: 'ASC' } });
   }
 
-  async listTowns(q: string | undefined, limit: number, offset: number): Promise<[TownWithCount[], number]> {
+  async listTowns(
+    q: string | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<[TownWithCount[], number]> {
     const query = this.towns.createQueryBuilder('t');
     if (q) {
       query.where("(LOWER(t.name) LIKE :q ESCAPE '\\' OR t.code LIKE :prefix ESCAPE '\\')", {
@@ -89,7 +93,11 @@ export class VillagesRepository {
   }
 
   async villageCodesInTown(town: string): Promise<string[]> {
-    const rows = await this.villages.find({ select: { code: true }, where: { townCode: town }, order: { code: 'ASC' } });
+    const rows = await this.villages.find({
+      select: { code: true },
+      where: { townCode: town },
+      order: { code: 'ASC' },
+    });
     return rows.map((r) => r.code);
   }
 

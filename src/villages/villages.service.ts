@@ -6,9 +6,19 @@ import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import type { ImportReportDto } from '../common/import-report.dto.js';
 import type { CreateTownDto, TownDto, TownQuery, UpdateTownDto } from './dto/town.dto.js';
-import type { CreateVillageDto, UpdateVillageDto, VillageDto, VillageQuery } from './dto/village.dto.js';
+import type {
+  CreateVillageDto,
+  UpdateVillageDto,
+  VillageDto,
+  VillageQuery,
+} from './dto/village.dto.js';
 import type { TownEntity } from './town.entity.js';
-import { planVillageImport, VILLAGE_CSV, VILLAGE_CSV_COLUMNS, VillageImportPlan } from './village-import.js';
+import {
+  planVillageImport,
+  VILLAGE_CSV,
+  VILLAGE_CSV_COLUMNS,
+  VillageImportPlan,
+} from './village-import.js';
 import type { VillageEntity } from './village.entity.js';
 import { VillagesRepository, VillagesTx } from './villages.repository.js';
 
@@ -29,13 +39,19 @@ function toVillageDto(v: VillageEntity, townName: string): VillageDto {
 }
 
 function townMissing(code: string): ValidationFailedError {
-  return new ValidationFailedError([{ field: 'townCode', rule: 'exists', message: `town ${code} does not exist` }]);
+  return new ValidationFailedError([
+    { field: 'townCode', rule: 'exists', message: `townCode: town ${code} does not exist` },
+  ]);
 }
 
 function latLonPair(lat: number | null, lon: number | null): void {
   if ((lat === null) !== (lon === null)) {
     throw new ValidationFailedError([
-      { field: 'lat', rule: 'latLonPair', message: 'lat and lon must be given together or both be null' },
+      {
+        field: 'lat',
+        rule: 'latLonPair',
+        message: 'lat and lon must be given together or both be null',
+      },
     ]);
   }
 }
@@ -69,13 +85,20 @@ export class VillagesService {
     const town = await this.repo.findTown(code);
     if (!town) throw new NotFoundError('town', code);
     const counts = await this.repo.villageCounts([code]);
-    return { code, name: town.name, villageCount: counts.get(code) ?? 0, createdAt: iso(town.createdAt), updatedAt: iso(town.updatedAt) };
+    return {
+      code,
+      name: town.name,
+      villageCount: counts.get(code) ?? 0,
+      createdAt: iso(town.createdAt),
+      updatedAt: iso(town.updatedAt),
+    };
   }
 
   async createTown(input: CreateTownDto): Promise<TownDto> {
     const now = this.clock.now().getTime();
     await this.writeOrConflict(
-      (tx) => tx.insertTowns([{ code: input.code, name: input.name, createdAt: now, updatedAt: now }]),
+      (tx) =>
+        tx.insertTowns([{ code: input.code, name: input.name, createdAt: now, updatedAt: now }]),
       () => new DomainError('conflict', 'TOWN_EXISTS', `Town ${input.code} already exists`),
     );
     this.logger.log(`town=${input.code} created`);
@@ -96,7 +119,11 @@ export class VillagesService {
       if (!deleted) throw new NotFoundError('town', code);
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError('conflict', 'TOWN_HAS_VILLAGES', `Town ${code} still has villages; move or delete them first`);
+      throw new DomainError(
+        'conflict',
+        'TOWN_HAS_VILLAGES',
+        `Town ${code} still has villages; move or delete them first`,
+      );
     }
     this.logger.log(`town=${code} deleted`);
   }
@@ -105,7 +132,12 @@ export class VillagesService {
 
   async list(query: VillageQuery): Promise<Page<VillageDto>> {
     const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.listVillages({ town: query.town, q: query.q, limit, offset });
+    const [rows, total] = await this.repo.listVillages({
+      town: query.town,
+      q: query.q,
+      limit,
+      offset,
+    });
     return { items: rows.map((v) => toVillageDto(v, v.town?.name ?? '')), total, limit, offset };
   }
 
@@ -147,14 +179,18 @@ export class VillagesService {
     await this.repo.write(async (tx) => {
       const village = await tx.findVillage(code);
       if (!village) throw new NotFoundError('village', code);
-      if (input.townCode !== undefined && !(await tx.findTown(input.townCode))) throw townMissing(input.townCode);
+      if (input.townCode !== undefined && !(await tx.findTown(input.townCode)))
+        throw townMissing(input.townCode);
       const patch: Partial<VillageEntity> = {};
       if (input.name !== undefined) patch.name = input.name;
       if (input.townCode !== undefined) patch.townCode = input.townCode;
       if (input.lat !== undefined) patch.lat = input.lat;
       if (input.lon !== undefined) patch.lon = input.lon;
       if (input.quietHours !== undefined) patch.quietHours = input.quietHours;
-      latLonPair(patch.lat === undefined ? village.lat : patch.lat, patch.lon === undefined ? village.lon : patch.lon);
+      latLonPair(
+        patch.lat === undefined ? village.lat : patch.lat,
+        patch.lon === undefined ? village.lon : patch.lon,
+      );
       await tx.updateVillage(code, { ...patch, updatedAt: this.clock.now().getTime() });
     });
     return this.get(code);
@@ -223,17 +259,28 @@ export class VillagesService {
       );
 
     if (dryRun) {
-      const plan = await planFrom({ allTowns: () => this.repo.allTowns(), allVillages: () => this.allVillages() });
+      const plan = await planFrom({
+        allTowns: () => this.repo.allTowns(),
+        allVillages: () => this.allVillages(),
+      });
       return this.report(plan, parsed.rows.length, true);
     }
     const plan = await this.repo.write(async (tx) => {
       const plan = await planFrom(tx);
       if (plan.problems.length > 0) return plan;
       const now = this.clock.now().getTime();
-      await tx.insertTowns(plan.townsToCreate.map((t) => ({ ...t, createdAt: now, updatedAt: now }) satisfies TownEntity));
-      for (const t of plan.townsToRename) await tx.updateTown(t.code, { name: t.name, updatedAt: now });
-      await tx.insertVillages(plan.villagesToCreate.map((v) => ({ ...v, createdAt: now, updatedAt: now })));
-      for (const v of plan.villagesToUpdate) await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
+      await tx.insertTowns(
+        plan.townsToCreate.map(
+          (t) => ({ ...t, createdAt: now, updatedAt: now }) satisfies TownEntity,
+        ),
+      );
+      for (const t of plan.townsToRename)
+        await tx.updateTown(t.code, { name: t.name, updatedAt: now });
+      await tx.insertVillages(
+        plan.villagesToCreate.map((v) => ({ ...v, createdAt: now, updatedAt: now })),
+      );
+      for (const v of plan.villagesToUpdate)
+        await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
       return plan;
     });
     if (plan.problems.length > 0) {
@@ -270,7 +317,10 @@ export class VillagesService {
   }
 
   /** Runs a write; a unique-key race that the pre-check could not see becomes a clear 409. */
-  private async writeOrConflict(work: (tx: VillagesTx) => Promise<void>, conflict: () => DomainError): Promise<void> {
+  private async writeOrConflict(
+    work: (tx: VillagesTx) => Promise<void>,
+    conflict: () => DomainError,
+  ): Promise<void> {
     try {
       await this.repo.write(work);
     } catch (err) {

@@ -1,14 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { toBoolean } from '../../common/query.js';
+import { IsDisplayName } from '../../common/validators.js';
 import { Role, ROLES } from '../roles.js';
 
 export class CreateTokenDto {
-  @ApiProperty({ description: 'Who or what uses the token', example: 'duty desk tablet', maxLength: 100 })
-  @IsString()
-  @Length(1, 100)
-  @Matches(/^[^\x00-\x1f\x7f]+$/, { message: 'name must not contain control characters' })
+  @ApiProperty({
+    description: 'Who or what uses the token',
+    example: 'duty desk tablet',
+    maxLength: 100,
+  })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @IsDisplayName(100)
   name!: string;
 
   @ApiProperty({ enum: ROLES, example: 'operator' })
@@ -28,9 +32,13 @@ export class TokenDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ enum: ROLES }) role!: Role;
-  @ApiProperty({ description: 'First characters of the token, to recognise it', example: 'dlb_3kP9aZ1q' })
+  @ApiProperty({
+    description: 'First characters of the token, to recognise it',
+    example: 'dlb_3kP9aZ1q',
+  })
   tokenPrefix!: string;
-  @ApiProperty({ description: 'Name of the token (or `bootstrap`, `cli`) that created it' }) createdBy!: string;
+  @ApiProperty({ description: 'Name of the token (or `bootstrap`, `cli`) that created it' })
+  createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt!: string | null;

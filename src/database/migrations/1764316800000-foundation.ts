@@ -63,7 +63,7 @@ export class Foundation1764316800000 implements MigrationInterface {
           { name: 'id', type: 'varchar', length: '64', isPrimary: true },
           { name: 'village_code', type: 'varchar', length: '12' },
           { name: 'type', type: 'varchar', length: '32' },
-          { name: 'enabled', type: 'boolean', default: true },
+          { name: 'enabled', type: 'boolean' },
           { name: 'label', type: 'varchar', length: '200', isNullable: true },
           { name: 'notes', type: 'varchar', length: '2000', isNullable: true },
           { name: 'secret_hash', type: 'varchar', length: '200' },

@@ -1,7 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
-import { DEVICE_ID_MAX_LENGTH, DEVICE_TYPES, DeviceType, isDeviceId } from '../../contract/device.js';
+import {
+  DEVICE_ID_MAX_LENGTH,
+  DEVICE_TYPES,
+  DeviceType,
+  isDeviceId,
+} from '../../contract/device.js';
 import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { toBoolean, trimToUndefined } from '../../common/query.js';
 import { IsDisplayName, IsFreeText, ValidatesAs } from '../../common/validators.js';
@@ -18,7 +23,8 @@ export const IsDeviceId = () =>
     `must be 1 to ${DEVICE_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ - starting with a letter or digit (it is the MQTT client id)`,
   );
 
-const IsDeviceType = () => IsIn(DEVICE_TYPES, { message: `type must be one of ${DEVICE_TYPES.join(', ')}` });
+const IsDeviceType = () =>
+  IsIn(DEVICE_TYPES, { message: `type must be one of ${DEVICE_TYPES.join(', ')}` });
 
 export class CreateDeviceDto {
   @ApiProperty({
@@ -119,14 +125,16 @@ export class DeviceDto {
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ type: String, nullable: true }) label!: string | null;
   @ApiProperty({ type: String, nullable: true }) notes!: string | null;
-  @ApiProperty({ format: 'date-time', description: 'When the current secret was issued' }) secretRotatedAt!: string;
+  @ApiProperty({ format: 'date-time', description: 'When the current secret was issued' })
+  secretRotatedAt!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
 export class DeviceWithSecretDto extends DeviceDto {
   @ApiProperty({
-    description: 'The device secret (its MQTT password). Shown once, in this response only: store it now.',
+    description:
+      'The device secret (its MQTT password). Shown once, in this response only: store it now.',
     example: 'k3Jd9…',
   })
   secret!: string;

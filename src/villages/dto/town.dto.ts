@@ -8,7 +8,8 @@ import { isTownCode } from '../admin-codes.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
-export const IsTownCode = () => ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 610126100');
+export const IsTownCode = () =>
+  ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 610126100');
 
 export class CreateTownDto {
   @ApiProperty({ description: '9-digit town code', example: '610126100', pattern: '^\\d{9}$' })

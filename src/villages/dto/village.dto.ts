@@ -12,7 +12,11 @@ const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? val
 const definedOrNull = (_: object, v: unknown) => v !== undefined;
 
 export const IsVillageCode = () =>
-  ValidatesAs('isVillageCode', isVillageCode, 'must be 12 digits (统计用区划代码), e.g. 610126100201');
+  ValidatesAs(
+    'isVillageCode',
+    isVillageCode,
+    'must be 12 digits (统计用区划代码), e.g. 610126100201',
+  );
 
 const IsQuietHours = () =>
   ValidatesAs(
@@ -22,14 +26,22 @@ const IsQuietHours = () =>
   );
 
 const IsLatitude = () => [IsNumber({ allowNaN: false, allowInfinity: false }), Min(-90), Max(90)];
-const IsLongitude = () => [IsNumber({ allowNaN: false, allowInfinity: false }), Min(-180), Max(180)];
+const IsLongitude = () => [
+  IsNumber({ allowNaN: false, allowInfinity: false }),
+  Min(-180),
+  Max(180),
+];
 const all =
   (decorators: PropertyDecorator[]): PropertyDecorator =>
   (target, key) =>
     decorators.forEach((d) => d(target, key));
 
 export class CreateVillageDto {
-  @ApiProperty({ description: '12-digit village code (统计用区划代码)', example: '610126100201', pattern: '^\\d{12}$' })
+  @ApiProperty({
+    description: '12-digit village code (统计用区划代码)',
+    example: '610126100201',
+    pattern: '^\\d{12}$',
+  })
   @IsVillageCode()
   code!: string;
 
@@ -47,12 +59,23 @@ export class CreateVillageDto {
   @all(IsLatitude())
   lat?: number | null;
 
-  @ApiPropertyOptional({ minimum: -180, maximum: 180, example: 109.11, type: Number, nullable: true })
+  @ApiPropertyOptional({
+    minimum: -180,
+    maximum: 180,
+    example: 109.11,
+    type: Number,
+    nullable: true,
+  })
   @IsOptional()
   @all(IsLongitude())
   lon?: number | null;
 
-  @ApiPropertyOptional({ description: 'Local time window when routine broadcasts wait', example: '22:00-06:00', type: String, nullable: true })
+  @ApiPropertyOptional({
+    description: 'Local time window when routine broadcasts wait',
+    example: '22:00-06:00',
+    type: String,
+    nullable: true,
+  })
   @IsOptional()
   @IsQuietHours()
   quietHours?: string | null;

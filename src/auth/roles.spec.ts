@@ -1,0 +1,13 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { roleAllows } from './roles.js';
+
+describe('roles', () => {
+  it('orders viewer < operator < admin', () => {
+    assert.equal(roleAllows('admin', 'operator'), true);
+    assert.equal(roleAllows('operator', 'operator'), true);
+    assert.equal(roleAllows('operator', 'admin'), false);
+    assert.equal(roleAllows('viewer', 'operator'), false);
+    assert.equal(roleAllows('viewer', 'viewer'), true);
+  });
+});

@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import pino from 'pino';
+import { AppModule } from '../app.module.js';
+import { ApiTokensService } from '../auth/api-tokens.service.js';
+import { isRole, ROLES } from '../auth/roles.js';
+import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
+import { SeedService } from '../seed/seed.service.js';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  tokens create --role <${ROLES.join('|')}> --name <name> [--json]
+                                    create an API token; it is printed once
+  tokens list [--all] [--json]      list tokens (never the tokens themselves); --all adds revoked ones
+  tokens revoke <id>                revoke a token at once
+  seed [--rotate-missing]           add the sample county where it is missing (idempotent);
+                                    --rotate-missing issues new secrets for sample devices
+                                    whose secret is not in the credentials file
+  help                              this text
+
+The CLI uses the same settings as the server (DATA_DIR, DATABASE_URL, …).`;
+
+class UsageError extends Error {}
+
+interface Args {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const next = argv[i + 1];
+    if (inline !== undefined) flags.set(name, inline);
+    else if (next !== undefined && !next.startsWith('--') && ['role', 'name'].includes(name))
+      flags.set(name, argv[++i]);
+    else flags.set(name, true);
+  }
+  return { positional, flags };
+}
+
+function stringFlag(args: Args, name: string): string {
+  const value = args.flags.get(name);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new UsageError(`--${name} <value> is required`);
+  return value.trim();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const [command, sub, ...rest] = args.positional;
+  if (!command || command === 'help' || args.flags.has('help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const known =
+    (command === 'tokens' && ['create', 'list', 'revoke'].includes(sub ?? '')) ||
+    (command === 'seed' && sub === undefined);
+  if (!known) throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
+
+  const config = loadConfigFromProcess();
+  // Results go to stdout; logs go to stderr so the output can be piped.
+  const app = await NestFactory.createApplicationContext(
+    AppModule.forRoot(config, { logStream: pino.destination({ fd: 2, sync: true }) }),
+    {
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
+  app.useLogger(app.get(Logger));
+  try {
+    const json = args.flags.has('json');
+    if (command === 'seed') {
+      const result = await app
+        .get(SeedService)
+        .seed({ rotateMissing: args.flags.has('rotate-missing') });
+      process.stdout.write(
+        `Sample county: added ${result.towns} town(s), ${result.villages} village(s), ${result.devices} device(s)` +
+          `${result.rotated ? `, rotated ${result.rotated} secret(s)` : ''}.\nDevice credentials: ${result.credentialsFile}\n`,
+      );
+      return 0;
+    }
+    const tokens = app.get(ApiTokensService);
+    if (sub === 'create') {
+      const role = stringFlag(args, 'role');
+      if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      const created = await tokens.create({
+        name: stringFlag(args, 'name'),
+        role,
+        createdBy: 'cli',
+      });
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(created)}\n`
+          : `Created ${created.role} token "${created.name}" (id ${created.id}).\n` +
+              `Token (shown this once; store it now):\n${created.token}\n`,
+      );
+    } else if (sub === 'list') {
+      const list = await tokens.list(args.flags.has('all'));
+      if (json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      else {
+        for (const t of list) {
+          process.stdout.write(
+            `${t.id}  ${t.role.padEnd(8)}  ${t.tokenPrefix}…  ${t.name}  created ${t.createdAt}` +
+              `${t.revokedAt ? `  REVOKED ${t.revokedAt}` : ''}\n`,
+          );
+        }
+        if (list.length === 0) process.stdout.write('No tokens.\n');
+      }
+    } else {
+      const id = rest[0];
+      if (!id)
+        throw new UsageError('tokens revoke <id>: the token id is required (see tokens list)');
+      const revoked = await tokens.revoke(id, 'cli');
+      process.stdout.write(`Revoked token ${revoked.id} ("${revoked.name}").\n`);
+    }
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+    else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else if (
+      err instanceof Error &&
+      'code' in err &&
+      typeof err.code === 'string' &&
+      /_NOT_FOUND$/.test(err.code)
+    ) {
+      process.stderr.write(`${err.message}\n`);
+    } else process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './app-config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/srv/dalaba');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives the embedded defaults with an empty environment', () => {
+    const config = loadConfig({}, '/srv/dalaba');
+    assert.equal(config.port, 3000);
+    assert.equal(config.dataDir, '/srv/dalaba/data');
+    assert.deepEqual(config.database, {
+      type: 'sqlite',
+      path: '/srv/dalaba/data/dalaba.db',
+      busyTimeoutMs: 5000,
+    });
+    assert.equal(config.timeZone, 'Asia/Shanghai');
+    assert.equal(config.runMigrations, true);
+    assert.equal(config.seedSample, true);
+    assert.equal(config.adminToken, undefined);
+    assert.match(config.publicUrl, /^http:\/\/.+:3000$/);
+    assert.equal(config.http.bodyLimitBytes, 1024 * 1024);
+  });
+
+  it('selects PostgreSQL from DATABASE_URL', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/dalaba',
+      DATABASE_SCHEMA: 'county',
+    });
+    assert.deepEqual(config.database, {
+      type: 'postgres',
+      url: 'postgres://u:p@db:5432/dalaba',
+      schema: 'county',
+    });
+  });
+
+  it('reads sizes, booleans and paths', () => {
+    const config = loadConfig(
+      {
+        BODY_LIMIT: '2mb',
+        IMPORT_LIMIT: '512kb',
+        RUN_MIGRATIONS: 'false',
+        DATA_DIR: '/var/lib/dalaba',
+        PUBLIC_URL: 'https://x.example/',
+      },
+      '/srv',
+    );
+    assert.equal(config.http.bodyLimitBytes, 2 * 1024 * 1024);
+    assert.equal(config.http.importLimitBytes, 512 * 1024);
+    assert.equal(config.runMigrations, false);
+    assert.equal(config.dataDir, '/var/lib/dalaba');
+    assert.equal(config.publicUrl, 'https://x.example');
+  });
+
+  it('names every bad variable and what it accepts, all at once', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      TZ_DEFAULT: 'Mars/Olympus',
+      RUN_MIGRATIONS: 'maybe',
+      BODY_LIMIT: '12 parsecs',
+    });
+    assert.equal(problems.length, 5);
+    assert.match(
+      problems.find((p) => p.startsWith('PORT'))!,
+      /whole number from 0 to 65535/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('LOG_LEVEL'))!,
+      /one of trace, debug, info/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('TZ_DEFAULT'))!,
+      /IANA time zone/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('RUN_MIGRATIONS'))!,
+      /true or false/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('BODY_LIMIT'))!,
+      /size/,
+    );
+  });
+
+  it('never repeats a secret or a URL that may hold a password in its messages', () => {
+    const problems = problemsOf({
+      ADMIN_TOKEN: 'short s3cret',
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+    });
+    assert.equal(problems.length, 2);
+    for (const p of problems) {
+      assert.doesNotMatch(p, /s3cret|hunter2/);
+    }
+    assert.match(problems.join('\n'), /ADMIN_TOKEN: must be 24 to 256/);
+    assert.match(problems.join('\n'), /DATABASE_URL: must be a URL starting with postgres:/);
+  });
+
+  it('refuses a port out of range and a bad schema name', () => {
+    assert.equal(problemsOf({ PORT: '70000', DATABASE_SCHEMA: 'Robert"; drop' }).length, 2);
+  });
+});

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startTestServer, TestServer, tempDir, tokenFor } from './support/server.js';
+
+type Route = { method: string; path: string };
+
+/** Every /api route, read from the OpenAPI document, with sample path parameters filled in. */
+async function apiRoutes(url: string): Promise<Route[]> {
+  const doc = (await api(url).get('/api/docs-json').expect(200)).body as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  const samples: Record<string, string> = {
+    code: '610126100201',
+    id: '00000000-0000-4000-8000-000000000000',
+  };
+  return Object.entries(doc.paths)
+    .filter(([path]) => path.startsWith('/api/'))
+    .flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({
+        method,
+        path: path
+          .replace('/api/towns/{code}', '/api/towns/610126100')
+          .replace(/\{(\w+)\}/g, (_, name: string) => samples[name] ?? 'x'),
+      })),
+    );
+}
+
+function call(url: string, route: Route, token?: string) {
+  const client = api(url, token) as unknown as Record<
+    string,
+    (p: string) => ReturnType<ReturnType<typeof api>['get']>
+  >;
+  return client[route.method](route.path);
+}
+
+describe('operator authentication', () => {
+  let s: TestServer;
+  let routes: Route[];
+  before(async () => {
+    // Many deliberate wrong-token calls below: lift the per-address limit (tested on its own further down).
+    s = await startTestServer({ env: { AUTH_FAIL_LIMIT: '100000' } });
+    routes = await apiRoutes(s.url);
+  });
+  after(() => s.close());
+
+  it('knows a healthy number of /api routes to check', () => {
+    assert.ok(routes.length >= 20, `found ${routes.length}`);
+  });
+
+  it('refuses every /api route without a token, or with a wrong one, with the same 401', async () => {
+    for (const route of routes) {
+      const none = await call(s.url, route);
+      const wrong = await call(s.url, route, 'dlb_not-a-real-token-000000000000000000000000');
+      for (const res of [none, wrong]) {
+        assert.equal(res.status, 401, `${route.method} ${route.path}`);
+        assert.equal(res.body.error, 'UNAUTHORIZED');
+        assert.equal(res.headers['www-authenticate'], 'Bearer');
+      }
+      assert.equal(none.body.message, wrong.body.message, 'the answer does not say which');
+    }
+  });
+
+  it('lets viewers read and nothing else (403)', async () => {
+    const viewer = await tokenFor(s, 'viewer');
+    for (const route of routes.filter((r) => r.method !== 'get')) {
+      const res = await call(s.url, route, viewer);
+      assert.equal(res.status, 403, `${route.method} ${route.path}`);
+      assert.equal(res.body.error, 'FORBIDDEN');
+    }
+    const reads = routes.filter((r) => r.method === 'get' && !r.path.startsWith('/api/tokens'));
+    for (const route of reads) {
+      const res = await call(s.url, route, viewer);
+      assert.ok([200, 404].includes(res.status), `${route.path} gave ${res.status}`);
+    }
+  });
+
+  it('keeps token management to admins (operators get 403)', async () => {
+    const operator = await tokenFor(s, 'operator');
+    for (const route of routes.filter((r) => r.path.startsWith('/api/tokens'))) {
+      assert.equal(
+        (await call(s.url, route, operator)).status,
+        403,
+        `${route.method} ${route.path}`,
+      );
+    }
+    await api(s.url, operator)
+      .post('/api/towns')
+      .send({ code: '610126999', name: '操作员镇' })
+      .expect(201);
+  });
+
+  it('shows a new token once; lists show only its prefix; revoking it locks it out', async () => {
+    const admin = api(s.url, s.adminToken);
+    const created = await admin
+      .post('/api/tokens')
+      .send({ name: 'duty desk', role: 'operator' })
+      .expect(201);
+    const token = created.body.token as string;
+    assert.match(token, /^dlb_[A-Za-z0-9_-]{43}$/);
+    assert.equal(created.body.tokenPrefix, token.slice(0, 12));
+
+    const me = await api(s.url, token).get('/api/me').expect(200);
+    assert.deepEqual(me.body, { tokenId: created.body.id, name: 'duty desk', role: 'operator' });
+
+    const list = await admin.get('/api/tokens').expect(200);
+    assert.ok(!list.text.includes(token), 'the token is never listed');
+    assert.ok(!list.text.includes('tokenHash') && !list.text.includes('token_hash'));
+    assert.ok(list.body.some((t: { id: string }) => t.id === created.body.id));
+
+    const revoked = await admin.delete(`/api/tokens/${created.body.id}`).expect(200);
+    assert.ok(revoked.body.revokedAt);
+    await api(s.url, token).get('/api/me').expect(401);
+    const active = await admin.get('/api/tokens').expect(200);
+    assert.ok(
+      !active.body.some((t: { id: string }) => t.id === created.body.id),
+      'revoked tokens are hidden by default',
+    );
+    const all = await admin.get('/api/tokens?includeRevoked=true').expect(200);
+    assert.ok(all.body.some((t: { id: string }) => t.id === created.body.id));
+  });
+
+  it('validates token requests', async () => {
+    const admin = api(s.url, s.adminToken);
+    const bad = await admin.post('/api/tokens').send({ name: '', role: 'root' }).expect(400);
+    assert.deepEqual(bad.body.details.map((d: { field: string }) => d.field).sort(), [
+      'name',
+      'role',
+    ]);
+    await admin.delete('/api/tokens/not-a-uuid').expect(400);
+    await admin.delete('/api/tokens/00000000-0000-4000-8000-000000000000').expect(404);
+  });
+});
+
+describe('failed token attempts', () => {
+  it('are limited per address: past the limit even a good token waits (429 with Retry-After)', async () => {
+    const s = await startTestServer({ env: { AUTH_FAIL_LIMIT: '3', AUTH_FAIL_WINDOW_S: '60' } });
+    try {
+      await api(s.url).get('/api/villages').expect(401); // no token: not counted as a guess
+      for (let i = 0; i < 3; i++)
+        await api(s.url, `dlb_guess${i}xxxxxxxxxxxxxxxxxxxx`).get('/api/villages').expect(401);
+      const blocked = await api(s.url, 'dlb_guess-again-xxxxxxxxxxxxxxxx')
+        .get('/api/villages')
+        .expect(429);
+      assert.equal(blocked.body.error, 'TOO_MANY_FAILED_ATTEMPTS');
+      assert.ok(Number(blocked.headers['retry-after']) > 0);
+      await api(s.url, s.adminToken).get('/api/villages').expect(429);
+      await api(s.url).get('/health').expect(200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('bootstrap admin token', () => {
+  it('is generated once on first start without ADMIN_TOKEN, works, and is never logged', async () => {
+    const dataDir = tempDir();
+    const first = await startTestServer({ dataDir, env: { ADMIN_TOKEN: '' } });
+    let token: string;
+    try {
+      token = first.server.generatedAdminToken!;
+      assert.match(token, /^dlb_/);
+      const me = await api(first.url, token).get('/api/me').expect(200);
+      assert.equal(me.body.role, 'admin');
+      assert.ok(!first.rawLogs.join('').includes(token), 'the token is not in the logs');
+    } finally {
+      await first.close();
+    }
+    const second = await startTestServer({ dataDir, env: { ADMIN_TOKEN: '' } });
+    try {
+      assert.equal(second.server.generatedAdminToken, undefined, 'not generated again');
+      await api(second.url, token).get('/api/me').expect(200);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('takes ADMIN_TOKEN from the environment', async () => {
+    const s = await startTestServer({ adminToken: 'env-admin-token-0123456789abcdef' });
+    try {
+      assert.equal(s.server.generatedAdminToken, undefined);
+      const me = await api(s.url, 'env-admin-token-0123456789abcdef').get('/api/me').expect(200);
+      assert.equal(me.body.role, 'admin');
+    } finally {
+      await s.close();
+    }
+  });
+});

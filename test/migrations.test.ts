@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../src/config/app-config.js';
+import { dataSourceOptions } from '../src/database/data-source-options.js';
+import { MIGRATIONS } from '../src/database/schema.js';
+import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
+import { tempDir } from './support/server.js';
+
+/** Statements TypeORM would run to make the database match the entities: none, when in step. */
+async function drift(ds: DataSource): Promise<string[]> {
+  const sql = await ds.driver.createSchemaBuilder().log();
+  return sql.upQueries.map((q) => q.query);
+}
+
+async function checkMigrations(ds: DataSource): Promise<void> {
+  const ran = await ds.runMigrations({ transaction: 'each' });
+  assert.deepEqual(
+    ran.map((m) => m.name),
+    MIGRATIONS.map((M) => new M().name),
+    'every migration runs once, in order',
+  );
+  assert.deepEqual(await drift(ds), [], 'entities and migrations agree');
+  assert.equal(await ds.showMigrations(), false, 'nothing pending');
+
+  // Down and up again: the migrations are reversible.
+  for (let i = 0; i < MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
+  const tables = await ds
+    .createQueryRunner()
+    .getTables(['towns', 'villages', 'devices', 'api_tokens']);
+  assert.deepEqual(tables, [], 'down() removes every table');
+  await ds.runMigrations({ transaction: 'each' });
+  assert.deepEqual(await drift(ds), []);
+}
+
+describe('migrations', () => {
+  it('run on a fresh SQLite file, leave no drift, and revert cleanly', async () => {
+    const config = loadConfig({ DATA_DIR: tempDir() });
+    const ds = await new DataSource(dataSourceOptions(config)).initialize();
+    try {
+      await checkMigrations(ds);
+      const [{ journal_mode }] = await ds.query('PRAGMA journal_mode');
+      assert.equal(journal_mode, 'wal');
+      const [{ foreign_keys }] = await ds.query('PRAGMA foreign_keys');
+      assert.equal(foreign_keys, 1);
+      assert.equal(
+        config.database.type === 'sqlite' && config.database.path,
+        join(config.dataDir, 'dalaba.db'),
+      );
+      await assert.rejects(
+        ds.query(
+          "INSERT INTO devices (id, village_code, type, enabled, secret_hash, secret_rotated_at, created_at, updated_at) VALUES ('d', '999999999999', 'flood_pa', 1, 'x', 0, 0, 0)",
+        ),
+        /FOREIGN KEY/,
+        'foreign keys are enforced',
+      );
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  describe('on PostgreSQL', () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    after(async () => {
+      for (const c of cleanups) await c();
+    });
+
+    it('run on a fresh schema of 127.0.0.1:5432/test, leave no drift, and revert cleanly', async () => {
+      const { schema, drop } = await freshPostgresSchema();
+      cleanups.push(drop);
+      const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema });
+      const ds = await new DataSource(dataSourceOptions(config)).initialize();
+      try {
+        await checkMigrations(ds);
+        const rows = await ds.query(
+          `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+          [schema],
+        );
+        assert.deepEqual(
+          rows.map((r: { table_name: string }) => r.table_name),
+          ['api_tokens', 'app_meta', 'devices', 'migrations', 'towns', 'villages'],
+        );
+      } finally {
+        await ds.destroy();
+      }
+    });
+  });
+});
