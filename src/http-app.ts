@@ -3,8 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module.js';
+import { assignRequestId } from './common/logging.js';
 import type { AppConfig } from './config/app-config.js';
 
 export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
@@ -26,6 +28,10 @@ export async function createHttpApp(
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.http.trustProxy);
   app.set('x-powered-by', false);
+  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    assignRequestId(req, res);
+    next();
+  });
   app.use(
     helmet({
       contentSecurityPolicy: {

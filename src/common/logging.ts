@@ -24,6 +24,19 @@ export function redactUrl(url: string | undefined): string {
 }
 
 /**
+ * Gives the request its id (the caller's `X-Request-Id` when it is sane) and echoes it in the
+ * response. Runs first, before body parsing, so even a refused body carries the id.
+ */
+export function assignRequestId(req: IncomingMessage & { id?: unknown }, res: ServerResponse): string {
+  if (typeof req.id === 'string') return req.id;
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  req.id = id;
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/**
  * Structured logs: one JSON object per line when not on a terminal, readable lines on one.
  * Each HTTP request gets an id (the caller's `X-Request-Id` when it is sane) that every log line
  * of that request carries and the response echoes. Authorization headers are never logged.
@@ -55,12 +68,7 @@ export function loggerModule(config: AppConfig, destination?: DestinationStream)
           },
         },
         timestamp: pino.stdTimeFunctions.isoTime,
-        genReqId: (req: IncomingMessage, res: ServerResponse) => {
-          const given = req.headers['x-request-id'];
-          const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-          res.setHeader('X-Request-Id', id);
-          return id;
-        },
+        genReqId: assignRequestId,
         serializers: {
           req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
             id: req.id,

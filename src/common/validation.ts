@@ -1,5 +1,5 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { FieldProblem, ValidationFailedError } from './domain-error.js';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { DomainError, FieldProblem, ValidationFailedError } from './domain-error.js';
 
 /** class-validator's name for a property that no DTO declares. */
 const UNKNOWN_FIELD = 'whitelistValidation';
@@ -21,9 +21,26 @@ export function toFieldProblems(errors: ValidationError[], prefix = ''): FieldPr
   return problems;
 }
 
+const PRIMITIVES: unknown[] = [String, Boolean, Number, Array, Object];
+
+/** A body meant for a DTO must be a JSON object: not missing, not an array, not text. */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const wantsObject = metadata.type === 'body' && metadata.metatype && !PRIMITIVES.includes(metadata.metatype);
+    if (wantsObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new DomainError(
+        'invalid',
+        'BODY_NOT_OBJECT',
+        'The request body must be a JSON object, sent with Content-Type: application/json',
+      );
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** Strict validation: unknown fields are refused, values are converted to the DTO's types. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DevicesService } from '../src/devices/devices.service.js';
+import { api, startTestServer, TestServer } from './support/server.js';
+
+const VILLAGES_CSV = [
+  '\uFEFFcode,name,town_code,town_name,lat,lon,quiet_hours',
+  '610555100201,东沟村,610555100,乾佑街道,33.68,109.11,22:00-06:00',
+  '610555100202,"西岔村, 二组",610555100,乾佑街道,,,',
+  '610555101201,老庄村,610555101,营盘镇,33.7,109.2,',
+  '610555101202,=SUM(A1),610555101,,,,',
+].join('\r\n');
+
+describe('CSV import and export', () => {
+  let s: TestServer;
+  let client: ReturnType<typeof api>;
+  const postCsv = (path: string, body: string | Buffer, type = 'text/csv') =>
+    client.post(path).set('Content-Type', type).send(body);
+
+  before(async () => {
+    s = await startTestServer({ env: { IMPORT_LIMIT: '64kb' } });
+    client = api(s.url, s.adminToken);
+  });
+  after(() => s.close());
+
+  it('dry-runs a villages file: reports what would change and writes nothing', async () => {
+    const res = await postCsv('/api/villages/import?dryRun=true', VILLAGES_CSV).expect(200);
+    assert.deepEqual(
+      { ...res.body },
+      { dryRun: true, ok: true, rows: 4, created: 4, updated: 0, unchanged: 0, townsCreated: 2, townsUpdated: 0, problems: [] },
+    );
+    await client.get('/api/villages/610555100201').expect(404);
+  });
+
+  it('imports villages with Chinese names, a BOM and quoted commas, creating their towns', async () => {
+    const res = await postCsv('/api/villages/import', VILLAGES_CSV).expect(200);
+    assert.equal(res.body.created, 4);
+    assert.equal(res.body.townsCreated, 2);
+    const v = (await client.get('/api/villages/610555100202').expect(200)).body;
+    assert.equal(v.name, '西岔村, 二组');
+    assert.equal(v.townName, '乾佑街道');
+    assert.equal(v.lat, null);
+    const first = (await client.get('/api/villages/610555100201').expect(200)).body;
+    assert.deepEqual([first.lat, first.lon, first.quietHours], [33.68, 109.11, '22:00-06:00']);
+    assert.equal((await client.get('/api/villages/610555101202').expect(200)).body.name, '=SUM(A1)');
+  });
+
+  it('round-trips: the export imports back with nothing changed, and escapes formulas for spreadsheets', async () => {
+    const exported = await client.get('/api/villages/export?town=610555100').expect(200);
+    assert.match(exported.headers['content-type'], /^text\/csv/);
+    assert.match(exported.headers['content-disposition'], /attachment; filename="villages.csv"/);
+    assert.ok(exported.text.startsWith('\uFEFFcode,name,town_code,town_name,lat,lon,quiet_hours\r\n'));
+    assert.match(exported.text, /东沟村/);
+    const all = await client.get('/api/villages/export').expect(200);
+    assert.match(all.text, /'=SUM\(A1\)/, 'formula-like text is escaped in the file');
+    const again = await postCsv('/api/villages/import', all.text).expect(200);
+    assert.equal(again.body.unchanged, 4);
+    assert.equal(again.body.created + again.body.updated, 0);
+    assert.equal((await client.get('/api/villages/610555101202').expect(200)).body.name, '=SUM(A1)');
+  });
+
+  it('updates only what changed; absent columns are left alone', async () => {
+    const res = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,东沟新村,610555100\n').expect(200);
+    assert.deepEqual([res.body.updated, res.body.created], [1, 0]);
+    const v = (await client.get('/api/villages/610555100201').expect(200)).body;
+    assert.equal(v.name, '东沟新村');
+    assert.equal(v.quietHours, '22:00-06:00', 'no quiet_hours column: unchanged');
+  });
+
+  it('imports nothing when one line is bad, and names the line (400)', async () => {
+    const csv = [
+      'code,name,town_code,town_name',
+      '610555102201,好村,610555102,新镇',
+      '610555102202,好村二,610555102,新镇',
+      '61055510220X,坏村,610555102,新镇',
+      '610555102204,好村四,610555102,别的名字',
+      '610555102205,孤村,610555199,',
+      '610555102201,重复,610555102,新镇',
+    ].join('\n');
+    const res = await postCsv('/api/villages/import', csv).expect(400);
+    assert.equal(res.body.error, 'IMPORT_INVALID');
+    assert.match(res.body.message, /line 4/);
+    assert.deepEqual(
+      res.body.details.map((p: { line: number; field: string; rule: string }) => `${p.line} ${p.field} ${p.rule}`),
+      ['4 code isVillageCode', '5 town_name consistent', '6 town_code exists', '7 code unique'],
+    );
+    await client.get('/api/villages/610555102201').expect(404);
+    await client.get('/api/towns/610555102').expect(404);
+
+    const dry = await postCsv('/api/villages/import?dryRun=true', csv).expect(200);
+    assert.equal(dry.body.ok, false);
+    assert.equal(dry.body.problems.length, 4);
+  });
+
+  it('reports a malformed CSV line by number', async () => {
+    const res = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,a,610555100\n610555100202,b\n').expect(400);
+    assert.equal(res.body.details[0].line, 3);
+    assert.equal(res.body.details[0].rule, 'columnCount');
+    const quote = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,"unclosed,610555100\n').expect(400);
+    assert.equal(quote.body.details[0].rule, 'csvSyntax');
+  });
+
+  it('refuses a file that is not UTF-8, unless its charset says so', async () => {
+    // "东沟村" in GBK, the default encoding of Excel's plain CSV on Chinese Windows.
+    const gbkName = Buffer.from([0xb6, 0xab, 0xb9, 0xb5, 0xb4, 0xe5]);
+    const body = Buffer.concat([Buffer.from('code,name,town_code\n610555100201,'), gbkName, Buffer.from(',610555100\n')]);
+    const res = await postCsv('/api/villages/import', body).expect(400);
+    assert.equal(res.body.details[0].rule, 'utf8');
+    assert.match(res.body.message, /CSV UTF-8/);
+    const ok = await postCsv('/api/villages/import?dryRun=true', body, 'text/csv; charset=gbk').expect(200);
+    assert.equal(ok.body.ok, true);
+    assert.equal(ok.body.updated, 1, 'the GBK name decodes to 东沟村, which differs from 东沟新村');
+  });
+
+  it('refuses the wrong content type (415), an empty body (400) and an oversized file (413)', async () => {
+    const json = await client.post('/api/villages/import').send({ csv: 'code' }).expect(415);
+    assert.equal(json.body.error, 'CSV_REQUIRED');
+    await postCsv('/api/villages/import', '').expect(400);
+    const big = 'code,name,town_code\n' + '610555100201,x,610555100\n'.repeat(3000);
+    const tooBig = await postCsv('/api/villages/import', big).expect(413);
+    assert.equal(tooBig.body.error, 'BODY_TOO_LARGE');
+  });
+
+  it('imports devices, issuing secrets once; re-importing the same file changes nothing', async () => {
+    const csv = [
+      'id,village_code,type,enabled,label,notes',
+      'et-610555100201,610555100201,emergency_terminal,true,村委会,',
+      'vl-610555100201,610555100201,village_loudspeaker,,大喇叭,"第一行\n第二行"',
+      'fp-610555101201,610555101201,flood_pa,否,防汛,',
+    ].join('\n');
+    const dry = await postCsv('/api/devices/import?dryRun=true', csv).expect(200);
+    assert.equal(dry.body.created, 3);
+    assert.equal(dry.body.secrets, undefined, 'a dry run issues no secrets');
+    await client.get('/api/devices/et-610555100201').expect(404);
+
+    const res = await postCsv('/api/devices/import', csv).expect(200);
+    assert.equal(res.body.created, 3);
+    assert.equal(res.body.secrets.length, 3);
+    const devices = s.server.app.get(DevicesService);
+    for (const { id, secret } of res.body.secrets) {
+      assert.equal(await devices.verifySecret(id, secret), id !== 'fp-610555101201', `${id} (disabled ones do not verify)`);
+    }
+    const vl = (await client.get('/api/devices/vl-610555100201').expect(200)).body;
+    assert.deepEqual([vl.enabled, vl.notes], [true, '第一行\n第二行']);
+    assert.equal((await client.get('/api/devices/fp-610555101201').expect(200)).body.enabled, false);
+
+    const exported = await client.get('/api/devices/export?village=610555100201').expect(200);
+    assert.equal(exported.text.split('\r\n')[0], '\uFEFFid,village_code,type,enabled,label,notes');
+    for (const { secret } of res.body.secrets) assert.ok(!exported.text.includes(secret));
+
+    const again = await postCsv('/api/devices/import', csv).expect(200);
+    assert.deepEqual([again.body.created, again.body.updated, again.body.unchanged], [0, 0, 3]);
+    assert.deepEqual(again.body.secrets, []);
+    const stillValid = res.body.secrets.find((x: { id: string }) => x.id === 'et-610555100201');
+    assert.equal(await devices.verifySecret(stillValid.id, stillValid.secret), true, 'existing secrets are kept');
+  });
+
+  it('refuses a devices file with unknown villages, bad types or ids, naming each line', async () => {
+    const csv = [
+      'id,village_code,type',
+      'ok-1,610555100201,flood_pa',
+      'bad/id,610555100201,flood_pa',
+      'ok-2,999999999999,flood_pa',
+      'ok-3,610555100201,siren',
+    ].join('\n');
+    const res = await postCsv('/api/devices/import', csv).expect(400);
+    assert.deepEqual(
+      res.body.details.map((p: { line: number; field: string }) => `${p.line} ${p.field}`),
+      ['3 id', '4 village_code', '5 type'],
+    );
+    await client.get('/api/devices/ok-1').expect(404);
+  });
+});

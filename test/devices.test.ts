@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DeviceChange, DeviceEvents } from '../src/devices/device-events.js';
+import { DevicesService } from '../src/devices/devices.service.js';
+import { fixtures } from './support/fixtures.js';
+import { api, startTestServer, TestServer } from './support/server.js';
+
+describe('devices API', () => {
+  let s: TestServer;
+  let client: ReturnType<typeof api>;
+  let fx: ReturnType<typeof fixtures>;
+  let villageCode: string;
+  let townCode: string;
+  const changes: DeviceChange[] = [];
+  before(async () => {
+    s = await startTestServer();
+    client = api(s.url, s.adminToken);
+    fx = fixtures(s.url, s.adminToken);
+    townCode = (await fx.newTown()).code;
+    villageCode = (await fx.newVillage(townCode)).code;
+    s.server.app.get(DeviceEvents).changes.subscribe((c) => changes.push(c));
+  });
+  after(() => s.close());
+
+  it('registers a device and shows its secret in that response only', async () => {
+    const created = await client
+      .post('/api/devices')
+      .send({ id: 'vl-test-1', villageCode, type: 'village_loudspeaker', label: '村委会楼顶', notes: 'line 1\nline 2' })
+      .expect(201);
+    const secret = created.body.secret as string;
+    assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(created.body.enabled, true);
+    assert.equal(created.body.label, '村委会楼顶');
+
+    for (const path of ['/api/devices/vl-test-1', '/api/devices', '/api/devices/export']) {
+      const res = await client.get(path).expect(200);
+      assert.ok(!res.text.includes(secret), `${path} does not reveal the secret`);
+      assert.ok(!/secret_?hash|scrypt\$/i.test(res.text), `${path} does not reveal the hash`);
+    }
+    assert.ok(!s.rawLogs.join('').includes(secret), 'the secret is not logged');
+    assert.equal(await s.server.app.get(DevicesService).verifySecret('vl-test-1', secret), true);
+    assert.ok(changes.some((c) => c.kind === 'created' && c.deviceId === 'vl-test-1'));
+  });
+
+  it('rotates a secret: the new one works, the old one stops, and listeners hear of it', async () => {
+    const device = await fx.newDevice(villageCode);
+    const service = s.server.app.get(DevicesService);
+    const rotated = await client.post(`/api/devices/${device.id}/rotate-secret`).expect(201);
+    assert.notEqual(rotated.body.secret, device.secret);
+    assert.equal(await service.verifySecret(device.id, device.secret), false);
+    assert.equal(await service.verifySecret(device.id, rotated.body.secret), true);
+    assert.ok(Date.parse(rotated.body.secretRotatedAt) >= Date.parse((await client.get(`/api/devices/${device.id}`)).body.createdAt));
+    assert.ok(changes.some((c) => c.kind === 'secret-rotated' && c.deviceId === device.id));
+    await client.post('/api/devices/no-such-device/rotate-secret').expect(404);
+  });
+
+  it('disables a device: its secret no longer verifies', async () => {
+    const device = await fx.newDevice(villageCode);
+    const updated = await client.patch(`/api/devices/${device.id}`).send({ enabled: false, label: null }).expect(200);
+    assert.equal(updated.body.enabled, false);
+    assert.equal(await s.server.app.get(DevicesService).verifySecret(device.id, device.secret), false);
+    assert.ok(changes.some((c) => c.kind === 'updated' && c.deviceId === device.id && c.enabled === false));
+    assert.equal(await s.server.app.get(DevicesService).verifySecret('unknown-device', device.secret), false);
+  });
+
+  it('moves a device to another village and changes its type', async () => {
+    const device = await fx.newDevice(villageCode);
+    const other = await fx.newVillage(townCode);
+    const moved = await client.patch(`/api/devices/${device.id}`).send({ villageCode: other.code, type: 'flood_pa' }).expect(200);
+    assert.equal(moved.body.villageCode, other.code);
+    assert.equal(moved.body.type, 'flood_pa');
+    const bad = await client.patch(`/api/devices/${device.id}`).send({ villageCode: '999999999999' }).expect(400);
+    assert.equal(bad.body.details[0].rule, 'exists');
+  });
+
+  it('lists devices filtered by town, village, type and enabled, paged', async () => {
+    const town = await fx.newTown();
+    const v1 = await fx.newVillage(town.code);
+    const v2 = await fx.newVillage(town.code);
+    await fx.newDevice(v1.code, { type: 'emergency_terminal' });
+    await fx.newDevice(v1.code, { type: 'flood_pa', enabled: false });
+    await fx.newDevice(v2.code, { type: 'flood_pa' });
+    const get = async (q: string) => (await client.get(`/api/devices?${q}`).expect(200)).body;
+    assert.equal((await get(`town=${town.code}`)).total, 3);
+    assert.equal((await get(`village=${v1.code}`)).total, 2);
+    assert.equal((await get(`town=${town.code}&type=flood_pa`)).total, 2);
+    assert.equal((await get(`town=${town.code}&enabled=false`)).total, 1);
+    assert.equal((await get(`town=${town.code}&enabled=true&type=flood_pa`)).total, 1);
+    assert.equal((await get(`town=${town.code}&village=${villageCode}`)).total, 0, 'a village outside the town');
+    const page = await get(`town=${town.code}&limit=1&offset=1`);
+    assert.equal(page.items.length, 1);
+    assert.equal(page.total, 3);
+    await client.get('/api/devices?type=siren').expect(400);
+    await client.get('/api/devices?enabled=perhaps').expect(400);
+  });
+
+  it('refuses unsafe ids, unknown types and villages, unknown fields and duplicates', async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ id: 'a/b', villageCode, type: 'flood_pa' }, 'id', 'isDeviceId'],
+      [{ id: 'a+b', villageCode, type: 'flood_pa' }, 'id', 'isDeviceId'],
+      [{ id: 'a#', villageCode, type: 'flood_pa' }, 'id', 'isDeviceId'],
+      [{ id: 'x'.repeat(65), villageCode, type: 'flood_pa' }, 'id', 'isDeviceId'],
+      [{ id: 'ok-1', villageCode, type: 'siren' }, 'type', 'isIn'],
+      [{ id: 'ok-1', villageCode: '999999999999', type: 'flood_pa' }, 'villageCode', 'exists'],
+      [{ id: 'ok-1', villageCode, type: 'flood_pa', secret: 'mine' }, 'secret', 'unknownField'],
+      [{ id: 'ok-1', villageCode, type: 'flood_pa', enabled: 'yes' }, 'enabled', 'isBoolean'],
+    ];
+    for (const [body, field, rule] of cases) {
+      const res = await client.post('/api/devices').send(body).expect(400);
+      assert.ok(
+        res.body.details.some((d: { field: string; rule: string }) => d.field === field && d.rule === rule),
+        `${JSON.stringify(body)} → ${JSON.stringify(res.body.details)}`,
+      );
+    }
+    const device = await fx.newDevice(villageCode);
+    const dup = await client.post('/api/devices').send({ id: device.id, villageCode, type: 'flood_pa' }).expect(409);
+    assert.equal(dup.body.error, 'DEVICE_EXISTS');
+    await client.get('/api/devices/a%2Fb').expect(400);
+    await client.get('/api/devices/nope').expect(404);
+  });
+
+  it('deletes a device', async () => {
+    const device = await fx.newDevice(villageCode);
+    await client.delete(`/api/devices/${device.id}`).expect(204);
+    await client.get(`/api/devices/${device.id}`).expect(404);
+    assert.ok(changes.some((c) => c.kind === 'deleted' && c.deviceId === device.id));
+  });
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startTestServer, TestServer } from './support/server.js';
+
+interface Operation {
+  summary?: string;
+  responses: Record<string, unknown>;
+}
+interface OpenApi {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, { properties?: Record<string, unknown>; type?: string }> };
+}
+
+/** Every route Express actually serves, as `METHOD /path/{param}`. */
+function servedRoutes(s: TestServer): string[] {
+  const express = s.server.app.getHttpAdapter().getInstance() as {
+    router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+  };
+  return express.router.stack
+    .filter((layer) => layer.route)
+    .flatMap((layer) =>
+      Object.keys(layer.route!.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`),
+    );
+}
+
+describe('HTTP surface', () => {
+  let s: TestServer;
+  let doc: OpenApi;
+  before(async () => {
+    s = await startTestServer({ env: { BODY_LIMIT: '4kb' } });
+    doc = (await api(s.url).get('/api/docs-json').expect(200)).body;
+  });
+  after(() => s.close());
+
+  it('documents every route it serves, each with a summary, a success and its auth errors', () => {
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)),
+    );
+    const served = servedRoutes(s).filter(
+      (r) => (r.includes(' /api/') || r.includes(' /health')) && !r.includes(' /api/docs'),
+    );
+    assert.ok(served.length >= 25, `served: ${served.length}`);
+    for (const route of served) assert.ok(documented.has(route), `${route} is in the OpenAPI document`);
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        assert.ok(op.summary, `${where} has a summary`);
+        assert.ok(Object.keys(op.responses).some((c) => c.startsWith('2')), `${where} documents success`);
+        if (path.startsWith('/api/')) assert.ok(op.responses['401'], `${where} documents 401`);
+      }
+    }
+  });
+
+  it('describes every schema it references', () => {
+    const text = JSON.stringify(doc);
+    for (const ref of new Set(text.match(/#\/components\/schemas\/\w+/g))) {
+      const name = ref.split('/').pop()!;
+      const schema = doc.components.schemas[name];
+      assert.ok(schema, `${name} is defined`);
+      assert.ok(schema.properties && Object.keys(schema.properties).length > 0, `${name} has properties`);
+    }
+    assert.ok(doc.components.schemas.ErrorBodyDto);
+  });
+
+  it('serves the OpenAPI UI and liveness/readiness without a token', async () => {
+    const ui = await api(s.url).get('/api/docs').expect(200);
+    assert.match(ui.text, /swagger/i);
+    assert.deepEqual(Object.keys((await api(s.url).get('/health').expect(200)).body).sort(), ['status', 'uptimeS']);
+    const ready = await api(s.url).get('/health/ready').expect(200);
+    assert.equal(ready.body.status, 'ready');
+    assert.equal(ready.body.checks.database.ok, true);
+  });
+
+  it('sets security headers', async () => {
+    const res = await api(s.url).get('/health');
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.match(res.headers['content-security-policy'], /default-src 'self'/);
+    assert.doesNotMatch(res.headers['content-security-policy'], /upgrade-insecure-requests/);
+    assert.equal(res.headers['x-powered-by'], undefined);
+  });
+
+  it('gives every request an id, echoes a sane one from the caller, and puts it in errors and logs', async () => {
+    const mine = await api(s.url).get('/api/villages').set('X-Request-Id', 'desk-42').expect(401);
+    assert.equal(mine.headers['x-request-id'], 'desk-42');
+    assert.equal(mine.body.requestId, 'desk-42');
+    const insane = await api(s.url).get('/health').set('X-Request-Id', 'a b\tc');
+    assert.match(insane.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+    const line = s.logs().find((l) => (l.req as { id?: string } | undefined)?.id === 'desk-42');
+    assert.ok(line, 'the request log line carries the id');
+    assert.equal((line.res as { statusCode: number }).statusCode, 401);
+  });
+
+  it('never logs the Authorization header or the token', async () => {
+    await api(s.url, s.adminToken).get('/api/villages?limit=1').expect(200);
+    const all = s.rawLogs.join('');
+    assert.ok(!all.includes(s.adminToken));
+    assert.ok(!/authorization/i.test(all));
+  });
+
+  it('refuses malformed, oversized and non-object JSON bodies with clear codes', async () => {
+    const client = api(s.url, s.adminToken);
+    const malformed = await client.post('/api/towns').set('Content-Type', 'application/json').send('{"code":').expect(400);
+    assert.equal(malformed.body.error, 'MALFORMED_JSON');
+    assert.ok(malformed.body.requestId, 'even a body refused by the parser carries the request id');
+    const huge = await client.post('/api/towns').send({ code: '610126100', name: 'x'.repeat(5000) }).expect(413);
+    assert.equal(huge.body.error, 'BODY_TOO_LARGE');
+    assert.match(huge.body.message, /4096 bytes/);
+    for (const [body, type] of [
+      ['[1,2]', 'application/json'],
+      ['hello', 'text/plain'],
+      ['<town/>', 'application/xml'],
+    ]) {
+      const res = await client.post('/api/towns').set('Content-Type', type).send(body).expect(400);
+      assert.equal(res.body.error, 'BODY_NOT_OBJECT', `${type}: ${body}`);
+    }
+    const none = await client.post('/api/towns').expect(400);
+    assert.equal(none.body.error, 'BODY_NOT_OBJECT');
+  });
+
+  it('answers unknown paths with a JSON 404', async () => {
+    const res = await api(s.url).get('/no/such/page').expect(404);
+    assert.equal(res.body.error, 'NOT_FOUND');
+  });
+
+  it('serves a landing page at /', async () => {
+    const res = await api(s.url).get('/').expect(200);
+    assert.match(res.headers['content-type'], /text\/html/);
+    assert.match(res.text, /大喇叭/);
+  });
+});
