@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfigFromProcess } from './config/app-config.js';
-import { RunningServer, startServer, StartupError } from './server.js';
+import { StartupError } from './common/startup-error.js';
+import { RunningServer, startServer } from './server.js';
 
 function banner(server: RunningServer, publicUrl: string): string {
   const lines = [

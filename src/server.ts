@@ -4,16 +4,9 @@ import type { Server } from 'node:http';
 import { ApiTokensService } from './auth/api-tokens.service.js';
 import type { AppModuleOptions } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { StartupError } from './common/startup-error.js';
 import { createHttpApp } from './http-app.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
-
-/** Stops the start with a message that says what to do, rather than a stack trace. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
 
 export interface RunningServer {
   app: INestApplication;

@@ -27,7 +27,17 @@ describe('CSV import and export', () => {
     const res = await postCsv('/api/villages/import?dryRun=true', VILLAGES_CSV).expect(200);
     assert.deepEqual(
       { ...res.body },
-      { dryRun: true, ok: true, rows: 4, created: 4, updated: 0, unchanged: 0, townsCreated: 2, townsUpdated: 0, problems: [] },
+      {
+        dryRun: true,
+        ok: true,
+        rows: 4,
+        created: 4,
+        updated: 0,
+        unchanged: 0,
+        townsCreated: 2,
+        townsUpdated: 0,
+        problems: [],
+      },
     );
     await client.get('/api/villages/610555100201').expect(404);
   });
@@ -42,25 +52,36 @@ describe('CSV import and export', () => {
     assert.equal(v.lat, null);
     const first = (await client.get('/api/villages/610555100201').expect(200)).body;
     assert.deepEqual([first.lat, first.lon, first.quietHours], [33.68, 109.11, '22:00-06:00']);
-    assert.equal((await client.get('/api/villages/610555101202').expect(200)).body.name, '=SUM(A1)');
+    assert.equal(
+      (await client.get('/api/villages/610555101202').expect(200)).body.name,
+      '=SUM(A1)',
+    );
   });
 
   it('round-trips: the export imports back with nothing changed, and escapes formulas for spreadsheets', async () => {
     const exported = await client.get('/api/villages/export?town=610555100').expect(200);
     assert.match(exported.headers['content-type'], /^text\/csv/);
     assert.match(exported.headers['content-disposition'], /attachment; filename="villages.csv"/);
-    assert.ok(exported.text.startsWith('\uFEFFcode,name,town_code,town_name,lat,lon,quiet_hours\r\n'));
+    assert.ok(
+      exported.text.startsWith('\uFEFFcode,name,town_code,town_name,lat,lon,quiet_hours\r\n'),
+    );
     assert.match(exported.text, /东沟村/);
     const all = await client.get('/api/villages/export').expect(200);
     assert.match(all.text, /'=SUM\(A1\)/, 'formula-like text is escaped in the file');
     const again = await postCsv('/api/villages/import', all.text).expect(200);
     assert.equal(again.body.unchanged, 4);
     assert.equal(again.body.created + again.body.updated, 0);
-    assert.equal((await client.get('/api/villages/610555101202').expect(200)).body.name, '=SUM(A1)');
+    assert.equal(
+      (await client.get('/api/villages/610555101202').expect(200)).body.name,
+      '=SUM(A1)',
+    );
   });
 
   it('updates only what changed; absent columns are left alone', async () => {
-    const res = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,东沟新村,610555100\n').expect(200);
+    const res = await postCsv(
+      '/api/villages/import',
+      'code,name,town_code\n610555100201,东沟新村,610555100\n',
+    ).expect(200);
     assert.deepEqual([res.body.updated, res.body.created], [1, 0]);
     const v = (await client.get('/api/villages/610555100201').expect(200)).body;
     assert.equal(v.name, '东沟新村');
@@ -81,7 +102,9 @@ describe('CSV import and export', () => {
     assert.equal(res.body.error, 'IMPORT_INVALID');
     assert.match(res.body.message, /line 4/);
     assert.deepEqual(
-      res.body.details.map((p: { line: number; field: string; rule: string }) => `${p.line} ${p.field} ${p.rule}`),
+      res.body.details.map(
+        (p: { line: number; field: string; rule: string }) => `${p.line} ${p.field} ${p.rule}`,
+      ),
       ['4 code isVillageCode', '5 town_name consistent', '6 town_code exists', '7 code unique'],
     );
     await client.get('/api/villages/610555102201').expect(404);
@@ -93,21 +116,35 @@ describe('CSV import and export', () => {
   });
 
   it('reports a malformed CSV line by number', async () => {
-    const res = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,a,610555100\n610555100202,b\n').expect(400);
+    const res = await postCsv(
+      '/api/villages/import',
+      'code,name,town_code\n610555100201,a,610555100\n610555100202,b\n',
+    ).expect(400);
     assert.equal(res.body.details[0].line, 3);
     assert.equal(res.body.details[0].rule, 'columnCount');
-    const quote = await postCsv('/api/villages/import', 'code,name,town_code\n610555100201,"unclosed,610555100\n').expect(400);
+    const quote = await postCsv(
+      '/api/villages/import',
+      'code,name,town_code\n610555100201,"unclosed,610555100\n',
+    ).expect(400);
     assert.equal(quote.body.details[0].rule, 'csvSyntax');
   });
 
   it('refuses a file that is not UTF-8, unless its charset says so', async () => {
     // "东沟村" in GBK, the default encoding of Excel's plain CSV on Chinese Windows.
     const gbkName = Buffer.from([0xb6, 0xab, 0xb9, 0xb5, 0xb4, 0xe5]);
-    const body = Buffer.concat([Buffer.from('code,name,town_code\n610555100201,'), gbkName, Buffer.from(',610555100\n')]);
+    const body = Buffer.concat([
+      Buffer.from('code,name,town_code\n610555100201,'),
+      gbkName,
+      Buffer.from(',610555100\n'),
+    ]);
     const res = await postCsv('/api/villages/import', body).expect(400);
     assert.equal(res.body.details[0].rule, 'utf8');
     assert.match(res.body.message, /CSV UTF-8/);
-    const ok = await postCsv('/api/villages/import?dryRun=true', body, 'text/csv; charset=gbk').expect(200);
+    const ok = await postCsv(
+      '/api/villages/import?dryRun=true',
+      body,
+      'text/csv; charset=gbk',
+    ).expect(200);
     assert.equal(ok.body.ok, true);
     assert.equal(ok.body.updated, 1, 'the GBK name decodes to 东沟村, which differs from 东沟新村');
   });
@@ -138,11 +175,18 @@ describe('CSV import and export', () => {
     assert.equal(res.body.secrets.length, 3);
     const devices = s.server.app.get(DevicesService);
     for (const { id, secret } of res.body.secrets) {
-      assert.equal(await devices.verifySecret(id, secret), id !== 'fp-610555101201', `${id} (disabled ones do not verify)`);
+      assert.equal(
+        await devices.verifySecret(id, secret),
+        id !== 'fp-610555101201',
+        `${id} (disabled ones do not verify)`,
+      );
     }
     const vl = (await client.get('/api/devices/vl-610555100201').expect(200)).body;
     assert.deepEqual([vl.enabled, vl.notes], [true, '第一行\n第二行']);
-    assert.equal((await client.get('/api/devices/fp-610555101201').expect(200)).body.enabled, false);
+    assert.equal(
+      (await client.get('/api/devices/fp-610555101201').expect(200)).body.enabled,
+      false,
+    );
 
     const exported = await client.get('/api/devices/export?village=610555100201').expect(200);
     assert.equal(exported.text.split('\r\n')[0], '\uFEFFid,village_code,type,enabled,label,notes');
@@ -152,7 +196,11 @@ describe('CSV import and export', () => {
     assert.deepEqual([again.body.created, again.body.updated, again.body.unchanged], [0, 0, 3]);
     assert.deepEqual(again.body.secrets, []);
     const stillValid = res.body.secrets.find((x: { id: string }) => x.id === 'et-610555100201');
-    assert.equal(await devices.verifySecret(stillValid.id, stillValid.secret), true, 'existing secrets are kept');
+    assert.equal(
+      await devices.verifySecret(stillValid.id, stillValid.secret),
+      true,
+      'existing secrets are kept',
+    );
   });
 
   it('refuses a devices file with unknown villages, bad types or ids, naming each line', async () => {

@@ -25,7 +25,13 @@ describe('devices API', () => {
   it('registers a device and shows its secret in that response only', async () => {
     const created = await client
       .post('/api/devices')
-      .send({ id: 'vl-test-1', villageCode, type: 'village_loudspeaker', label: '村委会楼顶', notes: 'line 1\nline 2' })
+      .send({
+        id: 'vl-test-1',
+        villageCode,
+        type: 'village_loudspeaker',
+        label: '村委会楼顶',
+        notes: 'line 1\nline 2',
+      })
       .expect(201);
     const secret = created.body.secret as string;
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
@@ -49,27 +55,47 @@ describe('devices API', () => {
     assert.notEqual(rotated.body.secret, device.secret);
     assert.equal(await service.verifySecret(device.id, device.secret), false);
     assert.equal(await service.verifySecret(device.id, rotated.body.secret), true);
-    assert.ok(Date.parse(rotated.body.secretRotatedAt) >= Date.parse((await client.get(`/api/devices/${device.id}`)).body.createdAt));
+    assert.ok(
+      Date.parse(rotated.body.secretRotatedAt) >=
+        Date.parse((await client.get(`/api/devices/${device.id}`)).body.createdAt),
+    );
     assert.ok(changes.some((c) => c.kind === 'secret-rotated' && c.deviceId === device.id));
     await client.post('/api/devices/no-such-device/rotate-secret').expect(404);
   });
 
   it('disables a device: its secret no longer verifies', async () => {
     const device = await fx.newDevice(villageCode);
-    const updated = await client.patch(`/api/devices/${device.id}`).send({ enabled: false, label: null }).expect(200);
+    const updated = await client
+      .patch(`/api/devices/${device.id}`)
+      .send({ enabled: false, label: null })
+      .expect(200);
     assert.equal(updated.body.enabled, false);
-    assert.equal(await s.server.app.get(DevicesService).verifySecret(device.id, device.secret), false);
-    assert.ok(changes.some((c) => c.kind === 'updated' && c.deviceId === device.id && c.enabled === false));
-    assert.equal(await s.server.app.get(DevicesService).verifySecret('unknown-device', device.secret), false);
+    assert.equal(
+      await s.server.app.get(DevicesService).verifySecret(device.id, device.secret),
+      false,
+    );
+    assert.ok(
+      changes.some((c) => c.kind === 'updated' && c.deviceId === device.id && c.enabled === false),
+    );
+    assert.equal(
+      await s.server.app.get(DevicesService).verifySecret('unknown-device', device.secret),
+      false,
+    );
   });
 
   it('moves a device to another village and changes its type', async () => {
     const device = await fx.newDevice(villageCode);
     const other = await fx.newVillage(townCode);
-    const moved = await client.patch(`/api/devices/${device.id}`).send({ villageCode: other.code, type: 'flood_pa' }).expect(200);
+    const moved = await client
+      .patch(`/api/devices/${device.id}`)
+      .send({ villageCode: other.code, type: 'flood_pa' })
+      .expect(200);
     assert.equal(moved.body.villageCode, other.code);
     assert.equal(moved.body.type, 'flood_pa');
-    const bad = await client.patch(`/api/devices/${device.id}`).send({ villageCode: '999999999999' }).expect(400);
+    const bad = await client
+      .patch(`/api/devices/${device.id}`)
+      .send({ villageCode: '999999999999' })
+      .expect(400);
     assert.equal(bad.body.details[0].rule, 'exists');
   });
 
@@ -86,7 +112,11 @@ describe('devices API', () => {
     assert.equal((await get(`town=${town.code}&type=flood_pa`)).total, 2);
     assert.equal((await get(`town=${town.code}&enabled=false`)).total, 1);
     assert.equal((await get(`town=${town.code}&enabled=true&type=flood_pa`)).total, 1);
-    assert.equal((await get(`town=${town.code}&village=${villageCode}`)).total, 0, 'a village outside the town');
+    assert.equal(
+      (await get(`town=${town.code}&village=${villageCode}`)).total,
+      0,
+      'a village outside the town',
+    );
     const page = await get(`town=${town.code}&limit=1&offset=1`);
     assert.equal(page.items.length, 1);
     assert.equal(page.total, 3);
@@ -108,12 +138,17 @@ describe('devices API', () => {
     for (const [body, field, rule] of cases) {
       const res = await client.post('/api/devices').send(body).expect(400);
       assert.ok(
-        res.body.details.some((d: { field: string; rule: string }) => d.field === field && d.rule === rule),
+        res.body.details.some(
+          (d: { field: string; rule: string }) => d.field === field && d.rule === rule,
+        ),
         `${JSON.stringify(body)} → ${JSON.stringify(res.body.details)}`,
       );
     }
     const device = await fx.newDevice(villageCode);
-    const dup = await client.post('/api/devices').send({ id: device.id, villageCode, type: 'flood_pa' }).expect(409);
+    const dup = await client
+      .post('/api/devices')
+      .send({ id: device.id, villageCode, type: 'flood_pa' })
+      .expect(409);
     assert.equal(dup.body.error, 'DEVICE_EXISTS');
     await client.get('/api/devices/a%2Fb').expect(400);
     await client.get('/api/devices/nope').expect(404);

@@ -19,7 +19,9 @@ function servedRoutes(s: TestServer): string[] {
   return express.router.stack
     .filter((layer) => layer.route)
     .flatMap((layer) =>
-      Object.keys(layer.route!.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`),
+      Object.keys(layer.route!.methods).map(
+        (m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`,
+      ),
     );
 }
 
@@ -34,18 +36,24 @@ describe('HTTP surface', () => {
 
   it('documents every route it serves, each with a summary, a success and its auth errors', () => {
     const documented = new Set(
-      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)),
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+      ),
     );
     const served = servedRoutes(s).filter(
       (r) => (r.includes(' /api/') || r.includes(' /health')) && !r.includes(' /api/docs'),
     );
     assert.ok(served.length >= 25, `served: ${served.length}`);
-    for (const route of served) assert.ok(documented.has(route), `${route} is in the OpenAPI document`);
+    for (const route of served)
+      assert.ok(documented.has(route), `${route} is in the OpenAPI document`);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         const where = `${method.toUpperCase()} ${path}`;
         assert.ok(op.summary, `${where} has a summary`);
-        assert.ok(Object.keys(op.responses).some((c) => c.startsWith('2')), `${where} documents success`);
+        assert.ok(
+          Object.keys(op.responses).some((c) => c.startsWith('2')),
+          `${where} documents success`,
+        );
         if (path.startsWith('/api/')) assert.ok(op.responses['401'], `${where} documents 401`);
       }
     }
@@ -57,7 +65,10 @@ describe('HTTP surface', () => {
       const name = ref.split('/').pop()!;
       const schema = doc.components.schemas[name];
       assert.ok(schema, `${name} is defined`);
-      assert.ok(schema.properties && Object.keys(schema.properties).length > 0, `${name} has properties`);
+      assert.ok(
+        schema.properties && Object.keys(schema.properties).length > 0,
+        `${name} has properties`,
+      );
     }
     assert.ok(doc.components.schemas.ErrorBodyDto);
   });
@@ -65,7 +76,10 @@ describe('HTTP surface', () => {
   it('serves the OpenAPI UI and liveness/readiness without a token', async () => {
     const ui = await api(s.url).get('/api/docs').expect(200);
     assert.match(ui.text, /swagger/i);
-    assert.deepEqual(Object.keys((await api(s.url).get('/health').expect(200)).body).sort(), ['status', 'uptimeS']);
+    assert.deepEqual(Object.keys((await api(s.url).get('/health').expect(200)).body).sort(), [
+      'status',
+      'uptimeS',
+    ]);
     const ready = await api(s.url).get('/health/ready').expect(200);
     assert.equal(ready.body.status, 'ready');
     assert.equal(ready.body.checks.database.ok, true);
@@ -99,10 +113,17 @@ describe('HTTP surface', () => {
 
   it('refuses malformed, oversized and non-object JSON bodies with clear codes', async () => {
     const client = api(s.url, s.adminToken);
-    const malformed = await client.post('/api/towns').set('Content-Type', 'application/json').send('{"code":').expect(400);
+    const malformed = await client
+      .post('/api/towns')
+      .set('Content-Type', 'application/json')
+      .send('{"code":')
+      .expect(400);
     assert.equal(malformed.body.error, 'MALFORMED_JSON');
     assert.ok(malformed.body.requestId, 'even a body refused by the parser carries the request id');
-    const huge = await client.post('/api/towns').send({ code: '610126100', name: 'x'.repeat(5000) }).expect(413);
+    const huge = await client
+      .post('/api/towns')
+      .send({ code: '610126100', name: 'x'.repeat(5000) })
+      .expect(413);
     assert.equal(huge.body.error, 'BODY_TOO_LARGE');
     assert.match(huge.body.message, /4096 bytes/);
     for (const [body, type] of [

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { AppModule } from '../app.module.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { isRole, ROLES } from '../auth/roles.js';
+import { StartupError } from '../common/startup-error.js';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
 import { SeedService } from '../seed/seed.service.js';
 
@@ -15,6 +16,8 @@ Commands:
                                     create an API token; it is printed once
   tokens list [--all] [--json]      list tokens (never the tokens themselves); --all adds revoked ones
   tokens revoke <id>                revoke a token at once
+  migrate                           apply pending database migrations (the server does this at
+                                    start unless RUN_MIGRATIONS=false)
   seed [--rotate-missing]           add the sample county where it is missing (idempotent);
                                     --rotate-missing issues new secrets for sample devices
                                     whose secret is not in the credentials file
@@ -64,10 +67,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const known =
     (command === 'tokens' && ['create', 'list', 'revoke'].includes(sub ?? '')) ||
-    (command === 'seed' && sub === undefined);
+    (['seed', 'migrate'].includes(command) && sub === undefined);
   if (!known) throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
 
-  const config = loadConfigFromProcess();
+  const loaded = loadConfigFromProcess();
+  // `migrate` is the one command that must run migrations whatever RUN_MIGRATIONS says.
+  const config = command === 'migrate' ? { ...loaded, runMigrations: true } : loaded;
   // Results go to stdout; logs go to stderr so the output can be piped.
   const app = await NestFactory.createApplicationContext(
     AppModule.forRoot(config, { logStream: pino.destination({ fd: 2, sync: true }) }),
@@ -79,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
   app.useLogger(app.get(Logger));
   try {
     const json = args.flags.has('json');
+    if (command === 'migrate') {
+      process.stdout.write('Database schema is up to date.\n');
+      return 0;
+    }
     if (command === 'seed') {
       const result = await app
         .get(SeedService)
@@ -133,7 +142,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`${err.message}\n\n${USAGE}\n`);
-    else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else if (err instanceof ConfigError || err instanceof StartupError)
+      process.stderr.write(`${err.message}\n`);
     else if (
       err instanceof Error &&
       'code' in err &&

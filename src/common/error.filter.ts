@@ -62,7 +62,12 @@ export function toErrorBody(err: unknown): ErrorBody {
     return { statusCode: err.status, error: err.code, message: err.message, details: err.details };
   }
   // Nest wraps body-parser errors (bad JSON, too large) in an HttpException; name them precisely.
-  if (err instanceof HttpException && isParserError(err.cause) && err.cause.type && PARSER_ERRORS[err.cause.type]) {
+  if (
+    err instanceof HttpException &&
+    isParserError(err.cause) &&
+    err.cause.type &&
+    PARSER_ERRORS[err.cause.type]
+  ) {
     return toErrorBody(err.cause);
   }
   if (err instanceof HttpException) {

@@ -27,7 +27,10 @@ export function redactUrl(url: string | undefined): string {
  * Gives the request its id (the caller's `X-Request-Id` when it is sane) and echoes it in the
  * response. Runs first, before body parsing, so even a refused body carries the id.
  */
-export function assignRequestId(req: IncomingMessage & { id?: unknown }, res: ServerResponse): string {
+export function assignRequestId(
+  req: IncomingMessage & { id?: unknown },
+  res: ServerResponse,
+): string {
   if (typeof req.id === 'string') return req.id;
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -26,7 +26,8 @@ const PRIMITIVES: unknown[] = [String, Boolean, Number, Array, Object];
 /** A body meant for a DTO must be a JSON object: not missing, not an array, not text. */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const wantsObject = metadata.type === 'body' && metadata.metatype && !PRIMITIVES.includes(metadata.metatype);
+    const wantsObject =
+      metadata.type === 'body' && metadata.metatype && !PRIMITIVES.includes(metadata.metatype);
     if (wantsObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw new DomainError(
         'invalid',

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
+import { StartupError } from '../common/startup-error.js';
 import { describeDatabase } from './data-source-options.js';
 
 /** Brings the schema up to date at start (unless `RUN_MIGRATIONS=false`) and says what it did. */
@@ -22,10 +23,12 @@ export class MigrationRunner {
     }
     if (!this.config.runMigrations) {
       if (await this.dataSource.showMigrations()) {
-        this.logger.warn(
-          'there are pending migrations and RUN_MIGRATIONS=false: the schema may be out of date',
+        throw new StartupError(
+          'The database schema is behind this version (pending migrations) and RUN_MIGRATIONS=false. ' +
+            'Apply them first with "npm run cli -- migrate", or start with RUN_MIGRATIONS=true.',
         );
       }
+      this.logger.log('schema is up to date');
       return;
     }
     const ran = await this.dataSource.runMigrations({ transaction: 'each' });

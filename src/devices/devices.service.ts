@@ -252,6 +252,7 @@ export class DevicesService {
 
   private async hashSecrets(ids: string[]): Promise<Map<string, { secret: string; hash: string }>> {
     const out = new Map<string, { secret: string; hash: string }>();
+    if (ids.length > 0) this.logger.log(`devices import: issuing ${ids.length} secret(s)`);
     let lastReport = performance.now();
     for (let i = 0; i < ids.length; i += HASH_BATCH) {
       const batch = ids.slice(i, i + HASH_BATCH);

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { runCli } from './support/cli.js';
+import { spawnServer } from './support/process.js';
+import { tempDir } from './support/server.js';
+
+describe('starting the server', () => {
+  it('stops with a message naming each bad variable, without a stack trace', async () => {
+    const p = spawnServer({ DATA_DIR: tempDir(), PORT: 'eighty', LOG_LEVEL: 'loud' });
+    const { code } = await p.exited;
+    assert.equal(code, 1);
+    assert.match(p.stderr(), /PORT="eighty": must be a whole number from 0 to 65535/);
+    assert.match(p.stderr(), /LOG_LEVEL="loud": must be one of/);
+    assert.doesNotMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+  });
+
+  it('says what to do when its HTTP port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const p = spawnServer({
+        DATA_DIR: tempDir(),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        SEED_SAMPLE: 'false',
+      });
+      const { code } = await p.exited;
+      assert.equal(code, 1);
+      assert.match(p.stderr(), new RegExp(`HTTP port ${port} is already in use`));
+      assert.match(p.stderr(), new RegExp(`PORT=${port + 1} npm start`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('with RUN_MIGRATIONS=false refuses an outdated schema until `cli migrate` has run', async () => {
+    const dataDir = tempDir();
+    const env = {
+      DATA_DIR: dataDir,
+      RUN_MIGRATIONS: 'false',
+      SEED_SAMPLE: 'false',
+      PORT: '0',
+      HOST: '127.0.0.1',
+    };
+    const refused = spawnServer(env);
+    assert.equal((await refused.exited).code, 1);
+    assert.match(refused.stderr(), /pending migrations.*npm run cli -- migrate/s);
+
+    const migrate = await runCli(['migrate'], env);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stderr, /applied 1 migration/);
+
+    const started = spawnServer({ ...env, ADMIN_TOKEN: 'startup-test-admin-token-0123456789' });
+    try {
+      await started.waitFor(/Dalaba is running on (http:\/\/\S+)/);
+    } finally {
+      started.child.kill('SIGTERM');
+      assert.equal((await started.exited).code, 0);
+    }
+  });
+});
