@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
-import { loggerModule } from './common/logging.js';
+import { LoggingModule } from './common/logging.module.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -27,7 +27,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        loggerModule(config, options.logStream),
+        LoggingModule.forRoot(config, options.logStream),
         CommonModule,
         HealthModule,
         DatabaseModule.forRoot(),

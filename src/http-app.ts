@@ -3,10 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module.js';
-import { assignRequestId } from './common/logging.js';
+import { AppLogger, httpLogging } from './common/logging.js';
 import type { AppConfig } from './config/app-config.js';
 
 export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
@@ -25,13 +23,12 @@ export async function createHttpApp(
     bodyParser: false,
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  const logger = app.get(AppLogger);
+  app.useLogger(logger);
   app.set('trust proxy', config.http.trustProxy);
   app.set('x-powered-by', false);
-  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
-    assignRequestId(req, res);
-    next();
-  });
+  // First, before body parsing: even a refused body gets a request id and a log line.
+  app.use(httpLogging(logger.pino));
   app.use(
     helmet({
       contentSecurityPolicy: {

@@ -29,7 +29,6 @@ function banner(server: RunningServer, publicUrl: string): string {
 async function main(): Promise<void> {
   const config = loadConfigFromProcess();
   const server = await startServer(config);
-  process.stdout.write(banner(server, config.publicUrl));
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -53,6 +52,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Only now: whoever waits for the banner may signal us at once.
+  process.stdout.write(banner(server, config.publicUrl));
 }
 
 main().catch((err: unknown) => {

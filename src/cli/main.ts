@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from '../app.module.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { isRole, ROLES } from '../auth/roles.js';
+import { AppLogger } from '../common/logging.js';
 import { StartupError } from '../common/startup-error.js';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
 import { SeedService } from '../seed/seed.service.js';
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       abortOnError: false,
     },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   try {
     const json = args.flags.has('json');
     if (command === 'migrate') {

@@ -1,8 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoggerModule } from 'nestjs-pino';
-import type { DynamicModule } from '@nestjs/common';
-import pino, { DestinationStream } from 'pino';
+import type { LoggerService } from '@nestjs/common';
+import pino, { DestinationStream, Level, Logger as Pino } from 'pino';
+import { pinoHttp } from 'pino-http';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config.js';
 
@@ -17,6 +18,9 @@ const CHATTY_CONTEXTS = new Set([
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** Query parameters whose values are credentials (signed media links and the like). */
 const SECRET_PARAMS = /([?&](?:sig|signature|token|secret|password)=)[^&]*/gi;
+
+/** The request a log line belongs to, carried across awaits. */
+const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
 /** The path and query of a request with credential-like parameters blanked. */
 export function redactUrl(url: string | undefined): string {
@@ -40,11 +44,10 @@ export function assignRequestId(
 }
 
 /**
- * Structured logs: one JSON object per line when not on a terminal, readable lines on one.
- * Each HTTP request gets an id (the caller's `X-Request-Id` when it is sane) that every log line
- * of that request carries and the response echoes. Authorization headers are never logged.
+ * The process's root logger: one JSON object per line when not on a terminal, readable lines on
+ * one. Credential-shaped fields are removed wherever they appear.
  */
-export function loggerModule(config: AppConfig, destination?: DestinationStream): DynamicModule {
+export function createRootLogger(config: AppConfig, destination?: DestinationStream): Pino {
   const stream =
     destination ??
     (config.log.format === 'pretty'
@@ -55,50 +58,98 @@ export function loggerModule(config: AppConfig, destination?: DestinationStream)
           ignore: 'pid,hostname',
         })
       : pino.destination({ fd: 1, sync: true }));
-  return LoggerModule.forRoot({
-    pinoHttp: [
-      {
-        level: config.log.level,
-        base: undefined,
-        hooks: {
-          logMethod(args: unknown[], method: (...a: unknown[]) => void, level: number) {
-            const context = (args[0] as { context?: unknown } | undefined)?.context;
-            if (level === 30 && typeof context === 'string' && CHATTY_CONTEXTS.has(context)) {
-              if (this.isLevelEnabled('debug')) this.debug(...(args as [object, string]));
-              return;
-            }
-            method.apply(this, args);
-          },
-        },
-        timestamp: pino.stdTimeFunctions.isoTime,
-        genReqId: assignRequestId,
-        serializers: {
-          req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-            id: req.id,
-            method: req.method,
-            url: redactUrl(req.url),
-            remoteAddress: req.remoteAddress,
-          }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-        redact: {
-          paths: [
-            'req.headers',
-            'res.headers',
-            '*.authorization',
-            '*.password',
-            '*.secret',
-            '*.token',
-          ],
-          remove: true,
-        },
-        customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-          err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-        autoLogging: {
-          ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/health/ready',
-        },
+  return pino(
+    {
+      level: config.log.level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['*.authorization', '*.password', '*.secret', '*.token', '*.headers'],
+        remove: true,
       },
-      stream,
-    ],
+    },
+    stream,
+  );
+}
+
+/** Nest's logger interface over pino; every line logged while serving a request carries its id. */
+export class AppLogger implements LoggerService {
+  constructor(readonly pino: Pino) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  /**
+   * Nest calls `(message, ...params, context)`; `error` adds a stack before the context. A message
+   * may also be an object of fields followed by the text, pino style.
+   */
+  private write(level: Level, message: unknown, params: unknown[]): void {
+    const rest = [...params];
+    const last = rest[rest.length - 1];
+    const context =
+      typeof last === 'string' && !last.includes('\n') ? (rest.pop() as string) : undefined;
+    const effective = level === 'info' && context && CHATTY_CONTEXTS.has(context) ? 'debug' : level;
+    if (!this.pino.isLevelEnabled(effective)) return;
+
+    const fields: Record<string, unknown> = {};
+    if (context) fields.context = context;
+    const request = requestContext.getStore();
+    if (request) fields.reqId = request.requestId;
+    let text: string | undefined;
+    if (message instanceof Error) {
+      fields.err = message;
+      text = message.message;
+    } else if (typeof message === 'object' && message !== null) {
+      Object.assign(fields, message);
+      text = typeof rest[0] === 'string' ? (rest.shift() as string) : undefined;
+    } else {
+      text = String(message);
+    }
+    if (level === 'error' && typeof rest[0] === 'string') fields.stack = rest[0];
+    this.pino[effective](fields, text);
+  }
+}
+
+/**
+ * Express middleware: one log line per finished request (method, path with credentials blanked,
+ * status, time), with the request id; `/health` probes are not logged. Headers are never logged.
+ */
+export function httpLogging(root: Pino) {
+  const logHttp = pinoHttp({
+    logger: root,
+    genReqId: assignRequestId,
+    quietReqLogger: true,
+    serializers: {
+      req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: (_req, res, err) =>
+      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/health/ready' },
   });
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const requestId = assignRequestId(req, res);
+    requestContext.run({ requestId }, () => logHttp(req, res, next));
+  };
 }
