@@ -104,6 +104,17 @@ describe('HTTP surface', () => {
     assert.equal((line.res as { statusCode: number }).statusCode, 401);
   });
 
+  it('tags the log lines a service writes while serving a request with that request id', async () => {
+    await api(s.url, s.adminToken)
+      .post('/api/towns')
+      .set('X-Request-Id', 'town-create-7')
+      .send({ code: '610126777', name: '日志镇' })
+      .expect(201);
+    const line = s.logs().find((l) => l.context === 'villages' && l.reqId === 'town-create-7');
+    assert.ok(line, 'the service log line carries reqId');
+    assert.match(line.msg, /town=610126777 created/);
+  });
+
   it('never logs the Authorization header or the token', async () => {
     await api(s.url, s.adminToken).get('/api/villages?limit=1').expect(200);
     const all = s.rawLogs.join('');
