@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
+import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 import { ApiTokensRepository } from './api-tokens.repository.js';
@@ -27,7 +28,7 @@ export interface CreatedToken extends TokenView {
   token: string;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
 export function toTokenView(t: ApiTokenEntity): TokenView {
   return {
@@ -36,7 +37,7 @@ export function toTokenView(t: ApiTokenEntity): TokenView {
     role: t.role,
     tokenPrefix: t.tokenPrefix,
     createdBy: t.createdBy,
-    createdAt: new Date(t.createdAt).toISOString(),
+    createdAt: isoTime(t.createdAt),
     lastUsedAt: iso(t.lastUsedAt),
     revokedAt: iso(t.revokedAt),
   };

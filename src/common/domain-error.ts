@@ -60,6 +60,19 @@ export class ValidationFailedError extends DomainError {
   }
 }
 
+/** A CSV import refused as a whole: nothing was written; every problem is in `details`. */
+export class ImportInvalidError extends DomainError {
+  constructor(problems: FieldProblem[]) {
+    const first = problems[0];
+    super(
+      'invalid',
+      'IMPORT_INVALID',
+      `Nothing imported: ${problems.length} problem(s), first on line ${first.line}: ${first.message}`,
+      problems,
+    );
+  }
+}
+
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -1,7 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { isoTime } from '../common/time.js';
 import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
-import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import {
+  DomainError,
+  ImportInvalidError,
+  NotFoundError,
+  ValidationFailedError,
+} from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import { VillagesService } from '../villages/villages.service.js';
@@ -25,8 +31,6 @@ import type {
   UpdateDeviceDto,
 } from './dto/device.dto.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export function toDeviceDto(d: DeviceEntity): DeviceDto {
   return {
     id: d.id,
@@ -35,9 +39,9 @@ export function toDeviceDto(d: DeviceEntity): DeviceDto {
     enabled: d.enabled,
     label: d.label,
     notes: d.notes,
-    secretRotatedAt: iso(d.secretRotatedAt),
-    createdAt: iso(d.createdAt),
-    updatedAt: iso(d.updatedAt),
+    secretRotatedAt: isoTime(d.secretRotatedAt),
+    createdAt: isoTime(d.createdAt),
+    updatedAt: isoTime(d.updatedAt),
   };
 }
 
@@ -191,7 +195,7 @@ export class DevicesService {
 
     const preview = planFrom((await this.repo.list({}))[0]);
     if (dryRun) return this.report(preview, parsed.rows.length, true);
-    if (preview.problems.length > 0) throw importInvalid(preview);
+    if (preview.problems.length > 0) throw new ImportInvalidError(preview.problems);
 
     const secrets = await this.hashSecrets(preview.toCreate.map((d) => d.id));
     const now = this.clock.now().getTime();
@@ -199,7 +203,7 @@ export class DevicesService {
       const plan = planFrom(await tx.all());
       const sameNewIds =
         plan.toCreate.length === secrets.size && plan.toCreate.every((d) => secrets.has(d.id));
-      if (plan.problems.length > 0) throw importInvalid(plan);
+      if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
       if (!sameNewIds) {
         throw new DomainError(
           'conflict',
@@ -310,14 +314,4 @@ function villageMissing(code: string): ValidationFailedError {
 
 function deviceExists(id: string): DomainError {
   return new DomainError('conflict', 'DEVICE_EXISTS', `Device ${id} already exists`);
-}
-
-function importInvalid(plan: DeviceImportPlan): DomainError {
-  const first = plan.problems[0];
-  return new DomainError(
-    'invalid',
-    'IMPORT_INVALID',
-    `Nothing imported: ${plan.problems.length} problem(s), first on line ${first.line}: ${first.message}`,
-    plan.problems,
-  );
 }

@@ -1,7 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { isoTime } from '../common/time.js';
 import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
-import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import {
+  DomainError,
+  ImportInvalidError,
+  NotFoundError,
+  ValidationFailedError,
+} from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import type { ImportReportDto } from '../common/import-report.dto.js';
@@ -22,8 +28,6 @@ import {
 import type { VillageEntity } from './village.entity.js';
 import { VillagesRepository, VillagesTx } from './villages.repository.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 function toVillageDto(v: VillageEntity, townName: string): VillageDto {
   return {
     code: v.code,
@@ -33,8 +37,8 @@ function toVillageDto(v: VillageEntity, townName: string): VillageDto {
     lat: v.lat,
     lon: v.lon,
     quietHours: v.quietHours,
-    createdAt: iso(v.createdAt),
-    updatedAt: iso(v.updatedAt),
+    createdAt: isoTime(v.createdAt),
+    updatedAt: isoTime(v.updatedAt),
   };
 }
 
@@ -75,8 +79,8 @@ export class VillagesService {
       code: t.code,
       name: t.name,
       villageCount: t.villageCount,
-      createdAt: iso(t.createdAt),
-      updatedAt: iso(t.updatedAt),
+      createdAt: isoTime(t.createdAt),
+      updatedAt: isoTime(t.updatedAt),
     }));
     return { items, total, limit, offset };
   }
@@ -89,8 +93,8 @@ export class VillagesService {
       code,
       name: town.name,
       villageCount: counts.get(code) ?? 0,
-      createdAt: iso(town.createdAt),
-      updatedAt: iso(town.updatedAt),
+      createdAt: isoTime(town.createdAt),
+      updatedAt: isoTime(town.updatedAt),
     };
   }
 
@@ -283,14 +287,7 @@ export class VillagesService {
         await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
       return plan;
     });
-    if (plan.problems.length > 0) {
-      throw new DomainError(
-        'invalid',
-        'IMPORT_INVALID',
-        `Nothing imported: ${plan.problems.length} problem(s), first on line ${plan.problems[0].line}: ${plan.problems[0].message}`,
-        plan.problems,
-      );
-    }
+    if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
     const report = this.report(plan, parsed.rows.length, false);
     this.logger.log(
       `villages import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.townsCreated} town(s) created`,
