@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
+import { AppLogger, createRootLogger } from './common/logging.js';
 import { LoggingModule } from './common/logging.module.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
@@ -20,14 +21,19 @@ export interface AppModuleOptions {
   logStream?: DestinationStream;
 }
 
+/** The logger for one application, built before Nest so start-up failures are logged the same way. */
+export function createAppLogger(config: AppConfig, options: AppModuleOptions = {}): AppLogger {
+  return new AppLogger(createRootLogger(config, options.logStream));
+}
+
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, options: AppModuleOptions = {}): DynamicModule {
+  static forRoot(config: AppConfig, logger: AppLogger): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(config, options.logStream),
+        LoggingModule.forRoot(logger),
         CommonModule,
         HealthModule,
         DatabaseModule.forRoot(),

@@ -3,8 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
-import { AppModule, AppModuleOptions } from './app.module.js';
-import { AppLogger, httpLogging } from './common/logging.js';
+import { AppModule, AppModuleOptions, createAppLogger } from './app.module.js';
+import { httpLogging } from './common/logging.js';
 import type { AppConfig } from './config/app-config.js';
 
 export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
@@ -19,12 +19,13 @@ export async function createHttpApp(
   config: AppConfig,
   options: AppModuleOptions = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
+  const logger = createAppLogger(config, options);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    logger,
     bodyParser: false,
-    bufferLogs: true,
+    // Throw start-up errors to the caller (which explains them) instead of exiting here.
+    abortOnError: false,
   });
-  const logger = app.get(AppLogger);
-  app.useLogger(logger);
   app.set('trust proxy', config.http.trustProxy);
   app.set('x-powered-by', false);
   // First, before body parsing: even a refused body gets a request id and a log line.

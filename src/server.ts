@@ -5,6 +5,7 @@ import { ApiTokensService } from './auth/api-tokens.service.js';
 import type { AppModuleOptions } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
+import { describeDatabase } from './database/data-source-options.js';
 import { createHttpApp } from './http-app.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 
@@ -25,7 +26,9 @@ export async function startServer(
   config: AppConfig,
   options: AppModuleOptions = {},
 ): Promise<RunningServer> {
-  const app = await createHttpApp(config, options);
+  const app = await createHttpApp(config, options).catch((err: unknown) => {
+    throw explainDatabaseError(err, config) ?? err;
+  });
   try {
     await app.init();
     const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
@@ -45,6 +48,26 @@ export async function startServer(
     await app.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Turns the usual reasons a database cannot be opened into a message that says what to do. */
+function explainDatabaseError(err: unknown, config: AppConfig): StartupError | undefined {
+  const code = (err as { code?: unknown }).code;
+  const where = describeDatabase(config);
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'nothing is listening there; is PostgreSQL running?',
+    ENOTFOUND: 'the host name does not resolve; check DATABASE_URL',
+    ETIMEDOUT: 'the connection timed out; check DATABASE_URL and the network',
+    '28P01': 'the password was refused; check DATABASE_URL',
+    '28000': 'the user is not allowed to connect; check DATABASE_URL and pg_hba.conf',
+    '3D000': 'the database does not exist; create it or fix DATABASE_URL',
+    EACCES: `no permission to write there; choose another DATA_DIR or fix the permissions`,
+    EROFS: 'the file system is read-only; choose another DATA_DIR',
+    ENOTDIR: 'part of the path is a file, not a directory; check DATA_DIR',
+    SQLITE_CANTOPEN: 'the file cannot be opened; check DATA_DIR',
+  };
+  const reason = typeof code === 'string' ? reasons[code] : undefined;
+  return reason ? new StartupError(`Cannot open the database (${where}): ${reason}`) : undefined;
 }
 
 async function listen(app: INestApplication, config: AppConfig): Promise<void> {

@@ -105,18 +105,18 @@ describe('operator authentication', () => {
     const list = await admin.get('/api/tokens').expect(200);
     assert.ok(!list.text.includes(token), 'the token is never listed');
     assert.ok(!list.text.includes('tokenHash') && !list.text.includes('token_hash'));
-    assert.ok(list.body.some((t: { id: string }) => t.id === created.body.id));
+    assert.ok(list.body.items.some((t: { id: string }) => t.id === created.body.id));
 
     const revoked = await admin.delete(`/api/tokens/${created.body.id}`).expect(200);
     assert.ok(revoked.body.revokedAt);
     await api(s.url, token).get('/api/me').expect(401);
     const active = await admin.get('/api/tokens').expect(200);
     assert.ok(
-      !active.body.some((t: { id: string }) => t.id === created.body.id),
+      !active.body.items.some((t: { id: string }) => t.id === created.body.id),
       'revoked tokens are hidden by default',
     );
     const all = await admin.get('/api/tokens?includeRevoked=true').expect(200);
-    assert.ok(all.body.some((t: { id: string }) => t.id === created.body.id));
+    assert.ok(all.body.items.some((t: { id: string }) => t.id === created.body.id));
   });
 
   it('validates token requests', async () => {

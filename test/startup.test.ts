@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from './support/cli.js';
 import { spawnServer } from './support/process.js';
@@ -33,6 +35,28 @@ describe('starting the server', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('explains a database it cannot open', async () => {
+    const file = join(tempDir(), 'not-a-dir');
+    await writeFile(file, '');
+    const sqlite = spawnServer({ DATA_DIR: join(file, 'data') });
+    assert.equal((await sqlite.exited).code, 1);
+    assert.match(
+      sqlite.stderr(),
+      /Cannot open the database \(SQLite .*\): part of the path is a file/,
+    );
+
+    const pg = spawnServer({
+      DATA_DIR: tempDir(),
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test',
+    });
+    assert.equal((await pg.exited).code, 1);
+    assert.match(
+      pg.stderr(),
+      /Cannot open the database \(PostgreSQL 127\.0\.0\.1:1\/test schema public\): nothing is listening/,
+    );
+    assert.doesNotMatch(pg.stderr(), /\n\s+at /, 'no stack trace');
   });
 
   it('with RUN_MIGRATIONS=false refuses an outdated schema until `cli migrate` has run', async () => {

@@ -19,10 +19,16 @@ export class ApiTokensRepository {
     return this.tokens.findOneBy({ id });
   }
 
-  list(includeRevoked: boolean): Promise<ApiTokenEntity[]> {
-    return this.tokens.find({
+  list(
+    includeRevoked: boolean,
+    limit?: number,
+    offset?: number,
+  ): Promise<[ApiTokenEntity[], number]> {
+    return this.tokens.findAndCount({
       where: includeRevoked ? {} : { revokedAt: IsNull() },
       order: { createdAt: 'ASC', id: 'ASC' },
+      take: limit,
+      skip: offset,
     });
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
+import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { ApiTokenEntity } from './api-token.entity.js';
@@ -96,8 +97,19 @@ export class ApiTokensService {
     return { ...toTokenView(row), token };
   }
 
+  /** Every token (for the CLI). */
   async list(includeRevoked = false): Promise<TokenView[]> {
-    return (await this.repo.list(includeRevoked)).map(toTokenView);
+    return (await this.repo.list(includeRevoked))[0].map(toTokenView);
+  }
+
+  async page(query: {
+    includeRevoked?: boolean;
+    limit?: number;
+    offset?: number;
+  }): Promise<Page<TokenView>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list(query.includeRevoked ?? false, limit, offset);
+    return { items: rows.map(toTokenView), total, limit, offset };
   }
 
   async revoke(id: string, by: string): Promise<TokenView> {

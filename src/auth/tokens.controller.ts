@@ -8,6 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError } from '../common/domain-error.js';
+import { Page } from '../common/pagination.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
 import {
@@ -16,6 +17,7 @@ import {
   ListTokensQuery,
   PrincipalDto,
   TokenDto,
+  TokenPageDto,
 } from './dto/token.dto.js';
 
 @ApiTags('auth')
@@ -35,10 +37,10 @@ export class TokensController {
   @Get('tokens')
   @RequireRole('admin')
   @ApiOperation({ summary: 'List API tokens (admin); the tokens themselves are never shown' })
-  @ApiOkResponse({ type: [TokenDto] })
+  @ApiOkResponse({ type: TokenPageDto })
   @ApiErrors(400, 401, 403)
-  list(@Query() query: ListTokensQuery): Promise<TokenDto[]> {
-    return this.tokens.list(query.includeRevoked ?? false);
+  list(@Query() query: ListTokensQuery): Promise<Page<TokenDto>> {
+    return this.tokens.page(query);
   }
 
   @Post('tokens')

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import pino from 'pino';
-import { AppModule } from '../app.module.js';
+import { AppModule, createAppLogger } from '../app.module.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { isRole, ROLES } from '../auth/roles.js';
-import { AppLogger } from '../common/logging.js';
 import { StartupError } from '../common/startup-error.js';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
 import { SeedService } from '../seed/seed.service.js';
@@ -74,14 +73,11 @@ async function main(argv: string[]): Promise<number> {
   // `migrate` is the one command that must run migrations whatever RUN_MIGRATIONS says.
   const config = command === 'migrate' ? { ...loaded, runMigrations: true } : loaded;
   // Results go to stdout; logs go to stderr so the output can be piped.
-  const app = await NestFactory.createApplicationContext(
-    AppModule.forRoot(config, { logStream: pino.destination({ fd: 2, sync: true }) }),
-    {
-      bufferLogs: true,
-      abortOnError: false,
-    },
-  );
-  app.useLogger(app.get(AppLogger));
+  const logger = createAppLogger(config, { logStream: pino.destination({ fd: 2, sync: true }) });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logger), {
+    logger,
+    abortOnError: false,
+  });
   try {
     const json = args.flags.has('json');
     if (command === 'migrate') {

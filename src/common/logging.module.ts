@@ -1,17 +1,14 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import type { DestinationStream } from 'pino';
-import type { AppConfig } from '../config/app-config.js';
-import { AppLogger, createRootLogger } from './logging.js';
+import { AppLogger } from './logging.js';
 
+/** Makes the process's {@link AppLogger} (built before Nest starts) injectable. */
 @Global()
 @Module({})
 export class LoggingModule {
-  static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
+  static forRoot(logger: AppLogger): DynamicModule {
     return {
       module: LoggingModule,
-      providers: [
-        { provide: AppLogger, useValue: new AppLogger(createRootLogger(config, destination)) },
-      ],
+      providers: [{ provide: AppLogger, useValue: logger }],
       exports: [AppLogger],
     };
   }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { toBoolean } from '../../common/query.js';
 import { IsDisplayName } from '../../common/validators.js';
 import { Role, ROLES } from '../roles.js';
@@ -20,7 +21,7 @@ export class CreateTokenDto {
   role!: Role;
 }
 
-export class ListTokensQuery {
+export class ListTokensQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'Include revoked tokens', default: false })
   @IsOptional()
   @Transform(toBoolean)
@@ -53,4 +54,8 @@ export class PrincipalDto {
   @ApiProperty({ format: 'uuid' }) tokenId!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ enum: ROLES }) role!: Role;
+}
+
+export class TokenPageDto extends PageMetaDto {
+  @ApiProperty({ type: [TokenDto] }) items!: TokenDto[];
 }
