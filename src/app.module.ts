@@ -13,6 +13,8 @@ import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { MqttModule } from './mqtt/mqtt.module.js';
 import { SeedModule } from './seed/seed.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
@@ -36,10 +38,12 @@ export class AppModule {
         LoggingModule.forRoot(logger),
         CommonModule,
         HealthModule,
+        MetricsModule,
         DatabaseModule.forRoot(),
         AuthModule,
         VillagesModule,
         DevicesModule,
+        MqttModule,
         SeedModule,
         DashboardModule,
       ],

@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
 import { describeDatabase } from './database/data-source-options.js';
 import { createHttpApp } from './http-app.js';
+import { DeviceGateway } from './mqtt/device-gateway.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 
 export interface RunningServer {
@@ -33,6 +34,7 @@ export async function startServer(
     await app.init();
     const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
+    await app.get(DeviceGateway).start();
     await listen(app, config);
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;

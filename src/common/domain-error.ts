@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   unsupported: 415,
   rate_limited: 429,
   unavailable: 503,
+  timeout: 504,
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_STATUS;

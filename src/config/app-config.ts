@@ -1,4 +1,4 @@
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
@@ -25,6 +25,34 @@ export interface AppConfig {
   http: { bodyLimitBytes: number; importLimitBytes: number; trustProxy: boolean };
   auth: { failLimit: number; failWindowMs: number };
   shutdownTimeoutMs: number;
+  mqtt: MqttConfig;
+  presence: { heartbeatIntervalS: number; missedHeartbeats: number };
+}
+
+export interface MqttConfig {
+  /** External broker (`MQTT_URL`); undefined runs the embedded broker. */
+  url: string | undefined;
+  /** Embedded broker's TCP listener. */
+  port: number;
+  host: string;
+  /** Embedded broker's optional WebSocket listener. */
+  wsPort: number | undefined;
+  /** The server's own credentials on an external broker (and in the exported Mosquitto files). */
+  username: string;
+  password: string | undefined;
+  clientId: string;
+  topicPrefix: string;
+  /** Shared-subscription group on an external broker; empty subscribes without `$share`. */
+  shareGroup: string;
+  maxPayloadBytes: number;
+  /** Messages per second a device may send on average, and in a burst. */
+  deviceRate: number;
+  deviceBurst: number;
+  /** Failed logins per client id or address within the window before further attempts are refused. */
+  authFailLimit: number;
+  authFailWindowMs: number;
+  /** How long a frozen subscriber may hold up a topic before the broker drops it (ms). */
+  drainTimeoutMs: number;
 }
 
 /** Thrown when the environment holds a value the server cannot run with; names every bad variable. */
@@ -199,7 +227,47 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       failWindowMs: r.int('AUTH_FAIL_WINDOW_S', 300, 1, 86_400) * 1000,
     },
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    mqtt: {
+      url: r.url('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
+      port: r.int('MQTT_PORT', 1883, 0, 65535),
+      host: r.string('MQTT_HOST', '0.0.0.0'),
+      wsPort: r.raw('MQTT_WS_PORT') === undefined ? undefined : r.int('MQTT_WS_PORT', 0, 0, 65535),
+      username: r.string('MQTT_USERNAME', 'dalaba-server'),
+      password: r.raw('MQTT_PASSWORD'),
+      clientId: r.string('MQTT_CLIENT_ID', `dalaba-server-${hostname()}-${port}`),
+      topicPrefix: r.string('MQTT_TOPIC_PREFIX', 'dalaba/v1'),
+      shareGroup: r.raw('MQTT_SHARE_GROUP') ?? (env.MQTT_SHARE_GROUP === '' ? '' : 'dalaba'),
+      maxPayloadBytes: r.size('MQTT_MAX_PAYLOAD', 4096),
+      deviceRate: r.int('MQTT_DEVICE_RATE', 20, 1, 100_000),
+      deviceBurst: r.int('MQTT_DEVICE_BURST', 60, 1, 1_000_000),
+      authFailLimit: r.int('MQTT_AUTH_FAIL_LIMIT', 10, 1, 100_000),
+      authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
+      drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
+    },
+    presence: {
+      heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),
+      missedHeartbeats: r.int('OFFLINE_AFTER_MISSED_HEARTBEATS', 3, 1, 100),
+    },
   };
+  const m = config.mqtt;
+  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(m.topicPrefix)) {
+    r.problems.push(`MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`);
+  }
+  if (m.shareGroup !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(m.shareGroup)) {
+    r.problems.push(`MQTT_SHARE_GROUP=${JSON.stringify(m.shareGroup)}: must be 1 to 64 characters of A-Z a-z 0-9 _ -`);
+  }
+  if (!/^[\x21-\x7e]{1,128}$/.test(m.clientId) || /[+#/]/.test(m.clientId)) {
+    r.problems.push(`MQTT_CLIENT_ID=${JSON.stringify(m.clientId)}: must be 1 to 128 printable characters without + # /`);
+  }
+  if (m.password !== undefined && m.password.length < 8) {
+    r.problems.push('MQTT_PASSWORD: must be at least 8 characters');
+  }
+  if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {
+    r.problems.push(`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`);
+  }
+  if (m.maxPayloadBytes > 1024 * 1024) {
+    r.problems.push('MQTT_MAX_PAYLOAD: must be at most 1mb');
+  }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

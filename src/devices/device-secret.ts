@@ -1,4 +1,4 @@
-import { randomBytes, scrypt as scryptCb, ScryptOptions, timingSafeEqual } from 'node:crypto';
+import { pbkdf2 as pbkdf2Cb, randomBytes, scrypt as scryptCb, ScryptOptions, timingSafeEqual } from 'node:crypto';
 
 const KEY_LENGTH = 32;
 /** Node's default cost: about 35 ms per hash on this class of machine, run off the event loop. */
@@ -38,4 +38,39 @@ export async function verifyDeviceSecret(secret: string, stored: string): Promis
   if (expected.length !== KEY_LENGTH || secret.length > 1024) return false;
   const key = await scrypt(secret, Buffer.from(parts[4], 'base64url'), { N, r, p });
   return timingSafeEqual(key, expected);
+}
+
+/**
+ * Iterations of the Mosquitto-format hash. Mosquitto checks passwords on its one event loop, so a
+ * reconnect storm of thousands of devices must stay cheap there; the secrets are 256 random bits,
+ * which no iteration count makes easier or harder to guess.
+ */
+export const MOSQUITTO_ITERATIONS = 1000;
+
+function pbkdf2(secret: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    pbkdf2Cb(secret, salt, iterations, 64, 'sha512', (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+/** The secret as Mosquitto's password file stores it: `$7$iterations$salt$hash` (PBKDF2-SHA512, base64). */
+export async function mosquittoHash(secret: string): Promise<string> {
+  const salt = randomBytes(12);
+  const key = await pbkdf2(secret, salt, MOSQUITTO_ITERATIONS);
+  return `$7$${MOSQUITTO_ITERATIONS}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Checks a secret against a `$7$` hash, as Mosquitto would. */
+export async function verifyMosquittoHash(secret: string, stored: string): Promise<boolean> {
+  const [, seven, iterations, salt, hash] = stored.split('$');
+  if (seven !== '7' || !/^\d{1,7}$/.test(iterations ?? '') || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  if (expected.length !== 64) return false;
+  return timingSafeEqual(await pbkdf2(secret, Buffer.from(salt, 'base64'), Number(iterations)), expected);
+}
+
+/** Both stored forms of a new secret. */
+export async function hashForStorage(secret: string): Promise<{ secretHash: string; mqttPasswordHash: string }> {
+  const [secretHash, mqttPasswordHash] = await Promise.all([hashDeviceSecret(secret), mosquittoHash(secret)]);
+  return { secretHash, mqttPasswordHash };
 }

@@ -34,6 +34,10 @@ export class DeviceEntity {
   @Column({ type: 'varchar', length: 200, name: 'secret_hash', select: false })
   secretHash?: string;
 
+  /** The same secret as Mosquitto stores it (`$7$` PBKDF2-SHA512), for `mosquitto export`. */
+  @Column({ type: 'varchar', length: 200, name: 'mqtt_password_hash', nullable: true, select: false })
+  mqttPasswordHash?: string | null;
+
   @Column({ ...timeColumn, name: 'secret_rotated_at' })
   secretRotatedAt!: number;
 

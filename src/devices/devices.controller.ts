@@ -16,6 +16,9 @@ import { DevicesService } from './devices.service.js';
 import { DeviceImportReportDto } from './dto/device-import-report.dto.js';
 import {
   CreateDeviceDto,
+  DeviceDetailDto,
+  PresenceHistoryQuery,
+  PresenceIntervalDto,
   DeviceDto,
   DevicePageDto,
   DeviceQuery,
@@ -69,11 +72,19 @@ export class DevicesController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Get a device' })
-  @ApiOkResponse({ type: DeviceDto })
+  @ApiOperation({ summary: 'Get a device with its presence and latest telemetry' })
+  @ApiOkResponse({ type: DeviceDetailDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceDto> {
+  get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceDetailDto> {
     return this.devices.get(id);
+  }
+
+  @Get(':id/presence')
+  @ApiOperation({ summary: 'Online/offline history of a device, newest first' })
+  @ApiOkResponse({ type: [PresenceIntervalDto] })
+  @ApiErrors(400, 401, 404)
+  presence(@Param('id', DeviceIdPipe) id: string, @Query() query: PresenceHistoryQuery): Promise<PresenceIntervalDto[]> {
+    return this.devices.presenceHistory(id, query.limit);
   }
 
   @Patch(':id')

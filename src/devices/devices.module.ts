@@ -6,11 +6,14 @@ import { DeviceEntity } from './device.entity.js';
 import { DevicesController } from './devices.controller.js';
 import { DevicesRepository } from './devices.repository.js';
 import { DevicesService } from './devices.service.js';
+import { DevicePresenceEntity, PresenceIntervalEntity } from './presence.entity.js';
+import { PresenceRepository } from './presence.repository.js';
+import { PresenceService } from './presence.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([DeviceEntity]), VillagesModule],
+  imports: [TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]), VillagesModule],
   controllers: [DevicesController],
-  providers: [DevicesRepository, DevicesService, DeviceEvents],
-  exports: [DevicesService, DeviceEvents],
+  providers: [DevicesRepository, DevicesService, DeviceEvents, PresenceRepository, PresenceService],
+  exports: [DevicesService, DeviceEvents, PresenceService],
 })
 export class DevicesModule {}

@@ -60,6 +60,17 @@ export class DevicesRepository {
     return query.getManyAndCount();
   }
 
+  async enabledCredentials(): Promise<{ id: string; mqttPasswordHash: string | null }[]> {
+    const rows = await this.devices
+      .createQueryBuilder('d')
+      .select(['d.id'])
+      .addSelect('d.mqttPasswordHash')
+      .where('d.enabled = :enabled', { enabled: true })
+      .orderBy('d.id', 'ASC')
+      .getMany();
+    return rows.map((d) => ({ id: d.id, mqttPasswordHash: d.mqttPasswordHash ?? null }));
+  }
+
   count(): Promise<number> {
     return this.devices.count();
   }

@@ -18,12 +18,17 @@ import {
   DeviceImportPlan,
   planDeviceImport,
 } from './device-import.js';
-import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from './device-secret.js';
+import { generateDeviceSecret, hashForStorage, verifyDeviceSecret } from './device-secret.js';
 import type { DeviceEntity } from './device.entity.js';
 import { DevicesRepository, DevicesTx } from './devices.repository.js';
 import type { DeviceImportReportDto } from './dto/device-import-report.dto.js';
+import { Presence, PresenceService } from './presence.service.js';
+import { PresenceRepository } from './presence.repository.js';
 import type {
   CreateDeviceDto,
+  DeviceDetailDto,
+  PresenceDto,
+  PresenceIntervalDto,
   DeviceDto,
   DeviceQuery,
   DeviceSecretDto,
@@ -31,21 +36,28 @@ import type {
   UpdateDeviceDto,
 } from './dto/device.dto.js';
 
-export function toDeviceDto(d: DeviceEntity): DeviceDto {
+const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
+
+function toPresenceDto(p: Presence | undefined): PresenceDto {
   return {
-    id: d.id,
-    villageCode: d.villageCode,
-    type: d.type,
-    enabled: d.enabled,
-    label: d.label,
-    notes: d.notes,
-    secretRotatedAt: isoTime(d.secretRotatedAt),
-    createdAt: isoTime(d.createdAt),
-    updatedAt: isoTime(d.updatedAt),
+    online: p?.online ?? false,
+    lastSeenAt: isoOrNull(p?.lastSeenAt ?? null),
+    onlineSince: isoOrNull(p?.onlineSince ?? null),
+    firmware: p?.firmware ?? null,
+    codecs: p?.codecs ?? [],
+    reportedType: p?.reportedType ?? null,
+    volume: p?.volume ?? null,
+    telemetry: p?.telemetry ?? null,
+    telemetryAt: isoOrNull(p?.telemetryAt ?? null),
   };
 }
 
 const HASH_BATCH = 32;
+
+interface IssuedSecret {
+  secret: string;
+  hashes: { secretHash: string; mqttPasswordHash: string };
+}
 const PROGRESS_EVERY_MS = 5000;
 
 /** Devices and their credentials: the registry other modules ask about devices. */
@@ -57,25 +69,59 @@ export class DevicesService {
     private readonly repo: DevicesRepository,
     private readonly villages: VillagesService,
     private readonly events: DeviceEvents,
+    private readonly presence: PresenceService,
+    private readonly presenceRepo: PresenceRepository,
     private readonly clock: Clock,
   ) {}
+
+  private toDto(d: DeviceEntity): DeviceDto {
+    const p = this.presence.get(d.id);
+    return {
+      id: d.id,
+      villageCode: d.villageCode,
+      type: d.type,
+      enabled: d.enabled,
+      label: d.label,
+      notes: d.notes,
+      secretRotatedAt: isoTime(d.secretRotatedAt),
+      online: p?.online ?? false,
+      lastSeenAt: isoOrNull(p?.lastSeenAt ?? null),
+      createdAt: isoTime(d.createdAt),
+      updatedAt: isoTime(d.updatedAt),
+    };
+  }
 
   async list(query: DeviceQuery): Promise<Page<DeviceDto>> {
     const { limit, offset } = pageWindow(query);
     const [rows, total] = await this.repo.list({ ...(await this.filterOf(query)), limit, offset });
-    return { items: rows.map(toDeviceDto), total, limit, offset };
+    return { items: rows.map((d) => this.toDto(d)), total, limit, offset };
   }
 
-  async get(id: string): Promise<DeviceDto> {
+  async get(id: string): Promise<DeviceDetailDto> {
     const device = await this.repo.find(id);
     if (!device) throw new NotFoundError('device', id);
-    return toDeviceDto(device);
+    return { ...this.toDto(device), presence: toPresenceDto(this.presence.get(id)) };
+  }
+
+  /** Online/offline intervals of a device, newest first. */
+  async presenceHistory(id: string, limit = 50): Promise<PresenceIntervalDto[]> {
+    if (!(await this.exists(id))) throw new NotFoundError('device', id);
+    return (await this.presenceRepo.history(id, limit)).map((i) => ({
+      startedAt: isoTime(i.startedAt),
+      endedAt: isoOrNull(i.endedAt),
+      endReason: i.endReason,
+    }));
+  }
+
+  /** Every enabled device with its Mosquitto-format hash (null for devices issued before it existed). */
+  mosquittoCredentials(): Promise<{ id: string; mqttPasswordHash: string | null }[]> {
+    return this.repo.enabledCredentials();
   }
 
   async create(input: CreateDeviceDto): Promise<DeviceWithSecretDto> {
     await this.requireVillage(input.villageCode);
     const secret = generateDeviceSecret();
-    const secretHash = await hashDeviceSecret(secret);
+    const hashes = await hashForStorage(secret);
     const now = this.clock.now().getTime();
     const row: DeviceEntity = {
       id: input.id,
@@ -84,7 +130,7 @@ export class DevicesService {
       enabled: input.enabled ?? true,
       label: input.label ?? null,
       notes: input.notes ?? null,
-      secretHash,
+      ...hashes,
       secretRotatedAt: now,
       createdAt: now,
       updatedAt: now,
@@ -101,7 +147,7 @@ export class DevicesService {
     }
     this.logger.log(`device=${row.id} created village=${row.villageCode} type=${row.type}`);
     this.events.emit({ kind: 'created', deviceId: row.id });
-    return { ...toDeviceDto(row), secret };
+    return { ...this.toDto(row), secret };
   }
 
   async update(id: string, input: UpdateDeviceDto): Promise<DeviceDto> {
@@ -120,7 +166,7 @@ export class DevicesService {
     });
     this.logger.log(`device=${id} updated enabled=${updated.enabled}`);
     this.events.emit({ kind: 'updated', deviceId: id, enabled: updated.enabled });
-    return toDeviceDto(updated);
+    return this.toDto(updated);
   }
 
   async remove(id: string): Promise<void> {
@@ -133,18 +179,18 @@ export class DevicesService {
   /** Issues a new secret; the old one stops working at once. */
   async rotateSecret(id: string): Promise<DeviceWithSecretDto> {
     const secret = generateDeviceSecret();
-    const secretHash = await hashDeviceSecret(secret);
+    const hashes = await hashForStorage(secret);
     const now = this.clock.now().getTime();
     const updated = await this.repo.write(async (tx) => {
       const device = await tx.find(id);
       if (!device) throw new NotFoundError('device', id);
-      const patch = { secretHash, secretRotatedAt: now, updatedAt: now };
+      const patch = { ...hashes, secretRotatedAt: now, updatedAt: now };
       await tx.update(id, patch);
       return { ...device, ...patch };
     });
     this.logger.log(`device=${id} secret rotated`);
     this.events.emit({ kind: 'secret-rotated', deviceId: id });
-    return { ...toDeviceDto(updated), secret };
+    return { ...this.toDto(updated), secret };
   }
 
   async exists(id: string): Promise<boolean> {
@@ -214,7 +260,7 @@ export class DevicesService {
       await tx.insert(
         plan.toCreate.map((d) => ({
           ...d,
-          secretHash: secrets.get(d.id)!.hash,
+          ...secrets.get(d.id)!.hashes,
           secretRotatedAt: now,
           createdAt: now,
           updatedAt: now,
@@ -254,8 +300,8 @@ export class DevicesService {
     }
   }
 
-  private async hashSecrets(ids: string[]): Promise<Map<string, { secret: string; hash: string }>> {
-    const out = new Map<string, { secret: string; hash: string }>();
+  private async hashSecrets(ids: string[]): Promise<Map<string, IssuedSecret>> {
+    const out = new Map<string, IssuedSecret>();
     if (ids.length > 0) this.logger.log(`devices import: issuing ${ids.length} secret(s)`);
     let lastReport = performance.now();
     for (let i = 0; i < ids.length; i += HASH_BATCH) {
@@ -263,7 +309,7 @@ export class DevicesService {
       const hashed = await Promise.all(
         batch.map(async (id) => {
           const secret = generateDeviceSecret();
-          return [id, { secret, hash: await hashDeviceSecret(secret) }] as const;
+          return [id, { secret, hashes: await hashForStorage(secret) }] as const;
         }),
       );
       for (const [id, value] of hashed) out.set(id, value);

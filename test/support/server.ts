@@ -53,6 +53,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: 'info',
     ADMIN_TOKEN: adminToken,
     SEED_SAMPLE: options.seed ? 'true' : 'false',
+    MQTT_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
     ...options.env,
   });
   const rawLogs: string[] = [];

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsOptional, ValidateIf } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import {
   DEVICE_ID_MAX_LENGTH,
   DEVICE_TYPES,
@@ -127,8 +127,65 @@ export class DeviceDto {
   @ApiProperty({ type: String, nullable: true }) notes!: string | null;
   @ApiProperty({ format: 'date-time', description: 'When the current secret was issued' })
   secretRotatedAt!: string;
+  @ApiProperty({ description: 'Connected now (from its state messages, Will and heartbeats)' })
+  online!: boolean;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Last message of any kind' })
+  lastSeenAt!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class TelemetryDto {
+  @ApiPropertyOptional({ description: 'Output volume, percent' }) volume?: number;
+  @ApiPropertyOptional({ description: 'Signal, dBm' }) signalDbm?: number;
+  @ApiPropertyOptional({ description: 'Battery, percent' }) batteryPct?: number;
+  @ApiPropertyOptional({ description: 'Enclosure temperature, °C' }) temperatureC?: number;
+  @ApiPropertyOptional() uptimeS?: number;
+  @ApiPropertyOptional({
+    nullable: true,
+    description: 'The delivery being played, if any',
+    example: { deliveryId: 'd-1', broadcastId: 'b-1' },
+  })
+  playing?: { deliveryId: string; broadcastId: string } | null;
+}
+
+export class PresenceDto {
+  @ApiProperty() online!: boolean;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Last message of any kind' })
+  lastSeenAt!: string | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) onlineSince!: string | null;
+  @ApiProperty({ type: String, nullable: true }) firmware!: string | null;
+  @ApiProperty({ type: [String] }) codecs!: string[];
+  @ApiProperty({ type: String, nullable: true, description: 'The type the device says it is' }) reportedType!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
+  @ApiProperty({ type: TelemetryDto, nullable: true }) telemetry!: TelemetryDto | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) telemetryAt!: string | null;
+}
+
+export class DeviceDetailDto extends DeviceDto {
+  @ApiProperty({ type: PresenceDto }) presence!: PresenceDto;
+}
+
+export class PresenceIntervalDto {
+  @ApiProperty({ format: 'date-time' }) startedAt!: string;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Null while still online' })
+  endedAt!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'offline (the device or its Will said so), timeout, reconnect, server_stop, server_restart',
+  })
+  endReason!: string | null;
+}
+
+export class PresenceHistoryQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
 }
 
 export class DeviceWithSecretDto extends DeviceDto {

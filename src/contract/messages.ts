@@ -1,0 +1,222 @@
+/**
+ * Every message of the Dalaba device protocol, version 1, defined once as JSON Schema (TypeBox).
+ * The same definitions give the TypeScript types, the validators in `decode()`, the JSON Schema
+ * files in `docs/schemas/` and the field tables in `docs/protocol.md`.
+ *
+ * Every payload is a JSON object with `v` (protocol version), `type`, `id` (unique per sender, for
+ * de-duplication and acknowledgements) and `ts` (sender's clock, Unix epoch milliseconds).
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+import { DEVICE_TYPES } from './device.js';
+import type { TopicKind } from './topics.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Broadcast levels, most urgent first: 特别重大, 重大, 较大, 一般 emergencies, then routine and test. */
+export const LEVELS = ['I', 'II', 'III', 'IV', 'routine', 'test'] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** True when a broadcast of level `a` may interrupt one of level `b` (strictly more urgent). */
+export function outranks(a: Level, b: Level): boolean {
+  return LEVELS.indexOf(a) < LEVELS.indexOf(b);
+}
+
+/**
+ * Delivery states in their only forward order. A device reports the ones in
+ * {@link DEVICE_REPORTED_STATES}; the server sets the rest.
+ */
+export const DELIVERY_PROGRESS = ['pending', 'sent', 'received', 'downloading', 'ready', 'playing', 'played'] as const;
+/** Terminal states other than `played`. */
+export const DELIVERY_ENDINGS = ['failed', 'rejected', 'expired', 'cancelled'] as const;
+export type DeliveryState = (typeof DELIVERY_PROGRESS)[number] | (typeof DELIVERY_ENDINGS)[number];
+
+/** What a device may report about a delivery. */
+export const DEVICE_REPORTED_STATES = ['received', 'downloading', 'ready', 'playing', 'played', 'failed', 'rejected'] as const;
+export type DeviceReportedState = (typeof DEVICE_REPORTED_STATES)[number];
+
+/** Timing rules (defaults; a server may be configured otherwise and says so in its docs). */
+export const TIMING = {
+  /** A device publishes telemetry at least this often, in seconds. */
+  heartbeatIntervalS: 30,
+  /** A device silent for this many heartbeat intervals is marked offline, Will or not. */
+  offlineAfterMissedHeartbeats: 3,
+  /** MQTT keep-alive a device should use, in seconds. */
+  keepAliveS: 60,
+  /** A `play` not acknowledged with `received` within this many seconds is sent again (same ids). */
+  ackTimeoutS: 10,
+  /** Each resend waits twice as long as the one before, up to this many resends. */
+  maxResends: 5,
+  /** A device reconnecting backs off exponentially from 1 s up to this, with random jitter. */
+  reconnectMaxS: 60,
+} as const;
+
+/** Size limits a server enforces before reading a payload. */
+export const LIMITS = {
+  /** Largest payload accepted on any device topic, in bytes. */
+  maxPayloadBytes: 4096,
+} as const;
+
+const MessageId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Unique per sender; repeated on a resend' });
+const Timestamp = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description: "Sender's clock, Unix epoch milliseconds" });
+const Reason = Type.String({ minLength: 1, maxLength: 200, description: 'Human-readable reason, logged and shown to staff' });
+const Uuid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
+const Volume = Type.Integer({ minimum: 0, maximum: 100, description: 'Output volume, percent' });
+
+function envelope<T extends string, P extends Record<string, TSchema>>(type: T, description: string, properties: P) {
+  return Type.Object(
+    {
+      v: Type.Literal(PROTOCOL_VERSION, { description: 'Protocol version' }),
+      type: Type.Literal(type),
+      id: MessageId,
+      ts: Timestamp,
+      ...properties,
+    },
+    { additionalProperties: false, title: type, description },
+  );
+}
+
+// ---- device → server ----
+
+export const Hello = Type.Object(
+  {
+    deviceType: Type.Union(
+      DEVICE_TYPES.map((t) => Type.Literal(t)),
+      { description: 'What the device is; should match its registration' },
+    ),
+    firmware: Type.String({ minLength: 1, maxLength: 64, description: 'Firmware or agent version' }),
+    codecs: Type.Array(Type.String({ minLength: 1, maxLength: 16 }), {
+      minItems: 1,
+      maxItems: 10,
+      description: 'Audio formats it can play, e.g. ["mp3"]',
+    }),
+    volume: Volume,
+  },
+  { additionalProperties: false, description: 'What the device says about itself when it comes online' },
+);
+
+export const StateMessage = envelope(
+  'state',
+  'On `state` (retained). Published with status `online` and a `hello` right after connecting; the Last Will is the same message with status `offline` and no `hello`. `session` is random per connection, so a late Will of an old connection cannot mark a reconnected device offline.',
+  {
+    status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    session: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Random id of this connection' }),
+    hello: Type.Optional(Hello),
+  },
+);
+
+export const NowPlaying = Type.Object(
+  { deliveryId: Uuid, broadcastId: Uuid },
+  { additionalProperties: false, description: 'The delivery being played' },
+);
+
+export const TelemetryMessage = envelope(
+  'telemetry',
+  'On `telemetry` (QoS 0), at least every heartbeat interval. Every field but the envelope is optional.',
+  {
+    volume: Type.Optional(Volume),
+    signalDbm: Type.Optional(Type.Integer({ minimum: -150, maximum: 0, description: 'Mobile or Wi-Fi signal, dBm' })),
+    batteryPct: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Battery charge, percent' })),
+    temperatureC: Type.Optional(Type.Number({ minimum: -60, maximum: 120, description: 'Enclosure temperature, °C' })),
+    uptimeS: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds since the device started' })),
+    playing: Type.Optional(Type.Union([NowPlaying, Type.Null()])),
+  },
+);
+
+export const DeliveryEvent = envelope(
+  'delivery',
+  'On `evt`: progress of one delivery. Send each state once, in order; `failed` and `rejected` carry a `reason`. The same event twice changes nothing.',
+  {
+    deliveryId: Uuid,
+    state: Type.Union(DEVICE_REPORTED_STATES.map((s) => Type.Literal(s))),
+    reason: Type.Optional(Reason),
+    progressPct: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Download progress, with `downloading`' })),
+  },
+);
+
+export const PongEvent = envelope('pong', 'On `evt`: the answer to a `ping`.', {
+  ref: Type.String({ minLength: 1, maxLength: 64, description: 'The `id` of the ping' }),
+});
+
+export const AckEvent = envelope('ack', 'On `evt`: the answer to a `volume` or `stop` command.', {
+  ref: Type.String({ minLength: 1, maxLength: 64, description: 'The `id` of the command' }),
+  ok: Type.Boolean(),
+  reason: Type.Optional(Reason),
+});
+
+// ---- server → device ----
+
+export const ClipRef = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'Signed HTTP(S) URL, valid until about `expiresAt`; supports Range and ETag' }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'Check before playing' }),
+    bytes: Type.Integer({ minimum: 1 }),
+    durationMs: Type.Integer({ minimum: 1 }),
+    codec: Type.Literal('mp3'),
+  },
+  { additionalProperties: false },
+);
+
+export const PlayCommand = envelope(
+  'play',
+  'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes first. A more urgent level interrupts a less urgent one. The same `deliveryId` again (a resend) must not play twice.',
+  {
+    deliveryId: Uuid,
+    broadcastId: Uuid,
+    level: Type.Union(LEVELS.map((l) => Type.Literal(l))),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+    clip: ClipRef,
+    notBefore: Timestamp,
+    expiresAt: Timestamp,
+    repeat: Type.Integer({ minimum: 1, maximum: 10 }),
+    volume: Type.Optional(Volume),
+  },
+);
+
+export const StopCommand = envelope(
+  'stop',
+  'On `cmd`: stop a delivery (or every delivery of a broadcast); answer with `ack`. A stopped delivery is not played later.',
+  {
+    deliveryId: Type.Optional(Uuid),
+    broadcastId: Type.Optional(Uuid),
+    reason: Reason,
+  },
+);
+
+export const VolumeCommand = envelope('volume', 'On `cmd`: set the output volume; answer with `ack`.', { volume: Volume });
+
+export const PingCommand = envelope('ping', 'On `cmd`: answer with `pong` at once.', {});
+
+/** Every message, by `type`, with the topic kind it travels on. */
+export const MESSAGES = {
+  state: { kind: 'state', schema: StateMessage },
+  telemetry: { kind: 'telemetry', schema: TelemetryMessage },
+  delivery: { kind: 'evt', schema: DeliveryEvent },
+  pong: { kind: 'evt', schema: PongEvent },
+  ack: { kind: 'evt', schema: AckEvent },
+  play: { kind: 'cmd', schema: PlayCommand },
+  stop: { kind: 'cmd', schema: StopCommand },
+  volume: { kind: 'cmd', schema: VolumeCommand },
+  ping: { kind: 'cmd', schema: PingCommand },
+} as const satisfies Record<string, { kind: TopicKind; schema: TSchema }>;
+
+export type MessageType = keyof typeof MESSAGES;
+
+export type StateMessage = Static<typeof StateMessage>;
+export type TelemetryMessage = Static<typeof TelemetryMessage>;
+export type DeliveryEvent = Static<typeof DeliveryEvent>;
+export type PongEvent = Static<typeof PongEvent>;
+export type AckEvent = Static<typeof AckEvent>;
+export type PlayCommand = Static<typeof PlayCommand>;
+export type StopCommand = Static<typeof StopCommand>;
+export type VolumeCommand = Static<typeof VolumeCommand>;
+export type PingCommand = Static<typeof PingCommand>;
+export type Hello = Static<typeof Hello>;
+
+/** Messages by the topic kind they travel on. */
+export interface MessagesByKind {
+  state: StateMessage;
+  telemetry: TelemetryMessage;
+  evt: DeliveryEvent | PongEvent | AckEvent;
+  cmd: PlayCommand | StopCommand | VolumeCommand | PingCommand;
+}
+export type AnyMessage = MessagesByKind[TopicKind];

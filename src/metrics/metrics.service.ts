@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { DECODE_FAILURES } from '../contract/decode.js';
+
+/** Why an MQTT message or connection was refused (beyond the decode failures). */
+export const MQTT_REJECTIONS = [
+  ...DECODE_FAILURES,
+  'auth_failed',
+  'auth_rate_limited',
+  'acl_publish',
+  'acl_subscribe',
+  'bad_topic',
+  'rate_limited',
+  'unknown_device',
+] as const;
+export type MqttRejection = (typeof MQTT_REJECTIONS)[number];
+
+/**
+ * Prometheus metrics of this server (`GET /metrics`). One registry per application, so several
+ * servers in one process (tests) do not collide.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly mqttRejected = new Counter({
+    name: 'dalaba_mqtt_rejected_total',
+    help: 'MQTT connections, subscriptions and messages refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mqttAccepted = new Counter({
+    name: 'dalaba_mqtt_messages_total',
+    help: 'Device messages accepted, by topic kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mqttConnected = new Gauge({
+    name: 'dalaba_mqtt_broker_connected',
+    help: '1 when the server is connected to its MQTT broker (always 1 for the embedded one while it runs)',
+    registers: [this.registry],
+  });
+
+  readonly devicesOnline = new Gauge({
+    name: 'dalaba_devices_online',
+    help: 'Devices currently online',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'dalaba_process_' });
+    for (const reason of MQTT_REJECTIONS) this.mqttRejected.inc({ reason }, 0);
+  }
+
+  reject(reason: MqttRejection): void {
+    this.mqttRejected.inc({ reason });
+  }
+
+  /** Current count of one rejection reason (tests and logs). */
+  async rejected(reason: MqttRejection): Promise<number> {
+    const metric = await this.mqttRejected.get();
+    return metric.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  }
+}

@@ -1,0 +1,242 @@
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Observable, Subject } from 'rxjs';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { decode, encode } from '../contract/decode.js';
+import { isDeviceId } from '../contract/device.js';
+import type { AckEvent, DeliveryEvent, MessagesByKind, PongEvent } from '../contract/messages.js';
+import { allDevicesFilter, DEVICE_PUBLISH_KINDS, deviceTopic, parseDeviceTopic, TopicKind } from '../contract/topics.js';
+import { Clock } from '../common/clock.js';
+import { FailureWindow } from '../common/failure-window.js';
+import { ThrottledLog } from '../common/throttled-log.js';
+import { TokenBuckets } from '../common/token-bucket.js';
+import { DeviceEvents } from '../devices/device-events.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
+import { ReadinessChecks } from '../health/readiness-checks.js';
+import { MetricsService, MqttRejection } from '../metrics/metrics.service.js';
+import { BrokerPolicy, MqttTransport } from './transport.js';
+
+/** A device event (`evt` topic) as the rest of the server sees it. */
+export interface InboundEvent {
+  deviceId: string;
+  message: DeliveryEvent | PongEvent | AckEvent;
+  /** Server receipt time, epoch ms. */
+  receivedAt: number;
+}
+
+/** Verified secrets remembered (as SHA-256) so a reconnect does not cost another slow hash. */
+const VERIFIED_CACHE_MAX = 200_000;
+
+/**
+ * The device side of the server: who may connect (registered, enabled devices with their current
+ * secret), what each may publish and subscribe to (its own topics only), and what happens to every
+ * message that arrives. Bad input is counted (`/metrics`), logged at a bounded rate, and dropped;
+ * nothing a device sends can throw into the broker or change state it should not.
+ */
+@Injectable()
+export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
+  private readonly logger = new Logger('mqtt');
+  private readonly rejections = new ThrottledLog(this.logger);
+  private readonly failuresById: FailureWindow;
+  private readonly failuresByAddress: FailureWindow;
+  private readonly buckets: TokenBuckets;
+  private readonly verified = new Map<string, Buffer>();
+  /** Bumped on every credential change, so a check that raced with one is not remembered. */
+  private readonly credentialGeneration = new Map<string, number>();
+  private readonly inbox = new Subject<InboundEvent>();
+  private readonly prefix: string;
+  private started = false;
+
+  constructor(
+    private readonly transport: MqttTransport,
+    private readonly devices: DevicesService,
+    private readonly presence: PresenceService,
+    private readonly deviceEvents: DeviceEvents,
+    private readonly metrics: MetricsService,
+    private readonly readiness: ReadinessChecks,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    const m = config.mqtt;
+    this.prefix = m.topicPrefix;
+    this.failuresById = new FailureWindow(m.authFailLimit, m.authFailWindowMs, clock);
+    this.failuresByAddress = new FailureWindow(m.authFailLimit * 10, m.authFailWindowMs, clock);
+    this.buckets = new TokenBuckets(m.deviceRate, m.deviceBurst);
+  }
+
+  /** Device events (`evt`): delivery progress, pongs and acks, after validation. */
+  get events(): Observable<InboundEvent> {
+    return this.inbox.asObservable();
+  }
+
+  get mode(): 'embedded' | 'external' {
+    return this.transport.mode;
+  }
+
+  /** The embedded broker's ports (tests start it on port 0). */
+  get ports(): { mqtt?: number; ws?: number } {
+    return { mqtt: this.transport.port, ws: this.transport.wsPort };
+  }
+
+  /** Loads presence, starts the broker (or connects to one) and subscribes to every device topic. */
+  async start(): Promise<void> {
+    await this.presence.start({ brokerRestarted: this.transport.mode === 'embedded' });
+    this.metrics.devicesOnline.set(this.presence.onlineCount());
+    this.presence.changes.subscribe((c) => this.metrics.devicesOnline[c.online ? 'inc' : 'dec']());
+    this.deviceEvents.changes.subscribe((change) => {
+      if (change.kind === 'created') return;
+      if (change.kind === 'updated' && change.enabled) return;
+      this.verified.delete(change.deviceId);
+      this.credentialGeneration.set(change.deviceId, (this.credentialGeneration.get(change.deviceId) ?? 0) + 1);
+      const why = change.kind === 'updated' ? 'disabled' : change.kind;
+      if (this.transport.disconnect(change.deviceId)) {
+        this.logger.log(`device=${change.deviceId} disconnected (${why})`);
+      } else if (this.transport.mode === 'external') {
+        this.logger.warn(
+          `device=${change.deviceId} ${why}: export the Mosquitto files again (npm run cli -- mosquitto export) to lock it out of the broker`,
+        );
+      }
+    });
+
+    await this.transport.start(this);
+    for (const kind of DEVICE_PUBLISH_KINDS) {
+      await this.transport.subscribe(allDevicesFilter(this.prefix, kind), (topic, payload) =>
+        this.receive(topic, payload),
+      );
+    }
+    this.metrics.mqttConnected.set(this.transport.isConnected() ? 1 : 0);
+    this.readiness.register('mqtt', async () => {
+      const connected = this.transport.isConnected();
+      this.metrics.mqttConnected.set(connected ? 1 : 0);
+      if (!connected) throw new Error(`not connected to the broker at ${this.transport.describe()}`);
+    });
+    this.started = true;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.transport.stop();
+    if (!this.started) return;
+    this.started = false;
+    // With the embedded broker every session ends with the server; an external broker keeps them.
+    if (this.transport.mode === 'embedded') await this.presence.markAllOffline('server_stop');
+    else await this.presence.flush();
+    this.inbox.complete();
+  }
+
+  /** Publishes a command to one device (QoS 1, its `cmd` topic). */
+  async sendCommand(deviceId: string, message: MessagesByKind['cmd']): Promise<void> {
+    await this.transport.publish(deviceTopic(this.prefix, deviceId, 'cmd'), encode(message), { qos: 1 });
+  }
+
+  // ---- BrokerPolicy (embedded broker) ----
+
+  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, address: string): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    if (this.failuresById.retryAfterS(clientId) > 0 || this.failuresByAddress.retryAfterS(address) > 0) {
+      this.reject('auth_rate_limited', clientId, `login refused: too many failed logins from device=${clientId} or address=${address}`, now);
+      return false;
+    }
+    const secret = password?.toString('utf8') ?? '';
+    const ok =
+      isDeviceId(clientId) &&
+      username === clientId &&
+      secret.length > 0 &&
+      secret.length <= 256 &&
+      (await this.verifySecret(clientId, secret));
+    if (!ok) {
+      this.failuresById.recordFailure(clientId);
+      this.failuresByAddress.recordFailure(address);
+      const why = !isDeviceId(clientId)
+        ? 'client id is not a valid device id'
+        : username !== clientId
+          ? 'username differs from client id'
+          : 'unknown or disabled device, or wrong secret';
+      this.reject('auth_failed', clientId, `login refused for device=${JSON.stringify(clientId).slice(0, 80)} address=${address}: ${why}`, now);
+    }
+    return ok;
+  }
+
+  mayPublish(clientId: string, topic: string): boolean {
+    const parsed = parseDeviceTopic(this.prefix, topic);
+    const ok = parsed !== null && parsed.deviceId === clientId && DEVICE_PUBLISH_KINDS.includes(parsed.kind);
+    if (!ok) {
+      this.reject('acl_publish', clientId, `device=${clientId} may not publish to ${topic.slice(0, 200)}; disconnected`, this.clock.now().getTime());
+    }
+    return ok;
+  }
+
+  maySubscribe(clientId: string, topic: string): boolean {
+    const ok = topic === deviceTopic(this.prefix, clientId, 'cmd');
+    if (!ok) {
+      this.reject('acl_subscribe', clientId, `device=${clientId} may not subscribe to ${topic.slice(0, 200)}`, this.clock.now().getTime());
+    }
+    return ok;
+  }
+
+  oversized(clientId: string | undefined, length: number): void {
+    this.reject('too_large', clientId ?? '?', `device=${clientId ?? '?'} sent a packet of ${length} bytes; disconnected`, this.clock.now().getTime());
+  }
+
+  // ---- inbound ----
+
+  /** Every message on a device topic. Never throws: a bad message is counted, logged and dropped. */
+  private receive(topic: string, payload: Buffer): void {
+    const now = this.clock.now().getTime();
+    try {
+      const parsed = parseDeviceTopic(this.prefix, topic);
+      if (!parsed) return this.reject('bad_topic', topic, `message on an unexpected topic ${topic.slice(0, 200)}`, now);
+      const { deviceId, kind } = parsed;
+      if (!this.buckets.take(deviceId, now)) {
+        return this.reject('rate_limited', deviceId, `device=${deviceId} sends faster than ${this.config.mqtt.deviceRate}/s; dropping`, now);
+      }
+      if (!this.presence.isKnownDevice(deviceId)) {
+        return this.reject('unknown_device', deviceId, `message from unregistered device=${deviceId}`, now);
+      }
+      const decoded = decode(kind, payload, this.config.mqtt.maxPayloadBytes);
+      if (!decoded.ok) {
+        return this.reject(decoded.reason, `${deviceId}`, `device=${deviceId} ${kind}: ${decoded.reason}: ${decoded.detail}`, now);
+      }
+      this.metrics.mqttAccepted.inc({ kind });
+      this.dispatch(deviceId, kind, decoded.message, now);
+    } catch (err) {
+      this.logger.error(`message on ${topic.slice(0, 200)} could not be handled: ${(err as Error).stack ?? err}`);
+    }
+  }
+
+  private dispatch(deviceId: string, kind: TopicKind, message: MessagesByKind[TopicKind], receivedAt: number): void {
+    switch (kind) {
+      case 'state':
+        this.presence.recordState(deviceId, message as MessagesByKind['state'], receivedAt);
+        return;
+      case 'telemetry':
+        this.presence.recordTelemetry(deviceId, message as MessagesByKind['telemetry'], receivedAt);
+        return;
+      case 'evt':
+        this.presence.touch(deviceId, receivedAt);
+        this.inbox.next({ deviceId, message: message as MessagesByKind['evt'], receivedAt });
+        return;
+      case 'cmd':
+        return; // never subscribed: devices cannot publish commands
+    }
+  }
+
+  private reject(reason: MqttRejection, key: string, message: string, now: number): void {
+    this.metrics.reject(reason);
+    this.rejections.warn(`${reason}:${key}`, message, now);
+  }
+
+  private async verifySecret(deviceId: string, secret: string): Promise<boolean> {
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(deviceId);
+    if (known && timingSafeEqual(known, digest)) return true;
+    const generation = this.credentialGeneration.get(deviceId);
+    const ok = await this.devices.verifySecret(deviceId, secret);
+    if (ok && generation === this.credentialGeneration.get(deviceId)) {
+      if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear();
+      this.verified.set(deviceId, digest);
+    }
+    return ok;
+  }
+}

@@ -1,0 +1,187 @@
+import { Logger } from '@nestjs/common';
+import { Aedes, type AuthErrorCode, type AuthenticateError, type Client } from 'aedes';
+import { createServer, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { MqttConfig } from '../config/app-config.js';
+import { StartupError } from '../common/startup-error.js';
+import { canGuardPacketSize, guardPacketSize } from './packet-size-guard.js';
+import { BrokerPolicy, MessageHandler, MqttTransport, PublishOptions } from './transport.js';
+
+/** Bytes an MQTT packet may carry beyond its payload (topic, ids, properties). */
+const PACKET_OVERHEAD = 1024;
+
+function authError(code: AuthErrorCode, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code });
+}
+
+/**
+ * The embedded broker: Aedes in this process, on a TCP port (and optionally WebSocket). Devices
+ * authenticate against the registry; each may publish and subscribe only on its own topics.
+ * Sessions live in memory: the database, not the broker, is the truth about what must be sent.
+ */
+export class EmbeddedBroker extends MqttTransport {
+  readonly mode = 'embedded' as const;
+  private readonly logger = new Logger('mqtt');
+  private aedes?: Aedes;
+  private tcp?: Server;
+  private ws?: WebSocketServer;
+  private running = false;
+
+  constructor(private readonly config: MqttConfig) {
+    super();
+  }
+
+  async start(policy: BrokerPolicy): Promise<void> {
+    try {
+      await this.listen(policy);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.running = true;
+    this.logger.log(`embedded broker listening on ${this.describe()}`);
+  }
+
+  private async listen(policy: BrokerPolicy): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      drainTimeout: this.config.drainTimeoutMs,
+      connectTimeout: 10_000,
+      maxClientsIdLength: 64,
+      heartbeatInterval: 60_000,
+      authenticate: (client, username, password, done) => {
+        const address = remoteAddress(client);
+        policy.authenticate(client.id, username, password, address).then(
+          (ok) => done(ok ? null : authError(4 as AuthErrorCode, 'Bad user name or password'), ok),
+          (err: Error) => {
+            this.logger.error(`device=${client.id} authentication failed with an error: ${err.message}`);
+            done(authError(3 as AuthErrorCode, 'Server unavailable'), false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, done) => {
+        // client is null for the Will of a client that is gone: it was authorised when it connected.
+        if (client === null || policy.mayPublish(client.id, packet.topic)) return done(null);
+        done(new Error(`publish to ${packet.topic} refused`));
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        // A refused subscription is negated (SUBACK 0x80) rather than closing the connection.
+        done(null, policy.maySubscribe(client.id, sub.topic) ? sub : null);
+      },
+    });
+    this.aedes = aedes;
+    aedes.on('clientError', (client: Client, err: Error) =>
+      this.logger.debug(`device=${client?.id ?? '?'} connection error: ${err.message}`),
+    );
+
+    const guard = (client: Client) => {
+      if (!canGuardPacketSize(client)) return;
+      guardPacketSize(client, this.config.maxPayloadBytes + PACKET_OVERHEAD, (length) =>
+        policy.oversized(client.id || undefined, length),
+      );
+    };
+
+    this.tcp = createServer((socket: Socket) => guard(aedes.handle(socket)));
+    await listen(this.tcp, this.config.port, this.config.host, 'MQTT_PORT');
+    if (this.config.wsPort !== undefined) {
+      this.ws = new WebSocketServer({ port: this.config.wsPort, host: this.config.host });
+      await new Promise<void>((resolve, reject) => {
+        this.ws!.once('listening', resolve);
+        this.ws!.once('error', (err: NodeJS.ErrnoException) => reject(portError(err, this.config.wsPort!, 'MQTT_WS_PORT')));
+      });
+      this.ws.on('connection', (socket, req) => guard(aedes.handle(createWebSocketStream(socket), req)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    const tcp = this.tcp;
+    const ws = this.ws;
+    this.tcp = undefined;
+    this.ws = undefined;
+    await Promise.all([
+      tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),
+      ws && new Promise<void>((resolve) => ws.close(() => resolve())),
+    ]);
+  }
+
+  publish(topic: string, payload: Buffer, options: PublishOptions): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('embedded broker is not running'));
+    return new Promise((resolve, reject) =>
+      aedes.publish(
+        { cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain ?? false, dup: false },
+        (err?: Error) => (err ? reject(err) : resolve()),
+      ),
+    );
+  }
+
+  subscribe(filter: string, handler: MessageHandler): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('embedded broker is not running'));
+    return new Promise((resolve) =>
+      aedes.subscribe(
+        filter,
+        (packet, done) => {
+          try {
+            handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+          } finally {
+            done();
+          }
+        },
+        resolve,
+      ),
+    );
+  }
+
+  isConnected(): boolean {
+    return this.running;
+  }
+
+  disconnect(clientId: string): boolean {
+    const client = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[clientId];
+    if (!client) return false;
+    client.close();
+    return true;
+  }
+
+  get port(): number | undefined {
+    return (this.tcp?.address() as AddressInfo | null)?.port;
+  }
+
+  get wsPort(): number | undefined {
+    return (this.ws?.address() as AddressInfo | undefined)?.port;
+  }
+
+  describe(): string {
+    const tcp = `mqtt://${this.config.host}:${this.port ?? this.config.port}`;
+    return this.ws ? `${tcp} and ws://${this.config.host}:${this.wsPort}` : tcp;
+  }
+}
+
+function remoteAddress(client: Client): string {
+  const conn = client.conn as Partial<Socket>;
+  return conn.remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
+}
+
+function portError(err: NodeJS.ErrnoException, port: number, variable: string): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new StartupError(
+      `MQTT port ${port} is already in use (another broker, such as Mosquitto, may be running there). ` +
+        `Either run the embedded broker on another port, e.g. ${variable}=${port + 1}, ` +
+        `or use the broker that is running with MQTT_URL=mqtt://127.0.0.1:${port}.`,
+    );
+  }
+  if (err.code === 'EACCES') return new StartupError(`Not allowed to listen on MQTT port ${port}; choose one above 1023 with ${variable}=…`);
+  return err;
+}
+
+function listen(server: Server, port: number, host: string, variable: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(portError(err, port, variable)));
+    server.listen(port, host, () => resolve());
+  });
+}
