@@ -16,6 +16,7 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { SeedModule } from './seed/seed.module.js';
+import { StatusModule } from './status/status.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
 export interface AppModuleOptions {
@@ -44,6 +45,7 @@ export class AppModule {
         VillagesModule,
         DevicesModule,
         MqttModule,
+        StatusModule,
         SeedModule,
         DashboardModule,
       ],

@@ -7,6 +7,7 @@ function banner(server: RunningServer, publicUrl: string): string {
   const lines = [
     `Dalaba is running on ${server.url} (devices use ${publicUrl})`,
     `  API documentation: ${server.url}/api/docs    health: ${server.url}/health/ready`,
+    `  MQTT: ${server.mqtt}`,
   ];
   if (server.seeded) {
     lines.push(

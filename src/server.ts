@@ -17,6 +17,10 @@ export interface RunningServer {
   port: number;
   /** The admin token generated on this start (first start without ADMIN_TOKEN), to print once. */
   generatedAdminToken?: string;
+  /** Where devices connect: the embedded broker's address, or the external broker. */
+  mqtt: string;
+  /** The embedded broker's TCP port (undefined with an external broker). */
+  mqttPort?: number;
   seeded: SeedResult | null;
   /** Stops taking requests, waits for those in flight, finishes queued writes, closes the database. */
   close(): Promise<void>;
@@ -34,7 +38,8 @@ export async function startServer(
     await app.init();
     const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
-    await app.get(DeviceGateway).start();
+    const gateway = app.get(DeviceGateway);
+    await gateway.start();
     await listen(app, config);
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;
@@ -43,6 +48,8 @@ export async function startServer(
       url: `http://127.0.0.1:${port}`,
       port,
       generatedAdminToken: generated,
+      mqtt: gateway.describe(),
+      mqttPort: gateway.ports.mqtt,
       seeded,
       close: () => closeServer(app),
     };

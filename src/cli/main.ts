@@ -6,7 +6,11 @@ import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { isRole, ROLES } from '../auth/roles.js';
 import { StartupError } from '../common/startup-error.js';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { buildMosquittoFiles, writeMosquittoFiles } from '../mqtt/mosquitto-export.js';
 import { SeedService } from '../seed/seed.service.js';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -15,6 +19,9 @@ Commands:
                                     create an API token; it is printed once
   tokens list [--all] [--json]      list tokens (never the tokens themselves); --all adds revoked ones
   tokens revoke <id>                revoke a token at once
+  mosquitto export --out DIR        write a Mosquitto password file, ACL file and config snippet
+                                    for the registry (enabled devices) and the server's own user
+                                    (MQTT_USERNAME / MQTT_PASSWORD; a password is generated if unset)
   migrate                           apply pending database migrations (the server does this at
                                     start unless RUN_MIGRATIONS=false)
   seed [--rotate-missing]           add the sample county where it is missing (idempotent);
@@ -43,7 +50,7 @@ function parseArgs(argv: string[]): Args {
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
     const next = argv[i + 1];
     if (inline !== undefined) flags.set(name, inline);
-    else if (next !== undefined && !next.startsWith('--') && ['role', 'name'].includes(name))
+    else if (next !== undefined && !next.startsWith('--') && ['role', 'name', 'out'].includes(name))
       flags.set(name, argv[++i]);
     else flags.set(name, true);
   }
@@ -66,7 +73,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const known =
     (command === 'tokens' && ['create', 'list', 'revoke'].includes(sub ?? '')) ||
-    (['seed', 'migrate'].includes(command) && sub === undefined);
+    (['seed', 'migrate'].includes(command) && sub === undefined) ||
+    (command === 'mosquitto' && sub === 'export');
   if (!known) throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
 
   const loaded = loadConfigFromProcess();
@@ -82,6 +90,35 @@ async function main(argv: string[]): Promise<number> {
     const json = args.flags.has('json');
     if (command === 'migrate') {
       process.stdout.write('Database schema is up to date.\n');
+      return 0;
+    }
+    if (command === 'mosquitto') {
+      const out = resolve(stringFlag(args, 'out'));
+      const generated =
+        config.mqtt.password === undefined ? randomBytes(24).toString('base64url') : undefined;
+      const files = await buildMosquittoFiles({
+        devices: await app.get(DevicesService).mosquittoCredentials(),
+        server: { username: config.mqtt.username, password: config.mqtt.password ?? generated! },
+        prefix: config.mqtt.topicPrefix,
+        maxPacketBytes: config.mqtt.maxPayloadBytes + 1024,
+        dir: out,
+        generatedAt: new Date(),
+      });
+      await writeMosquittoFiles(out, files);
+      process.stdout.write(
+        `Wrote ${out}/passwd (${files.devices} device(s) and user ${config.mqtt.username}), ${out}/acl, ${out}/mosquitto.conf.\n`,
+      );
+      if (files.skipped.length > 0) {
+        process.stdout.write(
+          `Left out ${files.skipped.length} device(s) without a Mosquitto hash (issued before it existed); rotate their secrets: ${files.skipped.slice(0, 5).join(', ')}${files.skipped.length > 5 ? ', …' : ''}\n`,
+        );
+      }
+      if (generated) {
+        process.stdout.write(
+          `No MQTT_PASSWORD was set, so one was generated for user ${config.mqtt.username} (shown once).\n` +
+            `Start the server with:\n  MQTT_URL=mqtt://<broker>:1883 MQTT_USERNAME=${config.mqtt.username} MQTT_PASSWORD=${generated}\n`,
+        );
+      }
       return 0;
     }
     if (command === 'seed') {

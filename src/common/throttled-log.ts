@@ -19,7 +19,9 @@ export class ThrottledLog {
       entry.suppressed++;
       return;
     }
-    const held = entry?.suppressed ? ` (${entry.suppressed} similar in the last ${this.intervalMs / 1000} s not logged)` : '';
+    const held = entry?.suppressed
+      ? ` (${entry.suppressed} similar in the last ${this.intervalMs / 1000} s not logged)`
+      : '';
     if (!entry && this.seen.size >= this.maxKeys) this.seen.clear();
     this.seen.set(key, { until: nowMs + this.intervalMs, suppressed: 0 });
     this.logger.warn(`${message}${held}`);

@@ -19,7 +19,10 @@ export class TokenBuckets {
       bucket = { tokens: this.burst, at: nowMs };
       this.buckets.set(key, bucket);
     } else {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((nowMs - bucket.at) / 1000) * this.ratePerS);
+      bucket.tokens = Math.min(
+        this.burst,
+        bucket.tokens + ((nowMs - bucket.at) / 1000) * this.ratePerS,
+      );
       bucket.at = nowMs;
     }
     if (bucket.tokens < 1) return false;

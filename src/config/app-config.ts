@@ -251,13 +251,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   };
   const m = config.mqtt;
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(m.topicPrefix)) {
-    r.problems.push(`MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`);
+    r.problems.push(
+      `MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`,
+    );
   }
   if (m.shareGroup !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(m.shareGroup)) {
-    r.problems.push(`MQTT_SHARE_GROUP=${JSON.stringify(m.shareGroup)}: must be 1 to 64 characters of A-Z a-z 0-9 _ -`);
+    r.problems.push(
+      `MQTT_SHARE_GROUP=${JSON.stringify(m.shareGroup)}: must be 1 to 64 characters of A-Z a-z 0-9 _ -`,
+    );
   }
   if (!/^[\x21-\x7e]{1,128}$/.test(m.clientId) || /[+#/]/.test(m.clientId)) {
-    r.problems.push(`MQTT_CLIENT_ID=${JSON.stringify(m.clientId)}: must be 1 to 128 printable characters without + # /`);
+    r.problems.push(
+      `MQTT_CLIENT_ID=${JSON.stringify(m.clientId)}: must be 1 to 128 printable characters without + # /`,
+    );
   }
   if (m.password !== undefined && m.password.length < 8) {
     r.problems.push('MQTT_PASSWORD: must be at least 8 characters');

@@ -3,12 +3,19 @@ import { LIMITS, MESSAGES, MessagesByKind, MessageType, PROTOCOL_VERSION } from 
 import type { TopicKind } from './topics.js';
 
 /** Why a payload was refused; servers count rejections by these. */
-export const DECODE_FAILURES = ['too_large', 'bad_json', 'not_object', 'bad_version', 'unknown_type', 'wrong_topic', 'invalid'] as const;
+export const DECODE_FAILURES = [
+  'too_large',
+  'bad_json',
+  'not_object',
+  'bad_version',
+  'unknown_type',
+  'wrong_topic',
+  'invalid',
+] as const;
 export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
 export type Decoded<K extends TopicKind> =
-  | { ok: true; message: MessagesByKind[K] }
-  | { ok: false; reason: DecodeFailure; detail: string };
+  { ok: true; message: MessagesByKind[K] } | { ok: false; reason: DecodeFailure; detail: string };
 
 const validators = Object.fromEntries(
   Object.entries(MESSAGES).map(([type, { schema }]) => [type, Compile(schema)]),
@@ -24,10 +31,13 @@ export function decode<K extends TopicKind>(
   maxBytes: number = LIMITS.maxPayloadBytes,
 ): Decoded<K> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
-  if (size > maxBytes) return { ok: false, reason: 'too_large', detail: `${size} bytes, limit ${maxBytes}` };
+  if (size > maxBytes)
+    return { ok: false, reason: 'too_large', detail: `${size} bytes, limit ${maxBytes}` };
   let value: unknown;
   try {
-    value = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    value = JSON.parse(
+      typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'),
+    );
   } catch (err) {
     return { ok: false, reason: 'bad_json', detail: (err as Error).message.slice(0, 120) };
   }
@@ -36,20 +46,36 @@ export function decode<K extends TopicKind>(
   }
   const { v, type } = value as { v?: unknown; type?: unknown };
   if (v !== PROTOCOL_VERSION) {
-    return { ok: false, reason: 'bad_version', detail: `v=${JSON.stringify(v)?.slice(0, 20)}, expected ${PROTOCOL_VERSION}` };
+    return {
+      ok: false,
+      reason: 'bad_version',
+      detail: `v=${JSON.stringify(v)?.slice(0, 20)}, expected ${PROTOCOL_VERSION}`,
+    };
   }
   if (typeof type !== 'string' || !Object.hasOwn(MESSAGES, type)) {
-    return { ok: false, reason: 'unknown_type', detail: `type=${JSON.stringify(type)?.slice(0, 40)}` };
+    return {
+      ok: false,
+      reason: 'unknown_type',
+      detail: `type=${JSON.stringify(type)?.slice(0, 40)}`,
+    };
   }
   const spec = MESSAGES[type as MessageType];
   if (spec.kind !== kind) {
-    return { ok: false, reason: 'wrong_topic', detail: `${type} belongs on ${spec.kind}, not ${kind}` };
+    return {
+      ok: false,
+      reason: 'wrong_topic',
+      detail: `${type} belongs on ${spec.kind}, not ${kind}`,
+    };
   }
   const validator = validators[type as MessageType];
   if (!validator.Check(value)) {
     const first = [...validator.Errors(value)][0];
     const where = first?.instancePath || '/';
-    return { ok: false, reason: 'invalid', detail: `${type}${where}: ${first?.message ?? 'does not match the schema'}`.slice(0, 200) };
+    return {
+      ok: false,
+      reason: 'invalid',
+      detail: `${type}${where}: ${first?.message ?? 'does not match the schema'}`.slice(0, 200),
+    };
   }
   return { ok: true, message: value as MessagesByKind[K] };
 }

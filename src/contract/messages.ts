@@ -25,13 +25,33 @@ export function outranks(a: Level, b: Level): boolean {
  * Delivery states in their only forward order. A device reports the ones in
  * {@link DEVICE_REPORTED_STATES}; the server sets the rest.
  */
-export const DELIVERY_PROGRESS = ['pending', 'sent', 'received', 'downloading', 'ready', 'playing', 'played'] as const;
+export const DELIVERY_PROGRESS = [
+  'pending',
+  'sent',
+  'received',
+  'downloading',
+  'ready',
+  'playing',
+  'played',
+] as const;
 /** Terminal states other than `played`. */
 export const DELIVERY_ENDINGS = ['failed', 'rejected', 'expired', 'cancelled'] as const;
 export type DeliveryState = (typeof DELIVERY_PROGRESS)[number] | (typeof DELIVERY_ENDINGS)[number];
 
-/** What a device may report about a delivery. */
-export const DEVICE_REPORTED_STATES = ['received', 'downloading', 'ready', 'playing', 'played', 'failed', 'rejected'] as const;
+/**
+ * What a device may report about a delivery. `preempted` means a more urgent broadcast took the
+ * speaker: the server returns the delivery to `pending` and sends it again while it is still valid.
+ */
+export const DEVICE_REPORTED_STATES = [
+  'received',
+  'downloading',
+  'ready',
+  'playing',
+  'played',
+  'failed',
+  'rejected',
+  'preempted',
+] as const;
 export type DeviceReportedState = (typeof DEVICE_REPORTED_STATES)[number];
 
 /** Timing rules (defaults; a server may be configured otherwise and says so in its docs). */
@@ -56,13 +76,35 @@ export const LIMITS = {
   maxPayloadBytes: 4096,
 } as const;
 
-const MessageId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Unique per sender; repeated on a resend' });
-const Timestamp = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description: "Sender's clock, Unix epoch milliseconds" });
-const Reason = Type.String({ minLength: 1, maxLength: 200, description: 'Human-readable reason, logged and shown to staff' });
+const MessageId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9._:-]+$',
+  description: 'Unique per sender; repeated on a resend',
+});
+const Timestamp = Type.Integer({
+  minimum: 0,
+  maximum: 8_640_000_000_000_000,
+  description: "Sender's clock, Unix epoch milliseconds",
+});
+const Instant = Type.Integer({
+  minimum: 0,
+  maximum: 8_640_000_000_000_000,
+  description: "Server's clock, Unix epoch milliseconds",
+});
+const Reason = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: 'Human-readable reason, logged and shown to staff',
+});
 const Uuid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
 const Volume = Type.Integer({ minimum: 0, maximum: 100, description: 'Output volume, percent' });
 
-function envelope<T extends string, P extends Record<string, TSchema>>(type: T, description: string, properties: P) {
+function envelope<T extends string, P extends Record<string, TSchema>>(
+  type: T,
+  description: string,
+  properties: P,
+) {
   return Type.Object(
     {
       v: Type.Literal(PROTOCOL_VERSION, { description: 'Protocol version' }),
@@ -79,11 +121,14 @@ function envelope<T extends string, P extends Record<string, TSchema>>(type: T, 
 
 export const Hello = Type.Object(
   {
-    deviceType: Type.Union(
-      DEVICE_TYPES.map((t) => Type.Literal(t)),
-      { description: 'What the device is; should match its registration' },
-    ),
-    firmware: Type.String({ minLength: 1, maxLength: 64, description: 'Firmware or agent version' }),
+    deviceType: Type.Enum([...DEVICE_TYPES], {
+      description: 'What the device is; should match its registration',
+    }),
+    firmware: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'Firmware or agent version',
+    }),
     codecs: Type.Array(Type.String({ minLength: 1, maxLength: 16 }), {
       minItems: 1,
       maxItems: 10,
@@ -91,7 +136,10 @@ export const Hello = Type.Object(
     }),
     volume: Volume,
   },
-  { additionalProperties: false, description: 'What the device says about itself when it comes online' },
+  {
+    additionalProperties: false,
+    description: 'What the device says about itself when it comes online',
+  },
 );
 
 export const StateMessage = envelope(
@@ -99,7 +147,12 @@ export const StateMessage = envelope(
   'On `state` (retained). Published with status `online` and a `hello` right after connecting; the Last Will is the same message with status `offline` and no `hello`. `session` is random per connection, so a late Will of an old connection cannot mark a reconnected device offline.',
   {
     status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-    session: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Random id of this connection' }),
+    session: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._:-]+$',
+      description: 'Random id of this connection',
+    }),
     hello: Type.Optional(Hello),
   },
 );
@@ -114,22 +167,36 @@ export const TelemetryMessage = envelope(
   'On `telemetry` (QoS 0), at least every heartbeat interval. Every field but the envelope is optional.',
   {
     volume: Type.Optional(Volume),
-    signalDbm: Type.Optional(Type.Integer({ minimum: -150, maximum: 0, description: 'Mobile or Wi-Fi signal, dBm' })),
-    batteryPct: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Battery charge, percent' })),
-    temperatureC: Type.Optional(Type.Number({ minimum: -60, maximum: 120, description: 'Enclosure temperature, °C' })),
-    uptimeS: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds since the device started' })),
+    signalDbm: Type.Optional(
+      Type.Integer({ minimum: -150, maximum: 0, description: 'Mobile or Wi-Fi signal, dBm' }),
+    ),
+    batteryPct: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100, description: 'Battery charge, percent' }),
+    ),
+    temperatureC: Type.Optional(
+      Type.Number({ minimum: -60, maximum: 120, description: 'Enclosure temperature, °C' }),
+    ),
+    uptimeS: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Seconds since the device started' }),
+    ),
     playing: Type.Optional(Type.Union([NowPlaying, Type.Null()])),
   },
 );
 
 export const DeliveryEvent = envelope(
   'delivery',
-  'On `evt`: progress of one delivery. Send each state once, in order; `failed` and `rejected` carry a `reason`. The same event twice changes nothing.',
+  'On `evt`: progress of one delivery. Send each state once, in order; `failed`, `rejected` and `preempted` carry a `reason`. The same event twice changes nothing.',
   {
     deliveryId: Uuid,
-    state: Type.Union(DEVICE_REPORTED_STATES.map((s) => Type.Literal(s))),
+    state: Type.Enum([...DEVICE_REPORTED_STATES]),
     reason: Type.Optional(Reason),
-    progressPct: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Download progress, with `downloading`' })),
+    progressPct: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        description: 'Download progress, with `downloading`',
+      }),
+    ),
   },
 );
 
@@ -147,7 +214,11 @@ export const AckEvent = envelope('ack', 'On `evt`: the answer to a `volume` or `
 
 export const ClipRef = Type.Object(
   {
-    url: Type.String({ minLength: 1, maxLength: 2048, description: 'Signed HTTP(S) URL, valid until about `expiresAt`; supports Range and ETag' }),
+    url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: 'Signed HTTP(S) URL, valid until about `expiresAt`; supports Range and ETag',
+    }),
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'Check before playing' }),
     bytes: Type.Integer({ minimum: 1 }),
     durationMs: Type.Integer({ minimum: 1 }),
@@ -162,11 +233,17 @@ export const PlayCommand = envelope(
   {
     deliveryId: Uuid,
     broadcastId: Uuid,
-    level: Type.Union(LEVELS.map((l) => Type.Literal(l))),
+    level: Type.Enum([...LEVELS]),
     title: Type.Optional(Type.String({ maxLength: 200 })),
     clip: ClipRef,
-    notBefore: Timestamp,
-    expiresAt: Timestamp,
+    notBefore: {
+      ...Instant,
+      description: 'Do not start before this (server clock, epoch ms)',
+    } as typeof Instant,
+    expiresAt: {
+      ...Instant,
+      description: 'Too late to play after this (server clock, epoch ms)',
+    } as typeof Instant,
     repeat: Type.Integer({ minimum: 1, maximum: 10 }),
     volume: Type.Optional(Volume),
   },
@@ -182,7 +259,11 @@ export const StopCommand = envelope(
   },
 );
 
-export const VolumeCommand = envelope('volume', 'On `cmd`: set the output volume; answer with `ack`.', { volume: Volume });
+export const VolumeCommand = envelope(
+  'volume',
+  'On `cmd`: set the output volume; answer with `ack`.',
+  { volume: Volume },
+);
 
 export const PingCommand = envelope('ping', 'On `cmd`: answer with `pong` at once.', {});
 

@@ -20,7 +20,10 @@ export type TopicKind = (typeof TOPIC_KINDS)[number];
 export const DEVICE_PUBLISH_KINDS: readonly TopicKind[] = ['evt', 'state', 'telemetry'];
 
 /** QoS and retain flag for each topic kind. */
-export const TOPIC_RULES: Record<TopicKind, { qos: 0 | 1; retain: boolean; direction: 'to-device' | 'from-device' }> = {
+export const TOPIC_RULES: Record<
+  TopicKind,
+  { qos: 0 | 1; retain: boolean; direction: 'to-device' | 'from-device' }
+> = {
   cmd: { qos: 1, retain: false, direction: 'to-device' },
   evt: { qos: 1, retain: false, direction: 'from-device' },
   state: { qos: 1, retain: true, direction: 'from-device' },
@@ -41,12 +44,16 @@ export function allDevicesFilter(prefix: string, kind: TopicKind): string {
  * Splits a device topic into its device id and kind; null for anything else (another prefix,
  * an unknown kind, an id that is not a valid device id, extra levels).
  */
-export function parseDeviceTopic(prefix: string, topic: string): { deviceId: string; kind: TopicKind } | null {
+export function parseDeviceTopic(
+  prefix: string,
+  topic: string,
+): { deviceId: string; kind: TopicKind } | null {
   const head = `${prefix}/d/`;
   if (!topic.startsWith(head)) return null;
   const rest = topic.slice(head.length).split('/');
   if (rest.length !== 2) return null;
   const [deviceId, kind] = rest;
-  if (!DEVICE_ID_PATTERN.test(deviceId) || !(TOPIC_KINDS as readonly string[]).includes(kind)) return null;
+  if (!DEVICE_ID_PATTERN.test(deviceId) || !(TOPIC_KINDS as readonly string[]).includes(kind))
+    return null;
   return { deviceId, kind: kind as TopicKind };
 }

@@ -1,4 +1,10 @@
-import { pbkdf2 as pbkdf2Cb, randomBytes, scrypt as scryptCb, ScryptOptions, timingSafeEqual } from 'node:crypto';
+import {
+  pbkdf2 as pbkdf2Cb,
+  randomBytes,
+  scrypt as scryptCb,
+  ScryptOptions,
+  timingSafeEqual,
+} from 'node:crypto';
 
 const KEY_LENGTH = 32;
 /** Node's default cost: about 35 ms per hash on this class of machine, run off the event loop. */
@@ -49,7 +55,9 @@ export const MOSQUITTO_ITERATIONS = 1000;
 
 function pbkdf2(secret: string, salt: Buffer, iterations: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    pbkdf2Cb(secret, salt, iterations, 64, 'sha512', (err, key) => (err ? reject(err) : resolve(key))),
+    pbkdf2Cb(secret, salt, iterations, 64, 'sha512', (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 
@@ -66,11 +74,19 @@ export async function verifyMosquittoHash(secret: string, stored: string): Promi
   if (seven !== '7' || !/^\d{1,7}$/.test(iterations ?? '') || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
   if (expected.length !== 64) return false;
-  return timingSafeEqual(await pbkdf2(secret, Buffer.from(salt, 'base64'), Number(iterations)), expected);
+  return timingSafeEqual(
+    await pbkdf2(secret, Buffer.from(salt, 'base64'), Number(iterations)),
+    expected,
+  );
 }
 
 /** Both stored forms of a new secret. */
-export async function hashForStorage(secret: string): Promise<{ secretHash: string; mqttPasswordHash: string }> {
-  const [secretHash, mqttPasswordHash] = await Promise.all([hashDeviceSecret(secret), mosquittoHash(secret)]);
+export async function hashForStorage(
+  secret: string,
+): Promise<{ secretHash: string; mqttPasswordHash: string }> {
+  const [secretHash, mqttPasswordHash] = await Promise.all([
+    hashDeviceSecret(secret),
+    mosquittoHash(secret),
+  ]);
   return { secretHash, mqttPasswordHash };
 }

@@ -35,7 +35,13 @@ export class DeviceEntity {
   secretHash?: string;
 
   /** The same secret as Mosquitto stores it (`$7$` PBKDF2-SHA512), for `mosquitto export`. */
-  @Column({ type: 'varchar', length: 200, name: 'mqtt_password_hash', nullable: true, select: false })
+  @Column({
+    type: 'varchar',
+    length: 200,
+    name: 'mqtt_password_hash',
+    nullable: true,
+    select: false,
+  })
   mqttPasswordHash?: string | null;
 
   @Column({ ...timeColumn, name: 'secret_rotated_at' })

@@ -83,7 +83,10 @@ export class DevicesController {
   @ApiOperation({ summary: 'Online/offline history of a device, newest first' })
   @ApiOkResponse({ type: [PresenceIntervalDto] })
   @ApiErrors(400, 401, 404)
-  presence(@Param('id', DeviceIdPipe) id: string, @Query() query: PresenceHistoryQuery): Promise<PresenceIntervalDto[]> {
+  presence(
+    @Param('id', DeviceIdPipe) id: string,
+    @Query() query: PresenceHistoryQuery,
+  ): Promise<PresenceIntervalDto[]> {
     return this.devices.presenceHistory(id, query.limit);
   }
 

@@ -11,7 +11,10 @@ import { PresenceRepository } from './presence.repository.js';
 import { PresenceService } from './presence.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]), VillagesModule],
+  imports: [
+    TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]),
+    VillagesModule,
+  ],
   controllers: [DevicesController],
   providers: [DevicesRepository, DevicesService, DeviceEvents, PresenceRepository, PresenceService],
   exports: [DevicesService, DeviceEvents, PresenceService],

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import { chunks } from '../database/batch.js';
 import { escapeLike } from '../database/db-errors.js';
@@ -58,6 +58,22 @@ export class DevicesRepository {
     query.orderBy('d.village_code', 'ASC').addOrderBy('d.id', 'ASC');
     if (filter.limit !== undefined) query.take(filter.limit).skip(filter.offset ?? 0);
     return query.getManyAndCount();
+  }
+
+  /** id, type and enabled of every device in these villages. */
+  async inVillages(
+    villageCodes: string[],
+  ): Promise<Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[]> {
+    const out: Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[] = [];
+    for (const codes of chunks(villageCodes, 500)) {
+      out.push(
+        ...(await this.devices.find({
+          select: { id: true, villageCode: true, type: true, enabled: true },
+          where: { villageCode: In(codes) },
+        })),
+      );
+    }
+    return out;
   }
 
   async enabledCredentials(): Promise<{ id: string; mqttPasswordHash: string | null }[]> {

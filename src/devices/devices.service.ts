@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { DeviceType } from '../contract/device.js';
 import { Clock } from '../common/clock.js';
 import { isoTime } from '../common/time.js';
 import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
@@ -111,6 +112,25 @@ export class DevicesService {
       endedAt: isoOrNull(i.endedAt),
       endReason: i.endReason,
     }));
+  }
+
+  /** The devices of these villages with their presence, for status views. */
+  async statusOfVillages(
+    villageCodes: string[],
+  ): Promise<
+    {
+      id: string;
+      villageCode: string;
+      type: DeviceType;
+      enabled: boolean;
+      online: boolean;
+      lastSeenAt: number | null;
+    }[]
+  > {
+    return (await this.repo.inVillages(villageCodes)).map((d) => {
+      const p = this.presence.get(d.id);
+      return { ...d, online: p?.online ?? false, lastSeenAt: p?.lastSeenAt ?? null };
+    });
   }
 
   /** Every enabled device with its Mosquitto-format hash (null for devices issued before it existed). */

@@ -14,8 +14,10 @@ export type IntervalChange =
 @Injectable()
 export class PresenceRepository {
   constructor(
-    @InjectRepository(DevicePresenceEntity) private readonly presence: Repository<DevicePresenceEntity>,
-    @InjectRepository(PresenceIntervalEntity) private readonly intervals: Repository<PresenceIntervalEntity>,
+    @InjectRepository(DevicePresenceEntity)
+    private readonly presence: Repository<DevicePresenceEntity>,
+    @InjectRepository(PresenceIntervalEntity)
+    private readonly intervals: Repository<PresenceIntervalEntity>,
     @InjectRepository(DeviceEntity) private readonly devices: Repository<DeviceEntity>,
     private readonly writes: WriteQueue,
   ) {}
@@ -48,11 +50,17 @@ export class PresenceRepository {
       }
       const opens: Partial<PresenceIntervalEntity>[] = [];
       const flushOpens = async () => {
-        for (const chunk of chunks(opens.splice(0), 500)) await m.insert(PresenceIntervalEntity, chunk);
+        for (const chunk of chunks(opens.splice(0), 500))
+          await m.insert(PresenceIntervalEntity, chunk);
       };
       for (const change of changes) {
         if (change.kind === 'open') {
-          opens.push({ deviceId: change.deviceId, startedAt: change.at, endedAt: null, endReason: null });
+          opens.push({
+            deviceId: change.deviceId,
+            startedAt: change.at,
+            endedAt: null,
+            endReason: null,
+          });
           continue;
         }
         await flushOpens();

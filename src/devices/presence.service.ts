@@ -121,7 +121,8 @@ export class PresenceService implements OnModuleDestroy {
   recordState(deviceId: string, msg: StateMessage, receivedAt: number): void {
     const p = this.entry(deviceId);
     if (msg.status === 'online') {
-      if (p.online && p.session !== msg.session) this.closeInterval(deviceId, receivedAt, 'reconnect');
+      if (p.online && p.session !== msg.session)
+        this.closeInterval(deviceId, receivedAt, 'reconnect');
       const opening = !p.online || p.session !== msg.session;
       p.online = true;
       p.session = msg.session;
@@ -170,7 +171,10 @@ export class PresenceService implements OnModuleDestroy {
         n++;
       }
     }
-    if (n > 0) this.logger.log(`${n} device(s) silent for over ${this.silenceLimitMs / 1000} s: marked offline`);
+    if (n > 0)
+      this.logger.log(
+        `${n} device(s) silent for over ${this.silenceLimitMs / 1000} s: marked offline`,
+      );
     return n;
   }
 
@@ -211,7 +215,9 @@ export class PresenceService implements OnModuleDestroy {
         // Keep what failed for the next attempt rather than losing it.
         for (const id of ids) this.dirty.add(id);
         this.intervalChanges = [...changes, ...this.intervalChanges];
-        this.logger.error(`presence batch of ${rows.length} row(s) not saved: ${(err as Error).message}`);
+        this.logger.error(
+          `presence batch of ${rows.length} row(s) not saved: ${(err as Error).message}`,
+        );
         this.scheduleFlush(FLUSH_DELAY_MS * 10);
         return;
       }
@@ -251,7 +257,13 @@ export class PresenceService implements OnModuleDestroy {
     this.markDirty(deviceId);
   }
 
-  private goOffline(deviceId: string, p: Presence, at: number, reason: string, announce = true): void {
+  private goOffline(
+    deviceId: string,
+    p: Presence,
+    at: number,
+    reason: string,
+    announce = true,
+  ): void {
     p.online = false;
     p.session = null;
     p.onlineSince = null;

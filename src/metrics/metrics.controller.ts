@@ -11,7 +11,9 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Prometheus metrics (no token): MQTT rejections by reason, devices online, process' })
+  @ApiOperation({
+    summary: 'Prometheus metrics (no token): MQTT rejections by reason, devices online, process',
+  })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string' } })
   async metricsText(@Res() res: Response): Promise<void> {

@@ -50,7 +50,7 @@ export class MetricsService {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'dalaba_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'dalaba_' });
     for (const reason of MQTT_REJECTIONS) this.mqttRejected.inc({ reason }, 0);
   }
 

@@ -13,7 +13,10 @@ type Reply = { kind: 'pong' } | { kind: 'ack'; ok: boolean; reason?: string };
 /** Commands an operator sends to one device and waits for the answer to: ping, volume. */
 @Injectable()
 export class DeviceCommands implements OnModuleDestroy {
-  private readonly waiting = new Map<string, { resolve: (r: Reply) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (r: Reply) => void; timer: NodeJS.Timeout }
+  >();
 
   constructor(
     private readonly gateway: DeviceGateway,
@@ -28,19 +31,37 @@ export class DeviceCommands implements OnModuleDestroy {
       if (!entry) return;
       this.waiting.delete(key);
       clearTimeout(entry.timer);
-      entry.resolve(message.type === 'pong' ? { kind: 'pong' } : { kind: 'ack', ok: message.ok, reason: message.reason });
+      entry.resolve(
+        message.type === 'pong'
+          ? { kind: 'pong' }
+          : { kind: 'ack', ok: message.ok, reason: message.reason },
+      );
     });
   }
 
   async ping(deviceId: string, timeoutMs = 5000): Promise<{ roundTripMs: number }> {
     const started = performance.now();
-    await this.request(deviceId, (id, ts) => ({ v: PROTOCOL_VERSION, type: 'ping', id, ts }), timeoutMs);
+    await this.request(
+      deviceId,
+      (id, ts) => ({ v: PROTOCOL_VERSION, type: 'ping', id, ts }),
+      timeoutMs,
+    );
     return { roundTripMs: Math.round(performance.now() - started) };
   }
 
-  async setVolume(deviceId: string, volume: number, timeoutMs = 5000): Promise<{ ok: boolean; reason?: string }> {
-    const reply = await this.request(deviceId, (id, ts) => ({ v: PROTOCOL_VERSION, type: 'volume', id, ts, volume }), timeoutMs);
-    return reply.kind === 'ack' ? { ok: reply.ok, ...(reply.reason ? { reason: reply.reason } : {}) } : { ok: true };
+  async setVolume(
+    deviceId: string,
+    volume: number,
+    timeoutMs = 5000,
+  ): Promise<{ ok: boolean; reason?: string }> {
+    const reply = await this.request(
+      deviceId,
+      (id, ts) => ({ v: PROTOCOL_VERSION, type: 'volume', id, ts, volume }),
+      timeoutMs,
+    );
+    return reply.kind === 'ack'
+      ? { ok: reply.ok, ...(reply.reason ? { reason: reply.reason } : {}) }
+      : { ok: true };
   }
 
   onModuleDestroy(): void {
@@ -62,7 +83,13 @@ export class DeviceCommands implements OnModuleDestroy {
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(key);
-        reject(new DomainError('timeout', 'DEVICE_NO_ANSWER', `Device ${deviceId} did not answer within ${timeoutMs} ms`));
+        reject(
+          new DomainError(
+            'timeout',
+            'DEVICE_NO_ANSWER',
+            `Device ${deviceId} did not answer within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.waiting.set(key, { resolve, timer });
     });
@@ -72,7 +99,11 @@ export class DeviceCommands implements OnModuleDestroy {
       const entry = this.waiting.get(key);
       if (entry) clearTimeout(entry.timer);
       this.waiting.delete(key);
-      throw new DomainError('unavailable', 'BROKER_UNAVAILABLE', `Could not send to device ${deviceId}: ${(err as Error).message}`);
+      throw new DomainError(
+        'unavailable',
+        'BROKER_UNAVAILABLE',
+        `Could not send to device ${deviceId}: ${(err as Error).message}`,
+      );
     }
     return reply;
   }

@@ -6,7 +6,13 @@ import { InjectConfig } from '../config/config.module.js';
 import { decode, encode } from '../contract/decode.js';
 import { isDeviceId } from '../contract/device.js';
 import type { AckEvent, DeliveryEvent, MessagesByKind, PongEvent } from '../contract/messages.js';
-import { allDevicesFilter, DEVICE_PUBLISH_KINDS, deviceTopic, parseDeviceTopic, TopicKind } from '../contract/topics.js';
+import {
+  allDevicesFilter,
+  DEVICE_PUBLISH_KINDS,
+  deviceTopic,
+  parseDeviceTopic,
+  TopicKind,
+} from '../contract/topics.js';
 import { Clock } from '../common/clock.js';
 import { FailureWindow } from '../common/failure-window.js';
 import { ThrottledLog } from '../common/throttled-log.js';
@@ -75,6 +81,10 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     return this.transport.mode;
   }
 
+  describe(): string {
+    return `${this.transport.mode === 'embedded' ? 'embedded broker on' : 'external broker'} ${this.transport.describe()}`;
+  }
+
   /** The embedded broker's ports (tests start it on port 0). */
   get ports(): { mqtt?: number; ws?: number } {
     return { mqtt: this.transport.port, ws: this.transport.wsPort };
@@ -89,7 +99,10 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
       if (change.kind === 'created') return;
       if (change.kind === 'updated' && change.enabled) return;
       this.verified.delete(change.deviceId);
-      this.credentialGeneration.set(change.deviceId, (this.credentialGeneration.get(change.deviceId) ?? 0) + 1);
+      this.credentialGeneration.set(
+        change.deviceId,
+        (this.credentialGeneration.get(change.deviceId) ?? 0) + 1,
+      );
       const why = change.kind === 'updated' ? 'disabled' : change.kind;
       if (this.transport.disconnect(change.deviceId)) {
         this.logger.log(`device=${change.deviceId} disconnected (${why})`);
@@ -110,7 +123,8 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     this.readiness.register('mqtt', async () => {
       const connected = this.transport.isConnected();
       this.metrics.mqttConnected.set(connected ? 1 : 0);
-      if (!connected) throw new Error(`not connected to the broker at ${this.transport.describe()}`);
+      if (!connected)
+        throw new Error(`not connected to the broker at ${this.transport.describe()}`);
     });
     this.started = true;
   }
@@ -127,15 +141,30 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
 
   /** Publishes a command to one device (QoS 1, its `cmd` topic). */
   async sendCommand(deviceId: string, message: MessagesByKind['cmd']): Promise<void> {
-    await this.transport.publish(deviceTopic(this.prefix, deviceId, 'cmd'), encode(message), { qos: 1 });
+    await this.transport.publish(deviceTopic(this.prefix, deviceId, 'cmd'), encode(message), {
+      qos: 1,
+    });
   }
 
   // ---- BrokerPolicy (embedded broker) ----
 
-  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, address: string): Promise<boolean> {
+  async authenticate(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    address: string,
+  ): Promise<boolean> {
     const now = this.clock.now().getTime();
-    if (this.failuresById.retryAfterS(clientId) > 0 || this.failuresByAddress.retryAfterS(address) > 0) {
-      this.reject('auth_rate_limited', clientId, `login refused: too many failed logins from device=${clientId} or address=${address}`, now);
+    if (
+      this.failuresById.retryAfterS(clientId) > 0 ||
+      this.failuresByAddress.retryAfterS(address) > 0
+    ) {
+      this.reject(
+        'auth_rate_limited',
+        clientId,
+        `login refused: too many failed logins from device=${clientId} or address=${address}`,
+        now,
+      );
       return false;
     }
     const secret = password?.toString('utf8') ?? '';
@@ -153,16 +182,27 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         : username !== clientId
           ? 'username differs from client id'
           : 'unknown or disabled device, or wrong secret';
-      this.reject('auth_failed', clientId, `login refused for device=${JSON.stringify(clientId).slice(0, 80)} address=${address}: ${why}`, now);
+      this.reject(
+        'auth_failed',
+        clientId,
+        `login refused for device=${JSON.stringify(clientId).slice(0, 80)} address=${address}: ${why}`,
+        now,
+      );
     }
     return ok;
   }
 
   mayPublish(clientId: string, topic: string): boolean {
     const parsed = parseDeviceTopic(this.prefix, topic);
-    const ok = parsed !== null && parsed.deviceId === clientId && DEVICE_PUBLISH_KINDS.includes(parsed.kind);
+    const ok =
+      parsed !== null && parsed.deviceId === clientId && DEVICE_PUBLISH_KINDS.includes(parsed.kind);
     if (!ok) {
-      this.reject('acl_publish', clientId, `device=${clientId} may not publish to ${topic.slice(0, 200)}; disconnected`, this.clock.now().getTime());
+      this.reject(
+        'acl_publish',
+        clientId,
+        `device=${clientId} may not publish to ${topic.slice(0, 200)}; disconnected`,
+        this.clock.now().getTime(),
+      );
     }
     return ok;
   }
@@ -170,13 +210,23 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
   maySubscribe(clientId: string, topic: string): boolean {
     const ok = topic === deviceTopic(this.prefix, clientId, 'cmd');
     if (!ok) {
-      this.reject('acl_subscribe', clientId, `device=${clientId} may not subscribe to ${topic.slice(0, 200)}`, this.clock.now().getTime());
+      this.reject(
+        'acl_subscribe',
+        clientId,
+        `device=${clientId} may not subscribe to ${topic.slice(0, 200)}`,
+        this.clock.now().getTime(),
+      );
     }
     return ok;
   }
 
   oversized(clientId: string | undefined, length: number): void {
-    this.reject('too_large', clientId ?? '?', `device=${clientId ?? '?'} sent a packet of ${length} bytes; disconnected`, this.clock.now().getTime());
+    this.reject(
+      'too_large',
+      clientId ?? '?',
+      `device=${clientId ?? '?'} sent a packet of ${length} bytes; disconnected`,
+      this.clock.now().getTime(),
+    );
   }
 
   // ---- inbound ----
@@ -186,26 +236,54 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     const now = this.clock.now().getTime();
     try {
       const parsed = parseDeviceTopic(this.prefix, topic);
-      if (!parsed) return this.reject('bad_topic', topic, `message on an unexpected topic ${topic.slice(0, 200)}`, now);
+      if (!parsed)
+        return this.reject(
+          'bad_topic',
+          topic,
+          `message on an unexpected topic ${topic.slice(0, 200)}`,
+          now,
+        );
       const { deviceId, kind } = parsed;
       if (!this.buckets.take(deviceId, now)) {
-        return this.reject('rate_limited', deviceId, `device=${deviceId} sends faster than ${this.config.mqtt.deviceRate}/s; dropping`, now);
+        return this.reject(
+          'rate_limited',
+          deviceId,
+          `device=${deviceId} sends faster than ${this.config.mqtt.deviceRate}/s; dropping`,
+          now,
+        );
       }
       if (!this.presence.isKnownDevice(deviceId)) {
-        return this.reject('unknown_device', deviceId, `message from unregistered device=${deviceId}`, now);
+        return this.reject(
+          'unknown_device',
+          deviceId,
+          `message from unregistered device=${deviceId}`,
+          now,
+        );
       }
       const decoded = decode(kind, payload, this.config.mqtt.maxPayloadBytes);
       if (!decoded.ok) {
-        return this.reject(decoded.reason, `${deviceId}`, `device=${deviceId} ${kind}: ${decoded.reason}: ${decoded.detail}`, now);
+        return this.reject(
+          decoded.reason,
+          `${deviceId}`,
+          `device=${deviceId} ${kind}: ${decoded.reason}: ${decoded.detail}`,
+          now,
+        );
       }
       this.metrics.mqttAccepted.inc({ kind });
       this.dispatch(deviceId, kind, decoded.message, now);
     } catch (err) {
-      this.logger.error(`message on ${topic.slice(0, 200)} could not be handled: ${(err as Error).stack ?? err}`);
+      this.logger.error(
+        `message on ${topic.slice(0, 200)} could not be handled: ${(err as Error).stack ?? err}`,
+      );
     }
   }
 
-  private dispatch(deviceId: string, kind: TopicKind, message: MessagesByKind[TopicKind], receivedAt: number): void {
+  private dispatch(
+    deviceId: string,
+    kind: TopicKind,
+    message: MessagesByKind[TopicKind],
+    receivedAt: number,
+  ): void {
     switch (kind) {
       case 'state':
         this.presence.recordState(deviceId, message as MessagesByKind['state'], receivedAt);

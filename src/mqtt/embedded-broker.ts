@@ -54,7 +54,9 @@ export class EmbeddedBroker extends MqttTransport {
         policy.authenticate(client.id, username, password, address).then(
           (ok) => done(ok ? null : authError(4 as AuthErrorCode, 'Bad user name or password'), ok),
           (err: Error) => {
-            this.logger.error(`device=${client.id} authentication failed with an error: ${err.message}`);
+            this.logger.error(
+              `device=${client.id} authentication failed with an error: ${err.message}`,
+            );
             done(authError(3 as AuthErrorCode, 'Server unavailable'), false);
           },
         );
@@ -87,9 +89,13 @@ export class EmbeddedBroker extends MqttTransport {
       this.ws = new WebSocketServer({ port: this.config.wsPort, host: this.config.host });
       await new Promise<void>((resolve, reject) => {
         this.ws!.once('listening', resolve);
-        this.ws!.once('error', (err: NodeJS.ErrnoException) => reject(portError(err, this.config.wsPort!, 'MQTT_WS_PORT')));
+        this.ws!.once('error', (err: NodeJS.ErrnoException) =>
+          reject(portError(err, this.config.wsPort!, 'MQTT_WS_PORT')),
+        );
       });
-      this.ws.on('connection', (socket, req) => guard(aedes.handle(createWebSocketStream(socket), req)));
+      this.ws.on('connection', (socket, req) =>
+        guard(aedes.handle(createWebSocketStream(socket), req)),
+      );
     }
   }
 
@@ -113,7 +119,14 @@ export class EmbeddedBroker extends MqttTransport {
     if (!aedes) return Promise.reject(new Error('embedded broker is not running'));
     return new Promise((resolve, reject) =>
       aedes.publish(
-        { cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain ?? false, dup: false },
+        {
+          cmd: 'publish',
+          topic,
+          payload,
+          qos: options.qos,
+          retain: options.retain ?? false,
+          dup: false,
+        },
         (err?: Error) => (err ? reject(err) : resolve()),
       ),
     );
@@ -127,7 +140,10 @@ export class EmbeddedBroker extends MqttTransport {
         filter,
         (packet, done) => {
           try {
-            handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+            handler(
+              packet.topic,
+              Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+            );
           } finally {
             done();
           }
@@ -142,7 +158,8 @@ export class EmbeddedBroker extends MqttTransport {
   }
 
   disconnect(clientId: string): boolean {
-    const client = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients?.[clientId];
+    const client = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)
+      ?.clients?.[clientId];
     if (!client) return false;
     client.close();
     return true;
@@ -175,7 +192,10 @@ function portError(err: NodeJS.ErrnoException, port: number, variable: string): 
         `or use the broker that is running with MQTT_URL=mqtt://127.0.0.1:${port}.`,
     );
   }
-  if (err.code === 'EACCES') return new StartupError(`Not allowed to listen on MQTT port ${port}; choose one above 1023 with ${variable}=…`);
+  if (err.code === 'EACCES')
+    return new StartupError(
+      `Not allowed to listen on MQTT port ${port}; choose one above 1023 with ${variable}=…`,
+    );
   return err;
 }
 

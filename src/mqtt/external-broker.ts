@@ -1,7 +1,13 @@
 import { Logger } from '@nestjs/common';
 import mqtt, { MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/app-config.js';
-import { BrokerPolicy, MessageHandler, MqttTransport, PublishOptions, topicMatches } from './transport.js';
+import {
+  BrokerPolicy,
+  MessageHandler,
+  MqttTransport,
+  PublishOptions,
+  topicMatches,
+} from './transport.js';
 
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
@@ -41,7 +47,9 @@ export class ExternalBroker extends MqttTransport {
     client.on('connect', (connack) => {
       this.failures = 0;
       client.options.reconnectPeriod = BACKOFF_MIN_MS;
-      this.logger.log(`connected to ${this.describe()} (session ${connack.sessionPresent ? 'resumed' : 'new'})`);
+      this.logger.log(
+        `connected to ${this.describe()} (session ${connack.sessionPresent ? 'resumed' : 'new'})`,
+      );
       void this.subscribeAll();
     });
     // Runs before mqtt.js schedules its reconnect, so the new period applies to this attempt.
@@ -51,7 +59,9 @@ export class ExternalBroker extends MqttTransport {
       const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.failures++);
       client.options.reconnectPeriod = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     });
-    client.on('offline', () => this.logger.warn(`lost the broker at ${this.describe()}; reconnecting`));
+    client.on('offline', () =>
+      this.logger.warn(`lost the broker at ${this.describe()}; reconnecting`),
+    );
     client.on('error', (err) => this.logger.warn(`broker ${this.describe()}: ${err.message}`));
     client.on('message', (topic, payload) => {
       for (const { filter, handler } of this.handlers) {
@@ -66,7 +76,8 @@ export class ExternalBroker extends MqttTransport {
         resolve();
       });
     });
-    if (!client.connected) this.logger.warn(`broker ${this.describe()} not reachable yet; still trying`);
+    if (!client.connected)
+      this.logger.warn(`broker ${this.describe()} not reachable yet; still trying`);
   }
 
   async stop(): Promise<void> {
@@ -77,7 +88,10 @@ export class ExternalBroker extends MqttTransport {
 
   async publish(topic: string, payload: Buffer, options: PublishOptions): Promise<void> {
     if (!this.client) throw new Error('not connected to the broker');
-    await this.client.publishAsync(topic, payload, { qos: options.qos, retain: options.retain ?? false });
+    await this.client.publishAsync(topic, payload, {
+      qos: options.qos,
+      retain: options.retain ?? false,
+    });
   }
 
   async subscribe(filter: string, handler: MessageHandler): Promise<void> {
@@ -114,9 +128,12 @@ export class ExternalBroker extends MqttTransport {
     const shared = this.config.shareGroup ? `$share/${this.config.shareGroup}/${filter}` : filter;
     try {
       const granted = await this.client!.subscribeAsync(shared, { qos: 1 });
-      if (granted.some((g) => g.qos === 128)) this.logger.error(`broker refused the subscription ${shared}: check the server user's ACL`);
+      if (granted.some((g) => g.qos === 128))
+        this.logger.error(`broker refused the subscription ${shared}: check the server user's ACL`);
     } catch (err) {
-      this.logger.warn(`subscribing to ${shared} failed: ${(err as Error).message}; will retry on reconnect`);
+      this.logger.warn(
+        `subscribing to ${shared} failed: ${(err as Error).message}; will retry on reconnect`,
+      );
     }
   }
 }

@@ -15,14 +15,20 @@ export function canGuardPacketSize(client: unknown): boolean {
   return typeof parser?._parseLength === 'function' && typeof parser._emitError === 'function';
 }
 
-export function guardPacketSize(client: unknown, maxBytes: number, onTooLarge: (length: number) => void): void {
+export function guardPacketSize(
+  client: unknown,
+  maxBytes: number,
+  onTooLarge: (length: number) => void,
+): void {
   const parser = (client as { _parser: ParserInternals })._parser;
   const parseLength = parser._parseLength.bind(parser);
   parser._parseLength = () => {
     const done = parseLength();
     if (done && parser.packet.length > maxBytes) {
       onTooLarge(parser.packet.length);
-      parser._emitError(new Error(`packet of ${parser.packet.length} bytes is over the ${maxBytes}-byte limit`));
+      parser._emitError(
+        new Error(`packet of ${parser.packet.length} bytes is over the ${maxBytes}-byte limit`),
+      );
       return false;
     }
     return done;

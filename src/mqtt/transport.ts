@@ -1,6 +1,11 @@
 /** Decides who may connect, publish and subscribe on the embedded broker. */
 export interface BrokerPolicy {
-  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, address: string): Promise<boolean>;
+  authenticate(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    address: string,
+  ): Promise<boolean>;
   mayPublish(clientId: string, topic: string): boolean;
   maySubscribe(clientId: string, topic: string): boolean;
   /** A client announced a packet over the size limit; its connection is being closed. */

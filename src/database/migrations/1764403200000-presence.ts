@@ -1,4 +1,11 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableForeignKey, TableIndex } from 'typeorm';
+import {
+  MigrationInterface,
+  QueryRunner,
+  Table,
+  TableColumn,
+  TableForeignKey,
+  TableIndex,
+} from 'typeorm';
 
 const time = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
@@ -9,7 +16,12 @@ export class Presence1764403200000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn(
       'devices',
-      new TableColumn({ name: 'mqtt_password_hash', type: 'varchar', length: '200', isNullable: true }),
+      new TableColumn({
+        name: 'mqtt_password_hash',
+        type: 'varchar',
+        length: '200',
+        isNullable: true,
+      }),
     );
 
     await q.createTable(
@@ -45,14 +57,23 @@ export class Presence1764403200000 implements MigrationInterface {
       new Table({
         name: 'presence_intervals',
         columns: [
-          { name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' },
+          {
+            name: 'id',
+            type: 'integer',
+            isPrimary: true,
+            isGenerated: true,
+            generationStrategy: 'increment',
+          },
           { name: 'device_id', type: 'varchar', length: '64' },
           time('started_at'),
           time('ended_at', true),
           { name: 'end_reason', type: 'varchar', length: '16', isNullable: true },
         ],
         indices: [
-          new TableIndex({ name: 'IDX_presence_intervals_device_started', columnNames: ['device_id', 'started_at'] }),
+          new TableIndex({
+            name: 'IDX_presence_intervals_device_started',
+            columnNames: ['device_id', 'started_at'],
+          }),
         ],
         foreignKeys: [
           new TableForeignKey({

@@ -129,7 +129,12 @@ export class DeviceDto {
   secretRotatedAt!: string;
   @ApiProperty({ description: 'Connected now (from its state messages, Will and heartbeats)' })
   online!: boolean;
-  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Last message of any kind' })
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'Last message of any kind',
+  })
   lastSeenAt!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
@@ -151,12 +156,18 @@ export class TelemetryDto {
 
 export class PresenceDto {
   @ApiProperty() online!: boolean;
-  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Last message of any kind' })
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'Last message of any kind',
+  })
   lastSeenAt!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) onlineSince!: string | null;
   @ApiProperty({ type: String, nullable: true }) firmware!: string | null;
   @ApiProperty({ type: [String] }) codecs!: string[];
-  @ApiProperty({ type: String, nullable: true, description: 'The type the device says it is' }) reportedType!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The type the device says it is' })
+  reportedType!: string | null;
   @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
   @ApiProperty({ type: TelemetryDto, nullable: true }) telemetry!: TelemetryDto | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) telemetryAt!: string | null;
@@ -168,12 +179,18 @@ export class DeviceDetailDto extends DeviceDto {
 
 export class PresenceIntervalDto {
   @ApiProperty({ format: 'date-time' }) startedAt!: string;
-  @ApiProperty({ format: 'date-time', type: String, nullable: true, description: 'Null while still online' })
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'Null while still online',
+  })
   endedAt!: string | null;
   @ApiProperty({
     type: String,
     nullable: true,
-    description: 'offline (the device or its Will said so), timeout, reconnect, server_stop, server_restart',
+    description:
+      'offline (the device or its Will said so), timeout, reconnect, server_stop, server_restart',
   })
   endReason!: string | null;
 }

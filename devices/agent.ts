@@ -1,0 +1,543 @@
+/**
+ * The reference device: the device side of the Dalaba protocol (docs/protocol.md), on mqtt.js and
+ * the shared contract. Runs as one real device next to an amplifier, or by the thousand in a fleet.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import mqtt, { MqttClient } from 'mqtt';
+import {
+  decode,
+  DEFAULT_TOPIC_PREFIX,
+  DeliveryEvent,
+  DeviceReportedState,
+  DeviceType,
+  deviceTopic,
+  encode,
+  MessagesByKind,
+  outranks,
+  PlayCommand,
+  PROTOCOL_VERSION,
+  StateMessage,
+  StopCommand,
+  TIMING,
+  TopicKind,
+} from '../src/contract/index.js';
+import { fetchClip } from './clip-fetcher.js';
+
+/** Knobs that make the device misbehave on purpose, for tests and benchmarks. */
+export interface Faults {
+  /** Share (0–1) of commands silently ignored, as if lost. */
+  dropCommands?: number;
+  /** Share (0–1) of downloads that fail. */
+  failDownloads?: number;
+  /** Extra wait before each download request, ms. */
+  downloadDelayMs?: number;
+  /** Added to this device's clock (message `ts`, expiry checks), ms. */
+  clockSkewMs?: number;
+  /** Claim no codecs the server uses, so every play is rejected. */
+  rejectCodec?: boolean;
+}
+
+export interface AgentOptions {
+  url: string;
+  id: string;
+  secret: string;
+  prefix?: string;
+  deviceType?: DeviceType;
+  firmware?: string;
+  volume?: number;
+  heartbeatIntervalS?: number;
+  keepAliveS?: number;
+  /** Playback speed: 1 plays for the clip's real duration, 10 ten times faster, 0 instantly. */
+  speed?: number;
+  /** A real player: a command with `{file}`, e.g. `mpg123 -q {file}`; needs `cacheDir`. */
+  player?: string;
+  cacheDir?: string;
+  faults?: Faults;
+  /** Battery level to report (speaker carts); omitted when undefined. */
+  batteryPct?: number;
+  log?: (line: string) => void;
+  random?: () => number;
+}
+
+type LocalState = DeviceReportedState | 'waiting' | 'stopped' | 'preempted';
+
+interface Job {
+  cmd: PlayCommand;
+  state: LocalState;
+  abort: AbortController;
+  file?: string;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, Math.max(0, ms));
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state),
+ * `invalid` (reason) for a command that fails validation.
+ */
+export class DeviceAgent extends EventEmitter {
+  private client?: MqttClient;
+  private session = '';
+  private readonly prefix: string;
+  private readonly faults: Faults;
+  private readonly random: () => number;
+  private readonly startedAt = Date.now();
+  private heartbeat?: NodeJS.Timeout;
+  private seq = 0;
+  private failures = 0;
+  private volume: number;
+  private readonly jobs = new Map<string, Job>();
+  private playing?: Job;
+  private readonly queue: Job[] = [];
+  private stopped = false;
+
+  constructor(readonly options: AgentOptions) {
+    super();
+    this.prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
+    this.faults = options.faults ?? {};
+    this.random = options.random ?? Math.random;
+    this.volume = options.volume ?? 80;
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** What this device knows of each delivery it was sent. */
+  deliveryState(deliveryId: string): LocalState | undefined {
+    return this.jobs.get(deliveryId)?.state;
+  }
+
+  /** Connects (and keeps reconnecting with jittered back-off). Resolves on the first connection. */
+  start(): Promise<void> {
+    this.stopped = false;
+    this.connect();
+    return new Promise((resolve, reject) => {
+      const onConnect = () => {
+        this.off('auth-failed', onFail);
+        resolve();
+      };
+      const onFail = (err: Error) => {
+        this.off('connected', onConnect);
+        reject(err);
+      };
+      this.once('connected', onConnect);
+      this.once('auth-failed', onFail);
+    });
+  }
+
+  /** Says `offline` and disconnects cleanly (no Will). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    for (const job of this.jobs.values()) job.abort.abort(new Error('agent stopped'));
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    if (client.connected) {
+      await client
+        .publishAsync(this.topic('state'), encode(this.stateMessage('offline')), {
+          qos: 1,
+          retain: true,
+        })
+        .catch(() => undefined);
+    }
+    await client.endAsync();
+  }
+
+  /** Drops the connection without a DISCONNECT, as a power cut would: the broker publishes the Will. */
+  kill(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    for (const job of this.jobs.values()) job.abort.abort(new Error('agent killed'));
+    const client = this.client;
+    this.client = undefined;
+    client?.end(true);
+    (client as unknown as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
+  }
+
+  /** Goes silent for `ms` (abrupt disconnect, then reconnects), e.g. a mast losing power. */
+  async goOffline(ms: number): Promise<void> {
+    this.kill();
+    await new Promise((r) => setTimeout(r, ms));
+    await this.start();
+  }
+
+  // ---- connection ----
+
+  private connect(): void {
+    this.newSession();
+    const client = mqtt.connect(this.options.url, {
+      clientId: this.options.id,
+      username: this.options.id,
+      password: this.options.secret,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: this.options.keepAliveS ?? TIMING.keepAliveS,
+      reconnectPeriod: 1000,
+      connectTimeout: 15_000,
+      will: this.will(),
+    });
+    this.client = client;
+    // Each connection gets its own session id, in its Will and in its `online` state alike.
+    client.on('reconnect', () => {
+      this.newSession();
+      client.options.will = this.will();
+    });
+    // Jittered exponential back-off (mqtt.js alone retries every second, all devices in lock-step).
+    client.prependListener('close', () => {
+      if (this.stopped) return;
+      const ceiling = Math.min(TIMING.reconnectMaxS * 1000, 1000 * 2 ** this.failures++);
+      client.options.reconnectPeriod = Math.round(ceiling / 2 + this.random() * (ceiling / 2));
+      clearInterval(this.heartbeat);
+      this.emit('disconnected');
+    });
+    client.on('error', (err: Error & { code?: number }) => {
+      if (err.code === 4 || err.code === 5) {
+        this.log(`login refused by the broker (${err.message})`);
+        this.emit('auth-failed', err);
+      }
+    });
+    client.on('connect', () => {
+      this.failures = 0;
+      client.options.reconnectPeriod = 1000;
+      void this.onConnected(client);
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  private async onConnected(client: MqttClient): Promise<void> {
+    try {
+      await client.subscribeAsync(this.topic('cmd'), { qos: 1 });
+      await client.publishAsync(this.topic('state'), encode(this.stateMessage('online')), {
+        qos: 1,
+        retain: true,
+      });
+      this.sendTelemetry();
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(
+        () => this.sendTelemetry(),
+        (this.options.heartbeatIntervalS ?? TIMING.heartbeatIntervalS) * 1000,
+      );
+      this.heartbeat.unref();
+      this.log('online');
+      this.emit('connected');
+    } catch (err) {
+      this.log(`could not finish connecting: ${(err as Error).message}`);
+    }
+  }
+
+  // ---- commands ----
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic !== this.topic('cmd')) return;
+    const decoded = decode('cmd', payload);
+    if (!decoded.ok) {
+      this.log(`ignored an invalid command: ${decoded.reason} ${decoded.detail}`);
+      this.emit('invalid', decoded.reason);
+      return;
+    }
+    const cmd = decoded.message;
+    if (this.faults.dropCommands && this.random() < this.faults.dropCommands) {
+      this.log(`dropped ${cmd.type} ${cmd.id} (fault injection)`);
+      return;
+    }
+    this.emit('command', cmd);
+    switch (cmd.type) {
+      case 'ping':
+        this.publish('evt', {
+          v: PROTOCOL_VERSION,
+          type: 'pong',
+          id: this.nextId(),
+          ts: this.now(),
+          ref: cmd.id,
+        });
+        return;
+      case 'volume':
+        this.volume = cmd.volume;
+        this.publish('evt', {
+          v: PROTOCOL_VERSION,
+          type: 'ack',
+          id: this.nextId(),
+          ts: this.now(),
+          ref: cmd.id,
+          ok: true,
+        });
+        this.sendTelemetry();
+        return;
+      case 'stop':
+        this.handleStop(cmd);
+        return;
+      case 'play':
+        void this.handlePlay(cmd);
+        return;
+    }
+  }
+
+  private handleStop(cmd: StopCommand): void {
+    let stopped = 0;
+    for (const job of this.jobs.values()) {
+      const matches =
+        (cmd.deliveryId !== undefined && job.cmd.deliveryId === cmd.deliveryId) ||
+        (cmd.broadcastId !== undefined && job.cmd.broadcastId === cmd.broadcastId);
+      if (matches && !isFinished(job.state)) {
+        job.state = 'stopped';
+        job.abort.abort(new Error('stopped'));
+        stopped++;
+      }
+    }
+    this.log(`stop (${cmd.reason}): ${stopped} delivery(ies) stopped`);
+    this.publish('evt', {
+      v: PROTOCOL_VERSION,
+      type: 'ack',
+      id: this.nextId(),
+      ts: this.now(),
+      ref: cmd.id,
+      ok: true,
+    });
+  }
+
+  /** The play flow: received → downloading → ready → (wait) → playing → played, or failed/rejected. */
+  private async handlePlay(cmd: PlayCommand): Promise<void> {
+    const known = this.jobs.get(cmd.deliveryId);
+    if (known && known.state !== 'preempted') {
+      // A resend: say again where we are; never play the same delivery twice.
+      if (isReportable(known.state)) this.report(cmd.deliveryId, known.state);
+      return;
+    }
+    const job: Job = { cmd, state: 'received', abort: new AbortController() };
+    this.jobs.set(cmd.deliveryId, job);
+    this.report(cmd.deliveryId, 'received');
+
+    if (this.now() >= cmd.expiresAt)
+      return this.finish(job, 'rejected', 'expired before it arrived');
+    if (this.faults.rejectCodec || cmd.clip.codec !== 'mp3')
+      return this.finish(job, 'rejected', `codec ${cmd.clip.codec} not supported`);
+
+    try {
+      job.state = 'downloading';
+      this.report(cmd.deliveryId, 'downloading', undefined, 0);
+      if (this.faults.failDownloads && this.random() < this.faults.failDownloads) {
+        throw new Error('download failed: simulated network fault');
+      }
+      const fetched = await fetchClip(cmd.clip, {
+        cacheDir: this.options.player ? this.options.cacheDir : undefined,
+        delayMs: this.faults.downloadDelayMs,
+        signal: job.abort.signal,
+      });
+      job.file = fetched.path;
+      job.state = 'ready';
+      this.report(cmd.deliveryId, 'ready');
+      await sleep(cmd.notBefore - this.now(), job.abort.signal);
+      if (this.now() >= cmd.expiresAt)
+        return this.finish(job, 'failed', 'expired before it could play');
+      await this.speak(job);
+    } catch (err) {
+      if (job.state === 'stopped' || job.state === 'preempted') return;
+      this.finish(job, 'failed', (err as Error).message.slice(0, 200));
+    }
+  }
+
+  /** Takes the speaker: now if free or if this job is more urgent; otherwise after what is ahead. */
+  private async speak(job: Job): Promise<void> {
+    const current = this.playing;
+    if (current && current !== job) {
+      if (outranks(job.cmd.level, current.cmd.level)) {
+        // A more urgent broadcast interrupts; the server returns the other to pending and resends it.
+        current.state = 'preempted';
+        current.abort.abort(new Error('preempted'));
+        this.jobs.delete(current.cmd.deliveryId);
+        this.report(
+          current.cmd.deliveryId,
+          'preempted',
+          `preempted by a level ${job.cmd.level} broadcast`,
+        );
+      } else {
+        this.queue.push(job);
+        this.queue.sort((a, b) => levelRank(a) - levelRank(b) || a.cmd.notBefore - b.cmd.notBefore);
+        await new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (job.abort.signal.aborted) return reject(job.abort.signal.reason);
+            if (!this.playing && this.queue[0] === job) {
+              this.queue.shift();
+              this.off('speaker-free', check);
+              resolve();
+            }
+          };
+          this.on('speaker-free', check);
+          job.abort.signal.addEventListener('abort', () => {
+            this.off('speaker-free', check);
+            this.queue.splice(this.queue.indexOf(job), 1);
+            reject(job.abort.signal.reason);
+          });
+        });
+        if (this.now() >= job.cmd.expiresAt)
+          return this.finish(job, 'failed', 'expired while waiting for the speaker');
+      }
+    }
+    this.playing = job;
+    try {
+      job.state = 'playing';
+      this.report(job.cmd.deliveryId, 'playing');
+      for (let i = 0; i < job.cmd.repeat; i++) await this.playOnce(job);
+      this.finish(job, 'played');
+    } finally {
+      if (this.playing === job) this.playing = undefined;
+      this.emit('speaker-free');
+    }
+  }
+
+  private async playOnce(job: Job): Promise<void> {
+    const { player, speed = 1 } = this.options;
+    if (player && job.file) {
+      const [bin, ...args] = player.split(' ').map((p) => p.replace('{file}', job.file!));
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(bin, args, { stdio: 'ignore' });
+        const onAbort = () => child.kill('SIGTERM');
+        job.abort.signal.addEventListener('abort', onAbort, { once: true });
+        child.on('error', reject);
+        child.on('exit', (code) => {
+          job.abort.signal.removeEventListener('abort', onAbort);
+          if (job.abort.signal.aborted) reject(job.abort.signal.reason);
+          else if (code === 0) resolve();
+          else reject(new Error(`player exited with ${code}`));
+        });
+      });
+      return;
+    }
+    await sleep(speed > 0 ? job.cmd.clip.durationMs / speed : 0, job.abort.signal);
+  }
+
+  private finish(job: Job, state: 'played' | 'failed' | 'rejected', reason?: string): void {
+    job.state = state;
+    this.report(job.cmd.deliveryId, state, reason);
+  }
+
+  // ---- publishing ----
+
+  private report(
+    deliveryId: string,
+    state: DeviceReportedState,
+    reason?: string,
+    progressPct?: number,
+  ): void {
+    const event: DeliveryEvent = {
+      v: PROTOCOL_VERSION,
+      type: 'delivery',
+      id: this.nextId(),
+      ts: this.now(),
+      deliveryId,
+      state,
+    };
+    if (reason) event.reason = reason;
+    if (progressPct !== undefined) event.progressPct = progressPct;
+    this.emit('delivery', deliveryId, state);
+    this.publish('evt', event);
+  }
+
+  private sendTelemetry(): void {
+    const playing = this.playing
+      ? { deliveryId: this.playing.cmd.deliveryId, broadcastId: this.playing.cmd.broadcastId }
+      : null;
+    this.publish('telemetry', {
+      v: PROTOCOL_VERSION,
+      type: 'telemetry',
+      id: this.nextId(),
+      ts: this.now(),
+      volume: this.volume,
+      signalDbm: -70,
+      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+      playing,
+      ...(this.options.batteryPct !== undefined ? { batteryPct: this.options.batteryPct } : {}),
+    });
+  }
+
+  private publish<K extends Exclude<TopicKind, 'cmd'>>(kind: K, message: MessagesByKind[K]): void {
+    const client = this.client;
+    if (!client) return;
+    const qos = kind === 'telemetry' ? 0 : 1;
+    // QoS 1 messages published while disconnected wait in mqtt.js and go out on reconnect.
+    client.publish(this.topic(kind), encode(message), { qos }, (err) => {
+      if (err && !this.stopped) this.log(`publish on ${kind} failed: ${err.message}`);
+    });
+  }
+
+  /** A fresh session id: a late Will of an older connection then cannot mark this one offline. */
+  private newSession(): void {
+    this.session = randomBytes(8).toString('hex');
+  }
+
+  private will() {
+    return {
+      topic: this.topic('state'),
+      payload: encode(this.stateMessage('offline')),
+      qos: 1 as const,
+      retain: true,
+    };
+  }
+
+  private stateMessage(status: 'online' | 'offline'): StateMessage {
+    const msg: StateMessage = {
+      v: PROTOCOL_VERSION,
+      type: 'state',
+      id: this.nextId(),
+      ts: this.now(),
+      status,
+      session: this.session,
+    };
+    if (status === 'online') {
+      msg.hello = {
+        deviceType: this.options.deviceType ?? 'village_loudspeaker',
+        firmware: this.options.firmware ?? 'dalaba-agent/0.1',
+        codecs: this.faults.rejectCodec ? ['opus'] : ['mp3'],
+        volume: this.volume,
+      };
+    }
+    return msg;
+  }
+
+  private topic(kind: TopicKind): string {
+    return deviceTopic(this.prefix, this.options.id, kind);
+  }
+
+  private nextId(): string {
+    return `${this.session || 'x'}-${++this.seq}`;
+  }
+
+  private now(): number {
+    return Date.now() + (this.faults.clockSkewMs ?? 0);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`${new Date().toISOString()} device=${this.options.id} ${line}`);
+  }
+}
+
+function isFinished(state: LocalState): boolean {
+  return ['played', 'failed', 'rejected', 'stopped', 'preempted'].includes(state);
+}
+
+function isReportable(state: LocalState): state is DeviceReportedState {
+  return !['waiting', 'stopped', 'preempted'].includes(state);
+}
+
+function levelRank(job: Job): number {
+  return ['I', 'II', 'III', 'IV', 'routine', 'test'].indexOf(job.cmd.level);
+}

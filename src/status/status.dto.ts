@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { DEVICE_TYPES } from '../contract/device.js';
+import { PageMetaDto } from '../common/pagination.js';
+import { VillageQuery } from '../villages/dto/village.dto.js';
+import { VILLAGE_PROBLEMS, VillageProblem } from './village-status.js';
+
+export class VillageStatusQuery extends VillageQuery {
+  @ApiPropertyOptional({ enum: VILLAGE_PROBLEMS, description: 'Only villages with this problem' })
+  @IsOptional()
+  @IsIn(VILLAGE_PROBLEMS)
+  problem?: VillageProblem;
+}
+
+class TypeCountDto {
+  @ApiProperty() total!: number;
+  @ApiProperty() online!: number;
+}
+
+export class VillageStatusDto {
+  @ApiProperty({ example: '610126100201' }) code!: string;
+  @ApiProperty({ example: '东沟村' }) name!: string;
+  @ApiProperty({ example: '610126100' }) townCode!: string;
+  @ApiProperty({ example: '乾佑街道' }) townName!: string;
+  @ApiProperty() devicesTotal!: number;
+  @ApiProperty() devicesEnabled!: number;
+  @ApiProperty() devicesOnline!: number;
+  @ApiProperty({
+    type: 'object',
+    description: `Per device type (${DEVICE_TYPES.join(', ')}), only types present`,
+    additionalProperties: { $ref: '#/components/schemas/TypeCountDto' },
+    example: { village_loudspeaker: { total: 1, online: 1 } },
+  })
+  byType!: Record<string, TypeCountDto>;
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'Latest message from any of its devices',
+  })
+  lastHeardAt!: string | null;
+  @ApiProperty({
+    enum: VILLAGE_PROBLEMS,
+    nullable: true,
+    description: 'Worst problem; null when every enabled device is online',
+  })
+  problem!: VillageProblem | null;
+}
+
+export class StatusSummaryDto {
+  @ApiProperty({ description: 'Villages matching the filters' }) villages!: number;
+  @ApiProperty({ description: 'Of those, villages with every enabled device online' })
+  villagesOk!: number;
+  @ApiProperty() devicesTotal!: number;
+  @ApiProperty() devicesOnline!: number;
+}
+
+export class VillageStatusPageDto extends PageMetaDto {
+  @ApiProperty({ type: [VillageStatusDto] }) items!: VillageStatusDto[];
+  @ApiProperty({ type: StatusSummaryDto, description: 'Across every page' })
+  summary!: StatusSummaryDto;
+}
+
+export { TypeCountDto };

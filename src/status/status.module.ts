@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { DevicesModule } from '../devices/devices.module.js';
+import { VillagesModule } from '../villages/villages.module.js';
+import { StatusController } from './status.controller.js';
+import { StatusService } from './status.service.js';
+
+@Module({
+  imports: [VillagesModule, DevicesModule],
+  controllers: [StatusController],
+  providers: [StatusService],
+})
+export class StatusModule {}

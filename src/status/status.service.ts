@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { pageWindow } from '../common/pagination.js';
+import { isoTime } from '../common/time.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { VillagesService } from '../villages/villages.service.js';
+import type { VillageStatusDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
+import { DeviceStatus, summariseVillage } from './village-status.js';
+
+/** The village status board: every village with its devices' presence, worst problem first in mind. */
+@Injectable()
+export class StatusService {
+  constructor(
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
+  ) {}
+
+  async villageStatus(query: VillageStatusQuery): Promise<VillageStatusPageDto> {
+    const { limit, offset } = pageWindow(query);
+    // Every village matching town/q, then devices by village: one indexed query per 500 villages.
+    const all = (
+      await this.villages.list({
+        town: query.town,
+        q: query.q,
+        limit: Number.MAX_SAFE_INTEGER,
+        offset: 0,
+      })
+    ).items;
+    const byVillage = new Map<string, DeviceStatus[]>();
+    for (const d of await this.devices.statusOfVillages(all.map((v) => v.code))) {
+      const list = byVillage.get(d.villageCode) ?? [];
+      list.push(d);
+      byVillage.set(d.villageCode, list);
+    }
+    const rows: VillageStatusDto[] = all.map((v) => {
+      const s = summariseVillage(byVillage.get(v.code) ?? []);
+      return {
+        code: v.code,
+        name: v.name,
+        townCode: v.townCode,
+        townName: v.townName,
+        devicesTotal: s.devicesTotal,
+        devicesEnabled: s.devicesEnabled,
+        devicesOnline: s.devicesOnline,
+        byType: s.byType,
+        lastHeardAt: s.lastHeardAt === null ? null : isoTime(s.lastHeardAt),
+        problem: s.problem,
+      };
+    });
+    const matching = query.problem ? rows.filter((r) => r.problem === query.problem) : rows;
+    return {
+      items: matching.slice(offset, offset + limit),
+      total: matching.length,
+      limit,
+      offset,
+      summary: {
+        villages: matching.length,
+        villagesOk: matching.filter((r) => r.problem === null).length,
+        devicesTotal: matching.reduce((n, r) => n + r.devicesTotal, 0),
+        devicesOnline: matching.reduce((n, r) => n + r.devicesOnline, 0),
+      },
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { summariseVillage } from './village-status.js';
+
+const d = (
+  type: 'flood_pa' | 'village_loudspeaker',
+  enabled: boolean,
+  online: boolean,
+  lastSeenAt: number | null = null,
+) => ({
+  type,
+  enabled,
+  online,
+  lastSeenAt,
+});
+
+describe('summariseVillage', () => {
+  it('names the worst problem', () => {
+    assert.equal(summariseVillage([]).problem, 'no_devices');
+    assert.equal(summariseVillage([d('flood_pa', false, false)]).problem, 'all_disabled');
+    assert.equal(
+      summariseVillage([d('flood_pa', true, false), d('flood_pa', false, true)]).problem,
+      'all_offline',
+    );
+    assert.equal(
+      summariseVillage([d('flood_pa', true, true), d('village_loudspeaker', true, false)]).problem,
+      'some_offline',
+    );
+    assert.equal(
+      summariseVillage([d('flood_pa', true, true), d('village_loudspeaker', false, false)]).problem,
+      null,
+    );
+  });
+
+  it('counts by type and keeps the latest time heard', () => {
+    const s = summariseVillage([
+      d('flood_pa', true, true, 5),
+      d('flood_pa', true, false, 9),
+      d('village_loudspeaker', true, true, 7),
+    ]);
+    assert.deepEqual(s.byType, {
+      village_loudspeaker: { total: 1, online: 1 },
+      flood_pa: { total: 2, online: 1 },
+    });
+    assert.deepEqual(
+      [s.devicesTotal, s.devicesEnabled, s.devicesOnline, s.lastHeardAt],
+      [3, 3, 2, 9],
+    );
+  });
+});
