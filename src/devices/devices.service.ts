@@ -115,9 +115,7 @@ export class DevicesService {
   }
 
   /** The devices of these villages with their presence, for status views. */
-  async statusOfVillages(
-    villageCodes: string[],
-  ): Promise<
+  async statusOfVillages(villageCodes: string[]): Promise<
     {
       id: string;
       villageCode: string;

@@ -1,0 +1,472 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { DeviceAgent } from '../devices/agent.js';
+import { PROTOCOL_VERSION } from '../src/contract/messages.js';
+import { PresenceService } from '../src/devices/presence.service.js';
+import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import { fixtures } from './support/fixtures.js';
+import {
+  eventually,
+  mqttUrl,
+  next,
+  nextPresence,
+  rawClient,
+  rejected,
+  startAgent,
+} from './support/mqtt.js';
+import { api, startTestServer, TestServer } from './support/server.js';
+
+const P = 'dalaba/v1';
+
+/** The SUBACK return code for one subscription (mqtt.js rejects on 0x80, with the packet attached). */
+async function subackCode(client: MqttClient, topic: string): Promise<number> {
+  try {
+    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet
+      ?.granted?.[0];
+    if (granted === undefined) throw err;
+    return typeof granted === 'number' ? granted : granted.qos;
+  }
+}
+
+describe('MQTT gateway on the embedded broker', () => {
+  let s: TestServer;
+  let url: string;
+  let client: ReturnType<typeof api>;
+  let fx: ReturnType<typeof fixtures>;
+  let village: string;
+  const agents: DeviceAgent[] = [];
+  const raws: MqttClient[] = [];
+
+  const newDevice = (overrides: Record<string, unknown> = {}) => fx.newDevice(village, overrides);
+  const agent = async (device: { id: string; secret: string }, options = {}) => {
+    const a = await startAgent(url, device, options);
+    agents.push(a);
+    return a;
+  };
+  const raw = async (device: { id: string; secret: string }) => {
+    const c = await rawClient(url, {
+      clientId: device.id,
+      username: device.id,
+      password: device.secret,
+    });
+    raws.push(c);
+    return c;
+  };
+
+  before(async () => {
+    s = await startTestServer({
+      env: { MQTT_AUTH_FAIL_LIMIT: '3', MQTT_DEVICE_RATE: '20', MQTT_DEVICE_BURST: '30' },
+    });
+    url = mqttUrl(s);
+    client = api(s.url, s.adminToken);
+    fx = fixtures(s.url, s.adminToken);
+    village = (await fx.newVillage((await fx.newTown()).code)).code;
+  });
+  after(async () => {
+    for (const c of raws) c.end(true);
+    await Promise.all(agents.map((a) => a.stop()));
+    await s.close();
+  });
+
+  describe('authentication', () => {
+    it('lets in a registered device with its secret, and reports it online with its hello and telemetry', async () => {
+      const device = await newDevice({ type: 'flood_pa' });
+      const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+      await agent(device, { deviceType: 'flood_pa', firmware: 'fp-9 1.2', batteryPct: 55 });
+      await online;
+      await eventually(
+        async () =>
+          (await client.get(`/api/devices/${device.id}`)).body.presence.telemetry !== null,
+      );
+      const body = (await client.get(`/api/devices/${device.id}`).expect(200)).body;
+      assert.equal(body.online, true);
+      assert.equal(body.presence.firmware, 'fp-9 1.2');
+      assert.deepEqual(body.presence.codecs, ['mp3']);
+      assert.equal(body.presence.reportedType, 'flood_pa');
+      assert.equal(body.presence.telemetry.batteryPct, 55);
+      assert.ok(body.presence.onlineSince);
+    });
+
+    it('refuses a wrong secret, an unknown device, a user name that differs from the client id, and a disabled device', async () => {
+      const device = await newDevice();
+      const disabled = await newDevice({ enabled: false });
+      const before = await rejected(s, 'auth_failed');
+      const attempts = [
+        { clientId: device.id, username: device.id, password: 'not-the-secret' },
+        { clientId: 'nobody-here', username: 'nobody-here', password: device.secret },
+        { clientId: device.id, username: 'someone-else', password: device.secret },
+        { clientId: disabled.id, username: disabled.id, password: disabled.secret },
+      ];
+      for (const options of attempts) {
+        await assert.rejects(
+          rawClient(url, options),
+          /Bad username or password|Not authorized|closed/i,
+          JSON.stringify(options),
+        );
+      }
+      assert.equal((await rejected(s, 'auth_failed')) - before, attempts.length);
+      assert.ok(!s.rawLogs.join('').includes(device.secret), 'secrets are not logged');
+    });
+
+    it('rate-limits failed logins per client id: past the limit even the right secret is refused', async () => {
+      const device = await newDevice();
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(
+          rawClient(url, { clientId: device.id, username: device.id, password: `wrong-${i}` }),
+        );
+      }
+      const before = await rejected(s, 'auth_rate_limited');
+      await assert.rejects(
+        rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
+      );
+      assert.equal((await rejected(s, 'auth_rate_limited')) - before, 1);
+    });
+
+    it('disconnects a device when it is disabled, and keeps it out', async () => {
+      const device = await newDevice();
+      const a = await agent(device);
+      const gone = new Promise((resolve) => a.once('disconnected', resolve));
+      const offline = nextPresence(s, (c) => c.deviceId === device.id && !c.online);
+      await client.patch(`/api/devices/${device.id}`).send({ enabled: false }).expect(200);
+      await gone;
+      await offline;
+      await assert.rejects(
+        rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
+      );
+    });
+
+    it('disconnects a device whose secret is rotated; the new secret lets it back in', async () => {
+      const device = await newDevice();
+      const a = await agent(device);
+      const gone = new Promise((resolve) => a.once('disconnected', resolve));
+      const rotated = (await client.post(`/api/devices/${device.id}/rotate-secret`).expect(201))
+        .body.secret as string;
+      await gone;
+      await a.stop();
+      await assert.rejects(
+        rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
+      );
+      await agent({ id: device.id, secret: rotated });
+    });
+  });
+
+  describe('topic permissions', () => {
+    it('refuses publishing into another device’s topics: nothing reaches it, the server ignores it, the publisher is cut off', async () => {
+      const mallory = await newDevice();
+      const victim = await newDevice();
+      const victimAgent = await agent(victim);
+      const commands: unknown[] = [];
+      victimAgent.on('command', (c) => commands.push(c));
+      const seen: InboundEvent[] = [];
+      s.server.app.get(DeviceGateway).events.subscribe((e) => seen.push(e));
+
+      const m = await raw(mallory);
+      const closed = new Promise<void>((resolve) => m.once('close', () => resolve()));
+      const before = await rejected(s, 'acl_publish');
+      const forged = {
+        v: PROTOCOL_VERSION,
+        type: 'delivery',
+        id: 'x1',
+        ts: Date.now(),
+        deliveryId: 'd-1',
+        state: 'played',
+      };
+      m.publish(`${P}/d/${victim.id}/evt`, JSON.stringify(forged), { qos: 1 });
+      await closed;
+      const m2 = await raw(mallory);
+      const closed2 = new Promise<void>((resolve) => m2.once('close', () => resolve()));
+      m2.publish(
+        `${P}/d/${victim.id}/cmd`,
+        JSON.stringify({ v: 1, type: 'ping', id: 'p1', ts: Date.now() }),
+        { qos: 1 },
+      );
+      await closed2;
+      assert.equal((await rejected(s, 'acl_publish')) - before, 2);
+
+      // A ping through the server proves the victim's command topic works and only carried that.
+      const ping = await client.post(`/api/devices/${victim.id}/ping`).expect(200);
+      assert.ok(ping.body.roundTripMs >= 0);
+      assert.deepEqual(
+        commands.map((c) => (c as { type: string }).type),
+        ['ping'],
+      );
+      assert.ok(
+        !seen.some((e) => e.message.id === 'x1'),
+        'the forged event never reached the server',
+      );
+    });
+
+    it('refuses subscribing to another device’s commands (SUBACK 0x80) and delivers it none', async () => {
+      const mallory = await newDevice();
+      const victim = await newDevice();
+      await agent(victim);
+      const m = await raw(mallory);
+      const before = await rejected(s, 'acl_subscribe');
+      assert.equal(await subackCode(m, `${P}/d/${victim.id}/cmd`), 128);
+      assert.equal(await subackCode(m, `${P}/d/+/cmd`), 128);
+      assert.equal((await rejected(s, 'acl_subscribe')) - before, 2);
+      assert.equal(await subackCode(m, `${P}/d/${mallory.id}/cmd`), 1);
+      const received: string[] = [];
+      m.on('message', (topic) => received.push(topic));
+      await client.post(`/api/devices/${victim.id}/ping`).expect(200);
+      assert.deepEqual(received, []);
+    });
+  });
+
+  describe('presence', () => {
+    it('marks a device offline from its Last Will when its connection drops abruptly', async () => {
+      const device = await newDevice();
+      const a = await agent(device);
+      const offline = nextPresence(s, (c) => c.deviceId === device.id && !c.online);
+      a.kill();
+      const change = await offline;
+      assert.equal(change.reason, 'offline');
+      await s.server.app.get(PresenceService).flush();
+      const history = (await client.get(`/api/devices/${device.id}/presence`).expect(200)).body;
+      assert.equal(history[0].endReason, 'offline');
+      assert.ok(history[0].endedAt);
+    });
+
+    it('marks a device offline when it stays silent for three heartbeat intervals, Will or not', async () => {
+      const device = await newDevice();
+      await agent(device, { heartbeatIntervalS: 3600 });
+      const presence = s.server.app.get(PresenceService);
+      assert.equal(presence.get(device.id)?.online, true);
+      const offline = nextPresence(s, (c) => c.deviceId === device.id && !c.online);
+      const later = new Date(Date.now() + presence.silenceLimitMs + 1000);
+      assert.ok(presence.sweep(later) >= 1);
+      assert.equal((await offline).reason, 'timeout');
+      // Any message brings it back.
+      const back = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+      await client.post(`/api/devices/${device.id}/volume`).send({ volume: 30 }).expect(200);
+      await back;
+    });
+
+    it('ignores the late Will of an older connection once the device has reconnected', async () => {
+      const device = await newDevice();
+      const presence = s.server.app.get(PresenceService);
+      const now = Date.now();
+      const state = (status: 'online' | 'offline', session: string) => ({
+        v: 1 as const,
+        type: 'state' as const,
+        id: `${session}-${status}`,
+        ts: now,
+        status,
+        session,
+      });
+      presence.recordState(device.id, state('online', 's1'), now);
+      presence.recordState(device.id, state('online', 's2'), now + 1);
+      presence.recordState(device.id, state('offline', 's1'), now + 2);
+      assert.equal(presence.get(device.id)?.online, true);
+      presence.recordState(device.id, state('offline', 's2'), now + 3);
+      assert.equal(presence.get(device.id)?.online, false);
+    });
+
+    it('shows each village with its devices online and its worst problem', async () => {
+      const town = await fx.newTown();
+      const quiet = await fx.newVillage(town.code);
+      const half = await fx.newVillage(town.code);
+      const empty = await fx.newVillage(town.code);
+      const up = await fx.newDevice(half.code, { type: 'flood_pa' });
+      await fx.newDevice(half.code, { type: 'village_loudspeaker' });
+      await fx.newDevice(quiet.code);
+      await agent(up);
+      const board = (await client.get(`/api/status/villages?town=${town.code}`).expect(200)).body;
+      const byCode = Object.fromEntries(board.items.map((v: { code: string }) => [v.code, v]));
+      assert.equal(byCode[empty.code].problem, 'no_devices');
+      assert.equal(byCode[quiet.code].problem, 'all_offline');
+      assert.equal(byCode[half.code].problem, 'some_offline');
+      assert.deepEqual(byCode[half.code].byType, {
+        village_loudspeaker: { total: 1, online: 0 },
+        flood_pa: { total: 1, online: 1 },
+      });
+      assert.ok(byCode[half.code].lastHeardAt);
+      assert.deepEqual(board.summary, {
+        villages: 3,
+        villagesOk: 0,
+        devicesTotal: 3,
+        devicesOnline: 1,
+      });
+      const filtered = (
+        await client.get(`/api/status/villages?town=${town.code}&problem=all_offline`).expect(200)
+      ).body;
+      assert.deepEqual(
+        filtered.items.map((v: { code: string }) => v.code),
+        [quiet.code],
+      );
+      await client.get('/api/status/villages?problem=broken').expect(400);
+    });
+  });
+
+  describe('bad input', () => {
+    it('refuses each kind of bad message, counts it by reason, logs it, and changes nothing', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const hello = {
+        deviceType: 'village_loudspeaker',
+        firmware: 'raw',
+        codecs: ['mp3'],
+        volume: 5,
+      };
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({
+          v: 1,
+          type: 'state',
+          id: 'on',
+          ts: Date.now(),
+          status: 'online',
+          session: 'raw1',
+          hello,
+        }),
+        { qos: 1 },
+      );
+      await online;
+      const presence = s.server.app.get(PresenceService);
+      const cases: [string, string, string | Buffer][] = [
+        ['bad_json', 'state', '{"v":1,"type":"state",'],
+        ['not_object', 'state', '"offline"'],
+        [
+          'bad_version',
+          'state',
+          JSON.stringify({ v: 2, type: 'state', id: 'a', ts: 1, status: 'offline', session: 'x' }),
+        ],
+        ['unknown_type', 'evt', JSON.stringify({ v: 1, type: 'selfdestruct', id: 'a', ts: 1 })],
+        [
+          'wrong_topic',
+          'evt',
+          JSON.stringify({ v: 1, type: 'state', id: 'a', ts: 1, status: 'offline', session: 'x' }),
+        ],
+        [
+          'invalid',
+          'state',
+          JSON.stringify({ v: 1, type: 'state', id: 'a', ts: 1, status: 'offline' }),
+        ],
+        [
+          'invalid',
+          'telemetry',
+          JSON.stringify({ v: 1, type: 'telemetry', id: 'a', ts: 1, batteryPct: 900 }),
+        ],
+        [
+          'too_large',
+          'state',
+          JSON.stringify({
+            v: 1,
+            type: 'state',
+            id: 'a',
+            ts: 1,
+            status: 'offline',
+            session: 'x'.repeat(4200),
+          }),
+        ],
+      ];
+      for (const [reason, kind, payload] of cases) {
+        const before = await rejected(s, reason as never);
+        await c.publishAsync(`${P}/d/${device.id}/${kind}`, payload, { qos: 1 });
+        await eventually(async () => (await rejected(s, reason as never)) > before, 5000, reason);
+      }
+      assert.equal(presence.get(device.id)?.online, true, 'no bad message marked it offline');
+      const logs = s
+        .logs()
+        .filter(
+          (l) =>
+            l.context === 'mqtt' &&
+            typeof l.msg === 'string' &&
+            l.msg.includes(`device=${device.id}`),
+        );
+      assert.ok(
+        logs.some((l) => /bad_json/.test(l.msg)) && logs.some((l) => /too_large/.test(l.msg)),
+        'rejections are logged with the device id',
+      );
+      const metrics = (await api(s.url).get('/metrics').expect(200)).text;
+      assert.match(metrics, /dalaba_mqtt_rejected_total\{reason="bad_json"\} [1-9]/);
+    });
+
+    it('closes the connection of a client that announces an oversized packet', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const before = await rejected(s, 'too_large');
+      const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+      c.publish(`${P}/d/${device.id}/telemetry`, Buffer.alloc(64 * 1024, 0x20), { qos: 0 });
+      await closed;
+      assert.ok((await rejected(s, 'too_large')) > before);
+    });
+
+    it('drops a flood from one device without slowing another device down', async () => {
+      const noisy = await newDevice();
+      const calm = await newDevice();
+      const c = await raw(noisy);
+      const calmAgent = await agent(calm);
+      const before = await rejected(s, 'rate_limited');
+      const telemetry = (i: number) =>
+        JSON.stringify({ v: 1, type: 'telemetry', id: `f${i}`, ts: Date.now(), volume: 10 });
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          c.publishAsync(`${P}/d/${noisy.id}/telemetry`, telemetry(i), { qos: 1 }),
+        ),
+      );
+      await eventually(
+        async () => (await rejected(s, 'rate_limited')) - before >= 250,
+        5000,
+        'flood dropped',
+      );
+      const ping = await client.post(`/api/devices/${calm.id}/ping`).expect(200);
+      assert.ok(
+        ping.body.roundTripMs < 2000,
+        `the calm device still answers (${ping.body.roundTripMs} ms)`,
+      );
+      assert.ok(calmAgent.connected);
+    });
+
+    it('answers volume and ping through the API, and refuses them for offline or unknown devices', async () => {
+      const device = await newDevice();
+      await agent(device);
+      const ack = await client
+        .post(`/api/devices/${device.id}/volume`)
+        .send({ volume: 35 })
+        .expect(200);
+      assert.deepEqual(ack.body, { ok: true });
+      await eventually(
+        async () => (await client.get(`/api/devices/${device.id}`)).body.presence.volume === 35,
+      );
+      const offline = await newDevice();
+      assert.equal(
+        (await client.post(`/api/devices/${offline.id}/ping`).expect(409)).body.error,
+        'DEVICE_OFFLINE',
+      );
+      await client.post('/api/devices/nope/ping').expect(404);
+      await client.post(`/api/devices/${device.id}/volume`).send({ volume: 101 }).expect(400);
+      const viewer = (
+        await client.post('/api/tokens').send({ name: 'v', role: 'viewer' }).expect(201)
+      ).body.token;
+      await api(s.url, viewer).post(`/api/devices/${device.id}/ping`).expect(403);
+    });
+
+    it('hands valid device events to the rest of the server', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const event = next(s.server.app.get(DeviceGateway).events, (e) => e.deviceId === device.id);
+      const msg = {
+        v: 1,
+        type: 'delivery',
+        id: 'e1',
+        ts: Date.now(),
+        deliveryId: 'dl-1',
+        state: 'received',
+      };
+      await c.publishAsync(`${P}/d/${device.id}/evt`, JSON.stringify(msg), { qos: 1 });
+      const got = await event;
+      assert.deepEqual(got.message, msg);
+      assert.ok(got.receivedAt > 0);
+    });
+  });
+
+  it('reports the broker in readiness', async () => {
+    const ready = (await api(s.url).get('/health/ready').expect(200)).body;
+    assert.equal(ready.checks.mqtt.ok, true);
+  });
+});
