@@ -13,7 +13,7 @@ import {
   nextPresence,
   rawClient,
   rejected,
-  startAgent,
+  startAgentOnline,
 } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -42,7 +42,7 @@ describe('MQTT gateway on the embedded broker', () => {
 
   const newDevice = (overrides: Record<string, unknown> = {}) => fx.newDevice(village, overrides);
   const agent = async (device: { id: string; secret: string }, options = {}) => {
-    const a = await startAgent(url, device, options);
+    const a = await startAgentOnline(s, url, device, options);
     agents.push(a);
     return a;
   };

@@ -38,6 +38,27 @@ describe('starting the server', () => {
     }
   });
 
+  it('says what to do when its MQTT port is taken (e.g. by Mosquitto)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const p = spawnServer({
+        DATA_DIR: tempDir(),
+        MQTT_PORT: String(port),
+        SEED_SAMPLE: 'false',
+        PORT: '0',
+      });
+      assert.equal((await p.exited).code, 1);
+      assert.match(p.stderr(), new RegExp(`MQTT port ${port} is already in use`));
+      assert.match(p.stderr(), new RegExp(`MQTT_PORT=${port + 1}`));
+      assert.match(p.stderr(), new RegExp(`MQTT_URL=mqtt://127.0.0.1:${port}`));
+      assert.doesNotMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('explains a database it cannot open', async () => {
     const file = join(tempDir(), 'not-a-dir');
     await writeFile(file, '');

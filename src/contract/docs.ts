@@ -119,7 +119,7 @@ export function renderProtocolDoc(current: string): string {
     const stop = out.indexOf(end);
     if (start < 0 || stop < start)
       throw new Error(`docs/protocol.md lacks the markers for the generated section "${name}"`);
-    out = `${out.slice(0, start + begin.length)}\n${body}\n${out.slice(stop)}`;
+    out = `${out.slice(0, start + begin.length)}\n\n${body}\n\n${out.slice(stop)}`;
   }
   return out;
 }

@@ -31,6 +31,19 @@ export async function startAgent(
   return agent;
 }
 
+/** Starts an agent and waits until the server has it online. */
+export async function startAgentOnline(
+  s: TestServer,
+  url: string,
+  device: { id: string; secret: string },
+  options: Partial<AgentOptions> = {},
+): Promise<DeviceAgent> {
+  const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+  const agent = await startAgent(url, device, options);
+  await online;
+  return agent;
+}
+
 /** A bare MQTT client, for sending what no well-behaved device would. */
 export function rawClient(url: string, options: mqtt.IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {

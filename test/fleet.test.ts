@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { credentialsPath } from '../src/seed/credentials-file.js';
+import { ROOT } from './support/cli.js';
+import { eventually, mqttUrl } from './support/mqtt.js';
+import { api, startTestServer } from './support/server.js';
+
+describe('npm run fleet -- --county', () => {
+  it('brings every sample device online within seconds, and the board shows them offline when the fleet dies', async () => {
+    const s = await startTestServer({ seed: true });
+    const fleet = spawn(
+      process.execPath,
+      [
+        'dist/devices/main.js',
+        'fleet',
+        '--county',
+        '--credentials',
+        credentialsPath(s.dataDir),
+        '--url',
+        mqttUrl(s),
+        '--quiet',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    fleet.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    fleet.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => fleet.once('exit', resolve));
+    try {
+      const summary = async () =>
+        (await api(s.url, s.adminToken).get('/api/status/villages?limit=500').expect(200)).body
+          .summary;
+      const started = Date.now();
+      await eventually(
+        async () => (await summary()).devicesOnline === 95,
+        30_000,
+        'all 95 sample devices online',
+      );
+      const seconds = (Date.now() - started) / 1000;
+      const board = await summary();
+      assert.deepEqual(board, {
+        villages: 81,
+        villagesOk: 81,
+        devicesTotal: 95,
+        devicesOnline: 95,
+      });
+      assert.match(out, /fleet: 95 of 95 devices online/);
+      assert.ok(seconds < 30, `online in ${seconds} s`);
+
+      fleet.kill('SIGKILL'); // no clean goodbye: only the Wills say they are gone
+      await exited;
+      await eventually(
+        async () => (await summary()).devicesOnline === 0,
+        30_000,
+        'all offline after the fleet died',
+      );
+      const village = (
+        await api(s.url, s.adminToken).get('/api/status/villages?limit=1').expect(200)
+      ).body.items[0];
+      assert.equal(village.problem, 'all_offline');
+    } finally {
+      fleet.kill('SIGKILL');
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,325 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { DeviceAgent } from '../devices/agent.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
+import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import { runCli } from './support/cli.js';
+import { fixtures } from './support/fixtures.js';
+import {
+  eventually,
+  mqttUrl,
+  nextPresence,
+  PrivateMosquitto,
+  rawClient,
+  startAgentOnline,
+  startMosquitto,
+} from './support/mqtt.js';
+import { api, startTestServer, tempDir, TestServer } from './support/server.js';
+
+const P = 'dalaba/v1';
+const SERVER_PASSWORD = `srv-${randomBytes(12).toString('hex')}`;
+
+interface Device {
+  id: string;
+  secret: string;
+}
+
+/** Registers three devices in a fresh data directory (through a short-lived embedded server). */
+async function registry(): Promise<{
+  dataDir: string;
+  adminToken: string;
+  a: Device;
+  b: Device;
+  disabled: Device;
+}> {
+  const s = await startTestServer();
+  const fx = fixtures(s.url, s.adminToken);
+  const village = (await fx.newVillage((await fx.newTown()).code)).code;
+  const [a, b] = [await fx.newDevice(village), await fx.newDevice(village)];
+  const disabled = await fx.newDevice(village, { enabled: false });
+  await s.close();
+  return { dataDir: s.dataDir, adminToken: s.adminToken, a, b, disabled };
+}
+
+/** SUBACK code, tolerating mqtt.js's rejection of 0x80. */
+async function subscribeCode(client: MqttClient, topic: string): Promise<number> {
+  try {
+    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
+  } catch (err) {
+    const g = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet?.granted?.[0];
+    if (g === undefined) throw err;
+    return typeof g === 'number' ? g : g.qos;
+  }
+}
+
+/** Publishes at QoS 1 and waits for the PUBACK, or for the broker to close the connection instead. */
+function publishOrClose(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+): Promise<'acked' | 'closed'> {
+  return new Promise((resolve) => {
+    const onClose = () => resolve('closed');
+    client.once('close', onClose);
+    client.publish(topic, payload, { qos: 1 }, (err) => {
+      client.off('close', onClose);
+      resolve(err ? 'closed' : 'acked');
+    });
+  });
+}
+
+interface RuleResults {
+  rightPassword: boolean;
+  wrongPassword: boolean;
+  unknownDevice: boolean;
+  disabledDevice: boolean;
+  foreignCommandDelivered: boolean;
+  forgedEventReachedServer: boolean;
+  foreignSubscriptionReceived: boolean;
+}
+
+/**
+ * The allow/deny questions the issue asks of both brokers, answered by observing what is delivered
+ * (not by return codes, which differ: Aedes closes a publisher it refuses and answers SUBACK 0x80;
+ * Mosquitto drops the message and grants the subscription but delivers nothing).
+ */
+async function brokerRules(
+  s: TestServer,
+  url: string,
+  reg: { a: Device; b: Device; disabled: Device; adminToken: string },
+): Promise<RuleResults> {
+  const { a, b, disabled } = reg;
+  const connects = (o: { clientId: string; username: string; password: string }) =>
+    rawClient(url, o).then(
+      (c) => {
+        c.end(true);
+        return true;
+      },
+      () => false,
+    );
+  const results: Partial<RuleResults> = {};
+  results.rightPassword = await connects({ clientId: a.id, username: a.id, password: a.secret });
+  results.wrongPassword = await connects({
+    clientId: a.id,
+    username: a.id,
+    password: 'wrong-wrong-wrong',
+  });
+  results.unknownDevice = await connects({
+    clientId: 'ghost-device',
+    username: 'ghost-device',
+    password: a.secret,
+  });
+  results.disabledDevice = await connects({
+    clientId: disabled.id,
+    username: disabled.id,
+    password: disabled.secret,
+  });
+
+  const victim: DeviceAgent = await startAgentOnline(s, url, b);
+  const victimCommands: string[] = [];
+  victim.on('command', (c: { id: string }) => victimCommands.push(c.id));
+  const serverEvents: InboundEvent[] = [];
+  const sub = s.server.app.get(DeviceGateway).events.subscribe((e) => serverEvents.push(e));
+  try {
+    // a publishes a command into b's topic and a forged confirmation into b's events.
+    const mallory = await rawClient(url, { clientId: a.id, username: a.id, password: a.secret });
+    const forgedCmd = { v: 1, type: 'ping', id: 'forged-cmd', ts: Date.now() };
+    const forgedEvt = {
+      v: 1,
+      type: 'delivery',
+      id: 'forged-evt',
+      ts: Date.now(),
+      deliveryId: 'dl-x',
+      state: 'played',
+    };
+    await publishOrClose(mallory, `${P}/d/${b.id}/cmd`, JSON.stringify(forgedCmd));
+    const mallory2 = await rawClient(url, { clientId: a.id, username: a.id, password: a.secret });
+    await publishOrClose(mallory2, `${P}/d/${b.id}/evt`, JSON.stringify(forgedEvt));
+    mallory.end(true);
+    mallory2.end(true);
+    // Positive control: a real command reaches b and b's answer reaches the server.
+    await api(s.url, reg.adminToken).post(`/api/devices/${b.id}/ping`).expect(200);
+    results.foreignCommandDelivered = victimCommands.includes('forged-cmd');
+    results.forgedEventReachedServer = serverEvents.some((e) => e.message.id === 'forged-evt');
+
+    // a subscribes to b's commands; the server then pings b, then a (on a's own topic).
+    const spy = await rawClient(url, { clientId: a.id, username: a.id, password: a.secret });
+    const spied: string[] = [];
+    spy.on('message', (_t, payload) =>
+      spied.push((JSON.parse(payload.toString()) as { id: string }).id),
+    );
+    await subscribeCode(spy, `${P}/d/${b.id}/cmd`);
+    await subscribeCode(spy, `${P}/d/${a.id}/cmd`);
+    await api(s.url, reg.adminToken).post(`/api/devices/${b.id}/ping`).expect(200);
+    await s.server.app
+      .get(DeviceGateway)
+      .sendCommand(a.id, { v: 1, type: 'ping', id: 'own-ping', ts: Date.now() });
+    await eventually(() => spied.includes('own-ping'), 5000, 'a to receive its own command');
+    results.foreignSubscriptionReceived = spied.some((id) => id !== 'own-ping');
+    spy.end(true);
+  } finally {
+    sub.unsubscribe();
+    await victim.stop();
+  }
+  return results as RuleResults;
+}
+
+const EXPECTED: RuleResults = {
+  rightPassword: true,
+  wrongPassword: false,
+  unknownDevice: false,
+  disabledDevice: false,
+  foreignCommandDelivered: false,
+  forgedEventReachedServer: false,
+  foreignSubscriptionReceived: false,
+};
+
+describe('Mosquitto as the external broker', () => {
+  let reg: Awaited<ReturnType<typeof registry>>;
+  let mosquitto: PrivateMosquitto;
+  let dir: string;
+  before(async () => {
+    reg = await registry();
+    dir = join(tempDir(), 'mosquitto');
+    const exported = await runCli(['mosquitto', 'export', '--out', dir], {
+      DATA_DIR: reg.dataDir,
+      MQTT_PASSWORD: SERVER_PASSWORD,
+    });
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(
+      exported.stdout,
+      /2 device\(s\) and user dalaba-server/,
+      'the disabled device is left out',
+    );
+    mosquitto = await startMosquitto(dir);
+  });
+  after(async () => {
+    await mosquitto?.stop();
+  });
+
+  it('enforces the same allow/deny rules as the embedded broker', async () => {
+    const embedded = await startTestServer({ dataDir: reg.dataDir, adminToken: reg.adminToken });
+    let embeddedResults: RuleResults;
+    try {
+      embeddedResults = await brokerRules(embedded, mqttUrl(embedded), reg);
+    } finally {
+      await embedded.close();
+    }
+    const external = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: {
+        MQTT_URL: mosquitto.url,
+        MQTT_PASSWORD: SERVER_PASSWORD,
+        MQTT_CLIENT_ID: 'parity-server',
+      },
+    });
+    let mosquittoResults: RuleResults;
+    try {
+      mosquittoResults = await brokerRules(external, mosquitto.url, reg);
+    } finally {
+      await external.close();
+    }
+    assert.deepEqual(embeddedResults, EXPECTED, 'embedded broker');
+    assert.deepEqual(mosquittoResults, EXPECTED, 'Mosquitto with the exported files');
+  });
+
+  it('reconnects and subscribes again after the broker restarts; devices come back online', async () => {
+    const s = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: {
+        MQTT_URL: mosquitto.url,
+        MQTT_PASSWORD: SERVER_PASSWORD,
+        MQTT_CLIENT_ID: 'restart-server',
+      },
+    });
+    const agent = await startAgentOnline(s, mosquitto.url, reg.b);
+    try {
+      await api(s.url).get('/health/ready').expect(200);
+      await api(s.url, reg.adminToken).post(`/api/devices/${reg.b.id}/ping`).expect(200);
+
+      await mosquitto.stop();
+      await eventually(
+        async () => (await api(s.url).get('/health/ready')).status === 503,
+        10_000,
+        'not ready while the broker is down',
+      );
+      const ready = (await api(s.url).get('/health/ready')).body;
+      assert.equal(ready.checks.mqtt.ok, false);
+      assert.match(ready.checks.mqtt.error, /not connected/);
+
+      const backOnline = nextPresence(s, (c) => c.deviceId === reg.b.id && c.online, 30_000);
+      await mosquitto.start();
+      await eventually(
+        async () => (await api(s.url).get('/health/ready')).status === 200,
+        30_000,
+        'ready again',
+      );
+      await backOnline;
+      const ping = await api(s.url, reg.adminToken)
+        .post(`/api/devices/${reg.b.id}/ping`)
+        .expect(200);
+      assert.ok(ping.body.roundTripMs >= 0, 'commands flow and answers arrive after the restart');
+    } finally {
+      await agent.stop();
+      await s.close();
+    }
+  });
+});
+
+describe("the machine's Mosquitto on 127.0.0.1:1883", () => {
+  it('splits device traffic between two servers through a shared subscription', async () => {
+    const reg = await registry();
+    const prefix = `dalaba-test-${randomBytes(4).toString('hex')}/v1`;
+    const env = (n: number) => ({
+      MQTT_URL: 'mqtt://127.0.0.1:1883',
+      MQTT_TOPIC_PREFIX: prefix,
+      MQTT_CLIENT_ID: `share-test-${process.pid}-${n}`,
+      MQTT_SHARE_GROUP: `g${process.pid}`,
+    });
+    const one = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: env(1),
+    });
+    const two = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: env(2),
+    });
+    try {
+      const device = await rawClient('mqtt://127.0.0.1:1883', {
+        clientId: reg.a.id,
+        username: reg.a.id,
+        password: reg.a.secret,
+      });
+      const count = 40;
+      for (let i = 0; i < count; i++) {
+        const msg = { v: 1, type: 'telemetry', id: `t${i}`, ts: Date.now(), volume: 50 };
+        await device.publishAsync(`${prefix}/d/${reg.a.id}/telemetry`, JSON.stringify(msg), {
+          qos: 1,
+        });
+      }
+      device.end(true);
+      const accepted = async (s: TestServer) =>
+        (await s.server.app.get(MetricsService).mqttAccepted.get()).values.find(
+          (v) => v.labels.kind === 'telemetry',
+        )?.value ?? 0;
+      await eventually(
+        async () => (await accepted(one)) + (await accepted(two)) >= count,
+        10_000,
+        'all telemetry handled',
+      );
+      const [n1, n2] = [await accepted(one), await accepted(two)];
+      assert.equal(n1 + n2, count, 'each message handled once, not once per server');
+      assert.ok(n1 > 0 && n2 > 0, `both servers took a share (${n1} + ${n2})`);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+});
