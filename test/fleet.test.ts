@@ -4,7 +4,30 @@ import { describe, it } from 'node:test';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { ROOT } from './support/cli.js';
 import { eventually, mqttUrl } from './support/mqtt.js';
-import { api, startTestServer } from './support/server.js';
+import { api, startTestServer, tokenFor } from './support/server.js';
+
+describe('npm run fleet -- --count N', () => {
+  it('registers N synthetic devices through the API and connects them all', async () => {
+    const s = await startTestServer();
+    const token = await tokenFor(s, 'operator');
+    const fleet = spawn(
+      process.execPath,
+      ['dist/devices/main.js', 'fleet', '--count', '150', '--api', s.url, '--token', token, '--url', mqttUrl(s), '--quiet'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    fleet.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    fleet.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(async () => /fleet: 150 of 150 devices online/.test(out), 60_000, `the fleet to report (${out})`);
+      const board = (await api(s.url, s.adminToken).get('/api/status/villages?town=999999100').expect(200)).body;
+      assert.deepEqual(board.summary, { villages: 2, villagesOk: 2, devicesTotal: 150, devicesOnline: 150 });
+    } finally {
+      fleet.kill('SIGKILL');
+      await s.close();
+    }
+  });
+});
 
 describe('npm run fleet -- --county', () => {
   it('brings every sample device online within seconds, and the board shows them offline when the fleet dies', async () => {

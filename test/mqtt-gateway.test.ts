@@ -4,6 +4,8 @@ import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { PROTOCOL_VERSION } from '../src/contract/messages.js';
 import { PresenceService } from '../src/devices/presence.service.js';
+import { WriteQueue } from '../src/database/write-queue.js';
+import { DevicesRepository } from '../src/devices/devices.repository.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
 import { fixtures } from './support/fixtures.js';
 import {
@@ -58,7 +60,7 @@ describe('MQTT gateway on the embedded broker', () => {
 
   before(async () => {
     s = await startTestServer({
-      env: { MQTT_AUTH_FAIL_LIMIT: '3', MQTT_DEVICE_RATE: '20', MQTT_DEVICE_BURST: '30' },
+      env: { MQTT_AUTH_FAIL_LIMIT: '3', MQTT_DEVICE_RATE: '20', MQTT_DEVICE_BURST: '30', MQTT_WS_PORT: '0' },
     });
     url = mqttUrl(s);
     client = api(s.url, s.adminToken);
@@ -382,6 +384,14 @@ describe('MQTT gateway on the embedded broker', () => {
         logs.some((l) => /bad_json/.test(l.msg)) && logs.some((l) => /too_large/.test(l.msg)),
         'rejections are logged with the device id',
       );
+      // A device repeating itself is logged once per minute and reason, not once per message.
+      const badJsonLines = () =>
+        s.logs().filter((l) => typeof l.msg === 'string' && l.msg.includes(`device=${device.id} state: bad_json`)).length;
+      const linesBefore = badJsonLines();
+      const countBefore = await rejected(s, 'bad_json');
+      for (let i = 0; i < 12; i++) await c.publishAsync(`${P}/d/${device.id}/state`, '{oops', { qos: 1 });
+      await eventually(async () => (await rejected(s, 'bad_json')) - countBefore === 12, 5000, 'all counted');
+      assert.equal(badJsonLines(), linesBefore, '12 more bad messages, no more log lines');
       const metrics = (await api(s.url).get('/metrics').expect(200)).text;
       assert.match(metrics, /dalaba_mqtt_rejected_total\{reason="bad_json"\} [1-9]/);
     });
@@ -463,6 +473,49 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.deepEqual(got.message, msg);
       assert.ok(got.receivedAt > 0);
     });
+  });
+
+  it('writes presence in batches: 2,000 devices coming online cost a handful of transactions', async () => {
+    const presence = s.server.app.get(PresenceService);
+    const writes = s.server.app.get(WriteQueue);
+    // 2,000 real device rows in one go (one shared dummy hash: hashing 2,000 secrets would take a minute).
+    const t = Date.now();
+    await s.server.app.get(DevicesRepository).write((tx) =>
+      tx.insert(
+        Array.from({ length: 2000 }, (_, i) => ({
+          id: `batch-${i}`,
+          villageCode: village,
+          type: 'flood_pa' as const,
+          enabled: true,
+          label: null,
+          notes: null,
+          secretHash: 'scrypt$16384$8$1$AA$AA',
+          mqttPasswordHash: null,
+          secretRotatedAt: t,
+          createdAt: t,
+          updatedAt: t,
+        })),
+      ),
+    );
+    await presence.flush();
+    const before = writes.transactions;
+    const now = Date.now();
+    for (let i = 0; i < 2000; i++) {
+      presence.recordState(`batch-${i}`, { v: 1, type: 'state', id: `b${i}`, ts: now, status: 'online', session: `s${i}` }, now);
+    }
+    await presence.flush();
+    const used = writes.transactions - before;
+    assert.ok(used >= 1 && used <= 3, `${used} transaction(s) for 2,000 devices`);
+    const board = (await client.get(`/api/devices/batch-1999`).expect(200)).body;
+    assert.equal(board.online, true);
+  });
+
+  it('serves MQTT over WebSocket too (MQTT_WS_PORT)', async () => {
+    const device = await newDevice();
+    const wsPort = s.server.app.get(DeviceGateway).ports.ws;
+    assert.ok(wsPort, 'a WebSocket listener is up');
+    const a = await startAgentOnline(s, `ws://127.0.0.1:${wsPort}`, device);
+    agents.push(a);
   });
 
   it('reports the broker in readiness', async () => {

@@ -11,18 +11,28 @@ export class WriteQueue implements BeforeApplicationShutdown {
   private readonly logger = new Logger(WriteQueue.name);
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
+  private committed = 0;
 
   constructor(private readonly dataSource: DataSource) {}
 
   /** Runs `work` inside a transaction after every write queued before it has finished. */
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     this.waiting++;
-    const result = this.tail.then(() => this.dataSource.transaction(work));
+    const result = this.tail.then(async () => {
+      const value = await this.dataSource.transaction(work);
+      this.committed++;
+      return value;
+    });
     this.tail = result.then(
       () => this.waiting--,
       () => this.waiting--,
     );
     return result;
+  }
+
+  /** Transactions committed since start (tests and metrics: proves batching). */
+  get transactions(): number {
+    return this.committed;
   }
 
   /** Number of writes queued or running. */
