@@ -11,14 +11,19 @@ import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { startTestServer, TestServer } from './support/server.js';
 
 /** Serves one clip with Range support; can cut a response short once, like a broken 4G link. */
-function clipServer(body: Buffer): Promise<{ url: string; server: Server; cutNext: () => void; ranges: string[] }> {
+function clipServer(
+  body: Buffer,
+): Promise<{ url: string; server: Server; cutNext: () => void; ranges: string[] }> {
   let cut = false;
   const ranges: string[] = [];
   const server = createServer((req, res) => {
     const range = req.headers.range;
     if (range) ranges.push(range);
     const start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1] ?? 0) : 0;
-    res.writeHead(range ? 206 : 200, { 'Content-Length': body.length - start, 'Accept-Ranges': 'bytes' });
+    res.writeHead(range ? 206 : 200, {
+      'Content-Length': body.length - start,
+      'Accept-Ranges': 'bytes',
+    });
     if (cut) {
       cut = false;
       // Flush the first bytes, then break the connection mid-body.
@@ -29,7 +34,12 @@ function clipServer(body: Buffer): Promise<{ url: string; server: Server; cutNex
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/clip.mp3`, server, cutNext: () => (cut = true), ranges }),
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/clip.mp3`,
+        server,
+        cutNext: () => (cut = true),
+        ranges,
+      }),
     ),
   );
 }
@@ -89,13 +99,16 @@ describe('device agent: the play flow against the contract', () => {
       });
     });
 
-  const device = async (options: ConstructorParameters<typeof DeviceAgent>[0] extends infer O ? Partial<O> : never = {}) => {
+  const device = async (
+    options: ConstructorParameters<typeof DeviceAgent>[0] extends infer O ? Partial<O> : never = {},
+  ) => {
     const d = await fx.newDevice(village);
     const agent = await startAgentOnline(s, mqttUrl(s), d, { speed: 0, ...options });
     agents.push(agent);
     return { id: d.id, agent };
   };
-  const send = (deviceId: string, cmd: PlayCommand) => s.server.app.get(DeviceGateway).sendCommand(deviceId, cmd);
+  const send = (deviceId: string, cmd: PlayCommand) =>
+    s.server.app.get(DeviceGateway).sendCommand(deviceId, cmd);
 
   it('reports received, downloading, ready, playing, played for a good clip', async () => {
     const { id } = await device();
@@ -115,19 +128,33 @@ describe('device agent: the play flow against the contract', () => {
     const states = statesOf(cmd.deliveryId, ['played', 'failed']);
     await send(id, cmd);
     assert.equal((await states).at(-1)?.state, 'played');
-    assert.ok(clip.ranges.some((r) => /^bytes=\d+-$/.test(r)), 'resumed with a Range request');
+    assert.ok(
+      clip.ranges.some((r) => /^bytes=\d+-$/.test(r)),
+      'resumed with a Range request',
+    );
   });
 
   it('fails on a sha256 mismatch and rejects an expired play', async () => {
     const { id } = await device();
-    const bad = play({ clip: { url: clip.url, sha256: '0'.repeat(64), bytes: body.length, durationMs: 50, codec: 'mp3' } });
+    const bad = play({
+      clip: {
+        url: clip.url,
+        sha256: '0'.repeat(64),
+        bytes: body.length,
+        durationMs: 50,
+        codec: 'mp3',
+      },
+    });
     const badStates = statesOf(bad.deliveryId, ['played', 'failed']);
     await send(id, bad);
     assert.deepEqual((await badStates).at(-1), { state: 'failed', reason: 'sha256 mismatch' });
     const late = play({ expiresAt: Date.now() - 1000 });
     const lateStates = statesOf(late.deliveryId, ['rejected', 'played']);
     await send(id, late);
-    assert.deepEqual((await lateStates).at(-1), { state: 'rejected', reason: 'expired before it arrived' });
+    assert.deepEqual((await lateStates).at(-1), {
+      state: 'rejected',
+      reason: 'expired before it arrived',
+    });
   });
 
   it('never plays a delivery twice: a resend only repeats where it is', async () => {
@@ -140,13 +167,18 @@ describe('device agent: the play flow against the contract', () => {
     agent.on('delivery', (_d: string, st: string) => st === 'playing' && playing++);
     const again = statesOf(cmd.deliveryId, ['played']);
     await send(id, cmd);
-    assert.deepEqual((await again).map((x) => x.state), ['played']);
+    assert.deepEqual(
+      (await again).map((x) => x.state),
+      ['played'],
+    );
     assert.equal(playing, 0);
   });
 
   it('lets a level I broadcast preempt a routine one, which the server may send again', async () => {
     const { id } = await device({ speed: 1 });
-    const routine = play({ clip: { url: clip.url, sha256, bytes: body.length, durationMs: 30_000, codec: 'mp3' } });
+    const routine = play({
+      clip: { url: clip.url, sha256, bytes: body.length, durationMs: 30_000, codec: 'mp3' },
+    });
     const routinePlaying = statesOf(routine.deliveryId, ['playing']);
     await send(id, routine);
     await routinePlaying;
@@ -179,16 +211,28 @@ describe('device agent: the play flow against the contract', () => {
 
   it('stops a delivery on `stop` and acknowledges', async () => {
     const { id, agent } = await device({ speed: 1 });
-    const long = play({ clip: { url: clip.url, sha256, bytes: body.length, durationMs: 30_000, codec: 'mp3' } });
+    const long = play({
+      clip: { url: clip.url, sha256, bytes: body.length, durationMs: 30_000, codec: 'mp3' },
+    });
     const playing = statesOf(long.deliveryId, ['playing']);
     await send(id, long);
     await playing;
     const ack = new Promise((resolve) =>
       s.server.app.get(DeviceGateway).events.subscribe(({ deviceId, message }) => {
-        if (deviceId === id && message.type === 'ack' && message.ref === 'stop-1') resolve(message.ok);
+        if (deviceId === id && message.type === 'ack' && message.ref === 'stop-1')
+          resolve(message.ok);
       }),
     );
-    await s.server.app.get(DeviceGateway).sendCommand(id, { v: 1, type: 'stop', id: 'stop-1', ts: Date.now(), deliveryId: long.deliveryId, reason: 'cancelled' });
+    await s.server.app
+      .get(DeviceGateway)
+      .sendCommand(id, {
+        v: 1,
+        type: 'stop',
+        id: 'stop-1',
+        ts: Date.now(),
+        deliveryId: long.deliveryId,
+        reason: 'cancelled',
+      });
     assert.equal(await ack, true);
     assert.equal(agent.deliveryState(long.deliveryId), 'stopped');
   });

@@ -12,16 +12,39 @@ describe('npm run fleet -- --count N', () => {
     const token = await tokenFor(s, 'operator');
     const fleet = spawn(
       process.execPath,
-      ['dist/devices/main.js', 'fleet', '--count', '150', '--api', s.url, '--token', token, '--url', mqttUrl(s), '--quiet'],
+      [
+        'dist/devices/main.js',
+        'fleet',
+        '--count',
+        '150',
+        '--api',
+        s.url,
+        '--token',
+        token,
+        '--url',
+        mqttUrl(s),
+        '--quiet',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
     fleet.stdout.on('data', (d: Buffer) => (out += d.toString()));
     fleet.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await eventually(async () => /fleet: 150 of 150 devices online/.test(out), 60_000, `the fleet to report (${out})`);
-      const board = (await api(s.url, s.adminToken).get('/api/status/villages?town=999999100').expect(200)).body;
-      assert.deepEqual(board.summary, { villages: 2, villagesOk: 2, devicesTotal: 150, devicesOnline: 150 });
+      await eventually(
+        async () => /fleet: 150 of 150 devices online/.test(out),
+        60_000,
+        `the fleet to report (${out})`,
+      );
+      const board = (
+        await api(s.url, s.adminToken).get('/api/status/villages?town=999999100').expect(200)
+      ).body;
+      assert.deepEqual(board.summary, {
+        villages: 2,
+        villagesOk: 2,
+        devicesTotal: 150,
+        devicesOnline: 150,
+      });
     } finally {
       fleet.kill('SIGKILL');
       await s.close();

@@ -60,7 +60,12 @@ describe('MQTT gateway on the embedded broker', () => {
 
   before(async () => {
     s = await startTestServer({
-      env: { MQTT_AUTH_FAIL_LIMIT: '3', MQTT_DEVICE_RATE: '20', MQTT_DEVICE_BURST: '30', MQTT_WS_PORT: '0' },
+      env: {
+        MQTT_AUTH_FAIL_LIMIT: '3',
+        MQTT_DEVICE_RATE: '20',
+        MQTT_DEVICE_BURST: '30',
+        MQTT_WS_PORT: '0',
+      },
     });
     url = mqttUrl(s);
     client = api(s.url, s.adminToken);
@@ -386,11 +391,21 @@ describe('MQTT gateway on the embedded broker', () => {
       );
       // A device repeating itself is logged once per minute and reason, not once per message.
       const badJsonLines = () =>
-        s.logs().filter((l) => typeof l.msg === 'string' && l.msg.includes(`device=${device.id} state: bad_json`)).length;
+        s
+          .logs()
+          .filter(
+            (l) =>
+              typeof l.msg === 'string' && l.msg.includes(`device=${device.id} state: bad_json`),
+          ).length;
       const linesBefore = badJsonLines();
       const countBefore = await rejected(s, 'bad_json');
-      for (let i = 0; i < 12; i++) await c.publishAsync(`${P}/d/${device.id}/state`, '{oops', { qos: 1 });
-      await eventually(async () => (await rejected(s, 'bad_json')) - countBefore === 12, 5000, 'all counted');
+      for (let i = 0; i < 12; i++)
+        await c.publishAsync(`${P}/d/${device.id}/state`, '{oops', { qos: 1 });
+      await eventually(
+        async () => (await rejected(s, 'bad_json')) - countBefore === 12,
+        5000,
+        'all counted',
+      );
       assert.equal(badJsonLines(), linesBefore, '12 more bad messages, no more log lines');
       const metrics = (await api(s.url).get('/metrics').expect(200)).text;
       assert.match(metrics, /dalaba_mqtt_rejected_total\{reason="bad_json"\} [1-9]/);
@@ -501,7 +516,11 @@ describe('MQTT gateway on the embedded broker', () => {
     const before = writes.transactions;
     const now = Date.now();
     for (let i = 0; i < 2000; i++) {
-      presence.recordState(`batch-${i}`, { v: 1, type: 'state', id: `b${i}`, ts: now, status: 'online', session: `s${i}` }, now);
+      presence.recordState(
+        `batch-${i}`,
+        { v: 1, type: 'state', id: `b${i}`, ts: now, status: 'online', session: `s${i}` },
+        now,
+      );
     }
     await presence.flush();
     const used = writes.transactions - before;
