@@ -223,16 +223,14 @@ describe('device agent: the play flow against the contract', () => {
           resolve(message.ok);
       }),
     );
-    await s.server.app
-      .get(DeviceGateway)
-      .sendCommand(id, {
-        v: 1,
-        type: 'stop',
-        id: 'stop-1',
-        ts: Date.now(),
-        deliveryId: long.deliveryId,
-        reason: 'cancelled',
-      });
+    await s.server.app.get(DeviceGateway).sendCommand(id, {
+      v: 1,
+      type: 'stop',
+      id: 'stop-1',
+      ts: Date.now(),
+      deliveryId: long.deliveryId,
+      reason: 'cancelled',
+    });
     assert.equal(await ack, true);
     assert.equal(agent.deliveryState(long.deliveryId), 'stopped');
   });
