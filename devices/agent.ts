@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { setTimeout as wait } from 'node:timers/promises';
 import mqtt, { MqttClient } from 'mqtt';
 import {
   decode,
@@ -69,20 +70,6 @@ interface Job {
   abort: AbortController;
   file?: string;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, Math.max(0, ms));
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state),
@@ -272,14 +259,7 @@ export class DeviceAgent extends EventEmitter {
         return;
       case 'volume':
         this.volume = cmd.volume;
-        this.publish('evt', {
-          v: PROTOCOL_VERSION,
-          type: 'ack',
-          id: this.nextId(),
-          ts: this.now(),
-          ref: cmd.id,
-          ok: true,
-        });
+        this.ack(cmd.id);
         this.sendTelemetry();
         return;
       case 'stop':
@@ -304,12 +284,16 @@ export class DeviceAgent extends EventEmitter {
       }
     }
     this.log(`stop (${cmd.reason}): ${stopped} delivery(ies) stopped`);
+    this.ack(cmd.id);
+  }
+
+  private ack(ref: string): void {
     this.publish('evt', {
       v: PROTOCOL_VERSION,
       type: 'ack',
       id: this.nextId(),
       ts: this.now(),
-      ref: cmd.id,
+      ref,
       ok: true,
     });
   }
@@ -345,7 +329,7 @@ export class DeviceAgent extends EventEmitter {
       job.file = fetched.path;
       job.state = 'ready';
       this.report(cmd.deliveryId, 'ready');
-      await sleep(cmd.notBefore - this.now(), job.abort.signal);
+      await wait(Math.max(0, cmd.notBefore - this.now()), undefined, { signal: job.abort.signal });
       if (this.now() >= cmd.expiresAt)
         return this.finish(job, 'failed', 'expired before it could play');
       await this.speak(job);
@@ -422,7 +406,9 @@ export class DeviceAgent extends EventEmitter {
       });
       return;
     }
-    await sleep(speed > 0 ? job.cmd.clip.durationMs / speed : 0, job.abort.signal);
+    await wait(speed > 0 ? job.cmd.clip.durationMs / speed : 0, undefined, {
+      signal: job.abort.signal,
+    });
   }
 
   private finish(job: Job, state: 'played' | 'failed' | 'rejected', reason?: string): void {

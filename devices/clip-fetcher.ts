@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,20 +23,6 @@ export interface FetchedClip {
 
 class HttpError extends Error {}
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-
 /**
  * Downloads a clip, resuming with `Range` after a broken connection, and checks its sha256 and size.
  * Throws with a short reason a device can report (`download failed: …`, `sha256 mismatch`).
@@ -58,7 +45,7 @@ export async function fetchClip(
   let lastError = 'no attempt made';
   try {
     for (let attempt = 1; attempt <= attempts && received < clip.bytes; attempt++) {
-      if (options.delayMs) await sleep(options.delayMs, options.signal);
+      if (options.delayMs) await wait(options.delayMs, undefined, { signal: options.signal });
       try {
         const headers: Record<string, string> = received > 0 ? { Range: `bytes=${received}-` } : {};
         const res = await fetch(clip.url, { headers, signal: options.signal });
@@ -79,7 +66,7 @@ export async function fetchClip(
         if (options.signal?.aborted) throw options.signal.reason;
         lastError = (err as Error).message;
         if (err instanceof HttpError && /HTTP 4\d\d/.test(lastError)) break; // refused: retrying will not help
-        await sleep(Math.min(8000, 500 * 2 ** attempt), options.signal);
+        await wait(Math.min(8000, 500 * 2 ** attempt), undefined, { signal: options.signal });
       }
     }
     if (received !== clip.bytes) throw new Error(`download failed: ${lastError}`.slice(0, 200));

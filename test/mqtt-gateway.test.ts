@@ -16,22 +16,11 @@ import {
   rawClient,
   rejected,
   startAgentOnline,
+  subackCode,
 } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
 const P = 'dalaba/v1';
-
-/** The SUBACK return code for one subscription (mqtt.js rejects on 0x80, with the packet attached). */
-async function subackCode(client: MqttClient, topic: string): Promise<number> {
-  try {
-    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
-  } catch (err) {
-    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet
-      ?.granted?.[0];
-    if (granted === undefined) throw err;
-    return typeof granted === 'number' ? granted : granted.qos;
-  }
-}
 
 describe('MQTT gateway on the embedded broker', () => {
   let s: TestServer;

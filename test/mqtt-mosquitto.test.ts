@@ -16,6 +16,7 @@ import {
   rawClient,
   startAgentOnline,
   startMosquitto,
+  subackCode,
 } from './support/mqtt.js';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
@@ -42,17 +43,6 @@ async function registry(): Promise<{
   const disabled = await fx.newDevice(village, { enabled: false });
   await s.close();
   return { dataDir: s.dataDir, adminToken: s.adminToken, a, b, disabled };
-}
-
-/** SUBACK code, tolerating mqtt.js's rejection of 0x80. */
-async function subscribeCode(client: MqttClient, topic: string): Promise<number> {
-  try {
-    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
-  } catch (err) {
-    const g = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet?.granted?.[0];
-    if (g === undefined) throw err;
-    return typeof g === 'number' ? g : g.qos;
-  }
 }
 
 /** Publishes at QoS 1 and waits for the PUBACK, or for the broker to close the connection instead. */
@@ -151,8 +141,8 @@ async function brokerRules(
     spy.on('message', (_t, payload) =>
       spied.push((JSON.parse(payload.toString()) as { id: string }).id),
     );
-    await subscribeCode(spy, `${P}/d/${b.id}/cmd`);
-    await subscribeCode(spy, `${P}/d/${a.id}/cmd`);
+    await subackCode(spy, `${P}/d/${b.id}/cmd`);
+    await subackCode(spy, `${P}/d/${a.id}/cmd`);
     await api(s.url, reg.adminToken).post(`/api/devices/${b.id}/ping`).expect(200);
     await s.server.app
       .get(DeviceGateway)

@@ -31,6 +31,18 @@ export async function startAgent(
   return agent;
 }
 
+/** The SUBACK return code for one subscription (mqtt.js rejects on 0x80, with the packet attached). */
+export async function subackCode(client: MqttClient, topic: string): Promise<number> {
+  try {
+    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet
+      ?.granted?.[0];
+    if (granted === undefined) throw err;
+    return typeof granted === 'number' ? granted : granted.qos;
+  }
+}
+
 /** Starts an agent and waits until the server has it online. */
 export async function startAgentOnline(
   s: TestServer,
