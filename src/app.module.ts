@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
+import { ClipsModule } from './clips/clips.module.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { AppLogger, createRootLogger } from './common/logging.js';
@@ -46,6 +47,7 @@ export class AppModule {
         DevicesModule,
         MqttModule,
         StatusModule,
+        ClipsModule,
         SeedModule,
         DashboardModule,
       ],

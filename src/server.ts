@@ -7,6 +7,8 @@ import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
 import { describeDatabase } from './database/data-source-options.js';
 import { createHttpApp } from './http-app.js';
+import { ClipsService } from './clips/clips.service.js';
+import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 
@@ -38,6 +40,8 @@ export async function startServer(
     await app.init();
     const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
+    await app.get(MediaSigner).load();
+    await app.get(ClipsService).start();
     const gateway = app.get(DeviceGateway);
     await gateway.start();
     await listen(app, config);

@@ -6,6 +6,11 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 const CONTROL_EXCEPT_WHITESPACE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /* eslint-enable no-control-regex */
 
+/** The text without control characters. */
+export function stripControl(text: string): string {
+  return text.replace(new RegExp(CONTROL.source, 'g'), '');
+}
+
 /** 1..max characters and no control characters: names and labels. */
 export function isDisplayName(v: unknown, max: number): v is string {
   return typeof v === 'string' && v.length >= 1 && v.length <= max && !CONTROL.test(v);

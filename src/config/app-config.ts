@@ -1,5 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -27,6 +28,25 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   mqtt: MqttConfig;
   presence: { heartbeatIntervalS: number; missedHeartbeats: number };
+  audio: AudioConfig;
+}
+
+export interface AudioConfig {
+  /** `FFMPEG_PATH`: when set, the only ffmpeg tried. */
+  ffmpegPath: string | undefined;
+  /** Directories searched for `ffmpeg` (the process's PATH). */
+  searchPath: string;
+  concurrency: number;
+  timeoutMs: number;
+  maxUploadBytes: number;
+  maxDurationMs: number;
+  bitrateKbps: number;
+  targetLufs: number;
+  truePeakDb: number;
+  /** HMAC key for signed media URLs; generated into DATA_DIR when unset. A secret. */
+  signingKey: string | undefined;
+  /** The shipped sounds (attention tones, sample announcement). */
+  soundsDir: string;
 }
 
 export interface MqttConfig {
@@ -101,6 +121,19 @@ class EnvReader {
     if (['false', '0', 'no', 'off'].includes(value)) return false;
     this.problems.push(`${name}=${JSON.stringify(value)}: must be true or false`);
     return fallback;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^-?\d+(\.\d+)?$/.test(value) || n < min || n > max) {
+      this.problems.push(
+        `${name}=${JSON.stringify(value)}: must be a number from ${min} to ${max}`,
+      );
+      return fallback;
+    }
+    return n;
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -244,6 +277,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
       drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
     },
+    audio: {
+      ffmpegPath: r.raw('FFMPEG_PATH'),
+      searchPath: env.PATH ?? '',
+      concurrency: r.int('FFMPEG_CONCURRENCY', 1, 1, 64),
+      timeoutMs: r.int('FFMPEG_TIMEOUT_S', 600, 1, 86_400) * 1000,
+      maxUploadBytes: r.size('CLIP_MAX_UPLOAD', 50 * 1024 ** 2),
+      maxDurationMs: r.int('CLIP_MAX_DURATION_S', 1800, 1, 86_400) * 1000,
+      bitrateKbps: r.int('CLIP_BITRATE_KBPS', 64, 32, 320),
+      targetLufs: r.number('CLIP_TARGET_LUFS', -16, -40, -5),
+      truePeakDb: r.number('CLIP_TRUE_PEAK_DB', -1.5, -9, 0),
+      signingKey: r.raw('MEDIA_SIGNING_KEY'),
+      soundsDir: r.string('SOUNDS_DIR', fileURLToPath(new URL('../../../audio', import.meta.url))),
+    },
     presence: {
       heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),
       missedHeartbeats: r.int('OFFLINE_AFTER_MISSED_HEARTBEATS', 3, 1, 100),
@@ -270,6 +316,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   }
   if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {
     r.problems.push(`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`);
+  }
+  if (config.audio.signingKey !== undefined && config.audio.signingKey.length < 32) {
+    r.problems.push('MEDIA_SIGNING_KEY: must be at least 32 characters');
   }
   if (m.maxPayloadBytes > 1024 * 1024) {
     r.problems.push('MQTT_MAX_PAYLOAD: must be at most 1mb');

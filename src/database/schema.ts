@@ -1,4 +1,5 @@
 import { ApiTokenEntity } from '../auth/api-token.entity.js';
+import { ClipEntity, ClipRenditionEntity } from '../clips/clip.entity.js';
 import { DeviceEntity } from '../devices/device.entity.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from '../devices/presence.entity.js';
 import { TownEntity } from '../villages/town.entity.js';
@@ -6,6 +7,7 @@ import { VillageEntity } from '../villages/village.entity.js';
 import { AppMetaEntity } from './app-meta.entity.js';
 import { Foundation1764316800000 } from './migrations/1764316800000-foundation.js';
 import { Presence1764403200000 } from './migrations/1764403200000-presence.js';
+import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -19,6 +21,8 @@ export const ENTITIES = [
   DevicePresenceEntity,
   PresenceIntervalEntity,
   ApiTokenEntity,
+  ClipEntity,
+  ClipRenditionEntity,
 ];
 
-export const MIGRATIONS = [Foundation1764316800000, Presence1764403200000];
+export const MIGRATIONS = [Foundation1764316800000, Presence1764403200000, Clips1764489600000];

@@ -24,16 +24,24 @@ class CheckResultDto {
   @ApiProperty() ok!: boolean;
   @ApiProperty({ description: 'How long the check took' }) ms!: number;
   @ApiProperty({ required: false, description: 'Why the check failed' }) error?: string;
+  @ApiProperty({
+    description: 'False for a feature the server runs without (clip upload needs ffmpeg)',
+  })
+  critical!: boolean;
 }
 
 class ReadinessDto {
-  @ApiProperty({ enum: ['ready', 'not_ready'] })
-  status!: 'ready' | 'not_ready';
+  @ApiProperty({
+    enum: ['ready', 'degraded', 'not_ready'],
+    description:
+      'degraded: a non-critical check failed (HTTP 200); not_ready: a critical one (HTTP 503)',
+  })
+  status!: 'ready' | 'degraded' | 'not_ready';
 
   @ApiProperty({
     type: 'object',
     additionalProperties: { $ref: getSchemaPath(CheckResultDto) },
-    example: { database: { ok: true, ms: 1 } },
+    example: { database: { ok: true, ms: 1, critical: true } },
   })
   checks!: Record<string, CheckResultDto>;
 }
@@ -57,8 +65,8 @@ export class HealthController {
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'A dependency is down' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
-    const { ready, checks } = await this.readiness.runAll();
+    const { ready, degraded, checks } = await this.readiness.runAll();
     res.status(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', checks };
+    return { status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', checks };
   }
 }

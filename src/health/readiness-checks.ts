@@ -7,6 +7,8 @@ export interface CheckResult {
   ok: boolean;
   ms: number;
   error?: string;
+  /** False for a feature the server can run without (it reports `degraded` instead of not ready). */
+  critical: boolean;
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -17,21 +19,32 @@ const CHECK_TIMEOUT_MS = 2000;
  */
 @Injectable()
 export class ReadinessChecks {
-  private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly checks = new Map<string, { check: ReadinessCheck; critical: boolean }>();
 
-  register(name: string, check: ReadinessCheck): void {
-    this.checks.set(name, check);
+  register(name: string, check: ReadinessCheck, options: { critical?: boolean } = {}): void {
+    this.checks.set(name, { check, critical: options.critical ?? true });
   }
 
-  async runAll(): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
+  async runAll(): Promise<{
+    ready: boolean;
+    degraded: boolean;
+    checks: Record<string, CheckResult>;
+  }> {
     const entries = await Promise.all(
-      [...this.checks].map(async ([name, check]) => [name, await runOne(check)] as const),
+      [...this.checks].map(
+        async ([name, { check, critical }]) =>
+          [name, { ...(await runOne(check)), critical }] as const,
+      ),
     );
-    return { ready: entries.every(([, r]) => r.ok), checks: Object.fromEntries(entries) };
+    return {
+      ready: entries.every(([, r]) => r.ok || !r.critical),
+      degraded: entries.some(([, r]) => !r.ok && !r.critical),
+      checks: Object.fromEntries(entries),
+    };
   }
 }
 
-async function runOne(check: ReadinessCheck): Promise<CheckResult> {
+async function runOne(check: ReadinessCheck): Promise<Omit<CheckResult, 'critical'>> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -55,6 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     SEED_SAMPLE: options.seed ? 'true' : 'false',
     MQTT_PORT: '0',
     MQTT_HOST: '127.0.0.1',
+    PATH: process.env.PATH ?? '',
     ...options.env,
   });
   const rawLogs: string[] = [];

@@ -1,0 +1,247 @@
+import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { DomainError } from '../common/domain-error.js';
+import {
+  decodeProblem,
+  InputInfo,
+  Loudness,
+  parseDecodedMs,
+  parseInputInfo,
+  parseLoudnorm,
+} from './audio-analysis.js';
+import { Ffmpeg } from './ffmpeg.js';
+
+/** What an upload turned out to be, after one full decode. */
+export interface Inspection {
+  info: InputInfo;
+  decodedMs: number;
+  loudness: Loudness;
+  /** e.g. `wav pcm_s16le 48000 Hz stereo`, for the record. */
+  format: string;
+}
+
+/** Below this integrated loudness an upload counts as silent. */
+const SILENCE_LUFS = -70;
+/** How much shorter than its header a file may decode before it counts as truncated. */
+const TRUNCATION_TOLERANCE_MS = 1000;
+/** Downmix first, so the loudness measured is the loudness of the mono delivery format. */
+const TO_MONO = 'aformat=channel_layouts=mono';
+
+export class AudioRejected extends DomainError {
+  constructor(code: string, message: string) {
+    super('unprocessable', code, message);
+  }
+}
+
+/**
+ * Decides whether a file is usable audio and turns it into the delivery format: MP3, mono,
+ * 44.1 kHz, two-pass EBU R128 loudness normalisation (ffmpeg's loudnorm) to the configured target.
+ */
+@Injectable()
+export class AudioProcessor {
+  constructor(
+    private readonly ffmpeg: Ffmpeg,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  private loudnorm(extra = ''): string {
+    const a = this.config.audio;
+    return `loudnorm=I=${a.targetLufs}:TP=${a.truePeakDb}:LRA=11${extra}`;
+  }
+
+  /**
+   * Decodes the whole file once (up to just past the maximum duration) and measures its loudness.
+   * Throws {@link AudioRejected} saying what is wrong: not audio, undecodable, truncated, empty,
+   * silent or too long.
+   */
+  async inspect(path: string): Promise<Inspection> {
+    const maxS = this.config.audio.maxDurationMs / 1000;
+    const result = await this.ffmpeg.run([
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-progress',
+      'pipe:1',
+      '-v',
+      'info',
+      '-xerror',
+      '-i',
+      path,
+      '-map',
+      '0:a:0',
+      '-t',
+      String(maxS + 1),
+      '-af',
+      `${TO_MONO},${this.loudnorm(':print_format=json')}`,
+      '-f',
+      'null',
+      '-',
+    ]);
+    if (result.timedOut)
+      throw new AudioRejected('AUDIO_TIMEOUT', 'Reading the file took too long; it may be damaged');
+    const info = parseInputInfo(result.stderr);
+    if (result.code !== 0) {
+      const problem = decodeProblem(result.stderr);
+      if (problem === 'no_audio')
+        throw new AudioRejected('NOT_AUDIO', 'The file has no audio stream');
+      if (problem === 'corrupt')
+        throw new AudioRejected(
+          'AUDIO_CORRUPT',
+          'The audio is damaged: it does not decode to the end',
+        );
+      throw new AudioRejected(
+        'NOT_AUDIO',
+        'The file is not audio that can be decoded (or it is cut short)',
+      );
+    }
+    const decodedMs = parseDecodedMs(result.stdout) ?? 0;
+    if (decodedMs < 100)
+      throw new AudioRejected('AUDIO_EMPTY', 'The recording is empty (no audio to play)');
+    if (decodedMs > this.config.audio.maxDurationMs) {
+      throw new AudioRejected(
+        'AUDIO_TOO_LONG',
+        `The recording is longer than the limit of ${formatDuration(this.config.audio.maxDurationMs)}`,
+      );
+    }
+    if (
+      info.headerDurationMs !== null &&
+      info.headerDurationMs - decodedMs >
+        Math.max(TRUNCATION_TOLERANCE_MS, info.headerDurationMs * 0.05)
+    ) {
+      throw new AudioRejected(
+        'AUDIO_TRUNCATED',
+        `The file is cut short: its header says ${formatDuration(info.headerDurationMs)} but only ${formatDuration(decodedMs)} decodes`,
+      );
+    }
+    const loudness = parseLoudnorm(result.stderr);
+    if (!loudness) throw new AudioRejected('NOT_AUDIO', 'The audio could not be measured');
+    if (!Number.isFinite(loudness.integrated) || loudness.integrated < SILENCE_LUFS) {
+      throw new AudioRejected(
+        'AUDIO_SILENT',
+        'The recording is silent (nothing above -70 LUFS): check the microphone',
+      );
+    }
+    const format = [
+      info.container,
+      info.codec,
+      info.sampleRate ? `${info.sampleRate} Hz` : null,
+      info.channels,
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return { info, decodedMs, loudness, format };
+  }
+
+  /** Second pass: the delivery format, normalised with the first pass's measurement. */
+  async normalise(inputs: string[], measured: Loudness, out: string): Promise<void> {
+    const m = measured;
+    const norm = this.loudnorm(
+      `:measured_I=${m.integrated}:measured_TP=${m.truePeak}:measured_LRA=${m.range}:measured_thresh=${m.threshold}:offset=${m.offset}:linear=true`,
+    );
+    await this.encode(inputs, `${norm},aresample=44100`, out);
+  }
+
+  /** Measures a file's integrated loudness (LUFS) and true peak. */
+  async measure(inputs: string[]): Promise<Loudness> {
+    const result = await this.ffmpeg.run([
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-v',
+      'info',
+      ...inputArgs(inputs),
+      '-filter_complex',
+      `${concat(inputs)}${TO_MONO},${this.loudnorm(':print_format=json')}[out]`,
+      '-map',
+      '[out]',
+      '-f',
+      'null',
+      '-',
+    ]);
+    const loudness = result.code === 0 ? parseLoudnorm(result.stderr) : null;
+    if (!loudness)
+      throw new Error(
+        `ffmpeg could not measure loudness (exit ${result.code}${result.timedOut ? ', timed out' : ''})`,
+      );
+    return loudness;
+  }
+
+  /** How long a file plays, by decoding it. */
+  async durationMs(path: string): Promise<number> {
+    const result = await this.ffmpeg.run([
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-progress',
+      'pipe:1',
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-f',
+      'null',
+      '-',
+    ]);
+    const ms = result.code === 0 ? parseDecodedMs(result.stdout) : null;
+    if (ms === null) throw new Error(`ffmpeg could not decode the result (exit ${result.code})`);
+    return ms;
+  }
+
+  private async encode(inputs: string[], filters: string, out: string): Promise<void> {
+    const a = this.config.audio;
+    const result = await this.ffmpeg.run([
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-v',
+      'error',
+      ...inputArgs(inputs),
+      '-filter_complex',
+      `${concat(inputs)}${TO_MONO},${filters}[out]`,
+      '-map',
+      '[out]',
+      '-ar',
+      '44100',
+      '-ac',
+      '1',
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      `${a.bitrateKbps}k`,
+      // Same input, same bytes: no encoder tags or timestamps in the file.
+      '-map_metadata',
+      '-1',
+      '-fflags',
+      '+bitexact',
+      '-flags:a',
+      '+bitexact',
+      '-write_xing',
+      '1',
+      '-f',
+      'mp3',
+      '-y',
+      out,
+    ]);
+    if (result.code !== 0) {
+      throw new Error(
+        `ffmpeg could not encode (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.slice(-300)}`,
+      );
+    }
+  }
+}
+
+function inputArgs(inputs: string[]): string[] {
+  return inputs.flatMap((path) => ['-i', path]);
+}
+
+/** `[0:a:0][1:a:0]concat=n=2:v=0:a=1,` for several inputs; `[0:a:0]` for one. */
+function concat(inputs: string[]): string {
+  const streams = inputs.map((_, i) => `[${i}:a:0]`).join('');
+  return inputs.length > 1 ? `${streams}concat=n=${inputs.length}:v=0:a=1,` : streams;
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 100) / 10;
+  return s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s} s`;
+}

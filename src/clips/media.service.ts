@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Clock } from '../common/clock.js';
+import { DomainError } from '../common/domain-error.js';
+import { ClipStorage } from './clip-storage.js';
+import { ClipsService } from './clips.service.js';
+import { MediaSigner } from './media-signer.js';
+import { sendAudio } from './media-response.js';
+
+/** Serving audio: signed links for devices, and the operators' preview. */
+@Injectable()
+export class MediaService {
+  constructor(
+    private readonly clips: ClipsService,
+    private readonly storage: ClipStorage,
+    private readonly signer: MediaSigner,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The signed URL a device downloads `sha256` from until `expiresAt` (ms). For the broadcasts issue. */
+  urlFor(sha256: string, deviceId: string, expiresAt: number): string {
+    return this.signer.urlFor(sha256, deviceId, expiresAt);
+  }
+
+  /**
+   * `GET /media/:sha256.mp3?d&exp&sig`. Anything wrong with the link (format, signature, expiry, another
+   * device's link) gets the same 403, which says nothing about the file.
+   */
+  async sendSigned(
+    file: string,
+    query: Record<string, unknown>,
+    req: Request,
+    res: Response,
+  ): Promise<void> {
+    const sha256 = /^([0-9a-f]{64})\.mp3$/.exec(file)?.[1];
+    if (
+      !sha256 ||
+      !this.signer.verify(sha256, query.d, query.exp, query.sig, this.clock.now().getTime())
+    ) {
+      throw new DomainError('forbidden', 'FORBIDDEN', 'This link is not valid');
+    }
+    const size = await this.storage.size(sha256);
+    if (size === undefined) throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'No such audio');
+    await sendAudio(req, res, this.storage, sha256, size);
+  }
+
+  async sendClip(clipId: string, req: Request, res: Response): Promise<void> {
+    const audio = await this.clips.audioOf(clipId);
+    const size = await this.storage.size(audio.sha256);
+    if (size === undefined)
+      throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'The clip’s audio file is missing');
+    await sendAudio(req, res, this.storage, audio.sha256, size);
+  }
+}
