@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { BroadcastsModule } from './broadcasts/broadcasts.module.js';
 import { ClipsModule } from './clips/clips.module.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
@@ -43,11 +45,13 @@ export class AppModule {
         MetricsModule,
         DatabaseModule.forRoot(),
         AuthModule,
+        AuditModule,
         VillagesModule,
         DevicesModule,
         MqttModule,
         StatusModule,
         ClipsModule,
+        BroadcastsModule,
         SeedModule,
         DashboardModule,
       ],

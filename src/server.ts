@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
 import { describeDatabase } from './database/data-source-options.js';
 import { createHttpApp } from './http-app.js';
+import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
@@ -42,6 +43,8 @@ export async function startServer(
     const seeded = await app.get(SeedService).seedIfEmpty();
     await app.get(MediaSigner).load();
     await app.get(ClipsService).start();
+    // The dispatcher listens before the broker accepts devices, so no confirmation is missed.
+    app.get(BroadcastDispatcher).start();
     const gateway = app.get(DeviceGateway);
     await gateway.start();
     await listen(app, config);

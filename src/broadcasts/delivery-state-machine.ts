@@ -6,8 +6,21 @@
  */
 import { DELIVERY_PROGRESS, DeliveryState, DeviceReportedState } from '../contract/messages.js';
 
-export const TERMINAL_STATES: readonly DeliveryState[] = ['played', 'failed', 'rejected', 'expired', 'cancelled'];
-export const OPEN_STATES: readonly DeliveryState[] = ['pending', 'sent', 'received', 'downloading', 'ready', 'playing'];
+export const TERMINAL_STATES: readonly DeliveryState[] = [
+  'played',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+];
+export const OPEN_STATES: readonly DeliveryState[] = [
+  'pending',
+  'sent',
+  'received',
+  'downloading',
+  'ready',
+  'playing',
+];
 
 export type DeliveryEventSource = 'mqtt' | 'manual' | 'system';
 
@@ -33,9 +46,14 @@ export function isTerminal(state: DeliveryState): boolean {
  * Applies one input to a delivery in `current`. `broadcastOpen` says whether the broadcast can still
  * be delivered (not past its expiry), which decides where a preempted delivery goes.
  */
-export function transition(current: DeliveryState, input: DeliveryInput, broadcastOpen: boolean): Transition {
+export function transition(
+  current: DeliveryState,
+  input: DeliveryInput,
+  broadcastOpen: boolean,
+): Transition {
   const target = input.kind === 'device' ? input.state : input.kind;
-  if (isTerminal(current)) return { ok: false, reason: current === target ? 'duplicate' : 'terminal' };
+  if (isTerminal(current))
+    return { ok: false, reason: current === target ? 'duplicate' : 'terminal' };
 
   switch (target) {
     case 'sent':

@@ -10,8 +10,14 @@ describe('quiet hours in a time zone', () => {
   });
 
   it('holds until the window ends, across midnight', () => {
-    assert.equal(endOfQuiet(shanghai('2026-11-28T23:10:00'), '22:00-06:00', 'Asia/Shanghai'), shanghai('2026-11-29T06:00:00'));
-    assert.equal(endOfQuiet(shanghai('2026-11-28T05:59:30'), '22:00-06:00', 'Asia/Shanghai'), shanghai('2026-11-28T06:00:00'));
+    assert.equal(
+      endOfQuiet(shanghai('2026-11-28T23:10:00'), '22:00-06:00', 'Asia/Shanghai'),
+      shanghai('2026-11-29T06:00:00'),
+    );
+    assert.equal(
+      endOfQuiet(shanghai('2026-11-28T05:59:30'), '22:00-06:00', 'Asia/Shanghai'),
+      shanghai('2026-11-28T06:00:00'),
+    );
   });
 
   it('does not hold outside the window or without quiet hours', () => {

@@ -24,19 +24,31 @@ describe('resolveTargets', () => {
   });
 
   it('unites towns and villages', () => {
-    assert.deepEqual(resolveTargets({ towns: ['B'], villages: ['A2'] }, villages, devices), { villageCodes: ['A2', 'B1', 'B2'], deviceIds: ['b1-fp'] });
-  });
-
-  it('narrows to device types, county-wide when no place is given', () => {
-    assert.deepEqual(resolveTargets({ deviceTypes: ['flood_pa'] }, villages, devices), { villageCodes: ['A1', 'B1'], deviceIds: ['a1-fp', 'b1-fp'] });
-    assert.deepEqual(resolveTargets({ towns: ['A'], deviceTypes: ['village_loudspeaker'] }, villages, devices), {
-      villageCodes: ['A1', 'A2'],
-      deviceIds: ['a1-vl'],
+    assert.deepEqual(resolveTargets({ towns: ['B'], villages: ['A2'] }, villages, devices), {
+      villageCodes: ['A2', 'B1', 'B2'],
+      deviceIds: ['b1-fp'],
     });
   });
 
+  it('narrows to device types, county-wide when no place is given', () => {
+    assert.deepEqual(resolveTargets({ deviceTypes: ['flood_pa'] }, villages, devices), {
+      villageCodes: ['A1', 'B1'],
+      deviceIds: ['a1-fp', 'b1-fp'],
+    });
+    assert.deepEqual(
+      resolveTargets({ towns: ['A'], deviceTypes: ['village_loudspeaker'] }, villages, devices),
+      {
+        villageCodes: ['A1', 'A2'],
+        deviceIds: ['a1-vl'],
+      },
+    );
+  });
+
   it('adds named devices and their villages to anything else', () => {
-    assert.deepEqual(resolveTargets({ villages: ['B2'], devices: ['a1-fp'] }, villages, devices), { villageCodes: ['A1', 'B2'], deviceIds: ['a1-fp'] });
+    assert.deepEqual(resolveTargets({ villages: ['B2'], devices: ['a1-fp'] }, villages, devices), {
+      villageCodes: ['A1', 'B2'],
+      deviceIds: ['a1-fp'],
+    });
   });
 
   it('reaches nothing with an empty target', () => {

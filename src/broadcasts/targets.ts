@@ -33,14 +33,23 @@ export interface Resolved {
   deviceIds: string[];
 }
 
-export function resolveTargets(target: Target, villages: RegistryVillage[], devices: RegistryDevice[]): Resolved {
+export function resolveTargets(
+  target: Target,
+  villages: RegistryVillage[],
+  devices: RegistryDevice[],
+): Resolved {
   const towns = new Set(target.towns ?? []);
   const named = new Set(target.villages ?? []);
   const types = target.deviceTypes?.length ? new Set(target.deviceTypes) : null;
   const anyPlace = target.all === true || towns.size > 0 || named.size > 0;
 
   let places = new Set(
-    villages.filter((v) => (!anyPlace && types) || target.all === true || towns.has(v.townCode) || named.has(v.code)).map((v) => v.code),
+    villages
+      .filter(
+        (v) =>
+          (!anyPlace && types) || target.all === true || towns.has(v.townCode) || named.has(v.code),
+      )
+      .map((v) => v.code),
   );
   const chosen = new Set<string>();
   if (types) {

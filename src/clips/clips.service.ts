@@ -228,6 +228,10 @@ export class ClipsService implements BeforeApplicationShutdown {
         `clip=${clipId} ready: ${stored.bytes} bytes, ${durationMs} ms, ${round(after.integrated)} LUFS, sha256=${stored.sha256}`,
       );
       this.emit({ clipId, status: 'ready' });
+      // Emergencies must not wait for ffmpeg: the emergency-tone version is made now, ahead of need.
+      void this.withAttentionTone(clipId, 'emergency').catch((err: Error) =>
+        this.logger.warn(`clip=${clipId} emergency rendition not made ahead: ${err.message}`),
+      );
     } catch (err) {
       await this.storage.remove(out);
       if (this.stopping) return; // killed by shutdown: resumes at the next start

@@ -29,6 +29,19 @@ export interface AppConfig {
   mqtt: MqttConfig;
   presence: { heartbeatIntervalS: number; missedHeartbeats: number };
   audio: AudioConfig;
+  broadcasts: BroadcastConfig;
+}
+
+export interface BroadcastConfig {
+  /** Default validity when a broadcast gives no expiresAt, per level family (ms). */
+  defaultWindowMs: { emergency: number; routine: number; test: number };
+  /** After expiresAt, how long a device may still report before open deliveries are expired. */
+  graceMs: number;
+  /** A broadcast starting later is dispatched this long before its start (devices download ahead). */
+  prefetchMs: number;
+  ackTimeoutMs: number;
+  maxResends: number;
+  tickMs: number;
 }
 
 export interface AudioConfig {
@@ -289,6 +302,18 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       truePeakDb: r.number('CLIP_TRUE_PEAK_DB', -1.5, -9, 0),
       signingKey: r.raw('MEDIA_SIGNING_KEY'),
       soundsDir: r.string('SOUNDS_DIR', fileURLToPath(new URL('../../../audio', import.meta.url))),
+    },
+    broadcasts: {
+      defaultWindowMs: {
+        emergency: r.int('BROADCAST_WINDOW_EMERGENCY_MIN', 60, 1, 10_080) * 60_000,
+        routine: r.int('BROADCAST_WINDOW_ROUTINE_MIN', 120, 1, 10_080) * 60_000,
+        test: r.int('BROADCAST_WINDOW_TEST_MIN', 30, 1, 10_080) * 60_000,
+      },
+      graceMs: r.int('BROADCAST_GRACE_S', 60, 0, 86_400) * 1000,
+      prefetchMs: r.int('BROADCAST_PREFETCH_S', 600, 0, 86_400) * 1000,
+      ackTimeoutMs: r.int('ACK_TIMEOUT_S', 10, 1, 3600) * 1000,
+      maxResends: r.int('MAX_RESENDS', 5, 0, 100),
+      tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
     },
     presence: {
       heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),

@@ -1,5 +1,14 @@
 import { ApiTokenEntity } from '../auth/api-token.entity.js';
+import { AuditEntity } from '../audit/audit.entity.js';
+import {
+  BroadcastEntity,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+} from '../broadcasts/broadcast.entity.js';
 import { ClipEntity, ClipRenditionEntity } from '../clips/clip.entity.js';
+import { ScheduleEntity, ScheduleFiringEntity } from '../schedules/schedule.entity.js';
 import { DeviceEntity } from '../devices/device.entity.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from '../devices/presence.entity.js';
 import { TownEntity } from '../villages/town.entity.js';
@@ -8,6 +17,7 @@ import { AppMetaEntity } from './app-meta.entity.js';
 import { Foundation1764316800000 } from './migrations/1764316800000-foundation.js';
 import { Presence1764403200000 } from './migrations/1764403200000-presence.js';
 import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
+import { Broadcasts1764576000000 } from './migrations/1764576000000-broadcasts.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -23,6 +33,19 @@ export const ENTITIES = [
   ApiTokenEntity,
   ClipEntity,
   ClipRenditionEntity,
+  BroadcastEntity,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+  ScheduleEntity,
+  ScheduleFiringEntity,
+  AuditEntity,
 ];
 
-export const MIGRATIONS = [Foundation1764316800000, Presence1764403200000, Clips1764489600000];
+export const MIGRATIONS = [
+  Foundation1764316800000,
+  Presence1764403200000,
+  Clips1764489600000,
+  Broadcasts1764576000000,
+];

@@ -76,6 +76,21 @@ export class DevicesRepository {
     return out;
   }
 
+  async snapshot(): Promise<Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[]> {
+    return this.devices.find({
+      select: { id: true, villageCode: true, type: true, enabled: true },
+    });
+  }
+
+  async existingIds(ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const chunk of chunks([...new Set(ids)], 500)) {
+      for (const d of await this.devices.find({ select: { id: true }, where: { id: In(chunk) } }))
+        out.add(d.id);
+    }
+    return out;
+  }
+
   async enabledCredentials(): Promise<{ id: string; mqttPasswordHash: string | null }[]> {
     const rows = await this.devices
       .createQueryBuilder('d')

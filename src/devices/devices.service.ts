@@ -131,6 +131,17 @@ export class DevicesService {
     });
   }
 
+  /** Every device with its village, type and whether it is enabled (for resolving broadcast targets). */
+  targetingSnapshot(): Promise<
+    { id: string; villageCode: string; type: DeviceType; enabled: boolean }[]
+  > {
+    return this.repo.snapshot();
+  }
+
+  existingIds(ids: string[]): Promise<Set<string>> {
+    return this.repo.existingIds(ids);
+  }
+
   /** Every enabled device with its Mosquitto-format hash (null for devices issued before it existed). */
   mosquittoCredentials(): Promise<{ id: string; mqttPasswordHash: string | null }[]> {
     return this.repo.enabledCredentials();
@@ -188,7 +199,17 @@ export class DevicesService {
   }
 
   async remove(id: string): Promise<void> {
-    const deleted = await this.repo.write((tx) => tx.delete(id));
+    let deleted: boolean;
+    try {
+      deleted = await this.repo.write((tx) => tx.delete(id));
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      throw new DomainError(
+        'conflict',
+        'DEVICE_HAS_DELIVERIES',
+        `Device ${id} has broadcast history; disable it (enabled: false) instead of deleting it`,
+      );
+    }
     if (!deleted) throw new NotFoundError('device', id);
     this.logger.log(`device=${id} deleted`);
     this.events.emit({ kind: 'deleted', deviceId: id });

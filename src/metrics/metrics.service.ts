@@ -43,6 +43,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly deliveryEvents = new Counter({
+    name: 'dalaba_delivery_events_total',
+    help: 'Delivery events from devices, by result: applied, duplicate, backwards, terminal, not_applicable, foreign, unknown',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly commandsSent = new Counter({
+    name: 'dalaba_play_commands_total',
+    help: 'play commands published, first sends and resends',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly devicesOnline = new Gauge({
     name: 'dalaba_devices_online',
     help: 'Devices currently online',

@@ -227,6 +227,22 @@ export class VillagesService {
     return new Set((await this.repo.findVillages([...new Set(codes)])).map((v) => v.code));
   }
 
+  /** Every village with its town and quiet hours (for resolving broadcast targets). */
+  async targetingSnapshot(): Promise<
+    { code: string; townCode: string; quietHours: string | null }[]
+  > {
+    return (await this.allVillages()).map((v) => ({
+      code: v.code,
+      townCode: v.townCode,
+      quietHours: v.quietHours,
+    }));
+  }
+
+  async existingTownCodes(codes: string[]): Promise<Set<string>> {
+    const wanted = new Set(codes);
+    return new Set((await this.repo.allTowns()).map((t) => t.code).filter((c) => wanted.has(c)));
+  }
+
   async counts(): Promise<{ towns: number; villages: number }> {
     return { towns: await this.repo.countTowns(), villages: await this.repo.countVillages() };
   }

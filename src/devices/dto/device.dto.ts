@@ -1,6 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  Max,
+  Min,
+  ValidateIf,
+  ValidationOptions,
+} from 'class-validator';
 import {
   DEVICE_ID_MAX_LENGTH,
   DEVICE_TYPES,
@@ -16,11 +25,12 @@ import { IsVillageCode } from '../../villages/dto/village.dto.js';
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const definedOrNull = (_: object, v: unknown) => v !== undefined;
 
-export const IsDeviceId = () =>
+export const IsDeviceId = (options?: ValidationOptions) =>
   ValidatesAs(
     'isDeviceId',
     isDeviceId,
     `must be 1 to ${DEVICE_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ - starting with a letter or digit (it is the MQTT client id)`,
+    options,
   );
 
 const IsDeviceType = () =>

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsOptional } from 'class-validator';
+import { IsOptional, ValidationOptions } from 'class-validator';
 import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { trimToUndefined } from '../../common/query.js';
 import { IsDisplayName, ValidatesAs } from '../../common/validators.js';
@@ -8,8 +8,8 @@ import { isTownCode } from '../admin-codes.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
-export const IsTownCode = () =>
-  ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 610126100');
+export const IsTownCode = (options?: ValidationOptions) =>
+  ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 610126100', options);
 
 export class CreateTownDto {
   @ApiProperty({ description: '9-digit town code', example: '610126100', pattern: '^\\d{9}$' })

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { IsNumber, IsOptional, Max, Min, ValidateIf, ValidationOptions } from 'class-validator';
 import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { trimToUndefined } from '../../common/query.js';
 import { IsDisplayName, ValidatesAs } from '../../common/validators.js';
@@ -11,11 +11,12 @@ import { IsTownCode } from './town.dto.js';
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const definedOrNull = (_: object, v: unknown) => v !== undefined;
 
-export const IsVillageCode = () =>
+export const IsVillageCode = (options?: ValidationOptions) =>
   ValidatesAs(
     'isVillageCode',
     isVillageCode,
     'must be 12 digits (统计用区划代码), e.g. 610126100201',
+    options,
   );
 
 const IsQuietHours = () =>

@@ -1,0 +1,234 @@
+import {
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import type { DeliveryState, Level } from '../contract/messages.js';
+import { ClipEntity } from '../clips/clip.entity.js';
+import { timeColumn } from '../database/columns.js';
+import { DeviceEntity } from '../devices/device.entity.js';
+import type { DeliveryEventSource } from './delivery-state-machine.js';
+
+export const BROADCAST_STATUSES = [
+  'scheduled',
+  'dispatching',
+  'active',
+  'completed',
+  'cancelled',
+  'expired',
+] as const;
+export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
+
+/** One announcement to a target. */
+@Entity('broadcasts')
+@Index('IDX_broadcasts_status', ['status'])
+@Index('UQ_broadcasts_schedule_fire', ['scheduleId', 'fireAt'], { unique: true })
+export class BroadcastEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  title!: string;
+
+  @Column({ type: 'varchar', length: 36, name: 'clip_id' })
+  clipId!: string;
+
+  @ManyToOne(() => ClipEntity, { onDelete: 'RESTRICT', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'clip_id', foreignKeyConstraintName: 'FK_broadcasts_clip' })
+  clip?: ClipEntity;
+
+  @Column({ type: 'varchar', length: 8 })
+  level!: Level;
+
+  /** The target as given (JSON). */
+  @Column({ type: 'text' })
+  target!: string;
+
+  @Column({ ...timeColumn, name: 'start_at' })
+  startAt!: number;
+
+  @Column({ ...timeColumn, name: 'expires_at' })
+  expiresAt!: number;
+
+  @Column({ type: 'integer' })
+  repeat!: number;
+
+  @Column({ type: 'integer', nullable: true })
+  volume!: number | null;
+
+  @Column({ type: 'boolean', name: 'attention_tone' })
+  attentionTone!: boolean;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: BroadcastStatus;
+
+  /** The audio the devices get (the clip, or it with an attention tone), fixed at dispatch. */
+  @Column({ type: 'varchar', length: 64, name: 'audio_sha256', nullable: true })
+  audioSha256!: string | null;
+
+  @Column({ type: 'integer', name: 'audio_bytes', nullable: true })
+  audioBytes!: number | null;
+
+  @Column({ type: 'integer', name: 'audio_duration_ms', nullable: true })
+  audioDurationMs!: number | null;
+
+  @Column({ type: 'varchar', length: 36, name: 'schedule_id', nullable: true })
+  scheduleId!: string | null;
+
+  @Column({ ...timeColumn, name: 'fire_at', nullable: true })
+  fireAt!: number | null;
+
+  @Column({ type: 'varchar', length: 100, name: 'created_by' })
+  createdBy!: string;
+
+  @Column({ type: 'varchar', length: 200, name: 'end_reason', nullable: true })
+  endReason!: string | null;
+
+  @Column({ ...timeColumn, name: 'created_at' })
+  createdAt!: number;
+
+  @Column({ ...timeColumn, name: 'updated_at' })
+  updatedAt!: number;
+
+  @Column({ ...timeColumn, name: 'dispatched_at', nullable: true })
+  dispatchedAt!: number | null;
+
+  @Column({ ...timeColumn, name: 'ended_at', nullable: true })
+  endedAt!: number | null;
+}
+
+/** The villages a broadcast targeted, fixed at dispatch (for coverage). */
+@Entity('broadcast_villages')
+export class BroadcastVillageEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36, name: 'broadcast_id' })
+  broadcastId!: string;
+
+  @PrimaryColumn({ type: 'varchar', length: 12, name: 'village_code' })
+  villageCode!: string;
+
+  @ManyToOne(() => BroadcastEntity, { onDelete: 'CASCADE', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'broadcast_id', foreignKeyConstraintName: 'FK_broadcast_villages_broadcast' })
+  broadcast?: BroadcastEntity;
+}
+
+/** One device's part of one broadcast. */
+@Entity('deliveries')
+@Index('IDX_deliveries_broadcast_state', ['broadcastId', 'state'])
+@Index('IDX_deliveries_device_state', ['deviceId', 'state'])
+@Index('IDX_deliveries_state_next_send', ['state', 'nextSendAt'])
+export class DeliveryEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36, name: 'broadcast_id' })
+  broadcastId!: string;
+
+  @ManyToOne(() => BroadcastEntity, { onDelete: 'CASCADE', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'broadcast_id', foreignKeyConstraintName: 'FK_deliveries_broadcast' })
+  broadcast?: BroadcastEntity;
+
+  @Column({ type: 'varchar', length: 64, name: 'device_id' })
+  deviceId!: string;
+
+  @ManyToOne(() => DeviceEntity, { onDelete: 'RESTRICT', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'FK_deliveries_device' })
+  device?: DeviceEntity;
+
+  @Column({ type: 'varchar', length: 12, name: 'village_code' })
+  villageCode!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: DeliveryState;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  reason!: string | null;
+
+  /** Times the play command was sent. */
+  @Column({ type: 'integer' })
+  attempts!: number;
+
+  /** When to send (again) if nothing is heard; null while waiting for the device to come online. */
+  @Column({ ...timeColumn, name: 'next_send_at', nullable: true })
+  nextSendAt!: number | null;
+
+  @Column({ ...timeColumn, name: 'sent_at', nullable: true })
+  sentAt!: number | null;
+
+  @Column({ ...timeColumn, name: 'received_at', nullable: true })
+  receivedAt!: number | null;
+
+  @Column({ ...timeColumn, name: 'played_at', nullable: true })
+  playedAt!: number | null;
+
+  @Column({ ...timeColumn, name: 'updated_at' })
+  updatedAt!: number;
+}
+
+/** Every change of a delivery, appended, with where it came from and both clocks. */
+@Entity('delivery_events')
+@Index('IDX_delivery_events_delivery', ['deliveryId'])
+export class DeliveryEventEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number;
+
+  @Column({ type: 'varchar', length: 36, name: 'delivery_id' })
+  deliveryId!: string;
+
+  @Column({ type: 'varchar', length: 16, name: 'from_state' })
+  fromState!: DeliveryState;
+
+  @Column({ type: 'varchar', length: 16, name: 'to_state' })
+  toState!: DeliveryState;
+
+  @Column({ type: 'varchar', length: 8 })
+  source!: DeliveryEventSource;
+
+  @Column({ ...timeColumn, name: 'device_ts', nullable: true })
+  deviceTs!: number | null;
+
+  @Column({ ...timeColumn, name: 'server_ts' })
+  serverTs!: number;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  reason!: string | null;
+}
+
+/** Staff confirming by hand that a village (or one device) played a broadcast. */
+@Entity('manual_confirmations')
+@Index('IDX_manual_confirmations_broadcast', ['broadcastId'])
+export class ManualConfirmationEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36, name: 'broadcast_id' })
+  broadcastId!: string;
+
+  @ManyToOne(() => BroadcastEntity, { onDelete: 'CASCADE', onUpdate: 'NO ACTION' })
+  @JoinColumn({
+    name: 'broadcast_id',
+    foreignKeyConstraintName: 'FK_manual_confirmations_broadcast',
+  })
+  broadcast?: BroadcastEntity;
+
+  @Column({ type: 'varchar', length: 12, name: 'village_code' })
+  villageCode!: string;
+
+  @Column({ type: 'varchar', length: 64, name: 'device_id', nullable: true })
+  deviceId!: string | null;
+
+  @Column({ ...timeColumn, name: 'confirmed_at' })
+  confirmedAt!: number;
+
+  @Column({ type: 'varchar', length: 100, name: 'confirmed_by' })
+  confirmedBy!: string;
+
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  note!: string | null;
+
+  @Column({ ...timeColumn, name: 'created_at' })
+  createdAt!: number;
+}

@@ -1,0 +1,147 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { ApiErrors } from '../common/api-errors.js';
+import { DomainError } from '../common/domain-error.js';
+import { Page } from '../common/pagination.js';
+import { BroadcastsService } from './broadcasts.service.js';
+import {
+  BroadcastDto,
+  BroadcastPageDto,
+  BroadcastQuery,
+  CancelBroadcastDto,
+  ConfirmationDto,
+  CreateBroadcastDto,
+  DeliveryDto,
+  DeliveryEventDto,
+  DeliveryPageDto,
+  DeliveryQuery,
+  ManualConfirmationDto,
+} from './dto/broadcast.dto.js';
+
+const uuid = (field: string) =>
+  new ParseUUIDPipe({
+    exceptionFactory: () =>
+      new DomainError('invalid', 'VALIDATION_FAILED', `Invalid request: ${field} must be a UUID`, [
+        { field, rule: 'isUuid', message: `${field} must be a UUID` },
+      ]),
+  });
+
+@ApiTags('broadcasts')
+@ApiBearerAuth()
+@Controller('api/broadcasts')
+export class BroadcastsController {
+  constructor(private readonly broadcasts: BroadcastsService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Create a broadcast (operator)',
+    description:
+      'The clip must be ready and the window open. Without startAt it is sent now: the response comes once the ' +
+      'deliveries exist and the commands to the devices online are out. Devices offline get it when they come back, ' +
+      'until expiresAt. Routine broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not.',
+  })
+  @ApiCreatedResponse({ type: BroadcastDto })
+  @ApiErrors(400, 401, 403, 409)
+  create(
+    @Body() body: CreateBroadcastDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<BroadcastDto> {
+    return this.broadcasts.create(
+      {
+        ...body,
+        startAt: body.startAt ? Date.parse(body.startAt) : undefined,
+        expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined,
+      },
+      principal.name,
+    );
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List broadcasts, newest first, with delivery counts by state' })
+  @ApiOkResponse({ type: BroadcastPageDto })
+  @ApiErrors(400, 401)
+  list(@Query() query: BroadcastQuery): Promise<Page<BroadcastDto>> {
+    return this.broadcasts.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a broadcast with its delivery counts by state' })
+  @ApiOkResponse({ type: BroadcastDto })
+  @ApiErrors(400, 401, 404)
+  get(@Param('id', uuid('id')) id: string): Promise<BroadcastDto> {
+    return this.broadcasts.get(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Cancel a broadcast (operator): devices are told to stop; open deliveries end cancelled',
+  })
+  @ApiOkResponse({ type: BroadcastDto })
+  @ApiErrors(400, 401, 403, 404, 409)
+  cancel(
+    @Param('id', uuid('id')) id: string,
+    @Body() body: CancelBroadcastDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<BroadcastDto> {
+    return this.broadcasts.cancel(id, body.reason, principal.name);
+  }
+
+  @Get(':id/deliveries')
+  @ApiOperation({
+    summary: 'The deliveries of a broadcast, one per device; filter by state or village',
+  })
+  @ApiOkResponse({ type: DeliveryPageDto })
+  @ApiErrors(400, 401, 404)
+  deliveries(
+    @Param('id', uuid('id')) id: string,
+    @Query() query: DeliveryQuery,
+  ): Promise<Page<DeliveryDto>> {
+    return this.broadcasts.deliveries(id, query);
+  }
+
+  @Get(':id/deliveries/:deliveryId/events')
+  @ApiOperation({
+    summary:
+      'Every change of one delivery: from, to, source (mqtt, manual, system), device and server time',
+  })
+  @ApiOkResponse({ type: [DeliveryEventDto] })
+  @ApiErrors(400, 401, 404)
+  deliveryEvents(
+    @Param('id', uuid('id')) id: string,
+    @Param('deliveryId', uuid('deliveryId')) deliveryId: string,
+  ): Promise<DeliveryEventDto[]> {
+    return this.broadcasts.deliveryEvents(id, deliveryId);
+  }
+
+  @Post(':id/confirmations')
+  @ApiOperation({
+    summary:
+      'Confirm by hand that a village (or device) played it (operator); reported apart from device confirmations',
+  })
+  @ApiCreatedResponse({ type: ManualConfirmationDto })
+  @ApiErrors(400, 401, 403, 404, 409)
+  confirm(
+    @Param('id', uuid('id')) id: string,
+    @Body() body: ConfirmationDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ManualConfirmationDto> {
+    return this.broadcasts.confirm(id, body, principal.name);
+  }
+
+  @Get(':id/confirmations')
+  @ApiOperation({ summary: 'The manual confirmations of a broadcast' })
+  @ApiOkResponse({ type: [ManualConfirmationDto] })
+  @ApiErrors(400, 401, 404)
+  confirmations(@Param('id', uuid('id')) id: string): Promise<ManualConfirmationDto[]> {
+    return this.broadcasts.confirmations(id);
+  }
+}

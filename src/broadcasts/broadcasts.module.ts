@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClipsModule } from '../clips/clips.module.js';
+import { DevicesModule } from '../devices/devices.module.js';
+import { MqttModule } from '../mqtt/mqtt.module.js';
+import { VillagesModule } from '../villages/villages.module.js';
+import { BroadcastEvents } from './broadcast-events.js';
+import {
+  BroadcastEntity,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+} from './broadcast.entity.js';
+import { BroadcastsController } from './broadcasts.controller.js';
+import { BroadcastsRepository } from './broadcasts.repository.js';
+import { BroadcastsService } from './broadcasts.service.js';
+import { BroadcastDispatcher } from './dispatcher.js';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([
+      BroadcastEntity,
+      BroadcastVillageEntity,
+      DeliveryEntity,
+      DeliveryEventEntity,
+      ManualConfirmationEntity,
+    ]),
+    ClipsModule,
+    DevicesModule,
+    VillagesModule,
+    MqttModule,
+  ],
+  controllers: [BroadcastsController],
+  providers: [BroadcastsRepository, BroadcastsService, BroadcastDispatcher, BroadcastEvents],
+  exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents],
+})
+export class BroadcastsModule {}

@@ -1,0 +1,311 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, In, IsNull, LessThanOrEqual, Repository } from 'typeorm';
+import type { DeliveryState } from '../contract/messages.js';
+import { chunks } from '../database/batch.js';
+import { WriteQueue } from '../database/write-queue.js';
+import {
+  BroadcastEntity,
+  BroadcastStatus,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+} from './broadcast.entity.js';
+import { OPEN_STATES } from './delivery-state-machine.js';
+
+export type NewDeliveryEvent = Omit<DeliveryEventEntity, 'id'>;
+
+/** A change to one delivery (applied only if it is still in `expect`) and the event that records it. */
+export interface DeliveryChange {
+  id: string;
+  expect: DeliveryState;
+  patch: Partial<DeliveryEntity>;
+  event: NewDeliveryEvent;
+}
+
+/** The only file that speaks TypeORM for broadcasts, deliveries, their events and confirmations. */
+@Injectable()
+export class BroadcastsRepository {
+  constructor(
+    @InjectRepository(BroadcastEntity) private readonly broadcasts: Repository<BroadcastEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    @InjectRepository(DeliveryEventEntity) private readonly events: Repository<DeliveryEventEntity>,
+    @InjectRepository(BroadcastVillageEntity)
+    private readonly villages: Repository<BroadcastVillageEntity>,
+    @InjectRepository(ManualConfirmationEntity)
+    private readonly confirmations: Repository<ManualConfirmationEntity>,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  // ---- broadcasts ----
+
+  find(id: string): Promise<BroadcastEntity | null> {
+    return this.broadcasts.findOneBy({ id });
+  }
+
+  findMany(ids: string[]): Promise<BroadcastEntity[]> {
+    return ids.length ? this.broadcasts.findBy({ id: In(ids) }) : Promise.resolve([]);
+  }
+
+  list(
+    filter: { status?: BroadcastStatus; level?: string },
+    limit: number,
+    offset: number,
+  ): Promise<[BroadcastEntity[], number]> {
+    const where: Record<string, unknown> = {};
+    if (filter.status) where.status = filter.status;
+    if (filter.level) where.level = filter.level;
+    return this.broadcasts.findAndCount({
+      where,
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: limit,
+      skip: offset,
+    });
+  }
+
+  /** Scheduled broadcasts whose dispatch time (start minus prefetch) has come. */
+  dueForDispatch(dispatchBefore: number): Promise<BroadcastEntity[]> {
+    return this.broadcasts.find({
+      where: { status: 'scheduled', startAt: LessThanOrEqual(dispatchBefore) },
+      order: { startAt: 'ASC' },
+      take: 100,
+    });
+  }
+
+  /** Active (or half-dispatched) broadcasts past their expiry plus grace. */
+  async pastDeadline(expiredBefore: number): Promise<BroadcastEntity[]> {
+    return this.broadcasts.find({
+      where: { status: In(['active', 'dispatching']), expiresAt: LessThanOrEqual(expiredBefore) },
+      take: 100,
+    });
+  }
+
+  /** Scheduled broadcasts never dispatched before their expiry (the server was down). */
+  missedWindow(expiredBefore: number): Promise<BroadcastEntity[]> {
+    return this.broadcasts.find({
+      where: { status: 'scheduled', expiresAt: LessThanOrEqual(expiredBefore) },
+      take: 100,
+    });
+  }
+
+  activeIds(): Promise<string[]> {
+    return this.broadcasts
+      .find({ select: { id: true }, where: { status: 'active' } })
+      .then((rows) => rows.map((r) => r.id));
+  }
+
+  async insert(b: BroadcastEntity): Promise<void> {
+    await this.writes.run((m) => m.insert(BroadcastEntity, b));
+  }
+
+  async update(id: string, patch: Partial<BroadcastEntity>): Promise<void> {
+    await this.writes.run((m) => m.update(BroadcastEntity, { id }, patch));
+  }
+
+  /** Moves a broadcast from one status to another only if it is still in `from`; true if this call did it. */
+  async transitionStatus(
+    id: string,
+    from: BroadcastStatus[],
+    patch: Partial<BroadcastEntity>,
+  ): Promise<boolean> {
+    return this.writes.run(
+      async (m) =>
+        ((await m.update(BroadcastEntity, { id, status: In(from) }, patch)).affected ?? 0) > 0,
+    );
+  }
+
+  /** The dispatch: the targeted villages, one pending delivery per device, and the broadcast active, in one transaction. */
+  async saveDispatch(
+    broadcastId: string,
+    villageCodes: string[],
+    deliveries: DeliveryEntity[],
+    patch: Partial<BroadcastEntity>,
+  ): Promise<void> {
+    await this.writes.run(async (m) => {
+      for (const chunk of chunks(
+        villageCodes.map((villageCode) => ({ broadcastId, villageCode })),
+        400,
+      )) {
+        await m.insert(BroadcastVillageEntity, chunk);
+      }
+      for (const chunk of chunks(deliveries, 300)) await m.insert(DeliveryEntity, chunk);
+      await m.update(BroadcastEntity, { id: broadcastId }, patch);
+    });
+  }
+
+  // ---- deliveries ----
+
+  findDeliveries(ids: string[]): Promise<DeliveryEntity[]> {
+    return ids.length ? this.deliveries.findBy({ id: In(ids) }) : Promise.resolve([]);
+  }
+
+  /** Deliveries of active broadcasts that are due to be sent (or resent). */
+  dueToSend(now: number, limit: number): Promise<DeliveryEntity[]> {
+    return this.deliveries
+      .createQueryBuilder('d')
+      .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
+      .where('d.state IN (:...states)', { states: ['pending', 'sent'] })
+      .andWhere('d.next_send_at <= :now', { now })
+      .andWhere('b.status = :active', { active: 'active' })
+      .orderBy('d.next_send_at', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+
+  /** Every open delivery of a device in an active broadcast (to send again when it comes back). */
+  openForDevice(deviceId: string): Promise<DeliveryEntity[]> {
+    return this.deliveries
+      .createQueryBuilder('d')
+      .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
+      .where('d.device_id = :deviceId', { deviceId })
+      .andWhere('d.state IN (:...states)', { states: OPEN_STATES })
+      .andWhere('b.status = :active', { active: 'active' })
+      .getMany();
+  }
+
+  /** Deliveries cancelled while the device may still hold the command (to send `stop` when it returns). */
+  cancelledHeldByDevice(deviceId: string, now: number): Promise<DeliveryEntity[]> {
+    return this.deliveries
+      .createQueryBuilder('d')
+      .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
+      .where('d.device_id = :deviceId', { deviceId })
+      .andWhere('d.state = :cancelled', { cancelled: 'cancelled' })
+      .andWhere('d.sent_at IS NOT NULL')
+      .andWhere('b.expires_at > :now', { now })
+      .getMany();
+  }
+
+  openOfBroadcast(broadcastId: string): Promise<DeliveryEntity[]> {
+    return this.deliveries.findBy({ broadcastId, state: In([...OPEN_STATES]) });
+  }
+
+  /** Deliveries waiting for their device (no send time) do not need the tick; this keeps them so. */
+  async parkUntilOnline(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.writes.run(async (m) => {
+      for (const chunk of chunks(ids, 500))
+        await m.update(DeliveryEntity, { id: In(chunk) }, { nextSendAt: null });
+    });
+  }
+
+  /**
+   * Applies changes and appends their events, all in one transaction. A change whose delivery is no
+   * longer in the state it was computed from (something else moved it meanwhile) is skipped, so two
+   * writers never undo each other. Returns the ids applied.
+   */
+  async applyChanges(changes: DeliveryChange[]): Promise<Set<string>> {
+    const applied = new Set<string>();
+    if (!changes.length) return applied;
+    await this.writes.run(async (m) => {
+      const events: NewDeliveryEvent[] = [];
+      for (const c of changes) {
+        const result = await m.update(DeliveryEntity, { id: c.id, state: c.expect }, c.patch);
+        if ((result.affected ?? 0) === 0) continue;
+        applied.add(c.id);
+        if (c.event.fromState !== c.event.toState) events.push(c.event);
+      }
+      await insertEvents(m, events);
+    });
+    return applied;
+  }
+
+  async countsByState(
+    broadcastIds: string[],
+  ): Promise<Map<string, Partial<Record<DeliveryState, number>>>> {
+    const out = new Map<string, Partial<Record<DeliveryState, number>>>();
+    if (!broadcastIds.length) return out;
+    // Answered from IDX_deliveries_broadcast_state (broadcast_id, state): an index-only group count.
+    const rows = await this.deliveries
+      .createQueryBuilder('d')
+      .select('d.broadcast_id', 'broadcastId')
+      .addSelect('d.state', 'state')
+      .addSelect('COUNT(*)', 'n')
+      .where('d.broadcast_id IN (:...ids)', { ids: broadcastIds })
+      .groupBy('d.broadcast_id')
+      .addGroupBy('d.state')
+      .getRawMany<{ broadcastId: string; state: DeliveryState; n: string | number }>();
+    for (const r of rows) {
+      const counts = out.get(r.broadcastId) ?? {};
+      counts[r.state] = Number(r.n);
+      out.set(r.broadcastId, counts);
+    }
+    return out;
+  }
+
+  async villageCount(broadcastIds: string[]): Promise<Map<string, number>> {
+    if (!broadcastIds.length) return new Map();
+    const rows = await this.villages
+      .createQueryBuilder('v')
+      .select('v.broadcast_id', 'broadcastId')
+      .addSelect('COUNT(*)', 'n')
+      .where('v.broadcast_id IN (:...ids)', { ids: broadcastIds })
+      .groupBy('v.broadcast_id')
+      .getRawMany<{ broadcastId: string; n: string | number }>();
+    return new Map(rows.map((r) => [r.broadcastId, Number(r.n)]));
+  }
+
+  isVillageTargeted(broadcastId: string, villageCode: string): Promise<boolean> {
+    return this.villages.existsBy({ broadcastId, villageCode });
+  }
+
+  listDeliveries(
+    broadcastId: string,
+    filter: { state?: DeliveryState; village?: string },
+    limit: number,
+    offset: number,
+  ): Promise<[DeliveryEntity[], number]> {
+    const where: Record<string, unknown> = { broadcastId };
+    if (filter.state) where.state = filter.state;
+    if (filter.village) where.villageCode = filter.village;
+    return this.deliveries.findAndCount({
+      where,
+      order: { villageCode: 'ASC', deviceId: 'ASC' },
+      take: limit,
+      skip: offset,
+    });
+  }
+
+  findDelivery(broadcastId: string, id: string): Promise<DeliveryEntity | null> {
+    return this.deliveries.findOneBy({ broadcastId, id });
+  }
+
+  eventsOf(deliveryId: string): Promise<DeliveryEventEntity[]> {
+    return this.events.find({ where: { deliveryId }, order: { id: 'ASC' } });
+  }
+
+  /** Whether some scheduled, dispatching or active broadcast plays this clip. */
+  async liveBroadcastOfClip(clipId: string): Promise<BroadcastEntity | null> {
+    return this.broadcasts.findOneBy({
+      clipId,
+      status: In(['scheduled', 'dispatching', 'active']),
+    });
+  }
+
+  async anyDeliveryOfDevice(deviceId: string): Promise<boolean> {
+    return this.deliveries.existsBy({ deviceId });
+  }
+
+  // ---- manual confirmations ----
+
+  async insertConfirmation(row: ManualConfirmationEntity): Promise<void> {
+    await this.writes.run((m) => m.insert(ManualConfirmationEntity, row));
+  }
+
+  confirmationsOf(broadcastId: string): Promise<ManualConfirmationEntity[]> {
+    return this.confirmations.find({ where: { broadcastId }, order: { confirmedAt: 'ASC' } });
+  }
+
+  /** Broadcasts created by a schedule firing (for the exactly-once guard). */
+  findByFiring(scheduleId: string, fireAt: number): Promise<BroadcastEntity | null> {
+    return this.broadcasts.findOneBy({ scheduleId, fireAt });
+  }
+
+  unsentOpen(): Promise<number> {
+    return this.deliveries.countBy({ state: 'pending', nextSendAt: IsNull() });
+  }
+}
+
+async function insertEvents(m: EntityManager, events: NewDeliveryEvent[]): Promise<void> {
+  for (const chunk of chunks(events, 400)) await m.insert(DeliveryEventEntity, chunk);
+}

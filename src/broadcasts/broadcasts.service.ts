@@ -1,0 +1,393 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DeliveryState, Level } from '../contract/messages.js';
+import { ClipsService } from '../clips/clips.service.js';
+import { Clock } from '../common/clock.js';
+import {
+  DomainError,
+  FieldProblem,
+  NotFoundError,
+  ValidationFailedError,
+} from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { isoTime } from '../common/time.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { BroadcastEvents } from './broadcast-events.js';
+import { BroadcastEntity } from './broadcast.entity.js';
+import { BroadcastsRepository } from './broadcasts.repository.js';
+import { BroadcastDispatcher } from './dispatcher.js';
+import type {
+  BroadcastDto,
+  BroadcastQuery,
+  ConfirmationDto,
+  DeliveryDto,
+  DeliveryEventDto,
+  DeliveryQuery,
+  ManualConfirmationDto,
+} from './dto/broadcast.dto.js';
+import type { Target } from './targets.js';
+
+/** What a broadcast is made of, from the API or from a schedule's template. */
+export interface BroadcastRequest {
+  title: string;
+  clipId: string;
+  level: Level;
+  target: Target;
+  startAt?: number;
+  expiresAt?: number;
+  repeat?: number;
+  volume?: number | null;
+  attentionTone?: boolean;
+}
+
+/** A start this far in the past still counts as "now" (clocks differ a little). */
+const START_SLACK_MS = 60_000;
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
+
+/** Broadcasts as the API sees them: create, list, cancel, confirm by hand. The dispatcher does the rest. */
+@Injectable()
+export class BroadcastsService implements OnModuleInit {
+  private readonly logger = new Logger('broadcasts');
+
+  constructor(
+    private readonly repo: BroadcastsRepository,
+    private readonly dispatcher: BroadcastDispatcher,
+    private readonly clips: ClipsService,
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
+    private readonly events: BroadcastEvents,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.clips.registerUsageCheck(async (clipId) => {
+      const b = await this.repo.liveBroadcastOfClip(clipId);
+      return b ? `broadcast ${b.id} ("${b.title}") is ${b.status}` : null;
+    });
+  }
+
+  /**
+   * Creates a broadcast: valid only for a ready clip and a window that has not closed. One that
+   * starts now (or within the prefetch window) is dispatched before this returns.
+   */
+  async create(
+    request: BroadcastRequest,
+    by: string,
+    options: { schedule?: { id: string; fireAt: number }; allowPastStart?: boolean } = {},
+  ): Promise<BroadcastDto> {
+    const now = this.clock.now().getTime();
+    await this.validateTarget(request.target);
+    try {
+      await this.clips.audioOf(request.clipId);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new ValidationFailedError([
+          {
+            field: 'clipId',
+            rule: 'exists',
+            message: `clipId: clip ${request.clipId} does not exist`,
+          },
+        ]);
+      throw err;
+    }
+    const startAt = request.startAt ?? now;
+    if (!options.allowPastStart && startAt < now - START_SLACK_MS) {
+      throw new ValidationFailedError([
+        {
+          field: 'startAt',
+          rule: 'future',
+          message: 'startAt is in the past; leave it out to start now',
+        },
+      ]);
+    }
+    const family =
+      request.level === 'routine' ? 'routine' : request.level === 'test' ? 'test' : 'emergency';
+    const expiresAt =
+      request.expiresAt ?? Math.max(startAt, now) + this.config.broadcasts.defaultWindowMs[family];
+    if (expiresAt <= Math.max(startAt, now)) {
+      throw new ValidationFailedError([
+        {
+          field: 'expiresAt',
+          rule: 'afterStart',
+          message: 'expiresAt must be after startAt and in the future',
+        },
+      ]);
+    }
+    const b: BroadcastEntity = {
+      id: randomUUID(),
+      title: request.title,
+      clipId: request.clipId,
+      level: request.level,
+      target: JSON.stringify(request.target),
+      startAt,
+      expiresAt,
+      repeat: request.repeat ?? 1,
+      volume: request.volume ?? null,
+      attentionTone: request.attentionTone ?? family === 'emergency',
+      status: 'scheduled',
+      audioSha256: null,
+      audioBytes: null,
+      audioDurationMs: null,
+      scheduleId: options.schedule?.id ?? null,
+      fireAt: options.schedule?.fireAt ?? null,
+      createdBy: by,
+      endReason: null,
+      createdAt: now,
+      updatedAt: now,
+      dispatchedAt: null,
+      endedAt: null,
+    };
+    await this.repo.insert(b);
+    this.logger.log(
+      `broadcast=${b.id} created level=${b.level} by=${JSON.stringify(by)} start=${isoTime(startAt)} expires=${isoTime(expiresAt)}`,
+    );
+    this.events.emit({ kind: 'broadcast', broadcastId: b.id, status: 'scheduled', at: now });
+    if (startAt - this.config.broadcasts.prefetchMs <= now) await this.dispatcher.dispatch(b, now);
+    return this.get(b.id);
+  }
+
+  async list(query: BroadcastQuery): Promise<Page<BroadcastDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list(
+      { status: query.status, level: query.level },
+      limit,
+      offset,
+    );
+    return { items: await this.toDtos(rows), total, limit, offset };
+  }
+
+  async get(id: string): Promise<BroadcastDto> {
+    return (await this.toDtos([await this.require(id)]))[0];
+  }
+
+  async cancel(id: string, reason: string | undefined, by: string): Promise<BroadcastDto> {
+    const b = await this.require(id);
+    const cancelled = await this.dispatcher.cancel(
+      b,
+      reason?.trim() || `cancelled by ${by}`,
+      this.clock.now().getTime(),
+    );
+    if (!cancelled) {
+      const current = await this.require(id);
+      if (current.status !== 'cancelled')
+        throw new DomainError(
+          'conflict',
+          'BROADCAST_ENDED',
+          `Broadcast ${id} has already ended (${current.status})`,
+        );
+    }
+    return this.get(id);
+  }
+
+  async deliveries(id: string, query: DeliveryQuery): Promise<Page<DeliveryDto>> {
+    await this.require(id);
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.listDeliveries(
+      id,
+      { state: query.state, village: query.village },
+      limit,
+      offset,
+    );
+    const items = rows.map((d) => ({
+      id: d.id,
+      deviceId: d.deviceId,
+      villageCode: d.villageCode,
+      state: d.state,
+      reason: d.reason,
+      attempts: d.attempts,
+      sentAt: isoOrNull(d.sentAt),
+      receivedAt: isoOrNull(d.receivedAt),
+      playedAt: isoOrNull(d.playedAt),
+      updatedAt: isoTime(d.updatedAt),
+    }));
+    return { items, total, limit, offset };
+  }
+
+  async deliveryEvents(broadcastId: string, deliveryId: string): Promise<DeliveryEventDto[]> {
+    if (!(await this.repo.findDelivery(broadcastId, deliveryId)))
+      throw new NotFoundError('delivery', deliveryId);
+    return (await this.repo.eventsOf(deliveryId)).map((e) => ({
+      from: e.fromState,
+      to: e.toState,
+      source: e.source,
+      deviceAt: isoOrNull(e.deviceTs),
+      serverAt: isoTime(e.serverTs),
+      reason: e.reason,
+    }));
+  }
+
+  /**
+   * Staff confirm by hand that a village (or a device) played the broadcast: for speaker carts and
+   * devices without a network. Stored as a manual confirmation, reported apart from the devices' own.
+   */
+  async confirm(
+    id: string,
+    input: ConfirmationDto,
+    principal: string,
+  ): Promise<ManualConfirmationDto> {
+    const b = await this.require(id);
+    if (b.dispatchedAt === null)
+      throw new DomainError('conflict', 'NOT_DISPATCHED', `Broadcast ${id} has not been sent yet`);
+    if ((input.village === undefined) === (input.device === undefined)) {
+      throw new ValidationFailedError([
+        { field: 'village', rule: 'oneOf', message: 'give exactly one of village or device' },
+      ]);
+    }
+    let villageCode = input.village;
+    if (input.device !== undefined) {
+      const device = await this.devices.get(input.device).catch(() => null);
+      if (!device)
+        throw new ValidationFailedError([
+          {
+            field: 'device',
+            rule: 'exists',
+            message: `device: device ${input.device} does not exist`,
+          },
+        ]);
+      villageCode = device.villageCode;
+    }
+    if (!(await this.repo.isVillageTargeted(id, villageCode!))) {
+      throw new ValidationFailedError([
+        {
+          field: input.device ? 'device' : 'village',
+          rule: 'targeted',
+          message: `village ${villageCode} is not in this broadcast's target`,
+        },
+      ]);
+    }
+    const now = this.clock.now().getTime();
+    const confirmedAt = input.at ? Date.parse(input.at) : now;
+    if (confirmedAt > now + START_SLACK_MS) {
+      throw new ValidationFailedError([
+        { field: 'at', rule: 'notFuture', message: 'at is in the future' },
+      ]);
+    }
+    const row = {
+      id: randomUUID(),
+      broadcastId: id,
+      villageCode: villageCode!,
+      deviceId: input.device ?? null,
+      confirmedAt,
+      confirmedBy: input.by ?? principal,
+      note: input.note ?? null,
+      createdAt: now,
+    };
+    await this.repo.insertConfirmation(row);
+    this.logger.log(
+      `broadcast=${id} village=${row.villageCode} confirmed by hand by=${JSON.stringify(row.confirmedBy)}`,
+    );
+    this.events.emit({
+      kind: 'confirmation',
+      broadcastId: id,
+      villageCode: row.villageCode,
+      deviceId: row.deviceId,
+      at: now,
+    });
+    return this.confirmationDto(row);
+  }
+
+  async confirmations(id: string): Promise<ManualConfirmationDto[]> {
+    await this.require(id);
+    return (await this.repo.confirmationsOf(id)).map((c) => this.confirmationDto(c));
+  }
+
+  private confirmationDto(c: {
+    id: string;
+    villageCode: string;
+    deviceId: string | null;
+    confirmedAt: number;
+    confirmedBy: string;
+    note: string | null;
+    createdAt: number;
+  }): ManualConfirmationDto {
+    return {
+      id: c.id,
+      villageCode: c.villageCode,
+      deviceId: c.deviceId,
+      confirmedAt: isoTime(c.confirmedAt),
+      confirmedBy: c.confirmedBy,
+      note: c.note,
+      manual: true,
+      createdAt: isoTime(c.createdAt),
+    };
+  }
+
+  private async validateTarget(target: Target): Promise<void> {
+    const problems: FieldProblem[] = [];
+    const any =
+      target.all === true ||
+      !!target.towns?.length ||
+      !!target.villages?.length ||
+      !!target.deviceTypes?.length ||
+      !!target.devices?.length;
+    if (!any)
+      problems.push({
+        field: 'target',
+        rule: 'notEmpty',
+        message: 'target must name at least one of all, towns, villages, deviceTypes, devices',
+      });
+    const missing = async (
+      field: string,
+      wanted: string[] | undefined,
+      existing: (codes: string[]) => Promise<Set<string>>,
+    ) => {
+      if (!wanted?.length) return;
+      const found = await existing(wanted);
+      const unknown = [...new Set(wanted.filter((w) => !found.has(w)))];
+      if (unknown.length) {
+        problems.push({
+          field: `target.${field}`,
+          rule: 'exists',
+          message: `target.${field}: unknown ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`,
+        });
+      }
+    };
+    await missing('towns', target.towns, (c) => this.villages.existingTownCodes(c));
+    await missing('villages', target.villages, (c) => this.villages.existingVillageCodes(c));
+    await missing('devices', target.devices, (c) => this.devices.existingIds(c));
+    if (problems.length) throw new ValidationFailedError(problems);
+  }
+
+  private async require(id: string): Promise<BroadcastEntity> {
+    const b = await this.repo.find(id);
+    if (!b) throw new NotFoundError('broadcast', id);
+    return b;
+  }
+
+  private async toDtos(rows: BroadcastEntity[]): Promise<BroadcastDto[]> {
+    const ids = rows.map((r) => r.id);
+    const [counts, villages] = await Promise.all([
+      this.repo.countsByState(ids),
+      this.repo.villageCount(ids),
+    ]);
+    return rows.map((b) => ({
+      id: b.id,
+      title: b.title,
+      clipId: b.clipId,
+      level: b.level,
+      target: JSON.parse(b.target) as Target,
+      startAt: isoTime(b.startAt),
+      expiresAt: isoTime(b.expiresAt),
+      repeat: b.repeat,
+      volume: b.volume,
+      attentionTone: b.attentionTone,
+      status: b.status,
+      endReason: b.endReason,
+      audio: b.audioSha256
+        ? { sha256: b.audioSha256, bytes: b.audioBytes!, durationMs: b.audioDurationMs! }
+        : null,
+      villages: villages.get(b.id) ?? 0,
+      deliveries: counts.get(b.id) ?? ({} as Partial<Record<DeliveryState, number>>),
+      scheduleId: b.scheduleId,
+      createdBy: b.createdBy,
+      createdAt: isoTime(b.createdAt),
+      dispatchedAt: isoOrNull(b.dispatchedAt),
+      endedAt: isoOrNull(b.endedAt),
+    }));
+  }
+}

@@ -1,0 +1,599 @@
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Subscription } from 'rxjs';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DeliveryEvent, DeliveryState, PlayCommand } from '../contract/messages.js';
+import { PROTOCOL_VERSION } from '../contract/messages.js';
+import { toneFamilyOf } from '../clips/attention-tones.js';
+import { ClipsService, DeliverableAudio } from '../clips/clips.service.js';
+import { MediaService } from '../clips/media.service.js';
+import { Clock } from '../common/clock.js';
+import { ThrottledLog } from '../common/throttled-log.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DeviceGateway, InboundEvent } from '../mqtt/device-gateway.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { BroadcastEvents } from './broadcast-events.js';
+import { BroadcastEntity, DeliveryEntity } from './broadcast.entity.js';
+import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
+import { DeliveryInput, isTerminal, OPEN_STATES, transition } from './delivery-state-machine.js';
+import { endOfQuiet } from './quiet-window.js';
+import { resolveTargets, Target } from './targets.js';
+
+/** Device events are applied in batches: this many, or whatever arrived within the delay. */
+const INGEST_BATCH = 2000;
+const INGEST_DELAY_MS = 10;
+const SEND_BATCH = 5000;
+
+interface EventWithTime {
+  deviceId: string;
+  message: DeliveryEvent;
+  receivedAt: number;
+}
+
+/**
+ * The broadcast engine. One tick (every DISPATCH_TICK_MS, or `tick(now)` from tests) dispatches
+ * broadcasts that are due, sends and resends play commands, and ends what is past its deadline.
+ * Devices coming online get what is waiting for them at once; their events are applied in batches.
+ * Everything it knows is in the database, so a restart loses nothing.
+ */
+@Injectable()
+export class BroadcastDispatcher implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('dispatch');
+  private readonly refusals = new ThrottledLog(this.logger);
+  private timer?: NodeJS.Timeout;
+  private ticking: Promise<void> | null = null;
+  private readonly subscriptions: Subscription[] = [];
+  private buffer: EventWithTime[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private ingesting: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(
+    private readonly repo: BroadcastsRepository,
+    private readonly gateway: DeviceGateway,
+    private readonly presence: PresenceService,
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
+    private readonly clips: ClipsService,
+    private readonly media: MediaService,
+    private readonly events: BroadcastEvents,
+    private readonly metrics: MetricsService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  start(options: { timer?: boolean } = {}): void {
+    this.running = true;
+    this.subscriptions.push(
+      this.gateway.events.subscribe((e) => {
+        if (e.message.type === 'delivery')
+          this.enqueue(e as InboundEvent & { message: DeliveryEvent });
+      }),
+      this.presence.changes.subscribe((c) => {
+        if (c.online)
+          void this.onDeviceOnline(c.deviceId).catch((err: Error) =>
+            this.logger.error(`device=${c.deviceId} resend failed: ${err.message}`),
+          );
+      }),
+    );
+    if (options.timer !== false) {
+      this.timer = setInterval(
+        () =>
+          void this.tick().catch((err: Error) =>
+            this.logger.error(`tick failed: ${err.stack ?? err.message}`),
+          ),
+        this.config.broadcasts.tickMs,
+      );
+      this.timer.unref();
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    for (const s of this.subscriptions) s.unsubscribe();
+    await this.flushEvents();
+    await this.ticking;
+  }
+
+  // ---- the tick ----
+
+  /** One pass of the engine at time `now`; overlapping calls share the pass that is running. */
+  tick(now: Date = this.clock.now()): Promise<void> {
+    if (!this.ticking) {
+      this.ticking = this.runTick(now.getTime()).finally(() => (this.ticking = null));
+    }
+    return this.ticking;
+  }
+
+  private async runTick(now: number): Promise<void> {
+    const { graceMs, prefetchMs } = this.config.broadcasts;
+    for (const b of await this.repo.missedWindow(now)) {
+      if (
+        await this.repo.transitionStatus(b.id, ['scheduled'], {
+          status: 'expired',
+          endedAt: now,
+          updatedAt: now,
+          endReason: 'its window closed before it could be sent',
+        })
+      ) {
+        this.logger.warn(
+          `broadcast=${b.id} expired before dispatch (the server was down or it could not be prepared)`,
+        );
+        this.emitStatus(b.id, 'expired', now);
+      }
+    }
+    for (const b of await this.repo.dueForDispatch(now + prefetchMs)) await this.dispatch(b, now);
+    for (const b of await this.repo.pastDeadline(now - graceMs)) await this.finish(b, now);
+    const due = await this.repo.dueToSend(now, SEND_BATCH);
+    if (due.length) await this.send(due, now, false);
+  }
+
+  // ---- dispatch ----
+
+  /** Resolves the target, creates one pending delivery per device, and sends to the devices online. */
+  async dispatch(b: BroadcastEntity, now: number): Promise<void> {
+    if (
+      !(await this.repo.transitionStatus(b.id, ['scheduled'], {
+        status: 'dispatching',
+        updatedAt: now,
+      }))
+    )
+      return;
+    let audio: DeliverableAudio;
+    try {
+      audio = b.attentionTone
+        ? await this.clips.withAttentionTone(b.clipId, toneFamilyOf(b.level))
+        : await this.clips.audioOf(b.clipId);
+    } catch (err) {
+      // Back to scheduled: the tick tries again, and the broadcast expires if it never can.
+      const reason = `could not prepare the audio: ${(err as Error).message}`.slice(0, 200);
+      await this.repo.update(b.id, { status: 'scheduled', endReason: reason, updatedAt: now });
+      this.logger.error(`broadcast=${b.id} ${reason}`);
+      return;
+    }
+    const [villages, devices] = await Promise.all([
+      this.villages.targetingSnapshot(),
+      this.devices.targetingSnapshot(),
+    ]);
+    const target = JSON.parse(b.target) as Target;
+    const resolved = resolveTargets(target, villages, devices);
+    const villageOf = new Map(devices.map((d) => [d.id, d.villageCode]));
+    const deliveries: DeliveryEntity[] = resolved.deviceIds.map((deviceId) => ({
+      id: randomUUID(),
+      broadcastId: b.id,
+      deviceId,
+      villageCode: villageOf.get(deviceId)!,
+      state: 'pending',
+      reason: null,
+      attempts: 0,
+      nextSendAt: now,
+      sentAt: null,
+      receivedAt: null,
+      playedAt: null,
+      updatedAt: now,
+    }));
+    const empty = deliveries.length === 0;
+    await this.repo.saveDispatch(b.id, resolved.villageCodes, deliveries, {
+      status: empty ? 'completed' : 'active',
+      audioSha256: audio.sha256,
+      audioBytes: audio.bytes,
+      audioDurationMs: audio.durationMs,
+      dispatchedAt: now,
+      updatedAt: now,
+      endedAt: empty ? now : null,
+      endReason: empty ? 'no enabled device in the target' : null,
+    });
+    this.logger.log(
+      `broadcast=${b.id} level=${b.level} dispatched: ${resolved.villageCodes.length} village(s), ${deliveries.length} device(s)`,
+    );
+    this.emitStatus(b.id, empty ? 'completed' : 'active', now);
+    if (!empty) await this.send(deliveries, now, false);
+  }
+
+  /** Sends (or resends) play commands for these deliveries to the devices that are online. */
+  private async send(
+    deliveries: DeliveryEntity[],
+    now: number,
+    comingOnline: boolean,
+  ): Promise<void> {
+    const { ackTimeoutMs, maxResends } = this.config.broadcasts;
+    const broadcasts = new Map(
+      (await this.repo.findMany([...new Set(deliveries.map((d) => d.broadcastId))])).map((b) => [
+        b.id,
+        b,
+      ]),
+    );
+    const needQuiet = [...broadcasts.values()].some((b) => b.level === 'routine');
+    const quiet = needQuiet
+      ? new Map((await this.villages.targetingSnapshot()).map((v) => [v.code, v.quietHours]))
+      : new Map<string, string | null>();
+    const changes: DeliveryChange[] = [];
+    const park: string[] = [];
+    const publishes: Promise<unknown>[] = [];
+
+    for (const d of deliveries) {
+      const b = broadcasts.get(d.broadcastId);
+      if (!b || b.status !== 'active' || isTerminal(d.state)) continue;
+      if (now >= b.expiresAt) {
+        if (d.state === 'pending' || d.state === 'sent')
+          changes.push(this.change(d, { kind: 'expired' }, now, 'not delivered before it expired'));
+        continue;
+      }
+      if (!this.presence.get(d.deviceId)?.online) {
+        if (d.nextSendAt !== null) park.push(d.id);
+        continue;
+      }
+      const resend = d.state !== 'pending';
+      if (d.state === 'sent' && !comingOnline && d.attempts > maxResends) {
+        changes.push(
+          this.change(d, { kind: 'failed' }, now, `no answer after ${d.attempts} sends`),
+        );
+        continue;
+      }
+      let notBefore = b.startAt;
+      if (b.level === 'routine') {
+        notBefore = endOfQuiet(
+          Math.max(b.startAt, now),
+          quiet.get(d.villageCode) ?? null,
+          this.config.timeZone,
+        );
+        if (notBefore >= b.expiresAt) {
+          changes.push(
+            this.change(d, { kind: 'expired' }, now, 'quiet hours last until after it expires'),
+          );
+          continue;
+        }
+      }
+      publishes.push(
+        this.gateway.sendCommand(d.deviceId, this.playCommand(b, d, notBefore, now)).then(
+          () => this.metrics.commandsSent.inc({ kind: resend ? 'resend' : 'first' }),
+          (err: Error) =>
+            this.logger.warn(`delivery=${d.id} device=${d.deviceId} send failed: ${err.message}`),
+        ),
+      );
+      if (d.state === 'pending' || d.state === 'sent') {
+        const attempts = d.attempts + 1;
+        const patch: Partial<DeliveryEntity> = {
+          attempts,
+          sentAt: d.sentAt ?? now,
+          nextSendAt: now + ackTimeoutMs * 2 ** Math.min(attempts - 1, 10),
+          updatedAt: now,
+        };
+        if (d.state === 'pending')
+          changes.push({
+            ...this.change(d, { kind: 'sent' }, now),
+            patch: { ...patch, state: 'sent' },
+          });
+        else
+          changes.push({
+            id: d.id,
+            expect: 'sent',
+            patch,
+            event: this.event(d, 'sent', 'sent', now),
+          });
+      }
+    }
+    await Promise.all(publishes);
+    await this.repo.parkUntilOnline(park);
+    await this.commit(changes, now);
+  }
+
+  private playCommand(
+    b: BroadcastEntity,
+    d: DeliveryEntity,
+    notBefore: number,
+    now: number,
+  ): PlayCommand {
+    const grace = this.config.broadcasts.graceMs;
+    const cmd: PlayCommand = {
+      v: PROTOCOL_VERSION,
+      type: 'play',
+      id: `play-${d.id}`,
+      ts: now,
+      deliveryId: d.id,
+      broadcastId: b.id,
+      level: b.level,
+      title: b.title,
+      clip: {
+        url: this.media.urlFor(b.audioSha256!, d.deviceId, b.expiresAt + grace),
+        sha256: b.audioSha256!,
+        bytes: b.audioBytes!,
+        durationMs: b.audioDurationMs!,
+        codec: 'mp3',
+      },
+      notBefore,
+      expiresAt: b.expiresAt,
+      repeat: b.repeat,
+    };
+    if (b.volume !== null) cmd.volume = b.volume;
+    return cmd;
+  }
+
+  /** A device came online: everything still open for it goes out again now (the agent never plays twice). */
+  async onDeviceOnline(deviceId: string): Promise<void> {
+    if (!this.running) return;
+    const now = this.clock.now().getTime();
+    const open = await this.repo.openForDevice(deviceId);
+    if (open.length) await this.send(open, now, true);
+    const held = await this.repo.cancelledHeldByDevice(deviceId, now);
+    for (const broadcastId of new Set(held.map((d) => d.broadcastId))) {
+      await this.gateway
+        .sendCommand(deviceId, {
+          v: PROTOCOL_VERSION,
+          type: 'stop',
+          id: `stop-${broadcastId}`,
+          ts: now,
+          broadcastId,
+          reason: 'cancelled',
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  // ---- the end of a broadcast ----
+
+  /** Past its deadline: whatever is still open expires, and the broadcast is complete. */
+  private async finish(b: BroadcastEntity, now: number): Promise<void> {
+    const open = await this.repo.openOfBroadcast(b.id);
+    await this.commit(
+      open.map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
+      now,
+    );
+    if (
+      await this.repo.transitionStatus(b.id, ['active', 'dispatching'], {
+        status: 'completed',
+        endedAt: now,
+        updatedAt: now,
+      })
+    ) {
+      this.logger.log(
+        `broadcast=${b.id} completed at its deadline (${open.length} delivery(ies) expired)`,
+      );
+      this.emitStatus(b.id, 'completed', now);
+    }
+  }
+
+  /** Cancels a broadcast: open deliveries end `cancelled`, and devices that have it are told to stop. */
+  async cancel(b: BroadcastEntity, reason: string, now: number): Promise<boolean> {
+    if (
+      !(await this.repo.transitionStatus(b.id, ['scheduled', 'dispatching', 'active'], {
+        status: 'cancelled',
+        endReason: reason,
+        endedAt: now,
+        updatedAt: now,
+      }))
+    ) {
+      return false;
+    }
+    const open = await this.repo.openOfBroadcast(b.id);
+    await this.commit(
+      open.map((d) => this.change(d, { kind: 'cancelled' }, now, reason)),
+      now,
+    );
+    const told = new Set<string>();
+    for (const d of open) {
+      if (d.sentAt === null || told.has(d.deviceId) || !this.presence.get(d.deviceId)?.online)
+        continue;
+      told.add(d.deviceId);
+      await this.gateway
+        .sendCommand(d.deviceId, {
+          v: PROTOCOL_VERSION,
+          type: 'stop',
+          id: `stop-${b.id}`,
+          ts: now,
+          broadcastId: b.id,
+          reason: reason.slice(0, 200) || 'cancelled',
+        })
+        .catch((err: Error) =>
+          this.logger.warn(`device=${d.deviceId} stop not sent: ${err.message}`),
+        );
+    }
+    this.logger.log(
+      `broadcast=${b.id} cancelled: ${open.length} open delivery(ies) cancelled, ${told.size} device(s) told to stop`,
+    );
+    this.emitStatus(b.id, 'cancelled', now);
+    return true;
+  }
+
+  // ---- device events ----
+
+  private enqueue(e: EventWithTime): void {
+    this.buffer.push(e);
+    if (this.buffer.length >= INGEST_BATCH) void this.flushEvents();
+    else this.flushTimer ??= setTimeout(() => void this.flushEvents(), INGEST_DELAY_MS);
+  }
+
+  /** Applies every buffered device event (in arrival order) in one transaction. */
+  flushEvents(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const run = this.ingesting.then(async () => {
+      while (this.buffer.length) {
+        const batch = this.buffer.splice(0, INGEST_BATCH);
+        await this.ingest(batch).catch((err: Error) =>
+          this.logger.error(
+            `${batch.length} delivery event(s) not applied: ${err.stack ?? err.message}`,
+          ),
+        );
+      }
+    });
+    this.ingesting = run;
+    return run;
+  }
+
+  private async ingest(batch: EventWithTime[]): Promise<void> {
+    const rows = new Map(
+      (await this.repo.findDeliveries([...new Set(batch.map((e) => e.message.deliveryId))])).map(
+        (d) => [d.id, d],
+      ),
+    );
+    const broadcasts = new Map(
+      (await this.repo.findMany([...new Set([...rows.values()].map((d) => d.broadcastId))])).map(
+        (b) => [b.id, b],
+      ),
+    );
+    const now = this.clock.now().getTime();
+    const changes: DeliveryChange[] = [];
+    for (const { deviceId, message, receivedAt } of batch) {
+      const d = rows.get(message.deliveryId);
+      if (!d) {
+        this.refuse(
+          'unknown',
+          deviceId,
+          `device=${deviceId} reported delivery=${message.deliveryId}, which does not exist`,
+          now,
+        );
+        continue;
+      }
+      if (d.deviceId !== deviceId) {
+        this.refuse(
+          'foreign',
+          deviceId,
+          `device=${deviceId} reported delivery=${d.id} of device=${d.deviceId}; refused`,
+          now,
+        );
+        continue;
+      }
+      const b = broadcasts.get(d.broadcastId)!;
+      const result = transition(
+        d.state,
+        { kind: 'device', state: message.state },
+        b.status === 'active' && receivedAt < b.expiresAt,
+      );
+      if (!result.ok) {
+        this.metrics.deliveryEvents.inc({ result: result.reason });
+        if (result.reason !== 'duplicate') {
+          this.refusals.warn(
+            `${result.reason}:${deviceId}`,
+            `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} is ${result.reason}; ignored`,
+            now,
+          );
+        }
+        continue;
+      }
+      this.metrics.deliveryEvents.inc({ result: 'applied' });
+      const patch: Partial<DeliveryEntity> = { state: result.next, updatedAt: receivedAt };
+      if (['failed', 'rejected', 'preempted'].includes(message.state))
+        patch.reason = message.reason ?? message.state;
+      if (result.next !== 'pending' && !d.receivedAt && !isTerminal(result.next))
+        patch.receivedAt = receivedAt;
+      if (result.next === 'played') patch.playedAt = receivedAt;
+      // Heard from: no resend needed; a preempted delivery goes out again right away.
+      patch.nextSendAt = result.next === 'pending' ? now : null;
+      if (result.next === 'pending') patch.attempts = 0;
+      changes.push({
+        id: d.id,
+        expect: d.state,
+        patch,
+        event: {
+          deliveryId: d.id,
+          fromState: d.state,
+          toState: result.next,
+          source: 'mqtt',
+          deviceTs: message.ts,
+          serverTs: receivedAt,
+          reason: patch.reason ?? null,
+        },
+      });
+      Object.assign(d, patch);
+    }
+    await this.commit(changes, now);
+  }
+
+  // ---- shared ----
+
+  private change(
+    d: DeliveryEntity,
+    input: DeliveryInput,
+    now: number,
+    reason?: string,
+  ): DeliveryChange {
+    const result = transition(d.state, input, false);
+    const next: DeliveryState = result.ok ? result.next : d.state;
+    return {
+      id: d.id,
+      expect: d.state,
+      patch: { state: next, updatedAt: now, nextSendAt: null, ...(reason ? { reason } : {}) },
+      event: this.event(d, d.state, next, now, reason),
+    };
+  }
+
+  private event(
+    d: DeliveryEntity,
+    from: DeliveryState,
+    to: DeliveryState,
+    now: number,
+    reason?: string,
+  ) {
+    return {
+      deliveryId: d.id,
+      fromState: from,
+      toState: to,
+      source: 'system' as const,
+      deviceTs: null,
+      serverTs: now,
+      reason: reason ?? null,
+    };
+  }
+
+  /** Writes changes, tells listeners, and completes broadcasts with nothing left open. */
+  private async commit(changes: DeliveryChange[], now: number): Promise<void> {
+    if (!changes.length) return;
+    const applied = await this.repo.applyChanges(changes);
+    const byId = new Map(changes.map((c) => [c.id, c]));
+    const touched = new Set<string>();
+    const deliveries = await this.repo.findDeliveries([...applied]);
+    for (const d of deliveries) {
+      const c = byId.get(d.id)!;
+      touched.add(d.broadcastId);
+      if (c.event.fromState !== c.event.toState) {
+        this.events.emit({
+          kind: 'delivery',
+          broadcastId: d.broadcastId,
+          deliveryId: d.id,
+          deviceId: d.deviceId,
+          villageCode: d.villageCode,
+          state: d.state,
+          at: now,
+        });
+      }
+    }
+    await this.completeIfDone([...touched], now);
+  }
+
+  private async completeIfDone(broadcastIds: string[], now: number): Promise<void> {
+    const counts = await this.repo.countsByState(broadcastIds);
+    for (const id of broadcastIds) {
+      const open = OPEN_STATES.reduce((n, s) => n + (counts.get(id)?.[s] ?? 0), 0);
+      if (
+        open === 0 &&
+        (await this.repo.transitionStatus(id, ['active'], {
+          status: 'completed',
+          endedAt: now,
+          updatedAt: now,
+        }))
+      ) {
+        this.logger.log(`broadcast=${id} completed: every delivery has ended`);
+        this.emitStatus(id, 'completed', now);
+      }
+    }
+  }
+
+  private emitStatus(broadcastId: string, status: BroadcastEntity['status'], at: number): void {
+    this.events.emit({ kind: 'broadcast', broadcastId, status, at });
+  }
+
+  private refuse(
+    result: 'unknown' | 'foreign',
+    deviceId: string,
+    message: string,
+    now: number,
+  ): void {
+    this.metrics.deliveryEvents.inc({ result });
+    this.refusals.warn(`${result}:${deviceId}`, message, now);
+  }
+}

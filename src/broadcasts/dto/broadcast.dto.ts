@@ -1,0 +1,283 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsUUID,
+  Max,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { DEVICE_TYPES, DeviceType } from '../../contract/device.js';
+import {
+  DELIVERY_ENDINGS,
+  DELIVERY_PROGRESS,
+  DeliveryState,
+  Level,
+  LEVELS,
+} from '../../contract/messages.js';
+import { PageMetaDto, PageQuery } from '../../common/pagination.js';
+import { IsDisplayName, IsFreeText } from '../../common/validators.js';
+import { IsDeviceId } from '../../devices/dto/device.dto.js';
+import { IsTownCode } from '../../villages/dto/town.dto.js';
+import { IsVillageCode } from '../../villages/dto/village.dto.js';
+import { BROADCAST_STATUSES, BroadcastStatus } from '../broadcast.entity.js';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const DELIVERY_STATES = [...DELIVERY_PROGRESS, ...DELIVERY_ENDINGS];
+
+export class TargetDto {
+  @ApiPropertyOptional({ description: 'Every village' })
+  @IsOptional()
+  @IsBoolean()
+  all?: boolean;
+
+  @ApiPropertyOptional({ type: [String], example: ['610126100'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsTownCode({ each: true })
+  towns?: string[];
+
+  @ApiPropertyOptional({ type: [String], example: ['610126100201'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsVillageCode({ each: true })
+  villages?: string[];
+
+  @ApiPropertyOptional({
+    enum: DEVICE_TYPES,
+    isArray: true,
+    description: 'Only devices of these types',
+  })
+  @IsOptional()
+  @IsArray()
+  @IsIn(DEVICE_TYPES, { each: true })
+  deviceTypes?: DeviceType[];
+
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsDeviceId({ each: true })
+  devices?: string[];
+}
+
+export class CreateBroadcastDto {
+  @ApiProperty({ maxLength: 200, example: '防汛紧急通知' })
+  @Transform(trim)
+  @IsDisplayName(200)
+  title!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  clipId!: string;
+
+  @ApiProperty({ enum: LEVELS, description: 'I–IV emergencies (I most urgent), routine, test' })
+  @IsIn(LEVELS)
+  level!: Level;
+
+  @ApiProperty({ type: TargetDto, description: 'Combinable; see the docs of each field' })
+  @ValidateNested()
+  @Type(() => TargetDto)
+  target!: TargetDto;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Absent: now' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  startAt?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Absent: the start plus the default window of the level',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 10, default: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  repeat?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 100,
+    description: 'Absent: each device keeps its volume',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  volume?: number;
+
+  @ApiPropertyOptional({
+    description: 'Play the level’s attention tone first. Default: yes for I–IV, no otherwise',
+  })
+  @IsOptional()
+  @IsBoolean()
+  attentionTone?: boolean;
+}
+
+export class CancelBroadcastDto {
+  @ApiPropertyOptional({ maxLength: 200 })
+  @IsOptional()
+  @IsFreeText(200)
+  reason?: string;
+}
+
+export class BroadcastQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: BROADCAST_STATUSES })
+  @IsOptional()
+  @IsIn(BROADCAST_STATUSES)
+  status?: BroadcastStatus;
+
+  @ApiPropertyOptional({ enum: LEVELS })
+  @IsOptional()
+  @IsIn(LEVELS)
+  level?: Level;
+}
+
+export class DeliveryQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: DELIVERY_STATES })
+  @IsOptional()
+  @IsIn(DELIVERY_STATES)
+  state?: DeliveryState;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsVillageCode()
+  village?: string;
+}
+
+export class ConfirmationDto {
+  @ApiPropertyOptional({ description: 'The village confirmed (give this or device)' })
+  @ValidateIf((o: ConfirmationDto) => o.device === undefined || o.village !== undefined)
+  @IsVillageCode()
+  village?: string;
+
+  @ApiPropertyOptional({ description: 'The device confirmed (its village counts as covered)' })
+  @ValidateIf((o: ConfirmationDto) => o.village === undefined || o.device !== undefined)
+  @IsDeviceId()
+  device?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'When it played; absent: now' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  at?: string;
+
+  @ApiPropertyOptional({
+    maxLength: 100,
+    description: 'Who heard it or reported it; absent: the token name',
+  })
+  @IsOptional()
+  @Transform(trim)
+  @IsDisplayName(100)
+  by?: string;
+
+  @ApiPropertyOptional({ maxLength: 500 })
+  @IsOptional()
+  @IsFreeText(500)
+  note?: string;
+}
+
+export class AudioDto {
+  @ApiProperty() sha256!: string;
+  @ApiProperty() bytes!: number;
+  @ApiProperty() durationMs!: number;
+}
+
+export class BroadcastDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() title!: string;
+  @ApiProperty({ format: 'uuid' }) clipId!: string;
+  @ApiProperty({ enum: LEVELS }) level!: Level;
+  @ApiProperty({ type: TargetDto }) target!: TargetDto;
+  @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty() repeat!: number;
+  @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
+  @ApiProperty() attentionTone!: boolean;
+  @ApiProperty({ enum: BROADCAST_STATUSES }) status!: BroadcastStatus;
+  @ApiProperty({ type: String, nullable: true, description: 'Why it ended early (cancel reason)' })
+  endReason!: string | null;
+  @ApiProperty({
+    type: AudioDto,
+    nullable: true,
+    description: 'What the devices play; set at dispatch',
+  })
+  audio!: AudioDto | null;
+  @ApiProperty({ description: 'Villages targeted (set at dispatch)' }) villages!: number;
+  @ApiProperty({
+    type: 'object',
+    description: 'Deliveries by state',
+    additionalProperties: { type: 'integer' },
+    example: { played: 90, playing: 3, pending: 2 },
+  })
+  deliveries!: Partial<Record<DeliveryState, number>>;
+  @ApiProperty({ type: String, nullable: true }) scheduleId!: string | null;
+  @ApiProperty() createdBy!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) dispatchedAt!: string | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) endedAt!: string | null;
+}
+
+export class BroadcastPageDto extends PageMetaDto {
+  @ApiProperty({ type: [BroadcastDto] }) items!: BroadcastDto[];
+}
+
+export class DeliveryDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() deviceId!: string;
+  @ApiProperty() villageCode!: string;
+  @ApiProperty({ enum: DELIVERY_STATES }) state!: DeliveryState;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty({ description: 'Times the play command was sent' }) attempts!: number;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) sentAt!: string | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) receivedAt!: string | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) playedAt!: string | null;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class DeliveryPageDto extends PageMetaDto {
+  @ApiProperty({ type: [DeliveryDto] }) items!: DeliveryDto[];
+}
+
+export class DeliveryEventDto {
+  @ApiProperty({ enum: DELIVERY_STATES }) from!: DeliveryState;
+  @ApiProperty({ enum: DELIVERY_STATES }) to!: DeliveryState;
+  @ApiProperty({ enum: ['mqtt', 'manual', 'system'] }) source!: string;
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: "The device's clock",
+  })
+  deviceAt!: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When the server received or decided it' })
+  serverAt!: string;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+}
+
+export class ManualConfirmationDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() villageCode!: string;
+  @ApiProperty({ type: String, nullable: true }) deviceId!: string | null;
+  @ApiProperty({ format: 'date-time' }) confirmedAt!: string;
+  @ApiProperty() confirmedBy!: string;
+  @ApiProperty({ type: String, nullable: true }) note!: string | null;
+  @ApiProperty({
+    description: 'Always true: a confirmation by hand, reported apart from device confirmations',
+  })
+  manual!: true;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
