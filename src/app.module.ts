@@ -18,7 +18,9 @@ import { DevicesModule } from './devices/devices.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
+import { SchedulesModule } from './schedules/schedules.module.js';
 import { SeedModule } from './seed/seed.module.js';
+import { ScheduleModule } from '@nestjs/schedule';
 import { StatusModule } from './status/status.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
@@ -52,6 +54,8 @@ export class AppModule {
         StatusModule,
         ClipsModule,
         BroadcastsModule,
+        ScheduleModule.forRoot(),
+        SchedulesModule,
         SeedModule,
         DashboardModule,
       ],

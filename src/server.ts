@@ -11,6 +11,7 @@ import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
+import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 
 export interface RunningServer {
@@ -47,6 +48,8 @@ export async function startServer(
     app.get(BroadcastDispatcher).start();
     const gateway = app.get(DeviceGateway);
     await gateway.start();
+    // Firings missed while the server was down run now if their window is still open.
+    await app.get(SchedulesService).start();
     await listen(app, config);
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;

@@ -1,0 +1,122 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { ApiErrors } from '../common/api-errors.js';
+import { DomainError } from '../common/domain-error.js';
+import { Page } from '../common/pagination.js';
+import {
+  CreateScheduleDto,
+  CronPreviewQuery,
+  FiringDto,
+  FiringQuery,
+  PreviewDto,
+  PreviewQuery,
+  ScheduleDto,
+  SchedulePageDto,
+  UpdateScheduleDto,
+} from './dto/schedule.dto.js';
+import { SchedulesService } from './schedules.service.js';
+
+const uuid = new ParseUUIDPipe({
+  exceptionFactory: () =>
+    new DomainError('invalid', 'VALIDATION_FAILED', 'Invalid request: id must be a UUID', [
+      { field: 'id', rule: 'isUuid', message: 'id must be a UUID' },
+    ]),
+});
+
+@ApiTags('schedules')
+@ApiBearerAuth()
+@Controller('api/schedules')
+export class SchedulesController {
+  constructor(private readonly schedules: SchedulesService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List schedules with their next firing' })
+  @ApiOkResponse({ type: SchedulePageDto })
+  @ApiErrors(400, 401)
+  list(@Query() query: FiringQuery): Promise<Page<ScheduleDto>> {
+    return this.schedules.list(query);
+  }
+
+  @Post()
+  @ApiOperation({
+    summary: 'Create a schedule (operator): cron + time zone + the broadcast each firing creates',
+  })
+  @ApiCreatedResponse({ type: ScheduleDto })
+  @ApiErrors(400, 401, 403)
+  create(
+    @Body() body: CreateScheduleDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ScheduleDto> {
+    return this.schedules.create(body, principal.name);
+  }
+
+  @Get('preview')
+  @ApiOperation({ summary: 'The next firing times of a cron expression, before saving it' })
+  @ApiOkResponse({ type: PreviewDto })
+  @ApiErrors(400, 401)
+  previewCron(@Query() query: CronPreviewQuery): PreviewDto {
+    return this.schedules.preview(query.cron, query.timeZone, query.count);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a schedule' })
+  @ApiOkResponse({ type: ScheduleDto })
+  @ApiErrors(400, 401, 404)
+  get(@Param('id', uuid) id: string): Promise<ScheduleDto> {
+    return this.schedules.get(id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change, enable or disable a schedule (operator)' })
+  @ApiOkResponse({ type: ScheduleDto })
+  @ApiErrors(400, 401, 403, 404)
+  update(@Param('id', uuid) id: string, @Body() body: UpdateScheduleDto): Promise<ScheduleDto> {
+    return this.schedules.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a schedule (operator); broadcasts it created stay' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 401, 403, 404)
+  remove(@Param('id', uuid) id: string): Promise<void> {
+    return this.schedules.remove(id);
+  }
+
+  @Get(':id/preview')
+  @ApiOperation({ summary: 'The next firing times of a schedule' })
+  @ApiOkResponse({ type: PreviewDto })
+  @ApiErrors(400, 401, 404)
+  preview(@Param('id', uuid) id: string, @Query() query: PreviewQuery): Promise<PreviewDto> {
+    return this.schedules.previewOf(id, query.count);
+  }
+
+  @Get(':id/firings')
+  @ApiOperation({
+    summary: 'Past firings of a schedule: fired (with its broadcast), missed or failed',
+  })
+  @ApiOkResponse({ type: [FiringDto] })
+  @ApiErrors(400, 401, 404)
+  firings(@Param('id', uuid) id: string, @Query() query: FiringQuery): Promise<Page<FiringDto>> {
+    return this.schedules.firings(id, query);
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { BroadcastsModule } from '../broadcasts/broadcasts.module.js';
+import { ScheduleEntity, ScheduleFiringEntity } from './schedule.entity.js';
+import { SchedulesController } from './schedules.controller.js';
+import { SchedulesRepository } from './schedules.repository.js';
+import { SchedulesService } from './schedules.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ScheduleEntity, ScheduleFiringEntity]), BroadcastsModule],
+  controllers: [SchedulesController],
+  providers: [SchedulesRepository, SchedulesService],
+  exports: [SchedulesService],
+})
+export class SchedulesModule {}

@@ -1,0 +1,273 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { AuditService } from '../audit/audit.service.js';
+import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import { Clock } from '../common/clock.js';
+import { NotFoundError } from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { isoTime } from '../common/time.js';
+import { isUniqueViolation } from '../database/db-errors.js';
+import { fireTimesBetween, nextFireTimes } from './cron.js';
+import type {
+  CreateScheduleDto,
+  FiringDto,
+  PreviewDto,
+  ScheduleDto,
+  ScheduleTemplateDto,
+  UpdateScheduleDto,
+} from './dto/schedule.dto.js';
+import { ScheduleEntity } from './schedule.entity.js';
+import { SchedulesRepository } from './schedules.repository.js';
+
+/** Firings older than the last this many (a server down for a long time) are not recorded one by one. */
+const CATCH_UP_MAX = 50;
+export const SCHEDULE_TICK_MS = 15_000;
+
+/**
+ * Recurring broadcasts. The database row is the schedule; a tick (every 15 s, or `tick(now)` from
+ * tests) finds the firings due since the last one and turns each into one broadcast. The broadcast's
+ * unique (schedule, fire time) key makes that happen once, however many servers tick at the same
+ * moment; a firing whose window closed while no server was running is recorded as missed.
+ */
+@Injectable()
+export class SchedulesService {
+  private readonly logger = new Logger('schedules');
+  private ticking: Promise<void> | null = null;
+  private started = false;
+
+  constructor(
+    private readonly repo: SchedulesRepository,
+    private readonly broadcasts: BroadcastsService,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** Starts the periodic tick (the server does; the CLI does not) and catches up at once. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.tick();
+  }
+
+  @Interval('schedules', SCHEDULE_TICK_MS)
+  protected onInterval(): void {
+    if (!this.started) return;
+    void this.tick().catch((err: Error) =>
+      this.logger.error(`schedule tick failed: ${err.stack ?? err.message}`),
+    );
+  }
+
+  async create(input: CreateScheduleDto, by: string): Promise<ScheduleDto> {
+    const now = this.clock.now().getTime();
+    const row: ScheduleEntity = {
+      id: randomUUID(),
+      name: input.name,
+      cron: input.cron,
+      timeZone: input.timeZone ?? this.config.timeZone,
+      enabled: input.enabled ?? true,
+      template: JSON.stringify(input.template),
+      lastFireAt: now,
+      createdBy: by,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.repo.insert(row);
+    this.logger.log(`schedule=${row.id} created "${row.cron}" ${row.timeZone}`);
+    return this.toDto(row);
+  }
+
+  async list(query: { limit?: number; offset?: number }): Promise<Page<ScheduleDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list(limit, offset);
+    return { items: rows.map((r) => this.toDto(r)), total, limit, offset };
+  }
+
+  async get(id: string): Promise<ScheduleDto> {
+    return this.toDto(await this.require(id));
+  }
+
+  async update(id: string, input: UpdateScheduleDto): Promise<ScheduleDto> {
+    const row = await this.require(id);
+    const now = this.clock.now().getTime();
+    const patch: Partial<ScheduleEntity> = { updatedAt: now };
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.cron !== undefined) patch.cron = input.cron;
+    if (input.timeZone !== undefined) patch.timeZone = input.timeZone;
+    if (input.template !== undefined) patch.template = JSON.stringify(input.template);
+    if (input.enabled !== undefined) patch.enabled = input.enabled;
+    // A new rhythm, or waking up after a pause, starts from now: the pause is not a string of misses.
+    const restarts =
+      input.cron !== undefined ||
+      input.timeZone !== undefined ||
+      (input.enabled === true && !row.enabled);
+    if (restarts) patch.lastFireAt = now;
+    await this.repo.update(id, patch);
+    return this.get(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!(await this.repo.delete(id))) throw new NotFoundError('schedule', id);
+  }
+
+  preview(cron: string, timeZone: string | undefined, count = 10): PreviewDto {
+    const zone = timeZone ?? this.config.timeZone;
+    const times = nextFireTimes(cron, zone, this.clock.now().getTime(), count);
+    const local = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      weekday: 'short',
+    });
+    return {
+      cron,
+      timeZone: zone,
+      times: times.map(isoTime),
+      local: times.map((t) => local.format(t)),
+    };
+  }
+
+  async previewOf(id: string, count = 10): Promise<PreviewDto> {
+    const row = await this.require(id);
+    return this.preview(row.cron, row.timeZone, count);
+  }
+
+  async firings(id: string, query: { limit?: number; offset?: number }): Promise<Page<FiringDto>> {
+    await this.require(id);
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.firingsOf(id, limit, offset);
+    return {
+      items: rows.map((f) => ({
+        fireAt: isoTime(f.fireAt),
+        outcome: f.outcome,
+        broadcastId: f.broadcastId,
+        reason: f.reason,
+      })),
+      total,
+      limit,
+      offset,
+    };
+  }
+
+  /** Handles every firing due by `now`. Overlapping calls share the one running. */
+  tick(now: Date = this.clock.now()): Promise<void> {
+    if (!this.ticking)
+      this.ticking = this.runTick(now.getTime()).finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  private async runTick(now: number): Promise<void> {
+    for (const s of await this.repo.enabled()) {
+      const from = s.lastFireAt ?? s.createdAt;
+      const due = fireTimesBetween(s.cron, s.timeZone, from, now, CATCH_UP_MAX);
+      for (const fireAt of due) await this.fire(s, fireAt, now);
+      if (due.length) await this.repo.advance(s.id, due[due.length - 1]);
+    }
+  }
+
+  private async fire(s: ScheduleEntity, fireAt: number, now: number): Promise<void> {
+    const template = JSON.parse(s.template) as ScheduleTemplateDto;
+    const family =
+      template.level === 'routine' ? 'routine' : template.level === 'test' ? 'test' : 'emergency';
+    const windowMs = template.windowMinutes
+      ? template.windowMinutes * 60_000
+      : this.config.broadcasts.defaultWindowMs[family];
+    const actor = `schedule:${s.name}`.slice(0, 100);
+    if (fireAt + windowMs <= now) {
+      if (
+        await this.repo.record({
+          scheduleId: s.id,
+          fireAt,
+          outcome: 'missed',
+          broadcastId: null,
+          reason: 'no server was running in its window',
+          createdAt: now,
+        })
+      ) {
+        this.logger.warn(
+          `schedule=${s.id} firing at ${isoTime(fireAt)} missed: its window closed at ${isoTime(fireAt + windowMs)}`,
+        );
+        await this.audit.record({
+          actor: 'scheduler',
+          action: 'schedule.missed',
+          subject: s.id,
+          detail: { fireAt: isoTime(fireAt) },
+        });
+      }
+      return;
+    }
+    try {
+      const b = await this.broadcasts.create(
+        { ...template, startAt: fireAt, expiresAt: fireAt + windowMs },
+        actor,
+        { schedule: { id: s.id, fireAt }, allowPastStart: true },
+      );
+      await this.repo.record({
+        scheduleId: s.id,
+        fireAt,
+        outcome: 'fired',
+        broadcastId: b.id,
+        reason: null,
+        createdAt: now,
+      });
+      this.logger.log(`schedule=${s.id} fired for ${isoTime(fireAt)}: broadcast=${b.id}`);
+      await this.audit.record({
+        actor: 'scheduler',
+        action: 'schedule.fired',
+        subject: s.id,
+        detail: { fireAt: isoTime(fireAt), broadcastId: b.id },
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) return; // another server created this firing's broadcast
+      const reason = (err as Error).message.slice(0, 300);
+      if (
+        await this.repo.record({
+          scheduleId: s.id,
+          fireAt,
+          outcome: 'failed',
+          broadcastId: null,
+          reason,
+          createdAt: now,
+        })
+      ) {
+        this.logger.error(`schedule=${s.id} firing at ${isoTime(fireAt)} failed: ${reason}`);
+        await this.audit.record({
+          actor: 'scheduler',
+          action: 'schedule.failed',
+          subject: s.id,
+          detail: { fireAt: isoTime(fireAt), reason },
+        });
+      }
+    }
+  }
+
+  private async require(id: string): Promise<ScheduleEntity> {
+    const row = await this.repo.find(id);
+    if (!row) throw new NotFoundError('schedule', id);
+    return row;
+  }
+
+  private toDto(r: ScheduleEntity): ScheduleDto {
+    const now = this.clock.now().getTime();
+    return {
+      id: r.id,
+      name: r.name,
+      cron: r.cron,
+      timeZone: r.timeZone,
+      enabled: r.enabled,
+      template: JSON.parse(r.template) as ScheduleTemplateDto,
+      nextFireAt: r.enabled
+        ? isoTime(nextFireTimes(r.cron, r.timeZone, Math.max(now, r.lastFireAt ?? 0), 1)[0])
+        : null,
+      lastFireAt: r.lastFireAt === null ? null : isoTime(r.lastFireAt),
+      createdBy: r.createdBy,
+      createdAt: isoTime(r.createdAt),
+      updatedAt: isoTime(r.updatedAt),
+    };
+  }
+}
