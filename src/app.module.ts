@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { BroadcastsModule } from './broadcasts/broadcasts.module.js';
 import { ClipsModule } from './clips/clips.module.js';
+import { Clock } from './common/clock.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { AppLogger, createRootLogger } from './common/logging.js';
@@ -27,6 +28,8 @@ import { VillagesModule } from './villages/villages.module.js';
 export interface AppModuleOptions {
   /** Where log lines go; stdout (JSON or pretty, per config) when absent. Tests capture it. */
   logStream?: DestinationStream;
+  /** The clock every service reads; the system clock when absent. Tests drive time with their own. */
+  clock?: Clock;
 }
 
 /** The logger for one application, built before Nest so start-up failures are logged the same way. */
@@ -36,13 +39,17 @@ export function createAppLogger(config: AppConfig, options: AppModuleOptions = {
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logger: AppLogger): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    logger: AppLogger,
+    options: AppModuleOptions = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(logger),
-        CommonModule,
+        CommonModule.forRoot(options.clock),
         HealthModule,
         MetricsModule,
         DatabaseModule.forRoot(),

@@ -53,6 +53,12 @@ export async function startServer(
     await listen(app, config);
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;
+    if (!config.publicUrlGiven && config.port === 0) {
+      // PORT=0 picked a free port: the clip URLs must carry the real one.
+      const url = new URL(config.publicUrl);
+      url.port = String(port);
+      config.publicUrl = url.toString().replace(/\/$/, '');
+    }
     return {
       app,
       url: `http://127.0.0.1:${port}`,

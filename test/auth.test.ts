@@ -67,7 +67,8 @@ describe('operator authentication', () => {
       assert.equal(res.status, 403, `${route.method} ${route.path}`);
       assert.equal(res.body.error, 'FORBIDDEN');
     }
-    const adminOnly = (path: string) => path.startsWith('/api/tokens') || path.startsWith('/api/audit');
+    const adminOnly = (path: string) =>
+      path.startsWith('/api/tokens') || path.startsWith('/api/audit');
     for (const route of routes.filter((r) => r.method === 'get')) {
       const res = await call(s.url, route, viewer);
       // 400: a read whose query needs parameters (schedule preview); the role was accepted.
@@ -78,7 +79,9 @@ describe('operator authentication', () => {
 
   it('keeps token management and the audit log to admins (operators get 403)', async () => {
     const operator = await tokenFor(s, 'operator');
-    for (const route of routes.filter((r) => r.path.startsWith('/api/tokens') || r.path.startsWith('/api/audit'))) {
+    for (const route of routes.filter(
+      (r) => r.path.startsWith('/api/tokens') || r.path.startsWith('/api/audit'),
+    )) {
       assert.equal(
         (await call(s.url, route, operator)).status,
         403,

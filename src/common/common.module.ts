@@ -1,9 +1,14 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock, SystemClock } from './clock.js';
 
 @Global()
-@Module({
-  providers: [{ provide: Clock, useClass: SystemClock }],
-  exports: [Clock],
-})
-export class CommonModule {}
+@Module({})
+export class CommonModule {
+  static forRoot(clock: Clock = new SystemClock()): DynamicModule {
+    return {
+      module: CommonModule,
+      providers: [{ provide: Clock, useValue: clock }],
+      exports: [Clock],
+    };
+  }
+}

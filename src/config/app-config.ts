@@ -14,7 +14,10 @@ export type DatabaseConfig =
 export interface AppConfig {
   port: number;
   host: string;
+  /** Base of the URLs devices fetch clips from. */
   publicUrl: string;
+  /** Whether PUBLIC_URL was given (otherwise the server fills in its real port after listening). */
+  publicUrlGiven: boolean;
   dataDir: string;
   database: DatabaseConfig;
   runMigrations: boolean;
@@ -219,8 +222,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   const dataDirRaw = r.string('DATA_DIR', './data');
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
 
-  const publicUrl =
-    r.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${defaultHostAddress()}:${port}`;
+  const givenPublicUrl = r.url('PUBLIC_URL', ['http:', 'https:']);
+  // Listening on one address: devices reach that one; on all of them: the first LAN address.
+  const urlHost =
+    host === '0.0.0.0' || host === '::'
+      ? defaultHostAddress()
+      : host.includes(':')
+        ? `[${host}]`
+        : host;
+  const publicUrl = givenPublicUrl ?? `http://${urlHost}:${port}`;
 
   const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const schema = r.string('DATABASE_SCHEMA', 'public');
@@ -253,6 +263,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     port,
     host,
     publicUrl,
+    publicUrlGiven: givenPublicUrl !== undefined,
     dataDir,
     database,
     runMigrations: r.bool('RUN_MIGRATIONS', true),

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { Clock } from '../../src/common/clock.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { RunningServer, startServer } from '../../src/server.js';
 
@@ -32,6 +33,24 @@ export interface TestServerOptions {
   /** A fixed admin token; a random one otherwise. */
   adminToken?: string;
   env?: Record<string, string>;
+  /** A clock the test controls (schedules, deadlines). */
+  clock?: Clock;
+}
+
+/** A clock that stands still until the test moves it. */
+export class TestClock extends Clock {
+  constructor(private ms: number) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.ms);
+  }
+  set(ms: number): void {
+    this.ms = ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
 }
 
 /** A temp directory removed when the process exits. */
@@ -61,6 +80,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const rawLogs: string[] = [];
   const server = await startServer(config, {
     logStream: { write: (line: string) => void rawLogs.push(line) },
+    clock: options.clock,
   });
   return {
     url: server.url,

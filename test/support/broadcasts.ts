@@ -1,0 +1,92 @@
+import { BroadcastChange, BroadcastEvents } from '../../src/broadcasts/broadcast-events.js';
+import type { BroadcastStatus } from '../../src/broadcasts/broadcast.entity.js';
+import { makeAudio } from './audio.js';
+import { next } from './mqtt.js';
+import { api, TestServer, tempDir } from './server.js';
+
+/** A ready clip of `seconds` of noise, uploaded through the API. */
+export async function newClip(
+  s: TestServer,
+  seconds = 2,
+): Promise<{ id: string; durationMs: number }> {
+  const path = await makeAudio(
+    tempDir('dalaba-clip-'),
+    `clip-${seconds}s-${Math.random().toString(36).slice(2, 8)}`,
+    { signal: 'noise', seconds, gainDb: -14 - Math.random() },
+  );
+  const res = await api(s.url, s.adminToken)
+    .post('/api/clips?wait=true')
+    .attach('file', path)
+    .expect(201);
+  if (res.body.status !== 'ready') throw new Error(`clip not ready: ${res.body.failureReason}`);
+  return { id: res.body.id as string, durationMs: res.body.durationMs as number };
+}
+
+/** Resolves when the broadcast reaches `status` (set up before the action that causes it). */
+export function statusReached(
+  s: TestServer,
+  broadcastId: () => string,
+  status: BroadcastStatus,
+  ms = 30_000,
+): Promise<BroadcastChange> {
+  return next(
+    s.server.app.get(BroadcastEvents).changes,
+    (c) => c.kind === 'broadcast' && c.broadcastId === broadcastId() && c.status === status,
+    ms,
+  );
+}
+
+/** Resolves when a delivery of the broadcast reaches `state`. */
+export function deliveryReached(
+  s: TestServer,
+  broadcastId: () => string,
+  deviceId: string,
+  state: string,
+  ms = 30_000,
+): Promise<BroadcastChange> {
+  return next(
+    s.server.app.get(BroadcastEvents).changes,
+    (c) =>
+      c.kind === 'delivery' &&
+      c.broadcastId === broadcastId() &&
+      c.deviceId === deviceId &&
+      c.state === state,
+    ms,
+  );
+}
+
+export interface CreatedBroadcast {
+  id: string;
+  status: BroadcastStatus;
+  deliveries: Record<string, number>;
+  [key: string]: unknown;
+}
+
+export async function createBroadcast(
+  s: TestServer,
+  body: Record<string, unknown>,
+  token = s.adminToken,
+): Promise<CreatedBroadcast> {
+  const res = await api(s.url, token).post('/api/broadcasts').send(body);
+  if (res.status !== 201) throw new Error(`broadcast not created: ${res.status} ${res.text}`);
+  return res.body as CreatedBroadcast;
+}
+
+export async function deliveriesOf(
+  s: TestServer,
+  broadcastId: string,
+): Promise<
+  {
+    deviceId: string;
+    state: string;
+    reason: string | null;
+    attempts: number;
+    id: string;
+    villageCode: string;
+  }[]
+> {
+  const res = await api(s.url, s.adminToken)
+    .get(`/api/broadcasts/${broadcastId}/deliveries?limit=500`)
+    .expect(200);
+  return res.body.items;
+}
