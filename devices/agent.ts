@@ -72,8 +72,9 @@ interface Job {
 }
 
 /**
- * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state),
- * `invalid` (reason) for a command that fails validation.
+ * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
+ * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
+ * actually starts it), `invalid` (reason) for a command that fails validation.
  */
 export class DeviceAgent extends EventEmitter {
   private client?: MqttClient;
@@ -379,6 +380,7 @@ export class DeviceAgent extends EventEmitter {
     this.playing = job;
     try {
       job.state = 'playing';
+      this.emit('playback', job.cmd.deliveryId);
       this.report(job.cmd.deliveryId, 'playing');
       for (let i = 0; i < job.cmd.repeat; i++) await this.playOnce(job);
       this.finish(job, 'played');

@@ -43,11 +43,7 @@ describe('an emergency broadcast to the whole sample county', () => {
       const clip = await newClip(s);
       const plays = new Map<string, number>();
       for (const a of fleet.agents)
-        a.on(
-          'delivery',
-          (_d: string, state: string) =>
-            state === 'playing' && plays.set(a.id, (plays.get(a.id) ?? 0) + 1),
-        );
+        a.on('playback', () => plays.set(a.id, (plays.get(a.id) ?? 0) + 1));
       let id = '';
       const completed = statusReached(s, () => id, 'completed');
       const b = await createBroadcast(s, {

@@ -169,6 +169,7 @@ describe('clips: upload, normalise, store, serve', () => {
       Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'),
     );
 
+    await s.server.app.get(ClipsService).idle(); // emergency renditions made ahead of need
     const filesBefore = await clipFiles(s.dataDir);
     const cases: [string, number, string][] = [
       [text, 422, 'NOT_AUDIO'],
@@ -400,6 +401,7 @@ describe('clips: upload, normalise, store, serve', () => {
     assert.equal(refused.body.error, 'CLIP_IN_USE');
     assert.match(refused.body.message, /broadcast B-1/);
     inUse = false;
+    await service.idle();
     const files = await clipFiles(s.dataDir);
     await client.delete(`/api/clips/${clip.id}`).expect(204);
     await client.get(`/api/clips/${clip.id}`).expect(404);
@@ -407,7 +409,11 @@ describe('clips: upload, normalise, store, serve', () => {
       !(await clipFiles(s.dataDir)).some((f) => f.includes(clip.sha256)),
       'its audio file is gone',
     );
-    assert.equal((await clipFiles(s.dataDir)).length, files.length - 1);
+    assert.equal(
+      (await clipFiles(s.dataDir)).length,
+      files.length - 2,
+      'the clip and its emergency rendition (made ahead of need) are removed',
+    );
   });
 
   it('lets viewers list and listen but not upload', async () => {

@@ -131,6 +131,13 @@ export class ClipsService implements BeforeApplicationShutdown {
     }
   }
 
+  /** Resolves once no transcode or rendition is under way (tests; an orderly stop). */
+  async idle(): Promise<void> {
+    while (this.jobs.size || this.renderings.size) {
+      await Promise.allSettled([...this.jobs, ...this.renderings.values()]);
+    }
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
     // Running transcodes are killed with ffmpeg; their clips stay `processing` and resume at start.
     this.stopping = true;

@@ -22,6 +22,25 @@ import type {
 import { ScheduleEntity } from './schedule.entity.js';
 import { SchedulesRepository } from './schedules.repository.js';
 
+/** `2026-11-30 08:00 Mon` in `timeZone`. */
+function localTime(at: number, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      weekday: 'short',
+      hourCycle: 'h23',
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.weekday}`;
+}
+
 /** Firings older than the last this many (a server down for a long time) are not recorded one by one. */
 const CATCH_UP_MAX = 50;
 export const SCHEDULE_TICK_MS = 15_000;
@@ -115,20 +134,11 @@ export class SchedulesService {
   preview(cron: string, timeZone: string | undefined, count = 10): PreviewDto {
     const zone = timeZone ?? this.config.timeZone;
     const times = nextFireTimes(cron, zone, this.clock.now().getTime(), count);
-    const local = new Intl.DateTimeFormat('sv-SE', {
-      timeZone: zone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      weekday: 'short',
-    });
     return {
       cron,
       timeZone: zone,
       times: times.map(isoTime),
-      local: times.map((t) => local.format(t)),
+      local: times.map((t) => localTime(t, zone)),
     };
   }
 
