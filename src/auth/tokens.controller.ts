@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -7,7 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
-import { DomainError } from '../common/domain-error.js';
+import { uuidParam } from '../common/validation.js';
 import { Page } from '../common/pagination.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
@@ -61,15 +61,9 @@ export class TokensController {
   @ApiOkResponse({ type: TokenDto })
   @ApiErrors(400, 401, 403, 404)
   revoke(
-    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => badId() })) id: string,
+    @Param('id', uuidParam()) id: string,
     @CurrentPrincipal() principal: Principal,
   ): Promise<TokenDto> {
     return this.tokens.revoke(id, principal.name);
   }
-}
-
-function badId(): DomainError {
-  return new DomainError('invalid', 'VALIDATION_FAILED', 'Invalid request: id must be a UUID', [
-    { field: 'id', rule: 'isUuid', message: 'id must be a UUID' },
-  ]);
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -8,8 +8,8 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
-import { DomainError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
+import { uuidParam } from '../common/validation.js';
 import { BroadcastsService } from './broadcasts.service.js';
 import {
   BroadcastDto,
@@ -24,14 +24,6 @@ import {
   DeliveryQuery,
   ManualConfirmationDto,
 } from './dto/broadcast.dto.js';
-
-const uuid = (field: string) =>
-  new ParseUUIDPipe({
-    exceptionFactory: () =>
-      new DomainError('invalid', 'VALIDATION_FAILED', `Invalid request: ${field} must be a UUID`, [
-        { field, rule: 'isUuid', message: `${field} must be a UUID` },
-      ]),
-  });
 
 @ApiTags('broadcasts')
 @ApiBearerAuth()
@@ -75,7 +67,7 @@ export class BroadcastsController {
   @ApiOperation({ summary: 'Get a broadcast with its delivery counts by state' })
   @ApiOkResponse({ type: BroadcastDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('id', uuid('id')) id: string): Promise<BroadcastDto> {
+  get(@Param('id', uuidParam('id')) id: string): Promise<BroadcastDto> {
     return this.broadcasts.get(id);
   }
 
@@ -88,7 +80,7 @@ export class BroadcastsController {
   @ApiOkResponse({ type: BroadcastDto })
   @ApiErrors(400, 401, 403, 404, 409)
   cancel(
-    @Param('id', uuid('id')) id: string,
+    @Param('id', uuidParam('id')) id: string,
     @Body() body: CancelBroadcastDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<BroadcastDto> {
@@ -102,7 +94,7 @@ export class BroadcastsController {
   @ApiOkResponse({ type: DeliveryPageDto })
   @ApiErrors(400, 401, 404)
   deliveries(
-    @Param('id', uuid('id')) id: string,
+    @Param('id', uuidParam('id')) id: string,
     @Query() query: DeliveryQuery,
   ): Promise<Page<DeliveryDto>> {
     return this.broadcasts.deliveries(id, query);
@@ -116,8 +108,8 @@ export class BroadcastsController {
   @ApiOkResponse({ type: [DeliveryEventDto] })
   @ApiErrors(400, 401, 404)
   deliveryEvents(
-    @Param('id', uuid('id')) id: string,
-    @Param('deliveryId', uuid('deliveryId')) deliveryId: string,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('deliveryId', uuidParam('deliveryId')) deliveryId: string,
   ): Promise<DeliveryEventDto[]> {
     return this.broadcasts.deliveryEvents(id, deliveryId);
   }
@@ -130,7 +122,7 @@ export class BroadcastsController {
   @ApiCreatedResponse({ type: ManualConfirmationDto })
   @ApiErrors(400, 401, 403, 404, 409)
   confirm(
-    @Param('id', uuid('id')) id: string,
+    @Param('id', uuidParam('id')) id: string,
     @Body() body: ConfirmationDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ManualConfirmationDto> {
@@ -141,7 +133,7 @@ export class BroadcastsController {
   @ApiOperation({ summary: 'The manual confirmations of a broadcast' })
   @ApiOkResponse({ type: [ManualConfirmationDto] })
   @ApiErrors(400, 401, 404)
-  confirmations(@Param('id', uuid('id')) id: string): Promise<ManualConfirmationDto[]> {
+  confirmations(@Param('id', uuidParam('id')) id: string): Promise<ManualConfirmationDto[]> {
     return this.broadcasts.confirmations(id);
   }
 }

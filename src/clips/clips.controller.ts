@@ -5,7 +5,6 @@ import {
   Get,
   HttpCode,
   Param,
-  ParseUUIDPipe,
   Patch,
   PipeTransform,
   Post,
@@ -33,6 +32,7 @@ import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError, ValidationFailedError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
+import { uuidParam } from '../common/validation.js';
 import { TONE_FAMILIES, ToneFamily } from './attention-tones.js';
 import { ClipUploadInterceptor } from './clip-upload.interceptor.js';
 import { ClipsService } from './clips.service.js';
@@ -48,12 +48,7 @@ import {
   UploadQuery,
 } from './dto/clip.dto.js';
 
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () =>
-    new DomainError('invalid', 'VALIDATION_FAILED', 'Invalid request: id must be a UUID', [
-      { field: 'id', rule: 'isUuid', message: 'id must be a UUID' },
-    ]),
-});
+const uuid = uuidParam();
 
 class TonePipe implements PipeTransform<string, ToneFamily> {
   transform(value: string): ToneFamily {

@@ -1,4 +1,4 @@
-import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ParseUUIDPipe, ValidationError, ValidationPipe } from '@nestjs/common';
 import { DomainError, FieldProblem, ValidationFailedError } from './domain-error.js';
 
 /** class-validator's name for a property that no DTO declares. */
@@ -37,6 +37,14 @@ class StrictValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+}
+
+/** A UUID path parameter; anything else is a 400 naming the field, like every validation error. */
+export function uuidParam(field = 'id'): ParseUUIDPipe {
+  return new ParseUUIDPipe({
+    exceptionFactory: () =>
+      new ValidationFailedError([{ field, rule: 'isUuid', message: `${field} must be a UUID` }]),
+  });
 }
 
 /** Strict validation: unknown fields are refused, values are converted to the DTO's types. */

@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -20,8 +9,8 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
-import { DomainError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
+import { uuidParam } from '../common/validation.js';
 import {
   CreateScheduleDto,
   CronPreviewQuery,
@@ -35,12 +24,7 @@ import {
 } from './dto/schedule.dto.js';
 import { SchedulesService } from './schedules.service.js';
 
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () =>
-    new DomainError('invalid', 'VALIDATION_FAILED', 'Invalid request: id must be a UUID', [
-      { field: 'id', rule: 'isUuid', message: 'id must be a UUID' },
-    ]),
-});
+const uuid = uuidParam();
 
 @ApiTags('schedules')
 @ApiBearerAuth()
