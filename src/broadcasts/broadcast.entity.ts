@@ -11,6 +11,7 @@ import type { DeliveryState, Level } from '../contract/messages.js';
 import { ClipEntity } from '../clips/clip.entity.js';
 import { timeColumn } from '../database/columns.js';
 import { DeviceEntity } from '../devices/device.entity.js';
+import type { DeviceType } from '../contract/device.js';
 import type { DeliveryEventSource } from './delivery-state-machine.js';
 
 export const BROADCAST_STATUSES = [
@@ -26,6 +27,7 @@ export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
 /** One announcement to a target. */
 @Entity('broadcasts')
 @Index('IDX_broadcasts_status', ['status'])
+@Index('IDX_broadcasts_start_at', ['startAt'])
 @Index('UQ_broadcasts_schedule_fire', ['scheduleId', 'fireAt'], { unique: true })
 export class BroadcastEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -120,6 +122,8 @@ export class BroadcastVillageEntity {
 @Index('IDX_deliveries_broadcast_state', ['broadcastId', 'state'])
 @Index('IDX_deliveries_device_state', ['deviceId', 'state'])
 @Index('IDX_deliveries_state_next_send', ['state', 'nextSendAt'])
+@Index('IDX_deliveries_coverage', ['broadcastId', 'villageCode', 'state', 'deviceType', 'playedAt'])
+@Index('IDX_deliveries_village_played', ['villageCode', 'playedAt'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -140,6 +144,10 @@ export class DeliveryEntity {
 
   @Column({ type: 'varchar', length: 12, name: 'village_code' })
   villageCode!: string;
+
+  /** The device's type when the broadcast was dispatched (null for deliveries made before it was kept). */
+  @Column({ type: 'varchar', length: 32, name: 'device_type', nullable: true })
+  deviceType!: DeviceType | null;
 
   @Column({ type: 'varchar', length: 16 })
   state!: DeliveryState;

@@ -161,12 +161,13 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     ]);
     const target = JSON.parse(b.target) as Target;
     const resolved = resolveTargets(target, villages, devices);
-    const villageOf = new Map(devices.map((d) => [d.id, d.villageCode]));
+    const byId = new Map(devices.map((d) => [d.id, d]));
     const deliveries: DeliveryEntity[] = resolved.deviceIds.map((deviceId) => ({
       id: randomUUID(),
       broadcastId: b.id,
       deviceId,
-      villageCode: villageOf.get(deviceId)!,
+      villageCode: byId.get(deviceId)!.villageCode,
+      deviceType: byId.get(deviceId)!.type,
       state: 'pending',
       reason: null,
       attempts: 0,

@@ -18,6 +18,7 @@ import { Foundation1764316800000 } from './migrations/1764316800000-foundation.j
 import { Presence1764403200000 } from './migrations/1764403200000-presence.js';
 import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
 import { Broadcasts1764576000000 } from './migrations/1764576000000-broadcasts.js';
+import { Coverage1764662400000 } from './migrations/1764662400000-coverage.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -48,4 +49,5 @@ export const MIGRATIONS = [
   Presence1764403200000,
   Clips1764489600000,
   Broadcasts1764576000000,
+  Coverage1764662400000,
 ];

@@ -57,6 +57,7 @@ export class DevicePresenceEntity {
 /** One stretch of time a device was online; `endedAt` null while it still is. For availability reports. */
 @Entity('presence_intervals')
 @Index('IDX_presence_intervals_device_started', ['deviceId', 'startedAt'])
+@Index('IDX_presence_intervals_ended', ['endedAt'])
 export class PresenceIntervalEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id!: number;
