@@ -122,8 +122,17 @@ export class BroadcastVillageEntity {
 @Index('IDX_deliveries_broadcast_state', ['broadcastId', 'state'])
 @Index('IDX_deliveries_device_state', ['deviceId', 'state'])
 @Index('IDX_deliveries_state_next_send', ['state', 'nextSendAt'])
-@Index('IDX_deliveries_coverage', ['broadcastId', 'villageCode', 'state', 'deviceType', 'playedAt'])
-@Index('IDX_deliveries_village_played', ['villageCode', 'playedAt'])
+/** Covering index for a broadcast's coverage: GROUP BY village, type, state reads nothing else. */
+@Index('IDX_deliveries_coverage', [
+  'broadcastId',
+  'villageCode',
+  'deviceType',
+  'state',
+  'sentAt',
+  'startedAt',
+  'playedAt',
+])
+@Index('IDX_deliveries_played', ['playedAt', 'villageCode'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -168,6 +177,10 @@ export class DeliveryEntity {
 
   @Column({ ...timeColumn, name: 'received_at', nullable: true })
   receivedAt!: number | null;
+
+  /** When the device said it began playing (`playing`); kept when it then fails, for "partial". */
+  @Column({ ...timeColumn, name: 'started_at', nullable: true })
+  startedAt!: number | null;
 
   @Column({ ...timeColumn, name: 'played_at', nullable: true })
   playedAt!: number | null;

@@ -174,6 +174,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       nextSendAt: now,
       sentAt: null,
       receivedAt: null,
+      startedAt: null,
       playedAt: null,
       updatedAt: now,
     }));
@@ -482,6 +483,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         patch.reason = message.reason ?? message.state;
       if (result.next !== 'pending' && !d.receivedAt && !isTerminal(result.next))
         patch.receivedAt = receivedAt;
+      if (result.next === 'playing') patch.startedAt = receivedAt;
       if (result.next === 'played') patch.playedAt = receivedAt;
       // Heard from: no resend needed; a preempted delivery goes out again right away.
       patch.nextSendAt = result.next === 'pending' ? now : null;
