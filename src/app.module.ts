@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { BroadcastsModule } from './broadcasts/broadcasts.module.js';
 import { ClipsModule } from './clips/clips.module.js';
+import { CoverageModule } from './coverage/coverage.module.js';
 import { Clock } from './common/clock.js';
 import { CommonModule } from './common/common.module.js';
 import { ErrorFilter } from './common/error.filter.js';
@@ -61,6 +62,7 @@ export class AppModule {
         StatusModule,
         ClipsModule,
         BroadcastsModule,
+        CoverageModule,
         ScheduleModule.forRoot(),
         SchedulesModule,
         SeedModule,

@@ -12,6 +12,7 @@ import {
   DeliveryEventEntity,
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
+import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastsService } from './broadcasts.service.js';
@@ -32,7 +33,14 @@ import { BroadcastDispatcher } from './dispatcher.js';
     MqttModule,
   ],
   controllers: [BroadcastsController],
-  providers: [BroadcastsRepository, BroadcastsService, BroadcastDispatcher, BroadcastEvents],
-  exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents],
+  providers: [
+    BroadcastsRepository,
+    BroadcastFactsRepository,
+    BroadcastsService,
+    BroadcastDispatcher,
+    BroadcastEvents,
+  ],
+  // The facts repository is read-only: how coverage reads these tables without owning them.
+  exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents, BroadcastFactsRepository],
 })
 export class BroadcastsModule {}

@@ -141,3 +141,27 @@ export function toCsv(
     record_delimiter: 'windows',
   });
 }
+
+export type CsvCell = string | number | boolean | null;
+
+/**
+ * A report as CSV: `label,value` lines first (what, period, generated when), an empty line, then
+ * the table with its header. UTF-8 with BOM and CRLF, like {@link toCsv}; every text cell is
+ * guarded against formula injection.
+ */
+export function toCsvReport(
+  preamble: [string, CsvCell][],
+  columns: readonly string[],
+  rows: CsvCell[][],
+): string {
+  const guard = (c: CsvCell) => (typeof c === 'string' ? escapeFormula(c) : c);
+  const head = stringify(
+    preamble.map(([k, v]) => [guard(k), guard(v)]),
+    { bom: true, record_delimiter: 'windows' },
+  );
+  const table = stringify(
+    rows.map((r) => r.map(guard)),
+    { header: true, columns: columns.map((c) => guard(c) as string), record_delimiter: 'windows' },
+  );
+  return `${head}\r\n${table}`;
+}

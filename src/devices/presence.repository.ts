@@ -34,6 +34,27 @@ export class PresenceRepository {
     return this.intervals.findBy({ endedAt: IsNull() });
   }
 
+  /**
+   * Milliseconds each device was online within [from, to) (`to` no later than now), summed in SQL
+   * over the intervals that overlap the period; an interval still open counts until `now`.
+   */
+  async onlineMsBetween(from: number, to: number, now: number): Promise<Map<string, number>> {
+    const end = 'COALESCE(i.ended_at, :now)';
+    const rows = await this.intervals
+      .createQueryBuilder('i')
+      .select('i.device_id', 'deviceId')
+      .addSelect(
+        `SUM((CASE WHEN ${end} < :to THEN ${end} ELSE :to END) - (CASE WHEN i.started_at > :from THEN i.started_at ELSE :from END))`,
+        'onlineMs',
+      )
+      .where('i.started_at < :to', { to })
+      .andWhere('(i.ended_at IS NULL OR i.ended_at > :from)', { from })
+      .setParameter('now', now)
+      .groupBy('i.device_id')
+      .getRawMany<{ deviceId: string; onlineMs: string | number | null }>();
+    return new Map(rows.map((r) => [r.deviceId, Math.max(0, Number(r.onlineMs ?? 0))]));
+  }
+
   history(deviceId: string, limit: number): Promise<PresenceIntervalEntity[]> {
     return this.intervals.find({ where: { deviceId }, order: { startedAt: 'DESC' }, take: limit });
   }

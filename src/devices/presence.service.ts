@@ -103,6 +103,16 @@ export class PresenceService implements OnModuleDestroy {
     this.sweepTimer.unref();
   }
 
+  /**
+   * Milliseconds each device was online in [from, to) from the presence history, the changes not
+   * yet written included; time after now does not count.
+   */
+  async onlineMsBetween(from: number, to: number): Promise<Map<string, number>> {
+    await this.flush();
+    const now = this.clock.now().getTime();
+    return this.repo.onlineMsBetween(from, Math.min(to, now), now);
+  }
+
   isKnownDevice(deviceId: string): boolean {
     return this.known.has(deviceId);
   }

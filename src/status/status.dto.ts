@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
 import { DEVICE_TYPES } from '../contract/device.js';
 import { PageMetaDto } from '../common/pagination.js';
+import { LatestBroadcastDto } from '../coverage/dto/coverage.dto.js';
 import { VillageQuery } from '../villages/dto/village.dto.js';
 import { VILLAGE_PROBLEMS, VillageProblem } from './village-status.js';
 
@@ -45,6 +46,12 @@ export class VillageStatusDto {
     description: 'Worst problem; null when every enabled device is online',
   })
   problem!: VillageProblem | null;
+  @ApiProperty({
+    type: LatestBroadcastDto,
+    nullable: true,
+    description: 'The latest dispatched broadcast that targeted it, and what came of it here',
+  })
+  latestBroadcast!: LatestBroadcastDto | null;
 }
 
 export class StatusSummaryDto {

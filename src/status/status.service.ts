@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
+import { CoverageService, onlineMap } from '../coverage/coverage.service.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import type { VillageStatusDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
@@ -12,6 +13,7 @@ export class StatusService {
   constructor(
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
+    private readonly coverage: CoverageService,
   ) {}
 
   async villageStatus(query: VillageStatusQuery): Promise<VillageStatusPageDto> {
@@ -26,7 +28,8 @@ export class StatusService {
       })
     ).items;
     const byVillage = new Map<string, DeviceStatus[]>();
-    for (const d of await this.devices.statusOfVillages(all.map((v) => v.code))) {
+    const statuses = await this.devices.statusOfVillages(all.map((v) => v.code));
+    for (const d of statuses) {
       const list = byVillage.get(d.villageCode) ?? [];
       list.push(d);
       byVillage.set(d.villageCode, list);
@@ -44,11 +47,18 @@ export class StatusService {
         byType: s.byType,
         lastHeardAt: s.lastHeardAt === null ? null : isoTime(s.lastHeardAt),
         problem: s.problem,
+        latestBroadcast: null,
       };
     });
     const matching = query.problem ? rows.filter((r) => r.problem === query.problem) : rows;
+    const items = matching.slice(offset, offset + limit);
+    const latest = await this.coverage.latestOutcomes(
+      items.map((r) => r.code),
+      onlineMap(statuses),
+    );
+    for (const r of items) r.latestBroadcast = latest.get(r.code) ?? null;
     return {
-      items: matching.slice(offset, offset + limit),
+      items,
       total: matching.length,
       limit,
       offset,

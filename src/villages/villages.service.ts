@@ -238,6 +238,20 @@ export class VillagesService {
     }));
   }
 
+  /** Every village with its town's name, in town then village code order (for reports). */
+  async refs(): Promise<{ code: string; name: string; townCode: string; townName: string }[]> {
+    const [villages, towns] = await Promise.all([this.allVillages(), this.repo.allTowns()]);
+    const townName = new Map(towns.map((t) => [t.code, t.name]));
+    return villages
+      .map((v) => ({
+        code: v.code,
+        name: v.name,
+        townCode: v.townCode,
+        townName: townName.get(v.townCode) ?? v.townCode,
+      }))
+      .sort((a, b) => a.townCode.localeCompare(b.townCode) || a.code.localeCompare(b.code));
+  }
+
   async existingTownCodes(codes: string[]): Promise<Set<string>> {
     const wanted = new Set(codes);
     return new Set((await this.repo.allTowns()).map((t) => t.code).filter((c) => wanted.has(c)));

@@ -1,0 +1,321 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository } from 'typeorm';
+import type { DeviceType } from '../contract/device.js';
+import type { DeliveryState, Level } from '../contract/messages.js';
+import { chunks } from '../database/batch.js';
+import {
+  BroadcastEntity,
+  BroadcastStatus,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  ManualConfirmationEntity,
+} from './broadcast.entity.js';
+
+/** The deliveries of one broadcast in one village, of one device type, in one state. */
+export interface DeliveryGroup {
+  villageCode: string;
+  /** Null for deliveries made before the type was kept. */
+  deviceType: DeviceType | null;
+  state: DeliveryState;
+  count: number;
+  /** Of those, how many were never sent (their device was not online while the broadcast was open). */
+  neverSent: number;
+  /** Of those, how many began playing. */
+  started: number;
+  firstPlayedAt: number | null;
+}
+
+export interface FailureGroup {
+  villageCode: string;
+  deviceType: DeviceType | null;
+  reason: string;
+  count: number;
+}
+
+export interface ManualGroup {
+  villageCode: string;
+  firstAt: number;
+  count: number;
+}
+
+export interface BroadcastHeader {
+  id: string;
+  title: string;
+  level: Level;
+  status: BroadcastStatus;
+  startAt: number;
+  expiresAt: number;
+  dispatchedAt: number | null;
+}
+
+const num = (v: string | number | null): number => Number(v ?? 0);
+const numOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
+
+/**
+ * Read-only aggregates over broadcasts, deliveries and manual confirmations for coverage and
+ * period reports: every figure is grouped in SQL on an index, never by loading deliveries. The
+ * broadcasts module owns these tables; this is the coverage module's only way into them.
+ */
+@Injectable()
+export class BroadcastFactsRepository {
+  constructor(
+    @InjectRepository(BroadcastEntity) private readonly broadcasts: Repository<BroadcastEntity>,
+    @InjectRepository(DeliveryEntity) private readonly deliveries: Repository<DeliveryEntity>,
+    @InjectRepository(BroadcastVillageEntity)
+    private readonly villages: Repository<BroadcastVillageEntity>,
+    @InjectRepository(ManualConfirmationEntity)
+    private readonly confirmations: Repository<ManualConfirmationEntity>,
+  ) {}
+
+  header(id: string): Promise<BroadcastHeader | null> {
+    return this.broadcasts.findOne({ select: HEADER, where: { id } });
+  }
+
+  async targetedVillages(broadcastId: string): Promise<string[]> {
+    const rows = await this.villages.find({
+      select: { villageCode: true },
+      where: { broadcastId },
+    });
+    return rows.map((r) => r.villageCode);
+  }
+
+  /** The same aggregate as {@link groups} as a query, for EXPLAIN in tests. */
+  groupsQuery(broadcastId: string, villageCodes?: string[]) {
+    const q = this.deliveries
+      .createQueryBuilder('d')
+      .select('d.village_code', 'villageCode')
+      .addSelect('d.device_type', 'deviceType')
+      .addSelect('d.state', 'state')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect('SUM(CASE WHEN d.sent_at IS NULL THEN 1 ELSE 0 END)', 'neverSent')
+      .addSelect('SUM(CASE WHEN d.started_at IS NOT NULL THEN 1 ELSE 0 END)', 'started')
+      .addSelect('MIN(d.played_at)', 'firstPlayedAt')
+      .where('d.broadcast_id = :broadcastId', { broadcastId });
+    if (villageCodes) q.andWhere('d.village_code IN (:...villageCodes)', { villageCodes });
+    return q.groupBy('d.village_code').addGroupBy('d.device_type').addGroupBy('d.state');
+  }
+
+  /**
+   * A broadcast's deliveries grouped by village, device type and state.
+   *
+   * Plan: the WHERE and GROUP BY follow IDX_deliveries_coverage (broadcast_id, village_code,
+   * device_type, state, sent_at, started_at, played_at), which holds every column read, so SQLite
+   * answers "SEARCH d USING COVERING INDEX IDX_deliveries_coverage (broadcast_id=?)" without a
+   * temporary B-tree (test/coverage.test.ts checks this) and PostgreSQL with an index-only scan
+   * once the table is vacuumed. Cost: one index entry per delivery of this broadcast, none of
+   * other broadcasts; memory: one row per (village, type, state).
+   */
+  async groups(broadcastId: string, villageCodes?: string[]): Promise<DeliveryGroup[]> {
+    if (villageCodes && villageCodes.length === 0) return [];
+    const out: DeliveryGroup[] = [];
+    for (const codes of villageCodes ? chunks(villageCodes, 500) : [undefined]) {
+      const rows = await this.groupsQuery(broadcastId, codes).getRawMany<{
+        villageCode: string;
+        deviceType: DeviceType | null;
+        state: DeliveryState;
+        count: string | number;
+        neverSent: string | number;
+        started: string | number;
+        firstPlayedAt: string | number | null;
+      }>();
+      for (const r of rows) {
+        out.push({
+          villageCode: r.villageCode,
+          deviceType: r.deviceType,
+          state: r.state,
+          count: num(r.count),
+          neverSent: num(r.neverSent),
+          started: num(r.started),
+          firstPlayedAt: numOrNull(r.firstPlayedAt),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Why deliveries failed or were rejected, by village and type (IDX_deliveries_broadcast_state; failures are few). */
+  async failures(broadcastId: string, villageCodes?: string[]): Promise<FailureGroup[]> {
+    if (villageCodes && villageCodes.length === 0) return [];
+    const out: FailureGroup[] = [];
+    for (const codes of villageCodes ? chunks(villageCodes, 500) : [undefined]) {
+      const q = this.deliveries
+        .createQueryBuilder('d')
+        .select('d.village_code', 'villageCode')
+        .addSelect('d.device_type', 'deviceType')
+        .addSelect('d.reason', 'reason')
+        .addSelect('COUNT(*)', 'count')
+        .where('d.broadcast_id = :broadcastId', { broadcastId })
+        .andWhere('d.state IN (:...states)', { states: ['failed', 'rejected'] });
+      if (codes) q.andWhere('d.village_code IN (:...codes)', { codes });
+      const rows = await q
+        .groupBy('d.village_code')
+        .addGroupBy('d.device_type')
+        .addGroupBy('d.reason')
+        .getRawMany<{
+          villageCode: string;
+          deviceType: DeviceType | null;
+          reason: string | null;
+          count: string | number;
+        }>();
+      for (const r of rows) {
+        out.push({
+          villageCode: r.villageCode,
+          deviceType: r.deviceType,
+          reason: r.reason ?? 'failed',
+          count: num(r.count),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Manual confirmations by village: the first time and how many (IDX_manual_confirmations_broadcast). */
+  async manual(broadcastId: string): Promise<ManualGroup[]> {
+    const rows = await this.confirmations
+      .createQueryBuilder('c')
+      .select('c.village_code', 'villageCode')
+      .addSelect('MIN(c.confirmed_at)', 'firstAt')
+      .addSelect('COUNT(*)', 'count')
+      .where('c.broadcast_id = :broadcastId', { broadcastId })
+      .groupBy('c.village_code')
+      .getRawMany<{ villageCode: string; firstAt: string | number; count: string | number }>();
+    return rows.map((r) => ({
+      villageCode: r.villageCode,
+      firstAt: num(r.firstAt),
+      count: num(r.count),
+    }));
+  }
+
+  // ---- period reports ----
+
+  /** Broadcasts starting in [from, to), oldest first (IDX_broadcasts_start_at). */
+  inPeriod(from: number, to: number): Promise<BroadcastHeader[]> {
+    return this.broadcasts
+      .createQueryBuilder('b')
+      .select(Object.keys(HEADER).map((k) => `b.${k}`))
+      .where('b.start_at >= :from AND b.start_at < :to', { from, to })
+      .orderBy('b.start_at', 'ASC')
+      .addOrderBy('b.id', 'ASC')
+      .getMany();
+  }
+
+  /** The villages each of these broadcasts targeted, as (broadcast, village) pairs (primary key). */
+  async targetPairs(
+    broadcastIds: string[],
+  ): Promise<{ broadcastId: string; villageCode: string }[]> {
+    const out: { broadcastId: string; villageCode: string }[] = [];
+    for (const ids of chunks(broadcastIds, 500)) {
+      out.push(
+        ...(await this.villages.find({
+          select: { broadcastId: true, villageCode: true },
+          where: { broadcastId: In(ids) },
+        })),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * (broadcast, village) pairs where at least one device played. Plan: a range of
+   * IDX_deliveries_coverage per broadcast (broadcast_id IN …), read from the index alone.
+   */
+  async playedPairs(
+    broadcastIds: string[],
+  ): Promise<{ broadcastId: string; villageCode: string }[]> {
+    const out: { broadcastId: string; villageCode: string }[] = [];
+    for (const ids of chunks(broadcastIds, 500)) {
+      out.push(
+        ...(await this.deliveries
+          .createQueryBuilder('d')
+          .select('d.broadcast_id', 'broadcastId')
+          .addSelect('d.village_code', 'villageCode')
+          .where('d.broadcast_id IN (:...ids)', { ids })
+          .andWhere('d.state = :played', { played: 'played' })
+          .groupBy('d.broadcast_id')
+          .addGroupBy('d.village_code')
+          .getRawMany<{ broadcastId: string; villageCode: string }>()),
+      );
+    }
+    return out;
+  }
+
+  /** (broadcast, village) pairs confirmed by hand. */
+  async confirmedPairs(
+    broadcastIds: string[],
+  ): Promise<{ broadcastId: string; villageCode: string }[]> {
+    const out: { broadcastId: string; villageCode: string }[] = [];
+    for (const ids of chunks(broadcastIds, 500)) {
+      out.push(
+        ...(await this.confirmations
+          .createQueryBuilder('c')
+          .select('c.broadcast_id', 'broadcastId')
+          .addSelect('c.village_code', 'villageCode')
+          .where('c.broadcast_id IN (:...ids)', { ids })
+          .groupBy('c.broadcast_id')
+          .addGroupBy('c.village_code')
+          .getRawMany<{ broadcastId: string; villageCode: string }>()),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Villages where some device played anything in [from, to). Plan: a range scan of
+   * IDX_deliveries_played (played_at, village_code), read from the index alone.
+   */
+  async villagesPlayedBetween(from: number, to: number): Promise<Set<string>> {
+    const rows = await this.deliveries
+      .createQueryBuilder('d')
+      .select('DISTINCT d.village_code', 'villageCode')
+      .where('d.played_at >= :from AND d.played_at < :to', { from, to })
+      .getRawMany<{ villageCode: string }>();
+    return new Set(rows.map((r) => r.villageCode));
+  }
+
+  /**
+   * The most recent dispatched broadcasts, newest start first, each with the villages it
+   * targeted, until every village in `villageCodes` has one or `maxBroadcasts` were read
+   * (IDX_broadcasts_start_at, then the broadcast_villages primary key).
+   */
+  async latestPerVillage(
+    villageCodes: string[],
+    maxBroadcasts: number,
+  ): Promise<Map<string, BroadcastHeader>> {
+    const wanted = new Set(villageCodes);
+    const out = new Map<string, BroadcastHeader>();
+    const page = 20;
+    for (let offset = 0; offset < maxBroadcasts && out.size < wanted.size; offset += page) {
+      const batch = await this.broadcasts
+        .createQueryBuilder('b')
+        .select(Object.keys(HEADER).map((k) => `b.${k}`))
+        .where('b.dispatched_at IS NOT NULL')
+        .orderBy('b.start_at', 'DESC')
+        .addOrderBy('b.id', 'ASC')
+        .skip(offset)
+        .take(page)
+        .getMany();
+      if (batch.length === 0) break;
+      const rank = new Map(batch.map((b, i) => [b.id, i]));
+      // Pairs come in no particular order: newest broadcast first, so each village keeps its latest.
+      const pairs = (await this.targetPairs(batch.map((b) => b.id))).sort(
+        (a, b) => rank.get(a.broadcastId)! - rank.get(b.broadcastId)!,
+      );
+      for (const pair of pairs) {
+        if (wanted.has(pair.villageCode) && !out.has(pair.villageCode))
+          out.set(pair.villageCode, batch[rank.get(pair.broadcastId)!]);
+      }
+    }
+    return out;
+  }
+}
+
+const HEADER = {
+  id: true,
+  title: true,
+  level: true,
+  status: true,
+  startAt: true,
+  expiresAt: true,
+  dispatchedAt: true,
+} as const;

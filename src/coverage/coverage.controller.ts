@@ -1,0 +1,75 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiErrors } from '../common/api-errors.js';
+import { uuidParam } from '../common/validation.js';
+import { CoverageService, CsvFile } from './coverage.service.js';
+import {
+  BroadcastCoverageDto,
+  CoverageQuery,
+  PeriodQuery,
+  PeriodReportDto,
+} from './dto/coverage.dto.js';
+
+const CSV_NOTE =
+  ' With `format=csv`: UTF-8 CSV with BOM (Excel shows Chinese), `label,value` lines for the report, period and ' +
+  'generation time, an empty line, then the table; Chinese headers unless `lang=en`.';
+
+function sendCsv(res: Response, file: CsvFile): string {
+  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+  res.setHeader('Content-Disposition', `attachment; filename="${file.filename}"`);
+  return file.csv;
+}
+
+@ApiTags('coverage')
+@ApiBearerAuth()
+@Controller('api')
+export class CoverageController {
+  constructor(private readonly coverage: CoverageService) {}
+
+  @Get('broadcasts/:id/coverage')
+  @ApiOperation({
+    summary: 'Which targeted villages heard a broadcast, and why the others did not',
+    description:
+      'Covered (a device reported played, or staff confirmed by hand: counted apart), partial (a device started, ' +
+      'none finished) or uncovered with a reason: no_device, failed, all_offline, pending, expired, cancelled. ' +
+      'By town and by device type, delivery counts by state, first play per village and the time to 50%, 90% ' +
+      'and 100% of villages.' +
+      CSV_NOTE,
+  })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: BroadcastCoverageDto })
+  @ApiErrors(400, 401, 404)
+  async broadcast(
+    @Param('id', uuidParam('id')) id: string,
+    @Query() query: CoverageQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BroadcastCoverageDto | string> {
+    if (query.format === 'csv')
+      return sendCsv(res, await this.coverage.broadcastCsv(id, query.lang ?? 'zh'));
+    return this.coverage.broadcast(id, query);
+  }
+
+  @Get('reports/coverage')
+  @ApiOperation({
+    summary:
+      'Coverage over a period: by level, mean and worst, per village, availability, usage rate',
+    description:
+      'Broadcasts starting in [from, to). Coverage counts broadcasts that were dispatched and not cancelled. ' +
+      'Per village: covered / targeted, flagged below `threshold`; availability is the mean share of the period ' +
+      '(up to now) its enabled devices were online. Usage rate: villages whose devices played at least one ' +
+      'broadcast in the period / all villages.' +
+      CSV_NOTE +
+      ' `table=broadcasts` gives the per-broadcast table instead of the per-village one.',
+  })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: PeriodReportDto })
+  @ApiErrors(400, 401)
+  async period(
+    @Query() query: PeriodQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<PeriodReportDto | string> {
+    if (query.format === 'csv') return sendCsv(res, await this.coverage.periodCsv(query));
+    return this.coverage.period(query);
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { BroadcastsModule } from '../broadcasts/broadcasts.module.js';
+import { DevicesModule } from '../devices/devices.module.js';
+import { VillagesModule } from '../villages/villages.module.js';
+import { CoverageController } from './coverage.controller.js';
+import { CoverageService } from './coverage.service.js';
+
+@Module({
+  imports: [BroadcastsModule, DevicesModule, VillagesModule],
+  controllers: [CoverageController],
+  providers: [CoverageService],
+  exports: [CoverageService],
+})
+export class CoverageModule {}

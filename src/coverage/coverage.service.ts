@@ -1,0 +1,324 @@
+import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import {
+  BroadcastFactsRepository,
+  BroadcastHeader,
+} from '../broadcasts/broadcast-facts.repository.js';
+import { Clock } from '../common/clock.js';
+import { NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { isoTime } from '../common/time.js';
+import { parseBound } from '../common/zoned-time.js';
+import type { DeviceType } from '../contract/device.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { classifyVillage, computeCoverage, CoverageReport, VillageRef } from './coverage.js';
+import type {
+  BroadcastCoverageDto,
+  CoverageQuery,
+  LatestBroadcastDto,
+  PeriodQuery,
+  PeriodReportDto,
+  ReportLang,
+} from './dto/coverage.dto.js';
+import { computePeriodReport, isCounted, PeriodReport } from './period-report.js';
+import { broadcastCoverageCsv, periodReportCsv } from './report-csv.js';
+
+const DAY_MS = 86_400_000;
+/** A report spans at most this long: a year and a day covers any calendar year. */
+const MAX_PERIOD_MS = 367 * DAY_MS;
+/** The village board looks this many broadcasts back for a village's latest. */
+const BOARD_LOOKBACK = 200;
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
+
+export interface CsvFile {
+  filename: string;
+  csv: string;
+}
+
+/** Online enabled devices now, per village and type. */
+type OnlineMap = Map<string, Partial<Record<DeviceType, number>>>;
+
+/**
+ * Coverage from the devices' own confirmations: one broadcast's, a period's, and each village's
+ * latest for the status board. Figures are grouped in SQL (see BroadcastFactsRepository); the
+ * arithmetic is the pure code in coverage.ts and period-report.ts.
+ */
+@Injectable()
+export class CoverageService {
+  constructor(
+    private readonly facts: BroadcastFactsRepository,
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
+    private readonly presence: PresenceService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async broadcast(id: string, query: CoverageQuery): Promise<BroadcastCoverageDto> {
+    const { header, report, generatedAt } = await this.computeBroadcast(id);
+    const villages = query.outcome
+      ? report.villages.filter((v) => v.outcome === query.outcome)
+      : report.villages;
+    return {
+      broadcast: {
+        id: header.id,
+        title: header.title,
+        level: header.level,
+        status: header.status,
+        startAt: isoTime(header.startAt),
+        expiresAt: isoTime(header.expiresAt),
+      },
+      generatedAt: isoTime(generatedAt),
+      summary: report.summary,
+      byTown: report.byTown,
+      byType: report.byType,
+      deliveries: report.deliveries as Record<string, number>,
+      milestones: report.milestones.map((m) => ({ ...m, reachedAt: isoOrNull(m.reachedAt) })),
+      villages: villages.map((v) => ({
+        code: v.code,
+        name: v.name,
+        townCode: v.townCode,
+        townName: v.townName,
+        outcome: v.outcome,
+        coveredBy: v.coveredBy,
+        reason: v.reason,
+        failures: v.failures,
+        devices: v.devices,
+        played: v.played,
+        states: v.states as Record<string, number>,
+        firstPlayedAt: isoOrNull(v.firstPlayedAt),
+        manualAt: isoOrNull(v.manualAt),
+      })),
+    };
+  }
+
+  async broadcastCsv(id: string, lang: ReportLang): Promise<CsvFile> {
+    const { header, report, generatedAt } = await this.computeBroadcast(id);
+    return {
+      filename: `coverage-${header.id}.csv`,
+      csv: broadcastCoverageCsv({
+        broadcast: header,
+        report,
+        generatedAt,
+        timeZone: this.config.timeZone,
+        lang,
+      }),
+    };
+  }
+
+  async period(query: PeriodQuery): Promise<PeriodReportDto> {
+    const p = await this.computePeriod(query);
+    const line = (b: PeriodReport['broadcasts']['items'][number]) => ({
+      ...b,
+      startAt: isoTime(b.startAt),
+    });
+    return {
+      from: isoTime(p.from),
+      to: isoTime(p.to),
+      timeZone: this.config.timeZone,
+      generatedAt: isoTime(p.generatedAt),
+      threshold: p.threshold,
+      broadcasts: { ...p.report.broadcasts, items: p.report.broadcasts.items.map(line) },
+      coverage: {
+        mean: p.report.coverage.mean,
+        worst: p.report.coverage.worst ? line(p.report.coverage.worst) : null,
+      },
+      usage: p.report.usage,
+      availability: p.report.availability,
+      villages: p.report.villages,
+      belowThreshold: p.report.belowThreshold,
+    };
+  }
+
+  async periodCsv(query: PeriodQuery): Promise<CsvFile> {
+    const p = await this.computePeriod(query);
+    const table = query.table ?? 'villages';
+    const day = (ms: number) => isoTime(ms).slice(0, 10);
+    return {
+      filename: `coverage-${table}-${day(p.from)}-${day(p.to - 1)}.csv`,
+      csv: periodReportCsv({
+        report: p.report,
+        from: p.from,
+        to: p.to,
+        threshold: p.threshold,
+        generatedAt: p.generatedAt,
+        timeZone: this.config.timeZone,
+        lang: query.lang ?? 'zh',
+        table,
+      }),
+    };
+  }
+
+  /**
+   * Each village's most recent dispatched broadcast and what came of it there, for the status
+   * board: the latest broadcasts are read newest first until every village has one, then each
+   * broadcast's deliveries in those villages are grouped on the covering index.
+   */
+  async latestOutcomes(
+    villageCodes: string[],
+    online: OnlineMap,
+  ): Promise<Map<string, LatestBroadcastDto>> {
+    const latest = await this.facts.latestPerVillage(villageCodes, BOARD_LOOKBACK);
+    const byBroadcast = new Map<string, { header: BroadcastHeader; codes: string[] }>();
+    for (const [code, header] of latest) {
+      const entry = byBroadcast.get(header.id) ?? { header, codes: [] };
+      entry.codes.push(code);
+      byBroadcast.set(header.id, entry);
+    }
+    const out = new Map<string, LatestBroadcastDto>();
+    for (const { header, codes } of byBroadcast.values()) {
+      const [groups, failures, manual] = await Promise.all([
+        this.facts.groups(header.id, codes),
+        this.facts.failures(header.id, codes),
+        this.facts.manual(header.id),
+      ]);
+      const manualAt = new Map(manual.map((m) => [m.villageCode, m.firstAt]));
+      const groupsOf = groupBy(groups, (g) => g.villageCode);
+      const failuresOf = groupBy(failures, (f) => f.villageCode);
+      for (const code of codes) {
+        const c = classifyVillage(
+          groupsOf.get(code) ?? [],
+          failuresOf.get(code) ?? [],
+          manualAt.get(code) ?? null,
+          online.get(code) ?? {},
+        );
+        out.set(code, {
+          id: header.id,
+          title: header.title,
+          level: header.level,
+          status: header.status,
+          startAt: isoTime(header.startAt),
+          outcome: c.outcome,
+          reason: c.reason,
+        });
+      }
+    }
+    return out;
+  }
+
+  // ---- computing ----
+
+  private async computeBroadcast(
+    id: string,
+  ): Promise<{ header: BroadcastHeader; report: CoverageReport; generatedAt: number }> {
+    const header = await this.facts.header(id);
+    if (!header) throw new NotFoundError('broadcast', id);
+    const generatedAt = this.clock.now().getTime();
+    const codes = await this.facts.targetedVillages(id);
+    const [refs, groups, failures, manual, statuses] = await Promise.all([
+      this.villageRefs(codes),
+      this.facts.groups(id),
+      this.facts.failures(id),
+      this.facts.manual(id),
+      this.devices.statusOfVillages(codes),
+    ]);
+    const report = computeCoverage({
+      startAt: header.startAt,
+      villages: refs,
+      groups,
+      failures,
+      manual: new Map(manual.map((m) => [m.villageCode, m.firstAt])),
+      online: onlineMap(statuses),
+    });
+    return { header, report, generatedAt };
+  }
+
+  private async computePeriod(query: PeriodQuery): Promise<{
+    from: number;
+    to: number;
+    threshold: number;
+    generatedAt: number;
+    report: PeriodReport;
+  }> {
+    const now = this.clock.now().getTime();
+    const { from, to } = this.periodBounds(query, now);
+    const threshold = query.threshold ?? 0.9;
+    const broadcasts = await this.facts.inPeriod(from, to);
+    const counted = broadcasts.filter(isCounted).map((b) => b.id);
+    const [targets, played, confirmed, villages, villagesPlayed, devices, onlineMs] =
+      await Promise.all([
+        this.facts.targetPairs(counted),
+        this.facts.playedPairs(counted),
+        this.facts.confirmedPairs(counted),
+        this.villages.refs(),
+        this.facts.villagesPlayedBetween(from, to),
+        this.devices.targetingSnapshot(),
+        this.presence.onlineMsBetween(from, to),
+      ]);
+    const report = computePeriodReport({
+      from,
+      to,
+      measuredTo: Math.min(to, now),
+      threshold,
+      broadcasts,
+      targets,
+      played,
+      confirmed,
+      villages,
+      villagesPlayed,
+      devices,
+      onlineMs,
+    });
+    return { from, to, threshold, generatedAt: now, report };
+  }
+
+  private periodBounds(query: PeriodQuery, now: number): { from: number; to: number } {
+    const zone = this.config.timeZone;
+    const problem = (field: string, rule: string, message: string) =>
+      new ValidationFailedError([{ field, rule, message }]);
+    const to = query.to === undefined ? now : parseBound(query.to, zone, true);
+    if (to === null)
+      throw problem(
+        'to',
+        'dayOrInstant',
+        'to: give a day (2026-11-30) or an ISO 8601 time with a zone',
+      );
+    const from = query.from === undefined ? to - 30 * DAY_MS : parseBound(query.from, zone, false);
+    if (from === null)
+      throw problem(
+        'from',
+        'dayOrInstant',
+        'from: give a day (2026-11-01) or an ISO 8601 time with a zone',
+      );
+    if (from >= to) throw problem('from', 'beforeTo', 'from must be before to');
+    if (to - from > MAX_PERIOD_MS)
+      throw problem('to', 'maxSpan', 'A report spans at most 367 days; ask for one year at a time');
+    return { from, to };
+  }
+
+  /** Names for targeted villages; one deleted since keeps its code as its name. */
+  private async villageRefs(codes: string[]): Promise<VillageRef[]> {
+    const known = new Map((await this.villages.refs()).map((v) => [v.code, v]));
+    return codes.map(
+      (code) => known.get(code) ?? { code, name: code, townCode: code.slice(0, 9), townName: '' },
+    );
+  }
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+/** Enabled online devices per village and type, from the devices' presence now. */
+export function onlineMap(
+  statuses: { villageCode: string; type: DeviceType; enabled: boolean; online: boolean }[],
+): OnlineMap {
+  const out: OnlineMap = new Map();
+  for (const d of statuses) {
+    if (!d.enabled || !d.online) continue;
+    const m = out.get(d.villageCode) ?? {};
+    m[d.type] = (m[d.type] ?? 0) + 1;
+    out.set(d.villageCode, m);
+  }
+  return out;
+}

@@ -1,0 +1,335 @@
+/**
+ * Coverage arithmetic (pure): which targeted villages heard a broadcast and why the others did
+ * not, from grouped delivery facts. No I/O, no clock; the service feeds it and the specs test it.
+ */
+import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
+import type { DeliveryState } from '../contract/messages.js';
+
+export const VILLAGE_OUTCOMES = ['covered', 'partial', 'uncovered'] as const;
+export type VillageOutcome = (typeof VILLAGE_OUTCOMES)[number];
+
+/**
+ * Why a targeted village did not hear it, most actionable first:
+ * - `no_device`: no enabled device matched the target in the village at dispatch;
+ * - `failed`: its devices reported failure or refusal (see `failures` for their reasons);
+ * - `all_offline`: still open and none of its devices in the broadcast is online, or closed
+ *   with no device ever online to receive it;
+ * - `pending`: still open and a device is online (being delivered, or waiting for quiet hours);
+ * - `expired`: sent, but not played before the broadcast's window closed;
+ * - `cancelled`: the broadcast was cancelled first.
+ */
+export const UNCOVERED_REASONS = [
+  'no_device',
+  'failed',
+  'all_offline',
+  'pending',
+  'expired',
+  'cancelled',
+] as const;
+export type UncoveredReason = (typeof UNCOVERED_REASONS)[number];
+
+const OPEN: readonly DeliveryState[] = [
+  'pending',
+  'sent',
+  'received',
+  'downloading',
+  'ready',
+  'playing',
+];
+
+export interface DeliveryFacts {
+  villageCode: string;
+  deviceType: DeviceType | null;
+  state: DeliveryState;
+  count: number;
+  neverSent: number;
+  started: number;
+  firstPlayedAt: number | null;
+}
+
+export interface FailureFacts {
+  villageCode: string;
+  deviceType: DeviceType | null;
+  reason: string;
+  count: number;
+}
+
+export interface VillageRef {
+  code: string;
+  name: string;
+  townCode: string;
+  townName: string;
+}
+
+export interface CoverageInput {
+  startAt: number;
+  /** Villages the broadcast targeted (fixed at dispatch), with names. */
+  villages: VillageRef[];
+  groups: DeliveryFacts[];
+  failures: FailureFacts[];
+  /** First manual confirmation per village. */
+  manual: Map<string, number>;
+  /** Enabled devices online now, per village and type. */
+  online: Map<string, Partial<Record<DeviceType, number>>>;
+}
+
+export interface VillageCoverage extends VillageRef {
+  outcome: VillageOutcome;
+  /** For covered villages: the devices confirmed it, or only staff did. */
+  coveredBy: 'devices' | 'manual' | null;
+  reason: UncoveredReason | null;
+  failures: { reason: string; devices: number }[];
+  devices: number;
+  played: number;
+  states: Partial<Record<DeliveryState, number>>;
+  firstPlayedAt: number | null;
+  manualAt: number | null;
+}
+
+export interface Tally {
+  targeted: number;
+  covered: number;
+  coveredByDevices: number;
+  coveredManually: number;
+  partial: number;
+  uncovered: number;
+  /** covered / targeted, null when nothing was targeted. */
+  rate: number | null;
+}
+
+export interface TownCoverage extends Tally {
+  townCode: string;
+  townName: string;
+}
+
+export interface TypeCoverage {
+  type: DeviceType | 'unknown';
+  devices: number;
+  played: number;
+  failed: number;
+  open: number;
+  /** Villages with at least one device of this type in the broadcast, and of those, where one played. */
+  villages: number;
+  villagesPlayed: number;
+  rate: number | null;
+}
+
+export interface Milestone {
+  share: number;
+  /** Villages that had to have played. */
+  villages: number;
+  reachedAt: number | null;
+  /** From the broadcast's start. */
+  afterMs: number | null;
+}
+
+export interface CoverageReport {
+  summary: Tally & { uncoveredByReason: Record<UncoveredReason, number> };
+  byTown: TownCoverage[];
+  byType: TypeCoverage[];
+  deliveries: Partial<Record<DeliveryState, number>> & { total: number };
+  milestones: Milestone[];
+  villages: VillageCoverage[];
+}
+
+export const MILESTONES = [0.5, 0.9, 1] as const;
+
+export function rate(part: number, whole: number): number | null {
+  return whole === 0 ? null : part / whole;
+}
+
+/** One village's outcome and reason from its delivery groups (all of one broadcast). */
+export function classifyVillage(
+  groups: DeliveryFacts[],
+  failures: FailureFacts[],
+  manualAt: number | null,
+  online: Partial<Record<DeviceType, number>>,
+): Pick<VillageCoverage, 'outcome' | 'coveredBy' | 'reason'> {
+  const count = (pred: (g: DeliveryFacts) => boolean) =>
+    groups.reduce((n, g) => n + (pred(g) ? g.count : 0), 0);
+  if (count((g) => g.state === 'played') > 0)
+    return { outcome: 'covered', coveredBy: 'devices', reason: null };
+  if (manualAt !== null) return { outcome: 'covered', coveredBy: 'manual', reason: null };
+  if (groups.some((g) => g.state === 'playing' || g.started > 0))
+    return { outcome: 'partial', coveredBy: null, reason: null };
+  const uncovered = (reason: UncoveredReason) => ({
+    outcome: 'uncovered' as const,
+    coveredBy: null,
+    reason,
+  });
+  if (count(() => true) === 0) return uncovered('no_device');
+  const open = groups.filter((g) => OPEN.includes(g.state) && g.count > 0);
+  if (open.length > 0) {
+    const totalOnline = Object.values(online).reduce((n, v) => n + (v ?? 0), 0);
+    const anyOnline = open.some((g) =>
+      g.deviceType === null ? totalOnline > 0 : (online[g.deviceType] ?? 0) > 0,
+    );
+    return uncovered(anyOnline ? 'pending' : 'all_offline');
+  }
+  if (failures.length > 0 || count((g) => g.state === 'failed' || g.state === 'rejected') > 0)
+    return uncovered('failed');
+  const expired = groups.filter((g) => g.state === 'expired' && g.count > 0);
+  if (expired.length > 0) {
+    const neverSent = expired.every((g) => g.neverSent === g.count);
+    return uncovered(neverSent ? 'all_offline' : 'expired');
+  }
+  return uncovered('cancelled');
+}
+
+function emptyTally(): Tally {
+  return {
+    targeted: 0,
+    covered: 0,
+    coveredByDevices: 0,
+    coveredManually: 0,
+    partial: 0,
+    uncovered: 0,
+    rate: null,
+  };
+}
+
+function addTo(t: Tally, v: VillageCoverage): void {
+  t.targeted++;
+  if (v.outcome === 'covered') {
+    t.covered++;
+    if (v.coveredBy === 'devices') t.coveredByDevices++;
+    else t.coveredManually++;
+  } else if (v.outcome === 'partial') t.partial++;
+  else t.uncovered++;
+  t.rate = rate(t.covered, t.targeted);
+}
+
+/** The whole coverage of one broadcast. Villages come back in town, then code order. */
+export function computeCoverage(input: CoverageInput): CoverageReport {
+  const groupsOf = new Map<string, DeliveryFacts[]>();
+  for (const g of input.groups) {
+    const list = groupsOf.get(g.villageCode) ?? [];
+    list.push(g);
+    groupsOf.set(g.villageCode, list);
+  }
+  const failuresOf = new Map<string, FailureFacts[]>();
+  for (const f of input.failures) {
+    const list = failuresOf.get(f.villageCode) ?? [];
+    list.push(f);
+    failuresOf.set(f.villageCode, list);
+  }
+
+  const villages = [...input.villages]
+    .sort((a, b) => a.townCode.localeCompare(b.townCode) || a.code.localeCompare(b.code))
+    .map((ref): VillageCoverage => {
+      const groups = groupsOf.get(ref.code) ?? [];
+      const failures = failuresOf.get(ref.code) ?? [];
+      const manualAt = input.manual.get(ref.code) ?? null;
+      const states: Partial<Record<DeliveryState, number>> = {};
+      let devices = 0;
+      let firstPlayedAt: number | null = null;
+      for (const g of groups) {
+        states[g.state] = (states[g.state] ?? 0) + g.count;
+        devices += g.count;
+        if (g.firstPlayedAt !== null && (firstPlayedAt === null || g.firstPlayedAt < firstPlayedAt))
+          firstPlayedAt = g.firstPlayedAt;
+      }
+      const byReason = new Map<string, number>();
+      for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
+      return {
+        ...ref,
+        ...classifyVillage(groups, failures, manualAt, input.online.get(ref.code) ?? {}),
+        failures: [...byReason]
+          .map(([reason, n]) => ({ reason, devices: n }))
+          .sort((a, b) => b.devices - a.devices || a.reason.localeCompare(b.reason)),
+        devices,
+        played: states.played ?? 0,
+        states,
+        firstPlayedAt,
+        manualAt,
+      };
+    });
+
+  const summary = {
+    ...emptyTally(),
+    uncoveredByReason: Object.fromEntries(UNCOVERED_REASONS.map((r) => [r, 0])) as Record<
+      UncoveredReason,
+      number
+    >,
+  };
+  const towns = new Map<string, TownCoverage>();
+  for (const v of villages) {
+    addTo(summary, v);
+    if (v.reason) summary.uncoveredByReason[v.reason]++;
+    let town = towns.get(v.townCode);
+    if (!town) {
+      town = { townCode: v.townCode, townName: v.townName, ...emptyTally() };
+      towns.set(v.townCode, town);
+    }
+    addTo(town, v);
+  }
+
+  const deliveries: CoverageReport['deliveries'] = { total: 0 };
+  const types = new Map<string, TypeCoverage & { playedIn: Set<string>; in: Set<string> }>();
+  for (const g of input.groups) {
+    deliveries[g.state] = (deliveries[g.state] ?? 0) + g.count;
+    deliveries.total += g.count;
+    const key = g.deviceType ?? 'unknown';
+    let t = types.get(key);
+    if (!t) {
+      t = {
+        type: key,
+        devices: 0,
+        played: 0,
+        failed: 0,
+        open: 0,
+        villages: 0,
+        villagesPlayed: 0,
+        rate: null,
+        playedIn: new Set(),
+        in: new Set(),
+      };
+      types.set(key, t);
+    }
+    t.devices += g.count;
+    if (g.state === 'played') {
+      t.played += g.count;
+      t.playedIn.add(g.villageCode);
+    }
+    if (g.state === 'failed' || g.state === 'rejected') t.failed += g.count;
+    if (OPEN.includes(g.state)) t.open += g.count;
+    t.in.add(g.villageCode);
+  }
+  const typeOrder = (t: string) => {
+    const i = DEVICE_TYPES.indexOf(t as DeviceType);
+    return i < 0 ? DEVICE_TYPES.length : i;
+  };
+  const byType = [...types.values()]
+    .sort((a, b) => typeOrder(a.type) - typeOrder(b.type))
+    .map(({ playedIn, in: inVillages, ...t }) => ({
+      ...t,
+      villages: inVillages.size,
+      villagesPlayed: playedIn.size,
+      rate: rate(playedIn.size, inVillages.size),
+    }));
+
+  // Milestones count the devices' own confirmations only: manual ones carry a time staff typed.
+  const played = villages
+    .map((v) => v.firstPlayedAt)
+    .filter((t): t is number => t !== null)
+    .sort((a, b) => a - b);
+  const milestones = MILESTONES.map((share): Milestone => {
+    const need = Math.ceil(share * villages.length);
+    const reachedAt = need > 0 && played.length >= need ? played[need - 1] : null;
+    return {
+      share,
+      villages: need,
+      reachedAt,
+      afterMs: reachedAt === null ? null : Math.max(0, reachedAt - input.startAt),
+    };
+  });
+
+  return {
+    summary,
+    byTown: [...towns.values()],
+    byType,
+    deliveries,
+    milestones,
+    villages,
+  };
+}

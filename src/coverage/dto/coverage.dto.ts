@@ -1,0 +1,272 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DEVICE_TYPES } from '../../contract/device.js';
+import { LEVELS } from '../../contract/messages.js';
+import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
+import type { UncoveredReason, VillageOutcome } from '../coverage.js';
+
+export const REPORT_FORMATS = ['json', 'csv'] as const;
+export const REPORT_LANGS = ['zh', 'en'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export type ReportLang = (typeof REPORT_LANGS)[number];
+
+const stateCounts = {
+  type: 'object',
+  additionalProperties: { type: 'integer' },
+  example: { played: 3, failed: 1 },
+} as const;
+
+export class ExportQuery {
+  @ApiPropertyOptional({ enum: REPORT_FORMATS, default: 'json' })
+  @IsOptional()
+  @IsIn(REPORT_FORMATS)
+  format?: ReportFormat;
+
+  @ApiPropertyOptional({
+    enum: REPORT_LANGS,
+    default: 'zh',
+    description: 'CSV column headers and values: Chinese (default) or English',
+  })
+  @IsOptional()
+  @IsIn(REPORT_LANGS)
+  lang?: ReportLang;
+}
+
+export class CoverageQuery extends ExportQuery {
+  @ApiPropertyOptional({
+    enum: VILLAGE_OUTCOMES,
+    description: 'Only villages with this outcome in `villages` (the figures cover all)',
+  })
+  @IsOptional()
+  @IsIn(VILLAGE_OUTCOMES)
+  outcome?: VillageOutcome;
+}
+
+export class PeriodQuery extends ExportQuery {
+  @ApiPropertyOptional({
+    description:
+      'Start: a day (`2026-11-01`, from midnight in TZ_DEFAULT) or an instant with a zone. Default: 30 days before `to`',
+    example: '2026-11-01',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  from?: string;
+
+  @ApiPropertyOptional({
+    description: 'End, exclusive: a day (included whole) or an instant with a zone. Default: now',
+    example: '2026-11-30',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  to?: string;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 1,
+    default: 0.9,
+    description: 'Villages whose coverage rate is below this share are listed in belowThreshold',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  threshold?: number;
+
+  @ApiPropertyOptional({
+    enum: ['villages', 'broadcasts'],
+    default: 'villages',
+    description: 'For CSV: the per-village table or the per-broadcast table',
+  })
+  @IsOptional()
+  @IsIn(['villages', 'broadcasts'])
+  table?: 'villages' | 'broadcasts';
+}
+
+export class CoverageBroadcastDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() title!: string;
+  @ApiProperty({ enum: LEVELS }) level!: string;
+  @ApiProperty() status!: string;
+  @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+}
+
+export class TallyDto {
+  @ApiProperty({ description: 'Villages targeted (fixed at dispatch)' }) targeted!: number;
+  @ApiProperty({ description: 'Covered by devices or by hand' }) covered!: number;
+  @ApiProperty({ description: 'Covered, with at least one device reporting played' })
+  coveredByDevices!: number;
+  @ApiProperty({ description: 'Covered only by a manual confirmation' }) coveredManually!: number;
+  @ApiProperty({ description: 'A device started playing, none finished' }) partial!: number;
+  @ApiProperty() uncovered!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'covered / targeted' }) rate!:
+    number | null;
+}
+
+export class CoverageSummaryDto extends TallyDto {
+  @ApiProperty({
+    type: 'object',
+    description: `Uncovered villages by reason (${UNCOVERED_REASONS.join(', ')})`,
+    additionalProperties: { type: 'integer' },
+  })
+  uncoveredByReason!: Record<UncoveredReason, number>;
+}
+
+export class TownCoverageDto extends TallyDto {
+  @ApiProperty() townCode!: string;
+  @ApiProperty() townName!: string;
+}
+
+export class TypeCoverageDto {
+  @ApiProperty({ enum: [...DEVICE_TYPES, 'unknown'] }) type!: string;
+  @ApiProperty({ description: 'Deliveries (one per device)' }) devices!: number;
+  @ApiProperty() played!: number;
+  @ApiProperty({ description: 'Failed or rejected' }) failed!: number;
+  @ApiProperty({ description: 'Still open' }) open!: number;
+  @ApiProperty({ description: 'Villages with a device of this type in the broadcast' })
+  villages!: number;
+  @ApiProperty({ description: 'Of those, villages where one of them played' })
+  villagesPlayed!: number;
+  @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+}
+
+export class MilestoneDto {
+  @ApiProperty({ example: 0.9, description: 'Share of targeted villages' }) share!: number;
+  @ApiProperty({ description: 'Villages that had to have played' }) villages!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) reachedAt!: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Milliseconds after startAt' })
+  afterMs!: number | null;
+}
+
+export class FailureDto {
+  @ApiProperty({ example: 'amplifier fault' }) reason!: string;
+  @ApiProperty() devices!: number;
+}
+
+export class VillageCoverageDto {
+  @ApiProperty() code!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() townCode!: string;
+  @ApiProperty() townName!: string;
+  @ApiProperty({ enum: VILLAGE_OUTCOMES }) outcome!: VillageOutcome;
+  @ApiProperty({ enum: ['devices', 'manual'], nullable: true }) coveredBy!:
+    'devices' | 'manual' | null;
+  @ApiProperty({ enum: UNCOVERED_REASONS, nullable: true }) reason!: UncoveredReason | null;
+  @ApiProperty({ type: [FailureDto] }) failures!: FailureDto[];
+  @ApiProperty({ description: 'Devices in the broadcast' }) devices!: number;
+  @ApiProperty() played!: number;
+  @ApiProperty(stateCounts) states!: Record<string, number>;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) firstPlayedAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) manualAt!: string | null;
+}
+
+export class BroadcastCoverageDto {
+  @ApiProperty({ type: CoverageBroadcastDto }) broadcast!: CoverageBroadcastDto;
+  @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty({ type: CoverageSummaryDto }) summary!: CoverageSummaryDto;
+  @ApiProperty({ type: [TownCoverageDto] }) byTown!: TownCoverageDto[];
+  @ApiProperty({ type: [TypeCoverageDto] }) byType!: TypeCoverageDto[];
+  @ApiProperty({ ...stateCounts, description: 'Deliveries by state, and `total`' })
+  deliveries!: Record<string, number>;
+  @ApiProperty({
+    type: [MilestoneDto],
+    description: 'Time to 50%, 90% and 100% of villages, from the devices’ own confirmations',
+  })
+  milestones!: MilestoneDto[];
+  @ApiProperty({ type: [VillageCoverageDto], description: 'Town, then village code order' })
+  villages!: VillageCoverageDto[];
+}
+
+export class BroadcastLineDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() title!: string;
+  @ApiProperty({ enum: LEVELS }) level!: string;
+  @ApiProperty() status!: string;
+  @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ description: 'Dispatched and not cancelled: counts toward coverage' })
+  counted!: boolean;
+  @ApiProperty() targeted!: number;
+  @ApiProperty() covered!: number;
+  @ApiProperty() coveredManually!: number;
+  @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+}
+
+export class VillageLineDto {
+  @ApiProperty() code!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() townCode!: string;
+  @ApiProperty() townName!: string;
+  @ApiProperty({ description: 'Counted broadcasts that targeted it' }) targeted!: number;
+  @ApiProperty({ description: 'Of those, covered by devices or by hand' }) covered!: number;
+  @ApiProperty() coveredManually!: number;
+  @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+  @ApiProperty() belowThreshold!: boolean;
+  @ApiProperty({ description: 'A device of the village played something in the period' })
+  used!: boolean;
+  @ApiProperty() devicesEnabled!: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Mean share of the period its enabled devices were online',
+  })
+  availability!: number | null;
+}
+
+class PeriodBroadcastsDto {
+  @ApiProperty() total!: number;
+  @ApiProperty() counted!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' } })
+  byLevel!: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' } })
+  byStatus!: Record<string, number>;
+  @ApiProperty({ type: [BroadcastLineDto] }) items!: BroadcastLineDto[];
+}
+
+class PeriodCoverageDto {
+  @ApiProperty({ type: Number, nullable: true, description: 'Mean of counted broadcasts’ rates' })
+  mean!: number | null;
+  @ApiProperty({ type: BroadcastLineDto, nullable: true }) worst!: BroadcastLineDto | null;
+}
+
+class UsageDto {
+  @ApiProperty({ description: 'Registered villages' }) villages!: number;
+  @ApiProperty({ description: 'Villages whose devices played at least one broadcast' })
+  used!: number;
+  @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+}
+
+class AvailabilityDto {
+  @ApiProperty({ description: 'The part of the period already past, in ms' }) measuredMs!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Mean over villages with devices' })
+  mean!: number | null;
+}
+
+export class PeriodReportDto {
+  @ApiProperty({ format: 'date-time' }) from!: string;
+  @ApiProperty({ format: 'date-time' }) to!: string;
+  @ApiProperty({ example: 'Asia/Shanghai', description: 'Zone of day bounds and CSV times' })
+  timeZone!: string;
+  @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty() threshold!: number;
+  @ApiProperty({ type: PeriodBroadcastsDto }) broadcasts!: PeriodBroadcastsDto;
+  @ApiProperty({ type: PeriodCoverageDto }) coverage!: PeriodCoverageDto;
+  @ApiProperty({ type: UsageDto, description: 'The county’s usage rate' }) usage!: UsageDto;
+  @ApiProperty({ type: AvailabilityDto }) availability!: AvailabilityDto;
+  @ApiProperty({ type: [VillageLineDto] }) villages!: VillageLineDto[];
+  @ApiProperty({ type: [VillageLineDto], description: 'Villages below the threshold' })
+  belowThreshold!: VillageLineDto[];
+}
+
+export class LatestBroadcastDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() title!: string;
+  @ApiProperty({ enum: LEVELS }) level!: string;
+  @ApiProperty() status!: string;
+  @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ enum: VILLAGE_OUTCOMES }) outcome!: VillageOutcome;
+  @ApiProperty({ enum: UNCOVERED_REASONS, nullable: true }) reason!: UncoveredReason | null;
+}
