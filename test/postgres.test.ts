@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DevicesService } from '../src/devices/devices.service.js';
+import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
+import { WriteQueue } from '../src/database/write-queue.js';
+import { newClip } from './support/broadcasts.js';
+import { seedBigBroadcast } from './support/coverage.js';
 import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -60,5 +64,68 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
     assert.equal(await devices.verifySecret(one.id, one.secret), true);
     assert.equal(await devices.verifySecret(two.id, two.secret), false, 'disabled');
     assert.equal((await client.get('/api/devices?enabled=false').expect(200)).body.total, 1);
+  });
+
+  it('answers coverage and the period report with the same SQL (grouping, CASE sums, bigint times)', async () => {
+    const client = api(s.url, s.adminToken);
+    const codes = (
+      (await client.get('/api/villages?limit=500').expect(200)).body.items as { code: string }[]
+    )
+      .map((v) => v.code)
+      .sort();
+    const startAt = Date.now() - 60_000;
+    const clip = await newClip(s, 1);
+    const seeded = await seedBigBroadcast(s, {
+      clipId: clip.id,
+      villageCodes: codes,
+      total: 810,
+      startAt,
+      plan: (i, k) =>
+        i % 2 === 0
+          ? {
+              state: 'played',
+              sent: true,
+              started: true,
+              playedAt: startAt + i * 10 + k,
+              type: 'flood_pa',
+            }
+          : { state: 'failed', sent: true, started: false, reason: 'amp fault', type: 'flood_pa' },
+    });
+    const c = (await client.get(`/api/broadcasts/${seeded.id}/coverage`).expect(200)).body;
+    assert.equal(c.deliveries.total, 810);
+    assert.equal(c.summary.covered, 41);
+    assert.equal(c.summary.uncoveredByReason.failed, 40);
+    assert.equal(c.villages[0].firstPlayedAt, new Date(startAt).toISOString());
+    assert.equal(c.milestones[0].afterMs, 800, '41st village in code order played at +800 ms');
+
+    const [device] = (await client.get('/api/devices?limit=1').expect(200)).body.items;
+    const H = 3_600_000;
+    const t0 = Date.now() - 5 * H;
+    await s.server.app.get(WriteQueue).run((m) =>
+      m.insert(PresenceIntervalEntity, [
+        { deviceId: device.id, startedAt: t0 - H, endedAt: t0 + H, endReason: 'offline' },
+        { deviceId: device.id, startedAt: t0 + 3 * H, endedAt: null, endReason: null },
+      ]),
+    );
+    const r = (
+      await client
+        .get(
+          `/api/reports/coverage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + 4 * H).toISOString()}`,
+        )
+        .expect(200)
+    ).body;
+    const village = r.villages.find((v: { code: string }) => v.code === device.villageCode);
+    const enabled = village.devicesEnabled as number;
+    assert.equal(village.availability, (2 * H) / (4 * H) / enabled);
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const now = (
+      await client
+        .get(
+          `/api/reports/coverage?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now() + 86_400_000)}`,
+        )
+        .expect(200)
+    ).body;
+    assert.equal(now.usage.used, 41);
+    assert.equal(now.coverage.mean, 41 / 81);
   });
 });

@@ -176,3 +176,61 @@ export async function startMosquitto(dir: string): Promise<PrivateMosquitto> {
     },
   };
 }
+
+/**
+ * A device that comes online properly (retained `state` with a hello) and answers each play
+ * command with exactly the delivery states given, then says nothing more: for coverage cases a
+ * well-behaved agent never produces (stuck after `received`, cut off while `playing`).
+ */
+export async function scriptedDevice(
+  s: TestServer,
+  device: { id: string; secret: string },
+  states: string[],
+  deviceType = 'village_loudspeaker',
+): Promise<MqttClient> {
+  const topic = (kind: string) => `dalaba/v1/d/${device.id}/${kind}`;
+  const session = `s${Math.random().toString(36).slice(2, 10)}`;
+  const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+  const client = await rawClient(mqttUrl(s), {
+    clientId: device.id,
+    username: device.id,
+    password: device.secret,
+  });
+  let n = 0;
+  client.on('message', (_topic, payload) => {
+    const cmd = JSON.parse(payload.toString()) as { type: string; deliveryId?: string };
+    if (cmd.type !== 'play') return;
+    void (async () => {
+      for (const state of states) {
+        await client.publishAsync(
+          topic('evt'),
+          JSON.stringify({
+            v: 1,
+            type: 'delivery',
+            id: `${session}-${n++}`,
+            ts: Date.now(),
+            deliveryId: cmd.deliveryId,
+            state,
+          }),
+          { qos: 1 },
+        );
+      }
+    })();
+  });
+  await client.subscribeAsync(topic('cmd'), { qos: 1 });
+  await client.publishAsync(
+    topic('state'),
+    JSON.stringify({
+      v: 1,
+      type: 'state',
+      id: `${session}-hello`,
+      ts: Date.now(),
+      status: 'online',
+      session,
+      hello: { deviceType, firmware: 'scripted/1', codecs: ['mp3'], volume: 80 },
+    }),
+    { qos: 1, retain: true },
+  );
+  await online;
+  return client;
+}
