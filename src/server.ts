@@ -11,6 +11,7 @@ import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
+import { LiveEvents } from './coverage/live-events.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 
@@ -117,6 +118,8 @@ async function listen(app: INestApplication, config: AppConfig): Promise<void> {
 
 async function closeServer(app: INestApplication): Promise<void> {
   const server = app.getHttpServer() as Server;
+  // Event streams never finish by themselves: end them first, or the wait below never ends.
+  app.get(LiveEvents).endAll();
   if (server.listening) {
     // Stop accepting; resolve once the requests in flight have been answered.
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -165,6 +165,11 @@ export class BroadcastsService implements OnModuleInit {
     return (await this.toDtos([await this.require(id)]))[0];
   }
 
+  /** Several broadcasts at once, in no particular order; unknown ids are left out. */
+  async getMany(ids: string[]): Promise<BroadcastDto[]> {
+    return this.toDtos(await this.repo.findMany(ids));
+  }
+
   async cancel(id: string, reason: string | undefined, by: string): Promise<BroadcastDto> {
     const b = await this.require(id);
     const cancelled = await this.dispatcher.cancel(

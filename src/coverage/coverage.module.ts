@@ -4,11 +4,13 @@ import { DevicesModule } from '../devices/devices.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { CoverageController } from './coverage.controller.js';
 import { CoverageService } from './coverage.service.js';
+import { EventsController } from './events.controller.js';
+import { LiveEvents } from './live-events.js';
 
 @Module({
   imports: [BroadcastsModule, DevicesModule, VillagesModule],
-  controllers: [CoverageController],
-  providers: [CoverageService],
-  exports: [CoverageService],
+  controllers: [CoverageController, EventsController],
+  providers: [CoverageService, LiveEvents],
+  exports: [CoverageService, LiveEvents],
 })
 export class CoverageModule {}

@@ -82,6 +82,19 @@ export class DevicesRepository {
     });
   }
 
+  /** The villages of these devices (unknown ids are left out). */
+  async villagesOf(ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const chunk of chunks([...new Set(ids)], 500)) {
+      for (const d of await this.devices.find({
+        select: { villageCode: true },
+        where: { id: In(chunk) },
+      }))
+        out.add(d.villageCode);
+    }
+    return out;
+  }
+
   async existingIds(ids: string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (const chunk of chunks([...new Set(ids)], 500)) {

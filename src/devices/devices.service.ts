@@ -138,6 +138,10 @@ export class DevicesService {
     return this.repo.snapshot();
   }
 
+  villagesOf(deviceIds: string[]): Promise<Set<string>> {
+    return this.repo.villagesOf(deviceIds);
+  }
+
   existingIds(ids: string[]): Promise<Set<string>> {
     return this.repo.existingIds(ids);
   }

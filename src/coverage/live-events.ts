@@ -1,0 +1,201 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Response } from 'express';
+import type { Subscription } from 'rxjs';
+import { BroadcastEvents } from '../broadcasts/broadcast-events.js';
+import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
+import { Clock } from '../common/clock.js';
+import { DomainError } from '../common/domain-error.js';
+import { isoTime } from '../common/time.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
+
+/** Changes are gathered this long and sent as one `update`, however many there were. */
+export const LIVE_COALESCE_MS = 500;
+/** A comment line this often keeps proxies from closing an idle stream. */
+const HEARTBEAT_MS = 15_000;
+/** Broadcasts sent per update at most; the rest follow in the next. */
+const MAX_BROADCASTS_PER_UPDATE = 100;
+/** A client that has not read this much is too slow: it is dropped and reconnects. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+export const MAX_LIVE_CLIENTS = 200;
+
+/** What one `update` event carries. */
+export interface LiveUpdate {
+  at: string;
+  /** Broadcasts that changed, as GET /api/broadcasts/:id returns them (status, counts by state). */
+  broadcasts: BroadcastDto[];
+  /** Villages whose devices' presence or latest broadcast outcome changed: refetch their status. */
+  villages: string[];
+  /** Devices online now, across the county. */
+  devicesOnline: number;
+}
+
+interface Client {
+  id: number;
+  res: Response;
+  who: string;
+}
+
+/**
+ * The dashboard's live feed (`GET /api/events`, Server-Sent Events). Delivery, broadcast and
+ * presence changes are only marked dirty as they happen; every {@link LIVE_COALESCE_MS} one
+ * update carrying the current figures of what changed goes to every client, so ten thousand
+ * acknowledgements a second are two messages a second, not ten thousand.
+ */
+@Injectable()
+export class LiveEvents implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('live');
+  private readonly clients = new Set<Client>();
+  private readonly subscriptions: Subscription[] = [];
+  private dirtyBroadcasts = new Set<string>();
+  private dirtyVillages = new Set<string>();
+  private dirtyDevices = new Set<string>();
+  private presenceChanged = false;
+  private timer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  private sending: Promise<void> = Promise.resolve();
+  private nextId = 1;
+  /** Updates sent (to all clients at once), for tests and metrics. */
+  updatesSent = 0;
+
+  constructor(
+    private readonly broadcastEvents: BroadcastEvents,
+    private readonly presence: PresenceService,
+    private readonly broadcasts: BroadcastsService,
+    private readonly devices: DevicesService,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.subscriptions.push(
+      this.broadcastEvents.changes.subscribe((c) => {
+        if (this.clients.size === 0) return;
+        this.dirtyBroadcasts.add(c.broadcastId);
+        if (c.kind !== 'broadcast') this.dirtyVillages.add(c.villageCode);
+      }),
+      this.presence.changes.subscribe((c) => {
+        if (this.clients.size === 0) return;
+        this.dirtyDevices.add(c.deviceId);
+        this.presenceChanged = true;
+      }),
+    );
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Turns the response into an event stream for this client until either side closes it. */
+  attach(res: Response, who: string): void {
+    if (this.clients.size >= MAX_LIVE_CLIENTS) {
+      throw new DomainError(
+        'unavailable',
+        'TOO_MANY_STREAMS',
+        `At most ${MAX_LIVE_CLIENTS} live streams at once; close another dashboard tab and retry`,
+      );
+    }
+    const client: Client = { id: this.nextId++, res, who };
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+    this.clients.add(client);
+    res.on('close', () => this.detach(client));
+    this.write(
+      client,
+      `retry: 3000\nevent: hello\ndata: ${JSON.stringify({
+        at: isoTime(this.clock.now().getTime()),
+        devicesOnline: this.presence.onlineCount(),
+        coalesceMs: LIVE_COALESCE_MS,
+      })}\n\n`,
+    );
+    this.logger.log(
+      `stream=${client.id} opened by=${JSON.stringify(who)} (${this.clients.size} open)`,
+    );
+    if (!this.timer) {
+      this.timer = setInterval(() => this.schedule(), LIVE_COALESCE_MS);
+      this.timer.unref();
+      this.heartbeat = setInterval(() => {
+        for (const c of this.clients) this.write(c, ': heartbeat\n\n');
+      }, HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Ends every stream (at shutdown; clients reconnect to whichever server answers next). */
+  endAll(): void {
+    for (const c of [...this.clients]) {
+      c.res.end();
+      this.detach(c);
+    }
+    this.stopTimers();
+  }
+
+  onModuleDestroy(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.endAll();
+  }
+
+  private detach(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    this.logger.log(`stream=${client.id} closed (${this.clients.size} open)`);
+    if (this.clients.size === 0) {
+      this.stopTimers();
+      this.dirtyBroadcasts.clear();
+      this.dirtyVillages.clear();
+      this.dirtyDevices.clear();
+      this.presenceChanged = false;
+    }
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.timer);
+    clearInterval(this.heartbeat);
+    this.timer = undefined;
+    this.heartbeat = undefined;
+  }
+
+  /** One update at a time: a slow database makes updates rarer, never pile up. */
+  private schedule(): void {
+    this.sending = this.sending
+      .then(() => this.sendUpdate())
+      .catch((err: Error) => this.logger.error(`update failed: ${err.message}`));
+  }
+
+  private async sendUpdate(): Promise<void> {
+    if (this.clients.size === 0) return;
+    if (!this.dirtyBroadcasts.size && !this.dirtyVillages.size && !this.presenceChanged) return;
+    const ids = [...this.dirtyBroadcasts].slice(0, MAX_BROADCASTS_PER_UPDATE);
+    for (const id of ids) this.dirtyBroadcasts.delete(id);
+    const villages = this.dirtyVillages;
+    const devices = this.dirtyDevices;
+    this.dirtyVillages = new Set();
+    this.dirtyDevices = new Set();
+    this.presenceChanged = false;
+    for (const code of await this.devices.villagesOf([...devices])) villages.add(code);
+    const update: LiveUpdate = {
+      at: isoTime(this.clock.now().getTime()),
+      broadcasts: ids.length ? await this.broadcasts.getMany(ids) : [],
+      villages: [...villages].sort(),
+      devicesOnline: this.presence.onlineCount(),
+    };
+    const frame = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
+    for (const c of this.clients) this.write(c, frame);
+    this.updatesSent++;
+  }
+
+  private write(client: Client, frame: string): void {
+    if (client.res.writableEnded) return;
+    if (client.res.writableLength > MAX_BUFFERED_BYTES) {
+      this.logger.warn(`stream=${client.id} is not reading: dropped, it will reconnect`);
+      client.res.destroy();
+      this.detach(client);
+      return;
+    }
+    client.res.write(frame);
+  }
+}
