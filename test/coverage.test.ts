@@ -356,6 +356,54 @@ describe('coverage of one broadcast, hand-built', () => {
     );
   });
 
+  it('lists what came of the latest broadcasts in one village', async () => {
+    const history = (
+      await api(s.url, viewer).get(`/api/villages/${v.a2}/coverage?limit=5`).expect(200)
+    ).body;
+    assert.equal(history.length, 1);
+    assert.deepEqual(
+      [history[0].id, history[0].outcome, history[0].reason, history[0].devices],
+      [broadcastId, 'uncovered', 'failed', 1],
+    );
+    await api(s.url, viewer).get('/api/villages/999999999999/coverage').expect(404);
+    await api(s.url, viewer).get('/api/villages/12/coverage').expect(400);
+    await api(s.url, viewer).get(`/api/villages/${v.a2}/coverage?limit=0`).expect(400);
+  });
+
+  it('previews how many villages and devices a target reaches (operators)', async () => {
+    const townA = v.a1.slice(0, 9);
+    const townB = v.b1.slice(0, 9);
+    const preview = (
+      await api(s.url, s.adminToken)
+        .post('/api/broadcasts/target-preview')
+        .send({ towns: [townA, townB] })
+        .expect(200)
+    ).body;
+    assert.deepEqual(preview, {
+      villages: 8,
+      devices: 8,
+      byType: { village_loudspeaker: 7, flood_pa: 1 },
+      online: 6,
+    });
+    const pa = (
+      await api(s.url, s.adminToken)
+        .post('/api/broadcasts/target-preview')
+        .send({ towns: [townA], deviceTypes: ['flood_pa'] })
+        .expect(200)
+    ).body;
+    assert.deepEqual([pa.villages, pa.devices], [1, 1]);
+    await api(s.url, viewer).post('/api/broadcasts/target-preview').send({ all: true }).expect(403);
+    const empty = await api(s.url, s.adminToken)
+      .post('/api/broadcasts/target-preview')
+      .send({})
+      .expect(400);
+    assert.equal(empty.body.details[0].field, 'target');
+    await api(s.url, s.adminToken)
+      .post('/api/broadcasts/target-preview')
+      .send({ villages: ['999999999999'] })
+      .expect(400);
+  });
+
   it('refuses report periods that make no sense', async () => {
     const field = async (query: string) =>
       (await api(s.url, viewer).get(`/api/reports/coverage?${query}`).expect(400)).body.details[0]

@@ -273,6 +273,20 @@ export class BroadcastFactsRepository {
     return new Set(rows.map((r) => r.villageCode));
   }
 
+  /** The latest dispatched broadcasts that targeted a village, newest first (IDX_broadcast_villages_village). */
+  ofVillage(villageCode: string, limit: number): Promise<BroadcastHeader[]> {
+    return this.broadcasts
+      .createQueryBuilder('b')
+      .select(Object.keys(HEADER).map((k) => `b.${k}`))
+      .innerJoin(BroadcastVillageEntity, 'bv', 'bv.broadcast_id = b.id')
+      .where('bv.village_code = :villageCode', { villageCode })
+      .andWhere('b.dispatched_at IS NOT NULL')
+      .orderBy('b.start_at', 'DESC')
+      .addOrderBy('b.id', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+
   /**
    * The most recent dispatched broadcasts, newest start first, each with the villages it
    * targeted, until every village in `villageCodes` has one or `maxBroadcasts` were read

@@ -105,6 +105,7 @@ export class BroadcastEntity {
 
 /** The villages a broadcast targeted, fixed at dispatch (for coverage). */
 @Entity('broadcast_villages')
+@Index('IDX_broadcast_villages_village', ['villageCode'])
 export class BroadcastVillageEntity {
   @PrimaryColumn({ type: 'varchar', length: 36, name: 'broadcast_id' })
   broadcastId!: string;

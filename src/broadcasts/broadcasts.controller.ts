@@ -23,6 +23,8 @@ import {
   DeliveryPageDto,
   DeliveryQuery,
   ManualConfirmationDto,
+  TargetDto,
+  TargetPreviewDto,
 } from './dto/broadcast.dto.js';
 
 @ApiTags('broadcasts')
@@ -53,6 +55,17 @@ export class BroadcastsController {
       },
       principal.name,
     );
+  }
+
+  @Post('target-preview')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'How many villages and devices a target reaches now, without sending (operator)',
+  })
+  @ApiOkResponse({ type: TargetPreviewDto })
+  @ApiErrors(400, 401, 403)
+  previewTarget(@Body() body: TargetDto): Promise<TargetPreviewDto> {
+    return this.broadcasts.previewTarget(body);
   }
 
   @Get()

@@ -13,7 +13,9 @@ import {
 } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
+import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastEntity } from './broadcast.entity.js';
@@ -27,8 +29,9 @@ import type {
   DeliveryEventDto,
   DeliveryQuery,
   ManualConfirmationDto,
+  TargetPreviewDto,
 } from './dto/broadcast.dto.js';
-import type { Target } from './targets.js';
+import { resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */
 export interface BroadcastRequest {
@@ -59,6 +62,7 @@ export class BroadcastsService implements OnModuleInit {
     private readonly clips: ClipsService,
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
+    private readonly presence: PresenceService,
     private readonly events: BroadcastEvents,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
@@ -163,6 +167,25 @@ export class BroadcastsService implements OnModuleInit {
 
   async get(id: string): Promise<BroadcastDto> {
     return (await this.toDtos([await this.require(id)]))[0];
+  }
+
+  /** How many villages and devices a target reaches now (the form shows it before sending). */
+  async previewTarget(target: Target): Promise<TargetPreviewDto> {
+    await this.validateTarget(target);
+    const [villages, devices] = await Promise.all([
+      this.villages.targetingSnapshot(),
+      this.devices.targetingSnapshot(),
+    ]);
+    const resolved = resolveTargets(target, villages, devices);
+    const chosen = new Set(resolved.deviceIds);
+    const byType: Partial<Record<DeviceType, number>> = {};
+    for (const d of devices) if (chosen.has(d.id)) byType[d.type] = (byType[d.type] ?? 0) + 1;
+    return {
+      villages: resolved.villageCodes.length,
+      devices: resolved.deviceIds.length,
+      byType,
+      online: resolved.deviceIds.filter((id) => this.presence.get(id)?.online).length,
+    };
   }
 
   /** Several broadcasts at once, in no particular order; unknown ids are left out. */

@@ -3,12 +3,15 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from
 import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
+import { VillageCodePipe } from '../villages/code.pipes.js';
 import { CoverageService, CsvFile } from './coverage.service.js';
 import {
   BroadcastCoverageDto,
   CoverageQuery,
   PeriodQuery,
   PeriodReportDto,
+  VillageBroadcastDto,
+  VillageHistoryQuery,
 } from './dto/coverage.dto.js';
 
 const CSV_NOTE =
@@ -48,6 +51,19 @@ export class CoverageController {
     if (query.format === 'csv')
       return sendCsv(res, await this.coverage.broadcastCsv(id, query.lang ?? 'zh'));
     return this.coverage.broadcast(id, query);
+  }
+
+  @Get('villages/:code/coverage')
+  @ApiOperation({
+    summary: 'The latest broadcasts that targeted a village and what came of each there',
+  })
+  @ApiOkResponse({ type: [VillageBroadcastDto] })
+  @ApiErrors(400, 401, 404)
+  village(
+    @Param('code', VillageCodePipe) code: string,
+    @Query() query: VillageHistoryQuery,
+  ): Promise<VillageBroadcastDto[]> {
+    return this.coverage.village(code, query.limit ?? 10);
   }
 
   @Get('reports/coverage')

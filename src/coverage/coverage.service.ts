@@ -21,6 +21,7 @@ import type {
   PeriodQuery,
   PeriodReportDto,
   ReportLang,
+  VillageBroadcastDto,
 } from './dto/coverage.dto.js';
 import { computePeriodReport, isCounted, PeriodReport } from './period-report.js';
 import { broadcastCoverageCsv, periodReportCsv } from './report-csv.js';
@@ -195,6 +196,54 @@ export class CoverageService {
           reason: c.reason,
         });
       }
+    }
+    return out;
+  }
+
+  /** What came of the latest broadcasts in one village, newest first. */
+  async village(code: string, limit: number): Promise<VillageBroadcastDto[]> {
+    const village = await this.villages.get(code);
+    const ref = {
+      code: village.code,
+      name: village.name,
+      townCode: village.townCode,
+      townName: village.townName,
+    };
+    const [headers, statuses] = await Promise.all([
+      this.facts.ofVillage(code, limit),
+      this.devices.statusOfVillages([code]),
+    ]);
+    const online = onlineMap(statuses);
+    const out: VillageBroadcastDto[] = [];
+    for (const h of headers) {
+      const [groups, failures, manual] = await Promise.all([
+        this.facts.groups(h.id, [code]),
+        this.facts.failures(h.id, [code]),
+        this.facts.manual(h.id),
+      ]);
+      const v = computeCoverage({
+        startAt: h.startAt,
+        villages: [ref],
+        groups,
+        failures,
+        manual: new Map(manual.map((m) => [m.villageCode, m.firstAt])),
+        online,
+      }).villages[0];
+      out.push({
+        id: h.id,
+        title: h.title,
+        level: h.level,
+        status: h.status,
+        startAt: isoTime(h.startAt),
+        outcome: v.outcome,
+        reason: v.reason,
+        coveredBy: v.coveredBy,
+        failures: v.failures,
+        devices: v.devices,
+        played: v.played,
+        firstPlayedAt: isoOrNull(v.firstPlayedAt),
+        manualAt: isoOrNull(v.manualAt),
+      });
     }
     return out;
   }

@@ -147,6 +147,18 @@ export class BroadcastQuery extends PageQuery {
   level?: Level;
 }
 
+export class TargetPreviewDto {
+  @ApiProperty({ description: 'Villages the target reaches' }) villages!: number;
+  @ApiProperty({ description: 'Enabled devices that would get a delivery' }) devices!: number;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { village_loudspeaker: 81, flood_pa: 12 },
+  })
+  byType!: Record<string, number>;
+  @ApiProperty({ description: 'Of those devices, online now' }) online!: number;
+}
+
 export class DeliveryQuery extends PageQuery {
   @ApiPropertyOptional({ enum: DELIVERY_STATES })
   @IsOptional()

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DEVICE_TYPES } from '../../contract/device.js';
 import { LEVELS } from '../../contract/messages.js';
 import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
@@ -259,6 +259,33 @@ export class PeriodReportDto {
   @ApiProperty({ type: [VillageLineDto] }) villages!: VillageLineDto[];
   @ApiProperty({ type: [VillageLineDto], description: 'Villages below the threshold' })
   belowThreshold!: VillageLineDto[];
+}
+
+export class VillageHistoryQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+export class VillageBroadcastDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() title!: string;
+  @ApiProperty({ enum: LEVELS }) level!: string;
+  @ApiProperty() status!: string;
+  @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ enum: VILLAGE_OUTCOMES }) outcome!: VillageOutcome;
+  @ApiProperty({ enum: UNCOVERED_REASONS, nullable: true }) reason!: UncoveredReason | null;
+  @ApiProperty({ enum: ['devices', 'manual'], nullable: true }) coveredBy!:
+    'devices' | 'manual' | null;
+  @ApiProperty({ type: [FailureDto] }) failures!: FailureDto[];
+  @ApiProperty({ description: 'Devices of the village in the broadcast' }) devices!: number;
+  @ApiProperty() played!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) firstPlayedAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) manualAt!: string | null;
 }
 
 export class LatestBroadcastDto {

@@ -3,7 +3,8 @@ import { MigrationInterface, QueryRunner, TableColumn, TableIndex } from 'typeor
 /**
  * Coverage: each delivery keeps its device's type (fixed at dispatch, like its village) and when it
  * started playing; one covering index answers a broadcast's coverage from the index alone, and
- * the period reports get indexes on a broadcast's start, a delivery's play time and an interval's end.
+ * the period reports get indexes on a broadcast's start, a delivery's play time, a targeted
+ * village (its history) and an interval's end.
  */
 export class Coverage1764662400000 implements MigrationInterface {
   name = 'Coverage1764662400000';
@@ -37,6 +38,10 @@ export class Coverage1764662400000 implements MigrationInterface {
       new TableIndex({ name: 'IDX_broadcasts_start_at', columnNames: ['start_at'] }),
     );
     await q.createIndex(
+      'broadcast_villages',
+      new TableIndex({ name: 'IDX_broadcast_villages_village', columnNames: ['village_code'] }),
+    );
+    await q.createIndex(
       'presence_intervals',
       new TableIndex({ name: 'IDX_presence_intervals_ended', columnNames: ['ended_at'] }),
     );
@@ -44,6 +49,7 @@ export class Coverage1764662400000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.dropIndex('presence_intervals', 'IDX_presence_intervals_ended');
+    await q.dropIndex('broadcast_villages', 'IDX_broadcast_villages_village');
     await q.dropIndex('broadcasts', 'IDX_broadcasts_start_at');
     await q.dropIndex('deliveries', 'IDX_deliveries_played');
     await q.dropIndex('deliveries', 'IDX_deliveries_coverage');
