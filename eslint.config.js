@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['src/config/**', 'test/**', 'scripts/**', 'devices/**', 'eslint-rules/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -14,7 +14,6 @@ import { LoggingModule } from './common/logging.module.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
-import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -66,7 +65,6 @@ export class AppModule {
         ScheduleModule.forRoot(),
         SchedulesModule,
         SeedModule,
-        DashboardModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -40,12 +40,16 @@ export async function createHttpApp(
           // Swagger UI needs inline styles; scripts stay same-origin only.
           'style-src': ["'self'", "'unsafe-inline'"],
           'img-src': ["'self'", 'data:'],
+          // The dashboard plays a clip it fetched with the token, from a blob: URL.
+          'media-src': ["'self'", 'blob:'],
           // Counties often serve over plain HTTP on their LAN: never rewrite requests to https.
           'upgrade-insecure-requests': null,
         },
       },
     }),
   );
+  // The dashboard: static files, no token (every figure in it comes from the API, which needs one).
+  app.useStaticAssets(config.http.dashboardDir, { index: 'index.html', maxAge: 0 });
   app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
   app.useBodyParser('text', {
     type: ['text/csv', 'text/plain'],

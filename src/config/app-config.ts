@@ -26,7 +26,13 @@ export interface AppConfig {
   adminToken: string | undefined;
   timeZone: string;
   log: { level: LogLevel; format: 'json' | 'pretty' };
-  http: { bodyLimitBytes: number; importLimitBytes: number; trustProxy: boolean };
+  http: {
+    bodyLimitBytes: number;
+    importLimitBytes: number;
+    trustProxy: boolean;
+    /** The dashboard's files (`web/`), served at `/`. */
+    dashboardDir: string;
+  };
   auth: { failLimit: number; failWindowMs: number };
   shutdownTimeoutMs: number;
   mqtt: MqttConfig;
@@ -278,6 +284,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       bodyLimitBytes: r.size('BODY_LIMIT', 1024 ** 2),
       importLimitBytes: r.size('IMPORT_LIMIT', 10 * 1024 ** 2),
       trustProxy: r.bool('TRUST_PROXY', false),
+      dashboardDir: fileURLToPath(new URL('../../../web', import.meta.url)),
     },
     auth: {
       failLimit: r.int('AUTH_FAIL_LIMIT', 20, 1, 100_000),

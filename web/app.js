@@ -1,0 +1,1383 @@
+// The staff dashboard: plain ES modules, no build step. Every figure comes from the API; the
+// token lives in sessionStorage (never in a URL) and goes out in the Authorization header.
+import { fmtDuration, fmtPct, fmtTime, lang, setLang, t } from './i18n.js';
+
+// ---- small helpers ----
+
+const RAW = Symbol('raw');
+/** Marks trusted markup so `html` does not escape it. */
+const raw = (markup) => ({ [RAW]: markup });
+const escape = (v) =>
+  String(v).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
+function piece(v) {
+  if (v === null || v === undefined || v === false) return '';
+  if (Array.isArray(v)) return v.map(piece).join('');
+  if (typeof v === 'object' && RAW in v) return v[RAW];
+  return escape(v);
+}
+/** A template tag that escapes every interpolated value unless it is `raw()` or built by `html`. */
+function html(strings, ...values) {
+  let out = strings[0];
+  values.forEach((v, i) => {
+    out += piece(v) + strings[i + 1];
+  });
+  return raw(out);
+}
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+const view = () => $('#view');
+function show(markup) {
+  view().innerHTML = piece(markup);
+}
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+/** Runs `fn` at most once per `ms`, and once more after the last call; stopped when the view is left. */
+function throttle(fn, ms) {
+  let last = 0;
+  let timer;
+  onLeave(() => clearTimeout(timer));
+  return () => {
+    const wait = last + ms - Date.now();
+    clearTimeout(timer);
+    if (wait <= 0) {
+      last = Date.now();
+      fn();
+    } else {
+      timer = setTimeout(() => {
+        last = Date.now();
+        fn();
+      }, wait);
+    }
+  };
+}
+const LEVELS = ['I', 'II', 'III', 'IV', 'routine', 'test'];
+const EMERGENCY = new Set(['I', 'II', 'III', 'IV']);
+const DEVICE_TYPES = ['emergency_terminal', 'village_loudspeaker', 'flood_pa', 'speaker_cart'];
+const IN_PROGRESS = ['sent', 'received', 'downloading', 'ready', 'playing'];
+
+// ---- session and API ----
+
+const session = {
+  get() {
+    try {
+      return JSON.parse(sessionStorage.getItem('dalaba.session') ?? 'null');
+    } catch {
+      return null;
+    }
+  },
+  set(s) {
+    sessionStorage.setItem('dalaba.session', JSON.stringify(s));
+  },
+  clear() {
+    sessionStorage.removeItem('dalaba.session');
+  },
+};
+const canOperate = () => ['operator', 'admin'].includes(session.get()?.role);
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(path, { method = 'GET', body, token, raw: wantRaw } = {}) {
+  const headers = { Authorization: `Bearer ${token ?? session.get()?.token ?? ''}` };
+  let payload = body;
+  if (body !== undefined && !(body instanceof FormData)) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(path, { method, headers, body: payload });
+  if (res.status === 401 && !token) {
+    signOut();
+    throw new ApiError(401, { message: t('login.bad') });
+  }
+  if (wantRaw && res.ok) return res;
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/** Every page of a list endpoint. */
+async function all(path) {
+  const items = [];
+  for (let offset = 0; ; offset += 500) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api(`${path}${sep}limit=500&offset=${offset}`);
+    items.push(...page.items);
+    if (items.length >= page.total || page.items.length === 0) return { ...page, items };
+  }
+}
+
+/** Downloads an authenticated file (CSV) through a blob, keeping the token out of the URL. */
+async function download(path) {
+  const res = await api(path, { raw: true });
+  const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name ?? 'report.csv';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function errorText(err) {
+  if (err instanceof ApiError && err.status === 403) return t('common.forbidden');
+  const details = err?.body?.details;
+  if (Array.isArray(details) && details.length)
+    return details.map((d) => d.message ?? `${d.field}: ${d.rule}`).join('\n');
+  return err?.message ?? String(err);
+}
+
+function showError(err, where = view()) {
+  where.insertAdjacentHTML(
+    'afterbegin',
+    piece(html`<p class="error" role="alert">${t('common.error')}${errorText(err)}</p>`),
+  );
+}
+
+// ---- live events: fetch-streamed SSE with the token in a header, reconnecting ----
+
+const live = {
+  listeners: new Set(),
+  abort: null,
+  on(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  },
+  stop() {
+    this.abort?.abort();
+    this.abort = null;
+  },
+  async start() {
+    this.stop();
+    const abort = new AbortController();
+    this.abort = abort;
+    const banner = $('#live-status');
+    for (let attempt = 0; !abort.signal.aborted; attempt++) {
+      try {
+        const res = await fetch('/api/events', {
+          headers: { Authorization: `Bearer ${session.get()?.token ?? ''}` },
+          signal: abort.signal,
+        });
+        if (res.status === 401) return signOut();
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        banner.hidden = true;
+        attempt = 0;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            let data = '';
+            for (const line of frame.split('\n')) {
+              if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data += line.slice(6);
+            }
+            if (!data) continue;
+            const parsed = JSON.parse(data);
+            for (const fn of this.listeners) fn(event, parsed);
+          }
+        }
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        console.warn('live events:', err);
+      }
+      banner.textContent = t('live.lost');
+      banner.hidden = false;
+      await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** attempt, 15_000)));
+    }
+  },
+};
+
+// ---- layout ----
+
+function renderChrome() {
+  const s = session.get();
+  const hash = location.hash || '#/';
+  const links = [
+    ['#/', 'nav.board'],
+    ['#/broadcasts', 'nav.broadcasts'],
+    ...(canOperate() ? [['#/new', 'nav.new']] : []),
+    ['#/schedules', 'nav.schedules'],
+    ['#/reports', 'nav.reports'],
+  ];
+  $('#nav').innerHTML = s
+    ? piece(
+        links.map(
+          ([href, key]) =>
+            html`<a
+              href="${href}"
+              class="${(href === '#/' ? hash === '#/' || hash.startsWith('#/village') : hash.startsWith(href)) ? 'active' : ''}"
+              data-nav="${key}"
+              >${t(key)}</a
+            >`,
+        ),
+      )
+    : '';
+  $('#who').textContent = s ? `${s.name} · ${t(`role.${s.role}`)}` : '';
+  $('#lang').textContent = t('nav.lang');
+  $('#signout').textContent = t('nav.signout');
+  $('#signout').hidden = !s;
+}
+
+function signOut() {
+  session.clear();
+  live.stop();
+  location.hash = '#/login';
+}
+
+// ---- views ----
+
+let cleanup = [];
+function onLeave(fn) {
+  cleanup.push(fn);
+}
+/** Bumped on every navigation: work started for an earlier view must not draw over this one. */
+let generation = 0;
+function stillHere() {
+  const mine = generation;
+  return () => mine === generation;
+}
+
+async function route() {
+  generation++;
+  for (const fn of cleanup.splice(0)) fn();
+  renderChrome();
+  const hash = location.hash || '#/';
+  if (!session.get() && hash !== '#/login') {
+    location.hash = '#/login';
+    return;
+  }
+  const parts = hash.slice(2).split('/');
+  try {
+    if (hash === '#/login') return loginView();
+    if (parts[0] === '') return await boardView();
+    if (parts[0] === 'village') return await villageView(parts[1]);
+    if (parts[0] === 'broadcasts' && parts[1]) return await broadcastView(parts[1]);
+    if (parts[0] === 'broadcasts') return await broadcastsView();
+    if (parts[0] === 'new') return await newBroadcastView();
+    if (parts[0] === 'schedules' && parts[1]) return await scheduleFormView(parts[1]);
+    if (parts[0] === 'schedules') return await schedulesView();
+    if (parts[0] === 'reports') return await reportsView();
+    location.hash = '#/';
+  } catch (err) {
+    show(html`<p class="error" role="alert">${t('common.error')}${errorText(err)}</p>`);
+  }
+}
+
+function loginView() {
+  show(
+    html`<section class="card" style="max-width: 28rem; margin: 2rem auto">
+      <h1>${t('login.title')}</h1>
+      <form id="login">
+        <p>
+          <label
+            >${t('login.token')}<br /><input
+              id="token"
+              type="password"
+              autocomplete="off"
+              required
+              style="width: 100%"
+          /></label>
+        </p>
+        <p class="muted">${t('login.hint')}</p>
+        <p class="error" id="login-error" role="alert"></p>
+        <button class="primary" type="submit">${t('login.submit')}</button>
+      </form>
+    </section>`,
+  );
+  $('#login').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const token = $('#token').value.trim();
+    try {
+      const me = await api('/api/me', { token });
+      session.set({ token, name: me.name, role: me.role });
+      void live.start();
+      location.hash = '#/';
+    } catch (err) {
+      $('#login-error').textContent = err.status === 401 ? t('login.bad') : errorText(err);
+    }
+  });
+  $('#token').focus();
+}
+
+function levelBadge(level) {
+  return html`<span class="badge level-${level}">${t(`level.${level}`)}</span>`;
+}
+function statusBadge(status) {
+  return html`<span class="badge status-${status}" data-status="${status}"
+    >${t(`status.${status}`)}</span
+  >`;
+}
+function outcomeText(o) {
+  if (!o) return t('board.noBroadcast');
+  return o.reason
+    ? `${t(`outcome.${o.outcome}`)} · ${t(`reason.${o.reason}`)}`
+    : t(`outcome.${o.outcome}`);
+}
+
+// -- village board --
+
+async function boardView() {
+  const here = stillHere();
+  const load = async () => {
+    const board = await all('/api/status/villages');
+    if (!here()) return;
+    const towns = new Map();
+    for (const v of board.items) {
+      if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
+      towns.get(v.townCode).villages.push(v);
+    }
+    const s = board.summary;
+    show(
+      html`<h1>${t('board.title')}</h1>
+        <p id="board-summary" data-villages="${s.villages}" data-online="${s.devicesOnline}">
+          ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}
+        </p>
+        <div class="legend">
+          <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
+          <span><i style="background: var(--warn)"></i>${t('board.legend.some')}</span>
+          <span><i style="background: var(--bad)"></i>${t('board.legend.all')}</span>
+          <span><i style="background: var(--idle)"></i>${t('board.legend.none')}</span>
+          <span
+            ><i style="background: #eef9f1; border: 1px solid var(--ok)"></i
+            >${t('board.legend.covered')}</span
+          >
+          <span
+            ><i style="background: #fdeeee; border: 1px solid var(--bad)"></i
+            >${t('board.legend.uncovered')}</span
+          >
+        </div>
+        ${[...towns.values()].map(
+          (town) =>
+            html`<h3>
+                ${town.name}
+                <small class="muted">${town.villages.length} ${t('common.villages')}</small>
+              </h3>
+              <div class="tiles">
+                ${town.villages.map(
+                  (v) =>
+                    html`<a
+                      class="tile"
+                      href="#/village/${v.code}"
+                      data-code="${v.code}"
+                      data-presence="${v.problem ?? 'ok'}"
+                      data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
+                      title="${v.latestBroadcast?.title ?? ''}"
+                    >
+                      <span class="name">${v.name}</span>
+                      <span class="devs"
+                        >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
+                      >
+                      <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
+                    </a>`,
+                )}
+              </div>`,
+        )}`,
+    );
+  };
+  const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  onLeave(live.on((event) => event === 'update' && refresh()));
+  await load();
+}
+
+// -- one village --
+
+async function villageView(code) {
+  const [village, devices, history] = await Promise.all([
+    api(`/api/villages/${encodeURIComponent(code)}`),
+    all(`/api/devices?village=${encodeURIComponent(code)}`),
+    api(`/api/villages/${encodeURIComponent(code)}/coverage?limit=10`),
+  ]);
+  const details = await Promise.all(
+    devices.items.map((d) => api(`/api/devices/${encodeURIComponent(d.id)}`)),
+  );
+  const telemetry = (p) =>
+    p?.telemetry
+      ? Object.entries(p.telemetry)
+          .filter(([, v]) => v !== null && typeof v !== 'object')
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' · ')
+      : '—';
+  show(
+    html`<p><a href="#/">← ${t('nav.board')}</a></p>
+      <h1>${village.name} <small class="muted">${village.townName} · ${village.code}</small></h1>
+      <h2>${t('village.devices')}</h2>
+      <div class="scroll">
+        <table id="village-devices">
+          <tr>
+            <th>ID</th>
+            <th>${t('detail.col.type')}</th>
+            <th>${t('bc.col.status')}</th>
+            <th>${t('village.lastSeen')}</th>
+            <th class="hide-narrow">${t('village.firmware')}</th>
+            <th class="hide-narrow">${t('village.telemetry')}</th>
+          </tr>
+          ${details.map(
+            (d) =>
+              html`<tr data-device="${d.id}">
+                <td>
+                  ${d.id}${d.label ? html`<br /><small class="muted">${d.label}</small>` : ''}
+                </td>
+                <td>${t(`type.${d.type}`)}</td>
+                <td>
+                  ${!d.enabled ? t('village.disabled') : d.presence?.online ? html`<span class="ok-text">${t('village.online')}</span>` : html`<span class="error">${t('village.offline')}</span>`}
+                </td>
+                <td>${fmtTime(d.presence?.lastSeenAt)}</td>
+                <td class="hide-narrow">${d.presence?.firmware ?? '—'}</td>
+                <td class="hide-narrow">${telemetry(d.presence)}</td>
+              </tr>`,
+          )}
+        </table>
+      </div>
+      <h2>${t('village.recent')}</h2>
+      ${
+        history.length
+          ? html`<div class="scroll">
+              <table>
+                <tr>
+                  <th>${t('bc.col.title')}</th>
+                  <th>${t('bc.col.level')}</th>
+                  <th>${t('bc.col.start')}</th>
+                  <th>${t('detail.col.outcome')}</th>
+                  <th class="num">${t('detail.col.played')}</th>
+                </tr>
+                ${history.map(
+                  (b) =>
+                    html`<tr>
+                      <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
+                      <td>${levelBadge(b.level)}</td>
+                      <td>${fmtTime(b.startAt)}</td>
+                      <td>
+                        ${outcomeText(b)}${b.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
+                      </td>
+                      <td class="num">${b.played}/${b.devices}</td>
+                    </tr>`,
+                )}
+              </table>
+            </div>`
+          : html`<p class="muted">${t('board.noBroadcast')}</p>`
+      }`,
+  );
+}
+
+// -- broadcasts --
+
+function progressBar(d) {
+  const n = (states) => states.reduce((sum, s) => sum + (d[s] ?? 0), 0);
+  const total = Object.values(d).reduce((a, b) => a + b, 0);
+  const parts = [
+    ['played', n(['played'])],
+    ['progress', n(IN_PROGRESS)],
+    ['failed', n(['failed', 'rejected'])],
+    ['pending', n(['pending'])],
+    ['ended', n(['expired', 'cancelled'])],
+  ];
+  const pct = (x) => (total ? (100 * x) / total : 0);
+  return html`<div
+      class="bar"
+      role="img"
+      aria-label="${parts.map(([k, x]) => `${k} ${x}`).join(', ')}"
+    >
+      ${parts.map(([k, x]) => (x ? html`<span class="${k}" style="width: ${pct(x).toFixed(2)}%"></span>` : ''))}
+    </div>
+    <small class="muted progress-text" data-played="${parts[0][1]}" data-total="${total}">
+      ${t('bc.progress.played')}
+      ${parts[0][1]}/${total}${parts[2][1] ? ` · ${t('bc.progress.failed')} ${parts[2][1]}` : ''}${parts[1][1] ? ` · ${t('bc.progress.inProgress')} ${parts[1][1]}` : ''}${parts[3][1] ? ` · ${t('bc.progress.pending')} ${parts[3][1]}` : ''}
+    </small>`;
+}
+
+function broadcastRow(b) {
+  return html`<tr data-id="${b.id}">
+    <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
+    <td>${levelBadge(b.level)}</td>
+    <td>${statusBadge(b.status)}</td>
+    <td class="hide-narrow">${fmtTime(b.startAt)}</td>
+    <td style="min-width: 12rem">${progressBar(b.deliveries)}</td>
+  </tr>`;
+}
+
+async function broadcastsView() {
+  const here = stillHere();
+  const load = async () => {
+    const page = await api('/api/broadcasts?limit=100');
+    if (!here()) return;
+    show(
+      html`<div class="toolbar">
+          <h1 class="grow">${t('bc.title')}</h1>
+          ${canOperate() ? html`<a class="button primary" id="new-broadcast" href="#/new">${t('bc.new')}</a>` : ''}
+        </div>
+        <div class="legend">
+          <span><i style="background: var(--ok)"></i>${t('bc.progress.played')}</span>
+          <span><i style="background: var(--info)"></i>${t('bc.progress.inProgress')}</span>
+          <span><i style="background: var(--bad)"></i>${t('bc.progress.failed')}</span>
+          <span><i style="background: #b7bec8"></i>${t('bc.progress.pending')}</span>
+          <span><i style="background: #6b7380"></i>${t('bc.progress.ended')}</span>
+        </div>
+        ${
+          page.items.length
+            ? html`<div class="scroll">
+                <table id="broadcasts">
+                  <tr>
+                    <th>${t('bc.col.title')}</th>
+                    <th>${t('bc.col.level')}</th>
+                    <th>${t('bc.col.status')}</th>
+                    <th class="hide-narrow">${t('bc.col.start')}</th>
+                    <th>${t('bc.col.progress')}</th>
+                  </tr>
+                  ${page.items.map(broadcastRow)}
+                </table>
+              </div>`
+            : html`<p class="muted">${t('bc.empty')}</p>`
+        }`,
+    );
+  };
+  const reload = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  onLeave(
+    live.on((event, data) => {
+      if (event !== 'update') return;
+      for (const b of data.broadcasts) {
+        const row = $(`tr[data-id="${b.id}"]`);
+        if (row) row.outerHTML = piece(broadcastRow(b));
+        else reload();
+      }
+    }),
+  );
+  await load();
+}
+
+async function broadcastView(id) {
+  const here = stillHere();
+  const load = async () => {
+    const [b, c] = await Promise.all([
+      api(`/api/broadcasts/${encodeURIComponent(id)}`),
+      api(`/api/broadcasts/${encodeURIComponent(id)}/coverage`),
+    ]);
+    if (!here()) return;
+    const s = c.summary;
+    const uncovered = c.villages.filter((v) => v.outcome !== 'covered');
+    const start = Date.parse(c.broadcast.startAt);
+    const span = Math.max(
+      1,
+      Math.max(
+        ...c.villages.map((v) => (v.firstPlayedAt ? Date.parse(v.firstPlayedAt) : start)),
+        start + 1,
+      ) - start,
+    );
+    const open = ['scheduled', 'dispatching', 'active'].includes(b.status);
+    show(
+      html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
+        <div class="toolbar">
+          <h1 class="grow">${b.title} ${levelBadge(b.level)} ${statusBadge(b.status)}</h1>
+          <button type="button" id="csv">${t('common.csv')}</button>
+          ${canOperate() && open ? html`<button type="button" class="danger" id="cancel">${t('detail.cancel')}</button>` : ''}
+        </div>
+        <p class="muted">
+          ${t('detail.window')}: ${fmtTime(b.startAt)} –
+          ${fmtTime(b.expiresAt)}${b.endReason ? ` · ${b.endReason}` : ''}
+        </p>
+        <div
+          class="cards"
+          id="coverage-summary"
+          data-rate="${s.rate ?? ''}"
+          data-covered="${s.covered}"
+          data-targeted="${s.targeted}"
+        >
+          <div class="stat">
+            <div class="v">${s.targeted}</div>
+            <div class="k">${t('detail.targeted')}</div>
+          </div>
+          <div class="stat">
+            <div class="v ok-text">${s.covered}</div>
+            <div class="k">${t('detail.covered')} (${t('detail.manual')} ${s.coveredManually})</div>
+          </div>
+          <div class="stat">
+            <div class="v">${s.partial}</div>
+            <div class="k">${t('detail.partial')}</div>
+          </div>
+          <div class="stat">
+            <div class="v">${s.uncovered}</div>
+            <div class="k">${t('detail.uncovered')}</div>
+          </div>
+          <div class="stat">
+            <div class="v" id="coverage-rate">${fmtPct(s.rate)}</div>
+            <div class="k">${t('detail.rate')}</div>
+          </div>
+        </div>
+        <div class="card">${progressBar(b.deliveries)}</div>
+        <h2>${t('detail.milestones')}</h2>
+        <div class="cards">
+          ${c.milestones.map(
+            (m) =>
+              html`<div class="stat">
+                <div class="v">
+                  ${m.afterMs === null ? t('detail.notYet') : fmtDuration(m.afterMs)}
+                </div>
+                <div class="k">
+                  ${t('detail.milestone', { share: fmtPct(m.share), villages: m.villages })}
+                </div>
+              </div>`,
+          )}
+        </div>
+        <h2>${t('detail.uncoveredList')}</h2>
+        ${
+          uncovered.length
+            ? html`<div class="scroll">
+                <table id="uncovered">
+                  <tr>
+                    <th>${t('detail.col.town')}</th>
+                    <th>${t('detail.col.village')}</th>
+                    <th>${t('detail.col.outcome')}</th>
+                    <th>${t('detail.col.reason')}</th>
+                    <th></th>
+                  </tr>
+                  ${uncovered.map(
+                    (v) =>
+                      html`<tr data-code="${v.code}" data-reason="${v.reason ?? ''}">
+                        <td>${v.townName}</td>
+                        <td><a href="#/village/${v.code}">${v.name}</a></td>
+                        <td>${t(`outcome.${v.outcome}`)}</td>
+                        <td>
+                          ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br /><small class="muted">${v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; ')}</small>` : ''}
+                        </td>
+                        <td>
+                          ${canOperate() && b.dispatchedAt ? html`<button type="button" class="confirm" data-code="${v.code}" data-name="${v.name}">${t('detail.confirm')}</button>` : ''}
+                        </td>
+                      </tr>`,
+                  )}
+                </table>
+              </div>`
+            : html`<p class="ok-text">${t('detail.allCovered')}</p>`
+        }
+        <h2>${t('detail.byTown')}</h2>
+        <div class="scroll">
+          <table>
+            <tr>
+              <th>${t('detail.col.town')}</th>
+              <th class="num">${t('detail.targeted')}</th>
+              <th class="num">${t('detail.covered')}</th>
+              <th class="num">${t('detail.partial')}</th>
+              <th class="num">${t('detail.uncovered')}</th>
+              <th class="num">${t('detail.rate')}</th>
+            </tr>
+            ${c.byTown.map(
+              (x) =>
+                html`<tr>
+                  <td>${x.townName}</td>
+                  <td class="num">${x.targeted}</td>
+                  <td class="num">${x.covered}</td>
+                  <td class="num">${x.partial}</td>
+                  <td class="num">${x.uncovered}</td>
+                  <td class="num">${fmtPct(x.rate)}</td>
+                </tr>`,
+            )}
+          </table>
+        </div>
+        <h2>${t('detail.byType')}</h2>
+        <div class="scroll">
+          <table>
+            <tr>
+              <th>${t('detail.col.type')}</th>
+              <th class="num">${t('detail.col.devices')}</th>
+              <th class="num">${t('detail.col.played')}</th>
+              <th class="num">${t('detail.col.failed')}</th>
+              <th class="num">${t('detail.rate')}</th>
+            </tr>
+            ${c.byType.map(
+              (x) =>
+                html`<tr>
+                  <td>${t(`type.${x.type}`)}</td>
+                  <td class="num">${x.devices}</td>
+                  <td class="num">${x.played}</td>
+                  <td class="num">${x.failed}</td>
+                  <td class="num">${fmtPct(x.rate)}</td>
+                </tr>`,
+            )}
+          </table>
+        </div>
+        <h2>${t('detail.timeline')}</h2>
+        <div class="scroll">
+          <table>
+            <tr>
+              <th>${t('detail.col.village')}</th>
+              <th>${t('detail.col.outcome')}</th>
+              <th>${t('detail.firstPlayed')}</th>
+              <th style="width: 40%"></th>
+            </tr>
+            ${c.villages.map(
+              (v) =>
+                html`<tr>
+                  <td>${v.name} <small class="muted hide-narrow">${v.townName}</small></td>
+                  <td>
+                    ${t(`outcome.${v.outcome}`)}${v.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
+                  </td>
+                  <td>
+                    ${v.firstPlayedAt ? fmtDuration(Date.parse(v.firstPlayedAt) - start) : '—'}
+                  </td>
+                  <td>
+                    <div class="timeline">
+                      ${v.firstPlayedAt ? html`<span style="left: ${((100 * (Date.parse(v.firstPlayedAt) - start)) / span).toFixed(2)}%"></span>` : ''}
+                    </div>
+                  </td>
+                </tr>`,
+            )}
+          </table>
+        </div>`,
+    );
+    $('#csv').addEventListener('click', () =>
+      download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
+        showError(err),
+      ),
+    );
+    $('#cancel')?.addEventListener('click', async () => {
+      if (!confirm(t('detail.cancelConfirm'))) return;
+      try {
+        await api(`/api/broadcasts/${id}/cancel`, { method: 'POST', body: {} });
+        await load();
+      } catch (err) {
+        showError(err);
+      }
+    });
+    for (const button of $$('button.confirm')) {
+      button.addEventListener('click', async () => {
+        if (!confirm(t('detail.confirmPrompt', { village: button.dataset.name }))) return;
+        try {
+          await api(`/api/broadcasts/${id}/confirmations`, {
+            method: 'POST',
+            body: { village: button.dataset.code },
+          });
+          await load();
+        } catch (err) {
+          showError(err);
+        }
+      });
+    }
+  };
+  const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  onLeave(
+    live.on(
+      (event, data) => event === 'update' && data.broadcasts.some((b) => b.id === id) && refresh(),
+    ),
+  );
+  await load();
+}
+
+// -- target picker (new broadcast and schedules) --
+
+async function targetPicker(container, onChange) {
+  const [towns, villages] = await Promise.all([all('/api/towns'), all('/api/villages')]);
+  container.innerHTML = piece(
+    html` <div class="checks">
+        <label
+          ><input type="radio" name="scope" value="all" checked /> ${t('new.target.all')}</label
+        >
+        <label><input type="radio" name="scope" value="choose" /> ${t('new.target.choose')}</label>
+      </div>
+      <div id="places" hidden>
+        <p class="muted">${t('new.target.towns')}</p>
+        <div class="checks">
+          ${towns.items.map((x) => html`<label><input type="checkbox" name="town" value="${x.code}" /> ${x.name}</label>`)}
+        </div>
+        <p class="muted">${t('new.target.villages')}</p>
+        <input type="search" id="village-search" placeholder="${t('new.target.search')}" />
+        <div class="villages-pick">
+          ${villages.items.map(
+            (v) =>
+              html`<label style="display: block" data-search="${v.name} ${v.code} ${v.townName}"
+                ><input type="checkbox" name="village" value="${v.code}" /> ${v.name}
+                <small class="muted">${v.townName}</small></label
+              >`,
+          )}
+        </div>
+      </div>
+      <p class="muted">${t('new.target.types')}</p>
+      <div class="checks">
+        ${DEVICE_TYPES.map((x) => html`<label><input type="checkbox" name="type" value="${x}" /> ${t(`type.${x}`)}</label>`)}
+      </div>`,
+  );
+  const value = () => {
+    const checked = (name) => $$(`input[name="${name}"]:checked`, container).map((i) => i.value);
+    const target = {};
+    if ($('input[name="scope"]:checked', container).value === 'all') target.all = true;
+    else {
+      if (checked('town').length) target.towns = checked('town');
+      if (checked('village').length) target.villages = checked('village');
+    }
+    if (checked('type').length) target.deviceTypes = checked('type');
+    return target;
+  };
+  container.addEventListener('change', () => {
+    $('#places', container).hidden = $('input[name="scope"]:checked', container).value === 'all';
+    onChange(value());
+  });
+  $('#village-search', container).addEventListener('input', (e) => {
+    const q = e.target.value.trim().toLowerCase();
+    for (const label of $$('.villages-pick label', container))
+      label.hidden = q !== '' && !label.dataset.search.toLowerCase().includes(q);
+  });
+  return {
+    value,
+    set(target) {
+      const scope = target.all ? 'all' : 'choose';
+      $(`input[name="scope"][value="${scope}"]`, container).checked = true;
+      $('#places', container).hidden = scope === 'all';
+      for (const i of $$('input[name="town"]', container))
+        i.checked = target.towns?.includes(i.value) ?? false;
+      for (const i of $$('input[name="village"]', container))
+        i.checked = target.villages?.includes(i.value) ?? false;
+      for (const i of $$('input[name="type"]', container))
+        i.checked = target.deviceTypes?.includes(i.value) ?? false;
+    },
+  };
+}
+
+async function clipOptions(select, selected) {
+  const clips = await api('/api/clips?status=ready&limit=500');
+  select.innerHTML = piece(
+    html`<option value="">${t('new.clip.pick')}</option>
+      ${clips.items.map(
+        (c) =>
+          html`<option value="${c.id}" ${c.id === selected ? raw('selected') : ''}>
+            ${c.title} (${Math.round(c.durationMs / 1000)} s)
+          </option>`,
+      )}`,
+  );
+}
+
+/** Fetches a clip's audio with the token and plays it from a blob URL. */
+async function previewClip(id, audio) {
+  if (audio.src) URL.revokeObjectURL(audio.src);
+  audio.removeAttribute('src');
+  audio.hidden = !id;
+  if (!id) return;
+  const res = await api(`/api/clips/${id}/audio`, { raw: true });
+  audio.src = URL.createObjectURL(await res.blob());
+}
+
+function toIso(local) {
+  return local ? new Date(local).toISOString() : undefined;
+}
+
+async function newBroadcastView() {
+  if (!canOperate()) {
+    show(html`<p class="error">${t('common.forbidden')}</p>`);
+    return;
+  }
+  show(
+    html`<h1>${t('new.title')}</h1>
+      <form id="new-broadcast-form" class="card">
+        <div class="row">
+          <label for="title">${t('new.name')}</label
+          ><input id="title" name="title" required maxlength="200" />
+        </div>
+        <div class="row">
+          <label for="clip">${t('new.clip')}</label>
+          <div>
+            <select id="clip" name="clip"></select>
+            <p>
+              ${t('new.clip.upload')}:
+              <input type="file" id="upload" accept="audio/*,.mp3,.wav,.m4a,.ogg,.amr" />
+            </p>
+            <p id="clip-state" class="muted" role="status"></p>
+            <audio id="preview" controls hidden></audio>
+          </div>
+        </div>
+        <div class="row">
+          <label>${t('new.target')}</label>
+          <div>
+            <div id="target"></div>
+            <p id="reach" class="muted" role="status"></p>
+          </div>
+        </div>
+        <div class="row">
+          <label for="level">${t('new.level')}</label>
+          <select id="level" name="level">
+            ${LEVELS.map((l) => html`<option value="${l}" ${l === 'routine' ? raw('selected') : ''}>${t(`level.${l}`)}</option>`)}
+          </select>
+        </div>
+        <div class="row">
+          <label for="start">${t('new.start')}</label>
+          <div>
+            <input type="datetime-local" id="start" />
+            <small class="muted">${t('new.start.hint')}</small>
+          </div>
+        </div>
+        <div class="row">
+          <label for="expires">${t('new.expires')}</label>
+          <div>
+            <input type="datetime-local" id="expires" />
+            <small class="muted">${t('new.expires.hint')}</small>
+          </div>
+        </div>
+        <div class="row">
+          <label for="repeat">${t('new.repeat')}</label
+          ><input type="number" id="repeat" min="1" max="10" value="1" />
+        </div>
+        <div class="row">
+          <label></label><label><input type="checkbox" id="tone" /> ${t('new.tone')}</label>
+        </div>
+        <p class="error" id="form-error" role="alert"></p>
+        <button class="primary" type="submit" id="send">${t('new.submit')}</button>
+      </form>
+      <div id="confirm" class="modal" hidden></div>`,
+  );
+  const clip = $('#clip');
+  await clipOptions(clip);
+  let reach = null;
+  const updateReach = debounce(async (target) => {
+    try {
+      reach = await api('/api/broadcasts/target-preview', { method: 'POST', body: target });
+      $('#reach').textContent = t('new.reach', reach);
+      $('#reach').dataset.villages = reach.villages;
+      $('#reach').dataset.devices = reach.devices;
+    } catch (err) {
+      reach = null;
+      $('#reach').textContent = errorText(err);
+    }
+  }, 250);
+  const picker = await targetPicker($('#target'), updateReach);
+  updateReach(picker.value());
+  const level = $('#level');
+  const tone = $('#tone');
+  level.addEventListener('change', () => (tone.checked = EMERGENCY.has(level.value)));
+  clip.addEventListener('change', () =>
+    previewClip(clip.value, $('#preview')).catch((err) => showError(err)),
+  );
+
+  $('#upload').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    const state = $('#clip-state');
+    const form = new FormData();
+    form.append('file', file);
+    try {
+      let c = await api('/api/clips', { method: 'POST', body: form });
+      while (c.status !== 'ready' && c.status !== 'failed') {
+        state.textContent = t('new.clip.processing', { status: c.status });
+        await new Promise((r) => setTimeout(r, 700));
+        c = await api(`/api/clips/${c.id}`);
+      }
+      if (c.status === 'failed') {
+        state.textContent = t('new.clip.failed', { reason: c.failureReason });
+        return;
+      }
+      state.textContent = t('new.clip.ready', { seconds: Math.round(c.durationMs / 100) / 10 });
+      await clipOptions(clip, c.id);
+      await previewClip(c.id, $('#preview'));
+    } catch (err) {
+      state.textContent = errorText(err);
+    }
+  });
+
+  const body = () => ({
+    title: $('#title').value.trim(),
+    clipId: clip.value,
+    level: level.value,
+    target: picker.value(),
+    startAt: toIso($('#start').value),
+    expiresAt: toIso($('#expires').value),
+    repeat: Number($('#repeat').value) || 1,
+    attentionTone: tone.checked,
+  });
+  const send = async () => {
+    const button = $('#send');
+    button.disabled = true;
+    try {
+      const b = await api('/api/broadcasts', { method: 'POST', body: body() });
+      location.hash = `#/broadcasts/${b.id}`;
+    } catch (err) {
+      $('#form-error').textContent = errorText(err);
+      button.disabled = false;
+    }
+  };
+  $('#new-broadcast-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    $('#form-error').textContent = '';
+    const b = body();
+    if (!b.clipId) {
+      $('#form-error').textContent = t('new.clip.none');
+      return;
+    }
+    if (!EMERGENCY.has(b.level)) return void send();
+    // Emergencies interrupt everything and ignore quiet hours: one more, explicit step.
+    const modal = $('#confirm');
+    modal.innerHTML = piece(
+      html`<div class="card" role="dialog" aria-modal="true">
+        <h2>${t('new.confirmTitle')}</h2>
+        <p>
+          ${t('new.confirmText', { villages: reach?.villages ?? '?', devices: reach?.devices ?? '?', level: t(`level.${b.level}`), title: b.title })}
+        </p>
+        <div class="toolbar">
+          <button type="button" class="danger" id="confirm-send">${t('new.confirmGo')}</button>
+          <button type="button" id="confirm-back">${t('common.back')}</button>
+        </div>
+      </div>`,
+    );
+    modal.hidden = false;
+    $('#confirm-back').addEventListener('click', () => (modal.hidden = true));
+    $('#confirm-send').addEventListener('click', () => {
+      modal.hidden = true;
+      void send();
+    });
+  });
+}
+
+// -- schedules --
+
+async function schedulesView() {
+  const page = await all('/api/schedules');
+  show(
+    html`<div class="toolbar">
+        <h1 class="grow">${t('sch.title')}</h1>
+        ${canOperate() ? html`<a class="button primary" href="#/schedules/new" id="new-schedule">${t('sch.new')}</a>` : ''}
+      </div>
+      ${
+        page.items.length
+          ? html`<div class="scroll">
+              <table id="schedules">
+                <tr>
+                  <th>${t('sch.col.name')}</th>
+                  <th>${t('sch.col.cron')}</th>
+                  <th>${t('bc.col.level')}</th>
+                  <th>${t('sch.col.next')}</th>
+                  <th>${t('sch.col.enabled')}</th>
+                  <th></th>
+                </tr>
+                ${page.items.map(
+                  (s) =>
+                    html`<tr data-id="${s.id}">
+                      <td>${s.name}</td>
+                      <td><code>${s.cron}</code> <small class="muted">${s.timeZone}</small></td>
+                      <td>${levelBadge(s.template.level)}</td>
+                      <td>${fmtTime(s.nextFireAt)}</td>
+                      <td>${s.enabled ? t('sch.enabled') : t('sch.disabled')}</td>
+                      <td>
+                        ${
+                          canOperate()
+                            ? html`<button
+                                  type="button"
+                                  class="toggle"
+                                  data-id="${s.id}"
+                                  data-enabled="${s.enabled}"
+                                >
+                                  ${s.enabled ? t('sch.disable') : t('sch.enable')}
+                                </button>
+                                <a class="button" href="#/schedules/${s.id}">${t('sch.edit')}</a>`
+                            : ''
+                        }
+                      </td>
+                    </tr>`,
+                )}
+              </table>
+            </div>`
+          : html`<p class="muted">${t('sch.empty')}</p>`
+      }`,
+  );
+  for (const button of $$('button.toggle')) {
+    button.addEventListener('click', async () => {
+      try {
+        await api(`/api/schedules/${button.dataset.id}`, {
+          method: 'PATCH',
+          body: { enabled: button.dataset.enabled !== 'true' },
+        });
+        await schedulesView();
+      } catch (err) {
+        showError(err);
+      }
+    });
+  }
+}
+
+async function scheduleFormView(id) {
+  if (!canOperate()) {
+    show(html`<p class="error">${t('common.forbidden')}</p>`);
+    return;
+  }
+  const existing = id === 'new' ? null : await api(`/api/schedules/${encodeURIComponent(id)}`);
+  show(
+    html`<p><a href="#/schedules">← ${t('sch.title')}</a></p>
+      <h1>${existing ? existing.name : t('sch.new')}</h1>
+      <form id="schedule-form" class="card">
+        <div class="row">
+          <label for="s-name">${t('sch.name')}</label><input id="s-name" required maxlength="200" />
+        </div>
+        <div class="row">
+          <label for="s-cron">${t('sch.cron')}</label>
+          <div>
+            <input id="s-cron" required placeholder="0 8 * * *" />
+            <small class="muted">${t('sch.cron.hint')}</small>
+          </div>
+        </div>
+        <div class="row">
+          <label for="s-tz">${t('sch.tz')}</label><input id="s-tz" value="Asia/Shanghai" />
+        </div>
+        <div class="row">
+          <label>${t('sch.preview')}</label>
+          <ol id="s-preview" class="muted">
+            <li>${t('sch.previewNeeded')}</li>
+          </ol>
+        </div>
+        <div class="row">
+          <label for="s-title">${t('new.name')}</label
+          ><input id="s-title" required maxlength="200" />
+        </div>
+        <div class="row">
+          <label for="clip">${t('new.clip')}</label
+          ><select id="clip"></select>
+        </div>
+        <div class="row">
+          <label for="s-level">${t('new.level')}</label>
+          <select id="s-level">
+            ${LEVELS.map((l) => html`<option value="${l}">${t(`level.${l}`)}</option>`)}
+          </select>
+        </div>
+        <div class="row">
+          <label>${t('new.target')}</label>
+          <div id="target"></div>
+        </div>
+        <div class="row">
+          <label for="s-window">${t('sch.window')}</label
+          ><input type="number" id="s-window" min="1" max="10080" placeholder="60" />
+        </div>
+        <div class="row">
+          <label></label
+          ><label><input type="checkbox" id="s-enabled" checked /> ${t('sch.enabled')}</label>
+        </div>
+        <p class="error" id="form-error" role="alert"></p>
+        <button class="primary" type="submit" id="s-save" disabled>${t('common.save')}</button>
+      </form>`,
+  );
+  await clipOptions($('#clip'), existing?.template.clipId);
+  const picker = await targetPicker($('#target'), () => undefined);
+  let previewOk = false;
+  const preview = debounce(async () => {
+    const cron = $('#s-cron').value.trim();
+    const tz = $('#s-tz').value.trim();
+    previewOk = false;
+    $('#s-save').disabled = true;
+    if (!cron) return;
+    try {
+      const p = await api(
+        `/api/schedules/preview?cron=${encodeURIComponent(cron)}&timeZone=${encodeURIComponent(tz)}&count=10`,
+      );
+      $('#s-preview').innerHTML = piece(p.local.map((x) => html`<li>${x}</li>`));
+      previewOk = true;
+      $('#s-save').disabled = false;
+    } catch (err) {
+      $('#s-preview').innerHTML = piece(html`<li class="error">${errorText(err)}</li>`);
+    }
+  }, 300);
+  $('#s-cron').addEventListener('input', preview);
+  $('#s-tz').addEventListener('input', preview);
+  if (existing) {
+    $('#s-name').value = existing.name;
+    $('#s-cron').value = existing.cron;
+    $('#s-tz').value = existing.timeZone;
+    $('#s-title').value = existing.template.title;
+    $('#s-level').value = existing.template.level;
+    $('#s-window').value = existing.template.windowMinutes ?? '';
+    $('#s-enabled').checked = existing.enabled;
+    picker.set(existing.template.target);
+    preview();
+  }
+  $('#schedule-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!previewOk) return;
+    const windowMinutes = Number($('#s-window').value) || undefined;
+    const body = {
+      name: $('#s-name').value.trim(),
+      cron: $('#s-cron').value.trim(),
+      timeZone: $('#s-tz').value.trim(),
+      enabled: $('#s-enabled').checked,
+      template: {
+        title: $('#s-title').value.trim(),
+        clipId: $('#clip').value,
+        level: $('#s-level').value,
+        target: picker.value(),
+        ...(windowMinutes ? { windowMinutes } : {}),
+      },
+    };
+    try {
+      if (existing) await api(`/api/schedules/${existing.id}`, { method: 'PATCH', body });
+      else await api('/api/schedules', { method: 'POST', body });
+      location.hash = '#/schedules';
+    } catch (err) {
+      $('#form-error').textContent = errorText(err);
+    }
+  });
+}
+
+// -- reports --
+
+/** The calendar day of an instant in the county's time zone (report days are the county's days). */
+function dayIn(ms, timeZone) {
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(new Date(ms));
+}
+
+async function reportsView() {
+  show(
+    html`<h1>${t('rep.title')}</h1>
+      <form id="report-form" class="toolbar card">
+        <label>${t('rep.from')} <input type="date" id="r-from" required /></label>
+        <label>${t('rep.to')} <input type="date" id="r-to" required /></label>
+        <label
+          >${t('rep.threshold')}
+          <input type="number" id="r-threshold" min="0" max="100" value="90" style="width: 5rem"
+        /></label>
+        <button class="primary" type="submit">${t('rep.run')}</button>
+        <span class="grow"></span>
+        <button type="button" id="csv-villages">${t('rep.csvVillages')}</button>
+        <button type="button" id="csv-broadcasts">${t('rep.csvBroadcasts')}</button>
+      </form>
+      <div id="report"></div>`,
+  );
+  // The first run takes the server's default (the last 30 days up to now), then shows its days.
+  const query = () =>
+    [
+      $('#r-from').value && `from=${$('#r-from').value}`,
+      $('#r-to').value && `to=${$('#r-to').value}`,
+      `threshold=${(Number($('#r-threshold').value) || 0) / 100}`,
+    ]
+      .filter(Boolean)
+      .join('&');
+  const here = stillHere();
+  const run = async () => {
+    const target = $('#report');
+    target.innerHTML = piece(html`<p class="muted">${t('common.loading')}</p>`);
+    try {
+      const r = await api(`/api/reports/coverage?${query()}`);
+      if (!here()) return;
+      if (!$('#r-from').value) $('#r-from').value = dayIn(Date.parse(r.from), r.timeZone);
+      if (!$('#r-to').value) $('#r-to').value = dayIn(Date.parse(r.to) - 1, r.timeZone);
+      const levels = Object.entries(r.broadcasts.byLevel).filter(([, n]) => n > 0);
+      const towns = new Map();
+      for (const v of r.villages) {
+        if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
+        towns.get(v.townCode).villages.push(v);
+      }
+      target.innerHTML = piece(
+        html` <div class="cards" id="report-summary" data-usage="${r.usage.rate ?? ''}">
+            <div class="stat">
+              <div class="v">${r.broadcasts.total}</div>
+              <div class="k">${t('rep.broadcasts')}</div>
+            </div>
+            <div class="stat">
+              <div class="v">${fmtPct(r.coverage.mean)}</div>
+              <div class="k">${t('rep.mean')}</div>
+            </div>
+            <div class="stat">
+              <div class="v">${fmtPct(r.coverage.worst?.rate)}</div>
+              <div class="k">
+                ${t('rep.worst')}${r.coverage.worst ? html`<br /><a href="#/broadcasts/${r.coverage.worst.id}">${r.coverage.worst.title}</a>` : ''}
+              </div>
+            </div>
+            <div class="stat">
+              <div class="v">${fmtPct(r.usage.rate)}</div>
+              <div class="k">${t('rep.usage')}: ${r.usage.used}/${r.usage.villages}</div>
+            </div>
+            <div class="stat">
+              <div class="v">${fmtPct(r.availability.mean)}</div>
+              <div class="k">${t('rep.availability')}</div>
+            </div>
+          </div>
+          <p class="muted">
+            ${t('rep.byLevel')}:
+            ${levels.length ? levels.map(([l, n]) => `${t(`level.${l}`)} ${n}`).join(' · ') : t('common.none')}
+          </p>
+          <h2>${t('rep.below')}</h2>
+          ${
+            r.belowThreshold.length
+              ? html`<p id="below">
+                  ${r.belowThreshold.map((v) => html`<a class="badge" href="#/village/${v.code}">${v.name} ${fmtPct(v.rate)}</a> `)}
+                </p>`
+              : html`<p class="ok-text">${t('rep.noneBelow')}</p>`
+          }
+          <h2>${t('rep.chart')}</h2>
+          <div class="legend">
+            <span><i style="background: var(--ok)"></i>${t('rep.chart.rate')}</span
+            ><span><i style="background: var(--info)"></i>${t('rep.chart.avail')}</span>
+          </div>
+          <div class="chart card" id="chart">
+            ${[...towns.values()].map(
+              (town) =>
+                html`<h3>${town.name}</h3>
+                  ${town.villages.map(
+                    (v) =>
+                      html`<div
+                        class="line ${v.belowThreshold ? 'below' : ''}"
+                        data-code="${v.code}"
+                      >
+                        <span>${v.name}</span>
+                        <span class="bars"
+                          ><span
+                            class="rate"
+                            style="width: ${((v.rate ?? 0) * 100).toFixed(1)}%"
+                          ></span
+                          ><span
+                            class="avail"
+                            style="width: ${((v.availability ?? 0) * 100).toFixed(1)}%"
+                          ></span
+                        ></span>
+                        <span class="num">${fmtPct(v.rate)}</span>
+                      </div>`,
+                  )}`,
+            )}
+          </div>`,
+      );
+    } catch (err) {
+      target.innerHTML = piece(html`<p class="error" role="alert">${errorText(err)}</p>`);
+    }
+  };
+  $('#report-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void run();
+  });
+  $('#csv-villages').addEventListener('click', () =>
+    download(`/api/reports/coverage?${query()}&format=csv&lang=${lang()}`).catch((err) =>
+      showError(err),
+    ),
+  );
+  $('#csv-broadcasts').addEventListener('click', () =>
+    download(`/api/reports/coverage?${query()}&format=csv&table=broadcasts&lang=${lang()}`).catch(
+      (err) => showError(err),
+    ),
+  );
+  await run();
+}
+
+// ---- start ----
+
+setLang(lang());
+$('#lang').addEventListener('click', () => {
+  setLang(lang() === 'zh' ? 'en' : 'zh');
+  void route();
+});
+$('#signout').addEventListener('click', signOut);
+window.addEventListener('hashchange', () => void route());
+if (session.get()) void live.start();
+void route();
