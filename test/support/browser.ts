@@ -61,7 +61,8 @@ export async function waitForText(
       .screenshot({ path: join(ARTIFACTS, `failed-${selector.replace(/\W+/g, '')}.png`) })
       .catch(() => undefined);
     throw new Error(
-      `${selector} never matched ${pattern} within ${timeout} ms; it reads ${JSON.stringify(text)} (${(err as Error).message.split('\n')[0]})`,
+      `${selector} never matched ${pattern} within ${timeout} ms; it reads ${JSON.stringify(text)}`,
+      { cause: err },
     );
   }
   return (await page.textContent(selector)) ?? '';
