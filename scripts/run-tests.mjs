@@ -40,9 +40,18 @@ if (files.length === 0) {
 
 // Integration tests mostly wait on I/O (SQLite, HTTP, child processes): run a few files at once.
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
+// A file that never ends (an unclosed handle, a stream awaited to its end) fails by name after this
+// long instead of holding the whole run until CI's own limit. Node applies it to each file and each test.
+const timeoutMs = process.env.TEST_TIMEOUT_MS ?? String(15 * 60_000);
 const child = spawn(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${timeoutMs}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { api, startTestServer, TestServer, tempDir, tokenFor } from './support/server.js';
 
@@ -23,6 +24,22 @@ async function apiRoutes(url: string): Promise<Route[]> {
           .replace(/\{(\w+)\}/g, (_, name: string) => samples[name] ?? 'x'),
       })),
     );
+}
+
+/**
+ * The status of a GET, read from the response head; the body is not awaited, so a stream
+ * (GET /api/events never ends) answers like any other route.
+ */
+function getStatus(url: string, path: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { headers: { authorization: `Bearer ${token}` } });
+    req.on('response', (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function call(url: string, route: Route, token?: string) {
@@ -70,10 +87,10 @@ describe('operator authentication', () => {
     const adminOnly = (path: string) =>
       path.startsWith('/api/tokens') || path.startsWith('/api/audit');
     for (const route of routes.filter((r) => r.method === 'get')) {
-      const res = await call(s.url, route, viewer);
+      const status = await getStatus(s.url, route.path, viewer);
       // 400: a read whose query needs parameters (schedule preview); the role was accepted.
       const allowed = adminOnly(route.path) ? [403] : [200, 400, 404];
-      assert.ok(allowed.includes(res.status), `${route.path} gave ${res.status}`);
+      assert.ok(allowed.includes(status), `${route.path} gave ${status}`);
     }
   });
 
