@@ -325,6 +325,7 @@ export class DeviceAgent extends EventEmitter {
       const fetched = await fetchClip(cmd.clip, {
         cacheDir: this.options.player ? this.options.cacheDir : undefined,
         delayMs: this.faults.downloadDelayMs,
+        deadline: Date.now() + (cmd.expiresAt - this.now()),
         signal: job.abort.signal,
       });
       job.file = fetched.path;

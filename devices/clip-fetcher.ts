@@ -8,7 +8,15 @@ import type { PlayCommand } from '../src/contract/index.js';
 export interface FetchOptions {
   /** Keep the file here (for a real player); in memory only when absent. */
   cacheDir?: string;
+  /**
+   * Keep retrying network errors and 5xx answers until this time (epoch ms, this machine's clock):
+   * a device retries until its delivery expires, so a server restart or a weak link only delays it.
+   */
+  deadline?: number;
+  /** At most this many requests (default 4 without a deadline, unlimited with one). */
   attempts?: number;
+  /** The first wait between requests (default 1 s); it doubles each time, up to 8 s. */
+  backoffMs?: number;
   /** Extra wait before each request (fault injection: a slow link). */
   delayMs?: number;
   signal?: AbortSignal;
@@ -31,7 +39,8 @@ export async function fetchClip(
   clip: PlayCommand['clip'],
   options: FetchOptions = {},
 ): Promise<FetchedClip> {
-  const attempts = options.attempts ?? 4;
+  const attempts = options.attempts ?? (options.deadline === undefined ? 4 : Infinity);
+  const deadline = options.deadline ?? Infinity;
   const hash = createHash('sha256');
   let received = 0;
   let file: ReturnType<typeof createWriteStream> | undefined;
@@ -66,7 +75,9 @@ export async function fetchClip(
         if (options.signal?.aborted) throw options.signal.reason;
         lastError = (err as Error).message;
         if (err instanceof HttpError && /HTTP 4\d\d/.test(lastError)) break; // refused: retrying will not help
-        await wait(Math.min(8000, 500 * 2 ** attempt), undefined, { signal: options.signal });
+        const backoff = Math.min(8000, (options.backoffMs ?? 1000) * 2 ** Math.min(attempt - 1, 3));
+        if (Date.now() + backoff >= deadline) break;
+        await wait(backoff, undefined, { signal: options.signal });
       }
     }
     if (received !== clip.bytes) throw new Error(`download failed: ${lastError}`.slice(0, 200));

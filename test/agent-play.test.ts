@@ -4,19 +4,36 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DeviceAgent } from '../devices/agent.js';
+import { fetchClip } from '../devices/clip-fetcher.js';
 import type { Level, PlayCommand } from '../src/contract/messages.js';
 import { DeviceGateway } from '../src/mqtt/device-gateway.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { startTestServer, TestServer } from './support/server.js';
 
-/** Serves one clip with Range support; can cut a response short once, like a broken 4G link. */
-function clipServer(
-  body: Buffer,
-): Promise<{ url: string; server: Server; cutNext: () => void; ranges: string[] }> {
+/**
+ * Serves one clip with Range support; can cut a response short once, like a broken 4G link, or
+ * answer 503 to the next few requests, like a server that is restarting.
+ */
+function clipServer(body: Buffer): Promise<{
+  url: string;
+  server: Server;
+  cutNext: () => void;
+  unavailableFor: (requests: number) => void;
+  ranges: string[];
+  requests: () => number;
+}> {
   let cut = false;
+  let unavailable = 0;
+  let requests = 0;
   const ranges: string[] = [];
   const server = createServer((req, res) => {
+    requests++;
+    if (unavailable > 0) {
+      unavailable--;
+      res.writeHead(503).end();
+      return;
+    }
     const range = req.headers.range;
     if (range) ranges.push(range);
     const start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1] ?? 0) : 0;
@@ -38,11 +55,47 @@ function clipServer(
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/clip.mp3`,
         server,
         cutNext: () => (cut = true),
+        unavailableFor: (n) => (unavailable = n),
         ranges,
+        requests: () => requests,
       }),
     ),
   );
 }
+
+describe('fetching a clip', () => {
+  const body = randomBytes(10_000);
+  const clipOf = (url: string) => ({
+    url,
+    bytes: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    codec: 'mp3' as const,
+    durationMs: 1000,
+  });
+  let clip: Awaited<ReturnType<typeof clipServer>>;
+  before(async () => (clip = await clipServer(body)));
+  after(() => clip.server.close());
+
+  it('retries a server that is down until the deadline, not a fixed number of times', async () => {
+    clip.unavailableFor(6);
+    const before = clip.requests();
+    const got = await fetchClip(clipOf(clip.url), { deadline: Date.now() + 30_000, backoffMs: 5 });
+    assert.equal(got.bytes, body.length);
+    assert.equal(clip.requests() - before, 7, 'six 503s, then the clip');
+  });
+
+  it('gives up when the deadline comes, or after the attempts without one', async () => {
+    clip.unavailableFor(1000);
+    await assert.rejects(
+      fetchClip(clipOf(clip.url), { deadline: Date.now() + 300, backoffMs: 20 }),
+      /download failed: HTTP 503/,
+    );
+    const before = clip.requests();
+    await assert.rejects(fetchClip(clipOf(clip.url), { backoffMs: 1 }), /HTTP 503/);
+    assert.equal(clip.requests() - before, 4);
+    clip.unavailableFor(0);
+  });
+});
 
 describe('device agent: the play flow against the contract', () => {
   let s: TestServer;
