@@ -122,6 +122,7 @@ describe('the dashboard in Chromium', () => {
     await page.waitForFunction(
       () => document.querySelectorAll('.tile[data-outcome="covered"]').length === 81,
     );
+    await page.screenshot({ path: join(ARTIFACTS, 'board-covered.png'), fullPage: true });
   });
 
   it('downloads the period report as CSV with the right rows', async () => {
