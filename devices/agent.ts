@@ -38,6 +38,11 @@ export interface Faults {
   clockSkewMs?: number;
   /** Claim no codecs the server uses, so every play is rejected. */
   rejectCodec?: boolean;
+  /**
+   * Answer `received`, then hold the play until `confirmHeld()`, which reports `played` for every
+   * held one at once without downloading (benchmarks: N confirmations in one burst).
+   */
+  holdPlays?: boolean;
 }
 
 export interface AgentOptions {
@@ -90,6 +95,7 @@ export class DeviceAgent extends EventEmitter {
   private readonly jobs = new Map<string, Job>();
   private playing?: Job;
   private readonly queue: Job[] = [];
+  private held: Job[] = [];
   private stopped = false;
 
   constructor(readonly options: AgentOptions) {
@@ -315,6 +321,10 @@ export class DeviceAgent extends EventEmitter {
       return this.finish(job, 'rejected', 'expired before it arrived');
     if (this.faults.rejectCodec || cmd.clip.codec !== 'mp3')
       return this.finish(job, 'rejected', `codec ${cmd.clip.codec} not supported`);
+    if (this.faults.holdPlays) {
+      this.held.push(job);
+      return;
+    }
 
     try {
       job.state = 'downloading';
@@ -417,6 +427,14 @@ export class DeviceAgent extends EventEmitter {
   private finish(job: Job, state: 'played' | 'failed' | 'rejected', reason?: string): void {
     job.state = state;
     this.report(job.cmd.deliveryId, state, reason);
+  }
+
+  /** Reports `played` for every play held by the `holdPlays` fault; returns how many. */
+  confirmHeld(): number {
+    const held = this.held;
+    this.held = [];
+    for (const job of held) if (job.state === 'received') this.finish(job, 'played');
+    return held.length;
   }
 
   // ---- publishing ----

@@ -171,7 +171,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       state: 'pending',
       reason: null,
       attempts: 0,
-      nextSendAt: now,
+      // Sent right below; the tick picks a delivery up only if that send never gets recorded (a
+      // crash in between), so a tick running meanwhile cannot send the same command twice.
+      nextSendAt: now + this.config.broadcasts.ackTimeoutMs,
       sentAt: null,
       receivedAt: null,
       startedAt: null,
@@ -179,6 +181,8 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       updatedAt: now,
     }));
     const empty = deliveries.length === 0;
+    if (this.config.broadcasts.baseline.perDeviceDispatch && !empty)
+      return this.dispatchOneByOne(b, resolved.villageCodes, deliveries, audio, now);
     await this.repo.saveDispatch(b.id, resolved.villageCodes, deliveries, {
       status: empty ? 'completed' : 'active',
       audioSha256: audio.sha256,
@@ -194,6 +198,32 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     );
     this.emitStatus(b.id, empty ? 'completed' : 'active', now);
     if (!empty) await this.send(deliveries, now, false);
+  }
+
+  /**
+   * The benchmark's baseline (BENCH_BASELINE=per-device-dispatch), the simplest correct dispatch:
+   * save each delivery row on its own, then for each device in turn publish its command, wait for
+   * the broker and record it sent. `npm run bench` compares the batched dispatch above with this.
+   */
+  private async dispatchOneByOne(
+    b: BroadcastEntity,
+    villageCodes: string[],
+    deliveries: DeliveryEntity[],
+    audio: DeliverableAudio,
+    now: number,
+  ): Promise<void> {
+    // Not due for the tick (which would send them in batches): this loop sends each.
+    for (const d of deliveries) await this.repo.insertDelivery({ ...d, nextSendAt: null });
+    await this.repo.saveDispatch(b.id, villageCodes, [], {
+      status: 'active',
+      audioSha256: audio.sha256,
+      audioBytes: audio.bytes,
+      audioDurationMs: audio.durationMs,
+      dispatchedAt: now,
+      updatedAt: now,
+    });
+    this.emitStatus(b.id, 'active', now);
+    for (const d of deliveries) await this.send([d], this.clock.now().getTime(), false);
   }
 
   /** Sends (or resends) play commands for these deliveries to the devices that are online. */
@@ -414,8 +444,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const run = this.ingesting.then(async () => {
+      // The benchmark's baseline (BENCH_BASELINE=per-event-ingest): one transaction per event.
+      const size = this.config.broadcasts.baseline.perEventIngest ? 1 : INGEST_BATCH;
       while (this.buffer.length) {
-        const batch = this.buffer.splice(0, INGEST_BATCH);
+        const batch = this.buffer.splice(0, size);
         await this.ingest(batch).catch((err: Error) =>
           this.logger.error(
             `${batch.length} delivery event(s) not applied: ${err.stack ?? err.message}`,

@@ -4,6 +4,16 @@ import { fileURLToPath } from 'node:url';
 
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** BENCH_BASELINE: which of the benchmark's simple baselines the server runs (`none` in production). */
+export const BENCH_BASELINES = ['none', 'per-device-dispatch', 'per-event-ingest'] as const;
+
+function benchBaseline(name: (typeof BENCH_BASELINES)[number]): BroadcastConfig['baseline'] {
+  return {
+    perDeviceDispatch: name === 'per-device-dispatch',
+    perEventIngest: name === 'per-event-ingest',
+  };
+}
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type DatabaseConfig =
@@ -51,6 +61,12 @@ export interface BroadcastConfig {
   ackTimeoutMs: number;
   maxResends: number;
   tickMs: number;
+  /**
+   * The benchmark's baselines (BENCH_BASELINE), never for production: `perDeviceDispatch` saves one
+   * delivery row and publishes one command at a time; `perEventIngest` applies each device event in
+   * its own transaction. The product uses neither.
+   */
+  baseline: { perDeviceDispatch: boolean; perEventIngest: boolean };
 }
 
 export interface AudioConfig {
@@ -332,6 +348,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       ackTimeoutMs: r.int('ACK_TIMEOUT_S', 10, 1, 3600) * 1000,
       maxResends: r.int('MAX_RESENDS', 5, 0, 100),
       tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
+      baseline: benchBaseline(r.oneOf('BENCH_BASELINE', BENCH_BASELINES, 'none')),
     },
     presence: {
       heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),

@@ -1,0 +1,438 @@
+/**
+ * `npm run bench`: the real server (child process) and the device agent fleet (another child
+ * process), each scenario as alternating rounds of ours and a baseline (A B A B…, one warm-up,
+ * the median of `--rounds`). Prints a table and appends one JSON line per scenario and size to
+ * test/bench/results/<date>.jsonl. See README.md, "Performance".
+ *
+ *   npm run bench                                     every scenario at the default sizes
+ *   npm run bench -- --scenario fanout --devices 10000 --rounds 7
+ *   npm run bench -- --broker mosquitto               devices and server on the machine's Mosquitto
+ */
+import { copyFileSync, mkdirSync, appendFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { COVERAGE_INDEXES, seedHistory } from './coverage-seed.js';
+import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
+import { BenchFleet } from './fleet.js';
+import { BENCH_SECRET, BenchServer } from './server.js';
+import { alternate, fmtMs, fmtNum, median, table } from './stats.js';
+import Database from 'better-sqlite3';
+import { setTimeout as wait } from 'node:timers/promises';
+
+const SCENARIOS = ['fanout', 'ingest', 'coverage', 'memory', 'storm', 'slow'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: SCENARIOS.join(',') },
+    devices: { type: 'string', default: '81,1000,10000' },
+    rounds: { type: 'string', default: '5' },
+    broker: { type: 'string', default: 'embedded' },
+    rows: { type: 'string', default: '1000000' },
+    'coverage-devices': { type: 'string', default: '100000' },
+    'memory-devices': { type: 'string', default: '10000' },
+    'storm-devices': { type: 'string', default: '10000' },
+    'slow-devices': { type: 'string', default: '1000' },
+    out: { type: 'string' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const scenarios = args.scenario.split(',').map((s) => s.trim()) as Scenario[];
+for (const s of scenarios)
+  if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}`);
+const int = (name: string, value: string, min: number, max: number) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    fail(`--${name} must be an integer ${min}–${max}`);
+  return n;
+};
+const sizes = args.devices.split(',').map((s) => int('devices', s, 1, 99_900));
+const rounds = int('rounds', args.rounds, 1, 100);
+if (!['embedded', 'mosquitto'].includes(args.broker))
+  fail('--broker must be "embedded" or "mosquitto" (the machine\'s, at mqtt://127.0.0.1:1883)');
+const mqttUrl = args.broker === 'mosquitto' ? 'mqtt://127.0.0.1:1883' : undefined;
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const resultsDir = join(ROOT, 'test/bench/results');
+const resultsFile = args.out ?? join(resultsDir, `${new Date().toISOString().slice(0, 10)}.jsonl`);
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model.trim() ?? 'unknown',
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  broker: args.broker,
+};
+const started = Date.now();
+const log = (line: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const summaries: string[] = [];
+
+function record(scenario: string, data: Record<string, unknown>): void {
+  mkdirSync(resultsDir, { recursive: true });
+  appendFileSync(
+    resultsFile,
+    JSON.stringify({ scenario, at: new Date().toISOString(), machine, ...data }) + '\n',
+  );
+}
+
+/** A server with `devices` registered, a ready clip, and a fleet of agents all online. */
+async function stage(name: string, devices: number, env: Record<string, string> = {}) {
+  const server = new BenchServer({ name, env, mqttUrl });
+  const ids = await server.prepare(devices);
+  await server.start();
+  const clipId = await server.uploadClip();
+  const fleet = new BenchFleet();
+  const t0 = hrnow();
+  await fleet.start(server.mqttUrl, ids, BENCH_SECRET, server.topicPrefix);
+  await until(
+    async () => (await server.metric('dalaba_devices_online')) === devices,
+    `${devices} devices online`,
+    300_000,
+    50,
+  );
+  log(`${name}: ${fmtNum(devices)} devices online in ${fmtMs(hrnow() - t0)}`);
+  const s: Stage & { close(): Promise<void>; ids: string[] } = {
+    server,
+    fleet,
+    devices,
+    clipId,
+    ids,
+    close: async () => {
+      await fleet.close();
+      await server.stop();
+    },
+  };
+  return s;
+}
+
+const ratio = (baseline: number, ours: number) =>
+  Number.isFinite(baseline / ours) ? `${(baseline / ours).toFixed(1)}×` : '—';
+
+// ---- scenarios ----
+
+async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void> {
+  const ours = await stage(`ours-${devices}`, devices);
+  try {
+    if (which.includes('fanout')) {
+      const base = await stage(`base-dispatch-${devices}`, devices, {
+        BENCH_BASELINE: 'per-device-dispatch',
+      });
+      try {
+        const r = await alternate(
+          rounds,
+          () => fanoutRound(ours),
+          () => fanoutRound(base),
+          (p) => log(`fanout ${fmtNum(devices)}: ${p}`),
+        );
+        const m = (xs: { [k: string]: number }[], k: string) => median(xs.map((x) => x[k]));
+        const row = {
+          devices,
+          rounds,
+          ours: {
+            p50: m(r.ours as never, 'p50'),
+            p99: m(r.ours as never, 'p99'),
+            p100: m(r.ours as never, 'p100'),
+            played: m(r.ours as never, 'played'),
+            api: m(r.ours as never, 'api'),
+          },
+          baseline: {
+            p50: m(r.baseline as never, 'p50'),
+            p99: m(r.baseline as never, 'p99'),
+            p100: m(r.baseline as never, 'p100'),
+            played: m(r.baseline as never, 'played'),
+            api: m(r.baseline as never, 'api'),
+          },
+          raw: r,
+        };
+        record('fanout', row);
+        summaries.push(
+          table(
+            ['fan-out', 'devices', '50% have it', '99%', '100%', 'all played', 'API call'],
+            [
+              [
+                'ours',
+                fmtNum(devices),
+                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) => fmtMs(row.ours[k as 'p50'])),
+              ],
+              [
+                'baseline',
+                fmtNum(devices),
+                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
+                  fmtMs(row.baseline[k as 'p50']),
+                ),
+              ],
+              [
+                'ratio',
+                '',
+                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
+                  ratio(row.baseline[k as 'p50'], row.ours[k as 'p50']),
+                ),
+              ],
+            ],
+          ),
+        );
+      } finally {
+        await base.close();
+      }
+    }
+    if (which.includes('ingest')) {
+      const base = await stage(`base-ingest-${devices}`, devices, {
+        BENCH_BASELINE: 'per-event-ingest',
+      });
+      try {
+        const r = await alternate(
+          rounds,
+          () => ingestRound(ours),
+          () => ingestRound(base),
+          (p) => log(`ingest ${fmtNum(devices)}: ${p}`),
+        );
+        const row = {
+          devices,
+          rounds,
+          ours: {
+            perSecond: median(r.ours.map((x) => x.perSecond)),
+            ms: median(r.ours.map((x) => x.ms)),
+            loopP99: median(r.ours.map((x) => x.loopP99)),
+            lost: Math.max(...r.ours.map((x) => x.lost)),
+            duplicated: Math.max(...r.ours.map((x) => x.duplicated)),
+          },
+          baseline: {
+            perSecond: median(r.baseline.map((x) => x.perSecond)),
+            ms: median(r.baseline.map((x) => x.ms)),
+            loopP99: median(r.baseline.map((x) => x.loopP99)),
+            lost: Math.max(...r.baseline.map((x) => x.lost)),
+            duplicated: Math.max(...r.baseline.map((x) => x.duplicated)),
+          },
+          raw: r,
+        };
+        record('ingest', row);
+        summaries.push(
+          table(
+            [
+              'ingest',
+              'devices',
+              'confirmations/s',
+              'last durable',
+              'loop delay p99',
+              'lost',
+              'duplicated',
+            ],
+            [
+              [
+                'ours',
+                fmtNum(devices),
+                fmtNum(row.ours.perSecond),
+                fmtMs(row.ours.ms),
+                fmtMs(row.ours.loopP99),
+                String(row.ours.lost),
+                String(row.ours.duplicated),
+              ],
+              [
+                'baseline',
+                fmtNum(devices),
+                fmtNum(row.baseline.perSecond),
+                fmtMs(row.baseline.ms),
+                fmtMs(row.baseline.loopP99),
+                String(row.baseline.lost),
+                String(row.baseline.duplicated),
+              ],
+              [
+                'ratio',
+                '',
+                ratio(row.ours.perSecond, row.baseline.perSecond),
+                ratio(row.baseline.ms, row.ours.ms),
+                '',
+                '',
+                '',
+              ],
+            ],
+          ),
+        );
+      } finally {
+        await base.close();
+      }
+    }
+  } finally {
+    await ours.close();
+  }
+}
+
+async function coverage(): Promise<void> {
+  const devices = int('coverage-devices', args['coverage-devices'], 1000, 99_900 * 10);
+  const rows = int('rows', args.rows, devices, 10_000_000);
+  const ours = new BenchServer({ name: 'coverage-ours' });
+  await ours.prepare(0);
+  const t0 = hrnow();
+  const seed = seedHistory(ours.dbPath, { devices, rows, now: Date.now() });
+  log(
+    `coverage: seeded ${fmtNum(seed.rows)} deliveries, ${seed.broadcasts} broadcasts, ${fmtNum(devices)} devices, ${seed.villages} villages in ${fmtMs(hrnow() - t0)}`,
+  );
+  // The baseline: the same data on the schema without the coverage indexes.
+  const base = new BenchServer({ name: 'coverage-base' });
+  await base.prepare(0);
+  copyFileSync(ours.dbPath, base.dbPath);
+  const db = new Database(base.dbPath);
+  for (const index of COVERAGE_INDEXES) db.exec(`DROP INDEX "${index}"`);
+  db.close();
+  await ours.start();
+  await base.start();
+  try {
+    const from = new Date(seed.from).toISOString();
+    const to = new Date(seed.to).toISOString();
+    const queries = {
+      broadcast: `/api/broadcasts/${seed.bigBroadcastId}/coverage`,
+      board: '/api/status/villages?limit=500',
+      report: `/api/reports/coverage?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+    };
+    const time = async (s: BenchServer) => {
+      const out: Record<string, number> = {};
+      for (const [name, path] of Object.entries(queries)) {
+        const t = hrnow();
+        await s.api('GET', path);
+        out[name] = hrnow() - t;
+      }
+      return out;
+    };
+    // The answers must agree before their times mean anything.
+    const a = await ours.api<{ summary: unknown }>('GET', queries.broadcast);
+    const b = await base.api<{ summary: unknown }>('GET', queries.broadcast);
+    if (JSON.stringify(a.summary) !== JSON.stringify(b.summary))
+      throw new Error('coverage: ours and the baseline disagree on the answer');
+    const r = await alternate(
+      rounds,
+      () => time(ours),
+      () => time(base),
+      (p) => log(`coverage: ${p}`),
+    );
+    const m = (xs: Record<string, number>[], k: string) => median(xs.map((x) => x[k]));
+    const row = {
+      rows: seed.rows,
+      devices,
+      broadcasts: seed.broadcasts,
+      rounds,
+      ours: Object.fromEntries(Object.keys(queries).map((k) => [k, m(r.ours, k)])),
+      baseline: Object.fromEntries(Object.keys(queries).map((k) => [k, m(r.baseline, k)])),
+      raw: r,
+    };
+    record('coverage', row);
+    summaries.push(
+      table(
+        ['coverage queries', `1 broadcast of ${fmtNum(devices)}`, 'village board', '30-day report'],
+        [
+          ['ours', fmtMs(row.ours.broadcast), fmtMs(row.ours.board), fmtMs(row.ours.report)],
+          [
+            'baseline (no coverage indexes)',
+            fmtMs(row.baseline.broadcast),
+            fmtMs(row.baseline.board),
+            fmtMs(row.baseline.report),
+          ],
+          [
+            'ratio',
+            ratio(row.baseline.broadcast, row.ours.broadcast),
+            ratio(row.baseline.board, row.ours.board),
+            ratio(row.baseline.report, row.ours.report),
+          ],
+        ],
+      ),
+    );
+  } finally {
+    await ours.stop();
+    await base.stop();
+  }
+}
+
+async function rssSettled(server: BenchServer): Promise<number> {
+  // Let connection bursts and their garbage settle, then take the median of a few readings.
+  await wait(3000);
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    readings.push(server.rss());
+    await wait(200);
+  }
+  return median(readings);
+}
+
+async function memory(): Promise<void> {
+  const total = int('memory-devices', args['memory-devices'], 2, 99_900);
+  const half = Math.floor(total / 2);
+  const server = new BenchServer({ name: 'memory' });
+  const ids = await server.prepare(total);
+  await server.start();
+  const fleets = [new BenchFleet(), new BenchFleet()];
+  try {
+    const idle = await rssSettled(server);
+    const online = (n: number) =>
+      until(
+        async () => (await server.metric('dalaba_devices_online')) === n,
+        `${n} online`,
+        300_000,
+        50,
+      );
+    await fleets[0].start(server.mqttUrl, ids.slice(0, half), BENCH_SECRET, server.topicPrefix);
+    await online(half);
+    const atHalf = await rssSettled(server);
+    await fleets[1].start(server.mqttUrl, ids.slice(half), BENCH_SECRET, server.topicPrefix);
+    await online(total);
+    const atTotal = await rssSettled(server);
+    const perDevice = (atTotal - atHalf) / (total - half);
+    const row = { devices: total, idle, atHalf, atTotal, perDevice };
+    record('memory', row);
+    summaries.push(
+      table(
+        [
+          'memory (RSS)',
+          'no devices',
+          `${fmtNum(half)} devices`,
+          `${fmtNum(total)} devices`,
+          `per device (${fmtNum(half)}→${fmtNum(total)})`,
+        ],
+        [['server', mib(idle), mib(atHalf), mib(atTotal), `${(perDevice / 1024).toFixed(1)} kB`]],
+      ),
+    );
+  } finally {
+    await Promise.all(fleets.map((f) => f.close()));
+    await server.stop();
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+async function main(): Promise<void> {
+  log(
+    `bench: ${scenarios.join(', ')}; sizes ${sizes.join(', ')}; ${rounds} round(s); broker ${args.broker}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`,
+  );
+  const delivery = scenarios.filter((s) => s === 'fanout' || s === 'ingest');
+  if (delivery.length) for (const n of sizes) await fanoutAndIngest(n, delivery);
+  if (scenarios.includes('coverage')) await coverage();
+  if (scenarios.includes('memory')) await memory();
+  if (scenarios.includes('storm')) await storm();
+  if (scenarios.includes('slow')) await slow();
+  console.log(
+    `\nDalaba benchmarks — ${machine.cores} cores, ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, broker: ${args.broker}\n`,
+  );
+  console.log(summaries.join('\n\n'));
+  console.log(`\nresults: ${resultsFile}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+}
+
+async function storm(): Promise<void> {
+  fail('storm: not built yet');
+}
+
+async function slow(): Promise<void> {
+  fail('slow: not built yet');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,235 @@
+/**
+ * The real server for the benchmarks: `node dist/src/main.js` in a child process on its own data
+ * directory and ports, with helpers to register devices in bulk, upload a clip and read figures.
+ */
+import Database from 'better-sqlite3';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { mosquittoHash } from '../../src/devices/device-secret.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const MAIN = join(ROOT, 'dist/src/main.js');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
+/** Every benchmark device uses this secret (hashed once, below). */
+export const BENCH_SECRET = 'bench-device-secret-0123456789abcdefghijkl';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `dalaba-bench-${name}-`));
+
+/**
+ * A device secret hash in the server's own format with a low scrypt cost (N=1024, about 1 ms).
+ * At the production cost (N=16384, about 35 ms) the first login of 10,000 devices would measure
+ * scrypt, not dispatch; the README's Performance section gives that cost separately.
+ */
+async function cheapSecretHash(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scryptCb(secret, salt, 32, { N: 1024, r: 8, p: 1 }, (err, k) =>
+      err ? reject(err) : resolve(k),
+    ),
+  );
+  return ['scrypt', 1024, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+export interface BenchServerOptions {
+  name: string;
+  /** BENCH_BASELINE and any other setting. */
+  env?: Record<string, string>;
+  /** An external broker (MQTT_URL) instead of the embedded one. */
+  mqttUrl?: string;
+}
+
+export class BenchServer {
+  readonly dataDir: string;
+  readonly dbPath: string;
+  url = '';
+  mqttUrl = '';
+  private child?: ChildProcess;
+  private output = '';
+  private httpPort = 0;
+  private mqttPort = 0;
+  readonly topicPrefix: string;
+
+  constructor(readonly options: BenchServerOptions) {
+    this.dataDir = tempDir(options.name);
+    this.dbPath = join(this.dataDir, 'dalaba.db');
+    // On a shared external broker each server keeps to its own topics.
+    this.topicPrefix = options.mqttUrl ? `bench-${randomBytes(4).toString('hex')}/v1` : 'dalaba/v1';
+  }
+
+  get pid(): number {
+    return this.child!.pid!;
+  }
+
+  private env(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '',
+      DATA_DIR: this.dataDir,
+      PORT: String(this.httpPort),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: `http://127.0.0.1:${this.httpPort}`,
+      MQTT_PORT: String(this.mqttPort),
+      MQTT_HOST: '127.0.0.1',
+      ADMIN_TOKEN: BENCH_TOKEN,
+      SEED_SAMPLE: 'false',
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      TZ_DEFAULT: 'Asia/Shanghai',
+      ...(this.options.mqttUrl
+        ? {
+            MQTT_URL: this.options.mqttUrl,
+            MQTT_TOPIC_PREFIX: this.topicPrefix,
+            MQTT_SHARE_GROUP: '',
+            MQTT_CLIENT_ID: `dalaba-bench-${this.options.name}-${process.pid}`,
+          }
+        : {}),
+      ...this.options.env,
+    };
+  }
+
+  /** Applies the migrations and registers `count` devices (ids `<prefix>-000000`…, 100 per village). */
+  async prepare(count: number, prefix = 'bd'): Promise<string[]> {
+    this.httpPort = await freePort();
+    this.mqttPort = await freePort();
+    await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: this.env() });
+    const hash = await cheapSecretHash(BENCH_SECRET);
+    const mosquitto = await mosquittoHash(BENCH_SECRET);
+    const db = new Database(this.dbPath);
+    const now = Date.now();
+    const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, '0')}`);
+    const villages = Math.ceil(count / 100);
+    db.transaction(() => {
+      db.prepare('INSERT INTO towns VALUES (?, ?, ?, ?)').run('999999100', '压测镇', now, now);
+      const v = db.prepare(
+        'INSERT INTO villages (code, name, town_code, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (let i = 0; i < villages; i++)
+        v.run(villageCode(i), `压测村${i + 1}`, '999999100', now, now);
+      const d = db.prepare(
+        `INSERT INTO devices (id, village_code, type, enabled, secret_hash, mqtt_password_hash,
+           secret_rotated_at, created_at, updated_at) VALUES (?, ?, 'village_loudspeaker', 1, ?, ?, ?, ?, ?)`,
+      );
+      ids.forEach((id, i) =>
+        d.run(id, villageCode(Math.floor(i / 100)), hash, mosquitto, now, now, now),
+      );
+    })();
+    db.close();
+    return ids;
+  }
+
+  async start(): Promise<void> {
+    if (!this.httpPort) {
+      this.httpPort = await freePort();
+      this.mqttPort = await freePort();
+    }
+    this.output = '';
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', MAIN], {
+      cwd: ROOT,
+      env: this.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    process.once('exit', () => child.kill('SIGKILL'));
+    await new Promise<void>((resolve, reject) => {
+      const onData = () => {
+        if (this.output.includes('Dalaba is running')) {
+          child.stdout!.off('data', onData);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`server ${this.options.name} exited (${code}):\n${this.output}`)),
+      );
+    });
+    this.url = `http://127.0.0.1:${this.httpPort}`;
+    this.mqttUrl = this.options.mqttUrl ?? `mqtt://127.0.0.1:${this.mqttPort}`;
+  }
+
+  /** SIGTERM and wait (graceful), or SIGKILL. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${BENCH_TOKEN}`,
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
+  }
+
+  /** Uploads the shipped sample announcement and waits until it is ready. */
+  async uploadClip(): Promise<string> {
+    const form = new FormData();
+    const audio = await readFile(join(ROOT, 'audio/sample-announcement.mp3'));
+    form.append('file', new Blob([audio], { type: 'audio/mpeg' }), 'sample.mp3');
+    form.append('title', 'bench');
+    const res = await fetch(`${this.url}/api/clips?wait=true`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${BENCH_TOKEN}` },
+      body: form,
+    });
+    const body = (await res.json()) as { id: string; status: string };
+    if (res.status !== 201 || body.status !== 'ready')
+      throw new Error(`clip upload: HTTP ${res.status} ${JSON.stringify(body)}`);
+    return body.id;
+  }
+
+  /** One gauge from /metrics (the server's own prom-client registry, prefix `dalaba_`). */
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line ? Number(line.split(' ').at(-1)) : NaN;
+  }
+
+  /** Resident memory of the server process, bytes (from /proc). */
+  rss(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  }
+
+  /** A read-only connection to the server's SQLite file (WAL: reads do not block its writer). */
+  readDb(): Database.Database {
+    return new Database(this.dbPath, { readonly: true, fileMustExist: true });
+  }
+
+  lastOutput(): string {
+    return this.output;
+  }
+}
+
+export function villageCode(i: number): string {
+  return `999999100${String(i + 1).padStart(3, '0')}`;
+}

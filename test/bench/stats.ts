@@ -1,0 +1,57 @@
+/** Small statistics and formatting helpers for the benchmarks. */
+
+export function median(values: number[]): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The value below which `p` (0–1) of the values fall (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 100) return `${Math.round(ms)} ms`;
+  return `${ms.toFixed(1)} ms`;
+}
+
+export function fmtNum(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—';
+}
+
+/** A plain-text table (also valid Markdown). */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+/** Runs `ours` and `baseline` alternately (A B A B…): one warm-up each, then `rounds` each. */
+export async function alternate<T>(
+  rounds: number,
+  ours: () => Promise<T>,
+  baseline: (() => Promise<T>) | null,
+  progress: (line: string) => void,
+): Promise<{ ours: T[]; baseline: T[] }> {
+  progress('warm-up');
+  await ours();
+  if (baseline) await baseline();
+  const out = { ours: [] as T[], baseline: [] as T[] };
+  for (let i = 0; i < rounds; i++) {
+    progress(`round ${i + 1}/${rounds}`);
+    out.ours.push(await ours());
+    if (baseline) out.baseline.push(await baseline());
+  }
+  return out;
+}
