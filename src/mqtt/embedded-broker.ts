@@ -27,12 +27,14 @@ export class EmbeddedBroker extends MqttTransport {
   private tcp?: Server;
   private ws?: WebSocketServer;
   private running = false;
+  private stopping = false;
 
   constructor(private readonly config: MqttConfig) {
     super();
   }
 
   async start(policy: BrokerPolicy): Promise<void> {
+    this.stopping = false;
     try {
       await this.listen(policy);
     } catch (err) {
@@ -83,7 +85,11 @@ export class EmbeddedBroker extends MqttTransport {
       );
     };
 
-    this.tcp = createServer((socket: Socket) => guard(aedes.handle(socket)));
+    // Once stopping, a device reconnecting at once is turned away: an accepted socket that the
+    // closed broker never answers would hold the listener's close (and the shutdown) open.
+    this.tcp = createServer((socket: Socket) =>
+      this.stopping ? socket.destroy() : guard(aedes.handle(socket)),
+    );
     await listen(this.tcp, this.config.port, this.config.host, 'MQTT_PORT');
     if (this.config.wsPort !== undefined) {
       this.ws = new WebSocketServer({ port: this.config.wsPort, host: this.config.host });
@@ -94,24 +100,32 @@ export class EmbeddedBroker extends MqttTransport {
         );
       });
       this.ws.on('connection', (socket, req) =>
-        guard(aedes.handle(createWebSocketStream(socket), req)),
+        this.stopping
+          ? socket.terminate()
+          : guard(aedes.handle(createWebSocketStream(socket), req)),
       );
     }
   }
 
+  /**
+   * Stops listening first, then closes every client, then waits for the listeners: devices that
+   * reconnect at once (a thousand of them, say) are refused instead of keeping the shutdown open.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     const aedes = this.aedes;
-    this.aedes = undefined;
-    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     const tcp = this.tcp;
     const ws = this.ws;
+    this.aedes = undefined;
     this.tcp = undefined;
     this.ws = undefined;
-    await Promise.all([
+    const closed = Promise.all([
       tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),
       ws && new Promise<void>((resolve) => ws.close(() => resolve())),
     ]);
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await closed;
   }
 
   publish(topic: string, payload: Buffer, options: PublishOptions): Promise<void> {

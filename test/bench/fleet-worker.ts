@@ -102,6 +102,9 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
     case 'kill':
       fleet?.kill();
       return { ok: true };
+    case 'kill-one':
+      fleet?.get(req.id)?.kill();
+      return { ok: true };
     case 'stop':
       await fleet?.stop();
       return { ok: true };

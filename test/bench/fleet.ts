@@ -18,6 +18,7 @@ export type FleetRequest =
   | { op: 'times'; broadcastId: string }
   | { op: 'online' }
   | { op: 'kill' }
+  | { op: 'kill-one'; id: string }
   | { op: 'stop' };
 
 export type FleetReply =
@@ -54,10 +55,24 @@ export class BenchFleet {
     });
   }
 
-  request<R extends FleetReply>(req: FleetRequest): Promise<R> {
+  /** Sends a request; fails after `timeoutMs` (a fleet that never answers must not hang the run). */
+  request<R extends FleetReply>(req: FleetRequest, timeoutMs = 300_000): Promise<R> {
     const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (r: FleetReply) => void, reject });
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`fleet: no answer to ${req.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(seq, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r as R);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       this.child.send({ seq, req });
     });
   }

@@ -16,8 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { COVERAGE_INDEXES, seedHistory } from './coverage-seed.js';
 import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
 import { BenchFleet } from './fleet.js';
-import { BENCH_SECRET, BenchServer } from './server.js';
-import { alternate, fmtMs, fmtNum, median, table } from './stats.js';
+import { BENCH_SECRET, BenchServer, villageCode } from './server.js';
+import { alternate, fmtMs, fmtNum, median, percentile, table } from './stats.js';
+import mqtt from 'mqtt';
 import Database from 'better-sqlite3';
 import { setTimeout as wait } from 'node:timers/promises';
 
@@ -36,6 +37,8 @@ const { values: args } = parseArgs({
     'storm-devices': { type: 'string', default: '10000' },
     'slow-devices': { type: 'string', default: '1000' },
     out: { type: 'string' },
+    /** Profile our server (node --cpu-prof) into test/bench/results/profiles/. */
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -84,7 +87,9 @@ function record(scenario: string, data: Record<string, unknown>): void {
 
 /** A server with `devices` registered, a ready clip, and a fleet of agents all online. */
 async function stage(name: string, devices: number, env: Record<string, string> = {}) {
-  const server = new BenchServer({ name, env, mqttUrl });
+  const profileDir =
+    args.profile && name.startsWith('ours') ? join(resultsDir, 'profiles') : undefined;
+  const server = new BenchServer({ name, env, mqttUrl, profileDir });
   const ids = await server.prepare(devices);
   await server.start();
   const clipId = await server.uploadClip();
@@ -402,6 +407,7 @@ async function memory(): Promise<void> {
   }
 }
 
+const villageOf = (deviceIndex: number) => villageCode(Math.floor(deviceIndex / 100));
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
@@ -421,12 +427,180 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${resultsFile}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 }
 
+/**
+ * Reconnect storm (embedded broker): restart the server under `storm-devices` connected devices;
+ * a broadcast is created the moment the API answers again, while the devices are still coming back.
+ */
 async function storm(): Promise<void> {
-  fail('storm: not built yet');
+  const devices = int('storm-devices', args['storm-devices'], 1, 99_900);
+  const s = await stage('storm', devices);
+  try {
+    const t0 = hrnow();
+    await s.server.stop();
+    const down = hrnow() - t0;
+    await s.server.start();
+    const up = hrnow() - t0;
+    const created = hrnow();
+    const b = await s.server.api<{ id: string }>('POST', '/api/broadcasts', {
+      title: '重启后广播 after restart',
+      clipId: s.clipId,
+      level: 'I',
+      target: { all: true },
+      attentionTone: false,
+    });
+    const onlineAtCreate = await s.server.metric('dalaba_devices_online');
+    let allOnline = NaN;
+    const online = until(
+      async () => (await s.server.metric('dalaba_devices_online')) === devices,
+      `${devices} devices back online`,
+      300_000,
+      50,
+    ).then(() => (allOnline = hrnow() - t0));
+    await s.fleet.request({ op: 'wait-played', broadcastId: b.id, count: devices });
+    const played = hrnow() - t0;
+    await online;
+    const times = await s.fleet.times(b.id);
+    const delivered = Math.max(...times.firstReceived) - t0;
+    const row = {
+      devices,
+      stopMs: down,
+      upMs: up,
+      onlineAtCreate,
+      allOnlineMs: allOnline,
+      allHaveCommandMs: delivered,
+      allPlayedMs: played,
+      createdAfterMs: created - t0,
+    };
+    record('storm', row);
+    summaries.push(
+      table(
+        [
+          'reconnect storm',
+          'devices',
+          'server back',
+          'online when sent',
+          'all online',
+          'all have it',
+          'all played',
+        ],
+        [
+          [
+            'server restart',
+            fmtNum(devices),
+            fmtMs(up),
+            fmtNum(onlineAtCreate),
+            fmtMs(allOnline),
+            fmtMs(delivered),
+            fmtMs(played),
+          ],
+        ],
+      ),
+    );
+  } finally {
+    await s.close();
+  }
 }
 
+/**
+ * A frozen device (connected, never reads its socket, its buffers filled by pings first) is in the
+ * target of every "ours" round; the baseline round targets only the healthy devices.
+ */
 async function slow(): Promise<void> {
-  fail('slow: not built yet');
+  const devices = int('slow-devices', args['slow-devices'], 1, 99_900);
+  const s = await stage('slow', devices + 1);
+  const frozenId = s.ids[devices];
+  const frozenVillage = villageOf(devices);
+  const healthyVillages = [...new Set(s.ids.slice(0, devices).map((_, i) => villageOf(i)))];
+  await s.fleet.request({ op: 'kill-one', id: frozenId });
+  const frozen = await mqtt.connectAsync(s.server.mqttUrl, {
+    clientId: frozenId,
+    username: frozenId,
+    password: BENCH_SECRET,
+    clean: true,
+    keepalive: 0,
+    reconnectPeriod: 0,
+  });
+  await frozen.subscribeAsync(`${s.server.topicPrefix}/d/${frozenId}/cmd`, { qos: 1 });
+  (frozen as unknown as { stream: { pause(): void } }).stream.pause();
+  let disconnected = false;
+  frozen.on('close', () => (disconnected = true));
+  try {
+    // Fill its socket: commands the broker must write to a reader that never reads.
+    const pings = Array.from({ length: 3000 }, () =>
+      s.server.api('POST', `/api/devices/${frozenId}/ping`).catch(() => undefined),
+    );
+    await Promise.all(pings);
+    log(
+      `slow: frozen device filled with 3,000 pings (disconnected by the broker: ${disconnected})`,
+    );
+    const round = (villages: string[]) => async () => {
+      const t0 = hrnow();
+      const b = await s.server.api<{ id: string }>('POST', '/api/broadcasts', {
+        title: '慢设备 slow device',
+        clipId: s.clipId,
+        level: 'I',
+        target: { villages },
+        attentionTone: false,
+      });
+      await s.fleet.request({ op: 'wait-played', broadcastId: b.id, count: devices });
+      const times = await s.fleet.times(b.id);
+      return {
+        p99: percentile(times.firstReceived, 0.99) - t0,
+        p100: Math.max(...times.firstReceived) - t0,
+        played: Math.max(...times.played) - t0,
+      };
+    };
+    const r = await alternate(
+      rounds,
+      round([...healthyVillages, frozenVillage]),
+      round(healthyVillages),
+      (p) => log(`slow: ${p}`),
+    );
+    const m = (xs: Record<string, number>[], k: string) => median(xs.map((x) => x[k]));
+    const row = {
+      devices,
+      frozenDisconnected: disconnected,
+      ours: { p99: m(r.ours, 'p99'), p100: m(r.ours, 'p100'), played: m(r.ours, 'played') },
+      baseline: {
+        p99: m(r.baseline, 'p99'),
+        p100: m(r.baseline, 'p100'),
+        played: m(r.baseline, 'played'),
+      },
+      raw: r,
+    };
+    record('slow', row);
+    summaries.push(
+      table(
+        ['slow device', 'healthy devices', '99% have it', '100%', 'all played'],
+        [
+          [
+            'with a frozen device',
+            fmtNum(devices),
+            fmtMs(row.ours.p99),
+            fmtMs(row.ours.p100),
+            fmtMs(row.ours.played),
+          ],
+          [
+            'without it',
+            fmtNum(devices),
+            fmtMs(row.baseline.p99),
+            fmtMs(row.baseline.p100),
+            fmtMs(row.baseline.played),
+          ],
+          [
+            'ratio',
+            '',
+            ratio(row.ours.p99, row.baseline.p99),
+            ratio(row.ours.p100, row.baseline.p100),
+            ratio(row.ours.played, row.baseline.played),
+          ],
+        ],
+      ),
+    );
+  } finally {
+    frozen.end(true);
+    await s.close();
+  }
 }
 
 main().then(

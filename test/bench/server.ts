@@ -55,6 +55,8 @@ export interface BenchServerOptions {
   env?: Record<string, string>;
   /** An external broker (MQTT_URL) instead of the embedded one. */
   mqttUrl?: string;
+  /** Write a CPU profile (`node --cpu-prof`) of the server into this directory when it stops. */
+  profileDir?: string;
 }
 
 export class BenchServer {
@@ -141,7 +143,10 @@ export class BenchServer {
       this.mqttPort = await freePort();
     }
     this.output = '';
-    const child = spawn(process.execPath, ['--max-old-space-size=8192', MAIN], {
+    const profile = this.options.profileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${this.options.profileDir}`]
+      : [];
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', ...profile, MAIN], {
       cwd: ROOT,
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
