@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT } from './support/cli.js';
+import { tempDir } from './support/server.js';
+
+/**
+ * The benchmark at its smoke size, as CI runs it: it checks correctness, not time. Each round
+ * already fails the run unless every device got exactly one command and every confirmation is
+ * stored exactly once; this test also reads what it recorded.
+ */
+describe('npm run bench at the smoke size (81 devices)', () => {
+  it('delivers to all 81 devices once, stores every confirmation once, answers coverage alike, survives a restart', async () => {
+    const out = join(tempDir(), 'smoke.jsonl');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(ROOT, 'dist/test/bench/main.js'),
+        '--scenario',
+        'fanout,ingest,coverage,storm',
+        '--devices',
+        '81',
+        '--rounds',
+        '1',
+        '--coverage-devices',
+        '2000',
+        '--rows',
+        '12000',
+        '--storm-devices',
+        '81',
+        '--out',
+        out,
+      ],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+    );
+    assert.match(stdout, /\| fan-out/);
+    const rows = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { scenario: string });
+    const by = (scenario: string): unknown => rows.find((r) => r.scenario === scenario);
+    assert.deepEqual(
+      rows.map((r) => r.scenario),
+      ['fanout', 'ingest', 'coverage', 'storm'],
+    );
+
+    const fanout = by('fanout') as {
+      devices: number;
+      ours: { p100: number; played: number };
+      baseline: { p100: number };
+    };
+    assert.equal(fanout.devices, 81);
+    assert.ok(fanout.ours.p100 > 0 && fanout.ours.played >= fanout.ours.p100);
+    assert.ok(fanout.baseline.p100 > 0);
+
+    const ingest = by('ingest') as {
+      ours: { lost: number; duplicated: number; perSecond: number };
+      baseline: { lost: number; duplicated: number };
+    };
+    assert.deepEqual(
+      [ingest.ours.lost, ingest.ours.duplicated, ingest.baseline.lost, ingest.baseline.duplicated],
+      [0, 0, 0, 0],
+    );
+    assert.ok(ingest.ours.perSecond > 0);
+
+    const coverage = by('coverage') as { rows: number; ours: Record<string, number> };
+    assert.equal(coverage.rows, 12000);
+    assert.deepEqual(Object.keys(coverage.ours).sort(), ['board', 'broadcast', 'report']);
+
+    const storm = by('storm') as { devices: number; allPlayedMs: number; allOnlineMs: number };
+    assert.equal(storm.devices, 81);
+    assert.ok(storm.allPlayedMs > 0 && storm.allOnlineMs > 0);
+  });
+});
