@@ -49,12 +49,13 @@ describe('npm run bench at the smoke size (81 devices)', () => {
 
     const fanout = by('fanout') as {
       devices: number;
-      ours: { p100: number; played: number };
-      baseline: { p100: number };
+      ours: { p100: number; played: number; resent: number };
+      baseline: { p100: number; resent: number };
     };
     assert.equal(fanout.devices, 81);
     assert.ok(fanout.ours.p100 > 0 && fanout.ours.played >= fanout.ours.p100);
     assert.ok(fanout.baseline.p100 > 0);
+    assert.deepEqual([fanout.ours.resent, fanout.baseline.resent], [0, 0], 'one command each');
 
     const ingest = by('ingest') as {
       ours: { lost: number; duplicated: number; perSecond: number };

@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
 import { WriteQueue } from '../src/database/write-queue.js';
-import { newClip } from './support/broadcasts.js';
+import { createBroadcast, deliveriesOf, newClip, statusReached } from './support/broadcasts.js';
+import { fixtures } from './support/fixtures.js';
+import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { seedBigBroadcast } from './support/coverage.js';
 import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { api, startTestServer, TestServer } from './support/server.js';
@@ -127,5 +129,46 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
     ).body;
     assert.equal(now.usage.used, 41);
     assert.equal(now.coverage.mean, 41 / 81);
+  });
+  it('dispatches and applies device confirmations with the batched SQL (one update per shape)', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const village = (await fx.newVillage((await fx.newTown()).code)).code;
+    const devices = await Promise.all(
+      Array.from({ length: 6 }, () => fx.newDevice(village, { type: 'flood_pa' })),
+    );
+    const agents = await Promise.all(
+      devices.map((d) => startAgentOnline(s, mqttUrl(s), d, { speed: 0 })),
+    );
+    try {
+      const clip = await newClip(s, 1);
+      let id = '';
+      const completed = statusReached(s, () => id, 'completed');
+      id = (
+        await createBroadcast(s, {
+          title: 'PostgreSQL',
+          clipId: clip.id,
+          level: 'II',
+          target: { villages: [village] },
+          attentionTone: false,
+        })
+      ).id;
+      await completed;
+      const rows = await deliveriesOf(s, id);
+      assert.deepEqual(
+        rows.map((d) => d.state),
+        Array(6).fill('played'),
+      );
+      const events = (
+        await api(s.url, s.adminToken)
+          .get(`/api/broadcasts/${id}/deliveries/${rows[0].id}/events`)
+          .expect(200)
+      ).body as { to: string }[];
+      assert.deepEqual(
+        events.map((e) => e.to),
+        ['sent', 'received', 'downloading', 'ready', 'playing', 'played'],
+      );
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()));
+    }
   });
 });

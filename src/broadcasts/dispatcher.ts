@@ -306,6 +306,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
             expect: 'sent',
             patch,
             event: this.event(d, 'sent', 'sent', now),
+            of: d,
           });
       }
     }
@@ -524,6 +525,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         id: d.id,
         expect: d.state,
         patch,
+        of: d,
         event: {
           deliveryId: d.id,
           fromState: d.state,
@@ -554,6 +556,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       expect: d.state,
       patch: { state: next, updatedAt: now, nextSendAt: null, ...(reason ? { reason } : {}) },
       event: this.event(d, d.state, next, now, reason),
+      of: d,
     };
   }
 
@@ -579,20 +582,18 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private async commit(changes: DeliveryChange[], now: number): Promise<void> {
     if (!changes.length) return;
     const applied = await this.repo.applyChanges(changes);
-    const byId = new Map(changes.map((c) => [c.id, c]));
     const touched = new Set<string>();
-    const deliveries = await this.repo.findDeliveries([...applied]);
-    for (const d of deliveries) {
-      const c = byId.get(d.id)!;
-      touched.add(d.broadcastId);
+    for (const c of changes) {
+      if (!applied.has(c.id)) continue;
+      touched.add(c.of.broadcastId);
       if (c.event.fromState !== c.event.toState) {
         this.events.emit({
           kind: 'delivery',
-          broadcastId: d.broadcastId,
-          deliveryId: d.id,
-          deviceId: d.deviceId,
-          villageCode: d.villageCode,
-          state: d.state,
+          broadcastId: c.of.broadcastId,
+          deliveryId: c.id,
+          deviceId: c.of.deviceId,
+          villageCode: c.of.villageCode,
+          state: c.event.toState,
           at: now,
         });
       }

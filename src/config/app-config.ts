@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** BENCH_BASELINE: which of the benchmark's simple baselines the server runs (`none` in production). */
-export const BENCH_BASELINES = ['none', 'per-device-dispatch', 'per-event-ingest'] as const;
+export const BENCH_BASELINES = ['none', 'per-device-dispatch', 'per-event-ingest', 'naive'] as const;
 
 function benchBaseline(name: (typeof BENCH_BASELINES)[number]): BroadcastConfig['baseline'] {
   return {
-    perDeviceDispatch: name === 'per-device-dispatch',
-    perEventIngest: name === 'per-event-ingest',
+    perDeviceDispatch: name === 'per-device-dispatch' || name === 'naive',
+    perEventIngest: name === 'per-event-ingest' || name === 'naive',
   };
 }
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -111,6 +111,8 @@ export interface MqttConfig {
   authFailWindowMs: number;
   /** How long a frozen subscriber may hold up a topic before the broker drops it (ms). */
   drainTimeoutMs: number;
+  /** Deliveries the embedded broker has in flight at once (Aedes `concurrency`). */
+  concurrency: number;
 }
 
 /** Thrown when the environment holds a value the server cannot run with; names every bad variable. */
@@ -323,6 +325,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       authFailLimit: r.int('MQTT_AUTH_FAIL_LIMIT', 10, 1, 100_000),
       authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
       drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
+      concurrency: r.int('MQTT_CONCURRENCY', 10_000, 1, 1_000_000),
     },
     audio: {
       ffmpegPath: r.raw('FFMPEG_PATH'),

@@ -48,6 +48,7 @@ export class EmbeddedBroker extends MqttTransport {
   private async listen(policy: BrokerPolicy): Promise<void> {
     const aedes = await Aedes.createBroker({
       drainTimeout: this.config.drainTimeoutMs,
+      concurrency: this.config.concurrency,
       connectTimeout: 10_000,
       maxClientsIdLength: 64,
       heartbeatInterval: 60_000,

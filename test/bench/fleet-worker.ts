@@ -15,7 +15,6 @@ let fleet: Fleet | undefined;
 const faults: Faults = {};
 /** broadcastId → deviceId → times. */
 const plays = new Map<string, Map<string, { received: number[]; played?: number }>>();
-const watchers: { broadcastId: string; count: number; resolve: () => void }[] = [];
 
 function record(broadcastId: string, deviceId: string) {
   let devices = plays.get(broadcastId);
@@ -23,18 +22,6 @@ function record(broadcastId: string, deviceId: string) {
   let entry = devices.get(deviceId);
   if (!entry) devices.set(deviceId, (entry = { received: [] }));
   return entry;
-}
-
-function checkWatchers() {
-  for (const w of [...watchers]) {
-    const devices = plays.get(w.broadcastId);
-    let played = 0;
-    for (const e of devices?.values() ?? []) if (e.played !== undefined) played++;
-    if (played >= w.count) {
-      watchers.splice(watchers.indexOf(w), 1);
-      w.resolve();
-    }
-  }
 }
 
 async function handle(req: FleetRequest): Promise<FleetReply> {
@@ -63,9 +50,7 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
           if (state !== 'played') return;
           const broadcastId = deliveryToBroadcast.get(deliveryId);
           if (!broadcastId) return;
-          const entry = record(broadcastId, agent.id);
-          entry.played ??= now();
-          checkWatchers();
+          record(broadcastId, agent.id).played ??= now();
         });
       }
       const started = now();
@@ -81,12 +66,12 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
       for (const agent of fleet?.agents ?? []) n += agent.confirmHeld();
       return { at, confirmed: n };
     }
-    case 'wait-played':
-      await new Promise<void>((resolve) => {
-        watchers.push({ broadcastId: req.broadcastId, count: req.count, resolve });
-        checkWatchers();
-      });
-      return { ok: true };
+    case 'played-count': {
+      let played = 0;
+      for (const e of plays.get(req.broadcastId)?.values() ?? [])
+        if (e.played !== undefined) played++;
+      return { played };
+    }
     case 'times': {
       const devices = plays.get(req.broadcastId) ?? new Map();
       const times: PlayTimes = { commands: [], firstReceived: [], played: [] };

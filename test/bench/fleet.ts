@@ -1,4 +1,5 @@
 import { ChildProcess, fork } from 'node:child_process';
+import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export interface PlayTimes {
@@ -14,7 +15,7 @@ export type FleetRequest =
   | { op: 'start'; url: string; ids: string[]; secret: string; prefix: string }
   | { op: 'hold'; hold: boolean }
   | { op: 'confirm' }
-  | { op: 'wait-played'; broadcastId: string; count: number }
+  | { op: 'played-count'; broadcastId: string }
   | { op: 'times'; broadcastId: string }
   | { op: 'online' }
   | { op: 'kill' }
@@ -25,11 +26,12 @@ export type FleetReply =
   | { ok: true }
   | { connected: number; failed: { id: string; error: string }[]; ms: number }
   | { at: number; confirmed: number }
+  | { played: number }
   | PlayTimes
   | { online: number };
 
-/** A fleet of device agents in a child process (test/bench/fleet-worker.ts), driven over IPC. */
-export class BenchFleet {
+/** One child process of agents (test/bench/fleet-worker.ts), driven over IPC. */
+class FleetProcess {
   private seq = 0;
   private readonly pending = new Map<
     number,
@@ -77,28 +79,92 @@ export class BenchFleet {
     });
   }
 
-  async start(url: string, ids: string[], secret: string, prefix = 'dalaba/v1') {
-    const r = await this.request<{
-      connected: number;
-      failed: { id: string; error: string }[];
-      ms: number;
-    }>({ op: 'start', url, ids, secret, prefix });
-    if (r.connected !== ids.length)
-      throw new Error(
-        `only ${r.connected} of ${ids.length} devices connected: ${JSON.stringify(r.failed)}`,
-      );
-    return r;
-  }
-
-  times(broadcastId: string): Promise<PlayTimes> {
-    return this.request<PlayTimes>({ op: 'times', broadcastId });
-  }
-
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
     await this.request({ op: 'stop' }).catch(() => undefined);
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.disconnect();
     await exited;
+  }
+}
+
+/**
+ * The benchmark's devices: agents spread over `processes` child processes (so that parsing a
+ * thousand commands in one event loop does not pass for the server's latency), driven as one.
+ */
+export class BenchFleet {
+  private readonly procs: FleetProcess[];
+  private owner = new Map<string, FleetProcess>();
+
+  constructor(processes = 2) {
+    this.procs = Array.from({ length: Math.max(1, processes) }, () => new FleetProcess());
+  }
+
+  private all<R extends FleetReply>(req: FleetRequest): Promise<R[]> {
+    return Promise.all(this.procs.map((p) => p.request<R>(req)));
+  }
+
+  async start(url: string, ids: string[], secret: string, prefix = 'dalaba/v1') {
+    const shares = this.procs.map((_, i) => ids.filter((_, k) => k % this.procs.length === i));
+    shares.forEach((share, i) => share.forEach((id) => this.owner.set(id, this.procs[i])));
+    const replies = await Promise.all(
+      this.procs.map((p, i) =>
+        p.request<{ connected: number; failed: { id: string; error: string }[]; ms: number }>({
+          op: 'start',
+          url,
+          ids: shares[i],
+          secret,
+          prefix,
+        }),
+      ),
+    );
+    const connected = replies.reduce((n, r) => n + r.connected, 0);
+    if (connected !== ids.length)
+      throw new Error(
+        `only ${connected} of ${ids.length} devices connected: ${JSON.stringify(replies.flatMap((r) => r.failed))}`,
+      );
+    return { connected, ms: Math.max(...replies.map((r) => r.ms)) };
+  }
+
+  async hold(hold: boolean): Promise<void> {
+    await this.all({ op: 'hold', hold });
+  }
+
+  /** Every held play is confirmed `played` at once; returns when the first process began. */
+  async confirm(): Promise<number> {
+    const replies = await this.all<{ at: number; confirmed: number }>({ op: 'confirm' });
+    return Math.min(...replies.map((r) => r.at));
+  }
+
+  /** Resolves once `count` devices have reported `played` for the broadcast. */
+  async waitPlayed(broadcastId: string, count: number, timeoutMs = 300_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const replies = await this.all<{ played: number }>({ op: 'played-count', broadcastId });
+      const played = replies.reduce((n, r) => n + r.played, 0);
+      if (played >= count) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${played} of ${count} devices played ${broadcastId} in ${timeoutMs} ms`,
+        );
+      await wait(20);
+    }
+  }
+
+  async times(broadcastId: string): Promise<PlayTimes> {
+    const replies = await this.all<PlayTimes>({ op: 'times', broadcastId });
+    return {
+      commands: replies.flatMap((r) => r.commands),
+      firstReceived: replies.flatMap((r) => r.firstReceived),
+      played: replies.flatMap((r) => r.played),
+    };
+  }
+
+  async killOne(id: string): Promise<void> {
+    await this.owner.get(id)?.request({ op: 'kill-one', id });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.close()));
   }
 }

@@ -124,12 +124,11 @@ const ratio = (baseline: number, ours: number) =>
 
 async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void> {
   const ours = await stage(`ours-${devices}`, devices);
+  // One baseline server for both: per-device dispatch and per-event ingest (BENCH_BASELINE=naive).
+  const base = await stage(`baseline-${devices}`, devices, { BENCH_BASELINE: 'naive' });
   try {
     if (which.includes('fanout')) {
-      const base = await stage(`base-dispatch-${devices}`, devices, {
-        BENCH_BASELINE: 'per-device-dispatch',
-      });
-      try {
+      {
         const r = await alternate(
           rounds,
           () => fanoutRound(ours),
@@ -146,6 +145,7 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
             p100: m(r.ours as never, 'p100'),
             played: m(r.ours as never, 'played'),
             api: m(r.ours as never, 'api'),
+            resent: Math.max(...r.ours.map((x) => x.resent)),
           },
           baseline: {
             p50: m(r.baseline as never, 'p50'),
@@ -153,18 +153,29 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
             p100: m(r.baseline as never, 'p100'),
             played: m(r.baseline as never, 'played'),
             api: m(r.baseline as never, 'api'),
+            resent: Math.max(...r.baseline.map((x) => x.resent)),
           },
           raw: r,
         };
         record('fanout', row);
         summaries.push(
           table(
-            ['fan-out', 'devices', '50% have it', '99%', '100%', 'all played', 'API call'],
+            [
+              'fan-out',
+              'devices',
+              '50% have it',
+              '99%',
+              '100%',
+              'all played',
+              'API call',
+              'resent',
+            ],
             [
               [
                 'ours',
                 fmtNum(devices),
                 ...['p50', 'p99', 'p100', 'played', 'api'].map((k) => fmtMs(row.ours[k as 'p50'])),
+                fmtNum(row.ours.resent),
               ],
               [
                 'baseline',
@@ -172,6 +183,7 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
                 ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
                   fmtMs(row.baseline[k as 'p50']),
                 ),
+                fmtNum(row.baseline.resent),
               ],
               [
                 'ratio',
@@ -179,19 +191,15 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
                 ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
                   ratio(row.baseline[k as 'p50'], row.ours[k as 'p50']),
                 ),
+                '',
               ],
             ],
           ),
         );
-      } finally {
-        await base.close();
       }
     }
     if (which.includes('ingest')) {
-      const base = await stage(`base-ingest-${devices}`, devices, {
-        BENCH_BASELINE: 'per-event-ingest',
-      });
-      try {
+      {
         const r = await alternate(
           rounds,
           () => ingestRound(ours),
@@ -260,12 +268,11 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
             ],
           ),
         );
-      } finally {
-        await base.close();
       }
     }
   } finally {
     await ours.close();
+    await base.close();
   }
 }
 
@@ -456,7 +463,7 @@ async function storm(): Promise<void> {
       300_000,
       50,
     ).then(() => (allOnline = hrnow() - t0));
-    await s.fleet.request({ op: 'wait-played', broadcastId: b.id, count: devices });
+    await s.fleet.waitPlayed(b.id, devices);
     const played = hrnow() - t0;
     await online;
     const times = await s.fleet.times(b.id);
@@ -511,7 +518,7 @@ async function slow(): Promise<void> {
   const frozenId = s.ids[devices];
   const frozenVillage = villageOf(devices);
   const healthyVillages = [...new Set(s.ids.slice(0, devices).map((_, i) => villageOf(i)))];
-  await s.fleet.request({ op: 'kill-one', id: frozenId });
+  await s.fleet.killOne(frozenId);
   const frozen = await mqtt.connectAsync(s.server.mqttUrl, {
     clientId: frozenId,
     username: frozenId,
@@ -542,7 +549,7 @@ async function slow(): Promise<void> {
         target: { villages },
         attentionTone: false,
       });
-      await s.fleet.request({ op: 'wait-played', broadcastId: b.id, count: devices });
+      await s.fleet.waitPlayed(b.id, devices);
       const times = await s.fleet.times(b.id);
       return {
         p99: percentile(times.firstReceived, 0.99) - t0,

@@ -196,11 +196,28 @@ export class BenchServer {
     return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
   }
 
-  /** Uploads the shipped sample announcement and waits until it is ready. */
+  /**
+   * Uploads a 2-second tone (made with ffmpeg; about 17 kB once transcoded) and waits until it is
+   * ready: every device downloads it, and the benchmark measures dispatch, not bulk HTTP transfer.
+   */
   async uploadClip(): Promise<string> {
+    const wav = join(this.dataDir, 'bench-tone.wav');
+    await promisify(execFile)('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=880:duration=2',
+      '-ac',
+      '1',
+      wav,
+    ]);
     const form = new FormData();
-    const audio = await readFile(join(ROOT, 'audio/sample-announcement.mp3'));
-    form.append('file', new Blob([audio], { type: 'audio/mpeg' }), 'sample.mp3');
+    const audio = await readFile(wav);
+    form.append('file', new Blob([audio], { type: 'audio/wav' }), 'bench-tone.wav');
     form.append('title', 'bench');
     const res = await fetch(`${this.url}/api/clips?wait=true`, {
       method: 'POST',
