@@ -40,12 +40,13 @@ describe('npm run bench at the smoke size (81 devices)', () => {
     const rows = (await readFile(out, 'utf8'))
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { scenario: string });
+      .map((l) => JSON.parse(l) as { scenario: string; raw?: { failures: string[] } });
     const by = (scenario: string): unknown => rows.find((r) => r.scenario === scenario);
     assert.deepEqual(
       rows.map((r) => r.scenario),
       ['fanout', 'ingest', 'coverage', 'storm'],
     );
+    for (const r of rows.slice(0, 3)) assert.deepEqual(r.raw?.failures, [], r.scenario);
 
     const fanout = by('fanout') as {
       devices: number;

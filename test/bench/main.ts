@@ -123,6 +123,10 @@ async function stage(name: string, devices: number, env: Record<string, string> 
   return s;
 }
 
+function noteFailures(failures: string[]): void {
+  if (failures.length)
+    summaries.push(`${failures.length} round(s) FAILED:\n  ${failures.join('\n  ')}`);
+}
 const maxOf = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
 const ratio = (baseline: number, ours: number) =>
   Number.isFinite(baseline / ours) ? `${(baseline / ours).toFixed(1)}×` : '—';
@@ -145,6 +149,7 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
           base && (() => fanoutRound(base)),
           (p) => log(`fanout ${fmtNum(devices)}: ${p}`),
         );
+        noteFailures(r.failures);
         const m = (xs: { [k: string]: number }[], k: string) => median(xs.map((x) => x[k]));
         const row = {
           devices,
@@ -216,6 +221,7 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
           base && (() => ingestRound(base)),
           (p) => log(`ingest ${fmtNum(devices)}: ${p}`),
         );
+        noteFailures(r.failures);
         const row = {
           devices,
           rounds,
@@ -333,6 +339,7 @@ async function coverage(): Promise<void> {
       () => time(base),
       (p) => log(`coverage: ${p}`),
     );
+    noteFailures(r.failures);
     const m = (xs: Record<string, number>[], k: string) => median(xs.map((x) => x[k]));
     const row = {
       rows: seed.rows,
@@ -573,6 +580,7 @@ async function slow(): Promise<void> {
       round(healthyVillages),
       (p) => log(`slow: ${p}`),
     );
+    noteFailures(r.failures);
     const m = (xs: Record<string, number>[], k: string) => median(xs.map((x) => x[k]));
     const row = {
       devices,

@@ -37,21 +37,35 @@ export function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/** Runs `ours` and `baseline` alternately (A B A B…): one warm-up each, then `rounds` each. */
+/**
+ * Runs `ours` and `baseline` alternately (A B A B…): one warm-up each, then `rounds` each. A
+ * round that fails (say, devices that never confirm in time) is recorded in `failures` and the
+ * run goes on: the figures are the medians of the rounds that completed.
+ */
 export async function alternate<T>(
   rounds: number,
   ours: () => Promise<T>,
   baseline: (() => Promise<T>) | null,
   progress: (line: string) => void,
-): Promise<{ ours: T[]; baseline: T[] }> {
+): Promise<{ ours: T[]; baseline: T[]; failures: string[] }> {
+  const out = { ours: [] as T[], baseline: [] as T[], failures: [] as string[] };
+  const attempt = async (label: string, run: () => Promise<T>, into: T[] | null) => {
+    try {
+      const value = await run();
+      into?.push(value);
+    } catch (err) {
+      const line = `${label}: ${(err as Error).message}`;
+      progress(`FAILED ${line}`);
+      out.failures.push(line);
+    }
+  };
   progress('warm-up');
-  await ours();
-  if (baseline) await baseline();
-  const out = { ours: [] as T[], baseline: [] as T[] };
+  await attempt('ours warm-up', ours, null);
+  if (baseline) await attempt('baseline warm-up', baseline, null);
   for (let i = 0; i < rounds; i++) {
     progress(`round ${i + 1}/${rounds}`);
-    out.ours.push(await ours());
-    if (baseline) out.baseline.push(await baseline());
+    await attempt(`ours round ${i + 1}`, ours, out.ours);
+    if (baseline) await attempt(`baseline round ${i + 1}`, baseline, out.baseline);
   }
   return out;
 }
