@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import request from 'supertest';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
@@ -213,6 +214,44 @@ describe('MQTT gateway on the embedded broker', () => {
   });
 
   describe('presence', () => {
+    it('counts a device once in dalaba_devices_online when it reconnects before its old session ends', async () => {
+      const device = await newDevice();
+      const presence = s.server.app.get(PresenceService);
+      const metric = async () =>
+        Number(
+          /^dalaba_devices_online (\d+)$/m.exec((await request(s.url).get('/metrics')).text)?.[1],
+        );
+      const before = await metric();
+      const hello = {
+        deviceType: 'village_loudspeaker' as const,
+        firmware: 't',
+        codecs: ['mp3'],
+        volume: 50,
+      };
+      const online = (session: string) =>
+        presence.recordState(
+          device.id,
+          { v: 1, type: 'state', id: session, ts: Date.now(), status: 'online', session, hello },
+          Date.now(),
+        );
+      online('first-session');
+      online('second-session'); // no offline in between: announced online twice
+      assert.equal(await metric(), before + 1);
+      presence.recordState(
+        device.id,
+        {
+          v: 1,
+          type: 'state',
+          id: 'x',
+          ts: Date.now(),
+          status: 'offline',
+          session: 'second-session',
+        },
+        Date.now(),
+      );
+      assert.equal(await metric(), before);
+    });
+
     it('marks a device offline from its Last Will when its connection drops abruptly', async () => {
       const device = await newDevice();
       const a = await agent(device);

@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** BENCH_BASELINE: which of the benchmark's simple baselines the server runs (`none` in production). */
-export const BENCH_BASELINES = ['none', 'per-device-dispatch', 'per-event-ingest', 'naive'] as const;
+export const BENCH_BASELINES = [
+  'none',
+  'per-device-dispatch',
+  'per-event-ingest',
+  'naive',
+] as const;
 
 function benchBaseline(name: (typeof BENCH_BASELINES)[number]): BroadcastConfig['baseline'] {
   return {

@@ -93,8 +93,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
   /** Loads presence, starts the broker (or connects to one) and subscribes to every device topic. */
   async start(): Promise<void> {
     await this.presence.start({ brokerRestarted: this.transport.mode === 'embedded' });
-    this.metrics.devicesOnline.set(this.presence.onlineCount());
-    this.presence.changes.subscribe((c) => this.metrics.devicesOnline[c.online ? 'inc' : 'dec']());
+    this.metrics.countOnlineWith(() => this.presence.onlineCount());
     this.deviceEvents.changes.subscribe((change) => {
       if (change.kind === 'created') return;
       if (change.kind === 'updated' && change.enabled) return;
