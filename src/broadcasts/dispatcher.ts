@@ -245,7 +245,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       : new Map<string, string | null>();
     const changes: DeliveryChange[] = [];
     const park: string[] = [];
-    const publishes: Promise<unknown>[] = [];
+    const publishes: (() => Promise<unknown>)[] = [];
 
     for (const d of deliveries) {
       const b = broadcasts.get(d.broadcastId);
@@ -280,8 +280,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
           continue;
         }
       }
-      publishes.push(
-        this.gateway.sendCommand(d.deviceId, this.playCommand(b, d, notBefore, now)).then(
+      const command = this.playCommand(b, d, notBefore, now);
+      publishes.push(() =>
+        this.gateway.sendCommand(d.deviceId, command).then(
           () => this.metrics.commandsSent.inc({ kind: resend ? 'resend' : 'first' }),
           (err: Error) =>
             this.logger.warn(`delivery=${d.id} device=${d.deviceId} send failed: ${err.message}`),
@@ -310,9 +311,12 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
           });
       }
     }
-    await Promise.all(publishes);
+    // Recorded as sent before it is published: a device that answers at once finds its delivery
+    // `sent`, not `pending` (its `received` was lost from the event log when it raced the commit).
+    // A publish that fails is sent again at nextSendAt.
     await this.repo.parkUntilOnline(park);
     await this.commit(changes, now);
+    await Promise.all(publishes.map((publish) => publish()));
   }
 
   private playCommand(
