@@ -217,6 +217,7 @@ export class BroadcastsRepository {
       }
     >();
     const leftovers: DeliveryChange[] = [];
+    const brokenChains = new Set<string>();
     for (const c of changes) {
       const f = folded.get(c.id);
       if (!f) {
@@ -226,11 +227,12 @@ export class BroadcastsRepository {
           patch: { ...c.patch },
           events: [c.event],
         });
-      } else if (c.expect === f.state && !leftovers.some((l) => l.id === c.id)) {
+      } else if (c.expect === f.state && !brokenChains.has(c.id)) {
         Object.assign(f.patch, c.patch);
         f.state = c.patch.state ?? f.state;
         f.events.push(c.event);
       } else {
+        brokenChains.add(c.id);
         leftovers.push(c); // does not follow on: applied on its own below, in order
       }
     }

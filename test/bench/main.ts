@@ -142,149 +142,136 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
       : null;
   try {
     if (which.includes('fanout')) {
-      {
-        const r = await alternate(
-          rounds,
-          () => fanoutRound(ours),
-          base && (() => fanoutRound(base)),
-          (p) => log(`fanout ${fmtNum(devices)}: ${p}`),
-        );
-        noteFailures(r.failures);
-        const m = (xs: { [k: string]: number }[], k: string) => median(xs.map((x) => x[k]));
-        const row = {
-          devices,
-          rounds,
-          ours: {
-            p50: m(r.ours as never, 'p50'),
-            p99: m(r.ours as never, 'p99'),
-            p100: m(r.ours as never, 'p100'),
-            played: m(r.ours as never, 'played'),
-            api: m(r.ours as never, 'api'),
-            resent: maxOf(r.ours.map((x) => x.resent)),
-          },
-          baseline: {
-            p50: m(r.baseline as never, 'p50'),
-            p99: m(r.baseline as never, 'p99'),
-            p100: m(r.baseline as never, 'p100'),
-            played: m(r.baseline as never, 'played'),
-            api: m(r.baseline as never, 'api'),
-            resent: maxOf(r.baseline.map((x) => x.resent)),
-          },
-          raw: r,
-        };
-        record('fanout', row);
-        summaries.push(
-          table(
+      const r = await alternate(
+        rounds,
+        () => fanoutRound(ours),
+        base && (() => fanoutRound(base)),
+        (p) => log(`fanout ${fmtNum(devices)}: ${p}`),
+      );
+      noteFailures(r.failures);
+      const m = (xs: { [k: string]: number }[], k: string) => median(xs.map((x) => x[k]));
+      const row = {
+        devices,
+        rounds,
+        ours: {
+          p50: m(r.ours as never, 'p50'),
+          p99: m(r.ours as never, 'p99'),
+          p100: m(r.ours as never, 'p100'),
+          played: m(r.ours as never, 'played'),
+          api: m(r.ours as never, 'api'),
+          resent: maxOf(r.ours.map((x) => x.resent)),
+        },
+        baseline: {
+          p50: m(r.baseline as never, 'p50'),
+          p99: m(r.baseline as never, 'p99'),
+          p100: m(r.baseline as never, 'p100'),
+          played: m(r.baseline as never, 'played'),
+          api: m(r.baseline as never, 'api'),
+          resent: maxOf(r.baseline.map((x) => x.resent)),
+        },
+        raw: r,
+      };
+      record('fanout', row);
+      summaries.push(
+        table(
+          ['fan-out', 'devices', '50% have it', '99%', '100%', 'all played', 'API call', 'resent'],
+          [
             [
-              'fan-out',
-              'devices',
-              '50% have it',
-              '99%',
-              '100%',
-              'all played',
-              'API call',
-              'resent',
+              'ours',
+              fmtNum(devices),
+              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) => fmtMs(row.ours[k as 'p50'])),
+              fmtNum(row.ours.resent),
             ],
             [
-              [
-                'ours',
-                fmtNum(devices),
-                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) => fmtMs(row.ours[k as 'p50'])),
-                fmtNum(row.ours.resent),
-              ],
-              [
-                'baseline',
-                fmtNum(devices),
-                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
-                  fmtMs(row.baseline[k as 'p50']),
-                ),
-                fmtNum(row.baseline.resent),
-              ],
-              [
-                'ratio',
-                '',
-                ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
-                  ratio(row.baseline[k as 'p50'], row.ours[k as 'p50']),
-                ),
-                '',
-              ],
+              'baseline',
+              fmtNum(devices),
+              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
+                fmtMs(row.baseline[k as 'p50']),
+              ),
+              fmtNum(row.baseline.resent),
             ],
-          ),
-        );
-      }
+            [
+              'ratio',
+              '',
+              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
+                ratio(row.baseline[k as 'p50'], row.ours[k as 'p50']),
+              ),
+              '',
+            ],
+          ],
+        ),
+      );
     }
     if (which.includes('ingest')) {
-      {
-        const r = await alternate(
-          rounds,
-          () => ingestRound(ours),
-          base && (() => ingestRound(base)),
-          (p) => log(`ingest ${fmtNum(devices)}: ${p}`),
-        );
-        noteFailures(r.failures);
-        const row = {
-          devices,
-          rounds,
-          ours: {
-            perSecond: median(r.ours.map((x) => x.perSecond)),
-            ms: median(r.ours.map((x) => x.ms)),
-            loopP99: median(r.ours.map((x) => x.loopP99)),
-            lost: maxOf(r.ours.map((x) => x.lost)),
-            duplicated: maxOf(r.ours.map((x) => x.duplicated)),
-          },
-          baseline: {
-            perSecond: median(r.baseline.map((x) => x.perSecond)),
-            ms: median(r.baseline.map((x) => x.ms)),
-            loopP99: median(r.baseline.map((x) => x.loopP99)),
-            lost: maxOf(r.baseline.map((x) => x.lost)),
-            duplicated: maxOf(r.baseline.map((x) => x.duplicated)),
-          },
-          raw: r,
-        };
-        record('ingest', row);
-        summaries.push(
-          table(
+      const r = await alternate(
+        rounds,
+        () => ingestRound(ours),
+        base && (() => ingestRound(base)),
+        (p) => log(`ingest ${fmtNum(devices)}: ${p}`),
+      );
+      noteFailures(r.failures);
+      const row = {
+        devices,
+        rounds,
+        ours: {
+          perSecond: median(r.ours.map((x) => x.perSecond)),
+          ms: median(r.ours.map((x) => x.ms)),
+          loopP99: median(r.ours.map((x) => x.loopP99)),
+          lost: maxOf(r.ours.map((x) => x.lost)),
+          duplicated: maxOf(r.ours.map((x) => x.duplicated)),
+        },
+        baseline: {
+          perSecond: median(r.baseline.map((x) => x.perSecond)),
+          ms: median(r.baseline.map((x) => x.ms)),
+          loopP99: median(r.baseline.map((x) => x.loopP99)),
+          lost: maxOf(r.baseline.map((x) => x.lost)),
+          duplicated: maxOf(r.baseline.map((x) => x.duplicated)),
+        },
+        raw: r,
+      };
+      record('ingest', row);
+      summaries.push(
+        table(
+          [
+            'ingest',
+            'devices',
+            'confirmations/s',
+            'last durable',
+            'loop delay p99',
+            'lost',
+            'duplicated',
+          ],
+          [
             [
-              'ingest',
-              'devices',
-              'confirmations/s',
-              'last durable',
-              'loop delay p99',
-              'lost',
-              'duplicated',
+              'ours',
+              fmtNum(devices),
+              fmtNum(row.ours.perSecond),
+              fmtMs(row.ours.ms),
+              fmtMs(row.ours.loopP99),
+              fmtNum(row.ours.lost),
+              fmtNum(row.ours.duplicated),
             ],
             [
-              [
-                'ours',
-                fmtNum(devices),
-                fmtNum(row.ours.perSecond),
-                fmtMs(row.ours.ms),
-                fmtMs(row.ours.loopP99),
-                fmtNum(row.ours.lost),
-                fmtNum(row.ours.duplicated),
-              ],
-              [
-                'baseline',
-                fmtNum(devices),
-                fmtNum(row.baseline.perSecond),
-                fmtMs(row.baseline.ms),
-                fmtMs(row.baseline.loopP99),
-                fmtNum(row.baseline.lost),
-                fmtNum(row.baseline.duplicated),
-              ],
-              [
-                'ratio',
-                '',
-                ratio(row.ours.perSecond, row.baseline.perSecond),
-                ratio(row.baseline.ms, row.ours.ms),
-                '',
-                '',
-                '',
-              ],
+              'baseline',
+              fmtNum(devices),
+              fmtNum(row.baseline.perSecond),
+              fmtMs(row.baseline.ms),
+              fmtMs(row.baseline.loopP99),
+              fmtNum(row.baseline.lost),
+              fmtNum(row.baseline.duplicated),
             ],
-          ),
-        );
-      }
+            [
+              'ratio',
+              '',
+              ratio(row.ours.perSecond, row.baseline.perSecond),
+              ratio(row.baseline.ms, row.ours.ms),
+              '',
+              '',
+              '',
+            ],
+          ],
+        ),
+      );
     }
   } finally {
     await ours.close();
