@@ -9,7 +9,7 @@ export interface FetchOptions {
   /** Keep the file here (for a real player); in memory only when absent. */
   cacheDir?: string;
   /**
-   * Keep retrying network errors and 5xx answers until this time (epoch ms, this machine's clock):
+   * Keep retrying network errors, 5xx, 408 and 429 answers until this time (epoch ms, this machine's clock):
    * a device retries until its delivery expires, so a server restart or a weak link only delays it.
    */
   deadline?: number;
@@ -74,7 +74,8 @@ export async function fetchClip(
       } catch (err) {
         if (options.signal?.aborted) throw options.signal.reason;
         lastError = (err as Error).message;
-        if (err instanceof HttpError && /HTTP 4\d\d/.test(lastError)) break; // refused: retrying will not help
+        // Refused (403, 404, 416…): retrying will not help. 408 and 429 say "busy, come back".
+        if (err instanceof HttpError && /HTTP 4(?!08|29)\d\d/.test(lastError)) break;
         const backoff = Math.min(8000, (options.backoffMs ?? 1000) * 2 ** Math.min(attempt - 1, 3));
         if (Date.now() + backoff >= deadline) break;
         await wait(backoff, undefined, { signal: options.signal });

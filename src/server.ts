@@ -11,6 +11,7 @@ import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
+import { LISTEN_BACKLOG } from './common/listen-backlog.js';
 import { LiveEvents } from './coverage/live-events.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
@@ -98,7 +99,13 @@ function explainDatabaseError(err: unknown, config: AppConfig): StartupError | u
 
 async function listen(app: INestApplication, config: AppConfig): Promise<void> {
   try {
-    await app.listen(config.port, config.host);
+    // Nest passes extra arguments on to http.Server#listen(port, host, backlog, callback).
+    const listenWith = app.listen.bind(app) as unknown as (
+      port: number,
+      host: string,
+      backlog: number,
+    ) => Promise<unknown>;
+    await listenWith(config.port, config.host, LISTEN_BACKLOG);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {

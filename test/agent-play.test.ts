@@ -19,19 +19,20 @@ function clipServer(body: Buffer): Promise<{
   url: string;
   server: Server;
   cutNext: () => void;
-  unavailableFor: (requests: number) => void;
+  unavailableFor: (requests: number, status?: number) => void;
   ranges: string[];
   requests: () => number;
 }> {
   let cut = false;
   let unavailable = 0;
+  let unavailableStatus = 503;
   let requests = 0;
   const ranges: string[] = [];
   const server = createServer((req, res) => {
     requests++;
     if (unavailable > 0) {
       unavailable--;
-      res.writeHead(503).end();
+      res.writeHead(unavailableStatus).end();
       return;
     }
     const range = req.headers.range;
@@ -55,7 +56,10 @@ function clipServer(body: Buffer): Promise<{
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/clip.mp3`,
         server,
         cutNext: () => (cut = true),
-        unavailableFor: (n) => (unavailable = n),
+        unavailableFor: (n, status = 503) => {
+          unavailable = n;
+          unavailableStatus = status;
+        },
         ranges,
         requests: () => requests,
       }),
@@ -93,6 +97,27 @@ describe('fetching a clip', () => {
     const before = clip.requests();
     await assert.rejects(fetchClip(clipOf(clip.url), { backoffMs: 1 }), /HTTP 503/);
     assert.equal(clip.requests() - before, 4);
+    clip.unavailableFor(0);
+  });
+
+  it('retries a busy server (408, 429) like a 5xx, and stops at once on another 4xx', async () => {
+    for (const status of [408, 429]) {
+      clip.unavailableFor(2, status);
+      const before = clip.requests();
+      const got = await fetchClip(clipOf(clip.url), {
+        deadline: Date.now() + 30_000,
+        backoffMs: 5,
+      });
+      assert.equal(got.bytes, body.length, `after two ${status}s`);
+      assert.equal(clip.requests() - before, 3);
+    }
+    clip.unavailableFor(5, 403);
+    const before = clip.requests();
+    await assert.rejects(
+      fetchClip(clipOf(clip.url), { deadline: Date.now() + 30_000, backoffMs: 5 }),
+      /download failed: HTTP 403/,
+    );
+    assert.equal(clip.requests() - before, 1, 'a refusal is final');
     clip.unavailableFor(0);
   });
 });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { LISTEN_BACKLOG } from '../src/common/listen-backlog.js';
 import { MIGRATIONS } from '../src/database/schema.js';
 import { runCli } from './support/cli.js';
 import { spawnServer } from './support/process.js';
-import { tempDir } from './support/server.js';
+import { startTestServer, tempDir } from './support/server.js';
 
 describe('starting the server', () => {
   it('stops with a message naming each bad variable, without a stack trace', async () => {
@@ -104,6 +107,28 @@ describe('starting the server', () => {
     } finally {
       started.child.kill('SIGTERM');
       assert.equal((await started.exited).code, 0);
+    }
+  });
+
+  it('asks for an accept queue that holds a fleet arriving at once (HTTP and MQTT)', async () => {
+    // Node's default of 511 overflowed when 10,000 devices fetched a clip at once: dropped
+    // handshakes are retried by the devices' TCP stacks with waits of up to minutes.
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    assert.ok(somaxconn > 511, `net.core.somaxconn is ${somaxconn}: raise it (docs/operations.md)`);
+    const s = await startTestServer();
+    try {
+      const backlog = (port: number): number => {
+        // For a listening socket, `ss` shows the accept-queue limit as Send-Q.
+        const out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+        const fields = out.trim().split(/\s+/);
+        assert.equal(fields[0], 'LISTEN', `ss printed: ${out}`);
+        return Number(fields[2]);
+      };
+      const expected = Math.min(LISTEN_BACKLOG, somaxconn);
+      assert.equal(backlog(s.server.port), expected, 'HTTP listener');
+      assert.equal(backlog(s.server.mqttPort!), expected, 'MQTT listener');
+    } finally {
+      await s.close();
     }
   });
 });

@@ -4,6 +4,7 @@ import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { MqttConfig } from '../config/app-config.js';
+import { LISTEN_BACKLOG } from '../common/listen-backlog.js';
 import { StartupError } from '../common/startup-error.js';
 import { canGuardPacketSize, guardPacketSize } from './packet-size-guard.js';
 import { BrokerPolicy, MessageHandler, MqttTransport, PublishOptions } from './transport.js';
@@ -93,7 +94,11 @@ export class EmbeddedBroker extends MqttTransport {
     );
     await listen(this.tcp, this.config.port, this.config.host, 'MQTT_PORT');
     if (this.config.wsPort !== undefined) {
-      this.ws = new WebSocketServer({ port: this.config.wsPort, host: this.config.host });
+      this.ws = new WebSocketServer({
+        port: this.config.wsPort,
+        host: this.config.host,
+        backlog: LISTEN_BACKLOG,
+      });
       await new Promise<void>((resolve, reject) => {
         this.ws!.once('listening', resolve);
         this.ws!.once('error', (err: NodeJS.ErrnoException) =>
@@ -217,6 +222,6 @@ function portError(err: NodeJS.ErrnoException, port: number, variable: string): 
 function listen(server: Server, port: number, host: string, variable: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(portError(err, port, variable)));
-    server.listen(port, host, () => resolve());
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
 }
