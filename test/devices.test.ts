@@ -161,3 +161,46 @@ describe('devices API', () => {
     assert.ok(changes.some((c) => c.kind === 'deleted' && c.deviceId === device.id));
   });
 });
+
+describe('the device directory (in memory, for the board and broadcast targets)', () => {
+  it('is never staler than the database, also with a second server process writing to it', async () => {
+    const a = await startTestServer();
+    // A second server on the same SQLite file, as when several processes share one database.
+    const b = await startTestServer({ dataDir: a.dataDir, adminToken: a.adminToken });
+    try {
+      const fa = fixtures(a.url, a.adminToken);
+      const fb = fixtures(b.url, b.adminToken);
+      const town = (await fa.newTown()).code;
+      const village = (await fa.newVillage(town)).code;
+      const board = async () =>
+        (await api(a.url, a.adminToken).get(`/api/status/villages?town=${town}`).expect(200)).body
+          .items[0] as { devicesTotal: number; devicesEnabled: number };
+      const targets = async () =>
+        (
+          await api(a.url, a.adminToken)
+            .post('/api/broadcasts/target-preview')
+            .send({ villages: [village] })
+            .expect(200)
+        ).body as { devices: number };
+
+      await fa.newDevice(village);
+      assert.equal((await board()).devicesTotal, 1);
+      const other = await fb.newDevice(village); // written by the other process
+      const seen = await board();
+      assert.equal(seen.devicesTotal, 2, 'a device another process created');
+      assert.equal(seen.devicesEnabled, 2);
+      assert.equal((await targets()).devices, 2);
+      await api(b.url, b.adminToken)
+        .patch(`/api/devices/${other.id}`)
+        .send({ enabled: false })
+        .expect(200);
+      assert.equal((await board()).devicesEnabled, 1);
+      assert.equal((await targets()).devices, 1);
+      await api(b.url, b.adminToken).delete(`/api/devices/${other.id}`).expect(204);
+      assert.equal((await board()).devicesTotal, 1);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});

@@ -36,7 +36,7 @@ export interface Resolved {
 export function resolveTargets(
   target: Target,
   villages: RegistryVillage[],
-  devices: RegistryDevice[],
+  devices: readonly RegistryDevice[],
 ): Resolved {
   const towns = new Set(target.towns ?? []);
   const named = new Set(target.villages ?? []);

@@ -34,7 +34,7 @@ export interface PeriodInput {
   villages: VillageRef[];
   /** Villages where a device played anything in the period. */
   villagesPlayed: Set<string>;
-  devices: { id: string; villageCode: string; enabled: boolean }[];
+  devices: readonly { id: string; villageCode: string; enabled: boolean }[];
   onlineMs: Map<string, number>;
 }
 

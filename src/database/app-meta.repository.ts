@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AppMetaEntity } from './app-meta.entity.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -14,6 +14,11 @@ export class AppMetaRepository {
   async get(key: string): Promise<string | undefined> {
     const row = await this.dataSource.getRepository(AppMetaEntity).findOneBy({ key });
     return row?.value;
+  }
+
+  /** Sets a key inside a transaction the caller already holds (e.g. a registry's change token). */
+  static async setIn(m: EntityManager, key: string, value: string): Promise<void> {
+    await m.getRepository(AppMetaEntity).upsert({ key, value }, ['key']);
   }
 
   async set(key: string, value: string): Promise<void> {

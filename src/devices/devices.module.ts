@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { VillagesModule } from '../villages/villages.module.js';
+import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceEntity } from './device.entity.js';
 import { DevicesController } from './devices.controller.js';
@@ -16,7 +17,14 @@ import { PresenceService } from './presence.service.js';
     VillagesModule,
   ],
   controllers: [DevicesController],
-  providers: [DevicesRepository, DevicesService, DeviceEvents, PresenceRepository, PresenceService],
+  providers: [
+    DevicesRepository,
+    DeviceDirectory,
+    DevicesService,
+    DeviceEvents,
+    PresenceRepository,
+    PresenceService,
+  ],
   exports: [DevicesService, DeviceEvents, PresenceService],
 })
 export class DevicesModule {}

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
+import { randomUUID } from 'node:crypto';
+import { AppMetaRepository } from '../database/app-meta.repository.js';
 import { chunks } from '../database/batch.js';
 import { escapeLike } from '../database/db-errors.js';
 import { WriteQueue } from '../database/write-queue.js';
@@ -17,16 +19,33 @@ export interface DeviceFilter {
   offset?: number;
 }
 
+/** The app_meta key whose value changes with every device write. */
+const REGISTRY_VERSION_KEY = 'devices.version';
+
 /** The only file that speaks TypeORM for devices. */
 @Injectable()
 export class DevicesRepository {
   constructor(
     @InjectRepository(DeviceEntity) private readonly devices: Repository<DeviceEntity>,
     private readonly writes: WriteQueue,
+    private readonly meta: AppMetaRepository,
   ) {}
 
+  /**
+   * One transaction of device writes. It also stores a new registry version, so that every
+   * server process sharing the database sees that its {@link DeviceDirectory} is out of date.
+   */
   write<T>(work: (tx: DevicesTx) => Promise<T>): Promise<T> {
-    return this.writes.run((m) => work(new DevicesTx(m)));
+    return this.writes.run(async (m) => {
+      const out = await work(new DevicesTx(m));
+      await AppMetaRepository.setIn(m, REGISTRY_VERSION_KEY, randomUUID());
+      return out;
+    });
+  }
+
+  /** Changes with every committed device write ('' before the first). */
+  async registryVersion(): Promise<string> {
+    return (await this.meta.get(REGISTRY_VERSION_KEY)) ?? '';
   }
 
   find(id: string): Promise<DeviceEntity | null> {

@@ -21,6 +21,7 @@ import {
 } from './device-import.js';
 import { generateDeviceSecret, hashForStorage, verifyDeviceSecret } from './device-secret.js';
 import type { DeviceEntity } from './device.entity.js';
+import { DeviceDirectory, DirectoryEntry } from './device-directory.js';
 import { DevicesRepository, DevicesTx } from './devices.repository.js';
 import type { DeviceImportReportDto } from './dto/device-import-report.dto.js';
 import { Presence, PresenceService } from './presence.service.js';
@@ -72,6 +73,7 @@ export class DevicesService {
     private readonly events: DeviceEvents,
     private readonly presence: PresenceService,
     private readonly presenceRepo: PresenceRepository,
+    private readonly directory: DeviceDirectory,
     private readonly clock: Clock,
   ) {}
 
@@ -125,17 +127,27 @@ export class DevicesService {
       lastSeenAt: number | null;
     }[]
   > {
-    return (await this.repo.inVillages(villageCodes)).map((d) => {
-      const p = this.presence.get(d.id);
-      return { ...d, online: p?.online ?? false, lastSeenAt: p?.lastSeenAt ?? null };
-    });
+    const { byVillage } = await this.directory.current();
+    const out = [];
+    for (const code of villageCodes) {
+      for (const d of byVillage.get(code) ?? []) {
+        const p = this.presence.get(d.id);
+        out.push({
+          id: d.id,
+          villageCode: d.villageCode,
+          type: d.type,
+          enabled: d.enabled,
+          online: p?.online ?? false,
+          lastSeenAt: p?.lastSeenAt ?? null,
+        });
+      }
+    }
+    return out;
   }
 
   /** Every device with its village, type and whether it is enabled (for resolving broadcast targets). */
-  targetingSnapshot(): Promise<
-    { id: string; villageCode: string; type: DeviceType; enabled: boolean }[]
-  > {
-    return this.repo.snapshot();
+  async targetingSnapshot(): Promise<readonly DirectoryEntry[]> {
+    return (await this.directory.current()).entries;
   }
 
   villagesOf(deviceIds: string[]): Promise<Set<string>> {

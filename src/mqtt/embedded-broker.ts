@@ -7,6 +7,7 @@ import type { MqttConfig } from '../config/app-config.js';
 import { LISTEN_BACKLOG } from '../common/listen-backlog.js';
 import { StartupError } from '../common/startup-error.js';
 import { canGuardPacketSize, guardPacketSize } from './packet-size-guard.js';
+import { indexRetained, RetainedStore } from './retained-index.js';
 import { BrokerPolicy, MessageHandler, MqttTransport, PublishOptions } from './transport.js';
 
 /** Bytes an MQTT packet may carry beyond its payload (topic, ids, properties). */
@@ -75,6 +76,11 @@ export class EmbeddedBroker extends MqttTransport {
         done(null, policy.maySubscribe(client.id, sub.topic) ? sub : null);
       },
     });
+    // Aedes' default persistence wraps its async, in-memory one; give that an exact-topic index.
+    const persistence = (aedes as unknown as { persistence?: { asyncPersistence?: RetainedStore } })
+      .persistence;
+    if (persistence?.asyncPersistence) indexRetained(persistence.asyncPersistence);
+    else this.logger.warn('Aedes persistence changed shape: retained lookups stay a full scan');
     this.aedes = aedes;
     aedes.on('clientError', (client: Client, err: Error) =>
       this.logger.debug(`device=${client?.id ?? '?'} connection error: ${err.message}`),

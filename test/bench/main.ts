@@ -8,7 +8,7 @@
  *   npm run bench -- --scenario fanout --devices 10000 --rounds 7
  *   npm run bench -- --broker mosquitto               devices and server on the machine's Mosquitto
  */
-import { copyFileSync, mkdirSync, appendFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -77,6 +77,14 @@ const machine = {
   memGiB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
   broker: args.broker,
+  /** The kernel's cap on a listener's accept queue: below the fleet size, devices arriving at once wait on TCP retries. */
+  somaxconn: (() => {
+    try {
+      return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    } catch {
+      return null;
+    }
+  })(),
 };
 const started = Date.now();
 const log = (line: string) =>
@@ -423,8 +431,19 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
   log(
-    `bench: ${scenarios.join(', ')}; sizes ${sizes.join(', ')}; ${rounds} round(s); broker ${args.broker}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`,
+    `bench: ${scenarios.join(', ')}; sizes ${sizes.join(', ')}; ${rounds} round(s); broker ${args.broker}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; somaxconn ${machine.somaxconn ?? 'unknown'}`,
   );
+  const largest = Math.max(
+    ...(scenarios.some((s) => s === 'fanout' || s === 'ingest') ? sizes : []),
+    scenarios.includes('storm') ? Number(args['storm-devices']) : 0,
+    scenarios.includes('memory') ? Number(args['memory-devices']) : 0,
+  );
+  if (machine.somaxconn !== null && machine.somaxconn < largest)
+    log(
+      `warning: net.core.somaxconn is ${machine.somaxconn}, below ${fmtNum(largest)} devices: those arriving at once ` +
+        'overflow the accept queue and wait on TCP retries (docs/operations.md, "Large fleets"); ' +
+        'sysctl -w net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535',
+    );
   const delivery = scenarios.filter((s) => s === 'fanout' || s === 'ingest');
   if (delivery.length) for (const n of sizes) await fanoutAndIngest(n, delivery);
   if (scenarios.includes('coverage')) await coverage();
