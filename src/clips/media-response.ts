@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
-import type { ClipStorage } from './clip-storage.js';
+import type { ClipStorage, StoredAudio } from './clip-storage.js';
 
 export type ByteRange = { start: number; end: number };
 
@@ -36,8 +36,9 @@ export async function sendAudio(
   res: Response,
   storage: ClipStorage,
   sha256: string,
-  size: number,
+  audio: StoredAudio,
 ): Promise<void> {
+  const size = audio.size;
   const etag = `"${sha256}"`;
   res.setHeader('Content-Type', 'audio/mpeg');
   res.setHeader('Accept-Ranges', 'bytes');
@@ -65,6 +66,10 @@ export async function sendAudio(
   }
   if (req.method === 'HEAD') {
     res.end();
+    return;
+  }
+  if (audio.bytes) {
+    res.end(range ? audio.bytes.subarray(range.start, range.end + 1) : audio.bytes);
     return;
   }
   await pipeline(storage.open(sha256, range ?? undefined), res).catch(() => undefined); // client went away

@@ -39,16 +39,16 @@ export class MediaService {
     ) {
       throw new DomainError('forbidden', 'FORBIDDEN', 'This link is not valid');
     }
-    const size = await this.storage.size(sha256);
-    if (size === undefined) throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'No such audio');
-    await sendAudio(req, res, this.storage, sha256, size);
+    const audio = await this.storage.audio(sha256);
+    if (!audio) throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'No such audio');
+    await sendAudio(req, res, this.storage, sha256, audio);
   }
 
   async sendClip(clipId: string, req: Request, res: Response): Promise<void> {
     const audio = await this.clips.audioOf(clipId);
-    const size = await this.storage.size(audio.sha256);
-    if (size === undefined)
+    const stored = await this.storage.audio(audio.sha256);
+    if (!stored)
       throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'The clip’s audio file is missing');
-    await sendAudio(req, res, this.storage, audio.sha256, size);
+    await sendAudio(req, res, this.storage, audio.sha256, stored);
   }
 }
