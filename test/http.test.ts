@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, startTestServer, TestServer } from './support/server.js';
+import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
 interface Operation {
   summary?: string;
@@ -158,5 +160,28 @@ describe('HTTP surface', () => {
     const res = await api(s.url).get('/').expect(200);
     assert.match(res.headers['content-type'], /text\/html/);
     assert.match(res.text, /大喇叭/);
+  });
+
+  it('never looks up API, media, health or metrics paths among the dashboard files', async () => {
+    // A dashboard directory holding files at those paths: the controllers must answer, untouched.
+    const dir = tempDir();
+    for (const path of ['index.html', 'health', 'metrics', 'api/docs-json', 'media/x.mp3']) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), `decoy ${path}`);
+    }
+    const t = await startTestServer({ configure: (c) => (c.http.dashboardDir = dir) });
+    try {
+      const client = api(t.url);
+      assert.equal((await client.get('/').expect(200)).text, 'decoy index.html');
+      assert.doesNotMatch((await client.get('/health').expect(200)).text, /decoy/);
+      assert.doesNotMatch((await client.get('/metrics').expect(200)).text, /decoy/);
+      assert.equal(
+        (await client.get('/api/docs-json').expect(200)).body.openapi?.slice(0, 2),
+        '3.',
+      );
+      assert.equal((await client.get('/media/x.mp3').expect(403)).body.error, 'FORBIDDEN');
+    } finally {
+      await t.close();
+    }
   });
 });

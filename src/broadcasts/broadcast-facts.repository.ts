@@ -187,6 +187,14 @@ export class BroadcastFactsRepository {
     }));
   }
 
+  /** The deliveries table for raw SQL, with its schema (DATABASE_SCHEMA) as TypeORM names it. */
+  private deliveriesTable(): string {
+    return this.deliveries.metadata.tablePath
+      .split('.')
+      .map((part) => `"${part}"`)
+      .join('.');
+  }
+
   // ---- period reports ----
 
   /** Broadcasts starting in [from, to), oldest first (IDX_broadcasts_start_at). */
@@ -217,8 +225,10 @@ export class BroadcastFactsRepository {
   }
 
   /**
-   * (broadcast, village) pairs where at least one device played. Plan: a range of
-   * IDX_deliveries_coverage per broadcast (broadcast_id IN …), read from the index alone.
+   * (broadcast, village) pairs where at least one device played. Plan: each targeted pair (the
+   * broadcast_villages primary key) probes IDX_deliveries_coverage on (broadcast_id,
+   * village_code) and stops at its first `played` entry, so the cost follows the pairs, not the
+   * deliveries (grouping every delivery of 30 days read the whole index: ~1,000,000 entries).
    */
   async playedPairs(
     broadcastIds: string[],
@@ -226,14 +236,16 @@ export class BroadcastFactsRepository {
     const out: { broadcastId: string; villageCode: string }[] = [];
     for (const ids of chunks(broadcastIds, 500)) {
       out.push(
-        ...(await this.deliveries
-          .createQueryBuilder('d')
-          .select('d.broadcast_id', 'broadcastId')
-          .addSelect('d.village_code', 'villageCode')
-          .where('d.broadcast_id IN (:...ids)', { ids })
-          .andWhere('d.state = :played', { played: 'played' })
-          .groupBy('d.broadcast_id')
-          .addGroupBy('d.village_code')
+        ...(await this.villages
+          .createQueryBuilder('bv')
+          .select('bv.broadcast_id', 'broadcastId')
+          .addSelect('bv.village_code', 'villageCode')
+          .where('bv.broadcast_id IN (:...ids)', { ids })
+          .andWhere(
+            `EXISTS (SELECT 1 FROM ${this.deliveriesTable()} d WHERE d.broadcast_id = bv.broadcast_id
+               AND d.village_code = bv.village_code AND d.state = :played)`,
+            { played: 'played' },
+          )
           .getRawMany<{ broadcastId: string; villageCode: string }>()),
       );
     }
@@ -261,16 +273,33 @@ export class BroadcastFactsRepository {
   }
 
   /**
-   * Villages where some device played anything in [from, to). Plan: a range scan of
-   * IDX_deliveries_played (played_at, village_code), read from the index alone.
+   * Of these villages, those where some device played anything in [from, to). Plan: per village
+   * one probe of IDX_deliveries_village_played (village_code, played_at), stopping at the first
+   * play in range, so the cost follows the villages, not the plays of the period.
    */
-  async villagesPlayedBetween(from: number, to: number): Promise<Set<string>> {
-    const rows = await this.deliveries
-      .createQueryBuilder('d')
-      .select('DISTINCT d.village_code', 'villageCode')
-      .where('d.played_at >= :from AND d.played_at < :to', { from, to })
-      .getRawMany<{ villageCode: string }>();
-    return new Set(rows.map((r) => r.villageCode));
+  async villagesPlayedBetween(
+    villageCodes: string[],
+    from: number,
+    to: number,
+  ): Promise<Set<string>> {
+    const postgres = this.deliveries.manager.connection.options.type === 'postgres';
+    const table = this.deliveriesTable();
+    const out = new Set<string>();
+    for (const codes of chunks(villageCodes, 500)) {
+      // Placeholders in the order they appear: ? for SQLite, $n for PostgreSQL.
+      const params: unknown[] = [...codes, from, to];
+      const p = (i: number) => (postgres ? `$${i}` : '?');
+      const values = codes.map((_, i) => `(${p(i + 1)})`).join(', ');
+      const rows: { code: string }[] = await this.deliveries.manager.query(
+        `WITH v(code) AS (VALUES ${values})
+         SELECT v.code AS code FROM v WHERE EXISTS (SELECT 1 FROM ${table} d
+           WHERE d.village_code = v.code AND d.played_at >= ${p(codes.length + 1)}
+             AND d.played_at < ${p(codes.length + 2)})`,
+        params,
+      );
+      for (const r of rows) out.add(r.code);
+    }
+    return out;
   }
 
   /** The latest dispatched broadcasts that targeted a village, newest first (IDX_broadcast_villages_village). */

@@ -133,7 +133,8 @@ export class BroadcastVillageEntity {
   'startedAt',
   'playedAt',
 ])
-@Index('IDX_deliveries_played', ['playedAt', 'villageCode'])
+/** "Did a device of this village play anything in [from, to)?": one probe per village. */
+@Index('IDX_deliveries_village_played', ['villageCode', 'playedAt'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -103,24 +103,30 @@ export class ClipStorage {
       this.cache.set(sha256, hit);
       return { size: hit.length, bytes: hit };
     }
-    const size = await this.size(sha256);
-    if (size === undefined || size > CACHE_FILE_MAX)
-      return size === undefined ? undefined : { size };
+    // Downloads that arrive while the file is being read wait for that one read (no stat each).
     let pending = this.loading.get(sha256);
     if (!pending) {
-      pending = readFile(this.audioPath(sha256))
-        .then(
-          (bytes) => {
-            this.remember(sha256, bytes);
-            return bytes;
-          },
-          () => undefined,
-        )
-        .finally(() => this.loading.delete(sha256));
-      this.loading.set(sha256, pending);
+      const size = await this.size(sha256);
+      if (size === undefined) return undefined;
+      if (size > CACHE_FILE_MAX) return { size };
+      pending = this.loading.get(sha256) ?? this.load(sha256);
     }
     const bytes = await pending;
     return bytes ? { size: bytes.length, bytes } : undefined;
+  }
+
+  private load(sha256: string): Promise<Buffer | undefined> {
+    const pending = readFile(this.audioPath(sha256))
+      .then(
+        (bytes) => {
+          this.remember(sha256, bytes);
+          return bytes;
+        },
+        () => undefined,
+      )
+      .finally(() => this.loading.delete(sha256));
+    this.loading.set(sha256, pending);
+    return pending;
   }
 
   private remember(sha256: string, bytes: Buffer): void {

@@ -287,16 +287,19 @@ export class CoverageService {
     const threshold = query.threshold ?? 0.9;
     const broadcasts = await this.facts.inPeriod(from, to);
     const counted = broadcasts.filter(isCounted).map((b) => b.id);
-    const [targets, played, confirmed, villages, villagesPlayed, devices, onlineMs] =
-      await Promise.all([
-        this.facts.targetPairs(counted),
-        this.facts.playedPairs(counted),
-        this.facts.confirmedPairs(counted),
-        this.villages.refs(),
-        this.facts.villagesPlayedBetween(from, to),
-        this.devices.targetingSnapshot(),
-        this.presence.onlineMsBetween(from, to),
-      ]);
+    const villages = await this.villages.refs();
+    const [targets, played, confirmed, villagesPlayed, devices, onlineMs] = await Promise.all([
+      this.facts.targetPairs(counted),
+      this.facts.playedPairs(counted),
+      this.facts.confirmedPairs(counted),
+      this.facts.villagesPlayedBetween(
+        villages.map((v) => v.code),
+        from,
+        to,
+      ),
+      this.devices.targetingSnapshot(),
+      this.presence.onlineMsBetween(from, to),
+    ]);
     const report = computePeriodReport({
       from,
       to,

@@ -19,6 +19,7 @@ import { Presence1764403200000 } from './migrations/1764403200000-presence.js';
 import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
 import { Broadcasts1764576000000 } from './migrations/1764576000000-broadcasts.js';
 import { Coverage1764662400000 } from './migrations/1764662400000-coverage.js';
+import { VillagePlayed1764748800000 } from './migrations/1764748800000-village-played.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -50,4 +51,5 @@ export const MIGRATIONS = [
   Clips1764489600000,
   Broadcasts1764576000000,
   Coverage1764662400000,
+  VillagePlayed1764748800000,
 ];

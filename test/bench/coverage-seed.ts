@@ -174,7 +174,7 @@ export function seedHistory(
 /** The indexes issue 6 added for coverage; the baseline runs on the schema without them. */
 export const COVERAGE_INDEXES = [
   'IDX_deliveries_coverage',
-  'IDX_deliveries_played',
+  'IDX_deliveries_village_played',
   'IDX_broadcasts_start_at',
   'IDX_broadcast_villages_village',
   'IDX_presence_intervals_ended',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Clock } from '../../src/common/clock.js';
-import { loadConfig } from '../../src/config/app-config.js';
+import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { RunningServer, startServer } from '../../src/server.js';
 
 export interface LogLine {
@@ -35,6 +35,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** A clock the test controls (schedules, deadlines). */
   clock?: Clock;
+  /** Changes the loaded configuration before the server starts (what no variable sets). */
+  configure?: (config: AppConfig) => void;
 }
 
 /** A clock that stands still until the test moves it. */
@@ -77,6 +79,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     PATH: process.env.PATH ?? '',
     ...options.env,
   });
+  options.configure?.(config);
   const rawLogs: string[] = [];
   const server = await startServer(config, {
     logStream: { write: (line: string) => void rawLogs.push(line) },
