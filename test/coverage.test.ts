@@ -592,4 +592,37 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
       ],
     );
   });
+
+  it('keeps a settled broadcast’s figures in memory, never those of one with a delivery open', async () => {
+    // Runs last: it changes rows behind the server's back to see which answers come from memory.
+    const sql = (query: string, params: unknown[] = []) =>
+      s.server.app.get(WriteQueue).run((m) => m.query(query, params));
+    const deliveries = async () =>
+      (await api(s.url, s.adminToken).get(`/api/broadcasts/${seeded.id}/coverage`).expect(200)).body
+        .deliveries as Record<string, number>;
+    const before = await deliveries();
+    assert.ok(before.pending > 1);
+    // Cancelled, but its deliveries are not all ended yet (as inside the dispatcher's cancel).
+    await sql(`UPDATE broadcasts SET status = 'cancelled' WHERE id = ?`, [seeded.id]);
+    assert.deepEqual(await deliveries(), before);
+    await sql(
+      `UPDATE deliveries SET state = 'cancelled' WHERE id = (SELECT id FROM deliveries
+         WHERE broadcast_id = ? AND state = 'pending' LIMIT 1)`,
+      [seeded.id],
+    );
+    assert.equal((await deliveries()).pending, before.pending - 1, 'still read from the rows');
+    await sql(
+      `UPDATE deliveries SET state = 'cancelled' WHERE broadcast_id = ?
+         AND state IN ('pending', 'sent', 'playing')`,
+      [seeded.id],
+    );
+    const settled = await deliveries();
+    assert.equal(settled.pending ?? 0, 0);
+    // Ended deliveries never change; if one did, the kept figures would not show it.
+    await sql(
+      `UPDATE deliveries SET state = 'played' WHERE broadcast_id = ? AND state = 'failed'`,
+      [seeded.id],
+    );
+    assert.deepEqual(await deliveries(), settled, 'answered from memory');
+  });
 });

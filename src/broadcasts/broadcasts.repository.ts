@@ -26,7 +26,22 @@ export interface DeliveryChange {
   of: Pick<DeliveryEntity, 'broadcastId' | 'deviceId' | 'villageCode'>;
 }
 
-/** The only file that speaks TypeORM for broadcasts, deliveries, their events and confirmations. */
+/** Whether any delivery of the broadcast is still open: one probe of IDX_deliveries_broadcast_state. */
+export async function hasOpenDelivery(
+  deliveries: Repository<DeliveryEntity>,
+  broadcastId: string,
+): Promise<boolean> {
+  const row: unknown = await deliveries
+    .createQueryBuilder('d')
+    .select('1', 'one')
+    .where('d.broadcast_id = :broadcastId', { broadcastId })
+    .andWhere('d.state IN (:...states)', { states: OPEN_STATES })
+    .limit(1)
+    .getRawOne();
+  return row !== undefined;
+}
+
+/** The only file that writes broadcasts, deliveries, their events and confirmations. */
 @Injectable()
 export class BroadcastsRepository {
   constructor(
@@ -259,6 +274,17 @@ export class BroadcastsRepository {
       await insertMany(m, DeliveryEventEntity, events);
     });
     return applied;
+  }
+
+  /**
+   * Of these broadcasts, those with a delivery still open. One probe of
+   * IDX_deliveries_broadcast_state per broadcast and open state, stopping at the first row; counting
+   * every state instead read all 10,000 index entries of a big broadcast after each ingest batch.
+   */
+  async withOpenDeliveries(broadcastIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const id of broadcastIds) if (await hasOpenDelivery(this.deliveries, id)) out.add(id);
+    return out;
   }
 
   async countsByState(

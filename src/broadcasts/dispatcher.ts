@@ -18,7 +18,7 @@ import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastEntity, DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
-import { DeliveryInput, isTerminal, OPEN_STATES, transition } from './delivery-state-machine.js';
+import { DeliveryInput, isTerminal, transition } from './delivery-state-machine.js';
 import { endOfQuiet } from './quiet-window.js';
 import { resolveTargets, Target } from './targets.js';
 
@@ -586,10 +586,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private async commit(changes: DeliveryChange[], now: number): Promise<void> {
     if (!changes.length) return;
     const applied = await this.repo.applyChanges(changes);
-    const touched = new Set<string>();
+    // Only a delivery that ended can leave its broadcast with nothing open.
+    const ended = new Set<string>();
     for (const c of changes) {
       if (!applied.has(c.id)) continue;
-      touched.add(c.of.broadcastId);
+      if (isTerminal(c.event.toState)) ended.add(c.of.broadcastId);
       if (c.event.fromState !== c.event.toState) {
         this.events.emit({
           kind: 'delivery',
@@ -602,15 +603,14 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         });
       }
     }
-    await this.completeIfDone([...touched], now);
+    await this.completeIfDone([...ended], now);
   }
 
   private async completeIfDone(broadcastIds: string[], now: number): Promise<void> {
-    const counts = await this.repo.countsByState(broadcastIds);
+    const stillOpen = await this.repo.withOpenDeliveries(broadcastIds);
     for (const id of broadcastIds) {
-      const open = OPEN_STATES.reduce((n, s) => n + (counts.get(id)?.[s] ?? 0), 0);
       if (
-        open === 0 &&
+        !stillOpen.has(id) &&
         (await this.repo.transitionStatus(id, ['active'], {
           status: 'completed',
           endedAt: now,

@@ -171,9 +171,8 @@ export class CoverageService {
     }
     const out = new Map<string, LatestBroadcastDto>();
     for (const { header, codes } of byBroadcast.values()) {
-      const [groups, failures, manual] = await Promise.all([
-        this.facts.groups(header.id, codes),
-        this.facts.failures(header.id, codes),
+      const [{ groups, failures }, manual] = await Promise.all([
+        this.facts.factsOf(header, codes),
         this.facts.manual(header.id),
       ]);
       const manualAt = new Map(manual.map((m) => [m.villageCode, m.firstAt]));
@@ -209,16 +208,14 @@ export class CoverageService {
       townCode: village.townCode,
       townName: village.townName,
     };
-    const [headers, statuses] = await Promise.all([
+    const [headers, online] = await Promise.all([
       this.facts.ofVillage(code, limit),
-      this.devices.statusOfVillages([code]),
+      this.devices.onlineByVillage([code]),
     ]);
-    const online = onlineMap(statuses);
     const out: VillageBroadcastDto[] = [];
     for (const h of headers) {
-      const [groups, failures, manual] = await Promise.all([
-        this.facts.groups(h.id, [code]),
-        this.facts.failures(h.id, [code]),
+      const [{ groups, failures }, manual] = await Promise.all([
+        this.facts.factsOf(h, [code]),
         this.facts.manual(h.id),
       ]);
       const v = computeCoverage({
@@ -257,12 +254,11 @@ export class CoverageService {
     if (!header) throw new NotFoundError('broadcast', id);
     const generatedAt = this.clock.now().getTime();
     const codes = await this.facts.targetedVillages(id);
-    const [refs, groups, failures, manual, statuses] = await Promise.all([
+    const [refs, { groups, failures }, manual, online] = await Promise.all([
       this.villageRefs(codes),
-      this.facts.groups(id),
-      this.facts.failures(id),
+      this.facts.factsOf(header),
       this.facts.manual(id),
-      this.devices.statusOfVillages(codes),
+      this.devices.onlineByVillage(codes),
     ]);
     const report = computeCoverage({
       startAt: header.startAt,
@@ -270,7 +266,7 @@ export class CoverageService {
       groups,
       failures,
       manual: new Map(manual.map((m) => [m.villageCode, m.firstAt])),
-      online: onlineMap(statuses),
+      online,
     });
     return { header, report, generatedAt };
   }
@@ -357,20 +353,6 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
     const list = out.get(k);
     if (list) list.push(item);
     else out.set(k, [item]);
-  }
-  return out;
-}
-
-/** Enabled online devices per village and type, from the devices' presence now. */
-export function onlineMap(
-  statuses: { villageCode: string; type: DeviceType; enabled: boolean; online: boolean }[],
-): OnlineMap {
-  const out: OnlineMap = new Map();
-  for (const d of statuses) {
-    if (!d.enabled || !d.online) continue;
-    const m = out.get(d.villageCode) ?? {};
-    m[d.type] = (m[d.type] ?? 0) + 1;
-    out.set(d.villageCode, m);
   }
   return out;
 }

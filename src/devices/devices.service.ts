@@ -116,31 +116,51 @@ export class DevicesService {
     }));
   }
 
-  /** The devices of these villages with their presence, for status views. */
-  async statusOfVillages(villageCodes: string[]): Promise<
-    {
-      id: string;
-      villageCode: string;
-      type: DeviceType;
-      enabled: boolean;
-      online: boolean;
-      lastSeenAt: number | null;
-    }[]
+  /** The devices of each of these villages with their presence, for the status board. */
+  async statusByVillage(
+    villageCodes: string[],
+  ): Promise<
+    Map<
+      string,
+      { type: DeviceType; enabled: boolean; online: boolean; lastSeenAt: number | null }[]
+    >
   > {
     const { byVillage } = await this.directory.current();
-    const out = [];
+    const out = new Map<
+      string,
+      { type: DeviceType; enabled: boolean; online: boolean; lastSeenAt: number | null }[]
+    >();
     for (const code of villageCodes) {
+      out.set(
+        code,
+        (byVillage.get(code) ?? []).map((d) => {
+          const p = this.presence.get(d.id);
+          return {
+            type: d.type,
+            enabled: d.enabled,
+            online: p?.online ?? false,
+            lastSeenAt: p?.lastSeenAt ?? null,
+          };
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** Enabled devices online now, per village and type, for these villages (none: no entry). */
+  async onlineByVillage(
+    villageCodes: string[],
+  ): Promise<Map<string, Partial<Record<DeviceType, number>>>> {
+    const { byVillage } = await this.directory.current();
+    const out = new Map<string, Partial<Record<DeviceType, number>>>();
+    for (const code of villageCodes) {
+      let counts: Partial<Record<DeviceType, number>> | undefined;
       for (const d of byVillage.get(code) ?? []) {
-        const p = this.presence.get(d.id);
-        out.push({
-          id: d.id,
-          villageCode: d.villageCode,
-          type: d.type,
-          enabled: d.enabled,
-          online: p?.online ?? false,
-          lastSeenAt: p?.lastSeenAt ?? null,
-        });
+        if (!d.enabled || !this.presence.get(d.id)?.online) continue;
+        counts ??= {};
+        counts[d.type] = (counts[d.type] ?? 0) + 1;
       }
+      if (counts) out.set(code, counts);
     }
     return out;
   }

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
-import { CoverageService, onlineMap } from '../coverage/coverage.service.js';
+import { CoverageService } from '../coverage/coverage.service.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import type { VillageStatusDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
-import { DeviceStatus, summariseVillage } from './village-status.js';
+import { summariseVillage } from './village-status.js';
 
 /** The village status board: every village with its devices' presence, worst problem first in mind. */
 @Injectable()
@@ -27,13 +27,7 @@ export class StatusService {
         offset: 0,
       })
     ).items;
-    const byVillage = new Map<string, DeviceStatus[]>();
-    const statuses = await this.devices.statusOfVillages(all.map((v) => v.code));
-    for (const d of statuses) {
-      const list = byVillage.get(d.villageCode) ?? [];
-      list.push(d);
-      byVillage.set(d.villageCode, list);
-    }
+    const byVillage = await this.devices.statusByVillage(all.map((v) => v.code));
     const rows: VillageStatusDto[] = all.map((v) => {
       const s = summariseVillage(byVillage.get(v.code) ?? []);
       return {
@@ -52,9 +46,10 @@ export class StatusService {
     });
     const matching = query.problem ? rows.filter((r) => r.problem === query.problem) : rows;
     const items = matching.slice(offset, offset + limit);
+    const pageCodes = items.map((r) => r.code);
     const latest = await this.coverage.latestOutcomes(
-      items.map((r) => r.code),
-      onlineMap(statuses),
+      pageCodes,
+      await this.devices.onlineByVillage(pageCodes),
     );
     for (const r of items) r.latestBroadcast = latest.get(r.code) ?? null;
     return {

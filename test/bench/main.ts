@@ -99,11 +99,13 @@ function record(scenario: string, data: Record<string, unknown>): void {
   );
 }
 
+/** With --profile, our server (never the baseline) writes a CPU profile there. */
+const profileOf = (name: string) =>
+  args.profile && /(^|-)ours/.test(name) ? join(resultsDir, 'profiles') : undefined;
+
 /** A server with `devices` registered, a ready clip, and a fleet of agents all online. */
 async function stage(name: string, devices: number, env: Record<string, string> = {}) {
-  const profileDir =
-    args.profile && name.startsWith('ours') ? join(resultsDir, 'profiles') : undefined;
-  const server = new BenchServer({ name, env, mqttUrl, profileDir });
+  const server = new BenchServer({ name, env, mqttUrl, profileDir: profileOf(name) });
   const ids = await server.prepare(devices);
   await server.start();
   const clipId = await server.uploadClip();
@@ -290,7 +292,7 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
 async function coverage(): Promise<void> {
   const devices = int('coverage-devices', args['coverage-devices'], 1000, 99_900 * 10);
   const rows = int('rows', args.rows, devices, 10_000_000);
-  const ours = new BenchServer({ name: 'coverage-ours' });
+  const ours = new BenchServer({ name: 'coverage-ours', profileDir: profileOf('coverage-ours') });
   await ours.prepare(0);
   const t0 = hrnow();
   const seed = seedHistory(ours.dbPath, { devices, rows, now: Date.now() });
