@@ -133,11 +133,16 @@ export class BroadcastsRepository {
   }
 
   /** The dispatch: the targeted villages, one pending delivery per device, and the broadcast active, in one transaction. */
+  /**
+   * A dispatch in one transaction: the targeted villages, the deliveries (already in the state
+   * their first send leaves them, with those events) and the broadcast's new status.
+   */
   async saveDispatch(
     broadcastId: string,
     villageCodes: string[],
     deliveries: DeliveryEntity[],
     patch: Partial<BroadcastEntity>,
+    events: NewDeliveryEvent[] = [],
   ): Promise<void> {
     await this.writes.run(async (m) => {
       await insertMany(
@@ -146,6 +151,7 @@ export class BroadcastsRepository {
         villageCodes.map((villageCode) => ({ broadcastId, villageCode })),
       );
       await insertMany(m, DeliveryEntity, deliveries);
+      await insertMany(m, DeliveryEventEntity, events);
       await m.update(BroadcastEntity, { id: broadcastId }, patch);
     });
   }

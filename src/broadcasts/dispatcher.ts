@@ -183,7 +183,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const empty = deliveries.length === 0;
     if (this.config.broadcasts.baseline.perDeviceDispatch && !empty)
       return this.dispatchOneByOne(b, resolved.villageCodes, deliveries, audio, now);
-    await this.repo.saveDispatch(b.id, resolved.villageCodes, deliveries, {
+    const patch: Partial<BroadcastEntity> = {
       status: empty ? 'completed' : 'active',
       audioSha256: audio.sha256,
       audioBytes: audio.bytes,
@@ -192,12 +192,16 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       updatedAt: now,
       endedAt: empty ? now : null,
       endReason: empty ? 'no enabled device in the target' : null,
+    };
+    // The deliveries are written as their first send leaves them, in the dispatch's transaction.
+    await this.send(deliveries, now, false, {
+      broadcast: { ...b, ...patch },
+      villageCodes: resolved.villageCodes,
+      patch,
     });
     this.logger.log(
       `broadcast=${b.id} level=${b.level} dispatched: ${resolved.villageCodes.length} village(s), ${deliveries.length} device(s)`,
     );
-    this.emitStatus(b.id, empty ? 'completed' : 'active', now);
-    if (!empty) await this.send(deliveries, now, false);
   }
 
   /**
@@ -226,19 +230,30 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     for (const d of deliveries) await this.send([d], this.clock.now().getTime(), false);
   }
 
-  /** Sends (or resends) play commands for these deliveries to the devices that are online. */
+  /**
+   * Sends (or resends) play commands for these deliveries to the devices that are online. With
+   * `dispatch`, the deliveries are new: they are inserted already in the state this send leaves
+   * them (with its events), in the one transaction that also saves the dispatch — for 10,000
+   * devices that saves an UPDATE of every row (~0.6 s of the API call, measured by the bench).
+   */
   private async send(
     deliveries: DeliveryEntity[],
     now: number,
     comingOnline: boolean,
+    dispatch?: {
+      broadcast: BroadcastEntity;
+      villageCodes: string[];
+      patch: Partial<BroadcastEntity>;
+    },
   ): Promise<void> {
     const { ackTimeoutMs, maxResends } = this.config.broadcasts;
-    const broadcasts = new Map(
-      (await this.repo.findMany([...new Set(deliveries.map((d) => d.broadcastId))])).map((b) => [
-        b.id,
-        b,
-      ]),
-    );
+    const broadcasts = dispatch
+      ? new Map([[dispatch.broadcast.id, dispatch.broadcast]])
+      : new Map(
+          (await this.repo.findMany([...new Set(deliveries.map((d) => d.broadcastId))])).map(
+            (b) => [b.id, b],
+          ),
+        );
     const needQuiet = [...broadcasts.values()].some((b) => b.level === 'routine');
     const quiet = needQuiet
       ? new Map((await this.villages.targetingSnapshot()).map((v) => [v.code, v.quietHours]))
@@ -314,9 +329,45 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     // Recorded as sent before it is published: a device that answers at once finds its delivery
     // `sent`, not `pending` (its `received` was lost from the event log when it raced the commit).
     // A publish that fails is sent again at nextSendAt.
-    await this.repo.parkUntilOnline(park);
-    await this.commit(changes, now);
+    if (dispatch) await this.saveDispatch(dispatch, deliveries, changes, park, now);
+    else {
+      await this.repo.parkUntilOnline(park);
+      await this.commit(changes, now);
+    }
     await Promise.all(publishes.map((publish) => publish()));
+  }
+
+  /** Inserts a dispatch's new deliveries with their first changes applied, then announces it. */
+  private async saveDispatch(
+    dispatch: {
+      broadcast: BroadcastEntity;
+      villageCodes: string[];
+      patch: Partial<BroadcastEntity>;
+    },
+    deliveries: DeliveryEntity[],
+    changes: DeliveryChange[],
+    park: string[],
+    now: number,
+  ): Promise<void> {
+    const changed = new Map(changes.map((c) => [c.id, c]));
+    const parked = new Set(park);
+    const rows = deliveries.map((d): DeliveryEntity => {
+      const c = changed.get(d.id);
+      if (c) return { ...d, ...c.patch };
+      return parked.has(d.id) ? { ...d, nextSendAt: null } : d;
+    });
+    const b = dispatch.broadcast;
+    await this.repo.saveDispatch(
+      b.id,
+      dispatch.villageCodes,
+      rows,
+      dispatch.patch,
+      changes.map((c) => c.event),
+    );
+    this.emitStatus(b.id, b.status, now);
+    this.announce(changes, new Set(changes.map((c) => c.id)), now);
+    // Quiet hours can expire every delivery at once.
+    if (changes.some((c) => isTerminal(c.event.toState))) await this.completeIfDone([b.id], now);
   }
 
   private playCommand(
@@ -586,7 +637,15 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private async commit(changes: DeliveryChange[], now: number): Promise<void> {
     if (!changes.length) return;
     const applied = await this.repo.applyChanges(changes);
-    // Only a delivery that ended can leave its broadcast with nothing open.
+    const ended = this.announce(changes, applied, now);
+    await this.completeIfDone([...ended], now);
+  }
+
+  /**
+   * Tells live listeners about the applied changes; returns the broadcasts where a delivery ended
+   * (only those can be left with nothing open).
+   */
+  private announce(changes: DeliveryChange[], applied: Set<string>, now: number): Set<string> {
     const ended = new Set<string>();
     for (const c of changes) {
       if (!applied.has(c.id)) continue;
@@ -603,7 +662,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         });
       }
     }
-    await this.completeIfDone([...ended], now);
+    return ended;
   }
 
   private async completeIfDone(broadcastIds: string[], now: number): Promise<void> {
