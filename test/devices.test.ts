@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DeviceChange, DeviceEvents } from '../src/devices/device-events.js';
 import { DevicesService } from '../src/devices/devices.service.js';
+import { PresenceRepository } from '../src/devices/presence.repository.js';
 import { fixtures } from './support/fixtures.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -201,6 +202,48 @@ describe('the device directory (in memory, for the board and broadcast targets)'
     } finally {
       await b.close();
       await a.close();
+    }
+  });
+});
+
+describe('presence history written in batches', () => {
+  it('applies opens and closes in order, closing many devices with one statement each', async () => {
+    const s = await startTestServer();
+    try {
+      const fx = fixtures(s.url, s.adminToken);
+      const village = (await fx.newVillage((await fx.newTown()).code)).code;
+      const [a, b, c] = [
+        (await fx.newDevice(village)).id,
+        (await fx.newDevice(village)).id,
+        (await fx.newDevice(village)).id,
+      ];
+      const repo = s.server.app.get(PresenceRepository);
+      await repo.saveBatch(
+        [],
+        [
+          { kind: 'open', deviceId: a, at: 1000 },
+          { kind: 'open', deviceId: b, at: 1000 },
+          { kind: 'open', deviceId: c, at: 1500 },
+          { kind: 'close', deviceId: a, at: 2000, reason: 'offline' },
+          { kind: 'close', deviceId: b, at: 2000, reason: 'offline' },
+          { kind: 'close', deviceId: a, at: 2500, reason: 'timeout' }, // nothing open: no-op
+          { kind: 'open', deviceId: a, at: 3000 },
+          { kind: 'close', deviceId: a, at: 4000, reason: 'server_stop' },
+          { kind: 'close', deviceId: c, at: 4000, reason: 'server_stop' },
+        ],
+      );
+      const history = async (id: string) =>
+        (await repo.history(id, 10))
+          .map((i) => [i.startedAt, i.endedAt, i.endReason])
+          .sort((x, y) => Number(x[0]) - Number(y[0]));
+      assert.deepEqual(await history(a), [
+        [1000, 2000, 'offline'],
+        [3000, 4000, 'server_stop'],
+      ]);
+      assert.deepEqual(await history(b), [[1000, 2000, 'offline']]);
+      assert.deepEqual(await history(c), [[1500, 4000, 'server_stop']]);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Repository } from 'typeorm';
+import { In, IsNull, Repository } from 'typeorm';
 import { chunks } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { DeviceEntity } from './device.entity.js';
@@ -69,29 +69,62 @@ export class PresenceRepository {
       for (const chunk of chunks(rows, 200)) {
         await m.upsert(DevicePresenceEntity, chunk, { conflictPaths: ['deviceId'] });
       }
-      const opens: Partial<PresenceIntervalEntity>[] = [];
-      const flushOpens = async () => {
-        for (const chunk of chunks(opens.splice(0), 500))
-          await m.insert(PresenceIntervalEntity, chunk);
-      };
-      for (const change of changes) {
-        if (change.kind === 'open') {
-          opens.push({
-            deviceId: change.deviceId,
-            startedAt: change.at,
-            endedAt: null,
-            endReason: null,
-          });
+      // In order, as runs of one kind: opens are inserted together; a run of closes is one
+      // UPDATE … IN per (time, reason) — 10,000 devices going offline at a restart were 10,000
+      // single-row updates (seconds of the 10-second shutdown budget), now about twenty.
+      for (const run of runsOfKind(changes)) {
+        if (run[0].kind === 'open') {
+          for (const chunk of chunks(run, 500))
+            await m.insert(
+              PresenceIntervalEntity,
+              chunk.map((c) => ({
+                deviceId: c.deviceId,
+                startedAt: c.at,
+                endedAt: null,
+                endReason: null,
+              })),
+            );
           continue;
         }
-        await flushOpens();
-        await m.update(
-          PresenceIntervalEntity,
-          { deviceId: change.deviceId, endedAt: IsNull() },
-          { endedAt: change.at, endReason: change.reason },
-        );
+        for (const [{ at, reason }, ids] of closesByTimeAndReason(run as CloseChange[]))
+          for (const chunk of chunks(ids, 500))
+            await m.update(
+              PresenceIntervalEntity,
+              { deviceId: In(chunk), endedAt: IsNull() },
+              { endedAt: at, endReason: reason },
+            );
       }
-      await flushOpens();
     });
   }
+}
+
+type CloseChange = Extract<IntervalChange, { kind: 'close' }>;
+
+/** Consecutive changes of the same kind, in order. */
+function runsOfKind(changes: IntervalChange[]): IntervalChange[][] {
+  const runs: IntervalChange[][] = [];
+  for (const c of changes) {
+    const last = runs.at(-1);
+    if (last && last[0].kind === c.kind) last.push(c);
+    else runs.push([c]);
+  }
+  return runs;
+}
+
+/**
+ * A run of closes grouped by (time, reason). Only a device's first close counts (a second one,
+ * with no open between, finds nothing open), so grouping cannot reorder what matters.
+ */
+function closesByTimeAndReason(run: CloseChange[]): [{ at: number; reason: string }, string[]][] {
+  const seen = new Set<string>();
+  const groups = new Map<string, [{ at: number; reason: string }, string[]]>();
+  for (const c of run) {
+    if (seen.has(c.deviceId)) continue;
+    seen.add(c.deviceId);
+    const key = `${c.at}\u0000${c.reason}`;
+    const group = groups.get(key);
+    if (group) group[1].push(c.deviceId);
+    else groups.set(key, [{ at: c.at, reason: c.reason }, [c.deviceId]]);
+  }
+  return [...groups.values()];
 }
