@@ -531,6 +531,12 @@ async function storm(): Promise<void> {
         ],
       ),
     );
+  } catch (err) {
+    // Recorded, not fatal: the scenarios after this one still run.
+    const error = (err as Error).message;
+    log(`storm: failed: ${error}`);
+    record('storm', { devices, error });
+    summaries.push(`reconnect storm, ${fmtNum(devices)} devices: FAILED — ${error}`);
   } finally {
     await s.close();
   }
