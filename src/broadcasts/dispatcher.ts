@@ -22,6 +22,13 @@ import { DeliveryInput, isTerminal, transition } from './delivery-state-machine.
 import { endOfQuiet } from './quiet-window.js';
 import { resolveTargets, Target } from './targets.js';
 
+/** A dispatch being saved: the broadcast as it will be, its villages, and the change to store. */
+interface DispatchWrite {
+  broadcast: BroadcastEntity;
+  villageCodes: string[];
+  patch: Partial<BroadcastEntity>;
+}
+
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
 const INGEST_BATCH = 2000;
 const INGEST_DELAY_MS = 10;
@@ -240,11 +247,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     deliveries: DeliveryEntity[],
     now: number,
     comingOnline: boolean,
-    dispatch?: {
-      broadcast: BroadcastEntity;
-      villageCodes: string[];
-      patch: Partial<BroadcastEntity>;
-    },
+    dispatch?: DispatchWrite,
   ): Promise<void> {
     const { ackTimeoutMs, maxResends } = this.config.broadcasts;
     const broadcasts = dispatch
@@ -339,11 +342,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   /** Inserts a dispatch's new deliveries with their first changes applied, then announces it. */
   private async saveDispatch(
-    dispatch: {
-      broadcast: BroadcastEntity;
-      villageCodes: string[];
-      patch: Partial<BroadcastEntity>;
-    },
+    dispatch: DispatchWrite,
     deliveries: DeliveryEntity[],
     changes: DeliveryChange[],
     park: string[],

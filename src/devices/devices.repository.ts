@@ -79,22 +79,6 @@ export class DevicesRepository {
     return query.getManyAndCount();
   }
 
-  /** id, type and enabled of every device in these villages. */
-  async inVillages(
-    villageCodes: string[],
-  ): Promise<Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[]> {
-    const out: Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[] = [];
-    for (const codes of chunks(villageCodes, 500)) {
-      out.push(
-        ...(await this.devices.find({
-          select: { id: true, villageCode: true, type: true, enabled: true },
-          where: { villageCode: In(codes) },
-        })),
-      );
-    }
-    return out;
-  }
-
   async snapshot(): Promise<Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[]> {
     return this.devices.find({
       select: { id: true, villageCode: true, type: true, enabled: true },

@@ -54,6 +54,14 @@ function toPresenceDto(p: Presence | undefined): PresenceDto {
   };
 }
 
+/** A device's type, whether it is enabled, and its presence now. */
+export interface DeviceStatusNow {
+  type: DeviceType;
+  enabled: boolean;
+  online: boolean;
+  lastSeenAt: number | null;
+}
+
 const HASH_BATCH = 32;
 
 interface IssuedSecret {
@@ -117,19 +125,9 @@ export class DevicesService {
   }
 
   /** The devices of each of these villages with their presence, for the status board. */
-  async statusByVillage(
-    villageCodes: string[],
-  ): Promise<
-    Map<
-      string,
-      { type: DeviceType; enabled: boolean; online: boolean; lastSeenAt: number | null }[]
-    >
-  > {
+  async statusByVillage(villageCodes: string[]): Promise<Map<string, DeviceStatusNow[]>> {
     const { byVillage } = await this.directory.current();
-    const out = new Map<
-      string,
-      { type: DeviceType; enabled: boolean; online: boolean; lastSeenAt: number | null }[]
-    >();
+    const out = new Map<string, DeviceStatusNow[]>();
     for (const code of villageCodes) {
       out.set(
         code,
