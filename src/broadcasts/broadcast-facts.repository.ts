@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import type { DeliveryState, Level } from '../contract/messages.js';
-import { chunks } from '../database/batch.js';
+import { chunks, rawSql } from '../database/batch.js';
 import { hasOpenDelivery } from './broadcasts.repository.js';
 import {
   BroadcastEntity,
@@ -236,14 +236,6 @@ export class BroadcastFactsRepository {
     }));
   }
 
-  /** The deliveries table for raw SQL, with its schema (DATABASE_SCHEMA) as TypeORM names it. */
-  private deliveriesTable(): string {
-    return this.deliveries.metadata.tablePath
-      .split('.')
-      .map((part) => `"${part}"`)
-      .join('.');
-  }
-
   // ---- period reports ----
 
   /** Broadcasts starting in [from, to), oldest first (IDX_broadcasts_start_at). */
@@ -291,7 +283,7 @@ export class BroadcastFactsRepository {
           .addSelect('bv.village_code', 'villageCode')
           .where('bv.broadcast_id IN (:...ids)', { ids })
           .andWhere(
-            `EXISTS (SELECT 1 FROM ${this.deliveriesTable()} d WHERE d.broadcast_id = bv.broadcast_id
+            `EXISTS (SELECT 1 FROM ${rawSql(this.deliveries.manager, DeliveryEntity).table} d WHERE d.broadcast_id = bv.broadcast_id
                AND d.village_code = bv.village_code AND d.state = :played)`,
             { played: 'played' },
           )
@@ -331,13 +323,10 @@ export class BroadcastFactsRepository {
     from: number,
     to: number,
   ): Promise<Set<string>> {
-    const postgres = this.deliveries.manager.connection.options.type === 'postgres';
-    const table = this.deliveriesTable();
+    const { table, placeholder: p } = rawSql(this.deliveries.manager, DeliveryEntity);
     const out = new Set<string>();
     for (const codes of chunks(villageCodes, 500)) {
-      // Placeholders in the order they appear: ? for SQLite, $n for PostgreSQL.
       const params: unknown[] = [...codes, from, to];
-      const p = (i: number) => (postgres ? `$${i}` : '?');
       const values = codes.map((_, i) => `(${p(i + 1)})`).join(', ');
       const rows: { code: string }[] = await this.deliveries.manager.query(
         `WITH v(code) AS (VALUES ${values})

@@ -132,7 +132,6 @@ export class BroadcastsRepository {
     );
   }
 
-  /** The dispatch: the targeted villages, one pending delivery per device, and the broadcast active, in one transaction. */
   /**
    * A dispatch in one transaction: the targeted villages, the deliveries (already in the state
    * their first send leaves them, with those events) and the broadcast's new status.

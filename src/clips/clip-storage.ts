@@ -119,12 +119,15 @@ export class ClipStorage {
     const pending = readFile(this.audioPath(sha256))
       .then(
         (bytes) => {
-          this.remember(sha256, bytes);
+          // Unless the audio was removed while it was being read.
+          if (this.loading.get(sha256) === pending) this.remember(sha256, bytes);
           return bytes;
         },
         () => undefined,
       )
-      .finally(() => this.loading.delete(sha256));
+      .finally(() => {
+        if (this.loading.get(sha256) === pending) this.loading.delete(sha256);
+      });
     this.loading.set(sha256, pending);
     return pending;
   }
@@ -141,6 +144,7 @@ export class ClipStorage {
   }
 
   private forget(sha256: string): void {
+    this.loading.delete(sha256);
     const bytes = this.cache.get(sha256);
     if (!bytes) return;
     this.cache.delete(sha256);

@@ -22,6 +22,6 @@ export class AppMetaRepository {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.writes.run((m) => m.getRepository(AppMetaEntity).save({ key, value }));
+    await this.writes.run((m) => AppMetaRepository.setIn(m, key, value));
   }
 }

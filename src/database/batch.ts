@@ -14,13 +14,18 @@ const MAX_PARAMS = 30_000;
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-function target<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>) {
+/**
+ * What raw SQL needs to name an entity's table and bind values on this connection: the table with
+ * its schema (DATABASE_SCHEMA), the placeholder for the i-th parameter (`?` for SQLite, `$i` for
+ * PostgreSQL; parameters in the order they appear) and the value as the driver wants it.
+ */
+export function rawSql<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>) {
   const md = m.connection.getMetadata(entity);
   const postgres = m.connection.options.type === 'postgres';
   return {
     md,
     table: md.tablePath.split('.').map(quote).join('.'),
-    placeholder: postgres ? (i: number) => `$${i}` : () => '?',
+    placeholder: postgres ? (i: number) => `$${i}` : (_i: number) => '?',
     value: (v: unknown) => (v === undefined ? null : !postgres && typeof v === 'boolean' ? +v : v),
   };
 }
@@ -42,7 +47,7 @@ export async function insertMany<T extends ObjectLiteral>(
   rows: Partial<T>[],
 ): Promise<void> {
   if (!rows.length) return;
-  const { md, table, placeholder, value } = target(m, entity);
+  const { md, table, placeholder, value } = rawSql(m, entity);
   const columns = md.columns.filter((c) => !c.isGenerated);
   const names = columns.map((c) => quote(c.databaseName)).join(', ');
   for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
@@ -82,7 +87,7 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
 ): Promise<Set<string>> {
   const updated = new Set<string>();
   if (!updates.length) return updated;
-  const { md, table, placeholder, value } = target(m, entity);
+  const { md, table, placeholder, value } = rawSql(m, entity);
   const column = (p: string) => {
     const c = md.findColumnWithPropertyName(p);
     if (!c) throw new Error(`${md.name} has no column for ${p}`);
@@ -93,7 +98,9 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
   const groups = new Map<string, GuardedUpdate<T>[]>();
   for (const u of updates) {
     const shape = Object.keys(u.patch).sort().join(',');
-    groups.set(shape, [...(groups.get(shape) ?? []), u]);
+    const group = groups.get(shape);
+    if (group) group.push(u);
+    else groups.set(shape, [u]);
   }
   for (const [shape, group] of groups) {
     const props = shape ? shape.split(',') : [];

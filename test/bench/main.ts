@@ -17,7 +17,7 @@ import { COVERAGE_INDEXES, seedHistory } from './coverage-seed.js';
 import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
 import { BenchFleet } from './fleet.js';
 import { BENCH_SECRET, BenchServer, villageCode } from './server.js';
-import { alternate, fmtMs, fmtNum, median, percentile, table } from './stats.js';
+import { AbColumn, abTable, alternate, fmtMs, fmtNum, median, percentile, table } from './stats.js';
 import mqtt from 'mqtt';
 import Database from 'better-sqlite3';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -140,6 +140,12 @@ function noteFailures(failures: string[]): void {
 const maxOf = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
 const ratio = (baseline: number, ours: number) =>
   Number.isFinite(baseline / ours) ? `${(baseline / ours).toFixed(1)}×` : '—';
+/** A time-like column whose ratio is baseline / ours (above 1× means ours is faster). */
+const lowerIsBetter = <R>(
+  header: string,
+  get: (r: R) => number,
+  fmt: (n: number) => string,
+): AbColumn<R> => ({ header, cell: (r) => fmt(get(r)), ratio: (o, b) => ratio(get(b), get(o)) });
 
 // ---- scenarios ----
 
@@ -182,33 +188,27 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
         raw: r,
       };
       record('fanout', row);
+      type Figures = typeof row.ours;
+      const times = (
+        [
+          ['50% have it', 'p50'],
+          ['99%', 'p99'],
+          ['100%', 'p100'],
+          ['all played', 'played'],
+          ['API call', 'api'],
+        ] as const
+      ).map(([header, k]) => lowerIsBetter<Figures>(header, (x) => x[k], fmtMs));
       summaries.push(
-        table(
-          ['fan-out', 'devices', '50% have it', '99%', '100%', 'all played', 'API call', 'resent'],
+        abTable<Figures>(
+          'fan-out',
+          ['ours', 'baseline'],
           [
-            [
-              'ours',
-              fmtNum(devices),
-              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) => fmtMs(row.ours[k as 'p50'])),
-              fmtNum(row.ours.resent),
-            ],
-            [
-              'baseline',
-              fmtNum(devices),
-              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
-                fmtMs(row.baseline[k as 'p50']),
-              ),
-              fmtNum(row.baseline.resent),
-            ],
-            [
-              'ratio',
-              '',
-              ...['p50', 'p99', 'p100', 'played', 'api'].map((k) =>
-                ratio(row.baseline[k as 'p50'], row.ours[k as 'p50']),
-              ),
-              '',
-            ],
+            { header: 'devices', cell: () => fmtNum(devices) },
+            ...times,
+            { header: 'resent', cell: (x) => fmtNum(x.resent) },
           ],
+          row.ours,
+          row.baseline,
         ),
       );
     }
@@ -240,46 +240,25 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
         raw: r,
       };
       record('ingest', row);
+      type Figures = typeof row.ours;
       summaries.push(
-        table(
+        abTable<Figures>(
+          'ingest',
+          ['ours', 'baseline'],
           [
-            'ingest',
-            'devices',
-            'confirmations/s',
-            'last durable',
-            'loop delay p99',
-            'lost',
-            'duplicated',
+            { header: 'devices', cell: () => fmtNum(devices) },
+            {
+              header: 'confirmations/s',
+              cell: (x) => fmtNum(x.perSecond),
+              ratio: (o, b) => ratio(o.perSecond, b.perSecond),
+            },
+            lowerIsBetter<Figures>('last durable', (x) => x.ms, fmtMs),
+            { header: 'loop delay p99', cell: (x) => fmtMs(x.loopP99) },
+            { header: 'lost', cell: (x) => fmtNum(x.lost) },
+            { header: 'duplicated', cell: (x) => fmtNum(x.duplicated) },
           ],
-          [
-            [
-              'ours',
-              fmtNum(devices),
-              fmtNum(row.ours.perSecond),
-              fmtMs(row.ours.ms),
-              fmtMs(row.ours.loopP99),
-              fmtNum(row.ours.lost),
-              fmtNum(row.ours.duplicated),
-            ],
-            [
-              'baseline',
-              fmtNum(devices),
-              fmtNum(row.baseline.perSecond),
-              fmtMs(row.baseline.ms),
-              fmtMs(row.baseline.loopP99),
-              fmtNum(row.baseline.lost),
-              fmtNum(row.baseline.duplicated),
-            ],
-            [
-              'ratio',
-              '',
-              ratio(row.ours.perSecond, row.baseline.perSecond),
-              ratio(row.baseline.ms, row.ours.ms),
-              '',
-              '',
-              '',
-            ],
-          ],
+          row.ours,
+          row.baseline,
         ),
       );
     }
@@ -348,24 +327,18 @@ async function coverage(): Promise<void> {
       raw: r,
     };
     record('coverage', row);
+    type Figures = typeof row.ours;
     summaries.push(
-      table(
-        ['coverage queries', `1 broadcast of ${fmtNum(devices)}`, 'village board', '30-day report'],
+      abTable<Figures>(
+        'coverage queries',
+        ['ours', 'baseline (no coverage indexes)'],
         [
-          ['ours', fmtMs(row.ours.broadcast), fmtMs(row.ours.board), fmtMs(row.ours.report)],
-          [
-            'baseline (no coverage indexes)',
-            fmtMs(row.baseline.broadcast),
-            fmtMs(row.baseline.board),
-            fmtMs(row.baseline.report),
-          ],
-          [
-            'ratio',
-            ratio(row.baseline.broadcast, row.ours.broadcast),
-            ratio(row.baseline.board, row.ours.board),
-            ratio(row.baseline.report, row.ours.report),
-          ],
+          lowerIsBetter<Figures>(`1 broadcast of ${fmtNum(devices)}`, (x) => x.broadcast, fmtMs),
+          lowerIsBetter<Figures>('village board', (x) => x.board, fmtMs),
+          lowerIsBetter<Figures>('30-day report', (x) => x.report, fmtMs),
         ],
+        row.ours,
+        row.baseline,
       ),
     );
   } finally {
@@ -611,32 +584,25 @@ async function slow(): Promise<void> {
       raw: r,
     };
     record('slow', row);
+    type Figures = typeof row.ours;
+    // Ratio: with the frozen device / without it (1.0× means it delays nobody).
+    const slowdown = (header: string, k: keyof Figures): AbColumn<Figures> => ({
+      header,
+      cell: (x) => fmtMs(x[k]),
+      ratio: (o, b) => ratio(o[k], b[k]),
+    });
     summaries.push(
-      table(
-        ['slow device', 'healthy devices', '99% have it', '100%', 'all played'],
+      abTable<Figures>(
+        'slow device',
+        ['with a frozen device', 'without it'],
         [
-          [
-            'with a frozen device',
-            fmtNum(devices),
-            fmtMs(row.ours.p99),
-            fmtMs(row.ours.p100),
-            fmtMs(row.ours.played),
-          ],
-          [
-            'without it',
-            fmtNum(devices),
-            fmtMs(row.baseline.p99),
-            fmtMs(row.baseline.p100),
-            fmtMs(row.baseline.played),
-          ],
-          [
-            'ratio',
-            '',
-            ratio(row.ours.p99, row.baseline.p99),
-            ratio(row.ours.p100, row.baseline.p100),
-            ratio(row.ours.played, row.baseline.played),
-          ],
+          { header: 'healthy devices', cell: () => fmtNum(devices) },
+          slowdown('99% have it', 'p99'),
+          slowdown('100%', 'p100'),
+          slowdown('all played', 'played'),
         ],
+        row.ours,
+        row.baseline,
       ),
     );
   } finally {

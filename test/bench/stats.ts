@@ -37,6 +37,31 @@ export function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+/** One column of an ours-against-baseline table: its header, a cell, and optionally a ratio. */
+export interface AbColumn<R> {
+  header: string;
+  cell: (r: R) => string;
+  ratio?: (ours: R, baseline: R) => string;
+}
+
+/** The table every A/B scenario prints: a row for ours, one for the baseline, one of ratios. */
+export function abTable<R>(
+  title: string,
+  labels: [ours: string, baseline: string],
+  columns: AbColumn<R>[],
+  ours: R,
+  baseline: R,
+): string {
+  return table(
+    [title, ...columns.map((c) => c.header)],
+    [
+      [labels[0], ...columns.map((c) => c.cell(ours))],
+      [labels[1], ...columns.map((c) => c.cell(baseline))],
+      ['ratio', ...columns.map((c) => c.ratio?.(ours, baseline) ?? '')],
+    ],
+  );
+}
+
 /**
  * Runs `ours` and `baseline` alternately (A B A B…): one warm-up each, then `rounds` each. A
  * round that fails (say, devices that never confirm in time) is recorded in `failures` and the
