@@ -13,14 +13,14 @@ import { tempDir } from './support/server.js';
  * stored exactly once; this test also reads what it recorded.
  */
 describe('npm run bench at the smoke size (81 devices)', () => {
-  it('delivers to all 81 devices once, stores every confirmation once, answers coverage alike, survives a restart', async () => {
+  it('delivers to all 81 devices once, stores every confirmation once, answers coverage alike, measures memory, compares group topics, survives a restart', async () => {
     const out = join(tempDir(), 'smoke.jsonl');
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
         join(ROOT, 'dist/test/bench/main.js'),
         '--scenario',
-        'fanout,ingest,coverage,storm',
+        'fanout,ingest,group,coverage,memory,storm',
         '--devices',
         '81',
         '--rounds',
@@ -31,6 +31,10 @@ describe('npm run bench at the smoke size (81 devices)', () => {
         '12000',
         '--storm-devices',
         '81',
+        '--memory-devices',
+        '81',
+        '--group-devices',
+        '250',
         '--out',
         out,
       ],
@@ -42,11 +46,21 @@ describe('npm run bench at the smoke size (81 devices)', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { scenario: string; raw?: { failures: string[] } });
     const by = (scenario: string): unknown => rows.find((r) => r.scenario === scenario);
+    // Memory and the storm ride on the 81-device stage: memory while it connects, the storm last.
     assert.deepEqual(
       rows.map((r) => r.scenario),
-      ['fanout', 'ingest', 'coverage', 'storm'],
+      ['memory', 'fanout', 'ingest', 'storm', 'group', 'coverage'],
     );
-    for (const r of rows.slice(0, 3)) assert.deepEqual(r.raw?.failures, [], r.scenario);
+    for (const r of rows.filter((r) => r.raw)) assert.deepEqual(r.raw?.failures, [], r.scenario);
+
+    const memory = by('memory') as {
+      devices: number;
+      half: number;
+      stage: string;
+      atTotal: number;
+    };
+    assert.deepEqual([memory.devices, memory.half, memory.stage], [81, 40, 'ours-81']);
+    assert.ok(memory.atTotal > 0);
 
     const fanout = by('fanout') as {
       devices: number;
@@ -67,6 +81,24 @@ describe('npm run bench at the smoke size (81 devices)', () => {
       [0, 0, 0, 0],
     );
     assert.ok(ingest.ours.perSecond > 0);
+
+    // Every subscriber heard every round of every variant (a round fails otherwise).
+    const group = by('group') as {
+      devices: number;
+      villages: number;
+      variants: Record<string, { publishes: number; delivered: number; p100: number }>;
+    };
+    assert.deepEqual([group.devices, group.villages], [250, 3]);
+    assert.deepEqual(
+      Object.entries(group.variants).map(([v, x]) => [v, x.publishes]),
+      [
+        ['device', 250],
+        ['village-entries', 3],
+        ['village-shared', 3],
+        ['all-shared', 1],
+      ],
+    );
+    assert.ok(Object.values(group.variants).every((x) => x.p100 > 0 && x.delivered > 0));
 
     const coverage = by('coverage') as { rows: number; ours: Record<string, number> };
     assert.equal(coverage.rows, 12000);

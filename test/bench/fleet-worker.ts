@@ -7,14 +7,46 @@ import { performance } from 'node:perf_hooks';
 import type { PlayCommand } from '../../src/contract/messages.js';
 import type { Faults } from '../../devices/agent.js';
 import { Fleet } from '../../devices/fleet.js';
-import type { FleetReply, FleetRequest, PlayTimes } from './fleet.js';
+import type { FleetReply, FleetRequest, Listener, PlayTimes } from './fleet.js';
+import mqtt, { type MqttClient } from 'mqtt';
 
 const now = () => performance.timeOrigin + performance.now();
 
-let fleet: Fleet | undefined;
+/** Each `start` adds a fleet: a stage can grow in steps (the memory scenario measures between them). */
+const fleets: Fleet[] = [];
 const faults: Faults = {};
 /** broadcastId → deviceId → times. */
 const plays = new Map<string, Map<string, { received: number[]; played?: number }>>();
+
+/** The group-topic scenario's bare subscribers, and round → when each first heard it. */
+const listeners: MqttClient[] = [];
+const heard = new Map<string, Map<string, number>>();
+
+async function listen(url: string, list: Listener[]): Promise<void> {
+  const one = async ({ id, topics }: Listener) => {
+    const client = await mqtt.connectAsync(url, {
+      clientId: id,
+      username: id,
+      password: 'bench',
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 0,
+    });
+    listeners.push(client);
+    client.on('message', (_topic, payload) => {
+      const at = now();
+      // Every device parses what it gets: a group message costs each of them its whole size.
+      const msg = JSON.parse(payload.toString()) as { round: string; devices?: object };
+      if (msg.devices && !Object.hasOwn(msg.devices, id)) return;
+      let round = heard.get(msg.round);
+      if (!round) heard.set(msg.round, (round = new Map()));
+      if (!round.has(id)) round.set(id, at);
+    });
+    const granted = await client.subscribeAsync(topics, { qos: 1 });
+    if (granted.some((g) => g.qos === 128)) throw new Error(`${id}: a subscription was refused`);
+  };
+  for (let i = 0; i < list.length; i += 200) await Promise.all(list.slice(i, i + 200).map(one));
+}
 
 function record(broadcastId: string, deviceId: string) {
   let devices = plays.get(broadcastId);
@@ -27,7 +59,7 @@ function record(broadcastId: string, deviceId: string) {
 async function handle(req: FleetRequest): Promise<FleetReply> {
   switch (req.op) {
     case 'start': {
-      fleet = new Fleet(
+      const fleet = new Fleet(
         req.ids.map((id) => ({ id, secret: req.secret })),
         {
           url: req.url,
@@ -39,6 +71,7 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
         },
       );
       const deliveryToBroadcast = new Map<string, string>();
+      fleets.push(fleet);
       for (const agent of fleet.agents) {
         agent.on('command', (cmd: { type: string }) => {
           if (cmd.type !== 'play') return;
@@ -63,7 +96,7 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
     case 'confirm': {
       const at = now();
       let n = 0;
-      for (const agent of fleet?.agents ?? []) n += agent.confirmHeld();
+      for (const f of fleets) for (const agent of f.agents) n += agent.confirmHeld();
       return { at, confirmed: n };
     }
     case 'played-count': {
@@ -83,15 +116,28 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
       return times;
     }
     case 'online':
-      return { online: fleet?.agents.filter((a) => a.connected).length ?? 0 };
+      return {
+        online: fleets.reduce((n, f) => n + f.agents.filter((a) => a.connected).length, 0),
+      };
     case 'kill':
-      fleet?.kill();
+      for (const f of fleets) f.kill();
       return { ok: true };
     case 'kill-one':
-      fleet?.get(req.id)?.kill();
+      for (const f of fleets) f.get(req.id)?.kill();
       return { ok: true };
+    case 'listen':
+      await listen(req.url, req.listeners);
+      return { ok: true };
+    case 'heard': {
+      const round = heard.get(req.round);
+      return {
+        heard: round?.size ?? 0,
+        times: req.times ? [...(round?.values() ?? [])] : undefined,
+      };
+    }
     case 'stop':
-      await fleet?.stop();
+      await Promise.all(listeners.map((c) => c.endAsync(true)));
+      await Promise.all(fleets.map((f) => f.stop()));
       return { ok: true };
   }
 }

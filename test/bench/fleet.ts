@@ -20,7 +20,15 @@ export type FleetRequest =
   | { op: 'online' }
   | { op: 'kill' }
   | { op: 'kill-one'; id: string }
+  | { op: 'listen'; url: string; listeners: Listener[] }
+  | { op: 'heard'; round: string; times?: boolean }
   | { op: 'stop' };
+
+/** A bare MQTT subscriber of the group-topic scenario: a device id and the topics it subscribes to. */
+export interface Listener {
+  id: string;
+  topics: string[];
+}
 
 export type FleetReply =
   | { ok: true }
@@ -28,42 +36,51 @@ export type FleetReply =
   | { at: number; confirmed: number }
   | { played: number }
   | PlayTimes
-  | { online: number };
+  | { online: number }
+  | { heard: number; times?: number[] };
 
-/** One child process of agents (test/bench/fleet-worker.ts), driven over IPC. */
-class FleetProcess {
+/**
+ * A bench child process driven over IPC: each request carries a sequence number and gets one reply
+ * (or an error) back. The fleet's agents run in such processes, and the group-topic scenario's broker.
+ */
+export class IpcChild<Req extends { op: string }, Rep> {
   private seq = 0;
   private readonly pending = new Map<
     number,
-    { resolve: (r: FleetReply) => void; reject: (e: Error) => void }
+    { resolve: (r: Rep) => void; reject: (e: Error) => void }
   >();
   readonly child: ChildProcess;
 
-  constructor() {
-    this.child = fork(fileURLToPath(new URL('./fleet-worker.js', import.meta.url)), [], {
+  /** `script`: a compiled module next to this one, e.g. `./fleet-worker.js`; `name` prefixes errors. */
+  constructor(
+    script: string,
+    private readonly name: string,
+  ) {
+    this.child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       execArgv: ['--max-old-space-size=8192'],
     });
-    this.child.on('message', (msg: { seq: number; reply?: FleetReply; error?: string }) => {
+    this.child.on('message', (msg: { seq: number; reply?: Rep; error?: string }) => {
       const p = this.pending.get(msg.seq);
       if (!p) return;
       this.pending.delete(msg.seq);
-      if (msg.error) p.reject(new Error(`fleet: ${msg.error}`));
+      if (msg.error) p.reject(new Error(`${this.name}: ${msg.error}`));
       else p.resolve(msg.reply!);
     });
     this.child.on('exit', (code) => {
-      for (const p of this.pending.values()) p.reject(new Error(`fleet process exited (${code})`));
+      for (const p of this.pending.values())
+        p.reject(new Error(`${this.name} process exited (${code})`));
       this.pending.clear();
     });
   }
 
   /** Sends a request; fails after `timeoutMs` (a fleet that never answers must not hang the run). */
-  request<R extends FleetReply>(req: FleetRequest, timeoutMs = 300_000): Promise<R> {
+  request<R extends Rep>(req: Req, timeoutMs = 300_000): Promise<R> {
     const seq = ++this.seq;
     return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
-        reject(new Error(`fleet: no answer to ${req.op} within ${timeoutMs} ms`));
+        reject(new Error(`${this.name}: no answer to ${req.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(seq, {
         resolve: (r) => {
@@ -81,7 +98,7 @@ class FleetProcess {
 
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
-    await this.request({ op: 'stop' }).catch(() => undefined);
+    await this.request({ op: 'stop' } as Req).catch(() => undefined);
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.disconnect();
     await exited;
@@ -92,18 +109,24 @@ class FleetProcess {
  * The benchmark's devices: agents spread over `processes` child processes (so that parsing a
  * thousand commands in one event loop does not pass for the server's latency), driven as one.
  */
+type FleetProcess = IpcChild<FleetRequest, FleetReply>;
+
 export class BenchFleet {
   private readonly procs: FleetProcess[];
   private owner = new Map<string, FleetProcess>();
 
   constructor(processes = 2) {
-    this.procs = Array.from({ length: Math.max(1, processes) }, () => new FleetProcess());
+    this.procs = Array.from(
+      { length: Math.max(1, processes) },
+      () => new IpcChild<FleetRequest, FleetReply>('./fleet-worker.js', 'fleet'),
+    );
   }
 
   private all<R extends FleetReply>(req: FleetRequest): Promise<R[]> {
     return Promise.all(this.procs.map((p) => p.request<R>(req)));
   }
 
+  /** Connects `ids` (more devices on each further call) and resolves when all are connected. */
   async start(url: string, ids: string[], secret: string, prefix = 'dalaba/v1') {
     const shares = this.procs.map((_, i) => ids.filter((_, k) => k % this.procs.length === i));
     shares.forEach((share, i) => share.forEach((id) => this.owner.set(id, this.procs[i])));
@@ -157,6 +180,36 @@ export class BenchFleet {
       commands: replies.flatMap((r) => r.commands),
       firstReceived: replies.flatMap((r) => r.firstReceived),
       played: replies.flatMap((r) => r.played),
+    };
+  }
+
+  /**
+   * Connects bare subscribers (the group-topic scenario: no agents, no play flow). Each records when
+   * it first heard a message of a round meant for it: one without a `devices` map, or one whose
+   * map has its id.
+   */
+  async listen(url: string, listeners: Listener[]): Promise<void> {
+    await Promise.all(
+      this.procs.map((p, i) =>
+        p.request({
+          op: 'listen',
+          url,
+          listeners: listeners.filter((_, k) => k % this.procs.length === i),
+        }),
+      ),
+    );
+  }
+
+  /** How many subscribers heard the round, and with `times` when each first did (epoch ms). */
+  async heard(round: string, times = false): Promise<{ heard: number; times: number[] }> {
+    const replies = await this.all<{ heard: number; times?: number[] }>({
+      op: 'heard',
+      round,
+      times,
+    });
+    return {
+      heard: replies.reduce((n, r) => n + r.heard, 0),
+      times: replies.flatMap((r) => r.times ?? []),
     };
   }
 

@@ -16,13 +16,24 @@ import { fileURLToPath } from 'node:url';
 import { COVERAGE_INDEXES, seedHistory } from './coverage-seed.js';
 import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
 import { BenchFleet } from './fleet.js';
-import { BENCH_SECRET, BenchServer, villageCode } from './server.js';
-import { AbColumn, abTable, alternate, fmtMs, fmtNum, median, percentile, table } from './stats.js';
+import { BENCH_SECRET, BenchServer, villageOf } from './server.js';
+import { GROUP_VARIANTS, groupStage } from './group.js';
+import {
+  AbColumn,
+  abTable,
+  alternate,
+  fmtMs,
+  fmtNum,
+  median,
+  percentile,
+  rotate,
+  table,
+} from './stats.js';
 import mqtt from 'mqtt';
 import Database from 'better-sqlite3';
 import { setTimeout as wait } from 'node:timers/promises';
 
-const SCENARIOS = ['fanout', 'ingest', 'coverage', 'memory', 'storm', 'slow'] as const;
+const SCENARIOS = ['fanout', 'ingest', 'group', 'coverage', 'memory', 'storm', 'slow'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -36,6 +47,8 @@ const { values: args } = parseArgs({
     'memory-devices': { type: 'string', default: '10000' },
     'storm-devices': { type: 'string', default: '10000' },
     'slow-devices': { type: 'string', default: '1000' },
+    /** Subscribers of the group-topic comparison (per-device against per-village publishes). */
+    'group-devices': { type: 'string', default: '10000' },
     /**
      * Fan-out and ingest compare with the naive baseline up to this many devices only: at 10,000
      * one naive round did not finish in 5 minutes (each per-device step recounts the broadcast).
@@ -103,21 +116,47 @@ function record(scenario: string, data: Record<string, unknown>): void {
 const profileOf = (name: string) =>
   args.profile && /(^|-)ours/.test(name) ? join(resultsDir, 'profiles') : undefined;
 
-/** A server with `devices` registered, a ready clip, and a fleet of agents all online. */
-async function stage(name: string, devices: number, env: Record<string, string> = {}) {
+/**
+ * A server with `devices` registered, a ready clip, and a fleet of agents all online. With
+ * `measureMemory` (the memory scenario, folded into a stage the run needs anyway: connecting
+ * 10,000 devices costs half a minute), the devices connect in two halves and the server's RSS is
+ * taken before, between and after.
+ */
+async function stage(
+  name: string,
+  devices: number,
+  env: Record<string, string> = {},
+  measureMemory = false,
+) {
   const server = new BenchServer({ name, env, mqttUrl, profileDir: profileOf(name) });
   const ids = await server.prepare(devices);
   await server.start();
   const clipId = await server.uploadClip();
   const fleet = new BenchFleet();
   const t0 = hrnow();
-  await fleet.start(server.mqttUrl, ids, BENCH_SECRET, server.topicPrefix);
-  await until(
-    async () => (await server.metric('dalaba_devices_online')) === devices,
-    `${devices} devices online`,
-    300_000,
-    50,
-  );
+  // Polled every 250 ms: with thousands of sockets open a /metrics scrape costs the server ~100 ms
+  // of CPU (Node's default process metrics list every handle and read /proc/self/fd).
+  const online = (n: number) =>
+    until(
+      async () => (await server.metric('dalaba_devices_online')) === n,
+      `${fmtNum(n)} devices online`,
+      300_000,
+      250,
+    );
+  if (measureMemory) {
+    const half = Math.floor(devices / 2);
+    const idle = await rssSettled(server);
+    await fleet.start(server.mqttUrl, ids.slice(0, half), BENCH_SECRET, server.topicPrefix);
+    await online(half);
+    const atHalf = await rssSettled(server);
+    await fleet.start(server.mqttUrl, ids.slice(half), BENCH_SECRET, server.topicPrefix);
+    await online(devices);
+    const atTotal = await rssSettled(server);
+    recordMemory({ devices, half, idle, atHalf, atTotal, stage: name });
+  } else {
+    await fleet.start(server.mqttUrl, ids, BENCH_SECRET, server.topicPrefix);
+    await online(devices);
+  }
   log(`${name}: ${fmtNum(devices)} devices online in ${fmtMs(hrnow() - t0)}`);
   const s: Stage & { close(): Promise<void>; ids: string[] } = {
     server,
@@ -149,8 +188,14 @@ const lowerIsBetter = <R>(
 
 // ---- scenarios ----
 
-async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void> {
-  const ours = await stage(`ours-${devices}`, devices);
+/** What else runs on this size's stage of ours: memory while it connects, the storm at its end. */
+interface Folded {
+  memory: boolean;
+  storm: boolean;
+}
+
+async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folded): Promise<void> {
+  const ours = await stage(`ours-${devices}`, devices, {}, folded.memory);
   // One baseline server for both: per-device dispatch and per-event ingest (BENCH_BASELINE=naive).
   const base =
     devices <= baselineMax
@@ -262,6 +307,10 @@ async function fanoutAndIngest(devices: number, which: Scenario[]): Promise<void
         ),
       );
     }
+    if (folded.storm) {
+      await base?.close();
+      await stormOn(ours);
+    }
   } finally {
     await ours.close();
     await base?.close();
@@ -358,50 +407,107 @@ async function rssSettled(server: BenchServer): Promise<number> {
   return median(readings);
 }
 
-async function memory(): Promise<void> {
-  const total = int('memory-devices', args['memory-devices'], 2, 99_900);
-  const half = Math.floor(total / 2);
-  const server = new BenchServer({ name: 'memory' });
-  const ids = await server.prepare(total);
-  await server.start();
-  const fleets = [new BenchFleet(), new BenchFleet()];
+function recordMemory(m: {
+  devices: number;
+  half: number;
+  idle: number;
+  atHalf: number;
+  atTotal: number;
+  stage: string;
+}): void {
+  const perDevice = (m.atTotal - m.atHalf) / (m.devices - m.half);
+  record('memory', { ...m, perDevice });
+  summaries.push(
+    table(
+      [
+        'memory (RSS)',
+        'no devices',
+        `${fmtNum(m.half)} devices`,
+        `${fmtNum(m.devices)} devices`,
+        `per device (${fmtNum(m.half)}→${fmtNum(m.devices)})`,
+      ],
+      [
+        [
+          'server',
+          mib(m.idle),
+          mib(m.atHalf),
+          mib(m.atTotal),
+          `${(perDevice / 1024).toFixed(1)} kB`,
+        ],
+      ],
+    ),
+  );
+}
+
+/**
+ * Per-device publishes (the product) against group topics, on the product's broker with bare
+ * subscribers (test/bench/group.ts says what each variant is). The ratio column is each variant's
+ * 100% time against per-device publishes.
+ */
+async function group(devices: number): Promise<void> {
+  const list = Array.from({ length: devices }, (_, i) => ({
+    id: `group-${String(i).padStart(6, '0')}`,
+    village: villageOf(i),
+  }));
+  const t0 = hrnow();
+  const g = await groupStage(list);
+  log(`group: ${fmtNum(devices)} subscribers connected in ${fmtMs(hrnow() - t0)}`);
   try {
-    const idle = await rssSettled(server);
-    const online = (n: number) =>
-      until(
-        async () => (await server.metric('dalaba_devices_online')) === n,
-        `${n} online`,
-        300_000,
-        50,
-      );
-    await fleets[0].start(server.mqttUrl, ids.slice(0, half), BENCH_SECRET, server.topicPrefix);
-    await online(half);
-    const atHalf = await rssSettled(server);
-    await fleets[1].start(server.mqttUrl, ids.slice(half), BENCH_SECRET, server.topicPrefix);
-    await online(total);
-    const atTotal = await rssSettled(server);
-    const perDevice = (atTotal - atHalf) / (total - half);
-    const row = { devices: total, idle, atHalf, atTotal, perDevice };
-    record('memory', row);
+    const r = await rotate(
+      rounds,
+      GROUP_VARIANTS.map((v) => [v, () => g.round(v)]),
+      (p) => log(`group ${fmtNum(devices)}: ${p}`),
+    );
+    noteFailures(r.failures);
+    const keys = ['publishes', 'bytes', 'delivered', 'publishMs', 'p50', 'p99', 'p100'] as const;
+    const variants = Object.fromEntries(
+      GROUP_VARIANTS.map((v, k) => [
+        v,
+        Object.fromEntries(keys.map((key) => [key, median(r.results[k].map((x) => x[key]))])),
+      ]),
+    ) as Record<(typeof GROUP_VARIANTS)[number], Record<(typeof keys)[number], number>>;
+    const villages = new Set(list.map((d) => d.village)).size;
+    record('group', { devices, villages, rounds, variants, raw: r });
     summaries.push(
       table(
         [
-          'memory (RSS)',
-          'no devices',
-          `${fmtNum(half)} devices`,
-          `${fmtNum(total)} devices`,
-          `per device (${fmtNum(half)}→${fmtNum(total)})`,
+          `group topics (${fmtNum(devices)} devices, ${fmtNum(villages)} villages)`,
+          'publishes',
+          'bytes published',
+          'bytes to devices',
+          'publish calls',
+          '50% have it',
+          '99%',
+          '100%',
+          '100% vs per device',
         ],
-        [['server', mib(idle), mib(atHalf), mib(atTotal), `${(perDevice / 1024).toFixed(1)} kB`]],
+        GROUP_VARIANTS.map((v) => {
+          const x = variants[v];
+          return [
+            v,
+            fmtNum(x.publishes),
+            fmtNum(x.bytes),
+            fmtNum(x.delivered),
+            fmtMs(x.publishMs),
+            fmtMs(x.p50),
+            fmtMs(x.p99),
+            fmtMs(x.p100),
+            ratio(x.p100, variants.device.p100),
+          ];
+        }),
       ),
     );
   } finally {
-    await Promise.all(fleets.map((f) => f.close()));
-    await server.stop();
+    await g.close();
   }
 }
 
-const villageOf = (deviceIndex: number) => villageCode(Math.floor(deviceIndex / 100));
+/** The memory scenario on its own stage (when no fan-out or ingest stage of its size runs). */
+async function memory(devices: number): Promise<void> {
+  const s = await stage('memory', devices, {}, true);
+  await s.close();
+}
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
@@ -420,10 +526,26 @@ async function main(): Promise<void> {
         'sysctl -w net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535',
     );
   const delivery = scenarios.filter((s) => s === 'fanout' || s === 'ingest');
-  if (delivery.length) for (const n of sizes) await fanoutAndIngest(n, delivery);
+  const memoryDevices = int('memory-devices', args['memory-devices'], 2, 99_900);
+  const stormDevices = int('storm-devices', args['storm-devices'], 1, 99_900);
+  // Memory and the storm ride on the fan-out/ingest stage of their size when there is one.
+  const foldable = (s: Scenario, n: number) =>
+    scenarios.includes(s) && delivery.length > 0 && sizes.includes(n);
+  const folded = {
+    memory: foldable('memory', memoryDevices),
+    storm: foldable('storm', stormDevices),
+  };
+  if (delivery.length)
+    for (const n of sizes)
+      await fanoutAndIngest(n, delivery, {
+        memory: folded.memory && n === memoryDevices,
+        storm: folded.storm && n === stormDevices,
+      });
+  if (scenarios.includes('group'))
+    await group(int('group-devices', args['group-devices'], 1, 99_900));
   if (scenarios.includes('coverage')) await coverage();
-  if (scenarios.includes('memory')) await memory();
-  if (scenarios.includes('storm')) await storm();
+  if (scenarios.includes('memory') && !folded.memory) await memory(memoryDevices);
+  if (scenarios.includes('storm') && !folded.storm) await storm(stormDevices);
   if (scenarios.includes('slow')) await slow();
   console.log(
     `\nDalaba benchmarks — ${machine.cores} cores, ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, broker: ${args.broker}\n`,
@@ -432,13 +554,23 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${resultsFile}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 }
 
-/**
- * Reconnect storm (embedded broker): restart the server under `storm-devices` connected devices;
- * a broadcast is created the moment the API answers again, while the devices are still coming back.
- */
-async function storm(): Promise<void> {
-  const devices = int('storm-devices', args['storm-devices'], 1, 99_900);
+/** The reconnect storm on its own stage (when no fan-out or ingest stage of its size runs). */
+async function storm(devices: number): Promise<void> {
   const s = await stage('storm', devices);
+  try {
+    await stormOn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * Reconnect storm (embedded broker): restart the server under the stage's connected devices;
+ * a broadcast is created the moment the API answers again, while the devices are still coming back.
+ * A failed storm is recorded, not fatal: the scenarios after this one still run.
+ */
+async function stormOn(s: Stage): Promise<void> {
+  const devices = s.devices;
   try {
     const t0 = hrnow();
     await s.server.stop();
@@ -505,13 +637,10 @@ async function storm(): Promise<void> {
       ),
     );
   } catch (err) {
-    // Recorded, not fatal: the scenarios after this one still run.
     const error = (err as Error).message;
     log(`storm: failed: ${error}`);
     record('storm', { devices, error });
     summaries.push(`reconnect storm, ${fmtNum(devices)} devices: FAILED — ${error}`);
-  } finally {
-    await s.close();
   }
 }
 

@@ -130,9 +130,7 @@ export class BenchServer {
         `INSERT INTO devices (id, village_code, type, enabled, secret_hash, mqtt_password_hash,
            secret_rotated_at, created_at, updated_at) VALUES (?, ?, 'village_loudspeaker', 1, ?, ?, ?, ?, ?)`,
       );
-      ids.forEach((id, i) =>
-        d.run(id, villageCode(Math.floor(i / 100)), hash, mosquitto, now, now, now),
-      );
+      ids.forEach((id, i) => d.run(id, villageOf(i), hash, mosquitto, now, now, now));
     })();
     db.close();
     return ids;
@@ -256,3 +254,6 @@ export class BenchServer {
 export function villageCode(i: number): string {
   return `999999100${String(i + 1).padStart(3, '0')}`;
 }
+
+/** The village of the bench's `i`-th device: 100 devices to a village. */
+export const villageOf = (deviceIndex: number) => villageCode(Math.floor(deviceIndex / 100));

@@ -73,7 +73,29 @@ export async function alternate<T>(
   baseline: (() => Promise<T>) | null,
   progress: (line: string) => void,
 ): Promise<{ ours: T[]; baseline: T[]; failures: string[] }> {
-  const out = { ours: [] as T[], baseline: [] as T[], failures: [] as string[] };
+  const r = await rotate<T>(
+    rounds,
+    baseline
+      ? [
+          ['ours', ours],
+          ['baseline', baseline],
+        ]
+      : [['ours', ours]],
+    progress,
+  );
+  return { ours: r.results[0], baseline: r.results[1] ?? [], failures: r.failures };
+}
+
+/**
+ * Rounds of several variants in turn (A B C A B C…), after one warm-up of each: what `alternate`
+ * does for two. A round that throws is a failure, named with its label, and the rest go on.
+ */
+export async function rotate<T>(
+  rounds: number,
+  variants: [label: string, run: () => Promise<T>][],
+  progress: (line: string) => void,
+): Promise<{ results: T[][]; failures: string[] }> {
+  const out = { results: variants.map(() => [] as T[]), failures: [] as string[] };
   const attempt = async (label: string, run: () => Promise<T>, into: T[] | null) => {
     try {
       const value = await run();
@@ -85,12 +107,11 @@ export async function alternate<T>(
     }
   };
   progress('warm-up');
-  await attempt('ours warm-up', ours, null);
-  if (baseline) await attempt('baseline warm-up', baseline, null);
+  for (const [label, run] of variants) await attempt(`${label} warm-up`, run, null);
   for (let i = 0; i < rounds; i++) {
     progress(`round ${i + 1}/${rounds}`);
-    await attempt(`ours round ${i + 1}`, ours, out.ours);
-    if (baseline) await attempt(`baseline round ${i + 1}`, baseline, out.baseline);
+    for (const [k, [label, run]] of variants.entries())
+      await attempt(`${label} round ${i + 1}`, run, out.results[k]);
   }
   return out;
 }
