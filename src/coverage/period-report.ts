@@ -5,6 +5,7 @@
 import { LEVELS, Level } from '../contract/messages.js';
 import type { VillageRef } from './coverage.js';
 import { rate } from './coverage.js';
+import { byTownThenCode } from '../villages/village-ref.js';
 
 export interface PeriodBroadcast {
   id: string;
@@ -145,28 +146,26 @@ export function computePeriodReport(input: PeriodInput): PeriodReport {
     list.push(d.id);
     devicesOf.set(d.villageCode, list);
   }
-  const villages = [...input.villages]
-    .sort((a, b) => a.townCode.localeCompare(b.townCode) || a.code.localeCompare(b.code))
-    .map((v): VillageLine => {
-      const e = perVillage.get(v.code) ?? { targeted: 0, covered: 0, manual: 0 };
-      const r = rate(e.covered, e.targeted);
-      const ids = devicesOf.get(v.code) ?? [];
-      const online = ids.reduce(
-        (n, id) => n + Math.min(input.onlineMs.get(id) ?? 0, measuredMs),
-        0,
-      );
-      return {
-        ...v,
-        targeted: e.targeted,
-        covered: e.covered,
-        coveredManually: e.manual,
-        rate: r,
-        belowThreshold: r !== null && r < input.threshold,
-        used: input.villagesPlayed.has(v.code),
-        devicesEnabled: ids.length,
-        availability: ids.length && measuredMs ? online / (ids.length * measuredMs) : null,
-      };
-    });
+  const villages = [...input.villages].sort(byTownThenCode).map((v): VillageLine => {
+    const e = perVillage.get(v.code) ?? { targeted: 0, covered: 0, manual: 0 };
+    const r = rate(e.covered, e.targeted);
+    const ids = devicesOf.get(v.code) ?? [];
+    const online = ids.reduce((n, id) => n + Math.min(input.onlineMs.get(id) ?? 0, measuredMs), 0);
+    return {
+      code: v.code,
+      name: v.name,
+      townCode: v.townCode,
+      townName: v.townName,
+      targeted: e.targeted,
+      covered: e.covered,
+      coveredManually: e.manual,
+      rate: r,
+      belowThreshold: r !== null && r < input.threshold,
+      used: input.villagesPlayed.has(v.code),
+      devicesEnabled: ids.length,
+      availability: ids.length && measuredMs ? online / (ids.length * measuredMs) : null,
+    };
+  });
   const withAvailability = villages.filter((v) => v.availability !== null);
   const used = villages.filter((v) => v.used).length;
 

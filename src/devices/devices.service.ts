@@ -54,12 +54,9 @@ function toPresenceDto(p: Presence | undefined): PresenceDto {
   };
 }
 
-/** A device's type, whether it is enabled, and its presence now. */
-export interface DeviceStatusNow {
-  type: DeviceType;
-  enabled: boolean;
-  online: boolean;
-  lastSeenAt: number | null;
+/** Takes a village's devices one at a time: its type, whether it is enabled, its presence now. */
+export interface DeviceTally {
+  add(type: DeviceType, enabled: boolean, online: boolean, lastSeenAt: number | null): void;
 }
 
 const HASH_BATCH = 32;
@@ -124,25 +121,25 @@ export class DevicesService {
     }));
   }
 
-  /** The devices of each of these villages with their presence, for the status board. */
-  async statusByVillage(villageCodes: string[]): Promise<Map<string, DeviceStatusNow[]>> {
+  /**
+   * Adds every device of these villages, with its presence now, to its village's tally (villages
+   * without devices are never asked for one). No object per device: the status board sums every
+   * device on each request.
+   */
+  async tallyVillages(
+    villageCodes: string[],
+    tallyOf: (villageCode: string) => DeviceTally,
+  ): Promise<void> {
     const { byVillage } = await this.directory.current();
-    const out = new Map<string, DeviceStatusNow[]>();
     for (const code of villageCodes) {
-      out.set(
-        code,
-        (byVillage.get(code) ?? []).map((d) => {
-          const p = this.presence.get(d.id);
-          return {
-            type: d.type,
-            enabled: d.enabled,
-            online: p?.online ?? false,
-            lastSeenAt: p?.lastSeenAt ?? null,
-          };
-        }),
-      );
+      const devices = byVillage.get(code);
+      if (!devices) continue;
+      const tally = tallyOf(code);
+      for (const d of devices) {
+        const p = this.presence.get(d.id);
+        tally.add(d.type, d.enabled, p?.online ?? false, p?.lastSeenAt ?? null);
+      }
     }
-    return out;
   }
 
   /** Enabled devices online now, per village and type, for these villages (none: no entry). */

@@ -5,7 +5,7 @@ import { CoverageService } from '../coverage/coverage.service.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import type { VillageStatusDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
-import { summariseVillage } from './village-status.js';
+import { VillageTally } from './village-status.js';
 
 /** The village status board: every village with its devices' presence, worst problem first in mind. */
 @Injectable()
@@ -18,18 +18,13 @@ export class StatusService {
 
   async villageStatus(query: VillageStatusQuery): Promise<VillageStatusPageDto> {
     const { limit, offset } = pageWindow(query);
-    // Every village matching town/q, then devices by village: one indexed query per 500 villages.
-    const all = (
-      await this.villages.list({
-        town: query.town,
-        q: query.q,
-        limit: Number.MAX_SAFE_INTEGER,
-        offset: 0,
-      })
-    ).items;
-    const byVillage = await this.devices.statusByVillage(all.map((v) => v.code));
+    // Every village matching town/q (the summary and the problem filter need all of them), then
+    // each one's devices from the in-memory directory.
+    const all = await this.villages.matchingRefs({ town: query.town, q: query.q });
+    const tallies = new Map(all.map((v) => [v.code, new VillageTally()]));
+    await this.devices.tallyVillages([...tallies.keys()], (code) => tallies.get(code)!);
     const rows: VillageStatusDto[] = all.map((v) => {
-      const s = summariseVillage(byVillage.get(v.code) ?? []);
+      const s = tallies.get(v.code)!.summary();
       return {
         code: v.code,
         name: v.name,

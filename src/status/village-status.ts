@@ -26,43 +26,59 @@ export interface VillageDeviceSummary {
   problem: VillageProblem | null;
 }
 
-/** Sums up one village's devices (pure; the status board and its tests share it). */
-export function summariseVillage(devices: DeviceStatus[]): VillageDeviceSummary {
-  const byType: VillageDeviceSummary['byType'] = {};
-  let enabled = 0;
-  let online = 0;
-  let lastHeardAt: number | null = null;
-  for (const d of devices) {
-    const t = (byType[d.type] ??= { total: 0, online: 0 });
+/**
+ * Sums up one village's devices as they are added: the status board adds every device of every
+ * village on each request, so it takes them one call at a time instead of as objects.
+ */
+export class VillageTally {
+  private readonly byType: Partial<Record<DeviceType, { total: number; online: number }>> = {};
+  private total = 0;
+  private enabled = 0;
+  private online = 0;
+  private onlineEnabled = 0;
+  private lastHeardAt: number | null = null;
+
+  add(type: DeviceType, enabled: boolean, online: boolean, lastSeenAt: number | null): void {
+    const t = (this.byType[type] ??= { total: 0, online: 0 });
     t.total++;
-    if (d.enabled) enabled++;
-    if (d.online) {
-      online++;
+    this.total++;
+    if (enabled) this.enabled++;
+    if (online) {
+      this.online++;
       t.online++;
+      if (enabled) this.onlineEnabled++;
     }
-    if (d.lastSeenAt !== null && (lastHeardAt === null || d.lastSeenAt > lastHeardAt))
-      lastHeardAt = d.lastSeenAt;
+    if (lastSeenAt !== null && (this.lastHeardAt === null || lastSeenAt > this.lastHeardAt))
+      this.lastHeardAt = lastSeenAt;
   }
-  const onlineEnabled = devices.filter((d) => d.enabled && d.online).length;
-  const problem: VillageProblem | null =
-    devices.length === 0
-      ? 'no_devices'
-      : enabled === 0
-        ? 'all_disabled'
-        : onlineEnabled === 0
-          ? 'all_offline'
-          : onlineEnabled < enabled
-            ? 'some_offline'
-            : null;
-  const ordered = Object.fromEntries(
-    DEVICE_TYPES.filter((t) => byType[t]).map((t) => [t, byType[t]!]),
-  );
-  return {
-    devicesTotal: devices.length,
-    devicesEnabled: enabled,
-    devicesOnline: online,
-    byType: ordered,
-    lastHeardAt,
-    problem,
-  };
+
+  summary(): VillageDeviceSummary {
+    const problem: VillageProblem | null =
+      this.total === 0
+        ? 'no_devices'
+        : this.enabled === 0
+          ? 'all_disabled'
+          : this.onlineEnabled === 0
+            ? 'all_offline'
+            : this.onlineEnabled < this.enabled
+              ? 'some_offline'
+              : null;
+    const byType: VillageDeviceSummary['byType'] = {};
+    for (const t of DEVICE_TYPES) if (this.byType[t]) byType[t] = this.byType[t];
+    return {
+      devicesTotal: this.total,
+      devicesEnabled: this.enabled,
+      devicesOnline: this.online,
+      byType,
+      lastHeardAt: this.lastHeardAt,
+      problem,
+    };
+  }
+}
+
+/** Sums up one village's devices (pure; the status board's tally, for a list). */
+export function summariseVillage(devices: DeviceStatus[]): VillageDeviceSummary {
+  const tally = new VillageTally();
+  for (const d of devices) tally.add(d.type, d.enabled, d.online, d.lastSeenAt);
+  return tally.summary();
 }

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, In, Repository } from 'typeorm';
+import { EntityManager, In, Repository, SelectQueryBuilder } from 'typeorm';
 import { chunks } from '../database/batch.js';
 import { escapeLike } from '../database/db-errors.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { TownEntity } from './town.entity.js';
 import { VillageEntity } from './village.entity.js';
+import type { VillageRef } from './village-ref.js';
 
 export interface VillageFilter {
   town?: string;
@@ -13,6 +14,9 @@ export interface VillageFilter {
   limit?: number;
   offset?: number;
 }
+
+/** A village's reference as read: the town's name is null only if its town row is missing. */
+export type VillageRefRow = Omit<VillageRef, 'townName'> & { townName: string | null };
 
 export interface TownWithCount extends TownEntity {
   villageCount: number;
@@ -80,16 +84,25 @@ export class VillagesRepository {
 
   async listVillages(filter: VillageFilter): Promise<[VillageEntity[], number]> {
     const query = this.villages.createQueryBuilder('v').leftJoinAndSelect('v.town', 't');
-    if (filter.town) query.andWhere('v.town_code = :town', { town: filter.town });
-    if (filter.q) {
-      query.andWhere("(LOWER(v.name) LIKE :q ESCAPE '\\' OR v.code LIKE :prefix ESCAPE '\\')", {
-        q: `%${escapeLike(filter.q.toLowerCase())}%`,
-        prefix: `${escapeLike(filter.q)}%`,
-      });
-    }
-    query.orderBy('v.code', 'ASC');
+    matching(query, filter).orderBy('v.code', 'ASC');
     if (filter.limit !== undefined) query.take(filter.limit).skip(filter.offset ?? 0);
     return query.getManyAndCount();
+  }
+
+  /**
+   * Every village matching the filter (no paging), by code, as plain rows: the status board and
+   * coverage read all of them on each request, and hydrating 800 entities with their towns (and
+   * counting them) cost several milliseconds of it.
+   */
+  villageRefs(filter: Pick<VillageFilter, 'town' | 'q'> = {}): Promise<VillageRefRow[]> {
+    const query = this.villages
+      .createQueryBuilder('v')
+      .leftJoin('v.town', 't')
+      .select('v.code', 'code')
+      .addSelect('v.name', 'name')
+      .addSelect('v.town_code', 'townCode')
+      .addSelect('t.name', 'townName');
+    return matching(query, filter).orderBy('v.code', 'ASC').getRawMany<VillageRefRow>();
   }
 
   async villageCodesInTown(town: string): Promise<string[]> {
@@ -153,4 +166,19 @@ export class VillagesTx {
   async deleteVillage(code: string): Promise<boolean> {
     return ((await this.m.delete(VillageEntity, { code })).affected ?? 0) > 0;
   }
+}
+
+/** The town and text filters of a village list, on a query of `v` (villages) joined to `t` (towns). */
+function matching<Q extends SelectQueryBuilder<VillageEntity>>(
+  query: Q,
+  filter: Pick<VillageFilter, 'town' | 'q'>,
+): Q {
+  if (filter.town) query.andWhere('v.town_code = :town', { town: filter.town });
+  if (filter.q) {
+    query.andWhere("(LOWER(v.name) LIKE :q ESCAPE '\\' OR v.code LIKE :prefix ESCAPE '\\')", {
+      q: `%${escapeLike(filter.q.toLowerCase())}%`,
+      prefix: `${escapeLike(filter.q)}%`,
+    });
+  }
+  return query;
 }

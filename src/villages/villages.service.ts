@@ -27,6 +27,7 @@ import {
 } from './village-import.js';
 import type { VillageEntity } from './village.entity.js';
 import { VillagesRepository, VillagesTx } from './villages.repository.js';
+import { byTownThenCode, type VillageRef } from './village-ref.js';
 
 function toVillageDto(v: VillageEntity, townName: string): VillageDto {
   return {
@@ -239,17 +240,15 @@ export class VillagesService {
   }
 
   /** Every village with its town's name, in town then village code order (for reports). */
-  async refs(): Promise<{ code: string; name: string; townCode: string; townName: string }[]> {
-    const [villages, towns] = await Promise.all([this.allVillages(), this.repo.allTowns()]);
-    const townName = new Map(towns.map((t) => [t.code, t.name]));
-    return villages
-      .map((v) => ({
-        code: v.code,
-        name: v.name,
-        townCode: v.townCode,
-        townName: townName.get(v.townCode) ?? v.townCode,
-      }))
-      .sort((a, b) => a.townCode.localeCompare(b.townCode) || a.code.localeCompare(b.code));
+  async refs(): Promise<VillageRef[]> {
+    return (await this.matchingRefs({})).sort(byTownThenCode);
+  }
+
+  /** Every village matching the town and text filters of a list, by code, with its town's name. */
+  async matchingRefs(filter: { town?: string; q?: string }): Promise<VillageRef[]> {
+    const rows = await this.repo.villageRefs(filter);
+    for (const r of rows) r.townName ??= r.townCode;
+    return rows as VillageRef[];
   }
 
   async existingTownCodes(codes: string[]): Promise<Set<string>> {
