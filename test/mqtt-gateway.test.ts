@@ -332,6 +332,21 @@ describe('MQTT gateway on the embedded broker', () => {
         filtered.items.map((v: { code: string }) => v.code),
         [quiet.code],
       );
+      // The text filter (name or code prefix), with the town's name on each row.
+      const byName = (
+        await client
+          .get(`/api/status/villages?town=${town.code}&q=${encodeURIComponent(half.name)}`)
+          .expect(200)
+      ).body;
+      assert.deepEqual(
+        byName.items.map((v: { code: string; townName: string }) => [v.code, v.townName]),
+        [[half.code, town.name]],
+      );
+      const byPrefix = (await client.get(`/api/status/villages?q=${empty.code}`).expect(200)).body;
+      assert.deepEqual(
+        byPrefix.items.map((v: { code: string }) => v.code),
+        [empty.code],
+      );
       await client.get('/api/status/villages?problem=broken').expect(400);
     });
   });
