@@ -194,6 +194,16 @@ export class BenchServer {
     return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
   }
 
+  /** A GET read to its last byte and not parsed (timing a query); returns the bytes. */
+  async fetchBytes(path: string): Promise<number> {
+    const res = await fetch(this.url + path, {
+      headers: { Authorization: `Bearer ${BENCH_TOKEN}` },
+    });
+    const body = await res.arrayBuffer();
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+    return body.byteLength;
+  }
+
   /**
    * Uploads a 2-second tone (made with ffmpeg; about 17 kB once transcoded) and waits until it is
    * ready: every device downloads it, and the benchmark measures dispatch, not bulk HTTP transfer.
