@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
 import request from 'supertest';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -7,6 +8,8 @@ import { PROTOCOL_VERSION } from '../src/contract/messages.js';
 import { PresenceService } from '../src/devices/presence.service.js';
 import { WriteQueue } from '../src/database/write-queue.js';
 import { DevicesRepository } from '../src/devices/devices.repository.js';
+import { DevicesService } from '../src/devices/devices.service.js';
+import { DeviceEntity } from '../src/devices/device.entity.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
 import { fixtures } from './support/fixtures.js';
 import {
@@ -147,6 +150,29 @@ describe('MQTT gateway on the embedded broker', () => {
         rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
       );
       await agent({ id: device.id, secret: rotated });
+    });
+
+    it('lets in a device whose secret is stored the earlier way (scrypt), and stores it again in the current form', async () => {
+      const device = await newDevice();
+      const repo = s.server.app.get(DevicesRepository);
+      const stored = async () => (await repo.findWithSecret(device.id))!.secretHash!;
+      assert.match(await stored(), /^sha256\$/);
+      const salt = randomBytes(16);
+      const key = scryptSync(device.secret, salt, 32, { N: 1024, r: 8, p: 1 });
+      const old = ['scrypt', 1024, 8, 1, salt.toString('base64url'), key.toString('base64url')];
+      await s.server.app
+        .get(WriteQueue)
+        .run((m) => m.update(DeviceEntity, { id: device.id }, { secretHash: old.join('$') }));
+
+      (await raw(device)).end(true);
+      const upgraded = await stored();
+      assert.match(upgraded, /^sha256\$/);
+      assert.ok(!upgraded.includes(device.secret));
+      // The stored form itself (not the gateway's memory of a good login) now answers.
+      const devices = s.server.app.get(DevicesService);
+      assert.equal(await devices.verifySecret(device.id, device.secret), true);
+      assert.equal(await devices.verifySecret(device.id, `${device.secret.slice(1)}A`), false);
+      assert.equal(await stored(), upgraded);
     });
   });
 

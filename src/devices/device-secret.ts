@@ -1,4 +1,5 @@
 import {
+  createHash,
   pbkdf2 as pbkdf2Cb,
   randomBytes,
   scrypt as scryptCb,
@@ -7,8 +8,6 @@ import {
 } from 'node:crypto';
 
 const KEY_LENGTH = 32;
-/** Node's default cost: about 35 ms per hash on this class of machine, run off the event loop. */
-const DEFAULT_PARAMS = { N: 16384, r: 8, p: 1 };
 
 function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -23,25 +22,45 @@ export function generateDeviceSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/**
- * Slow salted hash of a device secret: `scrypt$N$r$p$salt$hash`. The parameters travel with the
- * hash so they can be raised later without invalidating stored secrets.
- */
-export async function hashDeviceSecret(secret: string): Promise<string> {
-  const salt = randomBytes(16);
-  const { N, r, p } = DEFAULT_PARAMS;
-  const key = await scrypt(secret, salt, { N, r, p });
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
+function sha256(salt: Buffer, secret: string): Buffer {
+  return createHash('sha256').update(salt).update(secret).digest();
 }
 
-/** Constant-time check of a presented secret against a stored hash; false for any malformed hash. */
+/**
+ * Salted hash of a device secret: `sha256$salt$hash`. A fast hash is enough: the server makes
+ * every secret (256 random bits), and what makes a slow hash worth its cost is a guessable
+ * password. It shows in a reconnect storm: with scrypt (N=16384, ~35 ms a check) 10,000 devices
+ * logging in again after a restart would cost ~350 s of CPU.
+ */
+export function hashDeviceSecret(secret: string): string {
+  const salt = randomBytes(16);
+  return ['sha256', salt.toString('base64url'), sha256(salt, secret).toString('base64url')].join(
+    '$',
+  );
+}
+
+/** True for a stored hash in an older form (`scrypt$…`), to be replaced after a good login. */
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith('sha256$');
+}
+
+/**
+ * Constant-time check of a presented secret against a stored hash: the current `sha256$salt$hash`
+ * or the earlier `scrypt$N$r$p$salt$hash` (parameters travel with it). False for anything malformed.
+ */
 export async function verifyDeviceSecret(secret: string, stored: string): Promise<boolean> {
+  if (secret.length > 1024) return false;
   const parts = stored.split('$');
+  if (parts.length === 3 && parts[0] === 'sha256') {
+    const expected = Buffer.from(parts[2], 'base64url');
+    if (expected.length !== KEY_LENGTH) return false;
+    return timingSafeEqual(sha256(Buffer.from(parts[1], 'base64url'), secret), expected);
+  }
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = parts.slice(1, 4).map(Number);
   if (![N, r, p].every((n) => Number.isSafeInteger(n) && n > 0)) return false;
   const expected = Buffer.from(parts[5], 'base64url');
-  if (expected.length !== KEY_LENGTH || secret.length > 1024) return false;
+  if (expected.length !== KEY_LENGTH) return false;
   const key = await scrypt(secret, Buffer.from(parts[4], 'base64url'), { N, r, p });
   return timingSafeEqual(key, expected);
 }
@@ -84,9 +103,5 @@ export async function verifyMosquittoHash(secret: string, stored: string): Promi
 export async function hashForStorage(
   secret: string,
 ): Promise<{ secretHash: string; mqttPasswordHash: string }> {
-  const [secretHash, mqttPasswordHash] = await Promise.all([
-    hashDeviceSecret(secret),
-    mosquittoHash(secret),
-  ]);
-  return { secretHash, mqttPasswordHash };
+  return { secretHash: hashDeviceSecret(secret), mqttPasswordHash: await mosquittoHash(secret) };
 }

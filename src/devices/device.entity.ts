@@ -30,7 +30,7 @@ export class DeviceEntity {
   @Column({ type: 'varchar', length: 2000, nullable: true })
   notes!: string | null;
 
-  /** `scrypt$N$r$p$salt$hash`; never selected unless asked for by name. */
+  /** `sha256$salt$hash` (earlier: `scrypt$N$r$p$salt$hash`); never selected unless asked for by name. */
   @Column({ type: 'varchar', length: 200, name: 'secret_hash', select: false })
   secretHash?: string;
 

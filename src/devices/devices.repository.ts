@@ -61,6 +61,16 @@ export class DevicesRepository {
       .getOne();
   }
 
+  /**
+   * Stores the same secret in a newer hash form, unless the secret changed meanwhile (a rotation
+   * wins). Not a registry change: the directory holds no secrets, so its version stays.
+   */
+  async replaceSecretHash(id: string, from: string, to: string): Promise<void> {
+    await this.writes.run((m) =>
+      m.update(DeviceEntity, { id, secretHash: from }, { secretHash: to }),
+    );
+  }
+
   async list(filter: DeviceFilter): Promise<[DeviceEntity[], number]> {
     if (filter.villageCodes?.length === 0) return [[], 0];
     const query = this.devices.createQueryBuilder('d');

@@ -19,7 +19,13 @@ import {
   DeviceImportPlan,
   planDeviceImport,
 } from './device-import.js';
-import { generateDeviceSecret, hashForStorage, verifyDeviceSecret } from './device-secret.js';
+import {
+  generateDeviceSecret,
+  hashDeviceSecret,
+  hashForStorage,
+  needsRehash,
+  verifyDeviceSecret,
+} from './device-secret.js';
 import type { DeviceEntity } from './device.entity.js';
 import { DeviceDirectory, DirectoryEntry } from './device-directory.js';
 import { DevicesRepository, DevicesTx } from './devices.repository.js';
@@ -267,11 +273,22 @@ export class DevicesService {
     return (await this.repo.find(id)) !== null;
   }
 
-  /** True when `id` is a registered, enabled device and `secret` is its current secret. */
+  /**
+   * True when `id` is a registered, enabled device and `secret` is its current secret. A secret
+   * still stored in the older, slow form (scrypt) is stored again in the current one after it
+   * matched, so that the device's next logins (a reconnect storm after a restart) are cheap.
+   */
   async verifySecret(id: string, secret: string): Promise<boolean> {
     const device = await this.repo.findWithSecret(id);
     if (!device?.enabled || !device.secretHash) return false;
-    return verifyDeviceSecret(secret, device.secretHash);
+    const ok = await verifyDeviceSecret(secret, device.secretHash);
+    if (ok && needsRehash(device.secretHash))
+      await this.repo
+        .replaceSecretHash(id, device.secretHash, hashDeviceSecret(secret))
+        .catch((err: Error) =>
+          this.logger.warn(`device=${id} secret hash not upgraded: ${err.message}`),
+        );
+    return ok;
   }
 
   async count(): Promise<number> {

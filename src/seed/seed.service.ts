@@ -14,7 +14,7 @@ import {
 import { sampleCounty } from './sample-county.js';
 
 const SEEDED_KEY = 'sample_seeded_at';
-/** Device secrets are hashed a few at a time (scrypt runs on the thread pool). */
+/** Device secrets are hashed a few at a time (the Mosquitto-format hash runs on the thread pool). */
 const DEVICE_CONCURRENCY = 4;
 
 export interface SeedResult {

@@ -163,8 +163,7 @@ export class BenchFleet {
   async waitPlayed(broadcastId: string, count: number, timeoutMs = 300_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const replies = await this.all<{ played: number }>({ op: 'played-count', broadcastId });
-      const played = replies.reduce((n, r) => n + r.played, 0);
+      const played = await this.playedCount(broadcastId);
       if (played >= count) return;
       if (Date.now() > deadline)
         throw new Error(
@@ -211,6 +210,18 @@ export class BenchFleet {
       heard: replies.reduce((n, r) => n + r.heard, 0),
       times: replies.flatMap((r) => r.times ?? []),
     };
+  }
+
+  /** Devices connected to the broker as the devices themselves see it. */
+  async connected(): Promise<number> {
+    const replies = await this.all<{ online: number }>({ op: 'online' });
+    return replies.reduce((n, r) => n + r.online, 0);
+  }
+
+  /** Devices that reported `played` for the broadcast so far. */
+  async playedCount(broadcastId: string): Promise<number> {
+    const replies = await this.all<{ played: number }>({ op: 'played-count', broadcastId });
+    return replies.reduce((n, r) => n + r.played, 0);
   }
 
   async killOne(id: string): Promise<void> {

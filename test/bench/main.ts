@@ -602,7 +602,29 @@ async function stormOn(s: Stage): Promise<void> {
       300_000,
       250,
     ).then(() => (allOnline = hrnow() - t0));
-    await s.fleet.waitPlayed(b.id, devices);
+    // Every 5 s: what the server counts online, what the devices see, how many played.
+    const timeline: { s: number; online: number; connected: number; played: number }[] = [];
+    const progress = setInterval(() => {
+      void Promise.all([
+        s.server.metric('dalaba_devices_online'),
+        s.fleet.connected(),
+        s.fleet.playedCount(b.id),
+      ]).then(
+        ([online, connected, played]) => {
+          const at = { s: Math.round((hrnow() - t0) / 1000), online, connected, played };
+          timeline.push(at);
+          log(
+            `storm: ${at.s} s after the stop: ${fmtNum(online)} online (server), ${fmtNum(connected)} connected (devices), ${fmtNum(played)} played`,
+          );
+        },
+        () => undefined,
+      );
+    }, 5000);
+    try {
+      await s.fleet.waitPlayed(b.id, devices);
+    } finally {
+      clearInterval(progress);
+    }
     const played = hrnow() - t0;
     await online;
     const times = await s.fleet.times(b.id);
@@ -616,6 +638,9 @@ async function stormOn(s: Stage): Promise<void> {
       allHaveCommandMs: delivered,
       allPlayedMs: played,
       createdAfterMs: created - t0,
+      timeline,
+      /** Logins and messages the server refused since it came back, by reason. */
+      rejected: await s.server.series('dalaba_mqtt_rejected_total'),
     };
     record('storm', row);
     summaries.push(

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { mosquittoHash } from '../../src/devices/device-secret.js';
+import { hashDeviceSecret, mosquittoHash } from '../../src/devices/device-secret.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/main.js');
@@ -33,21 +33,6 @@ export function freePort(): Promise<number> {
 }
 
 export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `dalaba-bench-${name}-`));
-
-/**
- * A device secret hash in the server's own format with a low scrypt cost (N=1024, about 1 ms).
- * At the production cost (N=16384, about 35 ms) the first login of 10,000 devices would measure
- * scrypt, not dispatch; the README's Performance section gives that cost separately.
- */
-async function cheapSecretHash(secret: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await new Promise<Buffer>((resolve, reject) =>
-    scryptCb(secret, salt, 32, { N: 1024, r: 8, p: 1 }, (err, k) =>
-      err ? reject(err) : resolve(k),
-    ),
-  );
-  return ['scrypt', 1024, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
-}
 
 export interface BenchServerOptions {
   name: string;
@@ -113,7 +98,7 @@ export class BenchServer {
     this.mqttPort = await freePort();
     await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: this.env() });
     if (count === 0) return [];
-    const hash = await cheapSecretHash(BENCH_SECRET);
+    const hash = hashDeviceSecret(BENCH_SECRET);
     const mosquitto = await mosquittoHash(BENCH_SECRET);
     const db = new Database(this.dbPath);
     const now = Date.now();
@@ -243,6 +228,17 @@ export class BenchServer {
     const text = await (await fetch(`${this.url}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
     return line ? Number(line.split(' ').at(-1)) : NaN;
+  }
+
+  /** Every series of one metric from /metrics, by its labels (`reason="auth_failed"`, say). */
+  async series(name: string): Promise<Record<string, number>> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      const m = line.match(/^([a-z_]+)(?:\{(.*)\})? (\S+)$/);
+      if (m && m[1] === name) out[m[2] ?? ''] = Number(m[3]);
+    }
+    return out;
   }
 
   /** Resident memory of the server process, bytes (from /proc). */
