@@ -155,7 +155,7 @@ describe('MQTT gateway on the embedded broker', () => {
     it('lets in a device whose secret is stored the earlier way (scrypt), and stores it again in the current form', async () => {
       const device = await newDevice();
       const repo = s.server.app.get(DevicesRepository);
-      const stored = async () => (await repo.findWithSecret(device.id))!.secretHash!;
+      const stored = async () => (await repo.credentials(device.id))!.secretHash!;
       assert.match(await stored(), /^sha256\$/);
       const salt = randomBytes(16);
       const key = scryptSync(device.secret, salt, 32, { N: 1024, r: 8, p: 1 });

@@ -25,6 +25,12 @@ export function rawSql<T extends ObjectLiteral>(m: EntityManager, entity: Entity
   return {
     md,
     table: md.tablePath.split('.').map(quote).join('.'),
+    /** The quoted column name of an entity property. */
+    column: (property: string) => {
+      const c = md.findColumnWithPropertyName(property);
+      if (!c) throw new Error(`${md.name} has no column for ${property}`);
+      return quote(c.databaseName);
+    },
     placeholder: postgres ? (i: number) => `$${i}` : (_i: number) => '?',
     value: (v: unknown) => (v === undefined ? null : !postgres && typeof v === 'boolean' ? +v : v),
   };

@@ -4,7 +4,7 @@ import { EntityManager, In, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import { randomUUID } from 'node:crypto';
 import { AppMetaRepository } from '../database/app-meta.repository.js';
-import { chunks } from '../database/batch.js';
+import { chunks, rawSql } from '../database/batch.js';
 import { escapeLike } from '../database/db-errors.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { DeviceEntity } from './device.entity.js';
@@ -52,13 +52,27 @@ export class DevicesRepository {
     return this.devices.findOneBy({ id });
   }
 
-  /** The device with its secret hash, for credential checks. */
-  findWithSecret(id: string): Promise<DeviceEntity | null> {
-    return this.devices
-      .createQueryBuilder('d')
-      .addSelect('d.secretHash')
-      .where('d.id = :id', { id })
-      .getOne();
+  private credentialsSql?: string;
+
+  /**
+   * What a login checks: whether the device is enabled, and its secret hash. Plain SQL: the query
+   * builder cost ~0.1 ms a login, a second of CPU when 10,000 devices come back after a restart.
+   */
+  async credentials(id: string): Promise<{ enabled: boolean; secretHash: string | null } | null> {
+    const m = this.devices.manager;
+    if (!this.credentialsSql) {
+      const { table, column, placeholder } = rawSql(m, DeviceEntity);
+      this.credentialsSql =
+        `SELECT ${column('enabled')} AS enabled, ${column('secretHash')} AS secret_hash ` +
+        `FROM ${table} WHERE ${column('id')} = ${placeholder(1)}`;
+    }
+    const rows = (await m.query(this.credentialsSql, [id])) as {
+      enabled: boolean | number;
+      secret_hash: string | null;
+    }[];
+    const row = rows[0];
+    // SQLite answers 1/0 for a boolean column, PostgreSQL true/false.
+    return row ? { enabled: Boolean(row.enabled), secretHash: row.secret_hash } : null;
   }
 
   /**

@@ -279,7 +279,7 @@ export class DevicesService {
    * matched, so that the device's next logins (a reconnect storm after a restart) are cheap.
    */
   async verifySecret(id: string, secret: string): Promise<boolean> {
-    const device = await this.repo.findWithSecret(id);
+    const device = await this.repo.credentials(id);
     if (!device?.enabled || !device.secretHash) return false;
     const ok = await verifyDeviceSecret(secret, device.secretHash);
     if (ok && needsRehash(device.secretHash))
