@@ -101,7 +101,10 @@ export async function rotate<T>(
       const value = await run();
       into?.push(value);
     } catch (err) {
-      const line = `${label}: ${(err as Error).message}`;
+      // fetch() says only "fetch failed"; the reason (refused, reset…) is in its cause.
+      const cause = (err as Error).cause as { code?: string; message?: string } | undefined;
+      const why = cause ? ` (${cause.code ?? cause.message ?? String(cause)})` : '';
+      const line = `${label}: ${(err as Error).message}${why}`;
       progress(`FAILED ${line}`);
       out.failures.push(line);
     }
