@@ -578,6 +578,7 @@ async function storm(devices: number): Promise<void> {
 async function stormOn(s: Stage): Promise<void> {
   const devices = s.devices;
   try {
+    if (s.server.died) throw new Error(`no storm: the ${s.server.died} before it`);
     const t0 = hrnow();
     await s.server.stop();
     const down = hrnow() - t0;

@@ -154,15 +154,28 @@ export class BenchServer {
     });
     this.url = `http://127.0.0.1:${this.httpPort}`;
     this.mqttUrl = this.options.mqttUrl ?? `mqtt://127.0.0.1:${this.mqttPort}`;
+    this.died = undefined;
+    // A server that dies on its own is the finding, not a detail: say so with its last words.
+    child.once('exit', (code, signal) => {
+      if (this.child !== child || this.stopping) return;
+      this.died = `server ${this.options.name} died (exit code ${code}, signal ${signal})`;
+      console.error(`bench: ${this.died}; its last output:\n${this.output.slice(-6000)}`);
+    });
   }
+
+  /** Why the server exited without being asked to, if it did. */
+  died?: string;
+  private stopping = false;
 
   /** SIGTERM and wait (graceful), or SIGKILL. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
+    this.stopping = true;
     child.kill(signal);
     await exited;
+    this.stopping = false;
   }
 
   async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
