@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MqttConfig } from '../config/app-config.js';
+import { EmbeddedBroker } from './embedded-broker.js';
+
+const config: MqttConfig = {
+  url: undefined,
+  port: 0,
+  host: '127.0.0.1',
+  wsPort: undefined,
+  username: 'dalaba-server',
+  password: undefined,
+  clientId: 'dalaba-test',
+  topicPrefix: 'dalaba/v1',
+  shareGroup: '',
+  maxPayloadBytes: 64 * 1024,
+  deviceRate: 10,
+  deviceBurst: 50,
+  authFailLimit: 10,
+  authFailWindowMs: 60_000,
+  drainTimeoutMs: 5000,
+  // Two messages in flight fill it: the rest queue, as 10,000 devices' messages did at 10,000.
+  concurrency: 2,
+};
+
+interface Emitter {
+  subscribe(topic: string, fn: (packet: unknown, done: () => void) => void, cb: () => void): void;
+  mq: { length: number };
+}
+
+describe('embedded broker', () => {
+  it('works through a long queue of messages for the server without overflowing the stack', async () => {
+    const broker = new EmbeddedBroker(config);
+    await broker.start({
+      authenticate: async () => false,
+      mayPublish: () => false,
+      maySubscribe: () => false,
+      oversized: () => undefined,
+    });
+    try {
+      const aedes = (broker as unknown as { aedes: Emitter }).aedes;
+      // A subscriber that holds its two messages: the emitter is at its concurrency.
+      const held: (() => void)[] = [];
+      await new Promise<void>((resolve) =>
+        aedes.subscribe('hold/#', (_packet, done) => held.push(done), resolve),
+      );
+      let heard = 0;
+      await broker.subscribe('evt/#', () => heard++);
+      const holding = [1, 2].map((i) => broker.publish(`hold/${i}`, Buffer.from('h'), { qos: 0 }));
+      const n = 20_000;
+      const events = Array.from({ length: n }, (_, i) =>
+        broker.publish(`evt/${i}`, Buffer.from('e'), { qos: 0 }),
+      );
+      // Wait until every event waits in the emitter's queue behind the held messages.
+      while (held.length < 2 || aedes.mq.length < n) await new Promise((r) => setImmediate(r));
+      // Releasing one starts the queue: each event's done() must not start the next inside it.
+      for (const done of held) done();
+      await Promise.all([...holding, ...events]);
+      assert.equal(heard, n);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
