@@ -1,27 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MqttConfig } from '../config/app-config.js';
+import { loadConfig } from '../config/app-config.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 
-const config: MqttConfig = {
-  url: undefined,
-  port: 0,
-  host: '127.0.0.1',
-  wsPort: undefined,
-  username: 'dalaba-server',
-  password: undefined,
-  clientId: 'dalaba-test',
-  topicPrefix: 'dalaba/v1',
-  shareGroup: '',
-  maxPayloadBytes: 64 * 1024,
-  deviceRate: 10,
-  deviceBurst: 50,
-  authFailLimit: 10,
-  authFailWindowMs: 60_000,
-  drainTimeoutMs: 5000,
-  // Two messages in flight fill it: the rest queue, as 10,000 devices' messages did at 10,000.
-  concurrency: 2,
-};
+// Two messages in flight fill it: the rest queue, as 10,000 devices' messages did at 10,000.
+const config = loadConfig({ MQTT_PORT: '0', MQTT_HOST: '127.0.0.1', MQTT_CONCURRENCY: '2' }).mqtt;
 
 interface Emitter {
   subscribe(topic: string, fn: (packet: unknown, done: () => void) => void, cb: () => void): void;

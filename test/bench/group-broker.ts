@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import type { MqttConfig } from '../../src/config/app-config.js';
+import { loadConfig } from '../../src/config/app-config.js';
 import { PROTOCOL_VERSION } from '../../src/contract/messages.js';
 import type { PlayCommand } from '../../src/contract/messages.js';
 import { deviceTopic } from '../../src/contract/topics.js';
@@ -15,24 +15,8 @@ import { GROUP_VARIANTS, groupTopics, type GroupRequest, type GroupVariant } fro
 
 const now = () => performance.timeOrigin + performance.now();
 
-const config: MqttConfig = {
-  url: undefined,
-  port: 0,
-  host: '127.0.0.1',
-  wsPort: undefined,
-  username: 'dalaba-server',
-  password: undefined,
-  clientId: 'dalaba-bench-group',
-  topicPrefix: 'dalaba/v1',
-  shareGroup: '',
-  maxPayloadBytes: 64 * 1024,
-  deviceRate: 10,
-  deviceBurst: 50,
-  authFailLimit: 10,
-  authFailWindowMs: 60_000,
-  drainTimeoutMs: 5000,
-  concurrency: 10_000,
-};
+// The server's own defaults (drain timeout, concurrency), on a free port.
+const config = loadConfig({ MQTT_PORT: '0', MQTT_HOST: '127.0.0.1' }).mqtt;
 const broker = new EmbeddedBroker(config);
 /** deviceId → village code. */
 let villageOf = new Map<string, string>();
