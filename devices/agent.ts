@@ -79,7 +79,9 @@ interface Job {
 /**
  * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
  * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
- * actually starts it), `invalid` (reason) for a command that fails validation.
+ * actually starts it), `invalid` (reason) for a command that fails validation, `auth-failed`,
+ * and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, or mqtt.js' message such as
+ * `connack timeout`) for every connection attempt that did not get in.
  */
 export class DeviceAgent extends EventEmitter {
   private client?: MqttClient;
@@ -203,7 +205,8 @@ export class DeviceAgent extends EventEmitter {
       clearInterval(this.heartbeat);
       this.emit('disconnected');
     });
-    client.on('error', (err: Error & { code?: number }) => {
+    client.on('error', (err: Error & { code?: number | string }) => {
+      if (!client.connected) this.emit('connect-failed', String(err.code ?? err.message));
       if (err.code === 4 || err.code === 5) {
         this.log(`login refused by the broker (${err.message})`);
         this.emit('auth-failed', err);

@@ -188,6 +188,32 @@ describe('device agent: the play flow against the contract', () => {
   const send = (deviceId: string, cmd: PlayCommand) =>
     s.server.app.get(DeviceGateway).sendCommand(deviceId, cmd);
 
+  it('says why a connection attempt failed (connect-failed): a refused login, a broker not there', async () => {
+    const d = await fx.newDevice(village);
+    const refused = new DeviceAgent({
+      url: mqttUrl(s),
+      id: d.id,
+      secret: `${d.secret}x`,
+      speed: 0,
+    });
+    const login = new Promise<string>((resolve) => refused.once('connect-failed', resolve));
+    await assert.rejects(refused.start());
+    assert.equal(await login, '4'); // CONNACK 4: bad user name or password
+    await refused.stop();
+
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const nobody = new DeviceAgent({ url: `mqtt://127.0.0.1:${closed}`, ...d, speed: 0 });
+    const down = new Promise<string>((resolve) => nobody.once('connect-failed', resolve));
+    void nobody.start().catch(() => undefined);
+    assert.equal(await down, 'ECONNREFUSED');
+    await nobody.stop();
+  });
+
   it('reports received, downloading, ready, playing, played for a good clip', async () => {
     const { id } = await device();
     const cmd = play();

@@ -14,6 +14,8 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** Each `start` adds a fleet: a stage can grow in steps (the memory scenario measures between them). */
 const fleets: Fleet[] = [];
+/** Connection attempts that did not get in, by why (`ECONNREFUSED`, `connack timeout`…). */
+const connectFailures: Record<string, number> = {};
 const faults: Faults = {};
 /** broadcastId → deviceId → times. */
 const plays = new Map<string, Map<string, { received: number[]; played?: number }>>();
@@ -73,6 +75,9 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
       const deliveryToBroadcast = new Map<string, string>();
       fleets.push(fleet);
       for (const agent of fleet.agents) {
+        agent.on('connect-failed', (why: string) => {
+          connectFailures[why] = (connectFailures[why] ?? 0) + 1;
+        });
         agent.on('command', (cmd: { type: string }) => {
           if (cmd.type !== 'play') return;
           const play = cmd as PlayCommand;
@@ -118,6 +123,7 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
     case 'online':
       return {
         online: fleets.reduce((n, f) => n + f.agents.filter((a) => a.connected).length, 0),
+        connectFailures,
       };
     case 'kill':
       for (const f of fleets) f.kill();

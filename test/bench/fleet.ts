@@ -36,7 +36,7 @@ export type FleetReply =
   | { at: number; confirmed: number }
   | { played: number }
   | PlayTimes
-  | { online: number }
+  | { online: number; connectFailures?: Record<string, number> }
   | { heard: number; times?: number[] };
 
 /**
@@ -214,8 +214,19 @@ export class BenchFleet {
 
   /** Devices connected to the broker as the devices themselves see it. */
   async connected(): Promise<number> {
-    const replies = await this.all<{ online: number }>({ op: 'online' });
-    return replies.reduce((n, r) => n + r.online, 0);
+    return (await this.connectStats()).connected;
+  }
+
+  /** Devices connected now, and every connection attempt so far that did not get in, by why. */
+  async connectStats(): Promise<{ connected: number; failures: Record<string, number> }> {
+    const replies = await this.all<{ online: number; connectFailures?: Record<string, number> }>({
+      op: 'online',
+    });
+    const failures: Record<string, number> = {};
+    for (const r of replies)
+      for (const [why, n] of Object.entries(r.connectFailures ?? {}))
+        failures[why] = (failures[why] ?? 0) + n;
+    return { connected: replies.reduce((n, r) => n + r.online, 0), failures };
   }
 
   /** Devices that reported `played` for the broadcast so far. */

@@ -579,6 +579,8 @@ async function stormOn(s: Stage): Promise<void> {
   const devices = s.devices;
   try {
     if (s.server.died) throw new Error(`no storm: the ${s.server.died} before it`);
+    // The devices' failed connection attempts from before the stop (normally none) are not the storm's.
+    const failedBefore = (await s.fleet.connectStats()).failures;
     const t0 = hrnow();
     await s.server.stop();
     const down = hrnow() - t0;
@@ -604,18 +606,31 @@ async function stormOn(s: Stage): Promise<void> {
       1000,
     ).then(() => (allOnline = hrnow() - t0));
     // Every 5 s: what the server counts online, what the devices see, how many played.
-    const timeline: { s: number; online: number; connected: number; played: number }[] = [];
+    const failedSince = (now: Record<string, number>) =>
+      Object.fromEntries(
+        Object.entries(now)
+          .map(([why, n]) => [why, n - (failedBefore[why] ?? 0)] as const)
+          .filter(([, n]) => n > 0),
+      );
+    const timeline: {
+      s: number;
+      online: number;
+      connected: number;
+      played: number;
+      failed: Record<string, number>;
+    }[] = [];
     const progress = setInterval(() => {
       void Promise.all([
         s.server.metric('dalaba_devices_online'),
-        s.fleet.connected(),
+        s.fleet.connectStats(),
         s.fleet.playedCount(b.id),
       ]).then(
-        ([online, connected, played]) => {
-          const at = { s: Math.round((hrnow() - t0) / 1000), online, connected, played };
+        ([online, { connected, failures }, played]) => {
+          const failed = failedSince(failures);
+          const at = { s: Math.round((hrnow() - t0) / 1000), online, connected, played, failed };
           timeline.push(at);
           log(
-            `storm: ${at.s} s after the stop: ${fmtNum(online)} online (server), ${fmtNum(connected)} connected (devices), ${fmtNum(played)} played`,
+            `storm: ${at.s} s after the stop: ${fmtNum(online)} online (server), ${fmtNum(connected)} connected (devices), ${fmtNum(played)} played; attempts that failed: ${JSON.stringify(failed)}`,
           );
         },
         () => undefined,
@@ -642,6 +657,8 @@ async function stormOn(s: Stage): Promise<void> {
       timeline,
       /** Logins and messages the server refused since it came back, by reason. */
       rejected: await s.server.series('dalaba_mqtt_rejected_total'),
+      /** The devices' connection attempts that did not get in, by why. */
+      failedAttempts: failedSince((await s.fleet.connectStats()).failures),
     };
     record('storm', row);
     summaries.push(
