@@ -22,15 +22,18 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export function rawSql<T extends ObjectLiteral>(m: EntityManager, entity: EntityTarget<T>) {
   const md = m.connection.getMetadata(entity);
   const postgres = m.connection.options.type === 'postgres';
+  /** The column of an entity property; a property without one is a programming error. */
+  const columnOf = (property: string) => {
+    const c = md.findColumnWithPropertyName(property);
+    if (!c) throw new Error(`${md.name} has no column for ${property}`);
+    return c;
+  };
   return {
     md,
     table: md.tablePath.split('.').map(quote).join('.'),
+    columnOf,
     /** The quoted column name of an entity property. */
-    column: (property: string) => {
-      const c = md.findColumnWithPropertyName(property);
-      if (!c) throw new Error(`${md.name} has no column for ${property}`);
-      return quote(c.databaseName);
-    },
+    column: (property: string) => quote(columnOf(property).databaseName),
     placeholder: postgres ? (i: number) => `$${i}` : (_i: number) => '?',
     value: (v: unknown) => (v === undefined ? null : !postgres && typeof v === 'boolean' ? +v : v),
   };
@@ -93,12 +96,7 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
 ): Promise<Set<string>> {
   const updated = new Set<string>();
   if (!updates.length) return updated;
-  const { md, table, placeholder, value } = rawSql(m, entity);
-  const column = (p: string) => {
-    const c = md.findColumnWithPropertyName(p);
-    if (!c) throw new Error(`${md.name} has no column for ${p}`);
-    return c;
-  };
+  const { table, columnOf: column, placeholder, value } = rawSql(m, entity);
   const keyColumn = column(keyProperty);
   const guardColumn = column(guardProperty);
   const groups = new Map<string, GuardedUpdate<T>[]>();

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { summariseVillage } from './village-status.js';
+import type { DeviceType } from '../contract/device.js';
+import { VillageTally } from './village-status.js';
+
+/** A village's devices summed through the board's tally. */
+function summariseVillage(
+  devices: { type: DeviceType; enabled: boolean; online: boolean; lastSeenAt: number | null }[],
+) {
+  const tally = new VillageTally();
+  for (const d of devices) tally.add(d.type, d.enabled, d.online, d.lastSeenAt);
+  return tally.summary();
+}
 
 const d = (
   type: 'flood_pa' | 'village_loudspeaker',

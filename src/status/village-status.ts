@@ -10,13 +10,6 @@ export const VILLAGE_PROBLEMS = [
 ] as const;
 export type VillageProblem = (typeof VILLAGE_PROBLEMS)[number];
 
-export interface DeviceStatus {
-  type: DeviceType;
-  enabled: boolean;
-  online: boolean;
-  lastSeenAt: number | null;
-}
-
 export interface VillageDeviceSummary {
   devicesTotal: number;
   devicesEnabled: number;
@@ -74,11 +67,4 @@ export class VillageTally {
       problem,
     };
   }
-}
-
-/** Sums up one village's devices (pure; the status board's tally, for a list). */
-export function summariseVillage(devices: DeviceStatus[]): VillageDeviceSummary {
-  const tally = new VillageTally();
-  for (const d of devices) tally.add(d.type, d.enabled, d.online, d.lastSeenAt);
-  return tally.summary();
 }

@@ -212,11 +212,6 @@ export class BenchFleet {
     };
   }
 
-  /** Devices connected to the broker as the devices themselves see it. */
-  async connected(): Promise<number> {
-    return (await this.connectStats()).connected;
-  }
-
   /** Devices connected now, and every connection attempt so far that did not get in, by why. */
   async connectStats(): Promise<{ connected: number; failures: Record<string, number> }> {
     const replies = await this.all<{ online: number; connectFailures?: Record<string, number> }>({

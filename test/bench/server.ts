@@ -238,9 +238,7 @@ export class BenchServer {
 
   /** One gauge from /metrics (the server's own prom-client registry, prefix `dalaba_`). */
   async metric(name: string): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return line ? Number(line.split(' ').at(-1)) : NaN;
+    return Object.values(await this.series(name))[0] ?? NaN;
   }
 
   /** Every series of one metric from /metrics, by its labels (`reason="auth_failed"`, say). */
@@ -248,7 +246,7 @@ export class BenchServer {
     const text = await (await fetch(`${this.url}/metrics`)).text();
     const out: Record<string, number> = {};
     for (const line of text.split('\n')) {
-      const m = line.match(/^([a-z_]+)(?:\{(.*)\})? (\S+)$/);
+      const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/);
       if (m && m[1] === name) out[m[2] ?? ''] = Number(m[3]);
     }
     return out;
