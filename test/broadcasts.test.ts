@@ -15,7 +15,7 @@ import {
   statusReached,
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
-import { eventually, mqttUrl, rawClient, startAgentOnline } from './support/mqtt.js';
+import { eventually, mqttUrl, nextPresence, rawClient, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
 const FAST = {
@@ -171,6 +171,75 @@ describe('broadcast delivery rules', () => {
       [],
       'nothing is sent after expiry',
     );
+  });
+
+  it('devices coming back together each get what waits for them once, and `stop` for what was cancelled while they were away', async () => {
+    const village = await newVillage();
+    const holder = await fx.newDevice(village);
+    const away = [
+      await fx.newDevice(village),
+      await fx.newDevice(village),
+      await fx.newDevice(village),
+    ];
+    // `holder` gets the command (and never answers it), then loses power; the broadcast is cancelled meanwhile.
+    const first = await agent(holder, { faults: { dropCommands: 1 } });
+    const cancelled = await createBroadcast(s, {
+      title: 'cancelled while away',
+      clipId: clip.id,
+      level: 'II',
+      target: { devices: [holder.id] },
+      attentionTone: false,
+    });
+    const cancelledId = cancelled.id;
+    assert.deepEqual(cancelled.deliveries, { sent: 1 });
+    const gone = nextPresence(s, (c) => c.deviceId === holder.id && !c.online);
+    first.kill();
+    await gone;
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${cancelledId}/cancel`)
+      .send({})
+      .expect(200);
+
+    // A second broadcast waits for three devices that are all away.
+    let id = '';
+    const played = away.map((d) => deliveryReached(s, () => id, d.id, 'played'));
+    const b = await createBroadcast(s, {
+      title: 'waiting for three',
+      clipId: clip.id,
+      level: 'II',
+      target: { devices: away.map((d) => d.id) },
+      attentionTone: false,
+    });
+    id = b.id;
+    assert.deepEqual(b.deliveries, { pending: 3 });
+
+    // All four come back at once.
+    const commands = new Map<string, { type: string; broadcastId?: string }[]>();
+    const returning = [holder, ...away].map((d) => {
+      const a = new DeviceAgent({ url: mqttUrl(s), id: d.id, secret: d.secret, speed: 0 });
+      agents.push(a);
+      const seen: { type: string; broadcastId?: string }[] = [];
+      commands.set(d.id, seen);
+      a.on('command', (c: { type: string; broadcastId?: string }) => seen.push(c));
+      return a;
+    });
+    const stopped = new Promise<void>((resolve) =>
+      returning[0].on('command', (c: { type: string }) => c.type === 'stop' && resolve()),
+    );
+    await Promise.all(returning.map((a) => a.start()));
+    await Promise.all(played);
+    await stopped;
+    assert.deepEqual(
+      commands.get(holder.id)!.map((c) => [c.type, c.broadcastId]),
+      [['stop', cancelledId]],
+      'the cancelled broadcast is stopped, not played again',
+    );
+    for (const d of away)
+      assert.deepEqual(
+        commands.get(d.id)!.map((c) => [c.type, c.broadcastId]),
+        [['play', id]],
+        `${d.id} got the waiting broadcast once`,
+      );
   });
 
   it('ends a delivery failed when the device never answers, after resending the same command', async () => {

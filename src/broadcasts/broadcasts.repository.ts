@@ -180,22 +180,25 @@ export class BroadcastsRepository {
   }
 
   /** Every open delivery of a device in an active broadcast (to send again when it comes back). */
-  openForDevice(deviceId: string): Promise<DeliveryEntity[]> {
+  /** Open deliveries of active broadcasts for these devices (at most a few hundred ids at a time). */
+  openForDevices(deviceIds: string[]): Promise<DeliveryEntity[]> {
+    if (!deviceIds.length) return Promise.resolve([]);
     return this.deliveries
       .createQueryBuilder('d')
       .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
-      .where('d.device_id = :deviceId', { deviceId })
+      .where('d.device_id IN (:...deviceIds)', { deviceIds })
       .andWhere('d.state IN (:...states)', { states: OPEN_STATES })
       .andWhere('b.status = :active', { active: 'active' })
       .getMany();
   }
 
-  /** Deliveries cancelled while the device may still hold the command (to send `stop` when it returns). */
-  cancelledHeldByDevice(deviceId: string, now: number): Promise<DeliveryEntity[]> {
+  /** Deliveries cancelled while their device may still hold the command (to send `stop` when it returns). */
+  cancelledHeldByDevices(deviceIds: string[], now: number): Promise<DeliveryEntity[]> {
+    if (!deviceIds.length) return Promise.resolve([]);
     return this.deliveries
       .createQueryBuilder('d')
       .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
-      .where('d.device_id = :deviceId', { deviceId })
+      .where('d.device_id IN (:...deviceIds)', { deviceIds })
       .andWhere('d.state = :cancelled', { cancelled: 'cancelled' })
       .andWhere('d.sent_at IS NOT NULL')
       .andWhere('b.expires_at > :now', { now })

@@ -112,9 +112,9 @@ function record(scenario: string, data: Record<string, unknown>): void {
   );
 }
 
-/** With --profile, our server (never the baseline) writes a CPU profile there. */
+/** With --profile, our server (never the baseline; the storm's own stage is ours) writes a CPU profile there. */
 const profileOf = (name: string) =>
-  args.profile && /(^|-)ours/.test(name) ? join(resultsDir, 'profiles') : undefined;
+  args.profile && /(^|-)ours|^storm$/.test(name) ? join(resultsDir, 'profiles') : undefined;
 
 /**
  * A server with `devices` registered, a ready clip, and a fleet of agents all online. With
