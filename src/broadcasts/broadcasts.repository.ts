@@ -179,8 +179,7 @@ export class BroadcastsRepository {
       .getMany();
   }
 
-  /** Every open delivery of a device in an active broadcast (to send again when it comes back). */
-  /** Open deliveries of active broadcasts for these devices (at most a few hundred ids at a time). */
+  /** Every open delivery of these devices in an active broadcast (to send again when they come back). */
   openForDevices(deviceIds: string[]): Promise<DeliveryEntity[]> {
     if (!deviceIds.length) return Promise.resolve([]);
     return this.deliveries
