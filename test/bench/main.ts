@@ -617,8 +617,18 @@ async function stormOn(s: Stage): Promise<void> {
       online: number;
       connected: number;
       played: number;
+      /** Connections waiting in the broker port's accept queue (the most seen since the last line). */
+      queued: number;
       failed: Record<string, number>;
     }[] = [];
+    // The accept queue, every second (reading /proc/net/tcp with 20,000 sockets is not free).
+    let queued = 0;
+    let queuedMax = 0;
+    const sampler = setInterval(() => {
+      const n = s.server.acceptQueue();
+      queued = Math.max(queued, n);
+      queuedMax = Math.max(queuedMax, n);
+    }, 1000);
     const progress = setInterval(() => {
       void Promise.all([
         s.server.metric('dalaba_devices_online'),
@@ -627,10 +637,18 @@ async function stormOn(s: Stage): Promise<void> {
       ]).then(
         ([online, { connected, failures }, played]) => {
           const failed = failedSince(failures);
-          const at = { s: Math.round((hrnow() - t0) / 1000), online, connected, played, failed };
+          const at = {
+            s: Math.round((hrnow() - t0) / 1000),
+            online,
+            connected,
+            played,
+            queued,
+            failed,
+          };
+          queued = 0;
           timeline.push(at);
           log(
-            `storm: ${at.s} s after the stop: ${fmtNum(online)} online (server), ${fmtNum(connected)} connected (devices), ${fmtNum(played)} played; attempts that failed: ${JSON.stringify(failed)}`,
+            `storm: ${at.s} s after the stop: ${fmtNum(online)} online (server), ${fmtNum(connected)} connected (devices), ${fmtNum(played)} played; up to ${fmtNum(at.queued)} waiting to be accepted; attempts that failed: ${JSON.stringify(failed)}`,
           );
         },
         () => undefined,
@@ -640,6 +658,7 @@ async function stormOn(s: Stage): Promise<void> {
       await s.fleet.waitPlayed(b.id, devices);
     } finally {
       clearInterval(progress);
+      clearInterval(sampler);
     }
     const played = hrnow() - t0;
     await online;
@@ -655,6 +674,8 @@ async function stormOn(s: Stage): Promise<void> {
       allPlayedMs: played,
       createdAfterMs: created - t0,
       timeline,
+      /** The most connections seen waiting in the broker port's accept queue (sampled each second). */
+      acceptQueueMax: queuedMax,
       /** Logins and messages the server refused since it came back, by reason. */
       rejected: await s.server.series('dalaba_mqtt_rejected_total'),
       /** The devices' connection attempts that did not get in, by why. */
@@ -671,6 +692,7 @@ async function stormOn(s: Stage): Promise<void> {
           'all online',
           'all have it',
           'all played',
+          'most waiting for accept',
         ],
         [
           [
@@ -681,6 +703,7 @@ async function stormOn(s: Stage): Promise<void> {
             fmtMs(allOnline),
             fmtMs(delivered),
             fmtMs(played),
+            fmtNum(queuedMax),
           ],
         ],
       ),

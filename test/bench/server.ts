@@ -236,6 +236,27 @@ export class BenchServer {
     return body.id;
   }
 
+  /**
+   * Connections the kernel has accepted on the embedded broker's port that the server has not yet
+   * taken (the listening socket's accept queue, from /proc/net/tcp; Linux only, else NaN). libuv
+   * takes one connection each time it polls, so a busy server leaves devices waiting here.
+   */
+  acceptQueue(): number {
+    let table: string;
+    try {
+      table = readFileSync('/proc/net/tcp', 'utf8');
+    } catch {
+      return NaN;
+    }
+    const local = `0100007F:${this.mqttPort.toString(16).toUpperCase().padStart(4, '0')}`;
+    for (const line of table.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      // st 0A: LISTEN; for a listening socket rx_queue is its accept queue.
+      if (f[1] === local && f[3] === '0A') return parseInt(f[4].split(':')[1], 16);
+    }
+    return NaN;
+  }
+
   /** One gauge from /metrics (the server's own prom-client registry, prefix `dalaba_`). */
   async metric(name: string): Promise<number> {
     return Object.values(await this.series(name))[0] ?? NaN;
