@@ -33,12 +33,6 @@ interface DispatchWrite {
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
 const INGEST_BATCH = 2000;
 const INGEST_DELAY_MS = 10;
-/**
- * Under a steady stream, batches start at most this often (unless one is full): every commit waits
- * for the disk (~1.4 ms on the benchmark machine), and in the reconnect storm events trickled in
- * at ~100 small batches a second, an eighth of the server's one thread.
- */
-const INGEST_MIN_INTERVAL_MS = 50;
 const SEND_BATCH = 5000;
 /**
  * Devices coming online are looked up together: those that came within this delay (or while the
@@ -71,7 +65,6 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private buffer: EventWithTime[] = [];
   private flushTimer?: NodeJS.Timeout;
   private ingesting: Promise<void> = Promise.resolve();
-  private lastFlushAt = -Infinity;
   /** Devices that came online whose open deliveries are not yet looked up. */
   private readonly cameOnline = new Set<string>();
   private onlineTimer?: NodeJS.Timeout;
@@ -547,18 +540,13 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private enqueue(e: EventWithTime): void {
     this.buffer.push(e);
     if (this.buffer.length >= INGEST_BATCH) void this.flushEvents();
-    else
-      this.flushTimer ??= setTimeout(
-        () => void this.flushEvents(),
-        Math.max(INGEST_DELAY_MS, this.lastFlushAt + INGEST_MIN_INTERVAL_MS - performance.now()),
-      );
+    else this.flushTimer ??= setTimeout(() => void this.flushEvents(), INGEST_DELAY_MS);
   }
 
   /** Applies every buffered device event (in arrival order) in one transaction. */
   flushEvents(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.lastFlushAt = performance.now();
     const run = this.ingesting.then(async () => {
       // The benchmark's baseline (BENCH_BASELINE=per-event-ingest): one transaction per event.
       const size = this.config.broadcasts.baseline.perEventIngest ? 1 : INGEST_BATCH;
