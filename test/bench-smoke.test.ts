@@ -58,9 +58,11 @@ describe('npm run bench at the smoke size (81 devices)', () => {
       half: number;
       stage: string;
       atTotal: number;
+      beforeGc: { atTotal: number };
     };
     assert.deepEqual([memory.devices, memory.half, memory.stage], [81, 40, 'ours-81']);
-    assert.ok(memory.atTotal > 0);
+    assert.ok(memory.atTotal > 0, 'RSS after a full GC (through the server inspector)');
+    assert.ok(memory.beforeGc.atTotal > 0, 'and as it was before');
 
     const fanout = by('fanout') as {
       devices: number;

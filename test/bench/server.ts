@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
 import { hashDeviceSecret, mosquittoHash } from '../../src/devices/device-secret.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -42,6 +43,8 @@ export interface BenchServerOptions {
   mqttUrl?: string;
   /** Write a CPU profile (`node --cpu-prof`) of the server into this directory when it stops. */
   profileDir?: string;
+  /** Open the inspector on a local port, so the memory scenario can collect garbage before reading RSS. */
+  inspect?: boolean;
 }
 
 export class BenchServer {
@@ -53,6 +56,7 @@ export class BenchServer {
   private output = '';
   private httpPort = 0;
   private mqttPort = 0;
+  private inspectPort = 0;
   readonly topicPrefix: string;
 
   constructor(readonly options: BenchServerOptions) {
@@ -130,11 +134,17 @@ export class BenchServer {
     const profile = this.options.profileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${this.options.profileDir}`]
       : [];
-    const child = spawn(process.execPath, ['--max-old-space-size=8192', ...profile, MAIN], {
-      cwd: ROOT,
-      env: this.env(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    if (this.options.inspect) this.inspectPort ||= await freePort();
+    const inspect = this.options.inspect ? [`--inspect=127.0.0.1:${this.inspectPort}`] : [];
+    const child = spawn(
+      process.execPath,
+      ['--max-old-space-size=8192', ...profile, ...inspect, MAIN],
+      {
+        cwd: ROOT,
+        env: this.env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
     child.stdout!.on('data', keep);
@@ -274,6 +284,35 @@ export class BenchServer {
   }
 
   /** Resident memory of the server process, bytes (from /proc). */
+  /**
+   * A full garbage collection in the server (through its inspector: `inspect` must be set), so
+   * that RSS read afterwards is what the server holds, not how much garbage the last burst left.
+   */
+  async collectGarbage(): Promise<void> {
+    if (!this.options.inspect)
+      throw new Error('collectGarbage needs a server started with inspect');
+    const [target] = (await (
+      await fetch(`http://127.0.0.1:${this.inspectPort}/json/list`)
+    ).json()) as { webSocketDebuggerUrl: string }[];
+    const ws = new WebSocket(target.webSocketDebuggerUrl);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () =>
+          ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })),
+        );
+        ws.on('message', (data: Buffer) => {
+          const reply = JSON.parse(data.toString()) as { id?: number; error?: { message: string } };
+          if (reply.id !== 1) return;
+          if (reply.error) reject(new Error(`collectGarbage: ${reply.error.message}`));
+          else resolve();
+        });
+        ws.once('error', reject);
+      });
+    } finally {
+      ws.close();
+    }
+  }
+
   rss(): number {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
