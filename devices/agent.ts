@@ -188,7 +188,7 @@ export class DeviceAgent extends EventEmitter {
       clean: true,
       keepalive: this.options.keepAliveS ?? TIMING.keepAliveS,
       reconnectPeriod: 1000,
-      connectTimeout: 15_000,
+      connectTimeout: TIMING.connackWaitS * 1000,
       will: this.will(),
     });
     this.client = client;

@@ -68,6 +68,12 @@ export const TIMING = {
   maxResends: 5,
   /** A device reconnecting backs off exponentially from 1 s up to this, with random jitter. */
   reconnectMaxS: 60,
+  /**
+   * A device waits at least this long for CONNACK before giving up a connection attempt (the
+   * mqtt.js and Paho default): a server restarting under a whole county takes connections only as
+   * fast as its one thread gets to them, and a device that gives up sooner starts again later.
+   */
+  connackWaitS: 30,
 } as const;
 
 /** Size limits a server enforces before reading a payload. */
