@@ -55,6 +55,17 @@ describe('an emergency broadcast to the whole sample county', () => {
       id = b.id;
       assert.equal(b.status, 'active');
       assert.equal(b.villages, 81);
+      // The log says what the dispatch did and where its time went.
+      assert.ok(
+        s
+          .logs()
+          .some((l) =>
+            new RegExp(
+              `broadcast=${id} level=I dispatched: 81 village\\(s\\), 95 device\\(s\\); 95 command\\(s\\) to devices online, saved in \\d+ ms, handed to the broker in \\d+ ms`,
+            ).test(l.msg),
+          ),
+        'dispatch log line with its times',
+      );
       await completed;
       const deliveries = await deliveriesOf(s, id);
       assert.equal(deliveries.length, 95);
