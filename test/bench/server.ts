@@ -283,7 +283,6 @@ export class BenchServer {
     return out;
   }
 
-  /** Resident memory of the server process, bytes (from /proc). */
   /**
    * A full garbage collection in the server (through its inspector: `inspect` must be set), so
    * that RSS read afterwards is what the server holds, not how much garbage the last burst left.
@@ -313,6 +312,7 @@ export class BenchServer {
     }
   }
 
+  /** Resident memory of the server process, bytes (from /proc). */
   rss(): number {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
