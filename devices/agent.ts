@@ -65,6 +65,15 @@ export interface AgentOptions {
   batteryPct?: number;
   log?: (line: string) => void;
   random?: () => number;
+  /**
+   * Follow docs/protocol.md to the letter: a `play` for a delivery the device already knows is
+   * answered with its latest state and never played again, unless it is a resumption (`resume`
+   * higher than any acted on) of a delivery the device reported `preempted`. The default agent is
+   * lenient where a server might not be: it plays a preempted delivery again on any `play` of it.
+   * Strict or not, the agent records a `violation` whenever the server sends what the document
+   * says it never does.
+   */
+  strict?: boolean;
 }
 
 type LocalState = DeviceReportedState | 'waiting' | 'stopped' | 'preempted';
@@ -74,12 +83,17 @@ interface Job {
   state: LocalState;
   abort: AbortController;
   file?: string;
+  /** The resumption this run of the delivery answers (0: the first run). */
+  resume: number;
+  /** Ids of the play commands seen for this run (a resend repeats one). */
+  commandIds: Set<string>;
 }
 
 /**
  * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
  * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
- * actually starts it), `invalid` (reason) for a command that fails validation, `auth-failed`,
+ * actually starts it), `invalid` (reason) for a command that fails validation, `violation`
+ * (description) for a command the protocol says the server never sends, `auth-failed`,
  * and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, or mqtt.js' message such as
  * `connack timeout`) for every connection attempt that did not get in.
  */
@@ -99,6 +113,8 @@ export class DeviceAgent extends EventEmitter {
   private readonly queue: Job[] = [];
   private held: Job[] = [];
   private stopped = false;
+  /** What the server sent that docs/protocol.md says it never does (see `strict`). */
+  readonly violations: string[] = [];
 
   constructor(readonly options: AgentOptions) {
     super();
@@ -311,12 +327,32 @@ export class DeviceAgent extends EventEmitter {
   /** The play flow: received → downloading → ready → (wait) → playing → played, or failed/rejected. */
   private async handlePlay(cmd: PlayCommand): Promise<void> {
     const known = this.jobs.get(cmd.deliveryId);
-    if (known && known.state !== 'preempted') {
-      // A resend: say again where we are; never play the same delivery twice.
-      if (isReportable(known.state)) this.report(cmd.deliveryId, known.state);
-      return;
+    const resume = cmd.resume ?? 0;
+    if (known) {
+      const resumption = resume > known.resume;
+      if (!resumption && !known.commandIds.has(cmd.id))
+        this.violation(
+          `play ${cmd.id} for known delivery ${cmd.deliveryId} with a new id and no higher resume`,
+        );
+      if (resumption && known.state !== 'preempted')
+        this.violation(
+          `resume ${resume} of delivery ${cmd.deliveryId}, which was not preempted but ${known.state}`,
+        );
+      const restart = known.state === 'preempted' && (resumption || !this.options.strict);
+      if (!restart) {
+        // A resend: say again where we are; never play the same delivery twice.
+        known.commandIds.add(cmd.id);
+        if (isReportable(known.state)) this.report(cmd.deliveryId, known.state);
+        return;
+      }
     }
-    const job: Job = { cmd, state: 'received', abort: new AbortController() };
+    const job: Job = {
+      cmd,
+      state: 'received',
+      abort: new AbortController(),
+      resume: Math.max(resume, known?.resume ?? 0),
+      commandIds: new Set([cmd.id]),
+    };
     this.jobs.set(cmd.deliveryId, job);
     this.report(cmd.deliveryId, 'received');
 
@@ -359,10 +395,9 @@ export class DeviceAgent extends EventEmitter {
     const current = this.playing;
     if (current && current !== job) {
       if (outranks(job.cmd.level, current.cmd.level)) {
-        // A more urgent broadcast interrupts; the server returns the other to pending and resends it.
+        // A more urgent broadcast interrupts; the server resumes the other with a new `play`.
         current.state = 'preempted';
         current.abort.abort(new Error('preempted'));
-        this.jobs.delete(current.cmd.deliveryId);
         this.report(
           current.cmd.deliveryId,
           'preempted',
@@ -533,6 +568,12 @@ export class DeviceAgent extends EventEmitter {
 
   private now(): number {
     return Date.now() + (this.faults.clockSkewMs ?? 0);
+  }
+
+  private violation(description: string): void {
+    this.violations.push(description);
+    this.log(`protocol violation by the server: ${description}`);
+    this.emit('violation', description);
   }
 
   private log(line: string): void {

@@ -26,6 +26,8 @@ Options:
   --download-delay-ms MS wait before each download request
   --clock-skew-ms MS     skew this device's clock
   --reject-codec         announce no usable codec (every play is rejected)
+  --strict               follow docs/protocol.md to the letter (a known delivery plays again
+                         only when resumed after preempted); log what the server sends against it
   --quiet                log only problems`;
 
 function parse(argv: string[]): Map<string, string | true> {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     speed: num(flags, 'speed'),
     player: str(flags, 'player'),
     cacheDir: str(flags, 'cache-dir'),
+    strict: flags.has('strict'),
     faults,
     log: quiet ? undefined : (line) => console.log(line),
   };

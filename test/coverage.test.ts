@@ -4,6 +4,8 @@ import { parse } from 'csv-parse/sync';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastFactsRepository } from '../src/broadcasts/broadcast-facts.repository.js';
+import { In } from 'typeorm';
+import { DeviceEntity } from '../src/devices/device.entity.js';
 import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
 import { PresenceService } from '../src/devices/presence.service.js';
 import { WriteQueue } from '../src/database/write-queue.js';
@@ -28,7 +30,8 @@ interface VillageRow {
   failures: { reason: string; devices: number }[];
   devices: number;
   played: number;
-  firstPlayedAt: string | null;
+  firstSoundAt: string | null;
+  playedAt: string | null;
 }
 
 /** A CSV report split into its `label,value` preamble and its table (header + rows). */
@@ -132,7 +135,9 @@ describe('coverage of one broadcast, hand-built', () => {
     assert.equal(rows.get(v.a2)!.failures[0].devices, 1);
     assert.equal(rows.get(v.b4)!.failures.length, 1);
     assert.deepEqual([rows.get(v.a1)!.devices, rows.get(v.a1)!.played], [2, 2]);
-    assert.ok(rows.get(v.a1)!.firstPlayedAt);
+    assert.ok(rows.get(v.a1)!.firstSoundAt! <= rows.get(v.a1)!.playedAt!);
+    assert.ok(rows.get(v.b2)!.firstSoundAt, 'b2 sounded, and was cut off');
+    assert.equal(rows.get(v.b2)!.playedAt, null);
     assert.deepEqual(
       { ...c.summary, uncoveredByReason: undefined },
       {
@@ -150,6 +155,7 @@ describe('coverage of one broadcast, hand-built', () => {
       no_device: 1,
       failed: 2,
       all_offline: 2,
+      quiet_hours: 0,
       pending: 1,
       expired: 0,
       cancelled: 0,
@@ -189,19 +195,19 @@ describe('coverage of one broadcast, hand-built', () => {
         ['乙镇', 4, 0, 1],
       ],
     );
-    // One of eight villages has played: 50% (4 villages) is not reached yet.
-    assert.deepEqual(
-      c.milestones.map((m: { share: number; villages: number; afterMs: number | null }) => [
-        m.share,
-        m.villages,
-        m.afterMs,
-      ]),
-      [
-        [0.5, 4, null],
-        [0.9, 8, null],
-        [1, 8, null],
-      ],
-    );
+    // Two of eight villages have sounded and one has played: 50% (4 villages) is not reached yet.
+    const reached = (m: { share: number; villages: number; afterMs: number | null }) => [
+      m.share,
+      m.villages,
+      m.afterMs,
+    ];
+    const none = [
+      [0.5, 4, null],
+      [0.9, 8, null],
+      [1, 8, null],
+    ];
+    assert.deepEqual(c.milestones.firstSound.map(reached), none);
+    assert.deepEqual(c.milestones.played.map(reached), none);
     const onlyUncovered = await coverage('?outcome=uncovered');
     assert.equal(onlyUncovered.villages.length, 6);
     assert.equal(onlyUncovered.summary.targeted, 8, 'the filter narrows the list, not the figures');
@@ -279,7 +285,7 @@ describe('coverage of one broadcast, hand-built', () => {
     await api(s.url).get(`/api/broadcasts/${broadcastId}/coverage`).expect(401);
   });
 
-  it('after expiry: the never-reached village is offline, the stuck one expired, the cut-off one partial', async () => {
+  it('after expiry: the never-reached village is offline, the stuck and the cut-off ones expired, and the broadcast partially completed', async () => {
     const completed = statusReached(s, () => broadcastId, 'completed', 20_000);
     // It may have expired already while the earlier tests ran.
     const b = (await api(s.url, viewer).get(`/api/broadcasts/${broadcastId}`).expect(200)).body;
@@ -289,10 +295,14 @@ describe('coverage of one broadcast, hand-built', () => {
     const rows = byCode(c.villages);
     const got = (name: string) => [rows.get(v[name])!.outcome, rows.get(v[name])!.reason];
     assert.deepEqual(got('a3'), ['uncovered', 'all_offline']);
-    assert.deepEqual(got('b2'), ['partial', null]);
+    // It began playing and never finished: once its delivery ended, that is not "partial".
+    assert.deepEqual(got('b2'), ['uncovered', 'expired']);
     assert.deepEqual(got('b3'), ['uncovered', 'expired']);
     assert.deepEqual(got('b1'), ['covered', null]);
+    assert.equal(c.summary.partial, 0);
+    assert.equal(c.summary.uncoveredByReason.expired, 2);
     assert.equal(c.broadcast.status, 'completed');
+    assert.equal(c.broadcast.outcome, 'partially_completed');
     assert.equal(c.deliveries.expired, 4);
   });
 
@@ -338,7 +348,8 @@ describe('coverage of one broadcast, hand-built', () => {
     assert.match(csv.meta.get('统计开始')!, /^\d{4}-\d{2}-\d{2} 00:00:00$/);
     assert.match(csv.meta.get('统计截止')!, /^\d{4}-\d{2}-\d{2} 00:00:00$/);
     assert.ok(csv.meta.has('生成时间'));
-    assert.equal(csv.header[7], '覆盖率');
+    assert.equal(csv.header[7], '静默时段未播');
+    assert.equal(csv.header[8], '覆盖率');
     assert.equal(csv.rows.length, 8);
     const broadcasts = readCsvReport(
       (
@@ -350,9 +361,15 @@ describe('coverage of one broadcast, hand-built', () => {
       ).text,
     );
     assert.equal(broadcasts.header[0], 'broadcast_id');
+    const column = (name: string) => broadcasts.header.indexOf(name);
     assert.deepEqual(
-      broadcasts.rows.map((row) => [row[0], row[9]]),
-      [[broadcastId, '25.0%']],
+      broadcasts.rows.map((row) => [
+        row[0],
+        row[column('outcome')],
+        row[column('coverage_rate')],
+        row[column('first_sound_p50_s')],
+      ]),
+      [[broadcastId, 'partially_completed', '25.0%', '']],
     );
   });
 
@@ -429,6 +446,8 @@ describe('availability from the presence history', () => {
       const H = 3_600_000;
       const t0 = Date.now() - 10 * H;
       await s.server.app.get(WriteQueue).run(async (m) => {
+        // Registered long before the period: the whole period counts for both.
+        await m.update(DeviceEntity, { id: In([d1.id, d2.id]) }, { createdAt: t0 - 24 * H });
         await m.insert(PresenceIntervalEntity, [
           // Starts before the period: only the part inside counts (1 h).
           { deviceId: d1.id, startedAt: t0 - 2 * H, endedAt: t0 + H, endReason: 'offline' },
@@ -451,6 +470,34 @@ describe('availability from the presence history', () => {
       ).body;
       assert.equal(report.availability.measuredMs, 8 * H);
       assert.equal(report.villages[0].availability, (3 + 3) / 16);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('counts a device from its registration: online all the time since, half of it is 50%, not 25%', async () => {
+    const s = await startTestServer();
+    try {
+      const fx = fixtures(s.url, s.adminToken);
+      const village = (await fx.newVillage((await fx.newTown()).code)).code;
+      const device = await fx.newDevice(village);
+      const H = 3_600_000;
+      const t0 = Date.now() - 10 * H;
+      await s.server.app.get(WriteQueue).run(async (m) => {
+        // Registered half way through an 8-hour period, then online 2 of its 4 hours there.
+        await m.update(DeviceEntity, { id: device.id }, { createdAt: t0 + 4 * H });
+        await m.insert(PresenceIntervalEntity, [
+          { deviceId: device.id, startedAt: t0 + 4 * H, endedAt: t0 + 6 * H, endReason: 'offline' },
+        ]);
+      });
+      const report = (
+        await api(s.url, s.adminToken)
+          .get(
+            `/api/reports/coverage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + 8 * H).toISOString()}`,
+          )
+          .expect(200)
+      ).body;
+      assert.equal(report.villages[0].availability, 0.5);
     } finally {
       await s.close();
     }
@@ -534,6 +581,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
       no_device: 0,
       failed: count(1),
       all_offline: count(2),
+      quiet_hours: 0,
       pending: 0,
       expired: count(3),
       cancelled: 0,
@@ -545,7 +593,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
       seeded.perVillage[1],
     );
     // 17 of 81 villages played, village i at startAt + (i+1) s: 50% (41 villages) is not reached.
-    assert.equal(c.milestones[0].afterMs, null);
+    assert.equal(c.milestones.played[0].afterMs, null);
     const loud = c.byType.find((t: { type: string }) => t.type === 'village_loudspeaker');
     const pa = c.byType.find((t: { type: string }) => t.type === 'flood_pa');
     assert.equal(loud.devices + pa.devices, 100_000);
@@ -562,7 +610,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
   it('reads a broadcast’s deliveries from the covering index alone (SQLite plan)', async () => {
     const [sql, params] = s.server.app
       .get(BroadcastFactsRepository)
-      .groupsQuery(seeded.id)
+      .groupsQuery({ id: seeded.id, expiresAt: Date.now() + 3_600_000 }, Date.now())
       .getQueryAndParameters();
     const plan = await sqlitePlan(s, sql, params);
     assert.match(plan, /USING COVERING INDEX IDX_deliveries_coverage \(broadcast_id=\?\)/);

@@ -108,7 +108,17 @@ describe('the dashboard in Chromium', () => {
     await waitForText(page, '#coverage-rate', /^100\.0%$/);
     assert.equal(await page.getAttribute('#coverage-summary', 'data-covered'), '81');
     await page.waitForSelector('.badge[data-status="completed"]', { timeout: 30_000 });
+    await page.waitForSelector('.badge[data-outcome="completed"]');
     assert.match((await page.textContent('.progress-text')) ?? '', /95\/95/);
+    // Time to first sound beside time to played, for all villages and for each.
+    for (const kind of ['firstSound', 'played'])
+      assert.notEqual(
+        await page.getAttribute(`#milestones-${kind} .stat[data-share="1"]`, 'data-after'),
+        '',
+        `${kind}: 100% of villages reached`,
+      );
+    assert.equal(await page.locator('tr[data-code] td.first-sound:text("—")').count(), 0);
+    assert.equal(await page.locator('tr[data-code] td.played:text("—")').count(), 0);
     await page.screenshot({ path: join(ARTIFACTS, 'broadcast.png'), fullPage: true });
 
     await page.click('a[data-nav="nav.broadcasts"]');
@@ -143,9 +153,15 @@ describe('the dashboard in Chromium', () => {
     const [header, ...rows] = parse(table) as string[][];
     assert.deepEqual(header.slice(2, 4), ['村编码', '村名']);
     assert.equal(rows.length, 81);
+    const rate = header.indexOf('覆盖率');
     assert.ok(
-      rows.every((r) => r[7] === '100.0%'),
+      rows.every((r) => r[rate] === '100.0%'),
       'every village covered by the one broadcast',
+    );
+    assert.notEqual(
+      (await page.textContent('#report-broadcasts td.first-sound'))?.trim(),
+      '—',
+      'the period report times the first sound',
     );
     await page.screenshot({ path: join(ARTIFACTS, 'reports.png'), fullPage: true });
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DevicesService } from '../src/devices/devices.service.js';
+import { DeviceEntity } from '../src/devices/device.entity.js';
 import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
 import { WriteQueue } from '../src/database/write-queue.js';
 import { createBroadcast, deliveriesOf, newClip, statusReached } from './support/broadcasts.js';
@@ -97,8 +98,13 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
     assert.equal(c.deliveries.total, 810);
     assert.equal(c.summary.covered, 41);
     assert.equal(c.summary.uncoveredByReason.failed, 40);
-    assert.equal(c.villages[0].firstPlayedAt, new Date(startAt).toISOString());
-    assert.equal(c.milestones[0].afterMs, 800, '41st village in code order played at +800 ms');
+    assert.equal(c.villages[0].playedAt, new Date(startAt).toISOString());
+    assert.equal(
+      c.milestones.played[0].afterMs,
+      800,
+      '41st village in code order played at +800 ms',
+    );
+    assert.equal(c.milestones.firstSound[0].afterMs, 500, 'every device began at +500 ms');
 
     const [device] = (await client.get('/api/devices?limit=1').expect(200)).body.items;
     const H = 3_600_000;
@@ -109,6 +115,14 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
         { deviceId: device.id, startedAt: t0 + 3 * H, endedAt: null, endReason: null },
       ]),
     );
+    // Registered before the period (availability counts from registration); the label change
+    // is a registry write, so the in-memory device directory reloads.
+    await s.server.app
+      .get(WriteQueue)
+      .run((m) =>
+        m.update(DeviceEntity, { villageCode: device.villageCode }, { createdAt: t0 - H }),
+      );
+    await client.patch(`/api/devices/${device.id}`).send({ label: 'backdated' }).expect(200);
     const r = (
       await client
         .get(

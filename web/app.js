@@ -329,6 +329,16 @@ function statusBadge(status) {
     >${t(`status.${status}`)}</span
   >`;
 }
+/** A broadcast's status, and once it ended, what came of it. */
+function resultBadges(b) {
+  return html`${statusBadge(b.status)}${
+    b.outcome && b.status === 'completed'
+      ? html` <span class="badge result-${b.outcome}" data-outcome="${b.outcome}"
+          >${t(`result.${b.outcome}`)}</span
+        >`
+      : ''
+  }`;
+}
 function outcomeText(o) {
   if (!o) return t('board.noBroadcast');
   return o.reason
@@ -511,7 +521,7 @@ function broadcastRow(b) {
   return html`<tr data-id="${b.id}">
     <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
     <td>${levelBadge(b.level)}</td>
-    <td>${statusBadge(b.status)}</td>
+    <td>${resultBadges(b)}</td>
     <td class="hide-narrow">${fmtTime(b.startAt)}</td>
     <td style="min-width: 12rem">${progressBar(b.deliveries)}</td>
   </tr>`;
@@ -580,15 +590,23 @@ async function broadcastView(id) {
     const span = Math.max(
       1,
       Math.max(
-        ...c.villages.map((v) => (v.firstPlayedAt ? Date.parse(v.firstPlayedAt) : start)),
+        ...c.villages.map((v) => Date.parse(v.playedAt ?? v.firstSoundAt ?? '') || start),
         start + 1,
       ) - start,
     );
+    const after = (at) => (at ? fmtDuration(Date.parse(at) - start) : '—');
+    const mark = (at, kind) =>
+      at
+        ? html`<span
+            class="${kind}"
+            style="left: ${((100 * (Date.parse(at) - start)) / span).toFixed(2)}%"
+          ></span>`
+        : '';
     const open = ['scheduled', 'dispatching', 'active'].includes(b.status);
     show(
       html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
         <div class="toolbar">
-          <h1 class="grow">${b.title} ${levelBadge(b.level)} ${statusBadge(b.status)}</h1>
+          <h1 class="grow">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
           <button type="button" id="csv">${t('common.csv')}</button>
           ${canOperate() && open ? html`<button type="button" class="danger" id="cancel">${t('detail.cancel')}</button>` : ''}
         </div>
@@ -626,19 +644,23 @@ async function broadcastView(id) {
         </div>
         <div class="card">${progressBar(b.deliveries)}</div>
         <h2>${t('detail.milestones')}</h2>
-        <div class="cards">
-          ${c.milestones.map(
-            (m) =>
-              html`<div class="stat">
-                <div class="v">
-                  ${m.afterMs === null ? t('detail.notYet') : fmtDuration(m.afterMs)}
-                </div>
-                <div class="k">
-                  ${t('detail.milestone', { share: fmtPct(m.share), villages: m.villages })}
-                </div>
-              </div>`,
-          )}
-        </div>
+        ${['firstSound', 'played'].map(
+          (kind) =>
+            html`<div class="cards" id="milestones-${kind}">
+              ${c.milestones[kind].map(
+                (m) =>
+                  html`<div class="stat" data-share="${m.share}" data-after="${m.afterMs ?? ''}">
+                    <div class="v">
+                      ${m.afterMs === null ? t('detail.notYet') : fmtDuration(m.afterMs)}
+                    </div>
+                    <div class="k">
+                      ${t(`detail.${kind}`)} ·
+                      ${t('detail.milestone', { share: fmtPct(m.share), villages: m.villages })}
+                    </div>
+                  </div>`,
+              )}
+            </div>`,
+        )}
         <h2>${t('detail.uncoveredList')}</h2>
         ${
           uncovered.length
@@ -721,22 +743,22 @@ async function broadcastView(id) {
             <tr>
               <th>${t('detail.col.village')}</th>
               <th>${t('detail.col.outcome')}</th>
-              <th>${t('detail.firstPlayed')}</th>
+              <th>${t('detail.firstSoundAt')}</th>
+              <th>${t('detail.playedAt')}</th>
               <th style="width: 40%"></th>
             </tr>
             ${c.villages.map(
               (v) =>
-                html`<tr>
+                html`<tr data-code="${v.code}">
                   <td>${v.name} <small class="muted hide-narrow">${v.townName}</small></td>
                   <td>
                     ${t(`outcome.${v.outcome}`)}${v.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
                   </td>
-                  <td>
-                    ${v.firstPlayedAt ? fmtDuration(Date.parse(v.firstPlayedAt) - start) : '—'}
-                  </td>
+                  <td class="first-sound">${after(v.firstSoundAt)}</td>
+                  <td class="played">${after(v.playedAt)}</td>
                   <td>
                     <div class="timeline">
-                      ${v.firstPlayedAt ? html`<span style="left: ${((100 * (Date.parse(v.firstPlayedAt) - start)) / span).toFixed(2)}%"></span>` : ''}
+                      ${mark(v.firstSoundAt, 'sound')}${mark(v.playedAt, 'done')}
                     </div>
                   </td>
                 </tr>`,
@@ -1275,6 +1297,7 @@ async function reportsView() {
       if (!$('#r-from').value) $('#r-from').value = dayIn(Date.parse(r.from), r.timeZone);
       if (!$('#r-to').value) $('#r-to').value = dayIn(Date.parse(r.to) - 1, r.timeZone);
       const levels = Object.entries(r.broadcasts.byLevel).filter(([, n]) => n > 0);
+      const outcomes = Object.entries(r.broadcasts.byOutcome).filter(([, n]) => n > 0);
       const towns = new Map();
       for (const v of r.villages) {
         if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
@@ -1308,7 +1331,41 @@ async function reportsView() {
           <p class="muted">
             ${t('rep.byLevel')}:
             ${levels.length ? levels.map(([l, n]) => `${t(`level.${l}`)} ${n}`).join(' · ') : t('common.none')}
+            <br />${t('rep.byOutcome')}:
+            ${outcomes.length ? outcomes.map(([o, n]) => `${t(`result.${o}`)} ${n}`).join(' · ') : t('common.none')}
           </p>
+          <h2>${t('rep.list')}</h2>
+          ${
+            r.broadcasts.items.length
+              ? html`<div class="scroll">
+                  <table id="report-broadcasts">
+                    <tr>
+                      <th>${t('bc.col.title')}</th>
+                      <th>${t('bc.col.level')}</th>
+                      <th>${t('rep.col.outcome')}</th>
+                      <th class="num">${t('rep.col.rate')}</th>
+                      <th class="num">${t('rep.col.firstSound')}</th>
+                      <th class="num">${t('rep.col.played')}</th>
+                    </tr>
+                    ${r.broadcasts.items.map(
+                      (b) =>
+                        html`<tr data-id="${b.id}">
+                          <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
+                          <td>${levelBadge(b.level)}</td>
+                          <td>${resultBadges(b)}</td>
+                          <td class="num">${fmtPct(b.rate)}</td>
+                          <td class="num first-sound">
+                            ${b.firstSound.p90Ms === null ? '—' : fmtDuration(b.firstSound.p90Ms)}
+                          </td>
+                          <td class="num played">
+                            ${b.played.p90Ms === null ? '—' : fmtDuration(b.played.p90Ms)}
+                          </td>
+                        </tr>`,
+                    )}
+                  </table>
+                </div>`
+              : ''
+          }
           <h2>${t('rep.below')}</h2>
           ${
             r.belowThreshold.length

@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
-import type { DeliveryState, Level } from '../contract/messages.js';
+import type { DeliveryState } from '../contract/messages.js';
 import { chunks, rawSql } from '../database/batch.js';
+import type { VillageTimes } from './broadcast-outcome.js';
 import { hasOpenDelivery } from './broadcasts.repository.js';
 import {
   BroadcastEntity,
@@ -24,7 +25,15 @@ export interface DeliveryGroup {
   neverSent: number;
   /** Of those, how many began playing. */
   started: number;
-  firstPlayedAt: number | null;
+  /**
+   * Of those, how many quiet hours hold: waiting for the village's quiet hours to end, or held
+   * until after the broadcast expired.
+   */
+  heldByQuiet: number;
+  /** The first `playing` (or `played`, from a device that reported no `playing`). */
+  firstSoundAt: number | null;
+  /** The first `played`. */
+  playedAt: number | null;
 }
 
 export interface FailureGroup {
@@ -40,15 +49,7 @@ export interface ManualGroup {
   count: number;
 }
 
-export interface BroadcastHeader {
-  id: string;
-  title: string;
-  level: Level;
-  status: BroadcastStatus;
-  startAt: number;
-  expiresAt: number;
-  dispatchedAt: number | null;
-}
+export type BroadcastHeader = Pick<BroadcastEntity, keyof typeof HEADER>;
 
 /** What a broadcast's deliveries add up to: the input of every coverage figure. */
 export interface DeliveryFactsOf {
@@ -91,7 +92,11 @@ export class BroadcastFactsRepository {
    * entries (~60 ms in SQLite here), which the coverage page and the status board would
    * otherwise pay on every request. Open broadcasts are grouped on each request.
    */
-  async factsOf(header: BroadcastHeader, villageCodes?: string[]): Promise<DeliveryFactsOf> {
+  async factsOf(
+    header: BroadcastHeader,
+    now: number,
+    villageCodes?: string[],
+  ): Promise<DeliveryFactsOf> {
     let facts = this.settled.get(header.id);
     if (facts) {
       this.settled.delete(header.id); // most recently used goes last
@@ -100,12 +105,15 @@ export class BroadcastFactsRepository {
       SETTLED.includes(header.status) &&
       !(await hasOpenDelivery(this.deliveries, header.id))
     ) {
-      facts = { groups: await this.groups(header.id), failures: await this.failures(header.id) };
+      facts = {
+        groups: await this.groups(header, now),
+        failures: await this.failures(header.id),
+      };
       this.settled.set(header.id, facts);
       if (this.settled.size > SETTLED_CACHE) this.settled.delete(this.settled.keys().next().value!);
     } else {
       return {
-        groups: await this.groups(header.id, villageCodes),
+        groups: await this.groups(header, now, villageCodes),
         failures: await this.failures(header.id, villageCodes),
       };
     }
@@ -114,6 +122,49 @@ export class BroadcastFactsRepository {
     return {
       groups: facts.groups.filter((g) => wanted.has(g.villageCode)),
       failures: facts.failures.filter((f) => wanted.has(f.villageCode)),
+    };
+  }
+
+  /**
+   * What a broadcast's settlement needs: its targeted villages, each village's first sound and first
+   * play by a device (grouped on IDX_deliveries_coverage, which holds both times), and the villages
+   * confirmed by hand. A device that reported `played` without `playing` sounded by then at least.
+   */
+  async settlementFacts(broadcastId: string): Promise<{
+    targeted: string[];
+    times: Map<string, VillageTimes>;
+    manual: Set<string>;
+  }> {
+    const [targeted, times, manual] = await Promise.all([
+      this.villages.find({ select: { villageCode: true }, where: { broadcastId } }),
+      this.deliveries
+        .createQueryBuilder('d')
+        .select('d.village_code', 'villageCode')
+        .addSelect('MIN(COALESCE(d.started_at, d.played_at))', 'firstSoundAt')
+        .addSelect('MIN(d.played_at)', 'playedAt')
+        .where('d.broadcast_id = :broadcastId', { broadcastId })
+        .groupBy('d.village_code')
+        .getRawMany<{
+          villageCode: string;
+          firstSoundAt: string | number | null;
+          playedAt: string | number | null;
+        }>(),
+      this.confirmations
+        .createQueryBuilder('c')
+        .select('DISTINCT c.village_code', 'villageCode')
+        .where('c.broadcast_id = :broadcastId', { broadcastId })
+        .getRawMany<{ villageCode: string }>(),
+    ]);
+    const n = (v: string | number | null) => (v === null ? null : Number(v));
+    return {
+      targeted: targeted.map((t) => t.villageCode),
+      times: new Map(
+        times.map((t) => [
+          t.villageCode,
+          { firstSoundAt: n(t.firstSoundAt), playedAt: n(t.playedAt) },
+        ]),
+      ),
+      manual: new Set(manual.map((m) => m.villageCode)),
     };
   }
 
@@ -130,7 +181,11 @@ export class BroadcastFactsRepository {
   }
 
   /** The same aggregate as {@link groups} as a query, for EXPLAIN in tests. */
-  groupsQuery(broadcastId: string, villageCodes?: string[]) {
+  groupsQuery(
+    header: Pick<BroadcastHeader, 'id' | 'expiresAt'>,
+    now: number,
+    villageCodes?: string[],
+  ) {
     const q = this.deliveries
       .createQueryBuilder('d')
       .select('d.village_code', 'villageCode')
@@ -139,8 +194,14 @@ export class BroadcastFactsRepository {
       .addSelect('COUNT(*)', 'count')
       .addSelect('SUM(CASE WHEN d.sent_at IS NULL THEN 1 ELSE 0 END)', 'neverSent')
       .addSelect('SUM(CASE WHEN d.started_at IS NOT NULL THEN 1 ELSE 0 END)', 'started')
-      .addSelect('MIN(d.played_at)', 'firstPlayedAt')
-      .where('d.broadcast_id = :broadcastId', { broadcastId });
+      .addSelect(
+        'SUM(CASE WHEN d.held_until > :now OR d.held_until >= :expiresAt THEN 1 ELSE 0 END)',
+        'heldByQuiet',
+      )
+      .addSelect('MIN(COALESCE(d.started_at, d.played_at))', 'firstSoundAt')
+      .addSelect('MIN(d.played_at)', 'playedAt')
+      .where('d.broadcast_id = :broadcastId', { broadcastId: header.id })
+      .setParameters({ now, expiresAt: header.expiresAt });
     if (villageCodes) q.andWhere('d.village_code IN (:...villageCodes)', { villageCodes });
     return q.groupBy('d.village_code').addGroupBy('d.device_type').addGroupBy('d.state');
   }
@@ -149,24 +210,31 @@ export class BroadcastFactsRepository {
    * A broadcast's deliveries grouped by village, device type and state.
    *
    * Plan: the WHERE and GROUP BY follow IDX_deliveries_coverage (broadcast_id, village_code,
-   * device_type, state, sent_at, started_at, played_at), which holds every column read, so SQLite
-   * answers "SEARCH d USING COVERING INDEX IDX_deliveries_coverage (broadcast_id=?)" without a
-   * temporary B-tree (test/coverage.test.ts checks this) and PostgreSQL with an index-only scan
-   * once the table is vacuumed. Cost: one index entry per delivery of this broadcast, none of
-   * other broadcasts; memory: one row per (village, type, state).
+   * device_type, state, sent_at, started_at, played_at, held_until), which holds every column
+   * read, so SQLite answers "SEARCH d USING COVERING INDEX IDX_deliveries_coverage
+   * (broadcast_id=?)" without a temporary B-tree (test/coverage.test.ts checks this) and
+   * PostgreSQL with an index-only scan once the table is vacuumed. Cost: one index entry per
+   * delivery of this broadcast, none of other broadcasts; memory: one row per (village, type,
+   * state). `now` decides which held deliveries are still waiting for quiet hours to end.
    */
-  async groups(broadcastId: string, villageCodes?: string[]): Promise<DeliveryGroup[]> {
+  async groups(
+    header: Pick<BroadcastHeader, 'id' | 'expiresAt'>,
+    now: number,
+    villageCodes?: string[],
+  ): Promise<DeliveryGroup[]> {
     if (villageCodes && villageCodes.length === 0) return [];
     const out: DeliveryGroup[] = [];
     for (const codes of villageCodes ? chunks(villageCodes, 500) : [undefined]) {
-      const rows = await this.groupsQuery(broadcastId, codes).getRawMany<{
+      const rows = await this.groupsQuery(header, now, codes).getRawMany<{
         villageCode: string;
         deviceType: DeviceType | null;
         state: DeliveryState;
         count: string | number;
         neverSent: string | number;
         started: string | number;
-        firstPlayedAt: string | number | null;
+        heldByQuiet: string | number;
+        firstSoundAt: string | number | null;
+        playedAt: string | number | null;
       }>();
       for (const r of rows) {
         out.push({
@@ -176,7 +244,9 @@ export class BroadcastFactsRepository {
           count: num(r.count),
           neverSent: num(r.neverSent),
           started: num(r.started),
-          firstPlayedAt: numOrNull(r.firstPlayedAt),
+          heldByQuiet: num(r.heldByQuiet),
+          firstSoundAt: numOrNull(r.firstSoundAt),
+          playedAt: numOrNull(r.playedAt),
         });
       }
     }
@@ -318,6 +388,31 @@ export class BroadcastFactsRepository {
   }
 
   /**
+   * (broadcast, village) pairs that the village's quiet hours held until the broadcast expired:
+   * IDX_deliveries_broadcast_state finds the expired deliveries, the few there are.
+   */
+  async quietHeldPairs(
+    broadcastIds: string[],
+  ): Promise<{ broadcastId: string; villageCode: string }[]> {
+    const out: { broadcastId: string; villageCode: string }[] = [];
+    for (const ids of chunks(broadcastIds, 500)) {
+      out.push(
+        ...(await this.deliveries
+          .createQueryBuilder('d')
+          .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
+          .select('d.broadcast_id', 'broadcastId')
+          .addSelect('d.village_code', 'villageCode')
+          .distinct(true)
+          .where('d.broadcast_id IN (:...ids)', { ids })
+          .andWhere('d.state = :expired', { expired: 'expired' })
+          .andWhere('d.held_until >= b.expires_at')
+          .getRawMany<{ broadcastId: string; villageCode: string }>()),
+      );
+    }
+    return out;
+  }
+
+  /**
    * Of these villages, those where some device played anything in [from, to). Plan: per village
    * one probe of IDX_deliveries_village_played (village_code, played_at), stopping at the first
    * play in range, so the cost follows the villages, not the plays of the period.
@@ -400,7 +495,14 @@ const HEADER = {
   title: true,
   level: true,
   status: true,
+  outcome: true,
   startAt: true,
   expiresAt: true,
   dispatchedAt: true,
+  firstSoundP50Ms: true,
+  firstSoundP90Ms: true,
+  firstSoundP100Ms: true,
+  playedP50Ms: true,
+  playedP90Ms: true,
+  playedP100Ms: true,
 } as const;

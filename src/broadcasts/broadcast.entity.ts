@@ -24,6 +24,19 @@ export const BROADCAST_STATUSES = [
 ] as const;
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
 
+/**
+ * What came of a broadcast, set when it ends (its status says only that it ended): every targeted
+ * village covered, some, none (or nothing to reach), cancelled, or expired before it was sent.
+ */
+export const BROADCAST_OUTCOMES = [
+  'completed',
+  'partially_completed',
+  'failed',
+  'cancelled',
+  'expired',
+] as const;
+export type BroadcastOutcome = (typeof BROADCAST_OUTCOMES)[number];
+
 /** One announcement to a target. */
 @Entity('broadcasts')
 @Index('IDX_broadcasts_status', ['status'])
@@ -101,6 +114,33 @@ export class BroadcastEntity {
 
   @Column({ ...timeColumn, name: 'ended_at', nullable: true })
   endedAt!: number | null;
+
+  /** Set when the broadcast ends; kept up to date by later manual confirmations. */
+  @Column({ type: 'varchar', length: 24, nullable: true })
+  outcome!: BroadcastOutcome | null;
+
+  /**
+   * When it ended: how long after its start half, 90% and all of the targeted villages first
+   * sounded (a device reported `playing`), and had it played through (`played`); null where that
+   * share was never reached. Kept so period reports need not read every delivery again.
+   */
+  @Column({ type: 'integer', name: 'first_sound_p50_ms', nullable: true })
+  firstSoundP50Ms!: number | null;
+
+  @Column({ type: 'integer', name: 'first_sound_p90_ms', nullable: true })
+  firstSoundP90Ms!: number | null;
+
+  @Column({ type: 'integer', name: 'first_sound_p100_ms', nullable: true })
+  firstSoundP100Ms!: number | null;
+
+  @Column({ type: 'integer', name: 'played_p50_ms', nullable: true })
+  playedP50Ms!: number | null;
+
+  @Column({ type: 'integer', name: 'played_p90_ms', nullable: true })
+  playedP90Ms!: number | null;
+
+  @Column({ type: 'integer', name: 'played_p100_ms', nullable: true })
+  playedP100Ms!: number | null;
 }
 
 /** The villages a broadcast targeted, fixed at dispatch (for coverage). */
@@ -132,6 +172,7 @@ export class BroadcastVillageEntity {
   'sentAt',
   'startedAt',
   'playedAt',
+  'heldUntil',
 ])
 /** "Did a device of this village play anything in [from, to)?": one probe per village. */
 @Index('IDX_deliveries_village_played', ['villageCode', 'playedAt'])
@@ -166,9 +207,20 @@ export class DeliveryEntity {
   @Column({ type: 'varchar', length: 200, nullable: true })
   reason!: string | null;
 
-  /** Times the play command was sent. */
+  /** Times a play command was sent (first sends, resends and resumptions alike). */
   @Column({ type: 'integer' })
   attempts!: number;
+
+  /** Resumptions after the device reported it `preempted`; the play command carries the latest. */
+  @Column({ type: 'integer', default: 0 })
+  resumes!: number;
+
+  /**
+   * Set when quiet hours hold a routine delivery: the end of the village's quiet hours, which the
+   * play command carries as `notBefore` (past the broadcast's expiry when it could never play).
+   */
+  @Column({ ...timeColumn, name: 'held_until', nullable: true })
+  heldUntil!: number | null;
 
   /** When to send (again) if nothing is heard; null while waiting for the device to come online. */
   @Column({ ...timeColumn, name: 'next_send_at', nullable: true })
@@ -180,7 +232,7 @@ export class DeliveryEntity {
   @Column({ ...timeColumn, name: 'received_at', nullable: true })
   receivedAt!: number | null;
 
-  /** When the device said it began playing (`playing`); kept when it then fails, for "partial". */
+  /** When the device first said it began playing (`playing`): the time to first sound. */
   @Column({ ...timeColumn, name: 'started_at', nullable: true })
   startedAt!: number | null;
 
@@ -218,6 +270,10 @@ export class DeliveryEventEntity {
 
   @Column({ type: 'varchar', length: 200, nullable: true })
   reason!: string | null;
+
+  /** A protocol anomaly the device's report showed, e.g. required steps it left out. */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  anomaly!: string | null;
 }
 
 /** Staff confirming by hand that a village (or one device) played a broadcast. */

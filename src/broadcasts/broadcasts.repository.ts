@@ -12,7 +12,7 @@ import {
   DeliveryEventEntity,
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
-import { OPEN_STATES } from './delivery-state-machine.js';
+import { OPEN_STATES, UNACKNOWLEDGED_STATES } from './delivery-state-machine.js';
 
 export type NewDeliveryEvent = Omit<DeliveryEventEntity, 'id'>;
 
@@ -20,10 +20,22 @@ export type NewDeliveryEvent = Omit<DeliveryEventEntity, 'id'>;
 export interface DeliveryChange {
   id: string;
   expect: DeliveryState;
+  /**
+   * For a send: applied only if the delivery was sent this many times so far, so two senders that
+   * read the same row (the tick, a device coming back) cannot both send it; only the applied one
+   * publishes.
+   */
+  expectAttempts?: number;
   patch: Partial<DeliveryEntity>;
   event: NewDeliveryEvent;
   /** Whose delivery it is (for listeners; saves reading the rows back). */
   of: Pick<DeliveryEntity, 'broadcastId' | 'deviceId' | 'villageCode'>;
+}
+
+function guardOf(c: DeliveryChange): Partial<DeliveryEntity> {
+  return c.expectAttempts === undefined
+    ? { state: c.expect }
+    : { state: c.expect, attempts: c.expectAttempts };
 }
 
 /** Whether any delivery of the broadcast is still open: one probe of IDX_deliveries_broadcast_state. */
@@ -179,14 +191,17 @@ export class BroadcastsRepository {
       .getMany();
   }
 
-  /** Every open delivery of these devices in an active broadcast (to send again when they come back). */
-  openForDevices(deviceIds: string[]): Promise<DeliveryEntity[]> {
+  /**
+   * The deliveries of these devices in an active broadcast that they have not acknowledged
+   * (pending or sent): what a device coming back may still need. What it acknowledged it keeps.
+   */
+  unacknowledgedForDevices(deviceIds: string[]): Promise<DeliveryEntity[]> {
     if (!deviceIds.length) return Promise.resolve([]);
     return this.deliveries
       .createQueryBuilder('d')
       .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
       .where('d.device_id IN (:...deviceIds)', { deviceIds })
-      .andWhere('d.state IN (:...states)', { states: OPEN_STATES })
+      .andWhere('d.state IN (:...states)', { states: UNACKNOWLEDGED_STATES })
       .andWhere('b.status = :active', { active: 'active' })
       .getMany();
   }
@@ -232,7 +247,7 @@ export class BroadcastsRepository {
     const folded = new Map<
       string,
       {
-        expect: DeliveryState;
+        guard: Partial<DeliveryEntity>;
         state: DeliveryState;
         patch: Partial<DeliveryEntity>;
         events: NewDeliveryEvent[];
@@ -244,7 +259,7 @@ export class BroadcastsRepository {
       const f = folded.get(c.id);
       if (!f) {
         folded.set(c.id, {
-          expect: c.expect,
+          guard: guardOf(c),
           state: c.patch.state ?? c.expect,
           patch: { ...c.patch },
           events: [c.event],
@@ -263,8 +278,7 @@ export class BroadcastsRepository {
         m,
         DeliveryEntity,
         'id',
-        'state',
-        [...folded].map(([key, f]) => ({ key, guard: f.expect, patch: f.patch })),
+        [...folded].map(([key, f]) => ({ key, guard: f.guard, patch: f.patch })),
       );
       const events: NewDeliveryEvent[] = [];
       for (const [id, f] of folded) {
@@ -273,7 +287,7 @@ export class BroadcastsRepository {
         events.push(...f.events.filter((e) => e.fromState !== e.toState));
       }
       for (const c of leftovers) {
-        const result = await m.update(DeliveryEntity, { id: c.id, state: c.expect }, c.patch);
+        const result = await m.update(DeliveryEntity, { id: c.id, ...guardOf(c) }, c.patch);
         if ((result.affected ?? 0) === 0) continue;
         applied.add(c.id);
         if (c.event.fromState !== c.event.toState) events.push(c.event);

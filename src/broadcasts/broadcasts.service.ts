@@ -18,6 +18,7 @@ import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
+import { UNSETTLED } from './broadcast-outcome.js';
 import { BroadcastEntity } from './broadcast.entity.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
@@ -145,6 +146,7 @@ export class BroadcastsService implements OnModuleInit {
       updatedAt: now,
       dispatchedAt: null,
       endedAt: null,
+      ...UNSETTLED,
     };
     await this.repo.insert(b);
     this.logger.log(
@@ -306,6 +308,7 @@ export class BroadcastsService implements OnModuleInit {
       createdAt: now,
     };
     await this.repo.insertConfirmation(row);
+    await this.dispatcher.refreshOutcome(b);
     this.logger.log(
       `broadcast=${id} village=${row.villageCode} confirmed by hand by=${JSON.stringify(row.confirmedBy)}`,
     );
@@ -405,6 +408,7 @@ export class BroadcastsService implements OnModuleInit {
       volume: b.volume,
       attentionTone: b.attentionTone,
       status: b.status,
+      outcome: b.outcome,
       endReason: b.endReason,
       audio: b.audioSha256
         ? { sha256: b.audioSha256, bytes: b.audioBytes!, durationMs: b.audioDurationMs! }

@@ -14,14 +14,19 @@ const device = (state: (typeof DEVICE_REPORTED_STATES)[number]): DeliveryInput =
   state,
 });
 const progress = DELIVERY_PROGRESS as readonly DeliveryState[];
+const open = { broadcastOpen: true };
+const closed = { broadcastOpen: false };
 
 describe('delivery state machine', () => {
-  it('moves forward along the progress states, skipping lost steps', () => {
+  it('moves forward along the progress states, naming the required steps it skipped', () => {
     for (const from of OPEN_STATES) {
       for (const to of ['received', 'downloading', 'ready', 'playing', 'played'] as const) {
-        const result = transition(from, device(to), true);
+        const result = transition(from, device(to), open);
         const forward = progress.indexOf(to) > progress.indexOf(from);
-        if (forward) assert.deepEqual(result, { ok: true, next: to }, `${from} → ${to}`);
+        const skipped = progress
+          .slice(Math.max(progress.indexOf(from), 1) + 1, progress.indexOf(to))
+          .filter((s) => s !== 'downloading');
+        if (forward) assert.deepEqual(result, { ok: true, next: to, skipped }, `${from} → ${to}`);
         else
           assert.deepEqual(
             result,
@@ -43,8 +48,8 @@ describe('delivery state machine', () => {
     for (const from of OPEN_STATES) {
       for (const [input, next] of inputs)
         assert.deepEqual(
-          transition(from, input, true),
-          { ok: true, next },
+          transition(from, input, open),
+          { ok: true, next, skipped: [] },
           `${from} + ${JSON.stringify(input)}`,
         );
     }
@@ -62,7 +67,7 @@ describe('delivery state machine', () => {
       for (const input of inputs) {
         const target = input.kind === 'device' ? input.state : input.kind;
         assert.deepEqual(
-          transition(from, input, true),
+          transition(from, input, open),
           { ok: false, reason: target === from ? 'duplicate' : 'terminal' },
           `${from} + ${target}`,
         );
@@ -71,36 +76,79 @@ describe('delivery state machine', () => {
   });
 
   it('marks a command sent only from pending', () => {
-    assert.deepEqual(transition('pending', { kind: 'sent' }, true), { ok: true, next: 'sent' });
-    assert.deepEqual(transition('sent', { kind: 'sent' }, true), {
+    assert.deepEqual(transition('pending', { kind: 'sent' }, open), {
+      ok: true,
+      next: 'sent',
+      skipped: [],
+    });
+    assert.deepEqual(transition('sent', { kind: 'sent' }, open), {
       ok: false,
       reason: 'duplicate',
     });
     for (const from of ['received', 'downloading', 'ready', 'playing'] as const) {
       assert.deepEqual(
-        transition(from, { kind: 'sent' }, true),
+        transition(from, { kind: 'sent' }, open),
         { ok: false, reason: 'backwards' },
         from,
       );
     }
   });
 
+  it('treats only downloading as optional: a cached clip goes from received to ready', () => {
+    assert.deepEqual(transition('received', device('ready'), open), {
+      ok: true,
+      next: 'ready',
+      skipped: [],
+    });
+    assert.deepEqual(transition('sent', device('played'), open), {
+      ok: true,
+      next: 'played',
+      skipped: ['received', 'ready', 'playing'],
+    });
+    assert.deepEqual(transition('ready', device('played'), open), {
+      ok: true,
+      next: 'played',
+      skipped: ['playing'],
+    });
+  });
+
   it('returns a preempted delivery to pending while the broadcast is open, and expires it after', () => {
-    for (const from of ['sent', 'received', 'downloading', 'ready', 'playing'] as const) {
+    for (const from of ['received', 'downloading', 'ready', 'playing'] as const) {
       assert.deepEqual(
-        transition(from, device('preempted'), true),
-        { ok: true, next: 'pending' },
+        transition(from, device('preempted'), open),
+        { ok: true, next: 'pending', skipped: [] },
         from,
       );
       assert.deepEqual(
-        transition(from, device('preempted'), false),
-        { ok: true, next: 'expired' },
+        transition(from, device('preempted'), closed),
+        { ok: true, next: 'expired', skipped: [] },
         from,
       );
     }
-    assert.deepEqual(transition('pending', device('preempted'), true), {
+    assert.deepEqual(transition('pending', device('preempted'), open), {
       ok: false,
       reason: 'not_applicable',
+    });
+  });
+
+  it('refuses a preempted about an earlier run: the device has not acknowledged the resumption yet', () => {
+    assert.deepEqual(transition('sent', device('preempted'), open), {
+      ok: false,
+      reason: 'stale',
+    });
+  });
+
+  it('fails a delivery interrupted once more than the resumptions allowed', () => {
+    const context = { broadcastOpen: true, maxResumes: 3 };
+    assert.deepEqual(transition('playing', device('preempted'), { ...context, resumes: 2 }), {
+      ok: true,
+      next: 'pending',
+      skipped: [],
+    });
+    assert.deepEqual(transition('playing', device('preempted'), { ...context, resumes: 3 }), {
+      ok: true,
+      next: 'failed',
+      skipped: [],
     });
   });
 

@@ -17,9 +17,16 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { DeviceGateway, InboundEvent } from '../mqtt/device-gateway.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
+import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
+import { settle, Settlement } from './broadcast-outcome.js';
 import { BroadcastEntity, DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
-import { DeliveryInput, isTerminal, transition } from './delivery-state-machine.js';
+import {
+  DeliveryInput,
+  isTerminal,
+  transition,
+  UNACKNOWLEDGED_STATES,
+} from './delivery-state-machine.js';
 import { endOfQuiet } from './quiet-window.js';
 import { resolveTargets, Target } from './targets.js';
 
@@ -49,6 +56,9 @@ const SEND_BATCH = 5000;
 const ONLINE_DELAY_MS = 100;
 const ONLINE_BATCH = 500;
 const ONLINE_RETRY_MS = 1000;
+
+/** Why a play command goes out: the first send, a resend of the same command, a resumption. */
+type SendKind = 'first' | 'resend' | 'resume';
 
 interface EventWithTime {
   deviceId: string;
@@ -80,6 +90,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   constructor(
     private readonly repo: BroadcastsRepository,
+    private readonly facts: BroadcastFactsRepository,
     private readonly gateway: DeviceGateway,
     private readonly presence: PresenceService,
     private readonly villages: VillagesService,
@@ -141,6 +152,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       if (
         await this.repo.transitionStatus(b.id, ['scheduled'], {
           status: 'expired',
+          outcome: 'expired',
           endedAt: now,
           updatedAt: now,
           endReason: 'its window closed before it could be sent',
@@ -197,6 +209,8 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       state: 'pending',
       reason: null,
       attempts: 0,
+      resumes: 0,
+      heldUntil: null,
       // Sent right below; the tick picks a delivery up only if that send never gets recorded (a
       // crash in between), so a tick running meanwhile cannot send the same command twice.
       nextSendAt: now + this.config.broadcasts.ackTimeoutMs,
@@ -211,6 +225,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       return this.dispatchOneByOne(b, resolved.villageCodes, deliveries, audio, now);
     const patch: Partial<BroadcastEntity> = {
       status: empty ? 'completed' : 'active',
+      ...(empty ? settle('completed', b.startAt, new Map(), resolved.villageCodes, new Set()) : {}),
       audioSha256: audio.sha256,
       audioBytes: audio.bytes,
       audioDurationMs: audio.durationMs,
@@ -257,10 +272,13 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * Sends (or resends) play commands for these deliveries to the devices that are online. With
-   * `dispatch`, the deliveries are new: they are inserted already in the state this send leaves
-   * them (with its events), in the one transaction that also saves the dispatch — for 10,000
-   * devices that saves an UPDATE of every row (~0.6 s of the API call, measured by the bench).
+   * Sends (or resends, or resumes) play commands for these deliveries to the devices that are online.
+   * Only deliveries a device has not acknowledged (pending, sent) are ever sent. With `dispatch`,
+   * the deliveries are new: they are inserted already in the state this send leaves them (with its
+   * events), in the one transaction that also saves the dispatch — for 10,000 devices that saves an
+   * UPDATE of every row (~0.6 s of the API call, measured by the bench). Otherwise each send is a
+   * guarded change (state and attempts as read), and only the sends that were applied publish: a
+   * tick and a device coming back that read the same row send it once.
    */
   private async send(
     deliveries: DeliveryEntity[],
@@ -281,23 +299,28 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const quiet = needQuiet
       ? new Map((await this.villages.targetingSnapshot()).map((v) => [v.code, v.quietHours]))
       : new Map<string, string | null>();
+    // Read after the last await: every device seen online below came online before this instant,
+    // so its connection got this send, and a replay when it comes back can tell.
+    const sendAt = Math.max(now, this.clock.now().getTime());
     const changes: DeliveryChange[] = [];
     const park: string[] = [];
-    const publishes: (() => Promise<unknown>)[] = [];
+    const commands = new Map<string, { deviceId: string; command: PlayCommand; kind: SendKind }>();
 
     for (const d of deliveries) {
       const b = broadcasts.get(d.broadcastId);
-      if (!b || b.status !== 'active' || isTerminal(d.state)) continue;
+      if (!b || b.status !== 'active' || !UNACKNOWLEDGED_STATES.includes(d.state)) continue;
       if (now >= b.expiresAt) {
-        if (d.state === 'pending' || d.state === 'sent')
-          changes.push(this.change(d, { kind: 'expired' }, now, 'not delivered before it expired'));
+        changes.push(this.change(d, { kind: 'expired' }, now, 'not delivered before it expired'));
         continue;
       }
-      if (!this.presence.get(d.deviceId)?.online) {
+      const presence = this.presence.get(d.deviceId);
+      if (!presence?.online) {
         if (d.nextSendAt !== null) park.push(d.id);
         continue;
       }
-      const resend = d.state !== 'pending';
+      // Sent to the connection the device has now: the ack timeout resends it if need be.
+      if (comingOnline && d.state === 'sent' && d.updatedAt >= (presence.onlineSince ?? 0))
+        continue;
       if (d.state === 'sent' && !comingOnline && d.attempts > maxResends) {
         changes.push(
           this.change(d, { kind: 'failed' }, now, `no answer after ${d.attempts} sends`),
@@ -305,60 +328,76 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         continue;
       }
       let notBefore = b.startAt;
+      let heldUntil: number | null = null;
       if (b.level === 'routine') {
-        notBefore = endOfQuiet(
-          Math.max(b.startAt, now),
-          quiet.get(d.villageCode) ?? null,
-          this.config.timeZone,
-        );
+        const earliest = Math.max(b.startAt, now);
+        notBefore = endOfQuiet(earliest, quiet.get(d.villageCode) ?? null, this.config.timeZone);
+        if (notBefore > earliest) heldUntil = notBefore;
         if (notBefore >= b.expiresAt) {
-          changes.push(
-            this.change(d, { kind: 'expired' }, now, 'quiet hours last until after it expires'),
+          const c = this.change(
+            d,
+            { kind: 'expired' },
+            now,
+            'quiet hours last until after it expires',
           );
+          changes.push({ ...c, patch: { ...c.patch, heldUntil } });
           continue;
         }
       }
-      const command = this.playCommand(b, d, notBefore, now);
-      publishes.push(() =>
-        this.gateway.sendCommand(d.deviceId, command).then(
-          () => this.metrics.commandsSent.inc({ kind: resend ? 'resend' : 'first' }),
-          (err: Error) =>
-            this.logger.warn(`delivery=${d.id} device=${d.deviceId} send failed: ${err.message}`),
-        ),
-      );
-      if (d.state === 'pending' || d.state === 'sent') {
-        const attempts = d.attempts + 1;
-        const patch: Partial<DeliveryEntity> = {
-          attempts,
-          sentAt: d.sentAt ?? now,
-          nextSendAt: now + ackTimeoutMs * 2 ** Math.min(attempts - 1, 10),
-          updatedAt: now,
-        };
-        if (d.state === 'pending')
-          changes.push({
-            ...this.change(d, { kind: 'sent' }, now),
-            patch: { ...patch, state: 'sent' },
-          });
-        else
-          changes.push({
-            id: d.id,
-            expect: 'sent',
-            patch,
-            event: this.event(d, 'sent', 'sent', now),
-            of: d,
-          });
-      }
+      commands.set(d.id, {
+        deviceId: d.deviceId,
+        command: this.playCommand(b, d, notBefore, sendAt),
+        kind: d.state === 'sent' ? 'resend' : d.resumes > 0 ? 'resume' : 'first',
+      });
+      const attempts = d.attempts + 1;
+      const patch: Partial<DeliveryEntity> = {
+        attempts,
+        sentAt: d.sentAt ?? sendAt,
+        nextSendAt: sendAt + ackTimeoutMs * 2 ** Math.min(attempts - 1, 10),
+        updatedAt: sendAt,
+        heldUntil,
+      };
+      if (d.state === 'pending') {
+        const c = this.change(d, { kind: 'sent' }, sendAt);
+        changes.push({
+          ...c,
+          expectAttempts: d.attempts,
+          patch: { ...patch, state: 'sent' },
+        });
+      } else
+        changes.push({
+          id: d.id,
+          expect: 'sent',
+          expectAttempts: d.attempts,
+          patch,
+          event: this.event(d, 'sent', 'sent', sendAt),
+          of: d,
+        });
     }
     // Recorded as sent before it is published: a device that answers at once finds its delivery
     // `sent`, not `pending` (its `received` was lost from the event log when it raced the commit).
     // A publish that fails is sent again at nextSendAt.
-    if (dispatch) await this.saveDispatch(dispatch, deliveries, changes, park, now);
-    else {
+    let applied: Set<string>;
+    if (dispatch) {
+      await this.saveDispatch(dispatch, deliveries, changes, park, now);
+      applied = new Set(changes.map((c) => c.id));
+    } else {
       await this.repo.parkUntilOnline(park);
-      await this.commit(changes, now);
+      applied = await this.commit(changes, now);
     }
     const saved = performance.now();
-    await Promise.all(publishes.map((publish) => publish()));
+    const publishes: Promise<unknown>[] = [];
+    for (const [id, { deviceId, command, kind }] of commands) {
+      if (!applied.has(id)) continue;
+      publishes.push(
+        this.gateway.sendCommand(deviceId, command).then(
+          () => this.metrics.commandsSent.inc({ kind }),
+          (err: Error) =>
+            this.logger.warn(`delivery=${id} device=${deviceId} send failed: ${err.message}`),
+        ),
+      );
+    }
+    await Promise.all(publishes);
     return {
       savedMs: Math.round(saved - started),
       publishedMs: Math.round(performance.now() - saved),
@@ -405,7 +444,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const cmd: PlayCommand = {
       v: PROTOCOL_VERSION,
       type: 'play',
-      id: `play-${d.id}`,
+      // A resumption is a new command: a device that obeys "a known delivery is never played
+      // twice" must be able to tell it from a resend, which repeats the id.
+      id: d.resumes > 0 ? `play-${d.id}-r${d.resumes}` : `play-${d.id}`,
       ts: now,
       deliveryId: d.id,
       broadcastId: b.id,
@@ -423,10 +464,14 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       repeat: b.repeat,
     };
     if (b.volume !== null) cmd.volume = b.volume;
+    if (d.resumes > 0) cmd.resume = d.resumes;
     return cmd;
   }
 
-  /** A device came online: everything still open for it goes out again soon (the agent never plays twice). */
+  /**
+   * A device came online: soon, what it has not acknowledged goes out (never sent, or sent to an
+   * earlier connection), and `stop` for what was cancelled while it was away.
+   */
   private queueOnline(deviceId: string, delayMs = ONLINE_DELAY_MS): void {
     if (!this.running) return;
     this.cameOnline.add(deviceId);
@@ -463,7 +508,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   private async sendOnline(deviceIds: string[]): Promise<void> {
     const now = this.clock.now().getTime();
-    const open = await this.repo.openForDevices(deviceIds);
+    const open = await this.repo.unacknowledgedForDevices(deviceIds);
     if (open.length) await this.send(open, now, true);
     const held = await this.repo.cancelledHeldByDevices(deviceIds, now);
     const told = new Set<string>();
@@ -493,18 +538,36 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       open.map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
       now,
     );
+    const settlement = await this.settlement(b, 'completed');
     if (
       await this.repo.transitionStatus(b.id, ['active', 'dispatching'], {
         status: 'completed',
+        ...settlement,
         endedAt: now,
         updatedAt: now,
       })
     ) {
       this.logger.log(
-        `broadcast=${b.id} completed at its deadline (${open.length} delivery(ies) expired)`,
+        `broadcast=${b.id} completed at its deadline, ${settlement.outcome} (${open.length} delivery(ies) expired)`,
       );
       this.emitStatus(b.id, 'completed', now);
     }
+  }
+
+  /** Staff confirming a village by hand after the end can change what came of a broadcast. */
+  async refreshOutcome(b: BroadcastEntity): Promise<void> {
+    if (b.status !== 'completed') return;
+    const { outcome } = await this.settlement(b, 'completed');
+    if (outcome !== b.outcome) await this.repo.transitionStatus(b.id, ['completed'], { outcome });
+  }
+
+  /** The outcome and milestones of a broadcast ending now in `status`, from its deliveries. */
+  private async settlement(
+    b: Pick<BroadcastEntity, 'id' | 'startAt'>,
+    status: 'completed' | 'cancelled',
+  ): Promise<Settlement> {
+    const facts = await this.facts.settlementFacts(b.id);
+    return settle(status, b.startAt, facts.times, facts.targeted, facts.manual);
   }
 
   /** Cancels a broadcast: open deliveries end `cancelled`, and devices that have it are told to stop. */
@@ -512,6 +575,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     if (
       !(await this.repo.transitionStatus(b.id, ['scheduled', 'dispatching', 'active'], {
         status: 'cancelled',
+        outcome: 'cancelled',
         endReason: reason,
         endedAt: now,
         updatedAt: now,
@@ -524,6 +588,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       open.map((d) => this.change(d, { kind: 'cancelled' }, now, reason)),
       now,
     );
+    // The milestones of what did go out before the cancel (the outcome is already `cancelled`).
+    const { outcome: _cancelled, ...times } = await this.settlement(b, 'cancelled');
+    await this.repo.update(b.id, times);
     const told = new Set<string>();
     for (const d of open) {
       if (d.sentAt === null || told.has(d.deviceId) || !this.presence.get(d.deviceId)?.online)
@@ -614,7 +681,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       const result = transition(
         d.state,
         { kind: 'device', state: message.state },
-        b.status === 'active' && receivedAt < b.expiresAt,
+        {
+          broadcastOpen: b.status === 'active' && receivedAt < b.expiresAt,
+          resumes: d.resumes,
+          maxResumes: this.config.broadcasts.maxResumes,
+        },
       );
       if (!result.ok) {
         this.metrics.deliveryEvents.inc({ result: result.reason });
@@ -628,16 +699,28 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         continue;
       }
       this.metrics.deliveryEvents.inc({ result: 'applied' });
-      const patch: Partial<DeliveryEntity> = { state: result.next, updatedAt: receivedAt };
-      if (['failed', 'rejected', 'preempted'].includes(message.state))
-        patch.reason = message.reason ?? message.state;
+      for (const step of result.skipped)
+        this.metrics.deliveryAnomalies.inc({ kind: `skipped_${step}` });
+      const anomaly = result.skipped.length ? `skipped ${result.skipped.join(', ')}` : null;
+      if (anomaly)
+        this.refusals.warn(
+          `anomaly:${deviceId}`,
+          `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} ${anomaly}; accepted`,
+          now,
+        );
+      const patch: Partial<DeliveryEntity> = {
+        state: result.next,
+        updatedAt: receivedAt,
+        reason: this.reasonAfter(d, message, result.next),
+      };
       if (result.next !== 'pending' && !d.receivedAt && !isTerminal(result.next))
         patch.receivedAt = receivedAt;
-      if (result.next === 'playing') patch.startedAt = receivedAt;
+      // The first `playing` is the time to first sound; a resumption does not move it.
+      if (result.next === 'playing' && d.startedAt === null) patch.startedAt = receivedAt;
       if (result.next === 'played') patch.playedAt = receivedAt;
-      // Heard from: no resend needed; a preempted delivery goes out again right away.
+      // Heard from: no resend needed; a preempted delivery is resumed right away.
       patch.nextSendAt = result.next === 'pending' ? now : null;
-      if (result.next === 'pending') patch.attempts = 0;
+      if (result.next === 'pending') patch.resumes = d.resumes + 1;
       changes.push({
         id: d.id,
         expect: d.state,
@@ -651,6 +734,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
           deviceTs: message.ts,
           serverTs: receivedAt,
           reason: patch.reason ?? null,
+          anomaly,
         },
       });
       Object.assign(d, patch);
@@ -660,13 +744,31 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   // ---- shared ----
 
+  /**
+   * A delivery's reason after a device event: why it failed, was refused or was interrupted; none
+   * once it moves on (an interruption that was resumed and played is no longer its story).
+   */
+  private reasonAfter(
+    d: DeliveryEntity,
+    message: DeliveryEvent,
+    next: DeliveryState,
+  ): string | null {
+    if (message.state === 'preempted') {
+      if (next === 'failed')
+        return `interrupted ${d.resumes + 1} times by more urgent broadcasts; not resumed again`;
+      return message.reason ?? 'interrupted by a more urgent broadcast';
+    }
+    if (next === 'failed' || next === 'rejected') return message.reason ?? message.state;
+    return null;
+  }
+
   private change(
     d: DeliveryEntity,
     input: DeliveryInput,
     now: number,
     reason?: string,
   ): DeliveryChange {
-    const result = transition(d.state, input, false);
+    const result = transition(d.state, input, { broadcastOpen: false });
     const next: DeliveryState = result.ok ? result.next : d.state;
     return {
       id: d.id,
@@ -692,15 +794,20 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       deviceTs: null,
       serverTs: now,
       reason: reason ?? null,
+      anomaly: null,
     };
   }
 
-  /** Writes changes, tells listeners, and completes broadcasts with nothing left open. */
-  private async commit(changes: DeliveryChange[], now: number): Promise<void> {
-    if (!changes.length) return;
+  /**
+   * Writes changes, tells listeners, and completes broadcasts with nothing left open; returns the
+   * ids of the changes applied.
+   */
+  private async commit(changes: DeliveryChange[], now: number): Promise<Set<string>> {
+    if (!changes.length) return new Set();
     const applied = await this.repo.applyChanges(changes);
     const ended = this.announce(changes, applied, now);
     await this.completeIfDone([...ended], now);
+    return applied;
   }
 
   /**
@@ -729,17 +836,23 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   private async completeIfDone(broadcastIds: string[], now: number): Promise<void> {
     const stillOpen = await this.repo.withOpenDeliveries(broadcastIds);
-    for (const id of broadcastIds) {
+    const done = await this.repo.findMany(broadcastIds.filter((id) => !stillOpen.has(id)));
+    for (const b of done) {
+      if (b.status !== 'active') continue;
+      // Nothing is open, so nothing changes the facts between reading them and the transition.
+      const settlement = await this.settlement(b, 'completed');
       if (
-        !stillOpen.has(id) &&
-        (await this.repo.transitionStatus(id, ['active'], {
+        await this.repo.transitionStatus(b.id, ['active'], {
           status: 'completed',
+          ...settlement,
           endedAt: now,
           updatedAt: now,
-        }))
+        })
       ) {
-        this.logger.log(`broadcast=${id} completed: every delivery has ended`);
-        this.emitStatus(id, 'completed', now);
+        this.logger.log(
+          `broadcast=${b.id} completed: every delivery has ended, ${settlement.outcome}`,
+        );
+        this.emitStatus(b.id, 'completed', now);
       }
     }
   }

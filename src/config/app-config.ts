@@ -1,6 +1,7 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TIMING } from '../contract/messages.js';
 
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -65,6 +66,8 @@ export interface BroadcastConfig {
   prefetchMs: number;
   ackTimeoutMs: number;
   maxResends: number;
+  /** Resumptions after `preempted` before a delivery interrupted again fails (at most the contract's). */
+  maxResumes: number;
   tickMs: number;
   /**
    * The benchmark's baselines (BENCH_BASELINE), never for production: `perDeviceDispatch` saves one
@@ -355,6 +358,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       prefetchMs: r.int('BROADCAST_PREFETCH_S', 600, 0, 86_400) * 1000,
       ackTimeoutMs: r.int('ACK_TIMEOUT_S', 10, 1, 3600) * 1000,
       maxResends: r.int('MAX_RESENDS', 5, 0, 100),
+      maxResumes: r.int('MAX_RESUMES', TIMING.maxResumes, 0, TIMING.maxResumes),
       tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
       baseline: benchBaseline(r.oneOf('BENCH_BASELINE', BENCH_BASELINES, 'none')),
     },

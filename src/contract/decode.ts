@@ -21,6 +21,19 @@ const validators = Object.fromEntries(
   Object.entries(MESSAGES).map(([type, { schema }]) => [type, Compile(schema)]),
 ) as Record<MessageType, ReturnType<typeof Compile>>;
 
+/** What a message's JSON Schema cannot say here (it stays a plain table of fields in the docs). */
+const RULES: Partial<Record<MessageType, (message: Record<string, unknown>) => string | null>> = {
+  stop: (m) =>
+    m.deliveryId === undefined && m.broadcastId === undefined
+      ? 'give deliveryId, broadcastId or both'
+      : null,
+};
+
+/** Serialises an outgoing message (no validation: the sender built it from typed values). */
+export function encode(message: MessagesByKind[TopicKind]): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
 /**
  * The one way to read a payload from a topic of kind `kind`: size, JSON, version, type (and that
  * the type belongs on this topic), then the message's schema. Never throws.
@@ -77,10 +90,7 @@ export function decode<K extends TopicKind>(
       detail: `${type}${where}: ${first?.message ?? 'does not match the schema'}`.slice(0, 200),
     };
   }
+  const broken = RULES[type as MessageType]?.(value as Record<string, unknown>);
+  if (broken) return { ok: false, reason: 'invalid', detail: `${type}: ${broken}` };
   return { ok: true, message: value as MessagesByKind[K] };
-}
-
-/** Serialises an outgoing message (no validation: the sender built it from typed values). */
-export function encode(message: MessagesByKind[TopicKind]): Buffer {
-  return Buffer.from(JSON.stringify(message));
 }

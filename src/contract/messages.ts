@@ -40,7 +40,8 @@ export type DeliveryState = (typeof DELIVERY_PROGRESS)[number] | (typeof DELIVER
 
 /**
  * What a device may report about a delivery. `preempted` means a more urgent broadcast took the
- * speaker: the server returns the delivery to `pending` and sends it again while it is still valid.
+ * speaker: the server returns the delivery to `pending` and sends it again as a resumption (a
+ * `play` with a higher `resume`) while it is still valid, at most {@link TIMING.maxResumes} times.
  */
 export const DEVICE_REPORTED_STATES = [
   'received',
@@ -66,6 +67,11 @@ export const TIMING = {
   ackTimeoutS: 10,
   /** Each resend waits twice as long as the one before, up to this many resends. */
   maxResends: 5,
+  /**
+   * A delivery interrupted by a more urgent broadcast (`preempted`) is resumed at most this many
+   * times; interrupted once more, it ends `failed`. Each resumption is a new `play` with its own `id`.
+   */
+  maxResumes: 3,
   /** A device reconnecting backs off exponentially from 1 s up to this, with random jitter. */
   reconnectMaxS: 60,
   /**
@@ -235,7 +241,7 @@ export const ClipRef = Type.Object(
 
 export const PlayCommand = envelope(
   'play',
-  'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes first. A more urgent level interrupts a less urgent one. The same `deliveryId` again (a resend) must not play twice.',
+  'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes first. A more urgent level interrupts a less urgent one. A `deliveryId` the device already knows is answered with its latest state and never played again, unless `resume` is higher than any it has seen for that delivery and the device last reported it `preempted`: then it is played again from the start.',
   {
     deliveryId: Uuid,
     broadcastId: Uuid,
@@ -252,15 +258,26 @@ export const PlayCommand = envelope(
     } as typeof Instant,
     repeat: Type.Integer({ minimum: 1, maximum: 10 }),
     volume: Type.Optional(Volume),
+    resume: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: TIMING.maxResumes,
+        description:
+          'Present only when the delivery was `preempted`: the n-th resumption. Play it again from the start if n is higher than any resumption already acted on for this `deliveryId`',
+      }),
+    ),
   },
 );
 
 export const StopCommand = envelope(
   'stop',
-  'On `cmd`: stop a delivery (or every delivery of a broadcast); answer with `ack`. A stopped delivery is not played later.',
+  'On `cmd`: stop the delivery `deliveryId`, every delivery of the broadcast `broadcastId`, or (both given) the deliveries matching either; answer with `ack`. A stop with neither is invalid and ignored. A stopped delivery is never played later.',
   {
-    deliveryId: Type.Optional(Uuid),
-    broadcastId: Type.Optional(Uuid),
+    deliveryId: Type.Optional({ ...Uuid, description: 'One delivery' } as typeof Uuid),
+    broadcastId: Type.Optional({
+      ...Uuid,
+      description: 'Every delivery of this broadcast',
+    } as typeof Uuid),
     reason: Reason,
   },
 );

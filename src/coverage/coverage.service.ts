@@ -13,7 +13,14 @@ import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
-import { classifyVillage, computeCoverage, CoverageReport, VillageRef } from './coverage.js';
+import { settle } from '../broadcasts/broadcast-outcome.js';
+import {
+  classifyVillage,
+  computeCoverage,
+  CoverageReport,
+  Milestone,
+  VillageRef,
+} from './coverage.js';
 import type {
   BroadcastCoverageDto,
   CoverageQuery,
@@ -69,6 +76,7 @@ export class CoverageService {
         title: header.title,
         level: header.level,
         status: header.status,
+        outcome: header.outcome,
         startAt: isoTime(header.startAt),
         expiresAt: isoTime(header.expiresAt),
       },
@@ -77,7 +85,10 @@ export class CoverageService {
       byTown: report.byTown,
       byType: report.byType,
       deliveries: report.deliveries as Record<string, number>,
-      milestones: report.milestones.map((m) => ({ ...m, reachedAt: isoOrNull(m.reachedAt) })),
+      milestones: {
+        firstSound: report.milestones.firstSound.map(milestoneDto),
+        played: report.milestones.played.map(milestoneDto),
+      },
       villages: villages.map((v) => ({
         code: v.code,
         name: v.name,
@@ -90,7 +101,8 @@ export class CoverageService {
         devices: v.devices,
         played: v.played,
         states: v.states as Record<string, number>,
-        firstPlayedAt: isoOrNull(v.firstPlayedAt),
+        firstSoundAt: isoOrNull(v.firstSoundAt),
+        playedAt: isoOrNull(v.playedAt),
         manualAt: isoOrNull(v.manualAt),
       })),
     };
@@ -162,6 +174,7 @@ export class CoverageService {
     villageCodes: string[],
     online: OnlineMap,
   ): Promise<Map<string, LatestBroadcastDto>> {
+    const now = this.clock.now().getTime();
     const latest = await this.facts.latestPerVillage(villageCodes, BOARD_LOOKBACK);
     const byBroadcast = new Map<string, { header: BroadcastHeader; codes: string[] }>();
     for (const [code, header] of latest) {
@@ -172,7 +185,7 @@ export class CoverageService {
     const out = new Map<string, LatestBroadcastDto>();
     for (const { header, codes } of byBroadcast.values()) {
       const [{ groups, failures }, manual] = await Promise.all([
-        this.facts.factsOf(header, codes),
+        this.facts.factsOf(header, now, codes),
         this.facts.manual(header.id),
       ]);
       const manualAt = new Map(manual.map((m) => [m.villageCode, m.firstAt]));
@@ -208,6 +221,7 @@ export class CoverageService {
       townCode: village.townCode,
       townName: village.townName,
     };
+    const now = this.clock.now().getTime();
     const [headers, online] = await Promise.all([
       this.facts.ofVillage(code, limit),
       this.devices.onlineByVillage([code]),
@@ -215,7 +229,7 @@ export class CoverageService {
     const out: VillageBroadcastDto[] = [];
     for (const h of headers) {
       const [{ groups, failures }, manual] = await Promise.all([
-        this.facts.factsOf(h, [code]),
+        this.facts.factsOf(h, now, [code]),
         this.facts.manual(h.id),
       ]);
       const v = computeCoverage({
@@ -238,7 +252,8 @@ export class CoverageService {
         failures: v.failures,
         devices: v.devices,
         played: v.played,
-        firstPlayedAt: isoOrNull(v.firstPlayedAt),
+        firstSoundAt: isoOrNull(v.firstSoundAt),
+        playedAt: isoOrNull(v.playedAt),
         manualAt: isoOrNull(v.manualAt),
       });
     }
@@ -256,7 +271,7 @@ export class CoverageService {
     const codes = await this.facts.targetedVillages(id);
     const [refs, { groups, failures }, manual, online] = await Promise.all([
       this.villageRefs(codes),
-      this.facts.factsOf(header),
+      this.facts.factsOf(header, generatedAt),
       this.facts.manual(id),
       this.devices.onlineByVillage(codes),
     ]);
@@ -284,33 +299,57 @@ export class CoverageService {
     const broadcasts = await this.facts.inPeriod(from, to);
     const counted = broadcasts.filter(isCounted).map((b) => b.id);
     const villages = await this.villages.refs();
-    const [targets, played, confirmed, villagesPlayed, devices, onlineMs] = await Promise.all([
-      this.facts.targetPairs(counted),
-      this.facts.playedPairs(counted),
-      this.facts.confirmedPairs(counted),
-      this.facts.villagesPlayedBetween(
-        villages.map((v) => v.code),
-        from,
-        to,
-      ),
-      this.devices.targetingSnapshot(),
-      this.presence.onlineMsBetween(from, to),
-    ]);
+    const [targets, played, confirmed, quietHeld, villagesPlayed, devices, onlineMs] =
+      await Promise.all([
+        this.facts.targetPairs(counted),
+        this.facts.playedPairs(counted),
+        this.facts.confirmedPairs(counted),
+        this.facts.quietHeldPairs(counted),
+        this.facts.villagesPlayedBetween(
+          villages.map((v) => v.code),
+          from,
+          to,
+        ),
+        this.devices.targetingSnapshot(),
+        this.presence.onlineMsBetween(from, to),
+      ]);
     const report = computePeriodReport({
       from,
       to,
       measuredTo: Math.min(to, now),
       threshold,
-      broadcasts,
+      broadcasts: await this.withTimes(broadcasts),
       targets,
       played,
       confirmed,
+      quietHeld,
       villages,
       villagesPlayed,
       devices,
       onlineMs,
     });
     return { from, to, threshold, generatedAt: now, report };
+  }
+
+  /**
+   * Broadcasts still running have no stored milestones yet: theirs are worked out now, the same
+   * way the dispatcher will store them when they end (there are few of them at any time).
+   */
+  private async withTimes(broadcasts: BroadcastHeader[]): Promise<BroadcastHeader[]> {
+    return Promise.all(
+      broadcasts.map(async (b) => {
+        if (b.outcome !== null || b.dispatchedAt === null) return b;
+        const f = await this.facts.settlementFacts(b.id);
+        const { outcome: _running, ...times } = settle(
+          'completed',
+          b.startAt,
+          f.times,
+          f.targeted,
+          f.manual,
+        );
+        return { ...b, ...times };
+      }),
+    );
   }
 
   private periodBounds(query: PeriodQuery, now: number): { from: number; to: number } {
@@ -344,6 +383,10 @@ export class CoverageService {
       (code) => known.get(code) ?? { code, name: code, townCode: code.slice(0, 9), townName: '' },
     );
   }
+}
+
+function milestoneDto(m: Milestone) {
+  return { ...m, reachedAt: isoOrNull(m.reachedAt) };
 }
 
 function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {

@@ -16,7 +16,9 @@ const g = (
   count,
   neverSent: 0,
   started: 0,
-  firstPlayedAt: null,
+  heldByQuiet: 0,
+  firstSoundAt: null,
+  playedAt: null,
   ...extra,
 });
 const online = (n: number): Partial<Record<DeviceType, number>> => ({ village_loudspeaker: n });
@@ -32,14 +34,45 @@ describe('classifyVillage', () => {
     assert.equal(classifyVillage([], [], 5, online(0)).coveredBy, 'manual');
   });
 
-  it('calls a started, unfinished village partial', () => {
+  it('calls a village partial only while a started delivery is still open', () => {
     assert.equal(
       classifyVillage([g('v', 'playing', 1, { started: 1 })], [], null, {}).outcome,
       'partial',
     );
+    // Interrupted by a more urgent broadcast and waiting to be resumed.
     assert.equal(
-      classifyVillage([g('v', 'failed', 1, { started: 1 })], [], null, {}).outcome,
+      classifyVillage([g('v', 'pending', 1, { started: 1 })], [], null, online(1)).outcome,
       'partial',
+    );
+    // A delivery that ended is never partial: it failed, or the broadcast was cancelled.
+    assert.deepEqual(classifyVillage([g('v', 'failed', 1, { started: 1 })], [], null, {}), {
+      outcome: 'uncovered',
+      coveredBy: null,
+      reason: 'failed',
+    });
+    assert.deepEqual(classifyVillage([g('v', 'cancelled', 1, { started: 1 })], [], null, {}), {
+      outcome: 'uncovered',
+      coveredBy: null,
+      reason: 'cancelled',
+    });
+  });
+
+  it('says quiet_hours, not all_offline, for a village its quiet hours held', () => {
+    const reason = (...args: Parameters<typeof classifyVillage>) => classifyVillage(...args).reason;
+    // Held until after the broadcast expired: never sent, yet the device was online.
+    assert.equal(
+      reason([g('v', 'expired', 1, { neverSent: 1, heldByQuiet: 1 })], [], null, online(1)),
+      'quiet_hours',
+    );
+    // Still waiting for the quiet hours to end, downloaded and ready.
+    assert.equal(
+      reason([g('v', 'ready', 1, { heldByQuiet: 1 })], [], null, online(1)),
+      'quiet_hours',
+    );
+    // One device held, another not yet told: being delivered.
+    assert.equal(
+      reason([g('v', 'ready', 1, { heldByQuiet: 1 }), g('v', 'sent')], [], null, online(2)),
+      'pending',
     );
   });
 
@@ -82,8 +115,8 @@ describe('computeCoverage', () => {
       startAt: 1000,
       villages,
       groups: [
-        g('a1', 'played', 2, { firstPlayedAt: 4000 }),
-        g('a1', 'played', 1, { deviceType: 'flood_pa', firstPlayedAt: 3000 }),
+        g('a1', 'played', 2, { firstSoundAt: 3500, playedAt: 4000 }),
+        g('a1', 'played', 1, { deviceType: 'flood_pa', firstSoundAt: 2000, playedAt: 3000 }),
         g('a2', 'failed', 1),
         g('b1', 'expired', 1, { neverSent: 1, deviceType: 'flood_pa' }),
       ],
@@ -102,7 +135,8 @@ describe('computeCoverage', () => {
         ['b2', 'uncovered', null, 'no_device'],
       ],
     );
-    assert.equal(r.villages[0].firstPlayedAt, 3000);
+    assert.equal(r.villages[0].firstSoundAt, 2000);
+    assert.equal(r.villages[0].playedAt, 3000);
     assert.deepEqual(r.villages[1].failures, [{ reason: 'amp fault', devices: 1 }]);
     assert.deepEqual(
       { ...r.summary, uncoveredByReason: undefined },
@@ -136,27 +170,35 @@ describe('computeCoverage', () => {
     assert.deepEqual(r.deliveries, { total: 5, played: 3, failed: 1, expired: 1 });
   });
 
-  it('times 50%, 90% and 100% of villages from the devices’ first plays', () => {
+  it('times 50%, 90% and 100% of villages to first sound and to played, from the devices alone', () => {
     const r = computeCoverage({
       startAt: 1000,
       villages,
       groups: [
-        g('a1', 'played', 1, { firstPlayedAt: 1500 }),
-        g('a2', 'played', 1, { firstPlayedAt: 2000 }),
-        g('b1', 'played', 1, { firstPlayedAt: 5000 }),
-        g('b2', 'pending', 1),
+        g('a1', 'played', 1, { firstSoundAt: 1200, playedAt: 1500 }),
+        g('a2', 'played', 1, { firstSoundAt: 1300, playedAt: 2000 }),
+        g('b1', 'played', 1, { firstSoundAt: 1400, playedAt: 5000 }),
+        g('b2', 'playing', 1, { started: 1, firstSoundAt: 1600 }),
       ],
       failures: [],
       manual: new Map([['b2', 6000]]),
       online: new Map([['b2', online(1)]]),
     });
-    assert.deepEqual(
-      r.milestones.map((m) => [m.share, m.villages, m.afterMs]),
-      [
-        [0.5, 2, 1000],
-        [0.9, 4, null],
-        [1, 4, null],
-      ],
-    );
+    const row = (m: { share: number; villages: number; afterMs: number | null }) => [
+      m.share,
+      m.villages,
+      m.afterMs,
+    ];
+    assert.deepEqual(r.milestones.firstSound.map(row), [
+      [0.5, 2, 300],
+      [0.9, 4, 600],
+      [1, 4, 600],
+    ]);
+    // b2 is covered by hand, but a manual confirmation does not time the devices.
+    assert.deepEqual(r.milestones.played.map(row), [
+      [0.5, 2, 1000],
+      [0.9, 4, null],
+      [1, 4, null],
+    ]);
   });
 });

@@ -4,6 +4,9 @@
  */
 import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
+import { milestones, type Milestone } from '../broadcasts/broadcast-outcome.js';
+import type { DeliveryGroup } from '../broadcasts/broadcast-facts.repository.js';
+import { OPEN_STATES } from '../broadcasts/delivery-state-machine.js';
 import { byTownThenCode, type VillageRef } from '../villages/village-ref.js';
 
 export const VILLAGE_OUTCOMES = ['covered', 'partial', 'uncovered'] as const;
@@ -15,38 +18,25 @@ export type VillageOutcome = (typeof VILLAGE_OUTCOMES)[number];
  * - `failed`: its devices reported failure or refusal (see `failures` for their reasons);
  * - `all_offline`: still open and none of its devices in the broadcast is online, or closed
  *   with no device ever online to receive it;
- * - `pending`: still open and a device is online (being delivered, or waiting for quiet hours);
+ * - `quiet_hours`: a routine broadcast held by the village's quiet hours: still waiting for them
+ *   to end, or they lasted until after the broadcast expired (the station's own rule, not a
+ *   device failure);
+ * - `pending`: still open and a device is online, being delivered;
  * - `expired`: sent, but not played before the broadcast's window closed;
- * - `cancelled`: the broadcast was cancelled first.
+ * - `cancelled`: the broadcast was cancelled first (also when a device had begun playing it).
  */
 export const UNCOVERED_REASONS = [
   'no_device',
   'failed',
   'all_offline',
+  'quiet_hours',
   'pending',
   'expired',
   'cancelled',
 ] as const;
 export type UncoveredReason = (typeof UNCOVERED_REASONS)[number];
 
-const OPEN: readonly DeliveryState[] = [
-  'pending',
-  'sent',
-  'received',
-  'downloading',
-  'ready',
-  'playing',
-];
-
-export interface DeliveryFacts {
-  villageCode: string;
-  deviceType: DeviceType | null;
-  state: DeliveryState;
-  count: number;
-  neverSent: number;
-  started: number;
-  firstPlayedAt: number | null;
-}
+export type DeliveryFacts = DeliveryGroup;
 
 export interface FailureFacts {
   villageCode: string;
@@ -78,7 +68,10 @@ export interface VillageCoverage extends VillageRef {
   devices: number;
   played: number;
   states: Partial<Record<DeliveryState, number>>;
-  firstPlayedAt: number | null;
+  /** When a device of the village first began playing it: the time to first sound. */
+  firstSoundAt: number | null;
+  /** When a device of the village first played it through (`played`). */
+  playedAt: number | null;
   manualAt: number | null;
 }
 
@@ -110,25 +103,20 @@ export interface TypeCoverage {
   rate: number | null;
 }
 
-export interface Milestone {
-  share: number;
-  /** Villages that had to have played. */
-  villages: number;
-  reachedAt: number | null;
-  /** From the broadcast's start. */
-  afterMs: number | null;
-}
+export type { Milestone };
 
 export interface CoverageReport {
   summary: Tally & { uncoveredByReason: Record<UncoveredReason, number> };
   byTown: TownCoverage[];
   byType: TypeCoverage[];
   deliveries: Partial<Record<DeliveryState, number>> & { total: number };
-  milestones: Milestone[];
+  /**
+   * When shares of the targeted villages first sounded (a device reported `playing`; the figure
+   * that matters in an emergency) and had it played through (`played`).
+   */
+  milestones: { firstSound: Milestone[]; played: Milestone[] };
   villages: VillageCoverage[];
 }
-
-export const MILESTONES = [0.5, 0.9, 1] as const;
 
 export function rate(part: number, whole: number): number | null {
   return whole === 0 ? null : part / whole;
@@ -146,16 +134,17 @@ export function classifyVillage(
   if (count((g) => g.state === 'played') > 0)
     return { outcome: 'covered', coveredBy: 'devices', reason: null };
   if (manualAt !== null) return { outcome: 'covered', coveredBy: 'manual', reason: null };
-  if (groups.some((g) => g.state === 'playing' || g.started > 0))
-    return { outcome: 'partial', coveredBy: null, reason: null };
+  const open = groups.filter((g) => OPEN_STATES.includes(g.state) && g.count > 0);
+  // Partial: sounding, or interrupted and waiting to resume; a delivery that ended never is.
+  if (open.some((g) => g.started > 0)) return { outcome: 'partial', coveredBy: null, reason: null };
   const uncovered = (reason: UncoveredReason) => ({
     outcome: 'uncovered' as const,
     coveredBy: null,
     reason,
   });
   if (count(() => true) === 0) return uncovered('no_device');
-  const open = groups.filter((g) => OPEN.includes(g.state) && g.count > 0);
   if (open.length > 0) {
+    if (open.every((g) => g.heldByQuiet === g.count)) return uncovered('quiet_hours');
     const totalOnline = Object.values(online).reduce((n, v) => n + (v ?? 0), 0);
     const anyOnline = open.some((g) =>
       g.deviceType === null ? totalOnline > 0 : (online[g.deviceType] ?? 0) > 0,
@@ -166,6 +155,8 @@ export function classifyVillage(
     return uncovered('failed');
   const expired = groups.filter((g) => g.state === 'expired' && g.count > 0);
   if (expired.length > 0) {
+    // The village's quiet hours hold all its devices alike; one held past expiry says why.
+    if (expired.some((g) => g.heldByQuiet > 0)) return uncovered('quiet_hours');
     const neverSent = expired.every((g) => g.neverSent === g.count);
     return uncovered(neverSent ? 'all_offline' : 'expired');
   }
@@ -216,12 +207,15 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
     const manualAt = input.manual.get(ref.code) ?? null;
     const states: Partial<Record<DeliveryState, number>> = {};
     let devices = 0;
-    let firstPlayedAt: number | null = null;
+    let firstSoundAt: number | null = null;
+    let playedAt: number | null = null;
     for (const g of groups) {
       states[g.state] = (states[g.state] ?? 0) + g.count;
       devices += g.count;
-      if (g.firstPlayedAt !== null && (firstPlayedAt === null || g.firstPlayedAt < firstPlayedAt))
-        firstPlayedAt = g.firstPlayedAt;
+      if (g.firstSoundAt !== null && (firstSoundAt === null || g.firstSoundAt < firstSoundAt))
+        firstSoundAt = g.firstSoundAt;
+      if (g.playedAt !== null && (playedAt === null || g.playedAt < playedAt))
+        playedAt = g.playedAt;
     }
     const byReason = new Map<string, number>();
     for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
@@ -246,7 +240,8 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       devices,
       played: states.played ?? 0,
       states,
-      firstPlayedAt,
+      firstSoundAt,
+      playedAt,
       manualAt,
     };
   });
@@ -298,7 +293,7 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       t.playedIn.add(g.villageCode);
     }
     if (g.state === 'failed' || g.state === 'rejected') t.failed += g.count;
-    if (OPEN.includes(g.state)) t.open += g.count;
+    if (OPEN_STATES.includes(g.state)) t.open += g.count;
     t.in.add(g.villageCode);
   }
   const typeOrder = (t: string) => {
@@ -314,28 +309,28 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       rate: rate(playedIn.size, inVillages.size),
     }));
 
-  // Milestones count the devices' own confirmations only: manual ones carry a time staff typed.
-  const played = villages
-    .map((v) => v.firstPlayedAt)
-    .filter((t): t is number => t !== null)
-    .sort((a, b) => a - b);
-  const milestones = MILESTONES.map((share): Milestone => {
-    const need = Math.ceil(share * villages.length);
-    const reachedAt = need > 0 && played.length >= need ? played[need - 1] : null;
-    return {
-      share,
-      villages: need,
-      reachedAt,
-      afterMs: reachedAt === null ? null : Math.max(0, reachedAt - input.startAt),
-    };
-  });
+  // Milestones count the devices' own reports only: manual ones carry a time staff typed.
+  const times = (pick: (v: VillageCoverage) => number | null) =>
+    villages.map(pick).filter((t): t is number => t !== null);
+  const milestoneList = {
+    firstSound: milestones(
+      times((v) => v.firstSoundAt),
+      villages.length,
+      input.startAt,
+    ),
+    played: milestones(
+      times((v) => v.playedAt),
+      villages.length,
+      input.startAt,
+    ),
+  };
 
   return {
     summary,
     byTown: [...towns.values()],
     byType,
     deliveries,
-    milestones,
+    milestones: milestoneList,
     villages,
   };
 }

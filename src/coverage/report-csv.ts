@@ -2,9 +2,10 @@
 import { CsvCell, toCsvReport } from '../common/csv.js';
 import { formatLocal } from '../common/zoned-time.js';
 import type { Level } from '../contract/messages.js';
-import type { CoverageReport, UncoveredReason, VillageOutcome } from './coverage.js';
+import type { BroadcastOutcome } from '../broadcasts/broadcast.entity.js';
+import type { CoverageReport, Milestone, UncoveredReason, VillageOutcome } from './coverage.js';
 import type { ReportLang } from './dto/coverage.dto.js';
-import type { PeriodReport } from './period-report.js';
+import type { PeriodReport, ShareTimes } from './period-report.js';
 
 const OUTCOME: Record<ReportLang, Record<VillageOutcome, string>> = {
   zh: { covered: '已覆盖', partial: '部分播放', uncovered: '未覆盖' },
@@ -15,6 +16,7 @@ const REASON: Record<ReportLang, Record<UncoveredReason, string>> = {
     no_device: '无设备',
     failed: '播放失败',
     all_offline: '设备全部离线',
+    quiet_hours: '静默时段未播',
     pending: '等待中',
     expired: '已过期',
     cancelled: '已取消',
@@ -23,9 +25,26 @@ const REASON: Record<ReportLang, Record<UncoveredReason, string>> = {
     no_device: 'no_device',
     failed: 'failed',
     all_offline: 'all_offline',
+    quiet_hours: 'quiet_hours',
     pending: 'pending',
     expired: 'expired',
     cancelled: 'cancelled',
+  },
+};
+const BROADCAST_OUTCOME: Record<ReportLang, Record<BroadcastOutcome, string>> = {
+  zh: {
+    completed: '全部完成',
+    partially_completed: '部分完成',
+    failed: '失败',
+    cancelled: '已取消',
+    expired: '已过期',
+  },
+  en: {
+    completed: 'completed',
+    partially_completed: 'partially_completed',
+    failed: 'failed',
+    cancelled: 'cancelled',
+    expired: 'expired',
   },
 };
 const COVERED_BY: Record<ReportLang, Record<'devices' | 'manual', string>> = {
@@ -42,6 +61,33 @@ const LEVEL_ZH: Record<Level, string> = {
 };
 const YES_NO: Record<ReportLang, [string, string]> = { zh: ['是', '否'], en: ['yes', 'no'] };
 
+/** Time to first sound, then time to played, at 50%, 90% and 100% of the villages, in seconds. */
+const SHARE_TIME_COLUMNS = {
+  zh: [
+    '开始播音用时（50%村，秒）',
+    '开始播音用时（90%村，秒）',
+    '开始播音用时（全部村，秒）',
+    '播完用时（50%村，秒）',
+    '播完用时（90%村，秒）',
+    '播完用时（全部村，秒）',
+  ],
+  en: [
+    'first_sound_p50_s',
+    'first_sound_p90_s',
+    'first_sound_p100_s',
+    'played_p50_s',
+    'played_p90_s',
+    'played_p100_s',
+  ],
+} as const;
+
+/** Milliseconds as seconds with one decimal, empty when the share was never reached. */
+const seconds = (ms: number | null): CsvCell => (ms === null ? '' : Math.round(ms / 100) / 10);
+
+function shareTimes(firstSound: ShareTimes, played: ShareTimes): CsvCell[] {
+  return [firstSound, played].flatMap((t) => [t.p50Ms, t.p90Ms, t.p100Ms].map(seconds));
+}
+
 const COLUMNS = {
   broadcastVillages: {
     zh: [
@@ -55,7 +101,8 @@ const COLUMNS = {
       '失败原因',
       '设备数',
       '已播放设备数',
-      '首次播放时间',
+      '开始播音时间',
+      '播完时间',
       '人工确认时间',
     ],
     en: [
@@ -69,7 +116,8 @@ const COLUMNS = {
       'failures',
       'devices',
       'devices_played',
-      'first_played_at',
+      'first_sound_at',
+      'played_at',
       'manual_confirmed_at',
     ],
   },
@@ -82,6 +130,7 @@ const COLUMNS = {
       '目标广播数',
       '覆盖广播数',
       '其中人工确认',
+      '静默时段未播',
       '覆盖率',
       '低于阈值',
       '设备播放过',
@@ -96,6 +145,7 @@ const COLUMNS = {
       'broadcasts_targeted',
       'broadcasts_covered',
       'covered_manually',
+      'held_by_quiet_hours',
       'coverage_rate',
       'below_threshold',
       'used',
@@ -109,24 +159,30 @@ const COLUMNS = {
       '标题',
       '级别',
       '状态',
+      '结果',
       '开始时间',
       '计入覆盖',
       '目标村数',
       '覆盖村数',
       '其中人工确认',
+      '静默时段未播',
       '覆盖率',
+      ...SHARE_TIME_COLUMNS.zh,
     ],
     en: [
       'broadcast_id',
       'title',
       'level',
       'status',
+      'outcome',
       'start_at',
       'counted',
       'villages_targeted',
       'villages_covered',
       'covered_manually',
+      'held_by_quiet_hours',
       'coverage_rate',
+      ...SHARE_TIME_COLUMNS.en,
     ],
   },
 } as const;
@@ -137,7 +193,14 @@ export function percent(share: number | null): string {
 }
 
 export interface BroadcastCsvInput {
-  broadcast: { id: string; title: string; level: Level; startAt: number; expiresAt: number };
+  broadcast: {
+    id: string;
+    title: string;
+    level: Level;
+    outcome: BroadcastOutcome | null;
+    startAt: number;
+    expiresAt: number;
+  };
   report: CoverageReport;
   generatedAt: number;
   timeZone: string;
@@ -149,6 +212,13 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
   const time = (ms: number | null) => (ms === null ? '' : formatLocal(ms, timeZone));
   const zh = lang === 'zh';
   const s = r.summary;
+  const after = (m: Milestone[]): ShareTimes => ({
+    p50Ms: m[0].afterMs,
+    p90Ms: m[1].afterMs,
+    p100Ms: m[2].afterMs,
+  });
+  const times = shareTimes(after(r.milestones.firstSound), after(r.milestones.played));
+  const outcome = b.outcome ? BROADCAST_OUTCOME[lang][b.outcome] : '';
   const preamble: [string, CsvCell][] = zh
     ? [
         ['报表', '广播覆盖情况'],
@@ -159,12 +229,14 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
         ['截止时间', time(b.expiresAt)],
         ['时区', timeZone],
         ['生成时间', time(input.generatedAt)],
+        ['结果', outcome],
         ['目标村数', s.targeted],
         ['覆盖村数', s.covered],
         ['其中人工确认', s.coveredManually],
         ['部分播放', s.partial],
         ['未覆盖', s.uncovered],
         ['覆盖率', percent(s.rate)],
+        ...SHARE_TIME_COLUMNS.zh.map((name, i): [string, CsvCell] => [name, times[i]]),
       ]
     : [
         ['report', 'broadcast coverage'],
@@ -175,12 +247,14 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
         ['expires_at', time(b.expiresAt)],
         ['time_zone', timeZone],
         ['generated_at', time(input.generatedAt)],
+        ['outcome', outcome],
         ['villages_targeted', s.targeted],
         ['villages_covered', s.covered],
         ['covered_manually', s.coveredManually],
         ['partial', s.partial],
         ['uncovered', s.uncovered],
         ['coverage_rate', percent(s.rate)],
+        ...SHARE_TIME_COLUMNS.en.map((name, i): [string, CsvCell] => [name, times[i]]),
       ];
   const rows = r.villages.map((v) => [
     v.townCode,
@@ -193,7 +267,8 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
     v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; '),
     v.devices,
     v.played,
-    time(v.firstPlayedAt),
+    time(v.firstSoundAt),
+    time(v.playedAt),
     time(v.manualAt),
   ]);
   return toCsvReport(preamble, COLUMNS.broadcastVillages[lang], rows);
@@ -219,6 +294,10 @@ export function periodReportCsv(input: PeriodCsvInput): string {
     .filter(([, n]) => n > 0)
     .map(([l, n]) => `${zh ? LEVEL_ZH[l as Level] : l} ${n}`)
     .join('; ');
+  const outcomes = Object.entries(r.broadcasts.byOutcome)
+    .filter(([, n]) => n > 0)
+    .map(([o, n]) => `${BROADCAST_OUTCOME[lang][o as BroadcastOutcome]} ${n}`)
+    .join('; ');
   const preamble: [string, CsvCell][] = zh
     ? [
         ['报表', input.table === 'villages' ? '覆盖情况统计（按村）' : '覆盖情况统计（按广播）'],
@@ -228,6 +307,7 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         ['生成时间', time(input.generatedAt)],
         ['广播总数', r.broadcasts.total],
         ['按级别', levels],
+        ['按结果', outcomes],
         ['计入覆盖的广播', r.broadcasts.counted],
         ['平均覆盖率', percent(r.coverage.mean)],
         [
@@ -249,6 +329,7 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         ['generated_at', time(input.generatedAt)],
         ['broadcasts', r.broadcasts.total],
         ['by_level', levels],
+        ['by_outcome', outcomes],
         ['broadcasts_counted', r.broadcasts.counted],
         ['mean_coverage', percent(r.coverage.mean)],
         [
@@ -271,12 +352,15 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         b.title,
         zh ? LEVEL_ZH[b.level] : b.level,
         b.status,
+        b.outcome ? BROADCAST_OUTCOME[lang][b.outcome] : '',
         time(b.startAt),
         yesNo(b.counted),
         b.targeted,
         b.covered,
         b.coveredManually,
+        b.heldByQuietHours,
         percent(b.rate),
+        ...shareTimes(b.firstSound, b.played),
       ]),
     );
   }
@@ -291,6 +375,7 @@ export function periodReportCsv(input: PeriodCsvInput): string {
       v.targeted,
       v.covered,
       v.coveredManually,
+      v.heldByQuietHours,
       percent(v.rate),
       yesNo(v.belowThreshold),
       yesNo(v.used),

@@ -77,45 +77,51 @@ export async function insertMany<T extends ObjectLiteral>(
 export interface GuardedUpdate<T> {
   /** Primary key value. */
   key: string;
-  /** The row is updated only while this column still holds this value. */
-  guard: unknown;
+  /** The row is updated only while each of these columns still holds its value here. */
+  guard: Partial<T>;
   patch: Partial<T>;
 }
 
 /**
- * Many guarded single-row updates (`SET patch WHERE key = ? AND guardColumn = ?`) in one statement
- * per set of patched columns: `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING key`, which SQLite
- * (3.35+) and PostgreSQL both run. Returns the keys of the rows that were updated.
+ * Many guarded single-row updates (`SET patch WHERE key = ? AND guard columns = ?`) in one statement
+ * per shape (the patched and guarded columns): `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING
+ * key`, which SQLite (3.35+) and PostgreSQL both run. Returns the keys of the rows that were updated.
  */
 export async function updateManyGuarded<T extends ObjectLiteral>(
   m: EntityManager,
   entity: EntityTarget<T>,
   keyProperty: keyof T & string,
-  guardProperty: keyof T & string,
   updates: GuardedUpdate<T>[],
 ): Promise<Set<string>> {
   const updated = new Set<string>();
   if (!updates.length) return updated;
   const { table, columnOf: column, placeholder, value } = rawSql(m, entity);
   const keyColumn = column(keyProperty);
-  const guardColumn = column(guardProperty);
   const groups = new Map<string, GuardedUpdate<T>[]>();
   for (const u of updates) {
-    const shape = Object.keys(u.patch).sort().join(',');
+    const shape = `${Object.keys(u.guard).sort().join(',')}|${Object.keys(u.patch).sort().join(',')}`;
     const group = groups.get(shape);
     if (group) group.push(u);
     else groups.set(shape, [u]);
   }
   for (const [shape, group] of groups) {
-    const props = shape ? shape.split(',') : [];
+    const [guardShape, patchShape] = shape.split('|');
+    const guards = guardShape ? guardShape.split(',') : [];
+    const props = patchShape ? patchShape.split(',') : [];
+    if (!guards.length) throw new Error('updateManyGuarded: every update needs a guard');
+    const guardColumns = guards.map(column);
     const columns = props.map(column);
-    const width = columns.length + 2;
-    const types = [keyColumn, guardColumn, ...columns].map(sqlType);
-    const vNames = ['k', 'g', ...columns.map((_, i) => `c${i}`)];
+    const width = 1 + guards.length + columns.length;
+    const types = [keyColumn, ...guardColumns, ...columns].map(sqlType);
+    const vNames = ['k', ...guards.map((_, i) => `g${i}`), ...columns.map((_, i) => `c${i}`)];
     for (const chunk of chunks(group, Math.floor(MAX_PARAMS / width))) {
       const params: unknown[] = [];
       const tuples = chunk.map((u) => {
-        const values = [u.key, u.guard, ...props.map((p) => u.patch[p as keyof T])];
+        const values = [
+          u.key,
+          ...guards.map((g) => u.guard[g as keyof T]),
+          ...props.map((p) => u.patch[p as keyof T]),
+        ];
         return `(${values
           .map((v, i) => {
             params.push(value(v));
@@ -125,11 +131,14 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
       });
       const set = columns.length
         ? columns.map((c, i) => `${quote(c.databaseName)} = v.c${i}`).join(', ')
-        : `${quote(guardColumn.databaseName)} = v.g`;
+        : `${quote(guardColumns[0].databaseName)} = v.g0`;
+      const where = guardColumns
+        .map((c, i) => `t.${quote(c.databaseName)} = v.g${i}`)
+        .join(' AND ');
       const sql =
         `WITH v (${vNames.join(', ')}) AS (VALUES ${tuples.join(', ')}) ` +
         `UPDATE ${table} AS t SET ${set} FROM v ` +
-        `WHERE t.${quote(keyColumn.databaseName)} = v.k AND t.${quote(guardColumn.databaseName)} = v.g ` +
+        `WHERE t.${quote(keyColumn.databaseName)} = v.k AND ${where} ` +
         `RETURNING ${quote(keyColumn.databaseName)} AS k`;
       const result = (await m.query(sql, params)) as unknown;
       // SQLite answers the rows; TypeORM's PostgreSQL runner answers [rows, count] for an UPDATE.

@@ -20,6 +20,7 @@ import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
 import { Broadcasts1764576000000 } from './migrations/1764576000000-broadcasts.js';
 import { Coverage1764662400000 } from './migrations/1764662400000-coverage.js';
 import { VillagePlayed1764748800000 } from './migrations/1764748800000-village-played.js';
+import { DeliveryOutcomes1764835200000 } from './migrations/1764835200000-delivery-outcomes.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -52,4 +53,5 @@ export const MIGRATIONS = [
   Broadcasts1764576000000,
   Coverage1764662400000,
   VillagePlayed1764748800000,
+  DeliveryOutcomes1764835200000,
 ];

@@ -7,6 +7,8 @@ export interface DirectoryEntry {
   readonly villageCode: string;
   readonly type: DeviceType;
   readonly enabled: boolean;
+  /** When it was registered: availability counts only the time since. */
+  readonly createdAt: number;
 }
 
 /** Every device at one registry version; shared between callers, so never changed in place. */
@@ -17,7 +19,7 @@ export interface DirectoryView {
 }
 
 /**
- * Every device's village, type and enabled flag in memory, for the views that look at all of
+ * Every device's village, type, enabled flag and registration time in memory, for the views that look at all of
  * them at once (status board, coverage, broadcast targets). Each use reads the registry version
  * (one primary-key lookup; every device write changes it, in the same transaction) and reloads
  * the whole directory only when it changed, so it is never staler than the database, also when

@@ -103,9 +103,11 @@ export class DevicesRepository {
     return query.getManyAndCount();
   }
 
-  async snapshot(): Promise<Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled'>[]> {
+  async snapshot(): Promise<
+    Pick<DeviceEntity, 'id' | 'villageCode' | 'type' | 'enabled' | 'createdAt'>[]
+  > {
     return this.devices.find({
-      select: { id: true, villageCode: true, type: true, enabled: true },
+      select: { id: true, villageCode: true, type: true, enabled: true, createdAt: true },
     });
   }
 

@@ -45,14 +45,21 @@ export class MetricsService {
 
   readonly deliveryEvents = new Counter({
     name: 'dalaba_delivery_events_total',
-    help: 'Delivery events from devices, by result: applied, duplicate, backwards, terminal, not_applicable, foreign, unknown',
+    help: 'Delivery events from devices, by result: applied, duplicate, backwards, terminal, not_applicable, stale, foreign, unknown',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryAnomalies = new Counter({
+    name: 'dalaba_delivery_anomalies_total',
+    help: 'Delivery events accepted although they broke the protocol, by kind: skipped_received, skipped_ready, skipped_playing (a required step left out)',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
 
   readonly commandsSent = new Counter({
     name: 'dalaba_play_commands_total',
-    help: 'play commands published, first sends and resends',
+    help: 'play commands published, by kind: first, resend (no answer, or the device came back), resume (after preempted)',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

@@ -6,6 +6,7 @@ import {
   DeliveryEntity,
 } from '../../src/broadcasts/broadcast.entity.js';
 import type { DeliveryState } from '../../src/contract/messages.js';
+import { UNSETTLED } from '../../src/broadcasts/broadcast-outcome.js';
 import { chunks } from '../../src/database/batch.js';
 import { WriteQueue } from '../../src/database/write-queue.js';
 import { DeviceEntity } from '../../src/devices/device.entity.js';
@@ -72,6 +73,8 @@ export async function seedBigBroadcast(
         state: p.state,
         reason: p.reason ?? null,
         attempts: p.sent ? 1 : 0,
+        resumes: 0,
+        heldUntil: null,
         nextSendAt: null,
         sentAt: p.sent ? startAt : null,
         receivedAt: p.sent && p.state !== 'sent' && p.state !== 'pending' ? startAt : null,
@@ -104,6 +107,7 @@ export async function seedBigBroadcast(
     updatedAt: startAt,
     dispatchedAt: startAt,
     endedAt: null,
+    ...UNSETTLED,
   };
   await writes.run(async (m) => {
     for (const chunk of chunks(devices, 500)) await m.insert(DeviceEntity, chunk);

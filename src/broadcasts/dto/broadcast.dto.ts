@@ -27,7 +27,12 @@ import { IsDisplayName, IsFreeText } from '../../common/validators.js';
 import { IsDeviceId } from '../../devices/dto/device.dto.js';
 import { IsTownCode } from '../../villages/dto/town.dto.js';
 import { IsVillageCode } from '../../villages/dto/village.dto.js';
-import { BROADCAST_STATUSES, BroadcastStatus } from '../broadcast.entity.js';
+import {
+  BROADCAST_OUTCOMES,
+  BROADCAST_STATUSES,
+  BroadcastOutcome,
+  BroadcastStatus,
+} from '../broadcast.entity.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DELIVERY_STATES = [...DELIVERY_PROGRESS, ...DELIVERY_ENDINGS];
@@ -220,6 +225,13 @@ export class BroadcastDto {
   @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
   @ApiProperty() attentionTone!: boolean;
   @ApiProperty({ enum: BROADCAST_STATUSES }) status!: BroadcastStatus;
+  @ApiProperty({
+    enum: BROADCAST_OUTCOMES,
+    nullable: true,
+    description:
+      'What came of it, once it ended: every targeted village covered (by a device or by hand), some, none (also when no device was reached), cancelled, or expired before it was sent',
+  })
+  outcome!: BroadcastOutcome | null;
   @ApiProperty({ type: String, nullable: true, description: 'Why it ended early (cancel reason)' })
   endReason!: string | null;
   @ApiProperty({

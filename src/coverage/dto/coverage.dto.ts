@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DEVICE_TYPES } from '../../contract/device.js';
 import { LEVELS } from '../../contract/messages.js';
+import { BROADCAST_OUTCOMES, BroadcastOutcome } from '../../broadcasts/broadcast.entity.js';
 import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
 import type { UncoveredReason, VillageOutcome } from '../coverage.js';
 
@@ -10,6 +11,19 @@ export const REPORT_FORMATS = ['json', 'csv'] as const;
 export const REPORT_LANGS = ['zh', 'en'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export type ReportLang = (typeof REPORT_LANGS)[number];
+
+const FIRST_SOUND_AT = {
+  type: String,
+  format: 'date-time',
+  nullable: true,
+  description: 'When a device of the village first began playing it (time to first sound)',
+} as const;
+const PLAYED_AT = {
+  type: String,
+  format: 'date-time',
+  nullable: true,
+  description: 'When a device of the village first played it through',
+} as const;
 
 const stateCounts = {
   type: 'object',
@@ -91,6 +105,12 @@ export class CoverageBroadcastDto {
   @ApiProperty() title!: string;
   @ApiProperty({ enum: LEVELS }) level!: string;
   @ApiProperty() status!: string;
+  @ApiProperty({
+    enum: BROADCAST_OUTCOMES,
+    nullable: true,
+    description: 'What came of it, once it ended',
+  })
+  outcome!: BroadcastOutcome | null;
   @ApiProperty({ format: 'date-time' }) startAt!: string;
   @ApiProperty({ format: 'date-time' }) expiresAt!: string;
 }
@@ -101,7 +121,11 @@ export class TallyDto {
   @ApiProperty({ description: 'Covered, with at least one device reporting played' })
   coveredByDevices!: number;
   @ApiProperty({ description: 'Covered only by a manual confirmation' }) coveredManually!: number;
-  @ApiProperty({ description: 'A device started playing, none finished' }) partial!: number;
+  @ApiProperty({
+    description:
+      'A device is playing it (or was interrupted and waits to resume), none has finished; a broadcast that ended has none',
+  })
+  partial!: number;
   @ApiProperty() uncovered!: number;
   @ApiProperty({ type: Number, nullable: true, description: 'covered / targeted' }) rate!:
     number | null;
@@ -136,10 +160,32 @@ export class TypeCoverageDto {
 
 export class MilestoneDto {
   @ApiProperty({ example: 0.9, description: 'Share of targeted villages' }) share!: number;
-  @ApiProperty({ description: 'Villages that had to have played' }) villages!: number;
+  @ApiProperty({ description: 'Villages that had to have reached it' }) villages!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) reachedAt!: string | null;
   @ApiProperty({ type: Number, nullable: true, description: 'Milliseconds after startAt' })
   afterMs!: number | null;
+}
+
+export class MilestonesDto {
+  @ApiProperty({
+    type: [MilestoneDto],
+    description:
+      'Time to first sound: when 50%, 90% and 100% of the targeted villages had a device begin playing it (`playing`)',
+  })
+  firstSound!: MilestoneDto[];
+  @ApiProperty({
+    type: [MilestoneDto],
+    description:
+      'Time to played: when 50%, 90% and 100% of the targeted villages had a device play it through (`played`)',
+  })
+  played!: MilestoneDto[];
+}
+
+/** Milliseconds after a broadcast's start until shares of its villages reached something. */
+export class ShareTimesDto {
+  @ApiProperty({ type: Number, nullable: true }) p50Ms!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p90Ms!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) p100Ms!: number | null;
 }
 
 export class FailureDto {
@@ -160,7 +206,8 @@ export class VillageCoverageDto {
   @ApiProperty({ description: 'Devices in the broadcast' }) devices!: number;
   @ApiProperty() played!: number;
   @ApiProperty(stateCounts) states!: Record<string, number>;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) firstPlayedAt!: string | null;
+  @ApiProperty(FIRST_SOUND_AT) firstSoundAt!: string | null;
+  @ApiProperty(PLAYED_AT) playedAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) manualAt!: string | null;
 }
 
@@ -173,10 +220,11 @@ export class BroadcastCoverageDto {
   @ApiProperty({ ...stateCounts, description: 'Deliveries by state, and `total`' })
   deliveries!: Record<string, number>;
   @ApiProperty({
-    type: [MilestoneDto],
-    description: 'Time to 50%, 90% and 100% of villages, from the devices’ own confirmations',
+    type: MilestonesDto,
+    description:
+      'Time to first sound and time to played, from the devices’ own reports (manual confirmations carry a time staff typed)',
   })
-  milestones!: MilestoneDto[];
+  milestones!: MilestonesDto;
   @ApiProperty({ type: [VillageCoverageDto], description: 'Town, then village code order' })
   villages!: VillageCoverageDto[];
 }
@@ -187,12 +235,20 @@ export class BroadcastLineDto {
   @ApiProperty({ enum: LEVELS }) level!: string;
   @ApiProperty() status!: string;
   @ApiProperty({ format: 'date-time' }) startAt!: string;
+  @ApiProperty({ enum: BROADCAST_OUTCOMES, nullable: true, description: 'Null until it ends' })
+  outcome!: BroadcastOutcome | null;
   @ApiProperty({ description: 'Dispatched and not cancelled: counts toward coverage' })
   counted!: boolean;
   @ApiProperty() targeted!: number;
   @ApiProperty() covered!: number;
   @ApiProperty() coveredManually!: number;
+  @ApiProperty({ description: 'Targeted villages its routine broadcast waited out in quiet hours' })
+  heldByQuietHours!: number;
   @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+  @ApiProperty({ type: ShareTimesDto, description: 'Time to first sound in its villages' })
+  firstSound!: ShareTimesDto;
+  @ApiProperty({ type: ShareTimesDto, description: 'Time to played in its villages' })
+  played!: ShareTimesDto;
 }
 
 export class VillageLineDto {
@@ -203,7 +259,17 @@ export class VillageLineDto {
   @ApiProperty({ description: 'Counted broadcasts that targeted it' }) targeted!: number;
   @ApiProperty({ description: 'Of those, covered by devices or by hand' }) covered!: number;
   @ApiProperty() coveredManually!: number;
-  @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
+  @ApiProperty({
+    description:
+      'Of those, routine broadcasts its quiet hours held until they expired: not a device failure, left out of the rate',
+  })
+  heldByQuietHours!: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'covered / (targeted − heldByQuietHours)',
+  })
+  rate!: number | null;
   @ApiProperty() belowThreshold!: boolean;
   @ApiProperty({ description: 'A device of the village played something in the period' })
   used!: boolean;
@@ -211,7 +277,8 @@ export class VillageLineDto {
   @ApiProperty({
     type: Number,
     nullable: true,
-    description: 'Mean share of the period its enabled devices were online',
+    description:
+      'Mean share of the time its enabled devices were registered in the period that they were online',
   })
   availability!: number | null;
 }
@@ -223,6 +290,12 @@ class PeriodBroadcastsDto {
   byLevel!: Record<string, number>;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' } })
   byStatus!: Record<string, number>;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    description: `Ended broadcasts by outcome (${BROADCAST_OUTCOMES.join(', ')})`,
+  })
+  byOutcome!: Record<string, number>;
   @ApiProperty({ type: [BroadcastLineDto] }) items!: BroadcastLineDto[];
 }
 
@@ -284,7 +357,8 @@ export class VillageBroadcastDto {
   @ApiProperty({ type: [FailureDto] }) failures!: FailureDto[];
   @ApiProperty({ description: 'Devices of the village in the broadcast' }) devices!: number;
   @ApiProperty() played!: number;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) firstPlayedAt!: string | null;
+  @ApiProperty(FIRST_SOUND_AT) firstSoundAt!: string | null;
+  @ApiProperty(PLAYED_AT) playedAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) manualAt!: string | null;
 }
 
