@@ -130,7 +130,10 @@ export class BroadcastFactsRepository {
    * play by a device (grouped on IDX_deliveries_coverage, which holds both times), and the villages
    * confirmed by hand. A device that reported `played` without `playing` sounded by then at least.
    */
-  async settlementFacts(broadcastId: string): Promise<{
+  async settlementFacts(
+    broadcastId: string,
+    expiresAt: number,
+  ): Promise<{
     targeted: string[];
     times: Map<string, VillageTimes>;
     manual: Set<string>;
@@ -142,12 +145,18 @@ export class BroadcastFactsRepository {
         .select('d.village_code', 'villageCode')
         .addSelect('MIN(COALESCE(d.started_at, d.played_at))', 'firstSoundAt')
         .addSelect('MIN(d.played_at)', 'playedAt')
+        .addSelect(
+          "MAX(CASE WHEN d.state = 'expired' AND d.held_until >= :expiresAt THEN 1 ELSE 0 END)",
+          'heldByQuiet',
+        )
         .where('d.broadcast_id = :broadcastId', { broadcastId })
+        .setParameters({ expiresAt })
         .groupBy('d.village_code')
         .getRawMany<{
           villageCode: string;
           firstSoundAt: string | number | null;
           playedAt: string | number | null;
+          heldByQuiet: string | number;
         }>(),
       this.confirmations
         .createQueryBuilder('c')
@@ -161,7 +170,11 @@ export class BroadcastFactsRepository {
       times: new Map(
         times.map((t) => [
           t.villageCode,
-          { firstSoundAt: n(t.firstSoundAt), playedAt: n(t.playedAt) },
+          {
+            firstSoundAt: n(t.firstSoundAt),
+            playedAt: n(t.playedAt),
+            heldByQuiet: Number(t.heldByQuiet) > 0,
+          },
         ]),
       ),
       manual: new Set(manual.map((m) => m.villageCode)),

@@ -39,21 +39,29 @@ export function milestones(
   });
 }
 
-/** How a broadcast that ended in `status` turned out, from its villages. */
+/**
+ * How a broadcast that ended in `status` turned out, from its villages: `targeted` leaves out the
+ * villages whose quiet hours held it until it expired (the station's own rule, not a failure);
+ * when that leaves none, it expired without a chance to play anywhere.
+ */
 export function outcomeOf(
   status: Extract<BroadcastStatus, 'completed' | 'cancelled' | 'expired'>,
   targeted: number,
   covered: number,
+  heldByQuiet = 0,
 ): BroadcastOutcome {
   if (status !== 'completed') return status;
+  if (targeted > 0 && heldByQuiet === targeted) return 'expired';
   if (covered === 0) return 'failed';
-  return covered < targeted ? 'partially_completed' : 'completed';
+  return covered < targeted - heldByQuiet ? 'partially_completed' : 'completed';
 }
 
 /** Per targeted village: when a device first sounded it and first played it through. */
 export interface VillageTimes {
   firstSoundAt: number | null;
   playedAt: number | null;
+  /** Its quiet hours held the broadcast until it expired. */
+  heldByQuiet: boolean;
 }
 
 export interface Settlement {
@@ -92,16 +100,18 @@ export function settle(
   const sound: number[] = [];
   const played: number[] = [];
   let covered = 0;
+  let quiet = 0;
   for (const code of targeted) {
     const t = villages.get(code);
     if (t?.firstSoundAt != null) sound.push(t.firstSoundAt);
     if (t?.playedAt != null) played.push(t.playedAt);
     if (t?.playedAt != null || manual.has(code)) covered++;
+    else if (t?.heldByQuiet) quiet++;
   }
   const [s50, s90, s100] = milestones(sound, targeted.length, startAt).map((m) => m.afterMs);
   const [p50, p90, p100] = milestones(played, targeted.length, startAt).map((m) => m.afterMs);
   return {
-    outcome: outcomeOf(status, targeted.length, covered),
+    outcome: outcomeOf(status, targeted.length, covered, quiet),
     firstSoundP50Ms: s50,
     firstSoundP90Ms: s90,
     firstSoundP100Ms: s100,

@@ -230,8 +230,11 @@ export class BroadcastsService implements OnModuleInit {
       state: d.state,
       reason: d.reason,
       attempts: d.attempts,
+      resumes: d.resumes,
+      heldUntil: isoOrNull(d.heldUntil),
       sentAt: isoOrNull(d.sentAt),
       receivedAt: isoOrNull(d.receivedAt),
+      startedAt: isoOrNull(d.startedAt),
       playedAt: isoOrNull(d.playedAt),
       updatedAt: isoTime(d.updatedAt),
     }));
@@ -248,6 +251,7 @@ export class BroadcastsService implements OnModuleInit {
       deviceAt: isoOrNull(e.deviceTs),
       serverAt: isoTime(e.serverTs),
       reason: e.reason,
+      anomaly: e.anomaly,
     }));
   }
 

@@ -49,11 +49,10 @@ const INGEST_BATCH = 2000;
 const INGEST_DELAY_MS = 10;
 const SEND_BATCH = 5000;
 /**
- * Devices coming online are looked up together: those that came within this delay (or while the
- * previous lookup ran), this many to a query. One by one, 10,000 devices reconnecting after a
+ * Devices coming online are looked up together: those that came within `onlineDelayMs` (or while
+ * the previous lookup ran), this many to a query. One by one, 10,000 devices reconnecting after a
  * restart cost 30,000 queries and 10,000 transactions (the reconnect-storm benchmark).
  */
-const ONLINE_DELAY_MS = 100;
 const ONLINE_BATCH = 500;
 const ONLINE_RETRY_MS = 1000;
 
@@ -85,6 +84,8 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   /** Devices that came online whose open deliveries are not yet looked up. */
   private readonly cameOnline = new Set<string>();
   private onlineTimer?: NodeJS.Timeout;
+  /** Resolves when the pending online timer has fired (and chained its run). */
+  private onlineDue: Promise<void> = Promise.resolve();
   private onlineRun: Promise<void> = Promise.resolve();
   private running = false;
 
@@ -472,17 +473,38 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
    * A device came online: soon, what it has not acknowledged goes out (never sent, or sent to an
    * earlier connection), and `stop` for what was cancelled while it was away.
    */
-  private queueOnline(deviceId: string, delayMs = ONLINE_DELAY_MS): void {
+  private queueOnline(deviceId: string, delayMs = this.config.broadcasts.onlineDelayMs): void {
     if (!this.running) return;
     this.cameOnline.add(deviceId);
-    this.onlineTimer ??= setTimeout(() => {
+    if (this.onlineTimer) return;
+    let fired!: () => void;
+    this.onlineDue = new Promise((resolve) => (fired = resolve));
+    this.onlineTimer = setTimeout(() => {
       this.onlineTimer = undefined;
       this.onlineRun = this.onlineRun
         .then(() => this.sendToCameOnline())
         .catch((err: Error) =>
           this.logger.error(`resend to devices online failed: ${err.message}`),
         );
+      fired();
     }, delayMs);
+  }
+
+  /**
+   * Resolves once everything queued so far has run: devices that came online got what waits for
+   * them, and device events were applied. For tests, which await it instead of sleeping.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.onlineTimer) {
+        await this.onlineDue;
+        continue;
+      }
+      const run = this.onlineRun;
+      await run;
+      await this.flushEvents();
+      if (!this.onlineTimer && run === this.onlineRun) return;
+    }
   }
 
   /**
@@ -563,10 +585,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   /** The outcome and milestones of a broadcast ending now in `status`, from its deliveries. */
   private async settlement(
-    b: Pick<BroadcastEntity, 'id' | 'startAt'>,
+    b: Pick<BroadcastEntity, 'id' | 'startAt' | 'expiresAt'>,
     status: 'completed' | 'cancelled',
   ): Promise<Settlement> {
-    const facts = await this.facts.settlementFacts(b.id);
+    const facts = await this.facts.settlementFacts(b.id, b.expiresAt);
     return settle(status, b.startAt, facts.times, facts.targeted, facts.manual);
   }
 

@@ -69,6 +69,8 @@ export interface BroadcastConfig {
   /** Resumptions after `preempted` before a delivery interrupted again fails (at most the contract's). */
   maxResumes: number;
   tickMs: number;
+  /** Devices that came online within this long are looked up together (no variable: 100 ms). */
+  onlineDelayMs: number;
   /**
    * The benchmark's baselines (BENCH_BASELINE), never for production: `perDeviceDispatch` saves one
    * delivery row and publishes one command at a time; `perEventIngest` applies each device event in
@@ -360,6 +362,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       maxResends: r.int('MAX_RESENDS', 5, 0, 100),
       maxResumes: r.int('MAX_RESUMES', TIMING.maxResumes, 0, TIMING.maxResumes),
       tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
+      onlineDelayMs: 100,
       baseline: benchBaseline(r.oneOf('BENCH_BASELINE', BENCH_BASELINES, 'none')),
     },
     presence: {

@@ -339,7 +339,7 @@ export class CoverageService {
     return Promise.all(
       broadcasts.map(async (b) => {
         if (b.outcome !== null || b.dispatchedAt === null) return b;
-        const f = await this.facts.settlementFacts(b.id);
+        const f = await this.facts.settlementFacts(b.id, b.expiresAt);
         const { outcome: _running, ...times } = settle(
           'completed',
           b.startAt,

@@ -81,6 +81,9 @@ export async function deliveriesOf(
     state: string;
     reason: string | null;
     attempts: number;
+    resumes: number;
+    heldUntil: string | null;
+    startedAt: string | null;
     id: string;
     villageCode: string;
   }[]

@@ -229,7 +229,7 @@ export class BroadcastDto {
     enum: BROADCAST_OUTCOMES,
     nullable: true,
     description:
-      'What came of it, once it ended: every targeted village covered (by a device or by hand), some, none (also when no device was reached), cancelled, or expired before it was sent',
+      'What came of it, once it ended: every targeted village covered (by a device or by hand), some, none (also when no device was reached), cancelled, or expired (never sent, or every village held by its quiet hours until it expired). Villages held by quiet hours do not count against completed',
   })
   outcome!: BroadcastOutcome | null;
   @ApiProperty({ type: String, nullable: true, description: 'Why it ended early (cancel reason)' })
@@ -265,9 +265,26 @@ export class DeliveryDto {
   @ApiProperty() villageCode!: string;
   @ApiProperty({ enum: DELIVERY_STATES }) state!: DeliveryState;
   @ApiProperty({ type: String, nullable: true }) reason!: string | null;
-  @ApiProperty({ description: 'Times the play command was sent' }) attempts!: number;
+  @ApiProperty({ description: 'Times a play command was sent (resends and resumptions too)' })
+  attempts!: number;
+  @ApiProperty({ description: 'Times it was resumed after the device reported it preempted' })
+  resumes!: number;
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'Held by its village’s quiet hours until then (routine broadcasts)',
+  })
+  heldUntil!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) sentAt!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) receivedAt!: string | null;
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'When it first began playing (`playing`): the time to first sound',
+  })
+  startedAt!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) playedAt!: string | null;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
@@ -290,6 +307,13 @@ export class DeliveryEventDto {
   @ApiProperty({ format: 'date-time', description: 'When the server received or decided it' })
   serverAt!: string;
   @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'A protocol anomaly this report showed, e.g. `skipped received, playing`: accepted, and counted in dalaba_delivery_anomalies_total',
+  })
+  anomaly!: string | null;
 }
 
 export class ManualConfirmationDto {

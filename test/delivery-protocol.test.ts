@@ -1,0 +1,448 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { parse } from 'csv-parse/sync';
+import { BroadcastDispatcher } from '../src/broadcasts/dispatcher.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
+import {
+  createBroadcast,
+  deliveriesOf,
+  deliveryReached,
+  newClip,
+  statusReached,
+} from './support/broadcasts.js';
+import { fixtures } from './support/fixtures.js';
+import { LiteralDevice, LiteralDeviceOptions } from './support/literal-device.js';
+import { eventually, scriptedDevice } from './support/mqtt.js';
+import { api, startTestServer, TestServer } from './support/server.js';
+
+/**
+ * The delivery rules of docs/protocol.md §4, checked with a device written from the document
+ * alone (test/support/literal-device.ts), not with the reference agent the server grew up with.
+ */
+describe('delivery rules with a device that follows the protocol document literally', () => {
+  let s: TestServer;
+  let fx: ReturnType<typeof fixtures>;
+  let town: string;
+  let clip: { id: string; durationMs: number };
+  let urgentClip: { id: string; durationMs: number };
+  const devices: LiteralDevice[] = [];
+  const raws: MqttClient[] = [];
+  const dispatcher = () => s.server.app.get(BroadcastDispatcher);
+  const metric = async (name: 'deliveryAnomalies' | 'commandsSent', label: string) =>
+    (await s.server.app.get(MetricsService)[name].get()).values
+      .filter((v) => Object.values(v.labels).includes(label))
+      .reduce((n, v) => n + v.value, 0);
+
+  const literal = async (options: LiteralDeviceOptions = {}, village?: string) => {
+    const device = await fx.newDevice(village ?? (await fx.newVillage(town)).code);
+    const d = new LiteralDevice(s, device, options);
+    devices.push(d);
+    await d.connect();
+    return d;
+  };
+  const events = async (broadcastId: string, deliveryId: string) =>
+    (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${broadcastId}/deliveries/${deliveryId}/events`)
+        .expect(200)
+    ).body as {
+      from: string;
+      to: string;
+      source: string;
+      reason: string | null;
+      anomaly: string | null;
+    }[];
+  const coverage = async (broadcastId: string, query = '') =>
+    (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${broadcastId}/coverage${query}`)
+        .expect(200)
+    ).body;
+
+  before(async () => {
+    // Resends on an ack timeout would blur which rule sent a command: only the rules under test
+    // send here (the tick runs every 100 ms for resumptions, which are due at once).
+    s = await startTestServer({
+      env: { DISPATCH_TICK_MS: '100', ACK_TIMEOUT_S: '60', BROADCAST_GRACE_S: '1' },
+      // A device that comes online is looked up a second later, not 100 ms: a broadcast created
+      // as it connects is then always dispatched inside that window, the race under test.
+      configure: (config) => (config.broadcasts.onlineDelayMs = 1000),
+    });
+    fx = fixtures(s.url, s.adminToken);
+    town = (await fx.newTown()).code;
+    clip = await newClip(s, 2);
+    urgentClip = await newClip(s, 1);
+  });
+  after(async () => {
+    for (const r of raws) r.end(true);
+    await Promise.all(devices.map((d) => d.close()));
+    await s.close();
+  });
+
+  it('resumes a preempted delivery once, with a new command, and never resends it forever', async () => {
+    const d = await literal({ playMs: 1500 });
+    const anomaliesBefore = await metric('deliveryAnomalies', 'skipped_ready');
+    let routineId = '';
+    let urgentId = '';
+    const playing = deliveryReached(s, () => routineId, d.device.id, 'playing');
+    routineId = (
+      await createBroadcast(s, {
+        title: '日常通知',
+        clipId: clip.id,
+        level: 'routine',
+        target: { devices: [d.device.id] },
+      })
+    ).id;
+    await playing;
+    const interrupted = deliveryReached(s, () => routineId, d.device.id, 'pending');
+    const routineDone = statusReached(s, () => routineId, 'completed');
+    const urgentDone = statusReached(s, () => urgentId, 'completed');
+    urgentId = (
+      await createBroadcast(s, {
+        title: 'I 级预警',
+        clipId: urgentClip.id,
+        level: 'I',
+        target: { devices: [d.device.id] },
+        attentionTone: false,
+      })
+    ).id;
+    await interrupted;
+    const [waiting] = await deliveriesOf(s, routineId);
+    assert.match(waiting.reason ?? '', /preempted by a level I broadcast/);
+    await urgentDone;
+    await routineDone;
+
+    const [routine] = await deliveriesOf(s, routineId);
+    const [urgent] = await deliveriesOf(s, urgentId);
+    assert.equal(routine.state, 'played');
+    assert.equal(urgent.state, 'played');
+    assert.deepEqual(
+      d.playIds(routine.id),
+      [`play-${routine.id}`, `play-${routine.id}-r1`],
+      'the first command, then one resumption with its own id',
+    );
+    assert.equal(d.starts.get(routine.id), 2, 'interrupted once, played through once');
+    assert.equal(d.starts.get(urgent.id), 1);
+    const resumed = d.commands.find((c) => c.id === `play-${routine.id}-r1`)!;
+    assert.equal(resumed.resume, 1);
+    assert.equal(routine.reason, null, 'the interruption is no longer its story once played');
+    assert.equal(routine.resumes, 1);
+    assert.deepEqual(
+      (await events(routineId, routine.id)).map((e) => `${e.from}>${e.to}`),
+      [
+        'pending>sent',
+        'sent>received',
+        'received>downloading',
+        'downloading>ready',
+        'ready>playing',
+        'playing>pending',
+        'pending>sent',
+        'sent>received',
+        // The clip is in the device's cache now: `downloading` is the one step it may leave out.
+        'received>ready',
+        'ready>playing',
+        'playing>played',
+      ],
+    );
+    assert.equal(await metric('deliveryAnomalies', 'skipped_ready'), anomaliesBefore);
+    const c = await coverage(routineId);
+    assert.equal(c.broadcast.outcome, 'completed');
+    // Time to first sound is the first `playing`, before the interruption.
+    const events0 = await events(routineId, routine.id);
+    assert.ok(c.villages[0].firstSoundAt < c.villages[0].playedAt);
+    assert.equal(events0.filter((e) => e.to === 'playing').length, 2);
+  });
+
+  it('bounds the resumptions: interrupted once more than MAX_RESUMES, the delivery fails', async () => {
+    const d = await literal({ alwaysPreempted: true });
+    let id = '';
+    const done = statusReached(s, () => id, 'completed');
+    id = (
+      await createBroadcast(s, {
+        title: '总被打断',
+        clipId: clip.id,
+        level: 'routine',
+        target: { devices: [d.device.id] },
+      })
+    ).id;
+    await done;
+    const [delivery] = await deliveriesOf(s, id);
+    assert.equal(delivery.state, 'failed');
+    assert.match(delivery.reason ?? '', /interrupted 4 times .* not resumed again/);
+    assert.deepEqual(d.playIds(delivery.id), [
+      `play-${delivery.id}`,
+      `play-${delivery.id}-r1`,
+      `play-${delivery.id}-r2`,
+      `play-${delivery.id}-r3`,
+    ]);
+    assert.equal(d.starts.get(delivery.id), 4);
+    const b = (await api(s.url, s.adminToken).get(`/api/broadcasts/${id}`).expect(200)).body;
+    assert.equal(b.outcome, 'failed');
+  });
+
+  it('sends a broadcast created as devices connect once, not again when they are looked up as online', async () => {
+    // One device is playing it by the time the server looks up what waits for it, the other has
+    // not answered yet (its first command is lost): neither gets it again.
+    const playing = await literal({ holdPlaying: true });
+    const silent = await literal({ ignorePlays: 1 });
+    let id = '';
+    const started = deliveryReached(s, () => id, playing.device.id, 'playing');
+    id = (
+      await createBroadcast(s, {
+        title: '刚上线',
+        clipId: urgentClip.id,
+        level: 'II',
+        target: { devices: [playing.device.id, silent.device.id] },
+        attentionTone: false,
+      })
+    ).id;
+    await started;
+    await dispatcher().idle();
+    const deliveries = new Map((await deliveriesOf(s, id)).map((x) => [x.deviceId, x]));
+    for (const d of [playing, silent]) {
+      const delivery = deliveries.get(d.device.id)!;
+      assert.deepEqual(d.playIds(delivery.id), [`play-${delivery.id}`], d.device.id);
+    }
+    assert.equal(deliveries.get(silent.device.id)!.state, 'sent', 'left to the ack timeout');
+    const played = deliveryReached(s, () => id, playing.device.id, 'played');
+    playing.release();
+    await played;
+    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
+  });
+
+  it('does not send again what a device acknowledged when it reconnects, and sends again what it never acknowledged', async () => {
+    const holder = await literal({ holdPlaying: true });
+    const lost = await literal({ ignorePlays: 1 });
+    let id = '';
+    const playing = deliveryReached(s, () => id, holder.device.id, 'playing');
+    id = (
+      await createBroadcast(s, {
+        title: '重连',
+        clipId: urgentClip.id,
+        level: 'III',
+        target: { devices: [holder.device.id, lost.device.id] },
+        attentionTone: false,
+      })
+    ).id;
+    await playing;
+    const deliveries = new Map((await deliveriesOf(s, id)).map((x) => [x.deviceId, x]));
+    const held = deliveries.get(holder.device.id)!;
+    const unanswered = deliveries.get(lost.device.id)!;
+    assert.equal(unanswered.state, 'sent');
+
+    const lostPlayed = deliveryReached(s, () => id, lost.device.id, 'played');
+    for (const d of [holder, lost]) {
+      await d.drop();
+      await d.connect();
+    }
+    await dispatcher().idle();
+    assert.deepEqual(
+      holder.playIds(held.id),
+      [`play-${held.id}`],
+      'acknowledged: kept, not resent',
+    );
+    await lostPlayed;
+    assert.deepEqual(
+      lost.playIds(unanswered.id),
+      [`play-${unanswered.id}`, `play-${unanswered.id}`],
+      'the same command again, to the new connection',
+    );
+    const heldPlayed = deliveryReached(s, () => id, holder.device.id, 'played');
+    holder.release();
+    await heldPlayed;
+    assert.equal(holder.starts.get(held.id), 1);
+  });
+
+  it('says quiet_hours for a village its quiet hours held, while waiting and after the broadcast expired', async () => {
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Asia/Shanghai',
+      hour: '2-digit',
+      hourCycle: 'h23',
+    }).format(new Date());
+    const h = Number(local);
+    // Quiet from the start of this hour for two hours: it ends 60 to 120 minutes from now.
+    const quietHours = `${String(h).padStart(2, '0')}:00-${String((h + 2) % 24).padStart(2, '0')}:00`;
+    const village = (await fx.newVillage(town, { quietHours })).code;
+    const d = await literal({}, village);
+
+    // Every delivery ends as it is dispatched: the broadcast is over when the call returns.
+    const short = await createBroadcast(s, {
+      title: '半小时有效',
+      clipId: urgentClip.id,
+      level: 'routine',
+      target: { villages: [village] },
+      expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
+    });
+    assert.equal(short.status, 'completed');
+    const shortId = short.id;
+    const expired = await coverage(shortId);
+    assert.deepEqual(
+      [expired.villages[0].outcome, expired.villages[0].reason],
+      ['uncovered', 'quiet_hours'],
+      'not all_offline: its device was online throughout',
+    );
+    assert.equal(expired.summary.uncoveredByReason.quiet_hours, 1);
+    assert.equal(expired.summary.uncoveredByReason.all_offline, 0);
+    assert.equal(expired.broadcast.outcome, 'expired', 'it never had a chance to play');
+    const [delivery] = await deliveriesOf(s, shortId);
+    assert.equal(delivery.state, 'expired');
+    assert.ok(delivery.heldUntil && Date.parse(delivery.heldUntil) >= Date.now() + 59 * 60_000);
+    assert.deepEqual(d.playIds(delivery.id), [], 'nothing is sent that could never play');
+
+    const csv = (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${shortId}/coverage?format=csv`)
+        .expect(200)
+    ).text;
+    const [, table] = csv.replace(/^\uFEFF/, '').split('\r\n\r\n');
+    const [header, row] = parse(table) as string[][];
+    assert.equal(row[header.indexOf('未覆盖原因')], '静默时段未播');
+
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const report = (
+      await api(s.url, s.adminToken)
+        .get(
+          `/api/reports/coverage?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now() + 86_400_000)}`,
+        )
+        .expect(200)
+    ).body;
+    const line = report.villages.find((v: { code: string }) => v.code === village);
+    assert.deepEqual(
+      [line.targeted, line.covered, line.heldByQuietHours, line.rate, line.belowThreshold],
+      [1, 0, 1, null, false],
+      'held by quiet hours is not a failure of the village',
+    );
+    const board = (
+      await api(s.url, s.adminToken).get('/api/status/villages?limit=500').expect(200)
+    ).body.items.find((v: { code: string }) => v.code === village);
+    assert.equal(board.latestBroadcast.reason, 'quiet_hours');
+
+    // Valid past the end of the quiet hours: sent, downloaded, and waiting for them to end.
+    let longId = '';
+    const ready = deliveryReached(s, () => longId, d.device.id, 'ready');
+    longId = (
+      await createBroadcast(s, {
+        title: '三小时有效',
+        clipId: urgentClip.id,
+        level: 'routine',
+        target: { villages: [village] },
+        expiresAt: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+      })
+    ).id;
+    await ready;
+    const waiting = await coverage(longId);
+    assert.deepEqual(
+      [waiting.villages[0].outcome, waiting.villages[0].reason],
+      ['uncovered', 'quiet_hours'],
+    );
+    await api(s.url, s.adminToken).post(`/api/broadcasts/${longId}/cancel`).send({}).expect(200);
+  });
+
+  it('ends a village cancelled, not partial, when the broadcast is cancelled while it plays', async () => {
+    const d = await literal({ holdPlaying: true });
+    let id = '';
+    const playing = deliveryReached(s, () => id, d.device.id, 'playing');
+    id = (
+      await createBroadcast(s, {
+        title: '播放中取消',
+        clipId: urgentClip.id,
+        level: 'III',
+        target: { devices: [d.device.id] },
+        attentionTone: false,
+      })
+    ).id;
+    await playing;
+    assert.equal((await coverage(id)).villages[0].outcome, 'partial', 'playing now');
+    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
+    await eventually(
+      () =>
+        d.stateOf(d.commands.find((c) => c.type === 'play')!.deliveryId as string) === 'stopped',
+    );
+    const c = await coverage(id);
+    assert.deepEqual([c.villages[0].outcome, c.villages[0].reason], ['uncovered', 'cancelled']);
+    assert.equal(c.summary.partial, 0);
+    assert.equal(c.summary.uncoveredByReason.cancelled, 1);
+    assert.equal(c.broadcast.outcome, 'cancelled');
+    assert.ok(c.villages[0].firstSoundAt, 'it did sound before the cancel');
+  });
+
+  it('ends a broadcast that reached no device failed, not completed', async () => {
+    const village = (await fx.newVillage(town)).code;
+    await fx.newDevice(village, { enabled: false });
+    const b = await createBroadcast(s, {
+      title: '无设备',
+      clipId: urgentClip.id,
+      level: 'II',
+      target: { villages: [village] },
+    });
+    assert.equal(b.status, 'completed');
+    assert.equal(b.outcome, 'failed');
+    assert.match(String(b.endReason), /no enabled device/);
+    assert.equal((await coverage(b.id)).villages[0].reason, 'no_device');
+  });
+
+  it('accepts a played that skipped required steps, and counts and records the anomaly', async () => {
+    const device = await fx.newDevice((await fx.newVillage(town)).code);
+    // Answers every play with `played` alone.
+    raws.push(await scriptedDevice(s, device, ['played']));
+    const before = await Promise.all(
+      ['skipped_received', 'skipped_ready', 'skipped_playing'].map((k) =>
+        metric('deliveryAnomalies', k),
+      ),
+    );
+    const b = await createBroadcast(s, {
+      title: '跳步',
+      clipId: urgentClip.id,
+      level: 'IV',
+      target: { devices: [device.id] },
+      attentionTone: false,
+    });
+    await eventually(async () => (await deliveriesOf(s, b.id))[0].state === 'played');
+    const [delivery] = await deliveriesOf(s, b.id);
+    const after = await Promise.all(
+      ['skipped_received', 'skipped_ready', 'skipped_playing'].map((k) =>
+        metric('deliveryAnomalies', k),
+      ),
+    );
+    assert.deepEqual(
+      after.map((n, i) => n - before[i]),
+      [1, 1, 1],
+    );
+    const last = (await events(b.id, delivery.id)).at(-1)!;
+    assert.deepEqual(
+      [last.from, last.to, last.anomaly],
+      ['sent', 'played', 'skipped received, ready, playing'],
+    );
+    assert.equal(
+      (await deliveriesOf(s, b.id))[0].state,
+      'played',
+      'still the truth about coverage',
+    );
+  });
+
+  it('updates the outcome when staff confirm a village by hand after the end', async () => {
+    const village = (await fx.newVillage(town)).code;
+    await fx.newDevice(village, { type: 'speaker_cart' }); // never online
+    let id = '';
+    const done = statusReached(s, () => id, 'completed');
+    const b = await createBroadcast(s, {
+      title: '拉杆音箱',
+      clipId: urgentClip.id,
+      level: 'III',
+      target: { villages: [village] },
+    });
+    id = b.id;
+    await dispatcher().tick(new Date(Date.parse(b.expiresAt as string) + 5000));
+    await done;
+    const ended = (await api(s.url, s.adminToken).get(`/api/broadcasts/${id}`).expect(200)).body;
+    assert.equal(ended.outcome, 'failed');
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${id}/confirmations`)
+      .send({ village, by: '村干部', note: '手持喇叭播报' })
+      .expect(201);
+    const confirmed = (await api(s.url, s.adminToken).get(`/api/broadcasts/${id}`).expect(200))
+      .body;
+    assert.equal(confirmed.outcome, 'completed');
+  });
+});
