@@ -34,7 +34,10 @@ export interface Faults {
   failDownloads?: number;
   /** Extra wait before each download request, ms. */
   downloadDelayMs?: number;
-  /** Added to this device's clock (message `ts`, expiry checks), ms. */
+  /**
+   * Added to this device's clock, ms: the `ts` of what it sends. Its `notBefore` and `expiresAt`
+   * checks follow the server's clock once a `config` arrived (protocol, "Clocks").
+   */
   clockSkewMs?: number;
   /** Claim no codecs the server uses, so every play is rejected. */
   rejectCodec?: boolean;
@@ -108,6 +111,10 @@ export class DeviceAgent extends EventEmitter {
   private seq = 0;
   private failures = 0;
   private volume: number;
+  /** Telemetry period: the option, until the server's `config` says otherwise. */
+  private heartbeatS: number;
+  /** Server clock minus this device's clock, from the last `config` (0 until then). */
+  private serverOffsetMs = 0;
   private readonly jobs = new Map<string, Job>();
   private playing?: Job;
   private readonly queue: Job[] = [];
@@ -122,6 +129,12 @@ export class DeviceAgent extends EventEmitter {
     this.faults = options.faults ?? {};
     this.random = options.random ?? Math.random;
     this.volume = options.volume ?? 80;
+    this.heartbeatS = options.heartbeatIntervalS ?? TIMING.heartbeatIntervalS;
+  }
+
+  /** The telemetry period in use, seconds. */
+  get heartbeatIntervalS(): number {
+    return this.heartbeatS;
   }
 
   get id(): string {
@@ -244,17 +257,18 @@ export class DeviceAgent extends EventEmitter {
         retain: true,
       });
       this.sendTelemetry();
-      clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(
-        () => this.sendTelemetry(),
-        (this.options.heartbeatIntervalS ?? TIMING.heartbeatIntervalS) * 1000,
-      );
-      this.heartbeat.unref();
+      this.startHeartbeat();
       this.log('online');
       this.emit('connected');
     } catch (err) {
       this.log(`could not finish connecting: ${(err as Error).message}`);
     }
+  }
+
+  private startHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.sendTelemetry(), this.heartbeatS * 1000);
+    this.heartbeat.unref();
   }
 
   // ---- commands ----
@@ -293,6 +307,15 @@ export class DeviceAgent extends EventEmitter {
         return;
       case 'play':
         void this.handlePlay(cmd);
+        return;
+      case 'config':
+        // notBefore and expiresAt are on the server's clock: keep the offset, not the device's word.
+        this.serverOffsetMs = cmd.ts - this.now();
+        if (cmd.heartbeatIntervalS !== this.heartbeatS) {
+          this.heartbeatS = cmd.heartbeatIntervalS;
+          if (this.client?.connected) this.startHeartbeat();
+          this.log(`heartbeat every ${this.heartbeatS} s, as the server asks`);
+        }
         return;
     }
   }
@@ -356,7 +379,7 @@ export class DeviceAgent extends EventEmitter {
     this.jobs.set(cmd.deliveryId, job);
     this.report(cmd.deliveryId, 'received');
 
-    if (this.now() >= cmd.expiresAt)
+    if (this.serverNow() >= cmd.expiresAt)
       return this.finish(job, 'rejected', 'expired before it arrived');
     if (this.faults.rejectCodec || cmd.clip.codec !== 'mp3')
       return this.finish(job, 'rejected', `codec ${cmd.clip.codec} not supported`);
@@ -374,14 +397,16 @@ export class DeviceAgent extends EventEmitter {
       const fetched = await fetchClip(cmd.clip, {
         cacheDir: this.options.player ? this.options.cacheDir : undefined,
         delayMs: this.faults.downloadDelayMs,
-        deadline: Date.now() + (cmd.expiresAt - this.now()),
+        deadline: Date.now() + (cmd.expiresAt - this.serverNow()),
         signal: job.abort.signal,
       });
       job.file = fetched.path;
       job.state = 'ready';
       this.report(cmd.deliveryId, 'ready');
-      await wait(Math.max(0, cmd.notBefore - this.now()), undefined, { signal: job.abort.signal });
-      if (this.now() >= cmd.expiresAt)
+      await wait(Math.max(0, cmd.notBefore - this.serverNow()), undefined, {
+        signal: job.abort.signal,
+      });
+      if (this.serverNow() >= cmd.expiresAt)
         return this.finish(job, 'failed', 'expired before it could play');
       await this.speak(job);
     } catch (err) {
@@ -422,7 +447,7 @@ export class DeviceAgent extends EventEmitter {
             reject(job.abort.signal.reason);
           });
         });
-        if (this.now() >= job.cmd.expiresAt)
+        if (this.serverNow() >= job.cmd.expiresAt)
           return this.finish(job, 'failed', 'expired while waiting for the speaker');
       }
     }
@@ -566,8 +591,14 @@ export class DeviceAgent extends EventEmitter {
     return `${this.session || 'x'}-${++this.seq}`;
   }
 
+  /** This device's clock: the `ts` of what it sends (the server only logs it). */
   private now(): number {
     return Date.now() + (this.faults.clockSkewMs ?? 0);
+  }
+
+  /** The server's clock as best known, for `notBefore` and `expiresAt`. */
+  private serverNow(): number {
+    return this.now() + this.serverOffsetMs;
   }
 
   private violation(description: string): void {

@@ -256,7 +256,11 @@ for (const strict of [false, true])
         agents.push(a);
         const seen: { type: string; broadcastId?: string }[] = [];
         commands.set(d.id, seen);
-        a.on('command', (c: { type: string; broadcastId?: string }) => seen.push(c));
+        // Every device also gets the server's `config` as it comes online; this is about plays.
+        a.on(
+          'command',
+          (c: { type: string; broadcastId?: string }) => c.type !== 'config' && seen.push(c),
+        );
         return a;
       });
       const stopped = new Promise<void>((resolve) =>

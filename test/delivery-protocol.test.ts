@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import { fromEvent } from 'rxjs';
+import { DeviceAgent } from '../devices/agent.js';
 import { parse } from 'csv-parse/sync';
 import { BroadcastDispatcher } from '../src/broadcasts/dispatcher.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
@@ -13,7 +15,7 @@ import {
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { LiteralDevice, LiteralDeviceOptions } from './support/literal-device.js';
-import { eventually, scriptedDevice } from './support/mqtt.js';
+import { eventually, mqttUrl, next, nextPresence, scriptedDevice } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
 /**
@@ -444,5 +446,89 @@ describe('delivery rules with a device that follows the protocol document litera
     const confirmed = (await api(s.url, s.adminToken).get(`/api/broadcasts/${id}`).expect(200))
       .body;
     assert.equal(confirmed.outcome, 'completed');
+  });
+});
+
+describe('what a device learns from the server when it comes online', () => {
+  let s: TestServer;
+  const agents: DeviceAgent[] = [];
+  const devices: LiteralDevice[] = [];
+  before(async () => {
+    s = await startTestServer({
+      env: { HEARTBEAT_INTERVAL_S: '7', OFFLINE_AFTER_MISSED_HEARTBEATS: '4' },
+    });
+  });
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all(devices.map((d) => d.close()));
+    await s.close();
+  });
+
+  it('gets a config with the station’s heartbeat and the server clock, and the reference agent applies it', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const village = (await fx.newVillage((await fx.newTown()).code)).code;
+    const literal = new LiteralDevice(s, await fx.newDevice(village));
+    devices.push(literal);
+    const before = Date.now();
+    await literal.connect();
+    await eventually(() => literal.commands.some((c) => c.type === 'config'));
+    const config = literal.commands.find((c) => c.type === 'config')!;
+    assert.equal(config.heartbeatIntervalS, 7);
+    assert.equal(config.offlineAfterS, 28);
+    assert.ok((config.ts as number) >= before && (config.ts as number) <= Date.now());
+
+    const device = await fx.newDevice(village);
+    const agent = new DeviceAgent({
+      url: mqttUrl(s),
+      id: device.id,
+      secret: device.secret,
+      speed: 0,
+    });
+    agents.push(agent);
+    assert.equal(agent.heartbeatIntervalS, 30, 'its own default until told');
+    const told = next(fromEvent<{ type: string }>(agent, 'command'), (c) => c.type === 'config');
+    await agent.start();
+    await told;
+    assert.equal(agent.heartbeatIntervalS, 7);
+  });
+
+  it('plays an emergency at once on a device whose clock is ten minutes slow: it keeps the server’s time', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const device = await fx.newDevice((await fx.newVillage((await fx.newTown()).code)).code);
+    const agent = new DeviceAgent({
+      url: mqttUrl(s),
+      id: device.id,
+      secret: device.secret,
+      speed: 0,
+      faults: { clockSkewMs: -10 * 60_000 },
+    });
+    agents.push(agent);
+    const told = next(fromEvent<{ type: string }>(agent, 'command'), (c) => c.type === 'config');
+    const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+    await agent.start();
+    await Promise.all([told, online]);
+    const clip = await newClip(s, 1);
+    let id = '';
+    const played = deliveryReached(s, () => id, device.id, 'played');
+    id = (
+      await createBroadcast(s, {
+        title: '时钟慢十分钟',
+        clipId: clip.id,
+        level: 'I',
+        target: { devices: [device.id] },
+        attentionTone: false,
+      })
+    ).id;
+    await played;
+    const events = (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${id}/deliveries/${(await deliveriesOf(s, id))[0].id}/events`)
+        .expect(200)
+    ).body as { to: string; deviceAt: string; serverAt: string }[];
+    const received = events.find((e) => e.to === 'received')!;
+    assert.ok(
+      Date.parse(received.serverAt) - Date.parse(received.deviceAt) > 9 * 60_000,
+      'its own (wrong) time is kept in the log, not used',
+    );
   });
 });

@@ -57,7 +57,7 @@ export type DeviceReportedState = (typeof DEVICE_REPORTED_STATES)[number];
 
 /** Timing rules (defaults; a server may be configured otherwise and says so in its docs). */
 export const TIMING = {
-  /** A device publishes telemetry at least this often, in seconds. */
+  /** A device publishes telemetry at least this often, in seconds (a server's `config` may say otherwise). */
   heartbeatIntervalS: 30,
   /** A device silent for this many heartbeat intervals is marked offline, Will or not. */
   offlineAfterMissedHeartbeats: 3,
@@ -290,6 +290,22 @@ export const VolumeCommand = envelope(
 
 export const PingCommand = envelope('ping', 'On `cmd`: answer with `pong` at once.', {});
 
+export const ConfigCommand = envelope(
+  'config',
+  'On `cmd`, each time the device comes online: the timing this server expects. Apply it at once; no answer. Its `ts` is the server clock when it was sent: a device that has no NTP sets its clock (or an offset) from it, since `notBefore` and `expiresAt` are on the server clock.',
+  {
+    heartbeatIntervalS: Type.Integer({
+      minimum: 1,
+      maximum: 3600,
+      description: 'Publish telemetry at least this often, seconds (overrides the default)',
+    }),
+    offlineAfterS: Type.Integer({
+      minimum: 1,
+      description: 'Silent this long, the device counts as offline until it is heard from again',
+    }),
+  },
+);
+
 /** Every message, by `type`, with the topic kind it travels on. */
 export const MESSAGES = {
   state: { kind: 'state', schema: StateMessage },
@@ -301,6 +317,7 @@ export const MESSAGES = {
   stop: { kind: 'cmd', schema: StopCommand },
   volume: { kind: 'cmd', schema: VolumeCommand },
   ping: { kind: 'cmd', schema: PingCommand },
+  config: { kind: 'cmd', schema: ConfigCommand },
 } as const satisfies Record<string, { kind: TopicKind; schema: TSchema }>;
 
 export type MessageType = keyof typeof MESSAGES;
@@ -314,6 +331,7 @@ export type PlayCommand = Static<typeof PlayCommand>;
 export type StopCommand = Static<typeof StopCommand>;
 export type VolumeCommand = Static<typeof VolumeCommand>;
 export type PingCommand = Static<typeof PingCommand>;
+export type ConfigCommand = Static<typeof ConfigCommand>;
 export type Hello = Static<typeof Hello>;
 
 /** Messages by the topic kind they travel on. */
@@ -321,6 +339,6 @@ export interface MessagesByKind {
   state: StateMessage;
   telemetry: TelemetryMessage;
   evt: DeliveryEvent | PongEvent | AckEvent;
-  cmd: PlayCommand | StopCommand | VolumeCommand | PingCommand;
+  cmd: PlayCommand | StopCommand | VolumeCommand | PingCommand | ConfigCommand;
 }
 export type AnyMessage = MessagesByKind[TopicKind];

@@ -5,6 +5,7 @@ import { DevicesModule } from '../devices/devices.module.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceCommandsController } from './device-commands.controller.js';
 import { DeviceGateway } from './device-gateway.js';
+import { DeviceSettings } from './device-settings.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
 import { MqttTransport } from './transport.js';
@@ -21,6 +22,7 @@ import { MqttTransport } from './transport.js';
     },
     DeviceGateway,
     DeviceCommands,
+    DeviceSettings,
   ],
   exports: [DeviceGateway, DeviceCommands],
 })
