@@ -617,6 +617,18 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
     assert.doesNotMatch(plan, /TEMP B-TREE/, 'the GROUP BY follows the index order');
   });
 
+  it('finds what quiet hours held past expiry on its own index, not among the broadcast’s deliveries (SQLite plan)', async () => {
+    const [sql, params] = s.server.app
+      .get(BroadcastFactsRepository)
+      .quietHeldQuery([seeded.id])
+      .getQueryAndParameters();
+    const plan = await sqlitePlan(s, sql, params);
+    assert.match(
+      plan,
+      /SEARCH d USING COVERING INDEX IDX_deliveries_held \(broadcast_id=\? AND held_until>\?\)/,
+    );
+  });
+
   it('shows each village’s latest outcome on the status board', async () => {
     const board = (await api(s.url, s.adminToken).get('/api/status/villages?limit=500').expect(200))
       .body;

@@ -176,6 +176,8 @@ export class BroadcastVillageEntity {
 ])
 /** "Did a device of this village play anything in [from, to)?": one probe per village. */
 @Index('IDX_deliveries_village_played', ['villageCode', 'playedAt'])
+/** "Which deliveries did quiet hours hold past the expiry?": a range per broadcast, few entries. */
+@Index('IDX_deliveries_held', ['broadcastId', 'heldUntil', 'villageCode'])
 export class DeliveryEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

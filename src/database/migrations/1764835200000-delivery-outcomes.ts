@@ -13,7 +13,8 @@ const COVERAGE_COLUMNS = [
 /**
  * What a delivery and a broadcast came to, in words that are what happened: a delivery counts its
  * resumptions after `preempted` and keeps the end of the quiet hours that held it (in the covering
- * index, so coverage can say `quiet_hours` without reading rows); an event keeps the protocol
+ * index, so coverage can say `quiet_hours` without reading rows, and with its broadcast in an index
+ * of its own, so the period report finds the few held past expiry); an event keeps the protocol
  * anomaly it showed; a broadcast keeps its outcome and its time-to-first-sound and time-to-played
  * milestones. Broadcasts that ended before this get their outcome from their deliveries and
  * manual confirmations; their milestones stay unknown.
@@ -46,6 +47,13 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
         columnNames: [...COVERAGE_COLUMNS, 'held_until'],
       }),
     );
+    await q.createIndex(
+      'deliveries',
+      new TableIndex({
+        name: 'IDX_deliveries_held',
+        columnNames: ['broadcast_id', 'held_until', 'village_code'],
+      }),
+    );
     // Raw SQL names its tables with the configured schema (DATABASE_SCHEMA on PostgreSQL).
     const schema = (q.connection.options as { schema?: string }).schema;
     const t = (name: string) => (schema ? `"${schema}"."${name}"` : `"${name}"`);
@@ -65,6 +73,7 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.dropIndex('deliveries', 'IDX_deliveries_held');
     await q.dropIndex('deliveries', 'IDX_deliveries_coverage');
     await q.createIndex(
       'deliveries',
