@@ -22,7 +22,7 @@ import {
   startAgentOnline,
   subackCode,
 } from './support/mqtt.js';
-import { api, startTestServer, TestServer } from './support/server.js';
+import { api, startTestServer, TestClock, TestServer } from './support/server.js';
 
 const P = 'dalaba/v1';
 
@@ -111,18 +111,40 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.ok(!s.rawLogs.join('').includes(device.secret), 'secrets are not logged');
     });
 
-    it('rate-limits failed logins per client id: past the limit even the right secret is refused', async () => {
+    it('rate-limits failed logins per client id: past the limit even the right secret is refused, with CONNACK 3 (retry later) instead of 4', async () => {
       const device = await newDevice();
+      const code = (options: { clientId: string; username: string; password: string }) =>
+        rawClient(url, options).then(
+          (c) => {
+            c.end(true);
+            return 0;
+          },
+          (err: { code?: number }) => err.code,
+        );
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(
-          rawClient(url, { clientId: device.id, username: device.id, password: `wrong-${i}` }),
+        assert.equal(
+          await code({ clientId: device.id, username: device.id, password: `wrong-${i}` }),
+          4,
+          'a wrong secret: bad user name or password',
         );
       }
       const before = await rejected(s, 'auth_rate_limited');
-      await assert.rejects(
-        rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
+      assert.equal(
+        await code({ clientId: device.id, username: device.id, password: device.secret }),
+        3,
+        'locked out, right secret: server unavailable',
       );
-      assert.equal((await rejected(s, 'auth_rate_limited')) - before, 1);
+      assert.equal(
+        await code({ clientId: device.id, username: device.id, password: 'wrong-again' }),
+        3,
+        'locked out, wrong secret: the same answer',
+      );
+      assert.equal((await rejected(s, 'auth_rate_limited')) - before, 2);
+      // A client id that is no device is locked out the same way: the answer does not say which exist.
+      const ghost = `ghost-${device.id}`;
+      for (let i = 0; i < 3; i++)
+        assert.equal(await code({ clientId: ghost, username: ghost, password: 'x' }), 4);
+      assert.equal(await code({ clientId: ghost, username: ghost, password: 'x' }), 3);
     });
 
     it('disconnects a device when it is disabled, and keeps it out', async () => {
@@ -609,5 +631,59 @@ describe('MQTT gateway on the embedded broker', () => {
   it('reports the broker in readiness', async () => {
     const ready = (await api(s.url).get('/health/ready').expect(200)).body;
     assert.equal(ready.checks.mqtt.ok, true);
+  });
+});
+
+describe('a device locked out of the embedded broker', () => {
+  let s: TestServer;
+  const clock = new TestClock(Date.parse('2026-12-01T08:00:00Z'));
+  before(async () => {
+    s = await startTestServer({ clock, env: { MQTT_AUTH_FAIL_LIMIT: '2' } });
+  });
+  after(() => s.close());
+
+  it('the reference agent keeps retrying with back-off on CONNACK 3 and gets in once the lock-out ends', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const village = (await fx.newVillage((await fx.newTown()).code)).code;
+    const device = await fx.newDevice(village);
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(
+        rawClient(mqttUrl(s), { clientId: device.id, username: device.id, password: `no-${i}` }),
+      );
+    }
+    const lines: string[] = [];
+    const agent = new DeviceAgent({
+      url: mqttUrl(s),
+      id: device.id,
+      secret: device.secret,
+      speed: 0,
+      log: (line) => lines.push(line),
+    });
+    const failures: string[] = [];
+    agent.on('connect-failed', (why: string) => failures.push(why));
+    let authFailed = false;
+    agent.on('auth-failed', () => (authFailed = true));
+    const refusedOnce = new Promise<void>((resolve) =>
+      agent.once('connect-failed', () => resolve()),
+    );
+    const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+    const started = agent.start();
+    // Awaited below; a failure before then must fail this test, not surface as unhandled.
+    for (const p of [started, online]) p.catch(() => undefined);
+    try {
+      await refusedOnce;
+      assert.deepEqual(failures, ['3']);
+      assert.ok(
+        lines.some((l) => /server unavailable \(CONNACK 3\).*retrying in \d/i.test(l)),
+        lines.join('\n'),
+      );
+      clock.advance(61_000); // the lock-out's minute is over
+      await started;
+      await online;
+      assert.equal(authFailed, false, 'a lock-out is not a refused login');
+      assert.ok(failures.every((f) => f === '3'));
+    } finally {
+      await agent.stop();
+    }
   });
 });

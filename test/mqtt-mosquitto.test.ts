@@ -217,6 +217,28 @@ describe('Mosquitto as the external broker', () => {
     assert.deepEqual(mosquittoResults, EXPECTED, 'Mosquitto with the exported files');
   });
 
+  it('answers a refused login with CONNACK 5 and has no lock-out: after 12 failures the right secret gets in', async () => {
+    const code = (password: string) =>
+      rawClient(mosquitto.url, { clientId: reg.a.id, username: reg.a.id, password }).then(
+        (c) => {
+          c.end(true);
+          return 0;
+        },
+        (err: { code?: number }) => err.code,
+      );
+    for (let i = 0; i < 12; i++) assert.equal(await code(`wrong-${i}`), 5);
+    assert.equal(
+      await rawClient(mosquitto.url, {
+        clientId: 'ghost-device',
+        username: 'ghost-device',
+        password: 'x',
+      }).catch((err: { code?: number }) => err.code),
+      5,
+      'an unknown device gets the same answer',
+    );
+    assert.equal(await code(reg.a.secret), 0);
+  });
+
   it('reconnects and subscribes again after the broker restarts; devices come back online', async () => {
     const s = await startTestServer({
       dataDir: reg.dataDir,
