@@ -328,6 +328,48 @@ describe('MQTT gateway on the embedded broker', () => {
       await back;
     });
 
+    it('keeps one presence interval when telemetry overtakes the retained online state', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const presence = s.server.app.get(PresenceService);
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      // QoS 0 telemetry may arrive before the QoS 1 state: here it is sent first on purpose.
+      await c.publishAsync(
+        `${P}/d/${device.id}/telemetry`,
+        JSON.stringify({ v: 1, type: 'telemetry', id: 't1', ts: Date.now(), volume: 40 }),
+        { qos: 0 },
+      );
+      await online;
+      const since = presence.get(device.id)?.onlineSince;
+      const hello = {
+        deviceType: 'village_loudspeaker',
+        firmware: 'f',
+        codecs: ['mp3'],
+        volume: 40,
+      };
+      const state = { v: 1, type: 'state', ts: Date.now(), status: 'online', session: 'early-t' };
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({ ...state, id: 's1', hello }),
+        { qos: 1, retain: true },
+      );
+      await eventually(() => presence.get(device.id)?.session === 'early-t', 5000, 'the state');
+      assert.equal(presence.get(device.id)?.onlineSince, since, 'the state adopted the interval');
+      assert.equal(presence.get(device.id)?.firmware, 'f');
+      await presence.flush();
+      const history = (await client.get(`/api/devices/${device.id}/presence`).expect(200)).body;
+      assert.equal(history.length, 1, JSON.stringify(history));
+      assert.equal(history[0].endedAt, null);
+      // The adopted session is the current one: its Will (or offline) ends the interval.
+      const offline = nextPresence(s, (ch) => ch.deviceId === device.id && !ch.online);
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({ ...state, id: 's2', status: 'offline' }),
+        { qos: 1, retain: true },
+      );
+      assert.equal((await offline).reason, 'offline');
+    });
+
     it('ignores the late Will of an older connection once the device has reconnected', async () => {
       const device = await newDevice();
       const presence = s.server.app.get(PresenceService);

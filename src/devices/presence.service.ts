@@ -131,9 +131,13 @@ export class PresenceService implements OnModuleDestroy {
   recordState(deviceId: string, msg: StateMessage, receivedAt: number): void {
     const p = this.entry(deviceId);
     if (msg.status === 'online') {
-      if (p.online && p.session !== msg.session)
-        this.closeInterval(deviceId, receivedAt, 'reconnect');
-      const opening = !p.online || p.session !== msg.session;
+      // Online without a session: opened by a message that overtook this state (telemetry at
+      // QoS 0 often does) or heard after a server restart. The state names that same connection:
+      // it adopts the interval instead of closing it as a reconnect a few ms long.
+      const adopting = p.online && p.session === null;
+      const reconnected = p.online && !adopting && p.session !== msg.session;
+      if (reconnected) this.closeInterval(deviceId, receivedAt, 'reconnect');
+      const opening = !p.online || reconnected;
       p.online = true;
       p.session = msg.session;
       p.lastSeenAt = receivedAt;
@@ -257,8 +261,9 @@ export class PresenceService implements OnModuleDestroy {
   private touchEntry(deviceId: string, p: Presence, at: number): void {
     p.lastSeenAt = Math.max(p.lastSeenAt ?? 0, at);
     if (!p.online) {
-      // Heard from without a fresh `state` (e.g. the server restarted and the broker did not):
-      // it is evidently connected.
+      // Heard from without a fresh `state` (the server restarted and the broker did not, or this
+      // message overtook the device's `state`): it is evidently connected. The interval has no
+      // session until an `online` state adopts it.
       p.online = true;
       p.onlineSince = at;
       this.intervalChanges.push({ kind: 'open', deviceId, at });
