@@ -604,6 +604,62 @@ describe('MQTT gateway on the embedded broker', () => {
       await api(s.url, viewer).post(`/api/devices/${device.id}/ping`).expect(403);
     });
 
+    it('takes the commanded volume as the reported one as soon as the device acks it', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      await c.subscribeAsync(`${P}/d/${device.id}/cmd`, { qos: 1 });
+      let refuse = false;
+      // Acks and nothing else: no telemetry follows that could carry the new volume.
+      c.on('message', (_topic, payload) => {
+        const cmd = JSON.parse(payload.toString()) as { type: string; id: string };
+        const ack = { v: 1, type: 'ack', id: `a-${cmd.id}`, ts: Date.now(), ref: cmd.id };
+        void c.publishAsync(
+          `${P}/d/${device.id}/evt`,
+          JSON.stringify(
+            refuse ? { ...ack, ok: false, reason: 'amplifier fault' } : { ...ack, ok: true },
+          ),
+          { qos: 1 },
+        );
+      });
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const hello = {
+        deviceType: 'village_loudspeaker',
+        firmware: 'f',
+        codecs: ['mp3'],
+        volume: 80,
+      };
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({
+          v: 1,
+          type: 'state',
+          id: 's',
+          ts: Date.now(),
+          status: 'online',
+          session: 'vol',
+          hello,
+        }),
+        { qos: 1, retain: true },
+      );
+      await online;
+      const volume = async () =>
+        (await client.get(`/api/devices/${device.id}`).expect(200)).body.presence.volume;
+      assert.equal(await volume(), 80);
+      const ack = await client
+        .post(`/api/devices/${device.id}/volume`)
+        .send({ volume: 35 })
+        .expect(200);
+      assert.deepEqual(ack.body, { ok: true });
+      assert.equal(await volume(), 35, 'at once, not at the next telemetry');
+      refuse = true;
+      const nack = await client
+        .post(`/api/devices/${device.id}/volume`)
+        .send({ volume: 90 })
+        .expect(200);
+      assert.deepEqual(nack.body, { ok: false, reason: 'amplifier fault' });
+      assert.equal(await volume(), 35, 'a refused volume changes nothing');
+    });
+
     it('hands valid device events to the rest of the server', async () => {
       const device = await newDevice();
       const c = await raw(device);

@@ -415,7 +415,8 @@ async function villageView(code) {
   const telemetry = (p) =>
     p?.telemetry
       ? Object.entries(p.telemetry)
-          .filter(([, v]) => v !== null && typeof v !== 'object')
+          // The volume has its own column: the reported one, which an acked command also sets.
+          .filter(([k, v]) => k !== 'volume' && v !== null && typeof v !== 'object')
           .map(([k, v]) => `${k}=${v}`)
           .join(' · ')
       : '—';
@@ -430,6 +431,7 @@ async function villageView(code) {
             <th>${t('detail.col.type')}</th>
             <th>${t('bc.col.status')}</th>
             <th>${t('village.lastSeen')}</th>
+            <th class="num">${t('village.volume')}</th>
             <th class="hide-narrow">${t('village.firmware')}</th>
             <th class="hide-narrow">${t('village.telemetry')}</th>
           </tr>
@@ -444,6 +446,7 @@ async function villageView(code) {
                   ${!d.enabled ? t('village.disabled') : d.presence?.online ? html`<span class="ok-text">${t('village.online')}</span>` : html`<span class="error">${t('village.offline')}</span>`}
                 </td>
                 <td>${fmtTime(d.presence?.lastSeenAt)}</td>
+                <td class="num volume">${d.presence?.volume ?? '—'}</td>
                 <td class="hide-narrow">${d.presence?.firmware ?? '—'}</td>
                 <td class="hide-narrow">${telemetry(d.presence)}</td>
               </tr>`,

@@ -169,6 +169,12 @@ export class PresenceService implements OnModuleDestroy {
     this.touchEntry(deviceId, p, receivedAt);
   }
 
+  /** The device acknowledged a `volume` command: its output volume is now that. */
+  recordVolume(deviceId: string, volume: number): void {
+    this.entry(deviceId).volume = volume;
+    this.markDirty(deviceId);
+  }
+
   /** Any message from a device proves it is alive. */
   touch(deviceId: string, receivedAt: number): void {
     this.touchEntry(deviceId, this.entry(deviceId), receivedAt);

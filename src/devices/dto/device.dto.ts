@@ -178,7 +178,13 @@ export class PresenceDto {
   @ApiProperty({ type: [String] }) codecs!: string[];
   @ApiProperty({ type: String, nullable: true, description: 'The type the device says it is' })
   reportedType!: string | null;
-  @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      'Output volume, percent, as last reported: by the hello, by telemetry, or by the ack of a volume command',
+  })
+  volume!: number | null;
   @ApiProperty({ type: TelemetryDto, nullable: true }) telemetry!: TelemetryDto | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) telemetryAt!: string | null;
 }
