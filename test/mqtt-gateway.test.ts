@@ -660,6 +660,41 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.equal(await volume(), 35, 'a refused volume changes nothing');
     });
 
+    it('answers a ping nobody answers with 504 after 5 s, logged as one warn line without a stack', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const state = {
+        v: 1,
+        type: 'state',
+        id: 's',
+        ts: Date.now(),
+        status: 'online',
+        session: 'mute',
+      };
+      // Online, but it never subscribes to its commands: the ping goes unanswered.
+      await c.publishAsync(`${P}/d/${device.id}/state`, JSON.stringify(state), { qos: 1 });
+      await online;
+      const res = await client.post(`/api/devices/${device.id}/ping`).expect(504);
+      assert.equal(res.body.error, 'DEVICE_NO_ANSWER');
+      assert.equal(res.body.message, `Device ${device.id} did not answer within 5000 ms`);
+      const requestId = res.headers['x-request-id'];
+      let lines: ReturnType<TestServer['logs']> = [];
+      await eventually(() => {
+        lines = s.logs().filter((l) => l.reqId === requestId);
+        return lines.some((l) => l.level >= 40);
+      });
+      assert.deepEqual(
+        lines.filter((l) => l.level >= 40).map((l) => l.level),
+        [40],
+        `one warn line, no error: ${JSON.stringify(lines)}`,
+      );
+      const warn = lines.find((l) => l.level === 40)!;
+      assert.match(JSON.stringify(warn), new RegExp(`DEVICE_NO_ANSWER.*${device.id}`));
+      assert.ok(!('err' in warn) && !('stack' in warn), `no stack: ${JSON.stringify(warn)}`);
+      assert.doesNotMatch(JSON.stringify(lines), /\n\s+at /, 'no stack trace in any line');
+    });
+
     it('hands valid device events to the rest of the server', async () => {
       const device = await newDevice();
       const c = await raw(device);
