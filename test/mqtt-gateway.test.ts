@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import request from 'supertest';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -195,6 +196,40 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.equal(await devices.verifySecret(device.id, device.secret), true);
       assert.equal(await devices.verifySecret(device.id, `${device.secret.slice(1)}A`), false);
       assert.equal(await stored(), upgraded);
+    });
+  });
+
+  describe('protocol versions', () => {
+    it('refuses an MQTT 5 CONNECT before any login check: CONNACK return code 1 in the 3.1.1 form, then closes', async () => {
+      const device = await newDevice();
+      const failed = await rejected(s, 'auth_failed');
+      // What mqtt.js (protocolVersion 5) makes of it, with the right credentials.
+      const err = await rawClient(url, {
+        protocolVersion: 5,
+        clientId: device.id,
+        username: device.id,
+        password: device.secret,
+      }).then(
+        () => assert.fail('an MQTT 5 client got in'),
+        (e: Error & { code?: number }) => e,
+      );
+      assert.equal(err.code, 1);
+      assert.equal(err.message, 'Connection refused: Unacceptable protocol version');
+      // On the wire: a bare MQTT 5 CONNECT (clean start, keep-alive 60, no properties, id "x1").
+      const connect = Buffer.from('100f00044d5154540502003c000002' + '7831', 'hex');
+      const answer = await new Promise<{ bytes: string; closed: boolean }>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const socket = tcpConnect(s.server.mqttPort!, '127.0.0.1', () => socket.write(connect));
+        socket.on('data', (d) => chunks.push(d));
+        socket.on('error', reject);
+        socket.on('close', () =>
+          resolve({ bytes: Buffer.concat(chunks).toString('hex'), closed: true }),
+        );
+      });
+      assert.deepEqual(answer, { bytes: '20020001', closed: true });
+      assert.equal(await rejected(s, 'auth_failed'), failed, 'no login was checked or counted');
+      // The same device with MQTT 3.1.1 gets in.
+      (await raw(device)).end(true);
     });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
@@ -237,6 +237,32 @@ describe('Mosquitto as the external broker', () => {
       'an unknown device gets the same answer',
     );
     assert.equal(await code(reg.a.secret), 0);
+  });
+
+  it('accepts MQTT 5 as well as 3.1.1 with the exported files, and announces its packet limit', async () => {
+    const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+      const v5 = mqtt.connect(mosquitto.url, {
+        protocolVersion: 5,
+        clientId: reg.a.id,
+        username: reg.a.id,
+        password: reg.a.secret,
+        reconnectPeriod: 0,
+      });
+      v5.once('connect', (packet) => {
+        v5.end(true);
+        resolve(packet);
+      });
+      v5.once('error', reject);
+    });
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(connack.properties?.maximumPacketSize, 5120);
+    const refused = await rawClient(mosquitto.url, {
+      protocolVersion: 5,
+      clientId: reg.a.id,
+      username: reg.a.id,
+      password: 'wrong-wrong',
+    }).catch((err: { code?: number }) => err.code);
+    assert.equal(refused, 135, 'MQTT 5 reason code 0x87, not authorized');
   });
 
   it('reconnects and subscribes again after the broker restarts; devices come back online', async () => {
