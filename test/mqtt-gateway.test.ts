@@ -433,7 +433,7 @@ describe('MQTT gateway on the embedded broker', () => {
       const up = await fx.newDevice(half.code, { type: 'flood_pa' });
       await fx.newDevice(half.code, { type: 'village_loudspeaker' });
       await fx.newDevice(quiet.code);
-      await agent(up);
+      await agent(up, { deviceType: 'flood_pa' });
       const board = (await client.get(`/api/status/villages?town=${town.code}`).expect(200)).body;
       const byCode = Object.fromEntries(board.items.map((v: { code: string }) => [v.code, v]));
       assert.equal(byCode[empty.code].problem, 'no_devices');
@@ -449,6 +449,7 @@ describe('MQTT gateway on the embedded broker', () => {
         villagesOk: 0,
         devicesTotal: 3,
         devicesOnline: 1,
+        typeMismatches: 0,
       });
       const filtered = (
         await client.get(`/api/status/villages?town=${town.code}&problem=all_offline`).expect(200)
@@ -473,6 +474,66 @@ describe('MQTT gateway on the embedded broker', () => {
         [empty.code],
       );
       await client.get('/api/status/villages?problem=broken').expect(400);
+    });
+  });
+
+  describe('a device that says it is another type', () => {
+    it('is flagged on the village board and in its DTO, logged once with both types, and still served', async () => {
+      const town = await fx.newTown();
+      const here = await fx.newVillage(town.code);
+      const odd = await fx.newDevice(here.code, { type: 'village_loudspeaker' });
+      const fine = await fx.newDevice(here.code, { type: 'flood_pa' });
+      await agent(odd, { deviceType: 'flood_pa' });
+      await agent(fine, { deviceType: 'flood_pa' });
+
+      const detail = (await client.get(`/api/devices/${odd.id}`).expect(200)).body;
+      assert.equal(detail.typeMismatch, true);
+      assert.equal(detail.type, 'village_loudspeaker');
+      assert.equal(detail.presence.reportedType, 'flood_pa');
+      assert.equal(
+        (await client.get(`/api/devices/${fine.id}`).expect(200)).body.typeMismatch,
+        false,
+      );
+      const list = (await client.get(`/api/devices?village=${here.code}`).expect(200)).body;
+      assert.deepEqual(
+        Object.fromEntries(
+          list.items.map((d: { id: string; typeMismatch: boolean }) => [d.id, d.typeMismatch]),
+        ),
+        { [odd.id]: true, [fine.id]: false },
+      );
+      const board = async () =>
+        (await client.get(`/api/status/villages?town=${town.code}`).expect(200)).body;
+      const before = await board();
+      assert.deepEqual(before.items[0].typeMismatches, [
+        { deviceId: odd.id, registeredType: 'village_loudspeaker', reportedType: 'flood_pa' },
+      ]);
+      assert.equal(before.items[0].problem, null, 'not a presence problem');
+      assert.equal(before.summary.typeMismatches, 1);
+
+      const warned = () =>
+        s
+          .logs()
+          .filter(
+            (l) =>
+              l.level === 40 &&
+              l.msg.includes(`device=${odd.id}`) &&
+              l.msg.includes('registered=village_loudspeaker reported=flood_pa'),
+          );
+      await eventually(() => warned().length > 0, 5000, 'the warning');
+      assert.equal(warned().length, 1);
+      assert.ok(!s.logs().some((l) => l.level === 40 && l.msg.includes(`device=${fine.id}`)));
+
+      // Delivery is not affected: it still gets and answers commands.
+      await client.post(`/api/devices/${odd.id}/ping`).expect(200);
+      // Registering it as what it is clears the flag.
+      await client.patch(`/api/devices/${odd.id}`).send({ type: 'flood_pa' }).expect(200);
+      assert.equal(
+        (await client.get(`/api/devices/${odd.id}`).expect(200)).body.typeMismatch,
+        false,
+      );
+      const after = await board();
+      assert.deepEqual(after.items[0].typeMismatches, []);
+      assert.equal(after.summary.typeMismatches, 0);
     });
   });
 

@@ -7,6 +7,7 @@ import { Clock } from '../common/clock.js';
 import { DeviceEvents } from './device-events.js';
 import type { DevicePresenceEntity } from './presence.entity.js';
 import { IntervalChange, PresenceRepository } from './presence.repository.js';
+import { TypeMismatchLog } from './type-mismatch-log.js';
 
 /** Latest telemetry fields kept for a device (the message minus its envelope). */
 export type Telemetry = Omit<TelemetryMessage, 'v' | 'type' | 'id' | 'ts'>;
@@ -58,6 +59,7 @@ export class PresenceService implements OnModuleDestroy {
     private readonly repo: PresenceRepository,
     private readonly clock: Clock,
     private readonly deviceEvents: DeviceEvents,
+    private readonly typeMismatches: TypeMismatchLog,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.deviceEvents.changes.subscribe((change) => {
@@ -151,6 +153,7 @@ export class PresenceService implements OnModuleDestroy {
         p.codecs = msg.hello.codecs;
         p.reportedType = msg.hello.deviceType;
         p.volume = msg.hello.volume;
+        this.typeMismatches.heard(deviceId, msg.hello.deviceType);
       }
       this.markDirty(deviceId);
       return;

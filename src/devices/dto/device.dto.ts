@@ -146,6 +146,11 @@ export class DeviceDto {
     description: 'Last message of any kind',
   })
   lastSeenAt!: string | null;
+  @ApiProperty({
+    description:
+      'Its latest hello named another type than `type` (what it said: `presence.reportedType` of the device); it is still served',
+  })
+  typeMismatch!: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
