@@ -12,6 +12,7 @@ import { DevicesRepository } from '../src/devices/devices.repository.js';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { DeviceEntity } from '../src/devices/device.entity.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
 import { fixtures } from './support/fixtures.js';
 import {
   eventually,
@@ -363,6 +364,44 @@ describe('MQTT gateway on the embedded broker', () => {
       await back;
     });
 
+    it('after a silence timeout only a valid message brings a device back: not an offline state, a refused message or a keep-alive', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const presence = s.server.app.get(PresenceService);
+      const metrics = s.server.app.get(MetricsService);
+      const accepted = async (kind: string) =>
+        (await metrics.mqttAccepted.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+      const topic = (kind: string) => `${P}/d/${device.id}/${kind}`;
+      const state = (status: string, id: string) =>
+        JSON.stringify({ v: 1, type: 'state', id, ts: Date.now(), status, session: 'quiet' });
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      await c.publishAsync(topic('state'), state('online', 's1'), { qos: 1 });
+      await online;
+      const offline = nextPresence(s, (ch) => ch.deviceId === device.id && !ch.online);
+      presence.sweep(new Date(Date.now() + presence.silenceLimitMs + 1000));
+      assert.equal((await offline).reason, 'timeout');
+
+      const invalid = await rejected(s, 'invalid');
+      const bad = { v: 1, type: 'telemetry', id: 't0', ts: Date.now(), batteryPct: 900 };
+      await c.publishAsync(topic('telemetry'), JSON.stringify(bad), { qos: 1 });
+      await eventually(async () => (await rejected(s, 'invalid')) > invalid, 5000, 'refused');
+      const states = await accepted('state');
+      await c.publishAsync(topic('state'), state('offline', 's2'), { qos: 1 });
+      await eventually(async () => (await accepted('state')) > states, 5000, 'the offline state');
+      // An MQTT keep-alive (PINGREQ) ends at the broker.
+      const pong = new Promise<void>((resolve) =>
+        c.on('packetreceive', (packet) => packet.cmd === 'pingresp' && resolve()),
+      );
+      c.stream.write(Buffer.from([0xc0, 0x00]));
+      await pong;
+      assert.equal(presence.get(device.id)?.online, false, 'still offline');
+
+      const back = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const good = { v: 1, type: 'telemetry', id: 't1', ts: Date.now(), volume: 50 };
+      await c.publishAsync(topic('telemetry'), JSON.stringify(good), { qos: 0 });
+      await back;
+    });
+
     it('keeps one presence interval when telemetry overtakes the retained online state', async () => {
       const device = await newDevice();
       const c = await raw(device);
@@ -648,6 +687,24 @@ describe('MQTT gateway on the embedded broker', () => {
       c.publish(`${P}/d/${device.id}/telemetry`, Buffer.alloc(64 * 1024, 0x20), { qos: 0 });
       await closed;
       assert.ok((await rejected(s, 'too_large')) > before);
+    });
+
+    it('takes packets of up to 5120 bytes after the fixed header (payload 4096 + 1024) and closes the connection at 5121', async () => {
+      const device = await newDevice();
+      const topic = `${P}/d/${device.id}/telemetry`;
+      // A QoS 1 PUBLISH after its fixed header: topic length (2), topic, packet id (2), payload.
+      const publishOf = (remainingLength: number) =>
+        Buffer.alloc(remainingLength - (2 + Buffer.byteLength(topic) + 2), 0x20);
+      const c = await raw(device);
+      const tooLarge = await rejected(s, 'too_large');
+      await c.publishAsync(topic, publishOf(5120), { qos: 1 });
+      assert.equal(c.connected, true, 'at the limit: acknowledged, still connected');
+      // Its payload is over 4096 bytes, so the server drops it as too large, without closing.
+      await eventually(async () => (await rejected(s, 'too_large')) === tooLarge + 1);
+      const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+      c.publish(topic, publishOf(5121), { qos: 1 });
+      await closed;
+      assert.equal(await rejected(s, 'too_large'), tooLarge + 2);
     });
 
     it('drops a flood from one device without slowing another device down', async () => {

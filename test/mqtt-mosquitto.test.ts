@@ -265,6 +265,46 @@ describe('Mosquitto as the external broker', () => {
     assert.equal(refused, 135, 'MQTT 5 reason code 0x87, not authorized');
   });
 
+  it('closes the connection of a packet over max_packet_size: nothing reaches the server, nothing is counted', async () => {
+    const s = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: {
+        MQTT_URL: mosquitto.url,
+        MQTT_PASSWORD: SERVER_PASSWORD,
+        MQTT_CLIENT_ID: 'size-server',
+      },
+    });
+    try {
+      const metrics = s.server.app.get(MetricsService);
+      const accepted = async () =>
+        (await metrics.mqttAccepted.get()).values.find((v) => v.labels.kind === 'telemetry')
+          ?.value ?? 0;
+      const topic = `${P}/d/${reg.a.id}/telemetry`;
+      const device = await rawClient(mosquitto.url, {
+        clientId: reg.a.id,
+        username: reg.a.id,
+        password: reg.a.secret,
+      });
+      // A payload of exactly 4096 bytes (its packet well under 5120) gets through.
+      const big = { v: 1, type: 'telemetry', id: 'big', ts: Date.now(), volume: 1 };
+      const payload = JSON.stringify(big).padEnd(4096, ' ');
+      assert.equal(Buffer.byteLength(payload), 4096);
+      await device.publishAsync(topic, payload, { qos: 1 });
+      await eventually(async () => (await accepted()) === 1, 5000, 'the 4096-byte telemetry');
+      // 5121 bytes after the fixed header: topic length (2), topic, packet id (2), payload.
+      const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+      device.publish(topic, Buffer.alloc(5121 - (2 + Buffer.byteLength(topic) + 2), 0x20), {
+        qos: 1,
+      });
+      await closed;
+      device.end(true);
+      assert.equal(await metrics.rejected('too_large'), 0, 'the server never saw it');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('reconnects and subscribes again after the broker restarts; devices come back online', async () => {
     const s = await startTestServer({
       dataDir: reg.dataDir,
