@@ -79,6 +79,11 @@ export interface AgentOptions {
   strict?: boolean;
 }
 
+/** CONNACK return codes (MQTT 3.1.1, section 3.2.2.3) the agent acts on. */
+const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
 type LocalState = DeviceReportedState | 'waiting' | 'stopped' | 'preempted';
 
 interface Job {
@@ -96,9 +101,11 @@ interface Job {
  * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
  * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
  * actually starts it), `invalid` (reason) for a command that fails validation, `violation`
- * (description) for a command the protocol says the server never sends, `auth-failed`,
- * and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, or mqtt.js' message such as
- * `connack timeout`) for every connection attempt that did not get in.
+ * (description) for a command the protocol says the server never sends, `auth-failed` (a refused
+ * login, CONNACK 4 or 5: the agent stops trying; CONNACK 3, a lock-out, is retried with back-off
+ * instead), and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, a CONNACK code
+ * such as `3`, or mqtt.js' message such as `connack timeout`) for every connection attempt that did
+ * not get in.
  */
 export class DeviceAgent extends EventEmitter {
   private client?: MqttClient;
@@ -218,6 +225,8 @@ export class DeviceAgent extends EventEmitter {
       keepalive: this.options.keepAliveS ?? TIMING.keepAliveS,
       reconnectPeriod: 1000,
       connectTimeout: TIMING.connackWaitS * 1000,
+      // mqtt.js gives up after any refused CONNACK otherwise; 4 and 5 end the client below.
+      reconnectOnConnackError: true,
       will: this.will(),
     });
     this.client = client;
@@ -227,19 +236,33 @@ export class DeviceAgent extends EventEmitter {
       client.options.will = this.will();
     });
     // Jittered exponential back-off (mqtt.js alone retries every second, all devices in lock-step).
+    // A refused CONNACK sets the wait itself, before mqtt.js schedules the retry (see below).
+    let waitSet = false;
     client.prependListener('close', () => {
       if (this.stopped) return;
-      const ceiling = Math.min(TIMING.reconnectMaxS * 1000, 1000 * 2 ** this.failures++);
-      client.options.reconnectPeriod = Math.round(ceiling / 2 + this.random() * (ceiling / 2));
+      if (!waitSet) client.options.reconnectPeriod = this.nextWait();
+      waitSet = false;
       clearInterval(this.heartbeat);
       this.emit('disconnected');
     });
     client.on('error', (err: Error & { code?: number | string }) => {
       if (!client.connected) this.emit('connect-failed', String(err.code ?? err.message));
-      if (err.code === 4 || err.code === 5) {
-        this.log(`login refused by the broker (${err.message})`);
+      if (typeof err.code !== 'number') return; // a socket error: the close that follows backs off
+      if (err.code === BAD_USERNAME_OR_PASSWORD || err.code === NOT_AUTHORIZED) {
+        // Retrying cannot help until the station fixes the registration: stop and say so.
+        this.log(`login refused by the broker (${err.message}); not retrying`);
+        client.end(true);
         this.emit('auth-failed', err);
+        return;
       }
+      // Any other refusal, above all CONNACK 3 (locked out after too many failed logins, or the
+      // server is busy: the secret may well be right): wait and try again. mqtt.js schedules the
+      // retry (reconnectOnConnackError) right after this handler, before the connection's close,
+      // so the wait is set here.
+      client.options.reconnectPeriod = this.nextWait();
+      waitSet = true;
+      const why = err.code === SERVER_UNAVAILABLE ? 'server unavailable (CONNACK 3)' : err.message;
+      this.log(`${why}: retrying in ${(client.options.reconnectPeriod / 1000).toFixed(1)} s`);
     });
     client.on('connect', () => {
       this.failures = 0;
@@ -247,6 +270,12 @@ export class DeviceAgent extends EventEmitter {
       void this.onConnected(client);
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  /** The next reconnect wait: between half and all of the current back-off step, ms. */
+  private nextWait(): number {
+    const ceiling = Math.min(TIMING.reconnectMaxS * 1000, 1000 * 2 ** this.failures++);
+    return Math.round(ceiling / 2 + this.random() * (ceiling / 2));
   }
 
   private async onConnected(client: MqttClient): Promise<void> {

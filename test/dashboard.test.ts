@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { DeviceAgent } from '../devices/agent.js';
 import { Fleet, readCredentialsFile } from '../devices/fleet.js';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { makeAudio } from './support/audio.js';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
-import { mqttUrl } from './support/mqtt.js';
-import { startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
+import { fixtures } from './support/fixtures.js';
+import { mqttUrl, startAgent } from './support/mqtt.js';
+import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 
 const FAST = {
   DISPATCH_TICK_MS: '100',
@@ -27,6 +29,7 @@ describe('the dashboard in Chromium', () => {
   let fleet: Fleet;
   let viewerToken: string;
   let broadcastPath = '';
+  let odd: DeviceAgent | undefined;
 
   before(async () => {
     s = await startTestServer({ seed: true, env: FAST });
@@ -44,6 +47,7 @@ describe('the dashboard in Chromium', () => {
     errors = pageErrors(page);
   });
   after(async () => {
+    await odd?.stop();
     await browser?.close();
     await fleet?.stop();
     await s?.close();
@@ -208,5 +212,25 @@ describe('the dashboard in Chromium', () => {
       await context.close();
     }
     assert.deepEqual(errors, [], 'no script errors on the operator’s page');
+  });
+
+  it('flags a device that reports another type than registered on its tile and in the village', async () => {
+    const village = (await api(s.url, s.adminToken).get('/api/villages?limit=1').expect(200)).body
+      .items[0] as { code: string };
+    const device = await fixtures(s.url, s.adminToken).newDevice(village.code, {
+      type: 'flood_pa',
+    });
+    odd = await startAgent(mqttUrl(s), device, { deviceType: 'village_loudspeaker', speed: 0 });
+    await page.click('a[data-nav="nav.board"]');
+    const tile = `.tile[data-code="${village.code}"] .type-mismatch[data-count="1"]`;
+    await page.waitForSelector(tile);
+    assert.match((await page.textContent(tile)) ?? '', /1 台设备类型与登记不符/);
+    assert.match((await page.textContent('#board-summary')) ?? '', /1 台设备自报类型与登记不符/);
+    await page.click(`.tile[data-code="${village.code}"]`);
+    const row = `#village-devices tr[data-device="${device.id}"] .type-mismatch`;
+    await page.waitForSelector(row);
+    assert.match((await page.textContent(row)) ?? '', /设备自报为村村通大喇叭/);
+    await page.screenshot({ path: join(ARTIFACTS, 'village-type-mismatch.png'), fullPage: true });
+    assert.deepEqual(errors, []);
   });
 });

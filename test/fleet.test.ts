@@ -44,6 +44,7 @@ describe('npm run fleet -- --count N', () => {
         villagesOk: 2,
         devicesTotal: 150,
         devicesOnline: 150,
+        typeMismatches: 0,
       });
     } finally {
       fleet.kill('SIGKILL');
@@ -90,6 +91,7 @@ describe('npm run fleet -- --county', () => {
         villagesOk: 81,
         devicesTotal: 95,
         devicesOnline: 95,
+        typeMismatches: 0,
       });
       assert.match(out, /fleet: 95 of 95 devices online/);
       assert.ok(seconds < 30, `online in ${seconds} s`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import request from 'supertest';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -11,6 +12,7 @@ import { DevicesRepository } from '../src/devices/devices.repository.js';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { DeviceEntity } from '../src/devices/device.entity.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
 import { fixtures } from './support/fixtures.js';
 import {
   eventually,
@@ -22,7 +24,7 @@ import {
   startAgentOnline,
   subackCode,
 } from './support/mqtt.js';
-import { api, startTestServer, TestServer } from './support/server.js';
+import { api, startTestServer, TestClock, TestServer } from './support/server.js';
 
 const P = 'dalaba/v1';
 
@@ -111,18 +113,40 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.ok(!s.rawLogs.join('').includes(device.secret), 'secrets are not logged');
     });
 
-    it('rate-limits failed logins per client id: past the limit even the right secret is refused', async () => {
+    it('rate-limits failed logins per client id: past the limit even the right secret is refused, with CONNACK 3 (retry later) instead of 4', async () => {
       const device = await newDevice();
+      const code = (options: { clientId: string; username: string; password: string }) =>
+        rawClient(url, options).then(
+          (c) => {
+            c.end(true);
+            return 0;
+          },
+          (err: { code?: number }) => err.code,
+        );
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(
-          rawClient(url, { clientId: device.id, username: device.id, password: `wrong-${i}` }),
+        assert.equal(
+          await code({ clientId: device.id, username: device.id, password: `wrong-${i}` }),
+          4,
+          'a wrong secret: bad user name or password',
         );
       }
       const before = await rejected(s, 'auth_rate_limited');
-      await assert.rejects(
-        rawClient(url, { clientId: device.id, username: device.id, password: device.secret }),
+      assert.equal(
+        await code({ clientId: device.id, username: device.id, password: device.secret }),
+        3,
+        'locked out, right secret: server unavailable',
       );
-      assert.equal((await rejected(s, 'auth_rate_limited')) - before, 1);
+      assert.equal(
+        await code({ clientId: device.id, username: device.id, password: 'wrong-again' }),
+        3,
+        'locked out, wrong secret: the same answer',
+      );
+      assert.equal((await rejected(s, 'auth_rate_limited')) - before, 2);
+      // A client id that is no device is locked out the same way: the answer does not say which exist.
+      const ghost = `ghost-${device.id}`;
+      for (let i = 0; i < 3; i++)
+        assert.equal(await code({ clientId: ghost, username: ghost, password: 'x' }), 4);
+      assert.equal(await code({ clientId: ghost, username: ghost, password: 'x' }), 3);
     });
 
     it('disconnects a device when it is disabled, and keeps it out', async () => {
@@ -173,6 +197,40 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.equal(await devices.verifySecret(device.id, device.secret), true);
       assert.equal(await devices.verifySecret(device.id, `${device.secret.slice(1)}A`), false);
       assert.equal(await stored(), upgraded);
+    });
+  });
+
+  describe('protocol versions', () => {
+    it('refuses an MQTT 5 CONNECT before any login check: CONNACK return code 1 in the 3.1.1 form, then closes', async () => {
+      const device = await newDevice();
+      const failed = await rejected(s, 'auth_failed');
+      // What mqtt.js (protocolVersion 5) makes of it, with the right credentials.
+      const err = await rawClient(url, {
+        protocolVersion: 5,
+        clientId: device.id,
+        username: device.id,
+        password: device.secret,
+      }).then(
+        () => assert.fail('an MQTT 5 client got in'),
+        (e: Error & { code?: number }) => e,
+      );
+      assert.equal(err.code, 1);
+      assert.equal(err.message, 'Connection refused: Unacceptable protocol version');
+      // On the wire: a bare MQTT 5 CONNECT (clean start, keep-alive 60, no properties, id "x1").
+      const connect = Buffer.from('100f00044d5154540502003c000002' + '7831', 'hex');
+      const answer = await new Promise<{ bytes: string; closed: boolean }>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const socket = tcpConnect(s.server.mqttPort!, '127.0.0.1', () => socket.write(connect));
+        socket.on('data', (d) => chunks.push(d));
+        socket.on('error', reject);
+        socket.on('close', () =>
+          resolve({ bytes: Buffer.concat(chunks).toString('hex'), closed: true }),
+        );
+      });
+      assert.deepEqual(answer, { bytes: '20020001', closed: true });
+      assert.equal(await rejected(s, 'auth_failed'), failed, 'no login was checked or counted');
+      // The same device with MQTT 3.1.1 gets in.
+      (await raw(device)).end(true);
     });
   });
 
@@ -307,6 +365,86 @@ describe('MQTT gateway on the embedded broker', () => {
       await back;
     });
 
+    it('after a silence timeout only a valid message brings a device back: not an offline state, a refused message or a keep-alive', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const presence = s.server.app.get(PresenceService);
+      const metrics = s.server.app.get(MetricsService);
+      const accepted = async (kind: string) =>
+        (await metrics.mqttAccepted.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+      const topic = (kind: string) => `${P}/d/${device.id}/${kind}`;
+      const state = (status: string, id: string) =>
+        JSON.stringify({ v: 1, type: 'state', id, ts: Date.now(), status, session: 'quiet' });
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      await c.publishAsync(topic('state'), state('online', 's1'), { qos: 1 });
+      await online;
+      const offline = nextPresence(s, (ch) => ch.deviceId === device.id && !ch.online);
+      presence.sweep(new Date(Date.now() + presence.silenceLimitMs + 1000));
+      assert.equal((await offline).reason, 'timeout');
+
+      const invalid = await rejected(s, 'invalid');
+      const bad = { v: 1, type: 'telemetry', id: 't0', ts: Date.now(), batteryPct: 900 };
+      await c.publishAsync(topic('telemetry'), JSON.stringify(bad), { qos: 1 });
+      await eventually(async () => (await rejected(s, 'invalid')) > invalid, 5000, 'refused');
+      const states = await accepted('state');
+      await c.publishAsync(topic('state'), state('offline', 's2'), { qos: 1 });
+      await eventually(async () => (await accepted('state')) > states, 5000, 'the offline state');
+      // An MQTT keep-alive (PINGREQ) ends at the broker.
+      const pong = new Promise<void>((resolve) =>
+        c.on('packetreceive', (packet) => packet.cmd === 'pingresp' && resolve()),
+      );
+      c.stream.write(Buffer.from([0xc0, 0x00]));
+      await pong;
+      assert.equal(presence.get(device.id)?.online, false, 'still offline');
+
+      const back = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const good = { v: 1, type: 'telemetry', id: 't1', ts: Date.now(), volume: 50 };
+      await c.publishAsync(topic('telemetry'), JSON.stringify(good), { qos: 0 });
+      await back;
+    });
+
+    it('keeps one presence interval when telemetry overtakes the retained online state', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const presence = s.server.app.get(PresenceService);
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      // QoS 0 telemetry may arrive before the QoS 1 state: here it is sent first on purpose.
+      await c.publishAsync(
+        `${P}/d/${device.id}/telemetry`,
+        JSON.stringify({ v: 1, type: 'telemetry', id: 't1', ts: Date.now(), volume: 40 }),
+        { qos: 0 },
+      );
+      await online;
+      const since = presence.get(device.id)?.onlineSince;
+      const hello = {
+        deviceType: 'village_loudspeaker',
+        firmware: 'f',
+        codecs: ['mp3'],
+        volume: 40,
+      };
+      const state = { v: 1, type: 'state', ts: Date.now(), status: 'online', session: 'early-t' };
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({ ...state, id: 's1', hello }),
+        { qos: 1, retain: true },
+      );
+      await eventually(() => presence.get(device.id)?.session === 'early-t', 5000, 'the state');
+      assert.equal(presence.get(device.id)?.onlineSince, since, 'the state adopted the interval');
+      assert.equal(presence.get(device.id)?.firmware, 'f');
+      await presence.flush();
+      const history = (await client.get(`/api/devices/${device.id}/presence`).expect(200)).body;
+      assert.equal(history.length, 1, JSON.stringify(history));
+      assert.equal(history[0].endedAt, null);
+      // The adopted session is the current one: its Will (or offline) ends the interval.
+      const offline = nextPresence(s, (ch) => ch.deviceId === device.id && !ch.online);
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({ ...state, id: 's2', status: 'offline' }),
+        { qos: 1, retain: true },
+      );
+      assert.equal((await offline).reason, 'offline');
+    });
+
     it('ignores the late Will of an older connection once the device has reconnected', async () => {
       const device = await newDevice();
       const presence = s.server.app.get(PresenceService);
@@ -335,7 +473,7 @@ describe('MQTT gateway on the embedded broker', () => {
       const up = await fx.newDevice(half.code, { type: 'flood_pa' });
       await fx.newDevice(half.code, { type: 'village_loudspeaker' });
       await fx.newDevice(quiet.code);
-      await agent(up);
+      await agent(up, { deviceType: 'flood_pa' });
       const board = (await client.get(`/api/status/villages?town=${town.code}`).expect(200)).body;
       const byCode = Object.fromEntries(board.items.map((v: { code: string }) => [v.code, v]));
       assert.equal(byCode[empty.code].problem, 'no_devices');
@@ -351,6 +489,7 @@ describe('MQTT gateway on the embedded broker', () => {
         villagesOk: 0,
         devicesTotal: 3,
         devicesOnline: 1,
+        typeMismatches: 0,
       });
       const filtered = (
         await client.get(`/api/status/villages?town=${town.code}&problem=all_offline`).expect(200)
@@ -375,6 +514,66 @@ describe('MQTT gateway on the embedded broker', () => {
         [empty.code],
       );
       await client.get('/api/status/villages?problem=broken').expect(400);
+    });
+  });
+
+  describe('a device that says it is another type', () => {
+    it('is flagged on the village board and in its DTO, logged once with both types, and still served', async () => {
+      const town = await fx.newTown();
+      const here = await fx.newVillage(town.code);
+      const odd = await fx.newDevice(here.code, { type: 'village_loudspeaker' });
+      const fine = await fx.newDevice(here.code, { type: 'flood_pa' });
+      await agent(odd, { deviceType: 'flood_pa' });
+      await agent(fine, { deviceType: 'flood_pa' });
+
+      const detail = (await client.get(`/api/devices/${odd.id}`).expect(200)).body;
+      assert.equal(detail.typeMismatch, true);
+      assert.equal(detail.type, 'village_loudspeaker');
+      assert.equal(detail.presence.reportedType, 'flood_pa');
+      assert.equal(
+        (await client.get(`/api/devices/${fine.id}`).expect(200)).body.typeMismatch,
+        false,
+      );
+      const list = (await client.get(`/api/devices?village=${here.code}`).expect(200)).body;
+      assert.deepEqual(
+        Object.fromEntries(
+          list.items.map((d: { id: string; typeMismatch: boolean }) => [d.id, d.typeMismatch]),
+        ),
+        { [odd.id]: true, [fine.id]: false },
+      );
+      const board = async () =>
+        (await client.get(`/api/status/villages?town=${town.code}`).expect(200)).body;
+      const before = await board();
+      assert.deepEqual(before.items[0].typeMismatches, [
+        { deviceId: odd.id, registeredType: 'village_loudspeaker', reportedType: 'flood_pa' },
+      ]);
+      assert.equal(before.items[0].problem, null, 'not a presence problem');
+      assert.equal(before.summary.typeMismatches, 1);
+
+      const warned = () =>
+        s
+          .logs()
+          .filter(
+            (l) =>
+              l.level === 40 &&
+              l.msg.includes(`device=${odd.id}`) &&
+              l.msg.includes('registered=village_loudspeaker reported=flood_pa'),
+          );
+      await eventually(() => warned().length > 0, 5000, 'the warning');
+      assert.equal(warned().length, 1);
+      assert.ok(!s.logs().some((l) => l.level === 40 && l.msg.includes(`device=${fine.id}`)));
+
+      // Delivery is not affected: it still gets and answers commands.
+      await client.post(`/api/devices/${odd.id}/ping`).expect(200);
+      // Registering it as what it is clears the flag.
+      await client.patch(`/api/devices/${odd.id}`).send({ type: 'flood_pa' }).expect(200);
+      assert.equal(
+        (await client.get(`/api/devices/${odd.id}`).expect(200)).body.typeMismatch,
+        false,
+      );
+      const after = await board();
+      assert.deepEqual(after.items[0].typeMismatches, []);
+      assert.equal(after.summary.typeMismatches, 0);
     });
   });
 
@@ -491,6 +690,24 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.ok((await rejected(s, 'too_large')) > before);
     });
 
+    it('takes packets of up to 5120 bytes after the fixed header (payload 4096 + 1024) and closes the connection at 5121', async () => {
+      const device = await newDevice();
+      const topic = `${P}/d/${device.id}/telemetry`;
+      // A QoS 1 PUBLISH after its fixed header: topic length (2), topic, packet id (2), payload.
+      const publishOf = (remainingLength: number) =>
+        Buffer.alloc(remainingLength - (2 + Buffer.byteLength(topic) + 2), 0x20);
+      const c = await raw(device);
+      const tooLarge = await rejected(s, 'too_large');
+      await c.publishAsync(topic, publishOf(5120), { qos: 1 });
+      assert.equal(c.connected, true, 'at the limit: acknowledged, still connected');
+      // Its payload is over 4096 bytes, so the server drops it as too large, without closing.
+      await eventually(async () => (await rejected(s, 'too_large')) === tooLarge + 1);
+      const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+      c.publish(topic, publishOf(5121), { qos: 1 });
+      await closed;
+      assert.equal(await rejected(s, 'too_large'), tooLarge + 2);
+    });
+
     it('drops a flood from one device without slowing another device down', async () => {
       const noisy = await newDevice();
       const calm = await newDevice();
@@ -539,6 +756,97 @@ describe('MQTT gateway on the embedded broker', () => {
         await client.post('/api/tokens').send({ name: 'v', role: 'viewer' }).expect(201)
       ).body.token;
       await api(s.url, viewer).post(`/api/devices/${device.id}/ping`).expect(403);
+    });
+
+    it('takes the commanded volume as the reported one as soon as the device acks it', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      await c.subscribeAsync(`${P}/d/${device.id}/cmd`, { qos: 1 });
+      let refuse = false;
+      // Acks and nothing else: no telemetry follows that could carry the new volume.
+      c.on('message', (_topic, payload) => {
+        const cmd = JSON.parse(payload.toString()) as { type: string; id: string };
+        const ack = { v: 1, type: 'ack', id: `a-${cmd.id}`, ts: Date.now(), ref: cmd.id };
+        void c.publishAsync(
+          `${P}/d/${device.id}/evt`,
+          JSON.stringify(
+            refuse ? { ...ack, ok: false, reason: 'amplifier fault' } : { ...ack, ok: true },
+          ),
+          { qos: 1 },
+        );
+      });
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const hello = {
+        deviceType: 'village_loudspeaker',
+        firmware: 'f',
+        codecs: ['mp3'],
+        volume: 80,
+      };
+      await c.publishAsync(
+        `${P}/d/${device.id}/state`,
+        JSON.stringify({
+          v: 1,
+          type: 'state',
+          id: 's',
+          ts: Date.now(),
+          status: 'online',
+          session: 'vol',
+          hello,
+        }),
+        { qos: 1, retain: true },
+      );
+      await online;
+      const volume = async () =>
+        (await client.get(`/api/devices/${device.id}`).expect(200)).body.presence.volume;
+      assert.equal(await volume(), 80);
+      const ack = await client
+        .post(`/api/devices/${device.id}/volume`)
+        .send({ volume: 35 })
+        .expect(200);
+      assert.deepEqual(ack.body, { ok: true });
+      assert.equal(await volume(), 35, 'at once, not at the next telemetry');
+      refuse = true;
+      const nack = await client
+        .post(`/api/devices/${device.id}/volume`)
+        .send({ volume: 90 })
+        .expect(200);
+      assert.deepEqual(nack.body, { ok: false, reason: 'amplifier fault' });
+      assert.equal(await volume(), 35, 'a refused volume changes nothing');
+    });
+
+    it('answers a ping nobody answers with 504 after 5 s, logged as one warn line without a stack', async () => {
+      const device = await newDevice();
+      const c = await raw(device);
+      const online = nextPresence(s, (ch) => ch.deviceId === device.id && ch.online);
+      const state = {
+        v: 1,
+        type: 'state',
+        id: 's',
+        ts: Date.now(),
+        status: 'online',
+        session: 'mute',
+      };
+      // Online, but it never subscribes to its commands: the ping goes unanswered.
+      await c.publishAsync(`${P}/d/${device.id}/state`, JSON.stringify(state), { qos: 1 });
+      await online;
+      const res = await client.post(`/api/devices/${device.id}/ping`).expect(504);
+      assert.equal(res.body.error, 'DEVICE_NO_ANSWER');
+      assert.equal(res.body.message, `Device ${device.id} did not answer within 5000 ms`);
+      const requestId = res.headers['x-request-id'];
+      let lines: ReturnType<TestServer['logs']> = [];
+      await eventually(() => {
+        lines = s.logs().filter((l) => l.reqId === requestId);
+        return lines.some((l) => l.level >= 40);
+      });
+      assert.deepEqual(
+        lines.filter((l) => l.level >= 40).map((l) => l.level),
+        [40],
+        `one warn line, no error: ${JSON.stringify(lines)}`,
+      );
+      const warn = lines.find((l) => l.level === 40)!;
+      assert.match(JSON.stringify(warn), new RegExp(`DEVICE_NO_ANSWER.*${device.id}`));
+      assert.ok(!('err' in warn) && !('stack' in warn), `no stack: ${JSON.stringify(warn)}`);
+      assert.doesNotMatch(JSON.stringify(lines), /\n\s+at /, 'no stack trace in any line');
     });
 
     it('hands valid device events to the rest of the server', async () => {
@@ -610,5 +918,59 @@ describe('MQTT gateway on the embedded broker', () => {
   it('reports the broker in readiness', async () => {
     const ready = (await api(s.url).get('/health/ready').expect(200)).body;
     assert.equal(ready.checks.mqtt.ok, true);
+  });
+});
+
+describe('a device locked out of the embedded broker', () => {
+  let s: TestServer;
+  const clock = new TestClock(Date.parse('2026-12-01T08:00:00Z'));
+  before(async () => {
+    s = await startTestServer({ clock, env: { MQTT_AUTH_FAIL_LIMIT: '2' } });
+  });
+  after(() => s.close());
+
+  it('the reference agent keeps retrying with back-off on CONNACK 3 and gets in once the lock-out ends', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const village = (await fx.newVillage((await fx.newTown()).code)).code;
+    const device = await fx.newDevice(village);
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(
+        rawClient(mqttUrl(s), { clientId: device.id, username: device.id, password: `no-${i}` }),
+      );
+    }
+    const lines: string[] = [];
+    const agent = new DeviceAgent({
+      url: mqttUrl(s),
+      id: device.id,
+      secret: device.secret,
+      speed: 0,
+      log: (line) => lines.push(line),
+    });
+    const failures: string[] = [];
+    agent.on('connect-failed', (why: string) => failures.push(why));
+    let authFailed = false;
+    agent.on('auth-failed', () => (authFailed = true));
+    const refusedOnce = new Promise<void>((resolve) =>
+      agent.once('connect-failed', () => resolve()),
+    );
+    const online = nextPresence(s, (c) => c.deviceId === device.id && c.online);
+    const started = agent.start();
+    // Awaited below; a failure before then must fail this test, not surface as unhandled.
+    for (const p of [started, online]) p.catch(() => undefined);
+    try {
+      await refusedOnce;
+      assert.deepEqual(failures, ['3']);
+      assert.ok(
+        lines.some((l) => /server unavailable \(CONNACK 3\).*retrying in \d/i.test(l)),
+        lines.join('\n'),
+      );
+      clock.advance(61_000); // the lock-out's minute is over
+      await started;
+      await online;
+      assert.equal(authFailed, false, 'a lock-out is not a refused login');
+      assert.ok(failures.every((f) => f === '3'));
+    } finally {
+      await agent.stop();
+    }
   });
 });

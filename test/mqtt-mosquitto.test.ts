@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
@@ -215,6 +215,94 @@ describe('Mosquitto as the external broker', () => {
     }
     assert.deepEqual(embeddedResults, EXPECTED, 'embedded broker');
     assert.deepEqual(mosquittoResults, EXPECTED, 'Mosquitto with the exported files');
+  });
+
+  it('answers a refused login with CONNACK 5 and has no lock-out: after 12 failures the right secret gets in', async () => {
+    const code = (password: string) =>
+      rawClient(mosquitto.url, { clientId: reg.a.id, username: reg.a.id, password }).then(
+        (c) => {
+          c.end(true);
+          return 0;
+        },
+        (err: { code?: number }) => err.code,
+      );
+    for (let i = 0; i < 12; i++) assert.equal(await code(`wrong-${i}`), 5);
+    assert.equal(
+      await rawClient(mosquitto.url, {
+        clientId: 'ghost-device',
+        username: 'ghost-device',
+        password: 'x',
+      }).catch((err: { code?: number }) => err.code),
+      5,
+      'an unknown device gets the same answer',
+    );
+    assert.equal(await code(reg.a.secret), 0);
+  });
+
+  it('accepts MQTT 5 as well as 3.1.1 with the exported files, and announces its packet limit', async () => {
+    const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+      const v5 = mqtt.connect(mosquitto.url, {
+        protocolVersion: 5,
+        clientId: reg.a.id,
+        username: reg.a.id,
+        password: reg.a.secret,
+        reconnectPeriod: 0,
+      });
+      v5.once('connect', (packet) => {
+        v5.end(true);
+        resolve(packet);
+      });
+      v5.once('error', reject);
+    });
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(connack.properties?.maximumPacketSize, 5120);
+    const refused = await rawClient(mosquitto.url, {
+      protocolVersion: 5,
+      clientId: reg.a.id,
+      username: reg.a.id,
+      password: 'wrong-wrong',
+    }).catch((err: { code?: number }) => err.code);
+    assert.equal(refused, 135, 'MQTT 5 reason code 0x87, not authorized');
+  });
+
+  it('closes the connection of a packet over max_packet_size: nothing reaches the server, nothing is counted', async () => {
+    const s = await startTestServer({
+      dataDir: reg.dataDir,
+      adminToken: reg.adminToken,
+      env: {
+        MQTT_URL: mosquitto.url,
+        MQTT_PASSWORD: SERVER_PASSWORD,
+        MQTT_CLIENT_ID: 'size-server',
+      },
+    });
+    try {
+      const metrics = s.server.app.get(MetricsService);
+      const accepted = async () =>
+        (await metrics.mqttAccepted.get()).values.find((v) => v.labels.kind === 'telemetry')
+          ?.value ?? 0;
+      const topic = `${P}/d/${reg.a.id}/telemetry`;
+      const device = await rawClient(mosquitto.url, {
+        clientId: reg.a.id,
+        username: reg.a.id,
+        password: reg.a.secret,
+      });
+      // A payload of exactly 4096 bytes (its packet well under 5120) gets through.
+      const big = { v: 1, type: 'telemetry', id: 'big', ts: Date.now(), volume: 1 };
+      const payload = JSON.stringify(big).padEnd(4096, ' ');
+      assert.equal(Buffer.byteLength(payload), 4096);
+      await device.publishAsync(topic, payload, { qos: 1 });
+      await eventually(async () => (await accepted()) === 1, 5000, 'the 4096-byte telemetry');
+      // 5121 bytes after the fixed header: topic length (2), topic, packet id (2), payload.
+      const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+      device.publish(topic, Buffer.alloc(5121 - (2 + Buffer.byteLength(topic) + 2), 0x20), {
+        qos: 1,
+      });
+      await closed;
+      device.end(true);
+      assert.equal(await metrics.rejected('too_large'), 0, 'the server never saw it');
+    } finally {
+      await s.close();
+    }
   });
 
   it('reconnects and subscribes again after the broker restarts; devices come back online', async () => {

@@ -362,7 +362,7 @@ async function boardView() {
     show(
       html`<h1>${t('board.title')}</h1>
         <p id="board-summary" data-villages="${s.villages}" data-online="${s.devicesOnline}">
-          ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}
+          ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}
         </p>
         <div class="legend">
           <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
@@ -400,6 +400,7 @@ async function boardView() {
                         >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
                       >
                       <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
+                      ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
                     </a>`,
                 )}
               </div>`,
@@ -425,7 +426,8 @@ async function villageView(code) {
   const telemetry = (p) =>
     p?.telemetry
       ? Object.entries(p.telemetry)
-          .filter(([, v]) => v !== null && typeof v !== 'object')
+          // The volume has its own column: the reported one, which an acked command also sets.
+          .filter(([k, v]) => k !== 'volume' && v !== null && typeof v !== 'object')
           .map(([k, v]) => `${k}=${v}`)
           .join(' · ')
       : '—';
@@ -440,6 +442,7 @@ async function villageView(code) {
             <th>${t('detail.col.type')}</th>
             <th>${t('bc.col.status')}</th>
             <th>${t('village.lastSeen')}</th>
+            <th class="num">${t('village.volume')}</th>
             <th class="hide-narrow">${t('village.firmware')}</th>
             <th class="hide-narrow">${t('village.telemetry')}</th>
           </tr>
@@ -449,11 +452,14 @@ async function villageView(code) {
                 <td>
                   ${d.id}${d.label ? html`<br /><small class="muted">${d.label}</small>` : ''}
                 </td>
-                <td>${t(`type.${d.type}`)}</td>
+                <td>
+                  ${t(`type.${d.type}`)}${d.typeMismatch ? html`<br /><small class="type-mismatch warn-text">⚠ ${t('village.reportedAs', { type: t(`type.${d.presence.reportedType}`) })}</small>` : ''}
+                </td>
                 <td>
                   ${!d.enabled ? t('village.disabled') : d.presence?.online ? html`<span class="ok-text">${t('village.online')}</span>` : html`<span class="error">${t('village.offline')}</span>`}
                 </td>
                 <td>${fmtTime(d.presence?.lastSeenAt)}</td>
+                <td class="num volume">${d.presence?.volume ?? '—'}</td>
                 <td class="hide-narrow">${d.presence?.firmware ?? '—'}</td>
                 <td class="hide-narrow">${telemetry(d.presence)}</td>
               </tr>`,

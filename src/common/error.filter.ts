@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError } from './domain-error.js';
+import { noteRequestFailure } from './logging.js';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -100,7 +101,11 @@ export class ErrorFilter implements ExceptionFilter {
     const res = http.getResponse<Response>();
     const body = toErrorBody(err);
     body.requestId = typeof req.id === 'string' ? req.id : undefined;
-    if (body.statusCode >= 500) {
+    const expected = err instanceof DomainError;
+    // The request's own log line carries the code and message; an unexpected failure is also
+    // logged here, with its stack.
+    noteRequestFailure(res, { code: body.error, message: body.message, expected });
+    if (body.statusCode >= 500 && !expected) {
       this.logger.error(
         { err, requestId: body.requestId, method: req.method, path: req.path },
         'request failed',

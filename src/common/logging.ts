@@ -126,6 +126,26 @@ export class AppLogger implements LoggerService {
   }
 }
 
+/** Why a request failed, as the exception filter answered it; read by the request's log line. */
+export interface RequestFailure {
+  /** The error body's code, e.g. `DEVICE_NO_ANSWER`. */
+  code: string;
+  message: string;
+  /** A domain error (an outcome the code foresaw): no stack, and a 5xx is a warning, not an error. */
+  expected: boolean;
+}
+
+const FAILURE = Symbol('requestFailure');
+
+/** Records why this response is an error, for its log line. */
+export function noteRequestFailure(res: ServerResponse, failure: RequestFailure): void {
+  (res as ServerResponse & { [FAILURE]?: RequestFailure })[FAILURE] = failure;
+}
+
+function failureOf(res: ServerResponse): RequestFailure | undefined {
+  return (res as ServerResponse & { [FAILURE]?: RequestFailure })[FAILURE];
+}
+
 /**
  * Express middleware: one log line per finished request (method, path with credentials blanked,
  * status, time), with the request id; `/health` probes are not logged. Headers are never logged.
@@ -144,8 +164,28 @@ export function httpLogging(root: Pino) {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
+    // A 5xx the code foresaw (a device that does not answer, the broker down) is one warning
+    // naming its code and message; only an unexpected one is an error, with its stack.
     customLogLevel: (_req, res, err) =>
-      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      err || (res.statusCode >= 500 && !failureOf(res)?.expected)
+        ? 'error'
+        : res.statusCode >= 400
+          ? 'warn'
+          : 'info',
+    customSuccessObject: (_req, res, val: Record<string, unknown>) => {
+      const failure = failureOf(res);
+      return failure ? { ...val, error: failure.code } : val;
+    },
+    customErrorObject: (_req, res, _err, val: Record<string, unknown>) => {
+      const failure = failureOf(res);
+      if (!failure?.expected) return val;
+      const { err: _stack, ...rest } = val;
+      return { ...rest, error: failure.code };
+    },
+    customErrorMessage: (_req, res) => {
+      const failure = failureOf(res);
+      return failure?.expected ? `request failed: ${failure.message}` : 'request errored';
+    },
     autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/health/ready' },
   });
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {

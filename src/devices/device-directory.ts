@@ -15,6 +15,7 @@ export interface DirectoryEntry {
 export interface DirectoryView {
   readonly version: string;
   readonly entries: readonly DirectoryEntry[];
+  readonly byId: ReadonlyMap<string, DirectoryEntry>;
   readonly byVillage: ReadonlyMap<string, readonly DirectoryEntry[]>;
 }
 
@@ -38,12 +39,14 @@ export class DeviceDirectory {
     if (this.view?.version === version) return this.view;
     const entries = await this.repo.snapshot();
     const byVillage = new Map<string, DirectoryEntry[]>();
+    const byId = new Map<string, DirectoryEntry>();
     for (const e of entries) {
+      byId.set(e.id, e);
       const list = byVillage.get(e.villageCode);
       if (list) list.push(e);
       else byVillage.set(e.villageCode, [e]);
     }
-    this.view = { version, entries, byVillage };
+    this.view = { version, entries, byId, byVillage };
     return this.view;
   }
 }

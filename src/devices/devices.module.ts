@@ -10,6 +10,7 @@ import { DevicesService } from './devices.service.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './presence.entity.js';
 import { PresenceRepository } from './presence.repository.js';
 import { PresenceService } from './presence.service.js';
+import { TypeMismatchLog } from './type-mismatch-log.js';
 
 @Module({
   imports: [
@@ -24,6 +25,7 @@ import { PresenceService } from './presence.service.js';
     DeviceEvents,
     PresenceRepository,
     PresenceService,
+    TypeMismatchLog,
   ],
   exports: [DevicesService, DeviceEvents, PresenceService],
 })

@@ -63,6 +63,13 @@ function toPresenceDto(p: Presence | undefined): PresenceDto {
 /** Takes a village's devices one at a time: its type, whether it is enabled, its presence now. */
 export interface DeviceTally {
   add(type: DeviceType, enabled: boolean, online: boolean, lastSeenAt: number | null): void;
+  /** A device whose latest hello named another type than its registration. */
+  addTypeMismatch(deviceId: string, registeredType: DeviceType, reportedType: string): void;
+}
+
+/** The device's latest hello named another type than the registered one. */
+function typeMismatch(registered: DeviceType, p: Presence | undefined): boolean {
+  return p?.reportedType != null && p.reportedType !== registered;
 }
 
 const HASH_BATCH = 32;
@@ -100,6 +107,7 @@ export class DevicesService {
       secretRotatedAt: isoTime(d.secretRotatedAt),
       online: p?.online ?? false,
       lastSeenAt: isoOrNull(p?.lastSeenAt ?? null),
+      typeMismatch: typeMismatch(d.type, p),
       createdAt: isoTime(d.createdAt),
       updatedAt: isoTime(d.updatedAt),
     };
@@ -144,6 +152,7 @@ export class DevicesService {
       for (const d of devices) {
         const p = this.presence.get(d.id);
         tally.add(d.type, d.enabled, p?.online ?? false, p?.lastSeenAt ?? null);
+        if (typeMismatch(d.type, p)) tally.addTypeMismatch(d.id, d.type, p!.reportedType!);
       }
     }
   }

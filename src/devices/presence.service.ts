@@ -7,6 +7,7 @@ import { Clock } from '../common/clock.js';
 import { DeviceEvents } from './device-events.js';
 import type { DevicePresenceEntity } from './presence.entity.js';
 import { IntervalChange, PresenceRepository } from './presence.repository.js';
+import { TypeMismatchLog } from './type-mismatch-log.js';
 
 /** Latest telemetry fields kept for a device (the message minus its envelope). */
 export type Telemetry = Omit<TelemetryMessage, 'v' | 'type' | 'id' | 'ts'>;
@@ -58,6 +59,7 @@ export class PresenceService implements OnModuleDestroy {
     private readonly repo: PresenceRepository,
     private readonly clock: Clock,
     private readonly deviceEvents: DeviceEvents,
+    private readonly typeMismatches: TypeMismatchLog,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.deviceEvents.changes.subscribe((change) => {
@@ -131,9 +133,13 @@ export class PresenceService implements OnModuleDestroy {
   recordState(deviceId: string, msg: StateMessage, receivedAt: number): void {
     const p = this.entry(deviceId);
     if (msg.status === 'online') {
-      if (p.online && p.session !== msg.session)
-        this.closeInterval(deviceId, receivedAt, 'reconnect');
-      const opening = !p.online || p.session !== msg.session;
+      // Online without a session: opened by a message that overtook this state (telemetry at
+      // QoS 0 often does) or heard after a server restart. The state names that same connection:
+      // it adopts the interval instead of closing it as a reconnect a few ms long.
+      const adopting = p.online && p.session === null;
+      const reconnected = p.online && !adopting && p.session !== msg.session;
+      if (reconnected) this.closeInterval(deviceId, receivedAt, 'reconnect');
+      const opening = !p.online || reconnected;
       p.online = true;
       p.session = msg.session;
       p.lastSeenAt = receivedAt;
@@ -147,6 +153,7 @@ export class PresenceService implements OnModuleDestroy {
         p.codecs = msg.hello.codecs;
         p.reportedType = msg.hello.deviceType;
         p.volume = msg.hello.volume;
+        this.typeMismatches.heard(deviceId, msg.hello.deviceType);
       }
       this.markDirty(deviceId);
       return;
@@ -163,6 +170,12 @@ export class PresenceService implements OnModuleDestroy {
     p.telemetryAt = receivedAt;
     if (fields.volume !== undefined) p.volume = fields.volume;
     this.touchEntry(deviceId, p, receivedAt);
+  }
+
+  /** The device acknowledged a `volume` command: its output volume is now that. */
+  recordVolume(deviceId: string, volume: number): void {
+    this.entry(deviceId).volume = volume;
+    this.markDirty(deviceId);
   }
 
   /** Any message from a device proves it is alive. */
@@ -257,8 +270,9 @@ export class PresenceService implements OnModuleDestroy {
   private touchEntry(deviceId: string, p: Presence, at: number): void {
     p.lastSeenAt = Math.max(p.lastSeenAt ?? 0, at);
     if (!p.online) {
-      // Heard from without a fresh `state` (e.g. the server restarted and the broker did not):
-      // it is evidently connected.
+      // Heard from without a fresh `state` (the server restarted and the broker did not, or this
+      // message overtook the device's `state`): it is evidently connected. The interval has no
+      // session until an `online` state adopts it.
       p.online = true;
       p.onlineSince = at;
       this.intervalChanges.push({ kind: 'open', deviceId, at });

@@ -59,9 +59,10 @@ export class DeviceCommands implements OnModuleDestroy {
       (id, ts) => ({ v: PROTOCOL_VERSION, type: 'volume', id, ts, volume }),
       timeoutMs,
     );
-    return reply.kind === 'ack'
-      ? { ok: reply.ok, ...(reply.reason ? { reason: reply.reason } : {}) }
-      : { ok: true };
+    if (reply.kind !== 'ack') return { ok: true };
+    // The device says it applied it: that is its volume now, not only at its next telemetry.
+    if (reply.ok) this.presence.recordVolume(deviceId, volume);
+    return { ok: reply.ok, ...(reply.reason ? { reason: reply.reason } : {}) };
   }
 
   onModuleDestroy(): void {

@@ -22,7 +22,7 @@ import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { ReadinessChecks } from '../health/readiness-checks.js';
 import { MetricsService, MqttRejection } from '../metrics/metrics.service.js';
-import { BrokerPolicy, MqttTransport } from './transport.js';
+import { BrokerPolicy, LoginVerdict, MqttTransport } from './transport.js';
 
 /** A device event (`evt` topic) as the rest of the server sees it. */
 export interface InboundEvent {
@@ -152,7 +152,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     username: string | undefined,
     password: Buffer | undefined,
     address: string,
-  ): Promise<boolean> {
+  ): Promise<LoginVerdict> {
     const now = this.clock.now().getTime();
     if (
       this.failuresById.retryAfterS(clientId) > 0 ||
@@ -164,7 +164,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         `login refused: too many failed logins from device=${clientId} or address=${address}`,
         now,
       );
-      return false;
+      return 'locked_out';
     }
     const secret = password?.toString('utf8') ?? '';
     const ok =
@@ -188,7 +188,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         now,
       );
     }
-    return ok;
+    return ok ? 'accepted' : 'bad_credentials';
   }
 
   mayPublish(clientId: string, topic: string): boolean {

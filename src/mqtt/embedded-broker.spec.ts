@@ -15,7 +15,7 @@ describe('embedded broker', () => {
   it('works through a long queue of messages for the server without overflowing the stack', async () => {
     const broker = new EmbeddedBroker(config);
     await broker.start({
-      authenticate: async () => false,
+      authenticate: async () => 'bad_credentials',
       mayPublish: () => false,
       maySubscribe: () => false,
       oversized: () => undefined,

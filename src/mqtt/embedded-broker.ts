@@ -8,13 +8,39 @@ import { LISTEN_BACKLOG } from '../common/listen-backlog.js';
 import { StartupError } from '../common/startup-error.js';
 import { canGuardPacketSize, guardPacketSize } from './packet-size-guard.js';
 import { indexRetained, RetainedStore } from './retained-index.js';
-import { BrokerPolicy, MessageHandler, MqttTransport, PublishOptions } from './transport.js';
+import {
+  BrokerPolicy,
+  LoginVerdict,
+  MessageHandler,
+  MqttTransport,
+  PublishOptions,
+} from './transport.js';
 
 /** Bytes an MQTT packet may carry beyond its payload (topic, ids, properties). */
 const PACKET_OVERHEAD = 1024;
 
 function authError(code: AuthErrorCode, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: code });
+}
+
+/** CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3) that a refused login gets. */
+const SERVER_UNAVAILABLE = 3 as AuthErrorCode;
+const BAD_USERNAME_OR_PASSWORD = 4 as AuthErrorCode;
+
+/** The CONNACK refusal for a verdict; null lets the client in. */
+function refusalOf(verdict: LoginVerdict): AuthenticateError | null {
+  switch (verdict) {
+    case 'accepted':
+      return null;
+    case 'bad_credentials':
+      return authError(BAD_USERNAME_OR_PASSWORD, 'Bad user name or password');
+    case 'locked_out':
+      // Not 4: the credentials may be right, the device should wait and try again.
+      return authError(
+        SERVER_UNAVAILABLE,
+        'Server unavailable: too many failed logins, retry later',
+      );
+  }
 }
 
 /**
@@ -57,12 +83,15 @@ export class EmbeddedBroker extends MqttTransport {
       authenticate: (client, username, password, done) => {
         const address = remoteAddress(client);
         policy.authenticate(client.id, username, password, address).then(
-          (ok) => done(ok ? null : authError(4 as AuthErrorCode, 'Bad user name or password'), ok),
+          (verdict) => {
+            const refusal = refusalOf(verdict);
+            done(refusal, refusal === null);
+          },
           (err: Error) => {
             this.logger.error(
               `device=${client.id} authentication failed with an error: ${err.message}`,
             );
-            done(authError(3 as AuthErrorCode, 'Server unavailable'), false);
+            done(authError(SERVER_UNAVAILABLE, 'Server unavailable'), false);
           },
         );
       },

@@ -1,3 +1,11 @@
+/**
+ * What became of a login: let in; refused for its credentials (a wrong secret, an unknown or
+ * disabled device, a user name that is not the client id: the broker answers CONNACK 4 and never
+ * says which); or turned away for now because of too many failed logins (CONNACK 3, "server
+ * unavailable": the device should retry later, with back-off).
+ */
+export type LoginVerdict = 'accepted' | 'bad_credentials' | 'locked_out';
+
 /** Decides who may connect, publish and subscribe on the embedded broker. */
 export interface BrokerPolicy {
   authenticate(
@@ -5,7 +13,7 @@ export interface BrokerPolicy {
     username: string | undefined,
     password: Buffer | undefined,
     address: string,
-  ): Promise<boolean>;
+  ): Promise<LoginVerdict>;
   mayPublish(clientId: string, topic: string): boolean;
   maySubscribe(clientId: string, topic: string): boolean;
   /** A client announced a packet over the size limit; its connection is being closed. */

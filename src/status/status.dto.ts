@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
-import { DEVICE_TYPES } from '../contract/device.js';
+import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import { PageMetaDto } from '../common/pagination.js';
 import { LatestBroadcastDto } from '../coverage/dto/coverage.dto.js';
 import { VillageQuery } from '../villages/dto/village.dto.js';
@@ -16,6 +16,17 @@ export class VillageStatusQuery extends VillageQuery {
 class TypeCountDto {
   @ApiProperty() total!: number;
   @ApiProperty() online!: number;
+}
+
+export class TypeMismatchDto {
+  @ApiProperty({ example: 'vl-610126100201-1' }) deviceId!: string;
+  @ApiProperty({ enum: DEVICE_TYPES, example: 'village_loudspeaker' }) registeredType!: DeviceType;
+  @ApiProperty({
+    enum: DEVICE_TYPES,
+    example: 'flood_pa',
+    description: 'What the device said it is in its latest hello',
+  })
+  reportedType!: string;
 }
 
 export class VillageStatusDto {
@@ -47,6 +58,12 @@ export class VillageStatusDto {
   })
   problem!: VillageProblem | null;
   @ApiProperty({
+    type: [TypeMismatchDto],
+    description:
+      'Devices whose latest hello named another type than their registration (by device id); empty when none. Not a presence problem: they are still served',
+  })
+  typeMismatches!: TypeMismatchDto[];
+  @ApiProperty({
     type: LatestBroadcastDto,
     nullable: true,
     description: 'The latest dispatched broadcast that targeted it, and what came of it here',
@@ -60,6 +77,8 @@ export class StatusSummaryDto {
   villagesOk!: number;
   @ApiProperty() devicesTotal!: number;
   @ApiProperty() devicesOnline!: number;
+  @ApiProperty({ description: 'Devices whose latest hello named another type than registered' })
+  typeMismatches!: number;
 }
 
 export class VillageStatusPageDto extends PageMetaDto {

@@ -36,6 +36,7 @@ export class StatusService {
         byType: s.byType,
         lastHeardAt: s.lastHeardAt === null ? null : isoTime(s.lastHeardAt),
         problem: s.problem,
+        typeMismatches: s.typeMismatches,
         latestBroadcast: null,
       };
     });
@@ -57,6 +58,7 @@ export class StatusService {
         villagesOk: matching.filter((r) => r.problem === null).length,
         devicesTotal: matching.reduce((n, r) => n + r.devicesTotal, 0),
         devicesOnline: matching.reduce((n, r) => n + r.devicesOnline, 0),
+        typeMismatches: matching.reduce((n, r) => n + r.typeMismatches.length, 0),
       },
     };
   }

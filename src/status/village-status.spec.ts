@@ -42,6 +42,20 @@ describe('summariseVillage', () => {
     );
   });
 
+  it('lists the devices that report another type, by device id', () => {
+    const tally = new VillageTally();
+    tally.add('flood_pa', true, true, 1);
+    tally.addTypeMismatch('b-2', 'flood_pa', 'speaker_cart');
+    tally.addTypeMismatch('a-1', 'village_loudspeaker', 'flood_pa');
+    const s = tally.summary();
+    assert.deepEqual(
+      s.typeMismatches.map((m) => m.deviceId),
+      ['a-1', 'b-2'],
+    );
+    assert.equal(s.problem, null, 'a type mismatch is not a presence problem');
+    assert.deepEqual(summariseVillage([d('flood_pa', true, true)]).typeMismatches, []);
+  });
+
   it('counts by type and keeps the latest time heard', () => {
     const s = summariseVillage([
       d('flood_pa', true, true, 5),

@@ -10,6 +10,13 @@ export const VILLAGE_PROBLEMS = [
 ] as const;
 export type VillageProblem = (typeof VILLAGE_PROBLEMS)[number];
 
+/** A device whose latest hello named another type than its registration. */
+export interface TypeMismatch {
+  deviceId: string;
+  registeredType: DeviceType;
+  reportedType: string;
+}
+
 export interface VillageDeviceSummary {
   devicesTotal: number;
   devicesEnabled: number;
@@ -17,6 +24,8 @@ export interface VillageDeviceSummary {
   byType: Partial<Record<DeviceType, { total: number; online: number }>>;
   lastHeardAt: number | null;
   problem: VillageProblem | null;
+  /** By device id. */
+  typeMismatches: TypeMismatch[];
 }
 
 /**
@@ -30,6 +39,7 @@ export class VillageTally {
   private online = 0;
   private onlineEnabled = 0;
   private lastHeardAt: number | null = null;
+  private readonly typeMismatches: TypeMismatch[] = [];
 
   add(type: DeviceType, enabled: boolean, online: boolean, lastSeenAt: number | null): void {
     const t = (this.byType[type] ??= { total: 0, online: 0 });
@@ -43,6 +53,10 @@ export class VillageTally {
     }
     if (lastSeenAt !== null && (this.lastHeardAt === null || lastSeenAt > this.lastHeardAt))
       this.lastHeardAt = lastSeenAt;
+  }
+
+  addTypeMismatch(deviceId: string, registeredType: DeviceType, reportedType: string): void {
+    this.typeMismatches.push({ deviceId, registeredType, reportedType });
   }
 
   summary(): VillageDeviceSummary {
@@ -65,6 +79,9 @@ export class VillageTally {
       byType,
       lastHeardAt: this.lastHeardAt,
       problem,
+      typeMismatches: [...this.typeMismatches].sort((a, b) =>
+        a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0,
+      ),
     };
   }
 }

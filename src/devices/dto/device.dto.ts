@@ -146,6 +146,11 @@ export class DeviceDto {
     description: 'Last message of any kind',
   })
   lastSeenAt!: string | null;
+  @ApiProperty({
+    description:
+      'Its latest hello named another type than `type` (what it said: `presence.reportedType` of the device); it is still served',
+  })
+  typeMismatch!: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
@@ -178,7 +183,13 @@ export class PresenceDto {
   @ApiProperty({ type: [String] }) codecs!: string[];
   @ApiProperty({ type: String, nullable: true, description: 'The type the device says it is' })
   reportedType!: string | null;
-  @ApiProperty({ type: Number, nullable: true }) volume!: number | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      'Output volume, percent, as last reported: by the hello, by telemetry, or by the ack of a volume command',
+  })
+  volume!: number | null;
   @ApiProperty({ type: TelemetryDto, nullable: true }) telemetry!: TelemetryDto | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) telemetryAt!: string | null;
 }
