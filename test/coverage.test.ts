@@ -436,71 +436,66 @@ describe('coverage of one broadcast, hand-built', () => {
 });
 
 describe('availability from the presence history', () => {
-  it('sums each device’s online time inside the period, an open interval up to now', async () => {
-    const s = await startTestServer();
-    try {
-      const fx = fixtures(s.url, s.adminToken);
-      const village = (await fx.newVillage((await fx.newTown()).code)).code;
-      const d1 = await fx.newDevice(village);
-      const d2 = await fx.newDevice(village);
-      const H = 3_600_000;
-      const t0 = Date.now() - 10 * H;
-      await s.server.app.get(WriteQueue).run(async (m) => {
-        // Registered long before the period: the whole period counts for both.
-        await m.update(DeviceEntity, { id: In([d1.id, d2.id]) }, { createdAt: t0 - 24 * H });
-        await m.insert(PresenceIntervalEntity, [
-          // Starts before the period: only the part inside counts (1 h).
-          { deviceId: d1.id, startedAt: t0 - 2 * H, endedAt: t0 + H, endReason: 'offline' },
-          { deviceId: d1.id, startedAt: t0 + 2 * H, endedAt: t0 + 4 * H, endReason: 'timeout' },
-          // Ended before the period: nothing.
-          { deviceId: d2.id, startedAt: t0 - 5 * H, endedAt: t0 - 4 * H, endReason: 'offline' },
-          // Still open: counts until now (6 h of the period so far... up to `to`).
-          { deviceId: d2.id, startedAt: t0 + 5 * H, endedAt: null, endReason: null },
-        ]);
-      });
-      const online = await s.server.app.get(PresenceService).onlineMsBetween(t0, t0 + 8 * H);
-      assert.equal(online.get(d1.id), 3 * H);
-      assert.equal(online.get(d2.id), 3 * H);
-      const report = (
+  const H = 3_600_000;
+  const t0 = Date.now() - 10 * H;
+  let s: TestServer;
+  before(async () => (s = await startTestServer()));
+  after(() => s.close());
+
+  /** A new village with `n` devices, and its line of the report over [t0, t0 + 8 h). */
+  const village = async (n: number) => {
+    const fx = fixtures(s.url, s.adminToken);
+    const code = (await fx.newVillage((await fx.newTown()).code)).code;
+    const devices = [];
+    for (let i = 0; i < n; i++) devices.push(await fx.newDevice(code));
+    const line = async () =>
+      (
         await api(s.url, s.adminToken)
           .get(
             `/api/reports/coverage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + 8 * H).toISOString()}`,
           )
           .expect(200)
-      ).body;
-      assert.equal(report.availability.measuredMs, 8 * H);
-      assert.equal(report.villages[0].availability, (3 + 3) / 16);
-    } finally {
-      await s.close();
-    }
+      ).body.villages.find((v: { code: string }) => v.code === code);
+    return { devices, line };
+  };
+
+  it('sums each device’s online time inside the period, an open interval up to now', async () => {
+    const {
+      devices: [d1, d2],
+      line,
+    } = await village(2);
+    await s.server.app.get(WriteQueue).run(async (m) => {
+      // Registered long before the period: the whole period counts for both.
+      await m.update(DeviceEntity, { id: In([d1.id, d2.id]) }, { createdAt: t0 - 24 * H });
+      await m.insert(PresenceIntervalEntity, [
+        // Starts before the period: only the part inside counts (1 h).
+        { deviceId: d1.id, startedAt: t0 - 2 * H, endedAt: t0 + H, endReason: 'offline' },
+        { deviceId: d1.id, startedAt: t0 + 2 * H, endedAt: t0 + 4 * H, endReason: 'timeout' },
+        // Ended before the period: nothing.
+        { deviceId: d2.id, startedAt: t0 - 5 * H, endedAt: t0 - 4 * H, endReason: 'offline' },
+        // Still open: counts until now (6 h of the period so far... up to `to`).
+        { deviceId: d2.id, startedAt: t0 + 5 * H, endedAt: null, endReason: null },
+      ]);
+    });
+    const online = await s.server.app.get(PresenceService).onlineMsBetween(t0, t0 + 8 * H);
+    assert.equal(online.get(d1.id), 3 * H);
+    assert.equal(online.get(d2.id), 3 * H);
+    assert.equal((await line()).availability, (3 + 3) / 16);
   });
 
   it('counts a device from its registration: online all the time since, half of it is 50%, not 25%', async () => {
-    const s = await startTestServer();
-    try {
-      const fx = fixtures(s.url, s.adminToken);
-      const village = (await fx.newVillage((await fx.newTown()).code)).code;
-      const device = await fx.newDevice(village);
-      const H = 3_600_000;
-      const t0 = Date.now() - 10 * H;
-      await s.server.app.get(WriteQueue).run(async (m) => {
-        // Registered half way through an 8-hour period, then online 2 of its 4 hours there.
-        await m.update(DeviceEntity, { id: device.id }, { createdAt: t0 + 4 * H });
-        await m.insert(PresenceIntervalEntity, [
-          { deviceId: device.id, startedAt: t0 + 4 * H, endedAt: t0 + 6 * H, endReason: 'offline' },
-        ]);
-      });
-      const report = (
-        await api(s.url, s.adminToken)
-          .get(
-            `/api/reports/coverage?from=${new Date(t0).toISOString()}&to=${new Date(t0 + 8 * H).toISOString()}`,
-          )
-          .expect(200)
-      ).body;
-      assert.equal(report.villages[0].availability, 0.5);
-    } finally {
-      await s.close();
-    }
+    const {
+      devices: [device],
+      line,
+    } = await village(1);
+    await s.server.app.get(WriteQueue).run(async (m) => {
+      // Registered half way through an 8-hour period, then online 2 of its 4 hours there.
+      await m.update(DeviceEntity, { id: device.id }, { createdAt: t0 + 4 * H });
+      await m.insert(PresenceIntervalEntity, [
+        { deviceId: device.id, startedAt: t0 + 4 * H, endedAt: t0 + 6 * H, endReason: 'offline' },
+      ]);
+    });
+    assert.equal((await line()).availability, 0.5);
   });
 });
 
