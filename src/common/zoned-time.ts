@@ -1,34 +1,88 @@
 /** Calendar days and wall-clock times in an IANA time zone (pure, on Intl). */
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+/** The wall-clock fields of an instant in a zone (month 1–12, hour 0–23). */
+export interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
+interface Reading {
+  second: number;
+  fields: WallClock;
+}
+
+interface ZoneReader {
+  format: Intl.DateTimeFormat;
+  /**
+   * The last two seconds read: a dispatch asks about one instant and the end of its quiet hours
+   * for every delivery, and each read costs ~1 µs.
+   */
+  recent: [Reading, Reading];
+}
+
+// Building a formatter costs ~40 µs: one per zone, kept.
+const readers = new Map<string, ZoneReader>();
+
+function reader(timeZone: string): ZoneReader {
+  let r = readers.get(timeZone);
+  if (!r) {
+    const none = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+    r = {
+      format: new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      }),
+      recent: [
+        { second: NaN, fields: none },
+        { second: NaN, fields: none },
+      ],
+    };
+    readers.set(timeZone, r);
   }
-  return f;
+  return r;
 }
 
-function wallClock(ms: number, timeZone: string): Record<string, number> {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(ms)))
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return parts;
+const FORMATTED = /^(\d\d)\/(\d\d)\/(\d{4}), (\d\d):(\d\d):(\d\d)$/;
+
+/** `MM/DD/YYYY, HH:mm:ss` read back: `format` and a regex cost a third of `formatToParts`. */
+function readFormatted(text: string): WallClock | null {
+  const m = FORMATTED.exec(text);
+  if (!m) return null;
+  return { year: +m[3], month: +m[1], day: +m[2], hour: +m[4], minute: +m[5], second: +m[6] };
 }
 
-/** How far the zone's wall clock is ahead of UTC at `ms`. */
-function offsetMs(ms: number, timeZone: string): number {
+/** Any other shape (a year before 1000, another ICU's punctuation) by parts. */
+function readParts(format: Intl.DateTimeFormat, second: number): WallClock {
+  const fields: WallClock = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+  for (const p of format.formatToParts(new Date(second * 1000)))
+    if (p.type in fields) fields[p.type as keyof WallClock] = Number(p.value);
+  return fields;
+}
+
+/** What the wall clock of `timeZone` shows at `ms` (to the second). The result is shared: do not change it. */
+export function wallClock(ms: number, timeZone: string): Readonly<WallClock> {
+  const { format, recent } = reader(timeZone);
+  const second = Math.floor(ms / 1000);
+  if (recent[0].second === second) return recent[0].fields;
+  if (recent[1].second === second) return recent[1].fields;
+  const fields = readFormatted(format.format(second * 1000)) ?? readParts(format, second);
+  recent[1] = recent[0];
+  recent[0] = { second, fields };
+  return fields;
+}
+
+/** How far the zone's wall clock is ahead of UTC at `ms` (whole seconds, as the zone data has them). */
+export function offsetMs(ms: number, timeZone: string): number {
   const p = wallClock(ms, timeZone);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
   return asUtc - Math.floor(ms / 1000) * 1000;
