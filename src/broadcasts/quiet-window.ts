@@ -23,6 +23,15 @@ function quietHoursOf(text: string): QuietHours | null {
 }
 
 /**
+ * The last answer per zone and window: a send asks the same question for every delivery of a
+ * village, and on the nights the clock changes an answer costs ~20 readings of the clock.
+ */
+const lastAnswer = new Map<string, { from: number; end: number }>();
+
+/** `x` mod `m`, never negative (instants before 1970 are negative). */
+const mod = (x: number, m: number) => ((x % m) + m) % m;
+
+/**
  * The first instant at or after `from` outside a village's quiet hours (`HH:MM-HH:MM`, local
  * wall-clock time in `timeZone`, end exclusive); `from` itself when it is not quiet or the village
  * has none. A window that ends normally ends at its end minute (`06:00:00.000` local). Across a
@@ -34,19 +43,28 @@ function quietHoursOf(text: string): QuietHours | null {
 export function endOfQuiet(from: number, quietHours: string | null, timeZone: string): number {
   const q = quietHours ? quietHoursOf(quietHours) : null;
   if (!q) return from;
+  const key = `${timeZone} ${quietHours}`;
+  const last = lastAnswer.get(key);
+  if (last?.from === from) return last.end;
+  const end = computeEnd(from, q, timeZone);
+  lastAnswer.set(key, { from, end });
+  return end;
+}
+
+function computeEnd(from: number, q: QuietHours, timeZone: string): number {
   let t = from;
+  let end = from;
   // Each pass ends the window or moves to the next offset change before its end; a window of
   // under a day spans at most one change in any real zone, so more passes mean odd zone data.
-  let end = from;
   for (let pass = 0; pass < 4; pass++) {
-    const w = wallClock(t, timeZone);
-    const minute = w.hour * 60 + w.minute;
-    if (!isQuietAt(q, minute)) return t;
     const offset = offsetMs(t, timeZone);
+    // The wall clock at `t`, counted as if it were UTC.
+    const local = t + offset;
+    const minute = Math.floor(mod(local, DAY_MINUTES * MINUTE) / MINUTE);
+    if (!isQuietAt(q, minute)) return t;
     // The window's end on the wall clock, were the offset at `t` to hold until then.
     const minutesLeft = (q.endMinute - minute + DAY_MINUTES) % DAY_MINUTES;
-    const localEnd = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute) + minutesLeft * MINUTE;
-    end = localEnd - offset;
+    end = local - mod(local, MINUTE) + minutesLeft * MINUTE - offset;
     if (offsetMs(end, timeZone) === offset) return end;
     t = offsetChange(t, end, offset, timeZone);
   }

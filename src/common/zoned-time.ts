@@ -10,46 +10,25 @@ export interface WallClock {
   second: number;
 }
 
-interface Reading {
-  second: number;
-  fields: WallClock;
-}
+// Building a formatter costs ~40 µs, reading one ~1 µs: one per zone, kept.
+const formatters = new Map<string, Intl.DateTimeFormat>();
 
-interface ZoneReader {
-  format: Intl.DateTimeFormat;
-  /**
-   * The last two seconds read: a dispatch asks about one instant and the end of its quiet hours
-   * for every delivery, and each read costs ~1 µs.
-   */
-  recent: [Reading, Reading];
-}
-
-// Building a formatter costs ~40 µs: one per zone, kept.
-const readers = new Map<string, ZoneReader>();
-
-function reader(timeZone: string): ZoneReader {
-  let r = readers.get(timeZone);
-  if (!r) {
-    const none = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
-    r = {
-      format: new Intl.DateTimeFormat('en-US', {
-        timeZone,
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: '2-digit',
-        day: '2-digit',
-        hour: '2-digit',
-        minute: '2-digit',
-        second: '2-digit',
-      }),
-      recent: [
-        { second: NaN, fields: none },
-        { second: NaN, fields: none },
-      ],
-    };
-    readers.set(timeZone, r);
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
   }
-  return r;
+  return f;
 }
 
 const FORMATTED = /^(\d\d)\/(\d\d)\/(\d{4}), (\d\d):(\d\d):(\d\d)$/;
@@ -62,23 +41,18 @@ function readFormatted(text: string): WallClock | null {
 }
 
 /** Any other shape (a year before 1000, another ICU's punctuation) by parts. */
-function readParts(format: Intl.DateTimeFormat, second: number): WallClock {
+function readParts(format: Intl.DateTimeFormat, ms: number): WallClock {
   const fields: WallClock = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
-  for (const p of format.formatToParts(new Date(second * 1000)))
+  for (const p of format.formatToParts(new Date(ms)))
     if (p.type in fields) fields[p.type as keyof WallClock] = Number(p.value);
   return fields;
 }
 
-/** What the wall clock of `timeZone` shows at `ms` (to the second). The result is shared: do not change it. */
-export function wallClock(ms: number, timeZone: string): Readonly<WallClock> {
-  const { format, recent } = reader(timeZone);
-  const second = Math.floor(ms / 1000);
-  if (recent[0].second === second) return recent[0].fields;
-  if (recent[1].second === second) return recent[1].fields;
-  const fields = readFormatted(format.format(second * 1000)) ?? readParts(format, second);
-  recent[1] = recent[0];
-  recent[0] = { second, fields };
-  return fields;
+/** What the wall clock of `timeZone` shows at `ms` (to the second). */
+export function wallClock(ms: number, timeZone: string): WallClock {
+  const f = formatter(timeZone);
+  const second = Math.floor(ms / 1000) * 1000;
+  return readFormatted(f.format(second)) ?? readParts(f, second);
 }
 
 /** How far the zone's wall clock is ahead of UTC at `ms` (whole seconds, as the zone data has them). */
