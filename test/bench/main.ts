@@ -161,9 +161,9 @@ function record(scenario: string, data: Record<string, unknown>): void {
   );
 }
 
-/** With --profile, our server (never the baseline; the storm's own stage is ours) writes a CPU profile there. */
+/** With --profile, our server (never the baseline; the storm's and quiet hours' own stages are ours) writes a CPU profile there. */
 const profileOf = (name: string) =>
-  args.profile && /(^|-)ours|^storm$/.test(name) ? join(resultsDir, 'profiles') : undefined;
+  args.profile && /(^|-)ours|^storm$|^quiet$/.test(name) ? join(resultsDir, 'profiles') : undefined;
 
 /**
  * A server with `devices` registered, a ready clip, and a fleet of agents all online. With
