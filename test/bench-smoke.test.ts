@@ -13,14 +13,14 @@ import { tempDir } from './support/server.js';
  * stored exactly once; this test also reads what it recorded.
  */
 describe('npm run bench at the smoke size (81 devices)', () => {
-  it('delivers to all 81 devices once, stores every confirmation once, answers coverage alike, measures memory, compares group topics, survives a restart', async () => {
+  it('delivers to all 81 devices once, stores every confirmation once, answers coverage alike, measures memory, compares group topics, holds a broadcast in quiet hours, survives a restart', async () => {
     const out = join(tempDir(), 'smoke.jsonl');
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
         join(ROOT, 'dist/test/bench/main.js'),
         '--scenario',
-        'fanout,ingest,group,coverage,memory,storm',
+        'fanout,ingest,group,coverage,memory,storm,quiet',
         '--devices',
         '81',
         '--rounds',
@@ -35,6 +35,8 @@ describe('npm run bench at the smoke size (81 devices)', () => {
         '81',
         '--group-devices',
         '250',
+        '--quiet-devices',
+        '81',
         '--out',
         out,
       ],
@@ -46,10 +48,11 @@ describe('npm run bench at the smoke size (81 devices)', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { scenario: string; raw?: { failures: string[] } });
     const by = (scenario: string): unknown => rows.find((r) => r.scenario === scenario);
-    // Memory and the storm ride on the 81-device stage: memory while it connects, the storm last.
+    // Memory, quiet hours and the storm ride on the 81-device stage: memory while it connects,
+    // quiet hours after ingest, the storm last.
     assert.deepEqual(
       rows.map((r) => r.scenario),
-      ['memory', 'fanout', 'ingest', 'storm', 'group', 'coverage'],
+      ['memory', 'fanout', 'ingest', 'quiet', 'storm', 'group', 'coverage'],
     );
     for (const r of rows.filter((r) => r.raw)) assert.deepEqual(r.raw?.failures, [], r.scenario);
 
@@ -105,6 +108,25 @@ describe('npm run bench at the smoke size (81 devices)', () => {
     const coverage = by('coverage') as { rows: number; ours: Record<string, number> };
     assert.equal(coverage.rows, 12000);
     assert.deepEqual(Object.keys(coverage.ours).sort(), ['board', 'broadcast', 'report']);
+
+    // Each round already failed unless every device got the command once, with notBefore the end
+    // of its village's quiet hours at night and the broadcast's start by day.
+    const quiet = by('quiet') as {
+      devices: number;
+      perCall: { ours: number; old: number }[];
+      dispatchLoop: { deliveries: number; ours: number; old: number };
+      night: { p100: number; resent: number };
+      day: { p100: number; resent: number };
+      raw: { ours: { notBefore: string }[]; baseline: { notBefore: string }[] };
+    };
+    assert.equal(quiet.devices, 81);
+    assert.ok(quiet.perCall.length > 0 && quiet.perCall.every((c) => c.ours > 0 && c.old > 0));
+    assert.equal(quiet.dispatchLoop.deliveries, 10_000);
+    assert.ok(quiet.night.p100 > 0 && quiet.day.p100 > 0);
+    assert.deepEqual([quiet.night.resent, quiet.day.resent], [0, 0], 'one command each');
+    const [night, day] = [quiet.raw.ours[0].notBefore, quiet.raw.baseline[0].notBefore];
+    assert.match(night, /:00\.000Z$/, 'held to the minute the window ends');
+    assert.ok(Date.parse(night) > Date.parse(day), 'held at night, not by day');
 
     const storm = by('storm') as { devices: number; allPlayedMs: number; allOnlineMs: number };
     assert.equal(storm.devices, 81);

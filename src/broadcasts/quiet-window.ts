@@ -1,30 +1,88 @@
-import { isQuietAt, parseQuietHours } from '../villages/quiet-hours.js';
+import { offsetMs, wallClock } from '../common/zoned-time.js';
+import { isQuietAt, parseQuietHours, type QuietHours } from '../villages/quiet-hours.js';
+
+const MINUTE = 60_000;
+const DAY_MINUTES = 24 * 60;
 
 /** Minutes after local midnight of `at` in `timeZone`. */
 export function minuteOfDay(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(at));
-  const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? 0);
-  const minute = Number(parts.find((p) => p.type === 'minute')?.value ?? 0);
-  return hour * 60 + minute;
+  const w = wallClock(at, timeZone);
+  return w.hour * 60 + w.minute;
+}
+
+// A county has a handful of distinct windows; the dispatcher asks once per delivery.
+const parsed = new Map<string, QuietHours | null>();
+
+function quietHoursOf(text: string): QuietHours | null {
+  let q = parsed.get(text);
+  if (q === undefined) {
+    q = parseQuietHours(text);
+    parsed.set(text, q);
+  }
+  return q;
 }
 
 /**
- * The first moment at or after `from` outside a village's quiet hours (`HH:MM-HH:MM`, local time in
- * `timeZone`); `from` itself when it is not quiet or the village has none. Checked minute by minute,
- * at most a day ahead.
+ * The last answer per zone and window: a send asks the same question for every delivery of a
+ * village, and on the nights the clock changes an answer costs ~20 readings of the clock.
+ */
+const lastAnswer = new Map<string, { from: number; end: number }>();
+
+/** `x` mod `m`, never negative (instants before 1970 are negative). */
+const mod = (x: number, m: number) => ((x % m) + m) % m;
+
+/**
+ * The first instant at or after `from` outside a village's quiet hours (`HH:MM-HH:MM`, local
+ * wall-clock time in `timeZone`, end exclusive); `from` itself when it is not quiet or the village
+ * has none. A window that ends normally ends at its end minute (`06:00:00.000` local). Across a
+ * change of the zone's offset: when the end falls in a skipped hour, the first instant after the
+ * skip; when the clock goes back, the earliest instant the clock shows a time outside the window
+ * (the first `01:30` of a repeated hour, or the change itself when the clock falls back out of
+ * the window). Assumes the offset does not change and change back within one window.
  */
 export function endOfQuiet(from: number, quietHours: string | null, timeZone: string): number {
-  const q = quietHours ? parseQuietHours(quietHours) : null;
-  if (!q || !isQuietAt(q, minuteOfDay(from, timeZone))) return from;
-  const startOfMinute = from - (from % 60_000);
-  for (let m = 1; m <= 24 * 60; m++) {
-    const t = startOfMinute + m * 60_000;
-    if (!isQuietAt(q, minuteOfDay(t, timeZone))) return t;
+  const q = quietHours ? quietHoursOf(quietHours) : null;
+  if (!q) return from;
+  const key = `${timeZone} ${quietHours}`;
+  const last = lastAnswer.get(key);
+  if (last?.from === from) return last.end;
+  const end = computeEnd(from, q, timeZone);
+  lastAnswer.set(key, { from, end });
+  return end;
+}
+
+function computeEnd(from: number, q: QuietHours, timeZone: string): number {
+  let t = from;
+  let end = from;
+  // Each pass ends the window or moves to the next offset change before its end; a window of
+  // under a day spans at most one change in any real zone, so more passes mean odd zone data.
+  for (let pass = 0; pass < 4; pass++) {
+    const offset = offsetMs(t, timeZone);
+    // The wall clock at `t`, counted as if it were UTC.
+    const local = t + offset;
+    const minute = Math.floor(mod(local, DAY_MINUTES * MINUTE) / MINUTE);
+    if (!isQuietAt(q, minute)) return t;
+    // The window's end on the wall clock, were the offset at `t` to hold until then.
+    const minutesLeft = (q.endMinute - minute + DAY_MINUTES) % DAY_MINUTES;
+    end = local - mod(local, MINUTE) + minutesLeft * MINUTE - offset;
+    if (offsetMs(end, timeZone) === offset) return end;
+    t = offsetChange(t, end, offset, timeZone);
   }
-  return from;
+  return end;
+}
+
+/**
+ * The first instant in (`from`, `to`] at which the offset of `timeZone` is no longer `offset`
+ * (which it is at `from`, and is not at `to`). Offsets change on whole seconds: a binary search
+ * over seconds, ~17 readings for a day, only on the nights the clock changes.
+ */
+function offsetChange(from: number, to: number, offset: number, timeZone: string): number {
+  let same = Math.floor(from / 1000);
+  let changed = Math.ceil(to / 1000);
+  while (changed - same > 1) {
+    const mid = Math.floor((same + changed) / 2);
+    if (offsetMs(mid * 1000, timeZone) === offset) same = mid;
+    else changed = mid;
+  }
+  return changed * 1000;
 }

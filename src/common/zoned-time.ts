@@ -1,5 +1,16 @@
 /** Calendar days and wall-clock times in an IANA time zone (pure, on Intl). */
 
+/** The wall-clock fields of an instant in a zone (month 1–12, hour 0–23). */
+export interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+// Building a formatter costs many times what reading one does: one per zone, kept.
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
@@ -20,15 +31,32 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-function wallClock(ms: number, timeZone: string): Record<string, number> {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(ms)))
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return parts;
+const FORMATTED = /^(\d\d)\/(\d\d)\/(\d{4}), (\d\d):(\d\d):(\d\d)$/;
+
+/** `MM/DD/YYYY, HH:mm:ss` read back: `format` and a regex cost less than `formatToParts`. */
+function readFormatted(text: string): WallClock | null {
+  const m = FORMATTED.exec(text);
+  if (!m) return null;
+  return { year: +m[3], month: +m[1], day: +m[2], hour: +m[4], minute: +m[5], second: +m[6] };
 }
 
-/** How far the zone's wall clock is ahead of UTC at `ms`. */
-function offsetMs(ms: number, timeZone: string): number {
+/** Any other shape (a year before 1000, another ICU's punctuation) by parts. */
+function readParts(format: Intl.DateTimeFormat, ms: number): WallClock {
+  const fields: WallClock = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+  for (const p of format.formatToParts(new Date(ms)))
+    if (p.type in fields) fields[p.type as keyof WallClock] = Number(p.value);
+  return fields;
+}
+
+/** What the wall clock of `timeZone` shows at `ms` (to the second). */
+export function wallClock(ms: number, timeZone: string): WallClock {
+  const f = formatter(timeZone);
+  const second = Math.floor(ms / 1000) * 1000;
+  return readFormatted(f.format(second)) ?? readParts(f, second);
+}
+
+/** How far the zone's wall clock is ahead of UTC at `ms` (whole seconds, as the zone data has them). */
+export function offsetMs(ms: number, timeZone: string): number {
   const p = wallClock(ms, timeZone);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
   return asUtc - Math.floor(ms / 1000) * 1000;

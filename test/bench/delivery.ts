@@ -95,7 +95,7 @@ async function createBroadcast(stage: Stage): Promise<string> {
   return b.id;
 }
 
-async function completed(stage: Stage, id: string): Promise<void> {
+export async function completed(stage: Stage, id: string): Promise<void> {
   await until(
     async () =>
       (await stage.server.api<{ status: string }>('GET', `/api/broadcasts/${id}`)).status ===

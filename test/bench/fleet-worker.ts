@@ -4,7 +4,7 @@
  * test/bench/fleet.ts. It timestamps every play command and every `played` report it sends.
  */
 import { performance } from 'node:perf_hooks';
-import type { PlayCommand } from '../../src/contract/messages.js';
+import type { PlayCommand, StopCommand } from '../../src/contract/messages.js';
 import type { Faults } from '../../devices/agent.js';
 import { Fleet } from '../../devices/fleet.js';
 import type { FleetReply, FleetRequest, Listener, PlayTimes } from './fleet.js';
@@ -17,8 +17,11 @@ const fleets: Fleet[] = [];
 /** Connection attempts that did not get in, by why (`ECONNREFUSED`, `connack timeout`…). */
 const connectFailures: Record<string, number> = {};
 const faults: Faults = {};
-/** broadcastId → deviceId → times. */
-const plays = new Map<string, Map<string, { received: number[]; played?: number }>>();
+/** broadcastId → deviceId → times, and the `notBefore` of the first play command. */
+const plays = new Map<
+  string,
+  Map<string, { received: number[]; notBefore?: number; played?: number; stopped?: number }>
+>();
 
 /** The group-topic scenario's bare subscribers, and round → when each first heard it. */
 const listeners: MqttClient[] = [];
@@ -79,10 +82,17 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
           connectFailures[why] = (connectFailures[why] ?? 0) + 1;
         });
         agent.on('command', (cmd: { type: string }) => {
+          if (cmd.type === 'stop') {
+            const stop = cmd as StopCommand;
+            if (stop.broadcastId) record(stop.broadcastId, agent.id).stopped ??= now();
+            return;
+          }
           if (cmd.type !== 'play') return;
           const play = cmd as PlayCommand;
           deliveryToBroadcast.set(play.deliveryId, play.broadcastId);
-          record(play.broadcastId, agent.id).received.push(now());
+          const entry = record(play.broadcastId, agent.id);
+          entry.received.push(now());
+          entry.notBefore ??= play.notBefore;
         });
         agent.on('delivery', (deliveryId: string, state: string) => {
           if (state !== 'played') return;
@@ -104,19 +114,20 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
       for (const f of fleets) for (const agent of f.agents) n += agent.confirmHeld();
       return { at, confirmed: n };
     }
-    case 'played-count': {
-      let played = 0;
+    case 'count': {
+      let count = 0;
       for (const e of plays.get(req.broadcastId)?.values() ?? [])
-        if (e.played !== undefined) played++;
-      return { played };
+        if (req.what === 'received' ? e.received.length > 0 : e[req.what] !== undefined) count++;
+      return { count };
     }
     case 'times': {
       const devices = plays.get(req.broadcastId) ?? new Map();
-      const times: PlayTimes = { commands: [], firstReceived: [], played: [] };
+      const times: PlayTimes = { commands: [], firstReceived: [], played: [], notBefore: [] };
       for (const e of devices.values()) {
         times.commands.push(e.received.length);
         if (e.received.length) times.firstReceived.push(e.received[0]);
         if (e.played !== undefined) times.played.push(e.played);
+        if (e.notBefore !== undefined) times.notBefore.push(e.notBefore);
       }
       return times;
     }

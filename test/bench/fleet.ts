@@ -9,13 +9,18 @@ export interface PlayTimes {
   firstReceived: number[];
   /** When each device reported `played`. */
   played: number[];
+  /** The `notBefore` of each device's first play command (epoch ms): when it may play. */
+  notBefore: number[];
 }
+
+/** What the fleet counts per broadcast: devices that had its play command, played it, were told to stop. */
+export type Milestone = 'received' | 'played' | 'stopped';
 
 export type FleetRequest =
   | { op: 'start'; url: string; ids: string[]; secret: string; prefix: string }
   | { op: 'hold'; hold: boolean }
   | { op: 'confirm' }
-  | { op: 'played-count'; broadcastId: string }
+  | { op: 'count'; broadcastId: string; what: Milestone }
   | { op: 'times'; broadcastId: string }
   | { op: 'online' }
   | { op: 'kill' }
@@ -34,7 +39,7 @@ export type FleetReply =
   | { ok: true }
   | { connected: number; failed: { id: string; error: string }[]; ms: number }
   | { at: number; confirmed: number }
-  | { played: number }
+  | { count: number }
   | PlayTimes
   | { online: number; connectFailures?: Record<string, number> }
   | { heard: number; times?: number[] };
@@ -160,15 +165,23 @@ export class BenchFleet {
   }
 
   /** Resolves once `count` devices have reported `played` for the broadcast. */
-  async waitPlayed(broadcastId: string, count: number, timeoutMs = 300_000): Promise<void> {
+  waitPlayed(broadcastId: string, count: number, timeoutMs = 300_000): Promise<void> {
+    return this.waitFor(broadcastId, 'played', count, timeoutMs);
+  }
+
+  /** Resolves once `count` devices have reached `what` for the broadcast. */
+  async waitFor(
+    broadcastId: string,
+    what: Milestone,
+    count: number,
+    timeoutMs = 300_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const played = await this.playedCount(broadcastId);
-      if (played >= count) return;
+      const n = await this.count(broadcastId, what);
+      if (n >= count) return;
       if (Date.now() > deadline)
-        throw new Error(
-          `only ${played} of ${count} devices played ${broadcastId} in ${timeoutMs} ms`,
-        );
+        throw new Error(`only ${n} of ${count} devices ${what} ${broadcastId} in ${timeoutMs} ms`);
       await wait(20);
     }
   }
@@ -179,6 +192,7 @@ export class BenchFleet {
       commands: replies.flatMap((r) => r.commands),
       firstReceived: replies.flatMap((r) => r.firstReceived),
       played: replies.flatMap((r) => r.played),
+      notBefore: replies.flatMap((r) => r.notBefore),
     };
   }
 
@@ -225,9 +239,14 @@ export class BenchFleet {
   }
 
   /** Devices that reported `played` for the broadcast so far. */
-  async playedCount(broadcastId: string): Promise<number> {
-    const replies = await this.all<{ played: number }>({ op: 'played-count', broadcastId });
-    return replies.reduce((n, r) => n + r.played, 0);
+  playedCount(broadcastId: string): Promise<number> {
+    return this.count(broadcastId, 'played');
+  }
+
+  /** Devices that have reached `what` for the broadcast so far. */
+  async count(broadcastId: string, what: Milestone): Promise<number> {
+    const replies = await this.all<{ count: number }>({ op: 'count', broadcastId, what });
+    return replies.reduce((n, r) => n + r.count, 0);
   }
 
   async killOne(id: string): Promise<void> {

@@ -7,9 +7,16 @@
  *   npm run bench                                     every scenario at the default sizes
  *   npm run bench -- --scenario fanout --devices 10000 --rounds 7
  *   npm run bench -- --broker mosquitto               devices and server on the machine's Mosquitto
+ *   npm run bench -- --scenario quiet                 quiet hours: endOfQuiet per call against the old
+ *                                                     minute walk, and a routine broadcast to 10,000
+ *                                                     devices at night against one by day
+ *
+ * Scenarios: fanout ingest group coverage memory storm slow quiet. Sizes: --devices (fan-out and
+ * ingest), --coverage-devices, --memory-devices, --storm-devices, --slow-devices, --group-devices,
+ * --quiet-devices (default 10,000; 1,000 in a run of every scenario, see `quietDevices`).
  */
 import { copyFileSync, mkdirSync, appendFileSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +25,16 @@ import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
 import { BenchFleet } from './fleet.js';
 import { BENCH_SECRET, BenchServer, villageOf } from './server.js';
 import { GROUP_VARIANTS, groupStage } from './group.js';
+import {
+  checkAgreement,
+  clearQuietHours,
+  dispatchLoop,
+  IMPLEMENTATIONS,
+  perCall,
+  QUIET_CASES,
+  quietRound,
+  villagesOf,
+} from './quiet.js';
 import {
   AbColumn,
   abTable,
@@ -33,12 +50,22 @@ import mqtt from 'mqtt';
 import Database from 'better-sqlite3';
 import { setTimeout as wait } from 'node:timers/promises';
 
-const SCENARIOS = ['fanout', 'ingest', 'group', 'coverage', 'memory', 'storm', 'slow'] as const;
+const SCENARIOS = [
+  'fanout',
+  'ingest',
+  'group',
+  'coverage',
+  'memory',
+  'storm',
+  'slow',
+  'quiet',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
   options: {
-    scenario: { type: 'string', default: SCENARIOS.join(',') },
+    /** Absent: every scenario (and the quiet one at its smaller size, see `quietDevices`). */
+    scenario: { type: 'string' },
     devices: { type: 'string', default: '81,1000,10000' },
     rounds: { type: 'string', default: '5' },
     /**
@@ -55,6 +82,8 @@ const { values: args } = parseArgs({
     'slow-devices': { type: 'string', default: '1000' },
     /** Subscribers of the group-topic comparison (per-device against per-village publishes). */
     'group-devices': { type: 'string', default: '10000' },
+    /** Devices of the quiet-hours broadcast on the real server; default below. */
+    'quiet-devices': { type: 'string' },
     /**
      * Fan-out and ingest compare with the naive baseline up to this many devices only: at 10,000
      * one naive round did not finish in 5 minutes (each per-device step recounts the broadcast).
@@ -71,7 +100,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const scenarios = args.scenario.split(',').map((s) => s.trim()) as Scenario[];
+const scenarios = (args.scenario ?? SCENARIOS.join(','))
+  .split(',')
+  .map((s) => s.trim()) as Scenario[];
 for (const s of scenarios)
   if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}`);
 const int = (name: string, value: string, min: number, max: number) => {
@@ -84,6 +115,17 @@ const sizes = args.devices.split(',').map((s) => int('devices', s, 1, 99_900));
 const rounds = int('rounds', args.rounds, 1, 100);
 const queryRounds = int('query-rounds', args['query-rounds'], 1, 1000);
 const baselineMax = int('baseline-max', args['baseline-max'], 0, 99_900);
+/**
+ * 10,000 when asked for (`--scenario quiet`); 1,000 in a run of every scenario, riding on the
+ * 1,000-device stage: at 10,000 its rounds take minutes (each by day waits for 10,000 plays), too
+ * much of the whole run's 10-minute budget.
+ */
+const quietDevices = int(
+  'quiet-devices',
+  args['quiet-devices'] ?? (args.scenario === undefined ? '1000' : '10000'),
+  1,
+  99_900,
+);
 if (!['embedded', 'mosquitto'].includes(args.broker))
   fail('--broker must be "embedded" or "mosquitto" (the machine\'s, at mqtt://127.0.0.1:1883)');
 const mqttUrl = args.broker === 'mosquitto' ? 'mqtt://127.0.0.1:1883' : undefined;
@@ -119,9 +161,9 @@ function record(scenario: string, data: Record<string, unknown>): void {
   );
 }
 
-/** With --profile, our server (never the baseline; the storm's own stage is ours) writes a CPU profile there. */
+/** With --profile, our server (never the baseline; the storm's and quiet hours' own stages are ours) writes a CPU profile there. */
 const profileOf = (name: string) =>
-  args.profile && /(^|-)ours|^storm$/.test(name) ? join(resultsDir, 'profiles') : undefined;
+  args.profile && /(^|-)ours|^storm$|^quiet$/.test(name) ? join(resultsDir, 'profiles') : undefined;
 
 /**
  * A server with `devices` registered, a ready clip, and a fleet of agents all online. With
@@ -201,9 +243,13 @@ const lowerIsBetter = <R>(
 
 // ---- scenarios ----
 
-/** What else runs on this size's stage of ours: memory while it connects, the storm at its end. */
+/**
+ * What else runs on this size's stage of ours: memory while it connects, the quiet-hours
+ * broadcasts after fan-out and ingest, the storm at its end.
+ */
 interface Folded {
   memory: boolean;
+  quiet: boolean;
   storm: boolean;
 }
 
@@ -319,6 +365,10 @@ async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folde
           row.baseline,
         ),
       );
+    }
+    if (folded.quiet) {
+      await base?.close();
+      await quietOn(ours);
     }
     if (folded.storm) {
       await base?.close();
@@ -569,6 +619,7 @@ async function main(): Promise<void> {
     ...(scenarios.some((s) => s === 'fanout' || s === 'ingest') ? sizes : []),
     scenarios.includes('storm') ? Number(args['storm-devices']) : 0,
     scenarios.includes('memory') ? Number(args['memory-devices']) : 0,
+    scenarios.includes('quiet') ? quietDevices : 0,
   );
   if (machine.somaxconn !== null && machine.somaxconn < largest)
     log(
@@ -584,12 +635,16 @@ async function main(): Promise<void> {
     scenarios.includes(s) && delivery.length > 0 && sizes.includes(n);
   const folded = {
     memory: foldable('memory', memoryDevices),
+    quiet: foldable('quiet', quietDevices),
     storm: foldable('storm', stormDevices),
   };
+  // Before any stage: its fleet's processes would share the CPU with the timed calls.
+  if (scenarios.includes('quiet')) quietComputed = await quietComputation();
   if (delivery.length)
     for (const n of sizes)
       await fanoutAndIngest(n, delivery, {
         memory: folded.memory && n === memoryDevices,
+        quiet: folded.quiet && n === quietDevices,
         storm: folded.storm && n === stormDevices,
       });
   if (scenarios.includes('group'))
@@ -598,6 +653,7 @@ async function main(): Promise<void> {
   if (scenarios.includes('memory') && !folded.memory) await memory(memoryDevices);
   if (scenarios.includes('storm') && !folded.storm) await storm(stormDevices);
   if (scenarios.includes('slow')) await slow();
+  if (scenarios.includes('quiet') && !folded.quiet) await quiet(quietDevices);
   console.log(
     `\nDalaba benchmarks — ${machine.cores} cores, ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, broker: ${args.broker}\n`,
   );
@@ -854,6 +910,190 @@ async function slow(): Promise<void> {
   } finally {
     frozen.end(true);
     await s.close();
+  }
+}
+
+// ---- quiet hours ----
+
+/** Deliveries of the simulated dispatch loop, and how many of them the minute walk computes. */
+const LOOP_DELIVERIES = 10_000;
+const LOOP_OLD_CALLS = 20;
+
+const fmtUs = (us: number) =>
+  !Number.isFinite(us) ? '—' : us < 10 ? `${us.toFixed(2)} µs` : `${fmtNum(us)} µs`;
+
+type QuietComputation = Awaited<ReturnType<typeof quietComputation>>;
+/** The per-call and dispatch-loop figures, recorded with the server's rounds. */
+let quietComputed: QuietComputation | undefined;
+
+/** Calls of a case in batches (whole turns of its instants) until `minMs` have passed: µs a call. */
+function timed(
+  fn: (typeof IMPLEMENTATIONS)['ours'],
+  c: (typeof QUIET_CASES)[number],
+  batch: number,
+  minMs: number,
+) {
+  let calls = 0;
+  let totalUs = 0;
+  const t0 = hrnow();
+  do {
+    totalUs += perCall(fn, c, batch) * batch;
+    calls += batch;
+  } while (hrnow() - t0 < minMs);
+  return { us: totalUs / calls, calls };
+}
+
+/**
+ * endOfQuiet against the minute walk it replaced, in this process: per call on each case (ours
+ * ~100 ms of calls a round, the walk ~200 ms), and the dispatcher's loop over 10,000 deliveries
+ * at 22:05 (the walk on its first 20, extrapolated).
+ */
+async function quietComputation() {
+  checkAgreement(QUIET_CASES);
+  // Other work on the machine slows both sides; the record says how busy it was.
+  const load = loadavg();
+  const cases = [];
+  const failures: string[] = [];
+  for (const c of QUIET_CASES) {
+    const r = await alternate(
+      rounds,
+      async () => timed(IMPLEMENTATIONS.ours, c, c.froms.length * 100, 100),
+      async () => timed(IMPLEMENTATIONS.old, c, c.froms.length, 200),
+      (p) => log(`quiet per call, ${c.label}: ${p}`),
+    );
+    failures.push(...r.failures);
+    cases.push({
+      label: c.label,
+      ours: median(r.ours.map((x) => x.us)),
+      old: median(r.baseline.map((x) => x.us)),
+      oursCalls: median(r.ours.map((x) => x.calls)),
+      oldCalls: median(r.baseline.map((x) => x.calls)),
+    });
+  }
+  const loop = await alternate(
+    rounds,
+    async () => dispatchLoop(IMPLEMENTATIONS.ours, LOOP_DELIVERIES, LOOP_DELIVERIES),
+    async () =>
+      (dispatchLoop(IMPLEMENTATIONS.old, LOOP_DELIVERIES, LOOP_OLD_CALLS) * LOOP_DELIVERIES) /
+      LOOP_OLD_CALLS,
+    (p) => log(`quiet dispatch loop: ${p}`),
+  );
+  failures.push(...loop.failures);
+  noteFailures(failures);
+  const dispatch = {
+    deliveries: LOOP_DELIVERIES,
+    ours: median(loop.ours),
+    old: median(loop.baseline),
+    oldCalls: LOOP_OLD_CALLS,
+  };
+  summaries.push(
+    table(
+      ['endOfQuiet, one call', 'ours', 'old (minute walk)', 'old / ours'],
+      cases.map((c) => [c.label, fmtUs(c.ours), fmtUs(c.old), ratio(c.old, c.ours)]),
+    ),
+    table(
+      [
+        `endOfQuiet for ${fmtNum(LOOP_DELIVERIES)} deliveries, as the dispatcher does`,
+        'ours',
+        'old (minute walk)',
+        'old / ours',
+      ],
+      [
+        [
+          'routine at 22:05, villages with 22:00-06:00, Shanghai',
+          fmtMs(dispatch.ours),
+          `${fmtMs(dispatch.old)} (extrapolated from ${LOOP_OLD_CALLS} calls)`,
+          ratio(dispatch.old, dispatch.ours),
+        ],
+      ],
+    ),
+  );
+  return { cases, dispatch, failures, load };
+}
+
+/** The quiet-hours broadcasts on their own stage (when no fan-out or ingest stage of its size runs). */
+async function quiet(devices: number): Promise<void> {
+  // At info level the server logs how long each dispatch took to save and to publish.
+  const s = await stage('quiet', devices, { LOG_LEVEL: 'info' });
+  try {
+    await quietOn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * A routine broadcast to every device of the stage while their villages are in quiet hours
+ * (every delivery held until the window ends) against the same broadcast by day, alternately.
+ */
+async function quietOn(s: Stage): Promise<void> {
+  const devices = s.devices;
+  const villages = villagesOf(devices);
+  try {
+    const r = await alternate(
+      rounds,
+      () => quietRound(s, villages, true),
+      () => quietRound(s, villages, false),
+      (p) => log(`quiet ${fmtNum(devices)}: ${p}`),
+    );
+    noteFailures(r.failures);
+    const keys = [
+      'api',
+      'p50',
+      'p100',
+      'loopP99',
+      'loopMax',
+      'resent',
+      'savedMs',
+      'publishedMs',
+    ] as const;
+    const m = (xs: Record<(typeof keys)[number], number>[]) =>
+      Object.fromEntries(keys.map((k) => [k, median(xs.map((x) => x[k]))])) as Record<
+        (typeof keys)[number],
+        number
+      >;
+    const row = {
+      devices,
+      villages: villages.length,
+      rounds,
+      perCall: quietComputed?.cases,
+      dispatchLoop: quietComputed?.dispatch,
+      /** The machine's load average (1, 5, 15 min) when the calls were timed and after the rounds. */
+      loadAvg: { computation: quietComputed?.load, rounds: loadavg() },
+      night: m(r.ours),
+      day: m(r.baseline),
+      raw: { ...r, failures: [...(quietComputed?.failures ?? []), ...r.failures] },
+    };
+    record('quiet', row);
+    type Figures = typeof row.night;
+    // Ratio: night / day (1.0× means quiet hours cost the dispatch nothing).
+    const against = (header: string, k: keyof Figures): AbColumn<Figures> => ({
+      header,
+      cell: (x) => fmtMs(x[k]),
+      ratio: (o, b) => ratio(o[k], b[k]),
+    });
+    summaries.push(
+      abTable<Figures>(
+        'routine broadcast',
+        ['night (held ~1 h)', 'day'],
+        [
+          { header: 'devices', cell: () => fmtNum(devices) },
+          against('API call', 'api'),
+          against('50% have it', 'p50'),
+          against('100% have it', 'p100'),
+          against('loop delay p99', 'loopP99'),
+          against('loop delay max', 'loopMax'),
+          { header: 'resent', cell: (x) => fmtNum(x.resent) },
+          // From the server's dispatch log line: only on the quiet scenario's own stage.
+          against('prepared and saved', 'savedMs'),
+          against('handed to the broker', 'publishedMs'),
+        ],
+        row.night,
+        row.day,
+      ),
+    );
+  } finally {
+    await clearQuietHours(s, villages);
   }
 }
 

@@ -54,6 +54,7 @@ export class BenchServer {
   mqttUrl = '';
   private child?: ChildProcess;
   private output = '';
+  private readonly watchers: { pattern: RegExp; lines: string[] }[] = [];
   private httpPort = 0;
   private mqttPort = 0;
   private inspectPort = 0;
@@ -149,6 +150,14 @@ export class BenchServer {
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
+    let partial = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      if (!this.watchers.length) return;
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines)
+        for (const w of this.watchers) if (w.pattern.test(line)) w.lines.push(line);
+    });
     process.once('exit', () => child.kill('SIGKILL'));
     await new Promise<void>((resolve, reject) => {
       const onData = () => {
@@ -274,11 +283,26 @@ export class BenchServer {
 
   /** Every series of one metric from /metrics, by its labels (`reason="auth_failed"`, say). */
   async series(name: string): Promise<Record<string, number>> {
+    return (await this.scrape([name]))[name] ?? {};
+  }
+
+  /**
+   * Several gauges from one scrape: reading the event-loop delay resets its histogram, so its
+   * p99 and max must come from the same one.
+   */
+  async metrics<N extends string>(names: N[]): Promise<Record<N, number>> {
+    const all = await this.scrape(names);
+    return Object.fromEntries(
+      names.map((n) => [n, Object.values(all[n] ?? {})[0] ?? NaN]),
+    ) as Record<N, number>;
+  }
+
+  private async scrape(names: string[]): Promise<Record<string, Record<string, number>>> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
-    const out: Record<string, number> = {};
+    const out: Record<string, Record<string, number>> = {};
     for (const line of text.split('\n')) {
       const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/);
-      if (m && m[1] === name) out[m[2] ?? ''] = Number(m[3]);
+      if (m && names.includes(m[1])) (out[m[1]] ??= {})[m[2] ?? ''] = Number(m[3]);
     }
     return out;
   }
@@ -325,6 +349,16 @@ export class BenchServer {
 
   lastOutput(): string {
     return this.output;
+  }
+
+  /**
+   * Lines of the server's standard output matching `pattern` from now on, across restarts (the
+   * last 20 kB kept for `lastOutput` hold a few dozen request log lines at info level).
+   */
+  watch(pattern: RegExp): string[] {
+    const lines: string[] = [];
+    this.watchers.push({ pattern, lines });
+    return lines;
   }
 }
 
