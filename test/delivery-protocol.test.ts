@@ -356,10 +356,26 @@ describe('delivery rules with a device that follows the protocol document litera
     ).id;
     await playing;
     assert.equal((await coverage(id)).villages[0].outcome, 'partial', 'playing now');
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${id}/cancel`)
+      .send({ reason: '通知有误' })
+      .expect(200);
     await eventually(
       () =>
         d.stateOf(d.commands.find((c) => c.type === 'play')!.deliveryId as string) === 'stopped',
+    );
+    // Coming back, the device gets the same stop again: same id, same reason.
+    await d.drop();
+    await d.connect();
+    await dispatcher().idle();
+    const stops = d.commands.filter((c) => c.type === 'stop');
+    assert.equal(stops.length, 2);
+    assert.deepEqual(
+      stops.map((c) => [c.id, c.reason]),
+      [
+        [`stop-${id}`, '通知有误'],
+        [`stop-${id}`, '通知有误'],
+      ],
     );
     const c = await coverage(id);
     assert.deepEqual([c.villages[0].outcome, c.villages[0].reason], ['uncovered', 'cancelled']);
@@ -367,6 +383,165 @@ describe('delivery rules with a device that follows the protocol document litera
     assert.equal(c.summary.uncoveredByReason.cancelled, 1);
     assert.equal(c.broadcast.outcome, 'cancelled');
     assert.ok(c.villages[0].firstSoundAt, 'it did sound before the cancel');
+  });
+
+  it('lets a device that began playing before expiresAt finish, and counts its played', async () => {
+    const d = await literal({ holdPlaying: true });
+    let id = '';
+    const playing = deliveryReached(s, () => id, d.device.id, 'playing');
+    // Valid for 3 s: it starts at once, and its 3 plays of the 2-second clip take 6 s.
+    const b = await createBroadcast(s, {
+      title: '临近截止才开始',
+      clipId: clip.id,
+      level: 'II',
+      target: { devices: [d.device.id] },
+      attentionTone: false,
+      repeat: 3,
+      expiresAt: new Date(Date.now() + 3000).toISOString(),
+    });
+    id = b.id;
+    await playing;
+    // Past expiresAt and the 1 s grace period, but within 3 plays of the clip after `playing`.
+    const expiresAt = Date.parse(b.expiresAt as string);
+    await dispatcher().tick(new Date(expiresAt + 1000 + 500));
+    const [open] = await deliveriesOf(s, id);
+    assert.equal(open.state, 'playing', 'still sounding: not expired');
+    const done = statusReached(s, () => id, 'completed');
+    d.release();
+    await done;
+    const [played] = await deliveriesOf(s, id);
+    assert.equal(played.state, 'played');
+    const c = await coverage(id);
+    assert.equal(c.broadcast.outcome, 'completed');
+  });
+
+  it('expires a delivery whose device stopped reporting while playing, once its playing time is over', async () => {
+    const d = await literal({ holdPlaying: true });
+    let id = '';
+    const playing = deliveryReached(s, () => id, d.device.id, 'playing');
+    const b = await createBroadcast(s, {
+      title: '播放中失联',
+      clipId: clip.id,
+      level: 'II',
+      target: { devices: [d.device.id] },
+      attentionTone: false,
+    });
+    id = b.id;
+    await playing;
+    const [delivery] = await deliveriesOf(s, id);
+    const done = statusReached(s, () => id, 'completed');
+    // One play of the 2-second clip and the 1-second grace after the `playing` have passed.
+    await dispatcher().tick(new Date(Date.parse(b.expiresAt as string) + 60_000));
+    await done;
+    const [expired] = await deliveriesOf(s, id);
+    assert.equal(expired.state, 'expired');
+    assert.equal(expired.id, delivery.id);
+  });
+
+  it('resends a lost resumption after the ack timeout, as its own command, with the first notBefore', async () => {
+    const d = await literal({ playMs: 60_000, ignoreResumptions: true });
+    let routineId = '';
+    const playing = deliveryReached(s, () => routineId, d.device.id, 'playing');
+    routineId = (
+      await createBroadcast(s, {
+        title: '日常，恢复丢失',
+        clipId: clip.id,
+        level: 'routine',
+        target: { devices: [d.device.id] },
+      })
+    ).id;
+    await playing;
+    const [routine] = await deliveriesOf(s, routineId);
+    const resumed = deliveryReached(s, () => routineId, d.device.id, 'sent');
+    await createBroadcast(s, {
+      title: 'I 级，打断',
+      clipId: urgentClip.id,
+      level: 'I',
+      target: { devices: [d.device.id] },
+      attentionTone: false,
+    });
+    await resumed;
+    // The ack timeout here is 60 s: the lost resumption goes again after 60 s, not 120 s.
+    await dispatcher().tick(new Date(Date.now() + 61_000));
+    const plays = () => d.commands.filter((c) => c.type === 'play' && c.deliveryId === routine.id);
+    await eventually(() => plays().length === 3, 5000, 'the resumption and its resend');
+    assert.deepEqual(
+      plays().map((c) => c.id),
+      [`play-${routine.id}`, `play-${routine.id}-r1`, `play-${routine.id}-r1`],
+    );
+    assert.ok(
+      plays().every((c) => c.notBefore === plays()[0].notBefore),
+      'a resend and a resumption carry the notBefore of the first command',
+    );
+    await api(s.url, s.adminToken).post(`/api/broadcasts/${routineId}/cancel`).send({}).expect(200);
+  });
+
+  it('counts a repeated downloading with its progress as progress, not as a duplicate', async () => {
+    const device = await fx.newDevice((await fx.newVillage(town)).code);
+    const client = await scriptedDevice(s, device, ['received']);
+    raws.push(client);
+    const b = await createBroadcast(s, {
+      title: '下载进度',
+      clipId: urgentClip.id,
+      level: 'IV',
+      target: { devices: [device.id] },
+      attentionTone: false,
+    });
+    await eventually(async () => (await deliveriesOf(s, b.id))[0].state === 'received');
+    const [delivery] = await deliveriesOf(s, b.id);
+    const count = async (result: string) =>
+      (await s.server.app.get(MetricsService).deliveryEvents.get()).values.find(
+        (v) => v.labels.result === result,
+      )?.value ?? 0;
+    const before = { progress: await count('progress'), duplicate: await count('duplicate') };
+    for (const [n, pct] of [0, 50, 100].entries())
+      await client.publishAsync(
+        `dalaba/v1/d/${device.id}/evt`,
+        JSON.stringify({
+          v: 1,
+          type: 'delivery',
+          id: `p-${n}`,
+          ts: Date.now(),
+          deliveryId: delivery.id,
+          state: 'downloading',
+          progressPct: pct,
+        }),
+        { qos: 1 },
+      );
+    await eventually(async () => (await count('progress')) - before.progress === 2);
+    assert.equal(await count('duplicate'), before.duplicate);
+    assert.equal((await deliveriesOf(s, b.id))[0].state, 'downloading');
+  });
+
+  it('holds a test broadcast through quiet hours, like a routine one', async () => {
+    const h = Number(
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Asia/Shanghai',
+        hour: '2-digit',
+        hourCycle: 'h23',
+      }).format(new Date()),
+    );
+    const quietHours = `${String(h).padStart(2, '0')}:00-${String((h + 2) % 24).padStart(2, '0')}:00`;
+    const village = (await fx.newVillage(town, { quietHours })).code;
+    const d = await literal({}, village);
+    let id = '';
+    const ready = deliveryReached(s, () => id, d.device.id, 'ready');
+    id = (
+      await createBroadcast(s, {
+        title: '测试广播',
+        clipId: urgentClip.id,
+        level: 'test',
+        target: { villages: [village] },
+        expiresAt: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+      })
+    ).id;
+    await ready;
+    const play = d.commands.find((c) => c.type === 'play')!;
+    assert.ok(
+      (play.notBefore as number) >= Date.now() + 59 * 60_000,
+      'held until the quiet hours end',
+    );
+    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
   });
 
   it('ends a broadcast that reached no device failed, not completed', async () => {

@@ -213,6 +213,10 @@ export class DeliveryEntity {
   @Column({ type: 'integer' })
   attempts!: number;
 
+  /** Sends of the current command (the first, or the latest resumption): its resend back-off. */
+  @Column({ type: 'integer', name: 'command_sends', default: 0 })
+  commandSends!: number;
+
   /** Resumptions after the device reported it `preempted`; the play command carries the latest. */
   @Column({ type: 'integer', default: 0 })
   resumes!: number;

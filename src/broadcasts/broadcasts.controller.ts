@@ -39,7 +39,7 @@ export class BroadcastsController {
     description:
       'The clip must be ready and the window open. Without startAt it is sent now: the response comes once the ' +
       'deliveries exist and the commands to the devices online are out. Devices offline get it when they come back, ' +
-      'until expiresAt. Routine broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not.',
+      'until expiresAt (the latest start). Routine and test broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not.',
   })
   @ApiCreatedResponse({ type: BroadcastDto })
   @ApiErrors(400, 401, 403, 409)

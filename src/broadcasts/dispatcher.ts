@@ -56,6 +56,11 @@ const SEND_BATCH = 5000;
 const ONLINE_BATCH = 500;
 const ONLINE_RETRY_MS = 1000;
 
+/** Routine and test broadcasts wait for a village's quiet hours to end; emergencies do not. */
+function heldByQuietHours(level: BroadcastEntity['level']): boolean {
+  return level === 'routine' || level === 'test';
+}
+
 /** Why a play command goes out: the first send, a resend of the same command, a resumption. */
 type SendKind = 'first' | 'resend' | 'resume';
 
@@ -139,10 +144,15 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   // ---- the tick ----
 
-  /** One pass of the engine at time `now`; overlapping calls share the pass that is running. */
-  tick(now: Date = this.clock.now()): Promise<void> {
+  /**
+   * One pass of the engine. The timer's passes (no `at`) share the pass that is running; a pass
+   * asked for at a given time (tests, with their clock) runs after it, at that time.
+   */
+  async tick(at?: Date): Promise<void> {
+    if (at) while (this.ticking) await this.ticking.catch(() => undefined);
     if (!this.ticking) {
-      this.ticking = this.runTick(now.getTime()).finally(() => (this.ticking = null));
+      const now = (at ?? this.clock.now()).getTime();
+      this.ticking = this.runTick(now).finally(() => (this.ticking = null));
     }
     return this.ticking;
   }
@@ -211,6 +221,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       reason: null,
       attempts: 0,
       resumes: 0,
+      commandSends: 0,
       heldUntil: null,
       // Sent right below; the tick picks a delivery up only if that send never gets recorded (a
       // crash in between), so a tick running meanwhile cannot send the same command twice.
@@ -296,7 +307,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
             (b) => [b.id, b],
           ),
         );
-    const needQuiet = [...broadcasts.values()].some((b) => b.level === 'routine');
+    const needQuiet = [...broadcasts.values()].some((b) => heldByQuietHours(b.level));
     const quiet = needQuiet
       ? new Map((await this.villages.targetingSnapshot()).map((v) => [v.code, v.quietHours]))
       : new Map<string, string | null>();
@@ -328,12 +339,14 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         );
         continue;
       }
+      // The broadcast's start, unless quiet hours hold it: a resend or a resumption carries the
+      // same notBefore as the first command.
       let notBefore = b.startAt;
       let heldUntil: number | null = null;
-      if (b.level === 'routine') {
+      if (heldByQuietHours(b.level)) {
         const earliest = Math.max(b.startAt, now);
-        notBefore = endOfQuiet(earliest, quiet.get(d.villageCode) ?? null, this.config.timeZone);
-        if (notBefore > earliest) heldUntil = notBefore;
+        const end = endOfQuiet(earliest, quiet.get(d.villageCode) ?? null, this.config.timeZone);
+        if (end > earliest) notBefore = heldUntil = end;
         if (notBefore >= b.expiresAt) {
           const c = this.change(
             d,
@@ -350,11 +363,14 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         command: this.playCommand(b, d, notBefore, sendAt),
         kind: d.state === 'sent' ? 'resend' : d.resumes > 0 ? 'resume' : 'first',
       });
-      const attempts = d.attempts + 1;
+      // The wait doubles with each send of this command; a resumption is a new command and
+      // starts again at the ack timeout (the resend limit counts every send of the delivery).
+      const commandSends = d.state === 'pending' ? 1 : d.commandSends + 1;
       const patch: Partial<DeliveryEntity> = {
-        attempts,
+        attempts: d.attempts + 1,
+        commandSends,
         sentAt: d.sentAt ?? sendAt,
-        nextSendAt: sendAt + ackTimeoutMs * 2 ** Math.min(attempts - 1, 10),
+        nextSendAt: sendAt + ackTimeoutMs * 2 ** Math.min(commandSends - 1, 10),
         updatedAt: sendAt,
         heldUntil,
       };
@@ -545,7 +561,8 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
           id: `stop-${d.broadcastId}`,
           ts: now,
           broadcastId: d.broadcastId,
-          reason: 'cancelled',
+          // The reason the cancel gave, as in the first `stop`: it is the same command again.
+          reason: d.reason ?? 'cancelled',
         })
         .catch(() => undefined);
     }
@@ -553,13 +570,24 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   // ---- the end of a broadcast ----
 
-  /** Past its deadline: whatever is still open expires, and the broadcast is complete. */
+  /**
+   * Past its deadline: whatever is still open expires, and the broadcast is complete. `expiresAt`
+   * is the latest start: a device that began playing in time may finish (its clip `repeat` times
+   * and the grace period from its `playing`), so until then the broadcast waits for it.
+   */
   private async finish(b: BroadcastEntity, now: number): Promise<void> {
     const open = await this.repo.openOfBroadcast(b.id);
+    const playingFor = (b.audioDurationMs ?? 0) * b.repeat + this.config.broadcasts.graceMs;
+    // In `playing`, updatedAt is when this run began (a resumption starts a new one).
+    const stillPlaying = (d: DeliveryEntity) =>
+      d.state === 'playing' && d.updatedAt <= b.expiresAt && d.updatedAt + playingFor > now;
     await this.commit(
-      open.map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
+      open
+        .filter((d) => !stillPlaying(d))
+        .map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
       now,
     );
+    if (open.some(stillPlaying)) return;
     const settlement = await this.settlement(b, 'completed');
     if (
       await this.repo.transitionStatus(b.id, ['active', 'dispatching'], {
@@ -710,6 +738,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         },
       );
       if (!result.ok) {
+        // A download reporting its progress says `downloading` again: not a duplicate to warn of.
+        if (result.reason === 'duplicate' && message.progressPct !== undefined) {
+          this.metrics.deliveryEvents.inc({ result: 'progress' });
+          continue;
+        }
         this.metrics.deliveryEvents.inc({ result: result.reason });
         if (result.reason !== 'duplicate') {
           this.refusals.warn(

@@ -197,7 +197,7 @@ export const TelemetryMessage = envelope(
 
 export const DeliveryEvent = envelope(
   'delivery',
-  'On `evt`: progress of one delivery. Send each state once, in order; `failed`, `rejected` and `preempted` carry a `reason`. The same event twice changes nothing.',
+  'On `evt`: progress of one delivery. Send each state once, in order (`downloading` may come again with a new `progressPct`); `failed`, `rejected` and `preempted` should carry a `reason`. The same event twice changes nothing.',
   {
     deliveryId: Uuid,
     state: Type.Enum([...DEVICE_REPORTED_STATES]),
@@ -241,7 +241,7 @@ export const ClipRef = Type.Object(
 
 export const PlayCommand = envelope(
   'play',
-  'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes first. A more urgent level interrupts a less urgent one. A `deliveryId` the device already knows is answered with its latest state and never played again, unless `resume` is higher than any it has seen for that delivery and the device last reported it `preempted`: then it is played again from the start.',
+  'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes before it can start. A more urgent level interrupts a less urgent one. A `deliveryId` the device already knows is answered with its latest state and never played again, unless `resume` is higher than any it has seen for that delivery and the device last reported it `preempted`: then it is played again from the start.',
   {
     deliveryId: Uuid,
     broadcastId: Uuid,
@@ -254,7 +254,8 @@ export const PlayCommand = envelope(
     } as typeof Instant,
     expiresAt: {
       ...Instant,
-      description: 'Too late to play after this (server clock, epoch ms)',
+      description:
+        'The latest time to start playing (server clock, epoch ms); a playback begun before it runs to its end',
     } as typeof Instant,
     repeat: Type.Integer({ minimum: 1, maximum: 10 }),
     volume: Type.Optional(Volume),

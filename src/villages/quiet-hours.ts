@@ -1,6 +1,6 @@
 /**
  * Quiet hours of a village: `HH:MM-HH:MM` in local time, end exclusive. A window may wrap
- * midnight (`22:00-06:00`). Routine broadcasts wait outside it; emergencies ignore it.
+ * midnight (`22:00-06:00`). Routine and test broadcasts wait outside it; emergencies ignore it.
  */
 export interface QuietHours {
   /** Minutes after midnight, 0–1439. */

@@ -25,7 +25,7 @@ export class VillageEntity {
   @Column({ type: 'double precision', nullable: true })
   lon!: number | null;
 
-  /** `HH:MM-HH:MM` in the county's time zone; routine broadcasts wait outside it. */
+  /** `HH:MM-HH:MM` in the county's time zone; routine and test broadcasts wait outside it. */
   @Column({ type: 'varchar', length: 11, name: 'quiet_hours', nullable: true })
   quietHours!: string | null;
 

@@ -74,6 +74,7 @@ export async function seedBigBroadcast(
         reason: p.reason ?? null,
         attempts: p.sent ? 1 : 0,
         resumes: 0,
+        commandSends: 0,
         heldUntil: null,
         nextSendAt: null,
         sentAt: p.sent ? startAt : null,

@@ -25,6 +25,8 @@ export interface LiteralDeviceOptions {
   holdPlaying?: boolean;
   /** Ignore (never acknowledge) the first n `play` commands, as if lost. */
   ignorePlays?: number;
+  /** Ignore every resumption (a `play` with `resume`), as if lost. */
+  ignoreResumptions?: boolean;
 }
 
 interface Play {
@@ -161,6 +163,7 @@ export class LiteralDevice {
       this.ignored++;
       return;
     }
+    if (this.options.ignoreResumptions && p.resume !== undefined) return;
     const k = this.known.get(p.deliveryId);
     const resume = p.resume ?? 0;
     if (k && !(k.state === 'preempted' && resume > k.resume)) {

@@ -12,7 +12,7 @@ const COVERAGE_COLUMNS = [
 
 /**
  * What a delivery and a broadcast came to, in words that are what happened: a delivery counts its
- * resumptions after `preempted` and keeps the end of the quiet hours that held it (in the covering
+ * resumptions after `preempted` and the sends of its current command (its resend back-off), and keeps the end of the quiet hours that held it (in the covering
  * index, so coverage can say `quiet_hours` without reading rows, and with its broadcast in an index
  * of its own, so the period report finds the few held past expiry); an event keeps the protocol
  * anomaly it showed; a broadcast keeps its outcome and its time-to-first-sound and time-to-played
@@ -23,8 +23,13 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
   name = 'DeliveryOutcomes1764835200000';
 
   async up(q: QueryRunner): Promise<void> {
+    // Raw SQL names its tables with the configured schema (DATABASE_SCHEMA on PostgreSQL).
+    const schema = (q.connection.options as { schema?: string }).schema;
+    const t = (name: string) => (schema ? `"${schema}"."${name}"` : `"${name}"`);
     await q.addColumns('deliveries', [
       new TableColumn({ name: 'resumes', type: 'integer', default: 0 }),
+      // A delivery made before this had one command: all its sends were of it (set below).
+      new TableColumn({ name: 'command_sends', type: 'integer', default: 0 }),
       new TableColumn({ name: 'held_until', type: 'bigint', isNullable: true }),
     ]);
     await q.addColumn(
@@ -39,6 +44,7 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
         ),
       ),
     ]);
+    await q.query(`UPDATE ${t('deliveries')} SET command_sends = attempts`);
     await q.dropIndex('deliveries', 'IDX_deliveries_coverage');
     await q.createIndex(
       'deliveries',
@@ -54,9 +60,6 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
         columnNames: ['broadcast_id', 'held_until', 'village_code'],
       }),
     );
-    // Raw SQL names its tables with the configured schema (DATABASE_SCHEMA on PostgreSQL).
-    const schema = (q.connection.options as { schema?: string }).schema;
-    const t = (name: string) => (schema ? `"${schema}"."${name}"` : `"${name}"`);
     const heard = `(EXISTS (SELECT 1 FROM ${t('deliveries')} d
         WHERE d.broadcast_id = b.id AND d.village_code = bv.village_code AND d.state = 'played')
       OR EXISTS (SELECT 1 FROM ${t('manual_confirmations')} c
@@ -86,6 +89,6 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
       ),
     ]);
     await q.dropColumn('delivery_events', 'anomaly');
-    await q.dropColumns('deliveries', ['held_until', 'resumes']);
+    await q.dropColumns('deliveries', ['held_until', 'resumes', 'command_sends']);
   }
 }

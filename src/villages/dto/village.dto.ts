@@ -72,7 +72,7 @@ export class CreateVillageDto {
   lon?: number | null;
 
   @ApiPropertyOptional({
-    description: 'Local time window when routine broadcasts wait',
+    description: 'Local time window when routine and test broadcasts wait',
     example: '22:00-06:00',
     type: String,
     nullable: true,
