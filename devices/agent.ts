@@ -84,7 +84,8 @@ const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
-type LocalState = DeviceReportedState | 'waiting' | 'stopped' | 'preempted';
+/** `lost`: cut off by a power cut (`kill`); reported `preempted` when the device is back. */
+type LocalState = DeviceReportedState | 'waiting' | 'stopped' | 'preempted' | 'lost';
 
 interface Job {
   cmd: PlayCommand;
@@ -129,6 +130,8 @@ export class DeviceAgent extends EventEmitter {
   private stopped = false;
   /** What the server sent that docs/protocol.md says it never does (see `strict`). */
   readonly violations: string[] = [];
+  /** Broadcasts this device was told to stop: a play for one is refused. */
+  private readonly stoppedBroadcasts = new Set<string>();
 
   constructor(readonly options: AgentOptions) {
     super();
@@ -198,7 +201,12 @@ export class DeviceAgent extends EventEmitter {
   kill(): void {
     this.stopped = true;
     clearInterval(this.heartbeat);
-    for (const job of this.jobs.values()) job.abort.abort(new Error('agent killed'));
+    for (const job of this.jobs.values()) {
+      if (isFinished(job.state) || job.state === 'preempted') continue;
+      // Still known when the power comes back (a real device keeps it in storage).
+      job.state = 'lost';
+      job.abort.abort(new Error('agent killed'));
+    }
     const client = this.client;
     this.client = undefined;
     client?.end(true);
@@ -287,6 +295,12 @@ export class DeviceAgent extends EventEmitter {
       });
       this.sendTelemetry();
       this.startHeartbeat();
+      // What the power cut interrupted is played again: the server resumes what is reported so.
+      for (const job of this.jobs.values()) {
+        if (job.state !== 'lost') continue;
+        job.state = 'preempted';
+        this.report(job.cmd.deliveryId, 'preempted', 'power lost');
+      }
       this.log('online');
       this.emit('connected');
     } catch (err) {
@@ -350,6 +364,12 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private handleStop(cmd: StopCommand): void {
+    if (cmd.broadcastId !== undefined) {
+      this.stoppedBroadcasts.add(cmd.broadcastId);
+      // Kept for a play that might still come for it; the oldest go first.
+      if (this.stoppedBroadcasts.size > 1000)
+        this.stoppedBroadcasts.delete(this.stoppedBroadcasts.values().next().value!);
+    }
     let stopped = 0;
     for (const job of this.jobs.values()) {
       const matches =
@@ -394,9 +414,24 @@ export class DeviceAgent extends EventEmitter {
       if (!restart) {
         // A resend: say again where we are; never play the same delivery twice.
         known.commandIds.add(cmd.id);
-        if (isReportable(known.state)) this.report(cmd.deliveryId, known.state);
+        if (known.state === 'stopped') this.report(cmd.deliveryId, 'rejected', 'stopped');
+        else if (isReportable(known.state)) this.report(cmd.deliveryId, known.state);
         return;
       }
+    }
+    if (this.stoppedBroadcasts.has(cmd.broadcastId)) {
+      this.violation(`play ${cmd.id} of broadcast ${cmd.broadcastId}, which it was told to stop`);
+      const stopped: Job = {
+        cmd,
+        state: 'stopped',
+        abort: new AbortController(),
+        resume,
+        commandIds: new Set([cmd.id]),
+      };
+      this.jobs.set(cmd.deliveryId, stopped);
+      this.report(cmd.deliveryId, 'received');
+      this.report(cmd.deliveryId, 'rejected', 'stopped');
+      return;
     }
     const job: Job = {
       cmd,
@@ -439,7 +474,7 @@ export class DeviceAgent extends EventEmitter {
         return this.finish(job, 'failed', 'expired before it could play');
       await this.speak(job);
     } catch (err) {
-      if (job.state === 'stopped' || job.state === 'preempted') return;
+      if (job.state === 'stopped' || job.state === 'preempted' || job.state === 'lost') return;
       this.finish(job, 'failed', (err as Error).message.slice(0, 200));
     }
   }
@@ -544,6 +579,8 @@ export class DeviceAgent extends EventEmitter {
       ts: this.now(),
       deliveryId,
       state,
+      // The run it is about: a late event of an earlier one is then ignored by the server.
+      resume: this.jobs.get(deliveryId)?.resume ?? 0,
     };
     if (reason) event.reason = reason;
     if (progressPct !== undefined) event.progressPct = progressPct;
@@ -641,12 +678,13 @@ export class DeviceAgent extends EventEmitter {
   }
 }
 
+/** Over for good: nothing (a stop, a power cut) changes it any more. A preempted one is not. */
 function isFinished(state: LocalState): boolean {
-  return ['played', 'failed', 'rejected', 'stopped', 'preempted'].includes(state);
+  return ['played', 'failed', 'rejected', 'stopped'].includes(state);
 }
 
 function isReportable(state: LocalState): state is DeviceReportedState {
-  return !['waiting', 'stopped', 'preempted'].includes(state);
+  return !['waiting', 'stopped', 'lost'].includes(state);
 }
 
 function levelRank(job: Job): number {

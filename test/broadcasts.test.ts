@@ -15,7 +15,14 @@ import {
   statusReached,
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
-import { eventually, mqttUrl, nextPresence, rawClient, startAgentOnline } from './support/mqtt.js';
+import {
+  eventually,
+  mqttUrl,
+  nextPresence,
+  rawClient,
+  scriptedDevice,
+  startAgentOnline,
+} from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
 const FAST = {
@@ -413,6 +420,8 @@ for (const strict of [false, true])
       const village = await newVillage();
       const owner = await fx.newDevice(village);
       const other = await fx.newDevice(village);
+      // Online, and says nothing about its plays: the test speaks for it.
+      const ownerClient = await scriptedDevice(s, owner, []);
       const b = await createBroadcast(s, {
         title: 'events',
         clipId: clip.id,
@@ -421,15 +430,11 @@ for (const strict of [false, true])
         attentionTone: false,
       });
       const [d] = await deliveriesOf(s, b.id);
+      assert.equal(d.state, 'sent');
       const metrics = s.server.app.get(MetricsService);
       const count = async (result: string) =>
         (await metrics.deliveryEvents.get()).values.find((v) => v.labels.result === result)
           ?.value ?? 0;
-      const ownerClient = await rawClient(mqttUrl(s), {
-        clientId: owner.id,
-        username: owner.id,
-        password: owner.secret,
-      });
       const otherClient = await rawClient(mqttUrl(s), {
         clientId: other.id,
         username: other.id,

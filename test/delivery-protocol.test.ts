@@ -5,6 +5,8 @@ import { fromEvent } from 'rxjs';
 import { DeviceAgent } from '../devices/agent.js';
 import { parse } from 'csv-parse/sync';
 import { BroadcastDispatcher } from '../src/broadcasts/dispatcher.js';
+import type { AppConfig } from '../src/config/app-config.js';
+import { APP_CONFIG } from '../src/config/config.module.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import {
   createBroadcast,
@@ -43,6 +45,12 @@ describe('delivery rules with a device that follows the protocol document litera
     await d.connect();
     return d;
   };
+  /**
+   * Returns once the device has everything the server published to it before: a ping goes out
+   * on the same topic after them, and its pong comes back only after they arrived.
+   */
+  const delivered = async (d: LiteralDevice) =>
+    api(s.url, s.adminToken).post(`/api/devices/${d.device.id}/ping`).expect(200);
   const events = async (broadcastId: string, deliveryId: string) =>
     (
       await api(s.url, s.adminToken)
@@ -67,9 +75,10 @@ describe('delivery rules with a device that follows the protocol document litera
     // send here (the tick runs every 100 ms for resumptions, which are due at once).
     s = await startTestServer({
       env: { DISPATCH_TICK_MS: '100', ACK_TIMEOUT_S: '60', BROADCAST_GRACE_S: '1' },
-      // A device that comes online is looked up a second later, not 100 ms: a broadcast created
-      // as it connects is then always dispatched inside that window, the race under test.
-      configure: (config) => (config.broadcasts.onlineDelayMs = 1000),
+      // A device that comes online is looked up only when a test says so (flushOnline), so a
+      // broadcast created as it connects is always dispatched before that lookup: the race under
+      // test, in the order that used to send twice, whatever the machine's speed.
+      configure: (config) => (config.broadcasts.onlineDelayMs = 3_600_000),
     });
     fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
@@ -83,7 +92,8 @@ describe('delivery rules with a device that follows the protocol document litera
   });
 
   it('resumes a preempted delivery once, with a new command, and never resends it forever', async () => {
-    const d = await literal({ playMs: 1500 });
+    // Every playback holds until released, so the urgent one always lands mid-play.
+    const d = await literal({ holdPlaying: true });
     const anomaliesBefore = await metric('deliveryAnomalies', 'skipped_ready');
     let routineId = '';
     let urgentId = '';
@@ -99,6 +109,7 @@ describe('delivery rules with a device that follows the protocol document litera
     await playing;
     const interrupted = deliveryReached(s, () => routineId, d.device.id, 'pending');
     const routineDone = statusReached(s, () => routineId, 'completed');
+    const urgentPlaying = deliveryReached(s, () => urgentId, d.device.id, 'playing');
     const urgentDone = statusReached(s, () => urgentId, 'completed');
     urgentId = (
       await createBroadcast(s, {
@@ -112,7 +123,12 @@ describe('delivery rules with a device that follows the protocol document litera
     await interrupted;
     const [waiting] = await deliveriesOf(s, routineId);
     assert.match(waiting.reason ?? '', /preempted by a level I broadcast/);
+    await urgentPlaying;
+    const resumedPlaying = deliveryReached(s, () => routineId, d.device.id, 'playing');
+    d.release();
     await urgentDone;
+    await resumedPlaying;
+    d.release();
     await routineDone;
 
     const [routine] = await deliveriesOf(s, routineId);
@@ -200,7 +216,8 @@ describe('delivery rules with a device that follows the protocol document litera
       })
     ).id;
     await started;
-    await dispatcher().idle();
+    await dispatcher().flushOnline();
+    await Promise.all([playing, silent].map(delivered));
     const deliveries = new Map((await deliveriesOf(s, id)).map((x) => [x.deviceId, x]));
     for (const d of [playing, silent]) {
       const delivery = deliveries.get(d.device.id)!;
@@ -238,7 +255,8 @@ describe('delivery rules with a device that follows the protocol document litera
       await d.drop();
       await d.connect();
     }
-    await dispatcher().idle();
+    await dispatcher().flushOnline();
+    await delivered(holder);
     assert.deepEqual(
       holder.playIds(held.id),
       [`play-${held.id}`],
@@ -258,7 +276,7 @@ describe('delivery rules with a device that follows the protocol document litera
 
   it('says quiet_hours for a village its quiet hours held, while waiting and after the broadcast expired', async () => {
     const local = new Intl.DateTimeFormat('en-GB', {
-      timeZone: 'Asia/Shanghai',
+      timeZone: s.server.app.get<AppConfig>(APP_CONFIG).timeZone,
       hour: '2-digit',
       hourCycle: 'h23',
     }).format(new Date());
@@ -367,11 +385,11 @@ describe('delivery rules with a device that follows the protocol document litera
     // Coming back, the device gets the same stop again: same id, same reason.
     await d.drop();
     await d.connect();
-    await dispatcher().idle();
-    const stops = d.commands.filter((c) => c.type === 'stop');
-    assert.equal(stops.length, 2);
+    await dispatcher().flushOnline();
+    const stops = () => d.commands.filter((c) => c.type === 'stop');
+    await eventually(() => stops().length === 2, 5000, 'the stop again');
     assert.deepEqual(
-      stops.map((c) => [c.id, c.reason]),
+      stops().map((c) => [c.id, c.reason]),
       [
         [`stop-${id}`, '通知有误'],
         [`stop-${id}`, '通知有误'],
@@ -389,19 +407,19 @@ describe('delivery rules with a device that follows the protocol document litera
     const d = await literal({ holdPlaying: true });
     let id = '';
     const playing = deliveryReached(s, () => id, d.device.id, 'playing');
-    // Valid for 3 s: it starts at once, and its 3 plays of the 2-second clip take 6 s.
+    // Valid for 10 s: it starts at once, and its 10 plays of the 2-second clip take 20 s.
     const b = await createBroadcast(s, {
       title: '临近截止才开始',
       clipId: clip.id,
       level: 'II',
       target: { devices: [d.device.id] },
       attentionTone: false,
-      repeat: 3,
-      expiresAt: new Date(Date.now() + 3000).toISOString(),
+      repeat: 10,
+      expiresAt: new Date(Date.now() + 10_000).toISOString(),
     });
     id = b.id;
     await playing;
-    // Past expiresAt and the 1 s grace period, but within 3 plays of the clip after `playing`.
+    // Past expiresAt and the 1 s grace period, but within 10 plays of the clip after `playing`.
     const expiresAt = Date.parse(b.expiresAt as string);
     await dispatcher().tick(new Date(expiresAt + 1000 + 500));
     const [open] = await deliveriesOf(s, id);
@@ -516,7 +534,7 @@ describe('delivery rules with a device that follows the protocol document litera
   it('holds a test broadcast through quiet hours, like a routine one', async () => {
     const h = Number(
       new Intl.DateTimeFormat('en-GB', {
-        timeZone: 'Asia/Shanghai',
+        timeZone: s.server.app.get<AppConfig>(APP_CONFIG).timeZone,
         hour: '2-digit',
         hourCycle: 'h23',
       }).format(new Date()),

@@ -60,6 +60,83 @@ describe('migrations', () => {
     }
   });
 
+  it('gives broadcasts that ended before outcomes existed the outcome their deliveries tell', async () => {
+    const config = loadConfig({ DATA_DIR: tempDir() });
+    const ds = await new DataSource(dataSourceOptions(config)).initialize();
+    try {
+      await ds.runMigrations({ transaction: 'each' });
+      await ds.undoLastMigration({ transaction: 'each' });
+      const q = (sql: string, params: unknown[] = []) => ds.query(sql, params);
+      await q(`INSERT INTO towns VALUES ('610126100', '镇', 0, 0)`);
+      for (const v of ['610126100201', '610126100202'])
+        await q(
+          `INSERT INTO villages (code, name, town_code, created_at, updated_at) VALUES (?, ?, '610126100', 0, 0)`,
+          [v, v],
+        );
+      for (const [id, v] of [
+        ['d1', '610126100201'],
+        ['d2', '610126100202'],
+      ])
+        await q(
+          `INSERT INTO devices (id, village_code, type, enabled, secret_hash, secret_rotated_at, created_at, updated_at) VALUES (?, ?, 'flood_pa', 1, 'x', 0, 0, 0)`,
+          [id, v],
+        );
+      await q(
+        `INSERT INTO clips (id, title, status, source_sha256, original_bytes, created_by, created_at, updated_at) VALUES ('c', 'c', 'ready', 'x', 1, 't', 0, 0)`,
+      );
+      // all: both villages played; some: one played; none: nothing played; byHand: none played,
+      // both confirmed by hand; cancelled; empty: no village targeted.
+      const plan: [string, string, string[], string[], string[]][] = [
+        ['all', 'completed', ['610126100201', '610126100202'], ['d1', 'd2'], []],
+        ['some', 'completed', ['610126100201', '610126100202'], ['d1'], []],
+        ['none', 'completed', ['610126100201'], [], []],
+        [
+          'byHand',
+          'completed',
+          ['610126100201', '610126100202'],
+          [],
+          ['610126100201', '610126100202'],
+        ],
+        ['cancelled', 'cancelled', ['610126100201'], ['d1'], []],
+        ['empty', 'completed', [], [], []],
+      ];
+      for (const [id, status, villages, played, confirmed] of plan) {
+        await q(
+          `INSERT INTO broadcasts (id, title, clip_id, level, target, start_at, expires_at, repeat, attention_tone, status, created_by, created_at, updated_at) VALUES (?, ?, 'c', 'II', '{}', 0, 1, 1, 0, ?, 't', 0, 0)`,
+          [id, id, status],
+        );
+        for (const v of villages) await q(`INSERT INTO broadcast_villages VALUES (?, ?)`, [id, v]);
+        for (const [k, d] of ['d1', 'd2'].entries()) {
+          if (!villages.includes(`61012610020${k + 1}`)) continue;
+          await q(
+            `INSERT INTO deliveries (id, broadcast_id, device_id, village_code, state, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 1, 0)`,
+            [`${id}-${d}`, id, d, `61012610020${k + 1}`, played.includes(d) ? 'played' : 'expired'],
+          );
+        }
+        for (const v of confirmed)
+          await q(
+            `INSERT INTO manual_confirmations (id, broadcast_id, village_code, confirmed_at, confirmed_by, created_at) VALUES (?, ?, ?, 0, 't', 0)`,
+            [`${id}-${v}`, id, v],
+          );
+      }
+      await ds.runMigrations({ transaction: 'each' });
+      const rows = (await q(`SELECT id, outcome FROM broadcasts ORDER BY id`)) as {
+        id: string;
+        outcome: string;
+      }[];
+      assert.deepEqual(Object.fromEntries(rows.map((r) => [r.id, r.outcome])), {
+        all: 'completed',
+        byHand: 'completed',
+        cancelled: 'cancelled',
+        empty: 'failed',
+        none: 'failed',
+        some: 'partially_completed',
+      });
+    } finally {
+      await ds.destroy();
+    }
+  });
+
   describe('on PostgreSQL', () => {
     const cleanups: (() => Promise<void>)[] = [];
     after(async () => {

@@ -64,14 +64,18 @@ export interface VillageTimes {
   heldByQuiet: boolean;
 }
 
-export interface Settlement {
-  outcome: BroadcastOutcome;
+/** How long after the start half, 90% and all of the targeted villages sounded and played it. */
+export interface MilestoneTimes {
   firstSoundP50Ms: number | null;
   firstSoundP90Ms: number | null;
   firstSoundP100Ms: number | null;
   playedP50Ms: number | null;
   playedP90Ms: number | null;
   playedP100Ms: number | null;
+}
+
+export interface Settlement extends MilestoneTimes {
+  outcome: BroadcastOutcome;
 }
 
 /** A broadcast's settlement before it ends: nothing known yet. */
@@ -97,21 +101,35 @@ export function settle(
   targeted: readonly string[],
   manual: ReadonlySet<string>,
 ): Settlement {
-  const sound: number[] = [];
-  const played: number[] = [];
   let covered = 0;
   let quiet = 0;
   for (const code of targeted) {
     const t = villages.get(code);
-    if (t?.firstSoundAt != null) sound.push(t.firstSoundAt);
-    if (t?.playedAt != null) played.push(t.playedAt);
     if (t?.playedAt != null || manual.has(code)) covered++;
     else if (t?.heldByQuiet) quiet++;
+  }
+  return {
+    outcome: outcomeOf(status, targeted.length, covered, quiet),
+    ...milestoneTimes(startAt, villages, targeted),
+  };
+}
+
+/** The milestones alone, for a broadcast still running (the same figures it will keep). */
+export function milestoneTimes(
+  startAt: number,
+  villages: ReadonlyMap<string, VillageTimes>,
+  targeted: readonly string[],
+): MilestoneTimes {
+  const sound: number[] = [];
+  const played: number[] = [];
+  for (const code of targeted) {
+    const t = villages.get(code);
+    if (t?.firstSoundAt != null) sound.push(t.firstSoundAt);
+    if (t?.playedAt != null) played.push(t.playedAt);
   }
   const [s50, s90, s100] = milestones(sound, targeted.length, startAt).map((m) => m.afterMs);
   const [p50, p90, p100] = milestones(played, targeted.length, startAt).map((m) => m.afterMs);
   return {
-    outcome: outcomeOf(status, targeted.length, covered, quiet),
     firstSoundP50Ms: s50,
     firstSoundP90Ms: s90,
     firstSoundP100Ms: s100,

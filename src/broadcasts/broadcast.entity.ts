@@ -122,24 +122,25 @@ export class BroadcastEntity {
   /**
    * When it ended: how long after its start half, 90% and all of the targeted villages first
    * sounded (a device reported `playing`), and had it played through (`played`); null where that
-   * share was never reached. Kept so period reports need not read every delivery again.
+   * share was never reached. Kept so period reports need not read every delivery again. BIGINT
+   * like the times: a broadcast may run for weeks, past what an INTEGER of ms holds.
    */
-  @Column({ type: 'integer', name: 'first_sound_p50_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'first_sound_p50_ms', nullable: true })
   firstSoundP50Ms!: number | null;
 
-  @Column({ type: 'integer', name: 'first_sound_p90_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'first_sound_p90_ms', nullable: true })
   firstSoundP90Ms!: number | null;
 
-  @Column({ type: 'integer', name: 'first_sound_p100_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'first_sound_p100_ms', nullable: true })
   firstSoundP100Ms!: number | null;
 
-  @Column({ type: 'integer', name: 'played_p50_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'played_p50_ms', nullable: true })
   playedP50Ms!: number | null;
 
-  @Column({ type: 'integer', name: 'played_p90_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'played_p90_ms', nullable: true })
   playedP90Ms!: number | null;
 
-  @Column({ type: 'integer', name: 'played_p100_ms', nullable: true })
+  @Column({ ...timeColumn, name: 'played_p100_ms', nullable: true })
   playedP100Ms!: number | null;
 }
 

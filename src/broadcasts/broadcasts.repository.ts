@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThanOrEqual, Repository } from 'typeorm';
 import type { DeliveryState } from '../contract/messages.js';
-import { chunks, insertMany, updateManyGuarded } from '../database/batch.js';
+import { insertMany, updateManyGuarded } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
 import {
   BroadcastEntity,
@@ -31,6 +31,9 @@ export interface DeliveryChange {
   /** Whose delivery it is (for listeners; saves reading the rows back). */
   of: Pick<DeliveryEntity, 'broadcastId' | 'deviceId' | 'villageCode'>;
 }
+
+/** The dispatch found its broadcast no longer `dispatching` (cancelled meanwhile). */
+class DispatchOvertaken extends Error {}
 
 function guardOf(c: DeliveryChange): Partial<DeliveryEntity> {
   return c.expectAttempts === undefined
@@ -138,15 +141,45 @@ export class BroadcastsRepository {
     from: BroadcastStatus[],
     patch: Partial<BroadcastEntity>,
   ): Promise<boolean> {
-    return this.writes.run(
-      async (m) =>
-        ((await m.update(BroadcastEntity, { id, status: In(from) }, patch)).affected ?? 0) > 0,
-    );
+    return (await this.transitionWith(id, from, () => Promise.resolve(patch))) !== null;
+  }
+
+  /**
+   * Like {@link transitionStatus}, with a patch worked out inside the write: whatever the writes
+   * queued before it did (a manual confirmation, a delivery's last event) is in what it reads.
+   * Returns the patch applied, or null when the broadcast was no longer in `from` or `work` said
+   * null (nothing to change).
+   */
+  async transitionWith<P extends Partial<BroadcastEntity>>(
+    id: string,
+    from: BroadcastStatus[],
+    work: () => Promise<P | null>,
+  ): Promise<P | null> {
+    return this.writes.run(async (m) => {
+      const current = await m.findOne(BroadcastEntity, { select: { status: true }, where: { id } });
+      if (!current || !from.includes(current.status)) return null;
+      const patch = await work();
+      if (!patch) return null;
+      const moved = (await m.update(BroadcastEntity, { id, status: In(from) }, patch)).affected;
+      return (moved ?? 0) > 0 ? patch : null;
+    });
+  }
+
+  /** Of these broadcasts, the ids of those still active (read just before publishing to them). */
+  async activeAmong(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = await this.broadcasts.find({
+      select: { id: true },
+      where: { id: In(ids), status: 'active' },
+    });
+    return new Set(rows.map((r) => r.id));
   }
 
   /**
    * A dispatch in one transaction: the targeted villages, the deliveries (already in the state
-   * their first send leaves them, with those events) and the broadcast's new status.
+   * their first send leaves them, with those events) and the broadcast's new status. Only while
+   * the broadcast is still `dispatching`: when something else moved it meanwhile (a cancel), the
+   * transaction is rolled back and this answers false, so nothing of it is stored or sent.
    */
   async saveDispatch(
     broadcastId: string,
@@ -154,17 +187,28 @@ export class BroadcastsRepository {
     deliveries: DeliveryEntity[],
     patch: Partial<BroadcastEntity>,
     events: NewDeliveryEvent[] = [],
-  ): Promise<void> {
-    await this.writes.run(async (m) => {
-      await insertMany(
-        m,
-        BroadcastVillageEntity,
-        villageCodes.map((villageCode) => ({ broadcastId, villageCode })),
-      );
-      await insertMany(m, DeliveryEntity, deliveries);
-      await insertMany(m, DeliveryEventEntity, events);
-      await m.update(BroadcastEntity, { id: broadcastId }, patch);
-    });
+  ): Promise<boolean> {
+    return this.writes
+      .run(async (m) => {
+        const moved = await m.update(
+          BroadcastEntity,
+          { id: broadcastId, status: 'dispatching' },
+          patch,
+        );
+        if ((moved.affected ?? 0) === 0) throw new DispatchOvertaken();
+        await insertMany(
+          m,
+          BroadcastVillageEntity,
+          villageCodes.map((villageCode) => ({ broadcastId, villageCode })),
+        );
+        await insertMany(m, DeliveryEntity, deliveries);
+        await insertMany(m, DeliveryEventEntity, events);
+        return true;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof DispatchOvertaken) return false;
+        throw err;
+      });
   }
 
   // ---- deliveries ----
@@ -223,13 +267,25 @@ export class BroadcastsRepository {
     return this.deliveries.findBy({ broadcastId, state: In([...OPEN_STATES]) });
   }
 
-  /** Deliveries waiting for their device (no send time) do not need the tick; this keeps them so. */
-  async parkUntilOnline(ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    await this.writes.run(async (m) => {
-      for (const chunk of chunks(ids, 500))
-        await m.update(DeliveryEntity, { id: In(chunk) }, { nextSendAt: null });
-    });
+  /**
+   * Deliveries waiting for their device (no send time) do not need the tick; this keeps them so.
+   * Guarded like a send (state and attempts as read): one that a device coming back was sent
+   * meanwhile keeps its resend time.
+   */
+  async parkUntilOnline(deliveries: DeliveryEntity[]): Promise<void> {
+    if (!deliveries.length) return;
+    await this.writes.run((m) =>
+      updateManyGuarded(
+        m,
+        DeliveryEntity,
+        'id',
+        deliveries.map((d) => ({
+          key: d.id,
+          guard: { state: d.state, attempts: d.attempts },
+          patch: { nextSendAt: null },
+        })),
+      ),
+    );
   }
 
   /**

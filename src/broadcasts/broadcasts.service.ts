@@ -312,6 +312,7 @@ export class BroadcastsService implements OnModuleInit {
       createdAt: now,
     };
     await this.repo.insertConfirmation(row);
+    // After the end a confirmation changes the outcome; before it, the end counts it.
     await this.dispatcher.refreshOutcome(b);
     this.logger.log(
       `broadcast=${id} village=${row.villageCode} confirmed by hand by=${JSON.stringify(row.confirmedBy)}`,

@@ -62,6 +62,11 @@ export type Transition =
 export interface TransitionContext {
   /** The broadcast can still be delivered (active, not past its expiry). */
   broadcastOpen: boolean;
+  /**
+   * The device's event named the delivery's current run (its `resume`); false or absent when it
+   * named none (events about an earlier run are refused before they get here).
+   */
+  sameRun?: boolean;
   /** Resumptions after `preempted` already given to this delivery. */
   resumes?: number;
   /** Resumptions allowed; interrupted once more, the delivery fails. */
@@ -96,9 +101,10 @@ export function transition(
       return { ok: false, reason: current === 'sent' ? 'duplicate' : 'backwards' };
     case 'preempted':
       // A device reports `received` before anything else of a run, so a `preempted` while the
-      // server still waits for that is about an earlier run: resuming again would loop.
+      // server still waits for that is about an earlier run (resuming again would loop), unless
+      // the event says it is about this one (its `received` was lost).
       if (current === 'pending') return { ok: false, reason: 'not_applicable' };
-      if (current === 'sent') return { ok: false, reason: 'stale' };
+      if (current === 'sent' && !context.sameRun) return { ok: false, reason: 'stale' };
       if (!context.broadcastOpen) return ok('expired');
       if ((context.resumes ?? 0) >= (context.maxResumes ?? Infinity)) return ok('failed');
       return ok('pending');
@@ -109,6 +115,9 @@ export function transition(
       return ok(target);
     default: {
       // received, downloading, ready, playing, played: forward only; a lost step is accepted.
+      // Not before a command is out: a pending delivery was never sent, or waits to be resumed,
+      // so such an event is about an earlier run and must not stop the resumption.
+      if (current === 'pending') return { ok: false, reason: 'stale' };
       const from = rank(current);
       const to = rank(target);
       if (to === from) return { ok: false, reason: 'duplicate' };

@@ -18,12 +18,13 @@ import { DeviceGateway, InboundEvent } from '../mqtt/device-gateway.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
-import { settle, Settlement } from './broadcast-outcome.js';
+import { milestoneTimes, settle, Settlement } from './broadcast-outcome.js';
 import { BroadcastEntity, DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
 import {
   DeliveryInput,
   isTerminal,
+  Transition,
   transition,
   UNACKNOWLEDGED_STATES,
 } from './delivery-state-machine.js';
@@ -48,6 +49,8 @@ interface DispatchWrite {
 const INGEST_BATCH = 2000;
 const INGEST_DELAY_MS = 10;
 const SEND_BATCH = 5000;
+/** A cancel re-reads what is still open this many times at most (each race costs one round). */
+const CANCEL_ROUNDS = 5;
 /**
  * Devices coming online are looked up together: those that came within `onlineDelayMs` (or while
  * the previous lookup ran), this many to a query. One by one, 10,000 devices reconnecting after a
@@ -91,6 +94,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private onlineTimer?: NodeJS.Timeout;
   /** Resolves when the pending online timer has fired (and chained its run). */
   private onlineDue: Promise<void> = Promise.resolve();
+  private onlineFired?: () => void;
   private onlineRun: Promise<void> = Promise.resolve();
   private running = false;
 
@@ -136,7 +140,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     this.running = false;
     clearInterval(this.timer);
     for (const s of this.subscriptions) s.unsubscribe();
-    clearTimeout(this.onlineTimer);
+    this.lookUpCameOnline(); // stops the timer; with `running` false, looks up nothing
     await this.onlineRun;
     await this.flushEvents();
     await this.ticking;
@@ -159,6 +163,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   private async runTick(now: number): Promise<void> {
     const { graceMs, prefetchMs } = this.config.broadcasts;
+    // One broadcast that cannot be handled (a database error) must not hold up the others.
+    const each = async (b: BroadcastEntity, what: string, work: () => Promise<void>) =>
+      work().catch((err: Error) =>
+        this.logger.error(`broadcast=${b.id} ${what} failed: ${err.stack ?? err.message}`),
+      );
     for (const b of await this.repo.missedWindow(now)) {
       if (
         await this.repo.transitionStatus(b.id, ['scheduled'], {
@@ -175,8 +184,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         this.emitStatus(b.id, 'expired', now);
       }
     }
-    for (const b of await this.repo.dueForDispatch(now + prefetchMs)) await this.dispatch(b, now);
-    for (const b of await this.repo.pastDeadline(now - graceMs)) await this.finish(b, now);
+    for (const b of await this.repo.dueForDispatch(now + prefetchMs))
+      await each(b, 'dispatch', () => this.dispatch(b, now));
+    for (const b of await this.repo.pastDeadline(now - graceMs))
+      await each(b, 'end at its deadline', () => this.finish(b, now));
     const due = await this.repo.dueToSend(now, SEND_BATCH);
     if (due.length) await this.send(due, now, false);
   }
@@ -200,7 +211,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     } catch (err) {
       // Back to scheduled: the tick tries again, and the broadcast expires if it never can.
       const reason = `could not prepare the audio: ${(err as Error).message}`.slice(0, 200);
-      await this.repo.update(b.id, { status: 'scheduled', endReason: reason, updatedAt: now });
+      await this.repo.transitionStatus(b.id, ['dispatching'], {
+        status: 'scheduled',
+        endReason: reason,
+        updatedAt: now,
+      });
       this.logger.error(`broadcast=${b.id} ${reason}`);
       return;
     }
@@ -252,6 +267,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       villageCodes: resolved.villageCodes,
       patch,
     });
+    if (!took) {
+      this.logger.warn(`broadcast=${b.id} was cancelled while being dispatched: nothing sent`);
+      return;
+    }
     this.logger.log(
       `broadcast=${b.id} level=${b.level} dispatched: ${resolved.villageCodes.length} village(s), ${deliveries.length} device(s); ${took.published} command(s) to devices online, saved in ${took.savedMs} ms, handed to the broker in ${took.publishedMs} ms`,
     );
@@ -271,7 +290,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   ): Promise<void> {
     // Not due for the tick (which would send them in batches): this loop sends each.
     for (const d of deliveries) await this.repo.insertDelivery({ ...d, nextSendAt: null });
-    await this.repo.saveDispatch(b.id, villageCodes, [], {
+    const saved = await this.repo.saveDispatch(b.id, villageCodes, [], {
       status: 'active',
       audioSha256: audio.sha256,
       audioBytes: audio.bytes,
@@ -279,6 +298,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       dispatchedAt: now,
       updatedAt: now,
     });
+    if (!saved) return;
     this.emitStatus(b.id, 'active', now);
     for (const d of deliveries) await this.send([d], this.clock.now().getTime(), false);
   }
@@ -297,7 +317,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     now: number,
     comingOnline: boolean,
     dispatch?: DispatchWrite,
-  ): Promise<SendTimes> {
+  ): Promise<SendTimes | null> {
     const started = performance.now();
     const { ackTimeoutMs, maxResends } = this.config.broadcasts;
     const broadcasts = dispatch
@@ -315,7 +335,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     // so its connection got this send, and a replay when it comes back can tell.
     const sendAt = Math.max(now, this.clock.now().getTime());
     const changes: DeliveryChange[] = [];
-    const park: string[] = [];
+    const park: DeliveryEntity[] = [];
     const commands = new Map<string, { deviceId: string; command: PlayCommand; kind: SendKind }>();
 
     for (const d of deliveries) {
@@ -327,23 +347,25 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       }
       const presence = this.presence.get(d.deviceId);
       if (!presence?.online) {
-        if (d.nextSendAt !== null) park.push(d.id);
+        if (d.nextSendAt !== null) park.push(d);
         continue;
       }
       // Sent to the connection the device has now: the ack timeout resends it if need be.
       if (comingOnline && d.state === 'sent' && d.updatedAt >= (presence.onlineSince ?? 0))
         continue;
       if (d.state === 'sent' && !comingOnline && d.attempts > maxResends) {
-        changes.push(
-          this.change(d, { kind: 'failed' }, now, `no answer after ${d.attempts} sends`),
-        );
+        // Guarded like a send: a device coming back may have been sent it again meanwhile.
+        changes.push({
+          ...this.change(d, { kind: 'failed' }, now, `no answer after ${d.attempts} sends`),
+          expectAttempts: d.attempts,
+        });
         continue;
       }
       // The broadcast's start, unless quiet hours hold it: a resend or a resumption carries the
-      // same notBefore as the first command.
-      let notBefore = b.startAt;
-      let heldUntil: number | null = null;
-      if (heldByQuietHours(b.level)) {
+      // same notBefore as the first command (kept as heldUntil when quiet hours set it).
+      let notBefore = d.heldUntil ?? b.startAt;
+      let heldUntil: number | null = d.heldUntil;
+      if (heldUntil === null && heldByQuietHours(b.level)) {
         const earliest = Math.max(b.startAt, now);
         const end = endOfQuiet(earliest, quiet.get(d.villageCode) ?? null, this.config.timeZone);
         if (end > earliest) notBefore = heldUntil = end;
@@ -396,16 +418,22 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     // A publish that fails is sent again at nextSendAt.
     let applied: Set<string>;
     if (dispatch) {
-      await this.saveDispatch(dispatch, deliveries, changes, park, now);
+      if (!(await this.saveDispatch(dispatch, deliveries, changes, park, now))) return null;
       applied = new Set(changes.map((c) => c.id));
     } else {
       await this.repo.parkUntilOnline(park);
       applied = await this.commit(changes, now);
     }
+    // A device that came online while this was being saved was looked up before its delivery
+    // existed (or was parked): look again.
+    for (const d of park) if (this.presence.get(d.deviceId)?.online) this.queueOnline(d.deviceId);
+    // Read just before publishing, with nothing awaited after it: a cancel that lands after this
+    // finds the deliveries sent and tells their devices to stop, after the play.
+    const live = await this.repo.activeAmong([...broadcasts.keys()]);
     const saved = performance.now();
     const publishes: Promise<unknown>[] = [];
     for (const [id, { deviceId, command, kind }] of commands) {
-      if (!applied.has(id)) continue;
+      if (!applied.has(id) || !live.has(command.broadcastId)) continue;
       publishes.push(
         this.gateway.sendCommand(deviceId, command).then(
           () => this.metrics.commandsSent.inc({ kind }),
@@ -427,28 +455,30 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     dispatch: DispatchWrite,
     deliveries: DeliveryEntity[],
     changes: DeliveryChange[],
-    park: string[],
+    park: DeliveryEntity[],
     now: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const changed = new Map(changes.map((c) => [c.id, c]));
-    const parked = new Set(park);
+    const parked = new Set(park.map((d) => d.id));
     const rows = deliveries.map((d): DeliveryEntity => {
       const c = changed.get(d.id);
       if (c) return { ...d, ...c.patch };
       return parked.has(d.id) ? { ...d, nextSendAt: null } : d;
     });
     const b = dispatch.broadcast;
-    await this.repo.saveDispatch(
+    const saved = await this.repo.saveDispatch(
       b.id,
       dispatch.villageCodes,
       rows,
       dispatch.patch,
       changes.map((c) => c.event),
     );
+    if (!saved) return false;
     this.emitStatus(b.id, b.status, now);
     this.announce(changes, new Set(changes.map((c) => c.id)), now);
     // Quiet hours can expire every delivery at once.
     if (changes.some((c) => isTerminal(c.event.toState))) await this.completeIfDone([b.id], now);
+    return true;
   }
 
   private playCommand(
@@ -493,17 +523,29 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     if (!this.running) return;
     this.cameOnline.add(deviceId);
     if (this.onlineTimer) return;
-    let fired!: () => void;
-    this.onlineDue = new Promise((resolve) => (fired = resolve));
-    this.onlineTimer = setTimeout(() => {
-      this.onlineTimer = undefined;
+    this.onlineDue = new Promise((resolve) => (this.onlineFired = resolve));
+    this.onlineTimer = setTimeout(() => this.lookUpCameOnline(), delayMs);
+  }
+
+  private lookUpCameOnline(): void {
+    clearTimeout(this.onlineTimer);
+    this.onlineTimer = undefined;
+    if (this.running)
       this.onlineRun = this.onlineRun
         .then(() => this.sendToCameOnline())
         .catch((err: Error) =>
           this.logger.error(`resend to devices online failed: ${err.message}`),
         );
-      fired();
-    }, delayMs);
+    this.onlineFired?.();
+  }
+
+  /**
+   * Looks up now what waits for the devices that came online, instead of after the delay, and
+   * waits for it: tests make the order of a dispatch and that lookup certain with it.
+   */
+  async flushOnline(): Promise<void> {
+    if (this.onlineTimer) this.lookUpCameOnline();
+    await this.idle();
   }
 
   /**
@@ -576,27 +618,23 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
    * and the grace period from its `playing`), so until then the broadcast waits for it.
    */
   private async finish(b: BroadcastEntity, now: number): Promise<void> {
+    const { graceMs } = this.config.broadcasts;
     const open = await this.repo.openOfBroadcast(b.id);
-    const playingFor = (b.audioDurationMs ?? 0) * b.repeat + this.config.broadcasts.graceMs;
-    // In `playing`, updatedAt is when this run began (a resumption starts a new one).
+    const playingFor = (b.audioDurationMs ?? 0) * b.repeat + graceMs;
+    // In `playing`, updatedAt is when this run began (a resumption starts a new one); a device
+    // judges "before expiresAt" on its estimate of the server's clock, hence the grace.
     const stillPlaying = (d: DeliveryEntity) =>
-      d.state === 'playing' && d.updatedAt <= b.expiresAt && d.updatedAt + playingFor > now;
+      d.state === 'playing' &&
+      d.updatedAt <= b.expiresAt + graceMs &&
+      d.updatedAt + playingFor > now;
+    const ending = open.filter((d) => !stillPlaying(d));
     await this.commit(
-      open
-        .filter((d) => !stillPlaying(d))
-        .map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
+      ending.map((d) => this.change(d, { kind: 'expired' }, now, 'not played before the deadline')),
       now,
     );
-    if (open.some(stillPlaying)) return;
-    const settlement = await this.settlement(b, 'completed');
-    if (
-      await this.repo.transitionStatus(b.id, ['active', 'dispatching'], {
-        status: 'completed',
-        ...settlement,
-        endedAt: now,
-        updatedAt: now,
-      })
-    ) {
+    if (ending.length < open.length) return;
+    const settlement = await this.settleIfClosed(b, ['active', 'dispatching'], now);
+    if (settlement) {
       this.logger.log(
         `broadcast=${b.id} completed at its deadline, ${settlement.outcome} (${open.length} delivery(ies) expired)`,
       );
@@ -604,17 +642,35 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Completes a broadcast in `from` that has no delivery left open, with its outcome and
+   * milestones worked out inside that write: a delivery event or a manual confirmation queued
+   * before it is in the figures, and one that reopened a delivery (preempted) keeps it open (a
+   * change that lost to such an event is tried again by the next tick). Null if it did not.
+   */
+  private settleIfClosed(
+    b: BroadcastEntity,
+    from: BroadcastEntity['status'][],
+    now: number,
+  ): Promise<Settlement | null> {
+    return this.repo.transitionWith(b.id, from, async () => {
+      if ((await this.repo.withOpenDeliveries([b.id])).size) return null;
+      const settlement = await this.settlement(b, 'completed');
+      return { status: 'completed' as const, ...settlement, endedAt: now, updatedAt: now };
+    });
+  }
+
   /** Staff confirming a village by hand after the end can change what came of a broadcast. */
   async refreshOutcome(b: BroadcastEntity): Promise<void> {
-    if (b.status !== 'completed') return;
-    const { outcome } = await this.settlement(b, 'completed');
-    if (outcome !== b.outcome) await this.repo.transitionStatus(b.id, ['completed'], { outcome });
+    await this.repo.transitionWith(b.id, ['completed'], async () => ({
+      outcome: (await this.settlement(b, 'completed')).outcome,
+    }));
   }
 
   /** The outcome and milestones of a broadcast ending now in `status`, from its deliveries. */
   private async settlement(
     b: Pick<BroadcastEntity, 'id' | 'startAt' | 'expiresAt'>,
-    status: 'completed' | 'cancelled',
+    status: 'completed',
   ): Promise<Settlement> {
     const facts = await this.facts.settlementFacts(b.id, b.expiresAt);
     return settle(status, b.startAt, facts.times, facts.targeted, facts.manual);
@@ -633,16 +689,23 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     ) {
       return false;
     }
-    const open = await this.repo.openOfBroadcast(b.id);
-    await this.commit(
-      open.map((d) => this.change(d, { kind: 'cancelled' }, now, reason)),
-      now,
-    );
+    // Each change is guarded on the state it was read in: one that a device event or a send moved
+    // meanwhile is missed, so read again until nothing is open (nothing reopens a cancelled one).
+    const cancelled: DeliveryEntity[] = [];
+    for (let round = 0; round < CANCEL_ROUNDS; round++) {
+      const open = await this.repo.openOfBroadcast(b.id);
+      if (!open.length) break;
+      const applied = await this.commit(
+        open.map((d) => this.change(d, { kind: 'cancelled' }, now, reason)),
+        now,
+      );
+      cancelled.push(...open.filter((d) => applied.has(d.id)));
+    }
     // The milestones of what did go out before the cancel (the outcome is already `cancelled`).
-    const { outcome: _cancelled, ...times } = await this.settlement(b, 'cancelled');
-    await this.repo.update(b.id, times);
+    const facts = await this.facts.settlementFacts(b.id, b.expiresAt);
+    await this.repo.update(b.id, milestoneTimes(b.startAt, facts.times, facts.targeted));
     const told = new Set<string>();
-    for (const d of open) {
+    for (const d of cancelled) {
       if (d.sentAt === null || told.has(d.deviceId) || !this.presence.get(d.deviceId)?.online)
         continue;
       told.add(d.deviceId);
@@ -660,7 +723,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         );
     }
     this.logger.log(
-      `broadcast=${b.id} cancelled: ${open.length} open delivery(ies) cancelled, ${told.size} device(s) told to stop`,
+      `broadcast=${b.id} cancelled: ${cancelled.length} open delivery(ies) cancelled, ${told.size} device(s) told to stop`,
     );
     this.emitStatus(b.id, 'cancelled', now);
     return true;
@@ -728,15 +791,20 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         continue;
       }
       const b = broadcasts.get(d.broadcastId)!;
-      const result = transition(
-        d.state,
-        { kind: 'device', state: message.state },
-        {
-          broadcastOpen: b.status === 'active' && receivedAt < b.expiresAt,
-          resumes: d.resumes,
-          maxResumes: this.config.broadcasts.maxResumes,
-        },
-      );
+      const sameRun = message.resume === undefined ? undefined : message.resume === d.resumes;
+      const result: Transition =
+        sameRun === false
+          ? { ok: false, reason: 'stale' }
+          : transition(
+              d.state,
+              { kind: 'device', state: message.state },
+              {
+                broadcastOpen: b.status === 'active' && receivedAt < b.expiresAt,
+                sameRun,
+                resumes: d.resumes,
+                maxResumes: this.config.broadcasts.maxResumes,
+              },
+            );
       if (!result.ok) {
         // A download reporting its progress says `downloading` again: not a duplicate to warn of.
         if (result.reason === 'duplicate' && message.progressPct !== undefined) {
@@ -894,16 +962,8 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const done = await this.repo.findMany(broadcastIds.filter((id) => !stillOpen.has(id)));
     for (const b of done) {
       if (b.status !== 'active') continue;
-      // Nothing is open, so nothing changes the facts between reading them and the transition.
-      const settlement = await this.settlement(b, 'completed');
-      if (
-        await this.repo.transitionStatus(b.id, ['active'], {
-          status: 'completed',
-          ...settlement,
-          endedAt: now,
-          updatedAt: now,
-        })
-      ) {
+      const settlement = await this.settleIfClosed(b, ['active'], now);
+      if (settlement) {
         this.logger.log(
           `broadcast=${b.id} completed: every delivery has ended, ${settlement.outcome}`,
         );

@@ -13,10 +13,14 @@ export function minuteOfDay(at: number, timeZone: string): number {
 // A county has a handful of distinct windows; the dispatcher asks once per delivery.
 const parsed = new Map<string, QuietHours | null>();
 
+/** Entries either cache keeps at most: villages can have any window, so the caches are bounded. */
+const CACHE_MAX = 1000;
+
 function quietHoursOf(text: string): QuietHours | null {
   let q = parsed.get(text);
   if (q === undefined) {
     q = parseQuietHours(text);
+    if (parsed.size >= CACHE_MAX) parsed.clear();
     parsed.set(text, q);
   }
   return q;
@@ -47,6 +51,7 @@ export function endOfQuiet(from: number, quietHours: string | null, timeZone: st
   const last = lastAnswer.get(key);
   if (last?.from === from) return last.end;
   const end = computeEnd(from, q, timeZone);
+  if (lastAnswer.size >= CACHE_MAX) lastAnswer.clear();
   lastAnswer.set(key, { from, end });
   return end;
 }

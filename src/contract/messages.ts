@@ -209,6 +209,14 @@ export const DeliveryEvent = envelope(
         description: 'Download progress, with `downloading`',
       }),
     ),
+    resume: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: TIMING.maxResumes,
+        description:
+          'The `resume` of the play it is about, 0 for the first: a late event about an earlier run is then ignored. Left out, the event is taken as about the current run',
+      }),
+    ),
   },
 );
 

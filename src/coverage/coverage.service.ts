@@ -13,7 +13,7 @@ import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
-import { settle } from '../broadcasts/broadcast-outcome.js';
+import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
 import {
   classifyVillage,
   computeCoverage,
@@ -340,14 +340,7 @@ export class CoverageService {
       broadcasts.map(async (b) => {
         if (b.outcome !== null || b.dispatchedAt === null) return b;
         const f = await this.facts.settlementFacts(b.id, b.expiresAt);
-        const { outcome: _running, ...times } = settle(
-          'completed',
-          b.startAt,
-          f.times,
-          f.targeted,
-          f.manual,
-        );
-        return { ...b, ...times };
+        return { ...b, ...milestoneTimes(b.startAt, f.times, f.targeted) };
       }),
     );
   }

@@ -13,8 +13,9 @@ import type { TestServer } from './server.js';
  * higher than any it acted on and it last reported that delivery `preempted`; downloads the clip
  * (skipping `downloading` when the clip is already in its cache), checks size and sha256, reports
  * `ready`, waits for `notBefore`, then `playing` and `played`. A more urgent level interrupts what
- * is playing (`preempted`); the same or a lower level waits for the speaker. `stop` ends matching
- * deliveries and is acknowledged; `ping` gets a `pong`.
+ * is playing (`preempted`); the same or a lower level waits for the speaker. Every event names
+ * the run it is about (`resume`, 0 for the first). `stop` ends matching deliveries and is
+ * acknowledged; a `play` of a broadcast it was told to stop is `rejected`; `ping` gets a `pong`.
  */
 export interface LiteralDeviceOptions {
   /** How long one playback lasts, ms (repeats included: the speaker plays `repeat` times this). */
@@ -65,6 +66,7 @@ export class LiteralDevice {
   private session = '';
   private ignored = 0;
   private readonly releases: (() => void)[] = [];
+  private readonly stoppedBroadcasts = new Set<string>();
 
   constructor(
     private readonly s: TestServer,
@@ -168,7 +170,15 @@ export class LiteralDevice {
     const resume = p.resume ?? 0;
     if (k && !(k.state === 'preempted' && resume > k.resume)) {
       // "A deliveryId the device already knows is answered with its latest state."
-      this.report(p.deliveryId, k.state);
+      if (k.state === 'stopped') this.report(p.deliveryId, 'rejected', 'stopped');
+      else this.report(p.deliveryId, k.state);
+      return;
+    }
+    if (this.stoppedBroadcasts.has(p.broadcastId)) {
+      const stopped: Known = { play: p, state: 'stopped', resume };
+      this.known.set(p.deliveryId, stopped);
+      this.report(p.deliveryId, 'received');
+      this.report(p.deliveryId, 'rejected', 'stopped');
       return;
     }
     const run: Known = { play: p, state: 'received', resume };
@@ -236,6 +246,7 @@ export class LiteralDevice {
   }
 
   private stop(cmd: Record<string, unknown>): void {
+    if (typeof cmd.broadcastId === 'string') this.stoppedBroadcasts.add(cmd.broadcastId);
     for (const k of this.known.values()) {
       const matches =
         (cmd.deliveryId !== undefined && k.play.deliveryId === cmd.deliveryId) ||
@@ -260,7 +271,8 @@ export class LiteralDevice {
 
   private report(deliveryId: string, state: string, reason?: string): void {
     if (state === 'stopped') return;
-    this.publish({ type: 'delivery', deliveryId, state, ...(reason ? { reason } : {}) });
+    const resume = this.known.get(deliveryId)?.resume ?? 0;
+    this.publish({ type: 'delivery', deliveryId, state, resume, ...(reason ? { reason } : {}) });
   }
 
   private publish(body: Record<string, unknown>): void {

@@ -273,7 +273,7 @@ export class DeliveryDto {
     format: 'date-time',
     type: String,
     nullable: true,
-    description: 'Held by its village’s quiet hours until then (routine broadcasts)',
+    description: 'Held by its village’s quiet hours until then (routine and test broadcasts)',
   })
   heldUntil!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) sentAt!: string | null;

@@ -16,7 +16,8 @@ const FIRST_SOUND_AT = {
   type: String,
   format: 'date-time',
   nullable: true,
-  description: 'When a device of the village first began playing it (time to first sound)',
+  description:
+    'When a device of the village first began playing it (time to first sound); from its `played` for a device that never reported `playing`',
 } as const;
 const PLAYED_AT = {
   type: String,
@@ -242,7 +243,9 @@ export class BroadcastLineDto {
   @ApiProperty() targeted!: number;
   @ApiProperty() covered!: number;
   @ApiProperty() coveredManually!: number;
-  @ApiProperty({ description: 'Targeted villages its routine broadcast waited out in quiet hours' })
+  @ApiProperty({
+    description: 'Targeted villages whose quiet hours held it until it expired (not a failure)',
+  })
   heldByQuietHours!: number;
   @ApiProperty({ type: Number, nullable: true }) rate!: number | null;
   @ApiProperty({ type: ShareTimesDto, description: 'Time to first sound in its villages' })

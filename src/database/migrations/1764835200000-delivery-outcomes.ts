@@ -40,7 +40,7 @@ export class DeliveryOutcomes1764835200000 implements MigrationInterface {
       new TableColumn({ name: 'outcome', type: 'varchar', length: '24', isNullable: true }),
       ...['first_sound', 'played'].flatMap((what) =>
         ['p50', 'p90', 'p100'].map(
-          (p) => new TableColumn({ name: `${what}_${p}_ms`, type: 'integer', isNullable: true }),
+          (p) => new TableColumn({ name: `${what}_${p}_ms`, type: 'bigint', isNullable: true }),
         ),
       ),
     ]);
