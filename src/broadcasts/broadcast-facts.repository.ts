@@ -62,6 +62,12 @@ const SETTLED: readonly BroadcastStatus[] = ['completed', 'cancelled', 'expired'
 /** Settled broadcasts whose facts are kept in memory (a few thousand groups each at most). */
 const SETTLED_CACHE = 64;
 
+/**
+ * A delivery (alias `d`) that quiet hours held until its broadcast's expiry: only the send that
+ * expired it for them sets held_until that late, so the state need not be asked.
+ */
+const heldPastExpiry = (expiresAt: string) => `d.held_until >= ${expiresAt}`;
+
 const num = (v: string | number | null): number => Number(v ?? 0);
 const numOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
 
@@ -146,7 +152,7 @@ export class BroadcastFactsRepository {
         .addSelect('MIN(COALESCE(d.started_at, d.played_at))', 'firstSoundAt')
         .addSelect('MIN(d.played_at)', 'playedAt')
         .addSelect(
-          "MAX(CASE WHEN d.state = 'expired' AND d.held_until >= :expiresAt THEN 1 ELSE 0 END)",
+          `MAX(CASE WHEN ${heldPastExpiry(':expiresAt')} THEN 1 ELSE 0 END)`,
           'heldByQuiet',
         )
         .where('d.broadcast_id = :broadcastId', { broadcastId })
@@ -208,7 +214,7 @@ export class BroadcastFactsRepository {
       .addSelect('SUM(CASE WHEN d.sent_at IS NULL THEN 1 ELSE 0 END)', 'neverSent')
       .addSelect('SUM(CASE WHEN d.started_at IS NOT NULL THEN 1 ELSE 0 END)', 'started')
       .addSelect(
-        'SUM(CASE WHEN d.held_until > :now OR d.held_until >= :expiresAt THEN 1 ELSE 0 END)',
+        `SUM(CASE WHEN d.held_until > :now OR ${heldPastExpiry(':expiresAt')} THEN 1 ELSE 0 END)`,
         'heldByQuiet',
       )
       .addSelect('MIN(COALESCE(d.started_at, d.played_at))', 'firstSoundAt')
@@ -432,7 +438,7 @@ export class BroadcastFactsRepository {
       .addSelect('d.village_code', 'villageCode')
       .distinct(true)
       .where('b.id IN (:...ids)', { ids: broadcastIds })
-      .andWhere('d.held_until >= b.expires_at');
+      .andWhere(heldPastExpiry('b.expires_at'));
   }
 
   /**
