@@ -16,7 +16,11 @@ import {
   statusReached,
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
-import { LiteralDevice, LiteralDeviceOptions } from './support/literal-device.js';
+import {
+  everythingArrived,
+  LiteralDevice,
+  LiteralDeviceOptions,
+} from './support/literal-device.js';
 import { eventually, mqttUrl, next, nextPresence, scriptedDevice } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -45,12 +49,7 @@ describe('delivery rules with a device that follows the protocol document litera
     await d.connect();
     return d;
   };
-  /**
-   * Returns once the device has everything the server published to it before: a ping goes out
-   * on the same topic after them, and its pong comes back only after they arrived.
-   */
-  const delivered = async (d: LiteralDevice) =>
-    api(s.url, s.adminToken).post(`/api/devices/${d.device.id}/ping`).expect(200);
+  const delivered = (d: LiteralDevice) => everythingArrived(s, d.device.id);
   const events = async (broadcastId: string, deliveryId: string) =>
     (
       await api(s.url, s.adminToken)

@@ -14,7 +14,7 @@ import {
   statusReached,
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
-import { LiteralDevice } from './support/literal-device.js';
+import { everythingArrived, LiteralDevice } from './support/literal-device.js';
 import { eventually, mqttUrl, nextPresence, scriptedDevice } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -45,9 +45,7 @@ describe('delivery races', () => {
     if (online) await d.connect();
     return d;
   };
-  /** Everything the server published to the device before this has arrived (ping and pong). */
-  const delivered = (deviceId: string) =>
-    api(s.url, s.adminToken).post(`/api/devices/${deviceId}/ping`).expect(200);
+  const delivered = (deviceId: string) => everythingArrived(s, deviceId);
   const plays = (d: LiteralDevice) => d.commands.filter((c) => c.type === 'play');
 
   before(async () => {

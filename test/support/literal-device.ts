@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import mqtt, { MqttClient } from 'mqtt';
 import { mqttUrl, nextPresence } from './mqtt.js';
-import type { TestServer } from './server.js';
+import { api, type TestServer } from './server.js';
+
+/**
+ * Returns once a device has everything the server published to it before: a ping goes out on
+ * the same topic after it, and its pong comes back only after all of it arrived. Tests await this
+ * before asserting that nothing more came.
+ */
+export async function everythingArrived(s: TestServer, deviceId: string): Promise<void> {
+  await api(s.url, s.adminToken).post(`/api/devices/${deviceId}/ping`).expect(200);
+}
 
 /**
  * A device written from docs/protocol.md alone, on purpose not the reference agent and not the
