@@ -429,7 +429,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     for (const d of park) if (this.presence.get(d.deviceId)?.online) this.queueOnline(d.deviceId);
     // Read just before publishing, with nothing awaited after it: a cancel that lands after this
     // finds the deliveries sent and tells their devices to stop, after the play.
-    const live = await this.repo.activeAmong([...broadcasts.keys()]);
+    const live = commands.size ? await this.repo.activeAmong([...broadcasts.keys()]) : new Set();
     const saved = performance.now();
     const publishes: Promise<unknown>[] = [];
     for (const [id, { deviceId, command, kind }] of commands) {
