@@ -105,7 +105,9 @@ describe('delivery races', () => {
     assert.ok(
       s
         .logs()
-        .some((l) => l.msg.includes(`broadcast=${b.id} was cancelled while being dispatched`)),
+        .some((l) =>
+          l.msg.includes(`broadcast=${b.id} was cancelled or expired while being dispatched`),
+        ),
     );
   });
 

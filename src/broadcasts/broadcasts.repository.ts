@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, LessThanOrEqual, Repository } from 'typeorm';
+import { In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import type { DeliveryState } from '../contract/messages.js';
 import { insertMany, updateManyGuarded } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
@@ -105,20 +105,50 @@ export class BroadcastsRepository {
     });
   }
 
-  /** Active (or half-dispatched) broadcasts past their expiry plus grace. */
+  /** Active broadcasts past their expiry plus grace. */
   async pastDeadline(expiredBefore: number): Promise<BroadcastEntity[]> {
     return this.broadcasts.find({
-      where: { status: In(['active', 'dispatching']), expiresAt: LessThanOrEqual(expiredBefore) },
+      where: { status: 'active', expiresAt: LessThanOrEqual(expiredBefore) },
       take: 100,
     });
   }
 
-  /** Scheduled broadcasts never dispatched before their expiry (the server was down). */
+  /**
+   * Broadcasts never dispatched before their expiry: scheduled (the server was down), or
+   * dispatching (a dispatch that never got saved stores nothing, so nothing was sent).
+   */
   missedWindow(expiredBefore: number): Promise<BroadcastEntity[]> {
     return this.broadcasts.find({
-      where: { status: 'scheduled', expiresAt: LessThanOrEqual(expiredBefore) },
+      where: {
+        status: In(['scheduled', 'dispatching']),
+        expiresAt: LessThanOrEqual(expiredBefore),
+      },
       take: 100,
     });
+  }
+
+  /** Broadcasts whose dispatch was claimed before this instant and never saved. */
+  interruptedDispatches(claimedBefore: number): Promise<BroadcastEntity[]> {
+    return this.broadcasts.find({
+      where: { status: 'dispatching', updatedAt: LessThan(claimedBefore) },
+      order: { startAt: 'ASC' },
+      take: 100,
+    });
+  }
+
+  /**
+   * Back to `scheduled` a dispatch claimed at `claimedAt` and never saved; only that claim (a
+   * server that claimed it again since keeps it). True if this call did it.
+   */
+  async reclaimDispatch(id: string, claimedAt: number, now: number): Promise<boolean> {
+    const moved = await this.writes.run((m) =>
+      m.update(
+        BroadcastEntity,
+        { id, status: 'dispatching', updatedAt: claimedAt },
+        { status: 'scheduled', updatedAt: now },
+      ),
+    );
+    return (moved.affected ?? 0) > 0;
   }
 
   activeIds(): Promise<string[]> {

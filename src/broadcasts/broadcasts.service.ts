@@ -190,6 +190,12 @@ export class BroadcastsService implements OnModuleInit {
     };
   }
 
+  /** The broadcast a schedule's firing made, if it made one. */
+  async ofFiring(scheduleId: string, fireAt: number): Promise<BroadcastDto | null> {
+    const b = await this.repo.findByFiring(scheduleId, fireAt);
+    return b ? this.get(b.id) : null;
+  }
+
   /** Several broadcasts at once, in no particular order; unknown ids are left out. */
   async getMany(ids: string[]): Promise<BroadcastDto[]> {
     return this.toDtos(await this.repo.findMany(ids));

@@ -9,6 +9,7 @@ import { toneFamilyOf } from '../clips/attention-tones.js';
 import { ClipsService, DeliverableAudio } from '../clips/clips.service.js';
 import { MediaService } from '../clips/media.service.js';
 import { Clock } from '../common/clock.js';
+import { isoTime } from '../common/time.js';
 import { chunks } from '../database/batch.js';
 import { ThrottledLog } from '../common/throttled-log.js';
 import { DevicesService } from '../devices/devices.service.js';
@@ -58,6 +59,12 @@ const CANCEL_ROUNDS = 5;
  */
 const ONLINE_BATCH = 500;
 const ONLINE_RETRY_MS = 1000;
+/**
+ * A dispatch claimed by another server this long ago and still not saved was interrupted (that
+ * server died): it is dispatched again. Saving a dispatch is atomic and only from `dispatching`,
+ * so two servers that both try save it once.
+ */
+const DISPATCH_LEASE_MS = 60_000;
 
 /** Routine and test broadcasts wait for a village's quiet hours to end; emergencies do not. */
 function heldByQuietHours(level: BroadcastEntity['level']): boolean {
@@ -97,6 +104,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private onlineFired?: () => void;
   private onlineRun: Promise<void> = Promise.resolve();
   private running = false;
+  /** Broadcasts this process is dispatching now; any other `dispatching` one may be interrupted. */
+  private readonly dispatchingNow = new Set<string>();
+  /** When this process started: a dispatch claimed before then was interrupted by its end. */
+  private startedAt = 0;
 
   constructor(
     private readonly repo: BroadcastsRepository,
@@ -115,6 +126,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   start(options: { timer?: boolean } = {}): void {
     this.running = true;
+    this.startedAt = this.clock.now().getTime();
     this.subscriptions.push(
       this.gateway.events.subscribe((e) => {
         if (e.message.type === 'delivery')
@@ -169,21 +181,25 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         this.logger.error(`broadcast=${b.id} ${what} failed: ${err.stack ?? err.message}`),
       );
     for (const b of await this.repo.missedWindow(now)) {
+      const interrupted = b.status === 'dispatching';
       if (
-        await this.repo.transitionStatus(b.id, ['scheduled'], {
+        await this.repo.transitionStatus(b.id, [b.status], {
           status: 'expired',
           outcome: 'expired',
           endedAt: now,
           updatedAt: now,
-          endReason: 'its window closed before it could be sent',
+          endReason: interrupted
+            ? 'its window closed before it could be sent (its dispatch was interrupted)'
+            : 'its window closed before it could be sent',
         })
       ) {
         this.logger.warn(
-          `broadcast=${b.id} expired before dispatch (the server was down or it could not be prepared)`,
+          `broadcast=${b.id} expired before dispatch (${interrupted ? 'its dispatch was interrupted' : 'the server was down or it could not be prepared'})`,
         );
         this.emitStatus(b.id, 'expired', now);
       }
     }
+    await this.resumeInterrupted(now);
     for (const b of await this.repo.dueForDispatch(now + prefetchMs))
       await each(b, 'dispatch', () => this.dispatch(b, now));
     for (const b of await this.repo.pastDeadline(now - graceMs))
@@ -194,6 +210,21 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   // ---- dispatch ----
 
+  /**
+   * Broadcasts left `dispatching` by a server that stopped before saving the dispatch (nothing of
+   * it is stored then) go back to `scheduled`, so this tick dispatches them.
+   */
+  private async resumeInterrupted(now: number): Promise<void> {
+    const claimedBefore = Math.max(this.startedAt, now - DISPATCH_LEASE_MS);
+    for (const b of await this.repo.interruptedDispatches(claimedBefore)) {
+      if (this.dispatchingNow.has(b.id)) continue;
+      if (await this.repo.reclaimDispatch(b.id, b.updatedAt, now))
+        this.logger.warn(
+          `broadcast=${b.id} level=${b.level} was being dispatched when a server stopped (claimed ${isoTime(b.updatedAt)}): dispatching it again`,
+        );
+    }
+  }
+
   /** Resolves the target, creates one pending delivery per device, and sends to the devices online. */
   async dispatch(b: BroadcastEntity, now: number): Promise<void> {
     if (
@@ -203,6 +234,21 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       }))
     )
       return;
+    this.dispatchingNow.add(b.id);
+    try {
+      await this.dispatchClaimed(b, now);
+    } catch (err) {
+      // Back to scheduled at once: the next tick tries again (a database error may be brief).
+      await this.repo
+        .reclaimDispatch(b.id, now, now)
+        .catch((e: Error) => this.logger.error(`broadcast=${b.id} not rescheduled: ${e.message}`));
+      throw err;
+    } finally {
+      this.dispatchingNow.delete(b.id);
+    }
+  }
+
+  private async dispatchClaimed(b: BroadcastEntity, now: number): Promise<void> {
     let audio: DeliverableAudio;
     try {
       audio = b.attentionTone
@@ -268,7 +314,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       patch,
     });
     if (!took) {
-      this.logger.warn(`broadcast=${b.id} was cancelled while being dispatched: nothing sent`);
+      this.logger.warn(
+        `broadcast=${b.id} was cancelled or expired while being dispatched: nothing sent`,
+      );
       return;
     }
     this.logger.log(

@@ -217,23 +217,17 @@ export class SchedulesService {
         actor,
         { schedule: { id: s.id, fireAt }, allowPastStart: true },
       );
-      await this.repo.record({
-        scheduleId: s.id,
-        fireAt,
-        outcome: 'fired',
-        broadcastId: b.id,
-        reason: null,
-        createdAt: now,
-      });
-      this.logger.log(`schedule=${s.id} fired for ${isoTime(fireAt)}: broadcast=${b.id}`);
-      await this.audit.record({
-        actor: 'scheduler',
-        action: 'schedule.fired',
-        subject: s.id,
-        detail: { fireAt: isoTime(fireAt), broadcastId: b.id },
-      });
+      await this.recordFired(s, fireAt, b.id, now, 'fired');
     } catch (err) {
-      if (isUniqueViolation(err)) return; // another server created this firing's broadcast
+      if (isUniqueViolation(err)) {
+        // Made before: by another server, or by this one before it stopped (maybe mid-dispatch,
+        // which the dispatcher resumes). The firing is recorded either way, never lost.
+        const made = await this.broadcasts.ofFiring(s.id, fireAt);
+        if (made) {
+          await this.recordFired(s, fireAt, made.id, now, `already made (${made.status})`);
+          return;
+        }
+      }
       const reason = (err as Error).message.slice(0, 300);
       if (
         await this.repo.record({
@@ -254,6 +248,34 @@ export class SchedulesService {
         });
       }
     }
+  }
+
+  /** Records the firing as fired (once, whichever server or restart gets here first) and says so. */
+  private async recordFired(
+    s: ScheduleEntity,
+    fireAt: number,
+    broadcastId: string,
+    now: number,
+    how: string,
+  ): Promise<void> {
+    const recorded = await this.repo.record({
+      scheduleId: s.id,
+      fireAt,
+      outcome: 'fired',
+      broadcastId,
+      reason: null,
+      createdAt: now,
+    });
+    if (!recorded) return;
+    this.logger.log(
+      `schedule=${s.id} firing at ${isoTime(fireAt)} ${how}: broadcast=${broadcastId}`,
+    );
+    await this.audit.record({
+      actor: 'scheduler',
+      action: 'schedule.fired',
+      subject: s.id,
+      detail: { fireAt: isoTime(fireAt), broadcastId },
+    });
   }
 
   private async require(id: string): Promise<ScheduleEntity> {
