@@ -5,9 +5,19 @@ export interface ServerProcess {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  /** Resolves with the first stdout/stderr text matching `pattern` (fails if the process exits first). */
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
+  /**
+   * Resolves with the first stdout/stderr text matching `pattern` (fails if the process exits
+   * first); with `since` (from `position()`), only in what was written after that.
+   */
+  waitFor(pattern: RegExp, since?: OutputPosition): Promise<RegExpMatchArray>;
+  /** How much has been written so far. */
+  position(): OutputPosition;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface OutputPosition {
+  out: number;
+  err: number;
 }
 
 /** The real server (`node dist/src/main.js`) as a child process, as `npm start` runs it. */
@@ -25,10 +35,14 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   });
   let out = '';
   let err = '';
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const waiters: {
+    pattern: RegExp;
+    since: OutputPosition;
+    resolve: (m: RegExpMatchArray) => void;
+  }[] = [];
   const check = () => {
     for (const w of [...waiters]) {
-      const m = (out + err).match(w.pattern);
+      const m = (out.slice(w.since.out) + err.slice(w.since.err)).match(w.pattern);
       if (m) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(m);
@@ -46,15 +60,18 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  process.once('exit', () => child.kill('SIGKILL'));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor: (pattern) =>
+    position: () => ({ out: out.length, err: err.length }),
+    waitFor: (pattern, since = { out: 0, err: 0 }) =>
       new Promise((resolve, reject) => {
-        waiters.push({ pattern, resolve });
+        waiters.push({ pattern, since, resolve });
         check();
         void exited.then(({ code, signal }) =>
           reject(

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { describe, it } from 'node:test';
+import { setTimeout as wait } from 'node:timers/promises';
+import { DeviceAgent } from '../devices/agent.js';
+import { makeAudio } from './support/audio.js';
+import { eventually, freePort } from './support/mqtt.js';
+import { OutputPosition, ServerProcess, spawnServer } from './support/process.js';
+import { api, tempDir } from './support/server.js';
+
+const ADMIN = 'crash-points-admin-token-0123456789';
+const DEVICES = 6;
+/** Kill -9 this many ms after the request left: from before the server read it to after it answered. */
+const KILL_AFTER_MS = [0, 10, 30, 60, 90, 150];
+/** And the moment the server logs each step (the kill lands a little after it, the log being a pipe). */
+const KILL_AT_LOG = [/created level=I/, /dispatched: /];
+
+/** POST with no retry, as a console would: the answer's status, or the error if none came. */
+function post(url: string, path: string, body: unknown): Promise<number | Error> {
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve) => {
+    const req = request(
+      `${url}${path}`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${ADMIN}`,
+          'Content-Type': 'application/json',
+          'Content-Length': data.length,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', resolve);
+      },
+    );
+    req.on('error', resolve);
+    req.end(data);
+  });
+}
+
+describe('SIGKILL at every step of sending a broadcast', () => {
+  it('a broadcast the API accepted is played once by every device after any crash; one it did not is not played at all', async (t) => {
+    const dataDir = tempDir();
+    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+    const url = `http://127.0.0.1:${httpPort}`;
+    const env = {
+      DATA_DIR: dataDir,
+      PORT: String(httpPort),
+      MQTT_PORT: String(mqttPort),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      ADMIN_TOKEN: ADMIN,
+      SEED_SAMPLE: 'false',
+      DISPATCH_TICK_MS: '100',
+      ACK_TIMEOUT_S: '1',
+    };
+    let server: ServerProcess = spawnServer(env);
+    await server.waitFor(/Dalaba is running/);
+    const client = api(url, ADMIN);
+    await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
+    await client
+      .post('/api/villages')
+      .send({ code: '611026100201', name: '东沟村', townCode: '611026100' })
+      .expect(201);
+    const csv = [
+      'id,village_code,type',
+      ...Array.from({ length: DEVICES }, (_, i) => `cp-${i},611026100201,village_loudspeaker`),
+    ].join('\n');
+    const secrets = (
+      await client.post('/api/devices/import').set('Content-Type', 'text/csv').send(csv).expect(200)
+    ).body.secrets as { id: string; secret: string }[];
+    const clip = (
+      await client
+        .post('/api/clips?wait=true')
+        .attach('file', await makeAudio(tempDir(), 'crash-points', { signal: 'noise', seconds: 1 }))
+        .expect(201)
+    ).body as { id: string };
+
+    const agents = secrets.map(
+      (d) =>
+        new DeviceAgent({
+          url: `mqtt://127.0.0.1:${mqttPort}`,
+          id: d.id,
+          secret: d.secret,
+          speed: 0,
+        }),
+    );
+    const plays = new Map<string, number>();
+    for (const a of agents)
+      a.on('playback', (deliveryId: string) =>
+        plays.set(deliveryId, (plays.get(deliveryId) ?? 0) + 1),
+      );
+    const allOnline = async () =>
+      eventually(
+        async () =>
+          (await client.get('/api/status/villages')).body.summary?.devicesOnline === DEVICES,
+        30_000,
+        'every device back online',
+      );
+    /** Each device's plays of the broadcast titled `title`, or null when no such broadcast exists. */
+    const settled = async (title: string): Promise<{ status: string; plays: number[] } | null> => {
+      const all = (await client.get('/api/broadcasts?limit=100').expect(200)).body.items as {
+        id: string;
+        title: string;
+        status: string;
+      }[];
+      const b = all.find((x) => x.title === title);
+      if (!b) return null;
+      await eventually(
+        async () => (await client.get(`/api/broadcasts/${b.id}`)).body.status === 'completed',
+        30_000,
+        `"${title}" to complete`,
+      );
+      const deliveries = (await client.get(`/api/broadcasts/${b.id}/deliveries?limit=100`)).body
+        .items as { id: string; state: string }[];
+      assert.deepEqual(
+        deliveries.map((d) => d.state),
+        Array(DEVICES).fill('played'),
+        `every confirmation of "${title}" is on record`,
+      );
+      return { status: 'completed', plays: deliveries.map((d) => plays.get(d.id) ?? 0) };
+    };
+
+    try {
+      await Promise.all(agents.map((a) => a.start()));
+      await allOnline();
+      const outcomes: string[] = [];
+      const points = [
+        ...KILL_AFTER_MS.map((ms) => ({ name: `${ms} ms`, when: () => wait(ms) })),
+        ...KILL_AT_LOG.map((pattern) => ({
+          name: `log ${pattern.source.trim()}`,
+          when: (since: OutputPosition) => server.waitFor(pattern, since),
+        })),
+      ];
+      for (const point of points) {
+        const title = `crash at ${point.name}`;
+        const since = server.position();
+        const answered = post(url, '/api/broadcasts', {
+          title,
+          clipId: clip.id,
+          level: 'I',
+          target: { all: true },
+          attentionTone: false,
+        });
+        await point.when(since);
+        server.child.kill('SIGKILL');
+        await server.exited;
+        const answer = await answered;
+        server = spawnServer(env);
+        await server.waitFor(/Dalaba is running/);
+        await allOnline();
+        const result = await settled(title);
+        if (answer === 201)
+          assert.ok(result, `"${title}": the API answered 201, so the broadcast must exist`);
+        if (result === null) {
+          assert.ok(answer instanceof Error, `"${title}": not stored, so the client got no answer`);
+          outcomes.push(`${point.name}: not stored, client told (${answer.message})`);
+        } else {
+          assert.deepEqual(
+            result.plays,
+            Array(DEVICES).fill(1),
+            `"${title}": every device played it exactly once`,
+          );
+          outcomes.push(
+            `${point.name}: stored (answer ${answer instanceof Error ? 'none' : answer}), played once`,
+          );
+        }
+      }
+      t.diagnostic(outcomes.join('; '));
+      // Both ends of the range were reached: killed before anything was stored, and after.
+      assert.ok(
+        outcomes.some((o) => o.includes('played once')),
+        outcomes.join('\n'),
+      );
+
+      // Sent the moment the server is back, before the devices are: they get it when they return.
+      server.child.kill('SIGKILL');
+      await server.exited;
+      server = spawnServer(env);
+      await server.waitFor(/Dalaba is running/);
+      const title = 'right after a restart';
+      assert.equal(
+        await post(url, '/api/broadcasts', {
+          title,
+          clipId: clip.id,
+          level: 'I',
+          target: { all: true },
+          attentionTone: false,
+        }),
+        201,
+      );
+      await allOnline();
+      assert.deepEqual((await settled(title))?.plays, Array(DEVICES).fill(1));
+      assert.equal(
+        [...plays.values()].reduce((a, b) => a + b, 0),
+        DEVICES * (outcomes.filter((o) => o.includes('played once')).length + 1),
+        'nothing else was ever played',
+      );
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()));
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
