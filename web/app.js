@@ -90,8 +90,8 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = 'GET', body, token, raw: wantRaw } = {}) {
-  const headers = { Authorization: `Bearer ${token ?? session.get()?.token ?? ''}` };
+async function api(path, { method = 'GET', body, token, raw: wantRaw, headers: extra } = {}) {
+  const headers = { Authorization: `Bearer ${token ?? session.get()?.token ?? ''}`, ...extra };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData)) {
     headers['Content-Type'] = 'application/json';
@@ -1027,13 +1027,31 @@ async function newBroadcastView() {
     repeat: Number($('#repeat').value) || 1,
     attentionTone: tone.checked,
   });
+  // One key per broadcast being sent: pressing send again after no answer (the server restarted)
+  // finds the broadcast the first press made instead of sending a second alert.
+  // getRandomValues, not randomUUID: the console is often served over plain HTTP on the LAN.
+  const newKey = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
+  let requestKey = newKey();
   const send = async () => {
     const button = $('#send');
     button.disabled = true;
     try {
-      const b = await api('/api/broadcasts', { method: 'POST', body: body() });
+      const b = await api('/api/broadcasts', {
+        method: 'POST',
+        body: body(),
+        headers: { 'Idempotency-Key': requestKey },
+      });
+      requestKey = newKey();
       location.hash = `#/broadcasts/${b.id}`;
     } catch (err) {
+      if (err instanceof ApiError && err.body?.error === 'IDEMPOTENCY_KEY_REUSED') {
+        // The form changed since the press that got no answer: this is a new broadcast.
+        requestKey = newKey();
+        return send();
+      }
       $('#form-error').textContent = errorText(err);
       button.disabled = false;
     }

@@ -42,6 +42,7 @@ export type BroadcastOutcome = (typeof BROADCAST_OUTCOMES)[number];
 @Index('IDX_broadcasts_status', ['status'])
 @Index('IDX_broadcasts_start_at', ['startAt'])
 @Index('UQ_broadcasts_schedule_fire', ['scheduleId', 'fireAt'], { unique: true })
+@Index('UQ_broadcasts_request_key', ['requestKey'], { unique: true })
 export class BroadcastEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -99,6 +100,10 @@ export class BroadcastEntity {
 
   @Column({ type: 'varchar', length: 100, name: 'created_by' })
   createdBy!: string;
+
+  /** SHA-256 of who sent it and their Idempotency-Key: a repeat of the request finds this one. */
+  @Column({ type: 'varchar', length: 64, name: 'request_key', nullable: true })
+  requestKey!: string | null;
 
   @Column({ type: 'varchar', length: 200, name: 'end_reason', nullable: true })
   endReason!: string | null;

@@ -1,7 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -41,11 +42,20 @@ export class BroadcastsController {
       'deliveries exist and the commands to the devices online are out. Devices offline get it when they come back, ' +
       'until expiresAt (the latest start). Routine and test broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not.',
   })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Any 1–100 visible ASCII characters, new for each broadcast. Sending the same request again with the same key ' +
+      '(the first got no answer) answers with the broadcast it created instead of a second one; the same key with a ' +
+      'different request is refused (409).',
+  })
   @ApiCreatedResponse({ type: BroadcastDto })
   @ApiErrors(400, 401, 403, 409)
   create(
     @Body() body: CreateBroadcastDto,
     @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<BroadcastDto> {
     return this.broadcasts.create(
       {
@@ -54,6 +64,12 @@ export class BroadcastsController {
         expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined,
       },
       principal.name,
+      {
+        idempotency:
+          idempotencyKey === undefined
+            ? undefined
+            : { key: idempotencyKey, owner: principal.tokenId },
+      },
     );
   }
 

@@ -481,6 +481,10 @@ export class BroadcastsRepository {
   }
 
   /** Broadcasts created by a schedule firing (for the exactly-once guard). */
+  findByRequestKey(requestKey: string): Promise<BroadcastEntity | null> {
+    return this.broadcasts.findOneBy({ requestKey });
+  }
+
   findByFiring(scheduleId: string, fireAt: number): Promise<BroadcastEntity | null> {
     return this.broadcasts.findOneBy({ scheduleId, fireAt });
   }

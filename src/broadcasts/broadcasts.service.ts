@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DeliveryState, Level } from '../contract/messages.js';
@@ -49,6 +49,8 @@ export interface BroadcastRequest {
 
 /** A start this far in the past still counts as "now" (clocks differ a little). */
 const START_SLACK_MS = 60_000;
+/** An Idempotency-Key: what a client can make up for each request, and no more. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,100}$/;
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
@@ -83,9 +85,19 @@ export class BroadcastsService implements OnModuleInit {
   async create(
     request: BroadcastRequest,
     by: string,
-    options: { schedule?: { id: string; fireAt: number }; allowPastStart?: boolean } = {},
+    options: {
+      schedule?: { id: string; fireAt: number };
+      allowPastStart?: boolean;
+      /** The client's Idempotency-Key, and whose it is (the token). */
+      idempotency?: { key: string; owner: string };
+    } = {},
   ): Promise<BroadcastDto> {
     const now = this.clock.now().getTime();
+    const requestKey = options.idempotency ? requestKeyOf(options.idempotency) : null;
+    if (requestKey) {
+      const earlier = await this.repo.findByRequestKey(requestKey);
+      if (earlier) return this.repeated(earlier, request);
+    }
     await this.validateTarget(request.target);
     try {
       await this.clips.audioOf(request.clipId);
@@ -141,6 +153,7 @@ export class BroadcastsService implements OnModuleInit {
       scheduleId: options.schedule?.id ?? null,
       fireAt: options.schedule?.fireAt ?? null,
       createdBy: by,
+      requestKey,
       endReason: null,
       createdAt: now,
       updatedAt: now,
@@ -148,7 +161,14 @@ export class BroadcastsService implements OnModuleInit {
       endedAt: null,
       ...UNSETTLED,
     };
-    await this.repo.insert(b);
+    try {
+      await this.repo.insert(b);
+    } catch (err) {
+      // The same request twice at once: the first one in made it.
+      const earlier = requestKey && (await this.repo.findByRequestKey(requestKey));
+      if (earlier) return this.repeated(earlier, request);
+      throw err;
+    }
     this.logger.log(
       `broadcast=${b.id} created level=${b.level} by=${JSON.stringify(by)} start=${isoTime(startAt)} expires=${isoTime(expiresAt)}`,
     );
@@ -188,6 +208,25 @@ export class BroadcastsService implements OnModuleInit {
       byType,
       online: resolved.deviceIds.filter((id) => this.presence.get(id)?.online).length,
     };
+  }
+
+  /** The answer to a request sent again with its Idempotency-Key: what the first one made. */
+  private repeated(earlier: BroadcastEntity, request: BroadcastRequest): Promise<BroadcastDto> {
+    const same =
+      earlier.title === request.title &&
+      earlier.clipId === request.clipId &&
+      earlier.level === request.level &&
+      earlier.target === JSON.stringify(request.target);
+    if (!same)
+      throw new DomainError(
+        'conflict',
+        'IDEMPOTENCY_KEY_REUSED',
+        `This Idempotency-Key already created broadcast ${earlier.id} with a different title, clip, level or target; use a new key for a new broadcast`,
+      );
+    this.logger.log(
+      `broadcast=${earlier.id} requested again with its Idempotency-Key: not created twice`,
+    );
+    return this.get(earlier.id);
   }
 
   /** The broadcast a schedule's firing made, if it made one. */
@@ -433,4 +472,17 @@ export class BroadcastsService implements OnModuleInit {
       endedAt: isoOrNull(b.endedAt),
     }));
   }
+}
+
+/** The stored form of an Idempotency-Key: scoped to its token, and not the key itself. */
+function requestKeyOf({ key, owner }: { key: string; owner: string }): string {
+  if (!IDEMPOTENCY_KEY.test(key))
+    throw new ValidationFailedError([
+      {
+        field: 'Idempotency-Key',
+        rule: 'format',
+        message: 'Idempotency-Key: 1 to 100 visible ASCII characters (a UUID is a good choice)',
+      },
+    ]);
+  return createHash('sha256').update(`${owner}\n${key}`).digest('hex');
 }

@@ -88,6 +88,7 @@ export async function seedBigBroadcast(
   const broadcast: BroadcastEntity = {
     id,
     title: '十万设备演练',
+    requestKey: null,
     clipId: options.clipId,
     level: 'II',
     target: JSON.stringify({ all: true }),
