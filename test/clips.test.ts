@@ -188,6 +188,9 @@ describe('clips: upload, normalise, store, serve', () => {
       assert.ok(res.body.message.length > 10);
       assert.deepEqual(await clipFiles(s.dataDir), filesBefore, `${path} left no file`);
     }
+    const badQuery = await upload(silent, undefined, '?wait=maybe');
+    assert.equal(badQuery.status, 400, badQuery.text);
+    assert.deepEqual(await clipFiles(s.dataDir), filesBefore, 'a refused query left no file');
     assert.match((await upload(long)).body.message, /20 s/, 'the limit is named');
     assert.match((await upload(big)).body.message, /2 MB/);
     assert.equal(
