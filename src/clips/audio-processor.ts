@@ -156,18 +156,21 @@ export class AudioProcessor {
     return { info, decodedMs, loudness, format };
   }
 
-  /** Second pass: the delivery format, normalised with the first pass's measurement. */
+  /**
+   * Second pass: the delivery format, normalised with the first pass's measurement. Returns how
+   * long the result plays (ms).
+   */
   async normalise(
     inputs: string[],
     measured: Loudness,
     out: string,
     ticket: TranscodeTicket,
-  ): Promise<void> {
+  ): Promise<number> {
     const m = measured;
     const norm = this.loudnorm(
       `:measured_I=${m.integrated}:measured_TP=${m.truePeak}:measured_LRA=${m.range}:measured_thresh=${m.threshold}:offset=${m.offset}:linear=true`,
     );
-    await this.encode(inputs, `${norm},aresample=44100`, out, ticket);
+    return this.encode(inputs, `${norm},aresample=44100`, out, ticket);
   }
 
   /** Measures a file's integrated loudness (LUFS) and true peak. */
@@ -198,42 +201,21 @@ export class AudioProcessor {
     return loudness;
   }
 
-  /** How long a file plays, by decoding it. */
-  async durationMs(path: string, ticket: TranscodeTicket): Promise<number> {
-    const result = await this.ffmpeg.run(
-      [
-        '-hide_banner',
-        '-nostdin',
-        '-nostats',
-        '-progress',
-        'pipe:1',
-        '-v',
-        'error',
-        '-i',
-        path,
-        '-f',
-        'null',
-        '-',
-      ],
-      ticket,
-    );
-    const ms = result.code === 0 ? parseDecodedMs(result.stdout) : null;
-    if (ms === null) throw new Error(`ffmpeg could not decode the result (exit ${result.code})`);
-    return ms;
-  }
-
   private async encode(
     inputs: string[],
     filters: string,
     out: string,
     ticket: TranscodeTicket,
-  ): Promise<void> {
+  ): Promise<number> {
     const a = this.config.audio;
     const result = await this.ffmpeg.run(
       [
         '-hide_banner',
         '-nostdin',
         '-nostats',
+        // How much was written is the result's length: no second run to decode it.
+        '-progress',
+        'pipe:1',
         '-v',
         'error',
         ...inputArgs(inputs),
@@ -265,11 +247,13 @@ export class AudioProcessor {
       ],
       ticket,
     );
-    if (result.code !== 0) {
+    const durationMs = result.code === 0 ? parseDecodedMs(result.stdout) : null;
+    if (durationMs === null) {
       throw new Error(
         `ffmpeg could not encode (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.slice(-300)}`,
       );
     }
+    return durationMs;
   }
 }
 

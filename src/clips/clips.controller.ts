@@ -173,7 +173,7 @@ export class ClipsController {
   @ApiParam({ name: 'tone', enum: TONE_FAMILIES })
   @ApiOperation({
     summary:
-      'Render the clip with an attention tone in front, normalised together (operator); made once, then reused',
+      'Render the clip with an attention tone in front, normalised together (operator); made once (normally when the clip is uploaded), then reused',
   })
   @ApiOkResponse({ type: RenditionDto })
   @ApiErrors(400, 401, 403, 404, 409, 503)

@@ -287,9 +287,8 @@ export class ClipsService implements BeforeApplicationShutdown {
         this.ffmpeg.raise(ticket, laneFor(ticket.lane, inspection.decodedMs));
         loudness = inspection.loudness;
       }
-      await this.processor.normalise([source], loudness, out, ticket);
+      const durationMs = await this.processor.normalise([source], loudness, out, ticket);
       const after = await this.processor.measure([out], ticket);
-      const durationMs = await this.processor.durationMs(out, ticket);
       const stored = await this.storage.store(out);
       await this.repo.update(clipId, {
         status: 'ready',
@@ -504,8 +503,7 @@ export class ClipsService implements BeforeApplicationShutdown {
     const out = this.storage.workPath('.mp3');
     try {
       const measured = await this.processor.measure(inputs, ticket);
-      await this.processor.normalise(inputs, measured, out, ticket);
-      const durationMs = await this.processor.durationMs(out, ticket);
+      const durationMs = await this.processor.normalise(inputs, measured, out, ticket);
       const stored = await this.storage.store(out);
       await this.repo.insertRendition({
         clipId,
