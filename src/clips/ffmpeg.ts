@@ -6,7 +6,8 @@ import { delimiter, join } from 'node:path';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Observable, Subject } from 'rxjs';
-import { Lane, LaneRun, planLanes, TranscodeTicket } from './transcode-lanes.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { Lane, LaneRun, planLanes, RunState, TranscodeTicket } from './transcode-lanes.js';
 
 export interface FfmpegResult {
   code: number | null;
@@ -83,7 +84,12 @@ export class Ffmpeg implements OnApplicationShutdown {
   private readonly activity$ = new Subject<FfmpegActivity>();
   private stopped = false;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    metrics.countFfmpegRunsWith(() => this.tally());
+  }
 
   get available(): boolean {
     return this.binary !== undefined;
@@ -167,6 +173,18 @@ export class Ffmpeg implements OnApplicationShutdown {
       });
       this.reschedule();
     });
+  }
+
+  /** Runs by lane and state, the states with none left out. */
+  tally(): { lane: Lane; state: RunState; count: number }[] {
+    const counts = new Map<string, { lane: Lane; state: RunState; count: number }>();
+    for (const run of this.runs) {
+      const key = `${run.ticket.lane}/${run.state}`;
+      const entry = counts.get(key) ?? { lane: run.ticket.lane, state: run.state, count: 0 };
+      entry.count++;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
   }
 
   /** Moves a job to a higher lane (it may take a slot from lower work at once). */
