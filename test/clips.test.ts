@@ -539,7 +539,7 @@ describe('transcoding lanes: an emergency never waits behind routine work', () =
   });
   after(() => s.close());
 
-  it('a short alert uploaded while a long recording is checked, then transcoded, is ready first each time', async () => {
+  it('a short alert uploaded while a long recording is checked, then transcoded, is ready first each time; deleting the long one stops its work', async () => {
     // Eight minutes at 8 kHz: each ffmpeg pass over it takes seconds, an alert's pass a fraction.
     const long = await makeAudio(dir, 'long-recording', {
       signal: 'noise',
@@ -577,6 +577,24 @@ describe('transcoding lanes: an emergency never waits behind routine work', () =
       .expect(201);
     const longNow = (await client.get(`/api/clips/${accepted.body.id}`).expect(200)).body;
     assert.equal(longNow.status, 'processing', 'the alert did not wait for the long transcode');
+
+    // Deleted while still processing: its ffmpeg work stops and nothing of it runs again.
+    const activity: FfmpegActivity[] = [];
+    const watching = ffmpeg.activity.subscribe((a) => activity.push(a));
+    await client.delete(`/api/clips/${accepted.body.id}`).expect(204);
+    const deletedAt = activity.length;
+    await s.server.app.get(ClipsService).idle();
+    watching.unsubscribe();
+    const ofLong = (a: FfmpegActivity) => a.label.startsWith(`clip=${accepted.body.id} `);
+    assert.deepEqual(
+      activity.slice(deletedAt).filter((a) => ofLong(a) && a.kind !== 'end'),
+      [],
+      'no run of the deleted clip starts or resumes',
+    );
+    assert.ok(
+      !s.logs().some((l) => String(l.msg).includes(`clip=${accepted.body.id} ready`)),
+      'it never became ready',
+    );
   });
 });
 

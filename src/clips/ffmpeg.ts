@@ -219,7 +219,9 @@ export class Ffmpeg implements OnApplicationShutdown {
 
   private reschedule(): void {
     if (this.stopped) return;
-    const plan = planLanes(this.runs, this.config.audio.concurrency, CAN_SUSPEND);
+    // A cancelled run still running holds its slot until it is gone; a suspended one just dies.
+    const live = [...this.runs].filter((r) => !(r.ticket.cancelled && r.state === 'suspended'));
+    const plan = planLanes(live, this.config.audio.concurrency, CAN_SUSPEND);
     for (const run of plan.suspend) {
       run.child!.kill('SIGSTOP');
       clearTimeout(run.timer);
@@ -284,8 +286,9 @@ export class Ffmpeg implements OnApplicationShutdown {
   }
 
   private note(kind: FfmpegActivity['kind'], run: Run): void {
-    if (kind === 'suspend' || kind === 'resume')
-      this.logger.debug(`${run.ticket.label}: ${kind}d for work of a higher lane`);
+    if (kind === 'suspend')
+      this.logger.debug(`${run.ticket.label}: suspended for work of a higher lane`);
+    if (kind === 'resume') this.logger.debug(`${run.ticket.label}: resumed`);
     this.activity$.next({ kind, label: run.ticket.label, lane: run.ticket.lane });
   }
 
