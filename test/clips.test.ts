@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { ClipsService } from '../src/clips/clips.service.js';
-import { Ffmpeg } from '../src/clips/ffmpeg.js';
+import { Ffmpeg, FfmpegActivity } from '../src/clips/ffmpeg.js';
 import { MediaService } from '../src/clips/media.service.js';
 import { makeAudio, measureLufs, probe } from './support/audio.js';
 import { eventually } from './support/mqtt.js';
@@ -188,6 +188,9 @@ describe('clips: upload, normalise, store, serve', () => {
       assert.ok(res.body.message.length > 10);
       assert.deepEqual(await clipFiles(s.dataDir), filesBefore, `${path} left no file`);
     }
+    const badQuery = await upload(silent, undefined, '?wait=maybe');
+    assert.equal(badQuery.status, 400, badQuery.text);
+    assert.deepEqual(await clipFiles(s.dataDir), filesBefore, 'a refused query left no file');
     assert.match((await upload(long)).body.message, /20 s/, 'the limit is named');
     assert.match((await upload(big)).body.message, /2 MB/);
     assert.equal(
@@ -205,6 +208,102 @@ describe('clips: upload, normalise, store, serve', () => {
       .expect(400);
     assert.equal(two.body.error, 'UNEXPECTED_FILE');
     assert.deepEqual(await clipFiles(s.dataDir), filesBefore);
+  });
+
+  it('refuses a recording whose header says it is too long before decoding it', async () => {
+    // The header of this MP3 promises 25 s but only a few seconds follow: decoding it would find
+    // it cut short, so only a refusal made from the header says "too long".
+    const whole = await makeAudio(dir, 'header-long', { seconds: 25, format: 'mp3', gainDb: -16 });
+    const cut = join(dir, 'header-long-cut.mp3');
+    await writeFile(cut, (await readFile(whole)).subarray(0, 80_000));
+    await s.server.app.get(ClipsService).idle();
+    const filesBefore = await clipFiles(s.dataDir);
+    const res = await upload(cut).expect(422);
+    assert.equal(res.body.error, 'AUDIO_TOO_LONG', res.text);
+    assert.match(res.body.message, /25(\.\d)? s/, "the recording's length is named");
+    assert.match(res.body.message, /20 s/, 'the limit is named');
+    assert.deepEqual(await clipFiles(s.dataDir), filesBefore, 'no file is left behind');
+  });
+
+  it('prepares every attention-tone rendition when a clip is uploaded, the emergency one first', async () => {
+    const clip = (
+      await upload(await makeAudio(dir, 'ahead', { signal: 'noise', gainDb: -19 })).expect(201)
+    ).body;
+    await s.server.app.get(ClipsService).idle();
+    const rendered = s
+      .logs()
+      .map((l) => String(l.msg))
+      .filter((m) => m.includes(`clip=${clip.id} rendered`))
+      .map((m) => /with the (\w+) tone/.exec(m)?.[1]);
+    assert.deepEqual(rendered, ['emergency', 'routine', 'test']);
+    for (const tone of ['emergency', 'routine', 'test']) {
+      await client.post(`/api/clips/${clip.id}/renditions/${tone}`).expect(200);
+    }
+    assert.equal(
+      s.logs().filter((l) => String(l.msg).includes(`clip=${clip.id} rendered`)).length,
+      3,
+      'asking for a rendition afterwards makes nothing again',
+    );
+  });
+
+  it('answers readyAudio at once: null while the audio is made in the urgent lane, then an event, then the audio', async () => {
+    const service = s.server.app.get(ClipsService);
+    const activity: FfmpegActivity[] = [];
+    const watching = s.server.app.get(Ffmpeg).activity.subscribe((a) => activity.push(a));
+    const events: string[] = [];
+    let clipId = '';
+    const changes = service.changes.subscribe((c) => {
+      if (c.clipId === clipId)
+        events.push(c.kind === 'clip' ? `clip ${c.status}` : `${c.tone} ${c.status}`);
+    });
+    try {
+      const clip = (
+        await upload(
+          await makeAudio(dir, 'ready-audio', { signal: 'noise', gainDb: -21 }),
+          undefined,
+          '',
+        ).expect(202)
+      ).body;
+      clipId = clip.id;
+      assert.equal(await service.readyAudio(clip.id, 'test'), null, 'still processing');
+      await eventually(() => events.includes('test ready'), 60_000, 'the test-tone rendition');
+      const audio = await service.readyAudio(clip.id, 'test');
+      assert.ok(audio && audio.durationMs > 6000, 'the rendition, tone included');
+      assert.equal(events[0], 'clip ready');
+      assert.equal(
+        events[1],
+        'test ready',
+        'the rendition asked for went ahead of those made in case',
+      );
+      assert.deepEqual(
+        [
+          ...new Set(
+            activity.filter((a) => a.label === `clip=${clip.id} rendition=test`).map((a) => a.lane),
+          ),
+        ],
+        ['urgent'],
+      );
+      assert.deepEqual(await service.readyAudio(clip.id, null), await service.audioOf(clip.id));
+
+      const urgent = (
+        await client
+          .post('/api/clips?wait=true&priority=urgent')
+          .attach('file', await makeAudio(dir, 'urgent-flag', { signal: 'noise', gainDb: -11 }))
+          .expect(201)
+      ).body;
+      const lanes = activity
+        .filter((a) => a.label === `clip=${urgent.id} transcode`)
+        .map((a) => a.lane);
+      assert.ok(lanes.length > 0 && lanes.every((l) => l === 'urgent'), lanes.join());
+      await client
+        .post('/api/clips?priority=now')
+        .attach('file', await makeAudio(dir, 'bad-flag', { gainDb: -12 }))
+        .expect(400);
+      await service.idle();
+    } finally {
+      watching.unsubscribe();
+      changes.unsubscribe();
+    }
   });
 
   it('keeps the file name only as a label: a path or Chinese name never becomes a path', async () => {
@@ -411,8 +510,8 @@ describe('clips: upload, normalise, store, serve', () => {
     );
     assert.equal(
       (await clipFiles(s.dataDir)).length,
-      files.length - 2,
-      'the clip and its emergency rendition (made ahead of need) are removed',
+      files.length - 4,
+      'the clip and its three renditions (made ahead of need) are removed',
     );
   });
 
@@ -423,6 +522,79 @@ describe('clips: upload, normalise, store, serve', () => {
       .post('/api/clips')
       .attach('file', await makeAudio(dir, 'viewer', {}))
       .expect(403);
+  });
+});
+
+describe('transcoding lanes: an emergency never waits behind routine work', () => {
+  let s: TestServer;
+  let client: ReturnType<typeof api>;
+  let dir: string;
+
+  before(async () => {
+    s = await startTestServer({
+      env: { FFMPEG_CONCURRENCY: '1', CLIP_MAX_UPLOAD: '20mb', CLIP_MAX_DURATION_S: '1800' },
+    });
+    client = api(s.url, s.adminToken);
+    dir = tempDir('dalaba-lanes-');
+  });
+  after(() => s.close());
+
+  it('a short alert uploaded while a long recording is checked, then transcoded, is ready first each time; deleting the long one stops its work', async () => {
+    // Eight minutes at 8 kHz: each ffmpeg pass over it takes seconds, an alert's pass a fraction.
+    const long = await makeAudio(dir, 'long-recording', {
+      signal: 'noise',
+      seconds: 480,
+      rate: 8000,
+      gainDb: -18,
+    });
+    const ffmpeg = s.server.app.get(Ffmpeg);
+    const order: string[] = [];
+    const longUpload = client
+      .post('/api/clips')
+      .attach('file', long)
+      .then((res) => {
+        order.push('long accepted');
+        return res;
+      });
+    await eventually(() => ffmpeg.peakConcurrency > 0, 60_000, 'the long recording being read');
+    await client
+      .post('/api/clips?wait=true')
+      .attach('file', await makeAudio(dir, 'alert-1', { seconds: 10, gainDb: -15 }))
+      .expect(201);
+    order.push('alert ready');
+    const accepted = await longUpload;
+    assert.equal(accepted.status, 202, accepted.text);
+    assert.deepEqual(
+      order,
+      ['alert ready', 'long accepted'],
+      'the alert did not wait for the check',
+    );
+
+    // The long recording is now transcoded in the background; a second alert goes ahead of it.
+    await client
+      .post('/api/clips?wait=true')
+      .attach('file', await makeAudio(dir, 'alert-2', { seconds: 10, gainDb: -14 }))
+      .expect(201);
+    const longNow = (await client.get(`/api/clips/${accepted.body.id}`).expect(200)).body;
+    assert.equal(longNow.status, 'processing', 'the alert did not wait for the long transcode');
+
+    // Deleted while still processing: its ffmpeg work stops and nothing of it runs again.
+    const activity: FfmpegActivity[] = [];
+    const watching = ffmpeg.activity.subscribe((a) => activity.push(a));
+    await client.delete(`/api/clips/${accepted.body.id}`).expect(204);
+    const deletedAt = activity.length;
+    await s.server.app.get(ClipsService).idle();
+    watching.unsubscribe();
+    const ofLong = (a: FfmpegActivity) => a.label.startsWith(`clip=${accepted.body.id} `);
+    assert.deepEqual(
+      activity.slice(deletedAt).filter((a) => ofLong(a) && a.kind !== 'end'),
+      [],
+      'no run of the deleted clip starts or resumes',
+    );
+    assert.ok(
+      !s.logs().some((l) => String(l.msg).includes(`clip=${accepted.body.id} ready`)),
+      'it never became ready',
+    );
   });
 });
 

@@ -16,6 +16,8 @@ export interface InputInfo {
   channels: string | null;
   /** From the container or stream header; null when unknown or only estimated. */
   headerDurationMs: number | null;
+  /** Estimated from the bit rate (may be far off for variable bit rates); null when not estimated. */
+  estimatedDurationMs: number | null;
 }
 
 /** The input's container, first audio stream and header duration, from ffmpeg's banner. */
@@ -26,12 +28,11 @@ export function parseInputInfo(output: string): InputInfo {
   const container = /^Input #0, ([^,]+(?:,[^,]+)*?), from /m.exec(stderr)?.[1] ?? null;
   const duration = /Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(stderr);
   const estimated = /Estimating duration from bitrate/.test(stderr);
-  const headerDurationMs =
-    duration && !estimated
-      ? Math.round(
-          (Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3])) * 1000,
-        )
-      : null;
+  const durationMs = duration
+    ? Math.round(
+        (Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3])) * 1000,
+      )
+    : null;
   const stream =
     /Stream #0:\d+(?:\[[^\]]*\])?(?:\([^)]*\))?: Audio: ([^\s,]+)[^,\n]*(?:, (\d+) Hz)?(?:, ([^,\n]+))?/.exec(
       stderr,
@@ -41,7 +42,8 @@ export function parseInputInfo(output: string): InputInfo {
     codec: stream?.[1] ?? null,
     sampleRate: stream?.[2] ? Number(stream[2]) : null,
     channels: stream?.[3]?.trim() ?? null,
-    headerDurationMs,
+    headerDurationMs: estimated ? null : durationMs,
+    estimatedDurationMs: estimated ? durationMs : null,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   parseLoudnorm,
 } from './audio-analysis.js';
 import { Ffmpeg } from './ffmpeg.js';
+import type { TranscodeTicket } from './transcode-lanes.js';
 
 /** What an upload turned out to be, after one full decode. */
 export interface Inspection {
@@ -51,33 +52,55 @@ export class AudioProcessor {
   }
 
   /**
+   * Reads only the file's header (milliseconds, whatever its length) and refuses at once a
+   * recording whose header says it is longer than the limit. What the header does not settle
+   * (no duration, or one estimated from the bit rate) is left to {@link inspect}.
+   */
+  async probe(path: string, ticket: TranscodeTicket): Promise<InputInfo> {
+    // Without an output ffmpeg exits non-zero after printing the input's banner: that is all we need.
+    const result = await this.ffmpeg.run(['-hide_banner', '-nostdin', '-i', path], ticket);
+    const info = parseInputInfo(result.stderr);
+    const maxMs = this.config.audio.maxDurationMs;
+    if (info.headerDurationMs !== null && info.headerDurationMs > maxMs) {
+      throw new AudioRejected(
+        'AUDIO_TOO_LONG',
+        `The recording is ${formatDuration(info.headerDurationMs)} long (so its header says), longer than the limit of ${formatDuration(maxMs)}`,
+      );
+    }
+    return info;
+  }
+
+  /**
    * Decodes the whole file once (up to just past the maximum duration) and measures its loudness.
    * Throws {@link AudioRejected} saying what is wrong: not audio, undecodable, truncated, empty,
    * silent or too long.
    */
-  async inspect(path: string): Promise<Inspection> {
+  async inspect(path: string, ticket: TranscodeTicket): Promise<Inspection> {
     const maxS = this.config.audio.maxDurationMs / 1000;
-    const result = await this.ffmpeg.run([
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-progress',
-      'pipe:1',
-      '-v',
-      'info',
-      '-xerror',
-      '-i',
-      path,
-      '-map',
-      '0:a:0',
-      '-t',
-      String(maxS + 1),
-      '-af',
-      `${TO_MONO},${this.loudnorm(':print_format=json')}`,
-      '-f',
-      'null',
-      '-',
-    ]);
+    const result = await this.ffmpeg.run(
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        '-progress',
+        'pipe:1',
+        '-v',
+        'info',
+        '-xerror',
+        '-i',
+        path,
+        '-map',
+        '0:a:0',
+        '-t',
+        String(maxS + 1),
+        '-af',
+        `${TO_MONO},${this.loudnorm(':print_format=json')}`,
+        '-f',
+        'null',
+        '-',
+      ],
+      ticket,
+    );
     if (result.timedOut)
       throw new AudioRejected('AUDIO_TIMEOUT', 'Reading the file took too long; it may be damaged');
     const info = parseInputInfo(result.stderr);
@@ -133,32 +156,43 @@ export class AudioProcessor {
     return { info, decodedMs, loudness, format };
   }
 
-  /** Second pass: the delivery format, normalised with the first pass's measurement. */
-  async normalise(inputs: string[], measured: Loudness, out: string): Promise<void> {
+  /**
+   * Second pass: the delivery format, normalised with the first pass's measurement. Returns how
+   * long the result plays (ms).
+   */
+  async normalise(
+    inputs: string[],
+    measured: Loudness,
+    out: string,
+    ticket: TranscodeTicket,
+  ): Promise<number> {
     const m = measured;
     const norm = this.loudnorm(
       `:measured_I=${m.integrated}:measured_TP=${m.truePeak}:measured_LRA=${m.range}:measured_thresh=${m.threshold}:offset=${m.offset}:linear=true`,
     );
-    await this.encode(inputs, `${norm},aresample=44100`, out);
+    return this.encode(inputs, `${norm},aresample=44100`, out, ticket);
   }
 
   /** Measures a file's integrated loudness (LUFS) and true peak. */
-  async measure(inputs: string[]): Promise<Loudness> {
-    const result = await this.ffmpeg.run([
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-v',
-      'info',
-      ...inputArgs(inputs),
-      '-filter_complex',
-      `${concat(inputs)}${TO_MONO},${this.loudnorm(':print_format=json')}[out]`,
-      '-map',
-      '[out]',
-      '-f',
-      'null',
-      '-',
-    ]);
+  async measure(inputs: string[], ticket: TranscodeTicket): Promise<Loudness> {
+    const result = await this.ffmpeg.run(
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        '-v',
+        'info',
+        ...inputArgs(inputs),
+        '-filter_complex',
+        `${concat(inputs)}${TO_MONO},${this.loudnorm(':print_format=json')}[out]`,
+        '-map',
+        '[out]',
+        '-f',
+        'null',
+        '-',
+      ],
+      ticket,
+    );
     const loudness = result.code === 0 ? parseLoudnorm(result.stderr) : null;
     if (!loudness)
       throw new Error(
@@ -167,67 +201,59 @@ export class AudioProcessor {
     return loudness;
   }
 
-  /** How long a file plays, by decoding it. */
-  async durationMs(path: string): Promise<number> {
-    const result = await this.ffmpeg.run([
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-progress',
-      'pipe:1',
-      '-v',
-      'error',
-      '-i',
-      path,
-      '-f',
-      'null',
-      '-',
-    ]);
-    const ms = result.code === 0 ? parseDecodedMs(result.stdout) : null;
-    if (ms === null) throw new Error(`ffmpeg could not decode the result (exit ${result.code})`);
-    return ms;
-  }
-
-  private async encode(inputs: string[], filters: string, out: string): Promise<void> {
+  private async encode(
+    inputs: string[],
+    filters: string,
+    out: string,
+    ticket: TranscodeTicket,
+  ): Promise<number> {
     const a = this.config.audio;
-    const result = await this.ffmpeg.run([
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-v',
-      'error',
-      ...inputArgs(inputs),
-      '-filter_complex',
-      `${concat(inputs)}${TO_MONO},${filters}[out]`,
-      '-map',
-      '[out]',
-      '-ar',
-      '44100',
-      '-ac',
-      '1',
-      '-c:a',
-      'libmp3lame',
-      '-b:a',
-      `${a.bitrateKbps}k`,
-      // Same input, same bytes: no encoder tags or timestamps in the file.
-      '-map_metadata',
-      '-1',
-      '-fflags',
-      '+bitexact',
-      '-flags:a',
-      '+bitexact',
-      '-write_xing',
-      '1',
-      '-f',
-      'mp3',
-      '-y',
-      out,
-    ]);
-    if (result.code !== 0) {
+    const result = await this.ffmpeg.run(
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        // How much was written is the result's length: no second run to decode it.
+        '-progress',
+        'pipe:1',
+        '-v',
+        'error',
+        ...inputArgs(inputs),
+        '-filter_complex',
+        `${concat(inputs)}${TO_MONO},${filters}[out]`,
+        '-map',
+        '[out]',
+        '-ar',
+        '44100',
+        '-ac',
+        '1',
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        `${a.bitrateKbps}k`,
+        // Same input, same bytes: no encoder tags or timestamps in the file.
+        '-map_metadata',
+        '-1',
+        '-fflags',
+        '+bitexact',
+        '-flags:a',
+        '+bitexact',
+        '-write_xing',
+        '1',
+        '-f',
+        'mp3',
+        '-y',
+        out,
+      ],
+      ticket,
+    );
+    const durationMs = result.code === 0 ? parseDecodedMs(result.stdout) : null;
+    if (durationMs === null) {
       throw new Error(
         `ffmpeg could not encode (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.slice(-300)}`,
       );
     }
+    return durationMs;
   }
 }
 

@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import type { Request, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { randomUUID } from 'node:crypto';
-import { from, Observable, switchMap } from 'rxjs';
+import { catchError, from, Observable, switchMap, throwError } from 'rxjs';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { DomainError } from '../common/domain-error.js';
@@ -18,7 +18,7 @@ export class ClipUploadInterceptor implements NestInterceptor {
   private readonly receive: RequestHandler;
 
   constructor(
-    storage: ClipStorage,
+    private readonly storage: ClipStorage,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.receive = multer({
@@ -50,7 +50,13 @@ export class ClipUploadInterceptor implements NestInterceptor {
     const received = new Promise<void>((resolve, reject) =>
       this.receive(req, res, (err?: unknown) => (err ? reject(this.explain(err)) : resolve())),
     );
-    return from(received).pipe(switchMap(() => next.handle()));
+    // A request refused after the file arrived (a bad query, say) must not leave it behind;
+    // the service removes or keeps it on every other path.
+    const discard = (err: unknown) =>
+      from(req.file?.path ? this.storage.remove(req.file.path) : Promise.resolve()).pipe(
+        switchMap(() => throwError(() => err)),
+      );
+    return from(received).pipe(switchMap(() => next.handle().pipe(catchError(discard))));
   }
 
   private explain(err: unknown): DomainError {

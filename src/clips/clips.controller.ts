@@ -85,7 +85,9 @@ export class ClipsController {
     summary: 'Upload a recording (operator)',
     description:
       'The file is checked at once (4xx when it is not usable audio: no audio stream, undecodable, cut short, empty, silent, too long). ' +
-      'It is then transcoded to the delivery format and loudness-normalised in the background: 202 with status `processing` ' +
+      'A recording whose header says it is longer than the limit is refused before it is decoded. ' +
+      'It is then transcoded to the delivery format and loudness-normalised in the background (`priority=urgent` goes ahead of all other work), ' +
+      'and its attention-tone renditions are made ahead of need: 202 with status `processing` ' +
       '(GET the clip until `ready` or `failed`), or with `wait=true` 201 once done. The same file uploaded again returns the ' +
       'existing clip (200, `duplicate: true`).',
   })
@@ -111,6 +113,7 @@ export class ClipsController {
       body.title,
       principal.name,
       query.wait ?? false,
+      query.priority,
     );
     res.status(clip.duplicate ? 200 : clip.status === 'processing' ? 202 : 201);
     return clip;
@@ -170,7 +173,7 @@ export class ClipsController {
   @ApiParam({ name: 'tone', enum: TONE_FAMILIES })
   @ApiOperation({
     summary:
-      'Render the clip with an attention tone in front, normalised together (operator); made once, then reused',
+      'Render the clip with an attention tone in front, normalised together (operator); made once (normally when the clip is uploaded), then reused',
   })
   @ApiOkResponse({ type: RenditionDto })
   @ApiErrors(400, 401, 403, 404, 409, 503)

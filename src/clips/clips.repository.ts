@@ -69,6 +69,25 @@ export class ClipsRepository {
     return (await this.clips.countBy({ sha256 })) + (await this.renditions.countBy({ sha256 })) > 0;
   }
 
+  /** Ready clips and which of `tones` they have no rendition with, oldest clip first. */
+  async missingRenditions<T extends string>(
+    tones: readonly T[],
+  ): Promise<{ clipId: string; tones: T[] }[]> {
+    const ready = await this.clips.find({
+      select: { id: true },
+      where: { status: 'ready' },
+      order: { createdAt: 'ASC' },
+    });
+    const made = new Set(
+      (await this.renditions.find({ select: { clipId: true, tone: true } })).map(
+        (r) => `${r.clipId}/${r.tone}`,
+      ),
+    );
+    return ready
+      .map((c) => ({ clipId: c.id, tones: tones.filter((t) => !made.has(`${c.id}/${t}`)) }))
+      .filter((c) => c.tones.length > 0);
+  }
+
   findRendition(clipId: string, tone: string): Promise<ClipRenditionEntity | null> {
     return this.renditions.findOneBy({ clipId, tone });
   }

@@ -9,14 +9,21 @@ import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { stripControl } from '../common/validators.js';
 import { ReadinessChecks } from '../health/readiness-checks.js';
-import { ToneFamily, tonePath } from './attention-tones.js';
+import { TONE_FAMILIES, ToneFamily, tonePath } from './attention-tones.js';
 import { AudioProcessor, AudioRejected } from './audio-processor.js';
 import type { Loudness } from './audio-analysis.js';
-import { ClipEntity } from './clip.entity.js';
+import { ClipEntity, ClipStatus } from './clip.entity.js';
 import { ClipStorage } from './clip-storage.js';
 import { ClipsRepository } from './clips.repository.js';
-import type { ClipDto, ClipQuery, ClipUploadResultDto, RenditionDto } from './dto/clip.dto.js';
-import { Ffmpeg } from './ffmpeg.js';
+import type {
+  ClipDto,
+  ClipQuery,
+  ClipUploadResultDto,
+  RenditionDto,
+  UploadPriority,
+} from './dto/clip.dto.js';
+import { Ffmpeg, TranscodeCancelled } from './ffmpeg.js';
+import { Lane, SHORT_CLIP_MS, TranscodeTicket } from './transcode-lanes.js';
 
 /** An uploaded file as multer left it in the work directory. */
 export interface UploadedAudio {
@@ -28,10 +35,21 @@ export interface UploadedAudio {
 /** Decides whether a clip may be deleted: a reason when something still uses it. */
 export type ClipUsageCheck = (clipId: string) => Promise<string | null>;
 
-export interface ClipChange {
-  clipId: string;
-  status: ClipEntity['status'];
-}
+/**
+ * A clip finished processing (`ready` or `failed`), or one of its attention-tone renditions did
+ * (`tone` set; `audio` when ready, `reason` when failed). A failed rendition is made again the
+ * next time it is asked for.
+ */
+export type ClipChange =
+  | { kind: 'clip'; clipId: string; status: ClipStatus }
+  | {
+      kind: 'rendition';
+      clipId: string;
+      tone: ToneFamily;
+      status: 'ready' | 'failed';
+      audio?: DeliverableAudio;
+      reason?: string;
+    };
 
 /** The audio a device gets for a clip (the clip itself or a rendition with an attention tone). */
 export interface DeliverableAudio {
@@ -55,7 +73,8 @@ function titleFrom(label: string): string {
 
 /**
  * Clips: upload (checked synchronously, transcoded in the background), the library, deletion,
- * attention-tone renditions, and the audio devices download.
+ * attention-tone renditions (made ahead of need, see transcode-lanes.ts for the order), and the
+ * audio devices download.
  */
 @Injectable()
 export class ClipsService implements BeforeApplicationShutdown {
@@ -64,6 +83,8 @@ export class ClipsService implements BeforeApplicationShutdown {
   private readonly changes$ = new Subject<ClipChange>();
   private readonly jobs = new Set<Promise<void>>();
   private readonly renderings = new Map<string, Promise<DeliverableAudio>>();
+  /** The queue tickets of transcodes and renditions not done yet, by `clipId` or `clipId/tone`. */
+  private readonly tickets = new Map<string, TranscodeTicket>();
   private stopping = false;
 
   constructor(
@@ -76,6 +97,7 @@ export class ClipsService implements BeforeApplicationShutdown {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
+  /** Clips and renditions becoming ready or failing, as it happens. */
   get changes(): Observable<ClipChange> {
     return this.changes$.asObservable();
   }
@@ -86,8 +108,8 @@ export class ClipsService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Finds ffmpeg, cleans up after a crash (half-written files, uploads whose clip is gone) and
-   * resumes clips that were still processing.
+   * Finds ffmpeg, cleans up after a crash (half-written files, uploads whose clip is gone),
+   * resumes clips that were still processing and makes the renditions a crash left unmade.
    */
   async start(): Promise<void> {
     await this.ffmpeg.locate();
@@ -110,7 +132,8 @@ export class ClipsService implements BeforeApplicationShutdown {
     }
     const kept = new Set(await this.storage.uploads());
     for (const clip of processing.values()) {
-      if (kept.has(clip.id) && this.ffmpeg.available) this.schedule(clip.id, null);
+      // Its length is known only once read again: background until then.
+      if (kept.has(clip.id) && this.ffmpeg.available) this.schedule(clip.id, null, 'background');
       else
         await this.fail(
           clip.id,
@@ -124,9 +147,16 @@ export class ClipsService implements BeforeApplicationShutdown {
         removed++;
       }
     }
-    if (cleared + removed > 0 || processing.size > 0) {
+    let unmade = 0;
+    if (this.ffmpeg.available) {
+      for (const { clipId, tones } of await this.repo.missingRenditions(TONE_FAMILIES)) {
+        unmade += tones.length;
+        this.track(this.renderAhead(clipId, tones, 'background'));
+      }
+    }
+    if (cleared + removed + unmade > 0 || processing.size > 0) {
       this.logger.log(
-        `start-up: ${cleared + removed} orphaned file(s) removed, ${processing.size} clip(s) resumed or failed`,
+        `start-up: ${cleared + removed} orphaned file(s) removed, ${processing.size} clip(s) resumed or failed, ${unmade} rendition(s) to make`,
       );
     }
   }
@@ -146,11 +176,16 @@ export class ClipsService implements BeforeApplicationShutdown {
 
   // ---- upload ----
 
+  /**
+   * Checks an upload and accepts it for transcoding. `urgent` work goes ahead of everything;
+   * other recordings up to {@link SHORT_CLIP_MS} go ahead of longer ones (transcode-lanes.ts).
+   */
   async upload(
     file: UploadedAudio,
     title: string | undefined,
     by: string,
     wait: boolean,
+    priority: UploadPriority = 'routine',
   ): Promise<ClipUploadResultDto> {
     try {
       if (!this.ffmpeg.available) {
@@ -168,10 +203,17 @@ export class ClipsService implements BeforeApplicationShutdown {
         this.logger.log(
           `clip=${existing.id} uploaded again by=${JSON.stringify(by)}: returning the existing clip`,
         );
+        if (priority === 'urgent') this.raise(existing.id, null, 'urgent');
         return { ...this.toDto(existing), duplicate: true };
       }
-      const inspection = await this.processor.inspect(file.path);
       const label = fileLabel(file.originalName);
+      const name = `upload ${JSON.stringify(label)}`;
+      // The header first (milliseconds): a recording over the limit is refused before any of it
+      // is decoded, and its length says which lane the full check goes in.
+      const header = await this.processor.probe(file.path, new TranscodeTicket(priority, name));
+      const headerMs = header.headerDurationMs ?? header.estimatedDurationMs;
+      const checking = new TranscodeTicket(laneFor(priority, headerMs), name);
+      const inspection = await this.processor.inspect(file.path, checking);
       const now = this.clock.now().getTime();
       const clip: ClipEntity = {
         id: randomUUID(),
@@ -194,10 +236,11 @@ export class ClipsService implements BeforeApplicationShutdown {
       };
       await this.storage.keepUpload(file.path, clip.id);
       await this.repo.insert(clip);
+      const lane = laneFor(priority, inspection.decodedMs);
       this.logger.log(
-        `clip=${clip.id} accepted (${clip.originalFormat}, ${inspection.decodedMs} ms, ${clip.loudnessBeforeLufs} LUFS); processing`,
+        `clip=${clip.id} accepted (${clip.originalFormat}, ${inspection.decodedMs} ms, ${clip.loudnessBeforeLufs} LUFS); processing in the ${lane} lane`,
       );
-      const job = this.schedule(clip.id, inspection.loudness);
+      const job = this.schedule(clip.id, inspection.loudness, lane);
       if (wait) await job;
       return { ...this.toDto((await this.repo.find(clip.id)) ?? clip), duplicate: false };
     } finally {
@@ -205,21 +248,47 @@ export class ClipsService implements BeforeApplicationShutdown {
     }
   }
 
-  /** Transcodes in the background; the ffmpeg semaphore decides when it actually runs. */
-  private schedule(clipId: string, measured: Loudness | null): Promise<void> {
-    const job = this.process(clipId, measured).finally(() => this.jobs.delete(job));
-    this.jobs.add(job);
-    return job;
+  /**
+   * Transcodes in the background, then makes every family's rendition ahead of need. The
+   * tickets are taken now, in order (the clip, then the emergency tone first), so that the clip's
+   * work keeps its place in its lane and can be raised before it starts.
+   */
+  private schedule(clipId: string, measured: Loudness | null, lane: Lane): Promise<void> {
+    this.tickets.set(clipId, new TranscodeTicket(lane, `clip=${clipId} transcode`));
+    for (const tone of TONE_FAMILIES) {
+      this.tickets.set(
+        `${clipId}/${tone}`,
+        new TranscodeTicket(aheadLane(tone, lane), `clip=${clipId} rendition=${tone}`),
+      );
+    }
+    return this.track(
+      this.process(clipId, measured).then((sha) => {
+        if (sha) this.track(this.renderAhead(clipId, TONE_FAMILIES, 'background'));
+        else for (const tone of TONE_FAMILIES) this.tickets.delete(`${clipId}/${tone}`);
+      }),
+    );
   }
 
-  private async process(clipId: string, measured: Loudness | null): Promise<void> {
+  private track(job: Promise<void>): Promise<void> {
+    const tracked = job.finally(() => this.jobs.delete(tracked));
+    this.jobs.add(tracked);
+    return tracked;
+  }
+
+  /** Transcodes a clip; its delivery audio's sha256 when it is ready, null otherwise. */
+  private async process(clipId: string, measured: Loudness | null): Promise<string | null> {
+    const ticket = this.tickets.get(clipId)!;
     const source = this.storage.uploadPath(clipId);
     const out = this.storage.workPath('.mp3');
     try {
-      const loudness = measured ?? (await this.processor.inspect(source)).loudness;
-      await this.processor.normalise([source], loudness, out);
-      const after = await this.processor.measure([out]);
-      const durationMs = await this.processor.durationMs(out);
+      let loudness = measured;
+      if (!loudness) {
+        const inspection = await this.processor.inspect(source, ticket);
+        this.ffmpeg.raise(ticket, laneFor(ticket.lane, inspection.decodedMs));
+        loudness = inspection.loudness;
+      }
+      const durationMs = await this.processor.normalise([source], loudness, out, ticket);
+      const after = await this.processor.measure([out], ticket);
       const stored = await this.storage.store(out);
       await this.repo.update(clipId, {
         status: 'ready',
@@ -234,20 +303,21 @@ export class ClipsService implements BeforeApplicationShutdown {
       this.logger.log(
         `clip=${clipId} ready: ${stored.bytes} bytes, ${durationMs} ms, ${round(after.integrated)} LUFS, sha256=${stored.sha256}`,
       );
-      this.emit({ clipId, status: 'ready' });
-      // Emergencies must not wait for ffmpeg: the emergency-tone version is made now, ahead of need.
-      void this.withAttentionTone(clipId, 'emergency').catch((err: Error) =>
-        this.logger.warn(`clip=${clipId} emergency rendition not made ahead: ${err.message}`),
-      );
+      this.emit({ kind: 'clip', clipId, status: 'ready' });
+      return stored.sha256;
     } catch (err) {
       await this.storage.remove(out);
-      if (this.stopping) return; // killed by shutdown: resumes at the next start
+      // Killed by shutdown (resumes at the next start) or its clip was deleted.
+      if (this.stopping || err instanceof TranscodeCancelled) return null;
       const reason =
         err instanceof AudioRejected
           ? err.message
           : `processing failed: ${(err as Error).message}`.slice(0, 500);
       await this.storage.remove(source);
       await this.fail(clipId, reason);
+      return null;
+    } finally {
+      this.tickets.delete(clipId);
     }
   }
 
@@ -258,7 +328,32 @@ export class ClipsService implements BeforeApplicationShutdown {
       updatedAt: this.clock.now().getTime(),
     });
     this.logger.warn(`clip=${clipId} failed: ${reason}`);
-    this.emit({ clipId, status: 'failed' });
+    this.emit({ kind: 'clip', clipId, status: 'failed' });
+  }
+
+  /**
+   * Makes the renditions of a ready clip that are missing, so that dispatch never waits for
+   * ffmpeg; each family keeps the ticket taken at upload (or a `lane` one when none was).
+   */
+  private async renderAhead(
+    clipId: string,
+    tones: readonly ToneFamily[],
+    lane: Lane,
+  ): Promise<void> {
+    await Promise.all(
+      tones.map(async (tone) => {
+        try {
+          const clip = await this.audioOf(clipId);
+          if (await this.storedRendition(clipId, tone)) return;
+          await this.rendering(clipId, clip.sha256, tone, lane);
+        } catch (err) {
+          if (!(err instanceof TranscodeCancelled) && !(err instanceof NotFoundError))
+            this.logger.warn(
+              `clip=${clipId} ${tone} rendition not made ahead: ${(err as Error).message}`,
+            );
+        }
+      }),
+    );
   }
 
   private emit(change: ClipChange): void {
@@ -283,12 +378,17 @@ export class ClipsService implements BeforeApplicationShutdown {
     return this.get(id);
   }
 
+  /** Deletes a clip, stopping its transcode and renditions if they are still under way. */
   async remove(id: string): Promise<void> {
     const clip = await this.require(id);
     for (const check of this.usageChecks) {
       const reason = await check(id);
       if (reason)
         throw new DomainError('conflict', 'CLIP_IN_USE', `Clip ${id} is in use: ${reason}`);
+    }
+    for (const key of [id, ...TONE_FAMILIES.map((tone) => `${id}/${tone}`)]) {
+      const ticket = this.tickets.get(key);
+      if (ticket) this.ffmpeg.cancel(ticket);
     }
     const renditions = await this.repo.renditionsOf(id);
     await this.repo.delete(id);
@@ -301,64 +401,109 @@ export class ClipsService implements BeforeApplicationShutdown {
 
   /** The stored delivery audio of a ready clip (for the preview and for broadcasts). */
   async audioOf(id: string): Promise<DeliverableAudio> {
-    const clip = await this.require(id);
-    if (
-      clip.status !== 'ready' ||
-      !clip.sha256 ||
-      clip.bytes === null ||
-      clip.durationMs === null
-    ) {
-      throw new DomainError(
-        'conflict',
-        'CLIP_NOT_READY',
-        `Clip ${id} is ${clip.status}${clip.failureReason ? `: ${clip.failureReason}` : ''}`,
-      );
+    return deliverable(await this.require(id));
+  }
+
+  /**
+   * The audio to send for a clip, with the attention tone `tone` in front (null: the clip alone),
+   * without waiting: the audio when it is ready, else null after making sure it is being made in
+   * the urgent lane (`urgent: false`, for routine and test broadcasts: in the clip's own lane).
+   * A {@link ClipChange} says when it is ready. Throws when it never will be: no such clip
+   * (NotFoundError), the clip failed (CLIP_NOT_READY), no ffmpeg (AUDIO_UNAVAILABLE).
+   */
+  async readyAudio(
+    clipId: string,
+    tone: ToneFamily | null,
+    options: { urgent?: boolean } = {},
+  ): Promise<DeliverableAudio | null> {
+    const urgent = options.urgent ?? true;
+    let clip = await this.require(clipId);
+    // Its transcode may have ended while the row was read.
+    if (clip.status === 'processing' && !this.tickets.has(clipId))
+      clip = await this.require(clipId);
+    if (clip.status === 'processing') {
+      if (urgent) this.raise(clipId, tone, 'urgent');
+      return null;
     }
-    return { sha256: clip.sha256, bytes: clip.bytes, durationMs: clip.durationMs };
+    const audio = deliverable(clip);
+    if (!tone) return audio;
+    const stored = await this.storedRendition(clipId, tone);
+    if (stored) return stored;
+    if (!this.ffmpeg.available) throw this.unavailable('Rendering');
+    const lane = urgent ? 'urgent' : laneFor('routine', audio.durationMs);
+    this.rendering(clipId, audio.sha256, tone, lane).catch(() => {
+      // Told as a `failed` change; the next request makes it again.
+    });
+    return null;
   }
 
   /**
    * The clip with an attention tone in front, normalised together; made once per (clip, tone)
-   * and kept (concurrent requests share one rendering).
+   * and kept (concurrent requests share one rendering). Waits for it: the emergency tone in the
+   * urgent lane, the others in the clip's own.
    */
   async withAttentionTone(clipId: string, tone: ToneFamily): Promise<RenditionDto> {
     const clip = await this.audioOf(clipId);
-    const existing = await this.repo.findRendition(clipId, tone);
-    if (existing && (await this.storage.size(existing.sha256)) !== undefined) {
-      return {
-        tone,
-        sha256: existing.sha256,
-        bytes: existing.bytes,
-        durationMs: existing.durationMs,
-      };
+    const existing = await this.storedRendition(clipId, tone);
+    if (existing) return { tone, ...existing };
+    if (!this.ffmpeg.available) throw this.unavailable('Rendering');
+    const lane = tone === 'emergency' ? 'urgent' : laneFor('routine', clip.durationMs);
+    return { tone, ...(await this.rendering(clipId, clip.sha256, tone, lane)) };
+  }
+
+  /** Moves a clip's pending transcode (and the rendition with `tone`) up to `lane`. */
+  private raise(clipId: string, tone: ToneFamily | null, lane: Lane): void {
+    for (const key of [clipId, ...(tone ? [`${clipId}/${tone}`] : [])]) {
+      const ticket = this.tickets.get(key);
+      if (ticket) this.ffmpeg.raise(ticket, lane);
     }
-    if (!this.ffmpeg.available) {
-      throw new DomainError(
-        'unavailable',
-        'AUDIO_UNAVAILABLE',
-        `Rendering is unavailable: ${this.ffmpeg.unavailableReason}`,
-      );
-    }
+  }
+
+  private async storedRendition(
+    clipId: string,
+    tone: ToneFamily,
+  ): Promise<DeliverableAudio | null> {
+    const row = await this.repo.findRendition(clipId, tone);
+    if (!row || (await this.storage.size(row.sha256)) === undefined) return null;
+    return { sha256: row.sha256, bytes: row.bytes, durationMs: row.durationMs };
+  }
+
+  /** The one rendering of (clip, tone) under way, started when there is none; raised to `lane`. */
+  private rendering(
+    clipId: string,
+    clipSha: string,
+    tone: ToneFamily,
+    lane: Lane,
+  ): Promise<DeliverableAudio> {
     const key = `${clipId}/${tone}`;
+    let ticket = this.tickets.get(key);
+    if (!ticket) {
+      ticket = new TranscodeTicket(lane, `clip=${clipId} rendition=${tone}`);
+      this.tickets.set(key, ticket);
+    }
+    this.ffmpeg.raise(ticket, lane);
     let rendering = this.renderings.get(key);
     if (!rendering) {
-      rendering = this.render(clipId, clip.sha256, tone).finally(() => this.renderings.delete(key));
+      rendering = this.render(clipId, clipSha, tone, ticket).finally(() => {
+        this.renderings.delete(key);
+        if (this.tickets.get(key) === ticket) this.tickets.delete(key);
+      });
       this.renderings.set(key, rendering);
     }
-    return { tone, ...(await rendering) };
+    return rendering;
   }
 
   private async render(
     clipId: string,
     clipSha: string,
     tone: ToneFamily,
+    ticket: TranscodeTicket,
   ): Promise<DeliverableAudio> {
     const inputs = [tonePath(this.config.audio.soundsDir, tone), this.storage.audioPath(clipSha)];
     const out = this.storage.workPath('.mp3');
     try {
-      const measured = await this.processor.measure(inputs);
-      await this.processor.normalise(inputs, measured, out);
-      const durationMs = await this.processor.durationMs(out);
+      const measured = await this.processor.measure(inputs, ticket);
+      const durationMs = await this.processor.normalise(inputs, measured, out, ticket);
       const stored = await this.storage.store(out);
       await this.repo.insertRendition({
         clipId,
@@ -367,11 +512,33 @@ export class ClipsService implements BeforeApplicationShutdown {
         durationMs,
         createdAt: this.clock.now().getTime(),
       });
-      this.logger.log(`clip=${clipId} rendered with the ${tone} tone: sha256=${stored.sha256}`);
-      return { ...stored, durationMs };
+      this.logger.log(
+        `clip=${clipId} rendered with the ${tone} tone in the ${ticket.lane} lane: sha256=${stored.sha256}`,
+      );
+      const audio = { ...stored, durationMs };
+      this.emit({ kind: 'rendition', clipId, tone, status: 'ready', audio });
+      return audio;
+    } catch (err) {
+      if (!this.stopping && !(err instanceof TranscodeCancelled))
+        this.emit({
+          kind: 'rendition',
+          clipId,
+          tone,
+          status: 'failed',
+          reason: (err as Error).message.slice(0, 500),
+        });
+      throw err;
     } finally {
       await this.storage.remove(out);
     }
+  }
+
+  private unavailable(what: string): DomainError {
+    return new DomainError(
+      'unavailable',
+      'AUDIO_UNAVAILABLE',
+      `${what} is unavailable: ${this.ffmpeg.unavailableReason}`,
+    );
   }
 
   private async require(id: string): Promise<ClipEntity> {
@@ -401,6 +568,28 @@ export class ClipsService implements BeforeApplicationShutdown {
       updatedAt: isoTime(c.updatedAt),
     };
   }
+}
+
+/** The lane of a clip's work: urgent when asked, else by its length (unknown counts as long). */
+function laneFor(priority: Lane, durationMs: number | null): Lane {
+  if (priority === 'urgent') return 'urgent';
+  return durationMs !== null && durationMs <= SHORT_CLIP_MS ? 'routine' : 'background';
+}
+
+/** Renditions made ahead: the emergency tone's in the clip's lane, the others behind everything. */
+function aheadLane(tone: ToneFamily, clipLane: Lane): Lane {
+  return tone === 'emergency' ? clipLane : 'background';
+}
+
+function deliverable(clip: ClipEntity): DeliverableAudio {
+  if (clip.status !== 'ready' || !clip.sha256 || clip.bytes === null || clip.durationMs === null) {
+    throw new DomainError(
+      'conflict',
+      'CLIP_NOT_READY',
+      `Clip ${clip.id} is ${clip.status}${clip.failureReason ? `: ${clip.failureReason}` : ''}`,
+    );
+  }
+  return { sha256: clip.sha256, bytes: clip.bytes, durationMs: clip.durationMs };
 }
 
 function round(n: number): number {

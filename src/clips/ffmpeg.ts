@@ -1,9 +1,13 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
+import { Observable, Subject } from 'rxjs';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { Lane, LaneRun, planLanes, RunState, TranscodeTicket } from './transcode-lanes.js';
 
 export interface FfmpegResult {
   code: number | null;
@@ -29,10 +33,43 @@ class Capture {
   }
 }
 
+/** What a run of ffmpeg did, in order (for logs and tests). */
+export interface FfmpegActivity {
+  kind: 'start' | 'suspend' | 'resume' | 'end';
+  label: string;
+  lane: Lane;
+}
+
+/** A run ended because its job was cancelled (its clip deleted, the server stopping). */
+export class TranscodeCancelled extends Error {
+  constructor(label: string) {
+    super(`${label}: cancelled`);
+  }
+}
+
+interface Run extends LaneRun {
+  args: string[];
+  resolve: (result: FfmpegResult) => void;
+  reject: (err: Error) => void;
+  child?: ChildProcess;
+  timer?: NodeJS.Timeout;
+  /** Time left of the run's limit; the clock stops while it is suspended. */
+  leftMs: number;
+  since: number;
+  /** Kills the run when its time limit passes. */
+  onTimeout?: () => void;
+}
+
+/** Stopping and continuing a process needs POSIX signals. */
+const CAN_SUSPEND = process.platform !== 'win32';
+/** Background runs give the CPU up to the server and to urgent runs (Unix nice value). */
+const BACKGROUND_NICE = 10;
+
 /**
  * The one place that spawns ffmpeg. Finds the binary at start (FFMPEG_PATH, then the optional
- * ffmpeg-static package, then PATH), runs at most FFMPEG_CONCURRENCY at once (the rest wait), and
- * kills a run that exceeds its time limit.
+ * ffmpeg-static package, then PATH), runs at most FFMPEG_CONCURRENCY at once, in lanes (see
+ * transcode-lanes.ts: a run of a higher lane suspends one of a lower lane when no slot is free),
+ * and kills a run that exceeds its time limit.
  */
 @Injectable()
 export class Ffmpeg implements OnApplicationShutdown {
@@ -40,12 +77,19 @@ export class Ffmpeg implements OnApplicationShutdown {
   private binary?: string;
   private problem = 'ffmpeg has not been looked for yet';
   private version = '';
-  private running = 0;
   private peak = 0;
-  private readonly waiting: (() => void)[] = [];
+  private order = 0;
+  private readonly runs = new Set<Run>();
   private readonly children = new Set<ChildProcess>();
+  private readonly activity$ = new Subject<FfmpegActivity>();
+  private stopped = false;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    metrics.countFfmpegRunsWith(() => this.tally());
+  }
 
   get available(): boolean {
     return this.binary !== undefined;
@@ -54,6 +98,11 @@ export class Ffmpeg implements OnApplicationShutdown {
   /** Why ffmpeg cannot be used, and how to fix it (when it is not available). */
   get unavailableReason(): string {
     return this.problem;
+  }
+
+  /** Every run's start, suspension, resumption and end, as they happen. */
+  get activity(): Observable<FfmpegActivity> {
+    return this.activity$.asObservable();
   }
 
   async locate(): Promise<void> {
@@ -89,7 +138,7 @@ export class Ffmpeg implements OnApplicationShutdown {
     this.logger.warn(`clip upload is unavailable: ${this.problem}`);
   }
 
-  /** The most runs there have been at once (never above FFMPEG_CONCURRENCY). */
+  /** The most runs there have been at once (never above FFMPEG_CONCURRENCY; suspended ones do not count). */
   get peakConcurrency(): number {
     return this.peak;
   }
@@ -98,22 +147,152 @@ export class Ffmpeg implements OnApplicationShutdown {
     return this.binary ? `${this.binary} (${this.version})` : 'unavailable';
   }
 
-  /** Runs ffmpeg with `args` once a slot is free; never throws for a non-zero exit. */
-  async run(args: string[], timeoutMs = this.config.audio.timeoutMs): Promise<FfmpegResult> {
-    if (!this.binary) throw new Error(this.problem);
-    await this.acquire();
-    try {
-      return await this.spawn(this.binary, args, timeoutMs);
-    } finally {
-      this.release();
+  /**
+   * Runs ffmpeg with `args` once its lane gets a slot; never throws for a non-zero exit. Throws
+   * {@link TranscodeCancelled} when the ticket is cancelled before or while it runs.
+   */
+  run(
+    args: string[],
+    ticket: TranscodeTicket,
+    timeoutMs = this.config.audio.timeoutMs,
+  ): Promise<FfmpegResult> {
+    const binary = this.binary;
+    if (!binary) return Promise.reject(new Error(this.problem));
+    if (ticket.cancelled || this.stopped)
+      return Promise.reject(new TranscodeCancelled(ticket.label));
+    return new Promise((resolve, reject) => {
+      this.runs.add({
+        ticket,
+        order: this.order++,
+        state: 'waiting',
+        args,
+        resolve,
+        reject,
+        leftMs: timeoutMs,
+        since: 0,
+      });
+      this.reschedule();
+    });
+  }
+
+  /** Runs by lane and state, the states with none left out. */
+  tally(): { lane: Lane; state: RunState; count: number }[] {
+    const counts = new Map<string, { lane: Lane; state: RunState; count: number }>();
+    for (const run of this.runs) {
+      const key = `${run.ticket.lane}/${run.state}`;
+      const entry = counts.get(key) ?? { lane: run.ticket.lane, state: run.state, count: 0 };
+      entry.count++;
+      counts.set(key, entry);
     }
+    return [...counts.values()];
+  }
+
+  /** Moves a job to a higher lane (it may take a slot from lower work at once). */
+  raise(ticket: TranscodeTicket, lane: Lane): void {
+    if (ticket.raise(lane)) this.reschedule();
+  }
+
+  /** Ends a job's runs: waiting ones are dropped, started ones killed. */
+  cancel(ticket: TranscodeTicket): void {
+    ticket.cancelled = true;
+    for (const run of this.runs) {
+      if (run.ticket !== ticket) continue;
+      if (run.child) run.child.kill('SIGKILL');
+      else {
+        this.runs.delete(run);
+        run.reject(new TranscodeCancelled(ticket.label));
+      }
+    }
+    this.reschedule();
   }
 
   onApplicationShutdown(): void {
+    this.stopped = true;
+    for (const run of this.runs) {
+      if (run.child) continue;
+      this.runs.delete(run);
+      run.reject(new TranscodeCancelled(run.ticket.label));
+    }
     for (const child of this.children) child.kill('SIGKILL');
+    this.activity$.complete();
   }
 
-  private spawn(binary: string, args: string[], timeoutMs: number): Promise<FfmpegResult> {
+  private reschedule(): void {
+    if (this.stopped) return;
+    // A cancelled run still running holds its slot until it is gone; a suspended one just dies.
+    const live = [...this.runs].filter((r) => !(r.ticket.cancelled && r.state === 'suspended'));
+    const plan = planLanes(live, this.config.audio.concurrency, CAN_SUSPEND);
+    for (const run of plan.suspend) {
+      run.child!.kill('SIGSTOP');
+      clearTimeout(run.timer);
+      run.leftMs -= Date.now() - run.since;
+      run.state = 'suspended';
+      this.note('suspend', run);
+    }
+    for (const run of plan.resume) {
+      run.child!.kill('SIGCONT');
+      this.arm(run);
+      run.state = 'running';
+      this.note('resume', run);
+    }
+    for (const run of plan.start) this.start(run);
+    const running = [...this.runs].filter((r) => r.state === 'running').length;
+    this.peak = Math.max(this.peak, running);
+  }
+
+  private start(run: Run): void {
+    run.state = 'running';
+    const child = spawn(this.binary!, run.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    run.child = child;
+    this.children.add(child);
+    if (run.ticket.lane === 'background' && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, BACKGROUND_NICE);
+      } catch {
+        // Not allowed or already gone: the lanes still order the work.
+      }
+    }
+    this.note('start', run);
+    const out = new Capture();
+    const err = new Capture();
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => out.push(d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+    let timedOut = false;
+    run.onTimeout = () => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    };
+    this.arm(run);
+    let ended = false;
+    const done = (code: number | null, extra = '') => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(run.timer);
+      this.children.delete(child);
+      this.runs.delete(run);
+      this.note('end', run);
+      if (run.ticket.cancelled) run.reject(new TranscodeCancelled(run.ticket.label));
+      else run.resolve({ code, stdout: out.text(), stderr: err.text() + extra, timedOut });
+      this.reschedule();
+    };
+    child.once('error', (e) => done(null, `\n${e.message}`));
+    child.once('close', (code) => done(code));
+  }
+
+  /** Starts (or restarts after a suspension) the clock of a run's time limit. */
+  private arm(run: Run): void {
+    run.since = Date.now();
+    run.timer = setTimeout(() => run.onTimeout?.(), Math.max(0, run.leftMs));
+  }
+
+  private note(kind: FfmpegActivity['kind'], run: Run): void {
+    if (kind === 'suspend')
+      this.logger.debug(`${run.ticket.label}: suspended for work of a higher lane`);
+    if (kind === 'resume') this.logger.debug(`${run.ticket.label}: resumed`);
+    this.activity$.next({ kind, label: run.ticket.label, lane: run.ticket.lane });
+  }
+
+  private spawnOnce(binary: string, args: string[], timeoutMs: number): Promise<FfmpegResult> {
     return new Promise((resolve) => {
       const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       this.children.add(child);
@@ -137,26 +316,11 @@ export class Ffmpeg implements OnApplicationShutdown {
   }
 
   private async probeVersion(path: string): Promise<string | undefined> {
-    const result = await this.spawn(path, ['-hide_banner', '-version'], 10_000).catch(
+    const result = await this.spawnOnce(path, ['-hide_banner', '-version'], 10_000).catch(
       () => undefined,
     );
     if (!result || result.code !== 0) return undefined;
     return /^ffmpeg version (\S+)/m.exec(result.stdout)?.[0];
-  }
-
-  private acquire(): Promise<void> {
-    if (this.running < this.config.audio.concurrency) {
-      this.running++;
-      this.peak = Math.max(this.peak, this.running);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
   }
 }
 

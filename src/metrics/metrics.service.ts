@@ -78,6 +78,25 @@ export class MetricsService {
     collect: (): void => this.devicesOnline.set(this.onlineSource()),
   });
 
+  /** ffmpeg runs by transcoding lane and state, read from the clips module when scraped. */
+  readonly ffmpegRuns: Gauge = new Gauge({
+    name: 'dalaba_ffmpeg_runs',
+    help: 'ffmpeg runs by transcoding lane (urgent, routine, background) and state (waiting, running, suspended)',
+    labelNames: ['lane', 'state'],
+    registers: [this.registry],
+    collect: (): void => {
+      this.ffmpegRuns.reset();
+      for (const r of this.ffmpegSource())
+        this.ffmpegRuns.set({ lane: r.lane, state: r.state }, r.count);
+    },
+  });
+  private ffmpegSource: () => { lane: string; state: string; count: number }[] = () => [];
+
+  /** Where `dalaba_ffmpeg_runs` reads its values. */
+  countFfmpegRunsWith(source: () => { lane: string; state: string; count: number }[]): void {
+    this.ffmpegSource = source;
+  }
+
   /** Where `dalaba_devices_online` reads its value. */
   countOnlineWith(source: () => number): void {
     this.onlineSource = source;

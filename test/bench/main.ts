@@ -10,8 +10,11 @@
  *   npm run bench -- --scenario quiet                 quiet hours: endOfQuiet per call against the old
  *                                                     minute walk, and a routine broadcast to 10,000
  *                                                     devices at night against one by day
+ *   npm run bench -- --scenario lanes                 a 10-second emergency clip uploaded and sent at
+ *                                                     level I while a 29-minute recording transcodes,
+ *                                                     against the same with nothing else to transcode
  *
- * Scenarios: fanout ingest group coverage memory storm slow quiet. Sizes: --devices (fan-out and
+ * Scenarios: fanout ingest group coverage memory storm slow quiet lanes. Sizes: --devices (fan-out and
  * ingest), --coverage-devices, --memory-devices, --storm-devices, --slow-devices, --group-devices,
  * --quiet-devices (default 10,000; 1,000 in a run of every scenario, see `quietDevices`).
  */
@@ -35,6 +38,7 @@ import {
   quietRound,
   villagesOf,
 } from './quiet.js';
+import { ALERT_SECONDS, LanesRound, lanesRound, LONG_SECONDS, makeLongRecording } from './lanes.js';
 import {
   AbColumn,
   abTable,
@@ -59,6 +63,7 @@ const SCENARIOS = [
   'storm',
   'slow',
   'quiet',
+  'lanes',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -82,6 +87,8 @@ const { values: args } = parseArgs({
     'slow-devices': { type: 'string', default: '1000' },
     /** Subscribers of the group-topic comparison (per-device against per-village publishes). */
     'group-devices': { type: 'string', default: '10000' },
+    /** Devices that get the emergency of the transcoding-lanes scenario. */
+    'lanes-devices': { type: 'string', default: '10' },
     /** Devices of the quiet-hours broadcast on the real server; default below. */
     'quiet-devices': { type: 'string' },
     /**
@@ -100,7 +107,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const scenarios = (args.scenario ?? SCENARIOS.join(','))
+// Transcoding lanes runs only when asked: its rounds transcode 29-minute recordings (minutes).
+const scenarios = (args.scenario ?? SCENARIOS.filter((s) => s !== 'lanes').join(','))
   .split(',')
   .map((s) => s.trim()) as Scenario[];
 for (const s of scenarios)
@@ -654,6 +662,8 @@ async function main(): Promise<void> {
   if (scenarios.includes('storm') && !folded.storm) await storm(stormDevices);
   if (scenarios.includes('slow')) await slow();
   if (scenarios.includes('quiet') && !folded.quiet) await quiet(quietDevices);
+  if (scenarios.includes('lanes'))
+    await lanes(int('lanes-devices', args['lanes-devices'], 1, 99_900));
   console.log(
     `\nDalaba benchmarks — ${machine.cores} cores, ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, broker: ${args.broker}\n`,
   );
@@ -1094,6 +1104,71 @@ async function quietOn(s: Stage): Promise<void> {
     );
   } finally {
     await clearQuietHours(s, villages);
+  }
+}
+
+// ---- transcoding lanes ----
+
+/**
+ * A 10-second emergency clip, uploaded and sent at level I with its attention tone, while a
+ * 29-minute recording is being transcoded ("ours", the case that matters) and with nothing else to
+ * transcode (the baseline), alternately on one server.
+ */
+async function lanes(devices: number): Promise<void> {
+  const s = await stage('lanes', devices);
+  try {
+    const t0 = hrnow();
+    const long = await makeLongRecording(s.server.dataDir);
+    log(`lanes: ${LONG_SECONDS / 60}-minute recording made in ${fmtMs(hrnow() - t0)}`);
+    const r = await alternate<LanesRound>(
+      rounds,
+      () => lanesRound(s, s.server.dataDir, long),
+      () => lanesRound(s, s.server.dataDir, null),
+      (p) => log(`lanes: ${p}`),
+    );
+    noteFailures(r.failures);
+    const keys = ['ready', 'api', 'first', 'last'] as const;
+    const m = (xs: LanesRound[]) =>
+      Object.fromEntries(keys.map((k) => [k, median(xs.map((x) => x[k]))])) as Record<
+        (typeof keys)[number],
+        number
+      >;
+    const row = {
+      devices,
+      alertSeconds: ALERT_SECONDS,
+      longSeconds: LONG_SECONDS,
+      rounds,
+      /** The machine's load average (1, 5, 15 min) after the rounds: other work shares the cores. */
+      loadAvg: loadavg(),
+      withLong: m(r.ours),
+      alone: m(r.baseline),
+      raw: r,
+    };
+    record('lanes', row);
+    type Figures = typeof row.alone;
+    // Ratio: with the long recording / without it (1.0× means it delays the emergency nothing).
+    const against = (header: string, k: keyof Figures): AbColumn<Figures> => ({
+      header,
+      cell: (x) => fmtMs(x[k]),
+      ratio: (o, b) => ratio(o[k], b[k]),
+    });
+    summaries.push(
+      abTable<Figures>(
+        `emergency ${ALERT_SECONDS} s clip, level I`,
+        [`while a ${LONG_SECONDS / 60}-min recording transcodes`, 'nothing else to transcode'],
+        [
+          { header: 'devices', cell: () => fmtNum(devices) },
+          against('upload → clip ready', 'ready'),
+          against('broadcast API call', 'api'),
+          against('upload → first device has play', 'first'),
+          against('upload → last device has play', 'last'),
+        ],
+        row.withLong,
+        row.alone,
+      ),
+    );
+  } finally {
+    await s.close();
   }
 }
 

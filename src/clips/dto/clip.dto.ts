@@ -7,6 +7,9 @@ import { IsDisplayName } from '../../common/validators.js';
 import { CLIP_STATUSES, ClipStatus } from '../clip.entity.js';
 import { TONE_FAMILIES, ToneFamily } from '../attention-tones.js';
 
+export const UPLOAD_PRIORITIES = ['urgent', 'routine'] as const;
+export type UploadPriority = (typeof UPLOAD_PRIORITIES)[number];
+
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class UploadClipDto {
@@ -29,6 +32,16 @@ export class UploadQuery {
   @Transform(toBoolean)
   @IsBoolean()
   wait?: boolean;
+
+  @ApiPropertyOptional({
+    enum: UPLOAD_PRIORITIES,
+    default: 'routine',
+    description:
+      '`urgent` (an emergency recording): transcoded ahead of all other work. Routine recordings up to 2 minutes go ahead of longer ones',
+  })
+  @IsOptional()
+  @IsIn(UPLOAD_PRIORITIES)
+  priority?: UploadPriority;
 }
 
 export class RenameClipDto {
