@@ -101,7 +101,7 @@ interface Job {
 /**
  * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
  * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
- * actually starts it), `invalid` (reason) for a command that fails validation, `violation`
+ * actually starts it), `acknowledged` (deliveryId, state: the PUBACK of a report), `invalid` (reason) for a command that fails validation, `violation`
  * (description) for a command the protocol says the server never sends, `auth-failed` (a refused
  * login, CONNACK 4 or 5: the agent stops trying; CONNACK 3, a lock-out, is retried with back-off
  * instead), and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, a CONNACK code
@@ -612,6 +612,9 @@ export class DeviceAgent extends EventEmitter {
     // QoS 1 messages published while disconnected wait in mqtt.js and go out on reconnect.
     client.publish(this.topic(kind), encode(message), { qos }, (err) => {
       if (err && !this.stopped) this.log(`publish on ${kind} failed: ${err.message}`);
+      // QoS 1: called on the PUBACK, when the server has taken the event and the device forgets it.
+      else if (!err && message.type === 'delivery')
+        this.emit('acknowledged', message.deliveryId, message.state);
     });
   }
 

@@ -114,3 +114,167 @@ describe('SIGKILL of the server mid-broadcast', () => {
     }
   });
 });
+
+/** The tester's run was 13 restarts and about 5,000 deliveries: `SOAK_*` set a run that size. */
+const SOAK = {
+  devices: Number(process.env.SOAK_DEVICES ?? 40),
+  broadcasts: Number(process.env.SOAK_BROADCASTS ?? 4),
+  restarts: Number(process.env.SOAK_RESTARTS ?? 4),
+};
+/**
+ * Clip length, real time: long enough that the devices are still playing (and confirming) through
+ * every kill, at about four seconds for a kill, a start-up and the devices' reconnect back-off.
+ */
+const SOAK_CLIP_S = Math.max(2, Math.ceil((SOAK.restarts * 4) / SOAK.broadcasts));
+
+describe('SIGKILL again and again while confirmations stream in', () => {
+  it(`loses no confirmation and plays nothing twice (${SOAK.devices} devices, ${SOAK.broadcasts} broadcasts, ${SOAK.restarts} kills)`, async (t) => {
+    const dataDir = tempDir();
+    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+    const url = `http://127.0.0.1:${httpPort}`;
+    const env = {
+      DATA_DIR: dataDir,
+      PORT: String(httpPort),
+      MQTT_PORT: String(mqttPort),
+      HOST: '127.0.0.1',
+      MQTT_HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      ADMIN_TOKEN: ADMIN,
+      SEED_SAMPLE: 'false',
+      DISPATCH_TICK_MS: '200',
+      ACK_TIMEOUT_S: '1',
+    };
+    let server = spawnServer(env);
+    await server.waitFor(/Dalaba is running/);
+    const client = api(url, ADMIN);
+    await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
+    const villages = ['611026100201', '611026100202', '611026100203', '611026100204'];
+    for (const code of villages)
+      await client
+        .post('/api/villages')
+        .send({ code, name: `村${code.slice(-1)}`, townCode: '611026100' })
+        .expect(201);
+    const csv = [
+      'id,village_code,type',
+      ...Array.from(
+        { length: SOAK.devices },
+        (_, i) => `soak-${i},${villages[i % villages.length]},village_loudspeaker`,
+      ),
+    ].join('\n');
+    const secrets = (
+      await client.post('/api/devices/import').set('Content-Type', 'text/csv').send(csv).expect(200)
+    ).body.secrets as { id: string; secret: string }[];
+    const clip = (
+      await client
+        .post('/api/clips?wait=true')
+        .attach(
+          'file',
+          await makeAudio(tempDir(), 'soak', { signal: 'noise', seconds: SOAK_CLIP_S }),
+        )
+        .expect(201)
+    ).body;
+    const agents = secrets.map(
+      (d) =>
+        new DeviceAgent({
+          url: `mqtt://127.0.0.1:${mqttPort}`,
+          id: d.id,
+          secret: d.secret,
+          speed: 1,
+        }),
+    );
+    const plays = new Map<string, number>();
+    /** Deliveries whose `played` the server acknowledged (PUBACK): their device forgot the event. */
+    const acknowledged = new Set<string>();
+    const total = SOAK.devices * SOAK.broadcasts;
+    // Kill k lands on the `played` acknowledgement that reaches its share of all of them.
+    const floor = (k: number) => Math.round((total * (k + 1)) / (SOAK.restarts + 2));
+    /** Up and done with the set-up: a kill may land. */
+    let serverUp = false;
+    let kills = 0;
+    const seen: number[] = [];
+    for (const a of agents) {
+      a.on('playback', (deliveryId: string) =>
+        plays.set(deliveryId, (plays.get(deliveryId) ?? 0) + 1),
+      );
+      a.on('acknowledged', (deliveryId: string, state: string) => {
+        if (state !== 'played') return;
+        acknowledged.add(deliveryId);
+        if (!serverUp || kills >= SOAK.restarts || acknowledged.size < floor(kills)) return;
+        // At once, in the PUBACK's callback: the worst moment for a server that acknowledges an
+        // event before storing it (it then waits in a batch not yet committed).
+        serverUp = false;
+        server.child.kill('SIGKILL');
+        seen.push(acknowledged.size);
+        kills++;
+      });
+    }
+    try {
+      await Promise.all(agents.map((a) => a.start()));
+      const ids: string[] = [];
+      for (let i = 0; i < SOAK.broadcasts; i++)
+        ids.push(
+          (
+            await client
+              .post('/api/broadcasts')
+              .send({
+                title: `soak ${i}`,
+                clipId: clip.id,
+                level: 'II',
+                target: { all: true },
+                attentionTone: false,
+              })
+              .expect(201)
+          ).body.id as string,
+        );
+      serverUp = true;
+      for (let k = 0; k < SOAK.restarts; k++) {
+        await eventually(() => kills > k, 120_000, `kill ${k + 1} at ${floor(k)} \`played\``);
+        await server.exited;
+        server = spawnServer(env);
+        await server.waitFor(/Dalaba is running/);
+        serverUp = true;
+      }
+      await eventually(
+        () => acknowledged.size === total,
+        180_000,
+        'every `played` acknowledged by the server',
+      );
+      t.diagnostic(
+        `${kills} kills, at ${seen.join(', ')} of ${total} \`played\` acknowledged; clips of ${SOAK_CLIP_S} s`,
+      );
+      // No waiting here: what the server acknowledged, it has stored.
+      let states: string[] = [];
+      for (const id of ids)
+        states = states.concat(
+          (
+            (await client.get(`/api/broadcasts/${id}/deliveries?limit=500`).expect(200)).body
+              .items as { state: string }[]
+          ).map((d) => d.state),
+        );
+      assert.equal(states.length, total);
+      const notPlayed: Record<string, number> = {};
+      for (const s of states) if (s !== 'played') notPlayed[s] = (notPlayed[s] ?? 0) + 1;
+      assert.deepEqual(
+        notPlayed,
+        {},
+        'every acknowledged confirmation was stored, including those sent while the server was down',
+      );
+      for (const id of ids)
+        await eventually(
+          async () => (await client.get(`/api/broadcasts/${id}`)).body.status === 'completed',
+          60_000,
+          `broadcast ${id} to complete`,
+        );
+      assert.equal(plays.size, total, 'every delivery was played');
+      assert.deepEqual(
+        [...plays.values()].filter((n) => n !== 1),
+        [],
+        'no device played anything twice because of the restarts',
+      );
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()));
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
