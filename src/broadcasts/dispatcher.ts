@@ -80,6 +80,12 @@ interface EventWithTime {
   receivedAt: number;
 }
 
+/** A buffered event and the promise its device's PUBACK waits for. */
+interface QueuedEvent extends EventWithTime {
+  stored: () => void;
+  failed: (err: Error) => void;
+}
+
 /**
  * The broadcast engine. One tick (every DISPATCH_TICK_MS, or `tick(now)` from tests) dispatches
  * broadcasts that are due, sends and resends play commands, and ends what is past its deadline.
@@ -93,7 +99,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private ticking: Promise<void> | null = null;
   private readonly subscriptions: Subscription[] = [];
-  private buffer: EventWithTime[] = [];
+  private buffer: QueuedEvent[] = [];
   private flushTimer?: NodeJS.Timeout;
   private ingesting: Promise<void> = Promise.resolve();
   /** Devices that came online whose open deliveries are not yet looked up. */
@@ -130,7 +136,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     this.subscriptions.push(
       this.gateway.events.subscribe((e) => {
         if (e.message.type === 'delivery')
-          this.enqueue(e as InboundEvent & { message: DeliveryEvent });
+          e.ackAfter(this.enqueue(e as InboundEvent & { message: DeliveryEvent }));
       }),
       this.presence.changes.subscribe((c) => {
         if (c.online) this.queueOnline(c.deviceId);
@@ -779,10 +785,17 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   // ---- device events ----
 
-  private enqueue(e: EventWithTime): void {
-    this.buffer.push(e);
-    if (this.buffer.length >= INGEST_BATCH) void this.flushEvents();
-    else this.flushTimer ??= setTimeout(() => void this.flushEvents(), INGEST_DELAY_MS);
+  /**
+   * Buffers a device event; resolves once the batch it joined is committed (the event applied, or
+   * refused and counted), and rejects if it could not be stored. The device's PUBACK waits for it.
+   */
+  private enqueue(e: EventWithTime): Promise<void> {
+    return new Promise((stored, failed) => {
+      const { deviceId, message, receivedAt } = e;
+      this.buffer.push({ deviceId, message, receivedAt, stored, failed });
+      if (this.buffer.length >= INGEST_BATCH) void this.flushEvents();
+      else this.flushTimer ??= setTimeout(() => void this.flushEvents(), INGEST_DELAY_MS);
+    });
   }
 
   /** Applies every buffered device event (in arrival order) in one transaction. */
@@ -792,17 +805,35 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const run = this.ingesting.then(async () => {
       // The benchmark's baseline (BENCH_BASELINE=per-event-ingest): one transaction per event.
       const size = this.config.broadcasts.baseline.perEventIngest ? 1 : INGEST_BATCH;
-      while (this.buffer.length) {
-        const batch = this.buffer.splice(0, size);
-        await this.ingest(batch).catch((err: Error) =>
-          this.logger.error(
-            `${batch.length} delivery event(s) not applied: ${err.stack ?? err.message}`,
-          ),
-        );
-      }
+      while (this.buffer.length) await this.ingestQueued(this.buffer.splice(0, size));
     });
     this.ingesting = run;
     return run;
+  }
+
+  /**
+   * Ingests a batch and settles its events. A batch that fails is tried again event by event, so
+   * one event the database refuses holds back no other device's confirmation; what still fails is
+   * left unacknowledged (its device sends it again after the broker closes its connection).
+   */
+  private async ingestQueued(batch: QueuedEvent[]): Promise<void> {
+    try {
+      await this.ingest(batch);
+      for (const e of batch) e.stored();
+      return;
+    } catch (err) {
+      if (batch.length === 1) {
+        this.logger.error(
+          `device=${batch[0].deviceId} delivery=${batch[0].message.deliveryId} event not applied: ${(err as Error).stack ?? err}`,
+        );
+        batch[0].failed(err as Error);
+        return;
+      }
+      this.logger.error(
+        `${batch.length} delivery event(s) not applied together, trying each alone: ${(err as Error).message}`,
+      );
+    }
+    for (const e of batch) await this.ingestQueued([e]);
   }
 
   private async ingest(batch: EventWithTime[]): Promise<void> {

@@ -30,6 +30,11 @@ export interface InboundEvent {
   message: DeliveryEvent | PongEvent | AckEvent;
   /** Server receipt time, epoch ms. */
   receivedAt: number;
+  /**
+   * A consumer that stores the event passes the promise of that write: the device's PUBACK waits
+   * for it (embedded broker), so the device keeps the event until it is stored.
+   */
+  ackAfter(stored: Promise<void>): void;
 }
 
 /** Verified secrets remembered (as SHA-256) so a reconnect does not cost another slow hash. */
@@ -230,13 +235,22 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
 
   // ---- inbound ----
 
-  /** Every message on a device topic. Never throws: a bad message is counted, logged and dropped. */
-  private receive(topic: string, payload: Buffer): void {
+  /** The embedded broker's PUBACK waits for this (see BrokerPolicy). */
+  accept(topic: string, payload: Buffer): Promise<void> {
+    return this.receive(topic, payload);
+  }
+
+  /**
+   * Every message on a device topic. Never throws: a bad message is counted, logged and dropped
+   * (and acknowledged: sending it again would not help). Resolves when it is applied; rejects when
+   * a delivery event could not be stored, so that it is not acknowledged.
+   */
+  private receive(topic: string, payload: Buffer): Promise<void> {
     const now = this.clock.now().getTime();
     try {
       const parsed = parseDeviceTopic(this.prefix, topic);
       if (!parsed)
-        return this.reject(
+        return this.refused(
           'bad_topic',
           topic,
           `message on an unexpected topic ${topic.slice(0, 200)}`,
@@ -244,7 +258,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         );
       const { deviceId, kind } = parsed;
       if (!this.buckets.take(deviceId, now)) {
-        return this.reject(
+        return this.refused(
           'rate_limited',
           deviceId,
           `device=${deviceId} sends faster than ${this.config.mqtt.deviceRate}/s; dropping`,
@@ -252,7 +266,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         );
       }
       if (!this.presence.isKnownDevice(deviceId)) {
-        return this.reject(
+        return this.refused(
           'unknown_device',
           deviceId,
           `message from unregistered device=${deviceId}`,
@@ -261,7 +275,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
       }
       const decoded = decode(kind, payload, this.config.mqtt.maxPayloadBytes);
       if (!decoded.ok) {
-        return this.reject(
+        return this.refused(
           decoded.reason,
           `${deviceId}`,
           `device=${deviceId} ${kind}: ${decoded.reason}: ${decoded.detail}`,
@@ -269,12 +283,13 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
         );
       }
       this.metrics.mqttAccepted.inc({ kind });
-      this.dispatch(deviceId, kind, decoded.message, now);
+      return this.dispatch(deviceId, kind, decoded.message, now);
     } catch (err) {
       this.logger.error(
         `message on ${topic.slice(0, 200)} could not be handled: ${(err as Error).stack ?? err}`,
       );
     }
+    return Promise.resolve();
   }
 
   private dispatch(
@@ -282,21 +297,34 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     kind: TopicKind,
     message: MessagesByKind[TopicKind],
     receivedAt: number,
-  ): void {
+  ): Promise<void> {
     switch (kind) {
       case 'state':
         this.presence.recordState(deviceId, message as MessagesByKind['state'], receivedAt);
-        return;
+        break;
       case 'telemetry':
         this.presence.recordTelemetry(deviceId, message as MessagesByKind['telemetry'], receivedAt);
-        return;
-      case 'evt':
+        break;
+      case 'evt': {
         this.presence.touch(deviceId, receivedAt);
-        this.inbox.next({ deviceId, message: message as MessagesByKind['evt'], receivedAt });
-        return;
+        const stored: Promise<void>[] = [];
+        const event = message as MessagesByKind['evt'];
+        this.inbox.next({ deviceId, message: event, receivedAt, ackAfter: (p) => stored.push(p) });
+        // Nobody took it (the engine not started yet, or stopping): unacknowledged, it comes again.
+        if (event.type === 'delivery' && !stored.length)
+          return Promise.reject(new Error(`delivery event of device=${deviceId} not taken`));
+        return Promise.all(stored).then(() => undefined);
+      }
       case 'cmd':
-        return; // never subscribed: devices cannot publish commands
+        break; // never subscribed: devices cannot publish commands
     }
+    return Promise.resolve();
+  }
+
+  /** Refused and counted: acknowledged, since the same message again would be refused again. */
+  private refused(reason: MqttRejection, key: string, message: string, now: number): Promise<void> {
+    this.reject(reason, key, message, now);
+    return Promise.resolve();
   }
 
   private reject(reason: MqttRejection, key: string, message: string, now: number): void {

@@ -17,6 +17,7 @@ describe('embedded broker', () => {
     await broker.start({
       authenticate: async () => 'bad_credentials',
       mayPublish: () => false,
+      accept: async () => undefined,
       maySubscribe: () => false,
       oversized: () => undefined,
     });
@@ -28,7 +29,7 @@ describe('embedded broker', () => {
         aedes.subscribe('hold/#', (_packet, done) => held.push(done), resolve),
       );
       let heard = 0;
-      await broker.subscribe('evt/#', () => heard++);
+      await broker.subscribe('evt/#', async () => void heard++);
       const holding = [1, 2].map((i) => broker.publish(`hold/${i}`, Buffer.from('h'), { qos: 0 }));
       const n = 20_000;
       const events = Array.from({ length: n }, (_, i) =>

@@ -56,6 +56,8 @@ export class EmbeddedBroker extends MqttTransport {
   private ws?: WebSocketServer;
   private running = false;
   private stopping = false;
+  /** Payloads taken in authorizePublish: the subscription must not handle them a second time. */
+  private readonly accepted = new WeakSet<Buffer>();
 
   constructor(private readonly config: MqttConfig) {
     super();
@@ -97,8 +99,24 @@ export class EmbeddedBroker extends MqttTransport {
       },
       authorizePublish: (client, packet, done) => {
         // client is null for the Will of a client that is gone: it was authorised when it connected.
-        if (client === null || policy.mayPublish(client.id, packet.topic)) return done(null);
-        done(new Error(`publish to ${packet.topic} refused`));
+        if (client === null) return done(null);
+        if (!policy.mayPublish(client.id, packet.topic))
+          return done(new Error(`publish to ${packet.topic} refused`));
+        // Handled here, the one hook Aedes runs before its PUBACK: the device keeps an event until
+        // the server has stored it. The same payload Buffer reaches the subscription (Aedes' Packet
+        // copies the reference), which then skips it.
+        const payload = packet.payload;
+        if (!Buffer.isBuffer(payload)) return done(null);
+        this.accepted.add(payload);
+        policy.accept(packet.topic, payload).then(
+          () => done(null),
+          (err: Error) => {
+            this.logger.warn(
+              `device=${client.id} message on ${packet.topic} not stored (${err.message}): closing the connection unacknowledged, the device sends it again`,
+            );
+            done(err);
+          },
+        );
       },
       authorizeSubscribe: (client, sub, done) => {
         // A refused subscription is negated (SUBACK 0x80) rather than closing the connection.
@@ -195,10 +213,14 @@ export class EmbeddedBroker extends MqttTransport {
         filter,
         (packet, done) => {
           try {
-            handler(
-              packet.topic,
-              Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-            );
+            const payload = Buffer.isBuffer(packet.payload)
+              ? packet.payload
+              : Buffer.from(packet.payload);
+            // What reaches this path unaccepted (a Will) is published already: nothing to hold.
+            if (!this.accepted.delete(payload))
+              handler(packet.topic, payload).catch((err: Error) =>
+                this.logger.warn(`message on ${packet.topic} not stored: ${err.message}`),
+              );
           } finally {
             // Never synchronously: when Aedes has more messages in flight than its concurrency,
             // the rest wait in a queue, and a synchronous done() starts the next one inside this

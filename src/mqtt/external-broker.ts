@@ -65,7 +65,10 @@ export class ExternalBroker extends MqttTransport {
     client.on('error', (err) => this.logger.warn(`broker ${this.describe()}: ${err.message}`));
     client.on('message', (topic, payload) => {
       for (const { filter, handler } of this.handlers) {
-        if (topicMatches(filter, topic)) handler(topic, payload);
+        if (topicMatches(filter, topic))
+          handler(topic, payload).catch((err: Error) =>
+            this.logger.warn(`message on ${topic} not stored: ${err.message}`),
+          );
       }
     });
     // Do not block start-up on the broker: the server runs (and reports not ready) until it connects.

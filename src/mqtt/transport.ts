@@ -15,12 +15,19 @@ export interface BrokerPolicy {
     address: string,
   ): Promise<LoginVerdict>;
   mayPublish(clientId: string, topic: string): boolean;
+  /**
+   * Takes a message a device published, before the broker acknowledges it (PUBACK). Resolves once
+   * it is applied: a delivery event stored, or refused and counted. Rejects when it could not be
+   * stored: the broker then closes the connection unacknowledged, so the device sends it again.
+   */
+  accept(topic: string, payload: Buffer): Promise<void>;
   maySubscribe(clientId: string, topic: string): boolean;
   /** A client announced a packet over the size limit; its connection is being closed. */
   oversized(clientId: string | undefined, length: number): void;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/** Resolves once the message is applied; rejects when it could not be stored (see `accept`). */
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
 export interface PublishOptions {
   qos: 0 | 1;

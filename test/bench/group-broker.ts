@@ -102,6 +102,7 @@ async function handle(req: GroupRequest): Promise<unknown> {
       await broker.start({
         authenticate: async () => 'accepted',
         mayPublish: () => false,
+        accept: async () => undefined,
         maySubscribe: (clientId, topic) => {
           const v = villageOf.get(clientId);
           return (
