@@ -11,7 +11,11 @@ import { WriteQueue } from '../src/database/write-queue.js';
 import { DevicesRepository } from '../src/devices/devices.repository.js';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { DeviceEntity } from '../src/devices/device.entity.js';
-import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import {
+  DeviceGateway,
+  InboundEvent,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
+} from '../src/mqtt/device-gateway.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { fixtures } from './support/fixtures.js';
 import {
@@ -24,6 +28,7 @@ import {
   startAgentOnline,
   subackCode,
 } from './support/mqtt.js';
+import { rawMqttConnect, subscribePacket } from './support/raw-mqtt.js';
 import { api, startTestServer, TestClock, TestServer } from './support/server.js';
 
 const P = 'dalaba/v1';
@@ -281,20 +286,71 @@ describe('MQTT gateway on the embedded broker', () => {
       );
     });
 
-    it('refuses subscribing to another device’s commands (SUBACK 0x80) and delivers it none', async () => {
+    it('closes a connection at its first foreign subscription: a flood of 10,000 in 102 packets costs one check', async () => {
       const mallory = await newDevice();
       const victim = await newDevice();
       await agent(victim);
-      const m = await raw(mallory);
       const before = await rejected(s, 'acl_subscribe');
-      assert.equal(await subackCode(m, `${P}/d/${victim.id}/cmd`), 128);
-      assert.equal(await subackCode(m, `${P}/d/+/cmd`), 128);
-      assert.equal((await rejected(s, 'acl_subscribe')) - before, 2);
+      const { conn, returnCode } = await rawMqttConnect(s.server.mqttPort!, {
+        clientId: mallory.id,
+        username: mallory.id,
+        password: mallory.secret,
+      });
+      assert.equal(returnCode, 0);
+      // 10,000 foreign filters (the victim's commands, wildcards, other prefixes), in one write.
+      const foreign = (i: number) =>
+        [`${P}/d/${victim.id}/cmd`, `${P}/d/+/cmd`, '#', `${P}/d/x${i}/cmd`][i % 4];
+      const flood: Buffer[] = [];
+      for (let p = 0; p < 102; p++) {
+        const topics = [];
+        for (let i = p * 98; i < Math.min(10_000, (p + 1) * 98); i++) topics.push(foreign(i));
+        flood.push(subscribePacket(p + 1, topics));
+      }
+      conn.write(Buffer.concat(flood));
+      const answer = await conn.nextPacket(9).then(
+        () => 'a SUBACK',
+        () => 'closed',
+      );
+      assert.equal(answer, 'closed');
+      assert.equal(
+        conn.packets.filter((p) => p.type === 9).length,
+        0,
+        'no SUBACK: closed at the first packet',
+      );
+      assert.equal((await rejected(s, 'acl_subscribe')) - before, 1, 'one refusal counted');
+      // The device itself, with its own subscription, is served as before.
+      const m = await raw(mallory);
       assert.equal(await subackCode(m, `${P}/d/${mallory.id}/cmd`), 1);
       const received: string[] = [];
       m.on('message', (topic) => received.push(topic));
       await client.post(`/api/devices/${victim.id}/ping`).expect(200);
-      assert.deepEqual(received, []);
+      assert.deepEqual(received, [], 'nothing of the victim reached it');
+    });
+
+    it(`caps subscriptions per connection at ${MAX_SUBSCRIPTIONS_PER_CONNECTION}: a device needs one, the next closes it`, async () => {
+      const device = await newDevice();
+      const { conn } = await rawMqttConnect(s.server.mqttPort!, {
+        clientId: device.id,
+        username: device.id,
+        password: device.secret,
+      });
+      const before = await rejected(s, 'too_many_subscriptions');
+      const own = `${P}/d/${device.id}/cmd`;
+      for (let i = 1; i <= MAX_SUBSCRIPTIONS_PER_CONNECTION; i++) {
+        conn.write(subscribePacket(i, [own]));
+        assert.deepEqual([...(await conn.nextPacket(9))], [0, i, 1], `SUBACK ${i}`);
+      }
+      conn.write(subscribePacket(999, [own]));
+      const answer = await conn.nextPacket(9).then(
+        () => 'a SUBACK',
+        () => 'closed',
+      );
+      assert.equal(answer, 'closed');
+      assert.equal(
+        conn.packets.filter((p) => p.type === 9).length,
+        MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      );
+      assert.equal((await rejected(s, 'too_many_subscriptions')) - before, 1);
     });
   });
 

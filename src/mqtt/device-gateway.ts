@@ -32,6 +32,12 @@ export interface InboundEvent {
   receivedAt: number;
 }
 
+/**
+ * Subscription requests one device connection may make. It needs exactly one (its own `cmd`); the
+ * slack is for firmware that subscribes again, e.g. to change the QoS.
+ */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10;
+
 /** Verified secrets remembered (as SHA-256) so a reconnect does not cost another slow hash. */
 const VERIFIED_CACHE_MAX = 200_000;
 
@@ -206,17 +212,27 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     return ok;
   }
 
-  maySubscribe(clientId: string, topic: string): boolean {
-    const ok = topic === deviceTopic(this.prefix, clientId, 'cmd');
-    if (!ok) {
+  maySubscribe(clientId: string, topic: string, previous: number): boolean {
+    const now = this.clock.now().getTime();
+    if (topic !== deviceTopic(this.prefix, clientId, 'cmd')) {
       this.reject(
         'acl_subscribe',
         clientId,
-        `device=${clientId} may not subscribe to ${topic.slice(0, 200)}`,
-        this.clock.now().getTime(),
+        `device=${clientId} may not subscribe to ${topic.slice(0, 200)}; disconnected`,
+        now,
       );
+      return false;
     }
-    return ok;
+    if (previous >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      this.reject(
+        'too_many_subscriptions',
+        clientId,
+        `device=${clientId} subscribed more than ${MAX_SUBSCRIPTIONS_PER_CONNECTION} times on one connection; disconnected`,
+        now,
+      );
+      return false;
+    }
+    return true;
   }
 
   oversized(clientId: string | undefined, length: number): void {

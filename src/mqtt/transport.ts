@@ -15,7 +15,11 @@ export interface BrokerPolicy {
     address: string,
   ): Promise<LoginVerdict>;
   mayPublish(clientId: string, topic: string): boolean;
-  maySubscribe(clientId: string, topic: string): boolean;
+  /**
+   * Whether a connection may subscribe to `topic`, having made `previous` subscriptions already;
+   * false closes the connection.
+   */
+  maySubscribe(clientId: string, topic: string, previous: number): boolean;
   /** A client announced a packet over the size limit; its connection is being closed. */
   oversized(clientId: string | undefined, length: number): void;
 }
