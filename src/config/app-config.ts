@@ -116,8 +116,13 @@ export interface MqttConfig {
   /** Messages per second a device may send on average, and in a burst. */
   deviceRate: number;
   deviceBurst: number;
-  /** Failed logins per client id or address within the window before further attempts are refused. */
+  /**
+   * Failed logins per client id and address, and per address, within the window before that pair
+   * or address backs off (its wrong logins are answered "retry later" unchecked against the
+   * database); a right secret is let in whatever the count.
+   */
   authFailLimit: number;
+  authAddressFailLimit: number;
   authFailWindowMs: number;
   /** How long a frozen subscriber may hold up a topic before the broker drops it (ms). */
   drainTimeoutMs: number;
@@ -333,6 +338,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       deviceRate: r.int('MQTT_DEVICE_RATE', 20, 1, 100_000),
       deviceBurst: r.int('MQTT_DEVICE_BURST', 60, 1, 1_000_000),
       authFailLimit: r.int('MQTT_AUTH_FAIL_LIMIT', 10, 1, 100_000),
+      authAddressFailLimit: r.int('MQTT_AUTH_ADDRESS_FAIL_LIMIT', 1000, 1, 1_000_000),
       authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
       drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
       concurrency: r.int('MQTT_CONCURRENCY', 10_000, 1, 1_000_000),

@@ -34,12 +34,9 @@ function refusalOf(verdict: LoginVerdict): AuthenticateError | null {
       return null;
     case 'bad_credentials':
       return authError(BAD_USERNAME_OR_PASSWORD, 'Bad user name or password');
-    case 'locked_out':
-      // Not 4: the credentials may be right, the device should wait and try again.
-      return authError(
-        SERVER_UNAVAILABLE,
-        'Server unavailable: too many failed logins, retry later',
-      );
+    case 'retry_later':
+      // Not 4: nothing says the device is misconfigured, it should wait and try again.
+      return authError(SERVER_UNAVAILABLE, 'Server unavailable: retry later');
   }
 }
 

@@ -61,13 +61,15 @@ export function subscribePacket(messageId: number, topics: string[]): Buffer {
 export function rawMqttConnect(
   port: number,
   login: { clientId: string; username: string; password: string },
+  /** The local address to connect from (any of 127.0.0.0/8 stands for another client address). */
+  localAddress = '127.0.0.1',
 ): Promise<{ conn: RawMqttConnection; returnCode: number }> {
   const packets: { type: number; body: Buffer }[] = [];
   const waiters = new Set<() => void>();
   let buffer = Buffer.alloc(0);
   let closed = false;
   const taken = new Set<number>();
-  const socket: Socket = connect(port, '127.0.0.1', () =>
+  const socket: Socket = connect({ port, host: '127.0.0.1', localAddress }, () =>
     socket.write(connectPacket(login.clientId, login.username, login.password)),
   );
   const closedPromise = new Promise<void>((resolve) =>
@@ -123,4 +125,19 @@ export function rawMqttConnect(
     },
   };
   return conn.nextPacket(2).then((body) => ({ conn, returnCode: body[1] }));
+}
+
+/** The CONNACK return code a login gets (0: accepted); the connection is closed either way. */
+export async function loginCode(
+  port: number,
+  login: { clientId: string; username?: string; password: string },
+  localAddress?: string,
+): Promise<number> {
+  const { conn, returnCode } = await rawMqttConnect(
+    port,
+    { username: login.clientId, ...login },
+    localAddress,
+  );
+  conn.end();
+  return returnCode;
 }
