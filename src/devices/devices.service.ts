@@ -300,6 +300,15 @@ export class DevicesService {
     return ok;
   }
 
+  /**
+   * The stored secret hash of an enabled device, or null: for a caller that checks many logins of
+   * one device (a flood) without reading the registry for each.
+   */
+  async secretHashOf(id: string): Promise<string | null> {
+    const device = await this.repo.credentials(id);
+    return device?.enabled && device.secretHash ? device.secretHash : null;
+  }
+
   async count(): Promise<number> {
     return this.repo.count();
   }
