@@ -73,7 +73,8 @@ export async function createHttpApp(
       },
     }),
   );
-  app.useBodyParser('text', {
+  // CSV as bytes: the import decodes them itself (the charset is often missing or wrong).
+  app.useBodyParser('raw', {
     type: ['text/csv', 'text/plain'],
     limit: config.http.importLimitBytes,
   });

@@ -41,8 +41,8 @@ describe('parseCsv', () => {
     ]);
   });
 
-  it('refuses text that is not UTF-8 and files that are empty or too long', () => {
-    assert.equal(parseCsv('code,name\n1,\uFFFD\uFFFD\n', spec).problems[0].rule, 'utf8');
+  it('refuses damaged text (U+FFFD) and files that are empty or too long', () => {
+    assert.equal(parseCsv('code,name\n1,\uFFFD\uFFFD\n', spec).problems[0].rule, 'encoding');
     assert.equal(parseCsv('', spec).problems[0].rule, 'required');
     assert.equal(parseCsv('code,name\n1,a\n2,b\n3,c\n4,d\n', spec).problems[0].rule, 'maxRows');
   });

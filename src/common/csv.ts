@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { decodeCsvBytes, EncodingSource } from './csv-encoding.js';
 import type { FieldProblem } from './domain-error.js';
 
 /** One data line of a CSV upload, values keyed by column name. `line` is 1-based; 1 is the header. */
@@ -21,11 +22,61 @@ export interface ParsedCsv {
   problems: FieldProblem[];
 }
 
+/** An uploaded CSV file as received: its bytes and what the request says about them. */
+export interface CsvUpload {
+  bytes: Buffer;
+  /** `charset=` of the Content-Type, when given. */
+  charset?: string;
+  /** `?encoding=` of the request, when given. */
+  encoding?: string;
+}
+
+export interface ReadCsv extends ParsedCsv {
+  /** The encoding the file was read in; null when it could not be read with confidence. */
+  encoding: string | null;
+  encodingSource: EncodingSource | null;
+}
+
+/** Decodes an upload (see {@link decodeCsvBytes}) and parses it; an unreadable file is one problem. */
+export function readCsv(upload: CsvUpload, spec: CsvSpec): ReadCsv {
+  const decoded = decodeCsvBytes(upload.bytes, {
+    charset: upload.charset,
+    parameter: upload.encoding,
+  });
+  if ('message' in decoded) {
+    return {
+      columns: [],
+      rows: [],
+      problems: [{ line: 1, field: 'file', rule: 'encoding', message: decoded.message }],
+      encoding: null,
+      encodingSource: null,
+    };
+  }
+  return {
+    ...parseCsv(decoded.text, spec),
+    encoding: decoded.encoding,
+    encodingSource: decoded.source,
+  };
+}
+
+/** Data lines a dry run shows as read, so the uploader sees the text came out right. */
+export const PREVIEW_ROWS = 5;
+
+/** The part of an import report that says how the file was read. */
+export function readingReport(read: ReadCsv, dryRun: boolean) {
+  return {
+    rows: read.rows.length,
+    encoding: read.encoding,
+    encodingSource: read.encodingSource,
+    ...(dryRun ? { preview: read.rows.slice(0, PREVIEW_ROWS) } : {}),
+  };
+}
+
 /** Characters that make a spreadsheet treat a cell as a formula. */
 const FORMULA_START = /^[=+\-@\t\r]/;
 
 /**
- * Parses a UTF-8 CSV upload (with or without BOM) with a header line. Problems come back per
+ * Parses CSV text with a header line (a leading BOM is ignored). Problems come back per
  * line instead of stopping at the first, so one dry run shows everything to fix.
  */
 export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
@@ -35,12 +86,15 @@ export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
     return { columns: [], rows: [], problems };
   };
 
-  if (text.includes('\uFFFD')) {
+  const replaced = text.indexOf('\uFFFD');
+  if (replaced >= 0) {
+    // U+FFFD is what a wrong decoding leaves behind: the file was damaged before it got here.
+    const line = text.slice(0, replaced).split('\n').length;
     return fail(
-      1,
+      line,
       'file',
-      'utf8',
-      'The file is not UTF-8 text; save it as "CSV UTF-8" and upload again',
+      'encoding',
+      `Line ${line} contains \uFFFD, the mark of text already damaged by a wrong encoding; fix that text, save the file as "CSV UTF-8" and upload again`,
     );
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { isoTime } from '../common/time.js';
-import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
+import { CsvUpload, escapeFormula, readCsv, ReadCsv, readingReport, toCsv } from '../common/csv.js';
 import {
   DomainError,
   ImportInvalidError,
@@ -282,8 +282,8 @@ export class VillagesService {
    * Imports (upserts) villages from CSV. Nothing is written when any line has a problem; a dry run
    * reports what would happen and writes nothing either way.
    */
-  async importCsv(text: string, dryRun: boolean): Promise<ImportReportDto> {
-    const parsed = parseCsv(text, VILLAGE_CSV);
+  async importCsv(upload: CsvUpload, dryRun: boolean): Promise<ImportReportDto> {
+    const parsed = readCsv(upload, VILLAGE_CSV);
     const planFrom = async (tx: Pick<VillagesTx, 'allTowns' | 'allVillages'>) =>
       planVillageImport(
         parsed,
@@ -296,7 +296,7 @@ export class VillagesService {
         allTowns: () => this.repo.allTowns(),
         allVillages: () => this.allVillages(),
       });
-      return this.report(plan, parsed.rows.length, true);
+      return this.report(plan, parsed, true);
     }
     const plan = await this.repo.write(async (tx) => {
       const plan = await planFrom(tx);
@@ -317,7 +317,7 @@ export class VillagesService {
       return plan;
     });
     if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
-    const report = this.report(plan, parsed.rows.length, false);
+    const report = this.report(plan, parsed, false);
     this.logger.log(
       `villages import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.townsCreated} town(s) created`,
     );
@@ -328,11 +328,11 @@ export class VillagesService {
     return (await this.repo.listVillages({}))[0];
   }
 
-  private report(plan: VillageImportPlan, rows: number, dryRun: boolean): ImportReportDto {
+  private report(plan: VillageImportPlan, read: ReadCsv, dryRun: boolean): ImportReportDto {
     return {
       dryRun,
       ok: plan.problems.length === 0,
-      rows,
+      ...readingReport(read, dryRun),
       created: plan.villagesToCreate.length,
       updated: plan.villagesToUpdate.length,
       unchanged: plan.unchanged,
