@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DevicesService } from '../src/devices/devices.service.js';
+import { VillagesService } from '../src/villages/villages.service.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
 const VILLAGES_CSV = [
@@ -28,7 +30,7 @@ describe('CSV import and export', () => {
     client.post(path).set('Content-Type', type).send(body);
 
   before(async () => {
-    s = await startTestServer({ env: { IMPORT_LIMIT: '64kb' } });
+    s = await startTestServer({ env: { IMPORT_LIMIT: '8mb' } });
     client = api(s.url, s.adminToken);
   });
   after(() => s.close());
@@ -75,6 +77,10 @@ describe('CSV import and export', () => {
       (await client.get('/api/villages/610555101202').expect(200)).body.name,
       '=SUM(A1)',
     );
+    const audit = await client.get('/api/audit?action=villages/import').expect(200);
+    assert.deepEqual(audit.body.items[0].detail.body, {
+      csvBytes: Buffer.byteLength(VILLAGES_CSV),
+    });
   });
 
   it('round-trips: the export imports back with nothing changed, and escapes formulas for spreadsheets', async () => {
@@ -259,7 +265,7 @@ describe('CSV import and export', () => {
     const json = await client.post('/api/villages/import').send({ csv: 'code' }).expect(415);
     assert.equal(json.body.error, 'CSV_REQUIRED');
     await postCsv('/api/villages/import', '').expect(400);
-    const big = 'code,name,town_code\n' + '610555100201,x,610555100\n'.repeat(3000);
+    const big = 'code,name,town_code\n' + '610555100201,x,610555100\n'.repeat(350_000);
     const tooBig = await postCsv('/api/villages/import', big).expect(413);
     assert.equal(tooBig.body.error, 'BODY_TOO_LARGE');
   });
@@ -323,5 +329,59 @@ describe('CSV import and export', () => {
       ['3 id', '4 village_code', '5 type'],
     );
     await client.get('/api/devices/ok-1').expect(404);
+  });
+
+  /** A villages file of `n` lines, in 1,000 towns of up to 999 villages each. */
+  const manyVillages = (n: number) => {
+    const lines = ['code,name,town_code,town_name'];
+    for (let i = 0; i < n; i++) {
+      const town = 611000000 + Math.floor(i / 999);
+      lines.push(`${town}${String(1 + (i % 999)).padStart(3, '0')},村${i},${town},镇${town}`);
+    }
+    return lines.join('\n');
+  };
+
+  it('refuses a file of more than 100,000 lines, naming the limit, before reading it all', async () => {
+    const res = await postCsv('/api/villages/import', manyVillages(100_001)).expect(400);
+    assert.equal(res.body.error, 'IMPORT_INVALID');
+    assert.deepEqual(res.body.details, [
+      {
+        line: 1,
+        field: 'file',
+        rule: 'maxRows',
+        message: 'Too many lines: more than 100000; at most 100000 per upload',
+      },
+    ]);
+    await client.get('/api/villages/611000000001').expect(404);
+  });
+
+  it('a large import lets the server do other work while it runs', async () => {
+    const villages = s.server.app.get(VillagesService);
+    const bytes = Buffer.from(manyVillages(20_000));
+    // Count turns of the event loop while the import runs: one that never yields allows none.
+    let turns = 0;
+    let running = true;
+    const counting = (async () => {
+      while (running) {
+        await nextTurn();
+        turns++;
+      }
+    })();
+    try {
+      for (const dryRun of [true, false]) {
+        turns = 0;
+        const report = await villages.importCsv({ bytes }, dryRun);
+        assert.equal(report.ok, true);
+        assert.equal(report.created, 20_000);
+        assert.ok(
+          turns >= 50,
+          `dryRun=${dryRun}: ${turns} turns of the event loop during the import`,
+        );
+      }
+    } finally {
+      running = false;
+      await counting;
+    }
+    assert.equal((await client.get('/api/villages/611000020020').expect(200)).body.name, '村19999');
   });
 });

@@ -103,9 +103,10 @@ function judge(text: string | null): Reading | null {
   if (text === null) return null;
   const common = commonCharacters();
   const r: Reading = { text, common: 0, implausible: 0, other: 0 };
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x80) continue;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) < 0x80) continue;
+    const cp = text.codePointAt(i)!;
+    if (cp > 0xffff) i++;
     if (common.has(cp)) r.common++;
     else if (isImplausible(cp)) r.implausible++;
     else r.other++;
@@ -169,11 +170,14 @@ export function decodeCsvBytes(
     return invalidIn(bytes, encoding, `?encoding=${options.parameter} says so`);
   }
 
-  const utf8 = judge(strictDecode(bytes, 'utf-8'));
-  const gb = judge(strictDecode(bytes, 'gb18030'));
   const declared = options.charset !== undefined ? encodingOf(options.charset) : null;
   if (options.charset !== undefined && !declared)
     return { message: `Unknown charset "${options.charset}" in the Content-Type` };
+  const utf8 = !declared || declared === 'utf-8' ? judge(strictDecode(bytes, 'utf-8')) : null;
+  // A clean UTF-8 reading decides alone: no need to read the file a second time.
+  if (clean(utf8))
+    return { text: utf8!.text, encoding: 'utf-8', source: declared ? 'charset' : 'detected' };
+  const gb = judge(strictDecode(bytes, 'gb18030'));
 
   if (declared && declared !== 'utf-8') {
     const reading =

@@ -1,4 +1,5 @@
-import { parse } from 'csv-parse/sync';
+import { parse, type CsvError } from 'csv-parse';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { stringify } from 'csv-stringify/sync';
 import { decodeCsvBytes, EncodingSource } from './csv-encoding.js';
 import type { FieldProblem } from './domain-error.js';
@@ -38,7 +39,7 @@ export interface ReadCsv extends ParsedCsv {
 }
 
 /** Decodes an upload (see {@link decodeCsvBytes}) and parses it; an unreadable file is one problem. */
-export function readCsv(upload: CsvUpload, spec: CsvSpec): ReadCsv {
+export async function readCsv(upload: CsvUpload, spec: CsvSpec): Promise<ReadCsv> {
   const decoded = decodeCsvBytes(upload.bytes, {
     charset: upload.charset,
     parameter: upload.encoding,
@@ -53,7 +54,7 @@ export function readCsv(upload: CsvUpload, spec: CsvSpec): ReadCsv {
     };
   }
   return {
-    ...parseCsv(decoded.text, spec),
+    ...(await parseCsv(decoded.text, spec)),
     encoding: decoded.encoding,
     encodingSource: decoded.source,
   };
@@ -72,6 +73,49 @@ export function readingReport(read: ReadCsv, dryRun: boolean) {
   };
 }
 
+/** Text parsed between two turns of the event loop (about 500 lines of a villages file). */
+const PARSE_CHUNK = 16 * 1024;
+
+/** Rows checked between two turns of the event loop, so a 100,000-line import never holds it long. */
+export const ROWS_PER_TURN = 200;
+
+/** Lets the event loop serve others every {@link ROWS_PER_TURN} rows. */
+export async function yieldEvery(i: number): Promise<void> {
+  if (i > 0 && i % ROWS_PER_TURN === 0) await nextTurn();
+}
+
+type CsvRecord = { record: string[]; info: { lines: number } };
+
+/**
+ * csv-parse fed in chunks with a turn of the event loop between them, stopping after `maxRecords`
+ * (so a file over the limit is not read to its end).
+ */
+async function parseRecords(text: string, maxRecords: number): Promise<CsvRecord[]> {
+  const parser = parse({
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    to: maxRecords,
+  });
+  const records: CsvRecord[] = [];
+  let error: CsvError | undefined;
+  parser.on('data', (r: CsvRecord) => records.push(r));
+  parser.on('error', (e: CsvError) => (error = e));
+  const ended = new Promise<void>((resolve) => {
+    parser.once('end', resolve);
+    parser.once('close', resolve);
+  });
+  for (let i = 0; i < text.length && !error && !parser.writableEnded; i += PARSE_CHUNK) {
+    parser.write(text.slice(i, i + PARSE_CHUNK));
+    await nextTurn();
+  }
+  if (!error && !parser.writableEnded) parser.end();
+  await ended;
+  if (error) throw error;
+  return records;
+}
+
 /** Characters that make a spreadsheet treat a cell as a formula. */
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -79,7 +123,7 @@ const FORMULA_START = /^[=+\-@\t\r]/;
  * Parses CSV text with a header line (a leading BOM is ignored). Problems come back per
  * line instead of stopping at the first, so one dry run shows everything to fix.
  */
-export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
+export async function parseCsv(text: string, spec: CsvSpec): Promise<ParsedCsv> {
   const problems: FieldProblem[] = [];
   const fail = (line: number, field: string, rule: string, message: string): ParsedCsv => {
     problems.push({ line, field, rule, message });
@@ -98,14 +142,10 @@ export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
     );
   }
 
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: CsvRecord[];
   try {
-    records = parse(text, {
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as unknown as typeof records;
+    // The header, the most lines allowed, and one more to know there are too many.
+    records = await parseRecords(text, spec.maxRows + 2);
   } catch (err) {
     const e = err as { lines?: number; message: string; code?: string };
     return fail(e.lines ?? 1, 'file', 'csvSyntax', `Malformed CSV: ${e.message}`);
@@ -151,12 +191,13 @@ export function parseCsv(text: string, spec: CsvSpec): ParsedCsv {
       1,
       'file',
       'maxRows',
-      `Too many lines: ${dataRecords.length}, at most ${spec.maxRows} per upload`,
+      `Too many lines: more than ${spec.maxRows}; at most ${spec.maxRows} per upload`,
     );
   }
 
   const rows: CsvRow[] = [];
-  for (const { record, info } of dataRecords) {
+  for (const [i, { record, info }] of dataRecords.entries()) {
+    await yieldEvery(i);
     if (record.length !== header.length) {
       problems.push({
         line: info.lines,

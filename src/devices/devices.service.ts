@@ -14,6 +14,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.
 import { VillagesService } from '../villages/villages.service.js';
 import { DeviceEvents } from './device-events.js';
 import {
+  checkDeviceRows,
   DEVICE_CSV,
   DEVICE_CSV_COLUMNS,
   DeviceImportPlan,
@@ -326,12 +327,13 @@ export class DevicesService {
    * response only. Secrets are hashed before the write transaction so it stays short.
    */
   async importCsv(upload: CsvUpload, dryRun: boolean): Promise<DeviceImportReportDto> {
-    const parsed = readCsv(upload, DEVICE_CSV);
+    const parsed = await readCsv(upload, DEVICE_CSV);
+    const checked = await checkDeviceRows(parsed);
     const villageCodes = await this.villages.existingVillageCodes(
-      parsed.rows.map((r) => r.values.village_code),
+      checked.villageOf.map((v) => v.code),
     );
     const planFrom = (devices: DeviceEntity[]) =>
-      planDeviceImport(parsed, new Map(devices.map((d) => [d.id, d])), (code) =>
+      planDeviceImport(checked, new Map(devices.map((d) => [d.id, d])), (code) =>
         villageCodes.has(code),
       );
 

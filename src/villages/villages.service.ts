@@ -20,6 +20,7 @@ import type {
 } from './dto/village.dto.js';
 import type { TownEntity } from './town.entity.js';
 import {
+  checkVillageRows,
   planVillageImport,
   VILLAGE_CSV,
   VILLAGE_CSV_COLUMNS,
@@ -283,10 +284,12 @@ export class VillagesService {
    * reports what would happen and writes nothing either way.
    */
   async importCsv(upload: CsvUpload, dryRun: boolean): Promise<ImportReportDto> {
-    const parsed = readCsv(upload, VILLAGE_CSV);
+    const parsed = await readCsv(upload, VILLAGE_CSV);
+    // Line by line first, outside the write transaction: other writes need not wait for it.
+    const checked = await checkVillageRows(parsed);
     const planFrom = async (tx: Pick<VillagesTx, 'allTowns' | 'allVillages'>) =>
       planVillageImport(
-        parsed,
+        checked,
         new Map((await tx.allTowns()).map((t) => [t.code, t])),
         new Map((await tx.allVillages()).map((v) => [v.code, v])),
       );
@@ -294,7 +297,7 @@ export class VillagesService {
     if (dryRun) {
       const plan = await planFrom({
         allTowns: () => this.repo.allTowns(),
-        allVillages: () => this.allVillages(),
+        allVillages: () => this.repo.villagesForImport(),
       });
       return this.report(plan, parsed, true);
     }
@@ -312,8 +315,7 @@ export class VillagesService {
       await tx.insertVillages(
         plan.villagesToCreate.map((v) => ({ ...v, createdAt: now, updatedAt: now })),
       );
-      for (const v of plan.villagesToUpdate)
-        await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
+      await tx.updateVillages(plan.villagesToUpdate, now);
       return plan;
     });
     if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
