@@ -96,18 +96,21 @@ export function unsafeInputProblems(value: unknown, maxProblems = 10): FieldProb
 /** A body meant for a DTO must be a JSON object: not missing, not an array, not text. */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' || metadata.type === 'query') {
-      const problems = unsafeInputProblems(value);
-      if (problems.length > 0) throw new ValidationFailedError(problems);
-    }
     const wantsObject =
       metadata.type === 'body' && metadata.metatype && !PRIMITIVES.includes(metadata.metatype);
-    if (wantsObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    // A CSV or text body arrives as bytes (a Buffer), which is no JSON object either.
+    const notObject =
+      typeof value !== 'object' || value === null || Array.isArray(value) || Buffer.isBuffer(value);
+    if (wantsObject && notObject) {
       throw new DomainError(
         'invalid',
         'BODY_NOT_OBJECT',
         'The request body must be a JSON object, sent with Content-Type: application/json',
       );
+    }
+    if ((metadata.type === 'body' || metadata.type === 'query') && !Buffer.isBuffer(value)) {
+      const problems = unsafeInputProblems(value);
+      if (problems.length > 0) throw new ValidationFailedError(problems);
     }
     return super.transform(value, metadata);
   }
