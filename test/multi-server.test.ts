@@ -103,6 +103,39 @@ describe('several servers on one PostgreSQL database', () => {
   });
 });
 
+describe('several servers on one SQLite file', () => {
+  it('refuses a second server on the same DATA_DIR; a killed one restarts at once', async () => {
+    const env = {
+      DATA_DIR: tempDir(),
+      ADMIN_TOKEN: ADMIN,
+      SEED_SAMPLE: 'false',
+      PORT: '0',
+      HOST: '127.0.0.1',
+    };
+    const first = spawnServer(env);
+    await first.waitFor(/Dalaba is running/);
+    try {
+      const second = spawnServer(env);
+      assert.equal(await refusedWith(second), 1);
+      assert.match(
+        second.stderr(),
+        /Another Dalaba server \(pid \d+ on \S+\) uses this SQLite database/,
+      );
+      assert.match(second.stderr(), /PostgreSQL/, 'names the supported set-up');
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.exited;
+    }
+    const again = spawnServer(env);
+    try {
+      await again.waitFor(/Dalaba is running/);
+    } finally {
+      again.child.kill('SIGTERM');
+      assert.equal((await again.exited).code, 0);
+    }
+  });
+});
+
 describe('two servers on PostgreSQL with one Mosquitto from the exported files', () => {
   it('a broadcast sent through either server reaches every online device once, and coverage is right', async () => {
     const { schema, drop } = await freshPostgresSchema();

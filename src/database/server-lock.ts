@@ -1,6 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
@@ -25,12 +27,14 @@ function keyOf(name: string): number {
  * broker would never hear broadcasts sent through another server); servers on one external broker
  * may be many, each with its own MQTT client id. A lock ends with its session, so a killed server
  * leaves nothing behind to expire. The lock connection's `application_name` says who holds it.
- * SQLite has one process per DATA_DIR by design and takes no lock.
+ * SQLite is for one server: a lock file next to the database names its process, and a file whose
+ * process is gone (killed) is taken over.
  */
 @Injectable()
 export class ServerLock implements BeforeApplicationShutdown {
   private readonly logger = new Logger('servers');
   private runner?: QueryRunner;
+  private lockFile?: { path: string; token: string };
 
   constructor(
     private readonly dataSource: DataSource,
@@ -41,7 +45,8 @@ export class ServerLock implements BeforeApplicationShutdown {
   /** Takes this server's place on the database, or throws a StartupError naming who is in the way. */
   async acquire(): Promise<void> {
     const db = this.config.database;
-    if (db.type !== 'postgres' || this.runner) return;
+    if (db.type === 'sqlite') return this.acquireFile(join(dirname(db.path), 'server.lock'));
+    if (this.runner) return;
     const embedded = this.config.mqtt.url === undefined;
     const space = keyOf(`dalaba:${db.schema}`);
     const runner = this.dataSource.createQueryRunner();
@@ -63,6 +68,39 @@ export class ServerLock implements BeforeApplicationShutdown {
       await sleep(POLL_MS);
     }
     this.runner = runner;
+  }
+
+  private async acquireFile(path: string): Promise<void> {
+    if (this.lockFile) return;
+    const token = randomUUID();
+    const me = JSON.stringify({ pid: process.pid, host: hostname(), token });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeFile(path, me, { flag: 'wx', mode: 0o600 });
+        this.lockFile = { path, token };
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw err;
+      }
+      const holder = await readFile(path, 'utf8').then(
+        (text) => JSON.parse(text) as { pid?: number; host?: string },
+        () => ({}) as { pid?: number; host?: string },
+      );
+      // This process itself (tests run several servers in one) or a process that is gone.
+      const stale =
+        holder.pid === undefined ||
+        holder.pid === process.pid ||
+        (holder.host === hostname() && !processAlive(holder.pid));
+      if (!stale) {
+        throw new StartupError(
+          `Another Dalaba server (pid ${holder.pid} on ${holder.host}) uses this SQLite database ` +
+            `(${path.replace(/server\.lock$/, '')}). SQLite is for one server; several servers ` +
+            `need PostgreSQL (DATABASE_URL) and one MQTT broker for all (docs/operations.md, ` +
+            `"Several servers"). If that process is gone, delete ${path}.`,
+        );
+      }
+      await unlink(path).catch(() => undefined);
+    }
   }
 
   /** Null when every lock was taken; otherwise why this server may not run here. */
@@ -120,6 +158,14 @@ export class ServerLock implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    const file = this.lockFile;
+    this.lockFile = undefined;
+    if (file) {
+      await this.writes.drain();
+      // Only our own: another server in this process may have taken the file over.
+      const text = await readFile(file.path, 'utf8').catch(() => '');
+      if (text.includes(file.token)) await unlink(file.path).catch(() => undefined);
+    }
     const runner = this.runner;
     if (!runner) return;
     this.runner = undefined;
@@ -131,5 +177,14 @@ export class ServerLock implements BeforeApplicationShutdown {
       this.logger.warn(`releasing the server lock: ${(err as Error).message}`);
     }
     await runner.release();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
