@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
@@ -115,8 +116,6 @@ export interface MqttConfig {
   password: string | undefined;
   clientId: string;
   topicPrefix: string;
-  /** Shared-subscription group on an external broker; empty subscribes without `$share`. */
-  shareGroup: string;
   maxPayloadBytes: number;
   /** Messages per second a device may send on average, and in a burst. */
   deviceRate: number;
@@ -364,9 +363,13 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       wsPort: r.raw('MQTT_WS_PORT') === undefined ? undefined : r.int('MQTT_WS_PORT', 0, 0, 65535),
       username: r.string('MQTT_USERNAME', 'dalaba-server'),
       password: r.raw('MQTT_PASSWORD'),
-      clientId: r.string('MQTT_CLIENT_ID', `dalaba-server-${hostname()}-${port}`),
+      // One per server (Mosquitto throws out the older of two sessions with one id) and the same
+      // across restarts (its persistent session keeps QoS 1 messages); PORT=0 has no port to use.
+      clientId: r.string(
+        'MQTT_CLIENT_ID',
+        `dalaba-server-${hostname()}-${port || randomBytes(4).toString('hex')}`,
+      ),
       topicPrefix: r.string('MQTT_TOPIC_PREFIX', 'dalaba/v1'),
-      shareGroup: r.raw('MQTT_SHARE_GROUP') ?? (env.MQTT_SHARE_GROUP === '' ? '' : 'dalaba'),
       maxPayloadBytes: r.size('MQTT_MAX_PAYLOAD', 4096),
       deviceRate: r.int('MQTT_DEVICE_RATE', 20, 1, 100_000),
       deviceBurst: r.int('MQTT_DEVICE_BURST', 60, 1, 1_000_000),
@@ -413,11 +416,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(m.topicPrefix)) {
     r.problems.push(
       `MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`,
-    );
-  }
-  if (m.shareGroup !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(m.shareGroup)) {
-    r.problems.push(
-      `MQTT_SHARE_GROUP=${JSON.stringify(m.shareGroup)}: must be 1 to 64 characters of A-Z a-z 0-9 _ -`,
     );
   }
   if (!/^[\x21-\x7e]{1,128}$/.test(m.clientId) || /[+#/]/.test(m.clientId)) {

@@ -137,6 +137,10 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
 
     await this.transport.start(this);
     for (const kind of DEVICE_PUBLISH_KINDS) {
+      // Every server hears every device, in order: each knows who is online the moment a device
+      // connects (a retained `state` never reaches a shared subscription), a pong reaches the
+      // server that pinged, and a confirmation is applied even if one server dies. The guarded
+      // writes make the second server's copy of a change a no-op.
       await this.transport.subscribe(allDevicesFilter(this.prefix, kind), (topic, payload) =>
         this.receive(topic, payload),
       );
