@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { AppModule, AppModuleOptions, createAppLogger } from './app.module.js';
 import { httpLogging } from './common/logging.js';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 
 export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
@@ -59,8 +60,21 @@ export async function createHttpApp(
   app.use((req: Request, res: Response, next: NextFunction) =>
     NOT_DASHBOARD.test(req.path) ? next() : dashboard(req, res, next),
   );
-  app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
-  app.useBodyParser('text', {
+  // Not useBodyParser: its types reserve `verify`, which checks the nesting before JSON.parse.
+  app.use(
+    express.json({
+      limit: config.http.bodyLimitBytes,
+      verify: (_req, _res, body) => {
+        if (jsonNestsDeeperThan(body, MAX_JSON_DEPTH))
+          throw Object.assign(new Error('JSON nested too deep'), {
+            status: 400,
+            type: 'entity.too.deep',
+          });
+      },
+    }),
+  );
+  // CSV as bytes: the import decodes them itself (the charset is often missing or wrong).
+  app.useBodyParser('raw', {
     type: ['text/csv', 'text/plain'],
     limit: config.http.importLimitBytes,
   });

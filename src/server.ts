@@ -6,6 +6,7 @@ import type { AppModuleOptions } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
 import { describeDatabase } from './database/data-source-options.js';
+import { ServerLock } from './database/server-lock.js';
 import { createHttpApp } from './http-app.js';
 import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
@@ -42,6 +43,8 @@ export async function startServer(
   });
   try {
     await app.init();
+    // Before anything acts: a second server that may not share this database stops here.
+    await app.get(ServerLock).acquire();
     const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
     await app.get(MediaSigner).load();

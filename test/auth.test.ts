@@ -154,9 +154,10 @@ describe('operator authentication', () => {
 });
 
 describe('failed token attempts', () => {
-  it('are limited per address: past the limit even a good token waits (429 with Retry-After)', async () => {
+  it('are limited per address (429 with Retry-After), and never keep out a valid token from that address', async () => {
     const s = await startTestServer({ env: { AUTH_FAIL_LIMIT: '3', AUTH_FAIL_WINDOW_S: '60' } });
     try {
+      const operator = await tokenFor(s, 'operator');
       await api(s.url).get('/api/villages').expect(401); // no token: not counted as a guess
       for (let i = 0; i < 3; i++)
         await api(s.url, `dlb_guess${i}xxxxxxxxxxxxxxxxxxxx`).get('/api/villages').expect(401);
@@ -165,12 +166,47 @@ describe('failed token attempts', () => {
         .expect(429);
       assert.equal(blocked.body.error, 'TOO_MANY_FAILED_ATTEMPTS');
       assert.ok(Number(blocked.headers['retry-after']) > 0);
-      await api(s.url, s.adminToken).get('/api/villages').expect(429);
+      // The station's office shares the address: the admin and the operators keep working.
+      await api(s.url, s.adminToken).get('/api/villages').expect(200);
+      await api(s.url, operator)
+        .post('/api/towns')
+        .send({ code: '610126998', name: '同址镇' })
+        .expect(201);
+      await api(s.url, 'dlb_and-another-guess-xxxxxxxxxx').get('/api/villages').expect(429);
       await api(s.url).get('/health').expect(200);
     } finally {
       await s.close();
     }
   });
+
+  const guessFrom = (url: string, forwardedFor: string, i: number) =>
+    api(url, `dlb_guess${i}xxxxxxxxxxxxxxxxxxxx`)
+      .get('/api/villages')
+      .set('X-Forwarded-For', forwardedFor);
+
+  for (const trustProxy of ['1', '127.0.0.1']) {
+    it(`behind a proxy (TRUST_PROXY=${trustProxy}) count the address the proxy saw, not one the client wrote`, async () => {
+      const s = await startTestServer({
+        env: { AUTH_FAIL_LIMIT: '3', AUTH_FAIL_WINDOW_S: '60', TRUST_PROXY: trustProxy },
+      });
+      try {
+        // This test is the proxy (127.0.0.1): it appends the address it saw, 203.0.113.7, to
+        // whatever the client wrote, a new made-up address each time.
+        for (let i = 0; i < 3; i++)
+          await guessFrom(s.url, `198.51.100.${i}, 203.0.113.7`, i).expect(401);
+        const blocked = await guessFrom(s.url, '198.51.100.99, 203.0.113.7', 9).expect(429);
+        assert.equal(blocked.body.error, 'TOO_MANY_FAILED_ATTEMPTS');
+        // Nor can a client pin its guesses on someone else: another client behind the proxy.
+        await guessFrom(s.url, '203.0.113.8', 10).expect(401);
+        const admin = await api(s.url, s.adminToken)
+          .get('/api/villages')
+          .set('X-Forwarded-For', '203.0.113.7');
+        assert.equal(admin.status, 200);
+      } finally {
+        await s.close();
+      }
+    });
+  }
 });
 
 describe('bootstrap admin token', () => {

@@ -276,9 +276,13 @@ for (const strict of [false, true])
       await Promise.all(returning.map((a) => a.start()));
       await Promise.all(played);
       await stopped;
+      // `stop` goes out on every connection until expiry (docs/protocol.md): a reconnect of a
+      // loaded test machine may bring a second one, never a play.
+      const holderGot = commands.get(holder.id)!.map((c) => [c.type, c.broadcastId]);
+      assert.ok(holderGot.length >= 1);
       assert.deepEqual(
-        commands.get(holder.id)!.map((c) => [c.type, c.broadcastId]),
-        [['stop', cancelledId]],
+        holderGot,
+        holderGot.map(() => ['stop', cancelledId]),
         'the cancelled broadcast is stopped, not played again',
       );
       for (const d of away)

@@ -77,13 +77,13 @@ describe('delivery races', () => {
     });
     assert.equal(b.status, 'scheduled');
     const clips = s.server.app.get(ClipsService);
-    const audioOf = clips.audioOf.bind(clips);
+    const readyAudio = clips.readyAudio.bind(clips);
     const preparing = gate();
     const cancelled = gate();
-    clips.audioOf = async (id: string) => {
+    clips.readyAudio = async (...args: Parameters<ClipsService['readyAudio']>) => {
       preparing.open();
       await cancelled.opened;
-      return audioOf(id);
+      return readyAudio(...args);
     };
     try {
       const ticking = dispatcher().tick(new Date(startAt));
@@ -95,7 +95,7 @@ describe('delivery races', () => {
       cancelled.open();
       await ticking;
     } finally {
-      clips.audioOf = audioOf;
+      clips.readyAudio = readyAudio;
     }
     const after = (await api(s.url, s.adminToken).get(`/api/broadcasts/${b.id}`).expect(200)).body;
     assert.deepEqual([after.status, after.outcome], ['cancelled', 'cancelled']);

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastEvents } from '../src/broadcasts/broadcast-events.js';
-import { LiveEvents, LiveUpdate } from '../src/coverage/live-events.js';
+import { LiveEvents, LiveUpdate, MAX_STREAMS_PER_TOKEN } from '../src/coverage/live-events.js';
 import { createBroadcast, newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
-import { startTestServer, TestServer, tokenFor } from './support/server.js';
+import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 import { openEvents, SseStream } from './support/sse.js';
 
 describe('live events (GET /api/events)', () => {
@@ -119,5 +119,59 @@ describe('live events (GET /api/events)', () => {
         .flatMap((f) => (f.event === 'update' ? (f.data as LiveUpdate).villages : [])),
     );
     assert.equal(villages.size, 100, 'every changed village was named');
+  });
+
+  it('closes a stream at once when its token is revoked, and keeps the others', async () => {
+    const admin = api(s.url, s.adminToken);
+    const created = await admin.post('/api/tokens').send({ name: 'duty screen', role: 'viewer' });
+    const doomed = await openEvents(s.url, created.body.token as string);
+    streams.push(doomed);
+    await doomed.next((f) => f.event === 'hello');
+    const other = await open();
+    await other.next((f) => f.event === 'hello');
+    await admin.delete(`/api/tokens/${created.body.id}`).expect(200);
+    await doomed.ended();
+    const framesAtEnd = doomed.frames.length;
+
+    // An update after the revocation reaches the other stream, and not the revoked one.
+    const village = '610126100299';
+    s.server.app.get(BroadcastEvents).emit({
+      kind: 'delivery',
+      broadcastId: '00000000-0000-4000-8000-00000000abce',
+      deliveryId: 'd-revoked',
+      deviceId: 'dev-revoked',
+      villageCode: village,
+      state: 'received',
+      at: Date.now(),
+    });
+    await other.next(
+      (f) => f.event === 'update' && (f.data as LiveUpdate).villages.includes(village),
+      10_000,
+      'the update on the stream whose token is still valid',
+    );
+    assert.equal(doomed.frames.length, framesAtEnd);
+    const again = await openEvents(s.url, created.body.token as string);
+    assert.equal(again.status, 401);
+  });
+
+  it(`limits streams per token (${MAX_STREAMS_PER_TOKEN}): a viewer holding many cannot keep the admin’s dashboard out`, async () => {
+    const greedy = await tokenFor(s, 'viewer');
+    const held: SseStream[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_TOKEN; i++) {
+        const st = await openEvents(s.url, greedy);
+        held.push(st);
+        assert.equal(st.status, 200, `stream ${i + 1}`);
+      }
+      const refused = await openEvents(s.url, greedy);
+      held.push(refused);
+      assert.equal(refused.status, 429);
+      const dashboard = await openEvents(s.url, s.adminToken);
+      held.push(dashboard);
+      assert.equal(dashboard.status, 200);
+      await dashboard.next((f) => f.event === 'hello');
+    } finally {
+      for (const st of held) st.close();
+    }
   });
 });

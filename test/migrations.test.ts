@@ -4,7 +4,6 @@ import { after, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config.js';
 import { dataSourceOptions } from '../src/database/data-source-options.js';
-import { DeliveryOutcomes1764835200000 } from '../src/database/migrations/1764835200000-delivery-outcomes.js';
 import { MIGRATIONS } from '../src/database/schema.js';
 import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { tempDir } from './support/server.js';
@@ -66,9 +65,9 @@ describe('migrations', () => {
     const ds = await new DataSource(dataSourceOptions(config)).initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
-      // Back to just before the migration that gave broadcasts their outcome.
-      const since = MIGRATIONS.findIndex((M) => M === DeliveryOutcomes1764835200000);
-      for (let i = since; i < MIGRATIONS.length; i++)
+      // Back to just before the outcomes migration (later ones are undone first).
+      const outcomes = MIGRATIONS.findIndex((m) => m.name === 'DeliveryOutcomes1764835200000');
+      for (let i = outcomes; i < MIGRATIONS.length; i++)
         await ds.undoLastMigration({ transaction: 'each' });
       const q = (sql: string, params: unknown[] = []) => ds.query(sql, params);
       await q(`INSERT INTO towns VALUES ('610126100', '镇', 0, 0)`);

@@ -153,12 +153,19 @@ describe('schedules', () => {
 
   it('fire once when two servers share one PostgreSQL and tick at the same moment', async () => {
     const { schema, drop } = await freshPostgresSchema();
-    const env = { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema };
+    // The supported set-up for several servers: one broker (here the machine's Mosquitto).
+    const env = (n: number) => ({
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      MQTT_URL: 'mqtt://127.0.0.1:1883',
+      MQTT_TOPIC_PREFIX: `dalaba-test-${schema}/v1`,
+      MQTT_CLIENT_ID: `schedules-${schema}-${n}`,
+    });
     const start = Date.parse('2026-12-01T00:30:00Z');
     const clockA = new TestClock(start);
     const clockB = new TestClock(start);
-    const a = await startTestServer({ env, clock: clockA });
-    const b = await startTestServer({ env, clock: clockB, adminToken: a.adminToken });
+    const a = await startTestServer({ env: env(1), clock: clockA });
+    const b = await startTestServer({ env: env(2), clock: clockB, adminToken: a.adminToken });
     try {
       const { village, clip } = await setup(a);
       const res = await api(a.url, a.adminToken)

@@ -22,7 +22,7 @@ export class AuditInterceptor implements NestInterceptor {
         const res = ctx.switchToHttp().getResponse<Response>();
         const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
         const subject = Object.values(req.params ?? {}).join('/') || null;
-        const body = typeof req.body === 'string' ? { csvBytes: req.body.length } : req.body;
+        const body = Buffer.isBuffer(req.body) ? { csvBytes: req.body.length } : req.body;
         void this.audit.record({
           actor: req.principal!.name,
           actorRole: req.principal!.role,

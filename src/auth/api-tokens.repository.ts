@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Repository } from 'typeorm';
+import { In, IsNull, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 
@@ -13,6 +13,15 @@ export class ApiTokensRepository {
 
   findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
     return this.tokens.findOneBy({ tokenHash, revokedAt: IsNull() });
+  }
+
+  async activeIds(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.tokens.find({
+      select: { id: true },
+      where: { id: In(ids), revokedAt: IsNull() },
+    });
+    return rows.map((r) => r.id);
   }
 
   findById(id: string): Promise<ApiTokenEntity | null> {

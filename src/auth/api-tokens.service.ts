@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { Observable, Subject } from 'rxjs';
 import { Clock } from '../common/clock.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
@@ -45,13 +46,31 @@ export function toTokenView(t: ApiTokenEntity): TokenView {
 }
 
 @Injectable()
-export class ApiTokensService {
+export class ApiTokensService implements OnModuleDestroy {
   private readonly logger = new Logger('auth');
+  private readonly revoked = new Subject<string>();
 
   constructor(
     private readonly repo: ApiTokensRepository,
     private readonly clock: Clock,
   ) {}
+
+  /**
+   * Ids of tokens revoked through this server, as they are revoked: what a token opened (a live
+   * stream) ends with it. Revocations elsewhere (the CLI, another server) show in {@link activeOf}.
+   */
+  get revocations(): Observable<string> {
+    return this.revoked.asObservable();
+  }
+
+  onModuleDestroy(): void {
+    this.revoked.complete();
+  }
+
+  /** Which of these token ids are still active (not revoked, not deleted). */
+  async activeOf(ids: string[]): Promise<Set<string>> {
+    return new Set(await this.repo.activeIds(ids));
+  }
 
   /** The principal a bearer token stands for, or null for an unknown or revoked token. */
   async authenticate(token: string): Promise<Principal | null> {
@@ -119,6 +138,7 @@ export class ApiTokensService {
       row.revokedAt = this.clock.now().getTime();
       await this.repo.markRevoked(id, row.revokedAt);
       this.logger.log(`token=${id} revoked by=${JSON.stringify(by)}`);
+      this.revoked.next(id);
     }
     return toTokenView(row);
   }

@@ -5,9 +5,8 @@ import { Clock } from '../common/clock.js';
 import { FailureWindow } from '../common/failure-window.js';
 
 /**
- * Failed token attempts per client address. Once an address reaches the limit, every request from
- * it is refused until its window ends, so guessing tokens is slow and the answer never says whether
- * a guess was right.
+ * Failed token attempts per client address. Once an address reaches the limit, its wrong tokens
+ * get 429 until its window ends, so guessing is slow; valid tokens from it are still let in.
  */
 @Injectable()
 export class AuthFailureLimiter extends FailureWindow {

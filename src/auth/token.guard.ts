@@ -12,7 +12,9 @@ const BEARER = /^Bearer +([\x21-\x7e]{1,512})$/i;
 
 /**
  * Every route needs a bearer token unless marked `@Public()`. A missing and a wrong token get the
- * same 401, so the answer reveals nothing; wrong tokens count towards the per-address limit.
+ * same 401, so the answer reveals nothing; wrong tokens count towards the per-address limit, past
+ * which they get 429. A valid token is always let in: the limit slows guessing, and a station's
+ * office shares one address.
  */
 @Injectable()
 export class TokenGuard implements CanActivate {
@@ -28,22 +30,12 @@ export class TokenGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
 
     const req = ctx.switchToHttp().getRequest<Request>();
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const retryAfter = this.limiter.retryAfterS(address);
-    if (retryAfter > 0) {
-      ctx.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(retryAfter));
-      throw new DomainError(
-        'rate_limited',
-        'TOO_MANY_FAILED_ATTEMPTS',
-        `Too many requests with a wrong token from this address; try again in ${retryAfter} s`,
-      );
-    }
-
     const header = req.headers.authorization;
     const token = header ? BEARER.exec(header)?.[1] : undefined;
+    // Checked first, whatever the address did: others' wrong tokens never keep a valid one out.
     const principal = token ? await this.tokens.authenticate(token) : null;
     if (!principal) {
-      if (header) this.limiter.recordFailure(address);
+      if (header) this.refuseIfLimited(req, ctx.switchToHttp().getResponse<Response>());
       throw new DomainError(
         'unauthorized',
         'UNAUTHORIZED',
@@ -63,5 +55,22 @@ export class TokenGuard implements CanActivate {
       );
     }
     return true;
+  }
+
+  /** Counts a wrong token against the client's address; past the limit answers 429 instead of 401. */
+  private refuseIfLimited(req: Request, res: Response): void {
+    // With TRUST_PROXY, req.ip is what the configured proxies saw, never what the client wrote.
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const retryAfter = this.limiter.retryAfterS(address);
+    if (retryAfter === 0) {
+      this.limiter.recordFailure(address);
+      return;
+    }
+    res.setHeader('Retry-After', String(retryAfter));
+    throw new DomainError(
+      'rate_limited',
+      'TOO_MANY_FAILED_ATTEMPTS',
+      `Too many requests with a wrong token from this address; try again in ${retryAfter} s`,
+    );
   }
 }

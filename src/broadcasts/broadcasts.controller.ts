@@ -39,7 +39,9 @@ export class BroadcastsController {
     summary: 'Create a broadcast (operator)',
     description:
       'The clip must be ready and the window open. Without startAt it is sent now: the response comes once the ' +
-      'deliveries exist and the commands to the devices online are out. Devices offline get it when they come back, ' +
+      'deliveries exist and the commands to the devices online are out — or at once, still `scheduled`, when its ' +
+      'audio (the clip with its attention tone) is still being made: it goes out the moment that is ready, never ' +
+      'waiting behind routine transcoding. Devices offline get it when they come back, ' +
       'until expiresAt (the latest start). Routine and test broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not.',
   })
   @ApiHeader({

@@ -360,6 +360,7 @@ export class BroadcastsRepository {
       }
     }
     await this.writes.run(async (m) => {
+      applied.clear(); // a run that failed and is run again starts afresh
       const updated = await updateManyGuarded(
         m,
         DeliveryEntity,

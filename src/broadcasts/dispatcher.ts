@@ -114,6 +114,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private readonly dispatchingNow = new Set<string>();
   /** When this process started: a dispatch claimed before then was interrupted by its end. */
   private startedAt = 0;
+  /** Broadcasts due whose audio is being made (logged once each). */
+  private readonly waitingForAudio = new Set<string>();
+  /** Attention-tone versions that could not be made (`clipId tone`): sent without the tone. */
+  private readonly toneFailed = new Set<string>();
 
   constructor(
     private readonly repo: BroadcastsRepository,
@@ -140,6 +144,16 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       }),
       this.presence.changes.subscribe((c) => {
         if (c.online) this.queueOnline(c.deviceId);
+      }),
+      // Audio that became ready may be what a due broadcast waits for: dispatch it now.
+      this.clips.changes.subscribe((c) => {
+        if (c.kind === 'rendition' && c.status === 'failed')
+          this.toneFailed.add(`${c.clipId} ${c.tone}`);
+        if (c.kind === 'clip' && c.status !== 'ready') return;
+        if (this.waitingForAudio.size)
+          void this.tick().catch((err: Error) =>
+            this.logger.error(`tick failed: ${err.stack ?? err.message}`),
+          );
       }),
     );
     if (options.timer !== false) {
@@ -187,6 +201,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         this.logger.error(`broadcast=${b.id} ${what} failed: ${err.stack ?? err.message}`),
       );
     for (const b of await this.repo.missedWindow(now)) {
+      this.waitingForAudio.delete(b.id);
       const interrupted = b.status === 'dispatching';
       if (
         await this.repo.transitionStatus(b.id, [b.status], {
@@ -255,11 +270,9 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   }
 
   private async dispatchClaimed(b: BroadcastEntity, now: number): Promise<void> {
-    let audio: DeliverableAudio;
+    let audio: DeliverableAudio | null;
     try {
-      audio = b.attentionTone
-        ? await this.clips.withAttentionTone(b.clipId, toneFamilyOf(b.level))
-        : await this.clips.audioOf(b.clipId);
+      audio = await this.readyAudio(b);
     } catch (err) {
       // Back to scheduled: the tick tries again, and the broadcast expires if it never can.
       const reason = `could not prepare the audio: ${(err as Error).message}`.slice(0, 200);
@@ -271,6 +284,15 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       this.logger.error(`broadcast=${b.id} ${reason}`);
       return;
     }
+    if (!audio) {
+      // Being made in the urgent lane: the clip's ready event brings the dispatch back.
+      await this.repo.reclaimDispatch(b.id, now, now);
+      if (!this.waitingForAudio.has(b.id))
+        this.logger.log(`broadcast=${b.id} level=${b.level} waits for its audio to be ready`);
+      this.waitingForAudio.add(b.id);
+      return;
+    }
+    this.waitingForAudio.delete(b.id);
     const [villages, devices] = await Promise.all([
       this.villages.targetingSnapshot(),
       this.devices.targetingSnapshot(),
@@ -328,6 +350,25 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     this.logger.log(
       `broadcast=${b.id} level=${b.level} dispatched: ${resolved.villageCodes.length} village(s), ${deliveries.length} device(s); ${took.published} command(s) to devices online, saved in ${took.savedMs} ms, handed to the broker in ${took.publishedMs} ms`,
     );
+  }
+
+  /**
+   * The audio the broadcast's devices get, if it is ready; null while it is being made (never
+   * waited for: the dispatch comes back when it is ready). An emergency goes out without its
+   * attention tone rather than not at all when the tone version cannot be made.
+   */
+  private async readyAudio(b: BroadcastEntity): Promise<DeliverableAudio | null> {
+    const urgent = !heldByQuietHours(b.level);
+    const tone = b.attentionTone ? toneFamilyOf(b.level) : null;
+    if (tone && this.toneFailed.has(`${b.clipId} ${tone}`)) {
+      const plain = await this.clips.readyAudio(b.clipId, null, { urgent });
+      if (plain)
+        this.logger.warn(
+          `broadcast=${b.id} sent without its attention tone: the ${tone} tone version could not be made`,
+        );
+      return plain;
+    }
+    return this.clips.readyAudio(b.clipId, tone, { urgent });
   }
 
   /**

@@ -8,6 +8,12 @@
  */
 import type { DeviceType } from '../contract/device.js';
 
+/**
+ * Most entries a target may list by name, checked before anything is looked up: a larger place is
+ * named by its towns (or `all`), and a list this long is already a 150 KB request.
+ */
+export const TARGET_LIMITS = { towns: 1_000, villages: 10_000, devices: 10_000 } as const;
+
 export interface Target {
   all?: boolean;
   towns?: string[];

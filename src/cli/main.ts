@@ -7,7 +7,11 @@ import { isRole, ROLES } from '../auth/roles.js';
 import { StartupError } from '../common/startup-error.js';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
 import { DevicesService } from '../devices/devices.service.js';
-import { buildMosquittoFiles, writeMosquittoFiles } from '../mqtt/mosquitto-export.js';
+import {
+  buildMosquittoFiles,
+  SERVER_LISTENER_PORT,
+  writeMosquittoFiles,
+} from '../mqtt/mosquitto-export.js';
 import { SeedService } from '../seed/seed.service.js';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -106,7 +110,8 @@ async function main(argv: string[]): Promise<number> {
       });
       await writeMosquittoFiles(out, files);
       process.stdout.write(
-        `Wrote ${out}/passwd (${files.devices} device(s) and user ${config.mqtt.username}), ${out}/acl, ${out}/mosquitto.conf.\n`,
+        `Wrote ${out}/passwd (${files.devices} device(s)), ${out}/acl, ${out}/server-passwd (user ${config.mqtt.username}), ${out}/server-acl, ${out}/mosquitto.conf.\n` +
+          `Servers connect to the listener on port ${SERVER_LISTENER_PORT}: MQTT_URL=mqtt://<broker host>:${SERVER_LISTENER_PORT}\n`,
       );
       if (files.skipped.length > 0) {
         process.stdout.write(

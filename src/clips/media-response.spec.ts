@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRange } from './media-response.js';
+import { MAX_RANGES, parseRange } from './media-response.js';
 
 describe('parseRange', () => {
   it('reads the three single-range forms', () => {
@@ -20,9 +20,26 @@ describe('parseRange', () => {
       assert.equal(parseRange(h, 1000), 'unsatisfiable', h);
   });
 
-  it('serves the whole file for no range, other units and several ranges', () => {
+  it('serves the whole file for no range, other units and a few disjoint ranges', () => {
     assert.equal(parseRange(undefined, 1000), null);
     assert.equal(parseRange('items=0-1', 1000), null);
     assert.equal(parseRange('bytes=0-1,5-6', 1000), null);
+    assert.equal(parseRange('bytes=0-1, 5-6, -10', 1000), null);
+  });
+
+  it('serves ranges that join into one as that one range', () => {
+    assert.deepEqual(parseRange('bytes=0-99,100-199', 1000), { start: 0, end: 199 });
+    assert.deepEqual(parseRange('bytes=0-99, 100-', 1000), { start: 0, end: 999 });
+  });
+
+  it(`refuses more than ${MAX_RANGES} ranges, overlapping ranges and a bad one among several (416)`, () => {
+    const many = Array.from({ length: MAX_RANGES + 1 }, (_, i) => `${i * 10}-${i * 10 + 1}`);
+    assert.equal(parseRange(`bytes=${many.join(',')}`, 1000), 'unsatisfiable');
+    const thousands = Array.from({ length: 3000 }, () => '0-0').join(',');
+    assert.equal(parseRange(`bytes=${thousands}`, 1000), 'unsatisfiable');
+    assert.equal(parseRange('bytes=0-500,100-200', 1000), 'unsatisfiable', 'overlap');
+    assert.equal(parseRange('bytes=0-10,-995', 1000), 'unsatisfiable', 'suffix overlaps');
+    assert.equal(parseRange('bytes=0-1,abc', 1000), 'unsatisfiable');
+    assert.equal(parseRange('bytes=2000-3000,4000-', 1000), 'unsatisfiable', 'none satisfiable');
   });
 });

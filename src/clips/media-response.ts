@@ -4,30 +4,55 @@ import type { ClipStorage, StoredAudio } from './clip-storage.js';
 
 export type ByteRange = { start: number; end: number };
 
+/** Most ranges one request may list; a device resuming a download asks for one. */
+export const MAX_RANGES = 8;
+
+/** One `a-b`, `a-` or `-n` of a `bytes=` header, clamped to the file; null when malformed or past the end. */
+function oneRange(spec: string, size: number): ByteRange | 'malformed' | null {
+  const m = /^(\d*)-(\d*)$/.exec(spec.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'malformed';
+  const [, a, b] = m;
+  if (a === '') {
+    const n = Number(b);
+    return n === 0 || size === 0 ? null : { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (b !== '' && Number(b) < start) return 'malformed';
+  return start >= size ? null : { start, end };
+}
+
 /**
- * Parses a `Range` header for a file of `size` bytes: one range (`bytes=a-b`, `bytes=a-`,
- * `bytes=-n`). `null` means serve the whole file (no header, another unit, several ranges);
- * `'unsatisfiable'` means answer 416.
+ * Parses a `Range` header for a file of `size` bytes. `null` means serve the whole file (no
+ * header, another unit, or several disjoint ranges: there is no multipart answer); `'unsatisfiable'`
+ * means answer 416: a malformed range, none within the file, more than {@link MAX_RANGES} ranges
+ * or overlapping ones (RFC 9110 §14.2 lets a server refuse those, the marks of a denial of service).
+ * Ranges that join end to end are served as the one range they make.
  */
 export function parseRange(
   header: string | undefined,
   size: number,
 ): ByteRange | 'unsatisfiable' | null {
   if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m)
-    return header.trim().startsWith('bytes=') && !header.includes(',') ? 'unsatisfiable' : null;
-  const [, a, b] = m;
-  if (a === '' && b === '') return 'unsatisfiable';
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
+  const value = header.trim();
+  if (!value.startsWith('bytes=')) return null;
+  const specs = value.slice('bytes='.length).split(',', MAX_RANGES + 1);
+  if (specs.length > MAX_RANGES) return 'unsatisfiable';
+  const ranges: ByteRange[] = [];
+  for (const spec of specs) {
+    const range = oneRange(spec, size);
+    if (range === 'malformed') return 'unsatisfiable';
+    if (range) ranges.push(range);
   }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || start > end) return 'unsatisfiable';
-  return { start, end };
+  if (ranges.length === 0) return 'unsatisfiable';
+  ranges.sort((x, y) => x.start - y.start);
+  const joined = { ...ranges[0] };
+  for (const r of ranges.slice(1)) {
+    if (r.start <= joined.end) return 'unsatisfiable';
+    if (r.start !== joined.end + 1) return null;
+    joined.end = r.end;
+  }
+  return joined;
 }
 
 /** Sends stored audio with ETag (its sha256), Range (206/416) and conditional GET (304). */

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/auth.decorators.js';
+import { MAX_RANGES } from './media-response.js';
 import { MediaService } from './media.service.js';
 
 @ApiTags('media')
@@ -21,7 +22,9 @@ export class MediaController {
   @ApiOperation({
     summary: 'Clip download for devices (no token: the link is signed for one device and expires)',
     description:
-      'ETag is the sha256; Range (206, 416) lets a device resume; If-None-Match gives 304.',
+      'ETag is the sha256; Range (206, 416) lets a device resume; If-None-Match gives 304. ' +
+      `At most ${MAX_RANGES} ranges, none overlapping (416 otherwise); ranges that are not one ` +
+      'run of bytes get the whole file (200).',
   })
   @ApiQuery({ name: 'd', description: 'Device id the link was signed for' })
   @ApiQuery({ name: 'exp', description: 'Expiry, Unix seconds' })

@@ -9,8 +9,11 @@ import {
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
 import type { Request } from 'express';
+import { encodingOf } from './csv-encoding.js';
+import type { CsvUpload } from './csv.js';
 import { DomainError } from './domain-error.js';
 import { toBoolean } from './query.js';
+import { ValidatesAs } from './validators.js';
 
 export class ImportQuery {
   @ApiPropertyOptional({
@@ -21,22 +24,48 @@ export class ImportQuery {
   @Transform(toBoolean)
   @IsBoolean()
   dryRun?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      "The file's encoding, e.g. `gb18030` (or `gbk`) or `utf-8`. Absent: a BOM decides, then " +
+      'the charset of the Content-Type, then detection (UTF-8 or GB18030); a file that cannot be ' +
+      'read with confidence is refused, naming the problem',
+    example: 'gb18030',
+  })
+  @IsOptional()
+  @ValidatesAs(
+    'isEncoding',
+    (v) => typeof v === 'string' && encodingOf(v) !== null,
+    'must be a text encoding such as gb18030, gbk or utf-8',
+  )
+  encoding?: string;
 }
 
-/** The raw CSV text of an import request (`Content-Type: text/csv`). */
-export const CsvBody = createParamDecorator((_: unknown, ctx: ExecutionContext): string => {
+/** The CSV file of an import request; `?encoding=` comes from {@link ImportQuery}. */
+export type CsvFile = Omit<CsvUpload, 'encoding'>;
+
+/** The bytes of an import request's CSV file (`Content-Type: text/csv`), decoded later. */
+export const CsvBody = createParamDecorator((_: unknown, ctx: ExecutionContext): CsvFile => {
   const req = ctx.switchToHttp().getRequest<Request>();
   if (!req.is('text/csv') && !req.is('text/plain')) {
     throw new DomainError(
       'unsupported',
       'CSV_REQUIRED',
-      'Send the file as the request body with Content-Type: text/csv (UTF-8)',
+      'Send the file as the request body with Content-Type: text/csv',
     );
   }
-  if (typeof req.body !== 'string' || req.body.length === 0) {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+  if (charset !== undefined && encodingOf(charset) === null) {
+    throw new DomainError(
+      'unsupported',
+      'UNSUPPORTED_CHARSET',
+      `Unknown charset "${charset}"; send UTF-8 or GBK, or leave the charset out`,
+    );
+  }
+  if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
     throw new DomainError('invalid', 'CSV_EMPTY', 'The CSV body is empty: expected a header line');
   }
-  return req.body;
+  return { bytes: req.body, charset };
 });
 
 /** OpenAPI for an import route taking `text/csv`. */
@@ -44,7 +73,7 @@ export function ApiCsvImport(columns: string): MethodDecorator {
   return applyDecorators(
     ApiConsumes('text/csv'),
     ApiBody({
-      description: `UTF-8 CSV (BOM optional) with a header line. Columns: ${columns}`,
+      description: `CSV with a header line, in UTF-8 (BOM optional) or GBK/GB18030 (as Excel on Chinese Windows saves it; see \`encoding\`). Columns: ${columns}`,
       schema: { type: 'string' },
     }),
   );

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Request, Response } from 'express';
 import { DomainError } from './domain-error.js';
 import { noteRequestFailure } from './logging.js';
+import { MAX_JSON_DEPTH } from './validation.js';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -24,6 +25,10 @@ const PARSER_ERRORS: Record<string, { code: string; message: (e: ParserError) =>
   'entity.too.large': {
     code: 'BODY_TOO_LARGE',
     message: (e) => `Request body is larger than the limit of ${e.limit ?? '?'} bytes`,
+  },
+  'entity.too.deep': {
+    code: 'BODY_TOO_DEEP',
+    message: () => `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
   },
   'entity.parse.failed': {
     code: 'MALFORMED_JSON',
@@ -116,6 +121,7 @@ export class ErrorFilter implements ExceptionFilter {
       return;
     }
     if (body.statusCode === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-    res.status(body.statusCode).json(body);
+    // A CSV route's Content-Type is already set when its query is refused: an error is JSON.
+    res.status(body.statusCode).type('application/json').json(body);
   }
 }

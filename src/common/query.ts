@@ -13,3 +13,12 @@ export function trimToUndefined({ value }: TransformFnParams): unknown {
   const trimmed = value.trim();
   return trimmed === '' ? undefined : trimmed;
 }
+
+/**
+ * `?n=123`: plain decimal digits become a number; anything else (`1e21`, `0x10`, `-1`, `1.5`, a
+ * value too long to be exact) becomes NaN, which `@IsInt()` refuses with a 400 naming the field.
+ */
+export function toQueryInt({ value }: TransformFnParams): unknown {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : NaN;
+}

@@ -107,4 +107,20 @@ describe('loadConfig', () => {
   it('refuses a port out of range and a bad schema name', () => {
     assert.equal(problemsOf({ PORT: '70000', DATABASE_SCHEMA: 'Robert"; drop' }).length, 2);
   });
+
+  it('trusts only the proxy hops TRUST_PROXY names: a count or addresses, never any client', () => {
+    assert.equal(loadConfig({}).http.trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: '0' }).http.trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy, 2);
+    assert.deepEqual(
+      loadConfig({ TRUST_PROXY: '10.0.0.5, 10.1.0.0/16,loopback' }).http.trustProxy,
+      ['10.0.0.5', '10.1.0.0/16', 'loopback'],
+    );
+    for (const bad of ['true', 'on', '11', '10.0.0.300', 'proxy.example.org', '10.0.0.0/99']) {
+      const problems = problemsOf({ TRUST_PROXY: bad });
+      assert.equal(problems.length, 1, bad);
+      assert.match(problems[0], /^TRUST_PROXY=.*number of proxies.*addresses/, bad);
+    }
+  });
 });

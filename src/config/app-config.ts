@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +47,11 @@ export interface AppConfig {
   http: {
     bodyLimitBytes: number;
     importLimitBytes: number;
-    trustProxy: boolean;
+    /**
+     * Which proxies' `X-Forwarded-For` to believe (Express `trust proxy`): none, the last n hops,
+     * or these addresses. Never every hop: then a client chooses its own address.
+     */
+    trustProxy: false | number | string[];
     /** The dashboard's files (`web/`), served at `/`. */
     dashboardDir: string;
   };
@@ -110,14 +116,17 @@ export interface MqttConfig {
   password: string | undefined;
   clientId: string;
   topicPrefix: string;
-  /** Shared-subscription group on an external broker; empty subscribes without `$share`. */
-  shareGroup: string;
   maxPayloadBytes: number;
   /** Messages per second a device may send on average, and in a burst. */
   deviceRate: number;
   deviceBurst: number;
-  /** Failed logins per client id or address within the window before further attempts are refused. */
+  /**
+   * Failed logins per client id and address, and per address, within the window before that pair
+   * or address backs off (its wrong logins are answered "retry later" unchecked against the
+   * database); a right secret is let in whatever the count.
+   */
   authFailLimit: number;
+  authAddressFailLimit: number;
   authFailWindowMs: number;
   /** How long a frozen subscriber may hold up a topic before the broker drops it (ms). */
   drainTimeoutMs: number;
@@ -225,6 +234,34 @@ class EnvReader {
   }
 }
 
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.includes(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return (
+    bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+  );
+}
+
+/** TRUST_PROXY: off, a number of proxy hops, or the proxies' addresses; never "trust everyone". */
+function trustProxy(r: EnvReader): AppConfig['http']['trustProxy'] {
+  const value = r.raw('TRUST_PROXY');
+  if (value === undefined || ['false', '0', 'no', 'off'].includes(value.toLowerCase()))
+    return false;
+  if (/^\d{1,2}$/.test(value) && Number(value) <= 10) return Number(value);
+  const entries = value.split(',').map((e) => e.trim());
+  if (entries.every(isProxyAddress)) return entries;
+  r.problems.push(
+    `TRUST_PROXY=${JSON.stringify(value)}: must be the number of proxies in front of the server (1 to 10), ` +
+      `or their addresses (IPs or CIDR ranges, comma-separated, or loopback, linklocal, uniquelocal); ` +
+      `"true" is not accepted: it lets any client choose the address it is counted under`,
+  );
+  return false;
+}
+
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
@@ -311,7 +348,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     http: {
       bodyLimitBytes: r.size('BODY_LIMIT', 1024 ** 2),
       importLimitBytes: r.size('IMPORT_LIMIT', 10 * 1024 ** 2),
-      trustProxy: r.bool('TRUST_PROXY', false),
+      trustProxy: trustProxy(r),
       dashboardDir: fileURLToPath(new URL('../../../web', import.meta.url)),
     },
     auth: {
@@ -326,13 +363,18 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       wsPort: r.raw('MQTT_WS_PORT') === undefined ? undefined : r.int('MQTT_WS_PORT', 0, 0, 65535),
       username: r.string('MQTT_USERNAME', 'dalaba-server'),
       password: r.raw('MQTT_PASSWORD'),
-      clientId: r.string('MQTT_CLIENT_ID', `dalaba-server-${hostname()}-${port}`),
+      // One per server (Mosquitto throws out the older of two sessions with one id) and the same
+      // across restarts (its persistent session keeps QoS 1 messages); PORT=0 has no port to use.
+      clientId: r.string(
+        'MQTT_CLIENT_ID',
+        `dalaba-server-${hostname()}-${port || randomBytes(4).toString('hex')}`,
+      ),
       topicPrefix: r.string('MQTT_TOPIC_PREFIX', 'dalaba/v1'),
-      shareGroup: r.raw('MQTT_SHARE_GROUP') ?? (env.MQTT_SHARE_GROUP === '' ? '' : 'dalaba'),
       maxPayloadBytes: r.size('MQTT_MAX_PAYLOAD', 4096),
       deviceRate: r.int('MQTT_DEVICE_RATE', 20, 1, 100_000),
       deviceBurst: r.int('MQTT_DEVICE_BURST', 60, 1, 1_000_000),
       authFailLimit: r.int('MQTT_AUTH_FAIL_LIMIT', 10, 1, 100_000),
+      authAddressFailLimit: r.int('MQTT_AUTH_ADDRESS_FAIL_LIMIT', 1000, 1, 1_000_000),
       authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
       drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
       concurrency: r.int('MQTT_CONCURRENCY', 10_000, 1, 1_000_000),
@@ -374,11 +416,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(m.topicPrefix)) {
     r.problems.push(
       `MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`,
-    );
-  }
-  if (m.shareGroup !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(m.shareGroup)) {
-    r.problems.push(
-      `MQTT_SHARE_GROUP=${JSON.stringify(m.shareGroup)}: must be 1 to 64 characters of A-Z a-z 0-9 _ -`,
     );
   }
   if (!/^[\x21-\x7e]{1,128}$/.test(m.clientId) || /[+#/]/.test(m.clientId)) {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { BroadcastsModule } from '../broadcasts/broadcasts.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
@@ -8,7 +9,7 @@ import { EventsController } from './events.controller.js';
 import { LiveEvents } from './live-events.js';
 
 @Module({
-  imports: [BroadcastsModule, DevicesModule, VillagesModule],
+  imports: [AuthModule, BroadcastsModule, DevicesModule, VillagesModule],
   controllers: [CoverageController, EventsController],
   providers: [CoverageService, LiveEvents],
   exports: [CoverageService, LiveEvents],

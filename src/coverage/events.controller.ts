@@ -3,7 +3,12 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from
 import type { Response } from 'express';
 import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
-import { LIVE_COALESCE_MS, LiveEvents } from './live-events.js';
+import {
+  LIVE_COALESCE_MS,
+  LiveEvents,
+  MAX_LIVE_CLIENTS,
+  MAX_STREAMS_PER_TOKEN,
+} from './live-events.js';
 
 @ApiTags('coverage')
 @ApiBearerAuth()
@@ -19,13 +24,14 @@ export class EventsController {
       'First `event: hello` with `devicesOnline`; then, at most every ' +
       `${LIVE_COALESCE_MS} ms and only when something changed, one \`event: update\` with ` +
       '`{ at, broadcasts: [BroadcastDto of each broadcast that changed], villages: [codes whose presence or latest ' +
-      'outcome changed], devicesOnline }`. A comment line every 15 s keeps the connection open. 503 when 200 streams ' +
-      'are already open.',
+      'outcome changed], devicesOnline }`. A comment line every 15 s keeps the connection open. The stream ends when ' +
+      `its token is revoked. 429 when this token already holds ${MAX_STREAMS_PER_TOKEN} streams; 503 when ` +
+      `${MAX_LIVE_CLIENTS} streams are open in all.`,
   })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'An event stream', schema: { type: 'string' } })
-  @ApiErrors(401, 503)
+  @ApiErrors(401, 429, 503)
   events(@Res() res: Response, @CurrentPrincipal() principal: Principal): void {
-    this.live.attach(res, principal.name);
+    this.live.attach(res, principal);
   }
 }

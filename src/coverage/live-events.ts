@@ -1,6 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Subscription } from 'rxjs';
+import { ApiTokensService } from '../auth/api-tokens.service.js';
+import type { Principal } from '../auth/auth.decorators.js';
 import { BroadcastEvents } from '../broadcasts/broadcast-events.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
@@ -19,6 +21,8 @@ const MAX_BROADCASTS_PER_UPDATE = 100;
 /** A client that has not read this much is too slow: it is dropped and reconnects. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 export const MAX_LIVE_CLIENTS = 200;
+/** Streams one token may hold: a few dashboard tabs, never the whole allowance. */
+export const MAX_STREAMS_PER_TOKEN = 10;
 
 /** What one `update` event carries. */
 export interface LiveUpdate {
@@ -35,6 +39,7 @@ interface Client {
   id: number;
   res: Response;
   who: string;
+  tokenId: string;
 }
 
 /**
@@ -47,6 +52,7 @@ interface Client {
 export class LiveEvents implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('live');
   private readonly clients = new Set<Client>();
+  private readonly byToken = new Map<string, Set<Client>>();
   private readonly subscriptions: Subscription[] = [];
   private dirtyBroadcasts = new Set<string>();
   private dirtyVillages = new Set<string>();
@@ -65,6 +71,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
     private readonly broadcasts: BroadcastsService,
     private readonly devices: DevicesService,
     private readonly clock: Clock,
+    private readonly tokens: ApiTokensService,
   ) {}
 
   onModuleInit(): void {
@@ -79,6 +86,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
         this.dirtyDevices.add(c.deviceId);
         this.presenceChanged = true;
       }),
+      this.tokens.revocations.subscribe((tokenId) => this.endStreamsOf(tokenId, 'revoked')),
     );
   }
 
@@ -87,7 +95,15 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Turns the response into an event stream for this client until either side closes it. */
-  attach(res: Response, who: string): void {
+  attach(res: Response, principal: Principal): void {
+    const own = this.byToken.get(principal.tokenId);
+    if (own && own.size >= MAX_STREAMS_PER_TOKEN) {
+      throw new DomainError(
+        'rate_limited',
+        'TOO_MANY_STREAMS',
+        `At most ${MAX_STREAMS_PER_TOKEN} live streams per token; close another dashboard tab and retry`,
+      );
+    }
     if (this.clients.size >= MAX_LIVE_CLIENTS) {
       throw new DomainError(
         'unavailable',
@@ -95,7 +111,12 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
         `At most ${MAX_LIVE_CLIENTS} live streams at once; close another dashboard tab and retry`,
       );
     }
-    const client: Client = { id: this.nextId++, res, who };
+    const client: Client = {
+      id: this.nextId++,
+      res,
+      who: principal.name,
+      tokenId: principal.tokenId,
+    };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -104,6 +125,8 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     this.clients.add(client);
+    if (own) own.add(client);
+    else this.byToken.set(client.tokenId, new Set([client]));
     res.on('close', () => this.detach(client));
     this.write(
       client,
@@ -114,13 +137,16 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       })}\n\n`,
     );
     this.logger.log(
-      `stream=${client.id} opened by=${JSON.stringify(who)} (${this.clients.size} open)`,
+      `stream=${client.id} opened by=${JSON.stringify(client.who)} token=${client.tokenId} (${this.clients.size} open)`,
     );
     if (!this.timer) {
       this.timer = setInterval(() => this.schedule(), LIVE_COALESCE_MS);
       this.timer.unref();
       this.heartbeat = setInterval(() => {
         for (const c of this.clients) this.write(c, ': heartbeat\n\n');
+        this.endStreamsOfRevokedTokens().catch((err: Error) =>
+          this.logger.warn(`revoked tokens not checked: ${err.message}`),
+        );
       }, HEARTBEAT_MS);
       this.heartbeat.unref();
     }
@@ -140,8 +166,28 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
     this.endAll();
   }
 
+  /** Ends every stream opened with `tokenId`, as soon as the token stops being valid. */
+  private endStreamsOf(tokenId: string, why: string): void {
+    for (const c of [...(this.byToken.get(tokenId) ?? [])]) {
+      this.logger.log(`stream=${c.id} ended: token=${tokenId} ${why}`);
+      c.res.end();
+      this.detach(c);
+    }
+  }
+
+  /** Tokens revoked where this server did not see it (the CLI, another server), at each heartbeat. */
+  private async endStreamsOfRevokedTokens(): Promise<void> {
+    const ids = [...this.byToken.keys()];
+    if (ids.length === 0) return;
+    const active = await this.tokens.activeOf(ids);
+    for (const id of ids) if (!active.has(id)) this.endStreamsOf(id, 'no longer valid');
+  }
+
   private detach(client: Client): void {
     if (!this.clients.delete(client)) return;
+    const own = this.byToken.get(client.tokenId);
+    own?.delete(client);
+    if (own?.size === 0) this.byToken.delete(client.tokenId);
     this.logger.log(`stream=${client.id} closed (${this.clients.size} open)`);
     if (this.clients.size === 0) {
       this.stopTimers();

@@ -86,6 +86,7 @@ export interface GuardedUpdate<T> {
  * Many guarded single-row updates (`SET patch WHERE key = ? AND guard columns = ?`) in one statement
  * per shape (the patched and guarded columns): `WITH v AS (VALUES …) UPDATE … FROM v … RETURNING
  * key`, which SQLite (3.35+) and PostgreSQL both run. Returns the keys of the rows that were updated.
+ * On PostgreSQL the rows are locked first, in key order.
  */
 export async function updateManyGuarded<T extends ObjectLiteral>(
   m: EntityManager,
@@ -97,8 +98,22 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
   if (!updates.length) return updated;
   const { table, columnOf: column, placeholder, value } = rawSql(m, entity);
   const keyColumn = column(keyProperty);
+  // Every writer takes its row locks in key order, so two servers' batches over the same rows
+  // queue behind each other instead of deadlocking. An UPDATE … FROM locks in whatever order its
+  // join plan visits the rows: PostgreSQL locks them first, sorted; SQLite has one writer anyway.
+  const sorted = [...updates].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (m.connection.options.type === 'postgres') {
+    const keys = [...new Set(sorted.map((u) => u.key))];
+    for (const chunk of chunks(keys, MAX_PARAMS)) {
+      const k = quote(keyColumn.databaseName);
+      await m.query(
+        `SELECT ${k} FROM ${table} WHERE ${k} IN (${chunk.map((_, i) => placeholder(i + 1)).join(', ')}) ORDER BY ${k} FOR UPDATE`,
+        chunk,
+      );
+    }
+  }
   const groups = new Map<string, GuardedUpdate<T>[]>();
-  for (const u of updates) {
+  for (const u of sorted) {
     const shape = `${Object.keys(u.guard).sort().join(',')}|${Object.keys(u.patch).sort().join(',')}`;
     const group = groups.get(shape);
     if (group) group.push(u);

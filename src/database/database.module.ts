@@ -7,6 +7,7 @@ import { ReadinessChecks } from '../health/readiness-checks.js';
 import { AppMetaRepository } from './app-meta.repository.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { MigrationRunner } from './migration-runner.js';
+import { ServerLock } from './server-lock.js';
 import { WriteQueue } from './write-queue.js';
 
 @Global()
@@ -31,8 +32,8 @@ export class DatabaseModule implements OnModuleInit {
           }),
         }),
       ],
-      providers: [WriteQueue, AppMetaRepository, MigrationRunner],
-      exports: [WriteQueue, AppMetaRepository],
+      providers: [WriteQueue, AppMetaRepository, MigrationRunner, ServerLock],
+      exports: [WriteQueue, AppMetaRepository, ServerLock],
     };
   }
 

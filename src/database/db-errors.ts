@@ -28,6 +28,30 @@ export function isUniqueViolation(err: unknown): boolean {
   );
 }
 
+/**
+ * Connection-level failures: PostgreSQL shut the session down (57P01-57P03), the connection class
+ * (08xxx), or the socket went away under the driver.
+ */
+const LOST_CONNECTION = /^(08|57P0[123]$)|^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/;
+
+/**
+ * A transaction that failed for reasons of timing, not of its content, and that may therefore
+ * succeed when run again: a deadlock (40P01), a serialization failure (40001) or a lost connection.
+ */
+export function isTransientFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown }; message?: unknown };
+  const code =
+    typeof e?.driverError?.code === 'string'
+      ? e.driverError.code
+      : typeof e?.code === 'string'
+        ? e.code
+        : undefined;
+  if (code === '40P01' || code === '40001') return true;
+  if (code !== undefined && LOST_CONNECTION.test(code)) return true;
+  // node-postgres reports a socket closed mid-query without a code.
+  return typeof e?.message === 'string' && /Connection terminated/i.test(e.message);
+}
+
 /** Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);

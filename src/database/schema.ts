@@ -21,7 +21,8 @@ import { Broadcasts1764576000000 } from './migrations/1764576000000-broadcasts.j
 import { Coverage1764662400000 } from './migrations/1764662400000-coverage.js';
 import { VillagePlayed1764748800000 } from './migrations/1764748800000-village-played.js';
 import { DeliveryOutcomes1764835200000 } from './migrations/1764835200000-delivery-outcomes.js';
-import { BroadcastRequestKey1764925200000 } from './migrations/1764925200000-broadcast-request-key.js';
+import { PresenceOpenOnce1764925200000 } from './migrations/1764925200000-presence-open-once.js';
+import { BroadcastRequestKey1765011600000 } from './migrations/1765011600000-broadcast-request-key.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -55,5 +56,6 @@ export const MIGRATIONS = [
   Coverage1764662400000,
   VillagePlayed1764748800000,
   DeliveryOutcomes1764835200000,
-  BroadcastRequestKey1764925200000,
+  PresenceOpenOnce1764925200000,
+  BroadcastRequestKey1765011600000,
 ];

@@ -1,5 +1,5 @@
 import { textCell, validateCsvRow } from '../common/csv-validation.js';
-import type { CsvSpec, ParsedCsv } from '../common/csv.js';
+import { yieldEvery, type CsvSpec, type ParsedCsv } from '../common/csv.js';
 import type { FieldProblem } from '../common/domain-error.js';
 import type { DeviceEntity } from './device.entity.js';
 import { CreateDeviceDto } from './dto/device.dto.js';
@@ -39,25 +39,30 @@ function enabledCell(value: string | undefined): boolean | string | undefined {
   return value; // refused by @IsBoolean with the line number
 }
 
-/**
- * Decides what a devices CSV changes. Upsert by id; an absent column leaves that field alone,
- * an empty `enabled` means enabled for a new device and unchanged for an existing one.
- */
-export function planDeviceImport(
-  parsed: ParsedCsv,
-  devices: Map<string, DeviceEntity>,
-  villageExists: (code: string) => boolean,
-): DeviceImportPlan {
-  const plan: DeviceImportPlan = {
-    problems: [...parsed.problems],
-    toCreate: [],
-    toUpdate: [],
-    unchanged: 0,
-  };
-  const has = (column: string) => parsed.columns.includes(column);
-  const seen = new Map<string, number>();
+/** A devices CSV checked line by line, before the registry is read. */
+export interface CheckedDevices {
+  columns: string[];
+  problems: FieldProblem[];
+  /** Lines without problems of their own; their villages are still to be looked up. */
+  rows: { line: number; dto: CreateDeviceDto }[];
+  /** Lines whose village code is well-formed, to look up in the registry. */
+  villageOf: { line: number; code: string }[];
+}
 
-  for (const row of parsed.rows) {
+/**
+ * Checks every line of a devices CSV on its own (the same DTO as the JSON API, unique ids), with
+ * turns of the event loop between batches: the slow part of a large import, done before any lookup.
+ */
+export async function checkDeviceRows(parsed: ParsedCsv): Promise<CheckedDevices> {
+  const checked: CheckedDevices = {
+    columns: parsed.columns,
+    problems: [...parsed.problems],
+    rows: [],
+    villageOf: [],
+  };
+  const seen = new Map<string, number>();
+  for (const [i, row] of parsed.rows.entries()) {
+    await yieldEvery(i);
     const v = row.values;
     const { dto, problems } = validateCsvRow(
       CreateDeviceDto,
@@ -81,17 +86,44 @@ export function planDeviceImport(
         message: `device ${v.id} is already on line ${firstLine}`,
       });
     } else seen.set(v.id, row.line);
-    if (problems.every((p) => p.field !== 'village_code') && !villageExists(dto.villageCode)) {
-      problems.push({
-        line: row.line,
-        field: 'village_code',
-        rule: 'exists',
-        message: `village ${dto.villageCode} does not exist; import villages first`,
-      });
-    }
-    plan.problems.push(...problems);
-    if (problems.length > 0) continue;
+    if (problems.every((p) => p.field !== 'village_code'))
+      checked.villageOf.push({ line: row.line, code: dto.villageCode });
+    checked.problems.push(...problems);
+    if (problems.length === 0) checked.rows.push({ line: row.line, dto });
+  }
+  return checked;
+}
 
+/**
+ * Decides what a checked devices CSV changes. Upsert by id; an absent column leaves that field
+ * alone, an empty `enabled` means enabled for a new device and unchanged for an existing one.
+ */
+export function planDeviceImport(
+  checked: CheckedDevices,
+  devices: Map<string, DeviceEntity>,
+  villageExists: (code: string) => boolean,
+): DeviceImportPlan {
+  const plan: DeviceImportPlan = {
+    problems: [...checked.problems],
+    toCreate: [],
+    toUpdate: [],
+    unchanged: 0,
+  };
+  const has = (column: string) => checked.columns.includes(column);
+  const noVillage = new Set<number>();
+  for (const { line, code } of checked.villageOf) {
+    if (villageExists(code)) continue;
+    noVillage.add(line);
+    plan.problems.push({
+      line,
+      field: 'village_code',
+      rule: 'exists',
+      message: `village ${code} does not exist; import villages first`,
+    });
+  }
+
+  for (const { line, dto } of checked.rows) {
+    if (noVillage.has(line)) continue;
     const existing = devices.get(dto.id);
     if (!existing) {
       plan.toCreate.push({

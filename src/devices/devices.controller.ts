@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
-import { ApiCsvImport, CsvBody, CsvDownload, ImportQuery } from '../common/csv-http.js';
+import { ApiCsvImport, CsvBody, CsvDownload, CsvFile, ImportQuery } from '../common/csv-http.js';
 import { Page } from '../common/pagination.js';
 import { DEVICE_CSV_COLUMNS } from './device-import.js';
 import { DeviceIdPipe } from './device-id.pipe.js';
@@ -59,8 +59,8 @@ export class DevicesController {
   })
   @ApiOkResponse({ type: DeviceImportReportDto })
   @ApiErrors(400, 401, 403, 409, 413, 415)
-  import(@CsvBody() csv: string, @Query() query: ImportQuery): Promise<DeviceImportReportDto> {
-    return this.devices.importCsv(csv, query.dryRun ?? false);
+  import(@CsvBody() csv: CsvFile, @Query() query: ImportQuery): Promise<DeviceImportReportDto> {
+    return this.devices.importCsv({ ...csv, encoding: query.encoding }, query.dryRun ?? false);
   }
 
   @Post()

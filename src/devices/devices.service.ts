@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { DeviceType } from '../contract/device.js';
 import { Clock } from '../common/clock.js';
 import { isoTime } from '../common/time.js';
-import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
+import { CsvUpload, escapeFormula, readCsv, ReadCsv, readingReport, toCsv } from '../common/csv.js';
 import {
   DomainError,
   ImportInvalidError,
@@ -14,6 +14,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.
 import { VillagesService } from '../villages/villages.service.js';
 import { DeviceEvents } from './device-events.js';
 import {
+  checkDeviceRows,
   DEVICE_CSV,
   DEVICE_CSV_COLUMNS,
   DeviceImportPlan,
@@ -300,6 +301,15 @@ export class DevicesService {
     return ok;
   }
 
+  /**
+   * The stored secret hash of an enabled device, or null: for a caller that checks many logins of
+   * one device (a flood) without reading the registry for each.
+   */
+  async secretHashOf(id: string): Promise<string | null> {
+    const device = await this.repo.credentials(id);
+    return device?.enabled && device.secretHash ? device.secretHash : null;
+  }
+
   async count(): Promise<number> {
     return this.repo.count();
   }
@@ -325,18 +335,19 @@ export class DevicesService {
    * Imports (upserts) devices from CSV, all or nothing. New devices get secrets, returned in this
    * response only. Secrets are hashed before the write transaction so it stays short.
    */
-  async importCsv(text: string, dryRun: boolean): Promise<DeviceImportReportDto> {
-    const parsed = parseCsv(text, DEVICE_CSV);
+  async importCsv(upload: CsvUpload, dryRun: boolean): Promise<DeviceImportReportDto> {
+    const parsed = await readCsv(upload, DEVICE_CSV);
+    const checked = await checkDeviceRows(parsed);
     const villageCodes = await this.villages.existingVillageCodes(
-      parsed.rows.map((r) => r.values.village_code),
+      checked.villageOf.map((v) => v.code),
     );
     const planFrom = (devices: DeviceEntity[]) =>
-      planDeviceImport(parsed, new Map(devices.map((d) => [d.id, d])), (code) =>
+      planDeviceImport(checked, new Map(devices.map((d) => [d.id, d])), (code) =>
         villageCodes.has(code),
       );
 
     const preview = planFrom((await this.repo.list({}))[0]);
-    if (dryRun) return this.report(preview, parsed.rows.length, true);
+    if (dryRun) return this.report(preview, parsed, true);
     if (preview.problems.length > 0) throw new ImportInvalidError(preview.problems);
 
     const secrets = await this.hashSecrets(preview.toCreate.map((d) => d.id));
@@ -371,7 +382,7 @@ export class DevicesService {
       const enabled = u.patch.enabled;
       if (enabled !== undefined) this.events.emit({ kind: 'updated', deviceId: u.id, enabled });
     }
-    const report = this.report(plan, parsed.rows.length, false);
+    const report = this.report(plan, parsed, false);
     this.logger.log(
       `devices import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged`,
     );
@@ -417,11 +428,11 @@ export class DevicesService {
     return out;
   }
 
-  private report(plan: DeviceImportPlan, rows: number, dryRun: boolean): DeviceImportReportDto {
+  private report(plan: DeviceImportPlan, read: ReadCsv, dryRun: boolean): DeviceImportReportDto {
     return {
       dryRun,
       ok: plan.problems.length === 0,
-      rows,
+      ...readingReport(read, dryRun),
       created: plan.toCreate.length,
       updated: plan.toUpdate.length,
       unchanged: plan.unchanged,

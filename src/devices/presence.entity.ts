@@ -58,6 +58,7 @@ export class DevicePresenceEntity {
 @Entity('presence_intervals')
 @Index('IDX_presence_intervals_device_started', ['deviceId', 'startedAt'])
 @Index('IDX_presence_intervals_ended', ['endedAt'])
+@Index('UQ_presence_intervals_open', ['deviceId'], { unique: true, where: 'ended_at IS NULL' })
 export class PresenceIntervalEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id!: number;

@@ -65,8 +65,10 @@ export class PresenceRepository {
    */
   async saveBatch(rows: DevicePresenceEntity[], changes: IntervalChange[]): Promise<void> {
     if (rows.length === 0 && changes.length === 0) return;
+    // In device order, so two servers writing the same devices' presence queue, not deadlock.
+    const sorted = [...rows].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
     await this.writes.run(async (m) => {
-      for (const chunk of chunks(rows, 200)) {
+      for (const chunk of chunks(sorted, 200)) {
         await m.upsert(DevicePresenceEntity, chunk, { conflictPaths: ['deviceId'] });
       }
       // In order, as runs of one kind: opens are inserted together; a run of closes is one
@@ -74,16 +76,23 @@ export class PresenceRepository {
       // single-row updates (seconds of the 10-second shutdown budget), now about twenty.
       for (const run of runsOfKind(changes)) {
         if (run[0].kind === 'open') {
-          for (const chunk of chunks(run, 500))
-            await m.insert(
-              PresenceIntervalEntity,
-              chunk.map((c) => ({
-                deviceId: c.deviceId,
-                startedAt: c.at,
-                endedAt: null,
-                endReason: null,
-              })),
-            );
+          // Another server that hears the same device may have opened it already: nothing to do.
+          const opens = [...run].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+          for (const chunk of chunks(opens, 500))
+            await m
+              .createQueryBuilder()
+              .insert()
+              .into(PresenceIntervalEntity)
+              .values(
+                chunk.map((c) => ({
+                  deviceId: c.deviceId,
+                  startedAt: c.at,
+                  endedAt: null,
+                  endReason: null,
+                })),
+              )
+              .orIgnore()
+              .execute();
           continue;
         }
         for (const [{ at, reason }, ids] of closesByTimeAndReason(run as CloseChange[]))

@@ -9,6 +9,7 @@ export const MQTT_REJECTIONS = [
   'auth_rate_limited',
   'acl_publish',
   'acl_subscribe',
+  'too_many_subscriptions',
   'bad_topic',
   'rate_limited',
   'unknown_device',

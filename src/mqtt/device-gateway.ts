@@ -14,9 +14,10 @@ import {
   TopicKind,
 } from '../contract/topics.js';
 import { Clock } from '../common/clock.js';
-import { FailureWindow } from '../common/failure-window.js';
+import { FailureBackoff } from '../common/failure-window.js';
 import { ThrottledLog } from '../common/throttled-log.js';
 import { TokenBuckets } from '../common/token-bucket.js';
+import { needsRehash, verifyDeviceSecret } from '../devices/device-secret.js';
 import { DeviceEvents } from '../devices/device-events.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
@@ -37,8 +38,16 @@ export interface InboundEvent {
   ackAfter(stored: Promise<void>): void;
 }
 
+/**
+ * Subscription requests one device connection may make. It needs exactly one (its own `cmd`); the
+ * slack is for firmware that subscribes again, e.g. to change the QoS.
+ */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10;
+
 /** Verified secrets remembered (as SHA-256) so a reconnect does not cost another slow hash. */
 const VERIFIED_CACHE_MAX = 200_000;
+/** Stored hashes kept for devices whose logins back off (a flood names few real devices). */
+const STORED_HASHES_MAX = 10_000;
 
 /**
  * The device side of the server: who may connect (registered, enabled devices with their current
@@ -50,10 +59,12 @@ const VERIFIED_CACHE_MAX = 200_000;
 export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
   private readonly logger = new Logger('mqtt');
   private readonly rejections = new ThrottledLog(this.logger);
-  private readonly failuresById: FailureWindow;
-  private readonly failuresByAddress: FailureWindow;
+  private readonly failuresByPair: FailureBackoff;
+  private readonly failuresByAddress: FailureBackoff;
   private readonly buckets: TokenBuckets;
   private readonly verified = new Map<string, Buffer>();
+  /** Stored secret hashes of devices whose logins are backing off, read once per device. */
+  private readonly storedHashes = new Map<string, Promise<string | null>>();
   /** Bumped on every credential change, so a check that raced with one is not remembered. */
   private readonly credentialGeneration = new Map<string, number>();
   private readonly inbox = new Subject<InboundEvent>();
@@ -72,8 +83,18 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
   ) {
     const m = config.mqtt;
     this.prefix = m.topicPrefix;
-    this.failuresById = new FailureWindow(m.authFailLimit, m.authFailWindowMs, clock);
-    this.failuresByAddress = new FailureWindow(m.authFailLimit * 10, m.authFailWindowMs, clock);
+    this.failuresByPair = new FailureBackoff(
+      m.authFailLimit,
+      m.authFailWindowMs,
+      m.authFailWindowMs,
+      clock,
+    );
+    this.failuresByAddress = new FailureBackoff(
+      m.authAddressFailLimit,
+      m.authFailWindowMs,
+      m.authFailWindowMs,
+      clock,
+    );
     this.buckets = new TokenBuckets(m.deviceRate, m.deviceBurst);
   }
 
@@ -100,6 +121,8 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     await this.presence.start({ brokerRestarted: this.transport.mode === 'embedded' });
     this.metrics.countOnlineWith(() => this.presence.onlineCount());
     this.deviceEvents.changes.subscribe((change) => {
+      // Any change may alter what a login is checked against (a re-enabled device, say).
+      this.storedHashes.delete(change.deviceId);
       if (change.kind === 'created') return;
       if (change.kind === 'updated' && change.enabled) return;
       this.verified.delete(change.deviceId);
@@ -119,6 +142,10 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
 
     await this.transport.start(this);
     for (const kind of DEVICE_PUBLISH_KINDS) {
+      // Every server hears every device, in order: each knows who is online the moment a device
+      // connects (a retained `state` never reaches a shared subscription), a pong reaches the
+      // server that pinged, and a confirmation is applied even if one server dies. The guarded
+      // writes make the second server's copy of a change a no-op.
       await this.transport.subscribe(allDevicesFilter(this.prefix, kind), (topic, payload) =>
         this.receive(topic, payload),
       );
@@ -152,6 +179,13 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
 
   // ---- BrokerPolicy (embedded broker) ----
 
+  /**
+   * A right secret is always let in: a secret proven before is recognised from memory, and a pair
+   * or address that is backing off is still checked, against the stored hash kept in memory for
+   * it, so nobody's failures keep a device out. Failures are counted per client id and address
+   * (one guesser, or a misconfigured device) and per address (a NAT of many devices: a far higher
+   * limit); past a limit wrong logins get "retry later" with back-off, and cost no database read.
+   */
   async authenticate(
     clientId: string,
     username: string | undefined,
@@ -159,41 +193,38 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     address: string,
   ): Promise<LoginVerdict> {
     const now = this.clock.now().getTime();
-    if (
-      this.failuresById.retryAfterS(clientId) > 0 ||
-      this.failuresByAddress.retryAfterS(address) > 0
-    ) {
+    const secret = password?.toString('utf8') ?? '';
+    const wellFormed =
+      isDeviceId(clientId) && username === clientId && secret.length > 0 && secret.length <= 256;
+    const pair = `${clientId} ${address}`;
+    const backingOff =
+      this.failuresByPair.waitMs(pair) > 0 || this.failuresByAddress.waitMs(address) > 0;
+    const ok =
+      wellFormed &&
+      (backingOff
+        ? await this.verifyFromMemory(clientId, secret)
+        : await this.verifySecret(clientId, secret));
+    if (ok) return 'accepted';
+
+    this.failuresByPair.recordFailure(pair);
+    this.failuresByAddress.recordFailure(address);
+    const who = `device=${JSON.stringify(clientId).slice(0, 80)} address=${address}`;
+    if (backingOff) {
       this.reject(
         'auth_rate_limited',
-        clientId,
-        `login refused: too many failed logins from device=${clientId} or address=${address}`,
+        pair,
+        `login refused for ${who}: backing off after failed logins`,
         now,
       );
-      return 'locked_out';
+      return 'retry_later';
     }
-    const secret = password?.toString('utf8') ?? '';
-    const ok =
-      isDeviceId(clientId) &&
-      username === clientId &&
-      secret.length > 0 &&
-      secret.length <= 256 &&
-      (await this.verifySecret(clientId, secret));
-    if (!ok) {
-      this.failuresById.recordFailure(clientId);
-      this.failuresByAddress.recordFailure(address);
-      const why = !isDeviceId(clientId)
-        ? 'client id is not a valid device id'
-        : username !== clientId
-          ? 'username differs from client id'
-          : 'unknown or disabled device, or wrong secret';
-      this.reject(
-        'auth_failed',
-        clientId,
-        `login refused for device=${JSON.stringify(clientId).slice(0, 80)} address=${address}: ${why}`,
-        now,
-      );
-    }
-    return ok ? 'accepted' : 'bad_credentials';
+    const why = !isDeviceId(clientId)
+      ? 'client id is not a valid device id'
+      : username !== clientId
+        ? 'username differs from client id'
+        : 'unknown or disabled device, or wrong secret';
+    this.reject('auth_failed', pair, `login refused for ${who}: ${why}`, now);
+    return 'bad_credentials';
   }
 
   mayPublish(clientId: string, topic: string): boolean {
@@ -211,17 +242,27 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     return ok;
   }
 
-  maySubscribe(clientId: string, topic: string): boolean {
-    const ok = topic === deviceTopic(this.prefix, clientId, 'cmd');
-    if (!ok) {
+  maySubscribe(clientId: string, topic: string, previous: number): boolean {
+    const now = this.clock.now().getTime();
+    if (topic !== deviceTopic(this.prefix, clientId, 'cmd')) {
       this.reject(
         'acl_subscribe',
         clientId,
-        `device=${clientId} may not subscribe to ${topic.slice(0, 200)}`,
-        this.clock.now().getTime(),
+        `device=${clientId} may not subscribe to ${topic.slice(0, 200)}; disconnected`,
+        now,
       );
+      return false;
     }
-    return ok;
+    if (previous >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      this.reject(
+        'too_many_subscriptions',
+        clientId,
+        `device=${clientId} subscribed more than ${MAX_SUBSCRIPTIONS_PER_CONNECTION} times on one connection; disconnected`,
+        now,
+      );
+      return false;
+    }
+    return true;
   }
 
   oversized(clientId: string | undefined, length: number): void {
@@ -338,10 +379,40 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     if (known && timingSafeEqual(known, digest)) return true;
     const generation = this.credentialGeneration.get(deviceId);
     const ok = await this.devices.verifySecret(deviceId, secret);
-    if (ok && generation === this.credentialGeneration.get(deviceId)) {
-      if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear();
-      this.verified.set(deviceId, digest);
-    }
+    if (ok) this.rememberVerified(deviceId, digest, generation);
     return ok;
+  }
+
+  /**
+   * The check while a pair or address backs off: no database read per attempt (one per device
+   * under attack, kept until its credentials change) and no slow hash (a secret still stored as
+   * scrypt waits for the back-off to end; it is stored anew at its first login).
+   */
+  private async verifyFromMemory(deviceId: string, secret: string): Promise<boolean> {
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(deviceId);
+    if (known && timingSafeEqual(known, digest)) return true;
+    if (!this.presence.isKnownDevice(deviceId)) return false;
+    const generation = this.credentialGeneration.get(deviceId);
+    let stored = this.storedHashes.get(deviceId);
+    if (!stored) {
+      if (this.storedHashes.size >= STORED_HASHES_MAX) this.storedHashes.clear();
+      stored = this.devices.secretHashOf(deviceId);
+      this.storedHashes.set(deviceId, stored);
+      // A failed read is not remembered: the next attempt reads again.
+      stored.catch(() => this.storedHashes.delete(deviceId));
+    }
+    const hash = await stored;
+    if (hash === null || needsRehash(hash)) return false;
+    const ok = await verifyDeviceSecret(secret, hash);
+    if (ok) this.rememberVerified(deviceId, digest, generation);
+    return ok;
+  }
+
+  private rememberVerified(deviceId: string, digest: Buffer, generation: number | undefined): void {
+    // A check that raced with a credential change proves nothing about the new credentials.
+    if (generation !== this.credentialGeneration.get(deviceId)) return;
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear();
+    this.verified.set(deviceId, digest);
   }
 }

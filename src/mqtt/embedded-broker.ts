@@ -34,12 +34,9 @@ function refusalOf(verdict: LoginVerdict): AuthenticateError | null {
       return null;
     case 'bad_credentials':
       return authError(BAD_USERNAME_OR_PASSWORD, 'Bad user name or password');
-    case 'locked_out':
-      // Not 4: the credentials may be right, the device should wait and try again.
-      return authError(
-        SERVER_UNAVAILABLE,
-        'Server unavailable: too many failed logins, retry later',
-      );
+    case 'retry_later':
+      // Not 4: nothing says the device is misconfigured, it should wait and try again.
+      return authError(SERVER_UNAVAILABLE, 'Server unavailable: retry later');
   }
 }
 
@@ -76,6 +73,8 @@ export class EmbeddedBroker extends MqttTransport {
   }
 
   private async listen(policy: BrokerPolicy): Promise<void> {
+    const subscriptions = new WeakMap<Client, number>();
+    const refused = new WeakSet<Client>();
     const aedes = await Aedes.createBroker({
       drainTimeout: this.config.drainTimeoutMs,
       concurrency: this.config.concurrency,
@@ -119,8 +118,16 @@ export class EmbeddedBroker extends MqttTransport {
         );
       },
       authorizeSubscribe: (client, sub, done) => {
-        // A refused subscription is negated (SUBACK 0x80) rather than closing the connection.
-        done(null, policy.maySubscribe(client.id, sub.topic) ? sub : null);
+        // An error closes the connection. Packets already read behind the refused one still come
+        // here: they are refused unchecked, so a flood costs one check and one log line.
+        if (refused.has(client)) return done(new Error('connection already refused'));
+        const previous = subscriptions.get(client) ?? 0;
+        if (!policy.maySubscribe(client.id, sub.topic, previous)) {
+          refused.add(client);
+          return done(new Error(`subscription to ${sub.topic.slice(0, 200)} refused`));
+        }
+        subscriptions.set(client, previous + 1);
+        done(null, sub);
       },
     });
     // Aedes' default persistence wraps its async, in-memory one; give that an exact-topic index.

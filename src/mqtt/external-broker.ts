@@ -16,8 +16,8 @@ const BACKOFF_MAX_MS = 30_000;
  * The server as a privileged client of an external broker (Mosquitto, EMQX) at `MQTT_URL`. The
  * broker authenticates devices (see `npm run cli -- mosquitto export`); this side reconnects with
  * jittered exponential back-off, keeps a persistent session so QoS 1 messages wait while it is away,
- * and subscribes again after every reconnect, through a shared subscription so several servers split
- * the device traffic.
+ * and subscribes again after every reconnect. Each server subscribes on its own (no shared
+ * subscription): every server hears every device, in order, retained `state` messages included.
  */
 export class ExternalBroker extends MqttTransport {
   readonly mode = 'external' as const;
@@ -25,6 +25,7 @@ export class ExternalBroker extends MqttTransport {
   private client?: MqttClient;
   private readonly handlers: { filter: string; handler: MessageHandler }[] = [];
   private failures = 0;
+  private connects = 0;
 
   constructor(private readonly config: MqttConfig) {
     super();
@@ -45,6 +46,7 @@ export class ExternalBroker extends MqttTransport {
     });
     this.client = client;
     client.on('connect', (connack) => {
+      this.connects++;
       this.failures = 0;
       client.options.reconnectPeriod = BACKOFF_MIN_MS;
       this.logger.log(
@@ -102,6 +104,11 @@ export class ExternalBroker extends MqttTransport {
     if (this.client?.connected) await this.subscribeOne(filter);
   }
 
+  /** Connections made since start: more than one means the broker or the network dropped this server. */
+  get connections(): number {
+    return this.connects;
+  }
+
   isConnected(): boolean {
     return this.client?.connected === true;
   }
@@ -128,14 +135,13 @@ export class ExternalBroker extends MqttTransport {
   }
 
   private async subscribeOne(filter: string): Promise<void> {
-    const shared = this.config.shareGroup ? `$share/${this.config.shareGroup}/${filter}` : filter;
     try {
-      const granted = await this.client!.subscribeAsync(shared, { qos: 1 });
+      const granted = await this.client!.subscribeAsync(filter, { qos: 1 });
       if (granted.some((g) => g.qos === 128))
-        this.logger.error(`broker refused the subscription ${shared}: check the server user's ACL`);
+        this.logger.error(`broker refused the subscription ${filter}: check the server user's ACL`);
     } catch (err) {
       this.logger.warn(
-        `subscribing to ${shared} failed: ${(err as Error).message}; will retry on reconnect`,
+        `subscribing to ${filter} failed: ${(err as Error).message}; will retry on reconnect`,
       );
     }
   }

@@ -1,10 +1,11 @@
 /**
  * What became of a login: let in; refused for its credentials (a wrong secret, an unknown or
  * disabled device, a user name that is not the client id: the broker answers CONNACK 4 and never
- * says which); or turned away for now because of too many failed logins (CONNACK 3, "server
- * unavailable": the device should retry later, with back-off).
+ * says which); or turned away for now (CONNACK 3, "server unavailable": the device should retry
+ * later, with back-off), because its client id and address, or its address, failed too often, or
+ * because the registry could not be read.
  */
-export type LoginVerdict = 'accepted' | 'bad_credentials' | 'locked_out';
+export type LoginVerdict = 'accepted' | 'bad_credentials' | 'retry_later';
 
 /** Decides who may connect, publish and subscribe on the embedded broker. */
 export interface BrokerPolicy {
@@ -21,7 +22,11 @@ export interface BrokerPolicy {
    * stored: the broker then closes the connection unacknowledged, so the device sends it again.
    */
   accept(topic: string, payload: Buffer): Promise<void>;
-  maySubscribe(clientId: string, topic: string): boolean;
+  /**
+   * Whether a connection may subscribe to `topic`, having made `previous` subscriptions already;
+   * false closes the connection.
+   */
+  maySubscribe(clientId: string, topic: string, previous: number): boolean;
   /** A client announced a packet over the size limit; its connection is being closed. */
   oversized(clientId: string | undefined, length: number): void;
 }

@@ -1,5 +1,5 @@
 import { numberCell, textCell, validateCsvRow } from '../common/csv-validation.js';
-import type { CsvSpec, ParsedCsv } from '../common/csv.js';
+import { yieldEvery, type CsvSpec, type ParsedCsv } from '../common/csv.js';
 import type { FieldProblem } from '../common/domain-error.js';
 import { isDisplayName } from '../common/validators.js';
 import { CreateVillageDto } from './dto/village.dto.js';
@@ -33,33 +33,42 @@ export interface VillageImportPlan {
   townsToCreate: { code: string; name: string }[];
   townsToRename: { code: string; name: string }[];
   villagesToCreate: ({ code: string } & VillageFields)[];
-  villagesToUpdate: { code: string; patch: Partial<VillageFields> }[];
+  /** `since`: the row's `updatedAt` when planned, so a change made meanwhile is not overwritten. */
+  villagesToUpdate: { code: string; patch: Partial<VillageFields>; since: number }[];
   unchanged: number;
 }
 
+/** A villages CSV checked line by line, before the registry is read. */
+export interface CheckedVillages {
+  columns: string[];
+  problems: FieldProblem[];
+  /** Lines without problems of their own. */
+  rows: { line: number; dto: CreateVillageDto }[];
+  /** Lines whose town the registry must know: a valid town code with no name on it or before it. */
+  needTown: { line: number; townCode: string }[];
+  /** The name each town is given in the file (first line that names it). */
+  townNames: Map<string, { name: string; line: number }>;
+}
+
 /**
- * Decides what a villages CSV changes. Upsert by code: a column that is absent leaves that field
- * alone; a present but empty optional cell clears it. A town unknown to the registry is created
- * when the line gives its `town_name`; a known town is renamed when `town_name` differs.
+ * Checks every line of a villages CSV on its own (the same DTO and rules as the JSON API, unique
+ * codes, lat and lon together, one name per town), with turns of the event loop between batches:
+ * the slow part of a large import, kept out of the write transaction.
  */
-export function planVillageImport(
-  parsed: ParsedCsv,
-  towns: Map<string, TownEntity>,
-  villages: Map<string, VillageEntity>,
-): VillageImportPlan {
-  const plan: VillageImportPlan = {
+export async function checkVillageRows(parsed: ParsedCsv): Promise<CheckedVillages> {
+  const checked: CheckedVillages = {
+    columns: parsed.columns,
     problems: [...parsed.problems],
-    townsToCreate: [],
-    townsToRename: [],
-    villagesToCreate: [],
-    villagesToUpdate: [],
-    unchanged: 0,
+    rows: [],
+    needTown: [],
+    townNames: new Map(),
   };
   const has = (column: string) => parsed.columns.includes(column);
   const seenCodes = new Map<string, number>();
-  const townNames = new Map<string, { name: string; line: number }>();
+  const townNames = checked.townNames;
 
-  for (const row of parsed.rows) {
+  for (const [i, row] of parsed.rows.entries()) {
+    await yieldEvery(i);
     const v = row.values;
     const { dto, problems } = validateCsvRow(
       CreateVillageDto,
@@ -88,7 +97,6 @@ export function planVillageImport(
 
     const townName = v.town_name ?? '';
     if (isTownCode(v.town_code)) {
-      const known = towns.get(v.town_code);
       const named = townNames.get(v.town_code);
       if (townName && named && named.name !== townName) {
         problem(
@@ -105,17 +113,50 @@ export function planVillageImport(
             'town_name must be 1 to 100 characters without control characters',
           );
         }
-      } else if (!known && !townName && !named) {
-        problem(
-          'town_code',
-          'exists',
-          `town ${v.town_code} does not exist; give its town_name to create it`,
-        );
+      } else if (!townName && !named) {
+        checked.needTown.push({ line: row.line, townCode: v.town_code });
       }
     }
-    plan.problems.push(...problems);
-    if (problems.length > 0) continue;
+    checked.problems.push(...problems);
+    if (problems.length === 0) checked.rows.push({ line: row.line, dto });
+  }
+  return checked;
+}
 
+/**
+ * Decides what a checked villages CSV changes. Upsert by code: a column that is absent leaves that
+ * field alone; a present but empty optional cell clears it. A town unknown to the registry is
+ * created when the file gives its `town_name`; a known town is renamed when `town_name` differs.
+ */
+export function planVillageImport(
+  checked: CheckedVillages,
+  towns: Map<string, TownEntity>,
+  villages: Map<string, VillageEntity>,
+): VillageImportPlan {
+  const plan: VillageImportPlan = {
+    problems: [...checked.problems],
+    townsToCreate: [],
+    townsToRename: [],
+    villagesToCreate: [],
+    villagesToUpdate: [],
+    unchanged: 0,
+  };
+  const has = (column: string) => checked.columns.includes(column);
+  const townMissing = new Set<number>();
+  for (const { line, townCode } of checked.needTown) {
+    if (!towns.has(townCode)) {
+      townMissing.add(line);
+      plan.problems.push({
+        line,
+        field: 'town_code',
+        rule: 'exists',
+        message: `town ${townCode} does not exist; give its town_name to create it`,
+      });
+    }
+  }
+
+  for (const { line, dto } of checked.rows) {
+    if (townMissing.has(line)) continue;
     const fields: VillageFields = {
       name: dto.name,
       townCode: dto.townCode,
@@ -137,11 +178,12 @@ export function planVillageImport(
     }
     if (has('quiet_hours') && existing.quietHours !== fields.quietHours)
       patch.quietHours = fields.quietHours;
-    if (Object.keys(patch).length > 0) plan.villagesToUpdate.push({ code: dto.code, patch });
+    if (Object.keys(patch).length > 0)
+      plan.villagesToUpdate.push({ code: dto.code, patch, since: existing.updatedAt });
     else plan.unchanged++;
   }
 
-  for (const [code, { name }] of townNames) {
+  for (const [code, { name }] of checked.townNames) {
     const known = towns.get(code);
     if (!known) plan.townsToCreate.push({ code, name });
     else if (known.name !== name) plan.townsToRename.push({ code, name });

@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
-import { ApiCsvImport, CsvBody, CsvDownload, ImportQuery } from '../common/csv-http.js';
+import { ApiCsvImport, CsvBody, CsvDownload, CsvFile, ImportQuery } from '../common/csv-http.js';
 import { ImportReportDto } from '../common/import-report.dto.js';
 import { Page } from '../common/pagination.js';
 import { VillageCodePipe } from './code.pipes.js';
@@ -56,8 +56,8 @@ export class VillagesController {
   })
   @ApiOkResponse({ type: ImportReportDto })
   @ApiErrors(400, 401, 403, 413, 415)
-  import(@CsvBody() csv: string, @Query() query: ImportQuery): Promise<ImportReportDto> {
-    return this.villages.importCsv(csv, query.dryRun ?? false);
+  import(@CsvBody() csv: CsvFile, @Query() query: ImportQuery): Promise<ImportReportDto> {
+    return this.villages.importCsv({ ...csv, encoding: query.encoding }, query.dryRun ?? false);
   }
 
   @Post()

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { isoTime } from '../common/time.js';
-import { escapeFormula, parseCsv, toCsv } from '../common/csv.js';
+import { CsvUpload, escapeFormula, readCsv, ReadCsv, readingReport, toCsv } from '../common/csv.js';
 import {
   DomainError,
   ImportInvalidError,
@@ -20,6 +20,7 @@ import type {
 } from './dto/village.dto.js';
 import type { TownEntity } from './town.entity.js';
 import {
+  checkVillageRows,
   planVillageImport,
   VILLAGE_CSV,
   VILLAGE_CSV_COLUMNS,
@@ -282,11 +283,13 @@ export class VillagesService {
    * Imports (upserts) villages from CSV. Nothing is written when any line has a problem; a dry run
    * reports what would happen and writes nothing either way.
    */
-  async importCsv(text: string, dryRun: boolean): Promise<ImportReportDto> {
-    const parsed = parseCsv(text, VILLAGE_CSV);
+  async importCsv(upload: CsvUpload, dryRun: boolean): Promise<ImportReportDto> {
+    const parsed = await readCsv(upload, VILLAGE_CSV);
+    // Line by line first, outside the write transaction: other writes need not wait for it.
+    const checked = await checkVillageRows(parsed);
     const planFrom = async (tx: Pick<VillagesTx, 'allTowns' | 'allVillages'>) =>
       planVillageImport(
-        parsed,
+        checked,
         new Map((await tx.allTowns()).map((t) => [t.code, t])),
         new Map((await tx.allVillages()).map((v) => [v.code, v])),
       );
@@ -294,9 +297,9 @@ export class VillagesService {
     if (dryRun) {
       const plan = await planFrom({
         allTowns: () => this.repo.allTowns(),
-        allVillages: () => this.allVillages(),
+        allVillages: () => this.repo.villagesForImport(),
       });
-      return this.report(plan, parsed.rows.length, true);
+      return this.report(plan, parsed, true);
     }
     const plan = await this.repo.write(async (tx) => {
       const plan = await planFrom(tx);
@@ -312,12 +315,11 @@ export class VillagesService {
       await tx.insertVillages(
         plan.villagesToCreate.map((v) => ({ ...v, createdAt: now, updatedAt: now })),
       );
-      for (const v of plan.villagesToUpdate)
-        await tx.updateVillage(v.code, { ...v.patch, updatedAt: now });
+      await tx.updateVillages(plan.villagesToUpdate, now);
       return plan;
     });
     if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
-    const report = this.report(plan, parsed.rows.length, false);
+    const report = this.report(plan, parsed, false);
     this.logger.log(
       `villages import: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.townsCreated} town(s) created`,
     );
@@ -328,11 +330,11 @@ export class VillagesService {
     return (await this.repo.listVillages({}))[0];
   }
 
-  private report(plan: VillageImportPlan, rows: number, dryRun: boolean): ImportReportDto {
+  private report(plan: VillageImportPlan, read: ReadCsv, dryRun: boolean): ImportReportDto {
     return {
       dryRun,
       ok: plan.problems.length === 0,
-      rows,
+      ...readingReport(read, dryRun),
       created: plan.villagesToCreate.length,
       updated: plan.villagesToUpdate.length,
       unchanged: plan.unchanged,

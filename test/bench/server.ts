@@ -89,7 +89,6 @@ export class BenchServer {
         ? {
             MQTT_URL: this.options.mqttUrl,
             MQTT_TOPIC_PREFIX: this.topicPrefix,
-            MQTT_SHARE_GROUP: '',
             MQTT_CLIENT_ID: `dalaba-bench-${this.options.name}-${process.pid}`,
           }
         : {}),

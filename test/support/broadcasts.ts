@@ -1,7 +1,8 @@
 import { BroadcastChange, BroadcastEvents } from '../../src/broadcasts/broadcast-events.js';
 import type { BroadcastStatus } from '../../src/broadcasts/broadcast.entity.js';
+import { ClipsService } from '../../src/clips/clips.service.js';
 import { makeAudio } from './audio.js';
-import { next } from './mqtt.js';
+import { eventually, next } from './mqtt.js';
 import { api, TestServer, tempDir } from './server.js';
 
 /** A ready clip of `seconds` of noise, uploaded through the API. */
@@ -19,6 +20,13 @@ export async function newClip(
     .attach('file', path)
     .expect(201);
   if (res.body.status !== 'ready') throw new Error(`clip not ready: ${res.body.failureReason}`);
+  // As a clip uploaded ahead is: its emergency version made too, so a level I-IV send goes at once.
+  const clips = s.server.app.get(ClipsService);
+  await eventually(
+    async () => (await clips.readyAudio(res.body.id as string, 'emergency')) !== null,
+    60_000,
+    'the emergency version of the clip',
+  );
   return { id: res.body.id as string, durationMs: res.body.durationMs as number };
 }
 

@@ -1,5 +1,5 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { MqttClient } from 'mqtt';
@@ -121,27 +121,39 @@ export async function freePort(): Promise<number> {
 
 export interface PrivateMosquitto {
   port: number;
+  /** Where devices connect. */
   url: string;
+  /** Where servers connect (MQTT_URL): the exported server listener. */
+  serverUrl: string;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
 
 /**
- * A private Mosquitto (the machine's binary) on a free port, with the password and ACL files that
- * `npm run cli -- mosquitto export` wrote into `dir`.
+ * A private Mosquitto (the machine's binary) run from the mosquitto.conf that
+ * `npm run cli -- mosquitto export` wrote into `dir`, its listeners moved to free loopback ports.
  */
 export async function startMosquitto(dir: string): Promise<PrivateMosquitto> {
   const port = await freePort();
+  const serverPort = await freePort();
   const conf = join(dir, 'test-mosquitto.conf');
+  const exported = await readFile(join(dir, 'mosquitto.conf'), 'utf8');
+  const ports = new Map([
+    ['1883', port],
+    ['1884', serverPort],
+  ]);
   const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous false',
-    `password_file ${join(dir, 'passwd')}`,
-    `acl_file ${join(dir, 'acl')}`,
-    'use_username_as_clientid true',
+    ...exported
+      .split('\n')
+      .map((line) =>
+        line.replace(
+          /^listener (\d+)$/,
+          (_, p: string) => `listener ${ports.get(p) ?? p} 127.0.0.1`,
+        ),
+      ),
     'persistence false',
-    'max_packet_size 5120',
   ];
+  const serverListener = lines.some((l) => l.startsWith(`listener ${serverPort} `));
   // Run as root (CI), Mosquitto would switch to its own user, which cannot read the 0600 files.
   if (process.getuid?.() === 0) lines.push('user root');
   await writeFile(conf, `${lines.join('\n')}\n`);
@@ -165,6 +177,7 @@ export async function startMosquitto(dir: string): Promise<PrivateMosquitto> {
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    serverUrl: `mqtt://127.0.0.1:${serverListener ? serverPort : port}`,
     start,
     stop: async () => {
       const proc = child;

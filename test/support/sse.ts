@@ -10,6 +10,8 @@ export interface SseStream {
   frames: SseFrame[];
   /** Resolves with the first frame (already received or coming) matching `predicate`. */
   next(predicate: (f: SseFrame) => boolean, ms?: number, what?: string): Promise<SseFrame>;
+  /** Resolves when the server ends the stream (fails after `ms`). */
+  ended(ms?: number): Promise<void>;
   close(): void;
 }
 
@@ -21,6 +23,9 @@ export async function openEvents(baseUrl: string, token: string | undefined): Pr
   });
   const frames: SseFrame[] = [];
   const waiters = new Set<() => void>();
+  let endedByServer = false;
+  let serverEnded = (): void => undefined;
+  const endedPromise = new Promise<void>((resolve) => (serverEnded = resolve));
   if (res.ok && res.body) {
     void (async () => {
       const decoder = new TextDecoder();
@@ -43,6 +48,8 @@ export async function openEvents(baseUrl: string, token: string | undefined): Pr
             for (const w of [...waiters]) w();
           }
         }
+        endedByServer = true;
+        serverEnded();
       } catch {
         // aborted by close()
       }
@@ -76,6 +83,19 @@ export async function openEvents(baseUrl: string, token: string | undefined): Pr
         };
         waiters.add(check);
         check();
+      });
+    },
+    ended(ms = 10_000) {
+      if (endedByServer) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('timed out waiting for the stream to end')),
+          ms,
+        );
+        void endedPromise.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     },
     close: () => abort.abort(),

@@ -33,9 +33,12 @@ import {
   BroadcastOutcome,
   BroadcastStatus,
 } from '../broadcast.entity.js';
+import { TARGET_LIMITS } from '../targets.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DELIVERY_STATES = [...DELIVERY_PROGRESS, ...DELIVERY_ENDINGS];
+const atMost = (list: keyof typeof TARGET_LIMITS) => () =>
+  `target.${list} lists at most ${TARGET_LIMITS[list]} ${list}; name their towns, or all, instead`;
 
 export class TargetDto {
   @ApiPropertyOptional({ description: 'Every village' })
@@ -43,17 +46,21 @@ export class TargetDto {
   @IsBoolean()
   all?: boolean;
 
-  @ApiPropertyOptional({ type: [String], example: ['610126100'] })
+  @ApiPropertyOptional({ type: [String], maxItems: TARGET_LIMITS.towns, example: ['610126100'] })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(1000)
+  @ArrayMaxSize(TARGET_LIMITS.towns, { message: atMost('towns') })
   @IsTownCode({ each: true })
   towns?: string[];
 
-  @ApiPropertyOptional({ type: [String], example: ['610126100201'] })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: TARGET_LIMITS.villages,
+    example: ['610126100201'],
+  })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(100_000)
+  @ArrayMaxSize(TARGET_LIMITS.villages, { message: atMost('villages') })
   @IsVillageCode({ each: true })
   villages?: string[];
 
@@ -64,13 +71,14 @@ export class TargetDto {
   })
   @IsOptional()
   @IsArray()
+  @ArrayMaxSize(DEVICE_TYPES.length)
   @IsIn(DEVICE_TYPES, { each: true })
   deviceTypes?: DeviceType[];
 
-  @ApiPropertyOptional({ type: [String] })
+  @ApiPropertyOptional({ type: [String], maxItems: TARGET_LIMITS.devices })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(100_000)
+  @ArrayMaxSize(TARGET_LIMITS.devices, { message: atMost('devices') })
   @IsDeviceId({ each: true })
   devices?: string[];
 }

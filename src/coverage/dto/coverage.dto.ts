@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+import { toQueryInt } from '../../common/query.js';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DEVICE_TYPES } from '../../contract/device.js';
 import { LEVELS } from '../../contract/messages.js';
@@ -340,7 +341,7 @@ export class PeriodReportDto {
 export class VillageHistoryQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10 })
   @IsOptional()
-  @Type(() => Number)
+  @Transform(toQueryInt)
   @IsInt()
   @Min(1)
   @Max(100)

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -17,7 +17,7 @@ import {
   isDeviceId,
 } from '../../contract/device.js';
 import { PageMetaDto, PageQuery } from '../../common/pagination.js';
-import { toBoolean, trimToUndefined } from '../../common/query.js';
+import { toBoolean, toQueryInt, trimToUndefined } from '../../common/query.js';
 import { IsDisplayName, IsFreeText, ValidatesAs } from '../../common/validators.js';
 import { IsTownCode } from '../../villages/dto/town.dto.js';
 import { IsVillageCode } from '../../villages/dto/village.dto.js';
@@ -219,7 +219,7 @@ export class PresenceIntervalDto {
 export class PresenceHistoryQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
-  @Type(() => Number)
+  @Transform(toQueryInt)
   @IsInt()
   @Min(1)
   @Max(500)

@@ -4,8 +4,8 @@ import { MigrationInterface, QueryRunner, TableColumn, TableIndex } from 'typeor
  * A broadcast keeps the Idempotency-Key it was created with (hashed with who sent it), so a
  * client that got no answer (the server died mid-request) can send again without a second alert.
  */
-export class BroadcastRequestKey1764925200000 implements MigrationInterface {
-  name = 'BroadcastRequestKey1764925200000';
+export class BroadcastRequestKey1765011600000 implements MigrationInterface {
+  name = 'BroadcastRequestKey1765011600000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn(
