@@ -4,10 +4,10 @@ import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as wait } from 'node:timers/promises';
 import { DeviceAgent } from '../devices/agent.js';
-import { makeAudio } from './support/audio.js';
-import { eventually, freePort } from './support/mqtt.js';
-import { OutputPosition, ServerProcess, spawnServer } from './support/process.js';
-import { api, tempDir } from './support/server.js';
+import { killableServer, smallCounty } from './support/killable.js';
+import { eventually } from './support/mqtt.js';
+import type { OutputPosition, ServerProcess } from './support/process.js';
+import { api } from './support/server.js';
 
 const ADMIN = 'crash-points-admin-token-0123456789';
 const DEVICES = 6;
@@ -44,46 +44,21 @@ function post(url: string, path: string, body: unknown, key: string): Promise<nu
 
 describe('SIGKILL at every step of sending a broadcast', () => {
   it('a broadcast sent once, and again with its Idempotency-Key when no answer came, is played exactly once by every device whenever the server dies', async (t) => {
-    const dataDir = tempDir();
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    const url = `http://127.0.0.1:${httpPort}`;
-    const env = {
-      DATA_DIR: dataDir,
-      PORT: String(httpPort),
-      MQTT_PORT: String(mqttPort),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      ADMIN_TOKEN: ADMIN,
-      SEED_SAMPLE: 'false',
-      DISPATCH_TICK_MS: '100',
-      ACK_TIMEOUT_S: '1',
-    };
-    let server: ServerProcess = spawnServer(env);
-    await server.waitFor(/Dalaba is running/);
+    const killable = await killableServer(ADMIN, { DISPATCH_TICK_MS: '100' });
+    const url = killable.url;
+    let server: ServerProcess = await killable.start();
     const client = api(url, ADMIN);
-    await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
-    await client
-      .post('/api/villages')
-      .send({ code: '611026100201', name: '东沟村', townCode: '611026100' })
-      .expect(201);
-    const csv = [
-      'id,village_code,type',
-      ...Array.from({ length: DEVICES }, (_, i) => `cp-${i},611026100201,village_loudspeaker`),
-    ].join('\n');
-    const secrets = (
-      await client.post('/api/devices/import').set('Content-Type', 'text/csv').send(csv).expect(200)
-    ).body.secrets as { id: string; secret: string }[];
-    const clip = (
-      await client
-        .post('/api/clips?wait=true')
-        .attach('file', await makeAudio(tempDir(), 'crash-points', { signal: 'noise', seconds: 1 }))
-        .expect(201)
-    ).body as { id: string };
+    const { secrets, clipId } = await smallCounty(url, ADMIN, {
+      devices: DEVICES,
+      prefix: 'cp',
+      clipSeconds: 1,
+    });
+    const clip = { id: clipId };
 
     const agents = secrets.map(
       (d) =>
         new DeviceAgent({
-          url: `mqtt://127.0.0.1:${mqttPort}`,
+          url: killable.mqttUrl,
           id: d.id,
           secret: d.secret,
           speed: 0,
@@ -153,8 +128,7 @@ describe('SIGKILL at every step of sending a broadcast', () => {
         server.child.kill('SIGKILL');
         await server.exited;
         const answer = await answered;
-        server = spawnServer(env);
-        await server.waitFor(/Dalaba is running/);
+        server = await killable.start();
         const stored = (await titled(title)).length === 1;
         if (answer === 201) assert.ok(stored, `"${title}": answered 201, so it must be stored`);
         if (!stored) assert.ok(answer instanceof Error, `"${title}": not stored, never answered`);
@@ -177,8 +151,7 @@ describe('SIGKILL at every step of sending a broadcast', () => {
       // Sent the moment the server is back, before the devices are: they get it when they return.
       server.child.kill('SIGKILL');
       await server.exited;
-      server = spawnServer(env);
-      await server.waitFor(/Dalaba is running/);
+      server = await killable.start();
       const title = 'right after a restart';
       assert.equal(await post(url, '/api/broadcasts', alert(title), randomUUID()), 201);
       await allOnline();

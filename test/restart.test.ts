@@ -1,57 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DeviceAgent } from '../devices/agent.js';
-import { makeAudio } from './support/audio.js';
-import { eventually, freePort } from './support/mqtt.js';
-import { spawnServer } from './support/process.js';
-import { api, tempDir } from './support/server.js';
+import { killableServer, smallCounty } from './support/killable.js';
+import { eventually } from './support/mqtt.js';
+import { api } from './support/server.js';
 
 const ADMIN = 'restart-test-admin-token-0123456789';
 const DEVICES = 12;
 
 describe('SIGKILL of the server mid-broadcast', () => {
   it('resumes after a restart: every device plays once, no confirmation is lost', async () => {
-    const dataDir = tempDir();
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    const url = `http://127.0.0.1:${httpPort}`;
-    const env = {
-      DATA_DIR: dataDir,
-      PORT: String(httpPort),
-      MQTT_PORT: String(mqttPort),
-      HOST: '127.0.0.1',
-      MQTT_HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      ADMIN_TOKEN: ADMIN,
-      SEED_SAMPLE: 'false',
-      DISPATCH_TICK_MS: '200',
-      ACK_TIMEOUT_S: '1',
-    };
-    let server = spawnServer(env);
-    await server.waitFor(/Dalaba is running/);
+    const killable = await killableServer(ADMIN);
+    const url = killable.url;
+    let server = await killable.start();
     const client = api(url, ADMIN);
-    await client.post('/api/towns').send({ code: '610126100', name: '乾佑街道' }).expect(201);
-    await client
-      .post('/api/villages')
-      .send({ code: '610126100201', name: '东沟村', townCode: '610126100' })
-      .expect(201);
-    const csv = [
-      'id,village_code,type',
-      ...Array.from({ length: DEVICES }, (_, i) => `rs-${i},610126100201,village_loudspeaker`),
-    ].join('\n');
-    const secrets = (
-      await client.post('/api/devices/import').set('Content-Type', 'text/csv').send(csv).expect(200)
-    ).body.secrets as { id: string; secret: string }[];
-    const clip = (
-      await client
-        .post('/api/clips?wait=true')
-        .attach('file', await makeAudio(tempDir(), 'restart', { signal: 'noise', seconds: 3 }))
-        .expect(201)
-    ).body;
+    const { secrets, clipId } = await smallCounty(url, ADMIN, {
+      devices: DEVICES,
+      prefix: 'rs',
+      clipSeconds: 3,
+    });
+    const clip = { id: clipId };
 
     const agents = secrets.map(
       (d) =>
         new DeviceAgent({
-          url: `mqtt://127.0.0.1:${mqttPort}`,
+          url: killable.mqttUrl,
           id: d.id,
           secret: d.secret,
           speed: 1,
@@ -85,8 +58,7 @@ describe('SIGKILL of the server mid-broadcast', () => {
       server.child.kill('SIGKILL');
       assert.equal((await server.exited).signal, 'SIGKILL');
 
-      server = spawnServer(env);
-      await server.waitFor(/Dalaba is running/);
+      server = await killable.start();
       await eventually(
         async () => (await client.get(`/api/broadcasts/${b.id}`)).body.status === 'completed',
         60_000,
@@ -129,54 +101,21 @@ const SOAK_CLIP_S = Math.max(2, Math.ceil((SOAK.restarts * 4) / SOAK.broadcasts)
 
 describe('SIGKILL again and again while confirmations stream in', () => {
   it(`loses no confirmation and plays nothing twice (${SOAK.devices} devices, ${SOAK.broadcasts} broadcasts, ${SOAK.restarts} kills)`, async (t) => {
-    const dataDir = tempDir();
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    const url = `http://127.0.0.1:${httpPort}`;
-    const env = {
-      DATA_DIR: dataDir,
-      PORT: String(httpPort),
-      MQTT_PORT: String(mqttPort),
-      HOST: '127.0.0.1',
-      MQTT_HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      ADMIN_TOKEN: ADMIN,
-      SEED_SAMPLE: 'false',
-      DISPATCH_TICK_MS: '200',
-      ACK_TIMEOUT_S: '1',
-    };
-    let server = spawnServer(env);
-    await server.waitFor(/Dalaba is running/);
+    const killable = await killableServer(ADMIN);
+    const url = killable.url;
+    let server = await killable.start();
     const client = api(url, ADMIN);
-    await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
-    const villages = ['611026100201', '611026100202', '611026100203', '611026100204'];
-    for (const code of villages)
-      await client
-        .post('/api/villages')
-        .send({ code, name: `村${code.slice(-1)}`, townCode: '611026100' })
-        .expect(201);
-    const csv = [
-      'id,village_code,type',
-      ...Array.from(
-        { length: SOAK.devices },
-        (_, i) => `soak-${i},${villages[i % villages.length]},village_loudspeaker`,
-      ),
-    ].join('\n');
-    const secrets = (
-      await client.post('/api/devices/import').set('Content-Type', 'text/csv').send(csv).expect(200)
-    ).body.secrets as { id: string; secret: string }[];
-    const clip = (
-      await client
-        .post('/api/clips?wait=true')
-        .attach(
-          'file',
-          await makeAudio(tempDir(), 'soak', { signal: 'noise', seconds: SOAK_CLIP_S }),
-        )
-        .expect(201)
-    ).body;
+    const { secrets, clipId } = await smallCounty(url, ADMIN, {
+      devices: SOAK.devices,
+      villages: 4,
+      prefix: 'soak',
+      clipSeconds: SOAK_CLIP_S,
+    });
+    const clip = { id: clipId };
     const agents = secrets.map(
       (d) =>
         new DeviceAgent({
-          url: `mqtt://127.0.0.1:${mqttPort}`,
+          url: killable.mqttUrl,
           id: d.id,
           secret: d.secret,
           speed: 1,
@@ -232,8 +171,7 @@ describe('SIGKILL again and again while confirmations stream in', () => {
       for (let k = 0; k < SOAK.restarts; k++) {
         await eventually(() => kills > k, 120_000, `kill ${k + 1} at ${floor(k)} \`played\``);
         await server.exited;
-        server = spawnServer(env);
-        await server.waitFor(/Dalaba is running/);
+        server = await killable.start();
         serverUp = true;
       }
       await eventually(
