@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as wait } from 'node:timers/promises';
-import { DeviceAgent } from '../devices/agent.js';
 import { killableServer, smallCounty } from './support/killable.js';
 import { eventually } from './support/mqtt.js';
 import type { OutputPosition, ServerProcess } from './support/process.js';
@@ -55,15 +54,7 @@ describe('SIGKILL at every step of sending a broadcast', () => {
     });
     const clip = { id: clipId };
 
-    const agents = secrets.map(
-      (d) =>
-        new DeviceAgent({
-          url: killable.mqttUrl,
-          id: d.id,
-          secret: d.secret,
-          speed: 0,
-        }),
-    );
+    const agents = killable.agents(secrets, 0);
     const plays = new Map<string, number>();
     for (const a of agents)
       a.on('playback', (deliveryId: string) =>

@@ -17,13 +17,7 @@ import { fixtures } from './support/fixtures.js';
 import { everythingArrived, LiteralDevice } from './support/literal-device.js';
 import { eventually, mqttUrl, nextPresence, scriptedDevice } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
-
-/** A promise the test opens when it wants: the other side of a race waits on it. */
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
-}
+import { gate } from './support/gate.js';
 
 /**
  * The races between a cancel, a dispatch, the lookup of devices coming online and device events:

@@ -8,13 +8,7 @@ import { deliveriesOf, newClip, statusReached } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline, eventually } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
-
-/** A promise the test opens when it wants. */
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
-}
+import { gate } from './support/gate.js';
 
 describe('an emergency whose tone version is not ready yet', () => {
   let s: TestServer;

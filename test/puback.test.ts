@@ -7,13 +7,7 @@ import { createBroadcast, deliveriesOf, deliveryReached, newClip } from './suppo
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, nextPresence, scriptedDevice } from './support/mqtt.js';
 import { startTestServer, TestServer } from './support/server.js';
-
-/** A promise the test opens when it wants: the other side of a race waits on it. */
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
-}
+import { gate } from './support/gate.js';
 
 /**
  * What a PUBACK to a device's delivery event means on the embedded broker: the event is stored.

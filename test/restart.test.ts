@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DeviceAgent } from '../devices/agent.js';
 import { killableServer, smallCounty } from './support/killable.js';
 import { eventually } from './support/mqtt.js';
 import { api } from './support/server.js';
@@ -21,15 +20,7 @@ describe('SIGKILL of the server mid-broadcast', () => {
     });
     const clip = { id: clipId };
 
-    const agents = secrets.map(
-      (d) =>
-        new DeviceAgent({
-          url: killable.mqttUrl,
-          id: d.id,
-          secret: d.secret,
-          speed: 1,
-        }),
-    );
+    const agents = killable.agents(secrets, 1);
     const plays = new Map<string, number>();
     for (const a of agents) a.on('playback', () => plays.set(a.id, (plays.get(a.id) ?? 0) + 1));
     try {
@@ -112,15 +103,7 @@ describe('SIGKILL again and again while confirmations stream in', () => {
       clipSeconds: SOAK_CLIP_S,
     });
     const clip = { id: clipId };
-    const agents = secrets.map(
-      (d) =>
-        new DeviceAgent({
-          url: killable.mqttUrl,
-          id: d.id,
-          secret: d.secret,
-          speed: 1,
-        }),
-    );
+    const agents = killable.agents(secrets, 1);
     const plays = new Map<string, number>();
     /** Deliveries whose `played` the server acknowledged (PUBACK): their device forgot the event. */
     const acknowledged = new Set<string>();

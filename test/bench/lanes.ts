@@ -6,8 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeAudio } from '../support/audio.js';
 import { completed, hrnow, type Stage, until } from './delivery.js';
 import { BENCH_TOKEN } from './server.js';
 
@@ -30,28 +30,13 @@ export interface LanesRound {
 }
 
 /** Generates the long recording once; each round uploads a copy with its own bytes. */
-export async function makeLongRecording(dir: string): Promise<string> {
-  const path = join(dir, 'long-29min.mp3');
-  await run('ffmpeg', [
-    '-hide_banner',
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `anoisesrc=color=pink:sample_rate=44100:duration=${LONG_SECONDS}:seed=3`,
-    '-af',
-    'volume=-18dB',
-    '-ac',
-    '1',
-    '-c:a',
-    'libmp3lame',
-    '-b:a',
-    '128k',
-    path,
-  ]);
-  return path;
+export function makeLongRecording(dir: string): Promise<string> {
+  return makeAudio(dir, 'long-29min', {
+    signal: 'noise',
+    seconds: LONG_SECONDS,
+    format: 'mp3',
+    gainDb: -18,
+  });
 }
 
 /** A copy of `path` with a different tag, so the server does not take it for the same upload. */
@@ -74,24 +59,13 @@ async function distinctCopy(path: string, tag: string): Promise<string> {
 }
 
 /** A 10-second spoken-alert stand-in: a tone whose pitch differs per round (a new clip each time). */
-async function makeAlert(dir: string, n: number): Promise<string> {
-  const path = join(dir, `alert-${n}.wav`);
-  await run('ffmpeg', [
-    '-hide_banner',
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `sine=frequency=${500 + n * 7}:duration=${ALERT_SECONDS}`,
-    '-af',
-    'volume=-12dB',
-    '-ac',
-    '1',
-    path,
-  ]);
-  return path;
+function makeAlert(dir: string, n: number): Promise<string> {
+  return makeAudio(dir, `alert-${n}`, {
+    signal: 'sine',
+    frequency: 500 + n * 7,
+    seconds: ALERT_SECONDS,
+    gainDb: -12,
+  });
 }
 
 async function upload(

@@ -25,6 +25,8 @@ export async function makeAudio(
     channels?: 1 | 2;
     rate?: number;
     gainDb?: number;
+    /** Of the sine, Hz. */
+    frequency?: number;
   } = {},
 ): Promise<string> {
   const {
@@ -34,10 +36,11 @@ export async function makeAudio(
     channels = 1,
     rate = 44100,
     gainDb = -20,
+    frequency = 440,
   } = options;
   const source =
     signal === 'sine'
-      ? `sine=frequency=440:sample_rate=${rate}:duration=${seconds}`
+      ? `sine=frequency=${frequency}:sample_rate=${rate}:duration=${seconds}`
       : signal === 'noise'
         ? `anoisesrc=color=pink:sample_rate=${rate}:duration=${seconds}:seed=7`
         : `anullsrc=r=${rate}:cl=mono,atrim=duration=${seconds}`;

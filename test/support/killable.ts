@@ -1,3 +1,4 @@
+import { DeviceAgent } from '../../devices/agent.js';
 import { makeAudio } from './audio.js';
 import { freePort } from './mqtt.js';
 import { spawnServer } from './process.js';
@@ -25,7 +26,18 @@ export async function killableServer(adminToken: string, settings: Record<string
   };
   return {
     url,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    /** Device agents (not started) for these devices, on this server's broker. */
+    agents(devices: { id: string; secret: string }[], speed: number): DeviceAgent[] {
+      return devices.map(
+        (d) =>
+          new DeviceAgent({
+            url: `mqtt://127.0.0.1:${mqttPort}`,
+            id: d.id,
+            secret: d.secret,
+            speed,
+          }),
+      );
+    },
     /** Starts it (again) and resolves once it is running. */
     async start() {
       const server = spawnServer(env);
