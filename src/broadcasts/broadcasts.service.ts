@@ -32,6 +32,7 @@ import type {
   ManualConfirmationDto,
   TargetPreviewDto,
 } from './dto/broadcast.dto.js';
+import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
 import { resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */
@@ -45,6 +46,20 @@ export interface BroadcastRequest {
   repeat?: number;
   volume?: number | null;
   attentionTone?: boolean;
+}
+
+/** The villages quiet hours hold back from a schedule's firings (`quietHolds`). */
+export interface QuietHolds {
+  targetedVillages: number;
+  /** Only villages held from at least one firing, in town then code order. */
+  villages: {
+    code: string;
+    name: string;
+    townName: string;
+    quietHours: string;
+    /** Each firing held: when it plays there, or null when quiet hours outlast its window. */
+    holds: { fireAt: number; playsAt: number | null }[];
+  }[];
 }
 
 /** A start this far in the past still counts as "now" (clocks differ a little). */
@@ -99,19 +114,7 @@ export class BroadcastsService implements OnModuleInit {
       if (earlier) return this.repeated(earlier, request);
     }
     await this.validateTarget(request.target);
-    try {
-      await this.clips.audioOf(request.clipId);
-    } catch (err) {
-      if (err instanceof NotFoundError)
-        throw new ValidationFailedError([
-          {
-            field: 'clipId',
-            rule: 'exists',
-            message: `clipId: clip ${request.clipId} does not exist`,
-          },
-        ]);
-      throw err;
-    }
+    await this.requireClip(request.clipId);
     const startAt = request.startAt ?? now;
     if (!options.allowPastStart && startAt < now - START_SLACK_MS) {
       throw new ValidationFailedError([
@@ -398,7 +401,71 @@ export class BroadcastsService implements OnModuleInit {
     };
   }
 
-  private async validateTarget(target: Target): Promise<void> {
+  /**
+   * Checks what a schedule will broadcast (target and clip) as a broadcast is checked, naming the
+   * fields under `prefix`: a schedule that cannot fire is refused when it is saved, not at 3 a.m.
+   */
+  async checkTemplate(template: { target: Target; clipId: string }, prefix: string): Promise<void> {
+    await this.validateTarget(template.target, `${prefix}.target`);
+    await this.requireClip(template.clipId, `${prefix}.clipId`);
+  }
+
+  /**
+   * Which targeted villages quiet hours hold back from each of `windows` (a schedule's next
+   * firings), as the dispatcher would: none for an emergency, which ignores quiet hours.
+   */
+  async quietHolds(
+    target: Target,
+    level: Level,
+    windows: { startAt: number; expiresAt: number }[],
+    field = 'target',
+  ): Promise<QuietHolds> {
+    await this.validateTarget(target, field);
+    const [villages, devices, refs] = await Promise.all([
+      this.villages.targetingSnapshot(),
+      this.devices.targetingSnapshot(),
+      this.villages.refs(),
+    ]);
+    const resolved = resolveTargets(target, villages, devices);
+    const result: QuietHolds = { targetedVillages: resolved.villageCodes.length, villages: [] };
+    if (!heldByQuietHours(level)) return result;
+    const quiet = new Map(villages.map((v) => [v.code, v.quietHours]));
+    const ref = new Map(refs.map((r) => [r.code, r]));
+    for (const code of resolved.villageCodes) {
+      const quietHours = quiet.get(code) ?? null;
+      if (!quietHours) continue;
+      const holds = windows
+        .map((w) => ({ ...w, end: endOfQuiet(w.startAt, quietHours, this.config.timeZone) }))
+        .filter((w) => w.end > w.startAt);
+      if (!holds.length) continue;
+      const r = ref.get(code);
+      result.villages.push({
+        code,
+        name: r?.name ?? code,
+        townName: r?.townName ?? '',
+        quietHours,
+        holds: holds.map((h) => ({
+          fireAt: h.startAt,
+          playsAt: h.end < h.expiresAt ? h.end : null,
+        })),
+      });
+    }
+    return result;
+  }
+
+  private async requireClip(clipId: string, field = 'clipId'): Promise<void> {
+    try {
+      await this.clips.audioOf(clipId);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new ValidationFailedError([
+          { field, rule: 'exists', message: `${field}: clip ${clipId} does not exist` },
+        ]);
+      throw err;
+    }
+  }
+
+  private async validateTarget(target: Target, field = 'target'): Promise<void> {
     const problems: FieldProblem[] = [];
     const any =
       target.all === true ||
@@ -408,12 +475,12 @@ export class BroadcastsService implements OnModuleInit {
       !!target.devices?.length;
     if (!any)
       problems.push({
-        field: 'target',
+        field,
         rule: 'notEmpty',
-        message: 'target must name at least one of all, towns, villages, deviceTypes, devices',
+        message: `${field} must name at least one of all, towns, villages, deviceTypes, devices`,
       });
     const missing = async (
-      field: string,
+      list: string,
       wanted: string[] | undefined,
       existing: (codes: string[]) => Promise<Set<string>>,
     ) => {
@@ -422,9 +489,9 @@ export class BroadcastsService implements OnModuleInit {
       const unknown = [...new Set(wanted.filter((w) => !found.has(w)))];
       if (unknown.length) {
         problems.push({
-          field: `target.${field}`,
+          field: `${field}.${list}`,
           rule: 'exists',
-          message: `target.${field}: unknown ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`,
+          message: `${field}.${list}: unknown ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`,
         });
       }
     };

@@ -29,7 +29,7 @@ import {
   transition,
   UNACKNOWLEDGED_STATES,
 } from './delivery-state-machine.js';
-import { endOfQuiet } from './quiet-window.js';
+import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
 import { resolveTargets, Target } from './targets.js';
 
 /** How long a send took: preparing and saving its deliveries, then publishing their commands. */
@@ -65,11 +65,6 @@ const ONLINE_RETRY_MS = 1000;
  * so two servers that both try save it once.
  */
 const DISPATCH_LEASE_MS = 60_000;
-
-/** Routine and test broadcasts wait for a village's quiet hours to end; emergencies do not. */
-function heldByQuietHours(level: BroadcastEntity['level']): boolean {
-  return level === 'routine' || level === 'test';
-}
 
 /** Why a play command goes out: the first send, a resend of the same command, a resumption. */
 type SendKind = 'first' | 'resend' | 'resume';

@@ -1,5 +1,11 @@
 import { offsetMs, wallClock } from '../common/zoned-time.js';
+import type { Level } from '../contract/messages.js';
 import { isQuietAt, parseQuietHours, type QuietHours } from '../villages/quiet-hours.js';
+
+/** Routine and test broadcasts wait for a village's quiet hours to end; emergencies do not. */
+export function heldByQuietHours(level: Level): boolean {
+  return level === 'routine' || level === 'test';
+}
 
 const MINUTE = 60_000;
 const DAY_MINUTES = 24 * 60;

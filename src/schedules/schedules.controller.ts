@@ -18,6 +18,8 @@ import {
   FiringQuery,
   PreviewDto,
   PreviewQuery,
+  QuietPreviewDto,
+  QuietPreviewRequestDto,
   ScheduleDto,
   SchedulePageDto,
   UpdateScheduleDto,
@@ -59,6 +61,18 @@ export class SchedulesController {
   @ApiErrors(400, 401)
   previewCron(@Query() query: CronPreviewQuery): PreviewDto {
     return this.schedules.preview(query.cron, query.timeZone, query.count);
+  }
+
+  @Post('quiet-preview')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'The villages whose quiet hours would hold back the next firings of a schedule, before saving it (operator)',
+  })
+  @ApiOkResponse({ type: QuietPreviewDto })
+  @ApiErrors(400, 401, 403)
+  quietPreview(@Body() body: QuietPreviewRequestDto): Promise<QuietPreviewDto> {
+    return this.schedules.quietPreview(body);
   }
 
   @Get(':id')

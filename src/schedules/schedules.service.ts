@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { AuditService } from '../audit/audit.service.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import { heldByQuietHours } from '../broadcasts/quiet-window.js';
 import { Clock } from '../common/clock.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
@@ -15,6 +16,8 @@ import type {
   CreateScheduleDto,
   FiringDto,
   PreviewDto,
+  QuietPreviewDto,
+  QuietPreviewRequestDto,
   ScheduleDto,
   ScheduleTemplateDto,
   UpdateScheduleDto,
@@ -80,6 +83,7 @@ export class SchedulesService {
   }
 
   async create(input: CreateScheduleDto, by: string): Promise<ScheduleDto> {
+    await this.broadcasts.checkTemplate(input.template, 'template');
     const now = this.clock.now().getTime();
     const row: ScheduleEntity = {
       id: randomUUID(),
@@ -110,6 +114,8 @@ export class SchedulesService {
 
   async update(id: string, input: UpdateScheduleDto): Promise<ScheduleDto> {
     const row = await this.require(id);
+    if (input.template !== undefined)
+      await this.broadcasts.checkTemplate(input.template, 'template');
     const now = this.clock.now().getTime();
     const patch: Partial<ScheduleEntity> = { updatedAt: now };
     if (input.name !== undefined) patch.name = input.name;
@@ -139,6 +145,36 @@ export class SchedulesService {
       timeZone: zone,
       times: times.map(isoTime),
       local: times.map((t) => localTime(t, zone)),
+    };
+  }
+
+  /** Which villages quiet hours would hold back from the next firings of a schedule being edited. */
+  async quietPreview(input: QuietPreviewRequestDto): Promise<QuietPreviewDto> {
+    const zone = input.timeZone ?? this.config.timeZone;
+    const windowMs = this.windowMs(input);
+    const firings = nextFireTimes(input.cron, zone, this.clock.now().getTime(), input.count ?? 10);
+    const holds = await this.broadcasts.quietHolds(
+      input.target,
+      input.level,
+      firings.map((startAt) => ({ startAt, expiresAt: startAt + windowMs })),
+    );
+    return {
+      heldByQuietHours: heldByQuietHours(input.level),
+      quietTimeZone: this.config.timeZone,
+      firings: firings.length,
+      targetedVillages: holds.targetedVillages,
+      villages: holds.villages.map((v) => ({
+        code: v.code,
+        name: v.name,
+        townName: v.townName,
+        quietHours: v.quietHours,
+        held: v.holds.length,
+        neverPlayed: v.holds.filter((h) => h.playsAt === null).length,
+        first: {
+          fireAt: isoTime(v.holds[0].fireAt),
+          playsAt: v.holds[0].playsAt === null ? null : isoTime(v.holds[0].playsAt),
+        },
+      })),
     };
   }
 
@@ -182,11 +218,7 @@ export class SchedulesService {
 
   private async fire(s: ScheduleEntity, fireAt: number, now: number): Promise<void> {
     const template = JSON.parse(s.template) as ScheduleTemplateDto;
-    const family =
-      template.level === 'routine' ? 'routine' : template.level === 'test' ? 'test' : 'emergency';
-    const windowMs = template.windowMinutes
-      ? template.windowMinutes * 60_000
-      : this.config.broadcasts.defaultWindowMs[family];
+    const windowMs = this.windowMs(template);
     const actor = `schedule:${s.name}`.slice(0, 100);
     if (fireAt + windowMs <= now) {
       if (
@@ -276,6 +308,15 @@ export class SchedulesService {
       subject: s.id,
       detail: { fireAt: isoTime(fireAt), broadcastId },
     });
+  }
+
+  /** How long each firing stays valid: the template's window, else its level's default. */
+  private windowMs(template: Pick<ScheduleTemplateDto, 'level' | 'windowMinutes'>): number {
+    const family =
+      template.level === 'routine' ? 'routine' : template.level === 'test' ? 'test' : 'emergency';
+    return template.windowMinutes
+      ? template.windowMinutes * 60_000
+      : this.config.broadcasts.defaultWindowMs[family];
   }
 
   private async require(id: string): Promise<ScheduleEntity> {

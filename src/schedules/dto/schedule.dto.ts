@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsOptional,
@@ -47,7 +48,8 @@ export class ScheduleTemplateDto {
   @IsIn(LEVELS)
   level!: Level;
 
-  @ApiProperty({ type: TargetDto })
+  @ApiProperty({ type: TargetDto, description: 'Must name at least one place, type or device' })
+  @IsDefined()
   @ValidateNested()
   @Type(() => TargetDto)
   target!: TargetDto;
@@ -164,6 +166,80 @@ export class CronPreviewQuery extends PreviewQuery {
   @IsOptional()
   @IsTimeZone()
   timeZone?: string;
+}
+
+export class QuietPreviewRequestDto {
+  @ApiProperty({ example: '30 21 * * *' })
+  @Transform(trim)
+  @IsString()
+  @MaxLength(100)
+  @IsCron()
+  cron!: string;
+
+  @ApiPropertyOptional({ default: 'Asia/Shanghai (TZ_DEFAULT)' })
+  @IsOptional()
+  @IsTimeZone()
+  timeZone?: string;
+
+  @ApiProperty({ enum: LEVELS, description: 'I–IV ignore quiet hours: nothing is held' })
+  @IsIn(LEVELS)
+  level!: Level;
+
+  @ApiProperty({ type: TargetDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TargetDto)
+  target!: TargetDto;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 10_080,
+    description: 'How long each firing stays valid; default: the level’s window',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_080)
+  windowMinutes?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10, description: 'Firings checked' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  count?: number;
+}
+
+export class QuietHoldDto {
+  @ApiProperty({ format: 'date-time' }) fireAt!: string;
+  @ApiProperty({
+    format: 'date-time',
+    type: String,
+    nullable: true,
+    description: 'When it plays there once quiet hours end; null: they outlast its window',
+  })
+  playsAt!: string | null;
+}
+
+export class QuietVillageDto {
+  @ApiProperty() code!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() townName!: string;
+  @ApiProperty({ example: '22:00-06:00' }) quietHours!: string;
+  @ApiProperty({ description: 'Firings its quiet hours hold back' }) held!: number;
+  @ApiProperty({ description: 'Of those, firings that expire before its quiet hours end' })
+  neverPlayed!: number;
+  @ApiProperty({ type: QuietHoldDto, description: 'The first firing held' }) first!: QuietHoldDto;
+}
+
+export class QuietPreviewDto {
+  @ApiProperty({ description: 'false for levels I–IV, which ignore quiet hours' })
+  heldByQuietHours!: boolean;
+  @ApiProperty({ description: 'The time zone of quiet hours (TZ_DEFAULT)' }) quietTimeZone!: string;
+  @ApiProperty({ description: 'Next firings checked' }) firings!: number;
+  @ApiProperty({ description: 'Villages the target reaches' }) targetedVillages!: number;
+  @ApiProperty({ type: [QuietVillageDto], description: 'Villages held from at least one firing' })
+  villages!: QuietVillageDto[];
 }
 
 export class PreviewDto {
