@@ -321,8 +321,11 @@ function loginView() {
   $('#token').focus();
 }
 
+/** A level in its colour (I red, II orange, III yellow, IV blue) and always in words too. */
 function levelBadge(level) {
-  return html`<span class="badge level-${level}">${t(`level.${level}`)}</span>`;
+  return html`<span class="badge level-${level}" data-level="${level}"
+    >${t(`level.${level}`)}</span
+  >`;
 }
 function statusBadge(status) {
   return html`<span class="badge status-${status}" data-status="${status}"
@@ -434,6 +437,9 @@ async function villageView(code) {
   show(
     html`<p><a href="#/">← ${t('nav.board')}</a></p>
       <h1>${village.name} <small class="muted">${village.townName} · ${village.code}</small></h1>
+      <p id="village-quiet" class="muted" data-quiet="${village.quietHours ?? ''}">
+        ${village.quietHours ? t('village.quiet', { hours: village.quietHours }) : t('village.noQuiet')}
+      </p>
       <h2>${t('village.devices')}</h2>
       <div class="scroll">
         <table id="village-devices">
@@ -1354,7 +1360,7 @@ async function reportsView() {
           </div>
           <p class="muted">
             ${t('rep.byLevel')}:
-            ${levels.length ? levels.map(([l, n]) => `${t(`level.${l}`)} ${n}`).join(' · ') : t('common.none')}
+            ${levels.length ? levels.map(([l, n]) => html`${levelBadge(l)} ${n} `) : t('common.none')}
             <br />${t('rep.byOutcome')}:
             ${outcomes.length ? outcomes.map(([o, n]) => `${t(`result.${o}`)} ${n}`).join(' · ') : t('common.none')}
           </p>

@@ -48,6 +48,9 @@ const zh = {
   'village.firmware': '固件',
   'village.volume': '音量',
   'village.reportedAs': '设备自报为{type}，与登记不符',
+  'village.quiet':
+    '静默时段：{hours}（当地时间）。日常和测试广播在此时段内暂缓，到时段结束再播；紧急广播照常播放。',
+  'village.noQuiet': '静默时段：无（日常和测试广播随时播放）。',
   'outcome.covered': '已覆盖',
   'outcome.partial': '播放中',
   'outcome.uncovered': '未覆盖',
@@ -251,6 +254,9 @@ const en = {
   'village.firmware': 'firmware',
   'village.volume': 'volume',
   'village.reportedAs': 'reports itself as {type}, not as registered',
+  'village.quiet':
+    'Quiet hours: {hours} (local time). Routine and test broadcasts wait until they end; emergencies play.',
+  'village.noQuiet': 'Quiet hours: none (routine and test broadcasts play at any time).',
   'outcome.covered': 'covered',
   'outcome.partial': 'playing',
   'outcome.uncovered': 'uncovered',
