@@ -1,6 +1,6 @@
 // The staff dashboard: plain ES modules, no build step. Every figure comes from the API; the
 // token lives in sessionStorage (never in a URL) and goes out in the Authorization header.
-import { fmtDuration, fmtPct, fmtTime, lang, setLang, t } from './i18n.js';
+import { fmtClock, fmtDuration, fmtPct, fmtTime, fmtZoned, lang, setLang, t } from './i18n.js';
 
 // ---- small helpers ----
 
@@ -818,12 +818,17 @@ async function broadcastView(id) {
 
 // -- target picker (new broadcast and schedules) --
 
-async function targetPicker(container, onChange) {
+/**
+ * Picks a broadcast target. With `preselect: false` nothing is chosen at first (value() is null
+ * until a scope is picked): a schedule must never default to the whole county.
+ */
+async function targetPicker(container, onChange, { preselect = true } = {}) {
   const [towns, villages] = await Promise.all([all('/api/towns'), all('/api/villages')]);
   container.innerHTML = piece(
     html` <div class="checks">
         <label
-          ><input type="radio" name="scope" value="all" checked /> ${t('new.target.all')}</label
+          ><input type="radio" name="scope" value="all" ${preselect ? raw('checked') : ''} />
+          ${t('new.target.all')}</label
         >
         <label><input type="radio" name="scope" value="choose" /> ${t('new.target.choose')}</label>
       </div>
@@ -851,8 +856,10 @@ async function targetPicker(container, onChange) {
   );
   const value = () => {
     const checked = (name) => $$(`input[name="${name}"]:checked`, container).map((i) => i.value);
+    const scope = $('input[name="scope"]:checked', container)?.value;
+    if (!scope) return null;
     const target = {};
-    if ($('input[name="scope"]:checked', container).value === 'all') target.all = true;
+    if (scope === 'all') target.all = true;
     else {
       if (checked('town').length) target.towns = checked('town');
       if (checked('village').length) target.villages = checked('village');
@@ -861,7 +868,8 @@ async function targetPicker(container, onChange) {
     return target;
   };
   container.addEventListener('change', () => {
-    $('#places', container).hidden = $('input[name="scope"]:checked', container).value === 'all';
+    $('#places', container).hidden =
+      $('input[name="scope"]:checked', container)?.value !== 'choose';
     onChange(value());
   });
   $('#village-search', container).addEventListener('input', (e) => {
@@ -883,6 +891,30 @@ async function targetPicker(container, onChange) {
         i.checked = target.deviceTypes?.includes(i.value) ?? false;
     },
   };
+}
+
+/** Shows how many villages and devices a target reaches, asking the server as it changes. */
+function reachLine(el) {
+  let current = null;
+  const update = debounce(async (target) => {
+    current = null;
+    delete el.dataset.villages;
+    delete el.dataset.devices;
+    if (!target) {
+      el.textContent = t('new.target.none');
+      return;
+    }
+    try {
+      const reach = await api('/api/broadcasts/target-preview', { method: 'POST', body: target });
+      current = reach;
+      el.textContent = t('new.reach', reach);
+      el.dataset.villages = reach.villages;
+      el.dataset.devices = reach.devices;
+    } catch (err) {
+      el.textContent = errorText(err);
+    }
+  }, 250);
+  return { update, value: () => current };
 }
 
 async function clipOptions(select, selected) {
@@ -977,20 +1009,9 @@ async function newBroadcastView() {
   );
   const clip = $('#clip');
   await clipOptions(clip);
-  let reach = null;
-  const updateReach = debounce(async (target) => {
-    try {
-      reach = await api('/api/broadcasts/target-preview', { method: 'POST', body: target });
-      $('#reach').textContent = t('new.reach', reach);
-      $('#reach').dataset.villages = reach.villages;
-      $('#reach').dataset.devices = reach.devices;
-    } catch (err) {
-      reach = null;
-      $('#reach').textContent = errorText(err);
-    }
-  }, 250);
-  const picker = await targetPicker($('#target'), updateReach);
-  updateReach(picker.value());
+  const reachOf = reachLine($('#reach'));
+  const picker = await targetPicker($('#target'), reachOf.update);
+  reachOf.update(picker.value());
   const level = $('#level');
   const tone = $('#tone');
   level.addEventListener('change', () => (tone.checked = EMERGENCY.has(level.value)));
@@ -1077,7 +1098,7 @@ async function newBroadcastView() {
       html`<div class="card" role="dialog" aria-modal="true">
         <h2>${t('new.confirmTitle')}</h2>
         <p>
-          ${t('new.confirmText', { villages: reach?.villages ?? '?', devices: reach?.devices ?? '?', level: t(`level.${b.level}`), title: b.title })}
+          ${t('new.confirmText', { villages: reachOf.value()?.villages ?? '?', devices: reachOf.value()?.devices ?? '?', level: t(`level.${b.level}`), title: b.title })}
         </p>
         <div class="toolbar">
           <button type="button" class="danger" id="confirm-send">${t('new.confirmGo')}</button>
@@ -1095,6 +1116,130 @@ async function newBroadcastView() {
 }
 
 // -- schedules --
+
+/** Days of the week as a Chinese calendar shows them, Monday first; cron's Sunday is 0 (or 7). */
+const WEEK = [1, 2, 3, 4, 5, 6, 0];
+const DOW_NAMES = { SUN: 0, MON: 1, TUE: 2, WED: 3, THU: 4, FRI: 5, SAT: 6 };
+/** Level I and II schedules need the explicit confirmation a sent emergency needs. */
+const CONFIRM_SCHEDULE = new Set(['I', 'II']);
+
+/** The weekdays (0–6) a cron day-of-week field names, or null when it says more than that. */
+function weekdaysOf(field) {
+  const days = new Set();
+  for (const part of field.toUpperCase().split(',')) {
+    const m = /^(\w+)(?:-(\w+))?$/.exec(part);
+    if (!m) return null;
+    const num = (x) => (x in DOW_NAMES ? DOW_NAMES[x] : /^[0-7]$/.test(x) ? Number(x) : null);
+    const from = num(m[1]);
+    const to = m[2] === undefined ? from : num(m[2]);
+    if (from === null || to === null || from > to) return null;
+    for (let d = from; d <= to; d++) days.add(d % 7);
+  }
+  return days;
+}
+
+/**
+ * The day-and-time picker's reading of a cron rule, or null when the rule says more than the
+ * picker can (then the form opens the advanced field instead of rewriting it).
+ */
+function cronToPicker(cron) {
+  const f = cron.trim().split(/\s+/);
+  if (f.length !== 5 || f[3] !== '*' || !/^\d{1,2}$/.test(f[0]) || !/^\d{1,2}$/.test(f[1]))
+    return null;
+  const [minute, hour] = [Number(f[0]), Number(f[1])];
+  if (minute > 59 || hour > 23) return null;
+  const time = `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
+  const [dom, dow] = [f[2], f[4]];
+  if (dom === '*' && dow === '*') return { mode: 'daily', time, days: [], dom: 1 };
+  if (dow === '*' && /^\d{1,2}$/.test(dom) && Number(dom) >= 1 && Number(dom) <= 31)
+    return { mode: 'monthly', time, days: [], dom: Number(dom) };
+  if (dom !== '*') return null;
+  const set = weekdaysOf(dow);
+  if (!set) return null;
+  const days = WEEK.filter((d) => set.has(d));
+  if (days.length === 7) return { mode: 'daily', time, days: [], dom: 1 };
+  if (days.join() === '1,2,3,4,5') return { mode: 'weekdays', time, days, dom: 1 };
+  return { mode: 'weekly', time, days, dom: 1 };
+}
+
+/** The cron rule a picker state writes, or `{ problem }` in words. */
+function pickerToCron(p) {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(p.time ?? '');
+  if (!m) return { problem: t('sch.err.time') };
+  const at = `${Number(m[2])} ${Number(m[1])}`;
+  if (p.mode === 'daily') return { cron: `${at} * * *` };
+  if (p.mode === 'weekdays') return { cron: `${at} * * 1-5` };
+  if (p.mode === 'weekly') {
+    if (!p.days.length) return { problem: t('sch.err.days') };
+    return { cron: `${at} * * ${[...p.days].sort((a, b) => a - b).join(',')}` };
+  }
+  if (!Number.isInteger(p.dom) || p.dom < 1 || p.dom > 31) return { problem: t('sch.err.dom') };
+  return { cron: `${at} ${p.dom} * *` };
+}
+
+/** A cron rule in words (每天 08:00), or null when the picker cannot read it. */
+function describeCron(cron) {
+  const p = cronToPicker(cron);
+  if (!p) return null;
+  const days = p.days.map((d) => t(`wd.${d}`)).join(t('sch.daysJoin'));
+  return t(`sch.desc.${p.mode}`, { time: p.time, days, dom: p.dom });
+}
+
+const CRON_RANGES = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7],
+];
+
+/**
+ * What is wrong with a raw cron rule, in the staff's language, or null. Only the common mistakes
+ * (field count, syntax, numbers out of range); names and extensions are left to the server.
+ */
+function cronProblem(cron) {
+  const fields = cron.trim().split(/\s+/).filter(Boolean);
+  if (fields.length !== 5) return t('sch.err.fields', { n: fields.length });
+  for (const [i, field] of fields.entries()) {
+    const [lo, hi] = CRON_RANGES[i];
+    const where = { index: i + 1, field: t(`sch.field.${i}`) };
+    for (const part of field.split(',')) {
+      const m = /^(\*|\d+(?:-\d+)?)(?:\/(\d+))?$/.exec(part);
+      if (!m) {
+        if (/^[A-Za-z0-9*?#/-]+$/.test(part) && /[A-Za-z?#]/.test(part)) continue;
+        return t('sch.err.part', { ...where, part });
+      }
+      const numbers = m[1] === '*' ? [] : m[1].split('-').map(Number);
+      for (const value of numbers)
+        if (value < lo || value > hi) return t('sch.err.range', { ...where, value, lo, hi });
+      if ((numbers.length === 2 && numbers[0] > numbers[1]) || m[2] === '0')
+        return t('sch.err.part', { ...where, part });
+    }
+  }
+  return null;
+}
+
+/** The server's refusal of a schedule, in the staff's language where the form knows the field. */
+function scheduleErrorText(err) {
+  const details = err?.body?.details;
+  if (!(err instanceof ApiError) || err.status !== 400 || !Array.isArray(details))
+    return errorText(err);
+  const known = (d) => {
+    const f = d.field ?? '';
+    if (f === 'cron') return t('sch.err.cron');
+    if (f === 'timeZone') return t('sch.err.tz');
+    if (f === 'name') return t('sch.err.name');
+    if (f === 'template.title') return t('sch.err.title');
+    if (f === 'template.level') return t('sch.err.level');
+    if (f === 'template.windowMinutes') return t('sch.err.window');
+    if (f === 'template.clipId')
+      return d.rule === 'exists' ? t('sch.err.clipUnknown') : t('sch.err.clip');
+    if (f.startsWith('template.target'))
+      return d.rule === 'exists' ? t('sch.err.targetUnknown') : t('sch.err.target');
+    return d.message ?? `${f}: ${d.rule}`;
+  };
+  return [...new Set(details.map(known))].join('\n');
+}
 
 async function schedulesView() {
   const page = await all('/api/schedules');
@@ -1119,9 +1264,14 @@ async function schedulesView() {
                   (s) =>
                     html`<tr data-id="${s.id}">
                       <td>${s.name}</td>
-                      <td><code>${s.cron}</code> <small class="muted">${s.timeZone}</small></td>
+                      <td class="rule">
+                        ${describeCron(s.cron) ?? html`<code>${s.cron}</code>`}
+                        <br /><small class="muted"
+                          >${describeCron(s.cron) ? html`<code>${s.cron}</code> ` : ''}${s.timeZone}</small
+                        >
+                      </td>
                       <td>${levelBadge(s.template.level)}</td>
-                      <td>${fmtTime(s.nextFireAt)}</td>
+                      <td>${s.nextFireAt ? fmtZoned(s.nextFireAt, s.timeZone) : '—'}</td>
                       <td>${s.enabled ? t('sch.enabled') : t('sch.disabled')}</td>
                       <td>
                         ${
@@ -1147,10 +1297,25 @@ async function schedulesView() {
   );
   for (const button of $$('button.toggle')) {
     button.addEventListener('click', async () => {
+      const s = page.items.find((x) => x.id === button.dataset.id);
+      const enabling = button.dataset.enabled !== 'true';
+      // Re-arming a level I/II schedule sends emergencies without anyone looking: ask first.
+      if (
+        enabling &&
+        CONFIRM_SCHEDULE.has(s.template.level) &&
+        !confirm(
+          t('sch.enableConfirm', {
+            level: t(`level.${s.template.level}`),
+            title: s.template.title,
+            rule: describeCron(s.cron) ?? s.cron,
+          }),
+        )
+      )
+        return;
       try {
         await api(`/api/schedules/${button.dataset.id}`, {
           method: 'PATCH',
-          body: { enabled: button.dataset.enabled !== 'true' },
+          body: { enabled: enabling },
         });
         await schedulesView();
       } catch (err) {
@@ -1166,18 +1331,58 @@ async function scheduleFormView(id) {
     return;
   }
   const existing = id === 'new' ? null : await api(`/api/schedules/${encodeURIComponent(id)}`);
+  const modes = ['daily', 'weekdays', 'weekly', 'monthly'];
   show(
     html`<p><a href="#/schedules">← ${t('sch.title')}</a></p>
       <h1>${existing ? existing.name : t('sch.new')}</h1>
-      <form id="schedule-form" class="card">
+      <form id="schedule-form" class="card" novalidate>
         <div class="row">
-          <label for="s-name">${t('sch.name')}</label><input id="s-name" required maxlength="200" />
+          <label for="s-name">${t('sch.name')}</label><input id="s-name" maxlength="200" />
         </div>
         <div class="row">
-          <label for="s-cron">${t('sch.cron')}</label>
-          <div>
-            <input id="s-cron" required placeholder="0 8 * * *" />
-            <small class="muted">${t('sch.cron.hint')}</small>
+          <label>${t('sch.when')}</label>
+          <div id="s-when">
+            <div id="s-picker">
+              <div class="checks" role="radiogroup">
+                ${modes.map(
+                  (m) =>
+                    html`<label
+                      ><input
+                        type="radio"
+                        name="s-mode"
+                        value="${m}"
+                        ${m === 'daily' ? raw('checked') : ''}
+                      />
+                      ${t(`sch.mode.${m}`)}</label
+                    >`,
+                )}
+              </div>
+              <div class="checks" id="s-days" hidden>
+                ${WEEK.map(
+                  (d) =>
+                    html`<label
+                      ><input type="checkbox" name="s-day" value="${d}" /> ${t(`wd.${d}`)}</label
+                    >`,
+                )}
+              </div>
+              <p id="s-dom-row" hidden>
+                <label
+                  >${t('sch.dom')}
+                  <input type="number" id="s-dom" min="1" max="31" value="1" style="width: 5rem"
+                /></label>
+                <small class="muted">${t('sch.dom.hint')}</small>
+              </p>
+              <p>
+                <label>${t('sch.time')} <input type="time" id="s-time" value="08:00" /></label>
+                <small class="muted" id="s-cron-shown"></small>
+              </p>
+            </div>
+            <p id="s-picker-off" class="warn-text" hidden>${t('sch.advanced.only')}</p>
+            <label><input type="checkbox" id="s-advanced" /> ${t('sch.advanced')}</label>
+            <div id="s-cron-row" hidden>
+              <input id="s-cron" placeholder="0 8 * * 1-5" autocomplete="off" spellcheck="false" />
+              <small class="muted">${t('sch.cron.hint')}</small>
+            </div>
           </div>
         </div>
         <div class="row">
@@ -1185,13 +1390,15 @@ async function scheduleFormView(id) {
         </div>
         <div class="row">
           <label>${t('sch.preview')}</label>
-          <ol id="s-preview" class="muted">
-            <li>${t('sch.previewNeeded')}</li>
-          </ol>
+          <div>
+            <ol id="s-preview" class="muted">
+              <li>${t('sch.previewNeeded')}</li>
+            </ol>
+            <small class="muted" id="s-preview-zone"></small>
+          </div>
         </div>
         <div class="row">
-          <label for="s-title">${t('new.name')}</label
-          ><input id="s-title" required maxlength="200" />
+          <label for="s-title">${t('new.name')}</label><input id="s-title" maxlength="200" />
         </div>
         <div class="row">
           <label for="clip">${t('new.clip')}</label
@@ -1199,83 +1406,291 @@ async function scheduleFormView(id) {
         </div>
         <div class="row">
           <label for="s-level">${t('new.level')}</label>
-          <select id="s-level">
-            ${LEVELS.map((l) => html`<option value="${l}">${t(`level.${l}`)}</option>`)}
-          </select>
+          <div>
+            <select id="s-level">
+              <option value="">${t('level.pick')}</option>
+              ${LEVELS.map((l) => html`<option value="${l}">${t(`level.${l}`)}</option>`)}
+            </select>
+            <span id="s-level-badge"></span>
+          </div>
         </div>
         <div class="row">
           <label>${t('new.target')}</label>
-          <div id="target"></div>
+          <div>
+            <div id="target"></div>
+            <p id="reach" class="muted" role="status"></p>
+          </div>
         </div>
         <div class="row">
-          <label for="s-window">${t('sch.window')}</label
-          ><input type="number" id="s-window" min="1" max="10080" placeholder="60" />
+          <label>${t('sch.quiet.title')}</label>
+          <div id="s-quiet" class="muted" role="status">${t('sch.quiet.pending')}</div>
+        </div>
+        <div class="row">
+          <label for="s-window">${t('sch.window')}</label>
+          <div>
+            <input type="number" id="s-window" min="1" max="10080" />
+            <small class="muted">${t('sch.window.hint')}</small>
+          </div>
         </div>
         <div class="row">
           <label></label
           ><label><input type="checkbox" id="s-enabled" checked /> ${t('sch.enabled')}</label>
         </div>
         <p class="error" id="form-error" role="alert"></p>
-        <button class="primary" type="submit" id="s-save" disabled>${t('common.save')}</button>
-      </form>`,
+        <button class="primary" type="submit" id="s-save">${t('common.save')}</button>
+      </form>
+      <div id="confirm" class="modal" hidden></div>`,
   );
   await clipOptions($('#clip'), existing?.template.clipId);
-  const picker = await targetPicker($('#target'), () => undefined);
+  const reachOf = reachLine($('#reach'));
+  const here = stillHere();
+
+  // -- when: the picker writes the cron; the advanced field takes any cron --
+  const pickerState = () => ({
+    mode: $('input[name="s-mode"]:checked').value,
+    days: $$('input[name="s-day"]:checked').map((i) => Number(i.value)),
+    dom: Number($('#s-dom').value),
+    time: $('#s-time').value,
+  });
+  const showPicker = (p) => {
+    $(`input[name="s-mode"][value="${p.mode}"]`).checked = true;
+    for (const i of $$('input[name="s-day"]')) i.checked = p.days.includes(Number(i.value));
+    $('#s-dom').value = String(p.dom);
+    $('#s-time').value = p.time;
+  };
+  const advanced = () => $('#s-advanced').checked;
+  /** The rule as the form stands: `{ cron }` or `{ problem }`. */
+  const rule = () => {
+    if (!advanced()) return pickerToCron(pickerState());
+    const cron = $('#s-cron').value.trim().replace(/\s+/g, ' ');
+    if (!cron) return { problem: t('sch.previewNeeded') };
+    const problem = cronProblem(cron);
+    return problem ? { problem } : { cron };
+  };
+  const layout = () => {
+    const mode = pickerState().mode;
+    $('#s-days').hidden = mode !== 'weekly';
+    $('#s-dom-row').hidden = mode !== 'monthly';
+    $('#s-cron-row').hidden = !advanced();
+    $('#s-picker').hidden = advanced();
+    $('#s-picker-off').hidden = !advanced() || cronToPicker($('#s-cron').value) !== null;
+    const r = rule();
+    $('#s-cron-shown').textContent = r.cron ? t('sch.cronIs', { cron: r.cron }) : '';
+  };
+
+  // -- the next firings, and the villages quiet hours hold back --
   let previewOk = false;
-  const preview = debounce(async () => {
-    const cron = $('#s-cron').value.trim();
-    const tz = $('#s-tz').value.trim();
-    previewOk = false;
-    $('#s-save').disabled = true;
-    if (!cron) return;
+  const level = () => $('#s-level').value;
+  const windowMinutes = () => Number($('#s-window').value) || undefined;
+  const showQuiet = debounce(async () => {
+    if (!here()) return;
+    const box = $('#s-quiet');
+    const r = rule();
+    const target = picker.value();
+    if (!previewOk || !r.cron || !level() || !target) {
+      box.textContent = t('sch.quiet.pending');
+      delete box.dataset.held;
+      return;
+    }
     try {
-      const p = await api(
-        `/api/schedules/preview?cron=${encodeURIComponent(cron)}&timeZone=${encodeURIComponent(tz)}&count=10`,
+      const q = await api('/api/schedules/quiet-preview', {
+        method: 'POST',
+        body: {
+          cron: r.cron,
+          timeZone: $('#s-tz').value.trim() || undefined,
+          level: level(),
+          target,
+          ...(windowMinutes() ? { windowMinutes: windowMinutes() } : {}),
+          count: 10,
+        },
+      });
+      if (!here()) return;
+      box.dataset.held = String(q.villages.length);
+      box.innerHTML = piece(
+        !q.heldByQuietHours
+          ? html`<span>${t('sch.quiet.emergency')}</span>`
+          : !q.villages.length
+            ? html`<span
+                >${t('sch.quiet.none', { n: q.firings, villages: q.targetedVillages })}</span
+              >`
+            : html`<details ${q.villages.length <= 8 ? raw('open') : ''}>
+                <summary class="warn-text">
+                  ${t('sch.quiet.some', { n: q.firings, count: q.villages.length })}
+                </summary>
+                <ul id="s-quiet-villages">
+                  ${q.villages.map(
+                    (v) =>
+                      html`<li data-code="${v.code}" data-never="${v.neverPlayed}">
+                        <a href="#/village/${v.code}">${v.name}</a>${t('sch.quiet.village', {
+                          town: v.townName,
+                          hours: v.quietHours,
+                          held: v.held,
+                        })}${
+                          v.first.playsAt
+                            ? t('sch.quiet.later', {
+                                time: fmtClock(v.first.playsAt, q.quietTimeZone),
+                              })
+                            : ''
+                        }${v.neverPlayed ? t('sch.quiet.never', { never: v.neverPlayed }) : ''}
+                      </li>`,
+                  )}
+                </ul>
+              </details>`,
       );
-      $('#s-preview').innerHTML = piece(p.local.map((x) => html`<li>${x}</li>`));
-      previewOk = true;
-      $('#s-save').disabled = false;
     } catch (err) {
-      $('#s-preview').innerHTML = piece(html`<li class="error">${errorText(err)}</li>`);
+      box.textContent = scheduleErrorText(err);
     }
   }, 300);
-  $('#s-cron').addEventListener('input', preview);
+  const preview = debounce(async () => {
+    if (!here()) return;
+    layout();
+    previewOk = false;
+    const r = rule();
+    const list = $('#s-preview');
+    if (r.problem) {
+      list.innerHTML = piece(html`<li class="error" data-problem>${r.problem}</li>`);
+      showQuiet();
+      return;
+    }
+    const zone = $('#s-tz').value.trim();
+    try {
+      const p = await api(
+        `/api/schedules/preview?cron=${encodeURIComponent(r.cron)}&count=10${zone ? `&timeZone=${encodeURIComponent(zone)}` : ''}`,
+      );
+      if (!here()) return;
+      list.innerHTML = piece(p.times.map((x) => html`<li>${fmtZoned(x, p.timeZone)}</li>`));
+      $('#s-preview-zone').textContent = t('sch.previewZone', { zone: p.timeZone });
+      previewOk = true;
+    } catch (err) {
+      list.innerHTML = piece(html`<li class="error" data-problem>${scheduleErrorText(err)}</li>`);
+    }
+    showQuiet();
+  }, 300);
+  const picker = await targetPicker(
+    $('#target'),
+    (target) => {
+      reachOf.update(target);
+      showQuiet();
+    },
+    { preselect: false },
+  );
+  const levelChanged = () => {
+    $('#s-level-badge').innerHTML = level() ? piece(levelBadge(level())) : '';
+    showQuiet();
+  };
+
+  const whenChanged = () => {
+    layout();
+    preview();
+  };
+  $('#s-when').addEventListener('input', whenChanged);
+  $('#s-when').addEventListener('change', whenChanged);
+  $('#s-advanced').addEventListener('change', () => {
+    if (advanced()) {
+      // The advanced field starts from what the picker says.
+      const r = pickerToCron(pickerState());
+      if (r.cron && !$('#s-cron').value.trim()) $('#s-cron').value = r.cron;
+    } else {
+      const p = cronToPicker($('#s-cron').value);
+      if (p) showPicker(p);
+      $('#s-cron').value = '';
+    }
+  });
   $('#s-tz').addEventListener('input', preview);
+  $('#s-level').addEventListener('change', levelChanged);
+  $('#s-window').addEventListener('input', showQuiet);
+
   if (existing) {
     $('#s-name').value = existing.name;
-    $('#s-cron').value = existing.cron;
+    const p = cronToPicker(existing.cron);
+    if (p) showPicker(p);
+    else {
+      $('#s-advanced').checked = true;
+      $('#s-cron').value = existing.cron;
+    }
     $('#s-tz').value = existing.timeZone;
     $('#s-title').value = existing.template.title;
     $('#s-level').value = existing.template.level;
     $('#s-window').value = existing.template.windowMinutes ?? '';
     $('#s-enabled').checked = existing.enabled;
     picker.set(existing.template.target);
-    preview();
-  }
-  $('#schedule-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (!previewOk) return;
-    const windowMinutes = Number($('#s-window').value) || undefined;
-    const body = {
-      name: $('#s-name').value.trim(),
-      cron: $('#s-cron').value.trim(),
-      timeZone: $('#s-tz').value.trim(),
-      enabled: $('#s-enabled').checked,
-      template: {
-        title: $('#s-title').value.trim(),
-        clipId: $('#clip').value,
-        level: $('#s-level').value,
-        target: picker.value(),
-        ...(windowMinutes ? { windowMinutes } : {}),
-      },
-    };
+    reachOf.update(picker.value());
+  } else reachOf.update(null);
+  levelChanged();
+  layout();
+  preview();
+
+  const save = async (body) => {
+    const button = $('#s-save');
+    button.disabled = true;
     try {
       if (existing) await api(`/api/schedules/${existing.id}`, { method: 'PATCH', body });
       else await api('/api/schedules', { method: 'POST', body });
       location.hash = '#/schedules';
     } catch (err) {
-      $('#form-error').textContent = errorText(err);
+      $('#form-error').textContent = scheduleErrorText(err);
+      button.disabled = false;
     }
+  };
+  $('#schedule-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const r = rule();
+    const target = picker.value();
+    const title = $('#s-title').value.trim();
+    const problems = [
+      !$('#s-name').value.trim() && t('sch.err.name'),
+      r.problem,
+      !title && t('sch.err.title'),
+      !$('#clip').value && t('sch.err.clip'),
+      !level() && t('sch.err.level'),
+      !target && t('sch.err.target'),
+    ].filter(Boolean);
+    $('#form-error').textContent = problems.join('\n');
+    if (problems.length) return;
+    const body = {
+      name: $('#s-name').value.trim(),
+      cron: r.cron,
+      timeZone: $('#s-tz').value.trim() || undefined,
+      enabled: $('#s-enabled').checked,
+      template: {
+        title,
+        clipId: $('#clip').value,
+        level: level(),
+        target,
+        ...(windowMinutes() ? { windowMinutes: windowMinutes() } : {}),
+      },
+    };
+    if (!CONFIRM_SCHEDULE.has(body.template.level)) return void save(body);
+    // A level I/II schedule is an emergency sent later without anyone looking: confirm it now,
+    // with its reach, as sending one is confirmed.
+    const reach = reachOf.value();
+    const modal = $('#confirm');
+    modal.innerHTML = piece(
+      html`<div class="card" role="dialog" aria-modal="true">
+        <h2>${t('sch.confirmTitle')}</h2>
+        <p>${levelBadge(body.template.level)}</p>
+        <p>
+          ${t('sch.confirmText', {
+            level: t(`level.${body.template.level}`),
+            title,
+            rule: describeCron(body.cron) ?? body.cron,
+            villages: reach?.villages ?? '?',
+            devices: reach?.devices ?? '?',
+          })}
+        </p>
+        <div class="toolbar">
+          <button type="button" class="danger" id="confirm-save">${t('sch.confirmGo')}</button>
+          <button type="button" id="confirm-back">${t('common.back')}</button>
+        </div>
+      </div>`,
+    );
+    modal.hidden = false;
+    $('#confirm-back').addEventListener('click', () => (modal.hidden = true));
+    $('#confirm-save').addEventListener('click', () => {
+      modal.hidden = true;
+      void save(body);
+    });
+    $('#confirm-back').focus();
   });
 }
 
