@@ -286,6 +286,16 @@ describe('the dashboard’s schedules in Chromium', () => {
     }
     assert.equal((await look('III')).fg, 'rgb(29, 36, 48)', 'dark text on yellow');
     await page.screenshot({ path: join(ARTIFACTS, 'schedule-levels.png'), fullPage: true });
+    // The new-broadcast form shows the chosen level in its colour beside the list.
+    await page.goto(`${s.url}/#/new`);
+    await page.selectOption('#level', 'II');
+    assert.equal(
+      await page.$eval(
+        '#level-badge .badge[data-level="II"]',
+        (el) => getComputedStyle(el).backgroundColor,
+      ),
+      want.II[0],
+    );
     await removeAll();
     assert.deepEqual(errors, []);
   });

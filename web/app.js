@@ -977,9 +977,12 @@ async function newBroadcastView() {
         </div>
         <div class="row">
           <label for="level">${t('new.level')}</label>
-          <select id="level" name="level">
-            ${LEVELS.map((l) => html`<option value="${l}" ${l === 'routine' ? raw('selected') : ''}>${t(`level.${l}`)}</option>`)}
-          </select>
+          <div>
+            <select id="level" name="level">
+              ${LEVELS.map((l) => html`<option value="${l}" ${l === 'routine' ? raw('selected') : ''}>${t(`level.${l}`)}</option>`)}
+            </select>
+            <span id="level-badge">${levelBadge('routine')}</span>
+          </div>
         </div>
         <div class="row">
           <label for="start">${t('new.start')}</label>
@@ -1014,7 +1017,10 @@ async function newBroadcastView() {
   reachOf.update(picker.value());
   const level = $('#level');
   const tone = $('#tone');
-  level.addEventListener('change', () => (tone.checked = EMERGENCY.has(level.value)));
+  level.addEventListener('change', () => {
+    tone.checked = EMERGENCY.has(level.value);
+    $('#level-badge').innerHTML = piece(levelBadge(level.value));
+  });
   clip.addEventListener('change', () =>
     previewClip(clip.value, $('#preview')).catch((err) => showError(err)),
   );
@@ -1225,7 +1231,8 @@ function scheduleErrorText(err) {
   if (!(err instanceof ApiError) || err.status !== 400 || !Array.isArray(details))
     return errorText(err);
   const known = (d) => {
-    const f = d.field ?? '';
+    // The same fields come bare from the quiet-hours preview and under template. when saving.
+    const f = (d.field ?? '').replace(/^(?=level|target|clipId|windowMinutes)/, 'template.');
     if (f === 'cron') return t('sch.err.cron');
     if (f === 'timeZone') return t('sch.err.tz');
     if (f === 'name') return t('sch.err.name');
