@@ -198,6 +198,18 @@ describe('the dashboard’s schedules in Chromium', () => {
     assert.equal(await page.inputValue('#s-time'), '19:05');
     assert.equal(await page.isChecked('#s-advanced'), false);
     assert.equal(await page.isChecked('input[name="scope"][value="choose"]'), true);
+    const get = async (id: string) =>
+      (await api(s.url, s.adminToken).get(`/api/schedules/${id}`).expect(200)).body as Schedule & {
+        lastFireAt: string;
+      };
+    const unchanged = (await get(weekly.id)).lastFireAt;
+    await page.fill('#s-title', '政策宣传（修订）');
+    await page.click('#s-save');
+    await page.waitForSelector('#schedules');
+    const edited = await get(weekly.id);
+    assert.equal(edited.template.title, '政策宣传（修订）');
+    assert.equal(edited.cron, '5 19 * * 0,1');
+    assert.equal(edited.lastFireAt, unchanged, 'an unchanged rule does not restart the schedule');
     const odd = (
       await api(s.url, s.adminToken)
         .post('/api/schedules')

@@ -1631,8 +1631,13 @@ async function scheduleFormView(id) {
     const button = $('#s-save');
     button.disabled = true;
     try {
-      if (existing) await api(`/api/schedules/${existing.id}`, { method: 'PATCH', body });
-      else await api('/api/schedules', { method: 'POST', body });
+      if (existing) {
+        // A changed rule restarts the schedule from now; an unchanged one must not skip a firing.
+        const patch = { ...body };
+        if (patch.cron === existing.cron) delete patch.cron;
+        if ((patch.timeZone ?? existing.timeZone) === existing.timeZone) delete patch.timeZone;
+        await api(`/api/schedules/${existing.id}`, { method: 'PATCH', body: patch });
+      } else await api('/api/schedules', { method: 'POST', body });
       location.hash = '#/schedules';
     } catch (err) {
       $('#form-error').textContent = scheduleErrorText(err);

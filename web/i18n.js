@@ -209,7 +209,7 @@ const zh = {
   'sch.quiet.pending': '选好级别、目标和播放时间后显示哪些村会被静默时段暂缓。',
   'sch.confirmTitle': '确认保存紧急定时广播',
   'sch.confirmText':
-    '即将保存 {level} 定时广播“{title}”：{rule}自动发送，每次到达 {villages} 个村、{devices} 台设备，到时不再确认。紧急广播会打断正在播放的内容，静默时段也会播放。',
+    '即将保存 {level} 定时广播“{title}”：{rule} 自动发送，每次到达 {villages} 个村、{devices} 台设备，到时不再确认。紧急广播会打断正在播放的内容，静默时段也会播放。',
   'sch.confirmGo': '确认保存',
   'sch.enableConfirm':
     '启用后，{level} 定时广播“{title}”将按“{rule}”自动发送，到时不再确认。确定启用吗？',
