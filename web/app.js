@@ -1240,7 +1240,9 @@ function scheduleErrorText(err) {
     if (f === 'template.level') return t('sch.err.level');
     if (f === 'template.windowMinutes') return t('sch.err.window');
     if (f === 'template.clipId')
-      return d.rule === 'exists' ? t('sch.err.clipUnknown') : t('sch.err.clip');
+      return t(
+        { exists: 'sch.err.clipUnknown', usable: 'sch.err.clipFailed' }[d.rule] ?? 'sch.err.clip',
+      );
     if (f.startsWith('template.target'))
       return d.rule === 'exists' ? t('sch.err.targetUnknown') : t('sch.err.target');
     return d.message ?? `${f}: ${d.rule}`;

@@ -217,6 +217,7 @@ const zh = {
   'sch.err.title': '请填写广播标题',
   'sch.err.clip': '请选择音频',
   'sch.err.clipUnknown': '所选音频不存在（可能已被删除），请重新选择',
+  'sch.err.clipFailed': '所选音频处理失败，不能播放，请重新选择',
   'sch.err.level': '请选择级别',
   'sch.err.target': '请选择目标：全县，或至少一个镇（街道）、村或设备类型',
   'sch.err.targetUnknown': '目标中有不存在的镇（街道）、村或设备，请重新选择',
@@ -488,6 +489,7 @@ const en = {
   'sch.err.title': 'Enter the broadcast title',
   'sch.err.clip': 'Pick a clip',
   'sch.err.clipUnknown': 'The clip no longer exists; pick another',
+  'sch.err.clipFailed': 'The clip failed processing and cannot play; pick another',
   'sch.err.level': 'Choose a level',
   'sch.err.target':
     'Choose a target: the whole county, or at least one town, village or device type',

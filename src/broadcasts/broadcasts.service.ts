@@ -404,10 +404,24 @@ export class BroadcastsService implements OnModuleInit {
   /**
    * Checks what a schedule will broadcast (target and clip) as a broadcast is checked, naming the
    * fields under `prefix`: a schedule that cannot fire is refused when it is saved, not at 3 a.m.
+   * A clip still being processed is accepted: it will be ready before the first firing.
    */
   async checkTemplate(template: { target: Target; clipId: string }, prefix: string): Promise<void> {
     await this.validateTarget(template.target, `${prefix}.target`);
-    await this.requireClip(template.clipId, `${prefix}.clipId`);
+    const field = `${prefix}.clipId`;
+    try {
+      const clip = await this.clips.get(template.clipId);
+      if (clip.status === 'failed')
+        throw new ValidationFailedError([
+          { field, rule: 'usable', message: `${field}: clip ${clip.id} failed processing` },
+        ]);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new ValidationFailedError([
+          { field, rule: 'exists', message: `${field}: clip ${template.clipId} does not exist` },
+        ]);
+      throw err;
+    }
   }
 
   /**
@@ -453,13 +467,13 @@ export class BroadcastsService implements OnModuleInit {
     return result;
   }
 
-  private async requireClip(clipId: string, field = 'clipId'): Promise<void> {
+  private async requireClip(clipId: string): Promise<void> {
     try {
       await this.clips.audioOf(clipId);
     } catch (err) {
       if (err instanceof NotFoundError)
         throw new ValidationFailedError([
-          { field, rule: 'exists', message: `${field}: clip ${clipId} does not exist` },
+          { field: 'clipId', rule: 'exists', message: `clipId: clip ${clipId} does not exist` },
         ]);
       throw err;
     }
