@@ -298,6 +298,24 @@ describe('the dashboard’s schedules in Chromium', () => {
     }
     assert.equal((await look('III')).fg, 'rgb(29, 36, 48)', 'dark text on yellow');
     await page.screenshot({ path: join(ARTIFACTS, 'schedule-levels.png'), fullPage: true });
+    // Re-enabling a level I schedule from the list asks first; dismissing leaves it off.
+    const levelI = (await schedules()).find((x) => x.template.level === 'I')!;
+    const toggle = `#schedules button.toggle[data-id="${levelI.id}"]`;
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await page.click(toggle);
+    assert.match(asked, /I级（特别重大）.*每天 08:00/);
+    assert.equal((await schedules()).find((x) => x.id === levelI.id)!.enabled, false);
+    page.once('dialog', (d) => void d.accept());
+    await page.click(toggle);
+    await page.waitForSelector(`${toggle}[data-enabled="true"]`);
+    await api(s.url, s.adminToken)
+      .patch(`/api/schedules/${levelI.id}`)
+      .send({ enabled: false })
+      .expect(200);
     // The new-broadcast form shows the chosen level in its colour beside the list.
     await page.goto(`${s.url}/#/new`);
     await page.selectOption('#level', 'II');
