@@ -250,13 +250,37 @@ describe('the broadcast pages in Chromium', () => {
     assert.deepEqual(errors, []);
   });
 
+  it('keeps focus on the board while devices go offline and come back', async () => {
+    await page.click('a[data-nav="nav.board"]');
+    const tile = `.tile[data-code="${villages[5].code}"]`;
+    await page.waitForSelector(`${tile}[data-presence="ok"]`);
+    await page.focus(tile);
+    await page.evaluate(() => {
+      (document.activeElement as HTMLElement & { mark?: boolean }).mark = true;
+    });
+    const agent = agents[0];
+    await agent.stop();
+    await page.waitForSelector(
+      `.tile[data-code="${villages[0].code}"][data-presence="all_offline"]`,
+    );
+    agents[0] = await startAgentOnline(s, mqttUrl(s), villages[0].device);
+    await page.waitForSelector(`.tile[data-code="${villages[0].code}"][data-presence="ok"]`);
+    assert.equal(
+      await page.evaluate(
+        () => (document.activeElement as HTMLElement & { mark?: boolean }).mark === true,
+      ),
+      true,
+      'the focused tile is the same element after two live updates',
+    );
+  });
+
   it('says why an upload was refused in Chinese, by its error code', async () => {
     await page.goto(`${s.url}/#/new`);
     await page.waitForSelector('#new-broadcast-form');
     const notAudio = join(tempDir('dalaba-ui-'), 'notice.mp3');
     await writeFile(notAudio, '这不是音频文件，只是一段文字。\n'.repeat(50));
     await page.setInputFiles('#upload', notAudio);
-    await page.waitForSelector('#clip-state[data-error]:not([data-error=""])');
+    await page.waitForFunction(() => document.querySelector('#clip-state')?.textContent?.trim());
     const text = (await page.textContent('#clip-state')) ?? '';
     assert.match(text, /[\u4e00-\u9fff]/, 'Chinese');
     assert.doesNotMatch(text, /[A-Za-z]{3,}/, 'not the server’s English');

@@ -1357,7 +1357,6 @@ async function newBroadcastView() {
       await previewClip(c.id, $('#preview'));
     } catch (err) {
       state.textContent = errorText(err);
-      state.dataset.error = err?.body?.error ?? '';
     }
   });
 
