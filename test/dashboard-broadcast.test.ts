@@ -280,7 +280,12 @@ describe('the broadcast pages in Chromium', () => {
     const notAudio = join(tempDir('dalaba-ui-'), 'notice.mp3');
     await writeFile(notAudio, '这不是音频文件，只是一段文字。\n'.repeat(50));
     await page.setInputFiles('#upload', notAudio);
-    await page.waitForFunction(() => document.querySelector('#clip-state')?.textContent?.trim());
+    // ffmpeg reads the file before the answer: slow on a loaded machine.
+    await page.waitForFunction(
+      () => document.querySelector('#clip-state')?.textContent?.trim(),
+      undefined,
+      { timeout: 90_000 },
+    );
     const text = (await page.textContent('#clip-state')) ?? '';
     assert.match(text, /[\u4e00-\u9fff]/, 'Chinese');
     assert.doesNotMatch(text, /[A-Za-z]{3,}/, 'not the server’s English');
