@@ -274,6 +274,37 @@ describe('the broadcast pages in Chromium', () => {
     );
   });
 
+  it('keeps focus in the broadcast list while a new broadcast arrives and plays', async () => {
+    await page.click('a[data-nav="nav.broadcasts"]');
+    await page.waitForSelector('#broadcasts');
+    const first = page.locator('#broadcasts tr[data-id] a').first();
+    const href = await first.getAttribute('href');
+    await first.focus();
+    await page.evaluate(() => {
+      (document.activeElement as HTMLElement & { mark?: boolean }).mark = true;
+    });
+    let id = '';
+    const played = deliveryReached(s, () => id, villages[1].device.id, 'played');
+    id = (
+      await createBroadcast(s, {
+        title: '列表实时更新',
+        clipId: clip.id,
+        level: 'IV',
+        target: { villages: [villages[1].code] },
+      })
+    ).id;
+    await played;
+    await page.waitForSelector(`#broadcasts tr[data-id="${id}"] .progress-text[data-played="1"]`);
+    assert.deepEqual(
+      await page.evaluate(() => ({
+        same: (document.activeElement as HTMLElement & { mark?: boolean }).mark === true,
+        href: document.activeElement?.getAttribute('href'),
+      })),
+      { same: true, href },
+      'the same link, still for the same broadcast',
+    );
+  });
+
   it('says why an upload was refused in Chinese, by its error code', async () => {
     await page.goto(`${s.url}/#/new`);
     await page.waitForSelector('#new-broadcast-form');

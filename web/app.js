@@ -650,7 +650,7 @@ function progressBar(d) {
 }
 
 function broadcastRow(b) {
-  return html`<tr data-id="${b.id}">
+  return html`<tr data-id="${b.id}" data-key="b-${b.id}">
     <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
     <td>${levelBadge(b.level)}</td>
     <td>${resultBadges(b)}</td>
@@ -664,7 +664,7 @@ async function broadcastsView() {
   const load = async () => {
     const page = await api('/api/broadcasts?limit=100');
     if (!here()) return;
-    show(
+    patchView(
       html`<div class="toolbar">
           <h1 class="grow">${t('bc.title')}</h1>
           ${canOperate() ? html`<a class="button primary" id="new-broadcast" href="#/new">${t('bc.new')}</a>` : ''}
@@ -700,8 +700,13 @@ async function broadcastsView() {
       if (event !== 'update') return;
       for (const b of data.broadcasts) {
         const row = $(`tr[data-id="${b.id}"]`);
-        if (row) row.outerHTML = piece(broadcastRow(b));
-        else reload();
+        if (!row) reload();
+        else {
+          // In place, like patchView: a link or button focused in the row stays focused.
+          const template = document.createElement('template');
+          template.innerHTML = piece(broadcastRow(b)).trim();
+          morph(row, template.content.firstElementChild);
+        }
       }
     }),
   );
