@@ -234,7 +234,7 @@ for (const strict of [false, true])
       await gone;
       await api(s.url, s.adminToken)
         .post(`/api/broadcasts/${cancelledId}/cancel`)
-        .send({})
+        .send({ reason: '测试取消' })
         .expect(200);
 
       // A second broadcast waits for three devices that are all away.
@@ -359,7 +359,7 @@ for (const strict of [false, true])
       assert.equal(a.deliveryState(d.id), 'stopped');
       const again = await api(s.url, s.adminToken)
         .post(`/api/broadcasts/${id}/cancel`)
-        .send({})
+        .send({ reason: '测试取消' })
         .expect(200);
       assert.equal(again.body.status, 'cancelled', 'cancelling twice is harmless');
     });
@@ -570,14 +570,19 @@ for (const strict of [false, true])
       const operator = await tokenFor(s, 'operator');
       const res = await api(s.url, operator)
         .post(`/api/broadcasts/${b.id}/confirmations`)
-        .send({ village, by: '村干部 王某', note: '拉杆音箱在村口播放了两遍' })
+        .send({
+          village,
+          method: 'speaker_cart',
+          by: '村干部 王某',
+          note: '拉杆音箱在村口播放了两遍',
+        })
         .expect(201);
       assert.equal(res.body.manual, true);
       assert.equal(res.body.villageCode, village);
       assert.equal(res.body.confirmedBy, '村干部 王某');
       const byDevice = await api(s.url, operator)
         .post(`/api/broadcasts/${b.id}/confirmations`)
-        .send({ device: cart.id })
+        .send({ device: cart.id, method: 'loudspeaker' })
         .expect(201);
       assert.equal(byDevice.body.villageCode, village);
       assert.equal(byDevice.body.confirmedBy, 'test operator');
@@ -593,12 +598,12 @@ for (const strict of [false, true])
       const other = await newVillage();
       const wrong = await api(s.url, operator)
         .post(`/api/broadcasts/${b.id}/confirmations`)
-        .send({ village: other })
+        .send({ village: other, method: 'phone' })
         .expect(400);
       assert.equal(wrong.body.details[0].rule, 'targeted');
       await api(s.url, operator)
         .post(`/api/broadcasts/${b.id}/confirmations`)
-        .send({ village, device: cart.id })
+        .send({ village, device: cart.id, method: 'phone' })
         .expect(400);
       await api(s.url, operator).post(`/api/broadcasts/${b.id}/confirmations`).send({}).expect(400);
       const audit = (
@@ -669,7 +674,10 @@ for (const strict of [false, true])
       assert.deepEqual(b.deliveries, {});
       const inUse = await api(s.url, s.adminToken).delete(`/api/clips/${clip.id}`).expect(409);
       assert.equal(inUse.body.error, 'CLIP_IN_USE');
-      await api(s.url, s.adminToken).post(`/api/broadcasts/${b.id}/cancel`).send({}).expect(200);
+      await api(s.url, s.adminToken)
+        .post(`/api/broadcasts/${b.id}/cancel`)
+        .send({ reason: '测试取消' })
+        .expect(200);
       const played = await createBroadcast(s, {
         title: 'now',
         clipId: clip.id,
@@ -682,7 +690,7 @@ for (const strict of [false, true])
       assert.equal(refused.body.error, 'DEVICE_HAS_DELIVERIES');
       await api(s.url, s.adminToken)
         .post(`/api/broadcasts/${played.id}/cancel`)
-        .send({})
+        .send({ reason: '测试取消' })
         .expect(200);
     });
   });

@@ -216,7 +216,7 @@ describe('coverage of one broadcast, hand-built', () => {
   it('counts a manual confirmation apart from the devices’ own', async () => {
     await api(s.url, s.adminToken)
       .post(`/api/broadcasts/${broadcastId}/confirmations`)
-      .send({ village: v.b1, note: '村干部电话确认已用手持喇叭播报' })
+      .send({ village: v.b1, method: 'phone', note: '村干部电话确认已用手持喇叭播报' })
       .expect(201);
     const c = await coverage();
     const b1 = byCode(c.villages).get(v.b1)!;

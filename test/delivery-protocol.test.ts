@@ -226,7 +226,10 @@ describe('delivery rules with a device that follows the protocol document litera
     const played = deliveryReached(s, () => id, playing.device.id, 'played');
     playing.release();
     await played;
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${id}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('does not send again what a device acknowledged when it reconnects, and sends again what it never acknowledged', async () => {
@@ -355,7 +358,10 @@ describe('delivery rules with a device that follows the protocol document litera
       [waiting.villages[0].outcome, waiting.villages[0].reason],
       ['uncovered', 'quiet_hours'],
     );
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${longId}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${longId}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('ends a village cancelled, not partial, when the broadcast is cancelled while it plays', async () => {
@@ -490,7 +496,10 @@ describe('delivery rules with a device that follows the protocol document litera
       plays().every((c) => c.notBefore === plays()[0].notBefore),
       'a resend and a resumption carry the notBefore of the first command',
     );
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${routineId}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${routineId}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('counts a repeated downloading with its progress as progress, not as a duplicate', async () => {
@@ -558,7 +567,10 @@ describe('delivery rules with a device that follows the protocol document litera
       (play.notBefore as number) >= Date.now() + 59 * 60_000,
       'held until the quiet hours end',
     );
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${id}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('ends a broadcast that reached no device failed, not completed', async () => {
@@ -633,7 +645,7 @@ describe('delivery rules with a device that follows the protocol document litera
     assert.equal(ended.outcome, 'failed');
     await api(s.url, s.adminToken)
       .post(`/api/broadcasts/${id}/confirmations`)
-      .send({ village, by: '村干部', note: '手持喇叭播报' })
+      .send({ village, method: 'loudspeaker', by: '村干部', note: '手持喇叭播报' })
       .expect(201);
     const confirmed = (await api(s.url, s.adminToken).get(`/api/broadcasts/${id}`).expect(200))
       .body;

@@ -138,7 +138,10 @@ describe('delivery races', () => {
       await eventually(async () => (await r.findDeliveries([delivery.id]))[0].state === 'ready');
       return rows;
     };
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${b.id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${b.id}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
     const [after] = await deliveriesOf(s, b.id);
     assert.equal(after.state, 'cancelled', 'not left open in a cancelled broadcast');
     const c = (await api(s.url, s.adminToken).get(`/api/broadcasts/${b.id}/coverage`).expect(200))
@@ -197,7 +200,7 @@ describe('delivery races', () => {
       if (isSend && !cancel) {
         cancel = api(s.url, s.adminToken)
           .post(`/api/broadcasts/${b.id}/cancel`)
-          .send({})
+          .send({ reason: '测试取消' })
           .then((res) => res.status);
         await cancelRead.opened;
       }
@@ -258,7 +261,10 @@ describe('delivery races', () => {
     });
     assert.equal((await repo().applyChanges([send()])).size, 1);
     assert.equal((await repo().applyChanges([send()])).size, 0, 'the second read a stale row');
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${b.id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${b.id}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('ignores an event about an earlier run: it neither stops the resumption nor uses one up', async () => {
@@ -313,7 +319,10 @@ describe('delivery races', () => {
     const [after] = await deliveriesOf(s, b.id);
     assert.equal(after.resumes, 1, 'one resumption, not one per late copy');
     await eventually(() => commands.some((c) => c.id === `play-${delivery.id}-r1`));
-    await api(s.url, s.adminToken).post(`/api/broadcasts/${b.id}/cancel`).send({}).expect(200);
+    await api(s.url, s.adminToken)
+      .post(`/api/broadcasts/${b.id}/cancel`)
+      .send({ reason: '测试取消' })
+      .expect(200);
   });
 
   it('a device that loses power while playing reports it preempted when back, and plays it again', async () => {

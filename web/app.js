@@ -1,6 +1,16 @@
 // The staff dashboard: plain ES modules, no build step. Every figure comes from the API; the
 // token lives in sessionStorage (never in a URL) and goes out in the Authorization header.
-import { fmtClock, fmtDuration, fmtPct, fmtTime, fmtZoned, lang, setLang, t } from './i18n.js';
+import {
+  fmtClock,
+  fmtDuration,
+  fmtPct,
+  fmtTime,
+  fmtZoned,
+  hasText,
+  lang,
+  setLang,
+  t,
+} from './i18n.js';
 
 // ---- small helpers ----
 
@@ -31,6 +41,112 @@ const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const view = () => $('#view');
 function show(markup) {
   view().innerHTML = piece(markup);
+  view().dataset.generation = String(generation);
+}
+
+/** An element's identity across redraws: its id, or its `data-key`. */
+const keyOf = (n) => (n.nodeType === 1 ? n.id || n.getAttribute('data-key') || null : null);
+/** Makes `from` look like `to` by changing only what differs, so nodes the user is on stay. */
+function morph(from, to) {
+  if (from.nodeType !== to.nodeType || from.nodeName !== to.nodeName) return from.replaceWith(to);
+  if (from.nodeType !== 1) {
+    if (from.data !== to.data) from.data = to.data;
+    return;
+  }
+  for (const { name } of [...from.attributes])
+    if (!to.hasAttribute(name)) from.removeAttribute(name);
+  for (const { name, value } of [...to.attributes])
+    if (from.getAttribute(name) !== value) from.setAttribute(name, value);
+  morphChildren(from, to);
+}
+function morphChildren(from, to) {
+  const old = [...from.childNodes];
+  const byKey = new Map(old.filter(keyOf).map((n) => [keyOf(n), n]));
+  const used = new Set();
+  let next = 0;
+  const pairs = [...to.childNodes].map((n) => {
+    const key = keyOf(n);
+    let match = null;
+    if (key) match = byKey.get(key)?.nodeName === n.nodeName ? byKey.get(key) : null;
+    else {
+      let j = next;
+      while (
+        j < old.length &&
+        (used.has(old[j]) || keyOf(old[j]) || old[j].nodeName !== n.nodeName)
+      )
+        j++;
+      if (j < old.length) [match, next] = [old[j], j + 1];
+    }
+    if (match && used.has(match)) match = null;
+    if (match) used.add(match);
+    return [n, match];
+  });
+  // What goes is removed first, so what stays is not moved: moving a node blurs it.
+  for (const n of old) if (!used.has(n)) n.remove();
+  let ref = from.firstChild;
+  for (const [n, match] of pairs) {
+    if (!match) from.insertBefore(n, ref);
+    else {
+      if (match === ref) ref = ref.nextSibling;
+      else from.insertBefore(match, ref);
+      morph(match, n);
+    }
+  }
+}
+/**
+ * Redraws the view in place: a live update changes what changed and keeps the focused element,
+ * the scroll position and anything typed. A view's first draw (after navigating) starts afresh.
+ */
+function patchView(markup) {
+  const v = view();
+  if (v.dataset.generation !== String(generation)) return show(markup);
+  const [x, y] = [window.scrollX, window.scrollY];
+  const focused = document.activeElement;
+  const template = document.createElement('template');
+  template.innerHTML = piece(markup);
+  morphChildren(v, template.content);
+  if (focused && focused !== document.body && !focused.isConnected && keyOf(focused))
+    document.getElementById(focused.id)?.focus({ preventScroll: true });
+  if (window.scrollX !== x || window.scrollY !== y) window.scrollTo(x, y);
+}
+
+const FOCUSABLE =
+  'button:not([disabled]), [href], input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+/**
+ * Opens a modal dialog (native <dialog>, showModal): focus goes inside (to `[autofocus]` or the
+ * first control), Tab and Shift+Tab stay inside, Escape or any `[data-close]` closes it, and
+ * focus goes back to what opened it.
+ */
+function openDialog(markup, { id, label } = {}) {
+  const opener = document.activeElement;
+  const dialog = document.createElement('dialog');
+  if (id) dialog.id = id;
+  if (label) dialog.setAttribute('aria-label', label);
+  dialog.innerHTML = piece(markup);
+  document.body.append(dialog);
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab') return;
+    const items = $$(FOCUSABLE, dialog).filter((el) => el.offsetParent !== null);
+    if (!items.length) return;
+    const [first, last] = [items[0], items[items.length - 1]];
+    const at = document.activeElement;
+    if (e.shiftKey && (at === first || !dialog.contains(at))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (at === last || !dialog.contains(at))) {
+      e.preventDefault();
+      first.focus();
+    }
+  });
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener?.isConnected) opener.focus();
+  });
+  for (const b of $$('[data-close]', dialog)) b.addEventListener('click', () => dialog.close());
+  onLeave(() => dialog.open && dialog.close());
+  dialog.showModal();
+  ($('[autofocus]', dialog) ?? $(FOCUSABLE, dialog))?.focus();
+  return dialog;
 }
 function debounce(fn, ms) {
   let timer;
@@ -134,11 +250,27 @@ async function download(path) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * What went wrong, in the reader's language: the server's stable error codes and field rules have
+ * texts of their own (web/i18n.js, `err.*`); the server's English message is the last resort.
+ */
 function errorText(err) {
   if (err instanceof ApiError && err.status === 403) return t('common.forbidden');
-  const details = err?.body?.details;
+  if (err instanceof TypeError) return t('err.network');
+  const body = err?.body;
+  const details = body?.details;
   if (Array.isArray(details) && details.length)
-    return details.map((d) => d.message ?? `${d.field}: ${d.rule}`).join('\n');
+    return details
+      .map((d) =>
+        hasText(`err.${d.field}.${d.rule}`)
+          ? t(`err.${d.field}.${d.rule}`)
+          : hasText('err.field')
+            ? t('err.field', { field: d.field })
+            : (d.message ?? `${d.field}: ${d.rule}`),
+      )
+      .join('\n');
+  if (body?.error && hasText(`err.${body.error}`)) return t(`err.${body.error}`);
+  if (body?.error && hasText('err.other')) return t('err.other', { code: body.error });
   return err?.message ?? String(err);
 }
 
@@ -269,6 +401,8 @@ async function route() {
     return;
   }
   const parts = hash.slice(2).split('/');
+  // A new page starts at its top (after sending, the broadcast's page, not where the form was).
+  window.scrollTo(0, 0);
   try {
     if (hash === '#/login') return loginView();
     if (parts[0] === '') return await boardView();
@@ -344,6 +478,8 @@ function resultBadges(b) {
 }
 function outcomeText(o) {
   if (!o) return t('board.noBroadcast');
+  // Called off: that is the whole story, not "uncovered".
+  if (o.status === 'cancelled' && o.outcome !== 'covered') return t('status.cancelled');
   return o.reason
     ? `${t(`outcome.${o.outcome}`)} · ${t(`reason.${o.reason}`)}`
     : t(`outcome.${o.outcome}`);
@@ -362,7 +498,7 @@ async function boardView() {
       towns.get(v.townCode).villages.push(v);
     }
     const s = board.summary;
-    show(
+    patchView(
       html`<h1>${t('board.title')}</h1>
         <p id="board-summary" data-villages="${s.villages}" data-online="${s.devicesOnline}">
           ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}
@@ -519,7 +655,7 @@ function progressBar(d) {
   return html`<div
       class="bar"
       role="img"
-      aria-label="${parts.map(([k, x]) => `${k} ${x}`).join(', ')}"
+      aria-label="${parts.map(([k, x]) => `${t(`bc.progress.${k === 'progress' ? 'inProgress' : k}`)} ${x}`).join(', ')}"
     >
       ${parts.map(([k, x]) => (x ? html`<span class="${k}" style="width: ${pct(x).toFixed(2)}%"></span>` : ''))}
     </div>
@@ -530,7 +666,7 @@ function progressBar(d) {
 }
 
 function broadcastRow(b) {
-  return html`<tr data-id="${b.id}">
+  return html`<tr data-id="${b.id}" data-key="b-${b.id}">
     <td><a href="#/broadcasts/${b.id}">${b.title}</a></td>
     <td>${levelBadge(b.level)}</td>
     <td>${resultBadges(b)}</td>
@@ -544,7 +680,7 @@ async function broadcastsView() {
   const load = async () => {
     const page = await api('/api/broadcasts?limit=100');
     if (!here()) return;
-    show(
+    patchView(
       html`<div class="toolbar">
           <h1 class="grow">${t('bc.title')}</h1>
           ${canOperate() ? html`<a class="button primary" id="new-broadcast" href="#/new">${t('bc.new')}</a>` : ''}
@@ -580,24 +716,61 @@ async function broadcastsView() {
       if (event !== 'update') return;
       for (const b of data.broadcasts) {
         const row = $(`tr[data-id="${b.id}"]`);
-        if (row) row.outerHTML = piece(broadcastRow(b));
-        else reload();
+        if (!row) reload();
+        else {
+          // In place, like patchView: a link or button focused in the row stays focused.
+          const template = document.createElement('template');
+          template.innerHTML = piece(broadcastRow(b)).trim();
+          morph(row, template.content.firstElementChild);
+        }
       }
     }),
   );
   await load();
 }
 
+/** The server's own reasons for ending a broadcast early, by their fixed wording. */
+const END_REASONS = [
+  ['no enabled device in the target', 'end.noDevice'],
+  ['its window closed before it could be sent', 'end.missed'],
+  ['could not prepare the audio', 'end.audio'],
+];
+/** Why a broadcast ended early, and for a cancel who did it and when. */
+function endText(b) {
+  if (b.status === 'cancelled') {
+    // Broadcasts cancelled before the reason was required said "cancelled by <token>".
+    const legacy = !b.cancelledBy && /^cancelled by /.exec(b.endReason ?? '');
+    return t('detail.cancelledBy', {
+      by: b.cancelledBy ?? (legacy ? b.endReason.slice(13) : '—'),
+      reason: legacy ? '—' : (b.endReason ?? '—'),
+      at: fmtTime(b.endedAt),
+    });
+  }
+  if (!b.endReason) return '';
+  const known = END_REASONS.find(([start]) => b.endReason.startsWith(start));
+  return known ? t(known[1]) : b.endReason;
+}
+/** A village's outcome in one broadcast; in a cancelled one, what was not heard was called off. */
+function villageOutcomeText(v, b) {
+  if (v.outcome === 'covered')
+    return `${t('outcome.covered')}${v.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}`;
+  return b.status === 'cancelled' ? t('status.cancelled') : t(`outcome.${v.outcome}`);
+}
+const METHODS = ['loudspeaker', 'speaker_cart', 'door_to_door', 'phone'];
+/** `YYYY-MM-DDTHH:MM` in local time, for a datetime-local input. */
+function localInput(ms) {
+  const d = new Date(ms);
+  return new Date(ms - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
 async function broadcastView(id) {
   const here = stillHere();
-  const load = async () => {
-    const [b, c] = await Promise.all([
-      api(`/api/broadcasts/${encodeURIComponent(id)}`),
-      api(`/api/broadcasts/${encodeURIComponent(id)}/coverage`),
-    ]);
-    if (!here()) return;
+  const isAdmin = () => session.get()?.role === 'admin';
+  let current = null;
+  const render = (b, c, confirmations) => {
     const s = c.summary;
     const uncovered = c.villages.filter((v) => v.outcome !== 'covered');
+    const names = new Map(c.villages.map((v) => [v.code, v.name]));
     const start = Date.parse(c.broadcast.startAt);
     const span = Math.max(
       1,
@@ -615,198 +788,382 @@ async function broadcastView(id) {
           ></span>`
         : '';
     const open = ['scheduled', 'dispatching', 'active'].includes(b.status);
-    show(
-      html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
-        <div class="toolbar">
-          <h1 class="grow">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
-          <button type="button" id="csv">${t('common.csv')}</button>
-          ${canOperate() && open ? html`<button type="button" class="danger" id="cancel">${t('detail.cancel')}</button>` : ''}
+    const cancelled = b.status === 'cancelled';
+    const canConfirm = canOperate() && b.dispatchedAt && !cancelled;
+    const ended = endText(b);
+    return html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
+      <div class="toolbar">
+        <h1 class="grow" id="bc-title">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
+        <button type="button" id="csv" data-action="csv">${t('common.csv')}</button>
+        ${canOperate() && open ? html`<button type="button" class="danger" id="cancel" data-action="cancel">${t('detail.cancel')}</button>` : ''}
+      </div>
+      ${cancelled ? html`<p class="notice cancelled" id="cancelled-notice" role="status">${ended}</p>` : ''}
+      <p class="muted" id="bc-window">
+        ${t('detail.window')}: ${fmtTime(b.startAt)} –
+        ${fmtTime(b.expiresAt)}${ended && !cancelled ? ` · ${ended}` : ''}
+      </p>
+      <div
+        class="cards"
+        id="coverage-summary"
+        data-rate="${s.rate ?? ''}"
+        data-covered="${s.covered}"
+        data-targeted="${s.targeted}"
+      >
+        <div class="stat">
+          <div class="v">${s.targeted}</div>
+          <div class="k">${t('detail.targeted')}</div>
         </div>
-        <p class="muted">
-          ${t('detail.window')}: ${fmtTime(b.startAt)} –
-          ${fmtTime(b.expiresAt)}${b.endReason ? ` · ${b.endReason}` : ''}
+        <div class="stat">
+          <div class="v ok-text">${s.covered}</div>
+          <div class="k">${t('detail.covered')} (${t('detail.manual')} ${s.coveredManually})</div>
+        </div>
+        <div class="stat">
+          <div class="v">${s.partial}</div>
+          <div class="k">${t('detail.partial')}</div>
+        </div>
+        <div class="stat">
+          <div class="v">${s.uncovered}</div>
+          <div class="k">${cancelled ? t('detail.notHeard') : t('detail.uncovered')}</div>
+        </div>
+        <div class="stat">
+          <div class="v" id="coverage-rate">${fmtPct(s.rate)}</div>
+          <div class="k">${t('detail.rate')}</div>
+        </div>
+      </div>
+      <div class="card" id="bc-progress">${progressBar(b.deliveries)}</div>
+      <h2>${t('detail.milestones')}</h2>
+      ${['firstSound', 'played'].map(
+        (kind) =>
+          html`<div class="cards" id="milestones-${kind}">
+            ${c.milestones[kind].map(
+              (m) =>
+                html`<div class="stat" data-share="${m.share}" data-after="${m.afterMs ?? ''}">
+                  <div class="v">
+                    ${m.afterMs === null ? t('detail.notYet') : fmtDuration(m.afterMs)}
+                  </div>
+                  <div class="k">
+                    ${t(`detail.${kind}`)} ·
+                    ${t('detail.milestone', { share: fmtPct(m.share), villages: m.villages })}
+                  </div>
+                </div>`,
+            )}
+          </div>`,
+      )}
+      <h2>${cancelled ? t('detail.notHeardList') : t('detail.uncoveredList')}</h2>
+      ${
+        uncovered.length
+          ? html`<div class="scroll">
+              <table id="uncovered">
+                <tr>
+                  <th>${t('detail.col.town')}</th>
+                  <th>${t('detail.col.village')}</th>
+                  <th>${t('detail.col.outcome')}</th>
+                  <th>${t('detail.col.reason')}</th>
+                  <th></th>
+                </tr>
+                ${uncovered.map(
+                  (v) =>
+                    html`<tr
+                      data-key="u-${v.code}"
+                      data-code="${v.code}"
+                      data-reason="${v.reason ?? ''}"
+                    >
+                      <td>${v.townName}</td>
+                      <td><a href="#/village/${v.code}">${v.name}</a></td>
+                      <td class="outcome">${villageOutcomeText(v, b)}</td>
+                      <td>
+                        ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br /><small class="muted">${v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; ')}</small>` : ''}
+                      </td>
+                      <td>
+                        ${canConfirm ? html`<button type="button" class="confirm" id="confirm-${v.code}" data-action="confirm" data-code="${v.code}" data-name="${v.name}">${t('detail.confirm')}</button>` : ''}
+                      </td>
+                    </tr>`,
+                )}
+              </table>
+            </div>`
+          : html`<p class="ok-text">${t('detail.allCovered')}</p>`
+      }
+      <h2>${t('detail.manualList')}</h2>
+      ${
+        confirmations.length
+          ? html`<div class="scroll">
+              <table id="confirmations">
+                <tr>
+                  <th>${t('detail.col.village')}</th>
+                  <th>${t('confirm.method')}</th>
+                  <th>${t('confirm.heardAt')}</th>
+                  <th>${t('confirm.by')}</th>
+                  <th class="hide-narrow">${t('confirm.recordedBy')}</th>
+                  <th>${t('confirm.note')}</th>
+                  <th>${t('bc.col.status')}</th>
+                  <th></th>
+                </tr>
+                ${confirmations.map(
+                  (m) =>
+                    html`<tr
+                      data-key="m-${m.id}"
+                      data-id="${m.id}"
+                      data-code="${m.villageCode}"
+                      data-withdrawn="${m.withdrawn ? 'yes' : 'no'}"
+                      class="${m.withdrawn ? 'withdrawn' : ''}"
+                    >
+                      <td>${names.get(m.villageCode) ?? m.villageCode}</td>
+                      <td class="method">${m.method ? t(`method.${m.method}`) : '—'}</td>
+                      <td>${fmtTime(m.heardAt)}</td>
+                      <td>${m.confirmedBy}</td>
+                      <td class="hide-narrow">${m.recordedBy}</td>
+                      <td>${m.note ?? ''}</td>
+                      <td class="state">
+                        ${m.withdrawn ? t('confirm.withdrawnBy', { by: m.withdrawn.by, reason: m.withdrawn.reason, at: fmtTime(m.withdrawn.at) }) : t('confirm.standing')}
+                      </td>
+                      <td>
+                        ${isAdmin() && !m.withdrawn ? html`<button type="button" id="withdraw-${m.id}" data-action="withdraw" data-id="${m.id}" data-name="${names.get(m.villageCode) ?? m.villageCode}">${t('confirm.withdraw')}</button>` : ''}
+                      </td>
+                    </tr>`,
+                )}
+              </table>
+            </div>`
+          : html`<p class="muted">${t('detail.noManual')}</p>`
+      }
+      <h2>${t('detail.byTown')}</h2>
+      <div class="scroll">
+        <table>
+          <tr>
+            <th>${t('detail.col.town')}</th>
+            <th class="num">${t('detail.targeted')}</th>
+            <th class="num">${t('detail.covered')}</th>
+            <th class="num">${t('detail.partial')}</th>
+            <th class="num">${t('detail.uncovered')}</th>
+            <th class="num">${t('detail.rate')}</th>
+          </tr>
+          ${c.byTown.map(
+            (x) =>
+              html`<tr data-key="t-${x.townCode}">
+                <td>${x.townName}</td>
+                <td class="num">${x.targeted}</td>
+                <td class="num">${x.covered}</td>
+                <td class="num">${x.partial}</td>
+                <td class="num">${x.uncovered}</td>
+                <td class="num">${fmtPct(x.rate)}</td>
+              </tr>`,
+          )}
+        </table>
+      </div>
+      <h2>${t('detail.byType')}</h2>
+      <div class="scroll">
+        <table>
+          <tr>
+            <th>${t('detail.col.type')}</th>
+            <th class="num">${t('detail.col.devices')}</th>
+            <th class="num">${t('detail.col.played')}</th>
+            <th class="num">${t('detail.col.failed')}</th>
+            <th class="num">${t('detail.rate')}</th>
+          </tr>
+          ${c.byType.map(
+            (x) =>
+              html`<tr data-key="y-${x.type}">
+                <td>${t(`type.${x.type}`)}</td>
+                <td class="num">${x.devices}</td>
+                <td class="num">${x.played}</td>
+                <td class="num">${x.failed}</td>
+                <td class="num">${fmtPct(x.rate)}</td>
+              </tr>`,
+          )}
+        </table>
+      </div>
+      <h2>${t('detail.timeline')}</h2>
+      <div class="scroll">
+        <table id="timeline">
+          <tr>
+            <th>${t('detail.col.village')}</th>
+            <th>${t('detail.col.outcome')}</th>
+            <th>${t('detail.firstSoundAt')}</th>
+            <th>${t('detail.playedAt')}</th>
+            <th style="width: 40%"></th>
+          </tr>
+          ${c.villages.map(
+            (v) =>
+              html`<tr data-key="v-${v.code}" data-code="${v.code}">
+                <td>${v.name} <small class="muted hide-narrow">${v.townName}</small></td>
+                <td class="outcome">${villageOutcomeText(v, b)}</td>
+                <td class="first-sound">${after(v.firstSoundAt)}</td>
+                <td class="played">${after(v.playedAt)}</td>
+                <td>
+                  <div class="timeline">
+                    ${mark(v.firstSoundAt, 'sound')}${mark(v.playedAt, 'done')}
+                  </div>
+                </td>
+              </tr>`,
+          )}
+        </table>
+      </div>`;
+  };
+  const load = async () => {
+    const [b, c, confirmations] = await Promise.all([
+      api(`/api/broadcasts/${encodeURIComponent(id)}`),
+      api(`/api/broadcasts/${encodeURIComponent(id)}/coverage`),
+      api(`/api/broadcasts/${encodeURIComponent(id)}/confirmations`),
+    ]);
+    if (!here()) return;
+    current = b;
+    // Live updates change the page in place: focus, scroll and open dialogs stay.
+    patchView(render(b, c, confirmations));
+  };
+
+  const cancelDialog = () => {
+    const dialog = openDialog(
+      html`<form id="cancel-form" class="card">
+        <h2>${t('detail.cancel')}</h2>
+        <p>${t('detail.cancelConfirm')}</p>
+        <p>
+          <label for="cancel-reason">${t('detail.cancelReason')}</label><br />
+          <textarea id="cancel-reason" required maxlength="200" rows="2" autofocus></textarea>
         </p>
-        <div
-          class="cards"
-          id="coverage-summary"
-          data-rate="${s.rate ?? ''}"
-          data-covered="${s.covered}"
-          data-targeted="${s.targeted}"
-        >
-          <div class="stat">
-            <div class="v">${s.targeted}</div>
-            <div class="k">${t('detail.targeted')}</div>
-          </div>
-          <div class="stat">
-            <div class="v ok-text">${s.covered}</div>
-            <div class="k">${t('detail.covered')} (${t('detail.manual')} ${s.coveredManually})</div>
-          </div>
-          <div class="stat">
-            <div class="v">${s.partial}</div>
-            <div class="k">${t('detail.partial')}</div>
-          </div>
-          <div class="stat">
-            <div class="v">${s.uncovered}</div>
-            <div class="k">${t('detail.uncovered')}</div>
-          </div>
-          <div class="stat">
-            <div class="v" id="coverage-rate">${fmtPct(s.rate)}</div>
-            <div class="k">${t('detail.rate')}</div>
-          </div>
+        <p class="error" id="cancel-error" role="alert"></p>
+        <div class="toolbar">
+          <button type="submit" class="danger" id="cancel-go">${t('detail.cancelGo')}</button>
+          <button type="button" data-close>${t('common.back')}</button>
         </div>
-        <div class="card">${progressBar(b.deliveries)}</div>
-        <h2>${t('detail.milestones')}</h2>
-        ${['firstSound', 'played'].map(
-          (kind) =>
-            html`<div class="cards" id="milestones-${kind}">
-              ${c.milestones[kind].map(
-                (m) =>
-                  html`<div class="stat" data-share="${m.share}" data-after="${m.afterMs ?? ''}">
-                    <div class="v">
-                      ${m.afterMs === null ? t('detail.notYet') : fmtDuration(m.afterMs)}
-                    </div>
-                    <div class="k">
-                      ${t(`detail.${kind}`)} ·
-                      ${t('detail.milestone', { share: fmtPct(m.share), villages: m.villages })}
-                    </div>
-                  </div>`,
-              )}
-            </div>`,
-        )}
-        <h2>${t('detail.uncoveredList')}</h2>
-        ${
-          uncovered.length
-            ? html`<div class="scroll">
-                <table id="uncovered">
-                  <tr>
-                    <th>${t('detail.col.town')}</th>
-                    <th>${t('detail.col.village')}</th>
-                    <th>${t('detail.col.outcome')}</th>
-                    <th>${t('detail.col.reason')}</th>
-                    <th></th>
-                  </tr>
-                  ${uncovered.map(
-                    (v) =>
-                      html`<tr data-code="${v.code}" data-reason="${v.reason ?? ''}">
-                        <td>${v.townName}</td>
-                        <td><a href="#/village/${v.code}">${v.name}</a></td>
-                        <td>${t(`outcome.${v.outcome}`)}</td>
-                        <td>
-                          ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br /><small class="muted">${v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; ')}</small>` : ''}
-                        </td>
-                        <td>
-                          ${canOperate() && b.dispatchedAt ? html`<button type="button" class="confirm" data-code="${v.code}" data-name="${v.name}">${t('detail.confirm')}</button>` : ''}
-                        </td>
-                      </tr>`,
-                  )}
-                </table>
-              </div>`
-            : html`<p class="ok-text">${t('detail.allCovered')}</p>`
-        }
-        <h2>${t('detail.byTown')}</h2>
-        <div class="scroll">
-          <table>
-            <tr>
-              <th>${t('detail.col.town')}</th>
-              <th class="num">${t('detail.targeted')}</th>
-              <th class="num">${t('detail.covered')}</th>
-              <th class="num">${t('detail.partial')}</th>
-              <th class="num">${t('detail.uncovered')}</th>
-              <th class="num">${t('detail.rate')}</th>
-            </tr>
-            ${c.byTown.map(
-              (x) =>
-                html`<tr>
-                  <td>${x.townName}</td>
-                  <td class="num">${x.targeted}</td>
-                  <td class="num">${x.covered}</td>
-                  <td class="num">${x.partial}</td>
-                  <td class="num">${x.uncovered}</td>
-                  <td class="num">${fmtPct(x.rate)}</td>
-                </tr>`,
-            )}
-          </table>
-        </div>
-        <h2>${t('detail.byType')}</h2>
-        <div class="scroll">
-          <table>
-            <tr>
-              <th>${t('detail.col.type')}</th>
-              <th class="num">${t('detail.col.devices')}</th>
-              <th class="num">${t('detail.col.played')}</th>
-              <th class="num">${t('detail.col.failed')}</th>
-              <th class="num">${t('detail.rate')}</th>
-            </tr>
-            ${c.byType.map(
-              (x) =>
-                html`<tr>
-                  <td>${t(`type.${x.type}`)}</td>
-                  <td class="num">${x.devices}</td>
-                  <td class="num">${x.played}</td>
-                  <td class="num">${x.failed}</td>
-                  <td class="num">${fmtPct(x.rate)}</td>
-                </tr>`,
-            )}
-          </table>
-        </div>
-        <h2>${t('detail.timeline')}</h2>
-        <div class="scroll">
-          <table>
-            <tr>
-              <th>${t('detail.col.village')}</th>
-              <th>${t('detail.col.outcome')}</th>
-              <th>${t('detail.firstSoundAt')}</th>
-              <th>${t('detail.playedAt')}</th>
-              <th style="width: 40%"></th>
-            </tr>
-            ${c.villages.map(
-              (v) =>
-                html`<tr data-code="${v.code}">
-                  <td>${v.name} <small class="muted hide-narrow">${v.townName}</small></td>
-                  <td>
-                    ${t(`outcome.${v.outcome}`)}${v.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
-                  </td>
-                  <td class="first-sound">${after(v.firstSoundAt)}</td>
-                  <td class="played">${after(v.playedAt)}</td>
-                  <td>
-                    <div class="timeline">
-                      ${mark(v.firstSoundAt, 'sound')}${mark(v.playedAt, 'done')}
-                    </div>
-                  </td>
-                </tr>`,
-            )}
-          </table>
-        </div>`,
+      </form>`,
+      { id: 'cancel-dialog', label: t('detail.cancel') },
     );
-    $('#csv').addEventListener('click', () =>
-      download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
-        showError(err),
-      ),
-    );
-    $('#cancel')?.addEventListener('click', async () => {
-      if (!confirm(t('detail.cancelConfirm'))) return;
+    $('#cancel-form', dialog).addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const reason = $('#cancel-reason', dialog).value.trim();
+      if (!reason) {
+        $('#cancel-error', dialog).textContent = t('err.reason.isDisplayName');
+        return;
+      }
+      $('#cancel-go', dialog).disabled = true;
       try {
-        await api(`/api/broadcasts/${id}/cancel`, { method: 'POST', body: {} });
+        await api(`/api/broadcasts/${id}/cancel`, { method: 'POST', body: { reason } });
+        dialog.close();
         await load();
       } catch (err) {
-        showError(err);
+        $('#cancel-error', dialog).textContent = errorText(err);
+        $('#cancel-go', dialog).disabled = false;
       }
     });
-    for (const button of $$('button.confirm')) {
-      button.addEventListener('click', async () => {
-        if (!confirm(t('detail.confirmPrompt', { village: button.dataset.name }))) return;
-        try {
-          await api(`/api/broadcasts/${id}/confirmations`, {
-            method: 'POST',
-            body: { village: button.dataset.code },
-          });
-          await load();
-        } catch (err) {
-          showError(err);
-        }
-      });
-    }
   };
+
+  const confirmDialog = (code, name) => {
+    const now = Date.now();
+    const startMs = Date.parse(current.startAt);
+    const dialog = openDialog(
+      html`<form id="manual-form" class="card">
+        <h2>${t('confirm.title', { village: name })}</h2>
+        <div class="row">
+          <label for="c-method">${t('confirm.method')}</label>
+          <select id="c-method" required>
+            <option value="">${t('confirm.pick')}</option>
+            ${METHODS.map((m) => html`<option value="${m}">${t(`method.${m}`)}</option>`)}
+          </select>
+        </div>
+        <div class="row">
+          <label for="c-heard">${t('confirm.heardAt')}</label>
+          <input
+            type="datetime-local"
+            id="c-heard"
+            required
+            value="${localInput(now)}"
+            min="${localInput(startMs)}"
+            max="${localInput(now + 60_000)}"
+          />
+        </div>
+        <div class="row">
+          <label for="c-by">${t('confirm.by')}</label>
+          <input id="c-by" maxlength="100" placeholder="${session.get()?.name ?? ''}" />
+        </div>
+        <div class="row">
+          <label for="c-note">${t('confirm.note')}</label>
+          <textarea id="c-note" maxlength="500" rows="3"></textarea>
+        </div>
+        <p class="error" id="c-error" role="alert"></p>
+        <div class="toolbar">
+          <button type="submit" class="primary" id="c-save">${t('confirm.save')}</button>
+          <button type="button" data-close>${t('common.back')}</button>
+        </div>
+      </form>`,
+      { id: 'manual-dialog', label: t('confirm.title', { village: name }) },
+    );
+    $('#manual-form', dialog).addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const by = $('#c-by', dialog).value.trim();
+      const note = $('#c-note', dialog).value.trim();
+      const heard = $('#c-heard', dialog).value;
+      // Minutes typed for the minute the broadcast started still count (the server allows one).
+      const heardAt = new Date(Math.max(Date.parse(toIso(heard)), startMs)).toISOString();
+      $('#c-save', dialog).disabled = true;
+      try {
+        await api(`/api/broadcasts/${id}/confirmations`, {
+          method: 'POST',
+          body: {
+            village: code,
+            method: $('#c-method', dialog).value,
+            heardAt,
+            ...(by ? { by } : {}),
+            ...(note ? { note } : {}),
+          },
+        });
+        dialog.close();
+        await load();
+      } catch (err) {
+        $('#c-error', dialog).textContent = errorText(err);
+        $('#c-save', dialog).disabled = false;
+      }
+    });
+  };
+
+  const withdrawDialog = (confirmationId, name) => {
+    const dialog = openDialog(
+      html`<form id="withdraw-form" class="card">
+        <h2>${t('confirm.withdrawTitle', { village: name })}</h2>
+        <p>${t('confirm.withdrawText')}</p>
+        <p>
+          <label for="w-reason">${t('confirm.withdrawReason')}</label><br />
+          <textarea id="w-reason" required maxlength="200" rows="2" autofocus></textarea>
+        </p>
+        <p class="error" id="w-error" role="alert"></p>
+        <div class="toolbar">
+          <button type="submit" class="danger" id="w-go">${t('confirm.withdraw')}</button>
+          <button type="button" data-close>${t('common.back')}</button>
+        </div>
+      </form>`,
+      { id: 'withdraw-dialog', label: t('confirm.withdrawTitle', { village: name }) },
+    );
+    $('#withdraw-form', dialog).addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const reason = $('#w-reason', dialog).value.trim();
+      $('#w-go', dialog).disabled = true;
+      try {
+        await api(`/api/broadcasts/${id}/confirmations/${confirmationId}/withdraw`, {
+          method: 'POST',
+          body: { reason },
+        });
+        dialog.close();
+        await load();
+      } catch (err) {
+        $('#w-error', dialog).textContent = errorText(err);
+        $('#w-go', dialog).disabled = false;
+      }
+    });
+  };
+
+  // One listener for the whole page: buttons drawn by a live update work without rebinding.
+  const onClick = (e) => {
+    const button = e.target.closest('[data-action]');
+    if (!button || !view().contains(button)) return;
+    const { action } = button.dataset;
+    if (action === 'csv')
+      download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
+        showError(err),
+      );
+    else if (action === 'cancel') cancelDialog();
+    else if (action === 'confirm') confirmDialog(button.dataset.code, button.dataset.name);
+    else if (action === 'withdraw') withdrawDialog(button.dataset.id, button.dataset.name);
+  };
+  view().addEventListener('click', onClick);
+  onLeave(() => view().removeEventListener('click', onClick));
   const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
   onLeave(
     live.on(
@@ -1007,8 +1364,7 @@ async function newBroadcastView() {
         </div>
         <p class="error" id="form-error" role="alert"></p>
         <button class="primary" type="submit" id="send">${t('new.submit')}</button>
-      </form>
-      <div id="confirm" class="modal" hidden></div>`,
+      </form>`,
   );
   const clip = $('#clip');
   await clipOptions(clip);
@@ -1034,12 +1390,14 @@ async function newBroadcastView() {
     try {
       let c = await api('/api/clips', { method: 'POST', body: form });
       while (c.status !== 'ready' && c.status !== 'failed') {
-        state.textContent = t('new.clip.processing', { status: c.status });
+        state.textContent = t('new.clip.processing');
         await new Promise((r) => setTimeout(r, 700));
         c = await api(`/api/clips/${c.id}`);
       }
       if (c.status === 'failed') {
-        state.textContent = t('new.clip.failed', { reason: c.failureReason });
+        // The server's words (English, from ffmpeg) go in the tooltip for whoever fixes it.
+        state.textContent = t('new.clip.failed');
+        state.title = c.failureReason ?? '';
         return;
       }
       state.textContent = t('new.clip.ready', { seconds: Math.round(c.durationMs / 100) / 10 });
@@ -1099,23 +1457,21 @@ async function newBroadcastView() {
     }
     if (!EMERGENCY.has(b.level)) return void send();
     // Emergencies interrupt everything and ignore quiet hours: one more, explicit step.
-    const modal = $('#confirm');
-    modal.innerHTML = piece(
-      html`<div class="card" role="dialog" aria-modal="true">
-        <h2>${t('new.confirmTitle')}</h2>
+    const dialog = openDialog(
+      html`<div class="card">
+        <h2 id="confirm-title">${t('new.confirmTitle')}</h2>
         <p>
           ${t('new.confirmText', { villages: reachOf.value()?.villages ?? '?', devices: reachOf.value()?.devices ?? '?', level: t(`level.${b.level}`), title: b.title })}
         </p>
         <div class="toolbar">
           <button type="button" class="danger" id="confirm-send">${t('new.confirmGo')}</button>
-          <button type="button" id="confirm-back">${t('common.back')}</button>
+          <button type="button" id="confirm-back" data-close autofocus>${t('common.back')}</button>
         </div>
       </div>`,
+      { id: 'confirm', label: t('new.confirmTitle') },
     );
-    modal.hidden = false;
-    $('#confirm-back').addEventListener('click', () => (modal.hidden = true));
-    $('#confirm-send').addEventListener('click', () => {
-      modal.hidden = true;
+    $('#confirm-send', dialog).addEventListener('click', () => {
+      dialog.close();
       void send();
     });
   });
@@ -1447,8 +1803,7 @@ async function scheduleFormView(id) {
         </div>
         <p class="error" id="form-error" role="alert"></p>
         <button class="primary" type="submit" id="s-save">${t('common.save')}</button>
-      </form>
-      <div id="confirm" class="modal" hidden></div>`,
+      </form>`,
   );
   await clipOptions($('#clip'), existing?.template.clipId);
   const reachOf = reachLine($('#reach'));
@@ -1678,10 +2033,8 @@ async function scheduleFormView(id) {
     // A level I/II schedule is an emergency sent later without anyone looking: confirm it now,
     // with its reach, as sending one is confirmed.
     const reach = reachOf.value();
-    const modal = $('#confirm');
-    modal.innerHTML = piece(
-      html`<div class="card" role="dialog" aria-modal="true">
-        <h2>${t('sch.confirmTitle')}</h2>
+    const dialog = openDialog(
+      html`<h2>${t('sch.confirmTitle')}</h2>
         <p>${levelBadge(body.template.level)}</p>
         <p>
           ${t('sch.confirmText', {
@@ -1694,17 +2047,14 @@ async function scheduleFormView(id) {
         </p>
         <div class="toolbar">
           <button type="button" class="danger" id="confirm-save">${t('sch.confirmGo')}</button>
-          <button type="button" id="confirm-back">${t('common.back')}</button>
-        </div>
-      </div>`,
+          <button type="button" id="confirm-back" data-close autofocus>${t('common.back')}</button>
+        </div>`,
+      { id: 'confirm', label: t('sch.confirmTitle') },
     );
-    modal.hidden = false;
-    $('#confirm-back').addEventListener('click', () => (modal.hidden = true));
-    $('#confirm-save').addEventListener('click', () => {
-      modal.hidden = true;
+    $('#confirm-save', dialog).addEventListener('click', () => {
+      dialog.close();
       void save(body);
     });
-    $('#confirm-back').focus();
   });
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { IsNull, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
 import { chunks, rawSql } from '../database/batch.js';
@@ -10,6 +10,7 @@ import {
   BroadcastEntity,
   BroadcastStatus,
   BroadcastVillageEntity,
+  ConfirmationMethod,
   DeliveryEntity,
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
@@ -46,6 +47,9 @@ export interface FailureGroup {
 export interface ManualGroup {
   villageCode: string;
   firstAt: number;
+  /** Who confirmed the first one, and how (null: recorded before the method was asked). */
+  firstBy: string;
+  firstMethod: ConfirmationMethod | null;
   count: number;
 }
 
@@ -168,6 +172,7 @@ export class BroadcastFactsRepository {
         .createQueryBuilder('c')
         .select('DISTINCT c.village_code', 'villageCode')
         .where('c.broadcast_id = :broadcastId', { broadcastId })
+        .andWhere('c.withdrawn_at IS NULL')
         .getRawMany<{ villageCode: string }>(),
     ]);
     const n = (v: string | number | null) => (v === null ? null : Number(v));
@@ -308,21 +313,30 @@ export class BroadcastFactsRepository {
     return out;
   }
 
-  /** Manual confirmations by village: the first time and how many (IDX_manual_confirmations_broadcast). */
+  /**
+   * Manual confirmations that stand (not withdrawn) by village: the first one's time, method and
+   * who, and how many (IDX_manual_confirmations_broadcast; a broadcast has a few at most per village).
+   */
   async manual(broadcastId: string): Promise<ManualGroup[]> {
-    const rows = await this.confirmations
-      .createQueryBuilder('c')
-      .select('c.village_code', 'villageCode')
-      .addSelect('MIN(c.confirmed_at)', 'firstAt')
-      .addSelect('COUNT(*)', 'count')
-      .where('c.broadcast_id = :broadcastId', { broadcastId })
-      .groupBy('c.village_code')
-      .getRawMany<{ villageCode: string; firstAt: string | number; count: string | number }>();
-    return rows.map((r) => ({
-      villageCode: r.villageCode,
-      firstAt: num(r.firstAt),
-      count: num(r.count),
-    }));
+    const rows = await this.confirmations.find({
+      select: { villageCode: true, confirmedAt: true, confirmedBy: true, method: true, id: true },
+      where: { broadcastId, withdrawnAt: IsNull() },
+      order: { confirmedAt: 'ASC', id: 'ASC' },
+    });
+    const out = new Map<string, ManualGroup>();
+    for (const r of rows) {
+      const g = out.get(r.villageCode);
+      if (g) g.count++;
+      else
+        out.set(r.villageCode, {
+          villageCode: r.villageCode,
+          firstAt: r.confirmedAt,
+          firstBy: r.confirmedBy,
+          firstMethod: r.method,
+          count: 1,
+        });
+    }
+    return [...out.values()];
   }
 
   // ---- period reports ----
@@ -398,6 +412,7 @@ export class BroadcastFactsRepository {
           .select('c.broadcast_id', 'broadcastId')
           .addSelect('c.village_code', 'villageCode')
           .where('c.broadcast_id IN (:...ids)', { ids })
+          .andWhere('c.withdrawn_at IS NULL')
           .groupBy('c.broadcast_id')
           .addGroupBy('c.village_code')
           .getRawMany<{ broadcastId: string; villageCode: string }>()),
@@ -499,6 +514,8 @@ export class BroadcastFactsRepository {
         .createQueryBuilder('b')
         .select(Object.keys(HEADER).map((k) => `b.${k}`))
         .where('b.dispatched_at IS NOT NULL')
+        // A test called off says nothing about a village: its latest real outcome stays shown.
+        .andWhere("NOT (b.level = 'test' AND b.status = 'cancelled')")
         .orderBy('b.start_at', 'DESC')
         .addOrderBy('b.id', 'ASC')
         .skip(offset)
@@ -528,6 +545,8 @@ const HEADER = {
   startAt: true,
   expiresAt: true,
   dispatchedAt: true,
+  endReason: true,
+  cancelledBy: true,
   firstSoundP50Ms: true,
   firstSoundP90Ms: true,
   firstSoundP100Ms: true,

@@ -37,6 +37,19 @@ export const BROADCAST_OUTCOMES = [
 ] as const;
 export type BroadcastOutcome = (typeof BROADCAST_OUTCOMES)[number];
 
+/**
+ * How staff know a village heard a broadcast when no device said so: its loudspeaker played by
+ * hand (村广播人工播放), a speaker cart driven round (流动音箱), door to door (入户通知), by phone
+ * (电话通知).
+ */
+export const CONFIRMATION_METHODS = [
+  'loudspeaker',
+  'speaker_cart',
+  'door_to_door',
+  'phone',
+] as const;
+export type ConfirmationMethod = (typeof CONFIRMATION_METHODS)[number];
+
 /** One announcement to a target. */
 @Entity('broadcasts')
 @Index('IDX_broadcasts_status', ['status'])
@@ -107,6 +120,10 @@ export class BroadcastEntity {
 
   @Column({ type: 'varchar', length: 200, name: 'end_reason', nullable: true })
   endReason!: string | null;
+
+  /** The token that cancelled it (its reason is `endReason`). */
+  @Column({ type: 'varchar', length: 100, name: 'cancelled_by', nullable: true })
+  cancelledBy!: string | null;
 
   @Column({ ...timeColumn, name: 'created_at' })
   createdAt!: number;
@@ -319,6 +336,24 @@ export class ManualConfirmationEntity {
 
   @Column({ type: 'varchar', length: 500, nullable: true })
   note!: string | null;
+
+  /** How the village heard it; null for confirmations recorded before it was asked. */
+  @Column({ type: 'varchar', length: 24, nullable: true })
+  method!: ConfirmationMethod | null;
+
+  /** The token that recorded it (`confirmedBy` is whoever staff named). */
+  @Column({ type: 'varchar', length: 100, name: 'recorded_by', nullable: true })
+  recordedBy!: string | null;
+
+  /** Set when an admin withdrew it: it then counts for nothing, and stays on record. */
+  @Column({ ...timeColumn, name: 'withdrawn_at', nullable: true })
+  withdrawnAt!: number | null;
+
+  @Column({ type: 'varchar', length: 100, name: 'withdrawn_by', nullable: true })
+  withdrawnBy!: string | null;
+
+  @Column({ type: 'varchar', length: 200, name: 'withdraw_reason', nullable: true })
+  withdrawReason!: string | null;
 
   @Column({ ...timeColumn, name: 'created_at' })
   createdAt!: number;

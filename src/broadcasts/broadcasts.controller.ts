@@ -7,7 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { CurrentPrincipal, Principal, RequireRole } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { Page } from '../common/pagination.js';
 import { uuidParam } from '../common/validation.js';
@@ -26,6 +26,7 @@ import {
   ManualConfirmationDto,
   TargetDto,
   TargetPreviewDto,
+  WithdrawConfirmationDto,
 } from './dto/broadcast.dto.js';
 
 @ApiTags('broadcasts')
@@ -106,7 +107,8 @@ export class BroadcastsController {
   @HttpCode(200)
   @ApiOperation({
     summary:
-      'Cancel a broadcast (operator): devices are told to stop; open deliveries end cancelled',
+      'Cancel a broadcast (operator), with a reason: devices are told to stop; open deliveries end cancelled',
+    description: 'The reason and who cancelled are kept (`endReason`, `cancelledBy`).',
   })
   @ApiOkResponse({ type: BroadcastDto })
   @ApiErrors(400, 401, 403, 404, 409)
@@ -148,7 +150,10 @@ export class BroadcastsController {
   @Post(':id/confirmations')
   @ApiOperation({
     summary:
-      'Confirm by hand that a village (or device) played it (operator); reported apart from device confirmations',
+      'Confirm by hand that a village (or device) heard it (operator): how, when and who; reported apart from device confirmations',
+    description:
+      'Refused (409) before it was sent and once it was cancelled. `heardAt` may be neither in the future nor ' +
+      'before the broadcast started (a minute of slack each way). A device confirming later does not replace it.',
   })
   @ApiCreatedResponse({ type: ManualConfirmationDto })
   @ApiErrors(400, 401, 403, 404, 409)
@@ -160,8 +165,28 @@ export class BroadcastsController {
     return this.broadcasts.confirm(id, body, principal.name);
   }
 
+  @Post(':id/confirmations/:confirmationId/withdraw')
+  @HttpCode(200)
+  @RequireRole('admin')
+  @ApiOperation({
+    summary: 'Withdraw a manual confirmation that did not hold up (admin), with a reason',
+    description:
+      'It stays on record with who withdrew it, when and why (and in the audit log); coverage and the ' +
+      'outcome go back to what the devices and the other confirmations say.',
+  })
+  @ApiOkResponse({ type: ManualConfirmationDto })
+  @ApiErrors(400, 401, 403, 404, 409)
+  withdraw(
+    @Param('id', uuidParam('id')) id: string,
+    @Param('confirmationId', uuidParam('confirmationId')) confirmationId: string,
+    @Body() body: WithdrawConfirmationDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ManualConfirmationDto> {
+    return this.broadcasts.withdrawConfirmation(id, confirmationId, body.reason, principal.name);
+  }
+
   @Get(':id/confirmations')
-  @ApiOperation({ summary: 'The manual confirmations of a broadcast' })
+  @ApiOperation({ summary: 'The manual confirmations of a broadcast, withdrawn ones too' })
   @ApiOkResponse({ type: [ManualConfirmationDto] })
   @ApiErrors(400, 401, 404)
   confirmations(@Param('id', uuidParam('id')) id: string): Promise<ManualConfirmationDto[]> {

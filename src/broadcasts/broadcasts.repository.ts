@@ -478,7 +478,26 @@ export class BroadcastsRepository {
   }
 
   confirmationsOf(broadcastId: string): Promise<ManualConfirmationEntity[]> {
-    return this.confirmations.find({ where: { broadcastId }, order: { confirmedAt: 'ASC' } });
+    return this.confirmations.find({
+      where: { broadcastId },
+      order: { confirmedAt: 'ASC', id: 'ASC' },
+    });
+  }
+
+  findConfirmation(broadcastId: string, id: string): Promise<ManualConfirmationEntity | null> {
+    return this.confirmations.findOneBy({ broadcastId, id });
+  }
+
+  /** Marks a confirmation withdrawn unless it already is; true if this call did it. */
+  async withdrawConfirmation(id: string, at: number, by: string, reason: string): Promise<boolean> {
+    const moved = await this.writes.run((m) =>
+      m.update(
+        ManualConfirmationEntity,
+        { id, withdrawnAt: IsNull() },
+        { withdrawnAt: at, withdrawnBy: by, withdrawReason: reason },
+      ),
+    );
+    return (moved.affected ?? 0) > 0;
   }
 
   /** Broadcasts created by a schedule firing (for the exactly-once guard). */

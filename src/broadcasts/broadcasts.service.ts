@@ -19,7 +19,7 @@ import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
-import { BroadcastEntity } from './broadcast.entity.js';
+import { BroadcastEntity, ManualConfirmationEntity } from './broadcast.entity.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
 import type {
@@ -158,6 +158,7 @@ export class BroadcastsService implements OnModuleInit {
       createdBy: by,
       requestKey,
       endReason: null,
+      cancelledBy: null,
       createdAt: now,
       updatedAt: now,
       dispatchedAt: null,
@@ -243,13 +244,10 @@ export class BroadcastsService implements OnModuleInit {
     return this.toDtos(await this.repo.findMany(ids));
   }
 
-  async cancel(id: string, reason: string | undefined, by: string): Promise<BroadcastDto> {
+  /** Cancels with a reason (staff and the devices' `stop` see it) and who cancelled, both kept. */
+  async cancel(id: string, reason: string, by: string): Promise<BroadcastDto> {
     const b = await this.require(id);
-    const cancelled = await this.dispatcher.cancel(
-      b,
-      reason?.trim() || `cancelled by ${by}`,
-      this.clock.now().getTime(),
-    );
+    const cancelled = await this.dispatcher.cancel(b, reason, by, this.clock.now().getTime());
     if (!cancelled) {
       const current = await this.require(id);
       if (current.status !== 'cancelled')
@@ -304,8 +302,9 @@ export class BroadcastsService implements OnModuleInit {
   }
 
   /**
-   * Staff confirm by hand that a village (or a device) played the broadcast: for speaker carts and
-   * devices without a network. Stored as a manual confirmation, reported apart from the devices' own.
+   * Staff confirm by hand that a village (or a device) heard the broadcast: for speaker carts and
+   * devices without a network. Stored as a manual confirmation with how and when it was heard,
+   * reported apart from the devices' own and kept when a device confirms later.
    */
   async confirm(
     id: string,
@@ -315,9 +314,32 @@ export class BroadcastsService implements OnModuleInit {
     const b = await this.require(id);
     if (b.dispatchedAt === null)
       throw new DomainError('conflict', 'NOT_DISPATCHED', `Broadcast ${id} has not been sent yet`);
+    if (b.status === 'cancelled')
+      throw new DomainError(
+        'conflict',
+        'BROADCAST_CANCELLED',
+        `Broadcast ${id} was cancelled; a village cannot be confirmed for it`,
+      );
     if ((input.village === undefined) === (input.device === undefined)) {
       throw new ValidationFailedError([
         { field: 'village', rule: 'oneOf', message: 'give exactly one of village or device' },
+      ]);
+    }
+    const now = this.clock.now().getTime();
+    const heardAt = input.heardAt ? Date.parse(input.heardAt) : now;
+    if (heardAt > now + START_SLACK_MS) {
+      throw new ValidationFailedError([
+        { field: 'heardAt', rule: 'notFuture', message: 'heardAt is in the future' },
+      ]);
+    }
+    // Staff type minutes, not seconds: a minute before the start is still "at the start".
+    if (heardAt < b.startAt - START_SLACK_MS) {
+      throw new ValidationFailedError([
+        {
+          field: 'heardAt',
+          rule: 'notBeforeStart',
+          message: `heardAt is before the broadcast started (${isoTime(b.startAt)})`,
+        },
       ]);
     }
     let villageCode = input.village;
@@ -342,28 +364,26 @@ export class BroadcastsService implements OnModuleInit {
         },
       ]);
     }
-    const now = this.clock.now().getTime();
-    const confirmedAt = input.at ? Date.parse(input.at) : now;
-    if (confirmedAt > now + START_SLACK_MS) {
-      throw new ValidationFailedError([
-        { field: 'at', rule: 'notFuture', message: 'at is in the future' },
-      ]);
-    }
-    const row = {
+    const row: ManualConfirmationEntity = {
       id: randomUUID(),
       broadcastId: id,
       villageCode: villageCode!,
       deviceId: input.device ?? null,
-      confirmedAt,
+      confirmedAt: heardAt,
       confirmedBy: input.by ?? principal,
       note: input.note ?? null,
+      method: input.method,
+      recordedBy: principal,
+      withdrawnAt: null,
+      withdrawnBy: null,
+      withdrawReason: null,
       createdAt: now,
     };
     await this.repo.insertConfirmation(row);
     // After the end a confirmation changes the outcome; before it, the end counts it.
     await this.dispatcher.refreshOutcome(b);
     this.logger.log(
-      `broadcast=${id} village=${row.villageCode} confirmed by hand by=${JSON.stringify(row.confirmedBy)}`,
+      `broadcast=${id} village=${row.villageCode} confirmed by hand method=${row.method} by=${JSON.stringify(row.confirmedBy)} recordedBy=${JSON.stringify(principal)}`,
     );
     this.events.emit({
       kind: 'confirmation',
@@ -375,28 +395,60 @@ export class BroadcastsService implements OnModuleInit {
     return this.confirmationDto(row);
   }
 
+  /**
+   * An admin withdraws a manual confirmation that did not hold up: it stays on record with who
+   * withdrew it and why, and coverage goes back to what the devices (and other confirmations) say.
+   */
+  async withdrawConfirmation(
+    id: string,
+    confirmationId: string,
+    reason: string,
+    by: string,
+  ): Promise<ManualConfirmationDto> {
+    const b = await this.require(id);
+    const found = await this.repo.findConfirmation(id, confirmationId);
+    if (!found) throw new NotFoundError('confirmation', confirmationId);
+    const now = this.clock.now().getTime();
+    if (!(await this.repo.withdrawConfirmation(confirmationId, now, by, reason)))
+      throw new DomainError(
+        'conflict',
+        'CONFIRMATION_WITHDRAWN',
+        `Confirmation ${confirmationId} was already withdrawn`,
+      );
+    await this.dispatcher.refreshOutcome(b);
+    this.logger.log(
+      `broadcast=${id} village=${found.villageCode} confirmation=${confirmationId} withdrawn by=${JSON.stringify(by)} reason=${JSON.stringify(reason)}`,
+    );
+    this.events.emit({
+      kind: 'confirmation',
+      broadcastId: id,
+      villageCode: found.villageCode,
+      deviceId: found.deviceId,
+      at: now,
+    });
+    return this.confirmationDto((await this.repo.findConfirmation(id, confirmationId))!);
+  }
+
   async confirmations(id: string): Promise<ManualConfirmationDto[]> {
     await this.require(id);
     return (await this.repo.confirmationsOf(id)).map((c) => this.confirmationDto(c));
   }
 
-  private confirmationDto(c: {
-    id: string;
-    villageCode: string;
-    deviceId: string | null;
-    confirmedAt: number;
-    confirmedBy: string;
-    note: string | null;
-    createdAt: number;
-  }): ManualConfirmationDto {
+  private confirmationDto(c: ManualConfirmationEntity): ManualConfirmationDto {
     return {
       id: c.id,
       villageCode: c.villageCode,
       deviceId: c.deviceId,
-      confirmedAt: isoTime(c.confirmedAt),
+      method: c.method,
+      heardAt: isoTime(c.confirmedAt),
       confirmedBy: c.confirmedBy,
+      recordedBy: c.recordedBy ?? c.confirmedBy,
       note: c.note,
       manual: true,
+      withdrawn:
+        c.withdrawnAt === null
+          ? null
+          : { at: isoTime(c.withdrawnAt), by: c.withdrawnBy ?? '', reason: c.withdrawReason ?? '' },
       createdAt: isoTime(c.createdAt),
     };
   }
@@ -541,6 +593,7 @@ export class BroadcastsService implements OnModuleInit {
       status: b.status,
       outcome: b.outcome,
       endReason: b.endReason,
+      cancelledBy: b.cancelledBy,
       audio: b.audioSha256
         ? { sha256: b.audioSha256, bytes: b.audioBytes!, durationMs: b.audioDurationMs! }
         : null,

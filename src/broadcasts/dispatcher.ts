@@ -767,12 +767,13 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
   }
 
   /** Cancels a broadcast: open deliveries end `cancelled`, and devices that have it are told to stop. */
-  async cancel(b: BroadcastEntity, reason: string, now: number): Promise<boolean> {
+  async cancel(b: BroadcastEntity, reason: string, by: string, now: number): Promise<boolean> {
     if (
       !(await this.repo.transitionStatus(b.id, ['scheduled', 'dispatching', 'active'], {
         status: 'cancelled',
         outcome: 'cancelled',
         endReason: reason,
+        cancelledBy: by,
         endedAt: now,
         updatedAt: now,
       }))

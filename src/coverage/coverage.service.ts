@@ -4,6 +4,7 @@ import { InjectConfig } from '../config/config.module.js';
 import {
   BroadcastFactsRepository,
   BroadcastHeader,
+  ManualGroup,
 } from '../broadcasts/broadcast-facts.repository.js';
 import { Clock } from '../common/clock.js';
 import { NotFoundError, ValidationFailedError } from '../common/domain-error.js';
@@ -66,7 +67,7 @@ export class CoverageService {
   ) {}
 
   async broadcast(id: string, query: CoverageQuery): Promise<BroadcastCoverageDto> {
-    const { header, report, generatedAt } = await this.computeBroadcast(id);
+    const { header, report, generatedAt, manual } = await this.computeBroadcast(id);
     const villages = query.outcome
       ? report.villages.filter((v) => v.outcome === query.outcome)
       : report.villages;
@@ -79,6 +80,8 @@ export class CoverageService {
         outcome: header.outcome,
         startAt: isoTime(header.startAt),
         expiresAt: isoTime(header.expiresAt),
+        endReason: header.endReason,
+        cancelledBy: header.cancelledBy,
       },
       generatedAt: isoTime(generatedAt),
       summary: report.summary,
@@ -104,17 +107,20 @@ export class CoverageService {
         firstSoundAt: isoOrNull(v.firstSoundAt),
         playedAt: isoOrNull(v.playedAt),
         manualAt: isoOrNull(v.manualAt),
+        manualBy: manual.get(v.code)?.firstBy ?? null,
+        manualMethod: manual.get(v.code)?.firstMethod ?? null,
       })),
     };
   }
 
   async broadcastCsv(id: string, lang: ReportLang): Promise<CsvFile> {
-    const { header, report, generatedAt } = await this.computeBroadcast(id);
+    const { header, report, generatedAt, manual } = await this.computeBroadcast(id);
     return {
       filename: `coverage-${header.id}.csv`,
       csv: broadcastCoverageCsv({
         broadcast: header,
         report,
+        manual,
         generatedAt,
         timeZone: this.config.timeZone,
         lang,
@@ -262,9 +268,13 @@ export class CoverageService {
 
   // ---- computing ----
 
-  private async computeBroadcast(
-    id: string,
-  ): Promise<{ header: BroadcastHeader; report: CoverageReport; generatedAt: number }> {
+  private async computeBroadcast(id: string): Promise<{
+    header: BroadcastHeader;
+    report: CoverageReport;
+    generatedAt: number;
+    /** The standing manual confirmations by village (who and how, for the reports). */
+    manual: Map<string, ManualGroup>;
+  }> {
     const header = await this.facts.header(id);
     if (!header) throw new NotFoundError('broadcast', id);
     const generatedAt = this.clock.now().getTime();
@@ -283,7 +293,12 @@ export class CoverageService {
       manual: new Map(manual.map((m) => [m.villageCode, m.firstAt])),
       online,
     });
-    return { header, report, generatedAt };
+    return {
+      header,
+      report,
+      generatedAt,
+      manual: new Map(manual.map((m) => [m.villageCode, m])),
+    };
   }
 
   private async computePeriod(query: PeriodQuery): Promise<{

@@ -17,6 +17,8 @@ const b = (
   startAt: 0,
   expiresAt: HOUR,
   dispatchedAt: status === 'scheduled' ? null : 0,
+  endReason: null,
+  cancelledBy: null,
   firstSoundP50Ms: 1000,
   firstSoundP90Ms: 2000,
   firstSoundP100Ms: null,

@@ -2,7 +2,7 @@
 import { CsvCell, toCsvReport } from '../common/csv.js';
 import { formatLocal } from '../common/zoned-time.js';
 import type { Level } from '../contract/messages.js';
-import type { BroadcastOutcome } from '../broadcasts/broadcast.entity.js';
+import type { BroadcastOutcome, ConfirmationMethod } from '../broadcasts/broadcast.entity.js';
 import type { CoverageReport, Milestone, UncoveredReason, VillageOutcome } from './coverage.js';
 import type { ReportLang } from './dto/coverage.dto.js';
 import type { PeriodReport, ShareTimes } from './period-report.js';
@@ -50,6 +50,20 @@ const BROADCAST_OUTCOME: Record<ReportLang, Record<BroadcastOutcome, string>> = 
 const COVERED_BY: Record<ReportLang, Record<'devices' | 'manual', string>> = {
   zh: { devices: '设备确认', manual: '人工确认' },
   en: { devices: 'devices', manual: 'manual' },
+};
+const METHOD: Record<ReportLang, Record<ConfirmationMethod, string>> = {
+  zh: {
+    loudspeaker: '村广播人工播放',
+    speaker_cart: '流动音箱',
+    door_to_door: '入户通知',
+    phone: '电话通知',
+  },
+  en: {
+    loudspeaker: 'loudspeaker',
+    speaker_cart: 'speaker_cart',
+    door_to_door: 'door_to_door',
+    phone: 'phone',
+  },
 };
 const LEVEL_ZH: Record<Level, string> = {
   I: 'I级（特别重大）',
@@ -104,6 +118,8 @@ const COLUMNS = {
       '开始播音时间',
       '播完时间',
       '人工确认时间',
+      '人工确认方式',
+      '人工确认人',
     ],
     en: [
       'town_code',
@@ -119,6 +135,8 @@ const COLUMNS = {
       'first_sound_at',
       'played_at',
       'manual_confirmed_at',
+      'manual_method',
+      'manual_by',
     ],
   },
   periodVillages: {
@@ -200,8 +218,12 @@ export interface BroadcastCsvInput {
     outcome: BroadcastOutcome | null;
     startAt: number;
     expiresAt: number;
+    endReason: string | null;
+    cancelledBy: string | null;
   };
   report: CoverageReport;
+  /** The first standing manual confirmation of each village: who and how. */
+  manual: Map<string, { firstBy: string; firstMethod: ConfirmationMethod | null }>;
   generatedAt: number;
   timeZone: string;
   lang: ReportLang;
@@ -230,6 +252,12 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
         ['时区', timeZone],
         ['生成时间', time(input.generatedAt)],
         ['结果', outcome],
+        ...(b.cancelledBy !== null
+          ? ([
+              ['取消人', b.cancelledBy],
+              ['取消原因', b.endReason ?? ''],
+            ] as [string, CsvCell][])
+          : []),
         ['目标村数', s.targeted],
         ['覆盖村数', s.covered],
         ['其中人工确认', s.coveredManually],
@@ -248,6 +276,12 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
         ['time_zone', timeZone],
         ['generated_at', time(input.generatedAt)],
         ['outcome', outcome],
+        ...(b.cancelledBy !== null
+          ? ([
+              ['cancelled_by', b.cancelledBy],
+              ['cancel_reason', b.endReason ?? ''],
+            ] as [string, CsvCell][])
+          : []),
         ['villages_targeted', s.targeted],
         ['villages_covered', s.covered],
         ['covered_manually', s.coveredManually],
@@ -256,21 +290,26 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
         ['coverage_rate', percent(s.rate)],
         ...SHARE_TIME_COLUMNS.en.map((name, i): [string, CsvCell] => [name, times[i]]),
       ];
-  const rows = r.villages.map((v) => [
-    v.townCode,
-    v.townName,
-    v.code,
-    v.name,
-    OUTCOME[lang][v.outcome],
-    v.coveredBy ? COVERED_BY[lang][v.coveredBy] : '',
-    v.reason ? REASON[lang][v.reason] : '',
-    v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; '),
-    v.devices,
-    v.played,
-    time(v.firstSoundAt),
-    time(v.playedAt),
-    time(v.manualAt),
-  ]);
+  const rows = r.villages.map((v) => {
+    const hand = input.manual.get(v.code);
+    return [
+      v.townCode,
+      v.townName,
+      v.code,
+      v.name,
+      OUTCOME[lang][v.outcome],
+      v.coveredBy ? COVERED_BY[lang][v.coveredBy] : '',
+      v.reason ? REASON[lang][v.reason] : '',
+      v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; '),
+      v.devices,
+      v.played,
+      time(v.firstSoundAt),
+      time(v.playedAt),
+      time(v.manualAt),
+      hand?.firstMethod ? METHOD[lang][hand.firstMethod] : '',
+      hand?.firstBy ?? '',
+    ];
+  });
   return toCsvReport(preamble, COLUMNS.broadcastVillages[lang], rows);
 }
 

@@ -105,6 +105,7 @@ export async function seedBigBroadcast(
     fireAt: null,
     createdBy: 'test',
     endReason: null,
+    cancelledBy: null,
     createdAt: startAt,
     updatedAt: startAt,
     dispatchedAt: startAt,

@@ -32,6 +32,8 @@ import {
   BROADCAST_STATUSES,
   BroadcastOutcome,
   BroadcastStatus,
+  CONFIRMATION_METHODS,
+  ConfirmationMethod,
 } from '../broadcast.entity.js';
 import { TARGET_LIMITS } from '../targets.js';
 
@@ -142,10 +144,14 @@ export class CreateBroadcastDto {
 }
 
 export class CancelBroadcastDto {
-  @ApiPropertyOptional({ maxLength: 200 })
-  @IsOptional()
-  @IsFreeText(200)
-  reason?: string;
+  @ApiProperty({
+    maxLength: 200,
+    example: '预警解除',
+    description: 'Why (required): staff see it beside who cancelled, devices get it with `stop`',
+  })
+  @Transform(trim)
+  @IsDisplayName(200, { message: 'reason: say why it is cancelled (1 to 200 characters)' })
+  reason!: string;
 }
 
 export class BroadcastQuery extends PageQuery {
@@ -195,10 +201,24 @@ export class ConfirmationDto {
   @IsDeviceId()
   device?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'When it played; absent: now' })
+  @ApiProperty({
+    enum: CONFIRMATION_METHODS,
+    description:
+      'How the village heard it: `loudspeaker` (its loudspeaker played by hand), `speaker_cart`, `door_to_door`, `phone`',
+  })
+  @IsIn(CONFIRMATION_METHODS, {
+    message: `method must be one of ${CONFIRMATION_METHODS.join(', ')}`,
+  })
+  method!: ConfirmationMethod;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'When the village heard it; absent: now. Not in the future, not before the broadcast started',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
-  at?: string;
+  heardAt?: string;
 
   @ApiPropertyOptional({
     maxLength: 100,
@@ -213,6 +233,13 @@ export class ConfirmationDto {
   @IsOptional()
   @IsFreeText(500)
   note?: string;
+}
+
+export class WithdrawConfirmationDto {
+  @ApiProperty({ maxLength: 200, example: '村干部核实未播放' })
+  @Transform(trim)
+  @IsDisplayName(200, { message: 'reason: say why it is withdrawn (1 to 200 characters)' })
+  reason!: string;
 }
 
 export class AudioDto {
@@ -240,8 +267,15 @@ export class BroadcastDto {
       'What came of it, once it ended: every targeted village covered (by a device or by hand), some, none (also when no device was reached), cancelled, or expired (never sent, or every village held by its quiet hours until it expired). Villages held by quiet hours do not count against completed',
   })
   outcome!: BroadcastOutcome | null;
-  @ApiProperty({ type: String, nullable: true, description: 'Why it ended early (cancel reason)' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'Why it ended early: the reason given when it was cancelled, or why the server ended it',
+  })
   endReason!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Who cancelled it (the token name)' })
+  cancelledBy!: string | null;
   @ApiProperty({
     type: AudioDto,
     nullable: true,
@@ -324,16 +358,35 @@ export class DeliveryEventDto {
   anomaly!: string | null;
 }
 
+export class WithdrawalDto {
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ description: 'The admin token that withdrew it' }) by!: string;
+  @ApiProperty() reason!: string;
+}
+
 export class ManualConfirmationDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() villageCode!: string;
   @ApiProperty({ type: String, nullable: true }) deviceId!: string | null;
-  @ApiProperty({ format: 'date-time' }) confirmedAt!: string;
-  @ApiProperty() confirmedBy!: string;
+  @ApiProperty({
+    enum: CONFIRMATION_METHODS,
+    nullable: true,
+    description: 'How the village heard it (null: recorded before the method was asked)',
+  })
+  method!: ConfirmationMethod | null;
+  @ApiProperty({ format: 'date-time', description: 'When the village heard it' }) heardAt!: string;
+  @ApiProperty({ description: 'Who heard it or reported it' }) confirmedBy!: string;
+  @ApiProperty({ description: 'The token that recorded it' }) recordedBy!: string;
   @ApiProperty({ type: String, nullable: true }) note!: string | null;
   @ApiProperty({
     description: 'Always true: a confirmation by hand, reported apart from device confirmations',
   })
   manual!: true;
+  @ApiProperty({
+    type: WithdrawalDto,
+    nullable: true,
+    description: 'Set once an admin withdrew it: it no longer counts, and stays on record',
+  })
+  withdrawn!: WithdrawalDto | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }

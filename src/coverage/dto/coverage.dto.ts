@@ -4,7 +4,12 @@ import { toQueryInt } from '../../common/query.js';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DEVICE_TYPES } from '../../contract/device.js';
 import { LEVELS } from '../../contract/messages.js';
-import { BROADCAST_OUTCOMES, BroadcastOutcome } from '../../broadcasts/broadcast.entity.js';
+import {
+  BROADCAST_OUTCOMES,
+  BroadcastOutcome,
+  CONFIRMATION_METHODS,
+  ConfirmationMethod,
+} from '../../broadcasts/broadcast.entity.js';
 import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
 import type { UncoveredReason, VillageOutcome } from '../coverage.js';
 
@@ -115,6 +120,14 @@ export class CoverageBroadcastDto {
   outcome!: BroadcastOutcome | null;
   @ApiProperty({ format: 'date-time' }) startAt!: string;
   @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Why it ended early (the cancel reason)',
+  })
+  endReason!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Who cancelled it' })
+  cancelledBy!: string | null;
 }
 
 export class TallyDto {
@@ -210,7 +223,26 @@ export class VillageCoverageDto {
   @ApiProperty(stateCounts) states!: Record<string, number>;
   @ApiProperty(FIRST_SOUND_AT) firstSoundAt!: string | null;
   @ApiProperty(PLAYED_AT) playedAt!: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) manualAt!: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description:
+      'When the village heard it, by the first manual confirmation that stands (kept when a device confirms too)',
+  })
+  manualAt!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Who confirmed it by hand (the first)',
+  })
+  manualBy!: string | null;
+  @ApiProperty({
+    enum: CONFIRMATION_METHODS,
+    nullable: true,
+    description: 'How, by the first manual confirmation',
+  })
+  manualMethod!: ConfirmationMethod | null;
 }
 
 export class BroadcastCoverageDto {
