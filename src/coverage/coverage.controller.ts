@@ -1,5 +1,15 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { BroadcastDto, ResendBroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
@@ -51,6 +61,41 @@ export class CoverageController {
     if (query.format === 'csv')
       return sendCsv(res, await this.coverage.broadcastCsv(id, query.lang ?? 'zh'));
     return this.coverage.broadcast(id, query);
+  }
+
+  @Post('broadcasts/:id/resend')
+  @ApiTags('broadcasts')
+  @ApiOperation({
+    summary: 'Resend a broadcast to the villages it did not cover (operator)',
+    description:
+      'Creates a NEW broadcast (`resendOf` names the original) with the same clip, level, repeat, volume and ' +
+      'attention tone and a fresh window, targeting exactly the villages of the original that are uncovered ' +
+      'because their devices failed, were offline, or its window closed (`failed`, `all_offline`, `expired`, ' +
+      '`cancelled`, and `quiet_hours` once the original ended), keeping its device types. Villages covered, ' +
+      'playing (partial), still being delivered (`pending`) or without a device are left out. ' +
+      'Refused with 409: `BROADCAST_NOT_SENT` (never dispatched), `BROADCAST_CANCELLED`, `NOTHING_UNCOVERED`, ' +
+      '`CLIP_GONE` (its clip was deleted).',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'As for POST /api/broadcasts: the same key again answers with the resend it made, never a second one',
+  })
+  @ApiCreatedResponse({ type: BroadcastDto })
+  @ApiErrors(400, 401, 403, 404, 409)
+  resend(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() body: ResendBroadcastDto,
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<BroadcastDto> {
+    return this.coverage.resend(
+      id,
+      { expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined },
+      principal.name,
+      idempotencyKey === undefined ? undefined : { key: idempotencyKey, owner: principal.tokenId },
+    );
   }
 
   @Get('villages/:code/coverage')

@@ -6,7 +6,7 @@ import {
   BroadcastHeader,
 } from '../broadcasts/broadcast-facts.repository.js';
 import { Clock } from '../common/clock.js';
-import { NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
 import { parseBound } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
@@ -14,11 +14,14 @@ import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
+import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import {
   classifyVillage,
   computeCoverage,
   CoverageReport,
   Milestone,
+  VillageCoverage,
   VillageRef,
 } from './coverage.js';
 import type {
@@ -61,6 +64,7 @@ export class CoverageService {
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
+    private readonly broadcasts: BroadcastsService,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -120,6 +124,82 @@ export class CoverageService {
         lang,
       }),
     };
+  }
+
+  /**
+   * Sends a broadcast again, as a new broadcast (same clip, level, repeat, volume and tone, a fresh
+   * window), to exactly the villages it left uncovered that another send could still reach (see
+   * {@link resendable}). Refused, before anything is made, when it was never sent, was cancelled,
+   * or leaves nothing to resend; the same Idempotency-Key answers with the resend it already made.
+   */
+  async resend(
+    id: string,
+    input: { expiresAt?: number },
+    by: string,
+    idempotency?: { key: string; owner: string },
+  ): Promise<BroadcastDto> {
+    if (idempotency) {
+      const earlier = await this.broadcasts.findRequested(idempotency);
+      if (earlier && earlier.resendOf === id) return earlier;
+      if (earlier)
+        throw new DomainError(
+          'conflict',
+          'IDEMPOTENCY_KEY_REUSED',
+          `This Idempotency-Key already created broadcast ${earlier.id}, which is not a resend of ${id}; use a new key`,
+        );
+    }
+    const original = await this.broadcasts.get(id);
+    if (original.status === 'cancelled')
+      throw new DomainError(
+        'conflict',
+        'BROADCAST_CANCELLED',
+        `Broadcast ${id} was cancelled; send a new broadcast instead of resending a cancelled one`,
+      );
+    if (original.dispatchedAt === null)
+      throw new DomainError(
+        'conflict',
+        'BROADCAST_NOT_SENT',
+        `Broadcast ${id} has not been sent (${original.status}); there is nothing to resend yet`,
+      );
+    const { report } = await this.computeBroadcast(id);
+    const ended = original.outcome !== null;
+    const villages = report.villages.filter((v) => resendable(v, ended)).map((v) => v.code);
+    if (villages.length === 0) {
+      const s = report.summary;
+      throw new DomainError(
+        'conflict',
+        'NOTHING_UNCOVERED',
+        `Broadcast ${id} leaves no village to resend to: ${s.covered} of ${s.targeted} covered, ` +
+          `${s.partial} playing, the rest still being delivered or without a device`,
+      );
+    }
+    const target = original.target.deviceTypes?.length
+      ? { villages, deviceTypes: original.target.deviceTypes }
+      : { villages };
+    try {
+      return await this.broadcasts.create(
+        {
+          title: `补发：${original.title}`.slice(0, 200),
+          clipId: original.clipId,
+          level: original.level,
+          target,
+          expiresAt: input.expiresAt,
+          repeat: original.repeat,
+          volume: original.volume,
+          attentionTone: original.attentionTone,
+        },
+        by,
+        { idempotency, resendOf: id },
+      );
+    } catch (err) {
+      if (err instanceof ValidationFailedError && err.problems.some((p) => p.field === 'clipId'))
+        throw new DomainError(
+          'conflict',
+          'CLIP_GONE',
+          `The clip of broadcast ${id} has been deleted or is not ready; send a new broadcast`,
+        );
+      throw err;
+    }
   }
 
   async period(query: PeriodQuery): Promise<PeriodReportDto> {
@@ -376,6 +456,18 @@ export class CoverageService {
       (code) => known.get(code) ?? { code, name: code, townCode: code.slice(0, 9), townName: '' },
     );
   }
+}
+
+/**
+ * Whether a resend could still help a village: uncovered, and not because its delivery is under way
+ * (`pending`: a device online is getting it), nor because nothing there can play it (`no_device`),
+ * nor because its quiet hours hold it while the broadcast still runs (the resend would wait too).
+ * Partial villages are playing it, or will resume it: never resent.
+ */
+export function resendable(v: VillageCoverage, ended: boolean): boolean {
+  if (v.outcome !== 'uncovered') return false;
+  if (v.reason === 'pending' || v.reason === 'no_device') return false;
+  return v.reason !== 'quiet_hours' || ended;
 }
 
 function milestoneDto(m: Milestone) {

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { DeviceAgent } from '../devices/agent.js';
+import { createBroadcast, deliveryReached, newClip } from './support/broadcasts.js';
+import { fixtures } from './support/fixtures.js';
+import { mqttUrl, scriptedDevice, startAgentOnline } from './support/mqtt.js';
+import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
+
+const FAST = {
+  DISPATCH_TICK_MS: '100',
+  ACK_TIMEOUT_S: '1',
+  MAX_RESENDS: '2',
+  BROADCAST_GRACE_S: '1',
+};
+
+describe('resending a broadcast to the villages it did not cover', () => {
+  let s: TestServer;
+  const agents: DeviceAgent[] = [];
+  const raws: MqttClient[] = [];
+  const v: Record<string, string> = {};
+  const d: Record<string, string> = {};
+  const creds: Record<string, { id: string; secret: string }> = {};
+  let clipId = '';
+  let townCode = '';
+  let original = '';
+  let operator = '';
+  let viewer = '';
+
+  before(async () => {
+    s = await startTestServer({ env: FAST });
+    operator = await tokenFor(s, 'operator');
+    viewer = await tokenFor(s, 'viewer');
+    const fx = fixtures(s.url, s.adminToken);
+    const town = await fx.newTown({ name: '丙镇' });
+    townCode = town.code;
+    for (const name of ['played', 'offline', 'failed', 'empty', 'stuck'])
+      v[name] = (await fx.newVillage(town.code)).code;
+    for (const name of ['played', 'offline', 'failed', 'stuck']) {
+      creds[name] = await fx.newDevice(v[name], { type: 'village_loudspeaker' });
+      d[name] = creds[name].id;
+    }
+    const secretOf = async (name: string) => creds[name];
+    agents.push(await startAgentOnline(s, mqttUrl(s), await secretOf('played'), { speed: 0 }));
+    // Its first download fails (the village ends uncovered), the next one works: the resend's.
+    agents.push(
+      await startAgentOnline(s, mqttUrl(s), await secretOf('failed'), {
+        speed: 0,
+        faults: { failDownloads: 1 },
+      }),
+    );
+    raws.push(await scriptedDevice(s, await secretOf('stuck'), ['received']));
+    clipId = (await newClip(s, 1)).id;
+    const waits = [
+      deliveryReached(s, () => original, d.played, 'played'),
+      deliveryReached(s, () => original, d.failed, 'failed'),
+      deliveryReached(s, () => original, d.stuck, 'received'),
+    ];
+    original = (
+      await createBroadcast(s, {
+        title: '山洪预警',
+        clipId,
+        level: 'II',
+        target: { towns: [town.code], deviceTypes: ['village_loudspeaker'] },
+        repeat: 2,
+        volume: 80,
+      })
+    ).id;
+    await Promise.all(waits);
+  });
+  after(async () => {
+    for (const r of raws) r.end(true);
+    await Promise.all(agents.map((a) => a.stop()));
+    await s.close();
+  });
+
+  it('makes a new broadcast to exactly the failed and offline villages, once per Idempotency-Key', async () => {
+    const first = await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .set('Idempotency-Key', 'resend-1')
+      .send({})
+      .expect(201);
+    const b = first.body;
+    assert.notEqual(b.id, original);
+    assert.equal(b.resendOf, original);
+    assert.equal(b.level, 'II');
+    assert.equal(b.clipId, clipId);
+    assert.deepEqual([b.repeat, b.volume, b.attentionTone], [2, 80, true]);
+    assert.match(b.title, /^补发：山洪预警$/);
+    // Covered, still being delivered (stuck at received) and device-less villages are left out.
+    assert.deepEqual([...b.target.villages].sort(), [v.offline, v.failed].sort());
+    assert.deepEqual(b.target.deviceTypes, ['village_loudspeaker']);
+    assert.equal(b.villages, 2);
+    const originalBody = (await api(s.url, viewer).get(`/api/broadcasts/${original}`).expect(200))
+      .body;
+    assert.ok(Date.parse(b.expiresAt) > Date.parse(originalBody.expiresAt) - 1000);
+
+    const again = await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .set('Idempotency-Key', 'resend-1')
+      .send({})
+      .expect(201);
+    assert.equal(again.body.id, b.id, 'the same key answers with the resend it made');
+    const list = (await api(s.url, viewer).get('/api/broadcasts?limit=100').expect(200)).body;
+    assert.equal(
+      list.items.filter((x: { resendOf: string | null }) => x.resendOf === original).length,
+      1,
+    );
+  });
+
+  it('is played by the offline village’s device when it comes back', async () => {
+    const res = await api(s.url, viewer).get(`/api/broadcasts?limit=100`).expect(200);
+    const resend = res.body.items.find((x: { resendOf: string | null }) => x.resendOf === original);
+    const played = deliveryReached(s, () => resend.id, d.offline, 'played');
+    agents.push(await startAgentOnline(s, mqttUrl(s), creds.offline, { speed: 0 }));
+    await played;
+    const c = await api(s.url, viewer).get(`/api/broadcasts/${resend.id}/coverage`).expect(200);
+    const back = c.body.villages.find((x: { code: string }) => x.code === v.offline);
+    assert.equal(back.outcome, 'covered');
+  });
+
+  it('refuses viewers, bad input, unknown ids and broadcasts with nothing to resend', async () => {
+    await api(s.url, viewer).post(`/api/broadcasts/${original}/resend`).send({}).expect(403);
+    const bad = await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .send({ expiresAt: 'tomorrow' })
+      .expect(400);
+    assert.equal(bad.body.details[0].field, 'expiresAt');
+    await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .send({ villages: ['x'] })
+      .expect(400);
+    await api(s.url, operator).post('/api/broadcasts/not-a-uuid/resend').send({}).expect(400);
+    await api(s.url, operator)
+      .post('/api/broadcasts/00000000-0000-4000-8000-000000000000/resend')
+      .send({})
+      .expect(404);
+
+    // Every village covered: nothing to resend.
+    const played = await new Promise<string>((resolve, reject) => {
+      let id = '';
+      deliveryReached(s, () => id, d.played, 'played')
+        .then(() => resolve(id))
+        .catch(reject);
+      createBroadcast(s, {
+        title: '全部覆盖',
+        clipId,
+        level: 'IV',
+        target: { villages: [v.played] },
+      })
+        .then((b) => (id = b.id))
+        .catch(reject);
+    });
+    const none = await api(s.url, operator)
+      .post(`/api/broadcasts/${played}/resend`)
+      .send({})
+      .expect(409);
+    assert.equal(none.body.error, 'NOTHING_UNCOVERED');
+
+    // Not sent yet: a broadcast starting tomorrow.
+    const later = await createBroadcast(s, {
+      title: '明日演练',
+      clipId,
+      level: 'test',
+      target: { towns: [townCode] },
+      startAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    const notSent = await api(s.url, operator)
+      .post(`/api/broadcasts/${later.id}/resend`)
+      .send({})
+      .expect(409);
+    assert.equal(notSent.body.error, 'BROADCAST_NOT_SENT');
+
+    // Cancelled: a deliberate stop is not undone by a resend.
+    const cancelled = await createBroadcast(s, {
+      title: '误发通知',
+      clipId,
+      level: 'IV',
+      target: { villages: [v.offline] },
+    });
+    await api(s.url, operator).post(`/api/broadcasts/${cancelled.id}/cancel`).send({}).expect(200);
+    const refused = await api(s.url, operator)
+      .post(`/api/broadcasts/${cancelled.id}/resend`)
+      .send({})
+      .expect(409);
+    assert.equal(refused.body.error, 'BROADCAST_CANCELLED');
+
+    // A key that made another broadcast is not taken for a resend.
+    const reused = await api(s.url, operator)
+      .post(`/api/broadcasts/${cancelled.id}/resend`)
+      .set('Idempotency-Key', 'resend-1')
+      .send({})
+      .expect(409);
+    assert.equal(reused.body.error, 'IDEMPOTENCY_KEY_REUSED');
+  });
+});
