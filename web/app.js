@@ -348,64 +348,231 @@ function outcomeText(o) {
 
 // -- village board --
 
+/** The board's "只看异常" switch, kept for the tab so a visit to a village and back keeps it. */
+const ONLY_ABNORMAL = 'dalaba.board.onlyAbnormal';
+
+/**
+ * 异常 (what staff must act on in an emergency): an enabled device offline (some or all), no
+ * device or none enabled, or the village's latest broadcast not covering it (uncovered for a
+ * reason other than still being delivered). A broadcast still playing there is not 异常 yet.
+ */
+function isAbnormal(v) {
+  if (v.problem) return true;
+  const b = v.latestBroadcast;
+  return b?.outcome === 'uncovered' && b.reason !== 'pending';
+}
+
+/**
+ * Whether a resend would target a village: the server's rule (POST …/resend) on what the client
+ * sees, for the count shown beside the button; the server decides the exact set.
+ */
+function resendable(v, broadcastStatus) {
+  if (v.outcome !== 'uncovered') return false;
+  if (v.reason === 'pending' || v.reason === 'no_device') return false;
+  return (
+    v.reason !== 'quiet_hours' || !['scheduled', 'dispatching', 'active'].includes(broadcastStatus)
+  );
+}
+
+/** The per-town summary row: villages, covered and uncovered by their latest broadcast, devices online. */
+function townFigures(villages) {
+  const f = { villages: villages.length, covered: 0, uncovered: 0, online: 0, enabled: 0 };
+  for (const v of villages) {
+    if (v.latestBroadcast?.outcome === 'covered') f.covered++;
+    if (v.latestBroadcast?.outcome === 'uncovered') f.uncovered++;
+    f.online += v.devicesOnline;
+    f.enabled += v.devicesEnabled;
+  }
+  return f;
+}
+
+/**
+ * Resends a broadcast to its uncovered villages as a new broadcast and opens it. Levels I and II
+ * ask first, like sending one; the Idempotency-Key makes a second press after no answer harmless.
+ */
+async function resendUncovered(b, villages, whereError) {
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) =>
+    x.toString(16).padStart(2, '0'),
+  ).join('');
+  const go = async () => {
+    try {
+      const made = await api(`/api/broadcasts/${b.id}/resend`, {
+        method: 'POST',
+        body: {},
+        headers: { 'Idempotency-Key': key },
+      });
+      location.hash = `#/broadcasts/${made.id}`;
+    } catch (err) {
+      showError(err, whereError);
+    }
+  };
+  if (b.level !== 'I' && b.level !== 'II') return go();
+  const modal = $('#resend-confirm');
+  modal.innerHTML = piece(
+    html`<div class="card" role="dialog" aria-modal="true">
+      <h2>${t('resend.confirmTitle')}</h2>
+      <p>${t('resend.confirmText', { villages, level: t(`level.${b.level}`), title: b.title })}</p>
+      <div class="toolbar">
+        <button type="button" class="danger" id="resend-go">${t('resend.confirmGo')}</button>
+        <button type="button" id="resend-back">${t('common.back')}</button>
+      </div>
+    </div>`,
+  );
+  modal.hidden = false;
+  $('#resend-back').focus();
+  $('#resend-back').addEventListener('click', () => (modal.hidden = true));
+  $('#resend-go').addEventListener('click', () => {
+    modal.hidden = true;
+    void go();
+  });
+}
+
 async function boardView() {
   const here = stillHere();
-  const load = async () => {
-    const board = await all('/api/status/villages');
-    if (!here()) return;
+  let board = null;
+  show(
+    html`<h1>${t('board.title')}</h1>
+      <p id="board-summary"></p>
+      <div class="toolbar board-tools">
+        <label title="${t('board.abnormalHelp')}"
+          ><input
+            type="checkbox"
+            id="only-abnormal"
+            ${sessionStorage.getItem(ONLY_ABNORMAL) === '1' ? 'checked' : ''}
+          />
+          ${t('board.onlyAbnormal')}</label
+        >
+        <span id="abnormal-count" class="muted"></span>
+        <span class="grow"></span>
+      </div>
+      <div id="board-latest"></div>
+      <div class="legend">
+        <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
+        <span><i style="background: var(--warn)"></i>${t('board.legend.some')}</span>
+        <span><i style="background: var(--bad)"></i>${t('board.legend.all')}</span>
+        <span><i style="background: var(--idle)"></i>${t('board.legend.none')}</span>
+        <span
+          ><i style="background: #eef9f1; border: 1px solid var(--ok)"></i
+          >${t('board.legend.covered')}</span
+        >
+        <span
+          ><i style="background: #fdeeee; border: 1px solid var(--bad)"></i
+          >${t('board.legend.uncovered')}</span
+        >
+      </div>
+      <div id="board-towns"></div>
+      <div id="resend-confirm" class="modal" hidden></div>`,
+  );
+  const only = $('#only-abnormal');
+  // Only the parts that change are redrawn, and focus and scroll are put back: a live update every
+  // second must not throw staff out of the switch, a tile or their place on the page.
+  const render = () => {
+    if (!board) return;
+    const focused = document.activeElement;
+    const focusCode = focused?.closest?.('#board-towns .tile')?.dataset.code;
+    const scroll = window.scrollY;
+    const onlyAbnormal = only.checked;
     const towns = new Map();
     for (const v of board.items) {
-      if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
+      if (!towns.has(v.townCode))
+        towns.set(v.townCode, { code: v.townCode, name: v.townName, villages: [] });
       towns.get(v.townCode).villages.push(v);
     }
     const s = board.summary;
-    show(
-      html`<h1>${t('board.title')}</h1>
-        <p id="board-summary" data-villages="${s.villages}" data-online="${s.devicesOnline}">
-          ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}
-        </p>
-        <div class="legend">
-          <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
-          <span><i style="background: var(--warn)"></i>${t('board.legend.some')}</span>
-          <span><i style="background: var(--bad)"></i>${t('board.legend.all')}</span>
-          <span><i style="background: var(--idle)"></i>${t('board.legend.none')}</span>
-          <span
-            ><i style="background: #eef9f1; border: 1px solid var(--ok)"></i
-            >${t('board.legend.covered')}</span
-          >
-          <span
-            ><i style="background: #fdeeee; border: 1px solid var(--bad)"></i
-            >${t('board.legend.uncovered')}</span
-          >
-        </div>
-        ${[...towns.values()].map(
-          (town) =>
-            html`<h3>
-                ${town.name}
-                <small class="muted">${town.villages.length} ${t('common.villages')}</small>
-              </h3>
-              <div class="tiles">
-                ${town.villages.map(
-                  (v) =>
-                    html`<a
-                      class="tile"
-                      href="#/village/${v.code}"
-                      data-code="${v.code}"
-                      data-presence="${v.problem ?? 'ok'}"
-                      data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
-                      title="${v.latestBroadcast?.title ?? ''}"
-                    >
-                      <span class="name">${v.name}</span>
-                      <span class="devs"
-                        >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
-                      >
-                      <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
-                      ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
-                    </a>`,
-                )}
-              </div>`,
-        )}`,
+    const abnormal = board.items.filter(isAbnormal).length;
+    $('#board-summary').dataset.villages = s.villages;
+    $('#board-summary').dataset.online = s.devicesOnline;
+    $('#board-summary').innerHTML = piece(
+      html`${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}`,
     );
+    $('#abnormal-count').dataset.count = abnormal;
+    $('#abnormal-count').textContent = t('board.abnormalCount', { n: abnormal });
+
+    // The newest broadcast any village has had, with what a resend would reach.
+    const latest = board.items
+      .map((v) => v.latestBroadcast)
+      .filter(Boolean)
+      .sort((a, b) => Date.parse(b.startAt) - Date.parse(a.startAt) || (a.id < b.id ? -1 : 1))[0];
+    const toResend = latest
+      ? board.items.filter(
+          (v) =>
+            v.latestBroadcast?.id === latest.id && resendable(v.latestBroadcast, latest.status),
+        ).length
+      : 0;
+    $('#board-latest').innerHTML = piece(
+      latest
+        ? html`<div class="card latest" data-id="${latest.id}" data-resendable="${toResend}">
+            ${t('board.latest')}:
+            <a href="#/broadcasts/${latest.id}">${latest.title}</a> ${levelBadge(latest.level)}
+            ${statusBadge(latest.status)}
+            <span class="${toResend ? 'error' : 'ok-text'}"
+              >${toResend ? t('board.toResend', { n: toResend }) : t('board.nothingToResend')}</span
+            >
+            ${canOperate() && toResend && latest.status !== 'cancelled' ? html`<button type="button" class="danger" id="resend">${t('board.resend')}</button>` : ''}
+          </div>`
+        : '',
+    );
+    $('#resend')?.addEventListener('click', () =>
+      resendUncovered(latest, toResend, $('#board-latest')),
+    );
+
+    $('#board-towns').innerHTML = piece(
+      [...towns.values()].map((town) => {
+        const f = townFigures(town.villages);
+        const shown = onlyAbnormal ? town.villages.filter(isAbnormal) : town.villages;
+        return html`<section class="town" data-town="${town.code}">
+          <h3>${town.name}</h3>
+          <p
+            class="town-summary"
+            data-villages="${f.villages}"
+            data-covered="${f.covered}"
+            data-uncovered="${f.uncovered}"
+            data-online="${f.online}"
+            data-enabled="${f.enabled}"
+          >
+            ${t('board.townSummary', f)}
+          </p>
+          ${
+            shown.length
+              ? html`<div class="tiles">
+                  ${shown.map(
+                    (v) =>
+                      html`<a
+                        class="tile"
+                        href="#/village/${v.code}"
+                        data-code="${v.code}"
+                        data-presence="${v.problem ?? 'ok'}"
+                        data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
+                        data-abnormal="${isAbnormal(v) ? 'yes' : 'no'}"
+                        title="${v.latestBroadcast?.title ?? ''}"
+                      >
+                        <span class="name">${v.name}</span>
+                        <span class="devs"
+                          >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
+                        >
+                        <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
+                        ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
+                      </a>`,
+                  )}
+                </div>`
+              : html`<p class="muted no-abnormal">${t('board.noAbnormal')}</p>`
+          }
+        </section>`;
+      }),
+    );
+    if (focusCode)
+      $(`#board-towns .tile[data-code="${focusCode}"]`)?.focus({ preventScroll: true });
+    window.scrollTo({ top: scroll });
+  };
+  only.addEventListener('change', () => {
+    sessionStorage.setItem(ONLY_ABNORMAL, only.checked ? '1' : '0');
+    render();
+  });
+  const load = async () => {
+    const next = await all('/api/status/villages');
+    if (!here()) return;
+    board = next;
+    render();
   };
   const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
   onLeave(live.on((event) => event === 'update' && refresh()));
@@ -609,11 +776,16 @@ async function broadcastView(id) {
           ></span>`
         : '';
     const open = ['scheduled', 'dispatching', 'active'].includes(b.status);
+    const toResend =
+      b.dispatchedAt && b.status !== 'cancelled'
+        ? c.villages.filter((v) => resendable(v, b.status)).length
+        : 0;
     show(
       html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
         <div class="toolbar">
           <h1 class="grow">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
           <button type="button" id="csv">${t('common.csv')}</button>
+          ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend" data-villages="${toResend}">${t('board.resend')} (${toResend})</button>` : ''}
           ${canOperate() && open ? html`<button type="button" class="danger" id="cancel">${t('detail.cancel')}</button>` : ''}
         </div>
         <p class="muted">
@@ -770,8 +942,10 @@ async function broadcastView(id) {
                 </tr>`,
             )}
           </table>
-        </div>`,
+        </div>
+        <div id="resend-confirm" class="modal" hidden></div>`,
     );
+    $('#resend')?.addEventListener('click', () => resendUncovered(b, toResend, view()));
     $('#csv').addEventListener('click', () =>
       download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
         showError(err),

@@ -38,6 +38,21 @@ const zh = {
   'board.noBroadcast': '暂无广播',
   'board.typeMismatch': '{n} 台设备类型与登记不符',
   'board.typeMismatches': '{n} 台设备自报类型与登记不符',
+  'board.onlyAbnormal': '只看异常',
+  'board.abnormalHelp':
+    '异常：有启用的设备离线（部分或全部）、无设备或设备全部停用，或最近一次广播未覆盖该村（正在下发的不算）',
+  'board.abnormalCount': '{n} 个村异常',
+  'board.noAbnormal': '本镇无异常',
+  'board.townSummary':
+    '{villages} 个村 · 已覆盖 {covered} · 未覆盖 {uncovered} · 设备在线 {online}/{enabled}',
+  'board.latest': '最新广播',
+  'board.toResend': '{n} 个村可补发',
+  'board.nothingToResend': '无需补发',
+  'board.resend': '补发未覆盖村',
+  'resend.confirmTitle': '确认补发紧急广播',
+  'resend.confirmText':
+    '即将把 {level}“{title}”作为一条新广播补发给未覆盖的 {villages} 个村（以服务器核实为准），有效期重新计算。紧急广播会打断正在播放的内容。',
+  'resend.confirmGo': '确认补发',
   'village.devices': '设备',
   'village.recent': '最近广播',
   'village.online': '在线',
@@ -241,6 +256,21 @@ const en = {
   'board.noBroadcast': 'no broadcast yet',
   'board.typeMismatch': '{n} device(s): type differs from registration',
   'board.typeMismatches': '{n} device(s) report another type than registered',
+  'board.onlyAbnormal': 'Only problems',
+  'board.abnormalHelp':
+    'A problem: an enabled device offline (some or all), no device or none enabled, or the latest broadcast did not cover the village (not counting one still being delivered)',
+  'board.abnormalCount': '{n} village(s) with problems',
+  'board.noAbnormal': 'No problems in this town',
+  'board.townSummary':
+    '{villages} villages · covered {covered} · uncovered {uncovered} · devices online {online}/{enabled}',
+  'board.latest': 'Latest broadcast',
+  'board.toResend': '{n} village(s) to resend to',
+  'board.nothingToResend': 'nothing to resend',
+  'board.resend': 'Resend to uncovered villages',
+  'resend.confirmTitle': 'Confirm the emergency resend',
+  'resend.confirmText':
+    '{level} "{title}" will be sent again, as a new broadcast with a fresh window, to the {villages} uncovered village(s) (the server checks which). An emergency interrupts whatever is playing.',
+  'resend.confirmGo': 'Resend',
   'village.devices': 'Devices',
   'village.recent': 'Recent broadcasts',
   'village.online': 'online',
