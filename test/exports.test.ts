@@ -194,3 +194,28 @@ describe('resending a broadcast to the villages it did not cover', () => {
     assert.equal(reused.body.error, 'IDEMPOTENCY_KEY_REUSED');
   });
 });
+
+describe('report files', () => {
+  let s: TestServer;
+  let viewer = '';
+
+  before(async () => {
+    s = await startTestServer();
+    viewer = await tokenFor(s, 'viewer');
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('names a period report by its days in the county’s time zone, not in UTC', async () => {
+    for (const [table, name] of [
+      ['villages', 'coverage-villages-2026-11-01-2026-11-30.csv'],
+      ['broadcasts', 'coverage-broadcasts-2026-11-01-2026-11-30.csv'],
+    ]) {
+      const res = await api(s.url, viewer)
+        .get(`/api/reports/coverage?from=2026-11-01&to=2026-11-30&format=csv&table=${table}`)
+        .expect(200);
+      assert.equal(res.headers['content-disposition'], `attachment; filename="${name}"`);
+    }
+  });
+});

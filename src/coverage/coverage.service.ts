@@ -8,7 +8,7 @@ import {
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
-import { parseBound } from '../common/zoned-time.js';
+import { formatLocal, parseBound } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
@@ -229,7 +229,9 @@ export class CoverageService {
   async periodCsv(query: PeriodQuery): Promise<CsvFile> {
     const p = await this.computePeriod(query);
     const table = query.table ?? 'villages';
-    const day = (ms: number) => isoTime(ms).slice(0, 10);
+    // The county's calendar days, as the report counts them: in UTC, Shanghai's 1 November
+    // begins on 31 October.
+    const day = (ms: number) => formatLocal(ms, this.config.timeZone).slice(0, 10);
     return {
       filename: `coverage-${table}-${day(p.from)}-${day(p.to - 1)}.csv`,
       csv: periodReportCsv({
