@@ -39,12 +39,12 @@ describe('the village board in an emergency', () => {
     const a2 = await fx.newDevice(v.a2);
     offlineDevice = await fx.newDevice(v.a3);
     const b1 = await fx.newDevice(v.b1);
-    for (const [device, faults] of [
-      [a1, {}],
-      [a2, { failDownloads: 1 }],
-      [b1, {}],
-    ] as const)
-      agents.push(await startAgentOnline(s, mqttUrl(s), device, { speed: 0, faults }));
+    agents.push(await startAgentOnline(s, mqttUrl(s), a1, { speed: 0 }));
+    agents.push(
+      await startAgentOnline(s, mqttUrl(s), a2, { speed: 0, faults: { failDownloads: 1 } }),
+    );
+    // A speaker cart's battery running down: the village page must say so.
+    agents.push(await startAgentOnline(s, mqttUrl(s), b1, { speed: 0, batteryPct: 15 }));
     const clip = await newClip(s, 1);
     const waits = [
       deliveryReached(s, () => original, a1.id, 'played'),
@@ -116,6 +116,43 @@ describe('the village board in an emergency', () => {
     assert.equal(await page.locator('#board-towns .tile').count(), 3);
     await page.uncheck('#only-abnormal');
     assert.equal(await page.locator('#board-towns .tile').count(), 5);
+  });
+
+  it('names a device failure in Chinese by its code, the device’s own words beside it', async () => {
+    const line = `#board-towns .tile[data-code="${v.a2}"] .failures`;
+    assert.equal(await page.getAttribute(line, 'data-codes'), 'download_failed');
+    assert.equal(
+      (await page.textContent(line))?.trim(),
+      '音频下载失败（download failed: simulated network fault）',
+    );
+    await page.click(`#board-towns .tile[data-code="${v.a2}"]`);
+    await page.waitForSelector('#village-devices');
+    assert.match(
+      (await page.textContent('.failures[data-codes="download_failed"]')) ?? '',
+      /^音频下载失败（download failed: simulated network fault）$/,
+    );
+    await page.goto(`${s.url}/#/broadcasts/${original}`);
+    await page.waitForSelector(`#uncovered tr[data-code="${v.a2}"] .failures`);
+    assert.match(
+      (await page.textContent(`#uncovered tr[data-code="${v.a2}"] .failures`)) ?? '',
+      /音频下载失败（download failed: simulated network fault）/,
+    );
+    await page.goto(`${s.url}/#/`);
+    await page.waitForSelector('.town-summary');
+  });
+
+  it('shows telemetry under Chinese labels with units, a low battery marked', async () => {
+    await page.goto(`${s.url}/#/village/${v.b1}`);
+    const cell = '#village-devices tr[data-device] td:last-child';
+    await waitForText(page, cell, /电量低 15%/);
+    const text = (await page.textContent(cell)) ?? '';
+    assert.match(text, /信号 -70 dBm/);
+    assert.match(text, /已运行 \d/);
+    assert.doesNotMatch(text, /signalDbm|batteryPct|uptimeS|=/, 'no raw keys');
+    assert.equal(await page.locator('.low-battery').count(), 1);
+    await page.screenshot({ path: join(ARTIFACTS, 'village-telemetry.png') });
+    await page.goto(`${s.url}/#/`);
+    await page.waitForSelector('.town-summary');
   });
 
   it('resends the latest broadcast to its uncovered villages in one click, confirming level II first', async () => {

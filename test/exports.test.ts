@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FAILURE_REASONS } from '../src/contract/failure-reasons.js';
+import { ROOT } from './support/cli.js';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, deliveryReached, newClip } from './support/broadcasts.js';
@@ -119,6 +124,48 @@ describe('resending a broadcast to the villages it did not cover', () => {
     assert.equal(back.outcome, 'covered');
   });
 
+  it('names device failures by code in the API, in Chinese with the device’s text in the CSV', async () => {
+    const c = await api(s.url, viewer).get(`/api/broadcasts/${original}/coverage`).expect(200);
+    const failed = c.body.villages.find((x: { code: string }) => x.code === v.failed);
+    assert.deepEqual(failed.failures, [
+      { code: 'download_failed', reason: 'download failed: simulated network fault', devices: 1 },
+    ]);
+    const board = await api(s.url, viewer).get('/api/status/villages?limit=100').expect(200);
+    const tile = board.body.items.find((x: { code: string }) => x.code === v.failed);
+    assert.equal(tile.latestBroadcast.failures[0].code, 'download_failed');
+
+    const rowOf = async (lang: string) => {
+      const res = await api(s.url, viewer)
+        .get(`/api/broadcasts/${original}/coverage?format=csv&lang=${lang}`)
+        .expect(200);
+      const [, table] = res.text.replace(/^\uFEFF/, '').split('\r\n\r\n');
+      const [header, ...rows] = parse(table) as string[][];
+      const row = rows.find((r) => r.includes(v.failed))!;
+      return Object.fromEntries(header.map((h, i) => [h, row[i]]));
+    };
+    const zh = await rowOf('zh');
+    assert.equal(zh['失败原因'], '音频下载失败（download failed: simulated network fault）×1');
+    assert.equal(zh['结果'], '未覆盖');
+    assert.equal(zh['未覆盖原因'], '播放失败');
+    const en = await rowOf('en');
+    assert.equal(en.failures, 'download_failed (download failed: simulated network fault) ×1');
+    assert.equal(en.reason, 'failed');
+  });
+
+  it('writes each broadcast’s status in Chinese in the period CSV, its code with lang=en', async () => {
+    const statusOf = async (lang: string, column: string) => {
+      const res = await api(s.url, viewer)
+        .get(`/api/reports/coverage?format=csv&table=broadcasts&lang=${lang}`)
+        .expect(200);
+      const [, table] = res.text.replace(/^\uFEFF/, '').split('\r\n\r\n');
+      const [header, ...rows] = parse(table) as string[][];
+      const row = rows.find((r) => r.includes(original))!;
+      return row[header.indexOf(column)];
+    };
+    assert.equal(await statusOf('zh', '状态'), '进行中');
+    assert.equal(await statusOf('en', 'status'), 'active');
+  });
+
   it('refuses viewers, bad input, unknown ids and broadcasts with nothing to resend', async () => {
     await api(s.url, viewer).post(`/api/broadcasts/${original}/resend`).send({}).expect(403);
     const bad = await api(s.url, operator)
@@ -216,6 +263,19 @@ describe('report files', () => {
         .get(`/api/reports/coverage?from=2026-11-01&to=2026-11-30&format=csv&table=${table}`)
         .expect(200);
       assert.equal(res.headers['content-disposition'], `attachment; filename="${name}"`);
+    }
+  });
+});
+
+describe('failure messages in the dashboard', () => {
+  it('are the contract’s table, word for word, in both languages', async () => {
+    const text = await readFile(join(ROOT, 'web', 'i18n.js'), 'utf8');
+    const [zhBlock, enBlock] = text.split('const en = {');
+    const entry = (block: string, code: string) =>
+      new RegExp(`'failure\\.${code}':\\s*'([^']*)'`).exec(block)?.[1];
+    for (const r of FAILURE_REASONS) {
+      assert.equal(entry(zhBlock, r.code), r.zh, `zh ${r.code}`);
+      assert.equal(entry(enBlock, r.code), r.en, `en ${r.code}`);
     }
   });
 });

@@ -61,6 +61,8 @@ function throttle(fn, ms) {
 const LEVELS = ['I', 'II', 'III', 'IV', 'routine', 'test'];
 const EMERGENCY = new Set(['I', 'II', 'III', 'IV']);
 const DEVICE_TYPES = ['emergency_terminal', 'village_loudspeaker', 'flood_pa', 'speaker_cart'];
+/** Below this charge a battery device (a speaker cart) is shown as low: it may not last a broadcast. */
+const LOW_BATTERY_PCT = 20;
 const IN_PROGRESS = ['sent', 'received', 'downloading', 'ready', 'playing'];
 
 // ---- session and API ----
@@ -339,6 +341,20 @@ function resultBadges(b) {
       : ''
   }`;
 }
+/**
+ * A device failure reason: the staff message of its code with the device's own text beside it,
+ * so the cause reads in Chinese and the exact words stay for the technician.
+ */
+function failureText(f) {
+  return `${t(`failure.${f.code}`)}（${f.reason}）${f.devices > 1 ? ` ×${f.devices}` : ''}`;
+}
+function failuresLine(failures) {
+  return failures?.length
+    ? html`<small class="muted failures" data-codes="${failures.map((f) => f.code).join(' ')}"
+        >${failures.map(failureText).join('；')}</small
+      >`
+    : '';
+}
 function outcomeText(o) {
   if (!o) return t('board.noBroadcast');
   return o.reason
@@ -551,6 +567,7 @@ async function boardView() {
                           >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
                         >
                         <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
+                        ${failuresLine(v.latestBroadcast?.failures)}
                         ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
                       </a>`,
                   )}
@@ -590,13 +607,28 @@ async function villageView(code) {
   const details = await Promise.all(
     devices.items.map((d) => api(`/api/devices/${encodeURIComponent(d.id)}`)),
   );
+  // Telemetry by its Chinese labels (the keys are the protocol's, section 3.2), with units.
+  const reading = {
+    signalDbm: (v) => t('telemetry.signalDbm', { v }),
+    batteryPct: (v) =>
+      v < LOW_BATTERY_PCT
+        ? html`<span class="warn-text low-battery">${t('telemetry.batteryLow', { v })}</span>`
+        : t('telemetry.batteryPct', { v }),
+    temperatureC: (v) => t('telemetry.temperatureC', { v }),
+    uptimeS: (v) => t('telemetry.uptimeS', { v: fmtDuration(v * 1000) }),
+  };
   const telemetry = (p) =>
     p?.telemetry
       ? Object.entries(p.telemetry)
           // The volume has its own column: the reported one, which an acked command also sets.
           .filter(([k, v]) => k !== 'volume' && v !== null && typeof v !== 'object')
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' · ')
+          .map(
+            ([k, v]) =>
+              html`<span class="reading" data-key="${k}"
+                >${reading[k] ? reading[k](v) : `${k} ${v}`}</span
+              >`,
+          )
+          .reduce((out, r, i) => html`${out}${i ? ' · ' : ''}${r}`, '')
       : '—';
   show(
     html`<p><a href="#/">← ${t('nav.board')}</a></p>
@@ -653,6 +685,7 @@ async function villageView(code) {
                       <td>${fmtTime(b.startAt)}</td>
                       <td>
                         ${outcomeText(b)}${b.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
+                        ${b.failures?.length ? html`<br />${failuresLine(b.failures)}` : ''}
                       </td>
                       <td class="num">${b.played}/${b.devices}</td>
                     </tr>`,
@@ -858,7 +891,7 @@ async function broadcastView(id) {
                         <td><a href="#/village/${v.code}">${v.name}</a></td>
                         <td>${t(`outcome.${v.outcome}`)}</td>
                         <td>
-                          ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br /><small class="muted">${v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; ')}</small>` : ''}
+                          ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br />${failuresLine(v.failures)}` : ''}
                         </td>
                         <td>
                           ${canOperate() && b.dispatchedAt ? html`<button type="button" class="confirm" data-code="${v.code}" data-name="${v.name}">${t('detail.confirm')}</button>` : ''}

@@ -20,6 +20,7 @@ import {
   classifyVillage,
   computeCoverage,
   CoverageReport,
+  failureList,
   Milestone,
   VillageCoverage,
   VillageRef,
@@ -288,6 +289,7 @@ export class CoverageService {
           startAt: isoTime(header.startAt),
           outcome: c.outcome,
           reason: c.reason,
+          failures: c.reason === 'failed' ? failureList(failuresOf.get(code) ?? []) : [],
         });
       }
     }

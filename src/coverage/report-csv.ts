@@ -1,9 +1,16 @@
 /** The coverage reports as CSV for Excel: Chinese headers and values by default, English on request. */
 import { CsvCell, toCsvReport } from '../common/csv.js';
 import { formatLocal } from '../common/zoned-time.js';
+import { failureMessage } from '../contract/failure-reasons.js';
 import type { Level } from '../contract/messages.js';
-import type { BroadcastOutcome } from '../broadcasts/broadcast.entity.js';
-import type { CoverageReport, Milestone, UncoveredReason, VillageOutcome } from './coverage.js';
+import type { BroadcastOutcome, BroadcastStatus } from '../broadcasts/broadcast.entity.js';
+import type {
+  CoverageReport,
+  Milestone,
+  UncoveredReason,
+  VillageCoverage,
+  VillageOutcome,
+} from './coverage.js';
 import type { ReportLang } from './dto/coverage.dto.js';
 import type { PeriodReport, ShareTimes } from './period-report.js';
 
@@ -46,6 +53,14 @@ const BROADCAST_OUTCOME: Record<ReportLang, Record<BroadcastOutcome, string>> = 
     cancelled: 'cancelled',
     expired: 'expired',
   },
+};
+const STATUS_ZH: Record<BroadcastStatus, string> = {
+  scheduled: '待发送',
+  dispatching: '正在下发',
+  active: '进行中',
+  completed: '已结束',
+  cancelled: '已取消',
+  expired: '已过期',
 };
 const COVERED_BY: Record<ReportLang, Record<'devices' | 'manual', string>> = {
   zh: { devices: '设备确认', manual: '人工确认' },
@@ -187,6 +202,21 @@ const COLUMNS = {
   },
 } as const;
 
+/**
+ * The devices' failure reasons of a village: in Chinese the staff message of each code with the
+ * device's own text beside it (`音频下载失败（download failed: HTTP 404）×2`); in English the
+ * code, for machines, with the text.
+ */
+function failuresText(failures: VillageCoverage['failures'], lang: ReportLang): string {
+  return failures
+    .map((f) =>
+      lang === 'zh'
+        ? `${failureMessage(f.code, 'zh')}（${f.reason}）×${f.devices}`
+        : `${f.code} (${f.reason}) ×${f.devices}`,
+    )
+    .join('; ');
+}
+
 /** A share as a percentage with one decimal (`93.8%`), empty when there is none. */
 export function percent(share: number | null): string {
   return share === null ? '' : `${(Math.round(share * 1000) / 10).toFixed(1)}%`;
@@ -264,7 +294,7 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
     OUTCOME[lang][v.outcome],
     v.coveredBy ? COVERED_BY[lang][v.coveredBy] : '',
     v.reason ? REASON[lang][v.reason] : '',
-    v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; '),
+    failuresText(v.failures, lang),
     v.devices,
     v.played,
     time(v.firstSoundAt),
@@ -351,7 +381,7 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         b.id,
         b.title,
         zh ? LEVEL_ZH[b.level] : b.level,
-        b.status,
+        zh ? STATUS_ZH[b.status as BroadcastStatus] : b.status,
         b.outcome ? BROADCAST_OUTCOME[lang][b.outcome] : '',
         time(b.startAt),
         yesNo(b.counted),
