@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
 import { join } from 'node:path';
 import { FAILURE_REASONS } from '../src/contract/failure-reasons.js';
 import { ROOT } from './support/cli.js';
@@ -252,6 +253,81 @@ describe('report files', () => {
   });
   after(async () => {
     await s.close();
+  });
+
+  /** The workbook's sheet and styles, read back with an unzip that is not ours. */
+  const workbook = async (path: string) => {
+    const res = await fetch(`${s.url}${path}`, { headers: { Authorization: `Bearer ${viewer}` } });
+    assert.equal(res.status, 200);
+    assert.equal(
+      res.headers.get('content-type'),
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    );
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    const text = (name: string) => strFromU8(files[name]);
+    const cells = [
+      ...text('xl/worksheets/sheet1.xml').matchAll(/<c r="([A-Z]+\d+)"([^>]*)>(.*?)<\/c>/g),
+    ].map(([, ref, attrs, inner]) => ({
+      ref,
+      type: /t="(\w+)"/.exec(attrs)?.[1] ?? 'n',
+      style: Number(/s="(\d+)"/.exec(attrs)?.[1] ?? 0),
+      text: /<t[^>]*>(.*?)<\/t>/.exec(inner)?.[1] ?? /<v>(.*?)<\/v>/.exec(inner)?.[1] ?? '',
+      formula: /<f[ >]/.test(inner),
+    }));
+    const xfs = [
+      ...text('xl/styles.xml')
+        .split('<cellXfs')[1]
+        .matchAll(/<xf [^>]*>/g),
+    ].map(([x]) => x);
+    return {
+      headers: res.headers,
+      cells,
+      cell: (value: string) => cells.find((c) => c.text === value),
+      quoted: (c: { style: number }) => /quotePrefix="1"/.test(xfs[c.style] ?? ''),
+      files,
+    };
+  };
+
+  it('exports reports as Excel workbooks: village codes stay text, formulas are text', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const town = await fx.newTown({ name: '丁镇' });
+    const village = await fx.newVillage(town.code, { name: '@SUM(A1)' });
+    const clip = await newClip(s, 1);
+    const title = '=HYPERLINK("http://evil.example","点我")';
+    const b = await createBroadcast(s, {
+      title,
+      clipId: clip.id,
+      level: 'IV',
+      target: { villages: [village.code] },
+    });
+    const book = await workbook(`/api/broadcasts/${b.id}/coverage?format=xlsx`);
+    assert.match(
+      book.headers.get('content-disposition') ?? '',
+      new RegExp(`filename="coverage-${b.id}\\.xlsx"`),
+    );
+    const code = book.cell(village.code)!;
+    assert.ok(code, 'the village code is in the sheet, whole');
+    assert.equal(code.type, 'inlineStr', 'a text cell, not a number (6.10126E+11)');
+    assert.ok(book.quoted(code), 'and it stays text when edited');
+    for (const text of [title, '@SUM(A1)']) {
+      const c = book.cell(text.replace(/"/g, '&quot;'))!;
+      assert.ok(c, text);
+      assert.equal(c.type, 'inlineStr');
+      assert.ok(book.quoted(c), `${text} is marked as text`);
+    }
+    assert.equal(book.cells.filter((c) => c.formula).length, 0, 'no formula anywhere');
+    assert.equal(book.cell('未覆盖')?.type, 'inlineStr', 'values in Chinese, as in the CSV');
+
+    const period = await workbook(
+      `/api/reports/coverage?from=2026-11-01&to=2026-11-30&format=xlsx&table=villages`,
+    );
+    assert.match(
+      period.headers.get('content-disposition') ?? '',
+      /filename="coverage-villages-2026-11-01-2026-11-30\.xlsx"/,
+    );
+    const inPeriod = period.cell(village.code)!;
+    assert.equal(inPeriod.type, 'inlineStr');
+    assert.ok(period.quoted(inPeriod));
   });
 
   it('names a period report by its days in the county’s time zone, not in UTC', async () => {

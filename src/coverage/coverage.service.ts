@@ -35,7 +35,13 @@ import type {
   VillageBroadcastDto,
 } from './dto/coverage.dto.js';
 import { computePeriodReport, isCounted, PeriodReport } from './period-report.js';
-import { broadcastCoverageCsv, periodReportCsv } from './report-csv.js';
+import {
+  broadcastCoverageTable,
+  periodReportTable,
+  reportCsv,
+  ReportTable,
+  reportXlsx,
+} from './report-csv.js';
 
 const DAY_MS = 86_400_000;
 /** A report spans at most this long: a year and a day covers any calendar year. */
@@ -45,9 +51,19 @@ const BOARD_LOOKBACK = 200;
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
-export interface CsvFile {
+/** A report download: CSV text, or an Excel workbook (see common/xlsx.ts for why both). */
+export interface ReportFile {
   filename: string;
-  csv: string;
+  contentType: string;
+  body: string | Buffer;
+}
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+function reportFile(name: string, format: 'csv' | 'xlsx', table: ReportTable): ReportFile {
+  return format === 'xlsx'
+    ? { filename: `${name}.xlsx`, contentType: XLSX_TYPE, body: reportXlsx(table) }
+    : { filename: `${name}.csv`, contentType: 'text/csv; charset=utf-8', body: reportCsv(table) };
 }
 
 /** Online enabled devices now, per village and type. */
@@ -113,18 +129,19 @@ export class CoverageService {
     };
   }
 
-  async broadcastCsv(id: string, lang: ReportLang): Promise<CsvFile> {
+  async broadcastFile(id: string, lang: ReportLang, format: 'csv' | 'xlsx'): Promise<ReportFile> {
     const { header, report, generatedAt } = await this.computeBroadcast(id);
-    return {
-      filename: `coverage-${header.id}.csv`,
-      csv: broadcastCoverageCsv({
+    return reportFile(
+      `coverage-${header.id}`,
+      format,
+      broadcastCoverageTable({
         broadcast: header,
         report,
         generatedAt,
         timeZone: this.config.timeZone,
         lang,
       }),
-    };
+    );
   }
 
   /**
@@ -227,15 +244,16 @@ export class CoverageService {
     };
   }
 
-  async periodCsv(query: PeriodQuery): Promise<CsvFile> {
+  async periodFile(query: PeriodQuery, format: 'csv' | 'xlsx'): Promise<ReportFile> {
     const p = await this.computePeriod(query);
     const table = query.table ?? 'villages';
     // The county's calendar days, as the report counts them: in UTC, Shanghai's 1 November
     // begins on 31 October.
     const day = (ms: number) => formatLocal(ms, this.config.timeZone).slice(0, 10);
-    return {
-      filename: `coverage-${table}-${day(p.from)}-${day(p.to - 1)}.csv`,
-      csv: periodReportCsv({
+    return reportFile(
+      `coverage-${table}-${day(p.from)}-${day(p.to - 1)}`,
+      format,
+      periodReportTable({
         report: p.report,
         from: p.from,
         to: p.to,
@@ -245,7 +263,7 @@ export class CoverageService {
         lang: query.lang ?? 'zh',
         table,
       }),
-    };
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
-/** The coverage reports as CSV for Excel: Chinese headers and values by default, English on request. */
+/** The coverage reports as CSV (and Excel workbooks): Chinese headers and values by default, English on request. */
 import { CsvCell, toCsvReport } from '../common/csv.js';
+import { toXlsxReport } from '../common/xlsx.js';
 import { formatLocal } from '../common/zoned-time.js';
 import { failureMessage } from '../contract/failure-reasons.js';
 import type { Level } from '../contract/messages.js';
@@ -237,7 +238,28 @@ export interface BroadcastCsvInput {
   lang: ReportLang;
 }
 
+/** A report's lines, before they become CSV or a workbook. */
+export interface ReportTable {
+  preamble: [string, CsvCell][];
+  columns: readonly string[];
+  rows: CsvCell[][];
+  /** The workbook's sheet name. */
+  sheet: string;
+}
+
+export function reportCsv(t: ReportTable): string {
+  return toCsvReport(t.preamble, t.columns, t.rows);
+}
+
+export function reportXlsx(t: ReportTable): Buffer {
+  return toXlsxReport(t.preamble, t.columns, t.rows, t.sheet);
+}
+
 export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
+  return reportCsv(broadcastCoverageTable(input));
+}
+
+export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
   const { broadcast: b, report: r, lang, timeZone } = input;
   const time = (ms: number | null) => (ms === null ? '' : formatLocal(ms, timeZone));
   const zh = lang === 'zh';
@@ -301,7 +323,12 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
     time(v.playedAt),
     time(v.manualAt),
   ]);
-  return toCsvReport(preamble, COLUMNS.broadcastVillages[lang], rows);
+  return {
+    preamble,
+    columns: COLUMNS.broadcastVillages[lang],
+    rows,
+    sheet: lang === 'zh' ? '广播覆盖情况' : 'broadcast coverage',
+  };
 }
 
 export interface PeriodCsvInput {
@@ -316,6 +343,10 @@ export interface PeriodCsvInput {
 }
 
 export function periodReportCsv(input: PeriodCsvInput): string {
+  return reportCsv(periodReportTable(input));
+}
+
+export function periodReportTable(input: PeriodCsvInput): ReportTable {
   const { report: r, lang, timeZone } = input;
   const time = (ms: number) => formatLocal(ms, timeZone);
   const yesNo = (v: boolean) => YES_NO[lang][v ? 0 : 1];
@@ -374,10 +405,11 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         ['villages_below_threshold', r.belowThreshold.length],
       ];
   if (input.table === 'broadcasts') {
-    return toCsvReport(
+    return {
       preamble,
-      COLUMNS.periodBroadcasts[lang],
-      r.broadcasts.items.map((b) => [
+      columns: COLUMNS.periodBroadcasts[lang],
+      sheet: zh ? '覆盖情况（按广播）' : 'coverage by broadcast',
+      rows: r.broadcasts.items.map((b) => [
         b.id,
         b.title,
         zh ? LEVEL_ZH[b.level] : b.level,
@@ -392,12 +424,13 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         percent(b.rate),
         ...shareTimes(b.firstSound, b.played),
       ]),
-    );
+    };
   }
-  return toCsvReport(
+  return {
     preamble,
-    COLUMNS.periodVillages[lang],
-    r.villages.map((v) => [
+    columns: COLUMNS.periodVillages[lang],
+    sheet: zh ? '覆盖情况（按村）' : 'coverage by village',
+    rows: r.villages.map((v) => [
       v.townCode,
       v.townName,
       v.code,
@@ -412,5 +445,5 @@ export function periodReportCsv(input: PeriodCsvInput): string {
       v.devicesEnabled,
       percent(v.availability),
     ]),
-  );
+  };
 }

@@ -9,7 +9,7 @@ import { BROADCAST_OUTCOMES, BroadcastOutcome } from '../../broadcasts/broadcast
 import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
 import type { UncoveredReason, VillageOutcome } from '../coverage.js';
 
-export const REPORT_FORMATS = ['json', 'csv'] as const;
+export const REPORT_FORMATS = ['json', 'csv', 'xlsx'] as const;
 export const REPORT_LANGS = ['zh', 'en'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export type ReportLang = (typeof REPORT_LANGS)[number];
