@@ -61,7 +61,9 @@ describe('the village board in an emergency', () => {
     ).id;
     await Promise.all(waits);
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page = await (
+      await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+    ).newPage();
     errors = pageErrors(page);
     await signIn(page, s.url, await tokenFor(s, 'operator'));
     await page.waitForSelector('.town-summary');
@@ -185,5 +187,41 @@ describe('the village board in an emergency', () => {
     });
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'only-abnormal');
     await waitForText(page, `section.town[data-town="${town.a}"] .town-summary`, /设备在线 3\/3/);
+  });
+
+  it('prints the period report per town, without the console around it', async () => {
+    await page.goto(`${s.url}/#/reports`);
+    await page.waitForSelector(`#report-towns tr[data-town="${town.a}"]`);
+    const cells = await page.$$eval(`#report-towns tr[data-town="${town.a}"] td`, (tds) =>
+      tds.map((td) => td.textContent?.trim()),
+    );
+    assert.equal(cells[0], '甲镇');
+    assert.equal(cells[1], '3');
+    const shown = (selector: string) =>
+      page.$eval(selector, (el) => getComputedStyle(el).display !== 'none');
+    assert.equal(await shown('.print-title'), false, 'the paper title is for paper');
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await shown('header#top'), false);
+    assert.equal(await shown('#report-form'), false);
+    assert.equal(await shown('#report-towns'), true);
+    assert.equal(await shown('.print-title'), true);
+    assert.match(
+      (await page.textContent('.print-title')) ?? '',
+      /广播覆盖情况统计（\d{4}-\d{2}-\d{2} 至 \d{4}-\d{2}-\d{2}）/,
+    );
+    const pdf = await page.pdf({ path: join(ARTIFACTS, 'report-by-town.pdf'), format: 'A4' });
+    assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+    await page.screenshot({ path: join(ARTIFACTS, 'report-print.png'), fullPage: true });
+    await page.emulateMedia({ media: 'screen' });
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#xlsx-villages'),
+    ]);
+    assert.match(
+      download.suggestedFilename(),
+      /^coverage-villages-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.xlsx$/,
+    );
+    assert.deepEqual(errors, []);
   });
 });

@@ -1506,6 +1506,9 @@ async function reportsView() {
         <span class="grow"></span>
         <button type="button" id="csv-villages">${t('rep.csvVillages')}</button>
         <button type="button" id="csv-broadcasts">${t('rep.csvBroadcasts')}</button>
+        <button type="button" id="xlsx-villages">${t('rep.xlsxVillages')}</button>
+        <button type="button" id="xlsx-broadcasts">${t('rep.xlsxBroadcasts')}</button>
+        <button type="button" id="print">${t('rep.print')}</button>
       </form>
       <div id="report"></div>`,
   );
@@ -1534,8 +1537,33 @@ async function reportsView() {
         if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
         towns.get(v.townCode).villages.push(v);
       }
+      // Per town: what a town head signs off on paper (the print stylesheet keeps this table).
+      const townLines = [...towns.entries()].map(([code, town]) => {
+        const sum = (f) => town.villages.reduce((n, v) => n + f(v), 0);
+        const avail = town.villages.filter((v) => v.availability !== null);
+        return {
+          code,
+          name: town.name,
+          villages: town.villages.length,
+          targeted: sum((v) => v.targeted),
+          covered: sum((v) => v.covered),
+          manual: sum((v) => v.coveredManually),
+          below: sum((v) => (v.belowThreshold ? 1 : 0)),
+          used: sum((v) => (v.used ? 1 : 0)),
+          availability: avail.length
+            ? avail.reduce((n, v) => n + v.availability, 0) / avail.length
+            : null,
+        };
+      });
+      const fromDay = dayIn(Date.parse(r.from), r.timeZone);
+      const toDay = dayIn(Date.parse(r.to) - 1, r.timeZone);
       target.innerHTML = piece(
-        html` <div class="cards" id="report-summary" data-usage="${r.usage.rate ?? ''}">
+        html`<p class="print-only print-title">
+            ${t('rep.printTitle', { from: fromDay, to: toDay })}<br /><small
+              >${t('rep.printGenerated', { at: fmtTime(r.generatedAt), zone: r.timeZone })}</small
+            >
+          </p>
+          <div class="cards" id="report-summary" data-usage="${r.usage.rate ?? ''}">
             <div class="stat">
               <div class="v">${r.broadcasts.total}</div>
               <div class="k">${t('rep.broadcasts')}</div>
@@ -1565,6 +1593,36 @@ async function reportsView() {
             <br />${t('rep.byOutcome')}:
             ${outcomes.length ? outcomes.map(([o, n]) => `${t(`result.${o}`)} ${n}`).join(' · ') : t('common.none')}
           </p>
+          <h2>${t('rep.byTown')}</h2>
+          <div class="scroll">
+            <table id="report-towns">
+              <tr>
+                <th>${t('detail.col.town')}</th>
+                <th class="num">${t('rep.col.villages')}</th>
+                <th class="num">${t('rep.col.targeted')}</th>
+                <th class="num">${t('rep.col.covered')}</th>
+                <th class="num">${t('rep.col.rate')}</th>
+                <th class="num">${t('rep.col.below')}</th>
+                <th class="num">${t('rep.col.used')}</th>
+                <th class="num">${t('rep.availability')}</th>
+              </tr>
+              ${townLines.map(
+                (x) =>
+                  html`<tr data-town="${x.code}">
+                    <td>${x.name}</td>
+                    <td class="num">${x.villages}</td>
+                    <td class="num">${x.targeted}</td>
+                    <td class="num">
+                      ${x.covered}${x.manual ? html` <small class="muted">(${t('detail.manual')} ${x.manual})</small>` : ''}
+                    </td>
+                    <td class="num">${fmtPct(x.targeted ? x.covered / x.targeted : null)}</td>
+                    <td class="num">${x.below}</td>
+                    <td class="num">${x.used}/${x.villages}</td>
+                    <td class="num">${fmtPct(x.availability)}</td>
+                  </tr>`,
+              )}
+            </table>
+          </div>
           <h2>${t('rep.list')}</h2>
           ${
             r.broadcasts.items.length
@@ -1605,7 +1663,7 @@ async function reportsView() {
                 </p>`
               : html`<p class="ok-text">${t('rep.noneBelow')}</p>`
           }
-          <h2>${t('rep.chart')}</h2>
+          <h2 class="chart-title">${t('rep.chart')}</h2>
           <div class="legend">
             <span><i style="background: var(--ok)"></i>${t('rep.chart.rate')}</span
             ><span><i style="background: var(--info)"></i>${t('rep.chart.avail')}</span>
@@ -1650,6 +1708,13 @@ async function reportsView() {
       showError(err),
     ),
   );
+  for (const table of ['villages', 'broadcasts'])
+    $(`#xlsx-${table}`).addEventListener('click', () =>
+      download(`/api/reports/coverage?${query()}&format=xlsx&table=${table}&lang=${lang()}`).catch(
+        (err) => showError(err),
+      ),
+    );
+  $('#print').addEventListener('click', () => window.print());
   $('#csv-broadcasts').addEventListener('click', () =>
     download(`/api/reports/coverage?${query()}&format=csv&table=broadcasts&lang=${lang()}`).catch(
       (err) => showError(err),

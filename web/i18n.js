@@ -232,6 +232,17 @@ const zh = {
   'rep.noneBelow': '没有低于阈值的村。',
   'rep.csvVillages': '下载按村 CSV',
   'rep.csvBroadcasts': '下载按广播 CSV',
+  'rep.xlsxVillages': '下载按村 Excel',
+  'rep.xlsxBroadcasts': '下载按广播 Excel',
+  'rep.print': '打印分镇报表',
+  'rep.printTitle': '广播覆盖情况统计（{from} 至 {to}）',
+  'rep.printGenerated': '生成时间 {at}（{zone}）',
+  'rep.byTown': '分镇（街道）统计',
+  'rep.col.villages': '村数',
+  'rep.col.targeted': '目标（村次）',
+  'rep.col.covered': '覆盖（村次）',
+  'rep.col.below': '低于阈值的村',
+  'rep.col.used': '设备播放过的村',
 };
 
 const en = {
@@ -466,6 +477,17 @@ const en = {
   'rep.noneBelow': 'No village is below the threshold.',
   'rep.csvVillages': 'CSV by village',
   'rep.csvBroadcasts': 'CSV by broadcast',
+  'rep.xlsxVillages': 'Excel by village',
+  'rep.xlsxBroadcasts': 'Excel by broadcast',
+  'rep.print': 'Print the town report',
+  'rep.printTitle': 'Broadcast coverage, {from} to {to}',
+  'rep.printGenerated': 'generated {at} ({zone})',
+  'rep.byTown': 'By town',
+  'rep.col.villages': 'villages',
+  'rep.col.targeted': 'targeted (village-broadcasts)',
+  'rep.col.covered': 'covered (village-broadcasts)',
+  'rep.col.below': 'villages below threshold',
+  'rep.col.used': 'villages used',
 };
 
 const TEXTS = { zh, en };
