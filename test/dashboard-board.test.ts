@@ -139,6 +139,8 @@ describe('the village board in an emergency', () => {
       (await page.textContent(`#uncovered tr[data-code="${v.a2}"] .failures`)) ?? '',
       /音频下载失败（download failed: simulated network fault）/,
     );
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#xlsx')]);
+    assert.equal(download.suggestedFilename(), `coverage-${original}.xlsx`);
     await page.goto(`${s.url}/#/`);
     await page.waitForSelector('.town-summary');
   });

@@ -818,6 +818,7 @@ async function broadcastView(id) {
         <div class="toolbar">
           <h1 class="grow">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
           <button type="button" id="csv">${t('common.csv')}</button>
+          <button type="button" id="xlsx">${t('common.xlsx')}</button>
           ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend" data-villages="${toResend}">${t('board.resend')} (${toResend})</button>` : ''}
           ${canOperate() && open ? html`<button type="button" class="danger" id="cancel">${t('detail.cancel')}</button>` : ''}
         </div>
@@ -979,6 +980,11 @@ async function broadcastView(id) {
         <div id="resend-confirm" class="modal" hidden></div>`,
     );
     $('#resend')?.addEventListener('click', () => resendUncovered(b, toResend, view()));
+    $('#xlsx').addEventListener('click', () =>
+      download(`/api/broadcasts/${id}/coverage?format=xlsx&lang=${lang()}`).catch((err) =>
+        showError(err),
+      ),
+    );
     $('#csv').addEventListener('click', () =>
       download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
         showError(err),
