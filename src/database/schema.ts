@@ -23,7 +23,7 @@ import { VillagePlayed1764748800000 } from './migrations/1764748800000-village-p
 import { DeliveryOutcomes1764835200000 } from './migrations/1764835200000-delivery-outcomes.js';
 import { PresenceOpenOnce1764925200000 } from './migrations/1764925200000-presence-open-once.js';
 import { BroadcastRequestKey1765011600000 } from './migrations/1765011600000-broadcast-request-key.js';
-import { BroadcastResendOf1765098000000 } from './migrations/1765098000000-broadcast-resend-of.js';
+import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -59,5 +59,5 @@ export const MIGRATIONS = [
   DeliveryOutcomes1764835200000,
   PresenceOpenOnce1764925200000,
   BroadcastRequestKey1765011600000,
-  BroadcastResendOf1765098000000,
+  BroadcastResendOf1765184400000,
 ];

@@ -4,8 +4,8 @@ import { MigrationInterface, QueryRunner, TableColumn, TableIndex } from 'typeor
  * A broadcast resent to the villages another one did not cover names that one, so staff can follow
  * an alert through its resends and the board can tell a resend from a new alert.
  */
-export class BroadcastResendOf1765098000000 implements MigrationInterface {
-  name = 'BroadcastResendOf1765098000000';
+export class BroadcastResendOf1765184400000 implements MigrationInterface {
+  name = 'BroadcastResendOf1765184400000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn(
