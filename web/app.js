@@ -177,6 +177,8 @@ function throttle(fn, ms) {
 const LEVELS = ['I', 'II', 'III', 'IV', 'routine', 'test'];
 const EMERGENCY = new Set(['I', 'II', 'III', 'IV']);
 const DEVICE_TYPES = ['emergency_terminal', 'village_loudspeaker', 'flood_pa', 'speaker_cart'];
+/** Below this charge a battery device (a speaker cart) is shown as low: it may not last a broadcast. */
+const LOW_BATTERY_PCT = 20;
 const IN_PROGRESS = ['sent', 'received', 'downloading', 'ready', 'playing'];
 
 // ---- session and API ----
@@ -476,6 +478,20 @@ function resultBadges(b) {
       : ''
   }`;
 }
+/**
+ * A device failure reason: the staff message of its code with the device's own text beside it,
+ * so the cause reads in Chinese and the exact words stay for the technician.
+ */
+function failureText(f) {
+  return `${t(`failure.${f.code}`)}（${f.reason}）${f.devices > 1 ? ` ×${f.devices}` : ''}`;
+}
+function failuresLine(failures) {
+  return failures?.length
+    ? html`<small class="muted failures" data-codes="${failures.map((f) => f.code).join(' ')}"
+        >${failures.map(failureText).join('；')}</small
+      >`
+    : '';
+}
 function outcomeText(o) {
   if (!o) return t('board.noBroadcast');
   // Called off: that is the whole story, not "uncovered".
@@ -487,64 +503,226 @@ function outcomeText(o) {
 
 // -- village board --
 
+/** The board's "只看异常" switch, kept for the tab so a visit to a village and back keeps it. */
+const ONLY_ABNORMAL = 'dalaba.board.onlyAbnormal';
+
+/**
+ * 异常 (what staff must act on in an emergency): an enabled device offline (some or all), no
+ * device or none enabled, or the village's latest broadcast not covering it (uncovered for a
+ * reason other than still being delivered). A broadcast still playing there is not 异常 yet.
+ */
+function isAbnormal(v) {
+  if (v.problem) return true;
+  const b = v.latestBroadcast;
+  return b?.outcome === 'uncovered' && b.reason !== 'pending';
+}
+
+/**
+ * Whether a resend would target a village: the server's rule (POST …/resend) on what the client
+ * sees, for the count shown beside the button; the server decides the exact set.
+ */
+function resendable(v, broadcastStatus) {
+  if (v.outcome !== 'uncovered') return false;
+  if (v.reason === 'pending' || v.reason === 'no_device') return false;
+  return (
+    v.reason !== 'quiet_hours' || !['scheduled', 'dispatching', 'active'].includes(broadcastStatus)
+  );
+}
+
+/** The per-town summary row: villages, covered and uncovered by their latest broadcast, devices online. */
+function townFigures(villages) {
+  const f = { villages: villages.length, covered: 0, uncovered: 0, online: 0, enabled: 0 };
+  for (const v of villages) {
+    if (v.latestBroadcast?.outcome === 'covered') f.covered++;
+    if (v.latestBroadcast?.outcome === 'uncovered') f.uncovered++;
+    f.online += v.devicesOnline;
+    f.enabled += v.devicesEnabled;
+  }
+  return f;
+}
+
+/**
+ * Resends a broadcast to its uncovered villages as a new broadcast and opens it. Levels I and II
+ * ask first, like sending one; the Idempotency-Key makes a second press after no answer harmless.
+ */
+async function resendUncovered(b, villages, whereError) {
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) =>
+    x.toString(16).padStart(2, '0'),
+  ).join('');
+  const go = async () => {
+    try {
+      const made = await api(`/api/broadcasts/${b.id}/resend`, {
+        method: 'POST',
+        body: {},
+        headers: { 'Idempotency-Key': key },
+      });
+      location.hash = `#/broadcasts/${made.id}`;
+    } catch (err) {
+      showError(err, whereError);
+    }
+  };
+  if (b.level !== 'I' && b.level !== 'II') return go();
+  const dialog = openDialog(
+    html`<h2>${t('resend.confirmTitle')}</h2>
+      <p>${t('resend.confirmText', { villages, level: t(`level.${b.level}`), title: b.title })}</p>
+      <div class="toolbar">
+        <button type="button" class="danger" id="resend-go">${t('resend.confirmGo')}</button>
+        <button type="button" id="resend-back" data-close autofocus>${t('common.back')}</button>
+      </div>`,
+    { id: 'resend-confirm', label: t('resend.confirmTitle') },
+  );
+  $('#resend-go', dialog).addEventListener('click', () => {
+    dialog.close();
+    void go();
+  });
+}
+
 async function boardView() {
   const here = stillHere();
-  const load = async () => {
-    const board = await all('/api/status/villages');
-    if (!here()) return;
+  let board = null;
+  show(
+    html`<h1>${t('board.title')}</h1>
+      <p id="board-summary"></p>
+      <div class="toolbar board-tools">
+        <label title="${t('board.abnormalHelp')}"
+          ><input
+            type="checkbox"
+            id="only-abnormal"
+            ${sessionStorage.getItem(ONLY_ABNORMAL) === '1' ? 'checked' : ''}
+          />
+          ${t('board.onlyAbnormal')}</label
+        >
+        <span id="abnormal-count" class="muted"></span>
+        <span class="grow"></span>
+      </div>
+      <div id="board-latest"></div>
+      <div class="legend">
+        <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
+        <span><i style="background: var(--warn)"></i>${t('board.legend.some')}</span>
+        <span><i style="background: var(--bad)"></i>${t('board.legend.all')}</span>
+        <span><i style="background: var(--idle)"></i>${t('board.legend.none')}</span>
+        <span
+          ><i style="background: #eef9f1; border: 1px solid var(--ok)"></i
+          >${t('board.legend.covered')}</span
+        >
+        <span
+          ><i style="background: #fdeeee; border: 1px solid var(--bad)"></i
+          >${t('board.legend.uncovered')}</span
+        >
+      </div>
+      <div id="board-towns"></div>`,
+  );
+  const only = $('#only-abnormal');
+  // Only the parts that change are redrawn, and focus and scroll are put back: a live update every
+  // second must not throw staff out of the switch, a tile or their place on the page.
+  const render = () => {
+    if (!board) return;
+    const focused = document.activeElement;
+    const focusCode = focused?.closest?.('#board-towns .tile')?.dataset.code;
+    const scroll = window.scrollY;
+    const onlyAbnormal = only.checked;
     const towns = new Map();
     for (const v of board.items) {
-      if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
+      if (!towns.has(v.townCode))
+        towns.set(v.townCode, { code: v.townCode, name: v.townName, villages: [] });
       towns.get(v.townCode).villages.push(v);
     }
     const s = board.summary;
-    patchView(
-      html`<h1>${t('board.title')}</h1>
-        <p id="board-summary" data-villages="${s.villages}" data-online="${s.devicesOnline}">
-          ${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}
-        </p>
-        <div class="legend">
-          <span><i style="background: var(--ok)"></i>${t('board.legend.ok')}</span>
-          <span><i style="background: var(--warn)"></i>${t('board.legend.some')}</span>
-          <span><i style="background: var(--bad)"></i>${t('board.legend.all')}</span>
-          <span><i style="background: var(--idle)"></i>${t('board.legend.none')}</span>
-          <span
-            ><i style="background: #eef9f1; border: 1px solid var(--ok)"></i
-            >${t('board.legend.covered')}</span
-          >
-          <span
-            ><i style="background: #fdeeee; border: 1px solid var(--bad)"></i
-            >${t('board.legend.uncovered')}</span
-          >
-        </div>
-        ${[...towns.values()].map(
-          (town) =>
-            html`<h3>
-                ${town.name}
-                <small class="muted">${town.villages.length} ${t('common.villages')}</small>
-              </h3>
-              <div class="tiles">
-                ${town.villages.map(
-                  (v) =>
-                    html`<a
-                      class="tile"
-                      href="#/village/${v.code}"
-                      data-code="${v.code}"
-                      data-presence="${v.problem ?? 'ok'}"
-                      data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
-                      title="${v.latestBroadcast?.title ?? ''}"
-                    >
-                      <span class="name">${v.name}</span>
-                      <span class="devs"
-                        >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
-                      >
-                      <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
-                      ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
-                    </a>`,
-                )}
-              </div>`,
-        )}`,
+    const abnormal = board.items.filter(isAbnormal).length;
+    $('#board-summary').dataset.villages = s.villages;
+    $('#board-summary').dataset.online = s.devicesOnline;
+    $('#board-summary').innerHTML = piece(
+      html`${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}`,
     );
+    $('#abnormal-count').dataset.count = abnormal;
+    $('#abnormal-count').textContent = t('board.abnormalCount', { n: abnormal });
+
+    // The newest broadcast any village has had, with what a resend would reach.
+    const latest = board.items
+      .map((v) => v.latestBroadcast)
+      .filter(Boolean)
+      .sort((a, b) => Date.parse(b.startAt) - Date.parse(a.startAt) || (a.id < b.id ? -1 : 1))[0];
+    const toResend = latest
+      ? board.items.filter(
+          (v) =>
+            v.latestBroadcast?.id === latest.id && resendable(v.latestBroadcast, latest.status),
+        ).length
+      : 0;
+    $('#board-latest').innerHTML = piece(
+      latest
+        ? html`<div class="card latest" data-id="${latest.id}" data-resendable="${toResend}">
+            ${t('board.latest')}:
+            <a href="#/broadcasts/${latest.id}">${latest.title}</a> ${levelBadge(latest.level)}
+            ${statusBadge(latest.status)}
+            <span class="${toResend ? 'error' : 'ok-text'}"
+              >${toResend ? t('board.toResend', { n: toResend }) : t('board.nothingToResend')}</span
+            >
+            ${canOperate() && toResend && latest.status !== 'cancelled' ? html`<button type="button" class="danger" id="resend">${t('board.resend')}</button>` : ''}
+          </div>`
+        : '',
+    );
+    $('#resend')?.addEventListener('click', () =>
+      resendUncovered(latest, toResend, $('#board-latest')),
+    );
+
+    $('#board-towns').innerHTML = piece(
+      [...towns.values()].map((town) => {
+        const f = townFigures(town.villages);
+        const shown = onlyAbnormal ? town.villages.filter(isAbnormal) : town.villages;
+        return html`<section class="town" data-town="${town.code}">
+          <h3>${town.name}</h3>
+          <p
+            class="town-summary"
+            data-villages="${f.villages}"
+            data-covered="${f.covered}"
+            data-uncovered="${f.uncovered}"
+            data-online="${f.online}"
+            data-enabled="${f.enabled}"
+          >
+            ${t('board.townSummary', f)}
+          </p>
+          ${
+            shown.length
+              ? html`<div class="tiles">
+                  ${shown.map(
+                    (v) =>
+                      html`<a
+                        class="tile"
+                        href="#/village/${v.code}"
+                        data-code="${v.code}"
+                        data-presence="${v.problem ?? 'ok'}"
+                        data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
+                        data-abnormal="${isAbnormal(v) ? 'yes' : 'no'}"
+                        title="${v.latestBroadcast?.title ?? ''}"
+                      >
+                        <span class="name">${v.name}</span>
+                        <span class="devs"
+                          >${v.devicesOnline}/${v.devicesEnabled} ${t('village.online')}</span
+                        >
+                        <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
+                        ${failuresLine(v.latestBroadcast?.failures)}
+                        ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
+                      </a>`,
+                  )}
+                </div>`
+              : html`<p class="muted no-abnormal">${t('board.noAbnormal')}</p>`
+          }
+        </section>`;
+      }),
+    );
+    if (focusCode)
+      $(`#board-towns .tile[data-code="${focusCode}"]`)?.focus({ preventScroll: true });
+    window.scrollTo({ top: scroll });
+  };
+  only.addEventListener('change', () => {
+    sessionStorage.setItem(ONLY_ABNORMAL, only.checked ? '1' : '0');
+    render();
+  });
+  const load = async () => {
+    const next = await all('/api/status/villages');
+    if (!here()) return;
+    board = next;
+    render();
   };
   const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
   onLeave(live.on((event) => event === 'update' && refresh()));
@@ -562,13 +740,28 @@ async function villageView(code) {
   const details = await Promise.all(
     devices.items.map((d) => api(`/api/devices/${encodeURIComponent(d.id)}`)),
   );
+  // Telemetry by its Chinese labels (the keys are the protocol's, section 3.2), with units.
+  const reading = {
+    signalDbm: (v) => t('telemetry.signalDbm', { v }),
+    batteryPct: (v) =>
+      v < LOW_BATTERY_PCT
+        ? html`<span class="warn-text low-battery">${t('telemetry.batteryLow', { v })}</span>`
+        : t('telemetry.batteryPct', { v }),
+    temperatureC: (v) => t('telemetry.temperatureC', { v }),
+    uptimeS: (v) => t('telemetry.uptimeS', { v: fmtDuration(v * 1000) }),
+  };
   const telemetry = (p) =>
     p?.telemetry
       ? Object.entries(p.telemetry)
           // The volume has its own column: the reported one, which an acked command also sets.
           .filter(([k, v]) => k !== 'volume' && v !== null && typeof v !== 'object')
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' · ')
+          .map(
+            ([k, v]) =>
+              html`<span class="reading" data-key="${k}"
+                >${reading[k] ? reading[k](v) : `${k} ${v}`}</span
+              >`,
+          )
+          .reduce((out, r, i) => html`${out}${i ? ' · ' : ''}${r}`, '')
       : '—';
   show(
     html`<p><a href="#/">← ${t('nav.board')}</a></p>
@@ -628,6 +821,7 @@ async function villageView(code) {
                       <td>${fmtTime(b.startAt)}</td>
                       <td>
                         ${outcomeText(b)}${b.coveredBy === 'manual' ? ` (${t('coveredBy.manual')})` : ''}
+                        ${b.failures?.length ? html`<br />${failuresLine(b.failures)}` : ''}
                       </td>
                       <td class="num">${b.played}/${b.devices}</td>
                     </tr>`,
@@ -791,10 +985,14 @@ async function broadcastView(id) {
     const cancelled = b.status === 'cancelled';
     const canConfirm = canOperate() && b.dispatchedAt && !cancelled;
     const ended = endText(b);
+    const toResend =
+      b.dispatchedAt && !cancelled ? c.villages.filter((v) => resendable(v, b.status)).length : 0;
     return html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
       <div class="toolbar">
         <h1 class="grow" id="bc-title">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
         <button type="button" id="csv" data-action="csv">${t('common.csv')}</button>
+        <button type="button" id="xlsx" data-action="xlsx">${t('common.xlsx')}</button>
+        ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend" data-action="resend" data-villages="${toResend}">${t('board.resend')} (${toResend})</button>` : ''}
         ${canOperate() && open ? html`<button type="button" class="danger" id="cancel" data-action="cancel">${t('detail.cancel')}</button>` : ''}
       </div>
       ${cancelled ? html`<p class="notice cancelled" id="cancelled-notice" role="status">${ended}</p>` : ''}
@@ -872,7 +1070,7 @@ async function broadcastView(id) {
                       <td><a href="#/village/${v.code}">${v.name}</a></td>
                       <td class="outcome">${villageOutcomeText(v, b)}</td>
                       <td>
-                        ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br /><small class="muted">${v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; ')}</small>` : ''}
+                        ${v.reason ? t(`reason.${v.reason}`) : ''}${v.failures.length ? html`<br />${failuresLine(v.failures)}` : ''}
                       </td>
                       <td>
                         ${canConfirm ? html`<button type="button" class="confirm" id="confirm-${v.code}" data-action="confirm" data-code="${v.code}" data-name="${v.name}">${t('detail.confirm')}</button>` : ''}
@@ -1158,6 +1356,12 @@ async function broadcastView(id) {
       download(`/api/broadcasts/${id}/coverage?format=csv&lang=${lang()}`).catch((err) =>
         showError(err),
       );
+    else if (action === 'xlsx')
+      download(`/api/broadcasts/${id}/coverage?format=xlsx&lang=${lang()}`).catch((err) =>
+        showError(err),
+      );
+    else if (action === 'resend')
+      void resendUncovered(current, Number(button.dataset.villages), view());
     else if (action === 'cancel') cancelDialog();
     else if (action === 'confirm') confirmDialog(button.dataset.code, button.dataset.name);
     else if (action === 'withdraw') withdrawDialog(button.dataset.id, button.dataset.name);
@@ -2084,6 +2288,9 @@ async function reportsView() {
         <span class="grow"></span>
         <button type="button" id="csv-villages">${t('rep.csvVillages')}</button>
         <button type="button" id="csv-broadcasts">${t('rep.csvBroadcasts')}</button>
+        <button type="button" id="xlsx-villages">${t('rep.xlsxVillages')}</button>
+        <button type="button" id="xlsx-broadcasts">${t('rep.xlsxBroadcasts')}</button>
+        <button type="button" id="print">${t('rep.print')}</button>
       </form>
       <div id="report"></div>`,
   );
@@ -2112,8 +2319,33 @@ async function reportsView() {
         if (!towns.has(v.townCode)) towns.set(v.townCode, { name: v.townName, villages: [] });
         towns.get(v.townCode).villages.push(v);
       }
+      // Per town: what a town head signs off on paper (the print stylesheet keeps this table).
+      const townLines = [...towns.entries()].map(([code, town]) => {
+        const sum = (f) => town.villages.reduce((n, v) => n + f(v), 0);
+        const avail = town.villages.filter((v) => v.availability !== null);
+        return {
+          code,
+          name: town.name,
+          villages: town.villages.length,
+          targeted: sum((v) => v.targeted),
+          covered: sum((v) => v.covered),
+          manual: sum((v) => v.coveredManually),
+          below: sum((v) => (v.belowThreshold ? 1 : 0)),
+          used: sum((v) => (v.used ? 1 : 0)),
+          availability: avail.length
+            ? avail.reduce((n, v) => n + v.availability, 0) / avail.length
+            : null,
+        };
+      });
+      const fromDay = dayIn(Date.parse(r.from), r.timeZone);
+      const toDay = dayIn(Date.parse(r.to) - 1, r.timeZone);
       target.innerHTML = piece(
-        html` <div class="cards" id="report-summary" data-usage="${r.usage.rate ?? ''}">
+        html`<p class="print-only print-title">
+            ${t('rep.printTitle', { from: fromDay, to: toDay })}<br /><small
+              >${t('rep.printGenerated', { at: fmtTime(r.generatedAt), zone: r.timeZone })}</small
+            >
+          </p>
+          <div class="cards" id="report-summary" data-usage="${r.usage.rate ?? ''}">
             <div class="stat">
               <div class="v">${r.broadcasts.total}</div>
               <div class="k">${t('rep.broadcasts')}</div>
@@ -2143,6 +2375,36 @@ async function reportsView() {
             <br />${t('rep.byOutcome')}:
             ${outcomes.length ? outcomes.map(([o, n]) => `${t(`result.${o}`)} ${n}`).join(' · ') : t('common.none')}
           </p>
+          <h2>${t('rep.byTown')}</h2>
+          <div class="scroll">
+            <table id="report-towns">
+              <tr>
+                <th>${t('detail.col.town')}</th>
+                <th class="num">${t('rep.col.villages')}</th>
+                <th class="num">${t('rep.col.targeted')}</th>
+                <th class="num">${t('rep.col.covered')}</th>
+                <th class="num">${t('rep.col.rate')}</th>
+                <th class="num">${t('rep.col.below')}</th>
+                <th class="num">${t('rep.col.used')}</th>
+                <th class="num">${t('rep.availability')}</th>
+              </tr>
+              ${townLines.map(
+                (x) =>
+                  html`<tr data-town="${x.code}">
+                    <td>${x.name}</td>
+                    <td class="num">${x.villages}</td>
+                    <td class="num">${x.targeted}</td>
+                    <td class="num">
+                      ${x.covered}${x.manual ? html` <small class="muted">(${t('detail.manual')} ${x.manual})</small>` : ''}
+                    </td>
+                    <td class="num">${fmtPct(x.targeted ? x.covered / x.targeted : null)}</td>
+                    <td class="num">${x.below}</td>
+                    <td class="num">${x.used}/${x.villages}</td>
+                    <td class="num">${fmtPct(x.availability)}</td>
+                  </tr>`,
+              )}
+            </table>
+          </div>
           <h2>${t('rep.list')}</h2>
           ${
             r.broadcasts.items.length
@@ -2183,7 +2445,7 @@ async function reportsView() {
                 </p>`
               : html`<p class="ok-text">${t('rep.noneBelow')}</p>`
           }
-          <h2>${t('rep.chart')}</h2>
+          <h2 class="chart-title">${t('rep.chart')}</h2>
           <div class="legend">
             <span><i style="background: var(--ok)"></i>${t('rep.chart.rate')}</span
             ><span><i style="background: var(--info)"></i>${t('rep.chart.avail')}</span>
@@ -2228,6 +2490,13 @@ async function reportsView() {
       showError(err),
     ),
   );
+  for (const table of ['villages', 'broadcasts'])
+    $(`#xlsx-${table}`).addEventListener('click', () =>
+      download(`/api/reports/coverage?${query()}&format=xlsx&table=${table}&lang=${lang()}`).catch(
+        (err) => showError(err),
+      ),
+    );
+  $('#print').addEventListener('click', () => window.print());
   $('#csv-broadcasts').addEventListener('click', () =>
     download(`/api/reports/coverage?${query()}&format=csv&table=broadcasts&lang=${lang()}`).catch(
       (err) => showError(err),

@@ -56,6 +56,7 @@ export type ConfirmationMethod = (typeof CONFIRMATION_METHODS)[number];
 @Index('IDX_broadcasts_start_at', ['startAt'])
 @Index('UQ_broadcasts_schedule_fire', ['scheduleId', 'fireAt'], { unique: true })
 @Index('UQ_broadcasts_request_key', ['requestKey'], { unique: true })
+@Index('IDX_broadcasts_resend_of', ['resendOf'])
 export class BroadcastEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -117,6 +118,10 @@ export class BroadcastEntity {
   /** SHA-256 of who sent it and their Idempotency-Key: a repeat of the request finds this one. */
   @Column({ type: 'varchar', length: 64, name: 'request_key', nullable: true })
   requestKey!: string | null;
+
+  /** The broadcast this one was resent for: it targets the villages that one did not cover. */
+  @Column({ type: 'varchar', length: 36, name: 'resend_of', nullable: true })
+  resendOf!: string | null;
 
   @Column({ type: 'varchar', length: 200, name: 'end_reason', nullable: true })
   endReason!: string | null;

@@ -105,6 +105,8 @@ export class BroadcastsService implements OnModuleInit {
       allowPastStart?: boolean;
       /** The client's Idempotency-Key, and whose it is (the token). */
       idempotency?: { key: string; owner: string };
+      /** The broadcast whose uncovered villages this one is resent to. */
+      resendOf?: string;
     } = {},
   ): Promise<BroadcastDto> {
     const now = this.clock.now().getTime();
@@ -157,6 +159,7 @@ export class BroadcastsService implements OnModuleInit {
       fireAt: options.schedule?.fireAt ?? null,
       createdBy: by,
       requestKey,
+      resendOf: options.resendOf ?? null,
       endReason: null,
       cancelledBy: null,
       createdAt: now,
@@ -212,6 +215,15 @@ export class BroadcastsService implements OnModuleInit {
       byType,
       online: resolved.deviceIds.filter((id) => this.presence.get(id)?.online).length,
     };
+  }
+
+  /**
+   * The broadcast an Idempotency-Key already made, if any: a resend checks this before it works out
+   * what is still uncovered, since the first resend itself changes nothing about the original.
+   */
+  async findRequested(idempotency: { key: string; owner: string }): Promise<BroadcastDto | null> {
+    const earlier = await this.repo.findByRequestKey(requestKeyOf(idempotency));
+    return earlier ? this.get(earlier.id) : null;
   }
 
   /** The answer to a request sent again with its Idempotency-Key: what the first one made. */
@@ -600,6 +612,7 @@ export class BroadcastsService implements OnModuleInit {
       villages: villages.get(b.id) ?? 0,
       deliveries: counts.get(b.id) ?? ({} as Partial<Record<DeliveryState, number>>),
       scheduleId: b.scheduleId,
+      resendOf: b.resendOf,
       createdBy: b.createdBy,
       createdAt: isoTime(b.createdAt),
       dispatchedAt: isoOrNull(b.dispatchedAt),

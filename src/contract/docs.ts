@@ -3,6 +3,7 @@
  * (`docs/schemas/<type>.json`) and the tables inside `docs/protocol.md`. A test fails when the files
  * in the repository differ from what this renders; `npm run docs:contract` writes them.
  */
+import { FAILURE_REASONS } from './failure-reasons.js';
 import { LIMITS, MESSAGES, MessageType, PROTOCOL_VERSION, TIMING } from './messages.js';
 import { DEFAULT_TOPIC_PREFIX, TOPIC_KINDS, TOPIC_RULES } from './topics.js';
 
@@ -89,6 +90,14 @@ export function protocolSections(): Record<string, string> {
     '| rule | value |',
     '|---|---|',
     ...Object.entries({ ...TIMING, ...LIMITS }).map(([k, v]) => `| \`${k}\` | ${v} |`),
+  ].join('\n');
+  sections['failure-reasons'] = [
+    '| code | the `reason` begins with | from | meaning | staff read |',
+    '|---|---|---|---|---|',
+    ...FAILURE_REASONS.map(
+      (r) =>
+        `| \`${r.code}\` | ${r.code === 'other' ? 'anything else' : [...new Set([r.code, ...r.begins])].map((b) => `\`${b}\``).join(', ')} | ${r.from} | ${r.meaning} | ${r.zh} |`,
+    ),
   ].join('\n');
   for (const [type, { kind, schema }] of Object.entries(MESSAGES) as [
     MessageType,

@@ -6,3 +6,4 @@ export * from './decode.js';
 export * from './device.js';
 export * from './messages.js';
 export * from './topics.js';
+export * from './failure-reasons.js';

@@ -1,10 +1,30 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  Param,
+  Post,
+  Query,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { BroadcastDto, ResendBroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
 import { VillageCodePipe } from '../villages/code.pipes.js';
-import { CoverageService, CsvFile } from './coverage.service.js';
+import { CoverageService, ReportFile } from './coverage.service.js';
 import {
   BroadcastCoverageDto,
   CoverageQuery,
@@ -16,13 +36,18 @@ import {
 
 const CSV_NOTE =
   ' With `format=csv`: UTF-8 CSV with BOM (Excel shows Chinese), `label,value` lines for the report, period and ' +
-  'generation time, an empty line, then the table; Chinese headers unless `lang=en`.';
+  'generation time, an empty line, then the table; Chinese headers and values unless `lang=en` (codes). ' +
+  'With `format=xlsx`: the same lines as an Excel workbook whose text cells stay text (village codes are ' +
+  'not turned into numbers) and are never run as formulas.';
 
-function sendCsv(res: Response, file: CsvFile): string {
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+function sendFile(res: Response, file: ReportFile): string | StreamableFile {
+  res.setHeader('Content-Type', file.contentType);
   res.setHeader('Content-Disposition', `attachment; filename="${file.filename}"`);
-  return file.csv;
+  // Nest would send a Buffer as JSON; a StreamableFile goes out as the bytes.
+  return typeof file.body === 'string' ? file.body : new StreamableFile(file.body);
 }
+
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 @ApiTags('coverage')
 @ApiBearerAuth()
@@ -40,17 +65,52 @@ export class CoverageController {
       'and 100% of villages.' +
       CSV_NOTE,
   })
-  @ApiProduces('application/json', 'text/csv')
+  @ApiProduces('application/json', 'text/csv', XLSX)
   @ApiOkResponse({ type: BroadcastCoverageDto })
   @ApiErrors(400, 401, 404)
   async broadcast(
     @Param('id', uuidParam('id')) id: string,
     @Query() query: CoverageQuery,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<BroadcastCoverageDto | string> {
-    if (query.format === 'csv')
-      return sendCsv(res, await this.coverage.broadcastCsv(id, query.lang ?? 'zh'));
+  ): Promise<BroadcastCoverageDto | string | StreamableFile> {
+    if (query.format === 'csv' || query.format === 'xlsx')
+      return sendFile(res, await this.coverage.broadcastFile(id, query.lang ?? 'zh', query.format));
     return this.coverage.broadcast(id, query);
+  }
+
+  @Post('broadcasts/:id/resend')
+  @ApiTags('broadcasts')
+  @ApiOperation({
+    summary: 'Resend a broadcast to the villages it did not cover (operator)',
+    description:
+      'Creates a NEW broadcast (`resendOf` names the original) with the same clip, level, repeat, volume and ' +
+      'attention tone and a fresh window, targeting exactly the villages of the original that are uncovered ' +
+      'because their devices failed, were offline, or its window closed (`failed`, `all_offline`, `expired`, ' +
+      '`cancelled`, and `quiet_hours` once the original ended), keeping its device types. Villages covered, ' +
+      'playing (partial), still being delivered (`pending`) or without a device are left out. ' +
+      'Refused with 409: `BROADCAST_NOT_SENT` (never dispatched), `BROADCAST_CANCELLED`, `NOTHING_UNCOVERED`, ' +
+      '`CLIP_GONE` (its clip was deleted).',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'As for POST /api/broadcasts: the same key again answers with the resend it made, never a second one',
+  })
+  @ApiCreatedResponse({ type: BroadcastDto })
+  @ApiErrors(400, 401, 403, 404, 409)
+  resend(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() body: ResendBroadcastDto,
+    @CurrentPrincipal() principal: Principal,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<BroadcastDto> {
+    return this.coverage.resend(
+      id,
+      { expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined },
+      principal.name,
+      idempotencyKey === undefined ? undefined : { key: idempotencyKey, owner: principal.tokenId },
+    );
   }
 
   @Get('villages/:code/coverage')
@@ -78,14 +138,15 @@ export class CoverageController {
       CSV_NOTE +
       ' `table=broadcasts` gives the per-broadcast table instead of the per-village one.',
   })
-  @ApiProduces('application/json', 'text/csv')
+  @ApiProduces('application/json', 'text/csv', XLSX)
   @ApiOkResponse({ type: PeriodReportDto })
   @ApiErrors(400, 401)
   async period(
     @Query() query: PeriodQuery,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<PeriodReportDto | string> {
-    if (query.format === 'csv') return sendCsv(res, await this.coverage.periodCsv(query));
+  ): Promise<PeriodReportDto | string | StreamableFile> {
+    if (query.format === 'csv' || query.format === 'xlsx')
+      return sendFile(res, await this.coverage.periodFile(query, query.format));
     return this.coverage.period(query);
   }
 }

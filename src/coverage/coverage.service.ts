@@ -7,19 +7,23 @@ import {
   ManualGroup,
 } from '../broadcasts/broadcast-facts.repository.js';
 import { Clock } from '../common/clock.js';
-import { NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
-import { parseBound } from '../common/zoned-time.js';
+import { formatLocal, parseBound } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
+import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import {
   classifyVillage,
   computeCoverage,
   CoverageReport,
+  failureList,
   Milestone,
+  VillageCoverage,
   VillageRef,
 } from './coverage.js';
 import type {
@@ -32,7 +36,13 @@ import type {
   VillageBroadcastDto,
 } from './dto/coverage.dto.js';
 import { computePeriodReport, isCounted, PeriodReport } from './period-report.js';
-import { broadcastCoverageCsv, periodReportCsv } from './report-csv.js';
+import {
+  broadcastCoverageTable,
+  periodReportTable,
+  reportCsv,
+  ReportTable,
+  reportXlsx,
+} from './report-csv.js';
 
 const DAY_MS = 86_400_000;
 /** A report spans at most this long: a year and a day covers any calendar year. */
@@ -42,9 +52,19 @@ const BOARD_LOOKBACK = 200;
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
-export interface CsvFile {
+/** A report download: CSV text, or an Excel workbook (see common/xlsx.ts for why both). */
+export interface ReportFile {
   filename: string;
-  csv: string;
+  contentType: string;
+  body: string | Buffer;
+}
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+function reportFile(name: string, format: 'csv' | 'xlsx', table: ReportTable): ReportFile {
+  return format === 'xlsx'
+    ? { filename: `${name}.xlsx`, contentType: XLSX_TYPE, body: reportXlsx(table) }
+    : { filename: `${name}.csv`, contentType: 'text/csv; charset=utf-8', body: reportCsv(table) };
 }
 
 /** Online enabled devices now, per village and type. */
@@ -62,6 +82,7 @@ export class CoverageService {
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
+    private readonly broadcasts: BroadcastsService,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -113,11 +134,12 @@ export class CoverageService {
     };
   }
 
-  async broadcastCsv(id: string, lang: ReportLang): Promise<CsvFile> {
+  async broadcastFile(id: string, lang: ReportLang, format: 'csv' | 'xlsx'): Promise<ReportFile> {
     const { header, report, generatedAt, manual } = await this.computeBroadcast(id);
-    return {
-      filename: `coverage-${header.id}.csv`,
-      csv: broadcastCoverageCsv({
+    return reportFile(
+      `coverage-${header.id}`,
+      format,
+      broadcastCoverageTable({
         broadcast: header,
         report,
         manual,
@@ -125,7 +147,83 @@ export class CoverageService {
         timeZone: this.config.timeZone,
         lang,
       }),
-    };
+    );
+  }
+
+  /**
+   * Sends a broadcast again, as a new broadcast (same clip, level, repeat, volume and tone, a fresh
+   * window), to exactly the villages it left uncovered that another send could still reach (see
+   * {@link resendable}). Refused, before anything is made, when it was never sent, was cancelled,
+   * or leaves nothing to resend; the same Idempotency-Key answers with the resend it already made.
+   */
+  async resend(
+    id: string,
+    input: { expiresAt?: number },
+    by: string,
+    idempotency?: { key: string; owner: string },
+  ): Promise<BroadcastDto> {
+    if (idempotency) {
+      const earlier = await this.broadcasts.findRequested(idempotency);
+      if (earlier && earlier.resendOf === id) return earlier;
+      if (earlier)
+        throw new DomainError(
+          'conflict',
+          'IDEMPOTENCY_KEY_REUSED',
+          `This Idempotency-Key already created broadcast ${earlier.id}, which is not a resend of ${id}; use a new key`,
+        );
+    }
+    const original = await this.broadcasts.get(id);
+    if (original.status === 'cancelled')
+      throw new DomainError(
+        'conflict',
+        'BROADCAST_CANCELLED',
+        `Broadcast ${id} was cancelled; send a new broadcast instead of resending a cancelled one`,
+      );
+    if (original.dispatchedAt === null)
+      throw new DomainError(
+        'conflict',
+        'BROADCAST_NOT_SENT',
+        `Broadcast ${id} has not been sent (${original.status}); there is nothing to resend yet`,
+      );
+    const { report } = await this.computeBroadcast(id);
+    const ended = original.outcome !== null;
+    const villages = report.villages.filter((v) => resendable(v, ended)).map((v) => v.code);
+    if (villages.length === 0) {
+      const s = report.summary;
+      throw new DomainError(
+        'conflict',
+        'NOTHING_UNCOVERED',
+        `Broadcast ${id} leaves no village to resend to: ${s.covered} of ${s.targeted} covered, ` +
+          `${s.partial} playing, the rest still being delivered or without a device`,
+      );
+    }
+    const target = original.target.deviceTypes?.length
+      ? { villages, deviceTypes: original.target.deviceTypes }
+      : { villages };
+    try {
+      return await this.broadcasts.create(
+        {
+          title: `补发：${original.title}`.slice(0, 200),
+          clipId: original.clipId,
+          level: original.level,
+          target,
+          expiresAt: input.expiresAt,
+          repeat: original.repeat,
+          volume: original.volume,
+          attentionTone: original.attentionTone,
+        },
+        by,
+        { idempotency, resendOf: id },
+      );
+    } catch (err) {
+      if (err instanceof ValidationFailedError && err.problems.some((p) => p.field === 'clipId'))
+        throw new DomainError(
+          'conflict',
+          'CLIP_GONE',
+          `The clip of broadcast ${id} has been deleted or is not ready; send a new broadcast`,
+        );
+      throw err;
+    }
   }
 
   async period(query: PeriodQuery): Promise<PeriodReportDto> {
@@ -152,13 +250,16 @@ export class CoverageService {
     };
   }
 
-  async periodCsv(query: PeriodQuery): Promise<CsvFile> {
+  async periodFile(query: PeriodQuery, format: 'csv' | 'xlsx'): Promise<ReportFile> {
     const p = await this.computePeriod(query);
     const table = query.table ?? 'villages';
-    const day = (ms: number) => isoTime(ms).slice(0, 10);
-    return {
-      filename: `coverage-${table}-${day(p.from)}-${day(p.to - 1)}.csv`,
-      csv: periodReportCsv({
+    // The county's calendar days, as the report counts them: in UTC, Shanghai's 1 November
+    // begins on 31 October.
+    const day = (ms: number) => formatLocal(ms, this.config.timeZone).slice(0, 10);
+    return reportFile(
+      `coverage-${table}-${day(p.from)}-${day(p.to - 1)}`,
+      format,
+      periodReportTable({
         report: p.report,
         from: p.from,
         to: p.to,
@@ -168,7 +269,7 @@ export class CoverageService {
         lang: query.lang ?? 'zh',
         table,
       }),
-    };
+    );
   }
 
   /**
@@ -212,6 +313,7 @@ export class CoverageService {
           startAt: isoTime(header.startAt),
           outcome: c.outcome,
           reason: c.reason,
+          failures: c.reason === 'failed' ? failureList(failuresOf.get(code) ?? []) : [],
         });
       }
     }
@@ -391,6 +493,18 @@ export class CoverageService {
       (code) => known.get(code) ?? { code, name: code, townCode: code.slice(0, 9), townName: '' },
     );
   }
+}
+
+/**
+ * Whether a resend could still help a village: uncovered, and not because its delivery is under way
+ * (`pending`: a device online is getting it), nor because nothing there can play it (`no_device`),
+ * nor because its quiet hours hold it while the broadcast still runs (the resend would wait too).
+ * Partial villages are playing it, or will resume it: never resent.
+ */
+export function resendable(v: VillageCoverage, ended: boolean): boolean {
+  if (v.outcome !== 'uncovered') return false;
+  if (v.reason === 'pending' || v.reason === 'no_device') return false;
+  return v.reason !== 'quiet_hours' || ended;
 }
 
 function milestoneDto(m: Milestone) {

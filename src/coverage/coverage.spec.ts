@@ -137,7 +137,7 @@ describe('computeCoverage', () => {
     );
     assert.equal(r.villages[0].firstSoundAt, 2000);
     assert.equal(r.villages[0].playedAt, 3000);
-    assert.deepEqual(r.villages[1].failures, [{ reason: 'amp fault', devices: 1 }]);
+    assert.deepEqual(r.villages[1].failures, [{ code: 'other', reason: 'amp fault', devices: 1 }]);
     assert.deepEqual(
       { ...r.summary, uncoveredByReason: undefined },
       {

@@ -2,6 +2,7 @@
  * Coverage arithmetic (pure): which targeted villages heard a broadcast and why the others did
  * not, from grouped delivery facts. No I/O, no clock; the service feeds it and the specs test it.
  */
+import { failureCode, FailureCode } from '../contract/failure-reasons.js';
 import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
 import { milestones, type Milestone } from '../broadcasts/broadcast-outcome.js';
@@ -64,7 +65,8 @@ export interface VillageCoverage extends VillageRef {
   /** For covered villages: the devices confirmed it, or only staff did. */
   coveredBy: 'devices' | 'manual' | null;
   reason: UncoveredReason | null;
-  failures: { reason: string; devices: number }[];
+  /** The devices' own reasons with the code each begins with (contract/failure-reasons.ts). */
+  failures: { code: FailureCode; reason: string; devices: number }[];
   devices: number;
   played: number;
   states: Partial<Record<DeliveryState, number>>;
@@ -116,6 +118,15 @@ export interface CoverageReport {
    */
   milestones: { firstSound: Milestone[]; played: Milestone[] };
   villages: VillageCoverage[];
+}
+
+/** A village's failure groups as one line per reason, with its code, most devices first. */
+export function failureList(failures: FailureFacts[]): VillageCoverage['failures'] {
+  const byReason = new Map<string, number>();
+  for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
+  return [...byReason]
+    .map(([reason, n]) => ({ code: failureCode(reason), reason, devices: n }))
+    .sort((a, b) => b.devices - a.devices || a.reason.localeCompare(b.reason));
 }
 
 export function rate(part: number, whole: number): number | null {
@@ -217,8 +228,6 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       if (g.playedAt !== null && (playedAt === null || g.playedAt < playedAt))
         playedAt = g.playedAt;
     }
-    const byReason = new Map<string, number>();
-    for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
     const { outcome, coveredBy, reason } = classifyVillage(
       groups,
       failures,
@@ -234,9 +243,7 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       outcome,
       coveredBy,
       reason,
-      failures: [...byReason]
-        .map(([reason, n]) => ({ reason, devices: n }))
-        .sort((a, b) => b.devices - a.devices || a.reason.localeCompare(b.reason)),
+      failures: failureList(failures),
       devices,
       played: states.played ?? 0,
       states,

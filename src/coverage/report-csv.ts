@@ -1,9 +1,21 @@
-/** The coverage reports as CSV for Excel: Chinese headers and values by default, English on request. */
+/** The coverage reports as CSV (and Excel workbooks): Chinese headers and values by default, English on request. */
 import { CsvCell, toCsvReport } from '../common/csv.js';
+import { toXlsxReport } from '../common/xlsx.js';
 import { formatLocal } from '../common/zoned-time.js';
+import { failureMessage } from '../contract/failure-reasons.js';
 import type { Level } from '../contract/messages.js';
-import type { BroadcastOutcome, ConfirmationMethod } from '../broadcasts/broadcast.entity.js';
-import type { CoverageReport, Milestone, UncoveredReason, VillageOutcome } from './coverage.js';
+import type {
+  BroadcastOutcome,
+  BroadcastStatus,
+  ConfirmationMethod,
+} from '../broadcasts/broadcast.entity.js';
+import type {
+  CoverageReport,
+  Milestone,
+  UncoveredReason,
+  VillageCoverage,
+  VillageOutcome,
+} from './coverage.js';
 import type { ReportLang } from './dto/coverage.dto.js';
 import type { PeriodReport, ShareTimes } from './period-report.js';
 
@@ -46,6 +58,14 @@ const BROADCAST_OUTCOME: Record<ReportLang, Record<BroadcastOutcome, string>> = 
     cancelled: 'cancelled',
     expired: 'expired',
   },
+};
+const STATUS_ZH: Record<BroadcastStatus, string> = {
+  scheduled: '待发送',
+  dispatching: '正在下发',
+  active: '进行中',
+  completed: '已结束',
+  cancelled: '已取消',
+  expired: '已过期',
 };
 const COVERED_BY: Record<ReportLang, Record<'devices' | 'manual', string>> = {
   zh: { devices: '设备确认', manual: '人工确认' },
@@ -205,6 +225,21 @@ const COLUMNS = {
   },
 } as const;
 
+/**
+ * The devices' failure reasons of a village: in Chinese the staff message of each code with the
+ * device's own text beside it (`音频下载失败（download failed: HTTP 404）×2`); in English the
+ * code, for machines, with the text.
+ */
+function failuresText(failures: VillageCoverage['failures'], lang: ReportLang): string {
+  return failures
+    .map((f) =>
+      lang === 'zh'
+        ? `${failureMessage(f.code, 'zh')}（${f.reason}）×${f.devices}`
+        : `${f.code} (${f.reason}) ×${f.devices}`,
+    )
+    .join('; ');
+}
+
 /** A share as a percentage with one decimal (`93.8%`), empty when there is none. */
 export function percent(share: number | null): string {
   return share === null ? '' : `${(Math.round(share * 1000) / 10).toFixed(1)}%`;
@@ -229,7 +264,28 @@ export interface BroadcastCsvInput {
   lang: ReportLang;
 }
 
+/** A report's lines, before they become CSV or a workbook. */
+export interface ReportTable {
+  preamble: [string, CsvCell][];
+  columns: readonly string[];
+  rows: CsvCell[][];
+  /** The workbook's sheet name. */
+  sheet: string;
+}
+
+export function reportCsv(t: ReportTable): string {
+  return toCsvReport(t.preamble, t.columns, t.rows);
+}
+
+export function reportXlsx(t: ReportTable): Buffer {
+  return toXlsxReport(t.preamble, t.columns, t.rows, t.sheet);
+}
+
 export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
+  return reportCsv(broadcastCoverageTable(input));
+}
+
+export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
   const { broadcast: b, report: r, lang, timeZone } = input;
   const time = (ms: number | null) => (ms === null ? '' : formatLocal(ms, timeZone));
   const zh = lang === 'zh';
@@ -300,7 +356,7 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
       OUTCOME[lang][v.outcome],
       v.coveredBy ? COVERED_BY[lang][v.coveredBy] : '',
       v.reason ? REASON[lang][v.reason] : '',
-      v.failures.map((f) => `${f.reason} ×${f.devices}`).join('; '),
+      failuresText(v.failures, lang),
       v.devices,
       v.played,
       time(v.firstSoundAt),
@@ -310,7 +366,12 @@ export function broadcastCoverageCsv(input: BroadcastCsvInput): string {
       hand?.firstBy ?? '',
     ];
   });
-  return toCsvReport(preamble, COLUMNS.broadcastVillages[lang], rows);
+  return {
+    preamble,
+    columns: COLUMNS.broadcastVillages[lang],
+    rows,
+    sheet: lang === 'zh' ? '广播覆盖情况' : 'broadcast coverage',
+  };
 }
 
 export interface PeriodCsvInput {
@@ -325,6 +386,10 @@ export interface PeriodCsvInput {
 }
 
 export function periodReportCsv(input: PeriodCsvInput): string {
+  return reportCsv(periodReportTable(input));
+}
+
+export function periodReportTable(input: PeriodCsvInput): ReportTable {
   const { report: r, lang, timeZone } = input;
   const time = (ms: number) => formatLocal(ms, timeZone);
   const yesNo = (v: boolean) => YES_NO[lang][v ? 0 : 1];
@@ -383,14 +448,15 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         ['villages_below_threshold', r.belowThreshold.length],
       ];
   if (input.table === 'broadcasts') {
-    return toCsvReport(
+    return {
       preamble,
-      COLUMNS.periodBroadcasts[lang],
-      r.broadcasts.items.map((b) => [
+      columns: COLUMNS.periodBroadcasts[lang],
+      sheet: zh ? '覆盖情况（按广播）' : 'coverage by broadcast',
+      rows: r.broadcasts.items.map((b) => [
         b.id,
         b.title,
         zh ? LEVEL_ZH[b.level] : b.level,
-        b.status,
+        zh ? STATUS_ZH[b.status as BroadcastStatus] : b.status,
         b.outcome ? BROADCAST_OUTCOME[lang][b.outcome] : '',
         time(b.startAt),
         yesNo(b.counted),
@@ -401,12 +467,13 @@ export function periodReportCsv(input: PeriodCsvInput): string {
         percent(b.rate),
         ...shareTimes(b.firstSound, b.played),
       ]),
-    );
+    };
   }
-  return toCsvReport(
+  return {
     preamble,
-    COLUMNS.periodVillages[lang],
-    r.villages.map((v) => [
+    columns: COLUMNS.periodVillages[lang],
+    sheet: zh ? '覆盖情况（按村）' : 'coverage by village',
+    rows: r.villages.map((v) => [
       v.townCode,
       v.townName,
       v.code,
@@ -421,5 +488,5 @@ export function periodReportCsv(input: PeriodCsvInput): string {
       v.devicesEnabled,
       percent(v.availability),
     ]),
-  );
+  };
 }

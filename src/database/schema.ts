@@ -24,6 +24,7 @@ import { DeliveryOutcomes1764835200000 } from './migrations/1764835200000-delive
 import { PresenceOpenOnce1764925200000 } from './migrations/1764925200000-presence-open-once.js';
 import { BroadcastRequestKey1765011600000 } from './migrations/1765011600000-broadcast-request-key.js';
 import { ConfirmationDetails1765098000000 } from './migrations/1765098000000-confirmation-details.js';
+import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
 
 /**
  * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
@@ -60,4 +61,5 @@ export const MIGRATIONS = [
   PresenceOpenOnce1764925200000,
   BroadcastRequestKey1765011600000,
   ConfirmationDetails1765098000000,
+  BroadcastResendOf1765184400000,
 ];

@@ -89,6 +89,7 @@ export async function seedBigBroadcast(
     id,
     title: '十万设备演练',
     requestKey: null,
+    resendOf: null,
     clipId: options.clipId,
     level: 'II',
     target: JSON.stringify({ all: true }),

@@ -154,6 +154,17 @@ export class CancelBroadcastDto {
   reason!: string;
 }
 
+export class ResendBroadcastDto {
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'Latest start of the resend. Absent: now plus the default window of the level (a fresh window, not the original’s)',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+}
+
 export class BroadcastQuery extends PageQuery {
   @ApiPropertyOptional({ enum: BROADCAST_STATUSES })
   @IsOptional()
@@ -291,6 +302,13 @@ export class BroadcastDto {
   })
   deliveries!: Partial<Record<DeliveryState, number>>;
   @ApiProperty({ type: String, nullable: true }) scheduleId!: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The broadcast this one was resent for (POST /api/broadcasts/{id}/resend)',
+  })
+  resendOf!: string | null;
   @ApiProperty() createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) dispatchedAt!: string | null;

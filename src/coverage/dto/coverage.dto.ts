@@ -4,6 +4,7 @@ import { toQueryInt } from '../../common/query.js';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DEVICE_TYPES } from '../../contract/device.js';
 import { LEVELS } from '../../contract/messages.js';
+import { FAILURE_REASONS, FailureCode } from '../../contract/failure-reasons.js';
 import {
   BROADCAST_OUTCOMES,
   BroadcastOutcome,
@@ -13,7 +14,7 @@ import {
 import { UNCOVERED_REASONS, VILLAGE_OUTCOMES } from '../coverage.js';
 import type { UncoveredReason, VillageOutcome } from '../coverage.js';
 
-export const REPORT_FORMATS = ['json', 'csv'] as const;
+export const REPORT_FORMATS = ['json', 'csv', 'xlsx'] as const;
 export const REPORT_LANGS = ['zh', 'en'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export type ReportLang = (typeof REPORT_LANGS)[number];
@@ -204,7 +205,18 @@ export class ShareTimesDto {
 }
 
 export class FailureDto {
-  @ApiProperty({ example: 'amplifier fault' }) reason!: string;
+  @ApiProperty({
+    enum: FAILURE_REASONS.map((r) => r.code),
+    description:
+      'What the reason begins with, as a code (docs/protocol.md, "Failure reasons"); `other` when nothing matches',
+    example: 'download_failed',
+  })
+  code!: FailureCode;
+  @ApiProperty({
+    description: 'The device’s (or server’s) own text',
+    example: 'download failed: HTTP 404',
+  })
+  reason!: string;
   @ApiProperty() devices!: number;
 }
 
@@ -406,4 +418,9 @@ export class LatestBroadcastDto {
   @ApiProperty({ format: 'date-time' }) startAt!: string;
   @ApiProperty({ enum: VILLAGE_OUTCOMES }) outcome!: VillageOutcome;
   @ApiProperty({ enum: UNCOVERED_REASONS, nullable: true }) reason!: UncoveredReason | null;
+  @ApiProperty({
+    type: [FailureDto],
+    description: 'Why its devices failed or refused there (reason `failed`), most devices first',
+  })
+  failures!: FailureDto[];
 }
