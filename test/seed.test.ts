@@ -112,3 +112,35 @@ describe('sample county seed', () => {
     }
   });
 });
+
+describe('sample county code 611026 (was 610126)', () => {
+  it('seeds Zhashui under 611026, and npm run seed refuses to add it beside one seeded as 610126', async () => {
+    const fresh = tempDir();
+    const seeded = await runCli(['seed'], { DATA_DIR: fresh });
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const creds = await readCreds(fresh);
+    assert.ok(creds.length > 0 && creds.every((c) => c.villageCode.startsWith('611026')));
+
+    const dataDir = tempDir();
+    const old = await startTestServer({ dataDir, seed: false });
+    await api(old.url, old.adminToken)
+      .post('/api/towns')
+      .send({ code: '610126100', name: '乾佑街道' })
+      .expect(201);
+    await old.close();
+    const refused = await runCli(['seed'], { DATA_DIR: dataDir });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /old code 610126/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    const after = await startTestServer({ dataDir, seed: true });
+    try {
+      const towns = (await api(after.url, after.adminToken).get('/api/towns').expect(200)).body;
+      assert.deepEqual(
+        towns.items.map((t: { code: string }) => t.code),
+        ['610126100'],
+      );
+    } finally {
+      await after.close();
+    }
+  });
+});

@@ -12,8 +12,11 @@ import {
   writeCredentials,
 } from './credentials-file.js';
 import { sampleCounty } from './sample-county.js';
+import { StartupError } from '../common/startup-error.js';
 
 const SEEDED_KEY = 'sample_seeded_at';
+/** Towns of the sample county as earlier versions seeded it, under the wrong county code 610126. */
+const OLD_SAMPLE_TOWNS = Array.from({ length: 9 }, (_, t) => `610126${100 + t}`);
 /** Device secrets are hashed a few at a time (the Mosquitto-format hash runs on the thread pool). */
 const DEVICE_CONCURRENCY = 4;
 
@@ -68,6 +71,14 @@ export class SeedService {
     const existingTowns = new Set(
       (await this.villages.listTowns({ limit: 500 })).items.map((t) => t.code),
     );
+    if (OLD_SAMPLE_TOWNS.some((code) => existingTowns.has(code))) {
+      // Adding the corrected county would put a second, identical-looking one beside it.
+      throw new StartupError(
+        'This database holds the sample county under its old code 610126 (towns 610126100…108); ' +
+          'the seed would add a second copy under 611026. It keeps working as it is: leave it, ' +
+          'or delete its villages and towns first to seed the corrected one.',
+      );
+    }
     for (const town of county.towns) {
       if (existingTowns.has(town.code)) continue;
       await this.villages.createTown(town);
