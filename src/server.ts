@@ -33,7 +33,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Boots the whole server: migrations, bootstrap admin, sample seed, HTTP listener. */
+/** Boots the whole server: migrations, sample seed, listeners, then the bootstrap admin token. */
 export async function startServer(
   config: AppConfig,
   options: AppModuleOptions = {},
@@ -41,11 +41,13 @@ export async function startServer(
   const app = await createHttpApp(config, options).catch((err: unknown) => {
     throw explainDatabaseError(err, config) ?? err;
   });
+  const tokens = app.get(ApiTokensService);
+  let firstAdmin = false;
   try {
     await app.init();
     // Before anything acts: a second server that may not share this database stops here.
     await app.get(ServerLock).acquire();
-    const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
+    firstAdmin = await tokens.willGenerateBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
     await app.get(MediaSigner).load();
     await app.get(ClipsService).start();
@@ -56,6 +58,8 @@ export async function startServer(
     // Firings missed while the server was down run now if their window is still open.
     await app.get(SchedulesService).start();
     await listen(app, config);
+    // Only once nothing else can fail: a token made earlier would be lost with a failed start.
+    const { generated } = await tokens.ensureBootstrapAdmin(config.adminToken);
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;
     if (!config.publicUrlGiven && config.port === 0) {
@@ -76,6 +80,11 @@ export async function startServer(
     };
   } catch (err) {
     await app.close().catch(() => undefined);
+    if (firstAdmin && err instanceof StartupError) {
+      throw new StartupError(
+        `${err.message}\nNo admin token was created yet: it will be shown once the server starts.`,
+      );
+    }
     throw err;
   }
 }

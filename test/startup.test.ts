@@ -132,3 +132,51 @@ describe('starting the server', () => {
     }
   });
 });
+
+describe('the first admin token after a failed first start', () => {
+  /** Holds a port on all addresses, as a Mosquitto or another server would. */
+  async function takePort(): Promise<{ port: number; release: () => void }> {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+    return {
+      port: (blocker.address() as { port: number }).port,
+      release: () => blocker.close(),
+    };
+  }
+
+  for (const which of ['MQTT', 'HTTP'] as const) {
+    it(`is neither created nor lost when the ${which} port is taken, and shown on the next start`, async () => {
+      const dataDir = tempDir();
+      const taken = await takePort();
+      const env = { DATA_DIR: dataDir, SEED_SAMPLE: 'false', HOST: '0.0.0.0' };
+      try {
+        const failed = spawnServer({
+          ...env,
+          ...(which === 'MQTT'
+            ? { MQTT_PORT: String(taken.port), MQTT_HOST: '0.0.0.0', PORT: '0' }
+            : { PORT: String(taken.port) }),
+        });
+        assert.equal((await failed.exited).code, 1);
+        assert.match(failed.stderr(), new RegExp(`${which} port ${taken.port} is already in use`));
+        assert.match(failed.stderr(), /No admin token was created yet: it will be shown once/);
+      } finally {
+        taken.release();
+      }
+      const list = await runCli(['tokens', 'list', '--json'], { DATA_DIR: dataDir });
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(JSON.parse(list.stdout), [], 'no token exists that nobody saw');
+
+      const started = spawnServer({ ...env, PORT: '0' });
+      try {
+        const [, url] = await started.waitFor(/Dalaba is running on (http:\/\/\S+)/);
+        const [, token] = await started.waitFor(/Admin API token[^\n]*\n\s+(\S+)/);
+        const me = await fetch(`${url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+        assert.equal(me.status, 200);
+        assert.equal(((await me.json()) as { role: string }).role, 'admin');
+      } finally {
+        started.child.kill('SIGTERM');
+        assert.equal((await started.exited).code, 0);
+      }
+    });
+  }
+});
