@@ -5,6 +5,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TIMING } from '../contract/messages.js';
 
+/** The sample devices' secrets, in DATA_DIR: written by the seed, read by `npm run fleet -- --county`. */
+export const SAMPLE_CREDENTIALS_FILE = 'sample-credentials.json';
+
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -37,6 +40,8 @@ export interface AppConfig {
   /** Whether PUBLIC_URL was given (otherwise the server fills in its real port after listening). */
   publicUrlGiven: boolean;
   dataDir: string;
+  /** `DATA_DIR/sample-credentials.json`. */
+  sampleCredentialsFile: string;
   database: DatabaseConfig;
   runMigrations: boolean;
   seedSample: boolean;
@@ -336,6 +341,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     publicUrl,
     publicUrlGiven: givenPublicUrl !== undefined,
     dataDir,
+    sampleCredentialsFile: resolve(dataDir, SAMPLE_CREDENTIALS_FILE),
     database,
     runMigrations: r.bool('RUN_MIGRATIONS', true),
     seedSample: r.bool('SEED_SAMPLE', true),
@@ -438,6 +444,21 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/**
+ * Where devices on this machine reach the server's broker: the embedded one on MQTT_PORT (via
+ * loopback when it listens on every address), or, with MQTT_URL, that broker's device listener on
+ * 1883 (`cli mosquitto export` keeps 1884 for servers).
+ */
+export function localDeviceBrokerUrl(config: AppConfig): string {
+  const m = config.mqtt;
+  if (m.url !== undefined) {
+    const url = new URL(m.url);
+    return `mqtt://${url.hostname}:1883`;
+  }
+  const host = m.host === '0.0.0.0' || m.host === '::' ? '127.0.0.1' : m.host;
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${m.port}`;
 }
 
 /** The one place that reads `process.env`: everything else receives the typed object. */

@@ -5,12 +5,7 @@ import { Clock } from '../common/clock.js';
 import { AppMetaRepository } from '../database/app-meta.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
-import {
-  credentialsPath,
-  DeviceCredential,
-  readCredentials,
-  writeCredentials,
-} from './credentials-file.js';
+import { DeviceCredential, readCredentials, writeCredentials } from './credentials-file.js';
 import { sampleCounty } from './sample-county.js';
 import { StartupError } from '../common/startup-error.js';
 
@@ -58,7 +53,7 @@ export class SeedService {
    */
   async seed(options: { rotateMissing?: boolean } = {}): Promise<SeedResult> {
     const county = sampleCounty();
-    const path = credentialsPath(this.config.dataDir);
+    const path = this.config.sampleCredentialsFile;
     const result: SeedResult = {
       towns: 0,
       villages: 0,
