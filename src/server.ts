@@ -10,6 +10,7 @@ import { ServerLock } from './database/server-lock.js';
 import { createHttpApp } from './http-app.js';
 import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
+import { Ffmpeg } from './clips/ffmpeg.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
 import { LISTEN_BACKLOG } from './common/listen-backlog.js';
@@ -28,6 +29,8 @@ export interface RunningServer {
   mqtt: string;
   /** The embedded broker's TCP port (undefined with an external broker). */
   mqttPort?: number;
+  /** Which ffmpeg clips are made with, and where it was found (or why there is none). */
+  ffmpeg: string;
   seeded: SeedResult | null;
   /** Stops taking requests, waits for those in flight, finishes queued writes, closes the database. */
   close(): Promise<void>;
@@ -75,6 +78,7 @@ export async function startServer(
       generatedAdminToken: generated,
       mqtt: gateway.describe(),
       mqttPort: gateway.ports.mqtt,
+      ffmpeg: app.get(Ffmpeg).summary(),
       seeded,
       close: () => closeServer(app),
     };

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LISTEN_BACKLOG } from '../src/common/listen-backlog.js';
 import { MIGRATIONS } from '../src/database/schema.js';
+import { makeAudio, measureLufs } from './support/audio.js';
 import { runCli } from './support/cli.js';
 import { spawnServer } from './support/process.js';
 import { startTestServer, tempDir } from './support/server.js';
@@ -179,4 +180,59 @@ describe('the first admin token after a failed first start', () => {
       }
     });
   }
+});
+
+describe('ffmpeg on a machine without one', () => {
+  it('falls back to the binary inside @ffmpeg-installer/ffmpeg, says so, and clips still come out at -16 LUFS', async () => {
+    // ffmpeg-static downloads its binary at install time, which fails where only the npm registry
+    // is reachable (as here); when it did install, it comes first.
+    const staticPackage = 'ffmpeg-static';
+    const fromStatic = await import(staticPackage).then(
+      (m: { default?: unknown }) => typeof m.default === 'string',
+      () => false,
+    );
+    const adminToken = 'startup-ffmpeg-admin-token-0123456789';
+    const p = spawnServer({
+      DATA_DIR: tempDir(),
+      SEED_SAMPLE: 'false',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN: adminToken,
+      PATH: '/nonexistent', // no system ffmpeg
+    });
+    try {
+      const [, url] = await p.waitFor(/Dalaba is running on (http:\/\/\S+)/);
+      const [, ffmpeg] = await p.waitFor(/ffmpeg: (.*)/);
+      assert.match(
+        ffmpeg,
+        fromStatic ? /from ffmpeg-static/ : /^ffmpeg version \S+ from @ffmpeg-installer\/ffmpeg \(/,
+      );
+      const input = await makeAudio(tempDir('dalaba-audio-'), 'fallback', {
+        signal: 'noise',
+        gainDb: -28,
+      });
+      const form = new FormData();
+      form.append('file', new Blob([await readFile(input)]), 'fallback.wav');
+      const res = await fetch(`${url}/api/clips?wait=true`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminToken}` },
+        body: form,
+      });
+      const clip = (await res.json()) as { id: string; status: string; loudnessAfterLufs: number };
+      assert.equal(res.status, 201, JSON.stringify(clip));
+      assert.equal(clip.status, 'ready');
+      assert.ok(Math.abs(clip.loudnessAfterLufs + 16) <= 1, `${clip.loudnessAfterLufs} LUFS`);
+      const audio = await fetch(`${url}/api/clips/${clip.id}/audio`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      const out = join(tempDir('dalaba-audio-'), 'out.mp3');
+      await writeFile(out, Buffer.from(await audio.arrayBuffer()));
+      // Measured by the system's ffmpeg, not the one that made it.
+      const lufs = await measureLufs(out);
+      assert.ok(Math.abs(lufs + 16) <= 1, `delivered at ${lufs} LUFS`);
+    } finally {
+      p.child.kill('SIGTERM');
+      assert.equal((await p.exited).code, 0);
+    }
+  });
 });

@@ -93,6 +93,11 @@ export interface BroadcastConfig {
 export interface AudioConfig {
   /** `FFMPEG_PATH`: when set, the only ffmpeg tried. */
   ffmpegPath: string | undefined;
+  /**
+   * Optional npm packages that carry an ffmpeg binary, tried in this order before PATH (no
+   * variable; a test empties it to play a machine with no ffmpeg at all).
+   */
+  ffmpegPackages: FfmpegPackage[];
   /** Directories searched for `ffmpeg` (the process's PATH). */
   searchPath: string;
   concurrency: number;
@@ -107,6 +112,10 @@ export interface AudioConfig {
   /** The shipped sounds (attention tones, sample announcement). */
   soundsDir: string;
 }
+
+/** ffmpeg-static downloads its binary when installed (fails offline); the installer ships it. */
+export const FFMPEG_PACKAGES = ['ffmpeg-static', '@ffmpeg-installer/ffmpeg'] as const;
+export type FfmpegPackage = (typeof FFMPEG_PACKAGES)[number];
 
 export interface MqttConfig {
   /** External broker (`MQTT_URL`); undefined runs the embedded broker. */
@@ -387,6 +396,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     },
     audio: {
       ffmpegPath: r.raw('FFMPEG_PATH'),
+      ffmpegPackages: [...FFMPEG_PACKAGES],
       searchPath: env.PATH ?? '',
       concurrency: r.int('FFMPEG_CONCURRENCY', 1, 1, 64),
       timeoutMs: r.int('FFMPEG_TIMEOUT_S', 600, 1, 86_400) * 1000,

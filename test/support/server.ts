@@ -77,6 +77,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     MQTT_PORT: '0',
     MQTT_HOST: '127.0.0.1',
     PATH: process.env.PATH ?? '',
+    // Lets a run check another ffmpeg: FFMPEG_PATH=… npm test -- clips
+    ...(process.env.FFMPEG_PATH ? { FFMPEG_PATH: process.env.FFMPEG_PATH } : {}),
     ...options.env,
   });
   options.configure?.(config);
