@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { LISTEN_BACKLOG } from '../src/common/listen-backlog.js';
 import { MIGRATIONS } from '../src/database/schema.js';
 import { makeAudio, measureLufs } from './support/audio.js';
-import { runCli } from './support/cli.js';
+import { MAIN, ROOT, runCli } from './support/cli.js';
 import { spawnServer } from './support/process.js';
 import { startTestServer, tempDir } from './support/server.js';
 
@@ -233,6 +233,75 @@ describe('ffmpeg on a machine without one', () => {
     } finally {
       p.child.kill('SIGTERM');
       assert.equal((await p.exited).code, 0);
+    }
+  });
+});
+
+describe('what a newcomer sees on the first start', () => {
+  it('on a terminal: readable lines, at most 25 up to the end of the banner, seed details at debug', async () => {
+    // `script` gives the server a pseudo-terminal, as `npm start` in a terminal does.
+    const child = spawn('script', ['-qfec', `"${process.execPath}" "${MAIN}"`, '/dev/null'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: tempDir(),
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MQTT_PORT: '0',
+        MQTT_HOST: '127.0.0.1',
+        TERM: 'dumb',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          // The banner ends with its second rule.
+          if ((out.match(/─{20,}/g) ?? []).length >= 2) resolve(out);
+        });
+        void exited.then(() => reject(new Error(`exited before the banner:\n${out}`)));
+      });
+      // eslint-disable-next-line no-control-regex
+      const lines = banner.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/);
+      assert.ok(lines.length <= 25, `${lines.length} lines:\n${lines.join('\n')}`);
+      assert.ok(
+        lines.every((l) => !l.startsWith('{')),
+        'no JSON lines on a terminal',
+      );
+      assert.ok(lines.some((l) => /INFO: seed: sample county: 9 town\(s\), 81 village/.test(l)));
+      assert.ok(!lines.some((l) => /village=\d+ created/.test(l)), 'no line per seeded village');
+      assert.ok(lines.some((l) => /Admin API token/.test(l)));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('not on a terminal: one JSON object per line, the seed details there at debug', async () => {
+    const p = spawnServer({
+      DATA_DIR: tempDir(),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_FORMAT: '', // auto: stdout is a pipe here
+      LOG_LEVEL: 'debug',
+    });
+    try {
+      await p.waitFor(/Dalaba is running on/);
+      const logLines = p.stdout().slice(0, p.stdout().indexOf('─')).trim().split('\n');
+      const parsed = logLines.map((l) => JSON.parse(l) as { level: number; msg: string });
+      assert.ok(parsed.some((l) => l.level === 30 && /sample county: 9 town/.test(l.msg)));
+      const villages = parsed.filter((l) => /^village=\d+ created/.test(l.msg));
+      assert.equal(villages.length, 81);
+      assert.ok(
+        villages.every((l) => l.level === 20),
+        'each seeded village at debug',
+      );
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
     }
   });
 });

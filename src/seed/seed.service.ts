@@ -7,6 +7,7 @@ import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { DeviceCredential, readCredentials, writeCredentials } from './credentials-file.js';
 import { sampleCounty } from './sample-county.js';
+import { withDetailsAtDebug } from '../common/logging.js';
 import { StartupError } from '../common/startup-error.js';
 
 const SEEDED_KEY = 'sample_seeded_at';
@@ -52,6 +53,21 @@ export class SeedService {
    * twice changes nothing. New devices' secrets go to the credentials file (mode 0600).
    */
   async seed(options: { rotateMissing?: boolean } = {}): Promise<SeedResult> {
+    const result = await withDetailsAtDebug(() => this.addMissing(options));
+    this.logger.log(
+      `sample county: ${result.towns} town(s), ${result.villages} village(s), ${result.devices} device(s) added` +
+        (result.rotated ? `, ${result.rotated} secret(s) rotated` : '') +
+        `; device credentials in ${result.credentialsFile}`,
+    );
+    if (result.missingSecrets.length > 0) {
+      this.logger.warn(
+        `${result.missingSecrets.length} sample device(s) have no secret in ${result.credentialsFile}; run "npm run seed -- --rotate-missing" to issue new ones`,
+      );
+    }
+    return result;
+  }
+
+  private async addMissing(options: { rotateMissing?: boolean }): Promise<SeedResult> {
     const county = sampleCounty();
     const path = this.config.sampleCredentialsFile;
     const result: SeedResult = {
@@ -123,17 +139,6 @@ export class SeedService {
       await writeCredentials(path, [...known.values()]);
     }
     await this.meta.set(SEEDED_KEY, this.clock.now().toISOString());
-
-    this.logger.log(
-      `sample county: ${result.towns} town(s), ${result.villages} village(s), ${result.devices} device(s) added` +
-        (result.rotated ? `, ${result.rotated} secret(s) rotated` : '') +
-        `; device credentials in ${path}`,
-    );
-    if (result.missingSecrets.length > 0) {
-      this.logger.warn(
-        `${result.missingSecrets.length} sample device(s) have no secret in ${path}; run "npm run seed -- --rotate-missing" to issue new ones`,
-      );
-    }
     return result;
   }
 }
