@@ -63,6 +63,8 @@ export async function startServer(
     await listen(app, config);
     // Only once nothing else can fail: a token made earlier would be lost with a failed start.
     const { generated } = await tokens.ensureBootstrapAdmin(config.adminToken);
+    // In the background: the start does not wait for ffmpeg, and an emergency's work goes first.
+    void app.get(SeedService).addSampleClipIfPending();
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;
     if (!config.publicUrlGiven && config.port === 0) {

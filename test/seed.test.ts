@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { TONE_FAMILIES } from '../src/clips/attention-tones.js';
+import { ClipsRepository } from '../src/clips/clips.repository.js';
+import { ClipsService } from '../src/clips/clips.service.js';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { sampleCounty } from '../src/seed/sample-county.js';
 import { runCli } from './support/cli.js';
+import { eventually } from './support/mqtt.js';
 import { api, startTestServer, tempDir } from './support/server.js';
 
 interface Cred {
@@ -141,6 +145,65 @@ describe('sample county code 611026 (was 610126)', () => {
       );
     } finally {
       await after.close();
+    }
+  });
+});
+
+describe('the sample clip on first start', () => {
+  it('is added with the county, made ready with its tone renditions in the background, once', async () => {
+    const dataDir = tempDir();
+    const s = await startTestServer({ dataDir, seed: true, sampleClip: true });
+    let clipId: string;
+    try {
+      const client = api(s.url, s.adminToken);
+      const listed = async () =>
+        (await client.get('/api/clips').expect(200)).body.items as {
+          id: string;
+          title: string;
+          status: string;
+          loudnessAfterLufs: number | null;
+        }[];
+      await eventually(
+        async () => (await listed()).some((c) => c.status === 'ready'),
+        120_000,
+        'the sample clip to be ready',
+      );
+      const [clip] = await listed();
+      clipId = clip.id;
+      assert.match(clip.title, /示例广播/);
+      assert.ok(Math.abs(clip.loudnessAfterLufs! + 16) <= 1, `${clip.loudnessAfterLufs} LUFS`);
+      await s.server.app.get(ClipsService).idle();
+      const missing = await s.server.app.get(ClipsRepository).missingRenditions(TONE_FAMILIES);
+      assert.deepEqual(missing, [], 'every attention-tone rendition is made');
+      // A first broadcast needs nothing else.
+      const sent = await client
+        .post('/api/broadcasts')
+        .send({ title: '第一次广播', clipId, level: 'test', target: { all: true } });
+      assert.ok([201, 202].includes(sent.status), JSON.stringify(sent.body));
+    } finally {
+      await s.close();
+    }
+    const again = await startTestServer({ dataDir, seed: true, sampleClip: true });
+    try {
+      const items = (await api(again.url, again.adminToken).get('/api/clips').expect(200)).body
+        .items as { id: string }[];
+      assert.deepEqual(
+        items.map((c) => c.id),
+        [clipId],
+        'not added again on restart',
+      );
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('is not added without the sample county', async () => {
+    const s = await startTestServer({ seed: false, sampleClip: true });
+    try {
+      const clips = (await api(s.url, s.adminToken).get('/api/clips').expect(200)).body;
+      assert.equal(clips.total, 0);
+    } finally {
+      await s.close();
     }
   });
 });

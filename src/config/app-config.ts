@@ -45,6 +45,11 @@ export interface AppConfig {
   database: DatabaseConfig;
   runMigrations: boolean;
   seedSample: boolean;
+  /**
+   * With the sample county, add `audio/sample-announcement.mp3` as a ready clip, so a first
+   * broadcast needs no upload (no variable: SEED_SAMPLE=false turns both off; tests turn it off).
+   */
+  seedSampleClip: boolean;
   /** Bootstrap admin token from `ADMIN_TOKEN`; a secret, never logged. */
   adminToken: string | undefined;
   timeZone: string;
@@ -354,6 +359,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     database,
     runMigrations: r.bool('RUN_MIGRATIONS', true),
     seedSample: r.bool('SEED_SAMPLE', true),
+    seedSampleClip: true,
     adminToken,
     timeZone,
     log: {

@@ -1,4 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { join } from 'node:path';
+import { ClipsService } from '../clips/clips.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Clock } from '../common/clock.js';
@@ -11,6 +13,12 @@ import { withDetailsAtDebug } from '../common/logging.js';
 import { StartupError } from '../common/startup-error.js';
 
 const SEEDED_KEY = 'sample_seeded_at';
+/** Set when the county is seeded; cleared once the sample clip exists (it may take a restart). */
+const CLIP_PENDING_KEY = 'sample_clip_pending';
+const CLIP_KEY = 'sample_clip_id';
+const SAMPLE_CLIP_FILE = 'sample-announcement.mp3';
+/** Staff see it in the clip list. */
+const SAMPLE_CLIP_TITLE = '示例广播：各位村民请注意（样例录音）';
 /** Towns of the sample county as earlier versions seeded it, under the wrong county code 610126. */
 const OLD_SAMPLE_TOWNS = Array.from({ length: 9 }, (_, t) => `610126${100 + t}`);
 /** Device secrets are hashed a few at a time (the Mosquitto-format hash runs on the thread pool). */
@@ -38,6 +46,7 @@ export class SeedService {
     private readonly devices: DevicesService,
     private readonly meta: AppMetaRepository,
     private readonly clock: Clock,
+    private readonly clips: ClipsService,
   ) {}
 
   /** Seeds when the registry has never been seeded and holds no towns or villages. */
@@ -46,6 +55,31 @@ export class SeedService {
     const counts = await this.villages.counts();
     if (counts.towns > 0 || counts.villages > 0) return null;
     return this.seed();
+  }
+
+  /**
+   * Adds the shipped sample announcement as a clip once the sample county has been seeded, so the
+   * dashboard can send a first broadcast without an upload. Transcoded like a routine upload with
+   * its attention-tone renditions (an emergency goes first); a start that stops before it is
+   * accepted leaves it pending for the next. Never throws: the server runs without it.
+   */
+  async addSampleClipIfPending(): Promise<void> {
+    if (!this.config.seedSampleClip) return;
+    try {
+      if ((await this.meta.get(CLIP_PENDING_KEY)) !== 'true') return;
+      const clip = await this.clips.addShipped(
+        join(this.config.audio.soundsDir, SAMPLE_CLIP_FILE),
+        SAMPLE_CLIP_TITLE,
+        'seed',
+      );
+      await this.meta.set(CLIP_KEY, clip.id);
+      await this.meta.set(CLIP_PENDING_KEY, 'false');
+      this.logger.log(`sample clip=${clip.id} added (${clip.status}): ${SAMPLE_CLIP_TITLE}`);
+    } catch (err) {
+      this.logger.warn(
+        `sample clip not added yet (tried again at the next start): ${(err as Error).message}`,
+      );
+    }
   }
 
   /**
@@ -138,6 +172,7 @@ export class SeedService {
       for (const c of credentials) known.set(c.id, c);
       await writeCredentials(path, [...known.values()]);
     }
+    if (!(await this.meta.get(CLIP_KEY))) await this.meta.set(CLIP_PENDING_KEY, 'true');
     await this.meta.set(SEEDED_KEY, this.clock.now().toISOString());
     return result;
   }
