@@ -67,7 +67,7 @@ export class Fleet {
   }
 }
 
-/** Reads the sample county's credentials file written by the server's seed (data/sample-credentials.json). */
+/** Reads the sample county's credentials file written by the server's seed (DATA_DIR/sample-credentials.json). */
 export async function readCredentialsFile(path: string): Promise<FleetMember[]> {
   let text: string;
   try {

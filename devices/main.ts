@@ -1,21 +1,31 @@
 /**
  * npm run device -- --id ID --secret SECRET --url mqtt://HOST:1883 [options]
- * npm run fleet  -- --county [--credentials data/sample-credentials.json] [--url …]
+ * npm run fleet  -- --county [--credentials FILE] [--url …]   (defaults: the server's settings)
  * npm run fleet  -- --count N --api http://HOST:3000 --token TOKEN [--url …]
  */
 import { AgentOptions, DeviceAgent, Faults } from './agent.js';
 import { Fleet, readCredentialsFile, registerSyntheticDevices } from './fleet.js';
 import { isDeviceType } from '../src/contract/index.js';
+import {
+  AppConfig,
+  ConfigError,
+  loadConfigFromProcess,
+  localDeviceBrokerUrl,
+} from '../src/config/app-config.js';
 
 const USAGE = `Dalaba device agent
 
   npm run device -- --id ID --secret SECRET [--url mqtt://127.0.0.1:1883] [options]
-  npm run fleet  -- --county [--credentials data/sample-credentials.json] [options]
+  npm run fleet  -- --county [--credentials FILE] [options]
   npm run fleet  -- --count N --api http://127.0.0.1:3000 --token TOKEN [options]
 
+A fleet reads the server's settings (the same environment: DATA_DIR, MQTT_PORT, MQTT_HOST,
+MQTT_URL, MQTT_TOPIC_PREFIX) for what is not given: --credentials DATA_DIR/sample-credentials.json,
+--url the server's broker, --prefix its topic prefix.
+
 Options:
-  --url URL              the broker (default mqtt://127.0.0.1:1883)
-  --prefix P             topic prefix (default dalaba/v1)
+  --url URL              the broker (device: mqtt://127.0.0.1:1883)
+  --prefix P             topic prefix (device: dalaba/v1)
   --type T               device type to announce (device mode)
   --heartbeat S          telemetry every S seconds (default 30)
   --speed X              playback speed: 1 real time (default), 0 instant
@@ -63,6 +73,8 @@ async function main(): Promise<void> {
     process.exit(mode ? 2 : 0);
   }
   const flags = parse(rest);
+  // A fleet runs beside the server, so it reads the server's settings the way the server does.
+  const server: AppConfig | undefined = mode === 'fleet' ? loadConfigFromProcess() : undefined;
   const quiet = flags.has('quiet');
   const faults: Faults = {
     dropCommands: (num(flags, 'drop-pct') ?? 0) / 100,
@@ -72,8 +84,8 @@ async function main(): Promise<void> {
     rejectCodec: flags.has('reject-codec'),
   };
   const base: Omit<AgentOptions, 'id' | 'secret'> = {
-    url: str(flags, 'url') ?? 'mqtt://127.0.0.1:1883',
-    prefix: str(flags, 'prefix'),
+    url: str(flags, 'url') ?? (server ? localDeviceBrokerUrl(server) : 'mqtt://127.0.0.1:1883'),
+    prefix: str(flags, 'prefix') ?? server?.mqtt.topicPrefix,
     heartbeatIntervalS: num(flags, 'heartbeat'),
     speed: num(flags, 'speed'),
     player: str(flags, 'player'),
@@ -112,9 +124,7 @@ async function main(): Promise<void> {
 
   let members;
   if (flags.has('county')) {
-    members = await readCredentialsFile(
-      str(flags, 'credentials') ?? 'data/sample-credentials.json',
-    );
+    members = await readCredentialsFile(str(flags, 'credentials') ?? server!.sampleCredentialsFile);
   } else if (flags.has('count')) {
     const api = str(flags, 'api');
     const token = str(flags, 'token');
@@ -131,6 +141,7 @@ async function main(): Promise<void> {
   } else {
     throw new Error('fleet needs --county or --count N');
   }
+  console.log(`fleet: ${members.length} devices to ${base.url}`);
   const fleet = new Fleet(members, { ...base, log: quiet ? undefined : base.log });
   const started = performance.now();
   const result = await fleet.start();
@@ -149,6 +160,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`${(err as Error).message}\n\n${USAGE}`);
+  // A bad setting is not a usage mistake: say which variable, without the usage text.
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(`${(err as Error).message}\n\n${USAGE}`);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ function banner(server: RunningServer, publicUrl: string): string {
     `Dalaba is running on ${server.url} (devices use ${publicUrl})`,
     `  API documentation: ${server.url}/api/docs    health: ${server.url}/health/ready`,
     `  MQTT: ${server.mqtt}`,
+    `  ffmpeg: ${server.ffmpeg}`,
   ];
   if (server.seeded) {
     lines.push(

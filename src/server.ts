@@ -10,6 +10,7 @@ import { ServerLock } from './database/server-lock.js';
 import { createHttpApp } from './http-app.js';
 import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
+import { Ffmpeg } from './clips/ffmpeg.js';
 import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './mqtt/device-gateway.js';
 import { LISTEN_BACKLOG } from './common/listen-backlog.js';
@@ -28,12 +29,14 @@ export interface RunningServer {
   mqtt: string;
   /** The embedded broker's TCP port (undefined with an external broker). */
   mqttPort?: number;
+  /** Which ffmpeg clips are made with, and where it was found (or why there is none). */
+  ffmpeg: string;
   seeded: SeedResult | null;
   /** Stops taking requests, waits for those in flight, finishes queued writes, closes the database. */
   close(): Promise<void>;
 }
 
-/** Boots the whole server: migrations, bootstrap admin, sample seed, HTTP listener. */
+/** Boots the whole server: migrations, sample seed, listeners, then the bootstrap admin token. */
 export async function startServer(
   config: AppConfig,
   options: AppModuleOptions = {},
@@ -41,11 +44,13 @@ export async function startServer(
   const app = await createHttpApp(config, options).catch((err: unknown) => {
     throw explainDatabaseError(err, config) ?? err;
   });
+  const tokens = app.get(ApiTokensService);
+  let firstAdmin = false;
   try {
     await app.init();
     // Before anything acts: a second server that may not share this database stops here.
     await app.get(ServerLock).acquire();
-    const { generated } = await app.get(ApiTokensService).ensureBootstrapAdmin(config.adminToken);
+    firstAdmin = await tokens.willGenerateBootstrapAdmin(config.adminToken);
     const seeded = await app.get(SeedService).seedIfEmpty();
     await app.get(MediaSigner).load();
     await app.get(ClipsService).start();
@@ -56,6 +61,10 @@ export async function startServer(
     // Firings missed while the server was down run now if their window is still open.
     await app.get(SchedulesService).start();
     await listen(app, config);
+    // Only once nothing else can fail: a token made earlier would be lost with a failed start.
+    const { generated } = await tokens.ensureBootstrapAdmin(config.adminToken);
+    // In the background: the start does not wait for ffmpeg, and an emergency's work goes first.
+    void app.get(SeedService).addSampleClipIfPending();
     const server = app.getHttpServer() as Server;
     const port = (server.address() as AddressInfo).port;
     if (!config.publicUrlGiven && config.port === 0) {
@@ -71,11 +80,17 @@ export async function startServer(
       generatedAdminToken: generated,
       mqtt: gateway.describe(),
       mqttPort: gateway.ports.mqtt,
+      ffmpeg: app.get(Ffmpeg).summary(),
       seeded,
       close: () => closeServer(app),
     };
   } catch (err) {
     await app.close().catch(() => undefined);
+    if (firstAdmin && err instanceof StartupError) {
+      throw new StartupError(
+        `${err.message}\nNo admin token was created yet: it will be shown once the server starts.`,
+      );
+    }
     throw err;
   }
 }

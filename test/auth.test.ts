@@ -11,7 +11,7 @@ async function apiRoutes(url: string): Promise<Route[]> {
     paths: Record<string, Record<string, unknown>>;
   };
   const samples: Record<string, string> = {
-    code: '610126100201',
+    code: '611026100201',
     id: '00000000-0000-4000-8000-000000000000',
   };
   return Object.entries(doc.paths)
@@ -20,7 +20,7 @@ async function apiRoutes(url: string): Promise<Route[]> {
       Object.keys(ops).map((method) => ({
         method,
         path: path
-          .replace('/api/towns/{code}', '/api/towns/610126100')
+          .replace('/api/towns/{code}', '/api/towns/611026100')
           .replace(/\{(\w+)\}/g, (_, name: string) => samples[name] ?? 'x'),
       })),
     );
@@ -107,7 +107,7 @@ describe('operator authentication', () => {
     }
     await api(s.url, operator)
       .post('/api/towns')
-      .send({ code: '610126999', name: '操作员镇' })
+      .send({ code: '611026999', name: '操作员镇' })
       .expect(201);
   });
 
@@ -170,7 +170,7 @@ describe('failed token attempts', () => {
       await api(s.url, s.adminToken).get('/api/villages').expect(200);
       await api(s.url, operator)
         .post('/api/towns')
-        .send({ code: '610126998', name: '同址镇' })
+        .send({ code: '611026998', name: '同址镇' })
         .expect(201);
       await api(s.url, 'dlb_and-another-guess-xxxxxxxxxx').get('/api/villages').expect(429);
       await api(s.url).get('/health').expect(200);

@@ -663,10 +663,16 @@ describe('clips across restarts and without ffmpeg', () => {
     const path = await makeAudio(dir, 'nofffmpeg', {});
     const variants: Record<string, string>[] = [
       { FFMPEG_PATH: '/nonexistent/ffmpeg' },
-      { PATH: '/nonexistent' },
+      // Nothing anywhere: no FFMPEG_PATH, none on PATH, and (below) no npm package with one.
+      { PATH: '/nonexistent', FFMPEG_PATH: '' },
     ];
     for (const env of variants) {
-      const s = await startTestServer({ env });
+      const s = await startTestServer({
+        env,
+        configure: (config) => {
+          config.audio.ffmpegPackages = [];
+        },
+      });
       try {
         const ready = await api(s.url).get('/health/ready').expect(200);
         assert.equal(ready.body.status, 'degraded');

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { ROOT } from './support/cli.js';
 import { eventually, mqttUrl } from './support/mqtt.js';
-import { api, startTestServer, tokenFor } from './support/server.js';
+import { api, startTestServer, tempDir, tokenFor } from './support/server.js';
 
 describe('npm run fleet -- --count N', () => {
   it('registers N synthetic devices through the API and connects them all', async () => {
@@ -107,6 +107,45 @@ describe('npm run fleet -- --county', () => {
         await api(s.url, s.adminToken).get('/api/status/villages?limit=1').expect(200)
       ).body.items[0];
       assert.equal(village.problem, 'all_offline');
+    } finally {
+      fleet.kill('SIGKILL');
+      await s.close();
+    }
+  });
+});
+
+describe('npm run fleet -- --county with the server settings', () => {
+  it('finds the credentials in DATA_DIR and the broker on MQTT_PORT, from any working directory', async () => {
+    const s = await startTestServer({ seed: true });
+    const fleet = spawn(
+      process.execPath,
+      [`${ROOT}/dist/devices/main.js`, 'fleet', '--county', '--quiet'],
+      {
+        // Not the checkout: a ./data there must not be what the fleet reads.
+        cwd: tempDir('dalaba-elsewhere-'),
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATA_DIR: s.dataDir,
+          MQTT_PORT: String(s.server.mqttPort),
+          MQTT_HOST: '127.0.0.1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    fleet.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    fleet.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(
+        async () => /fleet: 95 of 95 devices online/.test(out),
+        60_000,
+        `the fleet to report (${out})`,
+      );
+      assert.match(out, new RegExp(`to mqtt://127\\.0\\.0\\.1:${s.server.mqttPort}`));
+      const board = (
+        await api(s.url, s.adminToken).get('/api/status/villages?limit=500').expect(200)
+      ).body;
+      assert.equal(board.summary.devicesOnline, 95);
     } finally {
       fleet.kill('SIGKILL');
       await s.close();

@@ -110,11 +110,11 @@ describe('HTTP surface', () => {
     await api(s.url, s.adminToken)
       .post('/api/towns')
       .set('X-Request-Id', 'town-create-7')
-      .send({ code: '610126777', name: '日志镇' })
+      .send({ code: '611026777', name: '日志镇' })
       .expect(201);
     const line = s.logs().find((l) => l.context === 'villages' && l.reqId === 'town-create-7');
     assert.ok(line, 'the service log line carries reqId');
-    assert.match(line.msg, /town=610126777 created/);
+    assert.match(line.msg, /town=611026777 created/);
   });
 
   it('never logs the Authorization header or the token', async () => {
@@ -135,7 +135,7 @@ describe('HTTP surface', () => {
     assert.ok(malformed.body.requestId, 'even a body refused by the parser carries the request id');
     const huge = await client
       .post('/api/towns')
-      .send({ code: '610126100', name: 'x'.repeat(5000) })
+      .send({ code: '611026100', name: 'x'.repeat(5000) })
       .expect(413);
     assert.equal(huge.body.error, 'BODY_TOO_LARGE');
     assert.match(huge.body.message, /4096 bytes/);

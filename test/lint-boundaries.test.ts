@@ -54,3 +54,16 @@ describe('import boundaries (npm run lint)', () => {
     assert.equal(server.length, 1);
   });
 });
+
+describe('import boundaries: the fleet reads the server settings', () => {
+  it('lets devices/main.ts, and no other agent file, import src/config/', async () => {
+    const line = "export * from '../src/config/app-config.js';\n";
+    assert.deepEqual(await boundaryErrors('devices/main.ts', line), []);
+    assert.equal((await boundaryErrors('devices/agent.ts', line)).length, 1);
+    assert.equal(
+      (await boundaryErrors('src/contract/topics.ts', "export * from '../config/app-config.js';\n"))
+        .length,
+      1,
+    );
+  });
+});

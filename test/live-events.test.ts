@@ -91,7 +91,7 @@ describe('live events (GET /api/events)', () => {
           broadcastId,
           deliveryId: `d${burst}-${i}`,
           deviceId: `dev-${i}`,
-          villageCode: `6101261002${String(i % 100).padStart(2, '0')}`,
+          villageCode: `6110261002${String(i % 100).padStart(2, '0')}`,
           state: 'received',
           at: Date.now(),
         });
@@ -134,7 +134,7 @@ describe('live events (GET /api/events)', () => {
     const framesAtEnd = doomed.frames.length;
 
     // An update after the revocation reaches the other stream, and not the revoked one.
-    const village = '610126100299';
+    const village = '611026100299';
     s.server.app.get(BroadcastEvents).emit({
       kind: 'delivery',
       broadcastId: '00000000-0000-4000-8000-00000000abce',

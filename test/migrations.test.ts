@@ -70,15 +70,15 @@ describe('migrations', () => {
       for (let i = outcomes; i < MIGRATIONS.length; i++)
         await ds.undoLastMigration({ transaction: 'each' });
       const q = (sql: string, params: unknown[] = []) => ds.query(sql, params);
-      await q(`INSERT INTO towns VALUES ('610126100', '镇', 0, 0)`);
-      for (const v of ['610126100201', '610126100202'])
+      await q(`INSERT INTO towns VALUES ('611026100', '镇', 0, 0)`);
+      for (const v of ['611026100201', '611026100202'])
         await q(
-          `INSERT INTO villages (code, name, town_code, created_at, updated_at) VALUES (?, ?, '610126100', 0, 0)`,
+          `INSERT INTO villages (code, name, town_code, created_at, updated_at) VALUES (?, ?, '611026100', 0, 0)`,
           [v, v],
         );
       for (const [id, v] of [
-        ['d1', '610126100201'],
-        ['d2', '610126100202'],
+        ['d1', '611026100201'],
+        ['d2', '611026100202'],
       ])
         await q(
           `INSERT INTO devices (id, village_code, type, enabled, secret_hash, secret_rotated_at, created_at, updated_at) VALUES (?, ?, 'flood_pa', 1, 'x', 0, 0, 0)`,
@@ -90,17 +90,17 @@ describe('migrations', () => {
       // all: both villages played; some: one played; none: nothing played; byHand: none played,
       // both confirmed by hand; cancelled; empty: no village targeted.
       const plan: [string, string, string[], string[], string[]][] = [
-        ['all', 'completed', ['610126100201', '610126100202'], ['d1', 'd2'], []],
-        ['some', 'completed', ['610126100201', '610126100202'], ['d1'], []],
-        ['none', 'completed', ['610126100201'], [], []],
+        ['all', 'completed', ['611026100201', '611026100202'], ['d1', 'd2'], []],
+        ['some', 'completed', ['611026100201', '611026100202'], ['d1'], []],
+        ['none', 'completed', ['611026100201'], [], []],
         [
           'byHand',
           'completed',
-          ['610126100201', '610126100202'],
+          ['611026100201', '611026100202'],
           [],
-          ['610126100201', '610126100202'],
+          ['611026100201', '611026100202'],
         ],
-        ['cancelled', 'cancelled', ['610126100201'], ['d1'], []],
+        ['cancelled', 'cancelled', ['611026100201'], ['d1'], []],
         ['empty', 'completed', [], [], []],
       ];
       for (const [id, status, villages, played, confirmed] of plan) {
@@ -110,10 +110,10 @@ describe('migrations', () => {
         );
         for (const v of villages) await q(`INSERT INTO broadcast_villages VALUES (?, ?)`, [id, v]);
         for (const [k, d] of ['d1', 'd2'].entries()) {
-          if (!villages.includes(`61012610020${k + 1}`)) continue;
+          if (!villages.includes(`61102610020${k + 1}`)) continue;
           await q(
             `INSERT INTO deliveries (id, broadcast_id, device_id, village_code, state, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 1, 0)`,
-            [`${id}-${d}`, id, d, `61012610020${k + 1}`, played.includes(d) ? 'played' : 'expired'],
+            [`${id}-${d}`, id, d, `61102610020${k + 1}`, played.includes(d) ? 'played' : 'expired'],
           );
         }
         for (const v of confirmed)

@@ -44,18 +44,18 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
 
   it('searches case-insensitively with literal wildcards, and enforces keys', async () => {
     const client = api(s.url, s.adminToken);
-    const dev = (await client.get('/api/devices?q=ET-610126100201').expect(200)).body;
+    const dev = (await client.get('/api/devices?q=ET-611026100201').expect(200)).body;
     assert.equal(dev.total, 1);
     assert.equal((await client.get('/api/villages?q=_').expect(200)).body.total, 0);
-    const busy = await client.delete('/api/villages/610126100201').expect(409);
+    const busy = await client.delete('/api/villages/611026100201').expect(409);
     assert.equal(busy.body.error, 'VILLAGE_HAS_DEVICES');
-    await client.post('/api/towns').send({ code: '610126100', name: 'dup' }).expect(409);
+    await client.post('/api/towns').send({ code: '611026100', name: 'dup' }).expect(409);
   });
 
   it('imports devices in one transaction and verifies their secrets', async () => {
     const client = api(s.url, s.adminToken);
     const csv =
-      'id,village_code,type,enabled\npg-1,610126100201,flood_pa,true\npg-2,610126100202,flood_pa,false\n';
+      'id,village_code,type,enabled\npg-1,611026100201,flood_pa,true\npg-2,611026100202,flood_pa,false\n';
     const res = await client
       .post('/api/devices/import')
       .set('Content-Type', 'text/csv')

@@ -46,17 +46,17 @@ describe('graceful shutdown on SIGTERM', () => {
     });
     const [, url] = await p.waitFor(/Dalaba is running on (http:\/\/\S+)/);
     const client = api(url, ADMIN);
-    await client.post('/api/towns').send({ code: '610126100', name: '乾佑街道' }).expect(201);
+    await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
     await client
       .post('/api/villages')
-      .send({ code: '610126100201', name: '东沟村', townCode: '610126100' })
+      .send({ code: '611026100201', name: '东沟村', townCode: '611026100' })
       .expect(201);
 
     // A devices import long enough to be in flight: each new device gets a slow-hashed secret.
     const count = 120;
     const csv = [
       'id,village_code,type',
-      ...Array.from({ length: count }, (_, i) => `sd-${i},610126100201,flood_pa`),
+      ...Array.from({ length: count }, (_, i) => `sd-${i},611026100201,flood_pa`),
     ].join('\n');
     const inFlight = client
       .post('/api/devices/import')
@@ -81,7 +81,7 @@ describe('graceful shutdown on SIGTERM', () => {
     const s = await startTestServer({ dataDir, adminToken: ADMIN });
     try {
       const devices = await api(s.url, ADMIN)
-        .get('/api/devices?village=610126100201&limit=1')
+        .get('/api/devices?village=611026100201&limit=1')
         .expect(200);
       assert.equal(devices.body.total, count);
     } finally {

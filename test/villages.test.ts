@@ -17,24 +17,24 @@ describe('towns and villages API', () => {
   it('creates, reads, renames and deletes a town', async () => {
     const created = await client
       .post('/api/towns')
-      .send({ code: '610126200', name: ' 新镇 ' })
+      .send({ code: '611026200', name: ' 新镇 ' })
       .expect(201);
     assert.equal(created.body.name, '新镇', 'names are trimmed');
     assert.equal(created.body.villageCount, 0);
-    await client.post('/api/towns').send({ code: '610126200', name: '又一个' }).expect(409);
+    await client.post('/api/towns').send({ code: '611026200', name: '又一个' }).expect(409);
     const renamed = await client
-      .patch('/api/towns/610126200')
+      .patch('/api/towns/611026200')
       .send({ name: '新镇街道' })
       .expect(200);
     assert.equal(renamed.body.name, '新镇街道');
     const list = await client.get('/api/towns?q=新镇').expect(200);
     assert.deepEqual(
       list.body.items.map((t: { code: string }) => t.code),
-      ['610126200'],
+      ['611026200'],
     );
-    await client.delete('/api/towns/610126200').expect(204);
-    await client.get('/api/towns/610126200').expect(404);
-    await client.delete('/api/towns/610126200').expect(404);
+    await client.delete('/api/towns/611026200').expect(204);
+    await client.get('/api/towns/611026200').expect(404);
+    await client.delete('/api/towns/611026200').expect(404);
   });
 
   it('creates a village with coordinates and quiet hours, and reads it back', async () => {
@@ -104,8 +104,8 @@ describe('towns and villages API', () => {
   it('refuses bad codes, unknown fields, unknown towns and duplicates with the field and rule', async () => {
     const town = await fx.newTown();
     const cases: [Record<string, unknown>, string, string][] = [
-      [{ code: '61012610020', name: 'x', townCode: town.code }, 'code', 'isVillageCode'],
-      [{ code: '61012610020a', name: 'x', townCode: town.code }, 'code', 'isVillageCode'],
+      [{ code: '61102610020', name: 'x', townCode: town.code }, 'code', 'isVillageCode'],
+      [{ code: '61102610020a', name: 'x', townCode: town.code }, 'code', 'isVillageCode'],
       [{ code: `${town.code}301`, name: '', townCode: town.code }, 'name', 'isDisplayName'],
       [
         { code: `${town.code}301`, name: 'x', townCode: town.code, colour: 'red' },

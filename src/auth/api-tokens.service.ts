@@ -143,6 +143,11 @@ export class ApiTokensService implements OnModuleDestroy {
     return toTokenView(row);
   }
 
+  /** Whether {@link ensureBootstrapAdmin} would generate a token (none set, none active). */
+  async willGenerateBootstrapAdmin(adminToken: string | undefined): Promise<boolean> {
+    return adminToken === undefined && (await this.repo.countActive()) === 0;
+  }
+
   /**
    * Makes sure someone can sign in. With `ADMIN_TOKEN` set, that token is registered as an admin
    * token if it is not already active. Without it, and with no active token at all, an admin token

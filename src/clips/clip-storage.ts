@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, ReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -48,6 +48,13 @@ export class ClipStorage {
   /** A fresh path in the work directory (for multer and for ffmpeg output). */
   workPath(extension = ''): string {
     return join(this.workDir, `${randomUUID()}${extension}`);
+  }
+
+  /** Copies a file from outside (a shipped sound) into the work directory, as an upload would land. */
+  async copyIn(path: string): Promise<{ path: string; size: number }> {
+    const target = this.workPath('.src');
+    await copyFile(path, target);
+    return { path: target, size: (await stat(target)).size };
   }
 
   uploadPath(clipId: string): string {

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
@@ -180,6 +181,28 @@ export class ClipsService implements BeforeApplicationShutdown {
    * Checks an upload and accepts it for transcoding. `urgent` work goes ahead of everything;
    * other recordings up to {@link SHORT_CLIP_MS} go ahead of longer ones (transcode-lanes.ts).
    */
+  /**
+   * Adds a recording shipped with the server (the sample announcement) as a clip: checked and
+   * transcoded like a routine upload, renditions included, so an emergency still goes first. The
+   * same file again returns the same clip.
+   */
+  async addShipped(path: string, title: string, by: string): Promise<ClipUploadResultDto> {
+    if (!this.ffmpeg.available) {
+      throw new DomainError(
+        'unavailable',
+        'AUDIO_UNAVAILABLE',
+        `Clip upload is unavailable: ${this.ffmpeg.unavailableReason}`,
+      );
+    }
+    const copy = await this.storage.copyIn(path);
+    return this.upload(
+      { path: copy.path, size: copy.size, originalName: basename(path) },
+      title,
+      by,
+      false,
+    );
+  }
+
   async upload(
     file: UploadedAudio,
     title: string | undefined,

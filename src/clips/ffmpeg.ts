@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { AppConfig } from '../config/app-config.js';
+import type { AppConfig, FfmpegPackage } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Observable, Subject } from 'rxjs';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -67,7 +67,7 @@ const BACKGROUND_NICE = 10;
 
 /**
  * The one place that spawns ffmpeg. Finds the binary at start (FFMPEG_PATH, then the optional
- * ffmpeg-static package, then PATH), runs at most FFMPEG_CONCURRENCY at once, in lanes (see
+ * ffmpeg-static and @ffmpeg-installer/ffmpeg packages, then PATH), runs at most FFMPEG_CONCURRENCY at once, in lanes (see
  * transcode-lanes.ts: a run of a higher lane suspends one of a lower lane when no slot is free),
  * and kills a run that exceeds its time limit.
  */
@@ -77,6 +77,8 @@ export class Ffmpeg implements OnApplicationShutdown {
   private binary?: string;
   private problem = 'ffmpeg has not been looked for yet';
   private version = '';
+  /** Where the binary was found: FFMPEG_PATH, a package's name, or PATH. */
+  private source = '';
   private peak = 0;
   private order = 0;
   private readonly runs = new Set<Run>();
@@ -111,8 +113,10 @@ export class Ffmpeg implements OnApplicationShutdown {
     if (audio.ffmpegPath) {
       candidates.push({ path: audio.ffmpegPath, from: 'FFMPEG_PATH' });
     } else {
-      const fromPackage = await ffmpegStaticPath();
-      if (fromPackage) candidates.push({ path: fromPackage, from: 'ffmpeg-static' });
+      for (const name of audio.ffmpegPackages) {
+        const path = await packageBinary(name);
+        if (path) candidates.push({ path, from: name });
+      }
       for (const dir of audio.searchPath.split(delimiter).filter(Boolean)) {
         candidates.push({ path: join(dir, 'ffmpeg'), from: 'PATH' });
       }
@@ -127,13 +131,14 @@ export class Ffmpeg implements OnApplicationShutdown {
       if (version) {
         this.binary = path;
         this.version = version;
+        this.source = from;
         this.logger.log(`using ${path} (${from}): ${version}`);
         return;
       }
     }
     this.problem = audio.ffmpegPath
       ? `FFMPEG_PATH=${audio.ffmpegPath} is not an ffmpeg that runs; fix the path or unset it to use ffmpeg from PATH`
-      : 'no ffmpeg found (FFMPEG_PATH unset, the ffmpeg-static package not installed, no ffmpeg on PATH); ' +
+      : 'no ffmpeg found (FFMPEG_PATH unset, neither the ffmpeg-static nor the @ffmpeg-installer/ffmpeg package installed, no ffmpeg on PATH); ' +
         'install it (Debian: apt-get install ffmpeg) or set FFMPEG_PATH, then restart';
     this.logger.warn(`clip upload is unavailable: ${this.problem}`);
   }
@@ -145,6 +150,13 @@ export class Ffmpeg implements OnApplicationShutdown {
 
   describe(): string {
     return this.binary ? `${this.binary} (${this.version})` : 'unavailable';
+  }
+
+  /** For the start-up banner: which ffmpeg, found where; or why there is none. */
+  summary(): string {
+    return this.binary
+      ? `${this.version} from ${this.source} (${this.binary})`
+      : `none, clip upload unavailable: ${this.problem}`;
   }
 
   /**
@@ -324,12 +336,20 @@ export class Ffmpeg implements OnApplicationShutdown {
   }
 }
 
-/** The binary of the optional ffmpeg-static package, when it installed one. */
-async function ffmpegStaticPath(): Promise<string | undefined> {
-  const name = 'ffmpeg-static';
+/**
+ * The binary an optional package carries, when it is installed and has one for this platform:
+ * ffmpeg-static exports its path (null when its download failed); @ffmpeg-installer/ffmpeg ships
+ * ffmpeg 4.1 (with loudnorm) inside a per-platform package and exports `{ path }`, throwing when
+ * there is none.
+ */
+async function packageBinary(name: FfmpegPackage): Promise<string | undefined> {
   try {
     const mod = (await import(name)) as { default?: unknown };
-    return typeof mod.default === 'string' ? mod.default : undefined;
+    const value =
+      name === 'ffmpeg-static'
+        ? mod.default
+        : (mod.default as { path?: unknown } | undefined)?.path;
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }

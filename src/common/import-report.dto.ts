@@ -9,7 +9,7 @@ export class ImportPreviewRowDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: { type: 'string' },
-    example: { code: '610126100201', name: '石坪村' },
+    example: { code: '611026001201', name: '石坪村' },
   })
   values!: Record<string, string>;
 }

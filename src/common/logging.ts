@@ -22,6 +22,17 @@ const SECRET_PARAMS = /([?&](?:sig|signature|token|secret|password)=)[^&]*/gi;
 /** The request a log line belongs to, carried across awaits. */
 const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
+/** Work whose info lines are details (one per seeded row): they go out at debug. */
+const detailContext = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `work` with its info lines logged at debug, so a bulk job (the sample seed: ~190 rows) says
+ * one summary line at info instead of scrolling the start-up banner away.
+ */
+export function withDetailsAtDebug<T>(work: () => Promise<T>): Promise<T> {
+  return detailContext.run(true, work);
+}
+
 /** The path and query of a request with credential-like parameters blanked. */
 export function redactUrl(url: string | undefined): string {
   return (url ?? '').replace(SECRET_PARAMS, '$1[redacted]');
@@ -55,7 +66,9 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
           sync: true,
           colorize: true,
           translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname',
+          // One line per message on a terminal: the module in front, not on a line of its own.
+          messageFormat: '{if context}{context}: {end}{msg}',
+          ignore: 'pid,hostname,context',
         })
       : pino.destination({ fd: 1, sync: true }));
   return pino(
@@ -104,7 +117,10 @@ export class AppLogger implements LoggerService {
     const last = rest[rest.length - 1];
     const context =
       typeof last === 'string' && !last.includes('\n') ? (rest.pop() as string) : undefined;
-    const effective = level === 'info' && context && CHATTY_CONTEXTS.has(context) ? 'debug' : level;
+    const effective =
+      level === 'info' && ((context && CHATTY_CONTEXTS.has(context)) || detailContext.getStore())
+        ? 'debug'
+        : level;
     if (!this.pino.isLevelEnabled(effective)) return;
 
     const fields: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './app-config.js';
+import { ConfigError, loadConfig, localDeviceBrokerUrl } from './app-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -122,5 +122,29 @@ describe('loadConfig', () => {
       assert.equal(problems.length, 1, bad);
       assert.match(problems[0], /^TRUST_PROXY=.*number of proxies.*addresses/, bad);
     }
+  });
+});
+
+describe('localDeviceBrokerUrl (where the fleet connects)', () => {
+  it('is the embedded broker on MQTT_PORT, over loopback when it listens on every address', () => {
+    assert.equal(localDeviceBrokerUrl(loadConfig({ MQTT_PORT: '1884' })), 'mqtt://127.0.0.1:1884');
+    assert.equal(
+      localDeviceBrokerUrl(loadConfig({ MQTT_PORT: '2883', MQTT_HOST: '10.0.0.5' })),
+      'mqtt://10.0.0.5:2883',
+    );
+  });
+
+  it("is an external broker's device listener on 1883", () => {
+    assert.equal(
+      localDeviceBrokerUrl(loadConfig({ MQTT_URL: 'mqtt://broker.lan:1884' })),
+      'mqtt://broker.lan:1883',
+    );
+  });
+
+  it('puts the sample credentials in DATA_DIR', () => {
+    assert.equal(
+      loadConfig({ DATA_DIR: '/srv/dalaba' }).sampleCredentialsFile,
+      '/srv/dalaba/sample-credentials.json',
+    );
   });
 });

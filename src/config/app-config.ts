@@ -5,6 +5,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TIMING } from '../contract/messages.js';
 
+/** The sample devices' secrets, in DATA_DIR: written by the seed, read by `npm run fleet -- --county`. */
+export const SAMPLE_CREDENTIALS_FILE = 'sample-credentials.json';
+
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -37,9 +40,16 @@ export interface AppConfig {
   /** Whether PUBLIC_URL was given (otherwise the server fills in its real port after listening). */
   publicUrlGiven: boolean;
   dataDir: string;
+  /** `DATA_DIR/sample-credentials.json`. */
+  sampleCredentialsFile: string;
   database: DatabaseConfig;
   runMigrations: boolean;
   seedSample: boolean;
+  /**
+   * With the sample county, add `audio/sample-announcement.mp3` as a ready clip, so a first
+   * broadcast needs no upload (no variable: SEED_SAMPLE=false turns both off; tests turn it off).
+   */
+  seedSampleClip: boolean;
   /** Bootstrap admin token from `ADMIN_TOKEN`; a secret, never logged. */
   adminToken: string | undefined;
   timeZone: string;
@@ -88,6 +98,11 @@ export interface BroadcastConfig {
 export interface AudioConfig {
   /** `FFMPEG_PATH`: when set, the only ffmpeg tried. */
   ffmpegPath: string | undefined;
+  /**
+   * Optional npm packages that carry an ffmpeg binary, tried in this order before PATH (no
+   * variable; a test empties it to play a machine with no ffmpeg at all).
+   */
+  ffmpegPackages: FfmpegPackage[];
   /** Directories searched for `ffmpeg` (the process's PATH). */
   searchPath: string;
   concurrency: number;
@@ -102,6 +117,10 @@ export interface AudioConfig {
   /** The shipped sounds (attention tones, sample announcement). */
   soundsDir: string;
 }
+
+/** ffmpeg-static downloads its binary when installed (fails offline); the installer ships it. */
+export const FFMPEG_PACKAGES = ['ffmpeg-static', '@ffmpeg-installer/ffmpeg'] as const;
+export type FfmpegPackage = (typeof FFMPEG_PACKAGES)[number];
 
 export interface MqttConfig {
   /** External broker (`MQTT_URL`); undefined runs the embedded broker. */
@@ -336,9 +355,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     publicUrl,
     publicUrlGiven: givenPublicUrl !== undefined,
     dataDir,
+    sampleCredentialsFile: resolve(dataDir, SAMPLE_CREDENTIALS_FILE),
     database,
     runMigrations: r.bool('RUN_MIGRATIONS', true),
     seedSample: r.bool('SEED_SAMPLE', true),
+    seedSampleClip: true,
     adminToken,
     timeZone,
     log: {
@@ -381,6 +402,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     },
     audio: {
       ffmpegPath: r.raw('FFMPEG_PATH'),
+      ffmpegPackages: [...FFMPEG_PACKAGES],
       searchPath: env.PATH ?? '',
       concurrency: r.int('FFMPEG_CONCURRENCY', 1, 1, 64),
       timeoutMs: r.int('FFMPEG_TIMEOUT_S', 600, 1, 86_400) * 1000,
@@ -438,6 +460,21 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/**
+ * Where devices on this machine reach the server's broker: the embedded one on MQTT_PORT (via
+ * loopback when it listens on every address), or, with MQTT_URL, that broker's device listener on
+ * 1883 (`cli mosquitto export` keeps 1884 for servers).
+ */
+export function localDeviceBrokerUrl(config: AppConfig): string {
+  const m = config.mqtt;
+  if (m.url !== undefined) {
+    const url = new URL(m.url);
+    return `mqtt://${url.hostname}:1883`;
+  }
+  const host = m.host === '0.0.0.0' || m.host === '::' ? '127.0.0.1' : m.host;
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${m.port}`;
 }
 
 /** The one place that reads `process.env`: everything else receives the typed object. */

@@ -1,5 +1,6 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { SAMPLE_CREDENTIALS_FILE } from '../config/app-config.js';
 
 export interface DeviceCredential {
   id: string;
@@ -13,7 +14,7 @@ interface CredentialsFile {
   devices: DeviceCredential[];
 }
 
-export const CREDENTIALS_FILE_NAME = 'sample-credentials.json';
+export const CREDENTIALS_FILE_NAME = SAMPLE_CREDENTIALS_FILE;
 
 export const credentialsPath = (dataDir: string) => join(dataDir, CREDENTIALS_FILE_NAME);
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isDeviceId } from '../contract/device.js';
 import { isTownCode, isVillageCode } from '../villages/admin-codes.js';
 import { parseQuietHours } from '../villages/quiet-hours.js';
-import { sampleCounty } from './sample-county.js';
+import { SAMPLE_COUNTY_CODE, sampleCounty } from './sample-county.js';
 
 describe('sample county', () => {
   const county = sampleCounty();
@@ -40,5 +40,29 @@ describe('sample county', () => {
     assert.deepEqual(sampleCounty(), county);
     assert.ok(county.devices.every((d) => isDeviceId(d.id)));
     assert.equal(new Set(county.devices.map((d) => d.id)).size, county.devices.length);
+  });
+});
+
+describe('sample county codes', () => {
+  it('is Zhashui County, 611026, with its nine real towns and sub-districts', () => {
+    const county = sampleCounty();
+    assert.equal(SAMPLE_COUNTY_CODE, '611026');
+    assert.deepEqual(
+      county.towns.map((t) => t.name),
+      [
+        '乾佑街道',
+        '营盘镇',
+        '下梁镇',
+        '小岭镇',
+        '凤凰镇',
+        '红岩寺镇',
+        '曹坪镇',
+        '杏坪镇',
+        '瓦房口镇',
+      ],
+    );
+    assert.ok(county.towns.every((t) => t.code.startsWith('611026')));
+    assert.ok(county.villages.every((v) => v.code.startsWith('611026')));
+    assert.ok(county.devices.every((d) => d.id.includes('-611026')));
   });
 });

@@ -1,9 +1,11 @@
 /**
  * SAMPLE DATA — NOT REAL REGISTRY DATA.
  *
- * A county shaped like Zhashui (柞水县, code 610126): its nine towns and sub-districts, with 81
- * made-up villages. Town names are the real ones so the board looks familiar; every village name,
- * village code, coordinate and device below is invented for demonstrations and tests.
+ * A county shaped like Zhashui (柞水县, 商洛市, 陕西省; county code 611026): its nine towns and
+ * sub-districts, with 81 made-up villages. Town names are the real ones so the board looks familiar,
+ * and their codes follow the statistical code's pattern (sub-district 0xx, town 1xx) in the official
+ * order; every village name, village code, coordinate and device below is invented for
+ * demonstrations and tests.
  *
  * Devices: 10 villages have an IP emergency terminal, 69 a village loudspeaker or a flood-warning
  * PA set (some both), 2 borrowed battery speaker carts.
@@ -31,18 +33,19 @@ export interface SampleDevice {
   label: string;
 }
 
-export const SAMPLE_COUNTY_CODE = '610126';
+export const SAMPLE_COUNTY_CODE = '611026';
 
-const TOWNS: [name: string, villages: number][] = [
-  ['乾佑街道', 12],
-  ['营盘镇', 10],
-  ['下梁镇', 9],
-  ['石瓮镇', 9],
-  ['凤凰镇', 9],
-  ['红岩寺镇', 8],
-  ['曹坪镇', 8],
-  ['杏坪镇', 8],
-  ['瓦房口镇', 8],
+/** Town: the last 3 digits of its 9-digit code, its name, how many (made-up) villages it gets. */
+const TOWNS: [code: string, name: string, villages: number][] = [
+  ['001', '乾佑街道', 12],
+  ['100', '营盘镇', 10],
+  ['101', '下梁镇', 9],
+  ['102', '小岭镇', 9],
+  ['103', '凤凰镇', 9],
+  ['104', '红岩寺镇', 8],
+  ['105', '曹坪镇', 8],
+  ['106', '杏坪镇', 8],
+  ['107', '瓦房口镇', 8],
 ];
 
 const NAME_FIRST = ['东', '西', '南', '北', '上', '下', '大', '小', '前', '后', '新', '老'];
@@ -82,8 +85,8 @@ export function sampleCounty(): SampleCounty {
     });
 
   let k = 0;
-  TOWNS.forEach(([townName, count], t) => {
-    const townCode = `${SAMPLE_COUNTY_CODE}${100 + t}`;
+  TOWNS.forEach(([townSuffix, townName, count], t) => {
+    const townCode = `${SAMPLE_COUNTY_CODE}${townSuffix}`;
     towns.push({ code: townCode, name: townName });
     for (let j = 0; j < count; j++, k++) {
       const village: SampleVillage = {

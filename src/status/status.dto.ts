@@ -19,7 +19,7 @@ class TypeCountDto {
 }
 
 export class TypeMismatchDto {
-  @ApiProperty({ example: 'vl-610126100201-1' }) deviceId!: string;
+  @ApiProperty({ example: 'vl-611026001201-1' }) deviceId!: string;
   @ApiProperty({ enum: DEVICE_TYPES, example: 'village_loudspeaker' }) registeredType!: DeviceType;
   @ApiProperty({
     enum: DEVICE_TYPES,
@@ -30,9 +30,9 @@ export class TypeMismatchDto {
 }
 
 export class VillageStatusDto {
-  @ApiProperty({ example: '610126100201' }) code!: string;
+  @ApiProperty({ example: '611026001201' }) code!: string;
   @ApiProperty({ example: '东沟村' }) name!: string;
-  @ApiProperty({ example: '610126100' }) townCode!: string;
+  @ApiProperty({ example: '611026001' }) townCode!: string;
   @ApiProperty({ example: '乾佑街道' }) townName!: string;
   @ApiProperty() devicesTotal!: number;
   @ApiProperty() devicesEnabled!: number;

@@ -30,6 +30,8 @@ export interface TestServerOptions {
   dataDir?: string;
   /** Seed the sample county on first start (off by default to keep tests fast and independent). */
   seed?: boolean;
+  /** With `seed`, also add the sample announcement as a clip (off by default: ffmpeg work). */
+  sampleClip?: boolean;
   /** A fixed admin token; a random one otherwise. */
   adminToken?: string;
   env?: Record<string, string>;
@@ -77,8 +79,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     MQTT_PORT: '0',
     MQTT_HOST: '127.0.0.1',
     PATH: process.env.PATH ?? '',
+    // Lets a run check another ffmpeg: FFMPEG_PATH=… npm test -- clips
+    ...(process.env.FFMPEG_PATH ? { FFMPEG_PATH: process.env.FFMPEG_PATH } : {}),
     ...options.env,
   });
+  // The sample clip's transcoding would load every seeded test; the seed test asks for it.
+  config.seedSampleClip = options.sampleClip ?? false;
   options.configure?.(config);
   const rawLogs: string[] = [];
   const server = await startServer(config, {

@@ -48,7 +48,7 @@ export class TargetDto {
   @IsBoolean()
   all?: boolean;
 
-  @ApiPropertyOptional({ type: [String], maxItems: TARGET_LIMITS.towns, example: ['610126100'] })
+  @ApiPropertyOptional({ type: [String], maxItems: TARGET_LIMITS.towns, example: ['611026001'] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(TARGET_LIMITS.towns, { message: atMost('towns') })
@@ -58,7 +58,7 @@ export class TargetDto {
   @ApiPropertyOptional({
     type: [String],
     maxItems: TARGET_LIMITS.villages,
-    example: ['610126100201'],
+    example: ['611026001201'],
   })
   @IsOptional()
   @IsArray()

@@ -39,13 +39,13 @@ const IsDeviceType = () =>
 export class CreateDeviceDto {
   @ApiProperty({
     description: 'Stable id; also the MQTT client id and username',
-    example: 'vl-610126100201-1',
+    example: 'vl-611026001201-1',
     pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
   })
   @IsDeviceId()
   id!: string;
 
-  @ApiProperty({ example: '610126100201' })
+  @ApiProperty({ example: '611026001201' })
   @IsVillageCode()
   villageCode!: string;
 
@@ -72,7 +72,7 @@ export class CreateDeviceDto {
 
 /** Fields to change; `null` clears label and notes. The id cannot change. */
 export class UpdateDeviceDto {
-  @ApiPropertyOptional({ example: '610126100201' })
+  @ApiPropertyOptional({ example: '611026001201' })
   @ValidateIf(definedOrNull)
   @IsVillageCode()
   villageCode?: string;
@@ -129,8 +129,8 @@ export class DeviceQuery extends PageQuery {
 }
 
 export class DeviceDto {
-  @ApiProperty({ example: 'vl-610126100201-1' }) id!: string;
-  @ApiProperty({ example: '610126100201' }) villageCode!: string;
+  @ApiProperty({ example: 'vl-611026001201-1' }) id!: string;
+  @ApiProperty({ example: '611026001201' }) villageCode!: string;
   @ApiProperty({ enum: DEVICE_TYPES }) type!: DeviceType;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ type: String, nullable: true }) label!: string | null;

@@ -9,10 +9,10 @@ import { isTownCode } from '../admin-codes.js';
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export const IsTownCode = (options?: ValidationOptions) =>
-  ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 610126100', options);
+  ValidatesAs('isTownCode', isTownCode, 'must be 9 digits, e.g. 611026001', options);
 
 export class CreateTownDto {
-  @ApiProperty({ description: '9-digit town code', example: '610126100', pattern: '^\\d{9}$' })
+  @ApiProperty({ description: '9-digit town code', example: '611026001', pattern: '^\\d{9}$' })
   @IsTownCode()
   code!: string;
 
@@ -38,7 +38,7 @@ export class TownQuery extends PageQuery {
 }
 
 export class TownDto {
-  @ApiProperty({ example: '610126100' }) code!: string;
+  @ApiProperty({ example: '611026001' }) code!: string;
   @ApiProperty({ example: '乾佑街道' }) name!: string;
   @ApiProperty({ description: 'Villages in this town' }) villageCount!: number;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;

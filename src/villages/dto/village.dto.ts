@@ -15,7 +15,7 @@ export const IsVillageCode = (options?: ValidationOptions) =>
   ValidatesAs(
     'isVillageCode',
     isVillageCode,
-    'must be 12 digits (统计用区划代码), e.g. 610126100201',
+    'must be 12 digits (统计用区划代码), e.g. 611026001201',
     options,
   );
 
@@ -40,7 +40,7 @@ const all =
 export class CreateVillageDto {
   @ApiProperty({
     description: '12-digit village code (统计用区划代码)',
-    example: '610126100201',
+    example: '611026001201',
     pattern: '^\\d{12}$',
   })
   @IsVillageCode()
@@ -51,7 +51,7 @@ export class CreateVillageDto {
   @IsDisplayName(100)
   name!: string;
 
-  @ApiProperty({ description: 'Code of an existing town', example: '610126100' })
+  @ApiProperty({ description: 'Code of an existing town', example: '611026001' })
   @IsTownCode()
   townCode!: string;
 
@@ -90,7 +90,7 @@ export class UpdateVillageDto {
   @IsDisplayName(100)
   name?: string;
 
-  @ApiPropertyOptional({ example: '610126100' })
+  @ApiPropertyOptional({ example: '611026001' })
   @ValidateIf(definedOrNull)
   @IsTownCode()
   townCode?: string;
@@ -125,9 +125,9 @@ export class VillageQuery extends PageQuery {
 }
 
 export class VillageDto {
-  @ApiProperty({ example: '610126100201' }) code!: string;
+  @ApiProperty({ example: '611026001201' }) code!: string;
   @ApiProperty({ example: '东沟村' }) name!: string;
-  @ApiProperty({ example: '610126100' }) townCode!: string;
+  @ApiProperty({ example: '611026001' }) townCode!: string;
   @ApiProperty({ example: '乾佑街道' }) townName!: string;
   @ApiProperty({ type: Number, nullable: true }) lat!: number | null;
   @ApiProperty({ type: Number, nullable: true }) lon!: number | null;
