@@ -98,13 +98,16 @@ function morphChildren(from, to) {
  * the scroll position and anything typed. A view's first draw (after navigating) starts afresh.
  */
 function patchView(markup) {
-  const v = view();
-  if (v.dataset.generation !== String(generation)) return show(markup);
+  if (view().dataset.generation !== String(generation)) return show(markup);
+  patchInto(view(), markup);
+}
+/** Redraws one element's contents in place, keeping focus, scroll and anything typed. */
+function patchInto(el, markup) {
   const [x, y] = [window.scrollX, window.scrollY];
   const focused = document.activeElement;
   const template = document.createElement('template');
   template.innerHTML = piece(markup);
-  morphChildren(v, template.content);
+  morphChildren(el, template.content);
   if (focused && focused !== document.body && !focused.isConnected && keyOf(focused))
     document.getElementById(focused.id)?.focus({ preventScroll: true });
   if (window.scrollX !== x || window.scrollY !== y) window.scrollTo(x, y);
@@ -613,6 +616,12 @@ async function boardView() {
       <div id="board-towns"></div>`,
   );
   const only = $('#only-abnormal');
+  // One listener: the button survives in-place redraws, so binding it per redraw would stack.
+  let resendTarget = null;
+  $('#board-latest').addEventListener('click', (e) => {
+    if (!e.target.closest('#resend') || !resendTarget?.toResend) return;
+    void resendUncovered(resendTarget.latest, resendTarget.toResend, $('#board-latest'));
+  });
   // Only the parts that change are redrawn, and focus and scroll are put back: a live update every
   // second must not throw staff out of the switch, a tile or their place on the page.
   const render = () => {
@@ -648,7 +657,8 @@ async function boardView() {
             v.latestBroadcast?.id === latest.id && resendable(v.latestBroadcast, latest.status),
         ).length
       : 0;
-    $('#board-latest').innerHTML = piece(
+    patchInto(
+      $('#board-latest'),
       latest
         ? html`<div class="card latest" data-id="${latest.id}" data-resendable="${toResend}">
             ${t('board.latest')}:
@@ -661,15 +671,14 @@ async function boardView() {
           </div>`
         : '',
     );
-    $('#resend')?.addEventListener('click', () =>
-      resendUncovered(latest, toResend, $('#board-latest')),
-    );
+    resendTarget = { latest, toResend };
 
-    $('#board-towns').innerHTML = piece(
+    patchInto(
+      $('#board-towns'),
       [...towns.values()].map((town) => {
         const f = townFigures(town.villages);
         const shown = onlyAbnormal ? town.villages.filter(isAbnormal) : town.villages;
-        return html`<section class="town" data-town="${town.code}">
+        return html`<section class="town" data-key="town-${town.code}" data-town="${town.code}">
           <h3>${town.name}</h3>
           <p
             class="town-summary"
@@ -689,6 +698,7 @@ async function boardView() {
                       html`<a
                         class="tile"
                         href="#/village/${v.code}"
+                        data-key="v-${v.code}"
                         data-code="${v.code}"
                         data-presence="${v.problem ?? 'ok'}"
                         data-outcome="${v.latestBroadcast?.outcome ?? 'none'}"
