@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { sampleCounty } from '../src/seed/sample-county.js';
