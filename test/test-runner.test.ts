@@ -66,6 +66,8 @@ describe('the test runner (Jest with test/jest/runner.mjs)', () => {
     assert.match(r.out, /✓ sees Node errors and arrays as its own/);
     assert.match(r.out, /✕ fails with the assertion message/);
     assert.match(r.out, /one is not two/);
+    // A file's own output is shown with it.
+    assert.match(r.out, /passes\.fixture\.mjs printed:\nrealm checked/);
     assert.match(r.out, /^jest: 1 passed, 3 failed$/m);
     // Killed at its limit, not left to hold the run until the hook's own 10 minutes.
     assert.ok(r.ms < 300_000, `the run took ${r.ms} ms`);

@@ -133,12 +133,17 @@ export default class FileProcessRunner {
         }
       });
       child.on('error', (err) => finish(() => reject(err)));
-      child.on('exit', (code, signal) => {
+      // 'close', not 'exit': the file's output is all read only once its pipes have closed.
+      child.on('close', (code, signal) => {
         if (settled) return;
         if (!result)
           return fail(`its process exited (${signal ?? `code ${code}`}) before reporting`);
         if (result.error) return finish(() => reject(result.error));
-        if (output.trim())
+        // The file's own output, kept together and shown just before its results: the verbose
+        // reporter prints none of a result's console (it expects it printed live).
+        if (output.trim() && this.#globalConfig.verbose)
+          process.stdout.write(`\n${name} printed:\n${output.trimEnd()}\n`);
+        else if (output.trim())
           result.console = [{ message: output.trimEnd(), origin: '', type: 'log' }];
         finish(() => resolve(result));
       });
