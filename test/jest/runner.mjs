@@ -101,7 +101,8 @@ export default class FileProcessRunner {
       const fail = (message) => {
         killGroup(child);
         const partial = result ? '' : `\nStill running: ${running ?? 'the loading of the file'}`;
-        const error = new Error(`${name}: ${message}${partial}${tail(output)}`);
+        const cause = result?.error ? `\n${result.error.stack}` : '';
+        const error = new Error(`${name}: ${message}${partial}${cause}${tail(output)}`);
         // Jest prints the message, then the stack: the message says it all.
         error.stack = '';
         finish(() => reject(error));
@@ -118,18 +119,21 @@ export default class FileProcessRunner {
           void this.#emit(message.event, message.args);
         } else if (message.type === 'running') {
           running = message.what;
-        } else if (message.type === 'result') {
-          result = message.result;
+        } else if (message.type === 'result' || message.type === 'error') {
+          if (message.type === 'result') result = message.result;
+          else {
+            // The file could not run (an import failed): reported as Jest reports it, by name.
+            const error = new Error(message.error.message);
+            error.stack = message.error.stack;
+            result = { error };
+          }
           graceTimer = setTimeout(() => {
             fail(
-              `its tests ended but its process was still running ${exitGraceMs / 1000} s later: ` +
+              `${result.error ? 'it could not run' : 'its tests ended'} but its process was still ` +
+                `running ${exitGraceMs / 1000} s later: ` +
                 'something is left open (a server, socket, timer or child process); killed',
             );
           }, exitGraceMs);
-        } else if (message.type === 'error') {
-          const error = new Error(message.error.message);
-          error.stack = message.error.stack + tail(output);
-          result = { error };
         }
       });
       child.on('error', (err) => finish(() => reject(err)));
@@ -138,7 +142,10 @@ export default class FileProcessRunner {
         if (settled) return;
         if (!result)
           return fail(`its process exited (${signal ?? `code ${code}`}) before reporting`);
-        if (result.error) return finish(() => reject(result.error));
+        if (result.error) {
+          result.error.stack += tail(output);
+          return finish(() => reject(result.error));
+        }
         // The file's own output, kept together and shown just before its results: the verbose
         // reporter prints none of a result's console (it expects it printed live).
         if (output.trim() && this.#globalConfig.verbose)
