@@ -34,7 +34,14 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    files: ['src/config/**', 'test/**', 'scripts/**', 'devices/**', 'eslint-rules/**'],
+    files: [
+      'src/config/**',
+      'test/**',
+      'scripts/**',
+      'devices/**',
+      'eslint-rules/**',
+      'jest.config.mjs',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceAgent } from '../devices/agent.js';
 import { fetchClip } from '../devices/clip-fetcher.js';
 import type { Level, PlayCommand } from '../src/contract/messages.js';
@@ -77,8 +77,8 @@ describe('fetching a clip', () => {
     durationMs: 1000,
   });
   let clip: Awaited<ReturnType<typeof clipServer>>;
-  before(async () => (clip = await clipServer(body)));
-  after(() => clip.server.close());
+  beforeAll(async () => (clip = await clipServer(body)));
+  afterAll(() => void clip.server.close());
 
   it('retries a server that is down until the deadline, not a fixed number of times', async () => {
     clip.unavailableFor(6);
@@ -131,13 +131,13 @@ describe('device agent: the play flow against the contract', () => {
   const sha256 = createHash('sha256').update(body).digest('hex');
   const agents: DeviceAgent[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     fx = fixtures(s.url, s.adminToken);
     village = (await fx.newVillage((await fx.newTown()).code)).code;
     clip = await clipServer(body);
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
     clip.server.close();
     await s.close();

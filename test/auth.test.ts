@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { api, startTestServer, TestServer, tempDir, tokenFor } from './support/server.js';
 
 type Route = { method: string; path: string };
@@ -53,12 +53,12 @@ function call(url: string, route: Route, token?: string) {
 describe('operator authentication', () => {
   let s: TestServer;
   let routes: Route[];
-  before(async () => {
+  beforeAll(async () => {
     // Many deliberate wrong-token calls below: lift the per-address limit (tested on its own further down).
     s = await startTestServer({ env: { AUTH_FAIL_LIMIT: '100000' } });
     routes = await apiRoutes(s.url);
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('knows a healthy number of /api routes to check', () => {
     assert.ok(routes.length >= 20, `found ${routes.length}`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { BroadcastsService } from '../src/broadcasts/broadcasts.service.js';
 import { newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
@@ -17,7 +17,7 @@ describe('bad input gets a clear 4xx before any work', () => {
   let village: { code: string; townCode: string };
   let broadcastsCreated: () => Promise<number>;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     client = api(s.url, s.adminToken);
     const f = fixtures(s.url, s.adminToken);
@@ -26,7 +26,7 @@ describe('bad input gets a clear 4xx before any work', () => {
     const broadcasts = s.server.app.get(BroadcastsService);
     broadcastsCreated = async () => (await broadcasts.list({})).total;
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   const broadcastBody = () => ({
     title: '防汛通知',

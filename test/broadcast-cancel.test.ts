@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import type { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, deliveryReached, newClip, statusReached } from './support/broadcasts.js';
@@ -22,7 +22,7 @@ describe('cancelling a broadcast', () => {
   let device: { id: string; secret: string };
   let agent: DeviceAgent;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     operator = await tokenFor(s, 'operator');
     const fx = fixtures(s.url, s.adminToken);
@@ -33,7 +33,7 @@ describe('cancelling a broadcast', () => {
     // Real time: a cancel lands while the device is still playing the 2-second clip.
     agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 1 });
   });
-  after(async () => {
+  afterAll(async () => {
     await agent?.stop();
     await s?.close();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterEach, afterAll } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { Fleet, readCredentialsFile } from '../devices/fleet.js';
@@ -152,7 +152,7 @@ for (const strict of [false, true])
       return a;
     };
 
-    before(async () => {
+    beforeAll(async () => {
       s = await startTestServer({ env: FAST });
       fx = fixtures(s.url, s.adminToken);
       town = (await fx.newTown()).code;
@@ -166,7 +166,7 @@ for (const strict of [false, true])
         'the server sent nothing the protocol says it never does',
       );
     });
-    after(async () => {
+    afterAll(async () => {
       for (const r of raws) r.end(true);
       await Promise.all(agents.map((a) => a.stop()));
       await s.close();

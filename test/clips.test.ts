@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import request from 'supertest';
 import { ClipsService } from '../src/clips/clips.service.js';
 import { Ffmpeg, FfmpegActivity } from '../src/clips/ffmpeg.js';
@@ -34,14 +34,14 @@ describe('clips: upload, normalise, store, serve', () => {
   const upload = (path: string, name?: string, query = '?wait=true') =>
     client.post(`/api/clips${query}`).attach('file', path, name ? { filename: name } : undefined);
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({
       env: { CLIP_MAX_UPLOAD: '2mb', CLIP_MAX_DURATION_S: '20', FFMPEG_CONCURRENCY: '1' },
     });
     client = api(s.url, s.adminToken);
     dir = tempDir('dalaba-audio-');
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('accepts WAV, MP3, OGG/Opus and M4A/AAC from −35 to −8 LUFS and delivers MP3 mono 44.1 kHz at −16 LUFS ±1', async () => {
     const inputs = [
@@ -348,7 +348,7 @@ describe('clips: upload, normalise, store, serve', () => {
       return url.replace(/^https?:\/\/[^/]+/, s.url);
     };
 
-    before(async () => {
+    beforeAll(async () => {
       const clip = (
         await upload(
           await makeAudio(dir, 'served', { signal: 'noise', gainDb: -18, seconds: 4 }),
@@ -530,14 +530,14 @@ describe('transcoding lanes: an emergency never waits behind routine work', () =
   let client: ReturnType<typeof api>;
   let dir: string;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({
       env: { FFMPEG_CONCURRENCY: '1', CLIP_MAX_UPLOAD: '20mb', CLIP_MAX_DURATION_S: '1800' },
     });
     client = api(s.url, s.adminToken);
     dir = tempDir('dalaba-lanes-');
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('a short alert uploaded while a long recording is checked, then transcoded, is ready first each time; deleting the long one stops its work', async () => {
     // Eight minutes at 8 kHz: each ffmpeg pass over it takes seconds, an alert's pass a fraction.

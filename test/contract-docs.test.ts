@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { decode } from '../src/contract/decode.js';
 import { renderProtocolDoc, schemaFiles } from '../src/contract/docs.js';
 import { MESSAGES, MessageType } from '../src/contract/messages.js';

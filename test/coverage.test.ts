@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
@@ -56,7 +56,7 @@ describe('coverage of one broadcast, hand-built', () => {
   let broadcastId = '';
   let viewer = '';
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     viewer = await tokenFor(s, 'viewer');
     const fx = fixtures(s.url, s.adminToken);
@@ -105,7 +105,7 @@ describe('coverage of one broadcast, hand-built', () => {
     ).id;
     await Promise.all(waits);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const r of raws) r.end(true);
     await Promise.all(agents.map((a) => a.stop()));
     await s.close();
@@ -439,8 +439,8 @@ describe('availability from the presence history', () => {
   const H = 3_600_000;
   const t0 = Date.now() - 10 * H;
   let s: TestServer;
-  before(async () => (s = await startTestServer()));
-  after(() => s.close());
+  beforeAll(async () => (s = await startTestServer()));
+  afterAll(() => s.close());
 
   /** A new village with `n` devices, and its line of the report over [t0, t0 + 8 h). */
   const village = async (n: number) => {
@@ -537,7 +537,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
     }
   };
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ seed: true });
     const villages = (await api(s.url, s.adminToken).get('/api/villages?limit=500').expect(200))
       .body.items as { code: string }[];
@@ -552,7 +552,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
       plan,
     });
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('answers the exact figures', async () => {
     const c = (

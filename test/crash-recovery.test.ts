@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import type { DeviceAgent } from '../devices/agent.js';
 import { BroadcastDispatcher } from '../src/broadcasts/dispatcher.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { VillagesService } from '../src/villages/villages.service.js';
@@ -29,11 +29,11 @@ describe('CSV import and export', () => {
   const postCsv = (path: string, body: string | Buffer, type = 'text/csv') =>
     client.post(path).set('Content-Type', type).send(body);
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: { IMPORT_LIMIT: '8mb' } });
     client = api(s.url, s.adminToken);
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('dry-runs a villages file: reports what would change and writes nothing', async () => {
     const res = await postCsv('/api/villages/import?dryRun=true', VILLAGES_CSV).expect(200);

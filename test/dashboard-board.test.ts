@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, deliveryReached, newClip } from './support/broadcasts.js';
@@ -28,7 +28,7 @@ describe('the village board in an emergency', () => {
   let offlineDevice: { id: string; secret: string };
   let original = '';
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     const fx = fixtures(s.url, s.adminToken);
     town.a = (await fx.newTown({ name: '甲镇' })).code;
@@ -68,7 +68,7 @@ describe('the village board in an emergency', () => {
     await signIn(page, s.url, await tokenFor(s, 'operator'));
     await page.waitForSelector('.town-summary');
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
     await browser?.close();
     await s?.close();

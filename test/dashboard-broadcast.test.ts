@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, deliveryReached, newClip } from './support/broadcasts.js';
@@ -31,7 +31,7 @@ describe('the broadcast pages in Chromium', () => {
   let cart: string;
   const agents: DeviceAgent[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     const fx = fixtures(s.url, s.adminToken);
     const town = (await fx.newTown({ name: '城关镇' })).code;
@@ -50,7 +50,7 @@ describe('the broadcast pages in Chromium', () => {
     errors = pageErrors(page);
     await signIn(page, s.url, s.adminToken);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const a of agents) await a.stop();
     await browser?.close();
     await s?.close();

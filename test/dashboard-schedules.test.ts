@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { newClip } from './support/broadcasts.js';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
@@ -47,7 +47,7 @@ describe('the dashboard’s schedules in Chromium', () => {
     await page.waitForSelector('#s-preview li');
   };
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ seed: true });
     clipId = (await newClip(s)).id;
     browser = await launchBrowser();
@@ -59,7 +59,7 @@ describe('the dashboard’s schedules in Chromium', () => {
     errors = pageErrors(page);
     await signIn(page, s.url, s.adminToken);
   });
-  after(async () => {
+  afterAll(async () => {
     await browser?.close();
     await s?.close();
   });

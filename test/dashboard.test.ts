@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
@@ -31,7 +31,7 @@ describe('the dashboard in Chromium', () => {
   let broadcastPath = '';
   let odd: DeviceAgent | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ seed: true, env: FAST });
     viewerToken = await tokenFor(s, 'viewer');
     fleet = new Fleet(await readCredentialsFile(credentialsPath(s.dataDir)), {
@@ -46,7 +46,7 @@ describe('the dashboard in Chromium', () => {
     page = await operator.newPage();
     errors = pageErrors(page);
   });
-  after(async () => {
+  afterAll(async () => {
     await odd?.stop();
     await browser?.close();
     await fleet?.stop();

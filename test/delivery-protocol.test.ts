@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { fromEvent } from 'rxjs';
 import { DeviceAgent } from '../devices/agent.js';
@@ -69,7 +69,7 @@ describe('delivery rules with a device that follows the protocol document litera
         .expect(200)
     ).body;
 
-  before(async () => {
+  beforeAll(async () => {
     // Resends on an ack timeout would blur which rule sent a command: only the rules under test
     // send here (the tick runs every 100 ms for resumptions, which are due at once).
     s = await startTestServer({
@@ -84,7 +84,7 @@ describe('delivery rules with a device that follows the protocol document litera
     clip = await newClip(s, 2);
     urgentClip = await newClip(s, 1);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const r of raws) r.end(true);
     await Promise.all(devices.map((d) => d.close()));
     await s.close();
@@ -657,12 +657,12 @@ describe('what a device learns from the server when it comes online', () => {
   let s: TestServer;
   const agents: DeviceAgent[] = [];
   const devices: LiteralDevice[] = [];
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({
       env: { HEARTBEAT_INTERVAL_S: '7', OFFLINE_AFTER_MISSED_HEARTBEATS: '4' },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
     await Promise.all(devices.map((d) => d.close()));
     await s.close();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastDispatcher } from '../src/broadcasts/dispatcher.js';
@@ -42,7 +42,7 @@ describe('delivery races', () => {
   const delivered = (deviceId: string) => everythingArrived(s, deviceId);
   const plays = (d: LiteralDevice) => d.commands.filter((c) => c.type === 'play');
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({
       // Nothing happens on a timer: the tick and the online lookup run when a test says so.
       env: { BROADCAST_PREFETCH_S: '0', ACK_TIMEOUT_S: '60', DISPATCH_TICK_MS: '60000' },
@@ -52,7 +52,7 @@ describe('delivery races', () => {
     town = (await fx.newTown()).code;
     clip = await newClip(s, 1);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const close of closers) await close();
     await s.close();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceChange, DeviceEvents } from '../src/devices/device-events.js';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { PresenceRepository } from '../src/devices/presence.repository.js';
@@ -13,7 +13,7 @@ describe('devices API', () => {
   let villageCode: string;
   let townCode: string;
   const changes: DeviceChange[] = [];
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     client = api(s.url, s.adminToken);
     fx = fixtures(s.url, s.adminToken);
@@ -21,7 +21,7 @@ describe('devices API', () => {
     villageCode = (await fx.newVillage(townCode)).code;
     s.server.app.get(DeviceEvents).changes.subscribe((c) => changes.push(c));
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('registers a device and shows its secret in that response only', async () => {
     const created = await client

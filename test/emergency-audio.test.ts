@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as wait } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import type { DeviceAgent } from '../devices/agent.js';
 import { AudioProcessor } from '../src/clips/audio-processor.js';
@@ -14,13 +14,13 @@ describe('an emergency whose tone version is not ready yet', () => {
   let s: TestServer;
   let agent: DeviceAgent;
   let village: string;
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     const fx = fixtures(s.url, s.adminToken);
     village = (await fx.newVillage((await fx.newTown()).code)).code;
     agent = await startAgentOnline(s, mqttUrl(s), await fx.newDevice(village));
   });
-  after(async () => {
+  afterAll(async () => {
     await agent.stop();
     await s.close();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
@@ -33,7 +33,7 @@ describe('resending a broadcast to the villages it did not cover', () => {
   let operator = '';
   let viewer = '';
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     operator = await tokenFor(s, 'operator');
     viewer = await tokenFor(s, 'viewer');
@@ -74,7 +74,7 @@ describe('resending a broadcast to the villages it did not cover', () => {
     ).id;
     await Promise.all(waits);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const r of raws) r.end(true);
     await Promise.all(agents.map((a) => a.stop()));
     await s.close();
@@ -250,11 +250,11 @@ describe('report files', () => {
   let s: TestServer;
   let viewer = '';
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     viewer = await tokenFor(s, 'viewer');
   });
-  after(async () => {
+  afterAll(async () => {
     await s.close();
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { ROOT } from './support/cli.js';
 import { eventually, mqttUrl } from './support/mqtt.js';

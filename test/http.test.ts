@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
 interface Operation {
@@ -30,11 +30,11 @@ function servedRoutes(s: TestServer): string[] {
 describe('HTTP surface', () => {
   let s: TestServer;
   let doc: OpenApi;
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: { BODY_LIMIT: '4kb' } });
     doc = (await api(s.url).get('/api/docs-json').expect(200)).body;
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('documents every route it serves, each with a summary, a success and its auth errors', () => {
     const documented = new Set(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
@@ -11,7 +11,7 @@ describe('POST /api/broadcasts with an Idempotency-Key', () => {
   const count = async () =>
     (await api(s.url, s.adminToken).get('/api/broadcasts').expect(200)).body.total as number;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     const fx = fixtures(s.url, s.adminToken);
     const village = (await fx.newVillage((await fx.newTown()).code)).code;
@@ -19,7 +19,7 @@ describe('POST /api/broadcasts with an Idempotency-Key', () => {
     const clip = await newClip(s, 1);
     body = { title: '防汛通知', clipId: clip.id, level: 'II', target: { villages: [village] } };
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('sent again with the same key, answers with the broadcast the first made and makes no second', async () => {
     const client = api(s.url, s.adminToken);

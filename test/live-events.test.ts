@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastEvents } from '../src/broadcasts/broadcast-events.js';
 import { LiveEvents, LiveUpdate, MAX_STREAMS_PER_TOKEN } from '../src/coverage/live-events.js';
@@ -15,11 +15,11 @@ describe('live events (GET /api/events)', () => {
   const agents: DeviceAgent[] = [];
   const streams: SseStream[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: { DISPATCH_TICK_MS: '100' } });
     viewer = await tokenFor(s, 'viewer');
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
     // Streams still open: closing the server must end them rather than hang.
     await s.close();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import type { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, newClip, statusReached } from './support/broadcasts.js';
@@ -32,14 +32,14 @@ describe('manual confirmations that hold up', () => {
   let town: string;
   const agents: DeviceAgent[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: FAST });
     operator = await tokenFor(s, 'operator');
     fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
     clip = await newClip(s, 1);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const a of agents) await a.stop();
     await s?.close();
   });

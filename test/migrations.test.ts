@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it, afterAll } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config.js';
 import { dataSourceOptions } from '../src/database/data-source-options.js';
@@ -142,7 +142,7 @@ describe('migrations', () => {
 
   describe('on PostgreSQL', () => {
     const cleanups: (() => Promise<void>)[] = [];
-    after(async () => {
+    afterAll(async () => {
       for (const c of cleanups) await c();
     });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import request from 'supertest';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { PROTOCOL_VERSION } from '../src/contract/messages.js';
@@ -58,7 +58,7 @@ describe('MQTT gateway on the embedded broker', () => {
     return c;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({
       env: {
         MQTT_AUTH_FAIL_LIMIT: '3',
@@ -73,7 +73,7 @@ describe('MQTT gateway on the embedded broker', () => {
     fx = fixtures(s.url, s.adminToken);
     village = (await fx.newVillage((await fx.newTown()).code)).code;
   });
-  after(async () => {
+  afterAll(async () => {
     for (const c of raws) c.end(true);
     await Promise.all(agents.map((a) => a.stop()));
     await s.close();
@@ -1006,10 +1006,10 @@ describe('MQTT gateway on the embedded broker', () => {
 
 describe('a login the embedded broker cannot check for now', () => {
   let s: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('the reference agent keeps retrying with back-off on CONNACK 3 and gets in once logins can be checked', async () => {
     const fx = fixtures(s.url, s.adminToken);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
@@ -183,7 +183,7 @@ describe('Mosquitto as the external broker', () => {
   let reg: Awaited<ReturnType<typeof registry>>;
   let mosquitto: PrivateMosquitto;
   let dir: string;
-  before(async () => {
+  beforeAll(async () => {
     reg = await registry();
     dir = join(tempDir(), 'mosquitto');
     const exported = await runCli(['mosquitto', 'export', '--out', dir], {
@@ -198,7 +198,7 @@ describe('Mosquitto as the external broker', () => {
     );
     mosquitto = await startMosquitto(dir);
   });
-  after(async () => {
+  afterAll(async () => {
     await mosquitto?.stop();
   });
 

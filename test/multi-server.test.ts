@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceAgent } from '../devices/agent.js';
 import { credentialsPath, readCredentials } from '../src/seed/credentials-file.js';
 import { makeAudio } from './support/audio.js';
@@ -31,10 +31,10 @@ async function refusedWith(p: ServerProcess): Promise<number | null | 'running'>
 describe('several servers on one PostgreSQL database', () => {
   let schema: string;
   let drop: () => Promise<void>;
-  before(async () => {
+  beforeAll(async () => {
     ({ schema, drop } = await freshPostgresSchema());
   });
-  after(async () => {
+  afterAll(async () => {
     await drop?.();
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DeliveryEntity } from '../src/broadcasts/broadcast.entity.js';
@@ -36,14 +36,14 @@ describe('batched delivery updates on PostgreSQL under contention', () => {
   let s: TestServer;
   let schema: string;
   let drop: () => Promise<void>;
-  before(async () => {
+  beforeAll(async () => {
     const fresh = await freshPostgresSchema();
     ({ schema, drop } = fresh);
     s = await startTestServer({
       env: { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await s?.close();
     await drop?.();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DevicesService } from '../src/devices/devices.service.js';
 import { DeviceEntity } from '../src/devices/device.entity.js';
 import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
@@ -14,7 +14,7 @@ import { api, startTestServer, TestServer } from './support/server.js';
 describe('the server on PostgreSQL (DATABASE_URL)', () => {
   let s: TestServer;
   let drop: () => Promise<void>;
-  before(async () => {
+  beforeAll(async () => {
     const fresh = await freshPostgresSchema();
     drop = fresh.drop;
     s = await startTestServer({
@@ -22,7 +22,7 @@ describe('the server on PostgreSQL (DATABASE_URL)', () => {
       env: { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: fresh.schema },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await s?.close();
     await drop?.();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import mqtt, { MqttClient } from 'mqtt';
 import { BroadcastsRepository, DeliveryChange } from '../src/broadcasts/broadcasts.repository.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
@@ -25,14 +25,14 @@ describe('PUBACK of a delivery event (embedded broker)', () => {
   const event = (deliveryId: string, state: string, n: number) =>
     JSON.stringify({ v: 1, type: 'delivery', id: `pa-${n}`, ts: Date.now(), deliveryId, state });
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ env: { ACK_TIMEOUT_S: '60' } });
     fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
     clip = await newClip(s, 1);
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const c of clients) await c.endAsync(true);
     await s.close();
   });

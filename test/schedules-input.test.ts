@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { api, startTestServer, TestClock, TestServer } from './support/server.js';
@@ -19,7 +19,7 @@ describe('a schedule must name its level and its target', () => {
   let daytime: { code: string };
   let town: string;
 
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer({ clock: new TestClock(beijing('2026-11-30T12:00:00')) });
     const fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
@@ -30,7 +30,7 @@ describe('a schedule must name its level and its target', () => {
     const clip = await newClip(s);
     template = { title: '早间广播', clipId: clip.id, level: 'routine', target: { towns: [town] } };
   });
-  after(() => s?.close());
+  afterAll(() => s?.close());
 
   const refused = async (body: unknown, path = '/api/schedules', method = 'post') => {
     const client = api(s.url, s.adminToken);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { SchedulesService } from '../src/schedules/schedules.service.js';
 import { newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { TONE_FAMILIES } from '../src/clips/attention-tones.js';
 import { ClipsRepository } from '../src/clips/clips.repository.js';
 import { ClipsService } from '../src/clips/clips.service.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import request from 'supertest';
 import { MqttTransport } from '../src/mqtt/transport.js';
 import { mqttUrl } from './support/mqtt.js';
@@ -12,26 +12,22 @@ const ADMIN = 'shutdown-test-admin-token-0123456789';
 describe('stopping the embedded broker', () => {
   // A thousand devices reconnecting the moment the broker closed their sessions used to land on
   // the still-open listener, where the closed broker never answered them: the shutdown hung.
-  it(
-    'refuses connections that arrive while it stops, and finishes stopping',
-    { timeout: 60_000 },
-    async () => {
-      const s = await startTestServer();
-      try {
-        const port = Number(new URL(mqttUrl(s)).port);
-        const stopping = s.server.app.get(MqttTransport).stop();
-        const late = await new Promise<string>((resolve) => {
-          const socket = connect(port, '127.0.0.1');
-          socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-          socket.once('close', () => resolve('closed'));
-        });
-        assert.equal(late, 'ECONNREFUSED', 'the listener closed before the sessions');
-        await stopping;
-      } finally {
-        await s.close();
-      }
-    },
-  );
+  it('refuses connections that arrive while it stops, and finishes stopping', async () => {
+    const s = await startTestServer();
+    try {
+      const port = Number(new URL(mqttUrl(s)).port);
+      const stopping = s.server.app.get(MqttTransport).stop();
+      const late = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        socket.once('close', () => resolve('closed'));
+      });
+      assert.equal(late, 'ECONNREFUSED', 'the listener closed before the sessions');
+      await stopping;
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
 });
 
 describe('graceful shutdown on SIGTERM', () => {

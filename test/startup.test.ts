@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { LISTEN_BACKLOG } from '../src/common/listen-backlog.js';
 import { MIGRATIONS } from '../src/database/schema.js';
 import { makeAudio, measureLufs } from './support/audio.js';

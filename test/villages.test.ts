@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { fixtures } from './support/fixtures.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
@@ -7,12 +7,12 @@ describe('towns and villages API', () => {
   let s: TestServer;
   let client: ReturnType<typeof api>;
   let fx: ReturnType<typeof fixtures>;
-  before(async () => {
+  beforeAll(async () => {
     s = await startTestServer();
     client = api(s.url, s.adminToken);
     fx = fixtures(s.url, s.adminToken);
   });
-  after(() => s.close());
+  afterAll(() => s.close());
 
   it('creates, reads, renames and deletes a town', async () => {
     const created = await client

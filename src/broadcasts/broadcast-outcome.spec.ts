@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { milestones, outcomeOf, settle, VillageTimes } from './broadcast-outcome.js';
 
 const times = (entries: [string, Partial<VillageTimes>][]): Map<string, VillageTimes> =>

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { DELIVERY_PROGRESS, DeliveryState, DEVICE_REPORTED_STATES } from '../contract/messages.js';
 import {
   DeliveryInput,

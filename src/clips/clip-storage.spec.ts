@@ -3,13 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it, afterAll } from '@jest/globals';
 import type { AppConfig } from '../config/app-config.js';
 import { ClipStorage } from './clip-storage.js';
 
 describe('clip storage: finished audio served from memory', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dalaba-storage-'));
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const storage = new ClipStorage({ dataDir } as AppConfig);
   const put = (bytes: Buffer) => {
     const sha = createHash('sha256').update(bytes).digest('hex');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { decodeCsvBytes, DecodedText, DecodeFailure } from './csv-encoding.js';
 
 /** GBK bytes as Excel on Chinese Windows writes them (code page 936), checked below. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { escapeFormula, parseCsv, toCsv } from './csv.js';
 
 const spec = { required: ['code', 'name'], optional: ['note'], maxRows: 3 };

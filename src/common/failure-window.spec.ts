@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { Clock } from './clock.js';
 import { FailureBackoff, FIRST_BACKOFF_MS } from './failure-window.js';
 

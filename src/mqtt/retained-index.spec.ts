@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { Aedes } from 'aedes';
 import { indexRetained, RetainedStore } from './retained-index.js';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { cronProblem, fireTimesBetween, nextFireTimes } from './cron.js';
 
 const iso = (ms: number[]) => ms.map((t) => new Date(t).toISOString());

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { isDeviceId } from '../contract/device.js';
 import { isTownCode, isVillageCode } from '../villages/admin-codes.js';
 import { parseQuietHours } from '../villages/quiet-hours.js';
