@@ -107,6 +107,13 @@ describe('resending a broadcast to the villages it did not cover', () => {
       .send({})
       .expect(201);
     assert.equal(again.body.id, b.id, 'the same key answers with the resend it made');
+    // A second press with another key while that resend is still open is refused, not sent.
+    const second = await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .set('Idempotency-Key', 'resend-2')
+      .send({})
+      .expect(409);
+    assert.equal(second.body.error, 'RESEND_OPEN');
     const list = (await api(s.url, viewer).get('/api/broadcasts?limit=100').expect(200)).body;
     assert.equal(
       list.items.filter((x: { resendOf: string | null }) => x.resendOf === original).length,
@@ -174,6 +181,11 @@ describe('resending a broadcast to the villages it did not cover', () => {
       .send({ expiresAt: 'tomorrow' })
       .expect(400);
     assert.equal(bad.body.details[0].field, 'expiresAt');
+    const past = await api(s.url, operator)
+      .post(`/api/broadcasts/${original}/resend`)
+      .send({ expiresAt: '2020-01-01T00:00:00Z' })
+      .expect(400);
+    assert.equal(past.body.details[0].field, 'expiresAt');
     await api(s.url, operator)
       .post(`/api/broadcasts/${original}/resend`)
       .send({ villages: ['x'] })

@@ -459,6 +459,13 @@ export class BroadcastsRepository {
     return this.events.find({ where: { deliveryId }, order: { id: 'ASC' } });
   }
 
+  openResendOf(originalId: string): Promise<BroadcastEntity | null> {
+    return this.broadcasts.findOneBy({
+      resendOf: originalId,
+      status: In(['scheduled', 'dispatching', 'active']),
+    });
+  }
+
   /** Whether some scheduled, dispatching or active broadcast plays this clip. */
   async liveBroadcastOfClip(clipId: string): Promise<BroadcastEntity | null> {
     return this.broadcasts.findOneBy({

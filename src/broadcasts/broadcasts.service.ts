@@ -198,6 +198,39 @@ export class BroadcastsService implements OnModuleInit {
     return (await this.toDtos([await this.require(id)]))[0];
   }
 
+  /**
+   * The part of a target that reaches exactly these of its villages: villages it reached by place
+   * stay places (with its device types), villages it reached only through named devices keep just
+   * those devices, so a resend never reaches a device the original did not aim at.
+   */
+  async narrowTarget(target: Target, villageCodes: string[]): Promise<Target> {
+    const [villages, devices] = await Promise.all([
+      this.villages.targetingSnapshot(),
+      this.devices.targetingSnapshot(),
+    ]);
+    const keep = new Set(villageCodes);
+    const byPlace = new Set(
+      resolveTargets({ ...target, devices: undefined }, villages, devices).villageCodes,
+    );
+    const villageOf = new Map(devices.map((d) => [d.id, d.villageCode]));
+    const placed = villageCodes.filter((c) => byPlace.has(c));
+    const named = (target.devices ?? []).filter((id) => {
+      const village = villageOf.get(id);
+      return village !== undefined && keep.has(village) && !byPlace.has(village);
+    });
+    return {
+      ...(placed.length ? { villages: placed } : {}),
+      ...(placed.length && target.deviceTypes?.length ? { deviceTypes: target.deviceTypes } : {}),
+      ...(named.length ? { devices: named } : {}),
+    };
+  }
+
+  /** A resend of this broadcast that is still scheduled, being sent or playing, if any. */
+  async openResendOf(id: string): Promise<BroadcastDto | null> {
+    const open = await this.repo.openResendOf(id);
+    return open ? this.get(open.id) : null;
+  }
+
   /** How many villages and devices a target reaches now (the form shows it before sending). */
   async previewTarget(target: Target): Promise<TargetPreviewDto> {
     await this.validateTarget(target);

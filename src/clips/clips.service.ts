@@ -178,10 +178,6 @@ export class ClipsService implements BeforeApplicationShutdown {
   // ---- upload ----
 
   /**
-   * Checks an upload and accepts it for transcoding. `urgent` work goes ahead of everything;
-   * other recordings up to {@link SHORT_CLIP_MS} go ahead of longer ones (transcode-lanes.ts).
-   */
-  /**
    * Adds a recording shipped with the server (the sample announcement) as a clip: checked and
    * transcoded like a routine upload, renditions included, so an emergency still goes first. The
    * same file again returns the same clip.
@@ -203,6 +199,10 @@ export class ClipsService implements BeforeApplicationShutdown {
     );
   }
 
+  /**
+   * Checks an upload and accepts it for transcoding. `urgent` work goes ahead of everything;
+   * other recordings up to {@link SHORT_CLIP_MS} go ahead of longer ones (transcode-lanes.ts).
+   */
   async upload(
     file: UploadedAudio,
     title: string | undefined,

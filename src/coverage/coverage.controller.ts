@@ -86,9 +86,11 @@ export class CoverageController {
       'Creates a NEW broadcast (`resendOf` names the original) with the same clip, level, repeat, volume and ' +
       'attention tone and a fresh window, targeting exactly the villages of the original that are uncovered ' +
       'because their devices failed, were offline, or its window closed (`failed`, `all_offline`, `expired`, ' +
-      '`cancelled`, and `quiet_hours` once the original ended), keeping its device types. Villages covered, ' +
+      '`cancelled`, and `quiet_hours` once the original ended), keeping its device types (a village reached ' +
+      'only through named devices gets just those devices). Villages covered, ' +
       'playing (partial), still being delivered (`pending`) or without a device are left out. ' +
-      'Refused with 409: `BROADCAST_NOT_SENT` (never dispatched), `BROADCAST_CANCELLED`, `NOTHING_UNCOVERED`, ' +
+      'Refused with 409: `BROADCAST_NOT_SENT` (never dispatched), `BROADCAST_CANCELLED`, `RESEND_OPEN` (a resend ' +
+      'of it is still scheduled, being sent or playing), `NOTHING_UNCOVERED`, ' +
       '`CLIP_GONE` (its clip was deleted).',
   })
   @ApiHeader({

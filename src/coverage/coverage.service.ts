@@ -162,6 +162,10 @@ export class CoverageService {
     by: string,
     idempotency?: { key: string; owner: string },
   ): Promise<BroadcastDto> {
+    if (input.expiresAt !== undefined && input.expiresAt <= this.clock.now().getTime())
+      throw new ValidationFailedError([
+        { field: 'expiresAt', rule: 'isFuture', message: 'expiresAt must be in the future' },
+      ]);
     if (idempotency) {
       const earlier = await this.broadcasts.findRequested(idempotency);
       if (earlier && earlier.resendOf === id) return earlier;
@@ -185,6 +189,14 @@ export class CoverageService {
         'BROADCAST_NOT_SENT',
         `Broadcast ${id} has not been sent (${original.status}); there is nothing to resend yet`,
       );
+    // A second press (or a retry without the key) must not send the same villages a second alert.
+    const open = await this.broadcasts.openResendOf(id);
+    if (open)
+      throw new DomainError(
+        'conflict',
+        'RESEND_OPEN',
+        `Broadcast ${id} is already being resent as broadcast ${open.id} (${open.status}); wait for it to end or cancel it first`,
+      );
     const { report } = await this.computeBroadcast(id);
     const ended = original.outcome !== null;
     const villages = report.villages.filter((v) => resendable(v, ended)).map((v) => v.code);
@@ -197,9 +209,7 @@ export class CoverageService {
           `${s.partial} playing, the rest still being delivered or without a device`,
       );
     }
-    const target = original.target.deviceTypes?.length
-      ? { villages, deviceTypes: original.target.deviceTypes }
-      : { villages };
+    const target = await this.broadcasts.narrowTarget(original.target, villages);
     try {
       return await this.broadcasts.create(
         {
