@@ -548,11 +548,21 @@ function townFigures(villages) {
  * Resends a broadcast to its uncovered villages as a new broadcast and opens it. Levels I and II
  * ask first, like sending one; the Idempotency-Key makes a second press after no answer harmless.
  */
-async function resendUncovered(b, villages, whereError) {
-  const key = Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) =>
-    x.toString(16).padStart(2, '0'),
-  ).join('');
+const resendKeys = new Map();
+async function resendUncovered(b, villages, whereError, button) {
+  // One key per broadcast for as long as the page stays: a second press is the same request.
+  if (!resendKeys.has(b.id)) {
+    resendKeys.set(
+      b.id,
+      Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) =>
+        x.toString(16).padStart(2, '0'),
+      ).join(''),
+    );
+    onLeave(() => resendKeys.delete(b.id));
+  }
+  const key = resendKeys.get(b.id);
   const go = async () => {
+    if (button) button.disabled = true;
     try {
       const made = await api(`/api/broadcasts/${b.id}/resend`, {
         method: 'POST',
@@ -561,17 +571,20 @@ async function resendUncovered(b, villages, whereError) {
       });
       location.hash = `#/broadcasts/${made.id}`;
     } catch (err) {
+      if (button) button.disabled = false;
       showError(err, whereError);
     }
   };
   if (b.level !== 'I' && b.level !== 'II') return go();
   const dialog = openDialog(
-    html`<h2>${t('resend.confirmTitle')}</h2>
+    html`<div class="card">
+      <h2>${t('resend.confirmTitle')}</h2>
       <p>${t('resend.confirmText', { villages, level: t(`level.${b.level}`), title: b.title })}</p>
       <div class="toolbar">
         <button type="button" class="danger" id="resend-go">${t('resend.confirmGo')}</button>
         <button type="button" id="resend-back" data-close autofocus>${t('common.back')}</button>
-      </div>`,
+      </div>
+    </div>`,
     { id: 'resend-confirm', label: t('resend.confirmTitle') },
   );
   $('#resend-go', dialog).addEventListener('click', () => {
@@ -620,7 +633,12 @@ async function boardView() {
   let resendTarget = null;
   $('#board-latest').addEventListener('click', (e) => {
     if (!e.target.closest('#resend') || !resendTarget?.toResend) return;
-    void resendUncovered(resendTarget.latest, resendTarget.toResend, $('#board-latest'));
+    void resendUncovered(
+      resendTarget.latest,
+      resendTarget.toResend,
+      $('#board-latest'),
+      e.target.closest('#resend'),
+    );
   });
   // Only the parts that change are redrawn, and focus and scroll are put back: a live update every
   // second must not throw staff out of the switch, a tile or their place on the page.
@@ -1371,7 +1389,7 @@ async function broadcastView(id) {
         showError(err),
       );
     else if (action === 'resend')
-      void resendUncovered(current, Number(button.dataset.villages), view());
+      void resendUncovered(current, Number(button.dataset.villages), view(), button);
     else if (action === 'cancel') cancelDialog();
     else if (action === 'confirm') confirmDialog(button.dataset.code, button.dataset.name);
     else if (action === 'withdraw') withdrawDialog(button.dataset.id, button.dataset.name);
@@ -1581,16 +1599,17 @@ async function newBroadcastView() {
       </form>`,
   );
   const clip = $('#clip');
-  await clipOptions(clip);
-  const reachOf = reachLine($('#reach'));
-  const picker = await targetPicker($('#target'), reachOf.update);
-  reachOf.update(picker.value());
   const level = $('#level');
   const tone = $('#tone');
+  // Bound before the form's lists load: a level chosen meanwhile still sets its tone and badge.
   level.addEventListener('change', () => {
     tone.checked = EMERGENCY.has(level.value);
     $('#level-badge').innerHTML = piece(levelBadge(level.value));
   });
+  await clipOptions(clip);
+  const reachOf = reachLine($('#reach'));
+  const picker = await targetPicker($('#target'), reachOf.update);
+  reachOf.update(picker.value());
   clip.addEventListener('change', () =>
     previewClip(clip.value, $('#preview')).catch((err) => showError(err)),
   );
@@ -1905,11 +1924,13 @@ async function schedulesView() {
 }
 
 async function scheduleFormView(id) {
+  const here = stillHere();
   if (!canOperate()) {
     show(html`<p class="error">${t('common.forbidden')}</p>`);
     return;
   }
   const existing = id === 'new' ? null : await api(`/api/schedules/${encodeURIComponent(id)}`);
+  if (!here()) return;
   const modes = ['daily', 'weekdays', 'weekly', 'monthly'];
   show(
     html`<p><a href="#/schedules">← ${t('sch.title')}</a></p>
@@ -2020,8 +2041,8 @@ async function scheduleFormView(id) {
       </form>`,
   );
   await clipOptions($('#clip'), existing?.template.clipId);
+  if (!here()) return;
   const reachOf = reachLine($('#reach'));
-  const here = stillHere();
 
   // -- when: the picker writes the cron; the advanced field takes any cron --
   const pickerState = () => ({
@@ -2060,8 +2081,11 @@ async function scheduleFormView(id) {
   let previewOk = false;
   const level = () => $('#s-level').value;
   const windowMinutes = () => Number($('#s-window').value) || undefined;
+  let quietAsked = 0;
   const showQuiet = debounce(async () => {
     if (!here()) return;
+    // Answers can arrive out of order: only the latest question's answer is drawn.
+    const asked = ++quietAsked;
     const box = $('#s-quiet');
     const r = rule();
     const target = picker.value();
@@ -2082,7 +2106,7 @@ async function scheduleFormView(id) {
           count: 10,
         },
       });
-      if (!here()) return;
+      if (!here() || asked !== quietAsked) return;
       box.dataset.held = String(q.villages.length);
       box.innerHTML = piece(
         !q.heldByQuietHours
@@ -2116,7 +2140,7 @@ async function scheduleFormView(id) {
               </details>`,
       );
     } catch (err) {
-      box.textContent = scheduleErrorText(err);
+      if (asked === quietAsked) box.textContent = scheduleErrorText(err);
     }
   }, 300);
   const preview = debounce(async () => {
@@ -2248,7 +2272,8 @@ async function scheduleFormView(id) {
     // with its reach, as sending one is confirmed.
     const reach = reachOf.value();
     const dialog = openDialog(
-      html`<h2>${t('sch.confirmTitle')}</h2>
+      html`<div class="card">
+        <h2>${t('sch.confirmTitle')}</h2>
         <p>${levelBadge(body.template.level)}</p>
         <p>
           ${t('sch.confirmText', {
@@ -2262,7 +2287,8 @@ async function scheduleFormView(id) {
         <div class="toolbar">
           <button type="button" class="danger" id="confirm-save">${t('sch.confirmGo')}</button>
           <button type="button" id="confirm-back" data-close autofocus>${t('common.back')}</button>
-        </div>`,
+        </div>
+      </div>`,
       { id: 'confirm', label: t('sch.confirmTitle') },
     );
     $('#confirm-save', dialog).addEventListener('click', () => {

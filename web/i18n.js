@@ -541,6 +541,7 @@ const en = {
   'detail.cancel': 'Cancel broadcast',
   'detail.cancelConfirm': 'Cancel this broadcast? Devices will stop playing it.',
   'detail.cancelReason': 'Why (required)',
+  'err.reason.isDisplayName': 'Give a reason (1–200 characters).',
   'detail.cancelGo': 'Cancel the broadcast',
   'detail.cancelledBy': 'Cancelled · by {by} · why: {reason} · {at}',
   'detail.notHeard': 'Not heard (cancelled)',
