@@ -33,7 +33,7 @@ import type {
   TargetPreviewDto,
 } from './dto/broadcast.dto.js';
 import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
-import { resolveTargets, Target } from './targets.js';
+import { narrowTarget, resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */
 export interface BroadcastRequest {
@@ -198,31 +198,13 @@ export class BroadcastsService implements OnModuleInit {
     return (await this.toDtos([await this.require(id)]))[0];
   }
 
-  /**
-   * The part of a target that reaches exactly these of its villages: villages it reached by place
-   * stay places (with its device types), villages it reached only through named devices keep just
-   * those devices, so a resend never reaches a device the original did not aim at.
-   */
+  /** The part of a target that reaches exactly these of its villages (see {@link narrowTarget}). */
   async narrowTarget(target: Target, villageCodes: string[]): Promise<Target> {
     const [villages, devices] = await Promise.all([
       this.villages.targetingSnapshot(),
       this.devices.targetingSnapshot(),
     ]);
-    const keep = new Set(villageCodes);
-    const byPlace = new Set(
-      resolveTargets({ ...target, devices: undefined }, villages, devices).villageCodes,
-    );
-    const villageOf = new Map(devices.map((d) => [d.id, d.villageCode]));
-    const placed = villageCodes.filter((c) => byPlace.has(c));
-    const named = (target.devices ?? []).filter((id) => {
-      const village = villageOf.get(id);
-      return village !== undefined && keep.has(village) && !byPlace.has(village);
-    });
-    return {
-      ...(placed.length ? { villages: placed } : {}),
-      ...(placed.length && target.deviceTypes?.length ? { deviceTypes: target.deviceTypes } : {}),
-      ...(named.length ? { devices: named } : {}),
-    };
+    return narrowTarget(target, villageCodes, villages, devices);
   }
 
   /** A resend of this broadcast that is still scheduled, being sent or playing, if any. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { RegistryDevice, RegistryVillage, resolveTargets } from './targets.js';
+import { narrowTarget, RegistryDevice, RegistryVillage, resolveTargets } from './targets.js';
 
 const villages: RegistryVillage[] = [
   { code: 'A1', townCode: 'A' },
@@ -53,5 +53,27 @@ describe('resolveTargets', () => {
 
   it('reaches nothing with an empty target', () => {
     assert.deepEqual(resolveTargets({}, villages, devices), { villageCodes: [], deviceIds: [] });
+  });
+});
+
+describe('narrowTarget (a resend to some of the villages)', () => {
+  it('keeps places as the chosen villages, with the device types', () => {
+    assert.deepEqual(
+      narrowTarget({ towns: ['A'], deviceTypes: ['flood_pa'] }, ['A1'], villages, devices),
+      { villages: ['A1'], deviceTypes: ['flood_pa'] },
+    );
+  });
+
+  it('keeps only the named devices of a village reached through them, never its other devices', () => {
+    const narrowed = narrowTarget({ devices: ['a1-vl', 'b1-fp'] }, ['A1'], villages, devices);
+    assert.deepEqual(narrowed, { devices: ['a1-vl'] });
+    assert.deepEqual(resolveTargets(narrowed, villages, devices).deviceIds, ['a1-vl']);
+  });
+
+  it('mixes both: a named device outside the places stays named, its village is not added', () => {
+    assert.deepEqual(
+      narrowTarget({ villages: ['B1'], devices: ['a1-fp'] }, ['A1', 'B1'], villages, devices),
+      { villages: ['B1'], devices: ['a1-fp'] },
+    );
   });
 });

@@ -77,3 +77,32 @@ export function resolveTargets(
   }
   return { villageCodes: [...places].sort(), deviceIds: [...chosen].sort() };
 }
+
+/**
+ * The part of a target that reaches exactly these of its villages (a resend's target): villages it
+ * reached by place stay places, with its device types; villages it reached only through named
+ * devices keep just those devices, so the narrowed target never reaches a device the original did
+ * not aim at.
+ */
+export function narrowTarget(
+  target: Target,
+  villageCodes: string[],
+  villages: RegistryVillage[],
+  devices: readonly RegistryDevice[],
+): Target {
+  const keep = new Set(villageCodes);
+  const byPlace = new Set(
+    resolveTargets({ ...target, devices: undefined }, villages, devices).villageCodes,
+  );
+  const villageOf = new Map(devices.map((d) => [d.id, d.villageCode]));
+  const placed = villageCodes.filter((c) => byPlace.has(c));
+  const named = (target.devices ?? []).filter((id) => {
+    const village = villageOf.get(id);
+    return village !== undefined && keep.has(village) && !byPlace.has(village);
+  });
+  return {
+    ...(placed.length ? { villages: placed } : {}),
+    ...(placed.length && target.deviceTypes?.length ? { deviceTypes: target.deviceTypes } : {}),
+    ...(named.length ? { devices: named } : {}),
+  };
+}
