@@ -108,8 +108,12 @@ function patchInto(el, markup) {
   const template = document.createElement('template');
   template.innerHTML = piece(markup);
   morphChildren(el, template.content);
-  if (focused && focused !== document.body && !focused.isConnected && keyOf(focused))
-    document.getElementById(focused.id)?.focus({ preventScroll: true });
+  // A focused node that was redrawn anew (its place removed and added back) is found by its key.
+  const key = focused && focused !== document.body && !focused.isConnected && keyOf(focused);
+  if (key)
+    (focused.id ? document.getElementById(key) : $(`[data-key="${CSS.escape(key)}"]`, el))?.focus({
+      preventScroll: true,
+    });
   if (window.scrollX !== x || window.scrollY !== y) window.scrollTo(x, y);
 }
 
@@ -644,9 +648,6 @@ async function boardView() {
   // second must not throw staff out of the switch, a tile or their place on the page.
   const render = () => {
     if (!board) return;
-    const focused = document.activeElement;
-    const focusCode = focused?.closest?.('#board-towns .tile')?.dataset.code;
-    const scroll = window.scrollY;
     const onlyAbnormal = only.checked;
     const towns = new Map();
     for (const v of board.items) {
@@ -738,9 +739,6 @@ async function boardView() {
         </section>`;
       }),
     );
-    if (focusCode)
-      $(`#board-towns .tile[data-code="${focusCode}"]`)?.focus({ preventScroll: true });
-    window.scrollTo({ top: scroll });
   };
   only.addEventListener('change', () => {
     sessionStorage.setItem(ONLY_ABNORMAL, only.checked ? '1' : '0');

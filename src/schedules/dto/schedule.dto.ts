@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType, PickType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -157,19 +157,6 @@ export class PreviewQuery {
 
 export class CronPreviewQuery extends PreviewQuery {
   @ApiProperty({ example: '0 8 * * *' })
-  @IsString()
-  @MaxLength(100)
-  @IsCron()
-  cron!: string;
-
-  @ApiPropertyOptional({ default: 'Asia/Shanghai (TZ_DEFAULT)' })
-  @IsOptional()
-  @IsTimeZone()
-  timeZone?: string;
-}
-
-export class QuietPreviewRequestDto {
-  @ApiProperty({ example: '30 21 * * *' })
   @Transform(trim)
   @IsString()
   @MaxLength(100)
@@ -180,35 +167,13 @@ export class QuietPreviewRequestDto {
   @IsOptional()
   @IsTimeZone()
   timeZone?: string;
-
-  @ApiProperty({ enum: LEVELS, description: 'I–IV ignore quiet hours: nothing is held' })
-  @IsIn(LEVELS)
-  level!: Level;
-
-  @ApiProperty({ type: TargetDto })
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => TargetDto)
-  target!: TargetDto;
-
-  @ApiPropertyOptional({
-    minimum: 1,
-    maximum: 10_080,
-    description: 'How long each firing stays valid; default: the level’s window',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(10_080)
-  windowMinutes?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10, description: 'Firings checked' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  count?: number;
 }
+
+/** A schedule's rule and the level, target and window of its template, before it is saved. */
+export class QuietPreviewRequestDto extends IntersectionType(
+  CronPreviewQuery,
+  PickType(ScheduleTemplateDto, ['level', 'target', 'windowMinutes'] as const),
+) {}
 
 export class QuietHoldDto {
   @ApiProperty({ format: 'date-time' }) fireAt!: string;
