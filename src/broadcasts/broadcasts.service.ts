@@ -208,9 +208,9 @@ export class BroadcastsService implements OnModuleInit {
   }
 
   /** A resend of this broadcast that is still scheduled, being sent or playing, if any. */
-  async openResendOf(id: string): Promise<BroadcastDto | null> {
+  async openResendOf(id: string): Promise<{ id: string; status: string } | null> {
     const open = await this.repo.openResendOf(id);
-    return open ? this.get(open.id) : null;
+    return open && { id: open.id, status: open.status };
   }
 
   /** How many villages and devices a target reaches now (the form shows it before sending). */
