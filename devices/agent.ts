@@ -43,7 +43,7 @@ export interface Faults {
   rejectCodec?: boolean;
   /**
    * Answer `received`, then hold the play until `confirmHeld()`, which reports `played` for every
-   * held one at once without downloading (benchmarks: N confirmations in one burst).
+   * held one at once without downloading (a burst of confirmations for the benchmarks).
    */
   holdPlays?: boolean;
 }

@@ -234,7 +234,7 @@ export function computeCoverage(input: CoverageInput): CoverageReport {
       manualAt,
       input.online.get(ref.code) ?? {},
     );
-    // Named fields, not spreads: spreading into a literal cost ~5 µs a village (800: 4 ms).
+    // Named fields, not spreads: spreading into a literal is what made coverage slow.
     return {
       code: ref.code,
       name: ref.name,

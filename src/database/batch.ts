@@ -47,8 +47,8 @@ function sqlType(column: ColumnMetadata): string {
 
 /**
  * INSERT of many rows in as few statements as the parameter limit allows, as plain SQL: TypeORM's
- * `insert()` builds and escapes each row through its query builder, which costs ~100 µs a row
- * (measured by the fan-out benchmark); this costs a few µs. Generated columns are left out.
+ * `insert()` builds and escapes each row through its query builder, which dominates a large
+ * fan-out (docs/performance.md). Generated columns are left out.
  */
 export async function insertMany<T extends ObjectLiteral>(
   m: EntityManager,

@@ -29,8 +29,7 @@ function sha256(salt: Buffer, secret: string): Buffer {
 /**
  * Salted hash of a device secret: `sha256$salt$hash`. A fast hash is enough: the server makes
  * every secret (256 random bits), and what makes a slow hash worth its cost is a guessable
- * password. It shows in a reconnect storm: with scrypt (N=16384, ~35 ms a check) 10,000 devices
- * logging in again after a restart would cost ~350 s of CPU.
+ * password, and a slow hash would make a reconnect storm after a restart cost minutes of CPU.
  */
 export function hashDeviceSecret(secret: string): string {
   const salt = randomBytes(16);

@@ -69,8 +69,8 @@ export class MetricsService {
 
   /**
    * Read from presence when scraped, never counted up and down: a device that reconnects with a
-   * new session before its old one is seen to end is announced online twice, and a counter drifted
-   * (2,040 online of 2,000 devices after a restart, found by the reconnect-storm benchmark).
+   * new session before its old one is seen to end is announced online twice, and a counter drifts
+   * above the fleet's size after a restart.
    */
   readonly devicesOnline: Gauge = new Gauge({
     name: 'dalaba_devices_online',

@@ -231,8 +231,8 @@ export class EmbeddedBroker extends MqttTransport {
           } finally {
             // Never synchronously: when Aedes has more messages in flight than its concurrency,
             // the rest wait in a queue, and a synchronous done() starts the next one inside this
-            // call, and so on through the queue: with 10,000 devices that overflowed the stack and
-            // killed the server (RangeError in mqemitter, seen in the 10,000-device benchmark).
+            // call, and so on through the queue, until a large fleet overflows the stack (RangeError
+            // in mqemitter).
             process.nextTick(done);
           }
         },

@@ -8,9 +8,7 @@ export interface VillageRef {
 
 /**
  * Villages in town, then code order: the order of every list and report. Codes are digits, so a
- * plain comparison gives the order `localeCompare` gave, without ICU collation (0.2 against
- * 0.3–0.8 ms for 800 villages in a micro-benchmark: not what made coverage slow, the object
- * spreads in computeCoverage were).
+ * plain comparison gives the order `localeCompare` gave, without ICU collation's cost.
  */
 export function byTownThenCode(
   a: Pick<VillageRef, 'townCode' | 'code'>,

@@ -2,8 +2,8 @@ import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
 
 /**
  * The period report asks, per village, "did a device here play anything between from and to?".
- * With the index on (played_at, village_code) that read every play of the period (1,000,000
- * entries in the benchmark's 30 days); on (village_code, played_at) it is one probe per village.
+ * With the index on (played_at, village_code) that read every play of the period; on
+ * (village_code, played_at) it is one probe per village.
  */
 export class VillagePlayed1764748800000 implements MigrationInterface {
   name = 'VillagePlayed1764748800000';
