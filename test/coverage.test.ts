@@ -631,19 +631,30 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
       board.items.map(
         (x: {
           code: string;
-          latestBroadcast: { id: string; outcome: string; reason: string | null };
+          latestBroadcast: {
+            id: string;
+            outcome: string;
+            reason: string | null;
+            resendable: boolean;
+          };
         }) => [x.code, x.latestBroadcast],
       ),
-    ) as Map<string, { id: string; outcome: string; reason: string | null }>;
+    ) as Map<string, { id: string; outcome: string; reason: string | null; resendable: boolean }>;
     assert.equal(outcomes.get(codes[0])!.id, seeded.id);
     assert.deepEqual(
-      codes.slice(0, 5).map((c) => [outcomes.get(c)!.outcome, outcomes.get(c)!.reason]),
+      codes
+        .slice(0, 5)
+        .map((c) => [
+          outcomes.get(c)!.outcome,
+          outcomes.get(c)!.reason,
+          outcomes.get(c)!.resendable,
+        ]),
       [
-        ['covered', null],
-        ['uncovered', 'failed'],
-        ['uncovered', 'all_offline'],
-        ['uncovered', 'expired'],
-        ['partial', null],
+        ['covered', null, false],
+        ['uncovered', 'failed', true],
+        ['uncovered', 'all_offline', true],
+        ['uncovered', 'expired', true],
+        ['partial', null, false],
       ],
     );
   });

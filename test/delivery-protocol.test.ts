@@ -339,6 +339,7 @@ describe('delivery rules with a device that follows the protocol document litera
       await api(s.url, s.adminToken).get('/api/status/villages?limit=500').expect(200)
     ).body.items.find((v: { code: string }) => v.code === village);
     assert.equal(board.latestBroadcast.reason, 'quiet_hours');
+    assert.equal(board.latestBroadcast.resendable, true, 'ended: a resend can reach it later');
 
     // Valid past the end of the quiet hours: sent, downloaded, and waiting for them to end.
     let longId = '';
@@ -355,8 +356,9 @@ describe('delivery rules with a device that follows the protocol document litera
     await ready;
     const waiting = await coverage(longId);
     assert.deepEqual(
-      [waiting.villages[0].outcome, waiting.villages[0].reason],
-      ['uncovered', 'quiet_hours'],
+      [waiting.villages[0].outcome, waiting.villages[0].reason, waiting.villages[0].resendable],
+      ['uncovered', 'quiet_hours', false],
+      'while it runs a resend would be held as well',
     );
     await api(s.url, s.adminToken)
       .post(`/api/broadcasts/${longId}/cancel`)

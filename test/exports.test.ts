@@ -81,6 +81,12 @@ describe('resending a broadcast to the villages it did not cover', () => {
   });
 
   it('makes a new broadcast to exactly the failed and offline villages, once per Idempotency-Key', async () => {
+    // The API says which villages a resend would reach, so the dashboard keeps no copy of the rule.
+    const before = await api(s.url, viewer).get(`/api/broadcasts/${original}/coverage`).expect(200);
+    const flagged = (before.body.villages as { code: string; resendable: boolean }[])
+      .filter((x) => x.resendable)
+      .map((x) => x.code);
+    assert.deepEqual(flagged.sort(), [v.offline, v.failed].sort());
     const first = await api(s.url, operator)
       .post(`/api/broadcasts/${original}/resend`)
       .set('Idempotency-Key', 'resend-1')
@@ -247,6 +253,14 @@ describe('resending a broadcast to the villages it did not cover', () => {
       .send({})
       .expect(409);
     assert.equal(refused.body.error, 'BROADCAST_CANCELLED');
+    const cancelledCoverage = await api(s.url, viewer)
+      .get(`/api/broadcasts/${cancelled.id}/coverage`)
+      .expect(200);
+    assert.deepEqual(
+      cancelledCoverage.body.villages.map((x: { resendable: boolean }) => x.resendable),
+      [false],
+      'nothing of a cancelled broadcast is resendable',
+    );
 
     // A key that made another broadcast is not taken for a resend.
     const reused = await api(s.url, operator)

@@ -130,6 +130,7 @@ export class CoverageService {
         manualAt: isoOrNull(v.manualAt),
         manualBy: manual.get(v.code)?.firstBy ?? null,
         manualMethod: manual.get(v.code)?.firstMethod ?? null,
+        resendable: resendableIn(header, v),
       })),
     };
   }
@@ -324,6 +325,7 @@ export class CoverageService {
           outcome: c.outcome,
           reason: c.reason,
           failures: c.reason === 'failed' ? failureList(failuresOf.get(code) ?? []) : [],
+          resendable: resendableIn(header, c),
         });
       }
     }
@@ -511,10 +513,25 @@ export class CoverageService {
  * nor because its quiet hours hold it while the broadcast still runs (the resend would wait too).
  * Partial villages are playing it, or will resume it: never resent.
  */
-export function resendable(v: VillageCoverage, ended: boolean): boolean {
+export function resendable(
+  v: Pick<VillageCoverage, 'outcome' | 'reason'>,
+  ended: boolean,
+): boolean {
   if (v.outcome !== 'uncovered') return false;
   if (v.reason === 'pending' || v.reason === 'no_device') return false;
   return v.reason !== 'quiet_hours' || ended;
+}
+
+/**
+ * What the API shows as `resendable`: the village rule above, for a broadcast that was sent and not
+ * cancelled (the resend refuses the others). The dashboard counts these, so it keeps no copy.
+ */
+function resendableIn(
+  header: Pick<BroadcastHeader, 'status' | 'outcome' | 'dispatchedAt'>,
+  v: Pick<VillageCoverage, 'outcome' | 'reason'>,
+): boolean {
+  if (header.status === 'cancelled' || header.dispatchedAt === null) return false;
+  return resendable(v, header.outcome !== null);
 }
 
 function milestoneDto(m: Milestone) {

@@ -255,6 +255,11 @@ export class VillageCoverageDto {
     description: 'How, by the first manual confirmation',
   })
   manualMethod!: ConfirmationMethod | null;
+  @ApiProperty({
+    description:
+      'Whether POST /api/broadcasts/{id}/resend would send to this village now: uncovered, not being delivered, with a device, not held by quiet hours while the broadcast runs, of a broadcast sent and not cancelled',
+  })
+  resendable!: boolean;
 }
 
 export class BroadcastCoverageDto {
@@ -423,4 +428,9 @@ export class LatestBroadcastDto {
     description: 'Why its devices failed or refused there (reason `failed`), most devices first',
   })
   failures!: FailureDto[];
+  @ApiProperty({
+    description:
+      'Whether POST /api/broadcasts/{id}/resend would send to this village now: uncovered, not being delivered, with a device, not held by quiet hours while the broadcast runs, of a broadcast sent and not cancelled',
+  })
+  resendable!: boolean;
 }
