@@ -162,6 +162,31 @@ describe('HTTP surface', () => {
     assert.match(res.text, /大喇叭/);
   });
 
+  it('serves every module of the dashboard as JavaScript, revalidated on each load', async () => {
+    // The dashboard is ES modules with no build step: a browser refuses a module served with any
+    // other type, and a module kept from before an upgrade would mix old and new code.
+    const client = api(s.url);
+    const index = await client.get('/').expect(200);
+    const entry = /<script type="module" src="([^"]+)"/.exec(index.text)?.[1];
+    assert.ok(entry, 'index.html loads a module');
+    const queue = [entry];
+    const seen = new Set<string>();
+    while (queue.length) {
+      const path = queue.shift()!;
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const res = await client.get(path).buffer(true).expect(200);
+      assert.match(res.headers['content-type'], /^(text|application)\/javascript\b/, path);
+      assert.match(res.headers['cache-control'], /\bmax-age=0\b/, path);
+      assert.ok(res.headers.etag, `${path} can be revalidated`);
+      const text = res.text ?? String(res.body);
+      for (const m of text.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'/gm))
+        queue.push(new URL(m[1], `http://dashboard${path}`).pathname);
+    }
+    for (const path of ['/app.js', '/i18n.js', '/lib/contract.js', '/views/board.js'])
+      assert.ok(seen.has(path), `${path} is in the module graph`);
+  });
+
   it('never looks up API, media, health or metrics paths among the dashboard files', async () => {
     // A dashboard directory holding files at those paths: the controllers must answer, untouched.
     const dir = tempDir();

@@ -1,4 +1,9 @@
 // Texts of the dashboard: Simplified Chinese by default, English on the switch.
+import { FAILURE_REASONS } from './lib/contract.js';
+
+/** A failure code's staff message, from the contract's table (one source for server and dashboard). */
+const failures = (lang) =>
+  Object.fromEntries(FAILURE_REASONS.map((r) => [`failure.${r.code}`, r[lang]]));
 
 const zh = {
   'nav.board': '村级看板',
@@ -129,18 +134,8 @@ const zh = {
   'reason.pending': '等待中',
   'reason.expired': '已过期',
   'reason.cancelled': '已取消',
-  // Devices' failure reasons by code: the same texts as src/contract/failure-reasons.ts.
-  'failure.download_failed': '音频下载失败',
-  'failure.checksum_mismatch': '音频校验不符（文件不完整或被改动）',
-  'failure.codec_unsupported': '设备不支持该音频格式',
-  'failure.expired_before_arrival': '指令送达时已过有效期',
-  'failure.expired_before_play': '有效期内未能开播',
-  'failure.stopped': '广播已被停止',
-  'failure.power_lost': '设备断电或重启',
-  'failure.playback_failed': '播放器或功放故障',
-  'failure.no_answer': '多次下发设备均无应答',
-  'failure.interrupted': '被更紧急的广播打断，未能续播',
-  'failure.other': '其他原因（见设备原文）',
+  // Devices' failure reasons by code: src/contract/failure-reasons.ts's texts, generated.
+  ...failures('zh'),
   'level.I': 'I级（特别重大）',
   'level.II': 'II级（重大）',
   'level.III': 'III级（较大）',
@@ -470,17 +465,7 @@ const en = {
   'reason.pending': 'pending',
   'reason.expired': 'expired',
   'reason.cancelled': 'cancelled',
-  'failure.download_failed': 'clip download failed',
-  'failure.checksum_mismatch': 'clip checksum mismatch',
-  'failure.codec_unsupported': 'codec not supported',
-  'failure.expired_before_arrival': 'expired before it arrived',
-  'failure.expired_before_play': 'expired before it could play',
-  'failure.stopped': 'stopped by the station',
-  'failure.power_lost': 'power lost or rebooted',
-  'failure.playback_failed': 'player or amplifier failed',
-  'failure.no_answer': 'no answer from the device',
-  'failure.interrupted': 'interrupted by more urgent broadcasts',
-  'failure.other': 'other (see the device’s text)',
+  ...failures('en'),
   'level.I': 'Level I (most severe)',
   'level.II': 'Level II',
   'level.III': 'Level III',

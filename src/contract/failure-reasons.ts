@@ -14,7 +14,7 @@ export interface FailureReason {
   from: 'device' | 'server';
   /** What it means, for device makers. */
   meaning: string;
-  /** What staff read (Simplified Chinese); the dashboard's web/i18n.js holds the same text. */
+  /** What staff read (Simplified Chinese); the dashboard reads it from web/lib/contract.js. */
   zh: string;
   /** What staff read with the dashboard in English. */
   en: string;

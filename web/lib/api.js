@@ -1,0 +1,91 @@
+// The API: every request carries the session's token; errors read in the staff's language.
+import { hasText, t } from '../i18n.js';
+import { html, piece, view } from './html.js';
+import { signOut } from './live.js';
+import { session } from './state.js';
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export async function api(
+  path,
+  { method = 'GET', body, token, raw: wantRaw, headers: extra } = {},
+) {
+  const headers = { Authorization: `Bearer ${token ?? session.get()?.token ?? ''}`, ...extra };
+  let payload = body;
+  if (body !== undefined && !(body instanceof FormData)) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(path, { method, headers, body: payload });
+  if (res.status === 401 && !token) {
+    signOut();
+    throw new ApiError(401, { message: t('login.bad') });
+  }
+  if (wantRaw && res.ok) return res;
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+/** Every page of a list endpoint. */
+export async function all(path) {
+  const items = [];
+  for (let offset = 0; ; offset += 500) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api(`${path}${sep}limit=500&offset=${offset}`);
+    items.push(...page.items);
+    if (items.length >= page.total || page.items.length === 0) return { ...page, items };
+  }
+}
+
+/** Downloads an authenticated file (CSV) through a blob, keeping the token out of the URL. */
+export async function download(path) {
+  const res = await api(path, { raw: true });
+  const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name ?? 'report.csv';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * What went wrong, in the reader's language: the server's stable error codes and field rules have
+ * texts of their own (web/i18n.js, `err.*`); the server's English message is the last resort.
+ */
+export function errorText(err) {
+  if (err instanceof ApiError && err.status === 403) return t('common.forbidden');
+  if (err instanceof TypeError) return t('err.network');
+  const body = err?.body;
+  const details = body?.details;
+  if (Array.isArray(details) && details.length)
+    return details
+      .map((d) =>
+        hasText(`err.${d.field}.${d.rule}`)
+          ? t(`err.${d.field}.${d.rule}`)
+          : hasText('err.field')
+            ? t('err.field', { field: d.field })
+            : (d.message ?? `${d.field}: ${d.rule}`),
+      )
+      .join('\n');
+  if (body?.error && hasText(`err.${body.error}`)) return t(`err.${body.error}`);
+  if (body?.error && hasText('err.other')) return t('err.other', { code: body.error });
+  return err?.message ?? String(err);
+}
+
+export function showError(err, where = view()) {
+  where.insertAdjacentHTML(
+    'afterbegin',
+    piece(html`<p class="error" role="alert">${t('common.error')}${errorText(err)}</p>`),
+  );
+}
