@@ -6,18 +6,6 @@ import { $, html } from './html.js';
 import { onLeave } from './state.js';
 
 /**
- * Whether a resend would target a village: the server's rule (POST …/resend) on what the client
- * sees, for the count shown beside the button; the server decides the exact set.
- */
-export function resendable(v, broadcastStatus) {
-  if (v.outcome !== 'uncovered') return false;
-  if (v.reason === 'pending' || v.reason === 'no_device') return false;
-  return (
-    v.reason !== 'quiet_hours' || !['scheduled', 'dispatching', 'active'].includes(broadcastStatus)
-  );
-}
-
-/**
  * Resends a broadcast to its uncovered villages as a new broadcast and opens it. Levels I and II
  * ask first, like sending one; the Idempotency-Key makes a second press after no answer harmless.
  */

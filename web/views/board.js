@@ -3,7 +3,7 @@ import { all } from '../lib/api.js';
 import { levelBadge, failuresLine, outcomeText, statusBadge } from '../lib/format.js';
 import { $, html, patchInto, piece, show } from '../lib/html.js';
 import { live } from '../lib/live.js';
-import { resendable, resendUncovered } from '../lib/resend.js';
+import { resendUncovered } from '../lib/resend.js';
 import { canOperate, onLeave, stillHere } from '../lib/state.js';
 import { throttle } from '../lib/timers.js';
 import { t } from '../i18n.js';
@@ -109,8 +109,7 @@ export async function boardView() {
       .sort((a, b) => Date.parse(b.startAt) - Date.parse(a.startAt) || (a.id < b.id ? -1 : 1))[0];
     const toResend = latest
       ? board.items.filter(
-          (v) =>
-            v.latestBroadcast?.id === latest.id && resendable(v.latestBroadcast, latest.status),
+          (v) => v.latestBroadcast?.id === latest.id && v.latestBroadcast.resendable,
         ).length
       : 0;
     patchInto(

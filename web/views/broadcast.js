@@ -4,7 +4,7 @@ import { openDialog } from '../lib/dialog.js';
 import { failuresLine, levelBadge, progressBar, resultBadges, toIso } from '../lib/format.js';
 import { $, html, patchView, view } from '../lib/html.js';
 import { live } from '../lib/live.js';
-import { resendable, resendUncovered } from '../lib/resend.js';
+import { resendUncovered } from '../lib/resend.js';
 import { canOperate, onLeave, session, stillHere } from '../lib/state.js';
 import { throttle } from '../lib/timers.js';
 import { fmtDuration, fmtPct, fmtTime, lang, t } from '../i18n.js';
@@ -71,8 +71,7 @@ export async function broadcastView(id) {
     const cancelled = b.status === 'cancelled';
     const canConfirm = canOperate() && b.dispatchedAt && !cancelled;
     const ended = endText(b);
-    const toResend =
-      b.dispatchedAt && !cancelled ? c.villages.filter((v) => resendable(v, b.status)).length : 0;
+    const toResend = c.villages.filter((v) => v.resendable).length; // the server's rule, per village
     return html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
       <div class="toolbar">
         <h1 class="grow" id="bc-title">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
