@@ -9,7 +9,7 @@ import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { stripControl } from '../common/validators.js';
-import { ReadinessChecks } from '../health/readiness-checks.js';
+import { ReadinessChecks } from '../common/readiness-checks.js';
 import { TONE_FAMILIES, ToneFamily, tonePath } from './attention-tones.js';
 import { AudioProcessor, AudioRejected } from './audio-processor.js';
 import type { Loudness } from './audio-analysis.js';

@@ -4,8 +4,8 @@ import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import type { MessagesByKind } from '../contract/messages.js';
 import { PROTOCOL_VERSION } from '../contract/messages.js';
-import { DevicesService } from '../devices/devices.service.js';
-import { PresenceService } from '../devices/presence.service.js';
+import { DevicesService } from './devices.service.js';
+import { PresenceService } from './presence.service.js';
 import { DeviceGateway } from './device-gateway.js';
 
 type Reply = { kind: 'pong' } | { kind: 'ack'; ok: boolean; reason?: string };
