@@ -36,7 +36,6 @@ export const LAYERS = [
  */
 export const SAME_LAYER = [
   'config → contract',
-  'common → contract',
   'common → config',
   'audit → auth',
   'health → auth',
