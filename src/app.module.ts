@@ -16,7 +16,9 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DevicesModule } from './devices/devices.module.js';
+import { ENTITIES } from './entities.js';
 import { HealthModule } from './health/health.module.js';
+import { LiveModule } from './live/live.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
@@ -52,7 +54,7 @@ export class AppModule {
         CommonModule.forRoot(options.clock),
         HealthModule,
         MetricsModule,
-        DatabaseModule.forRoot(),
+        DatabaseModule.forRoot(ENTITIES),
         AuthModule,
         AuditModule,
         VillagesModule,
@@ -62,6 +64,7 @@ export class AppModule {
         ClipsModule,
         BroadcastsModule,
         CoverageModule,
+        LiveModule,
         ScheduleModule.forRoot(),
         SchedulesModule,
         SeedModule,

@@ -5,9 +5,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { AppModule, AppModuleOptions, createAppLogger } from './app.module.js';
+import { documentErrorCodes } from './common/api-errors.js';
 import { httpLogging } from './common/logging.js';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
+import { ERROR_CODES } from './error-codes.js';
 
 export const API_DESCRIPTION = `Dalaba (大喇叭) coordinates emergency broadcasts to village loudspeakers.
 
@@ -88,6 +90,7 @@ export async function createHttpApp(
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token (dlb_…)' })
       .build(),
   );
+  documentErrorCodes(document, ERROR_CODES);
   SwaggerModule.setup('api/docs', app, document, {
     jsonDocumentUrl: 'api/docs-json',
     customSiteTitle: 'Dalaba API',

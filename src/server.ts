@@ -12,9 +12,9 @@ import { BroadcastDispatcher } from './broadcasts/dispatcher.js';
 import { ClipsService } from './clips/clips.service.js';
 import { Ffmpeg } from './clips/ffmpeg.js';
 import { MediaSigner } from './clips/media-signer.js';
-import { DeviceGateway } from './mqtt/device-gateway.js';
+import { DeviceGateway } from './devices/device-gateway.js';
 import { LISTEN_BACKLOG } from './common/listen-backlog.js';
-import { LiveEvents } from './coverage/live-events.js';
+import { LiveEvents } from './live/live-events.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 

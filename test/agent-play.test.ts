@@ -6,7 +6,7 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceAgent } from '../devices/agent.js';
 import { fetchClip } from '../devices/clip-fetcher.js';
 import type { Level, PlayCommand } from '../src/contract/messages.js';
-import { DeviceGateway } from '../src/mqtt/device-gateway.js';
+import { DeviceGateway } from '../src/devices/device-gateway.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { startTestServer, TestServer } from './support/server.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
+import { ROOT } from './support/cli.js';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
 interface Operation {
@@ -10,7 +11,56 @@ interface Operation {
 }
 interface OpenApi {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, { properties?: Record<string, unknown>; type?: string }> };
+  components: {
+    schemas: Record<
+      string,
+      {
+        properties?: Record<string, { anyOf?: { $ref: string }[] }>;
+        type?: string;
+        enum?: string[];
+      }
+    >;
+  };
+}
+
+/** Every .ts file under `dir`, specs left out. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sourceFiles(join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+
+/**
+ * The error codes src/ can answer with, read from its source: the code of every `new
+ * DomainError…(kind, 'CODE'` and `new AudioRejected('CODE'`, `WHAT_NOT_FOUND` for every `new
+ * NotFoundError('what'`, the codes DomainError subclasses pass to `super`, and every code the
+ * exception filter names for errors that are not DomainErrors.
+ */
+function thrownCodes(): { codes: Map<string, string>; unread: string[] } {
+  const codes = new Map<string, string>();
+  const unread: string[] = [];
+  for (const file of sourceFiles(join(ROOT, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    const where = file.slice(ROOT.length);
+    const found = (code: string) => codes.set(code, codes.get(code) ?? where);
+    for (const m of text.matchAll(/new (DomainError|AudioRejected)\b(?:<[^>(]*>)?\(([^)]*)/g)) {
+      const literal = m[2].match(
+        m[1] === 'DomainError' ? /^\s*'[a-z_]+',\s*'([A-Z0-9_]+)'/ : /^\s*'([A-Z0-9_]+)'/,
+      );
+      if (literal) found(literal[1]);
+      else unread.push(`${where}: ${m[0].slice(0, 60)}`);
+    }
+    for (const m of text.matchAll(/new NotFoundError\(\s*'([a-z_]+)'/g))
+      found(`${m[1].toUpperCase()}_NOT_FOUND`);
+    for (const m of text.matchAll(/super\(\s*'[a-z_]+',\s*'([A-Z0-9_]+)'/g)) found(m[1]);
+    if (where.endsWith('/error.filter.ts'))
+      for (const m of text.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)'/g)) found(m[1]);
+  }
+  return { codes, unread };
 }
 
 /** Every route Express actually serves, as `METHOD /path/{param}`. */
@@ -67,12 +117,35 @@ describe('HTTP surface', () => {
       const name = ref.split('/').pop()!;
       const schema = doc.components.schemas[name];
       assert.ok(schema, `${name} is defined`);
-      assert.ok(
-        schema.properties && Object.keys(schema.properties).length > 0,
-        `${name} has properties`,
-      );
+      if (schema.enum) assert.ok(schema.enum.length > 0, `${name} lists its values`);
+      else
+        assert.ok(
+          schema.properties && Object.keys(schema.properties).length > 0,
+          `${name} has properties`,
+        );
     }
     assert.ok(doc.components.schemas.ErrorBodyDto);
+  });
+
+  it('lists every error code thrown in src/, each feature under its own union', () => {
+    const { codes, unread } = thrownCodes();
+    assert.deepEqual(unread, [], 'every DomainError is built with a literal code');
+    for (const code of ['VALIDATION_FAILED', 'VILLAGE_HAS_DEVICES', 'DEVICE_NOT_FOUND', 'INTERNAL'])
+      assert.ok(codes.has(code), `the source scan finds ${code}`);
+    assert.ok(codes.size >= 60, `codes found in src/: ${codes.size}`);
+
+    const unions = doc.components.schemas.ErrorBodyDto.properties!.error.anyOf!.map((r) =>
+      r.$ref.split('/').pop()!,
+    );
+    for (const name of ['BroadcastErrorCode', 'VillageErrorCode', 'DeviceErrorCode'])
+      assert.ok(unions.includes(name), `the error body's code may be a ${name}`);
+    const documented = new Set(unions.flatMap((name) => doc.components.schemas[name].enum ?? []));
+    const missing = [...codes].filter(([code]) => !documented.has(code));
+    assert.deepEqual(
+      missing.map(([code, where]) => `${code} (${where})`),
+      [],
+      'every code thrown in src/ is in the OpenAPI document',
+    );
   });
 
   it('serves the OpenAPI UI and liveness/readiness without a token', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastEvents } from '../src/broadcasts/broadcast-events.js';
-import { LiveEvents, LiveUpdate, MAX_STREAMS_PER_TOKEN } from '../src/coverage/live-events.js';
+import { LiveEvents, LiveUpdate, MAX_STREAMS_PER_TOKEN } from '../src/live/live-events.js';
 import { createBroadcast, newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';

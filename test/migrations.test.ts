@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config.js';
 import { dataSourceOptions } from '../src/database/data-source-options.js';
 import { MIGRATIONS } from '../src/database/schema.js';
+import { ENTITIES } from '../src/entities.js';
 import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { tempDir } from './support/server.js';
 
@@ -37,7 +38,7 @@ async function checkMigrations(ds: DataSource): Promise<void> {
 describe('migrations', () => {
   it('run on a fresh SQLite file, leave no drift, and revert cleanly', async () => {
     const config = loadConfig({ DATA_DIR: tempDir() });
-    const ds = await new DataSource(dataSourceOptions(config)).initialize();
+    const ds = await new DataSource(dataSourceOptions(config, ENTITIES)).initialize();
     try {
       await checkMigrations(ds);
       const [{ journal_mode }] = await ds.query('PRAGMA journal_mode');
@@ -62,7 +63,7 @@ describe('migrations', () => {
 
   it('gives broadcasts that ended before outcomes existed the outcome their deliveries tell', async () => {
     const config = loadConfig({ DATA_DIR: tempDir() });
-    const ds = await new DataSource(dataSourceOptions(config)).initialize();
+    const ds = await new DataSource(dataSourceOptions(config, ENTITIES)).initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
       // Back to just before the outcomes migration (later ones are undone first).
@@ -150,7 +151,7 @@ describe('migrations', () => {
       const { schema, drop } = await freshPostgresSchema();
       cleanups.push(drop);
       const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema });
-      const ds = await new DataSource(dataSourceOptions(config)).initialize();
+      const ds = await new DataSource(dataSourceOptions(config, ENTITIES)).initialize();
       try {
         await checkMigrations(ds);
         const rows = await ds.query(

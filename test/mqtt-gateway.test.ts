@@ -15,7 +15,7 @@ import {
   DeviceGateway,
   InboundEvent,
   MAX_SUBSCRIPTIONS_PER_CONNECTION,
-} from '../src/mqtt/device-gateway.js';
+} from '../src/devices/device-gateway.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { fixtures } from './support/fixtures.js';
 import {

@@ -5,7 +5,7 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
-import { DeviceGateway, InboundEvent } from '../src/mqtt/device-gateway.js';
+import { DeviceGateway, InboundEvent } from '../src/devices/device-gateway.js';
 import { ExternalBroker } from '../src/mqtt/external-broker.js';
 import { MqttTransport } from '../src/mqtt/transport.js';
 import { runCli } from './support/cli.js';

@@ -5,6 +5,7 @@ import { Clock } from '../common/clock.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
+import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 import { ApiTokensRepository } from './api-tokens.repository.js';
 import type { Principal } from './auth.decorators.js';
@@ -95,7 +96,11 @@ export class ApiTokensService implements OnModuleDestroy {
     token?: string;
   }): Promise<CreatedToken> {
     if (!isRole(input.role)) {
-      throw new DomainError('invalid', 'INVALID_ROLE', `role must be one of ${ROLES.join(', ')}`);
+      throw new DomainError<AuthErrorCode>(
+        'invalid',
+        'INVALID_ROLE',
+        `role must be one of ${ROLES.join(', ')}`,
+      );
     }
     const token = input.token ?? generateApiToken();
     const row: ApiTokenEntity = {

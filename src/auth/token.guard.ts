@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { DomainError } from '../common/domain-error.js';
+import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { PUBLIC_KEY, ROLE_KEY } from './auth.decorators.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
@@ -36,7 +37,7 @@ export class TokenGuard implements CanActivate {
     const principal = token ? await this.tokens.authenticate(token) : null;
     if (!principal) {
       if (header) this.refuseIfLimited(req, ctx.switchToHttp().getResponse<Response>());
-      throw new DomainError(
+      throw new DomainError<AuthErrorCode>(
         'unauthorized',
         'UNAUTHORIZED',
         'A valid API token is required: Authorization: Bearer <token>',
@@ -48,7 +49,7 @@ export class TokenGuard implements CanActivate {
       this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ??
       (READ_METHODS.has(req.method) ? 'viewer' : 'operator');
     if (!roleAllows(principal.role, needed)) {
-      throw new DomainError(
+      throw new DomainError<AuthErrorCode>(
         'forbidden',
         'FORBIDDEN',
         `This needs the ${needed} role; this token has the ${principal.role} role`,
@@ -67,7 +68,7 @@ export class TokenGuard implements CanActivate {
       return;
     }
     res.setHeader('Retry-After', String(retryAfter));
-    throw new DomainError(
+    throw new DomainError<AuthErrorCode>(
       'rate_limited',
       'TOO_MANY_FAILED_ATTEMPTS',
       `Too many requests with a wrong token from this address; try again in ${retryAfter} s`,

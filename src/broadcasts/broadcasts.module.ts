@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClipsModule } from '../clips/clips.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
-import { MqttModule } from '../mqtt/mqtt.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import {
@@ -30,7 +29,6 @@ import { BroadcastDispatcher } from './dispatcher.js';
     ClipsModule,
     DevicesModule,
     VillagesModule,
-    MqttModule,
   ],
   controllers: [BroadcastsController],
   providers: [

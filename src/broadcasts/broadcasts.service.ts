@@ -11,6 +11,7 @@ import {
   NotFoundError,
   ValidationFailedError,
 } from '../common/domain-error.js';
+import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import type { DeviceType } from '../contract/device.js';
@@ -249,7 +250,7 @@ export class BroadcastsService implements OnModuleInit {
       earlier.level === request.level &&
       earlier.target === JSON.stringify(request.target);
     if (!same)
-      throw new DomainError(
+      throw new DomainError<BroadcastErrorCode>(
         'conflict',
         'IDEMPOTENCY_KEY_REUSED',
         `This Idempotency-Key already created broadcast ${earlier.id} with a different title, clip, level or target; use a new key for a new broadcast`,
@@ -278,7 +279,7 @@ export class BroadcastsService implements OnModuleInit {
     if (!cancelled) {
       const current = await this.require(id);
       if (current.status !== 'cancelled')
-        throw new DomainError(
+        throw new DomainError<BroadcastErrorCode>(
           'conflict',
           'BROADCAST_ENDED',
           `Broadcast ${id} has already ended (${current.status})`,
@@ -340,9 +341,13 @@ export class BroadcastsService implements OnModuleInit {
   ): Promise<ManualConfirmationDto> {
     const b = await this.require(id);
     if (b.dispatchedAt === null)
-      throw new DomainError('conflict', 'NOT_DISPATCHED', `Broadcast ${id} has not been sent yet`);
+      throw new DomainError<BroadcastErrorCode>(
+        'conflict',
+        'NOT_DISPATCHED',
+        `Broadcast ${id} has not been sent yet`,
+      );
     if (b.status === 'cancelled')
-      throw new DomainError(
+      throw new DomainError<BroadcastErrorCode>(
         'conflict',
         'BROADCAST_CANCELLED',
         `Broadcast ${id} was cancelled; a village cannot be confirmed for it`,
@@ -437,7 +442,7 @@ export class BroadcastsService implements OnModuleInit {
     if (!found) throw new NotFoundError('confirmation', confirmationId);
     const now = this.clock.now().getTime();
     if (!(await this.repo.withdrawConfirmation(confirmationId, now, by, reason)))
-      throw new DomainError(
+      throw new DomainError<BroadcastErrorCode>(
         'conflict',
         'CONFIRMATION_WITHDRAWN',
         `Confirmation ${confirmationId} was already withdrawn`,

@@ -15,7 +15,7 @@ import { ThrottledLog } from '../common/throttled-log.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { DeviceGateway, InboundEvent } from '../mqtt/device-gateway.js';
+import { DeviceGateway, InboundEvent } from '../devices/device-gateway.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastFactsRepository } from './broadcast-facts.repository.js';

@@ -11,7 +11,7 @@ import {
   buildMosquittoFiles,
   SERVER_LISTENER_PORT,
   writeMosquittoFiles,
-} from '../mqtt/mosquitto-export.js';
+} from '../devices/mosquitto-export.js';
 import { SeedService } from '../seed/seed.service.js';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';

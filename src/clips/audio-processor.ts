@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { DomainError } from '../common/domain-error.js';
+import type { AudioRejectedCode } from './clip-errors.js';
 import {
   decodeProblem,
   InputInfo,
@@ -29,8 +30,8 @@ const TRUNCATION_TOLERANCE_MS = 1000;
 /** Downmix first, so the loudness measured is the loudness of the mono delivery format. */
 const TO_MONO = 'aformat=channel_layouts=mono';
 
-export class AudioRejected extends DomainError {
-  constructor(code: string, message: string) {
+export class AudioRejected extends DomainError<AudioRejectedCode> {
+  constructor(code: AudioRejectedCode, message: string) {
     super('unprocessable', code, message);
   }
 }

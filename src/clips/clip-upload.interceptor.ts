@@ -6,6 +6,7 @@ import { catchError, from, Observable, switchMap, throwError } from 'rxjs';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { DomainError } from '../common/domain-error.js';
+import type { ClipErrorCode } from './clip-errors.js';
 import { ClipStorage } from './clip-storage.js';
 
 /**
@@ -41,7 +42,7 @@ export class ClipUploadInterceptor implements NestInterceptor {
     const req = ctx.switchToHttp().getRequest<Request>();
     const res = ctx.switchToHttp().getResponse<Response>();
     if (!req.is('multipart/form-data')) {
-      throw new DomainError(
+      throw new DomainError<ClipErrorCode>(
         'unsupported',
         'MULTIPART_REQUIRED',
         'Upload the recording as multipart/form-data with the file in the field "file"',
@@ -59,24 +60,24 @@ export class ClipUploadInterceptor implements NestInterceptor {
     return from(received).pipe(switchMap(() => next.handle().pipe(catchError(discard))));
   }
 
-  private explain(err: unknown): DomainError {
+  private explain(err: unknown): DomainError<ClipErrorCode> {
     const code = (err as { code?: string }).code;
     if (code === 'LIMIT_FILE_SIZE') {
       const mb = Math.round((this.config.audio.maxUploadBytes / 1024 ** 2) * 10) / 10;
-      return new DomainError(
+      return new DomainError<ClipErrorCode>(
         'too_large',
         'CLIP_TOO_LARGE',
         `The file is larger than the upload limit of ${mb} MB`,
       );
     }
     if (code === 'LIMIT_UNEXPECTED_FILE' || code === 'LIMIT_FILE_COUNT') {
-      return new DomainError(
+      return new DomainError<ClipErrorCode>(
         'invalid',
         'UNEXPECTED_FILE',
         'Send exactly one file, in the field "file"',
       );
     }
-    return new DomainError(
+    return new DomainError<ClipErrorCode>(
       'invalid',
       'MALFORMED_UPLOAD',
       `The upload could not be read: ${(err as Error).message ?? 'malformed multipart body'}`,

@@ -31,6 +31,7 @@ import type { Request, Response } from 'express';
 import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError, ValidationFailedError } from '../common/domain-error.js';
+import type { ClipErrorCode } from './clip-errors.js';
 import { Page } from '../common/pagination.js';
 import { uuidParam } from '../common/validation.js';
 import { TONE_FAMILIES, ToneFamily } from './attention-tones.js';
@@ -103,7 +104,7 @@ export class ClipsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ClipUploadResultDto> {
     if (!file)
-      throw new DomainError(
+      throw new DomainError<ClipErrorCode>(
         'invalid',
         'FILE_REQUIRED',
         'No file: send the recording in the multipart field "file"',

@@ -6,10 +6,11 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
+import type { ClipErrorCode } from './clip-errors.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { stripControl } from '../common/validators.js';
-import { ReadinessChecks } from '../health/readiness-checks.js';
+import { ReadinessChecks } from '../common/readiness-checks.js';
 import { TONE_FAMILIES, ToneFamily, tonePath } from './attention-tones.js';
 import { AudioProcessor, AudioRejected } from './audio-processor.js';
 import type { Loudness } from './audio-analysis.js';
@@ -184,7 +185,7 @@ export class ClipsService implements BeforeApplicationShutdown {
    */
   async addShipped(path: string, title: string, by: string): Promise<ClipUploadResultDto> {
     if (!this.ffmpeg.available) {
-      throw new DomainError(
+      throw new DomainError<ClipErrorCode>(
         'unavailable',
         'AUDIO_UNAVAILABLE',
         `Clip upload is unavailable: ${this.ffmpeg.unavailableReason}`,
@@ -212,7 +213,7 @@ export class ClipsService implements BeforeApplicationShutdown {
   ): Promise<ClipUploadResultDto> {
     try {
       if (!this.ffmpeg.available) {
-        throw new DomainError(
+        throw new DomainError<ClipErrorCode>(
           'unavailable',
           'AUDIO_UNAVAILABLE',
           `Clip upload is unavailable: ${this.ffmpeg.unavailableReason}`,
@@ -407,7 +408,11 @@ export class ClipsService implements BeforeApplicationShutdown {
     for (const check of this.usageChecks) {
       const reason = await check(id);
       if (reason)
-        throw new DomainError('conflict', 'CLIP_IN_USE', `Clip ${id} is in use: ${reason}`);
+        throw new DomainError<ClipErrorCode>(
+          'conflict',
+          'CLIP_IN_USE',
+          `Clip ${id} is in use: ${reason}`,
+        );
     }
     for (const key of [id, ...TONE_FAMILIES.map((tone) => `${id}/${tone}`)]) {
       const ticket = this.tickets.get(key);
@@ -556,8 +561,8 @@ export class ClipsService implements BeforeApplicationShutdown {
     }
   }
 
-  private unavailable(what: string): DomainError {
-    return new DomainError(
+  private unavailable(what: string): DomainError<ClipErrorCode> {
+    return new DomainError<ClipErrorCode>(
       'unavailable',
       'AUDIO_UNAVAILABLE',
       `${what} is unavailable: ${this.ffmpeg.unavailableReason}`,
@@ -606,7 +611,7 @@ function aheadLane(tone: ToneFamily, clipLane: Lane): Lane {
 
 function deliverable(clip: ClipEntity): DeliverableAudio {
   if (clip.status !== 'ready' || !clip.sha256 || clip.bytes === null || clip.durationMs === null) {
-    throw new DomainError(
+    throw new DomainError<ClipErrorCode>(
       'conflict',
       'CLIP_NOT_READY',
       `Clip ${clip.id} is ${clip.status}${clip.failureReason ? `: ${clip.failureReason}` : ''}`,

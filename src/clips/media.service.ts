@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
+import type { ClipErrorCode } from './clip-errors.js';
 import { ClipStorage } from './clip-storage.js';
 import { ClipsService } from './clips.service.js';
 import { MediaSigner } from './media-signer.js';
@@ -37,10 +38,11 @@ export class MediaService {
       !sha256 ||
       !this.signer.verify(sha256, query.d, query.exp, query.sig, this.clock.now().getTime())
     ) {
-      throw new DomainError('forbidden', 'FORBIDDEN', 'This link is not valid');
+      throw new DomainError<ClipErrorCode>('forbidden', 'FORBIDDEN', 'This link is not valid');
     }
     const audio = await this.storage.audio(sha256);
-    if (!audio) throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'No such audio');
+    if (!audio)
+      throw new DomainError<ClipErrorCode>('not_found', 'MEDIA_NOT_FOUND', 'No such audio');
     await sendAudio(req, res, this.storage, sha256, audio);
   }
 
@@ -48,7 +50,11 @@ export class MediaService {
     const audio = await this.clips.audioOf(clipId);
     const stored = await this.storage.audio(audio.sha256);
     if (!stored)
-      throw new DomainError('not_found', 'MEDIA_NOT_FOUND', 'The clip’s audio file is missing');
+      throw new DomainError<ClipErrorCode>(
+        'not_found',
+        'MEDIA_NOT_FOUND',
+        'The clip’s audio file is missing',
+      );
     await sendAudio(req, res, this.storage, audio.sha256, stored);
   }
 }

@@ -5,6 +5,8 @@ import {
   ApiPropertyOptional,
   ApiResponse,
   getSchemaPath,
+  type OpenAPIObject,
+  type SchemaObject,
 } from '@nestjs/swagger';
 
 export class FieldProblemDto {
@@ -56,4 +58,33 @@ export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorat
       }),
     ),
   );
+}
+
+/**
+ * Lists the error codes in the document: one string schema per feature's union (named as the
+ * type, e.g. `VillageErrorCode`), and the `error` of {@link ErrorBodyDto} is any of them. The
+ * lists come from the composition root, since common/ imports no feature.
+ */
+export function documentErrorCodes(
+  document: OpenAPIObject,
+  codes: Record<string, readonly string[]>,
+): void {
+  const schemas = ((document.components ??= {}).schemas ??= {});
+  for (const [name, list] of Object.entries(codes)) {
+    const feature = name.replace(/ErrorCode$/, '');
+    schemas[name] = {
+      type: 'string',
+      enum: [...new Set(list)],
+      description: `Codes of ${feature} errors (the \`error\` of an error body)`,
+    };
+  }
+  const body = schemas[ErrorBodyDto.name] as SchemaObject | undefined;
+  if (!body?.properties) throw new Error(`${ErrorBodyDto.name} is not in the OpenAPI document`);
+  body.properties.error = {
+    ...body.properties.error,
+    description:
+      'Stable machine-readable code: one of the `…ErrorCode` lists, or `HTTP_<status>` for a ' +
+      'status none of them names',
+    anyOf: Object.keys(codes).map((name) => ({ $ref: getSchemaPath(name) })),
+  };
 }

@@ -11,7 +11,7 @@ import { IsBoolean, IsOptional } from 'class-validator';
 import type { Request } from 'express';
 import { encodingOf } from './csv-encoding.js';
 import type { CsvUpload } from './csv.js';
-import { DomainError } from './domain-error.js';
+import { DomainError, type CommonErrorCode } from './domain-error.js';
 import { toBoolean } from './query.js';
 import { ValidatesAs } from './validators.js';
 
@@ -48,7 +48,7 @@ export type CsvFile = Omit<CsvUpload, 'encoding'>;
 export const CsvBody = createParamDecorator((_: unknown, ctx: ExecutionContext): CsvFile => {
   const req = ctx.switchToHttp().getRequest<Request>();
   if (!req.is('text/csv') && !req.is('text/plain')) {
-    throw new DomainError(
+    throw new DomainError<CommonErrorCode>(
       'unsupported',
       'CSV_REQUIRED',
       'Send the file as the request body with Content-Type: text/csv',
@@ -56,14 +56,18 @@ export const CsvBody = createParamDecorator((_: unknown, ctx: ExecutionContext):
   }
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
   if (charset !== undefined && encodingOf(charset) === null) {
-    throw new DomainError(
+    throw new DomainError<CommonErrorCode>(
       'unsupported',
       'UNSUPPORTED_CHARSET',
       `Unknown charset "${charset}"; send UTF-8 or GBK, or leave the charset out`,
     );
   }
   if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
-    throw new DomainError('invalid', 'CSV_EMPTY', 'The CSV body is empty: expected a header line');
+    throw new DomainError<CommonErrorCode>(
+      'invalid',
+      'CSV_EMPTY',
+      'The CSV body is empty: expected a header line',
+    );
   }
   return { bytes: req.body, charset };
 });

@@ -28,13 +28,31 @@ export interface FieldProblem {
 }
 
 /**
+ * Codes common/ answers with, whatever the feature: input it cannot read. Each feature lists its
+ * own the same way (`VillageErrorCode`, …), and the OpenAPI document lists them all.
+ */
+export const COMMON_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'IMPORT_INVALID',
+  'CSV_REQUIRED',
+  'CSV_EMPTY',
+  'UNSUPPORTED_CHARSET',
+  'BODY_NOT_OBJECT',
+] as const;
+export type CommonErrorCode = (typeof COMMON_ERROR_CODES)[number];
+
+/**
  * An expected failure of a domain operation, with a stable machine-readable `code`
  * (e.g. `VILLAGE_NOT_FOUND`). Domain code throws these, never HTTP exceptions.
+ *
+ * `C` is the feature's union of codes, written at the throw site as in
+ * `DomainError<VillageErrorCode>`: it is never inferred from the code itself, so a code missing
+ * from its feature's list does not compile.
  */
-export class DomainError extends Error {
+export class DomainError<C extends string = never> extends Error {
   constructor(
     readonly kind: ErrorKind,
-    readonly code: string,
+    readonly code: NoInfer<C>,
     message: string,
     readonly details?: unknown,
   ) {
@@ -47,24 +65,27 @@ export class DomainError extends Error {
   }
 }
 
-export class NotFoundError extends DomainError {
-  constructor(what: string, id: string) {
+/** `WHAT_NOT_FOUND`: the code a {@link NotFoundError} of `what` carries. */
+export type NotFoundCode<W extends string> = `${Uppercase<W>}_NOT_FOUND`;
+
+export class NotFoundError<W extends string> extends DomainError<NotFoundCode<W>> {
+  constructor(what: W, id: string) {
     super(
       'not_found',
-      `${what.toUpperCase()}_NOT_FOUND`,
+      `${what.toUpperCase()}_NOT_FOUND` as NotFoundCode<W>,
       `${capitalise(what)} ${id} does not exist`,
     );
   }
 }
 
-export class ValidationFailedError extends DomainError {
+export class ValidationFailedError extends DomainError<CommonErrorCode> {
   constructor(readonly problems: FieldProblem[]) {
     super('invalid', 'VALIDATION_FAILED', summarise(problems), problems);
   }
 }
 
 /** A CSV import refused as a whole: nothing was written; every problem is in `details`. */
-export class ImportInvalidError extends DomainError {
+export class ImportInvalidError extends DomainError<CommonErrorCode> {
   constructor(problems: FieldProblem[]) {
     const first = problems[0];
     super(

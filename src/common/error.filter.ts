@@ -14,6 +14,30 @@ export interface ErrorBody {
   requestId?: string;
 }
 
+/**
+ * Codes for requests refused before any feature sees them (a body that cannot be read, an unknown
+ * route) and for unexpected failures (`INTERNAL`); a status with no code here answers `HTTP_<status>`.
+ */
+export const HTTP_ERROR_CODES = [
+  'BODY_TOO_LARGE',
+  'BODY_TOO_DEEP',
+  'MALFORMED_JSON',
+  'UNSUPPORTED_ENCODING',
+  'UNSUPPORTED_CHARSET',
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'NOT_ACCEPTABLE',
+  'CONFLICT',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+
 /** Errors raised by body parsers (http-errors shape): status plus a `type`. */
 interface ParserError {
   status: number;
@@ -21,34 +45,35 @@ interface ParserError {
   limit?: number;
 }
 
-const PARSER_ERRORS: Record<string, { code: string; message: (e: ParserError) => string }> = {
-  'entity.too.large': {
-    code: 'BODY_TOO_LARGE',
-    message: (e) => `Request body is larger than the limit of ${e.limit ?? '?'} bytes`,
-  },
-  'entity.too.deep': {
-    code: 'BODY_TOO_DEEP',
-    message: () => `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
-  },
-  'entity.parse.failed': {
-    code: 'MALFORMED_JSON',
-    message: () => 'Request body is not valid JSON',
-  },
-  'encoding.unsupported': {
-    code: 'UNSUPPORTED_ENCODING',
-    message: () => 'Request body encoding is not supported; send UTF-8',
-  },
-  'charset.unsupported': {
-    code: 'UNSUPPORTED_CHARSET',
-    message: () => 'Request charset is not supported; send UTF-8',
-  },
-};
+const PARSER_ERRORS: Record<string, { code: HttpErrorCode; message: (e: ParserError) => string }> =
+  {
+    'entity.too.large': {
+      code: 'BODY_TOO_LARGE',
+      message: (e) => `Request body is larger than the limit of ${e.limit ?? '?'} bytes`,
+    },
+    'entity.too.deep': {
+      code: 'BODY_TOO_DEEP',
+      message: () => `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+    },
+    'entity.parse.failed': {
+      code: 'MALFORMED_JSON',
+      message: () => 'Request body is not valid JSON',
+    },
+    'encoding.unsupported': {
+      code: 'UNSUPPORTED_ENCODING',
+      message: () => 'Request body encoding is not supported; send UTF-8',
+    },
+    'charset.unsupported': {
+      code: 'UNSUPPORTED_CHARSET',
+      message: () => 'Request charset is not supported; send UTF-8',
+    },
+  };
 
 function isParserError(err: unknown): err is ParserError {
   return typeof err === 'object' && err !== null && typeof (err as ParserError).status === 'number';
 }
 
-const HTTP_CODES: Record<number, string> = {
+const HTTP_CODES: Record<number, HttpErrorCode> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
@@ -93,7 +118,8 @@ export function toErrorBody(err: unknown): ErrorBody {
       message: known?.message(err) ?? 'The request could not be read',
     };
   }
-  return { statusCode: 500, error: 'INTERNAL', message: 'Internal server error' };
+  const internal: HttpErrorCode = 'INTERNAL';
+  return { statusCode: 500, error: internal, message: 'Internal server error' };
 }
 
 @Catch()

@@ -1,5 +1,10 @@
 import { ArgumentMetadata, ParseUUIDPipe, ValidationError, ValidationPipe } from '@nestjs/common';
-import { DomainError, FieldProblem, ValidationFailedError } from './domain-error.js';
+import {
+  DomainError,
+  FieldProblem,
+  ValidationFailedError,
+  type CommonErrorCode,
+} from './domain-error.js';
 
 /** class-validator's name for a property that no DTO declares. */
 const UNKNOWN_FIELD = 'whitelistValidation';
@@ -102,7 +107,7 @@ class StrictValidationPipe extends ValidationPipe {
     const notObject =
       typeof value !== 'object' || value === null || Array.isArray(value) || Buffer.isBuffer(value);
     if (wantsObject && notObject) {
-      throw new DomainError(
+      throw new DomainError<CommonErrorCode>(
         'invalid',
         'BODY_NOT_OBJECT',
         'The request body must be a JSON object, sent with Content-Type: application/json',

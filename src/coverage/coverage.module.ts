@@ -5,13 +5,11 @@ import { DevicesModule } from '../devices/devices.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { CoverageController } from './coverage.controller.js';
 import { CoverageService } from './coverage.service.js';
-import { EventsController } from './events.controller.js';
-import { LiveEvents } from './live-events.js';
 
 @Module({
   imports: [AuthModule, BroadcastsModule, DevicesModule, VillagesModule],
-  controllers: [CoverageController, EventsController],
-  providers: [CoverageService, LiveEvents],
-  exports: [CoverageService, LiveEvents],
+  controllers: [CoverageController],
+  providers: [CoverageService],
+  exports: [CoverageService],
 })
 export class CoverageModule {}

@@ -8,6 +8,7 @@ import {
 } from '../broadcasts/broadcast-facts.repository.js';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import type { CoverageErrorCode } from './coverage-errors.js';
 import { isoTime } from '../common/time.js';
 import { formatLocal, parseBound } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
@@ -171,7 +172,7 @@ export class CoverageService {
       const earlier = await this.broadcasts.findRequested(idempotency);
       if (earlier && earlier.resendOf === id) return earlier;
       if (earlier)
-        throw new DomainError(
+        throw new DomainError<CoverageErrorCode>(
           'conflict',
           'IDEMPOTENCY_KEY_REUSED',
           `This Idempotency-Key already created broadcast ${earlier.id}, which is not a resend of ${id}; use a new key`,
@@ -179,13 +180,13 @@ export class CoverageService {
     }
     const original = await this.broadcasts.get(id);
     if (original.status === 'cancelled')
-      throw new DomainError(
+      throw new DomainError<CoverageErrorCode>(
         'conflict',
         'BROADCAST_CANCELLED',
         `Broadcast ${id} was cancelled; send a new broadcast instead of resending a cancelled one`,
       );
     if (original.dispatchedAt === null)
-      throw new DomainError(
+      throw new DomainError<CoverageErrorCode>(
         'conflict',
         'BROADCAST_NOT_SENT',
         `Broadcast ${id} has not been sent (${original.status}); there is nothing to resend yet`,
@@ -193,7 +194,7 @@ export class CoverageService {
     // A second press (or a retry without the key) must not send the same villages a second alert.
     const open = await this.broadcasts.openResendOf(id);
     if (open)
-      throw new DomainError(
+      throw new DomainError<CoverageErrorCode>(
         'conflict',
         'RESEND_OPEN',
         `Broadcast ${id} is already being resent as broadcast ${open.id} (${open.status}); wait for it to end or cancel it first`,
@@ -203,7 +204,7 @@ export class CoverageService {
     const villages = report.villages.filter((v) => resendable(v, ended)).map((v) => v.code);
     if (villages.length === 0) {
       const s = report.summary;
-      throw new DomainError(
+      throw new DomainError<CoverageErrorCode>(
         'conflict',
         'NOTHING_UNCOVERED',
         `Broadcast ${id} leaves no village to resend to: ${s.covered} of ${s.targeted} covered, ` +
@@ -228,7 +229,7 @@ export class CoverageService {
       );
     } catch (err) {
       if (err instanceof ValidationFailedError && err.problems.some((p) => p.field === 'clipId'))
-        throw new DomainError(
+        throw new DomainError<CoverageErrorCode>(
           'conflict',
           'CLIP_GONE',
           `The clip of broadcast ${id} has been deleted or is not ready; send a new broadcast`,

@@ -2,15 +2,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
-import { ENTITIES, MIGRATIONS } from './schema.js';
+import { AppMetaEntity } from './app-meta.entity.js';
+import { MIGRATIONS } from './schema.js';
+
+/** Entity classes, as the composition root lists them (src/entities.ts). */
+export type EntityList = readonly (new () => object)[];
 
 /**
  * TypeORM options for the configured database. `synchronize` is always off: the schema changes
- * only through migrations (tests that want a throw-away schema say so explicitly).
+ * only through migrations (tests that want a throw-away schema say so explicitly). The features'
+ * entities come from the caller, so this layer names none of them.
  */
-export function dataSourceOptions(config: AppConfig): DataSourceOptions {
+export function dataSourceOptions(config: AppConfig, entities: EntityList): DataSourceOptions {
+  const allEntities: (new () => object)[] = [AppMetaEntity, ...entities];
   const common = {
-    entities: ENTITIES,
+    entities: allEntities,
     migrations: MIGRATIONS,
     migrationsRun: false,
     migrationsTableName: 'migrations',

@@ -3,9 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { ReadinessChecks } from '../health/readiness-checks.js';
+import { ReadinessChecks } from '../common/readiness-checks.js';
 import { AppMetaRepository } from './app-meta.repository.js';
-import { dataSourceOptions } from './data-source-options.js';
+import { dataSourceOptions, EntityList } from './data-source-options.js';
 import { MigrationRunner } from './migration-runner.js';
 import { ServerLock } from './server-lock.js';
 import { WriteQueue } from './write-queue.js';
@@ -19,14 +19,15 @@ export class DatabaseModule implements OnModuleInit {
     private readonly dataSource: DataSource,
   ) {}
 
-  static forRoot(): DynamicModule {
+  /** `entities`: every feature's, named by the composition root (src/entities.ts). */
+  static forRoot(entities: EntityList): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRootAsync({
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => ({
-            ...dataSourceOptions(config),
+            ...dataSourceOptions(config, entities),
             retryAttempts: 3,
             retryDelay: 1000,
           }),

@@ -1,19 +1,3 @@
-import { ApiTokenEntity } from '../auth/api-token.entity.js';
-import { AuditEntity } from '../audit/audit.entity.js';
-import {
-  BroadcastEntity,
-  BroadcastVillageEntity,
-  DeliveryEntity,
-  DeliveryEventEntity,
-  ManualConfirmationEntity,
-} from '../broadcasts/broadcast.entity.js';
-import { ClipEntity, ClipRenditionEntity } from '../clips/clip.entity.js';
-import { ScheduleEntity, ScheduleFiringEntity } from '../schedules/schedule.entity.js';
-import { DeviceEntity } from '../devices/device.entity.js';
-import { DevicePresenceEntity, PresenceIntervalEntity } from '../devices/presence.entity.js';
-import { TownEntity } from '../villages/town.entity.js';
-import { VillageEntity } from '../villages/village.entity.js';
-import { AppMetaEntity } from './app-meta.entity.js';
 import { Foundation1764316800000 } from './migrations/1764316800000-foundation.js';
 import { Presence1764403200000 } from './migrations/1764403200000-presence.js';
 import { Clips1764489600000 } from './migrations/1764489600000-clips.js';
@@ -27,29 +11,10 @@ import { ConfirmationDetails1765098000000 } from './migrations/1765098000000-con
 import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
 
 /**
- * Every entity and every migration, in order. The list is explicit (no globs) so the compiled
- * ESM build, the CLI and the tests load exactly the same schema.
+ * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
+ * and the tests run exactly the same ones; the entities are listed by the composition root
+ * (src/entities.ts), since the database layer imports no feature.
  */
-export const ENTITIES = [
-  AppMetaEntity,
-  TownEntity,
-  VillageEntity,
-  DeviceEntity,
-  DevicePresenceEntity,
-  PresenceIntervalEntity,
-  ApiTokenEntity,
-  ClipEntity,
-  ClipRenditionEntity,
-  BroadcastEntity,
-  BroadcastVillageEntity,
-  DeliveryEntity,
-  DeliveryEventEntity,
-  ManualConfirmationEntity,
-  ScheduleEntity,
-  ScheduleFiringEntity,
-  AuditEntity,
-];
-
 export const MIGRATIONS = [
   Foundation1764316800000,
   Presence1764403200000,

@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { MqttModule } from '../mqtt/mqtt.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
+import { DeviceCommands } from './device-commands.js';
+import { DeviceCommandsController } from './device-commands.controller.js';
 import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
+import { DeviceGateway } from './device-gateway.js';
+import { DeviceSettings } from './device-settings.js';
 import { DeviceEntity } from './device.entity.js';
 import { DevicesController } from './devices.controller.js';
 import { DevicesRepository } from './devices.repository.js';
@@ -16,8 +21,9 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
   imports: [
     TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]),
     VillagesModule,
+    MqttModule,
   ],
-  controllers: [DevicesController],
+  controllers: [DevicesController, DeviceCommandsController],
   providers: [
     DevicesRepository,
     DeviceDirectory,
@@ -26,7 +32,10 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     PresenceRepository,
     PresenceService,
     TypeMismatchLog,
+    DeviceGateway,
+    DeviceCommands,
+    DeviceSettings,
   ],
-  exports: [DevicesService, DeviceEvents, PresenceService],
+  exports: [DevicesService, DeviceEvents, PresenceService, DeviceGateway, DeviceCommands],
 })
 export class DevicesModule {}

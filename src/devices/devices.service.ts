@@ -9,6 +9,7 @@ import {
   NotFoundError,
   ValidationFailedError,
 } from '../common/domain-error.js';
+import type { DeviceErrorCode } from './device-errors.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import { VillagesService } from '../villages/villages.service.js';
@@ -251,7 +252,7 @@ export class DevicesService {
       deleted = await this.repo.write((tx) => tx.delete(id));
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError(
+      throw new DomainError<DeviceErrorCode>(
         'conflict',
         'DEVICE_HAS_DELIVERIES',
         `Device ${id} has broadcast history; disable it (enabled: false) instead of deleting it`,
@@ -358,7 +359,7 @@ export class DevicesService {
         plan.toCreate.length === secrets.size && plan.toCreate.every((d) => secrets.has(d.id));
       if (plan.problems.length > 0) throw new ImportInvalidError(plan.problems);
       if (!sameNewIds) {
-        throw new DomainError(
+        throw new DomainError<DeviceErrorCode>(
           'conflict',
           'IMPORT_RACE',
           'Devices were added or removed during the import; upload the file again',
@@ -399,7 +400,7 @@ export class DevicesService {
       return await this.repo.write(work);
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError(
+      throw new DomainError<DeviceErrorCode>(
         'conflict',
         'IMPORT_RACE',
         'A village was removed during the import; upload the file again',
@@ -465,6 +466,10 @@ function villageMissing(code: string): ValidationFailedError {
   ]);
 }
 
-function deviceExists(id: string): DomainError {
-  return new DomainError('conflict', 'DEVICE_EXISTS', `Device ${id} already exists`);
+function deviceExists(id: string): DomainError<DeviceErrorCode> {
+  return new DomainError<DeviceErrorCode>(
+    'conflict',
+    'DEVICE_EXISTS',
+    `Device ${id} already exists`,
+  );
 }

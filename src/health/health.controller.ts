@@ -10,7 +10,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../auth/auth.decorators.js';
-import { ReadinessChecks } from './readiness-checks.js';
+import { ReadinessChecks } from '../common/readiness-checks.js';
 
 class LivenessDto {
   @ApiProperty({ example: 'ok' })

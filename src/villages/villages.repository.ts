@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, Repository, SelectQueryBuilder } from 'typeorm';
 import { chunks, insertMany, rawSql, updateManyGuarded } from '../database/batch.js';
 import { DomainError } from '../common/domain-error.js';
+import type { VillageErrorCode } from './village-errors.js';
 import { escapeLike } from '../database/db-errors.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { TownEntity } from './town.entity.js';
@@ -219,7 +220,7 @@ export class VillagesTx {
       await nextTurn();
     }
     if (updated !== updates.length) {
-      throw new DomainError(
+      throw new DomainError<VillageErrorCode>(
         'conflict',
         'IMPORT_RACE',
         'Villages were changed during the import; upload the file again',

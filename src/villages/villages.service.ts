@@ -8,6 +8,7 @@ import {
   NotFoundError,
   ValidationFailedError,
 } from '../common/domain-error.js';
+import type { VillageErrorCode } from './village-errors.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../database/db-errors.js';
 import type { ImportReportDto } from '../common/import-report.dto.js';
@@ -105,7 +106,12 @@ export class VillagesService {
     await this.writeOrConflict(
       (tx) =>
         tx.insertTowns([{ code: input.code, name: input.name, createdAt: now, updatedAt: now }]),
-      () => new DomainError('conflict', 'TOWN_EXISTS', `Town ${input.code} already exists`),
+      () =>
+        new DomainError<VillageErrorCode>(
+          'conflict',
+          'TOWN_EXISTS',
+          `Town ${input.code} already exists`,
+        ),
     );
     this.logger.log(`town=${input.code} created`);
     return this.getTown(input.code);
@@ -125,7 +131,7 @@ export class VillagesService {
       if (!deleted) throw new NotFoundError('town', code);
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError(
+      throw new DomainError<VillageErrorCode>(
         'conflict',
         'TOWN_HAS_VILLAGES',
         `Town ${code} still has villages; move or delete them first`,
@@ -208,7 +214,7 @@ export class VillagesService {
       if (!deleted) throw new NotFoundError('village', code);
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
-      throw new DomainError(
+      throw new DomainError<VillageErrorCode>(
         'conflict',
         'VILLAGE_HAS_DEVICES',
         `Village ${code} still has devices; move them to another village or delete them first`,
@@ -347,7 +353,7 @@ export class VillagesService {
   /** Runs a write; a unique-key race that the pre-check could not see becomes a clear 409. */
   private async writeOrConflict(
     work: (tx: VillagesTx) => Promise<void>,
-    conflict: () => DomainError,
+    conflict: () => DomainError<VillageErrorCode>,
   ): Promise<void> {
     try {
       await this.repo.write(work);
@@ -358,6 +364,10 @@ export class VillagesService {
   }
 }
 
-function villageExists(code: string): DomainError {
-  return new DomainError('conflict', 'VILLAGE_EXISTS', `Village ${code} already exists`);
+function villageExists(code: string): DomainError<VillageErrorCode> {
+  return new DomainError<VillageErrorCode>(
+    'conflict',
+    'VILLAGE_EXISTS',
+    `Village ${code} already exists`,
+  );
 }

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { IsInt, Max, Min } from 'class-validator';
 import { ApiErrors } from '../common/api-errors.js';
-import { DeviceIdPipe } from '../devices/device-id.pipe.js';
+import { DeviceIdPipe } from './device-id.pipe.js';
 import { DeviceCommands } from './device-commands.js';
 
 class PingResultDto {

@@ -8,6 +8,7 @@ import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
+import type { LiveErrorCode } from './live-errors.js';
 import { isoTime } from '../common/time.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
@@ -98,14 +99,14 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
   attach(res: Response, principal: Principal): void {
     const own = this.byToken.get(principal.tokenId);
     if (own && own.size >= MAX_STREAMS_PER_TOKEN) {
-      throw new DomainError(
+      throw new DomainError<LiveErrorCode>(
         'rate_limited',
         'TOO_MANY_STREAMS',
         `At most ${MAX_STREAMS_PER_TOKEN} live streams per token; close another dashboard tab and retry`,
       );
     }
     if (this.clients.size >= MAX_LIVE_CLIENTS) {
-      throw new DomainError(
+      throw new DomainError<LiveErrorCode>(
         'unavailable',
         'TOO_MANY_STREAMS',
         `At most ${MAX_LIVE_CLIENTS} live streams at once; close another dashboard tab and retry`,

@@ -2,10 +2,11 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
+import type { DeviceErrorCode } from './device-errors.js';
 import type { MessagesByKind } from '../contract/messages.js';
 import { PROTOCOL_VERSION } from '../contract/messages.js';
-import { DevicesService } from '../devices/devices.service.js';
-import { PresenceService } from '../devices/presence.service.js';
+import { DevicesService } from './devices.service.js';
+import { PresenceService } from './presence.service.js';
 import { DeviceGateway } from './device-gateway.js';
 
 type Reply = { kind: 'pong' } | { kind: 'ack'; ok: boolean; reason?: string };
@@ -77,7 +78,11 @@ export class DeviceCommands implements OnModuleDestroy {
   ): Promise<Reply> {
     if (!(await this.devices.exists(deviceId))) throw new NotFoundError('device', deviceId);
     if (!this.presence.get(deviceId)?.online) {
-      throw new DomainError('conflict', 'DEVICE_OFFLINE', `Device ${deviceId} is offline`);
+      throw new DomainError<DeviceErrorCode>(
+        'conflict',
+        'DEVICE_OFFLINE',
+        `Device ${deviceId} is offline`,
+      );
     }
     const id = randomUUID();
     const key = `${deviceId}/${id}`;
@@ -85,7 +90,7 @@ export class DeviceCommands implements OnModuleDestroy {
       const timer = setTimeout(() => {
         this.waiting.delete(key);
         reject(
-          new DomainError(
+          new DomainError<DeviceErrorCode>(
             'timeout',
             'DEVICE_NO_ANSWER',
             `Device ${deviceId} did not answer within ${timeoutMs} ms`,
@@ -100,7 +105,7 @@ export class DeviceCommands implements OnModuleDestroy {
       const entry = this.waiting.get(key);
       if (entry) clearTimeout(entry.timer);
       this.waiting.delete(key);
-      throw new DomainError(
+      throw new DomainError<DeviceErrorCode>(
         'unavailable',
         'BROKER_UNAVAILABLE',
         `Could not send to device ${deviceId}: ${(err as Error).message}`,

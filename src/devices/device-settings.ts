@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { Clock } from '../common/clock.js';
 import { PROTOCOL_VERSION } from '../contract/messages.js';
-import { PresenceService } from '../devices/presence.service.js';
+import { PresenceService } from './presence.service.js';
 import { DeviceGateway } from './device-gateway.js';
 
 /**

@@ -17,13 +17,13 @@ import { Clock } from '../common/clock.js';
 import { FailureBackoff } from '../common/failure-window.js';
 import { ThrottledLog } from '../common/throttled-log.js';
 import { TokenBuckets } from '../common/token-bucket.js';
-import { needsRehash, verifyDeviceSecret } from '../devices/device-secret.js';
-import { DeviceEvents } from '../devices/device-events.js';
-import { DevicesService } from '../devices/devices.service.js';
-import { PresenceService } from '../devices/presence.service.js';
-import { ReadinessChecks } from '../health/readiness-checks.js';
+import { needsRehash, verifyDeviceSecret } from './device-secret.js';
+import { DeviceEvents } from './device-events.js';
+import { DevicesService } from './devices.service.js';
+import { PresenceService } from './presence.service.js';
+import { ReadinessChecks } from '../common/readiness-checks.js';
 import { MetricsService, MqttRejection } from '../metrics/metrics.service.js';
-import { BrokerPolicy, LoginVerdict, MqttTransport } from './transport.js';
+import { BrokerPolicy, LoginVerdict, MqttTransport } from '../mqtt/transport.js';
 
 /** A device event (`evt` topic) as the rest of the server sees it. */
 export interface InboundEvent {

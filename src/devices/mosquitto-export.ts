@@ -1,6 +1,6 @@
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mosquittoHash } from '../devices/device-secret.js';
+import { mosquittoHash } from './device-secret.js';
 
 export interface MosquittoFiles {
   /** Devices' logins, for the device listener. */

@@ -1,0 +1,11 @@
+/** Codes of the errors devices and the commands sent to them answer with; the OpenAPI document lists them. */
+export const DEVICE_ERROR_CODES = [
+  'DEVICE_NOT_FOUND',
+  'DEVICE_EXISTS',
+  'DEVICE_HAS_DELIVERIES',
+  'IMPORT_RACE',
+  'DEVICE_OFFLINE',
+  'DEVICE_NO_ANSWER',
+  'BROKER_UNAVAILABLE',
+] as const;
+export type DeviceErrorCode = (typeof DEVICE_ERROR_CODES)[number];

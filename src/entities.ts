@@ -1,0 +1,39 @@
+import { ApiTokenEntity } from './auth/api-token.entity.js';
+import { AuditEntity } from './audit/audit.entity.js';
+import {
+  BroadcastEntity,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+} from './broadcasts/broadcast.entity.js';
+import { ClipEntity, ClipRenditionEntity } from './clips/clip.entity.js';
+import { ScheduleEntity, ScheduleFiringEntity } from './schedules/schedule.entity.js';
+import { DeviceEntity } from './devices/device.entity.js';
+import { DevicePresenceEntity, PresenceIntervalEntity } from './devices/presence.entity.js';
+import { TownEntity } from './villages/town.entity.js';
+import { VillageEntity } from './villages/village.entity.js';
+
+/**
+ * Every feature's entities, named here at the composition root so the database layer imports no
+ * feature. The list is explicit (no globs) so the compiled ESM build, the CLI and the tests load
+ * exactly the same schema; the database adds its own (app_meta) in dataSourceOptions().
+ */
+export const ENTITIES = [
+  TownEntity,
+  VillageEntity,
+  DeviceEntity,
+  DevicePresenceEntity,
+  PresenceIntervalEntity,
+  ApiTokenEntity,
+  ClipEntity,
+  ClipRenditionEntity,
+  BroadcastEntity,
+  BroadcastVillageEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+  ScheduleEntity,
+  ScheduleFiringEntity,
+  AuditEntity,
+];
