@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { ConfigError, loadConfig, localDeviceBrokerUrl } from './app-config.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, ENV_SCHEMA, loadConfig, localDeviceBrokerUrl } from './app-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -192,6 +194,37 @@ describe('localDeviceBrokerUrl (where the fleet connects)', () => {
     assert.equal(
       loadConfig({ DATA_DIR: '/srv/dalaba' }).sampleCredentialsFile,
       '/srv/dalaba/sample-credentials.json',
+    );
+  });
+});
+
+describe('README, "Configuration"', () => {
+  const readme = readFileSync(
+    fileURLToPath(new URL('../../../README.md', import.meta.url)),
+    'utf8',
+  );
+  const section = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+  );
+  const names = Object.keys(ENV_SCHEMA.properties);
+
+  it('lists every variable of the schema', () => {
+    // A row may shorten a variable sharing the previous one's prefix: `…_ROUTINE_MIN`.
+    const shortened = (name: string) =>
+      `\`…${name.slice(name.lastIndexOf('_', name.length - 5))}\``;
+    const missing = names.filter(
+      (n) => !section.includes(`\`${n}\``) && !section.includes(shortened(n)),
+    );
+    assert.deepEqual(missing, []);
+  });
+
+  it('lists no variable the schema lacks', () => {
+    const listed = [...section.matchAll(/^\| `([A-Z][A-Z0-9_]+)`/gm)].map((m) => m[1]);
+    assert.ok(listed.length > 40, `found ${listed.length} rows`);
+    assert.deepEqual(
+      listed.filter((n) => !names.includes(n)),
+      [],
     );
   });
 });
