@@ -33,6 +33,7 @@ describe('requestedRange', () => {
   it('serves the whole file for no range, other units and a few disjoint ranges', () => {
     assert.equal(parseRange(undefined, 1000), null);
     assert.equal(parseRange('items=0-1', 1000), null);
+    assert.equal(parseRange('items=abc', 1000), null, 'another unit, however written');
     assert.equal(parseRange('bytes=0-1,5-6', 1000), null);
     assert.equal(parseRange('bytes=0-1, 5-6, -10', 1000), null);
   });

@@ -34,12 +34,11 @@ function byteCount(ranges: ByteRange[]): number {
  * one range they make.
  */
 export function requestedRange(req: Request, size: number): ByteRange | 'unsatisfiable' | null {
+  const header = req.headers.range;
   const ranges = req.range(size);
-  if (ranges === undefined) return null;
-  if (ranges === -1 && hasLongSuffix(req.headers.range ?? '', size))
-    return { start: 0, end: size - 1 };
+  if (header === undefined || ranges === undefined || !header.startsWith('bytes=')) return null;
+  if (ranges === -1 && hasLongSuffix(header, size)) return { start: 0, end: size - 1 };
   if (ranges === -1 || ranges === -2) return 'unsatisfiable';
-  if (ranges.type !== 'bytes') return null;
   if (ranges.length > MAX_RANGES) return 'unsatisfiable';
   const joined = req.range(size, { combine: true }) as ByteRange[];
   if (byteCount(joined) < byteCount(ranges)) return 'unsatisfiable';
