@@ -3,6 +3,7 @@
  * npm run fleet  -- --county [--credentials FILE] [--url …]   (defaults: the server's settings)
  * npm run fleet  -- --count N --api http://HOST:3000 --token TOKEN [--url …]
  */
+import { parseArgs } from 'node:util';
 import { AgentOptions, DeviceAgent, Faults } from './agent.js';
 import { Fleet, readCredentialsFile, registerSyntheticDevices } from './fleet.js';
 import { isDeviceType } from '../src/contract/index.js';
@@ -40,30 +41,65 @@ Options:
                          only when resumed after preempted); log what the server sends against it
   --quiet                log only problems`;
 
-function parse(argv: string[]): Map<string, string | true> {
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('--')) flags.set(arg.slice(2), argv[++i]);
-    else flags.set(arg.slice(2), true);
-  }
-  return flags;
+const OPTIONS = {
+  id: { type: 'string' },
+  secret: { type: 'string' },
+  url: { type: 'string' },
+  prefix: { type: 'string' },
+  type: { type: 'string' },
+  heartbeat: { type: 'string' },
+  speed: { type: 'string' },
+  player: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'drop-pct': { type: 'string' },
+  'fail-download-pct': { type: 'string' },
+  'download-delay-ms': { type: 'string' },
+  'clock-skew-ms': { type: 'string' },
+  'reject-codec': { type: 'boolean' },
+  strict: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  county: { type: 'boolean' },
+  credentials: { type: 'string' },
+  count: { type: 'string' },
+  api: { type: 'string' },
+  token: { type: 'string' },
+  tag: { type: 'string' },
+} as const;
+
+type Flags = ReturnType<typeof parseOptions>['values'];
+type NumberOption =
+  | 'heartbeat'
+  | 'speed'
+  | 'drop-pct'
+  | 'fail-download-pct'
+  | 'download-delay-ms'
+  | 'clock-skew-ms'
+  | 'count';
+
+/** A mistake on the command line: the message and the usage text, exit code 2. */
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
 }
 
-function num(flags: Map<string, string | true>, name: string): number | undefined {
-  const v = flags.get(name);
+function parse(argv: string[]): Flags {
+  try {
+    return parseOptions(argv).values;
+  } catch (err) {
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function num(flags: Flags, name: NumberOption): number | undefined {
+  const v = flags[name];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v === true || !Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${name} needs a number`);
   return n;
-}
-
-function str(flags: Map<string, string | true>, name: string): string | undefined {
-  const v = flags.get(name);
-  if (v === true) throw new Error(`--${name} needs a value`);
-  return v;
 }
 
 async function main(): Promise<void> {
@@ -75,33 +111,33 @@ async function main(): Promise<void> {
   const flags = parse(rest);
   // A fleet runs beside the server, so it reads the server's settings the way the server does.
   const server: AppConfig | undefined = mode === 'fleet' ? loadConfigFromProcess() : undefined;
-  const quiet = flags.has('quiet');
+  const quiet = flags.quiet === true;
   const faults: Faults = {
     dropCommands: (num(flags, 'drop-pct') ?? 0) / 100,
     failDownloads: (num(flags, 'fail-download-pct') ?? 0) / 100,
     downloadDelayMs: num(flags, 'download-delay-ms'),
     clockSkewMs: num(flags, 'clock-skew-ms'),
-    rejectCodec: flags.has('reject-codec'),
+    rejectCodec: flags['reject-codec'] === true,
   };
   const base: Omit<AgentOptions, 'id' | 'secret'> = {
-    url: str(flags, 'url') ?? (server ? localDeviceBrokerUrl(server) : 'mqtt://127.0.0.1:1883'),
-    prefix: str(flags, 'prefix') ?? server?.mqtt.topicPrefix,
+    url: flags.url ?? (server ? localDeviceBrokerUrl(server) : 'mqtt://127.0.0.1:1883'),
+    prefix: flags.prefix ?? server?.mqtt.topicPrefix,
     heartbeatIntervalS: num(flags, 'heartbeat'),
     speed: num(flags, 'speed'),
-    player: str(flags, 'player'),
-    cacheDir: str(flags, 'cache-dir'),
-    strict: flags.has('strict'),
+    player: flags.player,
+    cacheDir: flags['cache-dir'],
+    strict: flags.strict === true,
     faults,
     log: quiet ? undefined : (line) => console.log(line),
   };
 
   if (mode === 'device') {
-    const id = str(flags, 'id');
-    const secret = str(flags, 'secret');
-    if (!id || !secret) throw new Error('--id and --secret are required');
-    const type = str(flags, 'type');
+    const id = flags.id;
+    const secret = flags.secret;
+    if (!id || !secret) throw new UsageError('--id and --secret are required');
+    const type = flags.type;
     if (type !== undefined && !isDeviceType(type))
-      throw new Error(`--type must be a device type, not ${type}`);
+      throw new UsageError(`--type must be a device type, not ${type}`);
     const agent = new DeviceAgent({
       ...base,
       id,
@@ -123,23 +159,23 @@ async function main(): Promise<void> {
   }
 
   let members;
-  if (flags.has('county')) {
-    members = await readCredentialsFile(str(flags, 'credentials') ?? server!.sampleCredentialsFile);
-  } else if (flags.has('count')) {
-    const api = str(flags, 'api');
-    const token = str(flags, 'token');
+  if (flags.county === true) {
+    members = await readCredentialsFile(flags.credentials ?? server!.sampleCredentialsFile);
+  } else if (flags.count !== undefined) {
+    const api = flags.api;
+    const token = flags.token;
     if (!api || !token)
-      throw new Error(
+      throw new UsageError(
         '--count needs --api URL and --token TOKEN (an operator token) to register devices',
       );
     members = await registerSyntheticDevices(
       api,
       token,
       num(flags, 'count') ?? 0,
-      str(flags, 'tag') ?? 'syn',
+      flags.tag ?? 'syn',
     );
   } else {
-    throw new Error('fleet needs --county or --count N');
+    throw new UsageError('fleet needs --county or --count N');
   }
   console.log(`fleet: ${members.length} devices to ${base.url}`);
   const fleet = new Fleet(members, { ...base, log: quiet ? undefined : base.log });
@@ -163,5 +199,5 @@ main().catch((err: unknown) => {
   // A bad setting is not a usage mistake: say which variable, without the usage text.
   if (err instanceof ConfigError) console.error(err.message);
   else console.error(`${(err as Error).message}\n\n${USAGE}`);
-  process.exit(1);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

@@ -41,7 +41,7 @@ describe('npm run cli -- tokens', () => {
     }
   });
 
-  it('prints usage for bad commands and refuses unknown roles and ids', async () => {
+  it('prints usage for bad commands and options, and refuses unknown roles and ids', async () => {
     const env = { DATA_DIR: tempDir() };
     const none = await runCli([], env);
     assert.equal(none.code, 2);
@@ -52,6 +52,13 @@ describe('npm run cli -- tokens', () => {
     const role = await runCli(['tokens', 'create', '--role', 'root', '--name', 'x'], env);
     assert.equal(role.code, 2);
     assert.match(role.stderr, /--role must be one of viewer, operator, admin/);
+    const option = await runCli(['tokens', 'list', '--colour'], env);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /Unknown option '--colour'/);
+    assert.match(option.stderr, /Usage: npm run cli/);
+    const noValue = await runCli(['tokens', 'create', '--name', 'x', '--role'], env);
+    assert.equal(noValue.code, 2);
+    assert.match(noValue.stderr, /--role <value>' argument missing/);
     const missing = await runCli(['tokens', 'revoke', '00000000-0000-4000-8000-000000000000'], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Token 00000000-0000-4000-8000-000000000000 does not exist/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { describe, it } from '@jest/globals';
 import { credentialsPath } from '../src/seed/credentials-file.js';
 import { ROOT } from './support/cli.js';
@@ -150,5 +150,30 @@ describe('npm run fleet -- --county with the server settings', () => {
       fleet.kill('SIGKILL');
       await s.close();
     }
+  });
+});
+
+describe('the device agent and fleet command line', () => {
+  it('refuses an unknown option or a malformed value with the usage text and exit code 2', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stderr: string }>((done) =>
+        execFile(
+          process.execPath,
+          [`${ROOT}/dist/devices/main.js`, ...args],
+          { env: { PATH: process.env.PATH ?? '', DATA_DIR: tempDir() }, timeout: 60_000 },
+          (err, _stdout, stderr) =>
+            done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+        ),
+      );
+    const unknown = await run(['fleet', '--county', '--colour']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--colour'/);
+    assert.match(unknown.stderr, /Dalaba device agent/);
+    const noValue = await run(['device', '--secret', 's', '--id']);
+    assert.equal(noValue.code, 2);
+    assert.match(noValue.stderr, /--id <value>' argument missing/);
+    const notNumber = await run(['device', '--id', 'a', '--secret', 's', '--speed', 'fast']);
+    assert.equal(notNumber.code, 2);
+    assert.match(notNumber.stderr, /--speed needs a number/);
   });
 });

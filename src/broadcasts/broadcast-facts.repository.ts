@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { IsNull, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
@@ -91,8 +92,8 @@ export class BroadcastFactsRepository {
     private readonly confirmations: Repository<ManualConfirmationEntity>,
   ) {}
 
-  /** broadcastId → facts of a settled broadcast, least recently used first. */
-  private readonly settled = new Map<string, DeliveryFactsOf>();
+  /** broadcastId → facts of a settled broadcast. */
+  private readonly settled = new LRUCache<string, DeliveryFactsOf>({ max: SETTLED_CACHE });
 
   /**
    * The grouped facts of a broadcast, for all its villages or these. Once a broadcast is settled
@@ -108,24 +109,18 @@ export class BroadcastFactsRepository {
     villageCodes?: string[],
   ): Promise<DeliveryFactsOf> {
     let facts = this.settled.get(header.id);
-    if (facts) {
-      this.settled.delete(header.id); // most recently used goes last
-      this.settled.set(header.id, facts);
-    } else if (
-      SETTLED.includes(header.status) &&
-      !(await hasOpenDelivery(this.deliveries, header.id))
-    ) {
+    if (!facts) {
+      if (!SETTLED.includes(header.status) || (await hasOpenDelivery(this.deliveries, header.id))) {
+        return {
+          groups: await this.groups(header, now, villageCodes),
+          failures: await this.failures(header.id, villageCodes),
+        };
+      }
       facts = {
         groups: await this.groups(header, now),
         failures: await this.failures(header.id),
       };
       this.settled.set(header.id, facts);
-      if (this.settled.size > SETTLED_CACHE) this.settled.delete(this.settled.keys().next().value!);
-    } else {
-      return {
-        groups: await this.groups(header, now, villageCodes),
-        failures: await this.failures(header.id, villageCodes),
-      };
     }
     if (!villageCodes) return facts;
     const wanted = new Set(villageCodes);

@@ -33,7 +33,7 @@ import type {
   ManualConfirmationDto,
   TargetPreviewDto,
 } from './dto/broadcast.dto.js';
-import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
+import { endOfQuiet, heldByQuietHours } from '../common/quiet-hours.js';
 import { narrowTarget, resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */

@@ -29,7 +29,7 @@ import {
   transition,
   UNACKNOWLEDGED_STATES,
 } from './delivery-state-machine.js';
-import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
+import { endOfQuiet, heldByQuietHours } from '../common/quiet-hours.js';
 import { resolveTargets, Target } from './targets.js';
 
 /** How long a send took: preparing and saving its deliveries, then publishing their commands. */

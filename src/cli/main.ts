@@ -15,6 +15,7 @@ import {
 import { SeedService } from '../seed/seed.service.js';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -37,41 +38,45 @@ The CLI uses the same settings as the server (DATA_DIR, DATABASE_URL, …).`;
 
 class UsageError extends Error {}
 
-interface Args {
-  positional: string[];
-  flags: Map<string, string | true>;
+const OPTIONS = {
+  role: { type: 'string' },
+  name: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  all: { type: 'boolean' },
+  'rotate-missing': { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+type Args = { positional: string[]; flags: ReturnType<typeof parseOptions>['values'] };
+
+function parseOptions(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
 }
 
-function parseArgs(argv: string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    const next = argv[i + 1];
-    if (inline !== undefined) flags.set(name, inline);
-    else if (next !== undefined && !next.startsWith('--') && ['role', 'name', 'out'].includes(name))
-      flags.set(name, argv[++i]);
-    else flags.set(name, true);
+/** The command line, or a {@link UsageError} naming an unknown or malformed option. */
+function readArgs(argv: string[]): Args {
+  try {
+    const { positionals, values } = parseOptions(argv);
+    return { positional: positionals, flags: values };
+  } catch (err) {
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError(err.message);
+    throw err;
   }
-  return { positional, flags };
 }
 
-function stringFlag(args: Args, name: string): string {
-  const value = args.flags.get(name);
-  if (typeof value !== 'string' || value.trim() === '')
+function stringFlag(args: Args, name: 'role' | 'name' | 'out'): string {
+  const value = args.flags[name];
+  if (value === undefined || value.trim() === '')
     throw new UsageError(`--${name} <value> is required`);
   return value.trim();
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = readArgs(argv);
   const [command, sub, ...rest] = args.positional;
-  if (!command || command === 'help' || args.flags.has('help')) {
+  if (!command || command === 'help' || args.flags.help) {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
@@ -91,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     abortOnError: false,
   });
   try {
-    const json = args.flags.has('json');
+    const json = args.flags.json === true;
     if (command === 'migrate') {
       process.stdout.write('Database schema is up to date.\n');
       return 0;
@@ -129,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'seed') {
       const result = await app
         .get(SeedService)
-        .seed({ rotateMissing: args.flags.has('rotate-missing') });
+        .seed({ rotateMissing: args.flags['rotate-missing'] === true });
       process.stdout.write(
         `Sample county: added ${result.towns} town(s), ${result.villages} village(s), ${result.devices} device(s)` +
           `${result.rotated ? `, rotated ${result.rotated} secret(s)` : ''}.\nDevice credentials: ${result.credentialsFile}\n`,
@@ -152,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
               `Token (shown this once; store it now):\n${created.token}\n`,
       );
     } else if (sub === 'list') {
-      const list = await tokens.list(args.flags.has('all'));
+      const list = await tokens.list(args.flags.all === true);
       if (json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else {
         for (const t of list) {

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, ReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 
@@ -29,9 +30,12 @@ export class ClipStorage {
   readonly root: string;
   readonly uploadsDir: string;
   readonly workDir: string;
-  /** sha256 → bytes, least recently used first. Files are named by their content, so never stale. */
-  private readonly cache = new Map<string, Buffer>();
-  private cachedBytes = 0;
+  /** sha256 → bytes. Files are named by their content, so never stale. */
+  private readonly cache = new LRUCache<string, Buffer>({
+    maxSize: CACHE_BYTES,
+    // lru-cache refuses a size of 0.
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
+  });
   private readonly loading = new Map<string, Promise<Buffer | undefined>>();
 
   constructor(@InjectConfig() config: AppConfig) {
@@ -106,8 +110,6 @@ export class ClipStorage {
   async audio(sha256: string): Promise<StoredAudio | undefined> {
     const hit = this.cache.get(sha256);
     if (hit) {
-      this.cache.delete(sha256); // most recently used goes last
-      this.cache.set(sha256, hit);
       return { size: hit.length, bytes: hit };
     }
     // Downloads that arrive while the file is being read wait for that one read (no stat each).
@@ -127,7 +129,7 @@ export class ClipStorage {
       .then(
         (bytes) => {
           // Unless the audio was removed while it was being read.
-          if (this.loading.get(sha256) === pending) this.remember(sha256, bytes);
+          if (this.loading.get(sha256) === pending) this.cache.set(sha256, bytes);
           return bytes;
         },
         () => undefined,
@@ -139,23 +141,9 @@ export class ClipStorage {
     return pending;
   }
 
-  private remember(sha256: string, bytes: Buffer): void {
-    if (this.cache.has(sha256)) return;
-    this.cache.set(sha256, bytes);
-    this.cachedBytes += bytes.length;
-    for (const [key, old] of this.cache) {
-      if (this.cachedBytes <= CACHE_BYTES) break;
-      this.cache.delete(key);
-      this.cachedBytes -= old.length;
-    }
-  }
-
   private forget(sha256: string): void {
     this.loading.delete(sha256);
-    const bytes = this.cache.get(sha256);
-    if (!bytes) return;
     this.cache.delete(sha256);
-    this.cachedBytes -= bytes.length;
   }
 
   open(sha256: string, range?: { start: number; end: number }): ReadStream {

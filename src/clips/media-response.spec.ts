@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { MAX_RANGES, parseRange } from './media-response.js';
+import express, { type Request } from 'express';
+import { MAX_RANGES, requestedRange } from './media-response.js';
 
-describe('parseRange', () => {
+/** The range an Express request with this `Range` header asks of a file of `size` bytes. */
+function parseRange(header: string | undefined, size: number): ReturnType<typeof requestedRange> {
+  const req = Object.create(express.request) as Request;
+  req.headers = header === undefined ? {} : { range: header };
+  return requestedRange(req, size);
+}
+
+describe('requestedRange', () => {
   it('reads the three single-range forms', () => {
     assert.deepEqual(parseRange('bytes=0-99', 1000), { start: 0, end: 99 });
     assert.deepEqual(parseRange('bytes=500-', 1000), { start: 500, end: 999 });
@@ -12,17 +20,20 @@ describe('parseRange', () => {
       { start: 900, end: 999 },
       'clamped to the end',
     );
-    assert.deepEqual(parseRange('bytes=-5000', 1000), { start: 0, end: 999 });
+    assert.deepEqual(parseRange('bytes=-5000', 1000), { start: 0, end: 999 }, 'suffix > file');
+    assert.deepEqual(parseRange('bytes=-5000,2000-', 1000), { start: 0, end: 999 });
   });
 
   it('refuses what cannot be served (416)', () => {
     for (const h of ['bytes=1000-', 'bytes=5-2', 'bytes=-0', 'bytes=-', 'bytes=abc'])
       assert.equal(parseRange(h, 1000), 'unsatisfiable', h);
+    assert.equal(parseRange('bytes=-5', 0), 'unsatisfiable', 'an empty file has no suffix');
   });
 
   it('serves the whole file for no range, other units and a few disjoint ranges', () => {
     assert.equal(parseRange(undefined, 1000), null);
     assert.equal(parseRange('items=0-1', 1000), null);
+    assert.equal(parseRange('items=abc', 1000), null, 'another unit, however written');
     assert.equal(parseRange('bytes=0-1,5-6', 1000), null);
     assert.equal(parseRange('bytes=0-1, 5-6, -10', 1000), null);
   });

@@ -7,52 +7,42 @@ export type ByteRange = { start: number; end: number };
 /** Most ranges one request may list; a device resuming a download asks for one. */
 export const MAX_RANGES = 8;
 
-/** One `a-b`, `a-` or `-n` of a `bytes=` header, clamped to the file; null when malformed or past the end. */
-function oneRange(spec: string, size: number): ByteRange | 'malformed' | null {
-  const m = /^(\d*)-(\d*)$/.exec(spec.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'malformed';
-  const [, a, b] = m;
-  if (a === '') {
-    const n = Number(b);
-    return n === 0 || size === 0 ? null : { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (b !== '' && Number(b) < start) return 'malformed';
-  return start >= size ? null : { start, end };
+/**
+ * range-parser 1.x (behind `req.range`) refuses a suffix longer than the file, which RFC 9110
+ * §14.1.2 serves whole (fixed in its 2.0, which needs Node 22): true when the header asks that.
+ */
+function hasLongSuffix(header: string, size: number): boolean {
+  return (
+    size > 0 &&
+    header
+      .slice(header.indexOf('=') + 1)
+      .split(',')
+      .some((spec) => /^\s*-\d+\s*$/.test(spec) && Number(spec.trim().slice(1)) > size)
+  );
+}
+
+function byteCount(ranges: ByteRange[]): number {
+  return ranges.reduce((n, r) => n + r.end - r.start + 1, 0);
 }
 
 /**
- * Parses a `Range` header for a file of `size` bytes. `null` means serve the whole file (no
- * header, another unit, or several disjoint ranges: there is no multipart answer); `'unsatisfiable'`
- * means answer 416: a malformed range, none within the file, more than {@link MAX_RANGES} ranges
- * or overlapping ones (RFC 9110 §14.2 lets a server refuse those, the marks of a denial of service).
- * Ranges that join end to end are served as the one range they make.
+ * The byte range a request asks of a file of `size` bytes, read by Express's `req.range()`.
+ * `null` means serve the whole file (no header, another unit, or several disjoint ranges: there
+ * is no multipart answer); `'unsatisfiable'` means answer 416: a malformed range, none within the
+ * file, more than {@link MAX_RANGES} ranges or overlapping ones (RFC 9110 §14.2 lets a server
+ * refuse those, the marks of a denial of service). Ranges that join end to end are served as the
+ * one range they make.
  */
-export function parseRange(
-  header: string | undefined,
-  size: number,
-): ByteRange | 'unsatisfiable' | null {
-  if (!header) return null;
-  const value = header.trim();
-  if (!value.startsWith('bytes=')) return null;
-  const specs = value.slice('bytes='.length).split(',', MAX_RANGES + 1);
-  if (specs.length > MAX_RANGES) return 'unsatisfiable';
-  const ranges: ByteRange[] = [];
-  for (const spec of specs) {
-    const range = oneRange(spec, size);
-    if (range === 'malformed') return 'unsatisfiable';
-    if (range) ranges.push(range);
-  }
-  if (ranges.length === 0) return 'unsatisfiable';
-  ranges.sort((x, y) => x.start - y.start);
-  const joined = { ...ranges[0] };
-  for (const r of ranges.slice(1)) {
-    if (r.start <= joined.end) return 'unsatisfiable';
-    if (r.start !== joined.end + 1) return null;
-    joined.end = r.end;
-  }
-  return joined;
+export function requestedRange(req: Request, size: number): ByteRange | 'unsatisfiable' | null {
+  const header = req.headers.range;
+  const ranges = req.range(size);
+  if (header === undefined || ranges === undefined || !header.startsWith('bytes=')) return null;
+  if (ranges === -1 && hasLongSuffix(header, size)) return { start: 0, end: size - 1 };
+  if (ranges === -1 || ranges === -2) return 'unsatisfiable';
+  if (ranges.length > MAX_RANGES) return 'unsatisfiable';
+  const joined = req.range(size, { combine: true }) as ByteRange[];
+  if (byteCount(joined) < byteCount(ranges)) return 'unsatisfiable';
+  return joined.length === 1 ? { start: joined[0].start, end: joined[0].end } : null;
 }
 
 /** Sends stored audio with ETag (its sha256), Range (206/416) and conditional GET (304). */
@@ -69,13 +59,13 @@ export async function sendAudio(
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+  // Express compares If-None-Match (and If-Modified-Since) with the ETag just set.
+  if (req.fresh) {
     res.status(304).end();
     return;
   }
   const ifRange = req.headers['if-range'];
-  const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, size);
+  const range = ifRange && ifRange !== etag ? null : requestedRange(req, size);
   if (range === 'unsatisfiable') {
     res.setHeader('Content-Range', `bytes */${size}`);
     res.status(416).end();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { ConfigError, loadConfig, localDeviceBrokerUrl } from './app-config.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, ENV_SCHEMA, loadConfig, localDeviceBrokerUrl } from './app-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -108,6 +110,53 @@ describe('loadConfig', () => {
     assert.equal(problemsOf({ PORT: '70000', DATABASE_SCHEMA: 'Robert"; drop' }).length, 2);
   });
 
+  it('refuses a number that is not one, out of its range, or a value outside a list', () => {
+    assert.deepEqual(problemsOf({ ACK_TIMEOUT_S: '1.5' }), [
+      'ACK_TIMEOUT_S="1.5": must be a whole number from 1 to 3600',
+    ]);
+    assert.deepEqual(problemsOf({ MAX_RESUMES: '4' }), [
+      'MAX_RESUMES="4": must be a whole number from 0 to 3',
+    ]);
+    assert.deepEqual(problemsOf({ CLIP_TARGET_LUFS: '-3' }), [
+      'CLIP_TARGET_LUFS="-3": must be a number from -40 to -5',
+    ]);
+    assert.deepEqual(problemsOf({ CLIP_TRUE_PEAK_DB: 'loud' }), [
+      'CLIP_TRUE_PEAK_DB="loud": must be a number from -9 to 0',
+    ]);
+    assert.deepEqual(problemsOf({ LOG_FORMAT: 'xml' }), [
+      'LOG_FORMAT="xml": must be one of auto, json, pretty',
+    ]);
+    assert.deepEqual(problemsOf({ MQTT_MAX_PAYLOAD: '2mb' }), [
+      'MQTT_MAX_PAYLOAD="2mb": must be a size from 1kb to 1mb, like 4kb',
+    ]);
+  });
+
+  it('reads values trimmed, words in any case, and an empty variable as unset', () => {
+    const config = loadConfig({
+      LOG_LEVEL: ' WARN ',
+      SEED_SAMPLE: 'Off',
+      PORT: '',
+      CLIP_TRUE_PEAK_DB: '-2.5',
+      MQTT_WS_PORT: '8883',
+    });
+    assert.equal(config.log.level, 'warn');
+    assert.equal(config.seedSample, false);
+    assert.equal(config.port, 3000);
+    assert.equal(config.audio.truePeakDb, -2.5);
+    assert.equal(config.mqtt.wsPort, 8883);
+    assert.equal(loadConfig({}).mqtt.wsPort, undefined);
+  });
+
+  it('refuses settings that only clash together, and names the secrets without their values', () => {
+    assert.deepEqual(problemsOf({ MQTT_PORT: '1900', MQTT_WS_PORT: '1900' }), [
+      'MQTT_WS_PORT=1900: must differ from MQTT_PORT',
+    ]);
+    assert.deepEqual(problemsOf({ MQTT_PASSWORD: 'pass', MEDIA_SIGNING_KEY: 'short-key' }), [
+      'MQTT_PASSWORD: must be at least 8 characters',
+      'MEDIA_SIGNING_KEY: must be at least 32 characters',
+    ]);
+  });
+
   it('trusts only the proxy hops TRUST_PROXY names: a count or addresses, never any client', () => {
     assert.equal(loadConfig({}).http.trustProxy, false);
     assert.equal(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy, false);
@@ -145,6 +194,37 @@ describe('localDeviceBrokerUrl (where the fleet connects)', () => {
     assert.equal(
       loadConfig({ DATA_DIR: '/srv/dalaba' }).sampleCredentialsFile,
       '/srv/dalaba/sample-credentials.json',
+    );
+  });
+});
+
+describe('README, "Configuration"', () => {
+  const readme = readFileSync(
+    fileURLToPath(new URL('../../../README.md', import.meta.url)),
+    'utf8',
+  );
+  const section = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+  );
+  const names = Object.keys(ENV_SCHEMA.properties);
+
+  it('lists every variable of the schema', () => {
+    // A row may shorten a variable sharing the previous one's prefix: `…_ROUTINE_MIN`.
+    const shortened = (name: string) =>
+      `\`…${name.slice(name.lastIndexOf('_', name.length - 5))}\``;
+    const missing = names.filter(
+      (n) => !section.includes(`\`${n}\``) && !section.includes(shortened(n)),
+    );
+    assert.deepEqual(missing, []);
+  });
+
+  it('lists no variable the schema lacks', () => {
+    const listed = [...section.matchAll(/^\| `([A-Z][A-Z0-9_]+)`/gm)].map((m) => m[1]);
+    assert.ok(listed.length > 40, `found ${listed.length} rows`);
+    assert.deepEqual(
+      listed.filter((n) => !names.includes(n)),
+      [],
     );
   });
 });

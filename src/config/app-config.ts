@@ -3,7 +3,21 @@ import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Type from 'typebox';
 import { TIMING } from '../contract/messages.js';
+import {
+  choice,
+  custom,
+  decimal,
+  decodeEnv,
+  flag,
+  optionalText,
+  secret,
+  size,
+  text,
+  url,
+  whole,
+} from './env-schema.js';
 
 /** The sample devices' secrets, in DATA_DIR: written by the seed, read by `npm run fleet -- --county`. */
 export const SAMPLE_CREDENTIALS_FILE = 'sample-credentials.json';
@@ -163,96 +177,6 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** Reads variables and collects every problem instead of stopping at the first. */
-class EnvReader {
-  readonly problems: string[] = [];
-
-  constructor(private readonly env: Env) {}
-
-  raw(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  }
-
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problems.push(
-        `${name}=${JSON.stringify(value)}: must be a whole number from ${min} to ${max}`,
-      );
-      return fallback;
-    }
-    return Number(value);
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const value = this.raw(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if (['true', '1', 'yes', 'on'].includes(value)) return true;
-    if (['false', '0', 'no', 'off'].includes(value)) return false;
-    this.problems.push(`${name}=${JSON.stringify(value)}: must be true or false`);
-    return fallback;
-  }
-
-  number(name: string, fallback: number, min: number, max: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!/^-?\d+(\.\d+)?$/.test(value) || n < min || n > max) {
-      this.problems.push(
-        `${name}=${JSON.stringify(value)}: must be a number from ${min} to ${max}`,
-      );
-      return fallback;
-    }
-    return n;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.problems.push(`${name}=${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`);
-    return fallback;
-  }
-
-  size(name: string, fallback: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const match = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(value);
-    const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()] : NaN;
-    if (!Number.isSafeInteger(bytes) || bytes < 1024) {
-      this.problems.push(
-        `${name}=${JSON.stringify(value)}: must be a size of at least 1kb, like 512kb or 10mb`,
-      );
-      return fallback;
-    }
-    return bytes;
-  }
-
-  url(name: string, protocols: string[]): string | undefined {
-    const value = this.raw(name);
-    if (value === undefined) return undefined;
-    try {
-      const url = new URL(value);
-      if (protocols.includes(url.protocol)) return value.replace(/\/+$/, '');
-    } catch {
-      // reported below
-    }
-    // The value may hold a password: name the variable, never echo it.
-    this.problems.push(
-      `${name}: must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
-    );
-    return undefined;
-  }
-}
-
 const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 function isProxyAddress(entry: string): boolean {
@@ -266,20 +190,13 @@ function isProxyAddress(entry: string): boolean {
 }
 
 /** TRUST_PROXY: off, a number of proxy hops, or the proxies' addresses; never "trust everyone". */
-function trustProxy(r: EnvReader): AppConfig['http']['trustProxy'] {
-  const value = r.raw('TRUST_PROXY');
-  if (value === undefined || ['false', '0', 'no', 'off'].includes(value.toLowerCase()))
-    return false;
+function trustProxy(value: string): AppConfig['http']['trustProxy'] | undefined {
+  if (FALSE_WORDS.includes(value.toLowerCase())) return false;
   if (/^\d{1,2}$/.test(value) && Number(value) <= 10) return Number(value);
   const entries = value.split(',').map((e) => e.trim());
-  if (entries.every(isProxyAddress)) return entries;
-  r.problems.push(
-    `TRUST_PROXY=${JSON.stringify(value)}: must be the number of proxies in front of the server (1 to 10), ` +
-      `or their addresses (IPs or CIDR ranges, comma-separated, or loopback, linklocal, uniquelocal); ` +
-      `"true" is not accepted: it lets any client choose the address it is counted under`,
-  );
-  return false;
+  return entries.every(isProxyAddress) ? entries : undefined;
 }
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -300,19 +217,110 @@ function defaultHostAddress(): string {
   return 'localhost';
 }
 
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/** The server's variables: each one's default, type and limits (README, "Configuration"). */
+const SERVER_VARIABLES = {
+  PORT: whole(3000, 0, 65535),
+  HOST: text('0.0.0.0'),
+  PUBLIC_URL: url(['http:', 'https:']),
+  DATA_DIR: text('./data'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_SCHEMA: text('public', {
+    pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+    accepts: 'a lower-case identifier (a-z, 0-9, _)',
+  }),
+  DB_BUSY_TIMEOUT_MS: whole(5000, 0, 600_000),
+  RUN_MIGRATIONS: flag(true),
+  SEED_SAMPLE: flag(true),
+  ADMIN_TOKEN: secret(/^[\x21-\x7e]{24,256}$/, '24 to 256 printable characters without spaces'),
+  TZ_DEFAULT: text('Asia/Shanghai', {
+    check: isTimeZone,
+    accepts: 'an IANA time zone such as Asia/Shanghai',
+  }),
+  LOG_LEVEL: choice(LOG_LEVELS, 'info'),
+  LOG_FORMAT: choice(['auto', 'json', 'pretty'], 'auto'),
+  BODY_LIMIT: size('1mb'),
+  IMPORT_LIMIT: size('10mb'),
+  TRUST_PROXY: custom(
+    'false',
+    'the number of proxies in front of the server (1 to 10), ' +
+      'or their addresses (IPs or CIDR ranges, comma-separated, or loopback, linklocal, uniquelocal); ' +
+      '"true" is not accepted: it lets any client choose the address it is counted under',
+    trustProxy,
+  ),
+  AUTH_FAIL_LIMIT: whole(20, 1, 100_000),
+  AUTH_FAIL_WINDOW_S: whole(300, 1, 86_400),
+  SHUTDOWN_TIMEOUT_MS: whole(10_000, 100, 600_000),
+
+  MQTT_URL: url(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
+  MQTT_PORT: whole(1883, 0, 65535),
+  MQTT_HOST: text('0.0.0.0'),
+  MQTT_WS_PORT: Type.Optional(whole(undefined, 0, 65535)),
+  MQTT_USERNAME: text('dalaba-server'),
+  MQTT_PASSWORD: secret(/^.{8,}$/su, 'at least 8 characters'),
+  MQTT_CLIENT_ID: optionalText({
+    check: (s) => s.length <= 128 && PRINTABLE.test(s) && !/[+#/]/.test(s),
+    accepts: '1 to 128 printable characters without + # /',
+  }),
+  MQTT_TOPIC_PREFIX: text('dalaba/v1', {
+    pattern: /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/,
+    accepts: 'topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards',
+  }),
+  MQTT_MAX_PAYLOAD: size('4kb', '1mb'),
+  MQTT_DEVICE_RATE: whole(20, 1, 100_000),
+  MQTT_DEVICE_BURST: whole(60, 1, 1_000_000),
+  MQTT_AUTH_FAIL_LIMIT: whole(10, 1, 100_000),
+  MQTT_AUTH_ADDRESS_FAIL_LIMIT: whole(1000, 1, 1_000_000),
+  MQTT_AUTH_FAIL_WINDOW_S: whole(60, 1, 86_400),
+  MQTT_DRAIN_TIMEOUT_MS: whole(5000, 100, 600_000),
+  MQTT_CONCURRENCY: whole(10_000, 1, 1_000_000),
+  HEARTBEAT_INTERVAL_S: whole(30, 1, 3600),
+  OFFLINE_AFTER_MISSED_HEARTBEATS: whole(3, 1, 100),
+
+  FFMPEG_PATH: optionalText(),
+  FFMPEG_CONCURRENCY: whole(1, 1, 64),
+  FFMPEG_TIMEOUT_S: whole(600, 1, 86_400),
+  CLIP_MAX_UPLOAD: size('50mb'),
+  CLIP_MAX_DURATION_S: whole(1800, 1, 86_400),
+  CLIP_BITRATE_KBPS: whole(64, 32, 320),
+  CLIP_TARGET_LUFS: decimal(-16, -40, -5),
+  CLIP_TRUE_PEAK_DB: decimal(-1.5, -9, 0),
+  MEDIA_SIGNING_KEY: secret(/^.{32,}$/su, 'at least 32 characters'),
+  SOUNDS_DIR: optionalText(),
+
+  BROADCAST_WINDOW_EMERGENCY_MIN: whole(60, 1, 10_080),
+  BROADCAST_WINDOW_ROUTINE_MIN: whole(120, 1, 10_080),
+  BROADCAST_WINDOW_TEST_MIN: whole(30, 1, 10_080),
+  BROADCAST_GRACE_S: whole(60, 0, 86_400),
+  BROADCAST_PREFETCH_S: whole(600, 0, 86_400),
+  ACK_TIMEOUT_S: whole(10, 1, 3600),
+  MAX_RESENDS: whole(5, 0, 100),
+  MAX_RESUMES: whole(TIMING.maxResumes, 0, TIMING.maxResumes),
+  DISPATCH_TICK_MS: whole(1000, 50, 60_000),
+};
+
+/** Benchmark-only variables, apart from the product's. */
+const BENCHMARK_VARIABLES = {
+  BENCH_BASELINE: choice(BENCH_BASELINES, 'none'),
+};
+
+/** Every environment variable the server reads, with its default, type and limits. */
+export const ENV_SCHEMA = Type.Object({ ...SERVER_VARIABLES, ...BENCHMARK_VARIABLES });
+
 /**
  * Validates the environment into an {@link AppConfig}. Throws {@link ConfigError} listing every
  * variable that is wrong and what it accepts; `cwd` anchors relative paths such as `DATA_DIR`.
  */
 export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
-  const r = new EnvReader(env);
+  const decoded = decodeEnv(ENV_SCHEMA, env);
+  if (!decoded.ok) throw new ConfigError(decoded.problems);
+  const e = decoded.value;
 
-  const port = r.int('PORT', 3000, 0, 65535);
-  const host = r.string('HOST', '0.0.0.0');
-  const dataDirRaw = r.string('DATA_DIR', './data');
-  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+  const port = e.PORT;
+  const host = e.HOST;
+  const dataDir = isAbsolute(e.DATA_DIR) ? e.DATA_DIR : resolve(cwd, e.DATA_DIR);
 
-  const givenPublicUrl = r.url('PUBLIC_URL', ['http:', 'https:']);
   // Listening on one address: devices reach that one; on all of them: the first LAN address.
   const urlHost =
     host === '0.0.0.0' || host === '::'
@@ -320,145 +328,99 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       : host.includes(':')
         ? `[${host}]`
         : host;
-  const publicUrl = givenPublicUrl ?? `http://${urlHost}:${port}`;
+  const publicUrl = e.PUBLIC_URL ?? `http://${urlHost}:${port}`;
 
-  const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
-  const schema = r.string('DATABASE_SCHEMA', 'public');
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    r.problems.push(
-      `DATABASE_SCHEMA=${JSON.stringify(schema)}: must be a lower-case identifier (a-z, 0-9, _)`,
-    );
-  }
-  const busyTimeoutMs = r.int('DB_BUSY_TIMEOUT_MS', 5000, 0, 600_000);
-  const database: DatabaseConfig = databaseUrl
-    ? { type: 'postgres', url: databaseUrl, schema }
-    : { type: 'sqlite', path: resolve(dataDir, 'dalaba.db'), busyTimeoutMs };
-
-  const adminToken = r.raw('ADMIN_TOKEN');
-  if (adminToken !== undefined && !/^[\x21-\x7e]{24,256}$/.test(adminToken)) {
-    // Never echo the value: it is a secret.
-    r.problems.push('ADMIN_TOKEN: must be 24 to 256 printable characters without spaces');
-  }
-
-  const timeZone = r.string('TZ_DEFAULT', 'Asia/Shanghai');
-  if (!isTimeZone(timeZone)) {
-    r.problems.push(
-      `TZ_DEFAULT=${JSON.stringify(timeZone)}: must be an IANA time zone such as Asia/Shanghai`,
-    );
-  }
-
-  const logFormat = r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto');
+  const database: DatabaseConfig = e.DATABASE_URL
+    ? { type: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA }
+    : { type: 'sqlite', path: resolve(dataDir, 'dalaba.db'), busyTimeoutMs: e.DB_BUSY_TIMEOUT_MS };
 
   const config: AppConfig = {
     port,
     host,
     publicUrl,
-    publicUrlGiven: givenPublicUrl !== undefined,
+    publicUrlGiven: e.PUBLIC_URL !== undefined,
     dataDir,
     sampleCredentialsFile: resolve(dataDir, SAMPLE_CREDENTIALS_FILE),
     database,
-    runMigrations: r.bool('RUN_MIGRATIONS', true),
-    seedSample: r.bool('SEED_SAMPLE', true),
+    runMigrations: e.RUN_MIGRATIONS,
+    seedSample: e.SEED_SAMPLE,
     seedSampleClip: true,
-    adminToken,
-    timeZone,
+    adminToken: e.ADMIN_TOKEN,
+    timeZone: e.TZ_DEFAULT,
     log: {
-      level: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-      format: logFormat === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : logFormat,
+      level: e.LOG_LEVEL,
+      format: e.LOG_FORMAT === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : e.LOG_FORMAT,
     },
     http: {
-      bodyLimitBytes: r.size('BODY_LIMIT', 1024 ** 2),
-      importLimitBytes: r.size('IMPORT_LIMIT', 10 * 1024 ** 2),
-      trustProxy: trustProxy(r),
+      bodyLimitBytes: e.BODY_LIMIT,
+      importLimitBytes: e.IMPORT_LIMIT,
+      trustProxy: e.TRUST_PROXY,
       dashboardDir: fileURLToPath(new URL('../../../web', import.meta.url)),
     },
     auth: {
-      failLimit: r.int('AUTH_FAIL_LIMIT', 20, 1, 100_000),
-      failWindowMs: r.int('AUTH_FAIL_WINDOW_S', 300, 1, 86_400) * 1000,
+      failLimit: e.AUTH_FAIL_LIMIT,
+      failWindowMs: e.AUTH_FAIL_WINDOW_S * 1000,
     },
-    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     mqtt: {
-      url: r.url('MQTT_URL', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
-      port: r.int('MQTT_PORT', 1883, 0, 65535),
-      host: r.string('MQTT_HOST', '0.0.0.0'),
-      wsPort: r.raw('MQTT_WS_PORT') === undefined ? undefined : r.int('MQTT_WS_PORT', 0, 0, 65535),
-      username: r.string('MQTT_USERNAME', 'dalaba-server'),
-      password: r.raw('MQTT_PASSWORD'),
+      url: e.MQTT_URL,
+      port: e.MQTT_PORT,
+      host: e.MQTT_HOST,
+      wsPort: e.MQTT_WS_PORT,
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
       // One per server (Mosquitto throws out the older of two sessions with one id) and the same
       // across restarts (its persistent session keeps QoS 1 messages); PORT=0 has no port to use.
-      clientId: r.string(
-        'MQTT_CLIENT_ID',
-        `dalaba-server-${hostname()}-${port || randomBytes(4).toString('hex')}`,
-      ),
-      topicPrefix: r.string('MQTT_TOPIC_PREFIX', 'dalaba/v1'),
-      maxPayloadBytes: r.size('MQTT_MAX_PAYLOAD', 4096),
-      deviceRate: r.int('MQTT_DEVICE_RATE', 20, 1, 100_000),
-      deviceBurst: r.int('MQTT_DEVICE_BURST', 60, 1, 1_000_000),
-      authFailLimit: r.int('MQTT_AUTH_FAIL_LIMIT', 10, 1, 100_000),
-      authAddressFailLimit: r.int('MQTT_AUTH_ADDRESS_FAIL_LIMIT', 1000, 1, 1_000_000),
-      authFailWindowMs: r.int('MQTT_AUTH_FAIL_WINDOW_S', 60, 1, 86_400) * 1000,
-      drainTimeoutMs: r.int('MQTT_DRAIN_TIMEOUT_MS', 5000, 100, 600_000),
-      concurrency: r.int('MQTT_CONCURRENCY', 10_000, 1, 1_000_000),
+      clientId:
+        e.MQTT_CLIENT_ID ?? `dalaba-server-${hostname()}-${port || randomBytes(4).toString('hex')}`,
+      topicPrefix: e.MQTT_TOPIC_PREFIX,
+      maxPayloadBytes: e.MQTT_MAX_PAYLOAD,
+      deviceRate: e.MQTT_DEVICE_RATE,
+      deviceBurst: e.MQTT_DEVICE_BURST,
+      authFailLimit: e.MQTT_AUTH_FAIL_LIMIT,
+      authAddressFailLimit: e.MQTT_AUTH_ADDRESS_FAIL_LIMIT,
+      authFailWindowMs: e.MQTT_AUTH_FAIL_WINDOW_S * 1000,
+      drainTimeoutMs: e.MQTT_DRAIN_TIMEOUT_MS,
+      concurrency: e.MQTT_CONCURRENCY,
     },
     audio: {
-      ffmpegPath: r.raw('FFMPEG_PATH'),
+      ffmpegPath: e.FFMPEG_PATH,
       ffmpegPackages: [...FFMPEG_PACKAGES],
       searchPath: env.PATH ?? '',
-      concurrency: r.int('FFMPEG_CONCURRENCY', 1, 1, 64),
-      timeoutMs: r.int('FFMPEG_TIMEOUT_S', 600, 1, 86_400) * 1000,
-      maxUploadBytes: r.size('CLIP_MAX_UPLOAD', 50 * 1024 ** 2),
-      maxDurationMs: r.int('CLIP_MAX_DURATION_S', 1800, 1, 86_400) * 1000,
-      bitrateKbps: r.int('CLIP_BITRATE_KBPS', 64, 32, 320),
-      targetLufs: r.number('CLIP_TARGET_LUFS', -16, -40, -5),
-      truePeakDb: r.number('CLIP_TRUE_PEAK_DB', -1.5, -9, 0),
-      signingKey: r.raw('MEDIA_SIGNING_KEY'),
-      soundsDir: r.string('SOUNDS_DIR', fileURLToPath(new URL('../../../audio', import.meta.url))),
+      concurrency: e.FFMPEG_CONCURRENCY,
+      timeoutMs: e.FFMPEG_TIMEOUT_S * 1000,
+      maxUploadBytes: e.CLIP_MAX_UPLOAD,
+      maxDurationMs: e.CLIP_MAX_DURATION_S * 1000,
+      bitrateKbps: e.CLIP_BITRATE_KBPS,
+      targetLufs: e.CLIP_TARGET_LUFS,
+      truePeakDb: e.CLIP_TRUE_PEAK_DB,
+      signingKey: e.MEDIA_SIGNING_KEY,
+      soundsDir: e.SOUNDS_DIR ?? fileURLToPath(new URL('../../../audio', import.meta.url)),
     },
     broadcasts: {
       defaultWindowMs: {
-        emergency: r.int('BROADCAST_WINDOW_EMERGENCY_MIN', 60, 1, 10_080) * 60_000,
-        routine: r.int('BROADCAST_WINDOW_ROUTINE_MIN', 120, 1, 10_080) * 60_000,
-        test: r.int('BROADCAST_WINDOW_TEST_MIN', 30, 1, 10_080) * 60_000,
+        emergency: e.BROADCAST_WINDOW_EMERGENCY_MIN * 60_000,
+        routine: e.BROADCAST_WINDOW_ROUTINE_MIN * 60_000,
+        test: e.BROADCAST_WINDOW_TEST_MIN * 60_000,
       },
-      graceMs: r.int('BROADCAST_GRACE_S', 60, 0, 86_400) * 1000,
-      prefetchMs: r.int('BROADCAST_PREFETCH_S', 600, 0, 86_400) * 1000,
-      ackTimeoutMs: r.int('ACK_TIMEOUT_S', 10, 1, 3600) * 1000,
-      maxResends: r.int('MAX_RESENDS', 5, 0, 100),
-      maxResumes: r.int('MAX_RESUMES', TIMING.maxResumes, 0, TIMING.maxResumes),
-      tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
+      graceMs: e.BROADCAST_GRACE_S * 1000,
+      prefetchMs: e.BROADCAST_PREFETCH_S * 1000,
+      ackTimeoutMs: e.ACK_TIMEOUT_S * 1000,
+      maxResends: e.MAX_RESENDS,
+      maxResumes: e.MAX_RESUMES,
+      tickMs: e.DISPATCH_TICK_MS,
       onlineDelayMs: 100,
-      baseline: benchBaseline(r.oneOf('BENCH_BASELINE', BENCH_BASELINES, 'none')),
+      baseline: benchBaseline(e.BENCH_BASELINE),
     },
     presence: {
-      heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),
-      missedHeartbeats: r.int('OFFLINE_AFTER_MISSED_HEARTBEATS', 3, 1, 100),
+      heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
+      missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
     },
   };
   const m = config.mqtt;
-  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(m.topicPrefix)) {
-    r.problems.push(
-      `MQTT_TOPIC_PREFIX=${JSON.stringify(m.topicPrefix)}: must be topic levels of A-Z a-z 0-9 _ - separated by /, without wildcards`,
-    );
-  }
-  if (!/^[\x21-\x7e]{1,128}$/.test(m.clientId) || /[+#/]/.test(m.clientId)) {
-    r.problems.push(
-      `MQTT_CLIENT_ID=${JSON.stringify(m.clientId)}: must be 1 to 128 printable characters without + # /`,
-    );
-  }
-  if (m.password !== undefined && m.password.length < 8) {
-    r.problems.push('MQTT_PASSWORD: must be at least 8 characters');
-  }
   if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {
-    r.problems.push(`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`);
+    throw new ConfigError([`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`]);
   }
-  if (config.audio.signingKey !== undefined && config.audio.signingKey.length < 32) {
-    r.problems.push('MEDIA_SIGNING_KEY: must be at least 32 characters');
-  }
-  if (m.maxPayloadBytes > 1024 * 1024) {
-    r.problems.push('MQTT_MAX_PAYLOAD: must be at most 1mb');
-  }
-
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
 

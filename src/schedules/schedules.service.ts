@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { AuditService } from '../audit/audit.service.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
-import { heldByQuietHours } from '../broadcasts/quiet-window.js';
+import { heldByQuietHours } from '../common/quiet-hours.js';
 import { Clock } from '../common/clock.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';

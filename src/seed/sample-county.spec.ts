@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { isDeviceId } from '../contract/device.js';
 import { isTownCode, isVillageCode } from '../villages/admin-codes.js';
-import { parseQuietHours } from '../villages/quiet-hours.js';
+import { parseQuietHours } from '../common/quiet-hours.js';
 import { SAMPLE_COUNTY_CODE, sampleCounty } from './sample-county.js';
 
 describe('sample county', () => {

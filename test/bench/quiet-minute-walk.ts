@@ -3,7 +3,7 @@
  * (src/broadcasts/quiet-window.ts at dd98046), kept here so that the benchmark can time both in
  * one process. It builds an `Intl.DateTimeFormat` for each minute it walks.
  */
-import { isQuietAt, parseQuietHours } from '../../src/villages/quiet-hours.js';
+import { isQuietAt, parseQuietHours } from '../../src/common/quiet-hours.js';
 
 /** Minutes after local midnight of `at` in `timeZone`. */
 export function minuteOfDayWalked(at: number, timeZone: string): number {

@@ -4,7 +4,7 @@
  * server: a routine broadcast to devices whose villages are in quiet hours now (every delivery
  * held until the window ends) against the same broadcast by day.
  */
-import { endOfQuiet } from '../../src/broadcasts/quiet-window.js';
+import { endOfQuiet } from '../../src/common/quiet-hours.js';
 import { completed, hrnow, type Stage, until } from './delivery.js';
 import { endOfQuietMinuteWalk } from './quiet-minute-walk.js';
 import { villageOf } from './server.js';

@@ -5,7 +5,7 @@ import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { trimToUndefined } from '../../common/query.js';
 import { IsDisplayName, ValidatesAs } from '../../common/validators.js';
 import { isVillageCode } from '../admin-codes.js';
-import { parseQuietHours } from '../quiet-hours.js';
+import { parseQuietHours } from '../../common/quiet-hours.js';
 import { IsTownCode } from './town.dto.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);

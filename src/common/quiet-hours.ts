@@ -1,10 +1,38 @@
-import { offsetMs, wallClock } from '../common/zoned-time.js';
+/**
+ * Quiet hours in one place: a village's window (`HH:MM-HH:MM`, local wall-clock time, end
+ * exclusive, may wrap midnight), which broadcasts wait for it, and when it ends in a time zone.
+ */
 import type { Level } from '../contract/messages.js';
-import { isQuietAt, parseQuietHours, type QuietHours } from '../villages/quiet-hours.js';
+import { offsetMs, wallClock } from './zoned-time.js';
 
 /** Routine and test broadcasts wait for a village's quiet hours to end; emergencies do not. */
 export function heldByQuietHours(level: Level): boolean {
   return level === 'routine' || level === 'test';
+}
+
+/** A village's quiet hours, parsed. */
+export interface QuietHours {
+  /** Minutes after midnight, 0–1439. */
+  startMinute: number;
+  endMinute: number;
+}
+
+const PATTERN = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** Parses `HH:MM-HH:MM`; null when the text is not a valid, non-empty window. */
+export function parseQuietHours(text: string): QuietHours | null {
+  const m = PATTERN.exec(text);
+  if (!m) return null;
+  const startMinute = Number(m[1]) * 60 + Number(m[2]);
+  const endMinute = Number(m[3]) * 60 + Number(m[4]);
+  return startMinute === endMinute ? null : { startMinute, endMinute };
+}
+
+/** True when `minuteOfDay` (0–1439, local time) falls inside the window. */
+export function isQuietAt(q: QuietHours, minuteOfDay: number): boolean {
+  return q.startMinute < q.endMinute
+    ? minuteOfDay >= q.startMinute && minuteOfDay < q.endMinute
+    : minuteOfDay >= q.startMinute || minuteOfDay < q.endMinute;
 }
 
 const MINUTE = 60_000;
