@@ -14,7 +14,7 @@ class FixedClock extends Clock {
 }
 
 describe('Ticker', () => {
-  it('runs nothing on its own until started; runAll runs each job once, in order, at the time given', async () => {
+  it('runAll runs each job once, in the order registered, at the time given or else the clock’s', async () => {
     const ticker = new Ticker(new FixedClock(1_000));
     const runs: string[] = [];
     ticker.every('a', 1, (at) => void runs.push(`a@${at?.getTime()}`));
@@ -25,7 +25,6 @@ describe('Ticker', () => {
     await ticker.runAll(new Date(5_000));
     await ticker.runAll();
     assert.deepEqual(runs, ['a@5000', 'b@5000', 'a@1000', 'b@1000']);
-    assert.deepEqual(ticker.names(), ['a', 'b']);
     await ticker.beforeApplicationShutdown();
   });
 

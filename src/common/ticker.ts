@@ -25,7 +25,7 @@ export class Ticker implements BeforeApplicationShutdown {
 
   constructor(private readonly clock: Clock) {}
 
-  /** Runs `run` every `everyMs` once the timers are started (at once if they already are). */
+  /** Runs `run` every `everyMs` once the timers are started (its timer starts now if they are). */
   every(name: string, everyMs: number, run: TickJob): void {
     this.cancel(name);
     const job: Job = { everyMs, run };
@@ -48,11 +48,6 @@ export class Ticker implements BeforeApplicationShutdown {
   /** Each job once, in the order they were registered, at `now` (tests: their clock's time). */
   async runAll(now: Date = this.clock.now()): Promise<void> {
     for (const job of [...this.jobs.values()]) await job.run(now);
-  }
-
-  /** The jobs registered, by name (what `runAll` runs). */
-  names(): string[] {
-    return [...this.jobs.keys()];
   }
 
   async beforeApplicationShutdown(): Promise<void> {
