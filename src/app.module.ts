@@ -23,7 +23,6 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
 import { SeedModule } from './seed/seed.module.js';
-import { ScheduleModule } from '@nestjs/schedule';
 import { StatusModule } from './status/status.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
@@ -32,6 +31,11 @@ export interface AppModuleOptions {
   logStream?: DestinationStream;
   /** The clock every service reads; the system clock when absent. Tests drive time with their own. */
   clock?: Clock;
+  /**
+   * Whether the periodic jobs (dispatch, schedules, presence sweep) run on their own timers once
+   * the server has started; tests turn them off and run them at their clock's time.
+   */
+  timers?: boolean;
 }
 
 /** The logger for one application, built before Nest so start-up failures are logged the same way. */
@@ -65,7 +69,6 @@ export class AppModule {
         BroadcastsModule,
         CoverageModule,
         LiveModule,
-        ScheduleModule.forRoot(),
         SchedulesModule,
         SeedModule,
       ],

@@ -5,6 +5,7 @@ import { ApiTokensService } from './auth/api-tokens.service.js';
 import type { AppModuleOptions } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { StartupError } from './common/startup-error.js';
+import { Ticker } from './common/ticker.js';
 import { describeDatabase } from './database/data-source-options.js';
 import { ServerLock } from './database/server-lock.js';
 import { createHttpApp } from './http-app.js';
@@ -61,6 +62,8 @@ export async function startServer(
     // Firings missed while the server was down run now if their window is still open.
     await app.get(SchedulesService).start();
     await listen(app, config);
+    // Periodic work begins once everything it touches has started.
+    if (options.timers !== false) app.get(Ticker).start();
     // Only once nothing else can fail: a token made earlier would be lost with a failed start.
     const { generated } = await tokens.ensureBootstrapAdmin(config.adminToken);
     // In the background: the start does not wait for ffmpeg, and an emergency's work goes first.

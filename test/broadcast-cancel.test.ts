@@ -7,13 +7,6 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
-const FAST = {
-  DISPATCH_TICK_MS: '100',
-  ACK_TIMEOUT_S: '1',
-  MAX_RESENDS: '2',
-  BROADCAST_GRACE_S: '1',
-};
-
 describe('cancelling a broadcast', () => {
   let s: TestServer;
   let operator: string;
@@ -23,7 +16,7 @@ describe('cancelling a broadcast', () => {
   let agent: DeviceAgent;
 
   beforeAll(async () => {
-    s = await startTestServer({ env: FAST });
+    s = await startTestServer();
     operator = await tokenFor(s, 'operator');
     const fx = fixtures(s.url, s.adminToken);
     const town = (await fx.newTown()).code;

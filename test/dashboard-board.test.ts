@@ -10,8 +10,6 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
-const FAST = { DISPATCH_TICK_MS: '100', ACK_TIMEOUT_S: '1', MAX_RESENDS: '2' };
-
 /**
  * Two towns after a level II broadcast: 甲镇 with a village that heard it (a1), one whose device
  * failed (a2) and one whose device is offline (a3); 乙镇 with a village that heard it (b1) and
@@ -29,7 +27,7 @@ describe('the village board in an emergency', () => {
   let original = '';
 
   beforeAll(async () => {
-    s = await startTestServer({ env: FAST });
+    s = await startTestServer();
     const fx = fixtures(s.url, s.adminToken);
     town.a = (await fx.newTown({ name: '甲镇' })).code;
     town.b = (await fx.newTown({ name: '乙镇' })).code;

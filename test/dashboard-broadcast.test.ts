@@ -11,13 +11,6 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
-const FAST = {
-  DISPATCH_TICK_MS: '100',
-  ACK_TIMEOUT_S: '2',
-  MAX_RESENDS: '3',
-  BROADCAST_GRACE_S: '1',
-};
-
 describe('the broadcast pages in Chromium', () => {
   let s: TestServer;
   let browser: Browser;
@@ -32,7 +25,7 @@ describe('the broadcast pages in Chromium', () => {
   const agents: DeviceAgent[] = [];
 
   beforeAll(async () => {
-    s = await startTestServer({ env: FAST });
+    s = await startTestServer();
     const fx = fixtures(s.url, s.adminToken);
     const town = (await fx.newTown({ name: '城关镇' })).code;
     for (let i = 0; i < 6; i++) {

@@ -14,12 +14,6 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgent } from './support/mqtt.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 
-const FAST = {
-  DISPATCH_TICK_MS: '100',
-  ACK_TIMEOUT_S: '2',
-  MAX_RESENDS: '3',
-};
-
 describe('the dashboard in Chromium', () => {
   let s: TestServer;
   let browser: Browser;
@@ -32,7 +26,7 @@ describe('the dashboard in Chromium', () => {
   let odd: DeviceAgent | undefined;
 
   beforeAll(async () => {
-    s = await startTestServer({ seed: true, env: FAST });
+    s = await startTestServer({ seed: true });
     viewerToken = await tokenFor(s, 'viewer');
     fleet = new Fleet(await readCredentialsFile(credentialsPath(s.dataDir)), {
       url: mqttUrl(s),

@@ -74,6 +74,7 @@ describe('delivery rules with a device that follows the protocol document litera
     // send here (the tick runs every 100 ms for resumptions, which are due at once).
     s = await startTestServer({
       env: { DISPATCH_TICK_MS: '100', ACK_TIMEOUT_S: '60', BROADCAST_GRACE_S: '1' },
+      timers: true,
       // A device that comes online is looked up only when a test says so (flushOnline), so a
       // broadcast created as it connects is always dispatched before that lookup: the race under
       // test, in the order that used to send twice, whatever the machine's speed.

@@ -9,13 +9,6 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, scriptedDevice, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
-const FAST = {
-  DISPATCH_TICK_MS: '100',
-  ACK_TIMEOUT_S: '1',
-  MAX_RESENDS: '2',
-  BROADCAST_GRACE_S: '1',
-};
-
 describe('resending a broadcast to the villages it did not cover', () => {
   let s: TestServer;
   const agents: DeviceAgent[] = [];
@@ -30,7 +23,7 @@ describe('resending a broadcast to the villages it did not cover', () => {
   let viewer = '';
 
   beforeAll(async () => {
-    s = await startTestServer({ env: FAST });
+    s = await startTestServer();
     operator = await tokenFor(s, 'operator');
     viewer = await tokenFor(s, 'viewer');
     const fx = fixtures(s.url, s.adminToken);

@@ -16,7 +16,7 @@ describe('live events (GET /api/events)', () => {
   const streams: SseStream[] = [];
 
   beforeAll(async () => {
-    s = await startTestServer({ env: { DISPATCH_TICK_MS: '100' } });
+    s = await startTestServer({ env: { DISPATCH_TICK_MS: '100' }, timers: true });
     viewer = await tokenFor(s, 'viewer');
   });
   afterAll(async () => {

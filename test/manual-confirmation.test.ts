@@ -2,17 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
 import type { DeviceAgent } from '../devices/agent.js';
-import { createBroadcast, newClip, statusReached } from './support/broadcasts.js';
+import {
+  createBroadcast,
+  DELIVERY_ENV,
+  newClip,
+  passDeadline,
+  statusReached,
+} from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
-
-const FAST = {
-  DISPATCH_TICK_MS: '100',
-  ACK_TIMEOUT_S: '1',
-  MAX_RESENDS: '2',
-  BROADCAST_GRACE_S: '1',
-};
 
 interface VillageCoverage {
   code: string;
@@ -33,7 +32,7 @@ describe('manual confirmations that hold up', () => {
   const agents: DeviceAgent[] = [];
 
   beforeAll(async () => {
-    s = await startTestServer({ env: FAST });
+    s = await startTestServer({ env: DELIVERY_ENV });
     operator = await tokenFor(s, 'operator');
     fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
@@ -185,6 +184,7 @@ describe('manual confirmations that hold up', () => {
       expiresAt: new Date(Date.now() + 1500).toISOString(),
     });
     const ended = statusReached(s, () => b.id, 'completed');
+    await passDeadline(s, b);
     await ended;
     const outcome = async () =>
       (await api(s.url, s.adminToken).get(`/api/broadcasts/${b.id}`).expect(200)).body.outcome;

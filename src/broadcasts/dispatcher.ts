@@ -9,6 +9,7 @@ import { toneFamilyOf } from '../clips/attention-tones.js';
 import { ClipsService, DeliverableAudio } from '../clips/clips.service.js';
 import { MediaService } from '../clips/media.service.js';
 import { Clock } from '../common/clock.js';
+import { Ticker } from '../common/ticker.js';
 import { isoTime } from '../common/time.js';
 import { chunks } from '../database/batch.js';
 import { ThrottledLog } from '../common/throttled-log.js';
@@ -65,6 +66,8 @@ const ONLINE_RETRY_MS = 1000;
  * so two servers that both try save it once.
  */
 const DISPATCH_LEASE_MS = 60_000;
+/** The dispatcher's job on the {@link Ticker}, every DISPATCH_TICK_MS. */
+const TICK_JOB = 'dispatch tick';
 
 /** Why a play command goes out: the first send, a resend of the same command, a resumption. */
 type SendKind = 'first' | 'resend' | 'resume';
@@ -91,7 +94,6 @@ interface QueuedEvent extends EventWithTime {
 export class BroadcastDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger('dispatch');
   private readonly refusals = new ThrottledLog(this.logger);
-  private timer?: NodeJS.Timeout;
   private ticking: Promise<void> | null = null;
   private readonly subscriptions: Subscription[] = [];
   private buffer: QueuedEvent[] = [];
@@ -126,10 +128,11 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     private readonly events: BroadcastEvents,
     private readonly metrics: MetricsService,
     private readonly clock: Clock,
+    private readonly ticker: Ticker,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  start(options: { timer?: boolean } = {}): void {
+  start(): void {
     this.running = true;
     this.startedAt = this.clock.now().getTime();
     this.subscriptions.push(
@@ -151,21 +154,12 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
           );
       }),
     );
-    if (options.timer !== false) {
-      this.timer = setInterval(
-        () =>
-          void this.tick().catch((err: Error) =>
-            this.logger.error(`tick failed: ${err.stack ?? err.message}`),
-          ),
-        this.config.broadcasts.tickMs,
-      );
-      this.timer.unref();
-    }
+    this.ticker.every(TICK_JOB, this.config.broadcasts.tickMs, (at) => this.tick(at));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
-    clearInterval(this.timer);
+    this.ticker.cancel(TICK_JOB);
     for (const s of this.subscriptions) s.unsubscribe();
     this.lookUpCameOnline(); // stops the timer; with `running` false, looks up nothing
     await this.onlineRun;

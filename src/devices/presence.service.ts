@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { StateMessage, TelemetryMessage } from '../contract/messages.js';
 import { Clock } from '../common/clock.js';
+import { Ticker } from '../common/ticker.js';
 import { DeviceEvents } from './device-events.js';
 import type { DevicePresenceEntity } from './presence.entity.js';
 import { IntervalChange, PresenceRepository } from './presence.repository.js';
@@ -36,6 +37,8 @@ export interface PresenceChange {
 /** Rows written per batch at most; a bigger backlog is written in several. */
 const BATCH_ROWS = 5000;
 const FLUSH_DELAY_MS = 200;
+/** The silence sweep's job on the {@link Ticker}, every half heartbeat interval. */
+const SWEEP_JOB = 'presence sweep';
 
 /**
  * Which devices are online, from their `state` messages, Last Wills and heartbeats. Kept in memory
@@ -52,12 +55,12 @@ export class PresenceService implements OnModuleDestroy {
   private flushTimer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   private readonly changes$ = new Subject<PresenceChange>();
-  private sweepTimer?: NodeJS.Timeout;
   private loaded = false;
 
   constructor(
     private readonly repo: PresenceRepository,
     private readonly clock: Clock,
+    private readonly ticker: Ticker,
     private readonly deviceEvents: DeviceEvents,
     private readonly typeMismatches: TypeMismatchLog,
     @InjectConfig() private readonly config: AppConfig,
@@ -101,8 +104,7 @@ export class PresenceService implements OnModuleDestroy {
     }
     this.loaded = true;
     const every = Math.max(250, (this.config.presence.heartbeatIntervalS * 1000) / 2);
-    this.sweepTimer = setInterval(() => this.sweep(this.clock.now()), every);
-    this.sweepTimer.unref();
+    this.ticker.every(SWEEP_JOB, every, (at) => this.sweep(at ?? this.clock.now()));
   }
 
   /**
@@ -218,7 +220,7 @@ export class PresenceService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.sweepTimer);
+    this.ticker.cancel(SWEEP_JOB);
     this.changes$.complete();
   }
 

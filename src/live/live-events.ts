@@ -141,6 +141,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       `stream=${client.id} opened by=${JSON.stringify(client.who)} token=${client.tokenId} (${this.clients.size} open)`,
     );
     if (!this.timer) {
+      // Stream timing, not domain work (not on the Ticker): it paces writes to open clients only.
       this.timer = setInterval(() => this.schedule(), LIVE_COALESCE_MS);
       this.timer.unref();
       this.heartbeat = setInterval(() => {

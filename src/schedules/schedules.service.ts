@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -7,6 +6,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import { heldByQuietHours } from '../common/quiet-hours.js';
 import { Clock } from '../common/clock.js';
+import { Ticker } from '../common/ticker.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
@@ -58,28 +58,20 @@ export const SCHEDULE_TICK_MS = 15_000;
 export class SchedulesService {
   private readonly logger = new Logger('schedules');
   private ticking: Promise<void> | null = null;
-  private started = false;
 
   constructor(
     private readonly repo: SchedulesRepository,
     private readonly broadcasts: BroadcastsService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly ticker: Ticker,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Starts the periodic tick (the server does; the CLI does not) and catches up at once. */
+  /** Catches up at once, then ticks every {@link SCHEDULE_TICK_MS} (the server does; the CLI does not). */
   async start(): Promise<void> {
-    this.started = true;
     await this.tick();
-  }
-
-  @Interval('schedules', SCHEDULE_TICK_MS)
-  protected onInterval(): void {
-    if (!this.started) return;
-    void this.tick().catch((err: Error) =>
-      this.logger.error(`schedule tick failed: ${err.stack ?? err.message}`),
-    );
+    this.ticker.every('schedule tick', SCHEDULE_TICK_MS, (at) => this.tick(at));
   }
 
   async create(input: CreateScheduleDto, by: string): Promise<ScheduleDto> {

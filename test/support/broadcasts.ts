@@ -1,9 +1,29 @@
 import { BroadcastChange, BroadcastEvents } from '../../src/broadcasts/broadcast-events.js';
 import type { BroadcastStatus } from '../../src/broadcasts/broadcast.entity.js';
 import { ClipsService } from '../../src/clips/clips.service.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { APP_CONFIG } from '../../src/config/config.module.js';
 import { makeAudio } from './audio.js';
 import { eventually, next } from './mqtt.js';
 import { api, TestServer, tempDir } from './server.js';
+
+/**
+ * Delivery settings the broadcast tests count with: a resend 1 s after an unanswered send, at most
+ * two resends ("no answer after 3 sends"), and a deadline 1 s after expiry. They set no timer: the
+ * server's periodic jobs are off in tests, which reach these times with `s.advance(ms)`.
+ */
+export const DELIVERY_ENV: Record<string, string> = {
+  ACK_TIMEOUT_S: '1',
+  MAX_RESENDS: '2',
+  BROADCAST_GRACE_S: '1',
+};
+
+/** Moves the server's clock just past the broadcast's deadline (expiry plus grace) and ticks. */
+export async function passDeadline(s: TestServer, b: Record<string, unknown>): Promise<void> {
+  const { graceMs } = s.server.app.get<AppConfig>(APP_CONFIG).broadcasts;
+  const deadline = Date.parse(b.expiresAt as string) + graceMs;
+  await s.advance(Math.max(0, deadline + 1 - s.clock.now().getTime()));
+}
 
 /** A ready clip of `seconds` of noise, uploaded through the API. */
 export async function newClip(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Clock } from '../../src/common/clock.js';
+import { Ticker } from '../../src/common/ticker.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { RunningServer, startServer } from '../../src/server.js';
 
@@ -22,6 +23,15 @@ export interface TestServer {
   /** Every raw log line the server wrote. */
   rawLogs: string[];
   logs(): LogLine[];
+  /** The server's clock: real time unless the test passed its own, moved by {@link advance}. */
+  clock: MovableClock;
+  /**
+   * Runs the server's periodic jobs (dispatch tick, schedules, presence sweep) once, at the clock's
+   * time: the server's own timers are off unless the test asked for them.
+   */
+  tick(): Promise<void>;
+  /** Moves the clock `ms` forward, then runs the periodic jobs at the new time. */
+  advance(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,14 +45,25 @@ export interface TestServerOptions {
   /** A fixed admin token; a random one otherwise. */
   adminToken?: string;
   env?: Record<string, string>;
-  /** A clock the test controls (schedules, deadlines). */
-  clock?: Clock;
+  /** A clock the test controls (schedules, deadlines); real time that `advance` moves otherwise. */
+  clock?: MovableClock;
+  /**
+   * Runs the periodic jobs on the server's own timers, as `npm start` does (DISPATCH_TICK_MS…).
+   * Off by default: the test runs them with `tick()` and `advance(ms)`, so nothing happens between
+   * two steps of a test unless a device or a request causes it.
+   */
+  timers?: boolean;
   /** Changes the loaded configuration before the server starts (what no variable sets). */
   configure?: (config: AppConfig) => void;
 }
 
+/** A clock a test can move forward. */
+export abstract class MovableClock extends Clock {
+  abstract advance(ms: number): void;
+}
+
 /** A clock that stands still until the test moves it. */
-export class TestClock extends Clock {
+export class TestClock extends MovableClock {
   constructor(private ms: number) {
     super();
   }
@@ -54,6 +75,21 @@ export class TestClock extends Clock {
   }
   advance(ms: number): void {
     this.ms += ms;
+  }
+}
+
+/**
+ * Real time, moved forward by what the test has advanced it: the devices' own timing (a clip
+ * playing for two seconds) stays real, while an acknowledgement timeout or a deadline is reached
+ * at once.
+ */
+export class ShiftedClock extends MovableClock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
   }
 }
 
@@ -87,16 +123,25 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   config.seedSampleClip = options.sampleClip ?? false;
   options.configure?.(config);
   const rawLogs: string[] = [];
+  const clock = options.clock ?? new ShiftedClock();
   const server = await startServer(config, {
     logStream: { write: (line: string) => void rawLogs.push(line) },
-    clock: options.clock,
+    clock,
+    timers: options.timers ?? false,
   });
+  const tick = () => server.app.get(Ticker).runAll(clock.now());
   return {
     url: server.url,
     dataDir,
     adminToken,
     server,
     rawLogs,
+    clock,
+    tick,
+    advance: async (ms) => {
+      clock.advance(ms);
+      await tick();
+    },
     logs: () =>
       rawLogs.flatMap((l) =>
         l
