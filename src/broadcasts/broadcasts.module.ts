@@ -16,7 +16,11 @@ import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastsService } from './broadcasts.service.js';
+import { DeliveryIngest } from './delivery-ingest.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import { DeliverySender } from './delivery-sender.js';
 import { BroadcastDispatcher } from './dispatcher.js';
+import { ReconnectReplay } from './reconnect-replay.js';
 
 @Module({
   imports: [
@@ -37,8 +41,15 @@ import { BroadcastDispatcher } from './dispatcher.js';
     BroadcastsRepository,
     BroadcastFactsRepository,
     BroadcastsService,
-    BroadcastDispatcher,
     BroadcastEvents,
+    // The pipeline, each depending only on those below it: the dispatcher drives the sender, the
+    // ingest and the replay; the replay sends through the sender; all of them write through the
+    // ledger.
+    DeliveryLedger,
+    DeliverySender,
+    DeliveryIngest,
+    ReconnectReplay,
+    BroadcastDispatcher,
   ],
   // The facts repository is read-only: how coverage reads these tables without owning them.
   exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents, BroadcastFactsRepository],

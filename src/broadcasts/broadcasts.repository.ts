@@ -243,11 +243,6 @@ export class BroadcastsRepository {
 
   // ---- deliveries ----
 
-  /** One delivery row in its own transaction (only the benchmark's per-device baseline does this). */
-  async insertDelivery(d: DeliveryEntity): Promise<void> {
-    await this.writes.run((m) => m.insert(DeliveryEntity, d).then(() => undefined));
-  }
-
   findDeliveries(ids: string[]): Promise<DeliveryEntity[]> {
     return ids.length ? this.deliveries.findBy({ id: In(ids) }) : Promise.resolve([]);
   }

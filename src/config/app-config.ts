@@ -11,20 +11,6 @@ export const SAMPLE_CREDENTIALS_FILE = 'sample-credentials.json';
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-/** BENCH_BASELINE: which of the benchmark's simple baselines the server runs (`none` in production). */
-export const BENCH_BASELINES = [
-  'none',
-  'per-device-dispatch',
-  'per-event-ingest',
-  'naive',
-] as const;
-
-function benchBaseline(name: (typeof BENCH_BASELINES)[number]): BroadcastConfig['baseline'] {
-  return {
-    perDeviceDispatch: name === 'per-device-dispatch' || name === 'naive',
-    perEventIngest: name === 'per-event-ingest' || name === 'naive',
-  };
-}
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type DatabaseConfig =
@@ -87,12 +73,6 @@ export interface BroadcastConfig {
   tickMs: number;
   /** Devices that came online within this long are looked up together (no variable: 100 ms). */
   onlineDelayMs: number;
-  /**
-   * The benchmark's baselines (BENCH_BASELINE), never for production: `perDeviceDispatch` saves one
-   * delivery row and publishes one command at a time; `perEventIngest` applies each device event in
-   * its own transaction. The product uses neither.
-   */
-  baseline: { perDeviceDispatch: boolean; perEventIngest: boolean };
 }
 
 export interface AudioConfig {
@@ -427,7 +407,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       maxResumes: r.int('MAX_RESUMES', TIMING.maxResumes, 0, TIMING.maxResumes),
       tickMs: r.int('DISPATCH_TICK_MS', 1000, 50, 60_000),
       onlineDelayMs: 100,
-      baseline: benchBaseline(r.oneOf('BENCH_BASELINE', BENCH_BASELINES, 'none')),
     },
     presence: {
       heartbeatIntervalS: r.int('HEARTBEAT_INTERVAL_S', 30, 1, 3600),
