@@ -13,6 +13,7 @@ import {
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
 import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
+import { BroadcastHistoryRepository } from './broadcast-history.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastsService } from './broadcasts.service.js';
@@ -40,6 +41,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
   providers: [
     BroadcastsRepository,
     BroadcastFactsRepository,
+    BroadcastHistoryRepository,
     BroadcastsService,
     BroadcastEvents,
     // The pipeline, each depending only on those below it: the dispatcher drives the sender, the
@@ -51,7 +53,14 @@ import { ReconnectReplay } from './reconnect-replay.js';
     ReconnectReplay,
     BroadcastDispatcher,
   ],
-  // The facts repository is read-only: how coverage reads these tables without owning them.
-  exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents, BroadcastFactsRepository],
+  // The facts and history repositories are read-only: how coverage reads these tables without
+  // owning them.
+  exports: [
+    BroadcastsService,
+    BroadcastDispatcher,
+    BroadcastEvents,
+    BroadcastFactsRepository,
+    BroadcastHistoryRepository,
+  ],
 })
 export class BroadcastsModule {}

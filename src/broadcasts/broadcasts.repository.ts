@@ -151,12 +151,6 @@ export class BroadcastsRepository {
     return (moved.affected ?? 0) > 0;
   }
 
-  activeIds(): Promise<string[]> {
-    return this.broadcasts
-      .find({ select: { id: true }, where: { status: 'active' } })
-      .then((rows) => rows.map((r) => r.id));
-  }
-
   async insert(b: BroadcastEntity): Promise<void> {
     await this.writes.run((m) => m.insert(BroadcastEntity, b));
   }
@@ -252,7 +246,7 @@ export class BroadcastsRepository {
     return this.deliveries
       .createQueryBuilder('d')
       .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
-      .where('d.state IN (:...states)', { states: ['pending', 'sent'] })
+      .where('d.state IN (:...states)', { states: UNACKNOWLEDGED_STATES })
       .andWhere('d.next_send_at <= :now', { now })
       .andWhere('b.status = :active', { active: 'active' })
       .orderBy('d.next_send_at', 'ASC')
@@ -469,10 +463,6 @@ export class BroadcastsRepository {
     });
   }
 
-  async anyDeliveryOfDevice(deviceId: string): Promise<boolean> {
-    return this.deliveries.existsBy({ deviceId });
-  }
-
   // ---- manual confirmations ----
 
   async insertConfirmation(row: ManualConfirmationEntity): Promise<void> {
@@ -509,9 +499,5 @@ export class BroadcastsRepository {
 
   findByFiring(scheduleId: string, fireAt: number): Promise<BroadcastEntity | null> {
     return this.broadcasts.findOneBy({ scheduleId, fireAt });
-  }
-
-  unsentOpen(): Promise<number> {
-    return this.deliveries.countBy({ state: 'pending', nextSendAt: IsNull() });
   }
 }
