@@ -17,6 +17,8 @@ import { BroadcastHistoryRepository } from './broadcast-history.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastsService } from './broadcasts.service.js';
+import { ConfirmationsRepository } from './confirmations.repository.js';
+import { ConfirmationsService } from './confirmations.service.js';
 import { DeliveryIngest } from './delivery-ingest.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { DeliverySender } from './delivery-sender.js';
@@ -43,6 +45,8 @@ import { ReconnectReplay } from './reconnect-replay.js';
     BroadcastFactsRepository,
     BroadcastHistoryRepository,
     BroadcastsService,
+    ConfirmationsRepository,
+    ConfirmationsService,
     BroadcastEvents,
     // The pipeline, each depending only on those below it: the dispatcher drives the sender, the
     // ingest and the replay; the replay sends through the sender; all of them write through the

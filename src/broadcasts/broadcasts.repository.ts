@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
+import { In, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import type { DeliveryState } from '../contract/messages.js';
 import { insertMany, updateManyGuarded } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
@@ -10,7 +10,6 @@ import {
   BroadcastVillageEntity,
   DeliveryEntity,
   DeliveryEventEntity,
-  ManualConfirmationEntity,
 } from './broadcast.entity.js';
 import { OPEN_STATES, UNACKNOWLEDGED_STATES } from './delivery-state-machine.js';
 
@@ -56,7 +55,7 @@ export async function hasOpenDelivery(
   return row !== undefined;
 }
 
-/** The only file that writes broadcasts, deliveries, their events and confirmations. */
+/** The only file that writes broadcasts, deliveries and their events (confirmations: ConfirmationsRepository). */
 @Injectable()
 export class BroadcastsRepository {
   constructor(
@@ -65,8 +64,6 @@ export class BroadcastsRepository {
     @InjectRepository(DeliveryEventEntity) private readonly events: Repository<DeliveryEventEntity>,
     @InjectRepository(BroadcastVillageEntity)
     private readonly villages: Repository<BroadcastVillageEntity>,
-    @InjectRepository(ManualConfirmationEntity)
-    private readonly confirmations: Repository<ManualConfirmationEntity>,
     private readonly writes: WriteQueue,
   ) {}
 
@@ -461,35 +458,6 @@ export class BroadcastsRepository {
       clipId,
       status: In(['scheduled', 'dispatching', 'active']),
     });
-  }
-
-  // ---- manual confirmations ----
-
-  async insertConfirmation(row: ManualConfirmationEntity): Promise<void> {
-    await this.writes.run((m) => m.insert(ManualConfirmationEntity, row));
-  }
-
-  confirmationsOf(broadcastId: string): Promise<ManualConfirmationEntity[]> {
-    return this.confirmations.find({
-      where: { broadcastId },
-      order: { confirmedAt: 'ASC', id: 'ASC' },
-    });
-  }
-
-  findConfirmation(broadcastId: string, id: string): Promise<ManualConfirmationEntity | null> {
-    return this.confirmations.findOneBy({ broadcastId, id });
-  }
-
-  /** Marks a confirmation withdrawn unless it already is; true if this call did it. */
-  async withdrawConfirmation(id: string, at: number, by: string, reason: string): Promise<boolean> {
-    const moved = await this.writes.run((m) =>
-      m.update(
-        ManualConfirmationEntity,
-        { id, withdrawnAt: IsNull() },
-        { withdrawnAt: at, withdrawnBy: by, withdrawReason: reason },
-      ),
-    );
-    return (moved.affected ?? 0) > 0;
   }
 
   /** Broadcasts created by a schedule firing (for the exactly-once guard). */

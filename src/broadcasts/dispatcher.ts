@@ -338,11 +338,6 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     }
   }
 
-  /** Staff confirming a village by hand after the end can change what came of a broadcast. */
-  refreshOutcome(b: BroadcastEntity): Promise<void> {
-    return this.ledger.refreshOutcome(b);
-  }
-
   /** Cancels a broadcast: open deliveries end `cancelled`, and devices that have it are told to stop. */
   async cancel(b: BroadcastEntity, reason: string, by: string, now: number): Promise<boolean> {
     if (
