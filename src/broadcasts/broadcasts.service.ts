@@ -31,7 +31,7 @@ import type {
   DeliveryQuery,
   TargetPreviewDto,
 } from './dto/broadcast.dto.js';
-import { endOfQuiet, heldByQuietHours } from './quiet-window.js';
+import { heldByQuietHours, QuietHolds, quietHeldVillages } from './quiet-window.js';
 import { narrowTarget, resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */
@@ -45,20 +45,6 @@ export interface BroadcastRequest {
   repeat?: number;
   volume?: number | null;
   attentionTone?: boolean;
-}
-
-/** The villages quiet hours hold back from a schedule's firings (`quietHolds`). */
-export interface QuietHolds {
-  targetedVillages: number;
-  /** Only villages held from at least one firing, in town then code order. */
-  villages: {
-    code: string;
-    name: string;
-    townName: string;
-    quietHours: string;
-    /** Each firing held: when it plays there, or null when quiet hours outlast its window. */
-    holds: { fireAt: number; playsAt: number | null }[];
-  }[];
 }
 
 /** A start this far in the past still counts as "now" (clocks differ a little). */
@@ -343,30 +329,12 @@ export class BroadcastsService implements OnModuleInit {
       this.villages.refs(),
     ]);
     const resolved = resolveTargets(target, villages, devices);
-    const result: QuietHolds = { targetedVillages: resolved.villageCodes.length, villages: [] };
-    if (!heldByQuietHours(level)) return result;
-    const quiet = new Map(villages.map((v) => [v.code, v.quietHours]));
-    const ref = new Map(refs.map((r) => [r.code, r]));
-    for (const code of resolved.villageCodes) {
-      const quietHours = quiet.get(code) ?? null;
-      if (!quietHours) continue;
-      const holds = windows
-        .map((w) => ({ ...w, end: endOfQuiet(w.startAt, quietHours, this.config.timeZone) }))
-        .filter((w) => w.end > w.startAt);
-      if (!holds.length) continue;
-      const r = ref.get(code);
-      result.villages.push({
-        code,
-        name: r?.name ?? code,
-        townName: r?.townName ?? '',
-        quietHours,
-        holds: holds.map((h) => ({
-          fireAt: h.startAt,
-          playsAt: h.end < h.expiresAt ? h.end : null,
-        })),
-      });
-    }
-    return result;
+    return {
+      targetedVillages: resolved.villageCodes.length,
+      villages: heldByQuietHours(level)
+        ? quietHeldVillages(resolved.villageCodes, villages, refs, windows, this.config.timeZone)
+        : [],
+    };
   }
 
   private async requireClip(clipId: string): Promise<void> {
