@@ -1,4 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, NestApplicationOptions } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { AuditModule } from './audit/audit.module.js';
@@ -36,6 +37,14 @@ export interface AppModuleOptions {
    * the server has started; tests turn them off and run them at their clock's time.
    */
   timers?: boolean;
+  /**
+   * Makes the Nest application of the root module (`NestFactory.create` when absent): a harness
+   * that swaps providers, such as the benchmarks' naive baselines, compiles it with @nestjs/testing.
+   */
+  createApp?: (
+    root: DynamicModule,
+    options: NestApplicationOptions,
+  ) => Promise<NestExpressApplication>;
 }
 
 /** The logger for one application, built before Nest so start-up failures are logged the same way. */

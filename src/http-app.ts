@@ -27,15 +27,16 @@ export async function createHttpApp(
   options: AppModuleOptions = {},
 ): Promise<INestApplication> {
   const logger = createAppLogger(config, options);
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot(config, logger, options),
-    {
-      logger,
-      bodyParser: false,
-      // Throw start-up errors to the caller (which explains them) instead of exiting here.
-      abortOnError: false,
-    },
-  );
+  const root = AppModule.forRoot(config, logger, options);
+  const nestOptions = {
+    logger,
+    bodyParser: false,
+    // Throw start-up errors to the caller (which explains them) instead of exiting here.
+    abortOnError: false,
+  };
+  const app = options.createApp
+    ? await options.createApp(root, nestOptions)
+    : await NestFactory.create<NestExpressApplication>(root, nestOptions);
   app.set('trust proxy', config.http.trustProxy);
   app.set('x-powered-by', false);
   // First, before body parsing: even a refused body gets a request id and a log line.

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync';
 import type { MqttClient } from 'mqtt';
 import { DeviceAgent } from '../devices/agent.js';
 import { BroadcastFactsRepository } from '../src/broadcasts/broadcast-facts.repository.js';
+import { BroadcastHistoryRepository } from '../src/broadcasts/broadcast-history.repository.js';
 import { In } from 'typeorm';
 import { DeviceEntity } from '../src/devices/device.entity.js';
 import { PresenceIntervalEntity } from '../src/devices/presence.entity.js';
@@ -614,7 +615,7 @@ describe('coverage at scale: 100,000 deliveries over the 81 sample villages', ()
 
   it('finds what quiet hours held past expiry on its own index, not among the broadcast’s deliveries (SQLite plan)', async () => {
     const [sql, params] = s.server.app
-      .get(BroadcastFactsRepository)
+      .get(BroadcastHistoryRepository)
       .quietHeldQuery([seeded.id])
       .getQueryAndParameters();
     const plan = await sqlitePlan(s, sql, params);

@@ -4,63 +4,24 @@ import { LRUCache } from 'lru-cache';
 import { IsNull, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
-import { chunks, rawSql } from '../database/batch.js';
+import { chunks } from '../database/batch.js';
 import type { VillageTimes } from './broadcast-outcome.js';
 import { hasOpenDelivery } from './broadcasts.repository.js';
+import type {
+  DeliveryFactsOf,
+  DeliveryGroup,
+  FailureGroup,
+  ManualGroup,
+} from './delivery-groups.js';
 import {
   BroadcastEntity,
   BroadcastStatus,
   BroadcastVillageEntity,
-  ConfirmationMethod,
   DeliveryEntity,
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
 
-/** The deliveries of one broadcast in one village, of one device type, in one state. */
-export interface DeliveryGroup {
-  villageCode: string;
-  /** Null for deliveries made before the type was kept. */
-  deviceType: DeviceType | null;
-  state: DeliveryState;
-  count: number;
-  /** Of those, how many were never sent (their device was not online while the broadcast was open). */
-  neverSent: number;
-  /** Of those, how many began playing. */
-  started: number;
-  /**
-   * Of those, how many quiet hours hold: waiting for the village's quiet hours to end, or held
-   * until after the broadcast expired.
-   */
-  heldByQuiet: number;
-  /** The first `playing` (or `played`, from a device that reported no `playing`). */
-  firstSoundAt: number | null;
-  /** The first `played`. */
-  playedAt: number | null;
-}
-
-export interface FailureGroup {
-  villageCode: string;
-  deviceType: DeviceType | null;
-  reason: string;
-  count: number;
-}
-
-export interface ManualGroup {
-  villageCode: string;
-  firstAt: number;
-  /** Who confirmed the first one, and how (null: recorded before the method was asked). */
-  firstBy: string;
-  firstMethod: ConfirmationMethod | null;
-  count: number;
-}
-
 export type BroadcastHeader = Pick<BroadcastEntity, keyof typeof HEADER>;
-
-/** What a broadcast's deliveries add up to: the input of every coverage figure. */
-export interface DeliveryFactsOf {
-  groups: DeliveryGroup[];
-  failures: FailureGroup[];
-}
 
 /** Broadcast statuses after which no delivery opens again (checked against the rows too). */
 const SETTLED: readonly BroadcastStatus[] = ['completed', 'cancelled', 'expired'];
@@ -71,7 +32,7 @@ const SETTLED_CACHE = 64;
  * A delivery (alias `d`) that quiet hours held until its broadcast's expiry: only the send that
  * expired it for them sets held_until that late, so the state need not be asked.
  */
-const heldPastExpiry = (expiresAt: string) => `d.held_until >= ${expiresAt}`;
+export const heldPastExpiry = (expiresAt: string) => `d.held_until >= ${expiresAt}`;
 
 const num = (v: string | number | null): number => Number(v ?? 0);
 const numOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
@@ -333,205 +294,10 @@ export class BroadcastFactsRepository {
     }
     return [...out.values()];
   }
-
-  // ---- period reports ----
-
-  /** Broadcasts starting in [from, to), oldest first (IDX_broadcasts_start_at). */
-  inPeriod(from: number, to: number): Promise<BroadcastHeader[]> {
-    return this.broadcasts
-      .createQueryBuilder('b')
-      .select(Object.keys(HEADER).map((k) => `b.${k}`))
-      .where('b.start_at >= :from AND b.start_at < :to', { from, to })
-      .orderBy('b.start_at', 'ASC')
-      .addOrderBy('b.id', 'ASC')
-      .getMany();
-  }
-
-  /** The villages each of these broadcasts targeted, as (broadcast, village) pairs (primary key). */
-  async targetPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      // Plain rows: the board reads 20 broadcasts' pairs (20,000 in a 1,000-village county) per
-      // request, and making an entity of each was ~1 ms of it.
-      out.push(
-        ...(await this.villages
-          .createQueryBuilder('bv')
-          .select('bv.broadcast_id', 'broadcastId')
-          .addSelect('bv.village_code', 'villageCode')
-          .where('bv.broadcast_id IN (:...ids)', { ids })
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
-  }
-
-  /**
-   * (broadcast, village) pairs where at least one device played. Plan: each targeted pair (the
-   * broadcast_villages primary key) probes IDX_deliveries_coverage on (broadcast_id,
-   * village_code) and stops at its first `played` entry, so the cost follows the pairs, not the
-   * deliveries (grouping every delivery of 30 days read the whole index: ~1,000,000 entries).
-   */
-  async playedPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      out.push(
-        ...(await this.villages
-          .createQueryBuilder('bv')
-          .select('bv.broadcast_id', 'broadcastId')
-          .addSelect('bv.village_code', 'villageCode')
-          .where('bv.broadcast_id IN (:...ids)', { ids })
-          .andWhere(
-            `EXISTS (SELECT 1 FROM ${rawSql(this.deliveries.manager, DeliveryEntity).table} d WHERE d.broadcast_id = bv.broadcast_id
-               AND d.village_code = bv.village_code AND d.state = :played)`,
-            { played: 'played' },
-          )
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
-  }
-
-  /** (broadcast, village) pairs confirmed by hand. */
-  async confirmedPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      out.push(
-        ...(await this.confirmations
-          .createQueryBuilder('c')
-          .select('c.broadcast_id', 'broadcastId')
-          .addSelect('c.village_code', 'villageCode')
-          .where('c.broadcast_id IN (:...ids)', { ids })
-          .andWhere('c.withdrawn_at IS NULL')
-          .groupBy('c.broadcast_id')
-          .addGroupBy('c.village_code')
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
-  }
-
-  /**
-   * (broadcast, village) pairs that the village's quiet hours held until the broadcast expired:
-   * per broadcast one range of IDX_deliveries_held (held_until at or after its expiry), which holds
-   * only the few such deliveries; not the broadcast's expired deliveries, of which there may be many.
-   */
-  async quietHeldPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500))
-      out.push(
-        ...(await this.quietHeldQuery(ids).getRawMany<{
-          broadcastId: string;
-          villageCode: string;
-        }>()),
-      );
-    return out;
-  }
-
-  /**
-   * The query behind {@link quietHeldPairs}, for EXPLAIN in tests. Only a delivery expired for
-   * its quiet hours is held until at or after its broadcast's expiry, so the state need not be
-   * asked (asking it would steer the planner to IDX_deliveries_broadcast_state).
-   */
-  quietHeldQuery(broadcastIds: string[]) {
-    return this.deliveries
-      .createQueryBuilder('d')
-      .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
-      .select('d.broadcast_id', 'broadcastId')
-      .addSelect('d.village_code', 'villageCode')
-      .distinct(true)
-      .where('b.id IN (:...ids)', { ids: broadcastIds })
-      .andWhere(heldPastExpiry('b.expires_at'));
-  }
-
-  /**
-   * Of these villages, those where some device played anything in [from, to). Plan: per village
-   * one probe of IDX_deliveries_village_played (village_code, played_at), stopping at the first
-   * play in range, so the cost follows the villages, not the plays of the period.
-   */
-  async villagesPlayedBetween(
-    villageCodes: string[],
-    from: number,
-    to: number,
-  ): Promise<Set<string>> {
-    const { table, placeholder: p } = rawSql(this.deliveries.manager, DeliveryEntity);
-    const out = new Set<string>();
-    for (const codes of chunks(villageCodes, 500)) {
-      const params: unknown[] = [...codes, from, to];
-      const values = codes.map((_, i) => `(${p(i + 1)})`).join(', ');
-      const rows: { code: string }[] = await this.deliveries.manager.query(
-        `WITH v(code) AS (VALUES ${values})
-         SELECT v.code AS code FROM v WHERE EXISTS (SELECT 1 FROM ${table} d
-           WHERE d.village_code = v.code AND d.played_at >= ${p(codes.length + 1)}
-             AND d.played_at < ${p(codes.length + 2)})`,
-        params,
-      );
-      for (const r of rows) out.add(r.code);
-    }
-    return out;
-  }
-
-  /** The latest dispatched broadcasts that targeted a village, newest first (IDX_broadcast_villages_village). */
-  ofVillage(villageCode: string, limit: number): Promise<BroadcastHeader[]> {
-    return this.broadcasts
-      .createQueryBuilder('b')
-      .select(Object.keys(HEADER).map((k) => `b.${k}`))
-      .innerJoin(BroadcastVillageEntity, 'bv', 'bv.broadcast_id = b.id')
-      .where('bv.village_code = :villageCode', { villageCode })
-      .andWhere('b.dispatched_at IS NOT NULL')
-      .orderBy('b.start_at', 'DESC')
-      .addOrderBy('b.id', 'ASC')
-      .take(limit)
-      .getMany();
-  }
-
-  /**
-   * The most recent dispatched broadcasts, newest start first, each with the villages it
-   * targeted, until every village in `villageCodes` has one or `maxBroadcasts` were read
-   * (IDX_broadcasts_start_at, then the broadcast_villages primary key).
-   */
-  async latestPerVillage(
-    villageCodes: string[],
-    maxBroadcasts: number,
-  ): Promise<Map<string, BroadcastHeader>> {
-    const wanted = new Set(villageCodes);
-    const out = new Map<string, BroadcastHeader>();
-    const page = 20;
-    for (let offset = 0; offset < maxBroadcasts && out.size < wanted.size; offset += page) {
-      const batch = await this.broadcasts
-        .createQueryBuilder('b')
-        .select(Object.keys(HEADER).map((k) => `b.${k}`))
-        .where('b.dispatched_at IS NOT NULL')
-        // A test called off says nothing about a village: its latest real outcome stays shown.
-        .andWhere("NOT (b.level = 'test' AND b.status = 'cancelled')")
-        .orderBy('b.start_at', 'DESC')
-        .addOrderBy('b.id', 'ASC')
-        .skip(offset)
-        .take(page)
-        .getMany();
-      if (batch.length === 0) break;
-      const rank = new Map(batch.map((b, i) => [b.id, i]));
-      // Pairs come in no particular order: newest broadcast first, so each village keeps its latest.
-      const pairs = (await this.targetPairs(batch.map((b) => b.id))).sort(
-        (a, b) => rank.get(a.broadcastId)! - rank.get(b.broadcastId)!,
-      );
-      for (const pair of pairs) {
-        if (wanted.has(pair.villageCode) && !out.has(pair.villageCode))
-          out.set(pair.villageCode, batch[rank.get(pair.broadcastId)!]);
-      }
-    }
-    return out;
-  }
 }
 
-const HEADER = {
+/** The columns of a broadcast that coverage and reports show. */
+export const HEADER = {
   id: true,
   title: true,
   level: true,

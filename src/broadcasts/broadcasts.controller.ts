@@ -12,6 +12,7 @@ import { ApiErrors } from '../common/api-errors.js';
 import { Page } from '../common/pagination.js';
 import { uuidParam } from '../common/validation.js';
 import { BroadcastsService } from './broadcasts.service.js';
+import { ConfirmationsService } from './confirmations.service.js';
 import {
   BroadcastDto,
   BroadcastPageDto,
@@ -33,7 +34,10 @@ import {
 @ApiBearerAuth()
 @Controller('api/broadcasts')
 export class BroadcastsController {
-  constructor(private readonly broadcasts: BroadcastsService) {}
+  constructor(
+    private readonly broadcasts: BroadcastsService,
+    private readonly manual: ConfirmationsService,
+  ) {}
 
   @Post()
   @ApiOperation({
@@ -162,7 +166,7 @@ export class BroadcastsController {
     @Body() body: ConfirmationDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ManualConfirmationDto> {
-    return this.broadcasts.confirm(id, body, principal.name);
+    return this.manual.confirm(id, body, principal.name);
   }
 
   @Post(':id/confirmations/:confirmationId/withdraw')
@@ -182,7 +186,7 @@ export class BroadcastsController {
     @Body() body: WithdrawConfirmationDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ManualConfirmationDto> {
-    return this.broadcasts.withdrawConfirmation(id, confirmationId, body.reason, principal.name);
+    return this.manual.withdrawConfirmation(id, confirmationId, body.reason, principal.name);
   }
 
   @Get(':id/confirmations')
@@ -190,6 +194,6 @@ export class BroadcastsController {
   @ApiOkResponse({ type: [ManualConfirmationDto] })
   @ApiErrors(400, 401, 404)
   confirmations(@Param('id', uuidParam('id')) id: string): Promise<ManualConfirmationDto[]> {
-    return this.broadcasts.confirmations(id);
+    return this.manual.list(id);
   }
 }

@@ -12,10 +12,17 @@ import {
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
 import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
+import { BroadcastHistoryRepository } from './broadcast-history.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastsService } from './broadcasts.service.js';
+import { ConfirmationsRepository } from './confirmations.repository.js';
+import { ConfirmationsService } from './confirmations.service.js';
+import { DeliveryIngest } from './delivery-ingest.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import { DeliverySender } from './delivery-sender.js';
 import { BroadcastDispatcher } from './dispatcher.js';
+import { ReconnectReplay } from './reconnect-replay.js';
 
 @Module({
   imports: [
@@ -34,11 +41,28 @@ import { BroadcastDispatcher } from './dispatcher.js';
   providers: [
     BroadcastsRepository,
     BroadcastFactsRepository,
+    BroadcastHistoryRepository,
+    BroadcastsService,
+    ConfirmationsRepository,
+    ConfirmationsService,
+    BroadcastEvents,
+    // The pipeline, each depending only on those below it: the dispatcher drives the sender, the
+    // ingest and the replay; the replay sends through the sender; all of them write through the
+    // ledger.
+    DeliveryLedger,
+    DeliverySender,
+    DeliveryIngest,
+    ReconnectReplay,
+    BroadcastDispatcher,
+  ],
+  // The facts and history repositories are read-only: how coverage reads these tables without
+  // owning them.
+  exports: [
     BroadcastsService,
     BroadcastDispatcher,
     BroadcastEvents,
+    BroadcastFactsRepository,
+    BroadcastHistoryRepository,
   ],
-  // The facts repository is read-only: how coverage reads these tables without owning them.
-  exports: [BroadcastsService, BroadcastDispatcher, BroadcastEvents, BroadcastFactsRepository],
 })
 export class BroadcastsModule {}

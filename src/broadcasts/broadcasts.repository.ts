@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
+import { In, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import type { DeliveryState } from '../contract/messages.js';
 import { insertMany, updateManyGuarded } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
@@ -10,7 +10,6 @@ import {
   BroadcastVillageEntity,
   DeliveryEntity,
   DeliveryEventEntity,
-  ManualConfirmationEntity,
 } from './broadcast.entity.js';
 import { OPEN_STATES, UNACKNOWLEDGED_STATES } from './delivery-state-machine.js';
 
@@ -56,7 +55,7 @@ export async function hasOpenDelivery(
   return row !== undefined;
 }
 
-/** The only file that writes broadcasts, deliveries, their events and confirmations. */
+/** The only file that writes broadcasts, deliveries and their events (confirmations: ConfirmationsRepository). */
 @Injectable()
 export class BroadcastsRepository {
   constructor(
@@ -65,8 +64,6 @@ export class BroadcastsRepository {
     @InjectRepository(DeliveryEventEntity) private readonly events: Repository<DeliveryEventEntity>,
     @InjectRepository(BroadcastVillageEntity)
     private readonly villages: Repository<BroadcastVillageEntity>,
-    @InjectRepository(ManualConfirmationEntity)
-    private readonly confirmations: Repository<ManualConfirmationEntity>,
     private readonly writes: WriteQueue,
   ) {}
 
@@ -149,12 +146,6 @@ export class BroadcastsRepository {
       ),
     );
     return (moved.affected ?? 0) > 0;
-  }
-
-  activeIds(): Promise<string[]> {
-    return this.broadcasts
-      .find({ select: { id: true }, where: { status: 'active' } })
-      .then((rows) => rows.map((r) => r.id));
   }
 
   async insert(b: BroadcastEntity): Promise<void> {
@@ -243,11 +234,6 @@ export class BroadcastsRepository {
 
   // ---- deliveries ----
 
-  /** One delivery row in its own transaction (only the benchmark's per-device baseline does this). */
-  async insertDelivery(d: DeliveryEntity): Promise<void> {
-    await this.writes.run((m) => m.insert(DeliveryEntity, d).then(() => undefined));
-  }
-
   findDeliveries(ids: string[]): Promise<DeliveryEntity[]> {
     return ids.length ? this.deliveries.findBy({ id: In(ids) }) : Promise.resolve([]);
   }
@@ -257,7 +243,7 @@ export class BroadcastsRepository {
     return this.deliveries
       .createQueryBuilder('d')
       .innerJoin(BroadcastEntity, 'b', 'b.id = d.broadcast_id')
-      .where('d.state IN (:...states)', { states: ['pending', 'sent'] })
+      .where('d.state IN (:...states)', { states: UNACKNOWLEDGED_STATES })
       .andWhere('d.next_send_at <= :now', { now })
       .andWhere('b.status = :active', { active: 'active' })
       .orderBy('d.next_send_at', 'ASC')
@@ -474,39 +460,6 @@ export class BroadcastsRepository {
     });
   }
 
-  async anyDeliveryOfDevice(deviceId: string): Promise<boolean> {
-    return this.deliveries.existsBy({ deviceId });
-  }
-
-  // ---- manual confirmations ----
-
-  async insertConfirmation(row: ManualConfirmationEntity): Promise<void> {
-    await this.writes.run((m) => m.insert(ManualConfirmationEntity, row));
-  }
-
-  confirmationsOf(broadcastId: string): Promise<ManualConfirmationEntity[]> {
-    return this.confirmations.find({
-      where: { broadcastId },
-      order: { confirmedAt: 'ASC', id: 'ASC' },
-    });
-  }
-
-  findConfirmation(broadcastId: string, id: string): Promise<ManualConfirmationEntity | null> {
-    return this.confirmations.findOneBy({ broadcastId, id });
-  }
-
-  /** Marks a confirmation withdrawn unless it already is; true if this call did it. */
-  async withdrawConfirmation(id: string, at: number, by: string, reason: string): Promise<boolean> {
-    const moved = await this.writes.run((m) =>
-      m.update(
-        ManualConfirmationEntity,
-        { id, withdrawnAt: IsNull() },
-        { withdrawnAt: at, withdrawnBy: by, withdrawReason: reason },
-      ),
-    );
-    return (moved.affected ?? 0) > 0;
-  }
-
   /** Broadcasts created by a schedule firing (for the exactly-once guard). */
   findByRequestKey(requestKey: string): Promise<BroadcastEntity | null> {
     return this.broadcasts.findOneBy({ requestKey });
@@ -514,9 +467,5 @@ export class BroadcastsRepository {
 
   findByFiring(scheduleId: string, fireAt: number): Promise<BroadcastEntity | null> {
     return this.broadcasts.findOneBy({ scheduleId, fireAt });
-  }
-
-  unsentOpen(): Promise<number> {
-    return this.deliveries.countBy({ state: 'pending', nextSendAt: IsNull() });
   }
 }

@@ -1,8 +1,9 @@
+import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { DeliveryState, Level } from '../contract/messages.js';
+import type { Level } from '../contract/messages.js';
 import { ClipsService } from '../clips/clips.service.js';
 import { Clock } from '../common/clock.js';
 import {
@@ -11,7 +12,6 @@ import {
   NotFoundError,
   ValidationFailedError,
 } from '../common/domain-error.js';
-import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import type { DeviceType } from '../contract/device.js';
@@ -20,20 +20,19 @@ import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
-import { BroadcastEntity, ManualConfirmationEntity } from './broadcast.entity.js';
+import { BroadcastEntity } from './broadcast.entity.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
+import { toBroadcastDto, toDeliveryDto, toDeliveryEventDto } from './broadcast-dto.js';
 import type {
   BroadcastDto,
   BroadcastQuery,
-  ConfirmationDto,
   DeliveryDto,
   DeliveryEventDto,
   DeliveryQuery,
-  ManualConfirmationDto,
   TargetPreviewDto,
 } from './dto/broadcast.dto.js';
-import { endOfQuiet, heldByQuietHours } from '../common/quiet-hours.js';
+import { heldByQuietHours, QuietHolds, quietHeldVillages } from '../common/quiet-hours.js';
 import { narrowTarget, resolveTargets, Target } from './targets.js';
 
 /** What a broadcast is made of, from the API or from a schedule's template. */
@@ -49,28 +48,12 @@ export interface BroadcastRequest {
   attentionTone?: boolean;
 }
 
-/** The villages quiet hours hold back from a schedule's firings (`quietHolds`). */
-export interface QuietHolds {
-  targetedVillages: number;
-  /** Only villages held from at least one firing, in town then code order. */
-  villages: {
-    code: string;
-    name: string;
-    townName: string;
-    quietHours: string;
-    /** Each firing held: when it plays there, or null when quiet hours outlast its window. */
-    holds: { fireAt: number; playsAt: number | null }[];
-  }[];
-}
-
 /** A start this far in the past still counts as "now" (clocks differ a little). */
 const START_SLACK_MS = 60_000;
 /** An Idempotency-Key: what a client can make up for each request, and no more. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,100}$/;
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
-
-/** Broadcasts as the API sees them: create, list, cancel, confirm by hand. The dispatcher does the rest. */
+/** Broadcasts as the API sees them: create, list, cancel (confirming by hand: ConfirmationsService). The dispatcher does the rest. */
 @Injectable()
 export class BroadcastsService implements OnModuleInit {
   private readonly logger = new Logger('broadcasts');
@@ -297,192 +280,14 @@ export class BroadcastsService implements OnModuleInit {
       limit,
       offset,
     );
-    const items = rows.map((d) => ({
-      id: d.id,
-      deviceId: d.deviceId,
-      villageCode: d.villageCode,
-      state: d.state,
-      reason: d.reason,
-      attempts: d.attempts,
-      resumes: d.resumes,
-      heldUntil: isoOrNull(d.heldUntil),
-      sentAt: isoOrNull(d.sentAt),
-      receivedAt: isoOrNull(d.receivedAt),
-      startedAt: isoOrNull(d.startedAt),
-      playedAt: isoOrNull(d.playedAt),
-      updatedAt: isoTime(d.updatedAt),
-    }));
+    const items = rows.map(toDeliveryDto);
     return { items, total, limit, offset };
   }
 
   async deliveryEvents(broadcastId: string, deliveryId: string): Promise<DeliveryEventDto[]> {
     if (!(await this.repo.findDelivery(broadcastId, deliveryId)))
       throw new NotFoundError('delivery', deliveryId);
-    return (await this.repo.eventsOf(deliveryId)).map((e) => ({
-      from: e.fromState,
-      to: e.toState,
-      source: e.source,
-      deviceAt: isoOrNull(e.deviceTs),
-      serverAt: isoTime(e.serverTs),
-      reason: e.reason,
-      anomaly: e.anomaly,
-    }));
-  }
-
-  /**
-   * Staff confirm by hand that a village (or a device) heard the broadcast: for speaker carts and
-   * devices without a network. Stored as a manual confirmation with how and when it was heard,
-   * reported apart from the devices' own and kept when a device confirms later.
-   */
-  async confirm(
-    id: string,
-    input: ConfirmationDto,
-    principal: string,
-  ): Promise<ManualConfirmationDto> {
-    const b = await this.require(id);
-    if (b.dispatchedAt === null)
-      throw new DomainError<BroadcastErrorCode>(
-        'conflict',
-        'NOT_DISPATCHED',
-        `Broadcast ${id} has not been sent yet`,
-      );
-    if (b.status === 'cancelled')
-      throw new DomainError<BroadcastErrorCode>(
-        'conflict',
-        'BROADCAST_CANCELLED',
-        `Broadcast ${id} was cancelled; a village cannot be confirmed for it`,
-      );
-    if ((input.village === undefined) === (input.device === undefined)) {
-      throw new ValidationFailedError([
-        { field: 'village', rule: 'oneOf', message: 'give exactly one of village or device' },
-      ]);
-    }
-    const now = this.clock.now().getTime();
-    const heardAt = input.heardAt ? Date.parse(input.heardAt) : now;
-    if (heardAt > now + START_SLACK_MS) {
-      throw new ValidationFailedError([
-        { field: 'heardAt', rule: 'notFuture', message: 'heardAt is in the future' },
-      ]);
-    }
-    // Staff type minutes, not seconds: a minute before the start is still "at the start".
-    if (heardAt < b.startAt - START_SLACK_MS) {
-      throw new ValidationFailedError([
-        {
-          field: 'heardAt',
-          rule: 'notBeforeStart',
-          message: `heardAt is before the broadcast started (${isoTime(b.startAt)})`,
-        },
-      ]);
-    }
-    let villageCode = input.village;
-    if (input.device !== undefined) {
-      const device = await this.devices.get(input.device).catch(() => null);
-      if (!device)
-        throw new ValidationFailedError([
-          {
-            field: 'device',
-            rule: 'exists',
-            message: `device: device ${input.device} does not exist`,
-          },
-        ]);
-      villageCode = device.villageCode;
-    }
-    if (!(await this.repo.isVillageTargeted(id, villageCode!))) {
-      throw new ValidationFailedError([
-        {
-          field: input.device ? 'device' : 'village',
-          rule: 'targeted',
-          message: `village ${villageCode} is not in this broadcast's target`,
-        },
-      ]);
-    }
-    const row: ManualConfirmationEntity = {
-      id: randomUUID(),
-      broadcastId: id,
-      villageCode: villageCode!,
-      deviceId: input.device ?? null,
-      confirmedAt: heardAt,
-      confirmedBy: input.by ?? principal,
-      note: input.note ?? null,
-      method: input.method,
-      recordedBy: principal,
-      withdrawnAt: null,
-      withdrawnBy: null,
-      withdrawReason: null,
-      createdAt: now,
-    };
-    await this.repo.insertConfirmation(row);
-    // After the end a confirmation changes the outcome; before it, the end counts it.
-    await this.dispatcher.refreshOutcome(b);
-    this.logger.log(
-      `broadcast=${id} village=${row.villageCode} confirmed by hand method=${row.method} by=${JSON.stringify(row.confirmedBy)} recordedBy=${JSON.stringify(principal)}`,
-    );
-    this.events.emit({
-      kind: 'confirmation',
-      broadcastId: id,
-      villageCode: row.villageCode,
-      deviceId: row.deviceId,
-      at: now,
-    });
-    return this.confirmationDto(row);
-  }
-
-  /**
-   * An admin withdraws a manual confirmation that did not hold up: it stays on record with who
-   * withdrew it and why, and coverage goes back to what the devices (and other confirmations) say.
-   */
-  async withdrawConfirmation(
-    id: string,
-    confirmationId: string,
-    reason: string,
-    by: string,
-  ): Promise<ManualConfirmationDto> {
-    const b = await this.require(id);
-    const found = await this.repo.findConfirmation(id, confirmationId);
-    if (!found) throw new NotFoundError('confirmation', confirmationId);
-    const now = this.clock.now().getTime();
-    if (!(await this.repo.withdrawConfirmation(confirmationId, now, by, reason)))
-      throw new DomainError<BroadcastErrorCode>(
-        'conflict',
-        'CONFIRMATION_WITHDRAWN',
-        `Confirmation ${confirmationId} was already withdrawn`,
-      );
-    await this.dispatcher.refreshOutcome(b);
-    this.logger.log(
-      `broadcast=${id} village=${found.villageCode} confirmation=${confirmationId} withdrawn by=${JSON.stringify(by)} reason=${JSON.stringify(reason)}`,
-    );
-    this.events.emit({
-      kind: 'confirmation',
-      broadcastId: id,
-      villageCode: found.villageCode,
-      deviceId: found.deviceId,
-      at: now,
-    });
-    return this.confirmationDto((await this.repo.findConfirmation(id, confirmationId))!);
-  }
-
-  async confirmations(id: string): Promise<ManualConfirmationDto[]> {
-    await this.require(id);
-    return (await this.repo.confirmationsOf(id)).map((c) => this.confirmationDto(c));
-  }
-
-  private confirmationDto(c: ManualConfirmationEntity): ManualConfirmationDto {
-    return {
-      id: c.id,
-      villageCode: c.villageCode,
-      deviceId: c.deviceId,
-      method: c.method,
-      heardAt: isoTime(c.confirmedAt),
-      confirmedBy: c.confirmedBy,
-      recordedBy: c.recordedBy ?? c.confirmedBy,
-      note: c.note,
-      manual: true,
-      withdrawn:
-        c.withdrawnAt === null
-          ? null
-          : { at: isoTime(c.withdrawnAt), by: c.withdrawnBy ?? '', reason: c.withdrawReason ?? '' },
-      createdAt: isoTime(c.createdAt),
-    };
+    return (await this.repo.eventsOf(deliveryId)).map(toDeliveryEventDto);
   }
 
   /**
@@ -525,30 +330,12 @@ export class BroadcastsService implements OnModuleInit {
       this.villages.refs(),
     ]);
     const resolved = resolveTargets(target, villages, devices);
-    const result: QuietHolds = { targetedVillages: resolved.villageCodes.length, villages: [] };
-    if (!heldByQuietHours(level)) return result;
-    const quiet = new Map(villages.map((v) => [v.code, v.quietHours]));
-    const ref = new Map(refs.map((r) => [r.code, r]));
-    for (const code of resolved.villageCodes) {
-      const quietHours = quiet.get(code) ?? null;
-      if (!quietHours) continue;
-      const holds = windows
-        .map((w) => ({ ...w, end: endOfQuiet(w.startAt, quietHours, this.config.timeZone) }))
-        .filter((w) => w.end > w.startAt);
-      if (!holds.length) continue;
-      const r = ref.get(code);
-      result.villages.push({
-        code,
-        name: r?.name ?? code,
-        townName: r?.townName ?? '',
-        quietHours,
-        holds: holds.map((h) => ({
-          fireAt: h.startAt,
-          playsAt: h.end < h.expiresAt ? h.end : null,
-        })),
-      });
-    }
-    return result;
+    return {
+      targetedVillages: resolved.villageCodes.length,
+      villages: heldByQuietHours(level)
+        ? quietHeldVillages(resolved.villageCodes, villages, refs, windows, this.config.timeZone)
+        : [],
+    };
   }
 
   private async requireClip(clipId: string): Promise<void> {
@@ -611,33 +398,7 @@ export class BroadcastsService implements OnModuleInit {
       this.repo.countsByState(ids),
       this.repo.villageCount(ids),
     ]);
-    return rows.map((b) => ({
-      id: b.id,
-      title: b.title,
-      clipId: b.clipId,
-      level: b.level,
-      target: JSON.parse(b.target) as Target,
-      startAt: isoTime(b.startAt),
-      expiresAt: isoTime(b.expiresAt),
-      repeat: b.repeat,
-      volume: b.volume,
-      attentionTone: b.attentionTone,
-      status: b.status,
-      outcome: b.outcome,
-      endReason: b.endReason,
-      cancelledBy: b.cancelledBy,
-      audio: b.audioSha256
-        ? { sha256: b.audioSha256, bytes: b.audioBytes!, durationMs: b.audioDurationMs! }
-        : null,
-      villages: villages.get(b.id) ?? 0,
-      deliveries: counts.get(b.id) ?? ({} as Partial<Record<DeliveryState, number>>),
-      scheduleId: b.scheduleId,
-      resendOf: b.resendOf,
-      createdBy: b.createdBy,
-      createdAt: isoTime(b.createdAt),
-      dispatchedAt: isoOrNull(b.dispatchedAt),
-      endedAt: isoOrNull(b.endedAt),
-    }));
+    return rows.map((b) => toBroadcastDto(b, villages.get(b.id) ?? 0, counts.get(b.id) ?? {}));
   }
 }
 

@@ -5,24 +5,22 @@
  * a delivery to `pending` while its broadcast is still valid, a bounded number of times. Pure: no
  * I/O, no clock.
  */
-import { DELIVERY_PROGRESS, DeliveryState, DeviceReportedState } from '../contract/messages.js';
+import {
+  DELIVERY_ENDINGS,
+  DELIVERY_PROGRESS,
+  DeliveryState,
+  DeviceReportedState,
+} from '../contract/messages.js';
 
-export const TERMINAL_STATES: readonly DeliveryState[] = [
-  'played',
-  'failed',
-  'rejected',
-  'expired',
-  'cancelled',
-];
-/** The states a delivery can still leave; the one list every query and check uses. */
-export const OPEN_STATES: readonly DeliveryState[] = [
-  'pending',
-  'sent',
-  'received',
-  'downloading',
-  'ready',
-  'playing',
-];
+/** The states a delivery ends in: played, or one of the contract's endings. */
+export const TERMINAL_STATES: readonly DeliveryState[] = ['played', ...DELIVERY_ENDINGS];
+/**
+ * The states a delivery can still leave (`pending` to `playing`); the one list every query and
+ * check uses, in the broadcasts and coverage modules alike.
+ */
+export const OPEN_STATES: readonly DeliveryState[] = DELIVERY_PROGRESS.filter(
+  (s) => !TERMINAL_STATES.includes(s),
+);
 /** Open states the device has not acknowledged yet: the only ones sent again. */
 export const UNACKNOWLEDGED_STATES: readonly DeliveryState[] = ['pending', 'sent'];
 

@@ -125,3 +125,53 @@ function offsetChange(from: number, to: number, offset: number, timeZone: string
   }
   return changed * 1000;
 }
+
+/** The villages quiet hours hold back from a schedule's firings (`quietHolds`). */
+export interface QuietHolds {
+  targetedVillages: number;
+  /** Only villages held from at least one firing, in town then code order. */
+  villages: {
+    code: string;
+    name: string;
+    townName: string;
+    quietHours: string;
+    /** Each firing held: when it plays there, or null when quiet hours outlast its window. */
+    holds: { fireAt: number; playsAt: number | null }[];
+  }[];
+}
+
+/**
+ * Of these targeted villages, those whose quiet hours hold back at least one of `windows` (a
+ * schedule's next firings), in the order given, with when each firing plays there.
+ */
+export function quietHeldVillages(
+  villageCodes: string[],
+  villages: { code: string; quietHours: string | null }[],
+  refs: { code: string; name: string; townName: string }[],
+  windows: { startAt: number; expiresAt: number }[],
+  timeZone: string,
+): QuietHolds['villages'] {
+  const out: QuietHolds['villages'] = [];
+  const quiet = new Map(villages.map((v) => [v.code, v.quietHours]));
+  const ref = new Map(refs.map((r) => [r.code, r]));
+  for (const code of villageCodes) {
+    const quietHours = quiet.get(code) ?? null;
+    if (!quietHours) continue;
+    const holds = windows
+      .map((w) => ({ ...w, end: endOfQuiet(w.startAt, quietHours, timeZone) }))
+      .filter((w) => w.end > w.startAt);
+    if (!holds.length) continue;
+    const r = ref.get(code);
+    out.push({
+      code,
+      name: r?.name ?? code,
+      townName: r?.townName ?? '',
+      quietHours,
+      holds: holds.map((h) => ({
+        fireAt: h.startAt,
+        playsAt: h.end < h.expiresAt ? h.end : null,
+      })),
+    });
+  }
+  return out;
+}

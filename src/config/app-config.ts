@@ -25,20 +25,6 @@ export const SAMPLE_CREDENTIALS_FILE = 'sample-credentials.json';
 /** Log levels accepted by `LOG_LEVEL`, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-/** BENCH_BASELINE: which of the benchmark's simple baselines the server runs (`none` in production). */
-export const BENCH_BASELINES = [
-  'none',
-  'per-device-dispatch',
-  'per-event-ingest',
-  'naive',
-] as const;
-
-function benchBaseline(name: (typeof BENCH_BASELINES)[number]): BroadcastConfig['baseline'] {
-  return {
-    perDeviceDispatch: name === 'per-device-dispatch' || name === 'naive',
-    perEventIngest: name === 'per-event-ingest' || name === 'naive',
-  };
-}
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type DatabaseConfig =
@@ -101,12 +87,6 @@ export interface BroadcastConfig {
   tickMs: number;
   /** Devices that came online within this long are looked up together (no variable: 100 ms). */
   onlineDelayMs: number;
-  /**
-   * The benchmark's baselines (BENCH_BASELINE), never for production: `perDeviceDispatch` saves one
-   * delivery row and publishes one command at a time; `perEventIngest` applies each device event in
-   * its own transaction. The product uses neither.
-   */
-  baseline: { perDeviceDispatch: boolean; perEventIngest: boolean };
 }
 
 export interface AudioConfig {
@@ -300,13 +280,8 @@ const SERVER_VARIABLES = {
   DISPATCH_TICK_MS: whole(1000, 50, 60_000),
 };
 
-/** Benchmark-only variables, apart from the product's. */
-const BENCHMARK_VARIABLES = {
-  BENCH_BASELINE: choice(BENCH_BASELINES, 'none'),
-};
-
 /** Every environment variable the server reads, with its default, type and limits. */
-export const ENV_SCHEMA = Type.Object({ ...SERVER_VARIABLES, ...BENCHMARK_VARIABLES });
+export const ENV_SCHEMA = Type.Object(SERVER_VARIABLES);
 
 /**
  * Validates the environment into an {@link AppConfig}. Throws {@link ConfigError} listing every
@@ -410,7 +385,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       maxResumes: e.MAX_RESUMES,
       tickMs: e.DISPATCH_TICK_MS,
       onlineDelayMs: 100,
-      baseline: benchBaseline(e.BENCH_BASELINE),
     },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,

@@ -4,8 +4,9 @@ import { InjectConfig } from '../config/config.module.js';
 import {
   BroadcastFactsRepository,
   BroadcastHeader,
-  ManualGroup,
 } from '../broadcasts/broadcast-facts.repository.js';
+import { BroadcastHistoryRepository } from '../broadcasts/broadcast-history.repository.js';
+import type { ManualGroup } from '../broadcasts/delivery-groups.js';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import type { CoverageErrorCode } from './coverage-errors.js';
@@ -80,6 +81,7 @@ type OnlineMap = Map<string, Partial<Record<DeviceType, number>>>;
 export class CoverageService {
   constructor(
     private readonly facts: BroadcastFactsRepository,
+    private readonly history: BroadcastHistoryRepository,
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
@@ -294,7 +296,7 @@ export class CoverageService {
     online: OnlineMap,
   ): Promise<Map<string, LatestBroadcastDto>> {
     const now = this.clock.now().getTime();
-    const latest = await this.facts.latestPerVillage(villageCodes, BOARD_LOOKBACK);
+    const latest = await this.history.latestPerVillage(villageCodes, BOARD_LOOKBACK);
     const byBroadcast = new Map<string, { header: BroadcastHeader; codes: string[] }>();
     for (const [code, header] of latest) {
       const entry = byBroadcast.get(header.id) ?? { header, codes: [] };
@@ -344,7 +346,7 @@ export class CoverageService {
     };
     const now = this.clock.now().getTime();
     const [headers, online] = await Promise.all([
-      this.facts.ofVillage(code, limit),
+      this.history.ofVillage(code, limit),
       this.devices.onlineByVillage([code]),
     ]);
     const out: VillageBroadcastDto[] = [];
@@ -426,16 +428,16 @@ export class CoverageService {
     const now = this.clock.now().getTime();
     const { from, to } = this.periodBounds(query, now);
     const threshold = query.threshold ?? 0.9;
-    const broadcasts = await this.facts.inPeriod(from, to);
+    const broadcasts = await this.history.inPeriod(from, to);
     const counted = broadcasts.filter(isCounted).map((b) => b.id);
     const villages = await this.villages.refs();
     const [targets, played, confirmed, quietHeld, villagesPlayed, devices, onlineMs] =
       await Promise.all([
-        this.facts.targetPairs(counted),
-        this.facts.playedPairs(counted),
-        this.facts.confirmedPairs(counted),
-        this.facts.quietHeldPairs(counted),
-        this.facts.villagesPlayedBetween(
+        this.history.targetPairs(counted),
+        this.history.playedPairs(counted),
+        this.history.confirmedPairs(counted),
+        this.history.quietHeldPairs(counted),
+        this.history.villagesPlayedBetween(
           villages.map((v) => v.code),
           from,
           to,

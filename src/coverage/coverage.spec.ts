@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import type { DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
-import { classifyVillage, computeCoverage, DeliveryFacts } from './coverage.js';
+import type { DeliveryGroup } from '../broadcasts/delivery-groups.js';
+import { classifyVillage, computeCoverage } from './coverage.js';
 
 const g = (
   villageCode: string,
   state: DeliveryState,
   count = 1,
-  extra: Partial<DeliveryFacts> = {},
-): DeliveryFacts => ({
+  extra: Partial<DeliveryGroup> = {},
+): DeliveryGroup => ({
   villageCode,
   deviceType: 'village_loudspeaker',
   state,

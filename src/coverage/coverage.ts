@@ -6,7 +6,7 @@ import { failureCode, FailureCode } from '../contract/failure-reasons.js';
 import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import type { DeliveryState } from '../contract/messages.js';
 import { milestones, type Milestone } from '../broadcasts/broadcast-outcome.js';
-import type { DeliveryGroup } from '../broadcasts/broadcast-facts.repository.js';
+import type { DeliveryGroup, FailureGroup } from '../broadcasts/delivery-groups.js';
 import { OPEN_STATES } from '../broadcasts/delivery-state-machine.js';
 import { byTownThenCode, type VillageRef } from '../villages/village-ref.js';
 
@@ -37,23 +37,14 @@ export const UNCOVERED_REASONS = [
 ] as const;
 export type UncoveredReason = (typeof UNCOVERED_REASONS)[number];
 
-export type DeliveryFacts = DeliveryGroup;
-
-export interface FailureFacts {
-  villageCode: string;
-  deviceType: DeviceType | null;
-  reason: string;
-  count: number;
-}
-
 export type { VillageRef };
 
 export interface CoverageInput {
   startAt: number;
   /** Villages the broadcast targeted (fixed at dispatch), with names. */
   villages: VillageRef[];
-  groups: DeliveryFacts[];
-  failures: FailureFacts[];
+  groups: DeliveryGroup[];
+  failures: FailureGroup[];
   /** First manual confirmation per village. */
   manual: Map<string, number>;
   /** Enabled devices online now, per village and type. */
@@ -121,7 +112,7 @@ export interface CoverageReport {
 }
 
 /** A village's failure groups as one line per reason, with its code, most devices first. */
-export function failureList(failures: FailureFacts[]): VillageCoverage['failures'] {
+export function failureList(failures: FailureGroup[]): VillageCoverage['failures'] {
   const byReason = new Map<string, number>();
   for (const f of failures) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + f.count);
   return [...byReason]
@@ -135,12 +126,12 @@ export function rate(part: number, whole: number): number | null {
 
 /** One village's outcome and reason from its delivery groups (all of one broadcast). */
 export function classifyVillage(
-  groups: DeliveryFacts[],
-  failures: FailureFacts[],
+  groups: DeliveryGroup[],
+  failures: FailureGroup[],
   manualAt: number | null,
   online: Partial<Record<DeviceType, number>>,
 ): Pick<VillageCoverage, 'outcome' | 'coveredBy' | 'reason'> {
-  const count = (pred: (g: DeliveryFacts) => boolean) =>
+  const count = (pred: (g: DeliveryGroup) => boolean) =>
     groups.reduce((n, g) => n + (pred(g) ? g.count : 0), 0);
   if (count((g) => g.state === 'played') > 0)
     return { outcome: 'covered', coveredBy: 'devices', reason: null };
@@ -199,13 +190,13 @@ function addTo(t: Tally, v: VillageCoverage): void {
 
 /** The whole coverage of one broadcast. Villages come back in town, then code order. */
 export function computeCoverage(input: CoverageInput): CoverageReport {
-  const groupsOf = new Map<string, DeliveryFacts[]>();
+  const groupsOf = new Map<string, DeliveryGroup[]>();
   for (const g of input.groups) {
     const list = groupsOf.get(g.villageCode) ?? [];
     list.push(g);
     groupsOf.set(g.villageCode, list);
   }
-  const failuresOf = new Map<string, FailureFacts[]>();
+  const failuresOf = new Map<string, FailureGroup[]>();
   for (const f of input.failures) {
     const list = failuresOf.get(f.villageCode) ?? [];
     list.push(f);

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { COVERAGE_INDEXES, seedHistory } from './coverage-seed.js';
 import { fanoutRound, hrnow, ingestRound, Stage, until } from './delivery.js';
 import { BenchFleet } from './fleet.js';
-import { BENCH_SECRET, BenchServer, villageOf } from './server.js';
+import { BENCH_SECRET, BenchServer, BenchServerOptions, villageOf } from './server.js';
 import { GROUP_VARIANTS, groupStage } from './group.js';
 import {
   checkAgreement,
@@ -184,10 +184,12 @@ async function stage(
   devices: number,
   env: Record<string, string> = {},
   measureMemory = false,
+  baseline?: BenchServerOptions['baseline'],
 ) {
   const server = new BenchServer({
     name,
     env,
+    baseline,
     mqttUrl,
     profileDir: profileOf(name),
     inspect: measureMemory,
@@ -263,11 +265,9 @@ interface Folded {
 
 async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folded): Promise<void> {
   const ours = await stage(`ours-${devices}`, devices, {}, folded.memory);
-  // One baseline server for both: per-device dispatch and per-event ingest (BENCH_BASELINE=naive).
+  // One baseline server for both: per-device dispatch and per-event ingest.
   const base =
-    devices <= baselineMax
-      ? await stage(`baseline-${devices}`, devices, { BENCH_BASELINE: 'naive' })
-      : null;
+    devices <= baselineMax ? await stage(`baseline-${devices}`, devices, {}, false, 'naive') : null;
   try {
     if (which.includes('fanout')) {
       const r = await alternate(

@@ -1,6 +1,6 @@
 /**
- * The real server for the benchmarks: `node dist/src/main.js` in a child process on its own data
- * directory and ports, with helpers to register devices in bulk, upload a clip and read figures.
+ * The real server for the benchmarks: `node dist/src/main.js` (or a naive baseline of it) in a child
+ * process on its own data directory and ports, with helpers to register devices in bulk, upload a clip and read figures.
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
@@ -17,6 +17,8 @@ import { hashDeviceSecret, mosquittoHash } from '../../src/devices/device-secret
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/main.js');
+/** The same server with the naive sender and ingest swapped in (test/bench/baseline-server.ts). */
+const BASELINE_MAIN = join(ROOT, 'dist/test/bench/baseline-server.js');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
 /** Every benchmark device uses this secret (hashed once, below). */
@@ -37,8 +39,13 @@ export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `dalaba-benc
 
 export interface BenchServerOptions {
   name: string;
-  /** BENCH_BASELINE and any other setting. */
+  /** Any other setting. */
   env?: Record<string, string>;
+  /**
+   * Run a naive baseline instead of the product: `naive` saves and sends one delivery at a time and
+   * applies each device event in its own transaction; the other two do one of those.
+   */
+  baseline?: 'naive' | 'per-device-dispatch' | 'per-event-ingest';
   /** An external broker (MQTT_URL) instead of the embedded one. */
   mqttUrl?: string;
   /** Write a CPU profile (`node --cpu-prof`) of the server into this directory when it stops. */
@@ -93,6 +100,7 @@ export class BenchServer {
           }
         : {}),
       ...this.options.env,
+      ...(this.options.baseline ? { BENCH_BASELINE: this.options.baseline } : {}),
     };
   }
 
@@ -138,7 +146,12 @@ export class BenchServer {
     const inspect = this.options.inspect ? [`--inspect=127.0.0.1:${this.inspectPort}`] : [];
     const child = spawn(
       process.execPath,
-      ['--max-old-space-size=8192', ...profile, ...inspect, MAIN],
+      [
+        '--max-old-space-size=8192',
+        ...profile,
+        ...inspect,
+        this.options.baseline ? BASELINE_MAIN : MAIN,
+      ],
       {
         cwd: ROOT,
         env: this.env(),

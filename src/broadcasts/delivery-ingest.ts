@@ -1,0 +1,232 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DeliveryEvent, DeliveryState } from '../contract/messages.js';
+import { Clock } from '../common/clock.js';
+import { ThrottledLog } from '../common/throttled-log.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DeliveryEntity } from './broadcast.entity.js';
+import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import { isTerminal, Transition, transition } from './delivery-state-machine.js';
+
+/** Device events are applied in batches: this many, or whatever arrived within the delay. */
+const INGEST_BATCH = 2000;
+const INGEST_DELAY_MS = 10;
+
+export interface EventWithTime {
+  deviceId: string;
+  message: DeliveryEvent;
+  receivedAt: number;
+}
+
+/** A buffered event and the promise its device's PUBACK waits for. */
+export interface QueuedEvent extends EventWithTime {
+  stored: () => void;
+  failed: (err: Error) => void;
+}
+
+/**
+ * Device delivery events in: buffered, checked against the state machine and applied through the
+ * ledger a batch at a time; each device's PUBACK waits until its event is stored.
+ */
+@Injectable()
+export class DeliveryIngest {
+  private readonly logger = new Logger('dispatch');
+  private readonly refusals = new ThrottledLog(this.logger);
+  private buffer: QueuedEvent[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private ingesting: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly repo: BroadcastsRepository,
+    private readonly ledger: DeliveryLedger,
+    private readonly metrics: MetricsService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Buffers a device event; resolves once the batch it joined is committed (the event applied, or
+   * refused and counted), and rejects if it could not be stored. The device's PUBACK waits for it.
+   */
+  enqueue(e: EventWithTime): Promise<void> {
+    return new Promise((stored, failed) => {
+      const { deviceId, message, receivedAt } = e;
+      this.buffer.push({ deviceId, message, receivedAt, stored, failed });
+      if (this.buffer.length >= INGEST_BATCH) void this.flushEvents();
+      else this.flushTimer ??= setTimeout(() => void this.flushEvents(), INGEST_DELAY_MS);
+    });
+  }
+
+  /** Applies every buffered device event (in arrival order) in one transaction. */
+  flushEvents(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const run = this.ingesting.then(async () => {
+      while (this.buffer.length) await this.ingestQueued(this.buffer.splice(0, INGEST_BATCH));
+    });
+    this.ingesting = run;
+    return run;
+  }
+
+  /**
+   * Ingests a batch and settles its events. A batch that fails is tried again event by event, so
+   * one event the database refuses holds back no other device's confirmation; what still fails is
+   * left unacknowledged (its device sends it again after the broker closes its connection).
+   */
+  protected async ingestQueued(batch: QueuedEvent[]): Promise<void> {
+    try {
+      await this.ingest(batch);
+      for (const e of batch) e.stored();
+      return;
+    } catch (err) {
+      if (batch.length === 1) {
+        this.logger.error(
+          `device=${batch[0].deviceId} delivery=${batch[0].message.deliveryId} event not applied: ${(err as Error).stack ?? err}`,
+        );
+        batch[0].failed(err as Error);
+        return;
+      }
+      this.logger.error(
+        `${batch.length} delivery event(s) not applied together, trying each alone: ${(err as Error).message}`,
+      );
+    }
+    for (const e of batch) await this.ingestQueued([e]);
+  }
+
+  private async ingest(batch: EventWithTime[]): Promise<void> {
+    const rows = new Map(
+      (await this.repo.findDeliveries([...new Set(batch.map((e) => e.message.deliveryId))])).map(
+        (d) => [d.id, d],
+      ),
+    );
+    const broadcasts = new Map(
+      (await this.repo.findMany([...new Set([...rows.values()].map((d) => d.broadcastId))])).map(
+        (b) => [b.id, b],
+      ),
+    );
+    const now = this.clock.now().getTime();
+    const changes: DeliveryChange[] = [];
+    for (const { deviceId, message, receivedAt } of batch) {
+      const d = rows.get(message.deliveryId);
+      if (!d) {
+        this.refuse(
+          'unknown',
+          deviceId,
+          `device=${deviceId} reported delivery=${message.deliveryId}, which does not exist`,
+          now,
+        );
+        continue;
+      }
+      if (d.deviceId !== deviceId) {
+        this.refuse(
+          'foreign',
+          deviceId,
+          `device=${deviceId} reported delivery=${d.id} of device=${d.deviceId}; refused`,
+          now,
+        );
+        continue;
+      }
+      const b = broadcasts.get(d.broadcastId)!;
+      const sameRun = message.resume === undefined ? undefined : message.resume === d.resumes;
+      const result: Transition =
+        sameRun === false
+          ? { ok: false, reason: 'stale' }
+          : transition(
+              d.state,
+              { kind: 'device', state: message.state },
+              {
+                broadcastOpen: b.status === 'active' && receivedAt < b.expiresAt,
+                sameRun,
+                resumes: d.resumes,
+                maxResumes: this.config.broadcasts.maxResumes,
+              },
+            );
+      if (!result.ok) {
+        // A download reporting its progress says `downloading` again: not a duplicate to warn of.
+        if (result.reason === 'duplicate' && message.progressPct !== undefined) {
+          this.metrics.deliveryEvents.inc({ result: 'progress' });
+          continue;
+        }
+        this.metrics.deliveryEvents.inc({ result: result.reason });
+        if (result.reason !== 'duplicate') {
+          this.refusals.warn(
+            `${result.reason}:${deviceId}`,
+            `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} is ${result.reason}; ignored`,
+            now,
+          );
+        }
+        continue;
+      }
+      this.metrics.deliveryEvents.inc({ result: 'applied' });
+      for (const step of result.skipped)
+        this.metrics.deliveryAnomalies.inc({ kind: `skipped_${step}` });
+      const anomaly = result.skipped.length ? `skipped ${result.skipped.join(', ')}` : null;
+      if (anomaly)
+        this.refusals.warn(
+          `anomaly:${deviceId}`,
+          `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} ${anomaly}; accepted`,
+          now,
+        );
+      const patch: Partial<DeliveryEntity> = {
+        state: result.next,
+        updatedAt: receivedAt,
+        reason: this.reasonAfter(d, message, result.next),
+      };
+      if (result.next !== 'pending' && !d.receivedAt && !isTerminal(result.next))
+        patch.receivedAt = receivedAt;
+      // The first `playing` is the time to first sound; a resumption does not move it.
+      if (result.next === 'playing' && d.startedAt === null) patch.startedAt = receivedAt;
+      if (result.next === 'played') patch.playedAt = receivedAt;
+      // Heard from: no resend needed; a preempted delivery is resumed right away.
+      patch.nextSendAt = result.next === 'pending' ? now : null;
+      if (result.next === 'pending') patch.resumes = d.resumes + 1;
+      changes.push({
+        id: d.id,
+        expect: d.state,
+        patch,
+        of: d,
+        event: {
+          deliveryId: d.id,
+          fromState: d.state,
+          toState: result.next,
+          source: 'mqtt',
+          deviceTs: message.ts,
+          serverTs: receivedAt,
+          reason: patch.reason ?? null,
+          anomaly,
+        },
+      });
+      Object.assign(d, patch);
+    }
+    await this.ledger.commit(changes, now);
+  }
+  /**
+   * A delivery's reason after a device event: why it failed, was refused or was interrupted; none
+   * once it moves on (an interruption that was resumed and played is no longer its story).
+   */
+  private reasonAfter(
+    d: DeliveryEntity,
+    message: DeliveryEvent,
+    next: DeliveryState,
+  ): string | null {
+    if (message.state === 'preempted') {
+      if (next === 'failed')
+        return `interrupted ${d.resumes + 1} times by more urgent broadcasts; not resumed again`;
+      return message.reason ?? 'interrupted by a more urgent broadcast';
+    }
+    if (next === 'failed' || next === 'rejected') return message.reason ?? message.state;
+    return null;
+  }
+
+  private refuse(
+    result: 'unknown' | 'foreign',
+    deviceId: string,
+    message: string,
+    now: number,
+  ): void {
+    this.metrics.deliveryEvents.inc({ result });
+    this.refusals.warn(`${result}:${deviceId}`, message, now);
+  }
+}
