@@ -47,8 +47,13 @@ interface DispatchWrite {
 }
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
-const INGEST_BATCH = 2000;
+const INGEST_BATCH = 1000;
 const INGEST_DELAY_MS = 10;
+/**
+ * A backlog of batches gives the event loop a turn once this much time has gone on them, so a
+ * dispatch (an emergency) arriving meanwhile is not held until the whole backlog is stored.
+ */
+const INGEST_SLICE_MS = 20;
 const SEND_BATCH = 5000;
 /** A cancel re-reads what is still open this many times at most (each race costs one round). */
 const CANCEL_ROUNDS = 5;
@@ -842,7 +847,15 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
     const run = this.ingesting.then(async () => {
       // The benchmark's baseline (BENCH_BASELINE=per-event-ingest): one transaction per event.
       const size = this.config.broadcasts.baseline.perEventIngest ? 1 : INGEST_BATCH;
-      while (this.buffer.length) await this.ingestQueued(this.buffer.splice(0, size));
+      // better-sqlite3 answers synchronously: without a yield the whole backlog is one macrotask.
+      let sliceStart = performance.now();
+      while (this.buffer.length) {
+        await this.ingestQueued(this.buffer.splice(0, size));
+        if (this.buffer.length && performance.now() - sliceStart >= INGEST_SLICE_MS) {
+          await new Promise((turn) => setImmediate(turn));
+          sliceStart = performance.now();
+        }
+      }
     });
     this.ingesting = run;
     return run;
@@ -875,17 +888,18 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
 
   private async ingest(batch: EventWithTime[]): Promise<void> {
     const rows = new Map(
-      (await this.repo.findDeliveries([...new Set(batch.map((e) => e.message.deliveryId))])).map(
-        (d) => [d.id, d],
-      ),
+      (
+        await this.repo.deliveriesToIngest([...new Set(batch.map((e) => e.message.deliveryId))])
+      ).map((d) => [d.id, d]),
     );
-    const broadcasts = new Map(
-      (await this.repo.findMany([...new Set([...rows.values()].map((d) => d.broadcastId))])).map(
-        (b) => [b.id, b],
-      ),
-    );
+    const broadcasts = await this.repo.openWindows([
+      ...new Set([...rows.values()].map((d) => d.broadcastId)),
+    ]);
     const now = this.clock.now().getTime();
     const changes: DeliveryChange[] = [];
+    // Counted once per result at the end: a labelled counter costs a lookup per increment.
+    const results = new Map<string, number>();
+    const count = (result: string) => results.set(result, (results.get(result) ?? 0) + 1);
     for (const { deviceId, message, receivedAt } of batch) {
       const d = rows.get(message.deliveryId);
       if (!d) {
@@ -924,10 +938,10 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       if (!result.ok) {
         // A download reporting its progress says `downloading` again: not a duplicate to warn of.
         if (result.reason === 'duplicate' && message.progressPct !== undefined) {
-          this.metrics.deliveryEvents.inc({ result: 'progress' });
+          count('progress');
           continue;
         }
-        this.metrics.deliveryEvents.inc({ result: result.reason });
+        count(result.reason);
         if (result.reason !== 'duplicate') {
           this.refusals.warn(
             `${result.reason}:${deviceId}`,
@@ -937,13 +951,15 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
         }
         continue;
       }
-      this.metrics.deliveryEvents.inc({ result: 'applied' });
+      count('applied');
       for (const step of result.skipped)
         this.metrics.deliveryAnomalies.inc({ kind: `skipped_${step}` });
       const anomaly = result.skipped.length ? `skipped ${result.skipped.join(', ')}` : null;
+      // Keyed by what was skipped, not by device: a fleet whose firmware skips a step would
+      // otherwise write a line per device, synchronously, in the middle of the batch.
       if (anomaly)
         this.refusals.warn(
-          `anomaly:${deviceId}`,
+          `anomaly:${message.state}:${anomaly}`,
           `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} ${anomaly}; accepted`,
           now,
         );
@@ -978,6 +994,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
       });
       Object.assign(d, patch);
     }
+    for (const [result, n] of results) this.metrics.deliveryEvents.inc({ result }, n);
     await this.commit(changes, now);
   }
 
@@ -988,7 +1005,7 @@ export class BroadcastDispatcher implements BeforeApplicationShutdown {
    * once it moves on (an interruption that was resumed and played is no longer its story).
    */
   private reasonAfter(
-    d: DeliveryEntity,
+    d: Pick<DeliveryEntity, 'resumes'>,
     message: DeliveryEvent,
     next: DeliveryState,
   ): string | null {
