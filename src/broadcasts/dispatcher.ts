@@ -47,7 +47,7 @@ interface DispatchWrite {
 }
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
-const INGEST_BATCH = 1000;
+const INGEST_BATCH = 500;
 const INGEST_DELAY_MS = 10;
 /**
  * A backlog of batches gives the event loop a turn once this much time has gone on them, so a
