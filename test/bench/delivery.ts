@@ -117,20 +117,9 @@ export interface FanoutRound {
   api: number;
   /** Devices that got the command more than once (resent after the ack timeout). */
   resent: number;
-  /**
-   * The server's part, from its dispatch log line: preparing and saving the deliveries, then
-   * handing the commands to the broker (NaN if the line was not seen). What is left of `p99` after
-   * them is the devices (on the same cores) reading their commands.
-   */
-  savedMs: number;
-  publishedMs: number;
 }
 
-const dispatchLines = new WeakMap<Stage, string[]>();
-
 export async function fanoutRound(stage: Stage): Promise<FanoutRound> {
-  if (!dispatchLines.has(stage))
-    dispatchLines.set(stage, stage.server.watch(/level=I dispatched: /));
   const t0 = hrnow();
   const id = await createBroadcast(stage);
   const api = hrnow() - t0;
@@ -138,12 +127,8 @@ export async function fanoutRound(stage: Stage): Promise<FanoutRound> {
   await completed(stage, id);
   const times = await stage.fleet.times(id);
   const { resent } = checkExactlyOnce(stage, id, times.commands);
-  const line = dispatchLines.get(stage)?.find((l) => l.includes(`broadcast=${id} `));
-  const split = line && /saved in (\d+) ms, handed to the broker in (\d+) ms/.exec(line);
   return {
     resent,
-    savedMs: split ? Number(split[1]) : NaN,
-    publishedMs: split ? Number(split[2]) : NaN,
     p50: percentile(times.firstReceived, 0.5) - t0,
     p99: percentile(times.firstReceived, 0.99) - t0,
     p100: Math.max(...times.firstReceived) - t0,

@@ -287,8 +287,6 @@ async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folde
           p100: m(r.ours as never, 'p100'),
           played: m(r.ours as never, 'played'),
           api: m(r.ours as never, 'api'),
-          savedMs: m(r.ours as never, 'savedMs'),
-          publishedMs: m(r.ours as never, 'publishedMs'),
           resent: maxOf(r.ours.map((x) => x.resent)),
         },
         baseline: {
@@ -297,8 +295,6 @@ async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folde
           p100: m(r.baseline as never, 'p100'),
           played: m(r.baseline as never, 'played'),
           api: m(r.baseline as never, 'api'),
-          savedMs: m(r.baseline as never, 'savedMs'),
-          publishedMs: m(r.baseline as never, 'publishedMs'),
           resent: maxOf(r.baseline.map((x) => x.resent)),
         },
         raw: r,
@@ -312,8 +308,6 @@ async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folde
           ['100%', 'p100'],
           ['all played', 'played'],
           ['API call', 'api'],
-          ['saved', 'savedMs'],
-          ['to broker', 'publishedMs'],
         ] as const
       ).map(([header, k]) => lowerIsBetter<Figures>(header, (x) => x[k], fmtMs));
       summaries.push(
