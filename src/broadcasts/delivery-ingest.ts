@@ -11,8 +11,13 @@ import { DeliveryLedger } from './delivery-ledger.js';
 import { isTerminal, Transition, transition } from './delivery-state-machine.js';
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
-const INGEST_BATCH = 2000;
+const INGEST_BATCH = 500;
 const INGEST_DELAY_MS = 10;
+/**
+ * A backlog of batches gives the event loop a turn once this much time has gone on them, so a
+ * dispatch (an emergency) arriving meanwhile is not held until the whole backlog is stored.
+ */
+const INGEST_SLICE_MS = 20;
 
 export interface EventWithTime {
   deviceId: string;
@@ -64,7 +69,15 @@ export class DeliveryIngest {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const run = this.ingesting.then(async () => {
-      while (this.buffer.length) await this.ingestQueued(this.buffer.splice(0, INGEST_BATCH));
+      // better-sqlite3 answers synchronously: without a yield the whole backlog is one macrotask.
+      let sliceStart = performance.now();
+      while (this.buffer.length) {
+        await this.ingestQueued(this.buffer.splice(0, INGEST_BATCH));
+        if (this.buffer.length && performance.now() - sliceStart >= INGEST_SLICE_MS) {
+          await new Promise((turn) => setImmediate(turn));
+          sliceStart = performance.now();
+        }
+      }
     });
     this.ingesting = run;
     return run;
@@ -97,17 +110,18 @@ export class DeliveryIngest {
 
   private async ingest(batch: EventWithTime[]): Promise<void> {
     const rows = new Map(
-      (await this.repo.findDeliveries([...new Set(batch.map((e) => e.message.deliveryId))])).map(
-        (d) => [d.id, d],
-      ),
+      (
+        await this.repo.deliveriesToIngest([...new Set(batch.map((e) => e.message.deliveryId))])
+      ).map((d) => [d.id, d]),
     );
-    const broadcasts = new Map(
-      (await this.repo.findMany([...new Set([...rows.values()].map((d) => d.broadcastId))])).map(
-        (b) => [b.id, b],
-      ),
-    );
+    const broadcasts = await this.repo.openWindows([
+      ...new Set([...rows.values()].map((d) => d.broadcastId)),
+    ]);
     const now = this.clock.now().getTime();
     const changes: DeliveryChange[] = [];
+    // Counted once per result at the end: a labelled counter costs a lookup per increment.
+    const results = new Map<string, number>();
+    const count = (result: string) => results.set(result, (results.get(result) ?? 0) + 1);
     for (const { deviceId, message, receivedAt } of batch) {
       const d = rows.get(message.deliveryId);
       if (!d) {
@@ -146,10 +160,10 @@ export class DeliveryIngest {
       if (!result.ok) {
         // A download reporting its progress says `downloading` again: not a duplicate to warn of.
         if (result.reason === 'duplicate' && message.progressPct !== undefined) {
-          this.metrics.deliveryEvents.inc({ result: 'progress' });
+          count('progress');
           continue;
         }
-        this.metrics.deliveryEvents.inc({ result: result.reason });
+        count(result.reason);
         if (result.reason !== 'duplicate') {
           this.refusals.warn(
             `${result.reason}:${deviceId}`,
@@ -159,13 +173,15 @@ export class DeliveryIngest {
         }
         continue;
       }
-      this.metrics.deliveryEvents.inc({ result: 'applied' });
+      count('applied');
       for (const step of result.skipped)
         this.metrics.deliveryAnomalies.inc({ kind: `skipped_${step}` });
       const anomaly = result.skipped.length ? `skipped ${result.skipped.join(', ')}` : null;
+      // Keyed by what was skipped, not by device: a fleet whose firmware skips a step would
+      // otherwise write a line per device, synchronously, in the middle of the batch.
       if (anomaly)
         this.refusals.warn(
-          `anomaly:${deviceId}`,
+          `anomaly:${message.state}:${anomaly}`,
           `device=${deviceId} delivery=${d.id}: ${message.state} after ${d.state} ${anomaly}; accepted`,
           now,
         );
@@ -200,14 +216,16 @@ export class DeliveryIngest {
       });
       Object.assign(d, patch);
     }
+    for (const [result, n] of results) this.metrics.deliveryEvents.inc({ result }, n);
     await this.ledger.commit(changes, now);
   }
+
   /**
    * A delivery's reason after a device event: why it failed, was refused or was interrupted; none
    * once it moves on (an interruption that was resumed and played is no longer its story).
    */
   private reasonAfter(
-    d: DeliveryEntity,
+    d: Pick<DeliveryEntity, 'resumes'>,
     message: DeliveryEvent,
     next: DeliveryState,
   ): string | null {

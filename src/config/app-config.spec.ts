@@ -198,15 +198,17 @@ describe('localDeviceBrokerUrl (where the fleet connects)', () => {
   });
 });
 
-describe('README, "Configuration"', () => {
-  const readme = readFileSync(
-    fileURLToPath(new URL('../../../README.md', import.meta.url)),
-    'utf8',
-  );
-  const section = readme.slice(
-    readme.indexOf('## Configuration'),
-    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
-  );
+describe('README "Configuration" and docs/operations.md "Configuration: every variable"', () => {
+  const sectionOf = (file: string, heading: string) => {
+    const text = readFileSync(fileURLToPath(new URL(`../../../${file}`, import.meta.url)), 'utf8');
+    const start = text.indexOf(heading);
+    assert.ok(start >= 0, `${file} has no "${heading}"`);
+    const end = text.indexOf('\n## ', start + 1);
+    return text.slice(start, end < 0 ? undefined : end);
+  };
+  const section =
+    sectionOf('README.md', '## Configuration') +
+    sectionOf('docs/operations.md', '## Configuration: every variable');
   const names = Object.keys(ENV_SCHEMA.properties);
 
   it('lists every variable of the schema', () => {

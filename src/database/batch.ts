@@ -35,9 +35,31 @@ export function rawSql<T extends ObjectLiteral>(m: EntityManager, entity: Entity
     /** The quoted column name of an entity property. */
     column: (property: string) => quote(columnOf(property).databaseName),
     placeholder: postgres ? (i: number) => `$${i}` : (_i: number) => '?',
+    /**
+     * `IN` over a list bound as one parameter (the i-th; bind it with `list`), so the statement's
+     * text is the same for any number of values and stays in the driver's statement cache.
+     */
+    inList: postgres
+      ? (i: number) => `= ANY($${i})`
+      : (_i: number) => 'IN (SELECT value FROM json_each(?))',
+    list: postgres ? (values: string[]) => values : (values: string[]) => JSON.stringify(values),
     value: (v: unknown) => (v === undefined ? null : !postgres && typeof v === 'boolean' ? +v : v),
   };
 }
+
+/**
+ * SQLite: rows bound as one parameter, a JSON array of arrays, and read back as a table of
+ * `width` columns (`c0`, `c1`…). The statement's text is then the same for any number of rows, so
+ * the driver prepares it once: a multi-row VALUES of a few thousand parameters took longer to
+ * prepare than to run, every time, and pushed the hot statements out of the statement cache.
+ * (Times, the only numbers written, stay exact in JSON: epoch ms are far below 2^53.)
+ */
+function jsonRows(width: number): string {
+  const columns = Array.from({ length: width }, (_, i) => `json_extract(value, '$[${i}]')`);
+  return `SELECT ${columns.join(', ')} FROM json_each(?)`;
+}
+
+const isSqlite = (m: EntityManager) => m.connection.options.type !== 'postgres';
 
 /** The SQL type to cast a bound value to, so PostgreSQL knows it inside VALUES (SQLite: affinity). */
 function sqlType(column: ColumnMetadata): string {
@@ -59,6 +81,15 @@ export async function insertMany<T extends ObjectLiteral>(
   const { md, table, placeholder, value } = rawSql(m, entity);
   const columns = md.columns.filter((c) => !c.isGenerated);
   const names = columns.map((c) => quote(c.databaseName)).join(', ');
+  if (isSqlite(m)) {
+    for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
+      const tuples = chunk.map((row) => columns.map((c) => value(row[c.propertyName as keyof T])));
+      await m.query(`INSERT INTO ${table} (${names}) ${jsonRows(columns.length)}`, [
+        JSON.stringify(tuples),
+      ]);
+    }
+    return;
+  }
   for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
     const params: unknown[] = [];
     const tuples = chunk.map(
@@ -131,19 +162,24 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
     const vNames = ['k', ...guards.map((_, i) => `g${i}`), ...columns.map((_, i) => `c${i}`)];
     for (const chunk of chunks(group, Math.floor(MAX_PARAMS / width))) {
       const params: unknown[] = [];
-      const tuples = chunk.map((u) => {
-        const values = [
-          u.key,
-          ...guards.map((g) => u.guard[g as keyof T]),
-          ...props.map((p) => u.patch[p as keyof T]),
-        ];
-        return `(${values
-          .map((v, i) => {
-            params.push(value(v));
-            return `CAST(${placeholder(params.length)} AS ${types[i]})`;
-          })
-          .join(', ')})`;
-      });
+      const tuples = chunk.map((u) => [
+        u.key,
+        ...guards.map((g) => u.guard[g as keyof T]),
+        ...props.map((p) => u.patch[p as keyof T]),
+      ]);
+      const source = isSqlite(m)
+        ? (params.push(JSON.stringify(tuples.map((t) => t.map(value)))), jsonRows(width))
+        : `VALUES ${tuples
+            .map(
+              (values) =>
+                `(${values
+                  .map((v, i) => {
+                    params.push(value(v));
+                    return `CAST(${placeholder(params.length)} AS ${types[i]})`;
+                  })
+                  .join(', ')})`,
+            )
+            .join(', ')}`;
       const set = columns.length
         ? columns.map((c, i) => `${quote(c.databaseName)} = v.c${i}`).join(', ')
         : `${quote(guardColumns[0].databaseName)} = v.g0`;
@@ -151,7 +187,7 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
         .map((c, i) => `t.${quote(c.databaseName)} = v.g${i}`)
         .join(' AND ');
       const sql =
-        `WITH v (${vNames.join(', ')}) AS (VALUES ${tuples.join(', ')}) ` +
+        `WITH v (${vNames.join(', ')}) AS (${source}) ` +
         `UPDATE ${table} AS t SET ${set} FROM v ` +
         `WHERE t.${quote(keyColumn.databaseName)} = v.k AND ${where} ` +
         `RETURNING ${quote(keyColumn.databaseName)} AS k`;
@@ -164,4 +200,53 @@ export async function updateManyGuarded<T extends ObjectLiteral>(
     }
   }
   return updated;
+}
+
+/**
+ * INSERT … ON CONFLICT (key) DO UPDATE of many rows as plain SQL (SQLite and PostgreSQL both run
+ * it): every column but the key takes the new row's value. TypeORM's `upsert()` builds each row
+ * through its query builder, a long block of the event loop for thousands of rows.
+ */
+export async function upsertMany<T extends ObjectLiteral>(
+  m: EntityManager,
+  entity: EntityTarget<T>,
+  keyProperty: keyof T & string,
+  rows: Partial<T>[],
+): Promise<void> {
+  if (!rows.length) return;
+  const { md, table, columnOf, placeholder, value } = rawSql(m, entity);
+  const columns = md.columns.filter((c) => !c.isGenerated);
+  const key = quote(columnOf(keyProperty).databaseName);
+  const names = columns.map((c) => quote(c.databaseName));
+  const set = names
+    .filter((n) => n !== key)
+    .map((n) => `${n} = excluded.${n}`)
+    .join(', ');
+  if (isSqlite(m)) {
+    for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
+      const tuples = chunk.map((row) => columns.map((c) => value(row[c.propertyName as keyof T])));
+      // `WHERE true`: without it SQLite reads ON CONFLICT as part of the SELECT's join.
+      await m.query(
+        `INSERT INTO ${table} (${names.join(', ')}) ${jsonRows(columns.length)} WHERE true ON CONFLICT (${key}) DO UPDATE SET ${set}`,
+        [JSON.stringify(tuples)],
+      );
+    }
+    return;
+  }
+  for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
+    const params: unknown[] = [];
+    const tuples = chunk.map(
+      (row) =>
+        `(${columns
+          .map((c) => {
+            params.push(value(row[c.propertyName as keyof T]));
+            return placeholder(params.length);
+          })
+          .join(', ')})`,
+    );
+    await m.query(
+      `INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${key}) DO UPDATE SET ${set}`,
+      params,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
-import { chunks } from '../database/batch.js';
+import { chunks, upsertMany } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { DeviceEntity } from './device.entity.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './presence.entity.js';
@@ -68,9 +68,7 @@ export class PresenceRepository {
     // In device order, so two servers writing the same devices' presence queue, not deadlock.
     const sorted = [...rows].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
     await this.writes.run(async (m) => {
-      for (const chunk of chunks(sorted, 200)) {
-        await m.upsert(DevicePresenceEntity, chunk, { conflictPaths: ['deviceId'] });
-      }
+      await upsertMany(m, DevicePresenceEntity, 'deviceId', sorted);
       // In order, as runs of one kind: opens are inserted together; a run of closes is one
       // UPDATE … IN per (time, reason) — 10,000 devices going offline at a restart were 10,000
       // single-row updates (seconds of the 10-second shutdown budget), now about twenty.

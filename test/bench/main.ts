@@ -2,7 +2,7 @@
  * `npm run bench`: the real server (child process) and the device agent fleet (another child
  * process), each scenario as alternating rounds of ours and a baseline (A B A B…, one warm-up,
  * the median of `--rounds`). Prints a table and appends one JSON line per scenario and size to
- * test/bench/results/<date>.jsonl. See README.md, "Performance".
+ * test/bench/results/<date>.jsonl. See docs/performance.md.
  *
  *   npm run bench                                     every scenario at the default sizes
  *   npm run bench -- --scenario fanout --devices 10000 --rounds 7
