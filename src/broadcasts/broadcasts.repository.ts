@@ -263,6 +263,11 @@ export class BroadcastsRepository {
 
   // ---- deliveries ----
 
+  /** Deliveries by id, as entities (tests look rows up by id). */
+  findDeliveries(ids: string[]): Promise<DeliveryEntity[]> {
+    return ids.length ? this.deliveries.findBy({ id: In(ids) }) : Promise.resolve([]);
+  }
+
   /**
    * What applying device events needs of their deliveries, as plain rows from one cached
    * statement: hydrating entities through the query builder was most of an ingest batch's reads.
