@@ -60,9 +60,8 @@ export class BroadcastFactsRepository {
    * The grouped facts of a broadcast, for all its villages or these. Once a broadcast is settled
    * (completed, cancelled or expired, with no delivery left open) its deliveries never change
    * again: a delivery that ended stays ended, in every server process. So its facts are grouped
-   * once and then served from memory; grouping a 100,000-device broadcast reads 100,000 index
-   * entries (~60 ms in SQLite here), which the coverage page and the status board would
-   * otherwise pay on every request. Open broadcasts are grouped on each request.
+   * once and then served from memory; grouping a big broadcast reads an index entry per device,
+   * which the coverage page and the status board would otherwise pay on every request. Open broadcasts are grouped on each request.
    */
   async factsOf(
     header: BroadcastHeader,

@@ -43,8 +43,8 @@ export class BroadcastHistoryRepository {
   ): Promise<{ broadcastId: string; villageCode: string }[]> {
     const out: { broadcastId: string; villageCode: string }[] = [];
     for (const ids of chunks(broadcastIds, 500)) {
-      // Plain rows: the board reads 20 broadcasts' pairs (20,000 in a 1,000-village county) per
-      // request, and making an entity of each was ~1 ms of it.
+      // Plain rows: the board reads every pair of its latest broadcasts per request, and making
+      // an entity of each would be a visible share of it.
       out.push(
         ...(await this.villages
           .createQueryBuilder('bv')

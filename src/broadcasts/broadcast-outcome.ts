@@ -1,7 +1,7 @@
 /**
  * What came of a broadcast (pure): its outcome, and how long after its start shares of its targeted
- * villages first sounded and had it played through. The dispatcher stores both when a broadcast
- * ends; coverage computes the milestones of a running one the same way.
+ * villages first sounded and had it played through. The delivery ledger stores both when a
+ * broadcast ends; coverage computes the milestones of a running one the same way.
  */
 import type { BroadcastOutcome, BroadcastStatus } from './broadcast.entity.js';
 

@@ -12,6 +12,7 @@ import {
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
 import { BroadcastFactsRepository } from './broadcast-facts.repository.js';
+import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
 import { BroadcastHistoryRepository } from './broadcast-history.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
@@ -40,6 +41,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
   controllers: [BroadcastsController],
   providers: [
     BroadcastsRepository,
+    BroadcastReadsRepository,
     BroadcastFactsRepository,
     BroadcastHistoryRepository,
     BroadcastsService,

@@ -367,8 +367,8 @@ export class BroadcastsRepository {
   async applyChanges(changes: DeliveryChange[]): Promise<Set<string>> {
     const applied = new Set<string>();
     if (!changes.length) return applied;
-    // One statement per set of patched columns (not one per delivery): 10,000 acks are a few
-    // statements, measured by `npm run bench -- --scenario ingest`.
+    // One statement per set of patched columns (not one per delivery): a batch of acks is a few
+    // statements.
     // Successive changes of one delivery in a batch (received, then played…) each expect the state
     // the one before left: fold them into one update with all their events.
     const folded = new Map<
@@ -434,93 +434,5 @@ export class BroadcastsRepository {
     const out = new Set<string>();
     for (const id of broadcastIds) if (await hasOpenDelivery(this.deliveries, id)) out.add(id);
     return out;
-  }
-
-  async countsByState(
-    broadcastIds: string[],
-  ): Promise<Map<string, Partial<Record<DeliveryState, number>>>> {
-    const out = new Map<string, Partial<Record<DeliveryState, number>>>();
-    if (!broadcastIds.length) return out;
-    // Answered from IDX_deliveries_broadcast_state (broadcast_id, state): an index-only group count.
-    const rows = await this.deliveries
-      .createQueryBuilder('d')
-      .select('d.broadcast_id', 'broadcastId')
-      .addSelect('d.state', 'state')
-      .addSelect('COUNT(*)', 'n')
-      .where('d.broadcast_id IN (:...ids)', { ids: broadcastIds })
-      .groupBy('d.broadcast_id')
-      .addGroupBy('d.state')
-      .getRawMany<{ broadcastId: string; state: DeliveryState; n: string | number }>();
-    for (const r of rows) {
-      const counts = out.get(r.broadcastId) ?? {};
-      counts[r.state] = Number(r.n);
-      out.set(r.broadcastId, counts);
-    }
-    return out;
-  }
-
-  async villageCount(broadcastIds: string[]): Promise<Map<string, number>> {
-    if (!broadcastIds.length) return new Map();
-    const rows = await this.villages
-      .createQueryBuilder('v')
-      .select('v.broadcast_id', 'broadcastId')
-      .addSelect('COUNT(*)', 'n')
-      .where('v.broadcast_id IN (:...ids)', { ids: broadcastIds })
-      .groupBy('v.broadcast_id')
-      .getRawMany<{ broadcastId: string; n: string | number }>();
-    return new Map(rows.map((r) => [r.broadcastId, Number(r.n)]));
-  }
-
-  isVillageTargeted(broadcastId: string, villageCode: string): Promise<boolean> {
-    return this.villages.existsBy({ broadcastId, villageCode });
-  }
-
-  listDeliveries(
-    broadcastId: string,
-    filter: { state?: DeliveryState; village?: string },
-    limit: number,
-    offset: number,
-  ): Promise<[DeliveryEntity[], number]> {
-    const where: Record<string, unknown> = { broadcastId };
-    if (filter.state) where.state = filter.state;
-    if (filter.village) where.villageCode = filter.village;
-    return this.deliveries.findAndCount({
-      where,
-      order: { villageCode: 'ASC', deviceId: 'ASC' },
-      take: limit,
-      skip: offset,
-    });
-  }
-
-  findDelivery(broadcastId: string, id: string): Promise<DeliveryEntity | null> {
-    return this.deliveries.findOneBy({ broadcastId, id });
-  }
-
-  eventsOf(deliveryId: string): Promise<DeliveryEventEntity[]> {
-    return this.events.find({ where: { deliveryId }, order: { id: 'ASC' } });
-  }
-
-  openResendOf(originalId: string): Promise<BroadcastEntity | null> {
-    return this.broadcasts.findOneBy({
-      resendOf: originalId,
-      status: In(['scheduled', 'dispatching', 'active']),
-    });
-  }
-
-  /** Whether some scheduled, dispatching or active broadcast plays this clip. */
-  async liveBroadcastOfClip(clipId: string): Promise<BroadcastEntity | null> {
-    return this.broadcasts.findOneBy({
-      clipId,
-      status: In(['scheduled', 'dispatching', 'active']),
-    });
-  }
-
-  /** Broadcasts created by a schedule firing (for the exactly-once guard). */
-  findByRequestKey(requestKey: string): Promise<BroadcastEntity | null> {
-    return this.broadcasts.findOneBy({ requestKey });
-  }
-
-  findByFiring(scheduleId: string, fireAt: number): Promise<BroadcastEntity | null> {
-    return this.broadcasts.findOneBy({ scheduleId, fireAt });
   }
 }

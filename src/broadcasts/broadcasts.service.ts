@@ -21,6 +21,7 @@ import { VillagesService } from '../villages/villages.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
 import { BroadcastEntity } from './broadcast.entity.js';
+import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
 import { toBroadcastDto, toDeliveryDto, toDeliveryEventDto } from './broadcast-dto.js';
@@ -60,6 +61,7 @@ export class BroadcastsService implements OnModuleInit {
 
   constructor(
     private readonly repo: BroadcastsRepository,
+    private readonly reads: BroadcastReadsRepository,
     private readonly dispatcher: BroadcastDispatcher,
     private readonly clips: ClipsService,
     private readonly villages: VillagesService,
@@ -72,7 +74,7 @@ export class BroadcastsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.clips.registerUsageCheck(async (clipId) => {
-      const b = await this.repo.liveBroadcastOfClip(clipId);
+      const b = await this.reads.liveBroadcastOfClip(clipId);
       return b ? `broadcast ${b.id} ("${b.title}") is ${b.status}` : null;
     });
   }
@@ -96,7 +98,7 @@ export class BroadcastsService implements OnModuleInit {
     const now = this.clock.now().getTime();
     const requestKey = options.idempotency ? requestKeyOf(options.idempotency) : null;
     if (requestKey) {
-      const earlier = await this.repo.findByRequestKey(requestKey);
+      const earlier = await this.reads.findByRequestKey(requestKey);
       if (earlier) return this.repeated(earlier, request);
     }
     await this.validateTarget(request.target);
@@ -156,7 +158,7 @@ export class BroadcastsService implements OnModuleInit {
       await this.repo.insert(b);
     } catch (err) {
       // The same request twice at once: the first one in made it.
-      const earlier = requestKey && (await this.repo.findByRequestKey(requestKey));
+      const earlier = requestKey && (await this.reads.findByRequestKey(requestKey));
       if (earlier) return this.repeated(earlier, request);
       throw err;
     }
@@ -193,7 +195,7 @@ export class BroadcastsService implements OnModuleInit {
 
   /** A resend of this broadcast that is still scheduled, being sent or playing, if any. */
   async openResendOf(id: string): Promise<{ id: string; status: string } | null> {
-    const open = await this.repo.openResendOf(id);
+    const open = await this.reads.openResendOf(id);
     return open && { id: open.id, status: open.status };
   }
 
@@ -221,7 +223,7 @@ export class BroadcastsService implements OnModuleInit {
    * what is still uncovered, since the first resend itself changes nothing about the original.
    */
   async findRequested(idempotency: { key: string; owner: string }): Promise<BroadcastDto | null> {
-    const earlier = await this.repo.findByRequestKey(requestKeyOf(idempotency));
+    const earlier = await this.reads.findByRequestKey(requestKeyOf(idempotency));
     return earlier ? this.get(earlier.id) : null;
   }
 
@@ -246,7 +248,7 @@ export class BroadcastsService implements OnModuleInit {
 
   /** The broadcast a schedule's firing made, if it made one. */
   async ofFiring(scheduleId: string, fireAt: number): Promise<BroadcastDto | null> {
-    const b = await this.repo.findByFiring(scheduleId, fireAt);
+    const b = await this.reads.findByFiring(scheduleId, fireAt);
     return b ? this.get(b.id) : null;
   }
 
@@ -274,7 +276,7 @@ export class BroadcastsService implements OnModuleInit {
   async deliveries(id: string, query: DeliveryQuery): Promise<Page<DeliveryDto>> {
     await this.require(id);
     const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.listDeliveries(
+    const [rows, total] = await this.reads.listDeliveries(
       id,
       { state: query.state, village: query.village },
       limit,
@@ -285,9 +287,9 @@ export class BroadcastsService implements OnModuleInit {
   }
 
   async deliveryEvents(broadcastId: string, deliveryId: string): Promise<DeliveryEventDto[]> {
-    if (!(await this.repo.findDelivery(broadcastId, deliveryId)))
+    if (!(await this.reads.findDelivery(broadcastId, deliveryId)))
       throw new NotFoundError('delivery', deliveryId);
-    return (await this.repo.eventsOf(deliveryId)).map(toDeliveryEventDto);
+    return (await this.reads.eventsOf(deliveryId)).map(toDeliveryEventDto);
   }
 
   /**
@@ -395,8 +397,8 @@ export class BroadcastsService implements OnModuleInit {
   private async toDtos(rows: BroadcastEntity[]): Promise<BroadcastDto[]> {
     const ids = rows.map((r) => r.id);
     const [counts, villages] = await Promise.all([
-      this.repo.countsByState(ids),
-      this.repo.villageCount(ids),
+      this.reads.countsByState(ids),
+      this.reads.villageCount(ids),
     ]);
     return rows.map((b) => toBroadcastDto(b, villages.get(b.id) ?? 0, counts.get(b.id) ?? {}));
   }

@@ -7,6 +7,7 @@ import { isoTime } from '../common/time.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastEntity, ManualConfirmationEntity } from './broadcast.entity.js';
+import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { ConfirmationsRepository } from './confirmations.repository.js';
 import { DeliveryLedger } from './delivery-ledger.js';
@@ -26,6 +27,7 @@ export class ConfirmationsService {
 
   constructor(
     private readonly repo: BroadcastsRepository,
+    private readonly reads: BroadcastReadsRepository,
     private readonly confirmations: ConfirmationsRepository,
     private readonly ledger: DeliveryLedger,
     private readonly devices: DevicesService,
@@ -91,7 +93,7 @@ export class ConfirmationsService {
         ]);
       villageCode = device.villageCode;
     }
-    if (!(await this.repo.isVillageTargeted(id, villageCode!))) {
+    if (!(await this.reads.isVillageTargeted(id, villageCode!))) {
       throw new ValidationFailedError([
         {
           field: input.device ? 'device' : 'village',

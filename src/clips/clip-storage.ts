@@ -104,8 +104,8 @@ export class ClipStorage {
 
   /**
    * Finished audio for serving. An emergency broadcast has every device fetch the same clip
-   * within seconds: it is read once and then served from memory (a `stat`, `open` and `close`
-   * per download cost ~18 s of CPU across the 10,000-device benchmark). Undefined when missing.
+   * within seconds: it is read once and then served from memory (not a `stat`, `open` and `close`
+   * per download). Undefined when missing.
    */
   async audio(sha256: string): Promise<StoredAudio | undefined> {
     const hit = this.cache.get(sha256);

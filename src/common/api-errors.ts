@@ -85,6 +85,9 @@ export function documentErrorCodes(
     description:
       'Stable machine-readable code: one of the `…ErrorCode` lists, or `HTTP_<status>` for a ' +
       'status none of them names',
-    anyOf: Object.keys(codes).map((name) => ({ $ref: getSchemaPath(name) })),
+    anyOf: [
+      ...Object.keys(codes).map((name) => ({ $ref: getSchemaPath(name) })),
+      { type: 'string', pattern: '^HTTP_\\d{3}$' },
+    ],
   };
 }

@@ -44,7 +44,7 @@ export function minuteOfDay(at: number, timeZone: string): number {
   return w.hour * 60 + w.minute;
 }
 
-// A county has a handful of distinct windows; the dispatcher asks once per delivery.
+// A county has a handful of distinct windows; the delivery sender asks once per delivery.
 const parsed = new Map<string, QuietHours | null>();
 
 /** Entries either cache keeps at most: villages can have any window, so the caches are bounded. */

@@ -465,7 +465,7 @@ export class CoverageService {
 
   /**
    * Broadcasts still running have no stored milestones yet: theirs are worked out now, the same
-   * way the dispatcher will store them when they end (there are few of them at any time).
+   * way the delivery ledger will store them when they end (there are few of them at any time).
    */
   private async withTimes(broadcasts: BroadcastHeader[]): Promise<BroadcastHeader[]> {
     return Promise.all(

@@ -161,7 +161,7 @@ export class DevicesTx {
     return this.m.find(DeviceEntity);
   }
 
-  /** Plain multi-row SQL: TypeORM's insert() costs ~100 µs a row, seconds in a large import. */
+  /** Plain multi-row SQL: TypeORM's insert() builds each row, seconds in a large import. */
   async insert(rows: DeviceEntity[]): Promise<void> {
     await insertMany(this.m, DeviceEntity, rows);
   }

@@ -185,8 +185,8 @@ export class VillagesTx {
     return plainVillages(this.m);
   }
 
-  // Plain multi-row SQL: TypeORM's insert() and update() cost ~100 µs a row, seconds in a
-  // 100,000-line import that holds the write transaction.
+  // Plain multi-row SQL: TypeORM's insert() and update() build each row through the query
+  // builder, seconds in a large import that holds the write transaction.
   async insertTowns(rows: TownEntity[]): Promise<void> {
     await insertMany(this.m, TownEntity, rows);
   }

@@ -122,7 +122,7 @@ export async function boardView() {
             <span class="${toResend ? 'error' : 'ok-text'}"
               >${toResend ? t('board.toResend', { n: toResend }) : t('board.nothingToResend')}</span
             >
-            ${canOperate() && toResend && latest.status !== 'cancelled' ? html`<button type="button" class="danger" id="resend">${t('board.resend')}</button>` : ''}
+            ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend">${t('board.resend')}</button>` : ''}
           </div>`
         : '',
     );
