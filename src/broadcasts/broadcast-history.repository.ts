@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { chunks, rawSql } from '../database/batch.js';
 import { BroadcastHeader, HEADER, heldPastExpiry } from './broadcast-facts.repository.js';
 import {
@@ -9,6 +9,19 @@ import {
   DeliveryEntity,
   ManualConfirmationEntity,
 } from './broadcast.entity.js';
+
+/** A (broadcast, village) pair, as the queries below answer it. */
+type Pair = { broadcastId: string; villageCode: string };
+
+/** Runs a pair query over the broadcasts 500 at a time (the IN list's size), as plain rows. */
+async function pairsOf(
+  broadcastIds: string[],
+  query: (ids: string[]) => SelectQueryBuilder<ObjectLiteral>,
+): Promise<Pair[]> {
+  const out: Pair[] = [];
+  for (const ids of chunks(broadcastIds, 500)) out.push(...(await query(ids).getRawMany<Pair>()));
+  return out;
+}
 
 /**
  * Read-only queries over many broadcasts: a period's (for period reports) and each village's
@@ -38,23 +51,16 @@ export class BroadcastHistoryRepository {
   }
 
   /** The villages each of these broadcasts targeted, as (broadcast, village) pairs (primary key). */
-  async targetPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      // Plain rows: the board reads every pair of its latest broadcasts per request, and making
-      // an entity of each would be a visible share of it.
-      out.push(
-        ...(await this.villages
-          .createQueryBuilder('bv')
-          .select('bv.broadcast_id', 'broadcastId')
-          .addSelect('bv.village_code', 'villageCode')
-          .where('bv.broadcast_id IN (:...ids)', { ids })
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
+  async targetPairs(broadcastIds: string[]): Promise<Pair[]> {
+    // Plain rows: the board reads every pair of its latest broadcasts per request, and making
+    // an entity of each would be a visible share of it.
+    return pairsOf(broadcastIds, (ids) =>
+      this.villages
+        .createQueryBuilder('bv')
+        .select('bv.broadcast_id', 'broadcastId')
+        .addSelect('bv.village_code', 'villageCode')
+        .where('bv.broadcast_id IN (:...ids)', { ids }),
+    );
   }
 
   /**
@@ -63,47 +69,34 @@ export class BroadcastHistoryRepository {
    * village_code) and stops at its first `played` entry, so the cost follows the pairs, not the
    * deliveries (grouping every delivery of 30 days read the whole index: ~1,000,000 entries).
    */
-  async playedPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      out.push(
-        ...(await this.villages
-          .createQueryBuilder('bv')
-          .select('bv.broadcast_id', 'broadcastId')
-          .addSelect('bv.village_code', 'villageCode')
-          .where('bv.broadcast_id IN (:...ids)', { ids })
-          .andWhere(
-            `EXISTS (SELECT 1 FROM ${rawSql(this.deliveries.manager, DeliveryEntity).table} d WHERE d.broadcast_id = bv.broadcast_id
-               AND d.village_code = bv.village_code AND d.state = :played)`,
-            { played: 'played' },
-          )
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
+  async playedPairs(broadcastIds: string[]): Promise<Pair[]> {
+    const deliveries = rawSql(this.deliveries.manager, DeliveryEntity).table;
+    return pairsOf(broadcastIds, (ids) =>
+      this.villages
+        .createQueryBuilder('bv')
+        .select('bv.broadcast_id', 'broadcastId')
+        .addSelect('bv.village_code', 'villageCode')
+        .where('bv.broadcast_id IN (:...ids)', { ids })
+        .andWhere(
+          `EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.broadcast_id = bv.broadcast_id
+             AND d.village_code = bv.village_code AND d.state = :played)`,
+          { played: 'played' },
+        ),
+    );
   }
 
   /** (broadcast, village) pairs confirmed by hand. */
-  async confirmedPairs(
-    broadcastIds: string[],
-  ): Promise<{ broadcastId: string; villageCode: string }[]> {
-    const out: { broadcastId: string; villageCode: string }[] = [];
-    for (const ids of chunks(broadcastIds, 500)) {
-      out.push(
-        ...(await this.confirmations
-          .createQueryBuilder('c')
-          .select('c.broadcast_id', 'broadcastId')
-          .addSelect('c.village_code', 'villageCode')
-          .where('c.broadcast_id IN (:...ids)', { ids })
-          .andWhere('c.withdrawn_at IS NULL')
-          .groupBy('c.broadcast_id')
-          .addGroupBy('c.village_code')
-          .getRawMany<{ broadcastId: string; villageCode: string }>()),
-      );
-    }
-    return out;
+  async confirmedPairs(broadcastIds: string[]): Promise<Pair[]> {
+    return pairsOf(broadcastIds, (ids) =>
+      this.confirmations
+        .createQueryBuilder('c')
+        .select('c.broadcast_id', 'broadcastId')
+        .addSelect('c.village_code', 'villageCode')
+        .where('c.broadcast_id IN (:...ids)', { ids })
+        .andWhere('c.withdrawn_at IS NULL')
+        .groupBy('c.broadcast_id')
+        .addGroupBy('c.village_code'),
+    );
   }
 
   /**

@@ -67,6 +67,26 @@ function sqlType(column: ColumnMetadata): string {
   return ['bigint', 'integer', 'boolean', 'double precision'].includes(type) ? type : 'varchar';
 }
 
+/** PostgreSQL: a chunk of rows as a `VALUES` list of placeholders and its parameters. */
+function valuesList<T extends ObjectLiteral>(
+  chunk: Partial<T>[],
+  columns: ColumnMetadata[],
+  value: (v: unknown) => unknown,
+  placeholder: (n: number) => string,
+): { params: unknown[]; tuples: string } {
+  const params: unknown[] = [];
+  const tuples = chunk.map(
+    (row) =>
+      `(${columns
+        .map((c) => {
+          params.push(value(row[c.propertyName as keyof T]));
+          return placeholder(params.length);
+        })
+        .join(', ')})`,
+  );
+  return { params, tuples: tuples.join(', ') };
+}
+
 /**
  * INSERT of many rows in as few statements as the parameter limit allows, as plain SQL: TypeORM's
  * `insert()` builds and escapes each row through its query builder, which dominates a large
@@ -91,17 +111,8 @@ export async function insertMany<T extends ObjectLiteral>(
     return;
   }
   for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
-    const params: unknown[] = [];
-    const tuples = chunk.map(
-      (row) =>
-        `(${columns
-          .map((c) => {
-            params.push(value(row[c.propertyName as keyof T]));
-            return placeholder(params.length);
-          })
-          .join(', ')})`,
-    );
-    await m.query(`INSERT INTO ${table} (${names}) VALUES ${tuples.join(', ')}`, params);
+    const { params, tuples } = valuesList(chunk, columns, value, placeholder);
+    await m.query(`INSERT INTO ${table} (${names}) VALUES ${tuples}`, params);
   }
 }
 
@@ -234,18 +245,9 @@ export async function upsertMany<T extends ObjectLiteral>(
     return;
   }
   for (const chunk of chunks(rows, Math.floor(MAX_PARAMS / columns.length))) {
-    const params: unknown[] = [];
-    const tuples = chunk.map(
-      (row) =>
-        `(${columns
-          .map((c) => {
-            params.push(value(row[c.propertyName as keyof T]));
-            return placeholder(params.length);
-          })
-          .join(', ')})`,
-    );
+    const { params, tuples } = valuesList(chunk, columns, value, placeholder);
     await m.query(
-      `INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${key}) DO UPDATE SET ${set}`,
+      `INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples} ON CONFLICT (${key}) DO UPDATE SET ${set}`,
       params,
     );
   }
