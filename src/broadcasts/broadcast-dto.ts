@@ -1,8 +1,18 @@
 /** Entities to the API's response DTOs (pure): the one place each is mapped. */
 import { isoTime } from '../common/time.js';
 import type { DeliveryState } from '../contract/messages.js';
-import type { BroadcastEntity, DeliveryEntity, DeliveryEventEntity } from './broadcast.entity.js';
-import type { BroadcastDto, DeliveryDto, DeliveryEventDto } from './dto/broadcast.dto.js';
+import type {
+  BroadcastEntity,
+  DeliveryEntity,
+  DeliveryEventEntity,
+  ManualConfirmationEntity,
+} from './broadcast.entity.js';
+import type {
+  BroadcastDto,
+  DeliveryDto,
+  DeliveryEventDto,
+  ManualConfirmationDto,
+} from './dto/broadcast.dto.js';
 import type { Target } from './targets.js';
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
@@ -69,5 +79,24 @@ export function toDeliveryEventDto(e: DeliveryEventEntity): DeliveryEventDto {
     serverAt: isoTime(e.serverTs),
     reason: e.reason,
     anomaly: e.anomaly,
+  };
+}
+
+export function toConfirmationDto(c: ManualConfirmationEntity): ManualConfirmationDto {
+  return {
+    id: c.id,
+    villageCode: c.villageCode,
+    deviceId: c.deviceId,
+    method: c.method,
+    heardAt: isoTime(c.confirmedAt),
+    confirmedBy: c.confirmedBy,
+    recordedBy: c.recordedBy ?? c.confirmedBy,
+    note: c.note,
+    manual: true,
+    withdrawn:
+      c.withdrawnAt === null
+        ? null
+        : { at: isoTime(c.withdrawnAt), by: c.withdrawnBy ?? '', reason: c.withdrawReason ?? '' },
+    createdAt: isoTime(c.createdAt),
   };
 }

@@ -1,4 +1,3 @@
-import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
@@ -18,6 +17,7 @@ import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
+import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
 import { BroadcastEntity } from './broadcast.entity.js';

@@ -1,10 +1,11 @@
-import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { toConfirmationDto } from './broadcast-dto.js';
+import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastEntity, ManualConfirmationEntity } from './broadcast.entity.js';
 import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
@@ -130,7 +131,7 @@ export class ConfirmationsService {
       deviceId: row.deviceId,
       at: now,
     });
-    return this.confirmationDto(row);
+    return toConfirmationDto(row);
   }
 
   /**
@@ -164,31 +165,12 @@ export class ConfirmationsService {
       deviceId: found.deviceId,
       at: now,
     });
-    return this.confirmationDto((await this.confirmations.find(id, confirmationId))!);
+    return toConfirmationDto((await this.confirmations.find(id, confirmationId))!);
   }
 
   async list(id: string): Promise<ManualConfirmationDto[]> {
     await this.require(id);
-    return (await this.confirmations.ofBroadcast(id)).map((c) => this.confirmationDto(c));
-  }
-
-  private confirmationDto(c: ManualConfirmationEntity): ManualConfirmationDto {
-    return {
-      id: c.id,
-      villageCode: c.villageCode,
-      deviceId: c.deviceId,
-      method: c.method,
-      heardAt: isoTime(c.confirmedAt),
-      confirmedBy: c.confirmedBy,
-      recordedBy: c.recordedBy ?? c.confirmedBy,
-      note: c.note,
-      manual: true,
-      withdrawn:
-        c.withdrawnAt === null
-          ? null
-          : { at: isoTime(c.withdrawnAt), by: c.withdrawnBy ?? '', reason: c.withdrawReason ?? '' },
-      createdAt: isoTime(c.createdAt),
-    };
+    return (await this.confirmations.ofBroadcast(id)).map((c) => toConfirmationDto(c));
   }
 
   private async require(id: string): Promise<BroadcastEntity> {
