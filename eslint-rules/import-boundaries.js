@@ -18,7 +18,7 @@ import path from 'node:path';
 export const LAYERS = [
   ['contract', 'config', 'common'],
   ['database'],
-  ['auth', 'audit', 'health', 'metrics'],
+  ['auth', 'audit', 'health', 'metrics', 'signing', 'evidence'],
   ['villages'],
   ['mqtt'],
   ['devices'],

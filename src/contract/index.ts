@@ -7,3 +7,4 @@ export * from './device.js';
 export * from './messages.js';
 export * from './topics.js';
 export * from './failure-reasons.js';
+export * from './signing.js';

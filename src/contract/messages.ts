@@ -7,7 +7,8 @@
  * de-duplication and acknowledgements) and `ts` (sender's clock, Unix epoch milliseconds).
  */
 import Type, { type Static, type TSchema } from 'typebox';
-import { DEVICE_TYPES } from './device.js';
+import { DEVICE_ID_PATTERN, DEVICE_TYPES } from './device.js';
+import { COMMAND_REJECTIONS, MAX_SEQ, SIGNATURE_ALGORITHMS } from './signing.js';
 import type { TopicKind } from './topics.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -129,6 +130,66 @@ function envelope<T extends string, P extends Record<string, TSchema>>(
   );
 }
 
+const KeyId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9._:-]+$',
+  description: 'Key id',
+});
+const Signature = Type.String({
+  minLength: 86,
+  maxLength: 86,
+  pattern: '^[A-Za-z0-9_-]+$',
+  description: 'base64url (no padding) of the 64-byte signature',
+});
+const Algorithm = Type.Enum([...SIGNATURE_ALGORITHMS]);
+const PublicKey = Type.String({
+  minLength: 43,
+  maxLength: 87,
+  pattern: '^[A-Za-z0-9_-]+$',
+  description: 'base64url: Ed25519 the 32 raw bytes, SM2 the 65-byte uncompressed point',
+});
+
+/** Signature fields every command may carry (section 9); all five or none. */
+const COMMAND_AUTH = {
+  to: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: DEVICE_ID_PATTERN.source,
+      description: 'Signed: the device the command is for',
+    }),
+  ),
+  seq: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_SEQ,
+      description: 'Signed: per device, higher than any the device has accepted',
+    }),
+  ),
+  exp: Type.Optional({
+    ...Instant,
+    description: 'Signed: refuse the command after this (server clock, epoch ms)',
+  } as typeof Instant),
+  kid: Type.Optional({
+    ...KeyId,
+    description: 'Signed: the id of the signing key',
+  } as typeof KeyId),
+  sig: Type.Optional({
+    ...Signature,
+    description: 'Signature over the canonical form of every other field',
+  } as typeof Signature),
+};
+
+/** A server → device command: the envelope, its fields, and the signature fields. */
+function command<T extends string, P extends Record<string, TSchema>>(
+  type: T,
+  description: string,
+  properties: P,
+) {
+  return envelope(type, description, { ...properties, ...COMMAND_AUTH });
+}
+
 // ---- device → server ----
 
 export const Hello = Type.Object(
@@ -147,6 +208,23 @@ export const Hello = Type.Object(
       description: 'Audio formats it can play, e.g. ["mp3"]',
     }),
     volume: Volume,
+    verifies: Type.Optional(
+      Type.Array(Algorithm, {
+        minItems: 1,
+        maxItems: 2,
+        description:
+          'Signature algorithms it verifies commands with (section 9): the station sees which devices check signatures',
+      }),
+    ),
+    keyAlg: Type.Optional({
+      ...Algorithm,
+      description: "Protocol 1.1: the algorithm of the device's own key",
+    } as typeof Algorithm),
+    publicKey: Type.Optional({
+      ...PublicKey,
+      description:
+        "Protocol 1.1: the device's own public key, with which it signs its `playing` and `played` events",
+    } as typeof PublicKey),
   },
   {
     additionalProperties: false,
@@ -217,6 +295,11 @@ export const DeliveryEvent = envelope(
           'The `resume` of the play it is about, 0 for the first: a late event about an earlier run is then ignored. Left out, the event is taken as about the current run',
       }),
     ),
+    sig: Type.Optional({
+      ...Signature,
+      description:
+        "Protocol 1.1: the device's own signature over every other field (section 9.6), with the key of its `hello`",
+    } as typeof Signature),
   },
 );
 
@@ -229,6 +312,34 @@ export const AckEvent = envelope('ack', 'On `evt`: the answer to a `volume` or `
   ok: Type.Boolean(),
   reason: Type.Optional(Reason),
 });
+
+export const RejectedEvent = envelope(
+  'rejected',
+  'On `evt`: a command the device refused because its signature, key, sequence, addressee or expiry did not pass (section 9.3). Sent once per refused command; the server counts it and shows it to staff as a security event.',
+  {
+    ref: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The `id` of the refused command, when it had a valid one',
+      }),
+    ),
+    command: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 16,
+        pattern: '^[a-z_]+$',
+        description: 'The `type` of the refused command',
+      }),
+    ),
+    reason: Type.Enum([...COMMAND_REJECTIONS], { description: 'Why it was refused' }),
+    seq: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_SEQ, description: 'The `seq` it carried' }),
+    ),
+    kid: Type.Optional({ ...KeyId, description: 'The `kid` it carried' } as typeof KeyId),
+    detail: Type.Optional(Reason),
+  },
+);
 
 // ---- server → device ----
 
@@ -247,7 +358,7 @@ export const ClipRef = Type.Object(
   { additionalProperties: false },
 );
 
-export const PlayCommand = envelope(
+export const PlayCommand = command(
   'play',
   'On `cmd`: fetch the clip, check its sha256, wait for `notBefore`, play it `repeat` times; report each step with `delivery` events. Drop it if `expiresAt` passes before it can start. A more urgent level interrupts a less urgent one. A `deliveryId` the device already knows is answered with its latest state and never played again, unless `resume` is higher than any it has seen for that delivery and the device last reported it `preempted`: then it is played again from the start.',
   {
@@ -278,7 +389,7 @@ export const PlayCommand = envelope(
   },
 );
 
-export const StopCommand = envelope(
+export const StopCommand = command(
   'stop',
   'On `cmd`: stop the delivery `deliveryId`, every delivery of the broadcast `broadcastId`, or (both given) the deliveries matching either; answer with `ack`. A stop with neither is invalid and ignored. A stopped delivery is never played later.',
   {
@@ -291,15 +402,15 @@ export const StopCommand = envelope(
   },
 );
 
-export const VolumeCommand = envelope(
+export const VolumeCommand = command(
   'volume',
   'On `cmd`: set the output volume; answer with `ack`.',
   { volume: Volume },
 );
 
-export const PingCommand = envelope('ping', 'On `cmd`: answer with `pong` at once.', {});
+export const PingCommand = command('ping', 'On `cmd`: answer with `pong` at once.', {});
 
-export const ConfigCommand = envelope(
+export const ConfigCommand = command(
   'config',
   'On `cmd`, each time the device comes online: the timing this server expects. Apply it at once; no answer. Its `ts` is the server clock when it was sent: a device that has no NTP sets its clock (or an offset) from it, since `notBefore` and `expiresAt` are on the server clock.',
   {
@@ -312,6 +423,42 @@ export const ConfigCommand = envelope(
       minimum: 1,
       description: 'Silent this long, the device counts as offline until it is heard from again',
     }),
+    signing: Type.Optional(
+      Type.Enum(['optional', 'required'], {
+        description:
+          'The server signs every command (section 9); `required`: from now on refuse any command without a valid signature',
+      }),
+    ),
+  },
+);
+
+export const AnnouncedKeySchema = Type.Object(
+  {
+    kid: KeyId,
+    alg: Algorithm,
+    publicKey: PublicKey,
+    endorsedBy: Type.Optional({
+      ...KeyId,
+      description: 'The key that vouches for this one',
+    } as typeof KeyId),
+    endorsement: Type.Optional({
+      ...Signature,
+      description: 'Signature by `endorsedBy` over the canonical `{alg, kid, publicKey}`',
+    } as typeof Signature),
+    until: Type.Optional({
+      ...Instant,
+      description: 'Accepted until then: a key being retired after a rotation',
+    } as typeof Instant),
+  },
+  { additionalProperties: false },
+);
+
+export const KeysCommand = command(
+  'keys',
+  "On `cmd`, each time the device comes online and after a rotation or revocation: the server's signing keys (section 9.4). Take each key endorsed by a key you hold, mark the `revoked` ones, then check this command's own signature with the result; keep the result only if it passes. No answer.",
+  {
+    keys: Type.Array(AnnouncedKeySchema, { minItems: 1, maxItems: 10 }),
+    revoked: Type.Array(KeyId, { maxItems: 100, description: 'Key ids never to accept again' }),
   },
 );
 
@@ -322,11 +469,13 @@ export const MESSAGES = {
   delivery: { kind: 'evt', schema: DeliveryEvent },
   pong: { kind: 'evt', schema: PongEvent },
   ack: { kind: 'evt', schema: AckEvent },
+  rejected: { kind: 'evt', schema: RejectedEvent },
   play: { kind: 'cmd', schema: PlayCommand },
   stop: { kind: 'cmd', schema: StopCommand },
   volume: { kind: 'cmd', schema: VolumeCommand },
   ping: { kind: 'cmd', schema: PingCommand },
   config: { kind: 'cmd', schema: ConfigCommand },
+  keys: { kind: 'cmd', schema: KeysCommand },
 } as const satisfies Record<string, { kind: TopicKind; schema: TSchema }>;
 
 export type MessageType = keyof typeof MESSAGES;
@@ -341,13 +490,15 @@ export type StopCommand = Static<typeof StopCommand>;
 export type VolumeCommand = Static<typeof VolumeCommand>;
 export type PingCommand = Static<typeof PingCommand>;
 export type ConfigCommand = Static<typeof ConfigCommand>;
+export type KeysCommand = Static<typeof KeysCommand>;
+export type RejectedEvent = Static<typeof RejectedEvent>;
 export type Hello = Static<typeof Hello>;
 
 /** Messages by the topic kind they travel on. */
 export interface MessagesByKind {
   state: StateMessage;
   telemetry: TelemetryMessage;
-  evt: DeliveryEvent | PongEvent | AckEvent;
-  cmd: PlayCommand | StopCommand | VolumeCommand | PingCommand | ConfigCommand;
+  evt: DeliveryEvent | PongEvent | AckEvent | RejectedEvent;
+  cmd: PlayCommand | StopCommand | VolumeCommand | PingCommand | ConfigCommand | KeysCommand;
 }
 export type AnyMessage = MessagesByKind[TopicKind];

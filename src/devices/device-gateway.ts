@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { decode, encode } from '../contract/decode.js';
 import { isDeviceId } from '../contract/device.js';
-import type { AckEvent, DeliveryEvent, MessagesByKind, PongEvent } from '../contract/messages.js';
+import type { MessagesByKind } from '../contract/messages.js';
 import {
   allDevicesFilter,
   DEVICE_PUBLISH_KINDS,
@@ -28,7 +28,7 @@ import { BrokerPolicy, LoginVerdict, MqttTransport } from '../mqtt/transport.js'
 /** A device event (`evt` topic) as the rest of the server sees it. */
 export interface InboundEvent {
   deviceId: string;
-  message: DeliveryEvent | PongEvent | AckEvent;
+  message: MessagesByKind['evt'];
   /** Server receipt time, epoch ms. */
   receivedAt: number;
   /**
