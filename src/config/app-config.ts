@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Type from 'typebox';
 import { TIMING } from '../contract/messages.js';
+import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../contract/signing.js';
 import {
   choice,
   custom,
@@ -71,7 +72,23 @@ export interface AppConfig {
   presence: { heartbeatIntervalS: number; missedHeartbeats: number };
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
+  signing: SigningConfig;
 }
+
+/** Signed commands (docs/operations.md, "Command signing and keys"). */
+export interface SigningConfig {
+  /** `off`: nothing signed, no `keys`; `optional`: all signed; `required`: devices must refuse unsigned. */
+  mode: SigningMode;
+  /** Algorithm of keys created from now on (the first key, each rotation). */
+  alg: SignatureAlgorithm;
+  /** A command's `exp` is its send time plus this. */
+  ttlMs: number;
+  /** After a rotation the previous key is still announced (and accepted) this long. */
+  keyOverlapMs: number;
+}
+
+export const SIGNING_MODES = ['off', 'optional', 'required'] as const;
+export type SigningMode = (typeof SIGNING_MODES)[number];
 
 export interface BroadcastConfig {
   /** Default validity when a broadcast gives no expiresAt, per level family (ms). */
@@ -278,6 +295,11 @@ const SERVER_VARIABLES = {
   MAX_RESENDS: whole(5, 0, 100),
   MAX_RESUMES: whole(TIMING.maxResumes, 0, TIMING.maxResumes),
   DISPATCH_TICK_MS: whole(1000, 50, 60_000),
+
+  COMMAND_SIGNING: choice(SIGNING_MODES, 'optional'),
+  COMMAND_SIGNING_ALG: choice(SIGNATURE_ALGORITHMS, 'ed25519'),
+  COMMAND_TTL_S: whole(300, 10, 86_400),
+  KEY_OVERLAP_H: whole(168, 1, 8760),
 };
 
 /** Every environment variable the server reads, with its default, type and limits. */
@@ -385,6 +407,12 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       maxResumes: e.MAX_RESUMES,
       tickMs: e.DISPATCH_TICK_MS,
       onlineDelayMs: 100,
+    },
+    signing: {
+      mode: e.COMMAND_SIGNING,
+      alg: e.COMMAND_SIGNING_ALG,
+      ttlMs: e.COMMAND_TTL_S * 1000,
+      keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
     },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,

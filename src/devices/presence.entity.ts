@@ -43,6 +43,10 @@ export class DevicePresenceEntity {
   @Column({ type: 'varchar', length: 32, name: 'reported_type', nullable: true })
   reportedType!: string | null;
 
+  /** Signature algorithms its latest hello says it verifies commands with, comma-separated. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  verifies!: string | null;
+
   @Column({ type: 'integer', nullable: true })
   volume!: number | null;
 
