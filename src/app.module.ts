@@ -24,6 +24,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
 import { SeedModule } from './seed/seed.module.js';
+import { SigningModule } from './signing/signing.module.js';
 import { StatusModule } from './status/status.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
@@ -70,6 +71,7 @@ export class AppModule {
         DatabaseModule.forRoot(ENTITIES),
         AuthModule,
         AuditModule,
+        SigningModule,
         VillagesModule,
         DevicesModule,
         MqttModule,

@@ -5,7 +5,7 @@ import { AppModule, createAppLogger } from '../app.module.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { isRole, ROLES } from '../auth/roles.js';
 import { StartupError } from '../common/startup-error.js';
-import { ConfigError, loadConfigFromProcess } from '../config/app-config.js';
+import { type AppConfig, ConfigError, loadConfigFromProcess } from '../config/app-config.js';
 import { DevicesService } from '../devices/devices.service.js';
 import {
   buildMosquittoFiles,
@@ -13,6 +13,9 @@ import {
   writeMosquittoFiles,
 } from '../devices/mosquitto-export.js';
 import { SeedService } from '../seed/seed.service.js';
+import { DomainError } from '../common/domain-error.js';
+import { toKeysDto } from '../signing/dto/keys.dto.js';
+import { ServerKeys } from '../signing/server-keys.js';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +27,11 @@ Commands:
                                     create an API token; it is printed once
   tokens list [--all] [--json]      list tokens (never the tokens themselves); --all adds revoked ones
   tokens revoke <id>                revoke a token at once
+  keys list [--json]                the server's command-signing keys (public halves only)
+  keys rotate                       make a new active key (endorsed by the current one, which is
+                                    still accepted for KEY_OVERLAP_H); running servers tell every
+                                    online device within seconds
+  keys revoke <kid>                 withdraw a retiring key at once (the active key: rotate first)
   mosquitto export --out DIR        write a Mosquitto password file, ACL file and config snippet
                                     for the registry (enabled devices) and the server's own user
                                     (MQTT_USERNAME / MQTT_PASSWORD; a password is generated if unset)
@@ -82,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const known =
     (command === 'tokens' && ['create', 'list', 'revoke'].includes(sub ?? '')) ||
+    (command === 'keys' && ['list', 'rotate', 'revoke'].includes(sub ?? '')) ||
     (['seed', 'migrate'].includes(command) && sub === undefined) ||
     (command === 'mosquitto' && sub === 'export');
   if (!known) throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
@@ -131,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    if (command === 'keys') return await keysCommand(app.get(ServerKeys), sub!, rest, json, config);
     if (command === 'seed') {
       const result = await app
         .get(SeedService)
@@ -181,6 +191,47 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `keys list|rotate|revoke`: never prints a private key. */
+async function keysCommand(
+  keys: ServerKeys,
+  sub: string,
+  rest: string[],
+  json: boolean,
+  config: AppConfig,
+): Promise<number> {
+  if (sub === 'list') {
+    const listing = toKeysDto(await keys.list(), config.signing.mode);
+    if (json) process.stdout.write(`${JSON.stringify(listing)}\n`);
+    else {
+      for (const k of listing.items) {
+        const until = k.until ? `  until ${k.until}` : '';
+        const revoked = k.revokedAt ? `  revoked ${k.revokedAt}` : '';
+        process.stdout.write(
+          `${k.kid}  ${k.status.padEnd(8)}  created ${k.createdAt}${until}${revoked}  ${k.publicKey}\n`,
+        );
+      }
+      process.stdout.write(`COMMAND_SIGNING=${listing.signing}\n`);
+    }
+    return 0;
+  }
+  if (sub === 'rotate') {
+    const made = await keys.rotate();
+    const previous = made.endorsedBy ?? '?';
+    process.stdout.write(
+      `New active key ${made.kid} (${made.alg}), endorsed by ${previous}.\n` +
+        `Key ${previous} is still accepted for ${config.signing.keyOverlapMs / 3_600_000} h (KEY_OVERLAP_H); running servers announce the change to online devices within seconds.\n`,
+    );
+    return 0;
+  }
+  const kid = rest[0];
+  if (!kid) throw new UsageError('keys revoke <kid>: the key id is required (see keys list)');
+  await keys.revoke(kid);
+  process.stdout.write(
+    `Revoked key ${kid}. Running servers tell online devices within seconds; a device that knew only this key must be provisioned again.\n`,
+  );
+  return 0;
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
@@ -188,10 +239,11 @@ main(process.argv.slice(2)).then(
     else if (err instanceof ConfigError || err instanceof StartupError)
       process.stderr.write(`${err.message}\n`);
     else if (
-      err instanceof Error &&
-      'code' in err &&
-      typeof err.code === 'string' &&
-      /_NOT_FOUND$/.test(err.code)
+      err instanceof DomainError ||
+      (err instanceof Error &&
+        'code' in err &&
+        typeof err.code === 'string' &&
+        /_NOT_FOUND$/.test(err.code))
     ) {
       process.stderr.write(`${err.message}\n`);
     } else process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
