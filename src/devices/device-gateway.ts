@@ -23,6 +23,7 @@ import { DevicesService } from './devices.service.js';
 import { PresenceService } from './presence.service.js';
 import { ReadinessChecks } from '../common/readiness-checks.js';
 import { MetricsService, MqttRejection } from '../metrics/metrics.service.js';
+import { CommandSigner } from '../signing/command-signer.js';
 import { BrokerPolicy, LoginVerdict, MqttTransport } from '../mqtt/transport.js';
 
 /** A device event (`evt` topic) as the rest of the server sees it. */
@@ -80,6 +81,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     private readonly readiness: ReadinessChecks,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly signer: CommandSigner,
   ) {
     const m = config.mqtt;
     this.prefix = m.topicPrefix;
@@ -170,9 +172,14 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     this.inbox.complete();
   }
 
-  /** Publishes a command to one device (QoS 1, its `cmd` topic). */
+  /**
+   * Publishes a command to one device (QoS 1, its `cmd` topic), signed (COMMAND_SIGNING). Every
+   * command goes through here, so every one gets its own `seq`: calls made in one turn share one
+   * sequence statement, and leave in the order they were made.
+   */
   async sendCommand(deviceId: string, message: MessagesByKind['cmd']): Promise<void> {
-    await this.transport.publish(deviceTopic(this.prefix, deviceId, 'cmd'), encode(message), {
+    const signed = await this.signer.sign(deviceId, message);
+    await this.transport.publish(deviceTopic(this.prefix, deviceId, 'cmd'), encode(signed), {
       qos: 1,
     });
   }

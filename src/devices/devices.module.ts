@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MqttModule } from '../mqtt/mqtt.module.js';
+import { SigningModule } from '../signing/signing.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceCommandsController } from './device-commands.controller.js';
@@ -8,6 +9,7 @@ import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceGateway } from './device-gateway.js';
 import { DeviceSettings } from './device-settings.js';
+import { KeyAnnouncer } from './key-announcer.js';
 import { DeviceEntity } from './device.entity.js';
 import { DevicesController } from './devices.controller.js';
 import { DevicesRepository } from './devices.repository.js';
@@ -22,6 +24,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]),
     VillagesModule,
     MqttModule,
+    SigningModule,
   ],
   controllers: [DevicesController, DeviceCommandsController],
   providers: [
@@ -35,6 +38,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     DeviceGateway,
     DeviceCommands,
     DeviceSettings,
+    KeyAnnouncer,
   ],
   exports: [DevicesService, DeviceEvents, PresenceService, DeviceGateway, DeviceCommands],
 })

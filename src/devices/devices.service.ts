@@ -110,6 +110,7 @@ export class DevicesService {
       online: p?.online ?? false,
       lastSeenAt: isoOrNull(p?.lastSeenAt ?? null),
       typeMismatch: typeMismatch(d.type, p),
+      verifiesSignatures: p?.verifies ?? [],
       createdAt: isoTime(d.createdAt),
       updatedAt: isoTime(d.updatedAt),
     };

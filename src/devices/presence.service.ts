@@ -21,6 +21,8 @@ export interface Presence {
   firmware: string | null;
   codecs: string[];
   reportedType: string | null;
+  /** Signature algorithms its latest hello says it verifies commands with (none: it does not say). */
+  verifies: string[];
   volume: number | null;
   telemetry: Telemetry | null;
   telemetryAt: number | null;
@@ -125,6 +127,13 @@ export class PresenceService implements OnModuleDestroy {
     return this.states.get(deviceId);
   }
 
+  /** The devices online now. */
+  onlineIds(): string[] {
+    const ids: string[] = [];
+    for (const [id, p] of this.states) if (p.online) ids.push(id);
+    return ids;
+  }
+
   onlineCount(): number {
     let n = 0;
     for (const p of this.states.values()) if (p.online) n++;
@@ -154,6 +163,7 @@ export class PresenceService implements OnModuleDestroy {
         p.firmware = msg.hello.firmware;
         p.codecs = msg.hello.codecs;
         p.reportedType = msg.hello.deviceType;
+        p.verifies = msg.hello.verifies ?? [];
         p.volume = msg.hello.volume;
         this.typeMismatches.heard(deviceId, msg.hello.deviceType);
       }
@@ -260,6 +270,7 @@ export class PresenceService implements OnModuleDestroy {
         firmware: null,
         codecs: [],
         reportedType: null,
+        verifies: [],
         volume: null,
         telemetry: null,
         telemetryAt: null,
@@ -326,6 +337,7 @@ function fromRow(row: DevicePresenceEntity): Presence {
     firmware: row.firmware,
     codecs: row.codecs ? row.codecs.split(',') : [],
     reportedType: row.reportedType,
+    verifies: row.verifies ? row.verifies.split(',') : [],
     volume: row.volume,
     telemetry: row.telemetry ? (JSON.parse(row.telemetry) as Telemetry) : null,
     telemetryAt: row.telemetryAt,
@@ -342,6 +354,7 @@ function toRow(deviceId: string, p: Presence): DevicePresenceEntity {
     firmware: p.firmware,
     codecs: p.codecs.length ? p.codecs.join(',') : null,
     reportedType: p.reportedType,
+    verifies: p.verifies.length ? p.verifies.join(',') : null,
     volume: p.volume,
     telemetry: p.telemetry ? JSON.stringify(p.telemetry) : null,
     telemetryAt: p.telemetryAt,

@@ -151,6 +151,13 @@ export class DeviceDto {
       'Its latest hello named another type than `type` (what it said: `presence.reportedType` of the device); it is still served',
   })
   typeMismatch!: boolean;
+  @ApiProperty({
+    type: [String],
+    example: ['ed25519'],
+    description:
+      'Signature algorithms its latest hello says it verifies commands with (`verifies`); empty: it has not said it checks signatures (COMMAND_SIGNING=required needs every device to)',
+  })
+  verifiesSignatures!: string[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
