@@ -3,12 +3,14 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { createBroadcast, newClip } from './support/broadcasts.js';
 import { runCli } from './support/cli.js';
 import { fixtures } from './support/fixtures.js';
+import { eventually } from './support/mqtt.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 import { provisionedKeys, Received, VerifyingDevice } from './support/verifying-device.js';
 import { SequenceAllocator } from '../src/signing/sequence-allocator.js';
 import { ServerKeys } from '../src/signing/server-keys.js';
 import { UNKNOWN_KEY_RESEND_MS } from '../src/devices/key-announcer.js';
 import { checkCommand } from '../src/contract/signing.js';
+import { decode } from '../src/contract/decode.js';
 
 const signedOk = (r: Received, what: string) => {
   assert.deepEqual(
@@ -355,5 +357,34 @@ describe('COMMAND_SIGNING=required with COMMAND_SIGNING_ALG=sm2', () => {
       d.received.map((r) => r.message.type),
       ['keys', 'config', 'ping'],
     );
+  });
+
+  it('keeps a `keys` announcement within a device’s 4 KiB payload limit after many rotations', async () => {
+    const keys = s.server.app.get(ServerKeys);
+    const kids: string[] = [];
+    // 40 rotations and 30 revocations: ten SM2 keys and thirty revoked ids would not fit.
+    // The device keeps up with each rotation, as it would with rotations days apart (one that
+    // misses more than nine in a row can no longer follow the chain: docs/operations.md).
+    for (let i = 0; i < 40; i++) {
+      const made = await keys.rotate();
+      kids.push(made.endorsedBy!);
+      await eventually(() => d.keys.has(made.kid), 20_000, `rotation ${i + 1} announced`);
+    }
+    for (const kid of kids.slice(0, 30)) await keys.revoke(kid);
+    const { keys: announced, revoked } = await keys.published();
+    assert.equal(announced[0].kid, (await keys.active()).kid, 'the active key comes first');
+    assert.equal(announced[1].kid, kids.at(-1), 'then the newest retiring one');
+    assert.ok(revoked.length < 30, `the oldest revoked ids are left out: ${revoked.length}`);
+    await eventually(() => d.keys.get(kids[29])?.revoked === true, 20_000, 'the last revocation');
+    const announcement = d.all('keys').at(-1)!.message;
+    assert.deepEqual(announcement.revoked, revoked);
+    const bytes = Buffer.byteLength(JSON.stringify(announcement));
+    assert.ok(bytes <= 4096, `${bytes} bytes`);
+    assert.equal(decode('cmd', JSON.stringify(announcement)).ok, true);
+    // Every announcement on the way was followed: the device holds the active key now.
+    allVerifiedInOrder(d);
+    assert.ok(d.keys.has(announced[0].kid));
+    await flushed(s, d);
+    assert.equal(d.all('ping').at(-1)!.message.kid, announced[0].kid);
   });
 });

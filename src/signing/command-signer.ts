@@ -34,6 +34,10 @@ export class CommandSigner {
     const seq = await this.sequences.next(deviceId);
     const key = await this.keys.active();
     const exp = this.clock.now().getTime() + this.config.signing.ttlMs;
-    return signCommand(message, { to: deviceId, seq, exp }, key);
+    // A `keys` command lists the keys as they are now, with nothing awaited since the signing
+    // key was picked: a rotation while it waited for its seq would otherwise leave it signed by
+    // a key it does not carry, which no device could check.
+    const body = message.type === 'keys' ? { ...message, ...this.keys.publishedNow() } : message;
+    return signCommand(body, { to: deviceId, seq, exp }, key);
   }
 }

@@ -59,6 +59,13 @@ const REFRESH_JOB = 'server keys refresh';
 /** At most this many keys and revoked ids in one announcement (the `keys` command's schema limits). */
 const MAX_ANNOUNCED = 10;
 const MAX_REVOKED = 100;
+/**
+ * The announced keys and revoked ids together stay under this many bytes of JSON, so the whole
+ * signed `keys` command fits a device's 4 KiB payload limit (LIMITS.maxPayloadBytes) with room for
+ * the envelope and signature fields. Ten SM2 keys and a hundred revoked ids would not: the oldest
+ * revoked ids go first (devices told before remember them), then the oldest retiring keys.
+ */
+const MAX_ANNOUNCEMENT_BYTES = 3500;
 
 /**
  * The server's signing keys (docs/operations.md, "Command signing and keys"): the first one is
@@ -119,10 +126,22 @@ export class ServerKeys implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async published(): Promise<{ keys: AnnouncedKey[]; revoked: string[] }> {
     if (!this.keys.length) await this.ensureLoaded();
+    return this.publishedNow();
+  }
+
+  /**
+   * {@link published} from memory, at once (the keys are loaded): the signer fills a `keys`
+   * command with it in the same step as it picks the signing key, so an announcement always
+   * carries the key it is signed with, even when a rotation lands while it waits for its seq.
+   */
+  publishedNow(): { keys: AnnouncedKey[]; revoked: string[] } {
     const now = this.clock.now().getTime();
     const live = this.keys
       .filter((k) => k.status === 'active' || (k.status === 'retiring' && (k.retireAt ?? 0) > now))
-      .sort((a, b) => (a.status === 'active' ? -1 : b.status === 'active' ? 1 : 0))
+      // The active key, then the retiring ones newest first: the newest are the links devices need.
+      .sort((a, b) =>
+        a.status === 'active' ? -1 : b.status === 'active' ? 1 : b.createdAt - a.createdAt,
+      )
       .slice(0, MAX_ANNOUNCED);
     const keys = live.map((k) => {
       const entry: AnnouncedKey = { kid: k.kid, alg: k.alg, publicKey: k.publicKey };
@@ -138,6 +157,11 @@ export class ServerKeys implements OnApplicationBootstrap, OnModuleDestroy {
       .sort((a, b) => (b.revokedAt ?? 0) - (a.revokedAt ?? 0))
       .slice(0, MAX_REVOKED)
       .map((k) => k.kid);
+    while (Buffer.byteLength(JSON.stringify({ keys, revoked })) > MAX_ANNOUNCEMENT_BYTES) {
+      if (revoked.length) revoked.pop();
+      else if (keys.length > 1) keys.pop();
+      else break;
+    }
     return { keys, revoked };
   }
 
