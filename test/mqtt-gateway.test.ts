@@ -300,11 +300,13 @@ describe('MQTT gateway on the embedded broker', () => {
       assert.equal((await rejected(s, 'acl_publish')) - before, 2);
 
       // A ping through the server proves the victim's command topic works and only carried that
-      // (and the server's own `config`, which every device gets as it comes online).
+      // (and the server's own `keys` and `config`, which every device gets as it comes online).
       const ping = await client.post(`/api/devices/${victim.id}/ping`).expect(200);
       assert.ok(ping.body.roundTripMs >= 0);
       assert.deepEqual(
-        commands.map((c) => (c as { type: string }).type).filter((t) => t !== 'config'),
+        commands
+          .map((c) => (c as { type: string }).type)
+          .filter((t) => t !== 'config' && t !== 'keys'),
         ['ping'],
       );
       assert.ok(
