@@ -11,6 +11,7 @@ import { ClipEntity, ClipRenditionEntity } from './clips/clip.entity.js';
 import { ScheduleEntity, ScheduleFiringEntity } from './schedules/schedule.entity.js';
 import { DeviceEntity } from './devices/device.entity.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './devices/presence.entity.js';
+import { SecurityEventEntity } from './devices/security-event.entity.js';
 import { TownEntity } from './villages/town.entity.js';
 import { VillageEntity } from './villages/village.entity.js';
 
@@ -36,4 +37,5 @@ export const ENTITIES = [
   ScheduleEntity,
   ScheduleFiringEntity,
   AuditEntity,
+  SecurityEventEntity,
 ];
