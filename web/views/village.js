@@ -68,18 +68,28 @@ export async function villageView(code) {
             <th>ID</th>
             <th>${t('detail.col.type')}</th>
             <th>${t('bc.col.status')}</th>
+            <th>${t('village.verifies')}</th>
             <th>${t('village.lastSeen')}</th>
             <th class="num">${t('village.volume')}</th>
             <th class="hide-narrow">${t('village.firmware')}</th>
             <th class="hide-narrow">${t('village.telemetry')}</th>
-            <th>${t('village.verifies')}</th>
-            ${operator ? html`<th></th>` : ''}
           </tr>
           ${details.map(
             (d) =>
               html`<tr data-device="${d.id}">
                 <td>
                   ${d.id}${d.label ? html`<br /><small class="muted">${d.label}</small>` : ''}
+                  ${
+                    operator
+                      ? html`<br /><button
+                            type="button"
+                            data-action="provision"
+                            data-device="${d.id}"
+                          >
+                            ${t('village.provision')}
+                          </button>`
+                      : ''
+                  }
                 </td>
                 <td>
                   ${t(`type.${d.type}`)}${d.typeMismatch ? html`<br /><small class="type-mismatch warn-text">⚠ ${t('village.reportedAs', { type: t(`type.${d.presence.reportedType}`) })}</small>` : ''}
@@ -87,20 +97,11 @@ export async function villageView(code) {
                 <td>
                   ${!d.enabled ? t('village.disabled') : d.presence?.online ? html`<span class="ok-text">${t('village.online')}</span>` : html`<span class="error">${t('village.offline')}</span>`}
                 </td>
+                <td class="verifies">${verifiesCell(d, signingRequired)}</td>
                 <td>${fmtTime(d.presence?.lastSeenAt)}</td>
                 <td class="num volume">${d.presence?.volume ?? '—'}</td>
                 <td class="hide-narrow">${d.presence?.firmware ?? '—'}</td>
                 <td class="hide-narrow">${telemetry(d.presence)}</td>
-                <td class="verifies">${verifiesCell(d, signingRequired)}</td>
-                ${
-                  operator
-                    ? html`<td>
-                        <button type="button" data-action="provision" data-device="${d.id}">
-                          ${t('village.provision')}
-                        </button>
-                      </td>`
-                    : ''
-                }
               </tr>`,
           )}
         </table>
