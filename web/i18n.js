@@ -153,7 +153,7 @@ const zh = {
   'village.sec.event': '事件',
   'village.sec.detail': '设备原文',
   'village.verifies': '验签',
-  'village.verifiesYes': '验证签名（{algs}）',
+  'village.verifiesYes': '验证指令签名',
   'village.verifiesNo': '未声明验证签名',
   'village.unverifiedRequired': '本站要求指令签名，此设备未声明验证签名',
   'village.provision': '轮换密钥并生成配置码',
@@ -513,7 +513,7 @@ const en = {
   'village.sec.event': 'event',
   'village.sec.detail': 'device’s words',
   'village.verifies': 'verifies',
-  'village.verifiesYes': 'verifies signatures ({algs})',
+  'village.verifiesYes': 'verifies signed commands',
   'village.verifiesNo': 'has not said it verifies signatures',
   'village.unverifiedRequired':
     'This station requires signed commands; this device has not said it verifies them',
