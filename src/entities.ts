@@ -12,6 +12,7 @@ import { ScheduleEntity, ScheduleFiringEntity } from './schedules/schedule.entit
 import { DeviceEntity } from './devices/device.entity.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './devices/presence.entity.js';
 import { CommandSequenceEntity, ServerKeyEntity } from './signing/signing.entity.js';
+import { SecurityEventEntity } from './devices/security-event.entity.js';
 import { TownEntity } from './villages/town.entity.js';
 import { VillageEntity } from './villages/village.entity.js';
 
@@ -39,4 +40,5 @@ export const ENTITIES = [
   AuditEntity,
   ServerKeyEntity,
   CommandSequenceEntity,
+  SecurityEventEntity,
 ];

@@ -8,6 +8,8 @@ import { decode } from '../src/contract/decode.js';
 import { DEVICE_TYPES } from '../src/contract/device.js';
 import { renderProtocolDoc, schemaFiles } from '../src/contract/docs.js';
 import { FAILURE_REASONS } from '../src/contract/failure-reasons.js';
+import { SECURITY_REASONS } from '../src/contract/security-reasons.js';
+import { COMMAND_REJECTIONS } from '../src/contract/signing.js';
 import {
   DELIVERY_ENDINGS,
   DELIVERY_PROGRESS,
@@ -72,6 +74,7 @@ describe('the dashboard uses the contract, not copies of it', () => {
       web.FAILURE_REASONS,
       FAILURE_REASONS.map(({ code, zh, en }) => ({ code, zh, en })),
     );
+    assert.deepEqual(web.SECURITY_REASONS, SECURITY_REASONS);
   });
 
   describe('its texts (web/i18n.js)', () => {
@@ -98,6 +101,15 @@ describe('the dashboard uses the contract, not copies of it', () => {
       for (const lang of ['zh', 'en'] as const) {
         i18n.setLang(lang);
         for (const r of FAILURE_REASONS) assert.equal(i18n.t(`failure.${r.code}`), r[lang]);
+      }
+    });
+
+    it('name every security event code in the contract’s words, in both languages', () => {
+      const codes = SECURITY_REASONS.map((r) => r.code as string);
+      for (const reason of COMMAND_REJECTIONS) assert.ok(codes.includes(reason), reason);
+      for (const lang of ['zh', 'en'] as const) {
+        i18n.setLang(lang);
+        for (const r of SECURITY_REASONS) assert.equal(i18n.t(`security.${r.code}`), r[lang]);
       }
     });
 

@@ -1,9 +1,12 @@
 // Texts of the dashboard: Simplified Chinese by default, English on the switch.
-import { FAILURE_REASONS } from './lib/contract.js';
+import { FAILURE_REASONS, SECURITY_REASONS } from './lib/contract.js';
 
 /** A failure code's staff message, from the contract's table (one source for server and dashboard). */
 const failures = (lang) =>
   Object.fromEntries(FAILURE_REASONS.map((r) => [`failure.${r.code}`, r[lang]]));
+/** A security event's words by code, from src/contract/security-reasons.ts, generated likewise. */
+const security = (lang) =>
+  Object.fromEntries(SECURITY_REASONS.map((r) => [`security.${r.code}`, r[lang]]));
 
 const zh = {
   'nav.board': '村级看板',
@@ -136,6 +139,37 @@ const zh = {
   'reason.cancelled': '已取消',
   // Devices' failure reasons by code: src/contract/failure-reasons.ts's texts, generated.
   ...failures('zh'),
+  // Security events by code: src/contract/security-reasons.ts's texts, generated.
+  ...security('zh'),
+  'board.security': '⚠ {n} 条安全事件',
+  'board.securityAll': '24 小时内安全事件 {n} 条',
+  'village.security': '安全事件',
+  'village.securityHelp':
+    '设备拒绝的指令（伪造、重放、过期等）和被拒绝的设备密钥或签名，最新在前。',
+  'village.securityNone': '近期无安全事件。',
+  'village.securityEvent': '{what}（{code}）',
+  'village.sec.time': '时间',
+  'village.sec.device': '设备',
+  'village.sec.event': '事件',
+  'village.sec.detail': '设备原文',
+  'village.verifies': '验签',
+  'village.verifiesYes': '验证指令签名',
+  'village.verifiesNo': '未声明验证签名',
+  'village.unverifiedRequired': '本站要求指令签名，此设备未声明验证签名',
+  'village.provision': '轮换密钥并生成配置码',
+  'provision.confirmTitle': '轮换设备 {id} 的密钥？',
+  'provision.confirmText':
+    '旧密钥立即失效，设备断开，须用新配置重新接入。新密钥和配置码只显示这一次。',
+  'provision.go': '轮换密钥',
+  'provision.title': '设备 {id} 的配置码',
+  'provision.warning':
+    '密钥和配置码只显示这一次，关闭后无法再次查看。请现在扫码配置设备，或下载配置文件妥善保存。',
+  'provision.secret': '设备密钥',
+  'provision.broker': 'MQTT 服务器',
+  'provision.signing': '指令签名',
+  'provision.download': '下载配置文件（JSON）',
+  'provision.close': '已保存，关闭',
+  'provision.noQr': '配置内容过大，无法生成二维码，请下载配置文件。',
   'level.I': 'I级（特别重大）',
   'level.II': 'II级（重大）',
   'level.III': 'III级（较大）',
@@ -466,6 +500,37 @@ const en = {
   'reason.expired': 'expired',
   'reason.cancelled': 'cancelled',
   ...failures('en'),
+  ...security('en'),
+  'board.security': '⚠ {n} security event(s)',
+  'board.securityAll': '{n} security event(s) in 24 hours',
+  'village.security': 'Security events',
+  'village.securityHelp':
+    'Commands the devices refused (forged, replayed, expired…) and device keys or signatures refused, newest first.',
+  'village.securityNone': 'No recent security events.',
+  'village.securityEvent': '{what} ({code})',
+  'village.sec.time': 'time',
+  'village.sec.device': 'device',
+  'village.sec.event': 'event',
+  'village.sec.detail': 'device’s words',
+  'village.verifies': 'verifies',
+  'village.verifiesYes': 'verifies signed commands',
+  'village.verifiesNo': 'has not said it verifies signatures',
+  'village.unverifiedRequired':
+    'This station requires signed commands; this device has not said it verifies them',
+  'village.provision': 'Rotate secret and make a setup code',
+  'provision.confirmTitle': 'Rotate the secret of device {id}?',
+  'provision.confirmText':
+    'The old secret stops working at once and the device is disconnected until it is set up with the new one. The new secret and code are shown only this once.',
+  'provision.go': 'Rotate secret',
+  'provision.title': 'Setup code of device {id}',
+  'provision.warning':
+    'The secret and code are shown only this once and cannot be shown again after closing. Scan it into the device now, or download the file and keep it safe.',
+  'provision.secret': 'Device secret',
+  'provision.broker': 'MQTT broker',
+  'provision.signing': 'Command signing',
+  'provision.download': 'Download the setup file (JSON)',
+  'provision.close': 'Saved, close',
+  'provision.noQr': 'Too much for one QR code: download the setup file.',
   'level.I': 'Level I (most severe)',
   'level.II': 'Level II',
   'level.III': 'Level III',

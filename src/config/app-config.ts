@@ -136,6 +136,11 @@ export type FfmpegPackage = (typeof FFMPEG_PACKAGES)[number];
 export interface MqttConfig {
   /** External broker (`MQTT_URL`); undefined runs the embedded broker. */
   url: string | undefined;
+  /**
+   * The broker URL devices are given in their provisioning bundles (`MQTT_PUBLIC_URL`); undefined:
+   * derived from the embedded broker's port or the external broker's device listener.
+   */
+  publicUrl: string | undefined;
   /** Embedded broker's TCP listener. */
   port: number;
   host: string;
@@ -251,6 +256,7 @@ const SERVER_VARIABLES = {
   SHUTDOWN_TIMEOUT_MS: whole(10_000, 100, 600_000),
 
   MQTT_URL: url(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
+  MQTT_PUBLIC_URL: url(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
   MQTT_PORT: whole(1883, 0, 65535),
   MQTT_HOST: text('0.0.0.0'),
   MQTT_WS_PORT: Type.Optional(whole(undefined, 0, 65535)),
@@ -361,6 +367,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     mqtt: {
       url: e.MQTT_URL,
+      publicUrl: e.MQTT_PUBLIC_URL,
       port: e.MQTT_PORT,
       host: e.MQTT_HOST,
       wsPort: e.MQTT_WS_PORT,

@@ -7,6 +7,7 @@
 import { DEVICE_TYPES } from './device.js';
 import { FAILURE_REASONS } from './failure-reasons.js';
 import { DELIVERY_ENDINGS, DELIVERY_PROGRESS, LEVELS } from './messages.js';
+import { SECURITY_REASONS } from './security-reasons.js';
 
 /** Where the module lives, from the repository root. */
 export const DASHBOARD_CONTRACT_FILE = 'web/lib/contract.js';
@@ -30,6 +31,11 @@ function constants(): [name: string, doc: string, value: unknown][] {
       'FAILURE_REASONS',
       'Why a delivery failed, by stable code, with what staff read in Chinese and English.',
       FAILURE_REASONS.map(({ code, zh, en }) => ({ code, zh, en })),
+    ],
+    [
+      'SECURITY_REASONS',
+      'Security events by code (a refused command’s reason, or the kind), in Chinese and English.',
+      SECURITY_REASONS,
     ],
   ];
 }

@@ -10,6 +10,7 @@ import { BroadcastRequestKey1765011600000 } from './migrations/1765011600000-bro
 import { ConfirmationDetails1765098000000 } from './migrations/1765098000000-confirmation-details.js';
 import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
 import { CommandSigning1765270800000 } from './migrations/1765270800000-command-signing.js';
+import { SecurityEvents1765357200000 } from './migrations/1765357200000-security-events.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   ConfirmationDetails1765098000000,
   BroadcastResendOf1765184400000,
   CommandSigning1765270800000,
+  SecurityEvents1765357200000,
 ];

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -7,11 +18,14 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { RequireRole } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { ApiCsvImport, CsvBody, CsvDownload, CsvFile, ImportQuery } from '../common/csv-http.js';
 import { Page } from '../common/pagination.js';
 import { DEVICE_CSV_COLUMNS } from './device-import.js';
 import { DeviceIdPipe } from './device-id.pipe.js';
+import { DeviceProvisioning } from './device-provisioning.js';
 import { DevicesService } from './devices.service.js';
 import { DeviceImportReportDto } from './dto/device-import-report.dto.js';
 import {
@@ -22,15 +36,21 @@ import {
   DeviceDto,
   DevicePageDto,
   DeviceQuery,
-  DeviceWithSecretDto,
   UpdateDeviceDto,
 } from './dto/device.dto.js';
+import { ProvisionedDeviceDto, ProvisioningBundleDto } from './dto/provisioning.dto.js';
+import { SecurityEventDto, SecurityEventQuery } from './dto/security-event.dto.js';
+import { SecurityEvents } from './security-events.js';
 
 @ApiTags('devices')
 @ApiBearerAuth()
 @Controller('api/devices')
 export class DevicesController {
-  constructor(private readonly devices: DevicesService) {}
+  constructor(
+    private readonly devices: DevicesService,
+    private readonly provisioning: DeviceProvisioning,
+    private readonly security: SecurityEvents,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'List devices, filtered by town, village, type, enabled; paged' })
@@ -64,11 +84,14 @@ export class DevicesController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Register a device (operator); the response holds its secret, once' })
-  @ApiCreatedResponse({ type: DeviceWithSecretDto })
+  @ApiOperation({
+    summary:
+      'Register a device (operator); the response holds its secret and provisioning bundle, once',
+  })
+  @ApiCreatedResponse({ type: ProvisionedDeviceDto })
   @ApiErrors(400, 401, 403, 409)
-  create(@Body() body: CreateDeviceDto): Promise<DeviceWithSecretDto> {
-    return this.devices.create(body);
+  create(@Body() body: CreateDeviceDto, @Req() req: Request): Promise<ProvisionedDeviceDto> {
+    return this.provisioning.create(body, req.hostname);
   }
 
   @Get(':id')
@@ -90,6 +113,36 @@ export class DevicesController {
     return this.devices.presenceHistory(id, query.limit);
   }
 
+  @Get(':id/provisioning')
+  @RequireRole('operator')
+  @ApiOperation({
+    summary: 'The provisioning bundle of a device (operator), as JSON and a QR code; no secret',
+    description:
+      'Device id, broker URL, topic prefix, protocol version, signing mode and the server’s public keys. ' +
+      '`secret` is null: only create and rotate-secret return it (once).',
+  })
+  @ApiOkResponse({ type: ProvisioningBundleDto })
+  @ApiErrors(400, 401, 403, 404)
+  provisioningBundle(
+    @Param('id', DeviceIdPipe) id: string,
+    @Req() req: Request,
+  ): Promise<ProvisioningBundleDto> {
+    return this.provisioning.get(id, req.hostname);
+  }
+
+  @Get(':id/security-events')
+  @ApiOperation({
+    summary: 'Security events of a device, newest first: commands it refused, keys refused',
+  })
+  @ApiOkResponse({ type: [SecurityEventDto] })
+  @ApiErrors(400, 401, 404)
+  securityEvents(
+    @Param('id', DeviceIdPipe) id: string,
+    @Query() query: SecurityEventQuery,
+  ): Promise<SecurityEventDto[]> {
+    return this.security.list(id, query.limit);
+  }
+
   @Patch(':id')
   @ApiOperation({ summary: 'Change a device (operator); enabled=false locks it out' })
   @ApiOkResponse({ type: DeviceDto })
@@ -109,11 +162,15 @@ export class DevicesController {
 
   @Post(':id/rotate-secret')
   @ApiOperation({
-    summary: 'Issue a new device secret (operator); the old one stops working; shown once',
+    summary:
+      'Issue a new device secret (operator); the old one stops working; secret and provisioning bundle shown once',
   })
-  @ApiCreatedResponse({ type: DeviceWithSecretDto })
+  @ApiCreatedResponse({ type: ProvisionedDeviceDto })
   @ApiErrors(400, 401, 403, 404)
-  rotateSecret(@Param('id', DeviceIdPipe) id: string): Promise<DeviceWithSecretDto> {
-    return this.devices.rotateSecret(id);
+  rotateSecret(
+    @Param('id', DeviceIdPipe) id: string,
+    @Req() req: Request,
+  ): Promise<ProvisionedDeviceDto> {
+    return this.provisioning.rotateSecret(id, req.hostname);
   }
 }

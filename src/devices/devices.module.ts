@@ -8,6 +8,7 @@ import { DeviceCommandsController } from './device-commands.controller.js';
 import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceGateway } from './device-gateway.js';
+import { DeviceProvisioning } from './device-provisioning.js';
 import { DeviceSettings } from './device-settings.js';
 import { KeyAnnouncer } from './key-announcer.js';
 import { DeviceEntity } from './device.entity.js';
@@ -17,11 +18,19 @@ import { DevicesService } from './devices.service.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './presence.entity.js';
 import { PresenceRepository } from './presence.repository.js';
 import { PresenceService } from './presence.service.js';
+import { SecurityEventEntity } from './security-event.entity.js';
+import { SecurityEvents } from './security-events.js';
+import { SecurityEventsRepository } from './security-events.repository.js';
 import { TypeMismatchLog } from './type-mismatch-log.js';
 
 @Module({
   imports: [
-    TypeOrmModule.forFeature([DeviceEntity, DevicePresenceEntity, PresenceIntervalEntity]),
+    TypeOrmModule.forFeature([
+      DeviceEntity,
+      DevicePresenceEntity,
+      PresenceIntervalEntity,
+      SecurityEventEntity,
+    ]),
     VillagesModule,
     MqttModule,
     SigningModule,
@@ -39,7 +48,17 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     DeviceCommands,
     DeviceSettings,
     KeyAnnouncer,
+    DeviceProvisioning,
+    SecurityEventsRepository,
+    SecurityEvents,
   ],
-  exports: [DevicesService, DeviceEvents, PresenceService, DeviceGateway, DeviceCommands],
+  exports: [
+    DevicesService,
+    DeviceEvents,
+    PresenceService,
+    DeviceGateway,
+    DeviceCommands,
+    SecurityEvents,
+  ],
 })
 export class DevicesModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { DECODE_FAILURES } from '../contract/decode.js';
+import { COMMAND_REJECTIONS } from '../contract/signing.js';
 
 /** Why an MQTT message or connection was refused (beyond the decode failures). */
 export const MQTT_REJECTIONS = [
@@ -65,6 +66,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly commandRejections = new Counter({
+    name: 'dalaba_command_rejections_total',
+    help: 'Commands devices refused and reported with a `rejected` event, by reason (protocol section 9.3): a forged, replayed or expired command, or a key the device does not hold',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   private onlineSource: () => number = () => 0;
 
   /**
@@ -106,6 +114,7 @@ export class MetricsService {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dalaba_' });
     for (const reason of MQTT_REJECTIONS) this.mqttRejected.inc({ reason }, 0);
+    for (const reason of COMMAND_REJECTIONS) this.commandRejections.inc({ reason }, 0);
   }
 
   reject(reason: MqttRejection): void {

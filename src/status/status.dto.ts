@@ -3,6 +3,7 @@ import { IsIn, IsOptional } from 'class-validator';
 import { DEVICE_TYPES, DeviceType } from '../contract/device.js';
 import { PageMetaDto } from '../common/pagination.js';
 import { LatestBroadcastDto } from '../coverage/dto/coverage.dto.js';
+import { SIGNING_MODES, type SigningMode } from '../config/app-config.js';
 import { VillageQuery } from '../villages/dto/village.dto.js';
 import { VILLAGE_PROBLEMS, VillageProblem } from './village-status.js';
 
@@ -64,6 +65,11 @@ export class VillageStatusDto {
   })
   typeMismatches!: TypeMismatchDto[];
   @ApiProperty({
+    description:
+      'Security events of its devices in the last 24 hours: commands they refused (forged, replayed, expired…), device keys or signatures refused',
+  })
+  securityEvents!: number;
+  @ApiProperty({
     type: LatestBroadcastDto,
     nullable: true,
     description: 'The latest dispatched broadcast that targeted it, and what came of it here',
@@ -79,6 +85,14 @@ export class StatusSummaryDto {
   @ApiProperty() devicesOnline!: number;
   @ApiProperty({ description: 'Devices whose latest hello named another type than registered' })
   typeMismatches!: number;
+  @ApiProperty({ description: 'Security events in the last 24 hours, across the villages' })
+  securityEvents!: number;
+  @ApiProperty({
+    enum: SIGNING_MODES,
+    description:
+      'COMMAND_SIGNING: with `required`, devices that have not said they verify signatures are flagged',
+  })
+  commandSigning!: SigningMode;
 }
 
 export class VillageStatusPageDto extends PageMetaDto {

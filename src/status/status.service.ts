@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { CoverageService } from '../coverage/coverage.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { Clock } from '../common/clock.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { SECURITY_RECENT_MS, SecurityEvents } from '../devices/security-events.js';
 import { VillagesService } from '../villages/villages.service.js';
 import type { VillageStatusDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
 import { VillageTally } from './village-status.js';
@@ -14,6 +18,9 @@ export class StatusService {
     private readonly villages: VillagesService,
     private readonly devices: DevicesService,
     private readonly coverage: CoverageService,
+    private readonly security: SecurityEvents,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async villageStatus(query: VillageStatusQuery): Promise<VillageStatusPageDto> {
@@ -23,6 +30,10 @@ export class StatusService {
     const all = await this.villages.matchingRefs({ town: query.town, q: query.q });
     const tallies = new Map(all.map((v) => [v.code, new VillageTally()]));
     await this.devices.tallyVillages([...tallies.keys()], (code) => tallies.get(code)!);
+    const security = await this.security.countsByVillage(
+      [...tallies.keys()],
+      this.clock.now().getTime() - SECURITY_RECENT_MS,
+    );
     const rows: VillageStatusDto[] = all.map((v) => {
       const s = tallies.get(v.code)!.summary();
       return {
@@ -37,6 +48,7 @@ export class StatusService {
         lastHeardAt: s.lastHeardAt === null ? null : isoTime(s.lastHeardAt),
         problem: s.problem,
         typeMismatches: s.typeMismatches,
+        securityEvents: security.get(v.code) ?? 0,
         latestBroadcast: null,
       };
     });
@@ -59,6 +71,8 @@ export class StatusService {
         devicesTotal: matching.reduce((n, r) => n + r.devicesTotal, 0),
         devicesOnline: matching.reduce((n, r) => n + r.devicesOnline, 0),
         typeMismatches: matching.reduce((n, r) => n + r.typeMismatches.length, 0),
+        securityEvents: matching.reduce((n, r) => n + r.securityEvents, 0),
+        commandSigning: this.config.signing.mode,
       },
     };
   }

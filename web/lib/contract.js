@@ -96,3 +96,52 @@ export const FAILURE_REASONS = Object.freeze([
     "en": "other (see the device’s text)"
   }
 ]);
+
+/** Security events by code (a refused command’s reason, or the kind), in Chinese and English. */
+export const SECURITY_REASONS = Object.freeze([
+  {
+    "code": "unsigned",
+    "zh": "拒绝了未签名的指令",
+    "en": "refused an unsigned command"
+  },
+  {
+    "code": "bad_signature",
+    "zh": "拒绝了签名无效的指令",
+    "en": "refused a command with a bad signature"
+  },
+  {
+    "code": "unknown_key",
+    "zh": "拒绝了未知密钥签名的指令",
+    "en": "refused a command signed by an unknown key"
+  },
+  {
+    "code": "revoked_key",
+    "zh": "拒绝了已吊销或已过期密钥签名的指令",
+    "en": "refused a command signed by a revoked or retired key"
+  },
+  {
+    "code": "replayed",
+    "zh": "拒绝了重放的指令（序号已用过）",
+    "en": "refused a replayed command (sequence already seen)"
+  },
+  {
+    "code": "expired",
+    "zh": "拒绝了已过期的指令",
+    "en": "refused an expired command"
+  },
+  {
+    "code": "wrong_device",
+    "zh": "拒绝了发给其他设备的指令",
+    "en": "refused a command addressed to another device"
+  },
+  {
+    "code": "device_key_changed",
+    "zh": "设备密钥与登记的不一致，已拒绝",
+    "en": "device key differs from the pinned one; refused"
+  },
+  {
+    "code": "bad_device_signature",
+    "zh": "设备上报的签名无效，已拒绝",
+    "en": "device event with a bad signature; refused"
+  }
+]);

@@ -97,7 +97,7 @@ export async function boardView() {
     $('#board-summary').dataset.villages = s.villages;
     $('#board-summary').dataset.online = s.devicesOnline;
     $('#board-summary').innerHTML = piece(
-      html`${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}`,
+      html`${t('board.summary', { villages: s.villages, online: s.devicesOnline, total: s.devicesTotal, ok: s.villagesOk })}${s.typeMismatches ? html` · <span class="warn-text">${t('board.typeMismatches', { n: s.typeMismatches })}</span>` : ''}${s.securityEvents ? html` · <span class="warn-text" id="board-security" data-count="${s.securityEvents}">${t('board.securityAll', { n: s.securityEvents })}</span>` : ''}`,
     );
     $('#abnormal-count').dataset.count = abnormal;
     $('#abnormal-count').textContent = t('board.abnormalCount', { n: abnormal });
@@ -166,6 +166,7 @@ export async function boardView() {
                         >
                         <span class="outcome">${outcomeText(v.latestBroadcast)}</span>
                         ${failuresLine(v.latestBroadcast?.failures)}
+                        ${v.securityEvents ? html`<span class="security-events" data-count="${v.securityEvents}">${t('board.security', { n: v.securityEvents })}</span>` : ''}
                         ${v.typeMismatches.length ? html`<span class="type-mismatch" data-count="${v.typeMismatches.length}" title="${v.typeMismatches.map((m) => `${m.deviceId}: ${t(`type.${m.registeredType}`)} → ${t(`type.${m.reportedType}`)}`).join('\n')}">⚠ ${t('board.typeMismatch', { n: v.typeMismatches.length })}</span>` : ''}
                       </a>`,
                   )}
