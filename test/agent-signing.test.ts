@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import mqtt, { MqttClient } from 'mqtt';
 import { AgentOptions, DeviceAgent } from '../devices/agent.js';
+import { Fleet } from '../devices/fleet.js';
 import {
   AnnouncedKey,
   endorsementInput,
@@ -27,7 +28,8 @@ import {
 import { DeviceGateway } from '../src/devices/device-gateway.js';
 import { MqttTransport } from '../src/mqtt/transport.js';
 import { fixtures } from './support/fixtures.js';
-import { freePort, mqttUrl, startAgentOnline } from './support/mqtt.js';
+import { LiteralDevice } from './support/literal-device.js';
+import { freePort, mqttUrl, next, startAgentOnline } from './support/mqtt.js';
 import { startTestServer, tempDir, TestServer } from './support/server.js';
 
 type Signer = KeyPair & { kid: string };
@@ -245,6 +247,78 @@ describe('a verifying agent on the server’s embedded broker', () => {
   });
 });
 
+describe('the literal device (docs/protocol.md alone) on the server’s embedded broker', () => {
+  let s: TestServer;
+  let fx: ReturnType<typeof fixtures>;
+  let village: string;
+  const server = newSigner();
+  const attacker = newSigner();
+
+  beforeAll(async () => {
+    s = await startTestServer();
+    fx = fixtures(s.url, s.adminToken);
+    village = (await fx.newVillage((await fx.newTown()).code)).code;
+  });
+  afterAll(() => s.close());
+
+  it('refuses a forgery and a replay, and answers a genuine ping, from section 9 alone', async () => {
+    const d = await fx.newDevice(village);
+    const device = new LiteralDevice(s, d, { serverKeys: [publicOf(server)] });
+    await device.connect();
+    try {
+      const gateway = s.server.app.get(DeviceGateway);
+      const answer = (ref: string) =>
+        next(
+          gateway.events,
+          (e) => e.deviceId === d.id && 'ref' in e.message && e.message.ref === ref,
+        );
+      const inject = (message: object) =>
+        s.server.app
+          .get(MqttTransport)
+          .publish(`dalaba/v1/d/${d.id}/cmd`, Buffer.from(JSON.stringify(message)), { qos: 1 });
+
+      const forged = sign(
+        playOf({
+          url: 'http://127.0.0.1:9/x.mp3',
+          sha256: '0'.repeat(64),
+          bytes: 1,
+          durationMs: 1,
+          codec: 'mp3',
+        }),
+        attacker,
+        d.id,
+        1,
+      );
+      let reply = answer(forged.id);
+      await inject(forged);
+      assert.deepEqual(pick((await reply).message, ['type', 'reason', 'command', 'kid']), {
+        type: 'rejected',
+        reason: 'unknown_key',
+        command: 'play',
+        kid: attacker.kid,
+      });
+      const ping = sign(pingOf(), server, d.id, 5);
+      reply = answer(ping.id);
+      await inject(ping);
+      assert.equal((await reply).message.type, 'pong');
+      reply = answer(ping.id);
+      await inject(ping);
+      assert.deepEqual(pick((await reply).message, ['type', 'reason', 'seq']), {
+        type: 'rejected',
+        reason: 'replayed',
+        seq: 5,
+      });
+      assert.equal(device.starts.size, 0);
+    } finally {
+      await device.close();
+    }
+  });
+});
+
+function pick(o: object, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]]));
+}
+
 /**
  * A Mosquitto with no ACL and anonymous logins, as a station might run it by mistake: any client
  * can publish on any device's `cmd` topic. Spawned privately so the test owns its port.
@@ -383,6 +457,32 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
       { ref: cmd.id, command: 'play', reason: 'unsigned', type: 'rejected' },
     );
     assert.equal(plays(), 0);
+  });
+
+  it('a fleet given the keys passes them to each agent: none plays a forged play', async () => {
+    const members = Array.from({ length: 20 }, () => ({
+      id: `fleet-${randomBytes(5).toString('hex')}`,
+      secret: 'unused-by-this-broker',
+    }));
+    const fleet = new Fleet(members, { url: broker.url, speed: 0, serverKeys: [publicOf(k1)] });
+    try {
+      assert.equal((await fleet.start()).connected, members.length);
+      const attacker = newSigner();
+      let plays = 0;
+      for (const a of fleet.agents) a.on('playback', () => plays++);
+      const refusals = fleet.agents.map((agent) => {
+        const cmd = sign(playOf(clips.clip), attacker, agent.id, 1);
+        const refused = refusalOf(agent, cmd.id);
+        return publish(agent.id, cmd).then(() => refused);
+      });
+      assert.deepEqual(
+        await Promise.all(refusals),
+        members.map(() => 'unknown_key'),
+      );
+      assert.equal(plays, 0);
+    } finally {
+      await fleet.stop();
+    }
   });
 
   it('refuses a captured genuine play replayed later, and plays it only once', async () => {
