@@ -525,7 +525,8 @@ export class DeviceAgent extends EventEmitter {
       this.serverKeys = keys;
       this.log(`server keys: ${describeKeys(keys)}`);
     }
-    if (cmd.type === 'config' && cmd.signing === 'required' && !this.required) {
+    // Only the station's own word switches it: an unsigned `config` could come from anyone.
+    if (cmd.type === 'config' && check.signed && cmd.signing === 'required' && !this.required) {
       this.required = true;
       changed = true;
       this.log('signing required by the server: unsigned commands are refused from now on');

@@ -21,6 +21,7 @@ import {
   signingInput,
   verifyBytes,
   type CommandRejection,
+  type ConfigCommand,
   type KeysCommand,
   type PingCommand,
   type PlayCommand,
@@ -600,7 +601,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     );
   });
 
-  it('refuses an unsigned keys announcement even when unsigned commands are still allowed', async () => {
+  it('takes no keys and no required mode from an unsigned command, while unsigned ones are allowed', async () => {
     const { agent } = await device();
     const k2 = newSigner();
     const unsigned: KeysCommand = {
@@ -616,6 +617,18 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
       agent.heldServerKeys().map((k) => [k.kid, k.revoked]),
       [[k1.kid, undefined]],
     );
+    // Nor does an unsigned config switch it to required mode: anyone on the broker could send it.
+    const unsignedConfig: ConfigCommand = {
+      v: 1,
+      type: 'config',
+      id: `config-${++n}`,
+      ts: Date.now(),
+      heartbeatIntervalS: 30,
+      offlineAfterS: 90,
+      signing: 'required',
+    };
+    await expectAccepted(agent, unsignedConfig);
+    assert.equal(agent.signingRequired, false);
     // An unsigned ping is still answered: optional mode, as the migration path needs.
     await expectAccepted(agent, pingOf());
     assert.equal(agent.verifies, true);

@@ -312,7 +312,8 @@ export class LiteralDevice {
     switch (cmd.type) {
       case 'config':
         if (typeof cmd.ts === 'number') this.offsetMs = cmd.ts - Date.now();
-        if (cmd.signing === 'required' && this.verifier) this.verifier.required = true;
+        if (cmd.signing === 'required' && cmd.sig !== undefined && this.verifier)
+          this.verifier.required = true;
         return;
       case 'ping':
         return this.publish({ type: 'pong', ref: cmd.id });
