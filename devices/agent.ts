@@ -422,7 +422,12 @@ export class DeviceAgent extends EventEmitter {
         job.state = 'preempted';
         this.report(job.cmd.deliveryId, 'preempted', 'power lost');
       }
-      this.log('online');
+      // Says whether forged commands would be refused: the first thing to check on a new install.
+      this.log(
+        this.verifies
+          ? `online; checks command signatures (${this.serverKeys.size} key(s)${this.signingRequired ? ', unsigned refused' : ''}, highest seq ${this.lastSeq})`
+          : 'online',
+      );
       this.emit('connected');
     } catch (err) {
       this.log(`could not finish connecting: ${(err as Error).message}`);

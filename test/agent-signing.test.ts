@@ -28,6 +28,7 @@ import {
 } from '../src/contract/index.js';
 import { DeviceGateway } from '../src/devices/device-gateway.js';
 import { MqttTransport } from '../src/mqtt/transport.js';
+import { ROOT } from './support/cli.js';
 import { fixtures } from './support/fixtures.js';
 import { LiteralDevice } from './support/literal-device.js';
 import { freePort, mqttUrl, next, startAgentOnline } from './support/mqtt.js';
@@ -748,5 +749,92 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     } finally {
       await watcher.endAsync();
     }
+  });
+  it('npm run device with a provisioning bundle: verifies from the start, refuses a bundle whose kid lies', async () => {
+    const dir = tempDir('dalaba-agent-cli-');
+    const id = `cli-${randomBytes(5).toString('hex')}`;
+    const bundle = {
+      format: 'dalaba-provisioning/1',
+      deviceId: id,
+      secret: 'unused-by-this-broker',
+      mqttUrl: broker.url,
+      topicPrefix: 'dalaba/v1',
+      protocol: 1,
+      signing: { mode: 'required', keys: [publicOf(k1)] },
+      serverTime: Date.now(),
+    };
+    const file = join(dir, 'bundle.json');
+    writeFileSync(file, JSON.stringify(bundle));
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/devices/main.js'), 'device', '--provisioning', file, '--state-dir', dir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    process.once('exit', () => child.kill('SIGKILL'));
+    let out = '';
+    const online = new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/online; checks command signatures \(1 key\(s\), unsigned refused/.test(out)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`device exited (${code}): ${out}`)));
+    });
+    await online;
+    const rejectedOn = (ref: string) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        const on = (topic: string, payload: Buffer) => {
+          const m = JSON.parse(payload.toString()) as Record<string, unknown>;
+          if (topic === `dalaba/v1/d/${id}/evt` && m.type === 'rejected' && m.ref === ref) {
+            outsider.off('message', on);
+            resolve(m);
+          }
+        };
+        outsider.on('message', on);
+      });
+    const unsigned = playOf(clips.clip);
+    let report = rejectedOn(unsigned.id);
+    await publish(id, unsigned);
+    assert.equal((await report).reason, 'unsigned', 'required mode from the bundle');
+    const genuine = sign(pingOf(), k1, id, 3);
+    const pong = new Promise<void>((resolve) => {
+      const on = (topic: string, payload: Buffer) => {
+        const m = JSON.parse(payload.toString()) as Record<string, unknown>;
+        if (topic === `dalaba/v1/d/${id}/evt` && m.type === 'pong' && m.ref === genuine.id) {
+          outsider.off('message', on);
+          resolve();
+        }
+      };
+      outsider.on('message', on);
+    });
+    await publish(id, genuine);
+    await pong;
+    report = rejectedOn(genuine.id);
+    await publish(id, genuine);
+    assert.equal((await report).reason, 'replayed');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+    const state = JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as { lastSeq: number };
+    assert.equal(state.lastSeq, 3);
+
+    // A bundle whose key id is not its key's: a typo or a tampered bundle is refused at start.
+    const lying = {
+      ...bundle,
+      signing: { ...bundle.signing, keys: [{ ...publicOf(k1), kid: newSigner().kid }] },
+    };
+    writeFileSync(file, JSON.stringify(lying));
+    const bad = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/devices/main.js'), 'device', '--provisioning', file],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let err = '';
+    bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(bad, 'exit')) as [number];
+    assert.equal(code, 2);
+    assert.match(err, /is not the id of its public key/);
   });
 });
