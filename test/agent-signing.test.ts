@@ -227,7 +227,7 @@ describe('a verifying agent on the server’s embedded broker', () => {
         [genuine.id, 'play', 'bad_signature', 3, server.kid],
       ],
     );
-  });
+  }, 60_000);
 
   it('in strict mode refuses an unsigned play as `unsigned`', async () => {
     const { id, agent } = await verifyingDevice({ strict: true });
@@ -246,7 +246,7 @@ describe('a verifying agent on the server’s embedded broker', () => {
       atServer.map((r) => [r.ref, r.reason]),
       [[unsigned.id, 'unsigned']],
     );
-  });
+  }, 60_000);
 });
 
 describe('the literal device (docs/protocol.md alone) on the server’s embedded broker', () => {
@@ -314,7 +314,7 @@ describe('the literal device (docs/protocol.md alone) on the server’s embedded
     } finally {
       await device.close();
     }
-  });
+  }, 60_000);
 });
 
 function pick(o: object, keys: string[]): Record<string, unknown> {
@@ -459,7 +459,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
       { ref: cmd.id, command: 'play', reason: 'unsigned', type: 'rejected' },
     );
     assert.equal(plays(), 0);
-  });
+  }, 60_000);
 
   it('a fleet given the keys passes them to each agent: none plays a forged play', async () => {
     const members = Array.from({ length: 20 }, () => ({
@@ -485,7 +485,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     } finally {
       await fleet.stop();
     }
-  });
+  }, 60_000);
 
   it('refuses a captured genuine play replayed later, and plays it only once', async () => {
     const { id, agent } = await device();
@@ -503,7 +503,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     const older = sign(playOf(clips.clip), k1, id, 5);
     await expectRefused(agent, older, 'replayed');
     assert.equal(plays(), 1);
-  });
+  }, 60_000);
 
   it('refuses an expired command, one for another device, and one signed by an unknown key', async () => {
     const { id, agent } = await device();
@@ -525,7 +525,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     assert.equal(plays(), 0);
     // Only the pings expectRefused sent after each refusal moved the sequence.
     assert.equal(agent.highestSeq, 3);
-  });
+  }, 60_000);
 
   it('follows a rotation endorsed by the old key, honours the overlap, then refuses the revoked key', async () => {
     const { id, agent } = await device();
@@ -600,7 +600,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
       onlyK1.agent.heldServerKeys().map((k) => k.kid),
       [k1.kid],
     );
-  });
+  }, 60_000);
 
   it('takes no keys and no required mode from an unsigned command, while unsigned ones are allowed', async () => {
     const { agent } = await device();
@@ -634,7 +634,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     await expectAccepted(agent, pingOf());
     assert.equal(agent.verifies, true);
     assert.equal(agent.highestSeq, 1, 'only the signed ping after the refusal moved it');
-  });
+  }, 60_000);
 
   it('keeps its highest seq, its keys and required mode across a restart (state dir)', async () => {
     const stateDir = tempDir('dalaba-agent-state-');
@@ -683,7 +683,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     await expectRefused(again, genuine, 'replayed');
     await expectRefused(again, playOf(clips.clip), 'unsigned');
     assert.equal(plays(), 0);
-  });
+  }, 60_000);
 
   it('protocol 1.1: announces its own key and signs playing and played with it, the same key after a restart', async () => {
     const stateDir = tempDir('dalaba-agent-key-');
@@ -749,7 +749,7 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     } finally {
       await watcher.endAsync();
     }
-  });
+  }, 60_000);
   it('npm run device with a provisioning bundle: verifies from the start, refuses a bundle whose kid lies', async () => {
     const dir = tempDir('dalaba-agent-cli-');
     const id = `cli-${randomBytes(5).toString('hex')}`;
@@ -836,5 +836,5 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     const [code] = (await once(bad, 'exit')) as [number];
     assert.equal(code, 2);
     assert.match(err, /is not the id of its public key/);
-  });
+  }, 60_000);
 });

@@ -102,6 +102,8 @@ describe('docs/protocol.md section 9: the worked examples', () => {
 
   it('the signed ping and play verify with key 1, and a device accepts them in order', () => {
     const ping = checkSigned('ping', k1);
+    const stated = /these (\d+) bytes are what key 1 signed/.exec(doc);
+    assert.equal(Number(stated?.[1]), Buffer.byteLength(example('ping-input')), 'its byte count');
     const play = checkSigned('play', k1);
     for (const cmd of [ping, play])
       assert.ok(decode('cmd', JSON.stringify(cmd)).ok, `${String(cmd.type)} is a valid command`);
