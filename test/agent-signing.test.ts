@@ -487,6 +487,20 @@ describe('a verifying agent behind a Mosquitto without ACLs', () => {
     }
   }, 60_000);
 
+  it('verifies SM2 (GB/T 32918) as it says in its hello: genuine taken, altered refused', async () => {
+    const pair = generateKeyPair('sm2');
+    const sm2Key: Signer = { ...pair, kid: keyIdOf('sm2', pair.publicKey) };
+    const { id, agent } = await device({ serverKeys: [publicOf(sm2Key)] });
+    const genuine = sign(playOf(clips.clip), sm2Key, id, 1);
+    const plays = playbacks(agent);
+    const done = played(agent, genuine.deliveryId);
+    await publish(id, genuine);
+    await done;
+    const altered = { ...sign(playOf(clips.clip), sm2Key, id, 2), repeat: 3 };
+    await expectRefused(agent, altered, 'bad_signature', sm2Key);
+    assert.equal(plays(), 1);
+  }, 60_000);
+
   it('refuses a captured genuine play replayed later, and plays it only once', async () => {
     const { id, agent } = await device();
     const plays = playbacks(agent);
