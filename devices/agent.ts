@@ -5,9 +5,23 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import mqtt, { MqttClient } from 'mqtt';
 import {
+  AnnouncedKey,
+  applyKeyAnnouncement,
+  checkCommand,
+  CommandRejection,
   decode,
   DEFAULT_TOPIC_PREFIX,
   DeliveryEvent,
@@ -15,10 +29,19 @@ import {
   DeviceType,
   deviceTopic,
   encode,
+  generateKeyPair,
+  isSignatureAlgorithm,
+  KeyPair,
+  keyIdOf,
   MessagesByKind,
   outranks,
   PlayCommand,
   PROTOCOL_VERSION,
+  PublicKeyInfo,
+  publicKeyOf,
+  SIGNATURE_ALGORITHMS,
+  SignatureAlgorithm,
+  signOwnMessage,
   StateMessage,
   StopCommand,
   TIMING,
@@ -74,9 +97,41 @@ export interface AgentOptions {
    * higher than any acted on) of a delivery the device reported `preempted`. The default agent is
    * lenient where a server might not be: it plays a preempted delivery again on any `play` of it.
    * Strict or not, the agent records a `violation` whenever the server sends what the document
-   * says it never does.
+   * says it never does. A strict agent that holds server keys also refuses unsigned commands
+   * (required mode, docs/protocol.md section 9.7).
    */
   strict?: boolean;
+  /**
+   * The server's public keys this device trusts, from its provisioning bundle. With at least one
+   * (here or kept in `stateDir`), the agent checks every command before acting on it (section 9);
+   * without any it cannot tell a genuine command from a forged one and acts on both, as a device
+   * made before signatures does.
+   */
+  serverKeys?: readonly (PublicKeyInfo & { until?: number })[];
+  /** Refuse unsigned commands from the start (provisioning `signing.mode: "required"`). */
+  signingRequired?: boolean;
+  /**
+   * Keeps the highest accepted `seq`, the server keys as announced, required mode and the device
+   * key in `<stateDir>/<id>.json`, so a restart does not make a captured command acceptable again.
+   */
+  stateDir?: string;
+  /**
+   * Protocol 1.1: the device's own key pair, or the algorithm of one to create (kept in `stateDir`
+   * when given, so the server's pinned key stays valid across restarts). The agent announces the
+   * public key in its hello and signs its `playing` and `played` events with it.
+   */
+  deviceKey?: KeyPair | SignatureAlgorithm;
+}
+
+/** A server key as the device holds it: a revoked one stays, marked, to be told from an unknown one. */
+type HeldKey = PublicKeyInfo & { revoked?: boolean; until?: number };
+
+/** What `<stateDir>/<id>.json` holds. */
+interface PersistedState {
+  lastSeq: number;
+  required: boolean;
+  keys: HeldKey[];
+  deviceKey?: KeyPair;
 }
 
 /** CONNACK return codes (MQTT 3.1.1, section 3.2.2.3) the agent acts on. */
@@ -99,14 +154,16 @@ interface Job {
 }
 
 /**
- * Events: `connected`, `disconnected`, `command` (a valid command), `delivery` (deliveryId, state:
- * every report sent, including repeats for a resent command), `playback` (deliveryId: the speaker
- * actually starts it), `acknowledged` (deliveryId, state: the PUBACK of a report), `invalid` (reason) for a command that fails validation, `violation`
- * (description) for a command the protocol says the server never sends, `auth-failed` (a refused
- * login, CONNACK 4 or 5: the agent stops trying; CONNACK 3, a lock-out, is retried with back-off
- * instead), and `connect-failed` (why: a socket error code such as `ECONNREFUSED`, a CONNACK code
- * such as `3`, or mqtt.js' message such as `connack timeout`) for every connection attempt that did
- * not get in.
+ * Events: `connected`, `disconnected`, `command` (a valid command, accepted by the signature
+ * checks when the agent verifies), `delivery` (deliveryId, state: every report sent, including
+ * repeats for a resent command), `playback` (deliveryId: the speaker actually starts it),
+ * `acknowledged` (deliveryId, state: the PUBACK of a report), `invalid` (reason) for a command that
+ * fails validation, `refused` (reason, command) for a command the signature checks refused
+ * (docs/protocol.md section 9.3; its `rejected` event is on its way), `violation` (description)
+ * for a command the protocol says the server never sends, `auth-failed` (a refused login, CONNACK
+ * 4 or 5: the agent stops trying; CONNACK 3, a lock-out, is retried with back-off instead), and
+ * `connect-failed` (why: a socket error code such as `ECONNREFUSED`, a CONNACK code such as `3`,
+ * or mqtt.js' message such as `connack timeout`) for every connection attempt that did not get in.
  */
 export class DeviceAgent extends EventEmitter {
   private client?: MqttClient;
@@ -132,6 +189,19 @@ export class DeviceAgent extends EventEmitter {
   readonly violations: string[] = [];
   /** Broadcasts this device was told to stop: a play for one is refused. */
   private readonly stoppedBroadcasts = new Set<string>();
+  /** Server keys, by kid (section 9.4). */
+  private serverKeys = new Map<string, HeldKey>();
+  /** Highest `seq` accepted (section 9.5). */
+  private lastSeq = 0;
+  /** Refuse unsigned commands (section 9.7); once set, it stays. */
+  private required: boolean;
+  /**
+   * Whether this device's clock (plus the offset from `config`) is the server's: a device with a
+   * skewed clock and no `config` yet has no idea, and skips the `exp` check (section 9.3, step 6).
+   */
+  private clockKnown: boolean;
+  private readonly ownKey?: KeyPair;
+  private readonly stateFile?: string;
 
   constructor(readonly options: AgentOptions) {
     super();
@@ -140,6 +210,57 @@ export class DeviceAgent extends EventEmitter {
     this.random = options.random ?? Math.random;
     this.volume = options.volume ?? 80;
     this.heartbeatS = options.heartbeatIntervalS ?? TIMING.heartbeatIntervalS;
+    this.clockKnown = !this.faults.clockSkewMs;
+    this.stateFile = options.stateDir ? join(options.stateDir, `${options.id}.json`) : undefined;
+    const saved = this.stateFile ? readState(this.stateFile) : undefined;
+    for (const k of saved?.keys ?? []) this.serverKeys.set(k.kid, k);
+    // A key from a new provisioning is added; one the device has since learnt is revoked stays so.
+    for (const k of options.serverKeys ?? []) {
+      if (keyIdOf(k.alg, k.publicKey) !== k.kid)
+        throw new Error(`server key ${k.kid} does not match its public key`);
+      if (!this.serverKeys.has(k.kid)) this.serverKeys.set(k.kid, { ...k });
+    }
+    this.lastSeq = saved?.lastSeq ?? 0;
+    this.required =
+      saved?.required === true || options.signingRequired === true || !!options.strict;
+    if (typeof options.deviceKey === 'object') this.ownKey = options.deviceKey;
+    else if (options.deviceKey !== undefined) {
+      const kept = saved?.deviceKey;
+      this.ownKey =
+        kept && kept.alg === options.deviceKey ? kept : generateKeyPair(options.deviceKey);
+    }
+    if (
+      this.ownKey &&
+      publicKeyOf(this.ownKey.alg, this.ownKey.privateKey) !== this.ownKey.publicKey
+    )
+      throw new Error('device key: the public key is not that of the private key');
+    if (this.stateFile && (!saved || (this.ownKey && saved.deviceKey !== this.ownKey)))
+      this.persist();
+  }
+
+  /** Whether this device checks command signatures: it does once it holds a server key. */
+  get verifies(): boolean {
+    return this.serverKeys.size > 0;
+  }
+
+  /** The highest `seq` accepted so far (0: none). */
+  get highestSeq(): number {
+    return this.lastSeq;
+  }
+
+  /** Whether unsigned commands are refused (required mode). */
+  get signingRequired(): boolean {
+    return this.verifies && this.required;
+  }
+
+  /** The server keys held: revoked ones marked, retiring ones with `until`. */
+  heldServerKeys(): HeldKey[] {
+    return [...this.serverKeys.values()].map((k) => ({ ...k }));
+  }
+
+  /** Protocol 1.1: this device's public key, when it has one. */
+  get devicePublicKey(): { alg: SignatureAlgorithm; publicKey: string } | undefined {
+    return this.ownKey ? { alg: this.ownKey.alg, publicKey: this.ownKey.publicKey } : undefined;
   }
 
   /** The telemetry period in use, seconds. */
@@ -301,7 +422,12 @@ export class DeviceAgent extends EventEmitter {
         job.state = 'preempted';
         this.report(job.cmd.deliveryId, 'preempted', 'power lost');
       }
-      this.log('online');
+      // Says whether forged commands would be refused: the first thing to check on a new install.
+      this.log(
+        this.verifies
+          ? `online; checks command signatures (${this.serverKeys.size} key(s)${this.signingRequired ? ', unsigned refused' : ''}, highest seq ${this.lastSeq})`
+          : 'online',
+      );
       this.emit('connected');
     } catch (err) {
       this.log(`could not finish connecting: ${(err as Error).message}`);
@@ -329,6 +455,7 @@ export class DeviceAgent extends EventEmitter {
       this.log(`dropped ${cmd.type} ${cmd.id} (fault injection)`);
       return;
     }
+    if (this.verifies && !this.admit(cmd)) return;
     this.emit('command', cmd);
     switch (cmd.type) {
       case 'ping':
@@ -351,9 +478,12 @@ export class DeviceAgent extends EventEmitter {
       case 'play':
         void this.handlePlay(cmd);
         return;
+      case 'keys':
+        return; // taken in admit(); a device that does not verify has no use for keys it cannot trust
       case 'config':
         // notBefore and expiresAt are on the server's clock: keep the offset, not the device's word.
         this.serverOffsetMs = cmd.ts - this.now();
+        this.clockKnown = true;
         if (cmd.heartbeatIntervalS !== this.heartbeatS) {
           this.heartbeatS = cmd.heartbeatIntervalS;
           if (this.client?.connected) this.startHeartbeat();
@@ -361,6 +491,93 @@ export class DeviceAgent extends EventEmitter {
         }
         return;
     }
+  }
+
+  /**
+   * The checks of docs/protocol.md section 9.3 (`checkCommand`), plus what a `keys` announcement
+   * and a `config` change; true when the command may be acted on. Its `seq` is stored (on disk with
+   * a `stateDir`) before the caller acts, so a crash right after cannot make it acceptable again.
+   */
+  private admit(cmd: MessagesByKind['cmd']): boolean {
+    const message = cmd as unknown as Record<string, unknown>;
+    // An announcement is checked with the keys it brings: a new key signs its first announcement.
+    const keys =
+      cmd.type === 'keys'
+        ? applyKeyAnnouncement(this.serverKeys, cmd.keys as AnnouncedKey[], cmd.revoked)
+        : this.serverKeys;
+    const check = checkCommand(message, {
+      deviceId: this.options.id,
+      keys,
+      lastSeq: this.lastSeq,
+      now: this.clockKnown ? this.serverNow() : undefined,
+      required: this.required,
+    });
+    if (!check.ok) {
+      this.refuse(cmd, check.reason, check.detail);
+      return false;
+    }
+    if (cmd.type === 'keys' && !check.signed) {
+      // Unsigned, it could only be an attempt to revoke the genuine keys: never taken.
+      this.refuse(cmd, 'unsigned', 'a keys announcement must be signed');
+      return false;
+    }
+    let changed = false;
+    if (check.signed) {
+      this.lastSeq = check.seq;
+      changed = true;
+    }
+    if (cmd.type === 'keys') {
+      this.serverKeys = keys;
+      this.log(`server keys: ${describeKeys(keys)}`);
+    }
+    // Only the station's own word switches it: an unsigned `config` could come from anyone.
+    if (cmd.type === 'config' && check.signed && cmd.signing === 'required' && !this.required) {
+      this.required = true;
+      changed = true;
+      this.log('signing required by the server: unsigned commands are refused from now on');
+    }
+    if (changed) this.persist();
+    return true;
+  }
+
+  /** Reports a refused command once (`rejected`, section 9.3) and otherwise ignores it. */
+  private refuse(cmd: MessagesByKind['cmd'], reason: CommandRejection, detail: string): void {
+    const { seq, kid } = cmd as { seq?: number; kid?: string };
+    this.log(`refused ${cmd.type} ${cmd.id}: ${reason} (${detail})`);
+    this.emit('refused', reason, cmd);
+    this.publish('evt', {
+      v: PROTOCOL_VERSION,
+      type: 'rejected',
+      id: this.nextId(),
+      ts: this.now(),
+      ref: cmd.id,
+      command: cmd.type,
+      reason,
+      ...(seq !== undefined ? { seq } : {}),
+      ...(kid !== undefined ? { kid } : {}),
+      detail: detail.slice(0, 200),
+    });
+  }
+
+  /** Writes the state file whole, then renames it over the old one: a power cut leaves either. */
+  private persist(): void {
+    if (!this.stateFile) return;
+    const state: PersistedState = {
+      lastSeq: this.lastSeq,
+      required: this.required,
+      keys: [...this.serverKeys.values()],
+      ...(this.ownKey ? { deviceKey: this.ownKey } : {}),
+    };
+    mkdirSync(this.options.stateDir!, { recursive: true });
+    const tmp = `${this.stateFile}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(state)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.stateFile);
   }
 
   private handleStop(cmd: StopCommand): void {
@@ -585,7 +802,12 @@ export class DeviceAgent extends EventEmitter {
     if (reason) event.reason = reason;
     if (progressPct !== undefined) event.progressPct = progressPct;
     this.emit('delivery', deliveryId, state);
-    this.publish('evt', event);
+    // Protocol 1.1: the device vouches for the two events coverage rests on (section 9.6).
+    const signed =
+      this.ownKey && (state === 'playing' || state === 'played')
+        ? signOwnMessage(event, this.ownKey)
+        : event;
+    this.publish('evt', signed);
   }
 
   private sendTelemetry(): void {
@@ -647,6 +869,9 @@ export class DeviceAgent extends EventEmitter {
         firmware: this.options.firmware ?? 'dalaba-agent/0.1',
         codecs: this.faults.rejectCodec ? ['opus'] : ['mp3'],
         volume: this.volume,
+        // The contract checks both algorithms; said only once there is a key to check with.
+        ...(this.verifies ? { verifies: [...SIGNATURE_ALGORITHMS] } : {}),
+        ...(this.ownKey ? { keyAlg: this.ownKey.alg, publicKey: this.ownKey.publicKey } : {}),
       };
     }
     return msg;
@@ -692,4 +917,49 @@ function isReportable(state: LocalState): state is DeviceReportedState {
 
 function levelRank(job: Job): number {
   return ['I', 'II', 'III', 'IV', 'routine', 'test'].indexOf(job.cmd.level);
+}
+
+function describeKeys(keys: ReadonlyMap<string, HeldKey>): string {
+  return [...keys.values()]
+    .map(
+      (k) =>
+        `${k.kid}${k.revoked ? ' (revoked)' : k.until ? ` (until ${new Date(k.until).toISOString()})` : ''}`,
+    )
+    .join(', ');
+}
+
+/** The state file, or undefined when there is none yet; a damaged one is an error, not a reset. */
+function readState(file: string): PersistedState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const raw = JSON.parse(text) as Partial<PersistedState>;
+  const keys = (Array.isArray(raw.keys) ? raw.keys : []).filter(
+    (k): k is HeldKey =>
+      typeof k?.kid === 'string' &&
+      isSignatureAlgorithm(k.alg) &&
+      typeof k.publicKey === 'string' &&
+      keyIdOf(k.alg, k.publicKey) === k.kid,
+  );
+  if (!Number.isSafeInteger(raw.lastSeq) || (raw.lastSeq as number) < 0)
+    throw new Error(`${file}: lastSeq is not a non-negative integer`);
+  const dk = raw.deviceKey;
+  return {
+    lastSeq: raw.lastSeq as number,
+    required: raw.required === true,
+    keys,
+    ...(dk && isSignatureAlgorithm(dk.alg) && typeof dk.privateKey === 'string'
+      ? {
+          deviceKey: {
+            alg: dk.alg,
+            privateKey: dk.privateKey,
+            publicKey: publicKeyOf(dk.alg, dk.privateKey),
+          },
+        }
+      : {}),
+  };
 }

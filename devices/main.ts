@@ -1,12 +1,19 @@
 /**
  * npm run device -- --id ID --secret SECRET --url mqtt://HOST:1883 [options]
+ * npm run device -- --provisioning bundle.json [--secret SECRET] [options]
  * npm run fleet  -- --county [--credentials FILE] [--url …]   (defaults: the server's settings)
  * npm run fleet  -- --count N --api http://HOST:3000 --token TOKEN [--url …]
  */
 import { parseArgs } from 'node:util';
 import { AgentOptions, DeviceAgent, Faults } from './agent.js';
 import { Fleet, readCredentialsFile, registerSyntheticDevices } from './fleet.js';
-import { isDeviceType } from '../src/contract/index.js';
+import {
+  parseServerKey,
+  ProvisioningBundle,
+  ProvisioningError,
+  readProvisioningBundle,
+} from './provisioning.js';
+import { isDeviceType, isSignatureAlgorithm, PublicKeyInfo } from '../src/contract/index.js';
 import {
   AppConfig,
   ConfigError,
@@ -17,6 +24,7 @@ import {
 const USAGE = `Dalaba device agent
 
   npm run device -- --id ID --secret SECRET [--url mqtt://127.0.0.1:1883] [options]
+  npm run device -- --provisioning FILE [--secret SECRET] [options]
   npm run fleet  -- --county [--credentials FILE] [options]
   npm run fleet  -- --count N --api http://127.0.0.1:3000 --token TOKEN [options]
 
@@ -38,7 +46,17 @@ Options:
   --clock-skew-ms MS     skew this device's clock
   --reject-codec         announce no usable codec (every play is rejected)
   --strict               follow docs/protocol.md to the letter (a known delivery plays again
-                         only when resumed after preempted); log what the server sends against it
+                         only when resumed after preempted); log what the server sends against it;
+                         with server keys, refuse unsigned commands (required mode)
+  --provisioning FILE    the device's provisioning bundle (dalaba-provisioning/1): its id, secret,
+                         broker, prefix and the server keys it trusts; a fleet takes only the keys
+                         and the signing mode
+  --server-key K         a server key to trust, kid:alg:publicKey (may be repeated); with any key
+                         the agent checks every command's signature (docs/protocol.md section 9)
+  --state-dir DIR        keep the highest accepted seq, the keys and the device key in DIR/<id>.json
+  --device-key           protocol 1.1: hold an own key pair (kept in --state-dir) and sign the
+                         playing and played events with it
+  --device-key-alg A     ed25519 (default) or sm2
   --quiet                log only problems`;
 
 const OPTIONS = {
@@ -57,6 +75,11 @@ const OPTIONS = {
   'clock-skew-ms': { type: 'string' },
   'reject-codec': { type: 'boolean' },
   strict: { type: 'boolean' },
+  provisioning: { type: 'string' },
+  'server-key': { type: 'string', multiple: true },
+  'state-dir': { type: 'string' },
+  'device-key': { type: 'boolean' },
+  'device-key-alg': { type: 'string' },
   quiet: { type: 'boolean' },
   county: { type: 'boolean' },
   credentials: { type: 'string' },
@@ -119,22 +142,48 @@ async function main(): Promise<void> {
     clockSkewMs: num(flags, 'clock-skew-ms'),
     rejectCodec: flags['reject-codec'] === true,
   };
+  let bundle: ProvisioningBundle | undefined;
+  let serverKeys: PublicKeyInfo[];
+  try {
+    bundle = flags.provisioning ? await readProvisioningBundle(flags.provisioning) : undefined;
+    serverKeys = [
+      ...(bundle?.signing.keys ?? []),
+      ...(flags['server-key'] ?? []).map(parseServerKey),
+    ];
+  } catch (err) {
+    if (err instanceof ProvisioningError) throw new UsageError(err.message);
+    throw err;
+  }
+  const keyAlg = flags['device-key-alg'];
+  if (keyAlg !== undefined && !isSignatureAlgorithm(keyAlg))
+    throw new UsageError(`--device-key-alg must be ed25519 or sm2, not ${keyAlg}`);
   const base: Omit<AgentOptions, 'id' | 'secret'> = {
-    url: flags.url ?? (server ? localDeviceBrokerUrl(server) : 'mqtt://127.0.0.1:1883'),
-    prefix: flags.prefix ?? server?.mqtt.topicPrefix,
+    url:
+      flags.url ??
+      (mode === 'device' ? bundle?.mqttUrl : undefined) ??
+      (server ? localDeviceBrokerUrl(server) : 'mqtt://127.0.0.1:1883'),
+    prefix:
+      flags.prefix ??
+      (mode === 'device' ? bundle?.topicPrefix : undefined) ??
+      server?.mqtt.topicPrefix,
     heartbeatIntervalS: num(flags, 'heartbeat'),
     speed: num(flags, 'speed'),
     player: flags.player,
     cacheDir: flags['cache-dir'],
     strict: flags.strict === true,
+    serverKeys,
+    signingRequired: bundle?.signing.mode === 'required',
+    stateDir: flags['state-dir'],
+    deviceKey: flags['device-key'] === true || keyAlg ? (keyAlg ?? 'ed25519') : undefined,
     faults,
     log: quiet ? undefined : (line) => console.log(line),
   };
 
   if (mode === 'device') {
-    const id = flags.id;
-    const secret = flags.secret;
-    if (!id || !secret) throw new UsageError('--id and --secret are required');
+    const id = flags.id ?? bundle?.deviceId;
+    const secret = flags.secret ?? bundle?.secret;
+    if (!id || !secret)
+      throw new UsageError('--id and --secret are required (or a --provisioning bundle with them)');
     const type = flags.type;
     if (type !== undefined && !isDeviceType(type))
       throw new UsageError(`--type must be a device type, not ${type}`);

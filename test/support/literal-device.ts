@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import mqtt, { MqttClient } from 'mqtt';
 import { mqttUrl, nextPresence } from './mqtt.js';
 import { api, type TestServer } from './server.js';
@@ -10,6 +10,135 @@ import { api, type TestServer } from './server.js';
  */
 export async function everythingArrived(s: TestServer, deviceId: string): Promise<void> {
   await api(s.url, s.adminToken).post(`/api/devices/${deviceId}/ping`).expect(200);
+}
+
+/**
+ * docs/protocol.md section 9.2, as a device maker would write it from the text: members sorted by
+ * key (UTF-16 code units, what `sort()` compares), no whitespace, strings and numbers as
+ * `JSON.stringify` writes them (the shortest escapes, UTF-8 left as it is), arrays in order.
+ * Deliberately not the `canonicalize` package the server uses.
+ */
+export function literalCanonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(literalCanonical).join(',')}]`;
+  const object = value as Record<string, unknown>;
+  return `{${Object.keys(object)
+    .filter((k) => object[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${literalCanonical(object[k])}`)
+    .join(',')}}`;
+}
+
+/** Section 9.1: Ed25519 over the UTF-8 bytes, base64url key and signature, with Node's own crypto. */
+export function literalVerify(publicKey: string, text: string, sig: string): boolean {
+  try {
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: publicKey },
+      format: 'jwk',
+    });
+    const signature = Buffer.from(sig, 'base64url');
+    return signature.length === 64 && verify(null, Buffer.from(text, 'utf8'), key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Section 9.1: `ed25519-` and the first 16 hex digits of the SHA-256 of the raw public key. */
+export function literalKeyId(alg: string, publicKey: string): string {
+  return `${alg}-${createHash('sha256').update(Buffer.from(publicKey, 'base64url')).digest('hex').slice(0, 16)}`;
+}
+
+interface LiteralKey {
+  kid: string;
+  alg: string;
+  publicKey: string;
+  revoked?: boolean;
+  until?: number;
+}
+
+export type LiteralVerdict = { ok: true } | { ok: false; reason: string; detail: string };
+
+/**
+ * What a device keeps and checks for section 9: the server keys, the highest `seq`, required mode.
+ * Ed25519 only (9.1 makes SM2 a station's choice); it says so in its hello (`verifies`).
+ */
+export class LiteralVerifier {
+  readonly keys = new Map<string, LiteralKey>();
+  lastSeq = 0;
+
+  constructor(
+    readonly deviceId: string,
+    keys: { kid: string; alg: string; publicKey: string }[],
+    public required = false,
+  ) {
+    for (const k of keys)
+      if (literalKeyId(k.alg, k.publicKey) === k.kid) this.keys.set(k.kid, { ...k });
+  }
+
+  /** Section 9.3, steps 1–7, with `now` the server's time (undefined: not known, skip step 6). */
+  check(cmd: Record<string, unknown>, now: number | undefined, keys = this.keys): LiteralVerdict {
+    const fields = ['to', 'seq', 'exp', 'kid', 'sig'];
+    const present = fields.filter((f) => cmd[f] !== undefined);
+    if (present.length === 0)
+      return this.required ? refuse('unsigned', 'no signature') : { ok: true };
+    if (present.length < fields.length) return refuse('bad_signature', 'fields missing');
+    const key = keys.get(String(cmd.kid));
+    if (!key) return refuse('unknown_key', `key ${String(cmd.kid)} is not known`);
+    if (key.revoked || (key.until !== undefined && now !== undefined && now > key.until))
+      return refuse('revoked_key', `key ${key.kid} is revoked`);
+    const { sig, ...rest } = cmd;
+    if (key.alg !== 'ed25519' || !literalVerify(key.publicKey, literalCanonical(rest), String(sig)))
+      return refuse('bad_signature', `signature does not verify with ${key.kid}`);
+    if (cmd.to !== this.deviceId) return refuse('wrong_device', `addressed to ${String(cmd.to)}`);
+    if (typeof cmd.seq !== 'number' || cmd.seq <= this.lastSeq)
+      return refuse('replayed', `seq ${String(cmd.seq)} ≤ ${this.lastSeq} already seen`);
+    if (now !== undefined && typeof cmd.exp === 'number' && now > cmd.exp)
+      return refuse('expired', `expired ${now - cmd.exp} ms ago`);
+    this.lastSeq = cmd.seq;
+    return { ok: true };
+  }
+
+  /** Section 9.4: revoked marked, endorsed keys taken (chains too), then the announcement checked. */
+  announce(cmd: Record<string, unknown>, now: number | undefined): LiteralVerdict {
+    if (cmd.sig === undefined) return refuse('unsigned', 'a keys announcement must be signed');
+    const next = new Map([...this.keys].map(([kid, k]) => [kid, { ...k }]));
+    const revoked = Array.isArray(cmd.revoked) ? (cmd.revoked as string[]) : [];
+    for (const kid of revoked) {
+      const k = next.get(kid);
+      if (k) k.revoked = true;
+    }
+    const announced = (Array.isArray(cmd.keys) ? cmd.keys : []) as (LiteralKey & {
+      endorsedBy?: string;
+      endorsement?: string;
+    })[];
+    for (let taken = true; taken;) {
+      taken = false;
+      for (const a of announced) {
+        if (literalKeyId(a.alg, a.publicKey) !== a.kid) continue;
+        const held = next.get(a.kid);
+        if (held) {
+          if (!held.revoked && held.publicKey === a.publicKey) held.until = a.until;
+          continue;
+        }
+        const by = a.endorsedBy ? next.get(a.endorsedBy) : undefined;
+        const endorsed = literalCanonical({ alg: a.alg, kid: a.kid, publicKey: a.publicKey });
+        if (!by || by.revoked || by.alg !== 'ed25519' || !a.endorsement) continue;
+        if (!literalVerify(by.publicKey, endorsed, a.endorsement)) continue;
+        next.set(a.kid, { kid: a.kid, alg: a.alg, publicKey: a.publicKey, until: a.until });
+        taken = true;
+      }
+    }
+    const verdict = this.check(cmd, now, next);
+    if (verdict.ok) {
+      this.keys.clear();
+      for (const [kid, k] of next) this.keys.set(kid, k);
+    }
+    return verdict;
+  }
+}
+
+function refuse(reason: string, detail: string): LiteralVerdict {
+  return { ok: false, reason, detail };
 }
 
 /**
@@ -25,6 +154,8 @@ export async function everythingArrived(s: TestServer, deviceId: string): Promis
  * is playing (`preempted`); the same or a lower level waits for the speaker. Every event names
  * the run it is about (`resume`, 0 for the first). `stop` ends matching deliveries and is
  * acknowledged; a `play` of a broadcast it was told to stop is `rejected`; `ping` gets a `pong`.
+ * Given server keys, it first checks every command as §9 says, with its own canonical form and
+ * Node's Ed25519 ({@link LiteralVerifier}), and answers what fails with one `rejected` event.
  */
 export interface LiteralDeviceOptions {
   /** How long one playback lasts, ms (repeats included: the speaker plays `repeat` times this). */
@@ -37,6 +168,13 @@ export interface LiteralDeviceOptions {
   ignorePlays?: number;
   /** Ignore every resumption (a `play` with `resume`), as if lost. */
   ignoreResumptions?: boolean;
+  /**
+   * Server keys from its provisioning (section 9.1): with any, it checks every command as section
+   * 9.3 says, refuses with a `rejected` event what does not pass, and says `verifies` in its hello.
+   */
+  serverKeys?: { kid: string; alg: string; publicKey: string }[];
+  /** Refuse unsigned commands from the start (section 9.7). */
+  requireSignatures?: boolean;
 }
 
 interface Play {
@@ -76,12 +214,25 @@ export class LiteralDevice {
   private ignored = 0;
   private readonly releases: (() => void)[] = [];
   private readonly stoppedBroadcasts = new Set<string>();
+  /** Section 9: present when it was given server keys. */
+  readonly verifier?: LiteralVerifier;
+  /** The `rejected` events it sent (section 9.3). */
+  readonly rejections: Record<string, unknown>[] = [];
+  /** Server clock minus its own, from `config` (section 6); undefined until one came. */
+  private offsetMs?: number;
 
   constructor(
     private readonly s: TestServer,
     readonly device: { id: string; secret: string },
     private readonly options: LiteralDeviceOptions = {},
-  ) {}
+  ) {
+    if (options.serverKeys?.length)
+      this.verifier = new LiteralVerifier(
+        device.id,
+        options.serverKeys,
+        options.requireSignatures === true,
+      );
+  }
 
   /** Connects as §1 says and resolves when the server has the device online. */
   async connect(): Promise<void> {
@@ -157,7 +308,13 @@ export class LiteralDevice {
       return;
     }
     this.commands.push(cmd);
+    if (this.verifier && !this.admitted(cmd)) return;
     switch (cmd.type) {
+      case 'config':
+        if (typeof cmd.ts === 'number') this.offsetMs = cmd.ts - Date.now();
+        if (cmd.signing === 'required' && cmd.sig !== undefined && this.verifier)
+          this.verifier.required = true;
+        return;
       case 'ping':
         return this.publish({ type: 'pong', ref: cmd.id });
       case 'volume':
@@ -167,6 +324,26 @@ export class LiteralDevice {
       case 'play':
         return this.play(cmd as unknown as Play);
     }
+  }
+
+  /** Section 9.3 (and 9.4 for `keys`): false when refused, after the one `rejected` event. */
+  private admitted(cmd: Record<string, unknown>): boolean {
+    const verifier = this.verifier!;
+    const now = this.offsetMs === undefined ? Date.now() : Date.now() + this.offsetMs;
+    const verdict = cmd.type === 'keys' ? verifier.announce(cmd, now) : verifier.check(cmd, now);
+    if (verdict.ok) return true;
+    const report = {
+      type: 'rejected',
+      ...(typeof cmd.id === 'string' ? { ref: cmd.id } : {}),
+      ...(typeof cmd.type === 'string' ? { command: cmd.type } : {}),
+      reason: verdict.reason,
+      ...(typeof cmd.seq === 'number' ? { seq: cmd.seq } : {}),
+      ...(typeof cmd.kid === 'string' ? { kid: cmd.kid } : {}),
+      detail: verdict.detail.slice(0, 200),
+    };
+    this.rejections.push(report);
+    this.publish(report);
+    return false;
   }
 
   private play(p: Play): void {
@@ -304,6 +481,7 @@ export class LiteralDevice {
               firmware: 'literal/1',
               codecs: ['mp3'],
               volume: 80,
+              ...(this.verifier ? { verifies: ['ed25519'] } : {}),
             },
           }
         : {}),
