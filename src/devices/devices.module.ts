@@ -7,6 +7,9 @@ import { DeviceCommandsController } from './device-commands.controller.js';
 import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceGateway } from './device-gateway.js';
+import { DeviceKeys } from './device-keys.js';
+import { DeviceKeysController } from './device-keys.controller.js';
+import { DeviceKeysRepository } from './device-keys.repository.js';
 import { DeviceSettings } from './device-settings.js';
 import { DeviceEntity } from './device.entity.js';
 import { DevicesController } from './devices.controller.js';
@@ -15,6 +18,7 @@ import { DevicesService } from './devices.service.js';
 import { DevicePresenceEntity, PresenceIntervalEntity } from './presence.entity.js';
 import { PresenceRepository } from './presence.repository.js';
 import { PresenceService } from './presence.service.js';
+import { SecurityEvents } from './security-events.js';
 import { TypeMismatchLog } from './type-mismatch-log.js';
 
 @Module({
@@ -23,7 +27,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     VillagesModule,
     MqttModule,
   ],
-  controllers: [DevicesController, DeviceCommandsController],
+  controllers: [DevicesController, DeviceCommandsController, DeviceKeysController],
   providers: [
     DevicesRepository,
     DeviceDirectory,
@@ -35,7 +39,18 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     DeviceGateway,
     DeviceCommands,
     DeviceSettings,
+    DeviceKeysRepository,
+    DeviceKeys,
+    SecurityEvents,
   ],
-  exports: [DevicesService, DeviceEvents, PresenceService, DeviceGateway, DeviceCommands],
+  exports: [
+    DevicesService,
+    DeviceEvents,
+    PresenceService,
+    DeviceGateway,
+    DeviceCommands,
+    DeviceKeys,
+    SecurityEvents,
+  ],
 })
 export class DevicesModule {}
