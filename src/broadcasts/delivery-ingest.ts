@@ -4,10 +4,13 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DeliveryEvent, DeliveryState } from '../contract/messages.js';
 import { Clock } from '../common/clock.js';
 import { ThrottledLog } from '../common/throttled-log.js';
+import { DeviceKeys, PinnedKey } from '../devices/device-keys.js';
+import { SecurityEvents } from '../devices/security-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
 import { DeliveryLedger } from './delivery-ledger.js';
+import { checkDeviceSignature, SIGNED_STATES } from './device-proof.js';
 import { isTerminal, Transition, transition } from './delivery-state-machine.js';
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
@@ -47,6 +50,8 @@ export class DeliveryIngest {
     private readonly repo: BroadcastsRepository,
     private readonly ledger: DeliveryLedger,
     private readonly metrics: MetricsService,
+    private readonly deviceKeys: DeviceKeys,
+    private readonly security: SecurityEvents,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -117,6 +122,7 @@ export class DeliveryIngest {
     const broadcasts = await this.repo.openWindows([
       ...new Set([...rows.values()].map((d) => d.broadcastId)),
     ]);
+    const keys = await this.pinnedKeysFor(batch);
     const now = this.clock.now().getTime();
     const changes: DeliveryChange[] = [];
     // Counted once per result at the end: a labelled counter costs a lookup per increment.
@@ -140,6 +146,14 @@ export class DeliveryIngest {
           `device=${deviceId} reported delivery=${d.id} of device=${d.deviceId}; refused`,
           now,
         );
+        continue;
+      }
+      const signature = checkDeviceSignature(message, keys.get(deviceId));
+      if (!signature.ok) {
+        // Refused outright, no state change: a forged `played` must not cover a village; the
+        // genuine device's own event still applies when it comes.
+        count('bad_device_signature');
+        this.refuseSignature(deviceId, d.id, message, signature, now);
         continue;
       }
       const b = broadcasts.get(d.broadcastId)!;
@@ -212,6 +226,7 @@ export class DeliveryIngest {
           serverTs: receivedAt,
           reason: patch.reason ?? null,
           anomaly,
+          deviceProof: signature.proof,
         },
       });
       Object.assign(d, patch);
@@ -236,6 +251,44 @@ export class DeliveryIngest {
     }
     if (next === 'failed' || next === 'rejected') return message.reason ?? message.state;
     return null;
+  }
+
+  /**
+   * The pinned keys an ingest batch needs: only devices that sent a signed event or a
+   * `playing`/`played` (which a device with a key must sign); none for a batch of acks.
+   */
+  private pinnedKeysFor(batch: EventWithTime[]): Promise<Map<string, PinnedKey>> {
+    const ids = new Set<string>();
+    for (const { deviceId, message } of batch)
+      if (message.sig !== undefined || SIGNED_STATES.includes(message.state)) ids.add(deviceId);
+    return this.deviceKeys.pinnedKeys(ids);
+  }
+
+  private refuseSignature(
+    deviceId: string,
+    deliveryId: string,
+    message: DeliveryEvent,
+    check: { detail: string; kid?: string },
+    now: number,
+  ): void {
+    this.refusals.warn(
+      `bad_device_signature:${deviceId}`,
+      `device=${deviceId} delivery=${deliveryId}: ${message.state} refused: ${check.detail}`,
+      now,
+    );
+    // Not awaited: the batch (and every device's PUBACK in it) does not wait on the security log.
+    this.security
+      .record({
+        deviceId,
+        kind: 'bad_device_signature',
+        reason: 'bad_device_signature',
+        detail: `delivery ${deliveryId} ${message.state}: ${check.detail}`,
+        ...(check.kid ? { kid: check.kid } : {}),
+        at: now,
+      })
+      .catch((err: Error) =>
+        this.logger.error(`device=${deviceId} security event not recorded: ${err.message}`),
+      );
   }
 
   private refuse(
