@@ -273,7 +273,7 @@ export class DeliveryIngest {
   ): void {
     this.refusals.warn(
       `bad_device_signature:${deviceId}`,
-      `device=${deviceId} delivery=${deliveryId}: ${message.state} refused: ${check.detail}`,
+      `device=${deviceId} delivery=${deliveryId}: bad_device_signature: ${message.state} refused, ${check.detail}`,
       now,
     );
     // Not awaited: the batch (and every device's PUBACK in it) does not wait on the security log.

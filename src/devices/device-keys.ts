@@ -132,7 +132,7 @@ export class DeviceKeys {
     const pinnedKid = keyIdOf(current.alg, current.publicKey);
     this.log.warn(
       `changed:${deviceId}`,
-      `device=${deviceId} offers device key ${kid} but ${pinnedKid} is pinned; not pinned: its signed events are refused until an operator clears the pin`,
+      `device=${deviceId} device_key_changed: offers ${kid} but ${pinnedKid} is pinned; not pinned: its signed events are refused until an operator clears the pin`,
       at,
     );
     await this.security.record({
