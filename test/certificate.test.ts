@@ -23,6 +23,7 @@ import { ROOT } from './support/cli.js';
 import { fixtures } from './support/fixtures.js';
 import { KeyedDevice } from './support/keyed-device.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
+import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 
 const VERIFIER = join(ROOT, 'scripts/verify-certificate.mjs');
@@ -498,5 +499,60 @@ describe('device keys (protocol 1.1)', () => {
       .delete('/api/devices/no-such-device/device-key')
       .expect(404);
     assert.equal(unknown.body.error, 'DEVICE_NOT_FOUND');
+  });
+});
+
+describe('device keys and certificates on PostgreSQL', () => {
+  let s: TestServer;
+  let drop: () => Promise<void>;
+  let d: KeyedDevice;
+  beforeAll(async () => {
+    const fresh = await freshPostgresSchema();
+    drop = fresh.drop;
+    s = await startTestServer({
+      env: { ...DELIVERY_ENV, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: fresh.schema },
+    });
+  });
+  afterAll(async () => {
+    d?.close();
+    await s?.close();
+    await drop?.();
+  });
+
+  it('pins, refuses a bad signature, stores the proof and certifies the village device-signed', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const village = (await fx.newVillage((await fx.newTown()).code)).code;
+    const key = generateKeyPair('ed25519');
+    d = await KeyedDevice.connect(s, await fx.newDevice(village), key);
+    const pinned = await api(s.url, s.adminToken).get(`/api/devices/${d.device.id}/device-key`);
+    assert.equal(pinned.body.kid, keyIdOf('ed25519', key.publicKey));
+    const clip = await newClip(s, 1);
+    const id = (
+      await createBroadcast(s, {
+        title: 'PG 证书',
+        clipId: clip.id,
+        level: 'IV',
+        target: { villages: [village] },
+        expiresAt: new Date(Date.now() + 600_000).toISOString(),
+      })
+    ).id;
+    const play = await d.nextPlay();
+    for (const state of ['received', 'downloading', 'ready'])
+      await d.report(play.deliveryId, state, 'none');
+    await d.report(play.deliveryId, 'playing', 'broken');
+    assert.equal((await deliveriesOf(s, id))[0].state, 'ready');
+    await d.report(play.deliveryId, 'playing');
+    await d.report(play.deliveryId, 'played');
+    const cert = (
+      await api(s.url, s.adminToken).get(`/api/broadcasts/${id}/certificate`).expect(200)
+    ).body as Cert;
+    assert.deepEqual(
+      cert.certificate.villages.map((x) => [x.code, x.outcome, x.deviceSigned]),
+      [[village, 'covered', true]],
+    );
+    const r = await verifier(cert, cert.certificate.key.publicKey);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await api(s.url, s.adminToken).delete(`/api/devices/${d.device.id}/device-key`).expect(204);
+    await api(s.url, s.adminToken).get(`/api/devices/${d.device.id}/device-key`).expect(404);
   });
 });
