@@ -293,7 +293,7 @@ describe('coverage certificate of a real broadcast', () => {
 
   it('verifies with the openssl procedure of docs/certificates.md, and not once altered', async () => {
     const doc = readFileSync(join(ROOT, 'docs/certificates.md'), 'utf8');
-    const block = /<!-- openssl-procedure[^>]*-->\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+    const block = /<!-- openssl-procedure[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
     assert.ok(block, 'docs/certificates.md has the openssl procedure');
     const check = async (content: string) => {
       const dir = scratchDir();
