@@ -122,11 +122,15 @@ export class DeviceKeys {
     }
     const kid = keyIdOf(keyAlg, publicKey as string);
     const key: PinnedKey = { alg: keyAlg, publicKey: publicKey as string, pinnedAt: at };
-    if (await this.repo.pin(deviceId, key)) {
-      this.logger.log(`device=${deviceId} device key ${kid} pinned`);
-      return;
+    // Read first: a fleet reconnecting says the same keys again, and a read costs the writer nothing.
+    let current = await this.repo.keyOf(deviceId);
+    if (current === null) {
+      if (await this.repo.pin(deviceId, key)) {
+        this.logger.log(`device=${deviceId} device key ${kid} pinned`);
+        return;
+      }
+      current = await this.repo.keyOf(deviceId); // another server pinned one meanwhile
     }
-    const current = await this.repo.keyOf(deviceId);
     if (!current) return; // deleted meanwhile
     if (current.alg === key.alg && current.publicKey === key.publicKey) return;
     const pinnedKid = keyIdOf(current.alg, current.publicKey);
