@@ -10,7 +10,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import { checkDeviceSignature, SIGNED_STATES } from './device-proof.js';
+import { checkDeviceSignature, SignatureCheck, SIGNED_STATES } from './device-proof.js';
 import { isTerminal, Transition, transition } from './delivery-state-machine.js';
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
@@ -114,6 +114,8 @@ export class DeliveryIngest {
   }
 
   private async ingest(batch: EventWithTime[]): Promise<void> {
+    // Before the rows are read: checking signatures may yield, and the rows should be fresh.
+    const signatures = await this.signatureChecks(batch);
     const rows = new Map(
       (
         await this.repo.deliveriesToIngest([...new Set(batch.map((e) => e.message.deliveryId))])
@@ -122,13 +124,12 @@ export class DeliveryIngest {
     const broadcasts = await this.repo.openWindows([
       ...new Set([...rows.values()].map((d) => d.broadcastId)),
     ]);
-    const keys = await this.pinnedKeysFor(batch);
     const now = this.clock.now().getTime();
     const changes: DeliveryChange[] = [];
     // Counted once per result at the end: a labelled counter costs a lookup per increment.
     const results = new Map<string, number>();
     const count = (result: string) => results.set(result, (results.get(result) ?? 0) + 1);
-    for (const { deviceId, message, receivedAt } of batch) {
+    for (const [i, { deviceId, message, receivedAt }] of batch.entries()) {
       const d = rows.get(message.deliveryId);
       if (!d) {
         this.refuse(
@@ -148,7 +149,7 @@ export class DeliveryIngest {
         );
         continue;
       }
-      const signature = checkDeviceSignature(message, keys.get(deviceId));
+      const signature = signatures[i];
       if (!signature.ok) {
         // Refused outright, no state change: a forged `played` must not cover a village; the
         // genuine device's own event still applies when it comes.
@@ -254,14 +255,28 @@ export class DeliveryIngest {
   }
 
   /**
-   * The pinned keys an ingest batch needs: only devices that sent a signed event or a
-   * `playing`/`played` (which a device with a key must sign); none for a batch of acks.
+   * Each event's device-signature check. The pinned keys are read only for devices that sent a
+   * signed event or a `playing`/`played` (which a device with a key must sign): none for a batch
+   * of acks. An SM2 verify in JavaScript takes milliseconds, so a batch of them gives the event
+   * loop a turn every INGEST_SLICE_MS, as a backlog of batches does.
    */
-  private pinnedKeysFor(batch: EventWithTime[]): Promise<Map<string, PinnedKey>> {
+  private async signatureChecks(batch: EventWithTime[]): Promise<SignatureCheck[]> {
     const ids = new Set<string>();
     for (const { deviceId, message } of batch)
       if (message.sig !== undefined || SIGNED_STATES.includes(message.state)) ids.add(deviceId);
-    return this.deviceKeys.pinnedKeys(ids);
+    const keys: Map<string, PinnedKey> = ids.size
+      ? await this.deviceKeys.pinnedKeys(ids)
+      : new Map();
+    const out: SignatureCheck[] = [];
+    let sliceStart = performance.now();
+    for (const { deviceId, message } of batch) {
+      out.push(checkDeviceSignature(message, keys.get(deviceId)));
+      if (message.sig !== undefined && performance.now() - sliceStart >= INGEST_SLICE_MS) {
+        await new Promise((turn) => setImmediate(turn));
+        sliceStart = performance.now();
+      }
+    }
+    return out;
   }
 
   private refuseSignature(
