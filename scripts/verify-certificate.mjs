@@ -139,6 +139,7 @@ async function check(certPath, keyArg) {
   }
   let signedVillages = 0;
   let proofs = 0;
+  const deliveries = new Set();
   for (const v of cert.villages ?? []) {
     const list = v.deviceProofs ?? [];
     if (v.deviceSigned !== list.length > 0)
@@ -148,6 +149,10 @@ async function check(certPath, keyArg) {
     if (list.length) signedVillages++;
     for (const p of list) {
       const where = `village ${v.code} device ${p.deviceId}`;
+      // One played per delivery: the same proof shown twice would count one village's twice.
+      if (deliveries.has(p.deliveryId))
+        throw new Failure(`${where}: delivery ${p.deliveryId} has more than one proof`);
+      deliveries.add(p.deliveryId);
       const k = deviceKeys.get(`${p.deviceId} ${p.kid}`);
       if (!k) throw new Failure(`${where}: key ${p.kid} is not among the device keys listed`);
       if (!(await verifySignature(k.alg, k.publicKey, Buffer.from(p.signed, 'utf8'), p.sig)))

@@ -289,6 +289,15 @@ describe('coverage certificate of a real broadcast', () => {
     const r2 = await verifier(resign(claimed, station), station.publicKey);
     assert.equal(r2.code, 1);
     assert.match(r2.stdout, /^FAIL: village .*: deviceSigned is true with 0 proof/);
+    // A station showing one device's proof as another village's as well.
+    const reused = structuredClone(cert);
+    const plain = reused.certificate.villages.find((x) => x.code === v.plain)!;
+    plain.deviceSigned = true;
+    plain.deviceProofs = village('signed').deviceProofs;
+    reused.certificate.summary.deviceSigned = 2;
+    const r3 = await verifier(resign(reused, station), station.publicKey);
+    assert.equal(r3.code, 1, r3.stdout + r3.stderr);
+    assert.match(r3.stdout, /^FAIL: village .*: delivery .* has more than one proof/);
   });
 
   it('verifies with the openssl procedure of docs/certificates.md, and not once altered', async () => {
