@@ -116,7 +116,7 @@ export class KeyedDevice {
     await this.client.publishAsync(this.topic('evt'), JSON.stringify(message), { qos: 1 });
   }
 
-  /** Reports every step of a play through `played`, `playing` and `played` signed as asked. */
+  /** Reports every step up to `played`; `playing` and `played` signed as asked. */
   async playThrough(deliveryId: string, signing: Signing = 'own'): Promise<void> {
     for (const state of ['received', 'downloading', 'ready'])
       await this.report(deliveryId, state, 'none');
