@@ -1,11 +1,13 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
 import { createBroadcast, deliveryReached, newClip } from './support/broadcasts.js';
+import { ROOT } from './support/cli.js';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
@@ -296,6 +298,43 @@ describe('the broadcast pages in Chromium', () => {
       { same: true, href },
       'the same link, still for the same broadcast',
     );
+  });
+
+  it('downloads the coverage certificate, which the offline verifier accepts', async () => {
+    const b = await createBroadcast(s, {
+      title: '覆盖证书下载',
+      clipId: clip.id,
+      level: 'IV',
+      target: { villages: [cart] },
+    });
+    await openBroadcast(b.id);
+    assert.equal((await page.textContent('#certificate'))?.trim(), '下载覆盖证书');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#certificate'),
+    ]);
+    assert.equal(download.suggestedFilename(), `certificate-${b.id}.json`);
+    const file = join(tempDir('dalaba-ui-'), 'cert.json');
+    await download.saveAs(file);
+    const cert = JSON.parse(await readFile(file, 'utf8')) as {
+      certificate: { broadcast: { id: string }; key: { publicKey: string } };
+    };
+    assert.equal(cert.certificate.broadcast.id, b.id);
+    const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [
+          join(ROOT, 'scripts/verify-certificate.mjs'),
+          file,
+          '--key',
+          cert.certificate.key.publicKey,
+        ],
+        (err, stdout) => resolve({ code: err ? 1 : 0, stdout }),
+      ),
+    );
+    assert.equal(out.code, 0, out.stdout);
+    assert.match(out.stdout, /^OK: /);
+    assert.deepEqual(errors, []);
   });
 
   it('says why an upload was refused in Chinese, by its error code', async () => {

@@ -308,6 +308,13 @@ export class DeliveryEventEntity {
   /** A protocol anomaly the device's report showed, e.g. required steps it left out. */
   @Column({ type: 'varchar', length: 100, nullable: true })
   anomaly!: string | null;
+
+  /**
+   * Protocol 1.1: the device's own proof of this event, canonical JSON `{alg, publicKey, signed,
+   * sig}` (`signed` the exact text its key signed); null for events the device did not sign.
+   */
+  @Column({ type: 'text', name: 'device_proof', nullable: true })
+  deviceProof?: string | null;
 }
 
 /** Staff confirming by hand that a village (or one device) played a broadcast. */

@@ -22,6 +22,7 @@ import { ConfirmationsService } from './confirmations.service.js';
 import { DeliveryIngest } from './delivery-ingest.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { DeliverySender } from './delivery-sender.js';
+import { DeviceProofsRepository } from './device-proofs.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
 import { ReconnectReplay } from './reconnect-replay.js';
 
@@ -44,6 +45,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
     BroadcastReadsRepository,
     BroadcastFactsRepository,
     BroadcastHistoryRepository,
+    DeviceProofsRepository,
     BroadcastsService,
     ConfirmationsRepository,
     ConfirmationsService,
@@ -65,6 +67,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
     BroadcastEvents,
     BroadcastFactsRepository,
     BroadcastHistoryRepository,
+    DeviceProofsRepository,
   ],
 })
 export class BroadcastsModule {}

@@ -4,10 +4,13 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DeliveryEvent, DeliveryState } from '../contract/messages.js';
 import { Clock } from '../common/clock.js';
 import { ThrottledLog } from '../common/throttled-log.js';
+import { DeviceKeys, PinnedKey } from '../devices/device-keys.js';
+import { SecurityEvents } from '../devices/security-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryEntity } from './broadcast.entity.js';
 import { BroadcastsRepository, DeliveryChange } from './broadcasts.repository.js';
 import { DeliveryLedger } from './delivery-ledger.js';
+import { checkDeviceSignature, SignatureCheck, SIGNED_STATES } from './device-proof.js';
 import { isTerminal, Transition, transition } from './delivery-state-machine.js';
 
 /** Device events are applied in batches: this many, or whatever arrived within the delay. */
@@ -47,6 +50,8 @@ export class DeliveryIngest {
     private readonly repo: BroadcastsRepository,
     private readonly ledger: DeliveryLedger,
     private readonly metrics: MetricsService,
+    private readonly deviceKeys: DeviceKeys,
+    private readonly security: SecurityEvents,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -109,6 +114,8 @@ export class DeliveryIngest {
   }
 
   private async ingest(batch: EventWithTime[]): Promise<void> {
+    // Before the rows are read: checking signatures may yield, and the rows should be fresh.
+    const signatures = await this.signatureChecks(batch);
     const rows = new Map(
       (
         await this.repo.deliveriesToIngest([...new Set(batch.map((e) => e.message.deliveryId))])
@@ -122,7 +129,7 @@ export class DeliveryIngest {
     // Counted once per result at the end: a labelled counter costs a lookup per increment.
     const results = new Map<string, number>();
     const count = (result: string) => results.set(result, (results.get(result) ?? 0) + 1);
-    for (const { deviceId, message, receivedAt } of batch) {
+    for (const [i, { deviceId, message, receivedAt }] of batch.entries()) {
       const d = rows.get(message.deliveryId);
       if (!d) {
         this.refuse(
@@ -140,6 +147,14 @@ export class DeliveryIngest {
           `device=${deviceId} reported delivery=${d.id} of device=${d.deviceId}; refused`,
           now,
         );
+        continue;
+      }
+      const signature = signatures[i];
+      if (!signature.ok) {
+        // Refused outright, no state change: a forged `played` must not cover a village; the
+        // genuine device's own event still applies when it comes.
+        count('bad_device_signature');
+        this.refuseSignature(deviceId, d.id, message, signature, now);
         continue;
       }
       const b = broadcasts.get(d.broadcastId)!;
@@ -212,6 +227,7 @@ export class DeliveryIngest {
           serverTs: receivedAt,
           reason: patch.reason ?? null,
           anomaly,
+          deviceProof: signature.proof,
         },
       });
       Object.assign(d, patch);
@@ -236,6 +252,58 @@ export class DeliveryIngest {
     }
     if (next === 'failed' || next === 'rejected') return message.reason ?? message.state;
     return null;
+  }
+
+  /**
+   * Each event's device-signature check. The pinned keys are read only for devices that sent a
+   * signed event or a `playing`/`played` (which a device with a key must sign): none for a batch
+   * of acks. An SM2 verify in JavaScript takes milliseconds, so a batch of them gives the event
+   * loop a turn every INGEST_SLICE_MS, as a backlog of batches does.
+   */
+  private async signatureChecks(batch: EventWithTime[]): Promise<SignatureCheck[]> {
+    const ids = new Set<string>();
+    for (const { deviceId, message } of batch)
+      if (message.sig !== undefined || SIGNED_STATES.includes(message.state)) ids.add(deviceId);
+    const keys: Map<string, PinnedKey> = ids.size
+      ? await this.deviceKeys.pinnedKeys(ids)
+      : new Map();
+    const out: SignatureCheck[] = [];
+    let sliceStart = performance.now();
+    for (const { deviceId, message } of batch) {
+      out.push(checkDeviceSignature(message, keys.get(deviceId)));
+      if (message.sig !== undefined && performance.now() - sliceStart >= INGEST_SLICE_MS) {
+        await new Promise((turn) => setImmediate(turn));
+        sliceStart = performance.now();
+      }
+    }
+    return out;
+  }
+
+  private refuseSignature(
+    deviceId: string,
+    deliveryId: string,
+    message: DeliveryEvent,
+    check: { detail: string; kid?: string },
+    now: number,
+  ): void {
+    this.refusals.warn(
+      `bad_device_signature:${deviceId}`,
+      `device=${deviceId} delivery=${deliveryId}: bad_device_signature: ${message.state} refused, ${check.detail}`,
+      now,
+    );
+    // Not awaited: the batch (and every device's PUBACK in it) does not wait on the security log.
+    this.security
+      .record({
+        deviceId,
+        kind: 'bad_device_signature',
+        reason: 'bad_device_signature',
+        detail: `delivery ${deliveryId} ${message.state}: ${check.detail}`,
+        ...(check.kid ? { kid: check.kid } : {}),
+        at: now,
+      })
+      .catch((err: Error) =>
+        this.logger.error(`device=${deviceId} security event not recorded: ${err.message}`),
+      );
   }
 
   private refuse(

@@ -24,7 +24,9 @@ import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
 import { VillageCodePipe } from '../villages/code.pipes.js';
+import { CertificateService } from './certificate.service.js';
 import { CoverageService, ReportFile } from './coverage.service.js';
+import { SignedCertificateDto } from './dto/certificate.dto.js';
 import {
   BroadcastCoverageDto,
   CoverageQuery,
@@ -53,7 +55,10 @@ const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 @ApiBearerAuth()
 @Controller('api')
 export class CoverageController {
-  constructor(private readonly coverage: CoverageService) {}
+  constructor(
+    private readonly coverage: CoverageService,
+    private readonly certificates: CertificateService,
+  ) {}
 
   @Get('broadcasts/:id/coverage')
   @ApiOperation({
@@ -76,6 +81,22 @@ export class CoverageController {
     if (query.format === 'csv' || query.format === 'xlsx')
       return sendFile(res, await this.coverage.broadcastFile(id, query.lang ?? 'zh', query.format));
     return this.coverage.broadcast(id, query);
+  }
+
+  @Get('broadcasts/:id/certificate')
+  @ApiOperation({
+    summary: "A broadcast's coverage certificate, signed by the server key",
+    description:
+      "The coverage summary, each village's outcome and time to first sound (the same figures as the " +
+      'coverage report), which villages a device confirmed with its own signature (with the proofs and ' +
+      "the device keys), and the evidence chain head, signed by the server's active key: `signature` is " +
+      'over the RFC 8785 canonical JSON of `certificate`. Check it offline with ' +
+      '`node scripts/verify-certificate.mjs` or openssl (docs/certificates.md).',
+  })
+  @ApiOkResponse({ type: SignedCertificateDto })
+  @ApiErrors(400, 401, 404)
+  certificate(@Param('id', uuidParam('id')) id: string): Promise<SignedCertificateDto> {
+    return this.certificates.certificate(id);
   }
 
   @Post('broadcasts/:id/resend')

@@ -2,14 +2,24 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { BroadcastsModule } from '../broadcasts/broadcasts.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
+import { EvidenceModule } from '../evidence/evidence.module.js';
+import { SigningModule } from '../signing/signing.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
+import { CertificateService } from './certificate.service.js';
 import { CoverageController } from './coverage.controller.js';
 import { CoverageService } from './coverage.service.js';
 
 @Module({
-  imports: [AuthModule, BroadcastsModule, DevicesModule, VillagesModule],
+  imports: [
+    AuthModule,
+    BroadcastsModule,
+    DevicesModule,
+    EvidenceModule,
+    SigningModule,
+    VillagesModule,
+  ],
   controllers: [CoverageController],
-  providers: [CoverageService],
+  providers: [CoverageService, CertificateService],
   exports: [CoverageService],
 })
 export class CoverageModule {}

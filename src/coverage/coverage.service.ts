@@ -385,7 +385,8 @@ export class CoverageService {
 
   // ---- computing ----
 
-  private async computeBroadcast(id: string): Promise<{
+  /** One broadcast's coverage figures; the certificate signs these same figures. */
+  async computeBroadcast(id: string): Promise<{
     header: BroadcastHeader;
     report: CoverageReport;
     generatedAt: number;

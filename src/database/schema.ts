@@ -11,6 +11,7 @@ import { ConfirmationDetails1765098000000 } from './migrations/1765098000000-con
 import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
 import { CommandSigning1765270800000 } from './migrations/1765270800000-command-signing.js';
 import { SecurityEvents1765357200000 } from './migrations/1765357200000-security-events.js';
+import { DeviceKeys1765530000000 } from './migrations/1765530000000-device-keys.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   BroadcastResendOf1765184400000,
   CommandSigning1765270800000,
   SecurityEvents1765357200000,
+  DeviceKeys1765530000000,
 ];

@@ -7,5 +7,6 @@ export const DEVICE_ERROR_CODES = [
   'DEVICE_OFFLINE',
   'DEVICE_NO_ANSWER',
   'BROKER_UNAVAILABLE',
+  'DEVICE_KEY_NOT_PINNED',
 ] as const;
 export type DeviceErrorCode = (typeof DEVICE_ERROR_CODES)[number];

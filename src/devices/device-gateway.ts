@@ -19,6 +19,7 @@ import { ThrottledLog } from '../common/throttled-log.js';
 import { TokenBuckets } from '../common/token-bucket.js';
 import { needsRehash, verifyDeviceSecret } from './device-secret.js';
 import { DeviceEvents } from './device-events.js';
+import { DeviceKeys } from './device-keys.js';
 import { DevicesService } from './devices.service.js';
 import { PresenceService } from './presence.service.js';
 import { ReadinessChecks } from '../common/readiness-checks.js';
@@ -76,6 +77,7 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     private readonly transport: MqttTransport,
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
+    private readonly deviceKeys: DeviceKeys,
     private readonly deviceEvents: DeviceEvents,
     private readonly metrics: MetricsService,
     private readonly readiness: ReadinessChecks,
@@ -347,9 +349,13 @@ export class DeviceGateway implements BrokerPolicy, BeforeApplicationShutdown {
     receivedAt: number,
   ): Promise<void> {
     switch (kind) {
-      case 'state':
-        this.presence.recordState(deviceId, message as MessagesByKind['state'], receivedAt);
+      case 'state': {
+        const state = message as MessagesByKind['state'];
+        this.presence.recordState(deviceId, state, receivedAt);
+        // The PUBACK waits for the pin: signed events the device sends next find its key.
+        if (state.hello) return this.deviceKeys.heard(deviceId, state.hello, receivedAt);
         break;
+      }
       case 'telemetry':
         this.presence.recordTelemetry(deviceId, message as MessagesByKind['telemetry'], receivedAt);
         break;

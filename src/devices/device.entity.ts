@@ -1,5 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
+import type { SignatureAlgorithm } from '../contract/signing.js';
 import { timeColumn } from '../database/columns.js';
 import { VillageEntity } from '../villages/village.entity.js';
 
@@ -52,4 +53,15 @@ export class DeviceEntity {
 
   @Column({ ...timeColumn, name: 'updated_at' })
   updatedAt!: number;
+
+  /** Protocol 1.1: the algorithm of the device's own key, pinned from its first hello with one. */
+  @Column({ type: 'varchar', length: 16, name: 'device_key_alg', nullable: true })
+  deviceKeyAlg?: SignatureAlgorithm | null;
+
+  /** The device's own public key (base64url), which its signed `playing`/`played` must verify with. */
+  @Column({ type: 'varchar', length: 100, name: 'device_public_key', nullable: true })
+  devicePublicKey?: string | null;
+
+  @Column({ ...timeColumn, name: 'device_key_at', nullable: true })
+  deviceKeyAt?: number | null;
 }

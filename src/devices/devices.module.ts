@@ -9,6 +9,9 @@ import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceGateway } from './device-gateway.js';
 import { DeviceProvisioning } from './device-provisioning.js';
+import { DeviceKeys } from './device-keys.js';
+import { DeviceKeysController } from './device-keys.controller.js';
+import { DeviceKeysRepository } from './device-keys.repository.js';
 import { DeviceSettings } from './device-settings.js';
 import { KeyAnnouncer } from './key-announcer.js';
 import { DeviceEntity } from './device.entity.js';
@@ -35,7 +38,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     MqttModule,
     SigningModule,
   ],
-  controllers: [DevicesController, DeviceCommandsController],
+  controllers: [DevicesController, DeviceCommandsController, DeviceKeysController],
   providers: [
     DevicesRepository,
     DeviceDirectory,
@@ -51,6 +54,8 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     DeviceProvisioning,
     SecurityEventsRepository,
     SecurityEvents,
+    DeviceKeysRepository,
+    DeviceKeys,
   ],
   exports: [
     DevicesService,
@@ -58,6 +63,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     PresenceService,
     DeviceGateway,
     DeviceCommands,
+    DeviceKeys,
     SecurityEvents,
   ],
 })

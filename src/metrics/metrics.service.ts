@@ -47,7 +47,7 @@ export class MetricsService {
 
   readonly deliveryEvents = new Counter({
     name: 'dalaba_delivery_events_total',
-    help: 'Delivery events from devices, by result: applied, progress (downloading again, with progressPct), duplicate, backwards, terminal, not_applicable, stale, foreign, unknown',
+    help: 'Delivery events from devices, by result: applied, progress (downloading again, with progressPct), duplicate, backwards, terminal, not_applicable, stale, foreign, unknown, bad_device_signature',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

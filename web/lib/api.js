@@ -46,13 +46,13 @@ export async function all(path) {
 }
 
 /** Downloads an authenticated file (CSV) through a blob, keeping the token out of the URL. */
-export async function download(path) {
+export async function download(path, fallbackName = 'report.csv') {
   const res = await api(path, { raw: true });
   const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
   const url = URL.createObjectURL(await res.blob());
   const a = document.createElement('a');
   a.href = url;
-  a.download = name ?? 'report.csv';
+  a.download = name ?? fallbackName;
   document.body.append(a);
   a.click();
   a.remove();

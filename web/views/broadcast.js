@@ -77,6 +77,14 @@ export async function broadcastView(id) {
         <h1 class="grow" id="bc-title">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
         <button type="button" id="csv" data-action="csv">${t('common.csv')}</button>
         <button type="button" id="xlsx" data-action="xlsx">${t('common.xlsx')}</button>
+        <button
+          type="button"
+          id="certificate"
+          data-action="certificate"
+          title="docs/certificates.md"
+        >
+          ${t('detail.certificate')}
+        </button>
         ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend" data-action="resend" data-villages="${toResend}">${t('board.resend')} (${toResend})</button>` : ''}
         ${canOperate() && open ? html`<button type="button" class="danger" id="cancel" data-action="cancel">${t('detail.cancel')}</button>` : ''}
       </div>
@@ -443,6 +451,10 @@ export async function broadcastView(id) {
       );
     else if (action === 'xlsx')
       download(`/api/broadcasts/${id}/coverage?format=xlsx&lang=${lang()}`).catch((err) =>
+        showError(err),
+      );
+    else if (action === 'certificate')
+      download(`/api/broadcasts/${id}/certificate`, `certificate-${id}.json`).catch((err) =>
         showError(err),
       );
     else if (action === 'resend')
