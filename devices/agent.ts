@@ -481,9 +481,12 @@ export class DeviceAgent extends EventEmitter {
       case 'keys':
         return; // taken in admit(); a device that does not verify has no use for keys it cannot trust
       case 'config':
-        // notBefore and expiresAt are on the server's clock: keep the offset, not the device's word.
-        this.serverOffsetMs = cmd.ts - this.now();
-        this.clockKnown = true;
+        // notBefore and expiresAt are on the server's clock: keep the offset, not the device's word;
+        // once it checks signatures only a signed config moves it (anyone on a broker can send one).
+        if (!this.verifies || cmd.sig !== undefined) {
+          this.serverOffsetMs = cmd.ts - this.now();
+          this.clockKnown = true;
+        }
         if (cmd.heartbeatIntervalS !== this.heartbeatS) {
           this.heartbeatS = cmd.heartbeatIntervalS;
           if (this.client?.connected) this.startHeartbeat();
