@@ -245,6 +245,9 @@ export type CommandCheck =
 export function checkCommand(message: Record<string, unknown>, state: VerifierState): CommandCheck {
   const present = COMMAND_AUTH_FIELDS.filter((f) => message[f] !== undefined);
   if (present.length === 0) {
+    // Unsigned, a `keys` announcement could only be an attempt to revoke the genuine keys.
+    if (message.type === 'keys')
+      return { ok: false, reason: 'unsigned', detail: 'a keys announcement must be signed' };
     return state.required
       ? { ok: false, reason: 'unsigned', detail: 'command carries no signature' }
       : { ok: true, signed: false };
