@@ -5,6 +5,7 @@ import { SigningModule } from '../signing/signing.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceCommandsController } from './device-commands.controller.js';
+import { CommandRejections } from './command-rejections.js';
 import { DeviceDirectory } from './device-directory.js';
 import { DeviceEvents } from './device-events.js';
 import { DeviceGateway } from './device-gateway.js';
@@ -54,6 +55,7 @@ import { TypeMismatchLog } from './type-mismatch-log.js';
     DeviceProvisioning,
     SecurityEventsRepository,
     SecurityEvents,
+    CommandRejections,
     DeviceKeysRepository,
     DeviceKeys,
   ],

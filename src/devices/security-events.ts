@@ -3,8 +3,6 @@ import type { SecurityEventKind } from '../contract/security-reasons.js';
 import { NotFoundError } from '../common/domain-error.js';
 import { isoTime } from '../common/time.js';
 import { ThrottledLog } from '../common/throttled-log.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { DeviceGateway } from './device-gateway.js';
 import { DevicesService } from './devices.service.js';
 import type { SecurityEventDto } from './dto/security-event.dto.js';
 import type { SecurityEventEntity } from './security-event.entity.js';
@@ -45,9 +43,8 @@ interface Pending {
 }
 
 /**
- * Security events of devices: every `rejected` event (a command a device refused) is counted in
- * `dalaba_command_rejections_total{reason}`, logged at a bounded rate per device and reason, and
- * stored; other modules record what they refuse of a device (a changed device key, a bad device
+ * Security events of devices: every `rejected` event (a command a device refused, taken in by
+ * {@link CommandRejections}) and what other modules record what they refuse of a device (a changed device key, a bad device
  * signature) through {@link record}. Stored in batches, so a flood of forged commands answered by
  * thousands of devices costs a few transactions, not one write each.
  */
@@ -60,35 +57,9 @@ export class SecurityEvents implements BeforeApplicationShutdown {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    gateway: DeviceGateway,
     private readonly repo: SecurityEventsRepository,
     private readonly devices: DevicesService,
-    private readonly metrics: MetricsService,
-  ) {
-    gateway.events.subscribe(({ deviceId, message, receivedAt, ackAfter }) => {
-      if (message.type !== 'rejected') return;
-      this.metrics.commandRejections.inc({ reason: message.reason });
-      const what = `${message.command ?? 'a command'}${message.ref ? ` id=${message.ref}` : ''}`;
-      this.throttled.warn(
-        `${deviceId}:${message.reason}`,
-        `device=${deviceId} refused ${what}: ${message.reason}${message.detail ? ` ${JSON.stringify(message.detail)}` : ''}`,
-        receivedAt,
-      );
-      // The device's PUBACK waits for the store, so an event lost to a failed write comes again.
-      ackAfter(
-        this.record({
-          deviceId,
-          kind: 'command_rejected',
-          reason: message.reason,
-          detail: message.detail,
-          commandId: message.ref,
-          seq: message.seq,
-          kid: message.kid,
-          at: receivedAt,
-        }),
-      );
-    });
-  }
+  ) {}
 
   /** Stores one event with the next batch; resolves once it is stored. */
   record(e: SecurityEventInput): Promise<void> {
