@@ -257,10 +257,12 @@ for (const strict of [false, true])
         agents.push(a);
         const seen: { type: string; broadcastId?: string }[] = [];
         commands.set(d.id, seen);
-        // Every device also gets the server's `config` as it comes online; this is about plays.
+        // Every device also gets the server's `keys` and `config` as it comes online; this is
+        // about plays.
         a.on(
           'command',
-          (c: { type: string; broadcastId?: string }) => c.type !== 'config' && seen.push(c),
+          (c: { type: string; broadcastId?: string }) =>
+            c.type !== 'config' && c.type !== 'keys' && seen.push(c),
         );
         return a;
       });
