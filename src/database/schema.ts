@@ -9,6 +9,7 @@ import { PresenceOpenOnce1764925200000 } from './migrations/1764925200000-presen
 import { BroadcastRequestKey1765011600000 } from './migrations/1765011600000-broadcast-request-key.js';
 import { ConfirmationDetails1765098000000 } from './migrations/1765098000000-confirmation-details.js';
 import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broadcast-resend-of.js';
+import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-chain.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   BroadcastRequestKey1765011600000,
   ConfirmationDetails1765098000000,
   BroadcastResendOf1765184400000,
+  EvidenceChain1765443600000,
 ];
