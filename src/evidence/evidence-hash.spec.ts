@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from '@jest/globals';
+import { canonicalJson } from '../contract/signing.js';
 import {
   bodyText,
   deliveryEventBody,
@@ -51,7 +52,7 @@ describe('the evidence entry hash', () => {
       'quote " backslash \\ slash /',
       '换行\n制表\t',
       '\u0000\u001f\u2028',
-      '😀 \ud800',
+      '😀 𠀀',
     ]) {
       const e = {
         ...EXAMPLE,
@@ -62,6 +63,28 @@ describe('the evidence entry hash', () => {
       };
       assert.equal(entryHash('ab'.repeat(32), e), entryHashReference('ab'.repeat(32), e));
     }
+  });
+
+  it('writes a flat body exactly as the canonicaliser does', () => {
+    const strings = ['', 'é', '换行\n', '"\\/', '\u0000\u001f\u007f\u2028', '😀𠀀', 'Z', 'a', 'é'];
+    const body: Record<string, unknown> = {
+      n: 0,
+      neg: -0,
+      big: 2 ** 53 - 1,
+      f: 1.5e-7,
+      t: true,
+      z: null,
+      u: undefined,
+    };
+    strings.forEach((v, i) => (body[`${v}${i}`] = v));
+    assert.equal(bodyText(body), canonicalJson(body));
+    assert.throws(() => bodyText({ a: 'x\udc00' }), /Lone surrogate/);
+  });
+
+  it('refuses a lone surrogate like the canonicaliser does', () => {
+    const e = { ...EXAMPLE, subject: 'x\ud800' };
+    assert.throws(() => entryHash(GENESIS_HASH, e), /Lone surrogate/);
+    assert.throws(() => entryHashReference(GENESIS_HASH, e), /Lone surrogate/);
   });
 
   it('changes when any field or the previous hash changes', () => {

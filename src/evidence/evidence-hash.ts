@@ -40,11 +40,17 @@ export interface HashedFields {
  * every body on the ingest path cost as much as the rest of the hash.
  */
 export function entryHash(prevHash: string, e: HashedFields): string {
+  // RFC 8785 has no form for a lone surrogate (the canonicaliser throws); JSON.stringify would
+  // escape it, so refuse it here too.
+  if (LONE_SURROGATE.test(e.broadcastId) || LONE_SURROGATE.test(e.subject))
+    throw new TypeError('Lone surrogate is not allowed');
   const text =
     `{"at":${e.at},"body":${e.body},"broadcastId":${JSON.stringify(e.broadcastId)},` +
     `"kind":${JSON.stringify(e.kind)},"seq":${e.seq},"subject":${JSON.stringify(e.subject)}}`;
   return createHash('sha256').update(`${prevHash}\n${text}`, 'utf8').digest('hex');
 }
+
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The same input through the general canonicaliser: the definition the fast path must equal. */
 export function entryHashReference(prevHash: string, e: HashedFields): string {
@@ -52,9 +58,26 @@ export function entryHashReference(prevHash: string, e: HashedFields): string {
   return createHash('sha256').update(`${prevHash}\n${text}`, 'utf8').digest('hex');
 }
 
-/** A body's canonical text. */
+/**
+ * A body's canonical text. Bodies are flat (strings, integers, null): for those RFC 8785 is the
+ * keys sorted by UTF-16 code units and each value as JSON.stringify writes it, built here directly
+ * (the general canonicaliser was most of what the chain added to an ingest batch); anything else
+ * goes through the canonicaliser.
+ */
 export function bodyText(body: Record<string, unknown>): string {
-  return canonicalJson(body);
+  const parts: string[] = [];
+  for (const key of Object.keys(body).sort()) {
+    const v = body[key];
+    if (v === undefined) continue;
+    const plain =
+      v === null ||
+      typeof v === 'boolean' ||
+      (typeof v === 'number' && Number.isFinite(v)) ||
+      (typeof v === 'string' && !LONE_SURROGATE.test(v));
+    if (!plain || LONE_SURROGATE.test(key)) return canonicalJson(body);
+    parts.push(`${JSON.stringify(key)}:${JSON.stringify(v)}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 // ---- the bodies: what of each row is evidence (docs/evidence.md lists the same fields) ----
