@@ -269,6 +269,12 @@ describe('the evidence chain on SQLite: verify passes, then catches each tampere
       '2020-01-02T00:00:00Z',
     ]);
     assert.deepEqual([none.code, none.result.entries, none.result.broadcasts], [0, 0, 0]);
+    const unknown = await runCli(['evidence', 'verify', '--broadcast', 'no-such-id'], {
+      DATA_DIR: s.dataDir,
+      MQTT_PORT: '0',
+    });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no-such-id: no such broadcast/);
     for (const args of [
       ['--from', 'yesterday'],
       ['--from', '2026-12-02T00:00:00Z', '--to', '2026-12-01T00:00:00Z'],

@@ -122,6 +122,13 @@ async function verifyEvidence(
       `evidence verify: ${phase === 'chain' ? 'entries' : 'broadcasts'} ${done.toLocaleString('en')} of ${total.toLocaleString('en')}\n`,
     );
   });
+  // Nothing to check is not a pass: a mistyped id would otherwise read as "verified".
+  if (scope.broadcastId !== undefined && result.rows === 0 && result.entries === 0) {
+    process.stderr.write(
+      `broadcast ${scope.broadcastId}: no such broadcast and no evidence of it\n`,
+    );
+    return 1;
+  }
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     const head = result.head ? `head seq ${result.head.seq} ${result.head.hash}` : 'no entries';
