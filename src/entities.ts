@@ -7,6 +7,7 @@ import {
   DeliveryEventEntity,
   ManualConfirmationEntity,
 } from './broadcasts/broadcast.entity.js';
+import { EvidenceEntryEntity } from './evidence/evidence-entry.entity.js';
 import { ClipEntity, ClipRenditionEntity } from './clips/clip.entity.js';
 import { ScheduleEntity, ScheduleFiringEntity } from './schedules/schedule.entity.js';
 import { DeviceEntity } from './devices/device.entity.js';
@@ -41,4 +42,5 @@ export const ENTITIES = [
   ServerKeyEntity,
   CommandSequenceEntity,
   SecurityEventEntity,
+  EvidenceEntryEntity,
 ];

@@ -52,7 +52,7 @@ describe('npm run bench at the smoke size (81 devices)', () => {
     // quiet hours after ingest, the storm last.
     assert.deepEqual(
       rows.map((r) => r.scenario),
-      ['memory', 'fanout', 'ingest', 'quiet', 'storm', 'group', 'coverage'],
+      ['memory', 'fanout', 'ingest-evidence', 'ingest', 'quiet', 'storm', 'group', 'coverage'],
     );
     for (const r of rows.filter((r) => r.raw)) assert.deepEqual(r.raw?.failures, [], r.scenario);
 
@@ -86,6 +86,17 @@ describe('npm run bench at the smoke size (81 devices)', () => {
       [0, 0, 0, 0],
     );
     assert.ok(ingest.ours.perSecond > 0);
+    // The chain-off server (the evidence chain's A/B) stored every confirmation too.
+    const chain = by('ingest-evidence') as {
+      off: { perSecond: number };
+      perRound: { off: { lost: number; duplicated: number }[]; failures: string[] };
+    };
+    assert.deepEqual(chain.perRound.failures, []);
+    assert.ok(chain.off.perSecond > 0);
+    assert.deepEqual(
+      chain.perRound.off.map((x) => [x.lost, x.duplicated]),
+      chain.perRound.off.map(() => [0, 0]),
+    );
 
     // Every subscriber heard every round of every variant (a round fails otherwise).
     const group = by('group') as {

@@ -212,6 +212,7 @@ const zh = {
   'detail.partial': '播放中',
   'detail.uncovered': '未覆盖',
   'detail.rate': '覆盖率',
+  'detail.evidence': '证据链：第 {seq} 条 · {hash}…（npm run cli -- evidence verify 可核验）',
   'detail.window': '有效期',
   'detail.milestones': '覆盖进度',
   'detail.milestone': '{share} 的村（{villages} 个）',
@@ -574,6 +575,8 @@ const en = {
   'detail.partial': 'Playing',
   'detail.uncovered': 'Uncovered',
   'detail.rate': 'Coverage',
+  'detail.evidence':
+    'Evidence chain: entry {seq} · {hash}… (check with npm run cli -- evidence verify)',
   'detail.window': 'Valid',
   'detail.milestones': 'Coverage over time',
   'detail.milestone': '{share} of villages ({villages})',

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClipsModule } from '../clips/clips.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
+import { EvidenceModule } from '../evidence/evidence.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import {
@@ -37,6 +38,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
     ]),
     ClipsModule,
     DevicesModule,
+    EvidenceModule,
     VillagesModule,
   ],
   controllers: [BroadcastsController],

@@ -4,6 +4,8 @@ import { In, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import type { DeliveryState } from '../contract/messages.js';
 import { insertMany, rawSql, updateManyGuarded } from '../database/batch.js';
 import { WriteQueue } from '../database/write-queue.js';
+import { EvidenceChain } from '../evidence/evidence-chain.js';
+import { cancelBody, deliveryEventBody, EvidenceDraft } from '../evidence/evidence-hash.js';
 import {
   BroadcastEntity,
   BroadcastStatus,
@@ -50,6 +52,20 @@ export type BroadcastWindow = Pick<BroadcastEntity, 'status' | 'expiresAt'>;
 /** The dispatch found its broadcast no longer `dispatching` (cancelled meanwhile). */
 class DispatchOvertaken extends Error {}
 
+/** The evidence entry of a delivery_events row (docs/evidence.md). */
+function eventEvidence(
+  e: NewDeliveryEvent,
+  of: Pick<DeliveryEntity, 'broadcastId' | 'deviceId' | 'villageCode'>,
+): EvidenceDraft {
+  return {
+    at: e.serverTs,
+    kind: 'delivery_event',
+    broadcastId: of.broadcastId,
+    subject: e.deliveryId,
+    body: deliveryEventBody({ ...e, deviceId: of.deviceId, villageCode: of.villageCode }),
+  };
+}
+
 function guardOf(c: DeliveryChange): Partial<DeliveryEntity> {
   return c.expectAttempts === undefined
     ? { state: c.expect }
@@ -81,6 +97,7 @@ export class BroadcastsRepository {
     @InjectRepository(BroadcastVillageEntity)
     private readonly villages: Repository<BroadcastVillageEntity>,
     private readonly writes: WriteQueue,
+    private readonly evidence: EvidenceChain,
   ) {}
 
   // ---- broadcasts ----
@@ -211,7 +228,25 @@ export class BroadcastsRepository {
       const patch = await work();
       if (!patch) return null;
       const moved = (await m.update(BroadcastEntity, { id, status: In(from) }, patch)).affected;
-      return (moved ?? 0) > 0 ? patch : null;
+      if (!moved) return null;
+      // A cancel is evidence wherever it comes from: appended with the status it set.
+      if (patch.status === 'cancelled') {
+        const at = patch.endedAt ?? patch.updatedAt ?? 0;
+        await this.evidence.append(m, [
+          {
+            at,
+            kind: 'cancel',
+            broadcastId: id,
+            subject: id,
+            body: cancelBody({
+              endReason: patch.endReason ?? null,
+              cancelledBy: patch.cancelledBy ?? null,
+              endedAt: patch.endedAt ?? null,
+            }),
+          },
+        ]);
+      }
+      return patch;
     });
   }
 
@@ -253,6 +288,11 @@ export class BroadcastsRepository {
         );
         await insertMany(m, DeliveryEntity, deliveries);
         await insertMany(m, DeliveryEventEntity, events);
+        const of = new Map(deliveries.map((d) => [d.id, d]));
+        await this.evidence.append(
+          m,
+          events.map((e) => eventEvidence(e, of.get(e.deliveryId)!)),
+        );
         return true;
       })
       .catch((err: unknown) => {
@@ -378,6 +418,7 @@ export class BroadcastsRepository {
         state: DeliveryState;
         patch: Partial<DeliveryEntity>;
         events: NewDeliveryEvent[];
+        of: DeliveryChange['of'];
       }
     >();
     const leftovers: DeliveryChange[] = [];
@@ -390,6 +431,7 @@ export class BroadcastsRepository {
           state: c.patch.state ?? c.expect,
           patch: { ...c.patch },
           events: [c.event],
+          of: c.of,
         });
       } else if (c.expect === f.state && !brokenChains.has(c.id)) {
         Object.assign(f.patch, c.patch);
@@ -409,18 +451,27 @@ export class BroadcastsRepository {
         [...folded].map(([key, f]) => ({ key, guard: f.guard, patch: f.patch })),
       );
       const events: NewDeliveryEvent[] = [];
+      const proofs: EvidenceDraft[] = [];
       for (const [id, f] of folded) {
         if (!updated.has(id)) continue;
         applied.add(id);
-        events.push(...f.events.filter((e) => e.fromState !== e.toState));
+        for (const e of f.events) {
+          if (e.fromState === e.toState) continue;
+          events.push(e);
+          proofs.push(eventEvidence(e, f.of));
+        }
       }
       for (const c of leftovers) {
         const result = await m.update(DeliveryEntity, { id: c.id, ...guardOf(c) }, c.patch);
         if ((result.affected ?? 0) === 0) continue;
         applied.add(c.id);
-        if (c.event.fromState !== c.event.toState) events.push(c.event);
+        if (c.event.fromState === c.event.toState) continue;
+        events.push(c.event);
+        proofs.push(eventEvidence(c.event, c.of));
       }
       await insertMany(m, DeliveryEventEntity, events);
+      // In the rows' order: verify pairs a delivery's events and its entries in sequence.
+      await this.evidence.append(m, proofs);
     });
     return applied;
   }

@@ -5,7 +5,6 @@ import { readDeviceProof } from '../broadcasts/device-proof.js';
 import { DeviceProofsRepository } from '../broadcasts/device-proofs.repository.js';
 import { canonicalJson, type SignatureAlgorithm } from '../contract/signing.js';
 import { isoTime } from '../common/time.js';
-import { EvidenceChain } from '../evidence/evidence-chain.js';
 import { ServerKeys } from '../signing/server-keys.js';
 import { CoverageService } from './coverage.service.js';
 import type {
@@ -34,15 +33,19 @@ export class CertificateService {
   constructor(
     private readonly coverage: CoverageService,
     private readonly proofs: DeviceProofsRepository,
-    private readonly evidence: EvidenceChain,
     private readonly keys: ServerKeys,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async certificate(id: string): Promise<SignedCertificateDto> {
     // The head first: figures read after it include at least what it proves.
-    const chainHead = await this.evidence.headOf(id);
-    const { header, report, generatedAt } = await this.coverage.computeBroadcast(id);
+    // The head the figures were computed from, read with them (CoverageService.computeBroadcast).
+    const {
+      header,
+      report,
+      generatedAt,
+      evidence: chainHead,
+    } = await this.coverage.computeBroadcast(id);
     const stored = await this.proofs.playedProofs(id);
 
     const proofsOf = new Map<string, DeviceProofDto[]>();

@@ -14,6 +14,7 @@ import { isoTime } from '../common/time.js';
 import { formatLocal, parseBound } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { ChainHead, EvidenceChain } from '../evidence/evidence-chain.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
@@ -51,6 +52,8 @@ const DAY_MS = 86_400_000;
 const MAX_PERIOD_MS = 367 * DAY_MS;
 /** The village board looks this many broadcasts back for a village's latest. */
 const BOARD_LOOKBACK = 200;
+/** Times a broadcast's coverage is worked out again when an event arrived while it was. */
+const EVIDENCE_ATTEMPTS = 3;
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
@@ -87,11 +90,12 @@ export class CoverageService {
     private readonly presence: PresenceService,
     private readonly broadcasts: BroadcastsService,
     private readonly clock: Clock,
+    private readonly evidence: EvidenceChain,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async broadcast(id: string, query: CoverageQuery): Promise<BroadcastCoverageDto> {
-    const { header, report, generatedAt, manual } = await this.computeBroadcast(id);
+    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(id);
     const villages = query.outcome
       ? report.villages.filter((v) => v.outcome === query.outcome)
       : report.villages;
@@ -108,6 +112,7 @@ export class CoverageService {
         cancelledBy: header.cancelledBy,
       },
       generatedAt: isoTime(generatedAt),
+      evidence,
       summary: report.summary,
       byTown: report.byTown,
       byType: report.byType,
@@ -139,7 +144,7 @@ export class CoverageService {
   }
 
   async broadcastFile(id: string, lang: ReportLang, format: 'csv' | 'xlsx'): Promise<ReportFile> {
-    const { header, report, generatedAt, manual } = await this.computeBroadcast(id);
+    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(id);
     return reportFile(
       `coverage-${header.id}`,
       format,
@@ -148,6 +153,7 @@ export class CoverageService {
         report,
         manual,
         generatedAt,
+        evidence,
         timeZone: this.config.timeZone,
         lang,
       }),
@@ -251,6 +257,7 @@ export class CoverageService {
       to: isoTime(p.to),
       timeZone: this.config.timeZone,
       generatedAt: isoTime(p.generatedAt),
+      evidence: p.evidence,
       threshold: p.threshold,
       broadcasts: { ...p.report.broadcasts, items: p.report.broadcasts.items.map(line) },
       coverage: {
@@ -279,6 +286,7 @@ export class CoverageService {
         to: p.to,
         threshold: p.threshold,
         generatedAt: p.generatedAt,
+        evidence: p.evidence,
         timeZone: this.config.timeZone,
         lang: query.lang ?? 'zh',
         table,
@@ -385,8 +393,32 @@ export class CoverageService {
 
   // ---- computing ----
 
-  /** One broadcast's coverage figures; the certificate signs these same figures. */
+  /**
+   * A broadcast's coverage and the chain head it was computed from: the broadcast's last entry,
+   * read before and after the figures. Every write to its deliveries, events, confirmations or
+   * cancel appends an entry of this broadcast in the same transaction, so the same head on both
+   * sides means the figures are exactly those rows; when an event arrived meanwhile it is worked
+   * out again (a few times at most, then the later head: every row read was committed before it).
+   * The certificate signs these same figures.
+   */
   async computeBroadcast(id: string): Promise<{
+    header: BroadcastHeader;
+    report: CoverageReport;
+    generatedAt: number;
+    manual: Map<string, ManualGroup>;
+    evidence: ChainHead | null;
+  }> {
+    let before = await this.evidence.headOf(id);
+    for (let attempt = 1; ; attempt++) {
+      const computed = await this.computeBroadcastFigures(id);
+      const after = await this.evidence.headOf(id);
+      if (after?.seq === before?.seq || attempt >= EVIDENCE_ATTEMPTS)
+        return { ...computed, evidence: after };
+      before = after;
+    }
+  }
+
+  private async computeBroadcastFigures(id: string): Promise<{
     header: BroadcastHeader;
     report: CoverageReport;
     generatedAt: number;
@@ -425,6 +457,7 @@ export class CoverageService {
     threshold: number;
     generatedAt: number;
     report: PeriodReport;
+    evidence: ChainHead | null;
   }> {
     const now = this.clock.now().getTime();
     const { from, to } = this.periodBounds(query, now);
@@ -461,7 +494,11 @@ export class CoverageService {
       devices,
       onlineMs,
     });
-    return { from, to, threshold, generatedAt: now, report };
+    // The global head, read after the figures: every row they counted was committed, with its
+    // entry, before this read, so all of them are proven by entries up to it (later ones may not
+    // be in the figures; across many broadcasts there is no quiet moment to wait for).
+    const evidence = await this.evidence.head();
+    return { from, to, threshold, generatedAt: now, report, evidence };
   }
 
   /**

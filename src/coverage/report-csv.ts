@@ -260,8 +260,24 @@ export interface BroadcastCsvInput {
   /** The first standing manual confirmation of each village: who and how. */
   manual: Map<string, { firstBy: string; firstMethod: ConfirmationMethod | null }>;
   generatedAt: number;
+  /** The evidence chain entry the figures were computed from (docs/evidence.md). */
+  evidence?: EvidenceHead | null;
   timeZone: string;
   lang: ReportLang;
+}
+
+/** A place in the evidence hash chain. */
+export interface EvidenceHead {
+  seq: number;
+  hash: string;
+}
+
+/** The preamble line naming the chain head: `seq 1042 sha256 9f2c…`, empty before any entry. */
+function evidenceLine(lang: ReportLang, head: EvidenceHead | null | undefined): [string, CsvCell] {
+  return [
+    lang === 'zh' ? '证据链' : 'evidence_chain',
+    head ? `seq ${head.seq} sha256 ${head.hash}` : '',
+  ];
 }
 
 /** A report's lines, before they become CSV or a workbook. */
@@ -307,6 +323,7 @@ export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
         ['截止时间', time(b.expiresAt)],
         ['时区', timeZone],
         ['生成时间', time(input.generatedAt)],
+        evidenceLine(lang, input.evidence),
         ['结果', outcome],
         ...(b.cancelledBy !== null
           ? ([
@@ -331,6 +348,7 @@ export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
         ['expires_at', time(b.expiresAt)],
         ['time_zone', timeZone],
         ['generated_at', time(input.generatedAt)],
+        evidenceLine(lang, input.evidence),
         ['outcome', outcome],
         ...(b.cancelledBy !== null
           ? ([
@@ -380,6 +398,7 @@ export interface PeriodCsvInput {
   to: number;
   threshold: number;
   generatedAt: number;
+  evidence?: EvidenceHead | null;
   timeZone: string;
   lang: ReportLang;
   table: 'villages' | 'broadcasts';
@@ -409,6 +428,7 @@ export function periodReportTable(input: PeriodCsvInput): ReportTable {
         ['统计截止', time(input.to)],
         ['时区', timeZone],
         ['生成时间', time(input.generatedAt)],
+        evidenceLine(lang, input.evidence),
         ['广播总数', r.broadcasts.total],
         ['按级别', levels],
         ['按结果', outcomes],
@@ -431,6 +451,7 @@ export function periodReportTable(input: PeriodCsvInput): ReportTable {
         ['to', time(input.to)],
         ['time_zone', timeZone],
         ['generated_at', time(input.generatedAt)],
+        evidenceLine(lang, input.evidence),
         ['broadcasts', r.broadcasts.total],
         ['by_level', levels],
         ['by_outcome', outcomes],

@@ -12,6 +12,7 @@ import { BroadcastResendOf1765184400000 } from './migrations/1765184400000-broad
 import { CommandSigning1765270800000 } from './migrations/1765270800000-command-signing.js';
 import { SecurityEvents1765357200000 } from './migrations/1765357200000-security-events.js';
 import { DeviceKeys1765530000000 } from './migrations/1765530000000-device-keys.js';
+import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-chain.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   CommandSigning1765270800000,
   SecurityEvents1765357200000,
   DeviceKeys1765530000000,
+  EvidenceChain1765443600000,
 ];

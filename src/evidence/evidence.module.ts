@@ -1,6 +1,10 @@
-// STAND-IN: replaced by h17-evid at merge
 import { Module } from '@nestjs/common';
 import { EvidenceChain } from './evidence-chain.js';
+import { EvidenceVerifier } from './evidence-verifier.js';
 
-@Module({ providers: [EvidenceChain], exports: [EvidenceChain] })
+/** The evidence hash chain: appended by broadcasts, read by coverage, checked by the CLI. */
+@Module({
+  providers: [EvidenceChain, EvidenceVerifier],
+  exports: [EvidenceChain, EvidenceVerifier],
+})
 export class EvidenceModule {}

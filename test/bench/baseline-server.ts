@@ -2,7 +2,8 @@
  * The benchmark's naive baselines: the real server with the delivery pipeline's sender and ingest
  * swapped for the simplest correct versions (provider overrides), so `npm run bench` can compare
  * the product with them. Started by BenchServer in place of `dist/src/main.js`, with
- * BENCH_BASELINE=naive (both), per-device-dispatch or per-event-ingest. Never part of the product.
+ * BENCH_BASELINE=naive (both), per-device-dispatch or per-event-ingest; no-evidence is the product
+ * with the evidence chain appending nothing (what the chain costs). Never part of the product.
  */
 import 'reflect-metadata';
 import { Inject, Injectable } from '@nestjs/common';
@@ -14,9 +15,10 @@ import type { DispatchWrite } from '../../src/broadcasts/delivery-ledger.js';
 import { DeliverySender, SendResult } from '../../src/broadcasts/delivery-sender.js';
 import { loadConfigFromProcess } from '../../src/config/app-config.js';
 import { WriteQueue } from '../../src/database/write-queue.js';
+import { ChainHead, EvidenceChain } from '../../src/evidence/evidence-chain.js';
 import { startServer } from '../../src/server.js';
 
-const BASELINES = ['naive', 'per-device-dispatch', 'per-event-ingest'] as const;
+const BASELINES = ['naive', 'per-device-dispatch', 'per-event-ingest', 'no-evidence'] as const;
 type Baseline = (typeof BASELINES)[number];
 
 /**
@@ -66,6 +68,14 @@ class PerEventIngest extends DeliveryIngest {
   }
 }
 
+/** The evidence chain off: the same transactions without the entries (the ingest's A/B of the chain). */
+@Injectable()
+class NoEvidenceChain extends EvidenceChain {
+  override append(): Promise<ChainHead | null> {
+    return Promise.resolve(null);
+  }
+}
+
 async function main(): Promise<void> {
   const baseline = process.env.BENCH_BASELINE as Baseline;
   if (!BASELINES.includes(baseline))
@@ -74,9 +84,11 @@ async function main(): Promise<void> {
   const server = await startServer(config, {
     createApp: async (root, options) => {
       const builder = Test.createTestingModule({ imports: [root] });
-      if (baseline !== 'per-event-ingest')
+      if (baseline === 'no-evidence')
+        builder.overrideProvider(EvidenceChain).useClass(NoEvidenceChain);
+      if (baseline === 'naive' || baseline === 'per-device-dispatch')
         builder.overrideProvider(DeliverySender).useClass(PerDeviceSender);
-      if (baseline !== 'per-device-dispatch')
+      if (baseline === 'naive' || baseline === 'per-event-ingest')
         builder.overrideProvider(DeliveryIngest).useClass(PerEventIngest);
       return (await builder.compile()).createNestApplication<NestExpressApplication>(options);
     },

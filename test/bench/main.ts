@@ -325,13 +325,65 @@ async function fanoutAndIngest(devices: number, which: Scenario[], folded: Folde
       );
     }
     if (which.includes('ingest')) {
-      const r = await alternate(
-        rounds,
-        () => ingestRound(ours),
-        base && (() => ingestRound(base)),
-        (p) => log(`ingest ${fmtNum(devices)}: ${p}`),
-      );
+      // The same product with the evidence chain appending nothing, in the same rotation (A B C):
+      // the chain's cost is ours against it (target: at most 10% slower).
+      const off = await stage(`chainoff-${devices}`, devices, {}, false, 'no-evidence');
+      let offRounds: Awaited<ReturnType<typeof ingestRound>>[] = [];
+      let r: { ours: typeof offRounds; baseline: typeof offRounds; failures: string[] };
+      try {
+        const variants: [string, () => ReturnType<typeof ingestRound>][] = [
+          ['ours', () => ingestRound(ours)],
+          ['chain off', () => ingestRound(off)],
+        ];
+        if (base) variants.push(['baseline', () => ingestRound(base)]);
+        const rotated = await rotate(rounds, variants, (p) =>
+          log(`ingest ${fmtNum(devices)}: ${p}`),
+        );
+        offRounds = rotated.results[1];
+        r = {
+          ours: rotated.results[0],
+          baseline: rotated.results[2] ?? [],
+          failures: rotated.failures,
+        };
+      } finally {
+        await off.close();
+      }
       noteFailures(r.failures);
+      const chain = {
+        devices,
+        rounds,
+        on: {
+          ms: median(r.ours.map((x) => x.ms)),
+          perSecond: median(r.ours.map((x) => x.perSecond)),
+          loopP99: median(r.ours.map((x) => x.loopP99)),
+        },
+        off: {
+          ms: median(offRounds.map((x) => x.ms)),
+          perSecond: median(offRounds.map((x) => x.perSecond)),
+          loopP99: median(offRounds.map((x) => x.loopP99)),
+        },
+        perRound: { on: r.ours, off: offRounds, failures: r.failures },
+      };
+      record('ingest-evidence', chain);
+      type ChainFigures = typeof chain.on;
+      summaries.push(
+        abTable<ChainFigures>(
+          'ingest, evidence chain on against off (target: on at most 10% slower)',
+          ['chain on', 'chain off'],
+          [
+            { header: 'devices', cell: () => fmtNum(devices) },
+            {
+              header: 'last durable',
+              cell: (x) => fmtMs(x.ms),
+              ratio: (on, o) => `on/off ${(on.ms / o.ms).toFixed(2)}×`,
+            },
+            { header: 'confirmations/s', cell: (x) => fmtNum(x.perSecond) },
+            { header: 'loop delay p99', cell: (x) => fmtMs(x.loopP99) },
+          ],
+          chain.on,
+          chain.off,
+        ),
+      );
       const row = {
         devices,
         rounds,

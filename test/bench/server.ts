@@ -45,7 +45,7 @@ export interface BenchServerOptions {
    * Run a naive baseline instead of the product: `naive` saves and sends one delivery at a time and
    * applies each device event in its own transaction; the other two do one of those.
    */
-  baseline?: 'naive' | 'per-device-dispatch' | 'per-event-ingest';
+  baseline?: 'naive' | 'per-device-dispatch' | 'per-event-ingest' | 'no-evidence';
   /** An external broker (MQTT_URL) instead of the embedded one. */
   mqttUrl?: string;
   /** Write a CPU profile (`node --cpu-prof`) of the server into this directory when it stops. */

@@ -122,6 +122,18 @@ export async function broadcastView(id) {
         </div>
       </div>
       <div class="card" id="bc-progress">${progressBar(b.deliveries)}</div>
+      ${
+        c.evidence
+          ? html`<p
+              class="muted"
+              id="bc-evidence"
+              title="${c.evidence.hash}"
+              data-seq="${c.evidence.seq}"
+            >
+              ${t('detail.evidence', { seq: c.evidence.seq, hash: c.evidence.hash.slice(0, 12) })}
+            </p>`
+          : ''
+      }
       <h2>${t('detail.milestones')}</h2>
       ${['firstSound', 'played'].map(
         (kind) =>

@@ -262,9 +262,26 @@ export class VillageCoverageDto {
   resendable!: boolean;
 }
 
+/** A place in the evidence hash chain (docs/evidence.md). */
+export class EvidenceHeadDto {
+  @ApiProperty({ example: 1042, description: 'The entry’s sequence number in the global chain' })
+  seq!: number;
+  @ApiProperty({ example: '9f2c…', description: 'The entry’s hash (SHA-256, 64 hex digits)' })
+  hash!: string;
+}
+
+const EVIDENCE_DESCRIPTION =
+  'The evidence chain entry these figures were computed from: every row they count is proven by an entry up to it (`npm run cli -- evidence verify` checks the chain); null when nothing is recorded yet';
+
 export class BroadcastCoverageDto {
   @ApiProperty({ type: CoverageBroadcastDto }) broadcast!: CoverageBroadcastDto;
   @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty({
+    type: EvidenceHeadDto,
+    nullable: true,
+    description: `${EVIDENCE_DESCRIPTION}. The broadcast’s own last entry.`,
+  })
+  evidence!: EvidenceHeadDto | null;
   @ApiProperty({ type: CoverageSummaryDto }) summary!: CoverageSummaryDto;
   @ApiProperty({ type: [TownCoverageDto] }) byTown!: TownCoverageDto[];
   @ApiProperty({ type: [TypeCoverageDto] }) byType!: TypeCoverageDto[];
@@ -377,6 +394,12 @@ export class PeriodReportDto {
   @ApiProperty({ example: 'Asia/Shanghai', description: 'Zone of day bounds and CSV times' })
   timeZone!: string;
   @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty({
+    type: EvidenceHeadDto,
+    nullable: true,
+    description: `${EVIDENCE_DESCRIPTION}. The global head, read after the figures.`,
+  })
+  evidence!: EvidenceHeadDto | null;
   @ApiProperty() threshold!: number;
   @ApiProperty({ type: PeriodBroadcastsDto }) broadcasts!: PeriodBroadcastsDto;
   @ApiProperty({ type: PeriodCoverageDto }) coverage!: PeriodCoverageDto;
