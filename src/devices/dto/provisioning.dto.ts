@@ -6,7 +6,6 @@ import { DeviceWithSecretDto } from './device.dto.js';
 /** The format name and version a provisioning bundle carries first. */
 export const PROVISIONING_FORMAT = 'dalaba-provisioning/1';
 
-
 export class ProvisioningKeyDto {
   @ApiProperty({ example: 'ed25519-3f2a9c0d1e4b5a68' }) kid!: string;
   @ApiProperty({ enum: SIGNATURE_ALGORITHMS }) alg!: SignatureAlgorithm;
