@@ -506,7 +506,12 @@ export class DeviceAgent extends EventEmitter {
     // An announcement is checked with the keys it brings: a new key signs its first announcement.
     const keys =
       cmd.type === 'keys'
-        ? applyKeyAnnouncement(this.serverKeys, cmd.keys as AnnouncedKey[], cmd.revoked)
+        ? applyKeyAnnouncement(
+            this.serverKeys,
+            cmd.keys as AnnouncedKey[],
+            cmd.revoked,
+            this.clockKnown ? this.serverNow() : undefined,
+          )
         : this.serverKeys;
     const check = checkCommand(message, {
       deviceId: this.options.id,

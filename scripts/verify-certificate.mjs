@@ -100,8 +100,11 @@ function serverKey(arg, named) {
     const list = Array.isArray(doc) ? doc : (doc.keys ?? doc.items ?? [doc]);
     const found = Array.isArray(list) ? list.find((k) => k && k.kid === named.kid) : undefined;
     if (!found) throw new Failure(`signed by key ${named.kid}, which ${arg} does not list`);
+    // Whoever took a revoked key can sign any date into `issuedAt`: nothing it signed counts.
     if (found.status === 'revoked' || found.revokedAt)
-      console.error(`warning: key ${named.kid} is listed as revoked in ${arg}`);
+      throw new Failure(
+        `signed by key ${named.kid}, which ${arg} lists as revoked: ask the station for the certificate again (it is signed afresh with its current key)`,
+      );
     return { alg: found.alg, publicKey: found.publicKey };
   }
   if (!/^[A-Za-z0-9_-]{43,88}$/.test(arg))

@@ -86,10 +86,12 @@ describe('operator authentication', () => {
     }
     const adminOnly = (path: string) =>
       path.startsWith('/api/tokens') || path.startsWith('/api/audit');
+    // A provisioning bundle is what an installer puts into a device: operators only.
+    const operatorRead = (path: string) => path.endsWith('/provisioning');
     for (const route of routes.filter((r) => r.method === 'get')) {
       const status = await getStatus(s.url, route.path, viewer);
       // 400: a read whose query needs parameters (schedule preview); the role was accepted.
-      const allowed = adminOnly(route.path) ? [403] : [200, 400, 404];
+      const allowed = adminOnly(route.path) || operatorRead(route.path) ? [403] : [200, 400, 404];
       assert.ok(allowed.includes(status), `${route.path} gave ${status}`);
     }
   });

@@ -388,3 +388,32 @@ describe('COMMAND_SIGNING=required with COMMAND_SIGNING_ALG=sm2', () => {
     assert.equal(d.all('ping').at(-1)!.message.kid, announced[0].kid);
   });
 });
+
+describe('a key past its overlap', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ env: { KEY_OVERLAP_H: '1' } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('is announced as revoked, so it vouches for nothing even on a device without a clock', async () => {
+    const keys = s.server.app.get(ServerKeys);
+    const old = (await keys.active()).kid;
+    const fresh = (await keys.rotate()).kid;
+    const during = await keys.published();
+    assert.deepEqual(
+      during.keys.map((k) => k.kid),
+      [fresh, old],
+    );
+    assert.deepEqual(during.revoked, []);
+    await s.advance(3_600_000 + 1);
+    const after = await keys.published();
+    assert.deepEqual(
+      after.keys.map((k) => k.kid),
+      [fresh],
+    );
+    assert.deepEqual(after.revoked, [old]);
+  });
+});

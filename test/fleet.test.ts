@@ -40,6 +40,8 @@ describe('npm run fleet -- --count N', () => {
         await api(s.url, s.adminToken).get('/api/status/villages?town=999999100').expect(200)
       ).body;
       assert.deepEqual(board.summary, {
+        commandSigning: 'optional',
+        securityEvents: 0,
         villages: 2,
         villagesOk: 2,
         devicesTotal: 150,
@@ -87,6 +89,8 @@ describe('npm run fleet -- --county', () => {
       const seconds = (Date.now() - started) / 1000;
       const board = await summary();
       assert.deepEqual(board, {
+        commandSigning: 'optional',
+        securityEvents: 0,
         villages: 81,
         villagesOk: 81,
         devicesTotal: 95,

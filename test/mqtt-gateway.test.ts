@@ -570,6 +570,8 @@ describe('MQTT gateway on the embedded broker', () => {
       });
       assert.ok(byCode[half.code].lastHeardAt);
       assert.deepEqual(board.summary, {
+        commandSigning: 'optional',
+        securityEvents: 0,
         villages: 3,
         villagesOk: 0,
         devicesTotal: 3,

@@ -244,5 +244,29 @@ describe('key rotation: endorsements', () => {
     const revoked = applyKeyAnnouncement(held, [endorse(a, b)], [a.kid]);
     assert.equal(revoked.get(a.kid)?.revoked, true);
     assert.equal(revoked.has(b.kid), false, 'a revoked key vouches for nothing');
+
+    // Whoever kept a retired key's private half (an old backup) cannot bring a key of theirs in.
+    const retired = new Map([
+      [a.kid, { kid: a.kid, alg: a.alg, publicKey: a.publicKey, until: 5_000 }],
+    ]);
+    assert.equal(applyKeyAnnouncement(retired, [endorse(a, b)], [], 5_001).has(b.kid), false);
+    assert.equal(applyKeyAnnouncement(retired, [endorse(a, b)], [], 4_999).has(b.kid), true);
+    assert.equal(
+      applyKeyAnnouncement(retired, [endorse(a, b)], []).has(b.kid),
+      true,
+      'no idea of the time: not checked (docs/protocol.md 9.3)',
+    );
+  });
+
+  it('refuses an unsigned keys announcement whatever the mode', () => {
+    const announcement = { v: 1, type: 'keys', id: 'k1', ts: 1, keys: [], revoked: ['x'] };
+    const check = checkCommand(announcement, {
+      deviceId: 'dev-1',
+      keys: new Map(),
+      lastSeq: 0,
+      now: undefined,
+      required: false,
+    });
+    assert.equal(check.ok ? 'ok' : check.reason, 'unsigned');
   });
 });

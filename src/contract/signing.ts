@@ -298,7 +298,8 @@ export function endorsementInput(key: PublicKeyInfo): Buffer {
 /**
  * The keys a device holds after a `keys` announcement, before the announcement's own signature is
  * checked with them: every announced key endorsed (directly or through a chain) by a key it
- * already trusts and that is not revoked, with `until` updated; kids in `revoked` marked revoked.
+ * already trusts and that is neither revoked nor past its `until` (on the device's idea of the
+ * server's time, `now`; unknown: not checked), with `until` updated; kids in `revoked` marked revoked.
  * The caller checks the announcement with {@link checkCommand} against the result and keeps it
  * only when that passes.
  */
@@ -306,6 +307,7 @@ export function applyKeyAnnouncement(
   held: ReadonlyMap<string, PublicKeyInfo & { revoked?: boolean; until?: number }>,
   keys: readonly AnnouncedKey[],
   revoked: readonly string[],
+  now?: number,
 ): Map<string, PublicKeyInfo & { revoked?: boolean; until?: number }> {
   const next = new Map(held);
   for (const kid of revoked) {
@@ -326,6 +328,8 @@ export function applyKeyAnnouncement(
       }
       const by = k.endorsedBy ? next.get(k.endorsedBy) : undefined;
       if (!by || by.revoked || !k.endorsement) continue;
+      // A retired key vouches for nothing: whoever still holds it must not bring in keys of theirs.
+      if (by.until !== undefined && now !== undefined && now > by.until) continue;
       if (!verifyBytes(by.alg, by.publicKey, endorsementInput(k), k.endorsement)) continue;
       next.set(k.kid, {
         kid: k.kid,

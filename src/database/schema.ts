@@ -33,6 +33,6 @@ export const MIGRATIONS = [
   BroadcastResendOf1765184400000,
   CommandSigning1765270800000,
   SecurityEvents1765357200000,
-  DeviceKeys1765530000000,
   EvidenceChain1765443600000,
+  DeviceKeys1765530000000,
 ];

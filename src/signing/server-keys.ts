@@ -152,9 +152,14 @@ export class ServerKeys implements OnApplicationBootstrap, OnModuleDestroy {
       if (k.status === 'retiring' && k.retireAt !== null) entry.until = k.retireAt;
       return entry;
     });
+    // A key past its overlap is announced as revoked too: a device without a clock cannot tell it
+    // retired, and whoever still holds it must not sign or vouch for anything any more.
+    const ended = (k: (typeof this.keys)[number]) => k.revokedAt ?? k.retireAt ?? 0;
     const revoked = this.keys
-      .filter((k) => k.status === 'revoked')
-      .sort((a, b) => (b.revokedAt ?? 0) - (a.revokedAt ?? 0))
+      .filter(
+        (k) => k.status === 'revoked' || (k.status === 'retiring' && (k.retireAt ?? 0) <= now),
+      )
+      .sort((a, b) => ended(b) - ended(a))
       .slice(0, MAX_REVOKED)
       .map((k) => k.kid);
     while (Buffer.byteLength(JSON.stringify({ keys, revoked })) > MAX_ANNOUNCEMENT_BYTES) {

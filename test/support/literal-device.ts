@@ -123,6 +123,8 @@ export class LiteralVerifier {
         const by = a.endorsedBy ? next.get(a.endorsedBy) : undefined;
         const endorsed = literalCanonical({ alg: a.alg, kid: a.kid, publicKey: a.publicKey });
         if (!by || by.revoked || by.alg !== 'ed25519' || !a.endorsement) continue;
+        // A key past its `until` vouches for nothing (9.4).
+        if (by.until !== undefined && now !== undefined && now > by.until) continue;
         if (!literalVerify(by.publicKey, endorsed, a.endorsement)) continue;
         next.set(a.kid, { kid: a.kid, alg: a.alg, publicKey: a.publicKey, until: a.until });
         taken = true;

@@ -122,18 +122,20 @@ export async function broadcastView(id) {
         </div>
       </div>
       <div class="card" id="bc-progress">${progressBar(b.deliveries)}</div>
-      ${
-        c.evidence
-          ? html`<p
-              class="muted"
-              id="bc-evidence"
-              title="${c.evidence.hash}"
-              data-seq="${c.evidence.seq}"
-            >
-              ${t('detail.evidence', { seq: c.evidence.seq, hash: c.evidence.hash.slice(0, 12) })}
-            </p>`
-          : ''
-      }
+      <p
+        class="muted"
+        id="bc-evidence"
+        title="${c.evidence?.hash ?? ''}"
+        data-seq="${c.evidence?.seq ?? ''}"
+      >
+        ${
+          /* Always there, empty before the first entry: a paragraph appearing mid-page would shift
+          what the live update pairs below it. */
+          c.evidence
+            ? t('detail.evidence', { seq: c.evidence.seq, hash: c.evidence.hash.slice(0, 12) })
+            : ''
+        }
+      </p>
       <h2>${t('detail.milestones')}</h2>
       ${['firstSound', 'played'].map(
         (kind) =>
