@@ -46,6 +46,7 @@ import {
   ReportTable,
   reportXlsx,
 } from './report-csv.js';
+import { groupBy } from '../common/group-by.js';
 
 const DAY_MS = 86_400_000;
 /** A report spans at most this long: a year and a day covers any calendar year. */
@@ -577,15 +578,4 @@ function resendableIn(
 
 function milestoneDto(m: Milestone) {
   return { ...m, reachedAt: isoOrNull(m.reachedAt) };
-}
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }

@@ -12,6 +12,7 @@ import {
   EVIDENCE_KINDS,
   GENESIS_HASH,
 } from './evidence-hash.js';
+import { groupBy } from '../common/group-by.js';
 
 /** What to check: everything, one broadcast, and/or the entries written in [from, to). */
 export interface VerifyScope {
@@ -371,8 +372,8 @@ export class EvidenceVerifier {
         `FROM ${t('delivery_events')} e JOIN ${t('deliveries')} d ON d.id = e.delivery_id WHERE d.broadcast_id = ${p(1)} ORDER BY e.id`,
       [id],
     );
-    const rowsOf = group(events, (r) => String(r.deliveryId));
-    const entriesOf = group(byKind('delivery_event'), (x) => x.subject);
+    const rowsOf = groupBy(events, (r) => String(r.deliveryId));
+    const entriesOf = groupBy(byKind('delivery_event'), (x) => x.subject);
     for (const delivery of new Set([...rowsOf.keys(), ...entriesOf.keys()])) {
       const rs = rowsOf.get(delivery) ?? [];
       const es = entriesOf.get(delivery) ?? [];
@@ -487,7 +488,7 @@ export class EvidenceVerifier {
       `SELECT id AS "id", village_code AS "villageCode", device_id AS "deviceId", confirmed_at AS "confirmedAt", confirmed_by AS "confirmedBy", note AS "note", method AS "method", recorded_by AS "recordedBy", withdrawn_at AS "withdrawnAt", withdrawn_by AS "withdrawnBy", withdraw_reason AS "withdrawReason", created_at AS "createdAt" FROM ${t('manual_confirmations')} WHERE broadcast_id = ${p(1)}`,
       [id],
     );
-    const confirmationEntries = group(byKind('manual_confirmation'), (x) => x.subject);
+    const confirmationEntries = groupBy(byKind('manual_confirmation'), (x) => x.subject);
     const seen = new Set<string>();
     for (const c of confirmations) {
       rows++;
@@ -577,17 +578,6 @@ function isCanonical(body: string): boolean {
   } catch {
     return false;
   }
-}
-
-function group<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }
 
 /** A body in a line: `fromState=sent toState=received serverTs=…`. */
