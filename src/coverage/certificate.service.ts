@@ -38,7 +38,6 @@ export class CertificateService {
   ) {}
 
   async certificate(id: string): Promise<SignedCertificateDto> {
-    // The head first: figures read after it include at least what it proves.
     // The head the figures were computed from, read with them (CoverageService.computeBroadcast).
     const {
       header,
