@@ -20,12 +20,14 @@ export const LAYERS = [
   ['database'],
   ['auth', 'audit', 'health', 'metrics', 'signing', 'evidence'],
   ['villages'],
+  ['staff'],
   ['mqtt'],
   ['devices'],
   ['clips'],
   ['broadcasts'],
   ['coverage', 'live'],
   ['status', 'schedules', 'seed'],
+  ['approvals'],
   ['(root)', 'cli'],
 ];
 

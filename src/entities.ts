@@ -1,4 +1,7 @@
 import { ApiTokenEntity } from './auth/api-token.entity.js';
+import { SessionEntity, UserEntity, UserTownEntity } from './auth/user.entity.js';
+import { DraftEntity } from './approvals/draft.entity.js';
+import { ApprovalRuleEntity } from './broadcasts/approval-rule.entity.js';
 import { AuditEntity } from './audit/audit.entity.js';
 import {
   BroadcastEntity,
@@ -43,4 +46,9 @@ export const ENTITIES = [
   CommandSequenceEntity,
   SecurityEventEntity,
   EvidenceEntryEntity,
+  UserEntity,
+  UserTownEntity,
+  SessionEntity,
+  ApprovalRuleEntity,
+  DraftEntity,
 ];

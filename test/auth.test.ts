@@ -124,7 +124,17 @@ describe('operator authentication', () => {
     assert.equal(created.body.tokenPrefix, token.slice(0, 12));
 
     const me = await api(s.url, token).get('/api/me').expect(200);
-    assert.deepEqual(me.body, { tokenId: created.body.id, name: 'duty desk', role: 'operator' });
+    assert.deepEqual(me.body, {
+      credentialId: created.body.id,
+      via: 'token',
+      name: 'duty desk',
+      role: 'operator',
+      userId: null,
+      username: null,
+      phone: null,
+      tokenName: 'duty desk',
+      towns: null,
+    });
 
     const list = await admin.get('/api/tokens').expect(200);
     assert.ok(!list.text.includes(token), 'the token is never listed');

@@ -11,12 +11,20 @@ export class AuditEntity {
   @Column(timeColumn)
   at!: number;
 
-  /** The token's name, or `scheduler`/`system`. */
+  /** The person (display name), the token's name when no person owns it, or `scheduler`/`system`. */
   @Column({ type: 'varchar', length: 100 })
   actor!: string;
 
   @Column({ type: 'varchar', length: 16, name: 'actor_role', nullable: true })
   actorRole!: string | null;
+
+  /** The person's user id, when a person acted. */
+  @Column({ type: 'varchar', length: 36, name: 'actor_user_id', nullable: true })
+  actorUserId!: string | null;
+
+  /** The token's name when a machine acted for the person (or for itself). */
+  @Column({ type: 'varchar', length: 100, name: 'via_token', nullable: true })
+  viaToken!: string | null;
 
   /** e.g. `POST /api/broadcasts/:id/cancel`, `schedule.fired`. */
   @Column({ type: 'varchar', length: 120 })

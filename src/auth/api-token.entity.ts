@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timeColumn } from '../database/columns.js';
 import type { Role } from './roles.js';
 
-/** An operator API token. Only the SHA-256 of the token is stored. */
+/** An API token for a machine or script, owned by a person or a named system. Only the SHA-256 of the token is stored. */
 @Entity('api_tokens')
 export class ApiTokenEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -21,6 +21,10 @@ export class ApiTokenEntity {
   /** The first characters of the token, enough to recognise it in a list. */
   @Column({ type: 'varchar', length: 16, name: 'token_prefix' })
   tokenPrefix!: string;
+
+  /** The person the token acts for (their towns limit it), or null for a named system (the token's name). */
+  @Column({ type: 'varchar', length: 36, name: 'owner_user_id', nullable: true })
+  ownerUserId!: string | null;
 
   @Column({ type: 'varchar', length: 100, name: 'created_by' })
   createdBy!: string;

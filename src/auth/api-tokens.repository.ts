@@ -3,6 +3,17 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { ApiTokenEntity } from './api-token.entity.js';
+import { UserEntity, UserTownEntity } from './user.entity.js';
+
+/** What a token needs of the person who owns it. */
+export interface TokenOwner {
+  id: string;
+  username: string;
+  displayName: string;
+  phone: string | null;
+  disabledAt: number | null;
+  towns: string[];
+}
 
 @Injectable()
 export class ApiTokensRepository {
@@ -13,6 +24,21 @@ export class ApiTokensRepository {
 
   findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
     return this.tokens.findOneBy({ tokenHash, revokedAt: IsNull() });
+  }
+
+  async ownerOf(userId: string): Promise<TokenOwner | null> {
+    const m = this.tokens.manager;
+    const user = await m.getRepository(UserEntity).findOneBy({ id: userId });
+    if (!user) return null;
+    const towns = await m.getRepository(UserTownEntity).find({ where: { userId } });
+    return {
+      id: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      phone: user.phone,
+      disabledAt: user.disabledAt,
+      towns: towns.map((t) => t.townCode).sort(),
+    };
   }
 
   async activeIds(ids: string[]): Promise<string[]> {

@@ -9,7 +9,7 @@ import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 import { ApiTokensRepository } from './api-tokens.repository.js';
 import type { Principal } from './auth.decorators.js';
-import { isRole, Role, ROLES } from './roles.js';
+import { isCountyRole, isRole, Role, ROLES } from './roles.js';
 import { displayPrefix, generateApiToken, hashApiToken } from './token-crypto.js';
 
 /** How often `lastUsedAt` is written for a token in steady use. */
@@ -73,10 +73,15 @@ export class ApiTokensService implements OnModuleDestroy {
     return new Set(await this.repo.activeIds(ids));
   }
 
-  /** The principal a bearer token stands for, or null for an unknown or revoked token. */
+  /**
+   * The principal a bearer token stands for, or null for an unknown or revoked token, or one whose
+   * owner is disabled. A token owned by a person acts as that person, limited to their towns.
+   */
   async authenticate(token: string): Promise<Principal | null> {
     const row = await this.repo.findActiveByHash(hashApiToken(token));
     if (!row) return null;
+    const owner = row.ownerUserId ? await this.repo.ownerOf(row.ownerUserId) : null;
+    if (row.ownerUserId && (!owner || owner.disabledAt !== null)) return null;
     const now = this.clock.now().getTime();
     if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       // Bookkeeping only: a failure here must not fail the request.
@@ -86,7 +91,18 @@ export class ApiTokensService implements OnModuleDestroy {
           this.logger.warn(`token=${row.id} lastUsedAt not saved: ${err.message}`),
         );
     }
-    return { tokenId: row.id, name: row.name, role: row.role };
+    return {
+      credentialId: row.id,
+      via: 'token',
+      name: owner ? owner.displayName : row.name,
+      role: row.role,
+      userId: owner?.id ?? null,
+      username: owner?.username ?? null,
+      phone: owner?.phone ?? null,
+      tokenName: row.name,
+      // A county role's token acts county-wide; a town official's only for their towns.
+      towns: isCountyRole(row.role) ? null : (owner?.towns ?? []),
+    };
   }
 
   async create(input: {
@@ -94,6 +110,8 @@ export class ApiTokensService implements OnModuleDestroy {
     role: Role;
     createdBy: string;
     token?: string;
+    /** The person the token acts for; omitted for a named system. */
+    ownerUserId?: string | null;
   }): Promise<CreatedToken> {
     if (!isRole(input.role)) {
       throw new DomainError<AuthErrorCode>(
@@ -109,6 +127,7 @@ export class ApiTokensService implements OnModuleDestroy {
       role: input.role,
       tokenHash: hashApiToken(token),
       tokenPrefix: displayPrefix(token),
+      ownerUserId: input.ownerUserId ?? null,
       createdBy: input.createdBy,
       createdAt: this.clock.now().getTime(),
       lastUsedAt: null,

@@ -5,5 +5,6 @@ export const AUTH_ERROR_CODES = [
   'TOO_MANY_FAILED_ATTEMPTS',
   'INVALID_ROLE',
   'TOKEN_NOT_FOUND',
+  'COUNTY_ONLY',
 ] as const;
 export type AuthErrorCode = (typeof AUTH_ERROR_CODES)[number];

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { DomainError } from '../common/domain-error.js';
 import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokensService } from './api-tokens.service.js';
-import { PUBLIC_KEY, ROLE_KEY } from './auth.decorators.js';
+import { PUBLIC_KEY, ROLE_KEY, TOWN_SCOPED_KEY } from './auth.decorators.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { Role, roleAllows } from './roles.js';
 
@@ -53,6 +53,16 @@ export class TokenGuard implements CanActivate {
         'forbidden',
         'FORBIDDEN',
         `This needs the ${needed} role; this token has the ${principal.role} role`,
+      );
+    }
+    if (
+      principal.towns !== null &&
+      !this.reflector.getAllAndOverride<boolean>(TOWN_SCOPED_KEY, targets)
+    ) {
+      throw new DomainError<AuthErrorCode>(
+        'forbidden',
+        'COUNTY_ONLY',
+        'This is for county staff; a town official sees and acts for their own towns only',
       );
     }
     return true;

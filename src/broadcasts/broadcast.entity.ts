@@ -126,6 +126,21 @@ export class BroadcastEntity {
   @Column({ type: 'varchar', length: 200, name: 'end_reason', nullable: true })
   endReason!: string | null;
 
+  /** Who approved it as the second person (its draft is `draftId`), when its level needed that. */
+  @Column({ type: 'varchar', length: 100, name: 'approved_by', nullable: true })
+  approvedBy!: string | null;
+
+  @Column({ ...timeColumn, name: 'approved_at', nullable: true })
+  approvedAt!: number | null;
+
+  /** The draft it was approved from. */
+  @Column({ type: 'varchar', length: 36, name: 'draft_id', nullable: true })
+  draftId!: string | null;
+
+  /** Why it went out without a second person although its level needs one (emergency override). */
+  @Column({ type: 'varchar', length: 500, name: 'override_reason', nullable: true })
+  overrideReason!: string | null;
+
   /** The token that cancelled it (its reason is `endReason`). */
   @Column({ type: 'varchar', length: 100, name: 'cancelled_by', nullable: true })
   cancelledBy!: string | null;

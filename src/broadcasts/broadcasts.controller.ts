@@ -75,7 +75,7 @@ export class BroadcastsController {
         idempotency:
           idempotencyKey === undefined
             ? undefined
-            : { key: idempotencyKey, owner: principal.tokenId },
+            : { key: idempotencyKey, owner: principal.credentialId },
       },
     );
   }

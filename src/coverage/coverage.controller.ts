@@ -132,7 +132,9 @@ export class CoverageController {
       id,
       { expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined },
       principal.name,
-      idempotencyKey === undefined ? undefined : { key: idempotencyKey, owner: principal.tokenId },
+      idempotencyKey === undefined
+        ? undefined
+        : { key: idempotencyKey, owner: principal.credentialId },
     );
   }
 

@@ -13,6 +13,7 @@ import { CommandSigning1765270800000 } from './migrations/1765270800000-command-
 import { SecurityEvents1765357200000 } from './migrations/1765357200000-security-events.js';
 import { DeviceKeys1765530000000 } from './migrations/1765530000000-device-keys.js';
 import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-chain.js';
+import { StaffAccounts1765616400000 } from './migrations/1765616400000-staff-accounts.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   SecurityEvents1765357200000,
   EvidenceChain1765443600000,
   DeviceKeys1765530000000,
+  StaffAccounts1765616400000,
 ];

@@ -97,7 +97,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
 
   /** Turns the response into an event stream for this client until either side closes it. */
   attach(res: Response, principal: Principal): void {
-    const own = this.byToken.get(principal.tokenId);
+    const own = this.byToken.get(principal.credentialId);
     if (own && own.size >= MAX_STREAMS_PER_TOKEN) {
       throw new DomainError<LiveErrorCode>(
         'rate_limited',
@@ -116,7 +116,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       id: this.nextId++,
       res,
       who: principal.name,
-      tokenId: principal.tokenId,
+      tokenId: principal.credentialId,
     };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

@@ -27,6 +27,13 @@ export class ScheduleEntity {
   @Column({ ...timeColumn, name: 'last_fire_at', nullable: true })
   lastFireAt!: number | null;
 
+  /** Who approved its current template as the second person, when its level needs that. */
+  @Column({ type: 'varchar', length: 100, name: 'approved_by', nullable: true })
+  approvedBy!: string | null;
+
+  @Column({ ...timeColumn, name: 'approved_at', nullable: true })
+  approvedAt!: number | null;
+
   @Column({ type: 'varchar', length: 100, name: 'created_by' })
   createdBy!: string;
 

@@ -85,6 +85,8 @@ export class SchedulesService {
       enabled: input.enabled ?? true,
       template: JSON.stringify(input.template),
       lastFireAt: now,
+      approvedBy: null,
+      approvedAt: null,
       createdBy: by,
       createdAt: now,
       updatedAt: now,

@@ -51,9 +51,23 @@ export class CreatedTokenDto extends TokenDto {
 }
 
 export class PrincipalDto {
-  @ApiProperty({ format: 'uuid' }) tokenId!: string;
-  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'The credential presented: an API token id or a session id' })
+  credentialId!: string;
+  @ApiProperty({ enum: ['token', 'session'] }) via!: 'token' | 'session';
+  @ApiProperty({ description: 'Who acts: the person, or the token when no person owns it' })
+  name!: string;
   @ApiProperty({ enum: ROLES }) role!: Role;
+  @ApiProperty({ type: String, nullable: true, format: 'uuid' }) userId!: string | null;
+  @ApiProperty({ type: String, nullable: true }) username!: string | null;
+  @ApiProperty({ type: String, nullable: true }) phone!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The token, when a machine acts' })
+  tokenName!: string | null;
+  @ApiProperty({
+    type: [String],
+    nullable: true,
+    description: 'Town codes this principal acts for; null for the whole county',
+  })
+  towns!: string[] | null;
 }
 
 export class TokenPageDto extends PageMetaDto {
