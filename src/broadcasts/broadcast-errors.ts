@@ -8,5 +8,7 @@ export const BROADCAST_ERROR_CODES = [
   'DELIVERY_NOT_FOUND',
   'CONFIRMATION_NOT_FOUND',
   'CONFIRMATION_WITHDRAWN',
+  /** A town official asked for an emergency level, or a target or village beyond their towns. */
+  'OUT_OF_SCOPE',
 ] as const;
 export type BroadcastErrorCode = (typeof BROADCAST_ERROR_CODES)[number];

@@ -17,6 +17,7 @@ import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
 import { BroadcastHistoryRepository } from './broadcast-history.repository.js';
 import { BroadcastsController } from './broadcasts.controller.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
+import { BroadcastScope } from './broadcast-scope.js';
 import { BroadcastsService } from './broadcasts.service.js';
 import { ConfirmationsRepository } from './confirmations.repository.js';
 import { ConfirmationsService } from './confirmations.service.js';
@@ -48,6 +49,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
     BroadcastFactsRepository,
     BroadcastHistoryRepository,
     DeviceProofsRepository,
+    BroadcastScope,
     BroadcastsService,
     ConfirmationsRepository,
     ConfirmationsService,
@@ -64,6 +66,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
   // The facts and history repositories are read-only: how coverage reads these tables without
   // owning them.
   exports: [
+    BroadcastScope,
     BroadcastsService,
     BroadcastDispatcher,
     BroadcastEvents,

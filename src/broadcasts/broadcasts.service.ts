@@ -22,6 +22,7 @@ import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
 import { BroadcastEntity } from './broadcast.entity.js';
 import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
+import { BroadcastScope } from './broadcast-scope.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { BroadcastDispatcher } from './dispatcher.js';
 import { toBroadcastDto, toDeliveryDto, toDeliveryEventDto } from './broadcast-dto.js';
@@ -62,6 +63,7 @@ export class BroadcastsService implements OnModuleInit {
   constructor(
     private readonly repo: BroadcastsRepository,
     private readonly reads: BroadcastReadsRepository,
+    private readonly scope: BroadcastScope,
     private readonly dispatcher: BroadcastDispatcher,
     private readonly clips: ClipsService,
     private readonly villages: VillagesService,
@@ -93,6 +95,8 @@ export class BroadcastsService implements OnModuleInit {
       idempotency?: { key: string; owner: string };
       /** The broadcast whose uncovered villages this one is resent to. */
       resendOf?: string;
+      /** A town official's towns: routine or test only, and the target within them. */
+      towns?: readonly string[] | null;
     } = {},
   ): Promise<BroadcastDto> {
     const now = this.clock.now().getTime();
@@ -102,6 +106,7 @@ export class BroadcastsService implements OnModuleInit {
       if (earlier) return this.repeated(earlier, request);
     }
     await this.validateTarget(request.target);
+    await this.scope.requireSendable(request.level, request.target, options.towns ?? null);
     await this.requireClip(request.clipId);
     const startAt = request.startAt ?? now;
     if (!options.allowPastStart && startAt < now - START_SLACK_MS) {
@@ -174,18 +179,32 @@ export class BroadcastsService implements OnModuleInit {
     return this.get(b.id);
   }
 
-  async list(query: BroadcastQuery): Promise<Page<BroadcastDto>> {
+  /**
+   * Newest first. A town official (`towns`) sees the broadcasts reaching their towns, each
+   * counted over their villages only: county figures are not theirs to see.
+   */
+  async list(query: BroadcastQuery, towns: readonly string[] | null = null): Promise<Page<BroadcastDto>> {
     const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.list(
-      { status: query.status, level: query.level },
+    const filter = { status: query.status, level: query.level };
+    if (towns === null) {
+      const [rows, total] = await this.repo.list(filter, limit, offset);
+      return { items: await this.toDtos(rows), total, limit, offset };
+    }
+    const codes = (await this.scope.villageCodes(towns))!;
+    const [rows, total] = await this.reads.listReaching(
+      filter,
+      codes,
+      await this.scope.undispatchedReaching(towns),
       limit,
       offset,
     );
-    return { items: await this.toDtos(rows), total, limit, offset };
+    return { items: await this.toDtos(rows, codes), total, limit, offset };
   }
 
-  async get(id: string): Promise<BroadcastDto> {
-    return (await this.toDtos([await this.require(id)]))[0];
+  /** A town official gets 404 for a broadcast reaching none of their towns, and their villages' counts. */
+  async get(id: string, towns: readonly string[] | null = null): Promise<BroadcastDto> {
+    const b = await this.requireVisible(id, towns);
+    return (await this.toDtos([b], (await this.scope.villageCodes(towns)) ?? undefined))[0];
   }
 
   /** The part of a target that reaches exactly these of its villages (see {@link narrowTarget}). */
@@ -204,8 +223,12 @@ export class BroadcastsService implements OnModuleInit {
   }
 
   /** How many villages and devices a target reaches now (the form shows it before sending). */
-  async previewTarget(target: Target): Promise<TargetPreviewDto> {
+  async previewTarget(
+    target: Target,
+    towns: readonly string[] | null = null,
+  ): Promise<TargetPreviewDto> {
     await this.validateTarget(target);
+    await this.scope.requireSendable(null, target, towns);
     const [villages, devices] = await Promise.all([
       this.villages.targetingSnapshot(),
       this.devices.targetingSnapshot(),
@@ -262,8 +285,15 @@ export class BroadcastsService implements OnModuleInit {
   }
 
   /** Cancels with a reason (staff and the devices' `stop` see it) and who cancelled, both kept. */
-  async cancel(id: string, reason: string, by: string): Promise<BroadcastDto> {
-    const b = await this.require(id);
+  async cancel(
+    id: string,
+    reason: string,
+    by: string,
+    towns: readonly string[] | null = null,
+  ): Promise<BroadcastDto> {
+    const b = await this.requireVisible(id, towns);
+    // A town official calls off only what they could have sent: not the county's broadcasts.
+    await this.scope.requireSendable(b.level, JSON.parse(b.target) as Target, towns);
     const cancelled = await this.dispatcher.cancel(b, reason, by, this.clock.now().getTime());
     if (!cancelled) {
       const current = await this.require(id);
@@ -274,24 +304,36 @@ export class BroadcastsService implements OnModuleInit {
           `Broadcast ${id} has already ended (${current.status})`,
         );
     }
-    return this.get(id);
+    return this.get(id, towns);
   }
 
-  async deliveries(id: string, query: DeliveryQuery): Promise<Page<DeliveryDto>> {
-    await this.require(id);
+  async deliveries(
+    id: string,
+    query: DeliveryQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<Page<DeliveryDto>> {
+    await this.requireVisible(id, towns);
     const { limit, offset } = pageWindow(query);
     const [rows, total] = await this.reads.listDeliveries(
       id,
       { state: query.state, village: query.village },
       limit,
       offset,
+      (await this.scope.villageCodes(towns)) ?? undefined,
     );
     const items = rows.map(toDeliveryDto);
     return { items, total, limit, offset };
   }
 
-  async deliveryEvents(broadcastId: string, deliveryId: string): Promise<DeliveryEventDto[]> {
-    if (!(await this.reads.findDelivery(broadcastId, deliveryId)))
+  /** A town official gets 404 for a delivery outside their villages. */
+  async deliveryEvents(
+    broadcastId: string,
+    deliveryId: string,
+    towns: readonly string[] | null = null,
+  ): Promise<DeliveryEventDto[]> {
+    const delivery = await this.reads.findDelivery(broadcastId, deliveryId);
+    const codes = await this.scope.villageCodes(towns);
+    if (!delivery || (codes && !codes.includes(delivery.villageCode)))
       throw new NotFoundError('delivery', deliveryId);
     return (await this.reads.eventsOf(deliveryId)).map(toDeliveryEventDto);
   }
@@ -398,11 +440,21 @@ export class BroadcastsService implements OnModuleInit {
     return b;
   }
 
-  private async toDtos(rows: BroadcastEntity[]): Promise<BroadcastDto[]> {
+  private async requireVisible(
+    id: string,
+    towns: readonly string[] | null,
+  ): Promise<BroadcastEntity> {
+    const b = await this.require(id);
+    await this.scope.requireVisible(b, towns);
+    return b;
+  }
+
+  /** With `villageCodes` (a town official's), villages and deliveries are counted over those only. */
+  private async toDtos(rows: BroadcastEntity[], villageCodes?: string[]): Promise<BroadcastDto[]> {
     const ids = rows.map((r) => r.id);
     const [counts, villages] = await Promise.all([
-      this.reads.countsByState(ids),
-      this.reads.villageCount(ids),
+      this.reads.countsByState(ids, villageCodes),
+      this.reads.villageCount(ids, villageCodes),
     ]);
     return rows.map((b) => toBroadcastDto(b, villages.get(b.id) ?? 0, counts.get(b.id) ?? {}));
   }

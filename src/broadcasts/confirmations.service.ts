@@ -9,6 +9,7 @@ import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { BroadcastEntity, ManualConfirmationEntity } from './broadcast.entity.js';
 import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
+import { BroadcastScope } from './broadcast-scope.js';
 import { BroadcastsRepository } from './broadcasts.repository.js';
 import { ConfirmationsRepository } from './confirmations.repository.js';
 import { DeliveryLedger } from './delivery-ledger.js';
@@ -29,6 +30,7 @@ export class ConfirmationsService {
   constructor(
     private readonly repo: BroadcastsRepository,
     private readonly reads: BroadcastReadsRepository,
+    private readonly scope: BroadcastScope,
     private readonly confirmations: ConfirmationsRepository,
     private readonly ledger: DeliveryLedger,
     private readonly devices: DevicesService,
@@ -45,8 +47,9 @@ export class ConfirmationsService {
     id: string,
     input: ConfirmationDto,
     principal: string,
+    towns: readonly string[] | null = null,
   ): Promise<ManualConfirmationDto> {
-    const b = await this.require(id);
+    const b = await this.require(id, towns);
     if (b.dispatchedAt === null)
       throw new DomainError<BroadcastErrorCode>(
         'conflict',
@@ -94,6 +97,7 @@ export class ConfirmationsService {
         ]);
       villageCode = device.villageCode;
     }
+    await this.scope.requireVillage(villageCode!, towns);
     if (!(await this.reads.isVillageTargeted(id, villageCode!))) {
       throw new ValidationFailedError([
         {
@@ -143,10 +147,13 @@ export class ConfirmationsService {
     confirmationId: string,
     reason: string,
     by: string,
+    towns: readonly string[] | null = null,
   ): Promise<ManualConfirmationDto> {
-    const b = await this.require(id);
+    const b = await this.require(id, towns);
     const found = await this.confirmations.find(id, confirmationId);
-    if (!found) throw new NotFoundError('confirmation', confirmationId);
+    const codes = await this.scope.villageCodes(towns);
+    if (!found || (codes && !codes.includes(found.villageCode)))
+      throw new NotFoundError('confirmation', confirmationId);
     const now = this.clock.now().getTime();
     if (!(await this.confirmations.withdraw(confirmationId, now, by, reason)))
       throw new DomainError<BroadcastErrorCode>(
@@ -168,14 +175,21 @@ export class ConfirmationsService {
     return toConfirmationDto((await this.confirmations.find(id, confirmationId))!);
   }
 
-  async list(id: string): Promise<ManualConfirmationDto[]> {
-    await this.require(id);
-    return (await this.confirmations.ofBroadcast(id)).map((c) => toConfirmationDto(c));
+  /** A town official sees the confirmations of their villages only. */
+  async list(id: string, towns: readonly string[] | null = null): Promise<ManualConfirmationDto[]> {
+    await this.require(id, towns);
+    const codes = await this.scope.villageCodes(towns);
+    const rows = await this.confirmations.ofBroadcast(id);
+    return (codes ? rows.filter((c) => codes.includes(c.villageCode)) : rows).map((c) =>
+      toConfirmationDto(c),
+    );
   }
 
-  private async require(id: string): Promise<BroadcastEntity> {
+  /** The broadcast, or 404 when it is not there or reaches none of `towns`. */
+  private async require(id: string, towns: readonly string[] | null): Promise<BroadcastEntity> {
     const b = await this.repo.find(id);
     if (!b) throw new NotFoundError('broadcast', id);
+    await this.scope.requireVisible(b, towns);
     return b;
   }
 }
