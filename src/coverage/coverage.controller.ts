@@ -18,7 +18,7 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { CurrentPrincipal, Principal, TownScoped, townsOf } from '../auth/auth.decorators.js';
 import { BroadcastDto, ResendBroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
@@ -61,13 +61,15 @@ export class CoverageController {
   ) {}
 
   @Get('broadcasts/:id/coverage')
+  @TownScoped()
   @ApiOperation({
     summary: 'Which targeted villages heard a broadcast, and why the others did not',
     description:
       'Covered (a device reported played, or staff confirmed by hand: counted apart), partial (a device started, ' +
       'none finished) or uncovered with a reason: no_device, failed, all_offline, pending, expired, cancelled. ' +
       'By town and by device type, delivery counts by state, first play per village and the time to 50%, 90% ' +
-      'and 100% of villages.' +
+      'and 100% of villages. A town official gets their villages only, every figure over them (404 for a ' +
+      'broadcast reaching none of their towns).' +
       CSV_NOTE,
   })
   @ApiProduces('application/json', 'text/csv', XLSX)
@@ -77,10 +79,15 @@ export class CoverageController {
     @Param('id', uuidParam('id')) id: string,
     @Query() query: CoverageQuery,
     @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<BroadcastCoverageDto | string | StreamableFile> {
+    const towns = townsOf(principal);
     if (query.format === 'csv' || query.format === 'xlsx')
-      return sendFile(res, await this.coverage.broadcastFile(id, query.lang ?? 'zh', query.format));
-    return this.coverage.broadcast(id, query);
+      return sendFile(
+        res,
+        await this.coverage.broadcastFile(id, query.lang ?? 'zh', query.format, towns),
+      );
+    return this.coverage.broadcast(id, query, towns);
   }
 
   @Get('broadcasts/:id/certificate')
@@ -139,19 +146,23 @@ export class CoverageController {
   }
 
   @Get('villages/:code/coverage')
+  @TownScoped()
   @ApiOperation({
     summary: 'The latest broadcasts that targeted a village and what came of each there',
+    description: 'For a town official: 404 for a village outside their towns.',
   })
   @ApiOkResponse({ type: [VillageBroadcastDto] })
   @ApiErrors(400, 401, 404)
   village(
     @Param('code', VillageCodePipe) code: string,
     @Query() query: VillageHistoryQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<VillageBroadcastDto[]> {
-    return this.coverage.village(code, query.limit ?? 10);
+    return this.coverage.village(code, query.limit ?? 10, townsOf(principal));
   }
 
   @Get('reports/coverage')
+  @TownScoped()
   @ApiOperation({
     summary:
       'Coverage over a period: by level, mean and worst, per village, availability, usage rate',
@@ -161,7 +172,8 @@ export class CoverageController {
       '(up to now) its enabled devices were online. Usage rate: villages whose devices played at least one ' +
       'broadcast in the period / all villages.' +
       CSV_NOTE +
-      ' `table=broadcasts` gives the per-broadcast table instead of the per-village one.',
+      ' `table=broadcasts` gives the per-broadcast table instead of the per-village one. A town official\'s ' +
+      'report is over their towns\' villages and the broadcasts reaching them, every figure over those villages.',
   })
   @ApiProduces('application/json', 'text/csv', XLSX)
   @ApiOkResponse({ type: PeriodReportDto })
@@ -169,9 +181,11 @@ export class CoverageController {
   async period(
     @Query() query: PeriodQuery,
     @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<PeriodReportDto | string | StreamableFile> {
+    const towns = townsOf(principal);
     if (query.format === 'csv' || query.format === 'xlsx')
-      return sendFile(res, await this.coverage.periodFile(query, query.format));
-    return this.coverage.period(query);
+      return sendFile(res, await this.coverage.periodFile(query, query.format, towns));
+    return this.coverage.period(query, towns);
   }
 }

@@ -18,6 +18,7 @@ import { ChainHead, EvidenceChain } from '../evidence/evidence-chain.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
+import { BroadcastScope } from '../broadcasts/broadcast-scope.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import {
@@ -90,13 +91,22 @@ export class CoverageService {
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
     private readonly broadcasts: BroadcastsService,
+    private readonly scope: BroadcastScope,
     private readonly clock: Clock,
     private readonly evidence: EvidenceChain,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async broadcast(id: string, query: CoverageQuery): Promise<BroadcastCoverageDto> {
-    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(id);
+  /** A town official (`towns`) gets the figures of their villages only, and 404 for a broadcast reaching none. */
+  async broadcast(
+    id: string,
+    query: CoverageQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<BroadcastCoverageDto> {
+    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(
+      id,
+      towns,
+    );
     const villages = query.outcome
       ? report.villages.filter((v) => v.outcome === query.outcome)
       : report.villages;
@@ -144,8 +154,16 @@ export class CoverageService {
     };
   }
 
-  async broadcastFile(id: string, lang: ReportLang, format: 'csv' | 'xlsx'): Promise<ReportFile> {
-    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(id);
+  async broadcastFile(
+    id: string,
+    lang: ReportLang,
+    format: 'csv' | 'xlsx',
+    towns: readonly string[] | null = null,
+  ): Promise<ReportFile> {
+    const { header, report, generatedAt, manual, evidence } = await this.computeBroadcast(
+      id,
+      towns,
+    );
     return reportFile(
       `coverage-${header.id}`,
       format,
@@ -247,8 +265,12 @@ export class CoverageService {
     }
   }
 
-  async period(query: PeriodQuery): Promise<PeriodReportDto> {
-    const p = await this.computePeriod(query);
+  /** A town official's report is over their towns' villages and the broadcasts reaching them. */
+  async period(
+    query: PeriodQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<PeriodReportDto> {
+    const p = await this.computePeriod(query, towns);
     const line = (b: PeriodReport['broadcasts']['items'][number]) => ({
       ...b,
       startAt: isoTime(b.startAt),
@@ -272,8 +294,12 @@ export class CoverageService {
     };
   }
 
-  async periodFile(query: PeriodQuery, format: 'csv' | 'xlsx'): Promise<ReportFile> {
-    const p = await this.computePeriod(query);
+  async periodFile(
+    query: PeriodQuery,
+    format: 'csv' | 'xlsx',
+    towns: readonly string[] | null = null,
+  ): Promise<ReportFile> {
+    const p = await this.computePeriod(query, towns);
     const table = query.table ?? 'villages';
     // The county's calendar days, as the report counts them: in UTC, Shanghai's 1 November
     // begins on 31 October.
@@ -345,8 +371,15 @@ export class CoverageService {
   }
 
   /** What came of the latest broadcasts in one village, newest first. */
-  async village(code: string, limit: number): Promise<VillageBroadcastDto[]> {
+  /** A town official gets 404 for a village outside their towns. */
+  async village(
+    code: string,
+    limit: number,
+    towns: readonly string[] | null = null,
+  ): Promise<VillageBroadcastDto[]> {
     const village = await this.villages.get(code);
+    if (towns !== null && !towns.includes(village.townCode))
+      throw new NotFoundError('village', code);
     const ref = {
       code: village.code,
       name: village.name,
@@ -402,7 +435,10 @@ export class CoverageService {
    * out again (a few times at most, then the later head: every row read was committed before it).
    * The certificate signs these same figures.
    */
-  async computeBroadcast(id: string): Promise<{
+  async computeBroadcast(
+    id: string,
+    towns: readonly string[] | null = null,
+  ): Promise<{
     header: BroadcastHeader;
     report: CoverageReport;
     generatedAt: number;
@@ -411,7 +447,7 @@ export class CoverageService {
   }> {
     let before = await this.evidence.headOf(id);
     for (let attempt = 1; ; attempt++) {
-      const computed = await this.computeBroadcastFigures(id);
+      const computed = await this.computeBroadcastFigures(id, towns);
       const after = await this.evidence.headOf(id);
       if (after?.seq === before?.seq || attempt >= EVIDENCE_ATTEMPTS)
         return { ...computed, evidence: after };
@@ -419,7 +455,10 @@ export class CoverageService {
     }
   }
 
-  private async computeBroadcastFigures(id: string): Promise<{
+  private async computeBroadcastFigures(
+    id: string,
+    towns: readonly string[] | null,
+  ): Promise<{
     header: BroadcastHeader;
     report: CoverageReport;
     generatedAt: number;
@@ -428,14 +467,20 @@ export class CoverageService {
   }> {
     const header = await this.facts.header(id);
     if (!header) throw new NotFoundError('broadcast', id);
+    // 404 for a broadcast reaching none of their towns, as its page answers.
+    if (towns !== null) await this.broadcasts.get(id, towns);
     const generatedAt = this.clock.now().getTime();
-    const codes = await this.facts.targetedVillages(id);
-    const [refs, { groups, failures }, manual, online] = await Promise.all([
+    const inScope = await this.scope.villageCodes(towns);
+    const targeted = await this.facts.targetedVillages(id);
+    const codes = inScope ? targeted.filter((c) => inScope.includes(c)) : targeted;
+    const [refs, { groups, failures }, allManual, online] = await Promise.all([
       this.villageRefs(codes),
-      this.facts.factsOf(header, generatedAt),
+      // The county's whole broadcast is grouped once (and cached when settled); theirs by village.
+      inScope ? this.facts.factsOf(header, generatedAt, codes) : this.facts.factsOf(header, generatedAt),
       this.facts.manual(id),
       this.devices.onlineByVillage(codes),
     ]);
+    const manual = inScope ? allManual.filter((m) => codes.includes(m.villageCode)) : allManual;
     const report = computeCoverage({
       startAt: header.startAt,
       villages: refs,
@@ -452,7 +497,10 @@ export class CoverageService {
     };
   }
 
-  private async computePeriod(query: PeriodQuery): Promise<{
+  private async computePeriod(
+    query: PeriodQuery,
+    towns: readonly string[] | null,
+  ): Promise<{
     from: number;
     to: number;
     threshold: number;
@@ -463,9 +511,9 @@ export class CoverageService {
     const now = this.clock.now().getTime();
     const { from, to } = this.periodBounds(query, now);
     const threshold = query.threshold ?? 0.9;
-    const broadcasts = await this.history.inPeriod(from, to);
+    const scope = await this.periodScope(await this.history.inPeriod(from, to), towns);
+    const { broadcasts, villages } = scope;
     const counted = broadcasts.filter(isCounted).map((b) => b.id);
-    const villages = await this.villages.refs();
     const [targets, played, confirmed, quietHeld, villagesPlayed, devices, onlineMs] =
       await Promise.all([
         this.history.targetPairs(counted),
@@ -480,19 +528,24 @@ export class CoverageService {
         this.devices.targetingSnapshot(),
         this.presence.onlineMsBetween(from, to),
       ]);
+    const mine = scope.codes && new Set(scope.codes);
+    const only = <T extends { villageCode: string }>(rows: readonly T[]): T[] =>
+      (mine ? rows.filter((r) => mine.has(r.villageCode)) : rows) as T[];
     const report = computePeriodReport({
       from,
       to,
       measuredTo: Math.min(to, now),
       threshold,
-      broadcasts: await this.withTimes(broadcasts),
-      targets,
-      played,
-      confirmed,
-      quietHeld,
+      broadcasts: mine
+        ? await this.withTimesIn(broadcasts, [...mine])
+        : await this.withTimes(broadcasts),
+      targets: only(targets),
+      played: only(played),
+      confirmed: only(confirmed),
+      quietHeld: only(quietHeld),
       villages,
       villagesPlayed,
-      devices,
+      devices: only(devices),
       onlineMs,
     });
     // The global head, read after the figures: every row they counted was committed, with its
@@ -500,6 +553,48 @@ export class CoverageService {
     // be in the figures; across many broadcasts there is no quiet moment to wait for).
     const evidence = await this.evidence.head();
     return { from, to, threshold, generatedAt: now, report, evidence };
+  }
+
+  /**
+   * A period's broadcasts and villages as a town official sees them: their towns' villages, and
+   * the broadcasts sent to one of them (or, never sent, whose target reaches them). The county's
+   * (towns null) are every broadcast and village, with no extra query.
+   */
+  private async periodScope(
+    all: BroadcastHeader[],
+    towns: readonly string[] | null,
+  ): Promise<{ broadcasts: BroadcastHeader[]; villages: VillageRef[]; codes: string[] | null }> {
+    const refs = await this.villages.refs();
+    if (towns === null) return { broadcasts: all, villages: refs, codes: null };
+    const villages = refs.filter((v) => towns.includes(v.townCode));
+    const codes = villages.map((v) => v.code);
+    const mine = new Set(codes);
+    const sent = all.filter((b) => b.dispatchedAt !== null).map((b) => b.id);
+    const reaching = new Set(
+      (await this.history.targetPairs(sent))
+        .filter((p) => mine.has(p.villageCode))
+        .map((p) => p.broadcastId),
+    );
+    for (const id of await this.scope.undispatchedReaching(towns)) reaching.add(id);
+    return { broadcasts: all.filter((b) => reaching.has(b.id)), villages, codes };
+  }
+
+  /**
+   * Each broadcast's times to 50%, 90% and 100% over these villages only: the stored milestones
+   * are the county's. One query per broadcast, paid by town officials' reports alone.
+   */
+  private async withTimesIn(
+    broadcasts: BroadcastHeader[],
+    codes: string[],
+  ): Promise<BroadcastHeader[]> {
+    const mine = new Set(codes);
+    return Promise.all(
+      broadcasts.map(async (b) => {
+        if (b.dispatchedAt === null) return b;
+        const f = await this.facts.settlementFacts(b.id, b.expiresAt);
+        return { ...b, ...milestoneTimes(b.startAt, f.times, f.targeted.filter((c) => mine.has(c))) };
+      }),
+    );
   }
 
   /**
