@@ -51,7 +51,10 @@ export class BroadcastReadsRepository {
   }
 
   /** Targeted villages per broadcast; with `villageCodes`, only those among them. */
-  async villageCount(broadcastIds: string[], villageCodes?: string[]): Promise<Map<string, number>> {
+  async villageCount(
+    broadcastIds: string[],
+    villageCodes?: string[],
+  ): Promise<Map<string, number>> {
     if (!broadcastIds.length || villageCodes?.length === 0) return new Map();
     const q = this.villages
       .createQueryBuilder('v')

@@ -96,7 +96,8 @@ export class BroadcastsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'How many villages and devices a target reaches now, without sending (operator)',
-    description: 'A town official may preview only targets within their towns (else 403 `OUT_OF_SCOPE`).',
+    description:
+      'A town official may preview only targets within their towns (else 403 `OUT_OF_SCOPE`).',
   })
   @ApiOkResponse({ type: TargetPreviewDto })
   @ApiErrors(400, 401, 403)

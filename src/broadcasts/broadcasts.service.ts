@@ -183,7 +183,10 @@ export class BroadcastsService implements OnModuleInit {
    * Newest first. A town official (`towns`) sees the broadcasts reaching their towns, each
    * counted over their villages only: county figures are not theirs to see.
    */
-  async list(query: BroadcastQuery, towns: readonly string[] | null = null): Promise<Page<BroadcastDto>> {
+  async list(
+    query: BroadcastQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<Page<BroadcastDto>> {
     const { limit, offset } = pageWindow(query);
     const filter = { status: query.status, level: query.level };
     if (towns === null) {

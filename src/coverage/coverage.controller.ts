@@ -172,8 +172,8 @@ export class CoverageController {
       '(up to now) its enabled devices were online. Usage rate: villages whose devices played at least one ' +
       'broadcast in the period / all villages.' +
       CSV_NOTE +
-      ' `table=broadcasts` gives the per-broadcast table instead of the per-village one. A town official\'s ' +
-      'report is over their towns\' villages and the broadcasts reaching them, every figure over those villages.',
+      " `table=broadcasts` gives the per-broadcast table instead of the per-village one. A town official's " +
+      "report is over their towns' villages and the broadcasts reaching them, every figure over those villages.",
   })
   @ApiProduces('application/json', 'text/csv', XLSX)
   @ApiOkResponse({ type: PeriodReportDto })

@@ -476,7 +476,9 @@ export class CoverageService {
     const [refs, { groups, failures }, allManual, online] = await Promise.all([
       this.villageRefs(codes),
       // The county's whole broadcast is grouped once (and cached when settled); theirs by village.
-      inScope ? this.facts.factsOf(header, generatedAt, codes) : this.facts.factsOf(header, generatedAt),
+      inScope
+        ? this.facts.factsOf(header, generatedAt, codes)
+        : this.facts.factsOf(header, generatedAt),
       this.facts.manual(id),
       this.devices.onlineByVillage(codes),
     ]);
@@ -592,7 +594,14 @@ export class CoverageService {
       broadcasts.map(async (b) => {
         if (b.dispatchedAt === null) return b;
         const f = await this.facts.settlementFacts(b.id, b.expiresAt);
-        return { ...b, ...milestoneTimes(b.startAt, f.times, f.targeted.filter((c) => mine.has(c))) };
+        return {
+          ...b,
+          ...milestoneTimes(
+            b.startAt,
+            f.times,
+            f.targeted.filter((c) => mine.has(c)),
+          ),
+        };
       }),
     );
   }
