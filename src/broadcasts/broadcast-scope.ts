@@ -5,7 +5,7 @@ import { DevicesService } from '../devices/devices.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { BroadcastReadsRepository } from './broadcast-reads.repository.js';
-import { ScopeSnapshot, targetReachesTowns, targetTownsWithin } from './target-scope.js';
+import { TargetScopeSnapshot, targetReachesTowns, targetTownsWithin } from './target-scope.js';
 import type { Target } from './targets.js';
 
 /** Levels a town official may send: emergencies are the county's to call. */
@@ -96,7 +96,7 @@ export class BroadcastScope {
       );
   }
 
-  private async snapshot(): Promise<ScopeSnapshot> {
+  private async snapshot(): Promise<TargetScopeSnapshot> {
     const [villages, devices] = await Promise.all([
       this.villages.targetingSnapshot(),
       this.devices.targetingSnapshot(),
