@@ -43,6 +43,7 @@ export const SAME_LAYER = [
   'audit → auth',
   'health → auth',
   'metrics → auth',
+  'signing → auth',
   'cli → (root)',
 ];
 

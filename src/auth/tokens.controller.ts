@@ -10,7 +10,7 @@ import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
 import { Page } from '../common/pagination.js';
 import { ApiTokensService } from './api-tokens.service.js';
-import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
+import { CurrentPrincipal, Principal, RequireRole, TownScoped } from './auth.decorators.js';
 import {
   CreatedTokenDto,
   CreateTokenDto,
@@ -27,6 +27,8 @@ export class TokensController {
   constructor(private readonly tokens: ApiTokensService) {}
 
   @Get('me')
+  // Only the caller's own principal.
+  @TownScoped()
   @ApiOperation({ summary: 'Who the presented token belongs to, and its role' })
   @ApiOkResponse({ type: PrincipalDto })
   @ApiErrors(401)

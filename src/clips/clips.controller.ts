@@ -28,7 +28,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { CurrentPrincipal, Principal, RequireRole, TownScoped } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError, ValidationFailedError } from '../common/domain-error.js';
 import type { ClipErrorCode } from './clip-errors.js';
@@ -69,7 +69,11 @@ export class ClipsController {
     private readonly media: MediaService,
   ) {}
 
+  // Clips are one library for the whole county (a recording names no place): a town official
+  // uploads and plays them; only the broadcasts that send them are limited to their towns.
   @Post()
+  @TownScoped()
+  @RequireRole('town_official')
   @UseInterceptors(ClipUploadInterceptor)
   @ApiConsumes('multipart/form-data')
   @ApiBody({
@@ -83,7 +87,7 @@ export class ClipsController {
     },
   })
   @ApiOperation({
-    summary: 'Upload a recording (operator)',
+    summary: 'Upload a recording (operator or town official)',
     description:
       'The file is checked at once (4xx when it is not usable audio: no audio stream, undecodable, cut short, empty, silent, too long). ' +
       'A recording whose header says it is longer than the limit is refused before it is decoded. ' +
@@ -121,6 +125,7 @@ export class ClipsController {
   }
 
   @Get()
+  @TownScoped()
   @ApiOperation({ summary: 'List clips, newest first; search by title, filter by status' })
   @ApiOkResponse({ type: ClipPageDto })
   @ApiErrors(400, 401)
@@ -129,6 +134,7 @@ export class ClipsController {
   }
 
   @Get(':id')
+  @TownScoped()
   @ApiOperation({ summary: 'Get a clip (poll it while it is processing)' })
   @ApiOkResponse({ type: ClipDto })
   @ApiErrors(400, 401, 404)
@@ -157,6 +163,7 @@ export class ClipsController {
   }
 
   @Get(':id/audio')
+  @TownScoped()
   @ApiOperation({ summary: 'Listen to a ready clip (the delivery MP3; Range supported)' })
   @ApiProduces('audio/mpeg')
   @ApiOkResponse({ description: 'MP3', schema: { type: 'string', format: 'binary' } })

@@ -19,7 +19,13 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { RequireRole } from '../auth/auth.decorators.js';
+import {
+  CurrentPrincipal,
+  Principal,
+  RequireRole,
+  TownScoped,
+  townsOf,
+} from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { ApiCsvImport, CsvBody, CsvDownload, CsvFile, ImportQuery } from '../common/csv-http.js';
 import { Page } from '../common/pagination.js';
@@ -53,19 +59,24 @@ export class DevicesController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'List devices, filtered by town, village, type, enabled; paged' })
+  @TownScoped()
+  @ApiOperation({
+    summary:
+      'List devices, filtered by town, village, type, enabled; paged (a town official: their towns only)',
+  })
   @ApiOkResponse({ type: DevicePageDto })
   @ApiErrors(400, 401)
-  list(@Query() query: DeviceQuery): Promise<Page<DeviceDto>> {
-    return this.devices.list(query);
+  list(@Query() query: DeviceQuery, @CurrentPrincipal() p: Principal): Promise<Page<DeviceDto>> {
+    return this.devices.list(query, townsOf(p));
   }
 
   @Get('export')
+  @TownScoped()
   @CsvDownload('devices.csv')
   @ApiOperation({ summary: 'Export devices as CSV (same filters as the list; never secrets)' })
   @ApiErrors(400, 401)
-  export(@Query() query: DeviceQuery): Promise<string> {
-    return this.devices.exportCsv(query);
+  export(@Query() query: DeviceQuery, @CurrentPrincipal() p: Principal): Promise<string> {
+    return this.devices.exportCsv(query, townsOf(p));
   }
 
   @Post('import')
@@ -95,22 +106,28 @@ export class DevicesController {
   }
 
   @Get(':id')
+  @TownScoped()
   @ApiOperation({ summary: 'Get a device with its presence and latest telemetry' })
   @ApiOkResponse({ type: DeviceDetailDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('id', DeviceIdPipe) id: string): Promise<DeviceDetailDto> {
-    return this.devices.get(id);
+  get(
+    @Param('id', DeviceIdPipe) id: string,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<DeviceDetailDto> {
+    return this.devices.get(id, townsOf(p));
   }
 
   @Get(':id/presence')
+  @TownScoped()
   @ApiOperation({ summary: 'Online/offline history of a device, newest first' })
   @ApiOkResponse({ type: [PresenceIntervalDto] })
   @ApiErrors(400, 401, 404)
   presence(
     @Param('id', DeviceIdPipe) id: string,
     @Query() query: PresenceHistoryQuery,
+    @CurrentPrincipal() p: Principal,
   ): Promise<PresenceIntervalDto[]> {
-    return this.devices.presenceHistory(id, query.limit);
+    return this.devices.presenceHistory(id, query.limit, townsOf(p));
   }
 
   @Get(':id/provisioning')
@@ -131,15 +148,18 @@ export class DevicesController {
   }
 
   @Get(':id/security-events')
+  @TownScoped()
   @ApiOperation({
     summary: 'Security events of a device, newest first: commands it refused, keys refused',
   })
   @ApiOkResponse({ type: [SecurityEventDto] })
   @ApiErrors(400, 401, 404)
-  securityEvents(
+  async securityEvents(
     @Param('id', DeviceIdPipe) id: string,
     @Query() query: SecurityEventQuery,
+    @CurrentPrincipal() p: Principal,
   ): Promise<SecurityEventDto[]> {
+    await this.devices.requireVisible(id, townsOf(p));
     return this.security.list(id, query.limit);
   }
 

@@ -116,26 +116,58 @@ export class DevicesService {
     };
   }
 
-  async list(query: DeviceQuery): Promise<Page<DeviceDto>> {
+  /** `towns`: only devices in villages of these towns (a town official's); null for the county. */
+  async list(query: DeviceQuery, towns: readonly string[] | null = null): Promise<Page<DeviceDto>> {
     const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.list({ ...(await this.filterOf(query)), limit, offset });
+    const filter = await this.filterOf(query, towns);
+    const [rows, total] = await this.repo.list({ ...filter, limit, offset });
     return { items: rows.map((d) => this.toDto(d)), total, limit, offset };
   }
 
-  async get(id: string): Promise<DeviceDetailDto> {
+  async get(id: string, towns: readonly string[] | null = null): Promise<DeviceDetailDto> {
     const device = await this.repo.find(id);
-    if (!device) throw new NotFoundError('device', id);
+    if (!device || !(await this.inTowns(device.villageCode, towns)))
+      throw new NotFoundError('device', id);
     return { ...this.toDto(device), presence: toPresenceDto(this.presence.get(id)) };
   }
 
   /** Online/offline intervals of a device, newest first. */
-  async presenceHistory(id: string, limit = 50): Promise<PresenceIntervalDto[]> {
-    if (!(await this.exists(id))) throw new NotFoundError('device', id);
+  async presenceHistory(
+    id: string,
+    limit = 50,
+    towns: readonly string[] | null = null,
+  ): Promise<PresenceIntervalDto[]> {
+    await this.requireVisible(id, towns);
     return (await this.presenceRepo.history(id, limit)).map((i) => ({
       startedAt: isoTime(i.startedAt),
       endedAt: isoOrNull(i.endedAt),
       endReason: i.endReason,
     }));
+  }
+
+  /**
+   * 404 unless the device exists and, for a town official, lies in one of their towns: outside
+   * them it is as unknown as a device that does not exist.
+   */
+  async requireVisible(id: string, towns: readonly string[] | null): Promise<void> {
+    if (towns === null) {
+      if (!(await this.exists(id))) throw new NotFoundError('device', id);
+      return;
+    }
+    // The directory is current (it checks the registry version), and costs no row read.
+    const village = (await this.directory.current()).byId.get(id)?.villageCode;
+    if (village === undefined || !(await this.inTowns(village, towns)))
+      throw new NotFoundError('device', id);
+  }
+
+  /** Enabled devices online now in these villages (a town official's share of `devicesOnline`). */
+  async onlineIn(villageCodes: ReadonlySet<string>): Promise<number> {
+    const { byVillage } = await this.directory.current();
+    let n = 0;
+    for (const code of villageCodes)
+      for (const d of byVillage.get(code) ?? [])
+        if (d.enabled && this.presence.get(d.id)?.online) n++;
+    return n;
   }
 
   /**
@@ -318,8 +350,8 @@ export class DevicesService {
 
   // ---- CSV ----
 
-  async exportCsv(query: DeviceQuery): Promise<string> {
-    const [rows] = await this.repo.list(await this.filterOf(query));
+  async exportCsv(query: DeviceQuery, towns: readonly string[] | null = null): Promise<string> {
+    const [rows] = await this.repo.list(await this.filterOf(query, towns));
     return toCsv(
       DEVICE_CSV_COLUMNS,
       rows.map((d) => [
@@ -442,14 +474,22 @@ export class DevicesService {
     };
   }
 
-  private async filterOf(query: DeviceQuery) {
+  private async filterOf(query: DeviceQuery, towns: readonly string[] | null) {
     let villageCodes: string[] | undefined;
     if (query.town) villageCodes = await this.villages.villageCodesInTown(query.town);
     if (query.village)
       villageCodes = villageCodes
         ? villageCodes.filter((c) => c === query.village)
         : [query.village];
+    if (towns !== null) {
+      const mine = await this.villages.villageCodesOfTowns(towns);
+      villageCodes = villageCodes ? villageCodes.filter((c) => mine.has(c)) : [...mine];
+    }
     return { villageCodes, type: query.type, enabled: query.enabled, q: query.q };
+  }
+
+  private async inTowns(villageCode: string, towns: readonly string[] | null): Promise<boolean> {
+    return towns === null || (await this.villages.villageCodesOfTowns(towns)).has(villageCode);
   }
 
   private async requireVillage(code: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import { CurrentPrincipal, Principal, TownScoped } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import {
   LIVE_COALESCE_MS,
@@ -17,6 +17,7 @@ export class EventsController {
   constructor(private readonly live: LiveEvents) {}
 
   @Get()
+  @TownScoped()
   @ApiOperation({
     summary: 'Live changes as Server-Sent Events (viewer)',
     description:
@@ -25,7 +26,8 @@ export class EventsController {
       `${LIVE_COALESCE_MS} ms and only when something changed, one \`event: update\` with ` +
       '`{ at, broadcasts: [BroadcastDto of each broadcast that changed], villages: [codes whose presence or latest ' +
       'outcome changed], devicesOnline }`. A comment line every 15 s keeps the connection open. The stream ends when ' +
-      `its token is revoked. 429 when this token already holds ${MAX_STREAMS_PER_TOKEN} streams; 503 when ` +
+      "its token is revoked. A town official's stream carries only their villages and the broadcasts reaching their " +
+      `towns, and counts their devices. 429 when this token already holds ${MAX_STREAMS_PER_TOKEN} streams; 503 when ` +
       `${MAX_LIVE_CLIENTS} streams are open in all.`,
   })
   @ApiProduces('text/event-stream')

@@ -5,6 +5,7 @@ import { ApiTokensService } from '../auth/api-tokens.service.js';
 import type { Principal } from '../auth/auth.decorators.js';
 import { BroadcastEvents } from '../broadcasts/broadcast-events.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import { targetReachesTowns, TargetScopeSnapshot } from '../broadcasts/target-scope.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
@@ -12,6 +13,7 @@ import type { LiveErrorCode } from './live-errors.js';
 import { isoTime } from '../common/time.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
+import { VillagesService } from '../villages/villages.service.js';
 
 /** Changes are gathered this long and sent as one `update`, however many there were. */
 export const LIVE_COALESCE_MS = 500;
@@ -32,7 +34,7 @@ export interface LiveUpdate {
   broadcasts: BroadcastDto[];
   /** Villages whose devices' presence or latest broadcast outcome changed: refetch their status. */
   villages: string[];
-  /** Devices online now, across the county. */
+  /** Devices online now, across the county (a town official's stream: across their towns). */
   devicesOnline: number;
 }
 
@@ -41,6 +43,8 @@ interface Client {
   res: Response;
   who: string;
   tokenId: string;
+  /** A town official's towns: their stream carries only what concerns them. Null: the county. */
+  towns: string[] | null;
 }
 
 /**
@@ -73,6 +77,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
     private readonly devices: DevicesService,
     private readonly clock: Clock,
     private readonly tokens: ApiTokensService,
+    private readonly villages: VillagesService,
   ) {}
 
   onModuleInit(): void {
@@ -117,6 +122,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       res,
       who: principal.name,
       tokenId: principal.credentialId,
+      towns: principal.towns,
     };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -129,14 +135,24 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
     if (own) own.add(client);
     else this.byToken.set(client.tokenId, new Set([client]));
     res.on('close', () => this.detach(client));
-    this.write(
-      client,
-      `retry: 3000\nevent: hello\ndata: ${JSON.stringify({
-        at: isoTime(this.clock.now().getTime()),
-        devicesOnline: this.presence.onlineCount(),
-        coalesceMs: LIVE_COALESCE_MS,
-      })}\n\n`,
-    );
+    const hello = (devicesOnline: number) =>
+      this.write(
+        client,
+        `retry: 3000\nevent: hello\ndata: ${JSON.stringify({
+          at: isoTime(this.clock.now().getTime()),
+          devicesOnline,
+          coalesceMs: LIVE_COALESCE_MS,
+        })}\n\n`,
+      );
+    const towns = client.towns;
+    if (towns === null) hello(this.presence.onlineCount());
+    // Their count needs their villages (a query): queued with the updates, so it still comes first.
+    else
+      this.sending = this.sending
+        .then(async () =>
+          hello(await this.devices.onlineIn(await this.villages.villageCodesOfTowns(towns))),
+        )
+        .catch((err: Error) => this.logger.error(`hello failed: ${err.message}`));
     this.logger.log(
       `stream=${client.id} opened by=${JSON.stringify(client.who)} token=${client.tokenId} (${this.clients.size} open)`,
     );
@@ -232,8 +248,54 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       devicesOnline: this.presence.onlineCount(),
     };
     const frame = `event: update\ndata: ${JSON.stringify(update)}\n\n`;
-    for (const c of this.clients) this.write(c, frame);
+    // Town officials' streams share one narrowed update per set of towns.
+    const scoped = new Map<string, { towns: string[]; clients: Client[] }>();
+    for (const c of this.clients) {
+      if (c.towns === null) {
+        this.write(c, frame);
+        continue;
+      }
+      const key = [...c.towns].sort().join(',');
+      const group = scoped.get(key);
+      if (group) group.clients.push(c);
+      else scoped.set(key, { towns: c.towns, clients: [c] });
+    }
+    if (scoped.size > 0) {
+      const snapshot: TargetScopeSnapshot = {
+        villages: await this.villages.targetingSnapshot(),
+        devices: await this.devices.targetingSnapshot(),
+      };
+      for (const { towns, clients } of scoped.values()) {
+        const narrowed = await this.narrow(update, towns, snapshot);
+        // Nothing of theirs changed: no update, as for a county stream when nothing changed.
+        if (!narrowed) continue;
+        const own = `event: update\ndata: ${JSON.stringify(narrowed)}\n\n`;
+        for (const c of clients) this.write(c, own);
+      }
+    }
     this.updatesSent++;
+  }
+
+  /** The part of an update about these towns: their villages, broadcasts reaching them, their devices. */
+  private async narrow(
+    update: LiveUpdate,
+    towns: string[],
+    snapshot: TargetScopeSnapshot,
+  ): Promise<LiveUpdate | null> {
+    const mine = await this.villages.villageCodesOfTowns(towns);
+    const villages = update.villages.filter((code) => mine.has(code));
+    const broadcasts = update.broadcasts.filter((b) =>
+      targetReachesTowns(b.target, towns, snapshot),
+    );
+    // A presence change of one of their devices lists its village, so with neither their count
+    // cannot have moved either.
+    if (!villages.length && !broadcasts.length) return null;
+    return {
+      at: update.at,
+      broadcasts,
+      villages,
+      devicesOnline: await this.devices.onlineIn(mine),
+    };
   }
 
   private write(client: Client, frame: string): void {

@@ -7,7 +7,13 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal } from '../auth/auth.decorators.js';
+import {
+  CurrentPrincipal,
+  Principal,
+  RequireRole,
+  TownScoped,
+  townsOf,
+} from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { Page } from '../common/pagination.js';
 import { uuidParam } from '../common/validation.js';
@@ -28,23 +34,31 @@ import { SchedulesService } from './schedules.service.js';
 
 const uuid = uuidParam();
 
+// Every route limits itself to a town official's towns (reads: schedules whose target reaches
+// them; writes: routine or test wholly inside them, else 403 OUT_OF_SCOPE).
 @ApiTags('schedules')
 @ApiBearerAuth()
+@TownScoped()
 @Controller('api/schedules')
 export class SchedulesController {
   constructor(private readonly schedules: SchedulesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List schedules with their next firing' })
+  @ApiOperation({
+    summary: 'List schedules with their next firing (a town official: those reaching their towns)',
+  })
   @ApiOkResponse({ type: SchedulePageDto })
   @ApiErrors(400, 401)
-  list(@Query() query: FiringQuery): Promise<Page<ScheduleDto>> {
-    return this.schedules.list(query);
+  list(@Query() query: FiringQuery, @CurrentPrincipal() p: Principal): Promise<Page<ScheduleDto>> {
+    return this.schedules.list(query, townsOf(p));
   }
 
   @Post()
+  @RequireRole('town_official')
   @ApiOperation({
     summary: 'Create a schedule (operator): cron + time zone + the broadcast each firing creates',
+    description:
+      'A town official may create routine and test schedules aimed wholly at their towns (else 403 OUT_OF_SCOPE).',
   })
   @ApiCreatedResponse({ type: ScheduleDto })
   @ApiErrors(400, 401, 403)
@@ -52,7 +66,7 @@ export class SchedulesController {
     @Body() body: CreateScheduleDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ScheduleDto> {
-    return this.schedules.create(body, principal.name);
+    return this.schedules.create(body, principal.name, townsOf(principal));
   }
 
   @Get('preview')
@@ -64,6 +78,7 @@ export class SchedulesController {
   }
 
   @Post('quiet-preview')
+  @RequireRole('town_official')
   @HttpCode(200)
   @ApiOperation({
     summary:
@@ -71,41 +86,54 @@ export class SchedulesController {
   })
   @ApiOkResponse({ type: QuietPreviewDto })
   @ApiErrors(400, 401, 403)
-  quietPreview(@Body() body: QuietPreviewRequestDto): Promise<QuietPreviewDto> {
-    return this.schedules.quietPreview(body);
+  quietPreview(
+    @Body() body: QuietPreviewRequestDto,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<QuietPreviewDto> {
+    return this.schedules.quietPreview(body, townsOf(p));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Get a schedule' })
   @ApiOkResponse({ type: ScheduleDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('id', uuid) id: string): Promise<ScheduleDto> {
-    return this.schedules.get(id);
+  get(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal): Promise<ScheduleDto> {
+    return this.schedules.get(id, townsOf(p));
   }
 
   @Patch(':id')
+  @RequireRole('town_official')
   @ApiOperation({ summary: 'Change, enable or disable a schedule (operator)' })
   @ApiOkResponse({ type: ScheduleDto })
   @ApiErrors(400, 401, 403, 404)
-  update(@Param('id', uuid) id: string, @Body() body: UpdateScheduleDto): Promise<ScheduleDto> {
-    return this.schedules.update(id, body);
+  update(
+    @Param('id', uuid) id: string,
+    @Body() body: UpdateScheduleDto,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<ScheduleDto> {
+    return this.schedules.update(id, body, townsOf(p));
   }
 
   @Delete(':id')
+  @RequireRole('town_official')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a schedule (operator); broadcasts it created stay' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 401, 403, 404)
-  remove(@Param('id', uuid) id: string): Promise<void> {
-    return this.schedules.remove(id);
+  remove(@Param('id', uuid) id: string, @CurrentPrincipal() p: Principal): Promise<void> {
+    return this.schedules.remove(id, townsOf(p));
   }
 
   @Get(':id/preview')
   @ApiOperation({ summary: 'The next firing times of a schedule' })
   @ApiOkResponse({ type: PreviewDto })
   @ApiErrors(400, 401, 404)
-  preview(@Param('id', uuid) id: string, @Query() query: PreviewQuery): Promise<PreviewDto> {
-    return this.schedules.previewOf(id, query.count);
+  preview(
+    @Param('id', uuid) id: string,
+    @Query() query: PreviewQuery,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<PreviewDto> {
+    return this.schedules.previewOf(id, query.count, townsOf(p));
   }
 
   @Get(':id/firings')
@@ -114,7 +142,11 @@ export class SchedulesController {
   })
   @ApiOkResponse({ type: [FiringDto] })
   @ApiErrors(400, 401, 404)
-  firings(@Param('id', uuid) id: string, @Query() query: FiringQuery): Promise<Page<FiringDto>> {
-    return this.schedules.firings(id, query);
+  firings(
+    @Param('id', uuid) id: string,
+    @Query() query: FiringQuery,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<Page<FiringDto>> {
+    return this.schedules.firings(id, query, townsOf(p));
   }
 }

@@ -23,6 +23,11 @@ export class SchedulesRepository {
     return this.schedules.findBy({ enabled: true });
   }
 
+  /** Every schedule in list order (a town official's list is filtered by target, in memory). */
+  all(): Promise<ScheduleEntity[]> {
+    return this.schedules.find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
   list(limit: number, offset: number): Promise<[ScheduleEntity[], number]> {
     return this.schedules.findAndCount({
       order: { createdAt: 'ASC', id: 'ASC' },

@@ -7,10 +7,19 @@ import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import { heldByQuietHours } from '../common/quiet-hours.js';
 import { Clock } from '../common/clock.js';
 import { Ticker } from '../common/ticker.js';
-import { NotFoundError } from '../common/domain-error.js';
+import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { isUniqueViolation } from '../database/db-errors.js';
+import {
+  targetReachesTowns,
+  targetTownsWithin,
+  TargetScopeSnapshot,
+} from '../broadcasts/target-scope.js';
+import type { Target } from '../broadcasts/targets.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { VillagesService } from '../villages/villages.service.js';
+import type { ScheduleErrorCode } from './schedule-errors.js';
 import { fireTimesBetween, nextFireTimes } from './cron.js';
 import type {
   CreateScheduleDto,
@@ -65,6 +74,8 @@ export class SchedulesService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
+    private readonly villages: VillagesService,
+    private readonly devices: DevicesService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -74,8 +85,14 @@ export class SchedulesService {
     this.ticker.every('schedule tick', SCHEDULE_TICK_MS, (at) => this.tick(at));
   }
 
-  async create(input: CreateScheduleDto, by: string): Promise<ScheduleDto> {
+  /** `towns`: a town official's; they may create only a routine or test schedule wholly in them. */
+  async create(
+    input: CreateScheduleDto,
+    by: string,
+    towns: readonly string[] | null = null,
+  ): Promise<ScheduleDto> {
     await this.broadcasts.checkTemplate(input.template, 'template');
+    if (towns !== null) await this.requireMaySend(input.template, towns);
     const now = this.clock.now().getTime();
     const row: ScheduleEntity = {
       id: randomUUID(),
@@ -96,20 +113,45 @@ export class SchedulesService {
     return this.toDto(row);
   }
 
-  async list(query: { limit?: number; offset?: number }): Promise<Page<ScheduleDto>> {
+  /** `towns`: a town official's; only schedules whose target reaches one of them are listed. */
+  async list(
+    query: { limit?: number; offset?: number },
+    towns: readonly string[] | null = null,
+  ): Promise<Page<ScheduleDto>> {
     const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.list(limit, offset);
-    return { items: rows.map((r) => this.toDto(r)), total, limit, offset };
+    if (towns === null) {
+      const [rows, total] = await this.repo.list(limit, offset);
+      return { items: rows.map((r) => this.toDto(r)), total, limit, offset };
+    }
+    // A county holds tens of schedules, not thousands: filtering them all in memory is cheap.
+    const snapshot = await this.scopeSnapshot();
+    const visible = (await this.repo.all()).filter((r) =>
+      targetReachesTowns(templateOf(r).target, towns, snapshot),
+    );
+    const items = visible.slice(offset, offset + limit).map((r) => this.toDto(r));
+    return { items, total: visible.length, limit, offset };
   }
 
-  async get(id: string): Promise<ScheduleDto> {
-    return this.toDto(await this.require(id));
+  async get(id: string, towns: readonly string[] | null = null): Promise<ScheduleDto> {
+    return this.toDto(await this.require(id, towns));
   }
 
-  async update(id: string, input: UpdateScheduleDto): Promise<ScheduleDto> {
-    const row = await this.require(id);
+  /**
+   * A town official may change only a routine or test schedule wholly in their towns, and only
+   * into one; one they cannot see is not found.
+   */
+  async update(
+    id: string,
+    input: UpdateScheduleDto,
+    towns: readonly string[] | null = null,
+  ): Promise<ScheduleDto> {
+    const row = await this.require(id, towns);
     if (input.template !== undefined)
       await this.broadcasts.checkTemplate(input.template, 'template');
+    if (towns !== null) {
+      await this.requireMaySend(templateOf(row), towns);
+      if (input.template !== undefined) await this.requireMaySend(input.template, towns);
+    }
     const now = this.clock.now().getTime();
     const patch: Partial<ScheduleEntity> = { updatedAt: now };
     if (input.name !== undefined) patch.name = input.name;
@@ -127,7 +169,8 @@ export class SchedulesService {
     return this.get(id);
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, towns: readonly string[] | null = null): Promise<void> {
+    if (towns !== null) await this.requireMaySend(templateOf(await this.require(id, towns)), towns);
     if (!(await this.repo.delete(id))) throw new NotFoundError('schedule', id);
   }
 
@@ -143,7 +186,13 @@ export class SchedulesService {
   }
 
   /** Which villages quiet hours would hold back from the next firings of a schedule being edited. */
-  async quietPreview(input: QuietPreviewRequestDto): Promise<QuietPreviewDto> {
+  async quietPreview(
+    input: QuietPreviewRequestDto,
+    towns: readonly string[] | null = null,
+  ): Promise<QuietPreviewDto> {
+    // Quiet hours of villages are the registry's: a town official asks only about their own.
+    if (towns !== null && !targetTownsWithin(input.target, towns, await this.scopeSnapshot()))
+      throw outOfScope('The target reaches beyond your towns');
     const zone = input.timeZone ?? this.config.timeZone;
     const windowMs = this.windowMs(input);
     const firings = nextFireTimes(input.cron, zone, this.clock.now().getTime(), input.count ?? 10);
@@ -172,13 +221,21 @@ export class SchedulesService {
     };
   }
 
-  async previewOf(id: string, count = 10): Promise<PreviewDto> {
-    const row = await this.require(id);
+  async previewOf(
+    id: string,
+    count = 10,
+    towns: readonly string[] | null = null,
+  ): Promise<PreviewDto> {
+    const row = await this.require(id, towns);
     return this.preview(row.cron, row.timeZone, count);
   }
 
-  async firings(id: string, query: { limit?: number; offset?: number }): Promise<Page<FiringDto>> {
-    await this.require(id);
+  async firings(
+    id: string,
+    query: { limit?: number; offset?: number },
+    towns: readonly string[] | null = null,
+  ): Promise<Page<FiringDto>> {
+    await this.require(id, towns);
     const { limit, offset } = pageWindow(query);
     const [rows, total] = await this.repo.firingsOf(id, limit, offset);
     return {
@@ -313,10 +370,40 @@ export class SchedulesService {
       : this.config.broadcasts.defaultWindowMs[family];
   }
 
-  private async require(id: string): Promise<ScheduleEntity> {
+  /** The schedule; for a town official (`towns`), only one whose target reaches their towns. */
+  private async require(
+    id: string,
+    towns: readonly string[] | null = null,
+  ): Promise<ScheduleEntity> {
     const row = await this.repo.find(id);
-    if (!row) throw new NotFoundError('schedule', id);
+    if (
+      !row ||
+      (towns !== null &&
+        !targetReachesTowns(templateOf(row).target, towns, await this.scopeSnapshot()))
+    )
+      throw new NotFoundError('schedule', id);
     return row;
+  }
+
+  /** What a town official may schedule: routine or test, aimed wholly inside their towns. */
+  private async requireMaySend(
+    template: { level: string; target: Target },
+    towns: readonly string[],
+  ): Promise<void> {
+    if (template.level !== 'routine' && template.level !== 'test')
+      throw outOfScope(
+        `A town official schedules routine and test broadcasts only, not level ${template.level}`,
+      );
+    if (!targetTownsWithin(template.target, towns, await this.scopeSnapshot()))
+      throw outOfScope('The target reaches beyond your towns; county staff schedule that');
+  }
+
+  private async scopeSnapshot(): Promise<TargetScopeSnapshot> {
+    const [villages, devices] = await Promise.all([
+      this.villages.targetingSnapshot(),
+      this.devices.targetingSnapshot(),
+    ]);
+    return { villages, devices };
   }
 
   private toDto(r: ScheduleEntity): ScheduleDto {
@@ -327,7 +414,7 @@ export class SchedulesService {
       cron: r.cron,
       timeZone: r.timeZone,
       enabled: r.enabled,
-      template: JSON.parse(r.template) as ScheduleTemplateDto,
+      template: templateOf(r),
       nextFireAt: r.enabled
         ? isoTime(nextFireTimes(r.cron, r.timeZone, Math.max(now, r.lastFireAt ?? 0), 1)[0])
         : null,
@@ -337,4 +424,12 @@ export class SchedulesService {
       updatedAt: isoTime(r.updatedAt),
     };
   }
+}
+
+function templateOf(r: ScheduleEntity): ScheduleTemplateDto {
+  return JSON.parse(r.template) as ScheduleTemplateDto;
+}
+
+function outOfScope(message: string): DomainError<ScheduleErrorCode> {
+  return new DomainError<ScheduleErrorCode>('forbidden', 'OUT_OF_SCOPE', message);
 }

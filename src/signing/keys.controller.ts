@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
+import { TownScoped } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { KeysDto, toKeysDto } from './dto/keys.dto.js';
 import { ServerKeys } from './server-keys.js';
@@ -16,6 +17,8 @@ export class KeysController {
   ) {}
 
   @Get()
+  // Public keys, the same for every town: nothing to filter.
+  @TownScoped()
   @ApiOperation({
     summary: "The server's public signing keys (never a private key)",
     description:

@@ -6,6 +6,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { CurrentPrincipal, Principal, TownScoped, townsOf } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { TypeCountDto, VillageStatusPageDto, VillageStatusQuery } from './status.dto.js';
 import { StatusService } from './status.service.js';
@@ -18,13 +19,19 @@ export class StatusController {
   constructor(private readonly status: StatusService) {}
 
   @Get('villages')
+  @TownScoped()
   @ApiOperation({
     summary: 'Each village with its devices: total and online by type, last heard, worst problem',
-    description: 'Filters: town, q (name or code), problem. `summary` counts across every page.',
+    description:
+      'Filters: town, q (name or code), problem. `summary` counts across every page. A town official sees ' +
+      'their towns only, and `summary` counts over them.',
   })
   @ApiOkResponse({ type: VillageStatusPageDto })
   @ApiErrors(400, 401)
-  villages(@Query() query: VillageStatusQuery): Promise<VillageStatusPageDto> {
-    return this.status.villageStatus(query);
+  villages(
+    @Query() query: VillageStatusQuery,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<VillageStatusPageDto> {
+    return this.status.villageStatus(query, townsOf(p));
   }
 }

@@ -23,11 +23,15 @@ export class StatusService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async villageStatus(query: VillageStatusQuery): Promise<VillageStatusPageDto> {
+  /** `towns`: a town official's; the rows and the summary then cover only their villages. */
+  async villageStatus(
+    query: VillageStatusQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<VillageStatusPageDto> {
     const { limit, offset } = pageWindow(query);
     // Every village matching town/q (the summary and the problem filter need all of them), then
     // each one's devices from the in-memory directory.
-    const all = await this.villages.matchingRefs({ town: query.town, q: query.q });
+    const all = await this.villages.matchingRefs({ town: query.town, q: query.q, towns });
     const tallies = new Map(all.map((v) => [v.code, new VillageTally()]));
     await this.devices.tallyVillages([...tallies.keys()], (code) => tallies.get(code)!);
     const security = await this.security.countsByVillage(

@@ -7,6 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { CurrentPrincipal, Principal, TownScoped, townsOf } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { Page } from '../common/pagination.js';
 import { TownCodePipe } from './code.pipes.js';
@@ -20,11 +21,12 @@ export class TownsController {
   constructor(private readonly villages: VillagesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List towns with their village counts' })
+  @TownScoped()
+  @ApiOperation({ summary: 'List towns with their village counts (a town official: theirs)' })
   @ApiOkResponse({ type: TownPageDto })
   @ApiErrors(400, 401)
-  list(@Query() query: TownQuery): Promise<Page<TownDto>> {
-    return this.villages.listTowns(query);
+  list(@Query() query: TownQuery, @CurrentPrincipal() p: Principal): Promise<Page<TownDto>> {
+    return this.villages.listTowns(query, townsOf(p));
   }
 
   @Post()
@@ -36,11 +38,15 @@ export class TownsController {
   }
 
   @Get(':code')
-  @ApiOperation({ summary: 'Get a town' })
+  @TownScoped()
+  @ApiOperation({ summary: 'Get a town (a town official: one of theirs, else 404)' })
   @ApiOkResponse({ type: TownDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('code', TownCodePipe) code: string): Promise<TownDto> {
-    return this.villages.getTown(code);
+  get(
+    @Param('code', TownCodePipe) code: string,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<TownDto> {
+    return this.villages.getTown(code, townsOf(p));
   }
 
   @Patch(':code')

@@ -7,6 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { CurrentPrincipal, Principal, TownScoped, townsOf } from '../auth/auth.decorators.js';
 import { ApiErrors } from '../common/api-errors.js';
 import { ApiCsvImport, CsvBody, CsvDownload, CsvFile, ImportQuery } from '../common/csv-http.js';
 import { ImportReportDto } from '../common/import-report.dto.js';
@@ -29,19 +30,23 @@ export class VillagesController {
   constructor(private readonly villages: VillagesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List villages, filtered by town or name, paged' })
+  @TownScoped()
+  @ApiOperation({
+    summary: 'List villages, filtered by town or name, paged (a town official: their towns only)',
+  })
   @ApiOkResponse({ type: VillagePageDto })
   @ApiErrors(400, 401)
-  list(@Query() query: VillageQuery): Promise<Page<VillageDto>> {
-    return this.villages.list(query);
+  list(@Query() query: VillageQuery, @CurrentPrincipal() p: Principal): Promise<Page<VillageDto>> {
+    return this.villages.list(query, townsOf(p));
   }
 
   @Get('export')
+  @TownScoped()
   @CsvDownload('villages.csv')
   @ApiOperation({ summary: 'Export villages as CSV (same filters as the list)' })
   @ApiErrors(400, 401)
-  export(@Query() query: VillageQuery): Promise<string> {
-    return this.villages.exportCsv(query);
+  export(@Query() query: VillageQuery, @CurrentPrincipal() p: Principal): Promise<string> {
+    return this.villages.exportCsv(query, townsOf(p));
   }
 
   @Post('import')
@@ -69,11 +74,15 @@ export class VillagesController {
   }
 
   @Get(':code')
-  @ApiOperation({ summary: 'Get a village' })
+  @TownScoped()
+  @ApiOperation({ summary: 'Get a village (a town official: in their towns, else 404)' })
   @ApiOkResponse({ type: VillageDto })
   @ApiErrors(400, 401, 404)
-  get(@Param('code', VillageCodePipe) code: string): Promise<VillageDto> {
-    return this.villages.get(code);
+  get(
+    @Param('code', VillageCodePipe) code: string,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<VillageDto> {
+    return this.villages.get(code, townsOf(p));
   }
 
   @Patch(':code')

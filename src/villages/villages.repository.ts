@@ -13,6 +13,8 @@ import type { VillageRef } from './village-ref.js';
 
 export interface VillageFilter {
   town?: string;
+  /** Only villages of these towns (a town official's); an empty list matches nothing. */
+  towns?: readonly string[] | null;
   q?: string;
   limit?: number;
   offset?: number;
@@ -51,10 +53,13 @@ export class VillagesRepository {
     q: string | undefined,
     limit: number,
     offset: number,
+    only: readonly string[] | null = null,
   ): Promise<[TownWithCount[], number]> {
+    if (only?.length === 0) return [[], 0];
     const query = this.towns.createQueryBuilder('t');
+    if (only) query.where('t.code IN (:...only)', { only });
     if (q) {
-      query.where("(LOWER(t.name) LIKE :q ESCAPE '\\' OR t.code LIKE :prefix ESCAPE '\\')", {
+      query.andWhere("(LOWER(t.name) LIKE :q ESCAPE '\\' OR t.code LIKE :prefix ESCAPE '\\')", {
         q: `%${escapeLike(q.toLowerCase())}%`,
         prefix: `${escapeLike(q)}%`,
       });
@@ -106,7 +111,7 @@ export class VillagesRepository {
    * coverage read all of them on each request, and hydrating 800 entities with their towns (and
    * counting them) cost several milliseconds of it.
    */
-  villageRefs(filter: Pick<VillageFilter, 'town' | 'q'> = {}): Promise<VillageRefRow[]> {
+  villageRefs(filter: Pick<VillageFilter, 'town' | 'q' | 'towns'> = {}): Promise<VillageRefRow[]> {
     const query = this.villages
       .createQueryBuilder('v')
       .leftJoin('v.town', 't')
@@ -115,6 +120,17 @@ export class VillagesRepository {
       .addSelect('v.town_code', 'townCode')
       .addSelect('t.name', 'townName');
     return matching(query, filter).orderBy('v.code', 'ASC').getRawMany<VillageRefRow>();
+  }
+
+  /** Codes of the villages in any of these towns: one indexed query, no rows built. */
+  async villageCodesOfTowns(towns: readonly string[]): Promise<string[]> {
+    if (towns.length === 0) return [];
+    const rows = await this.villages
+      .createQueryBuilder('v')
+      .select('v.code', 'code')
+      .where('v.town_code IN (:...towns)', { towns })
+      .getRawMany<{ code: string }>();
+    return rows.map((r) => r.code);
   }
 
   async villageCodesInTown(town: string): Promise<string[]> {
@@ -248,8 +264,11 @@ export class VillagesTx {
 /** The town and text filters of a village list, on a query of `v` (villages) joined to `t` (towns). */
 function matching<Q extends SelectQueryBuilder<VillageEntity>>(
   query: Q,
-  filter: Pick<VillageFilter, 'town' | 'q'>,
+  filter: Pick<VillageFilter, 'town' | 'q' | 'towns'>,
 ): Q {
+  // No town at all: a condition nothing meets, so paging and counting still work as one query.
+  if (filter.towns?.length === 0) query.andWhere('1 = 0');
+  else if (filter.towns) query.andWhere('v.town_code IN (:...towns)', { towns: filter.towns });
   if (filter.town) query.andWhere('v.town_code = :town', { town: filter.town });
   if (filter.q) {
     query.andWhere("(LOWER(v.name) LIKE :q ESCAPE '\\' OR v.code LIKE :prefix ESCAPE '\\')", {

@@ -75,10 +75,14 @@ export class VillagesService {
 
   // ---- towns ----
 
-  async listTowns(query: TownQuery): Promise<Page<TownDto>> {
+  /** `towns`: only these (a town official's); null for the whole county. */
+  async listTowns(
+    query: TownQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<Page<TownDto>> {
     const { limit, offset } = pageWindow(query);
-    const [towns, total] = await this.repo.listTowns(query.q, limit, offset);
-    const items = towns.map((t) => ({
+    const [rows, total] = await this.repo.listTowns(query.q, limit, offset, towns);
+    const items = rows.map((t) => ({
       code: t.code,
       name: t.name,
       villageCount: t.villageCount,
@@ -88,8 +92,9 @@ export class VillagesService {
     return { items, total, limit, offset };
   }
 
-  async getTown(code: string): Promise<TownDto> {
-    const town = await this.repo.findTown(code);
+  /** Outside `towns` (when given) it is not found: a town official learns nothing of it. */
+  async getTown(code: string, towns: readonly string[] | null = null): Promise<TownDto> {
+    const town = towns === null || towns.includes(code) ? await this.repo.findTown(code) : null;
     if (!town) throw new NotFoundError('town', code);
     const counts = await this.repo.villageCounts([code]);
     return {
@@ -142,9 +147,13 @@ export class VillagesService {
 
   // ---- villages ----
 
-  async list(query: VillageQuery): Promise<Page<VillageDto>> {
+  async list(
+    query: VillageQuery,
+    towns: readonly string[] | null = null,
+  ): Promise<Page<VillageDto>> {
     const { limit, offset } = pageWindow(query);
     const [rows, total] = await this.repo.listVillages({
+      towns,
       town: query.town,
       q: query.q,
       limit,
@@ -153,9 +162,10 @@ export class VillagesService {
     return { items: rows.map((v) => toVillageDto(v, v.town?.name ?? '')), total, limit, offset };
   }
 
-  async get(code: string): Promise<VillageDto> {
+  async get(code: string, towns: readonly string[] | null = null): Promise<VillageDto> {
     const village = await this.repo.findVillage(code);
-    if (!village) throw new NotFoundError('village', code);
+    if (!village || (towns !== null && !towns.includes(village.townCode)))
+      throw new NotFoundError('village', code);
     return toVillageDto(village, village.town?.name ?? '');
   }
 
@@ -225,6 +235,14 @@ export class VillagesService {
 
   // ---- for other modules ----
 
+  /**
+   * Codes of the villages in these towns (a town official's scope), read in one query each time:
+   * villages move between towns, and every server must see that at once.
+   */
+  async villageCodesOfTowns(towns: readonly string[]): Promise<Set<string>> {
+    return new Set(await this.repo.villageCodesOfTowns(towns));
+  }
+
   /** Codes of the villages in a town (empty when the town has none or does not exist). */
   villageCodesInTown(townCode: string): Promise<string[]> {
     return this.repo.villageCodesInTown(townCode);
@@ -251,8 +269,15 @@ export class VillagesService {
     return (await this.matchingRefs({})).sort(byTownThenCode);
   }
 
-  /** Every village matching the town and text filters of a list, by code, with its town's name. */
-  async matchingRefs(filter: { town?: string; q?: string }): Promise<VillageRef[]> {
+  /**
+   * Every village matching the town and text filters of a list (and within `towns` when given), by
+   * code, with its town's name.
+   */
+  async matchingRefs(filter: {
+    town?: string;
+    q?: string;
+    towns?: readonly string[] | null;
+  }): Promise<VillageRef[]> {
     const rows = await this.repo.villageRefs(filter);
     for (const r of rows) r.townName ??= r.townCode;
     return rows as VillageRef[];
@@ -269,8 +294,11 @@ export class VillagesService {
 
   // ---- CSV ----
 
-  async exportCsv(query: Pick<VillageQuery, 'town' | 'q'>): Promise<string> {
-    const [rows] = await this.repo.listVillages({ town: query.town, q: query.q });
+  async exportCsv(
+    query: Pick<VillageQuery, 'town' | 'q'>,
+    towns: readonly string[] | null = null,
+  ): Promise<string> {
+    const [rows] = await this.repo.listVillages({ towns, town: query.town, q: query.q });
     return toCsv(
       VILLAGE_CSV_COLUMNS,
       rows.map((v) => [
