@@ -26,10 +26,7 @@ export class BroadcastScope {
   /** Codes of the villages in these towns (null for the county: no filter). */
   async villageCodes(towns: readonly string[] | null): Promise<string[] | null> {
     if (towns === null) return null;
-    const wanted = new Set(towns);
-    return (await this.villages.targetingSnapshot())
-      .filter((v) => wanted.has(v.townCode))
-      .map((v) => v.code);
+    return [...(await this.villages.villageCodesOfTowns(towns))];
   }
 
   /**
