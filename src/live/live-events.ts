@@ -261,10 +261,13 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       else scoped.set(key, { towns: c.towns, clients: [c] });
     }
     if (scoped.size > 0) {
-      const snapshot: TargetScopeSnapshot = {
-        villages: await this.villages.targetingSnapshot(),
-        devices: await this.devices.targetingSnapshot(),
-      };
+      // Raw village rows, and only when a broadcast needs placing: this runs twice a second.
+      const snapshot: TargetScopeSnapshot = update.broadcasts.length
+        ? {
+            villages: await this.villages.matchingRefs({}),
+            devices: await this.devices.targetingSnapshot(),
+          }
+        : { villages: [], devices: [] };
       for (const { towns, clients } of scoped.values()) {
         const narrowed = await this.narrow(update, towns, snapshot);
         // Nothing of theirs changed: no update, as for a county stream when nothing changed.

@@ -400,7 +400,8 @@ export class SchedulesService {
 
   private async scopeSnapshot(): Promise<TargetScopeSnapshot> {
     const [villages, devices] = await Promise.all([
-      this.villages.targetingSnapshot(),
+      // Raw rows (code and town), not entities: every read of a town official places targets.
+      this.villages.matchingRefs({}),
       this.devices.targetingSnapshot(),
     ]);
     return { villages, devices };
