@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { createBroadcast, newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
+import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 import { openEvents, SseStream } from './support/sse.js';
 import { townOfficial } from './support/staff.js';
@@ -36,6 +37,7 @@ describe('town officials (route walk and scoped reads)', () => {
   let scheduleA: string;
   let officialA: string;
   let officialB: string;
+  let deviceA: { id: string; secret: string };
   /** Every id, code, name and title of town A's things: none may reach an official of B. */
   let markers: string[];
 
@@ -53,7 +55,7 @@ describe('town officials (route walk and scoped reads)', () => {
     await f.newTown({ code: B, name: '乙范围镇' });
     await f.newVillage(A, { code: VA, name: '甲范围村' });
     await f.newVillage(B, { code: VB, name: '乙范围村' });
-    await f.newDevice(VA, { id: DA, label: '甲范围喇叭' });
+    deviceA = await f.newDevice(VA, { id: DA, label: '甲范围喇叭' });
     await f.newDevice(VB, { id: DB, label: '乙范围喇叭' });
     clipId = (await newClip(s, 1)).id;
     broadcastA = (
@@ -271,6 +273,25 @@ describe('town officials (route walk and scoped reads)', () => {
     } finally {
       streamA?.close();
       streamB?.close();
+    }
+  });
+
+  it("counts on a town official's stream only their devices online", async () => {
+    const agent = await startAgentOnline(s, mqttUrl(s), deviceA, { speed: 0 });
+    const streams: SseStream[] = [];
+    try {
+      const helloOf = async (token: string) => {
+        const st = await openEvents(s.url, token);
+        streams.push(st);
+        const hello = await st.next((f) => f.event === 'hello', 10_000, 'hello');
+        return (hello.data as { devicesOnline: number }).devicesOnline;
+      };
+      assert.equal(await helloOf(officialA), 1);
+      assert.equal(await helloOf(officialB), 0);
+      assert.equal(await helloOf(s.adminToken), 1);
+    } finally {
+      for (const st of streams) st.close();
+      await agent.stop();
     }
   });
 
