@@ -282,9 +282,14 @@ export class BroadcastsService implements OnModuleInit {
     return b ? this.get(b.id) : null;
   }
 
-  /** Several broadcasts at once, in no particular order; unknown ids are left out. */
-  async getMany(ids: string[]): Promise<BroadcastDto[]> {
-    return this.toDtos(await this.repo.findMany(ids));
+  /**
+   * Several broadcasts at once, in no particular order; unknown ids are left out. With `towns`,
+   * each is counted over those towns' villages only, as {@link get} does for a town official.
+   */
+  async getMany(ids: string[], towns: readonly string[] | null = null): Promise<BroadcastDto[]> {
+    const rows = await this.repo.findMany(ids);
+    if (towns === null) return this.toDtos(rows);
+    return this.toDtos(rows, (await this.scope.villageCodes(towns)) ?? undefined);
   }
 
   /** Cancels with a reason (staff and the devices' `stop` see it) and who cancelled, both kept. */

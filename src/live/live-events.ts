@@ -287,12 +287,14 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
   ): Promise<LiveUpdate | null> {
     const mine = await this.villages.villageCodesOfTowns(towns);
     const villages = update.villages.filter((code) => mine.has(code));
-    const broadcasts = update.broadcasts.filter((b) =>
-      targetReachesTowns(b.target, towns, snapshot),
-    );
+    const reaching = update.broadcasts
+      .filter((b) => targetReachesTowns(b.target, towns, snapshot))
+      .map((b) => b.id);
     // A presence change of one of their devices lists its village, so with neither their count
     // cannot have moved either.
-    if (!villages.length && !broadcasts.length) return null;
+    if (!villages.length && !reaching.length) return null;
+    // Counted again over their villages: the county's figures are not theirs to see.
+    const broadcasts = reaching.length ? await this.broadcasts.getMany(reaching, towns) : [];
     return {
       at: update.at,
       broadcasts,
