@@ -27,9 +27,8 @@ function banner(server: RunningServer, publicUrl: string): string {
   if (server.generatedAdminPassword) {
     lines.push(
       '',
-      '  Dashboard sign-in (shown this once; you must choose a new password at first sign-in):',
+      '  Dashboard sign-in (shown this once; lost: npm run cli -- users reset-password admin):',
       `    username: admin    one-time password: ${server.generatedAdminPassword}`,
-      '  Lost it? On this machine: npm run cli -- users reset-password admin',
     );
   }
   const rule = '─'.repeat(78);
