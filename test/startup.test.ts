@@ -287,6 +287,7 @@ describe('what a newcomer sees on the first start', () => {
       assert.ok(lines.some((l) => /INFO: seed: sample county: 9 town\(s\), 81 village/.test(l)));
       assert.ok(!lines.some((l) => /village=\d+ created/.test(l)), 'no line per seeded village');
       assert.ok(lines.some((l) => /Admin API token/.test(l)));
+      assert.ok(lines.some((l) => /username: admin +one-time password: \S{10,}/.test(l)));
     } finally {
       child.kill('SIGTERM');
       await exited;

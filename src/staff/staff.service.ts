@@ -103,7 +103,8 @@ export class StaffService {
       updatedAt: now,
     };
     await this.users.insert(user, towns);
-    this.logger.log(
+    // The first start's account is in the banner; its log line would only lengthen the first screen.
+    this.logger[by === 'bootstrap' ? 'debug' : 'log'](
       `user=${user.id} ${username} created role=${user.role} by=${JSON.stringify(nameOf(by))}`,
     );
     if (typeof by === 'string')
