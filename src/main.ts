@@ -24,6 +24,13 @@ function banner(server: RunningServer, publicUrl: string): string {
       '  More tokens: npm run cli -- tokens create --role viewer --name "…"',
     );
   }
+  if (server.generatedAdminPassword) {
+    lines.push(
+      '',
+      '  Dashboard sign-in (shown this once; lost: npm run cli -- users reset-password admin):',
+      `    username: admin    one-time password: ${server.generatedAdminPassword}`,
+    );
+  }
   const rule = '─'.repeat(78);
   return `${rule}\n${lines.join('\n')}\n${rule}\n`;
 }

@@ -51,7 +51,7 @@ describe('npm run cli -- tokens', () => {
     assert.match(unknown.stderr, /unknown command/);
     const role = await runCli(['tokens', 'create', '--role', 'root', '--name', 'x'], env);
     assert.equal(role.code, 2);
-    assert.match(role.stderr, /--role must be one of viewer, operator, admin/);
+    assert.match(role.stderr, /--role must be one of viewer, town_official, operator, admin/);
     const option = await runCli(['tokens', 'list', '--colour'], env);
     assert.equal(option.code, 2);
     assert.match(option.stderr, /Unknown option '--colour'/);

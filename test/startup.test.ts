@@ -174,6 +174,19 @@ describe('the first admin token after a failed first start', () => {
         const me = await fetch(`${url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
         assert.equal(me.status, 200);
         assert.equal(((await me.json()) as { role: string }).role, 'admin');
+        // The first person's account is printed beside the token, and signs in.
+        const [, password] = await started.waitFor(/one-time password: (\S+)/);
+        const signIn = await fetch(`${url}/api/session`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password }),
+        });
+        assert.equal(signIn.status, 200);
+        assert.equal(
+          ((await signIn.json()) as { user: { mustChangePassword: boolean } }).user
+            .mustChangePassword,
+          true,
+        );
       } finally {
         started.child.kill('SIGTERM');
         assert.equal((await started.exited).code, 0);
@@ -274,6 +287,7 @@ describe('what a newcomer sees on the first start', () => {
       assert.ok(lines.some((l) => /INFO: seed: sample county: 9 town\(s\), 81 village/.test(l)));
       assert.ok(!lines.some((l) => /village=\d+ created/.test(l)), 'no line per seeded village');
       assert.ok(lines.some((l) => /Admin API token/.test(l)));
+      assert.ok(lines.some((l) => /username: admin +one-time password: \S{10,}/.test(l)));
     } finally {
       child.kill('SIGTERM');
       await exited;

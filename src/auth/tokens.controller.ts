@@ -11,6 +11,7 @@ import { uuidParam } from '../common/validation.js';
 import { Page } from '../common/pagination.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { CurrentPrincipal, Principal, RequireRole, TownScoped } from './auth.decorators.js';
+import { OpenBeforePasswordChange } from './token.guard.js';
 import {
   CreatedTokenDto,
   CreateTokenDto,
@@ -29,7 +30,8 @@ export class TokensController {
   @Get('me')
   // Only the caller's own principal.
   @TownScoped()
-  @ApiOperation({ summary: 'Who the presented token belongs to, and its role' })
+  @OpenBeforePasswordChange()
+  @ApiOperation({ summary: 'Who the presented token or session belongs to, and its role' })
   @ApiOkResponse({ type: PrincipalDto })
   @ApiErrors(401)
   me(@CurrentPrincipal() principal: Principal): PrincipalDto {
@@ -54,7 +56,12 @@ export class TokensController {
     @Body() body: CreateTokenDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<CreatedTokenDto> {
-    return this.tokens.create({ name: body.name, role: body.role, createdBy: principal.name });
+    return this.tokens.create({
+      name: body.name,
+      role: body.role,
+      createdBy: principal.name,
+      ownerUserId: body.ownerUserId,
+    });
   }
 
   @Delete('tokens/:id')

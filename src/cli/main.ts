@@ -13,6 +13,7 @@ import {
   writeMosquittoFiles,
 } from '../devices/mosquitto-export.js';
 import { SeedService } from '../seed/seed.service.js';
+import { StaffService } from '../staff/staff.service.js';
 import { DomainError } from '../common/domain-error.js';
 import { toKeysDto } from '../signing/dto/keys.dto.js';
 import { ServerKeys } from '../signing/server-keys.js';
@@ -28,6 +29,13 @@ Commands:
                                     create an API token; it is printed once
   tokens list [--all] [--json]      list tokens (never the tokens themselves); --all adds revoked ones
   tokens revoke <id>                revoke a token at once
+  users list [--json]               list staff accounts (never their passwords)
+  users add --username <u> --name <display name> --role <${ROLES.join('|')}>
+            [--towns <code,code>] [--phone <digits>]
+                                    add a staff account; its one-time password is printed once
+  users reset-password <username>   give an account a new one-time password (printed once); its
+                                    sessions end (a lost admin password is recovered this way)
+  users unlock <username>           lift the wait after wrong passwords
   keys list [--json]                the server's command-signing keys (public halves only)
   keys rotate                       make a new active key (endorsed by the current one, which is
                                     still accepted for KEY_OVERLAP_H); running servers tell every
@@ -54,6 +62,9 @@ class UsageError extends Error {}
 const OPTIONS = {
   role: { type: 'string' },
   name: { type: 'string' },
+  username: { type: 'string' },
+  towns: { type: 'string' },
+  phone: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -82,7 +93,7 @@ function readArgs(argv: string[]): Args {
   }
 }
 
-function stringFlag(args: Args, name: 'role' | 'name' | 'out'): string {
+function stringFlag(args: Args, name: 'role' | 'name' | 'out' | 'username'): string {
   const value = args.flags[name];
   if (value === undefined || value.trim() === '')
     throw new UsageError(`--${name} <value> is required`);
@@ -167,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
   const known =
     (command === 'tokens' && ['create', 'list', 'revoke'].includes(sub ?? '')) ||
     (command === 'keys' && ['list', 'rotate', 'revoke'].includes(sub ?? '')) ||
+    (command === 'users' && ['list', 'add', 'reset-password', 'unlock'].includes(sub ?? '')) ||
     (['seed', 'migrate'].includes(command) && sub === undefined) ||
     (command === 'mosquitto' && sub === 'export') ||
     (command === 'evidence' && sub === 'verify' && rest.length === 0);
@@ -219,6 +231,7 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    if (command === 'users') return await usersCommand(app.get(StaffService), sub!, rest, args);
     if (command === 'keys') return await keysCommand(app.get(ServerKeys), sub!, rest, json, config);
     if (command === 'evidence')
       return await verifyEvidence(app.get(EvidenceVerifier), scope!, json);
@@ -270,6 +283,72 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+/** `users list|add|reset-password|unlock`: one-time passwords are printed once, never logged. */
+async function usersCommand(
+  staff: StaffService,
+  sub: string,
+  rest: string[],
+  args: Args,
+): Promise<number> {
+  if (sub === 'list') {
+    const { items } = await staff.page({ limit: 500 });
+    if (args.flags.json === true) process.stdout.write(`${JSON.stringify(items)}\n`);
+    else {
+      for (const u of items) {
+        const state = [
+          u.disabled ? 'DISABLED' : '',
+          u.lockedUntil ? `waits until ${u.lockedUntil}` : '',
+          u.mustChangePassword ? 'must change password' : '',
+        ].filter(Boolean);
+        process.stdout.write(
+          `${u.username.padEnd(20)} ${u.role.padEnd(13)} ${u.displayName}` +
+            `${u.towns.length ? `  towns ${u.towns.join(',')}` : ''}` +
+            `${state.length ? `  (${state.join('; ')})` : ''}\n`,
+        );
+      }
+      if (items.length === 0) process.stdout.write('No staff accounts.\n');
+    }
+    return 0;
+  }
+  if (sub === 'add') {
+    const role = stringFlag(args, 'role');
+    if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+    const towns =
+      args.flags.towns
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean) ?? [];
+    const made = await staff.create(
+      {
+        username: stringFlag(args, 'username'),
+        displayName: stringFlag(args, 'name'),
+        role,
+        towns,
+        phone: args.flags.phone ?? null,
+      },
+      'cli',
+    );
+    process.stdout.write(
+      `Added ${made.role} ${made.username} (id ${made.id}).\n` +
+        `One-time password (shown this once; it must be changed at first sign-in):\n${made.oneTimePassword}\n`,
+    );
+    return 0;
+  }
+  const username = rest[0];
+  if (!username) throw new UsageError(`users ${sub} <username>: the username is required`);
+  const user = await staff.findByUsername(username);
+  if (sub === 'unlock') {
+    await staff.unlock(user.id, 'cli');
+    process.stdout.write(`Unlocked ${user.username}: sign-in no longer waits.\n`);
+    return 0;
+  }
+  const { oneTimePassword } = await staff.resetPassword(user.id, 'cli');
+  process.stdout.write(
+    `New one-time password for ${user.username} (shown this once; their sessions have ended):\n${oneTimePassword}\n`,
+  );
+  return 0;
 }
 
 /** `keys list|rotate|revoke`: never prints a private key. */
