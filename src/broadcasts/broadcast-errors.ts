@@ -8,5 +8,6 @@ export const BROADCAST_ERROR_CODES = [
   'DELIVERY_NOT_FOUND',
   'CONFIRMATION_NOT_FOUND',
   'CONFIRMATION_WITHDRAWN',
+  'APPROVAL_REQUIRED',
 ] as const;
 export type BroadcastErrorCode = (typeof BROADCAST_ERROR_CODES)[number];

@@ -4,6 +4,10 @@ import { ClipsModule } from '../clips/clips.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { EvidenceModule } from '../evidence/evidence.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
+import { ApprovalPolicyController } from './approval-policy.controller.js';
+import { ApprovalPolicyRepository } from './approval-policy.repository.js';
+import { ApprovalPolicyService } from './approval-policy.js';
+import { ApprovalRuleEntity } from './approval-rule.entity.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import {
   BroadcastEntity,
@@ -30,6 +34,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
 @Module({
   imports: [
     TypeOrmModule.forFeature([
+      ApprovalRuleEntity,
       BroadcastEntity,
       BroadcastVillageEntity,
       DeliveryEntity,
@@ -41,8 +46,10 @@ import { ReconnectReplay } from './reconnect-replay.js';
     EvidenceModule,
     VillagesModule,
   ],
-  controllers: [BroadcastsController],
+  controllers: [BroadcastsController, ApprovalPolicyController],
   providers: [
+    ApprovalPolicyRepository,
+    ApprovalPolicyService,
     BroadcastsRepository,
     BroadcastReadsRepository,
     BroadcastFactsRepository,
@@ -64,6 +71,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
   // The facts and history repositories are read-only: how coverage reads these tables without
   // owning them.
   exports: [
+    ApprovalPolicyService,
     BroadcastsService,
     BroadcastDispatcher,
     BroadcastEvents,

@@ -45,9 +45,12 @@ export class SchedulesController {
   @Post()
   @ApiOperation({
     summary: 'Create a schedule (operator): cron + time zone + the broadcast each firing creates',
+    description:
+      'A level that needs a second person (GET /api/approval-policy) is refused (409 APPROVAL_REQUIRED): submit it as a ' +
+      'draft (POST /api/drafts with schedule); once approved its firings go out without asking again',
   })
   @ApiCreatedResponse({ type: ScheduleDto })
-  @ApiErrors(400, 401, 403)
+  @ApiErrors(400, 401, 403, 409)
   create(
     @Body() body: CreateScheduleDto,
     @CurrentPrincipal() principal: Principal,
@@ -84,9 +87,14 @@ export class SchedulesController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Change, enable or disable a schedule (operator)' })
+  @ApiOperation({
+    summary: 'Change, enable or disable a schedule (operator)',
+    description:
+      'A schedule whose level needs a second person is changed through a draft (POST /api/drafts with scheduleId and changes): ' +
+      'here only disabling it is allowed (409 APPROVAL_REQUIRED otherwise)',
+  })
   @ApiOkResponse({ type: ScheduleDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(400, 401, 403, 404, 409)
   update(@Param('id', uuid) id: string, @Body() body: UpdateScheduleDto): Promise<ScheduleDto> {
     return this.schedules.update(id, body);
   }
