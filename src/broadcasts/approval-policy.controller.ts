@@ -14,7 +14,9 @@ export class ApprovalPolicyController {
   @Get()
   // The same rules for everyone, no town's data: the form needs them to label its button.
   @TownScoped()
-  @ApiOperation({ summary: 'Which levels need a second person’s approval, and how long drafts wait' })
+  @ApiOperation({
+    summary: 'Which levels need a second person’s approval, and how long drafts wait',
+  })
   @ApiOkResponse({ type: ApprovalPolicyDto })
   @ApiErrors(401)
   get(): Promise<ApprovalPolicyDto> {

@@ -37,7 +37,11 @@ export class ApprovalPolicyService {
     return {
       levels: LEVELS.map((level) => {
         const r = rules.get(level)!;
-        return { level, needsApproval: r.needsApproval, maxWaitMin: Math.round(r.maxWaitMs / 60_000) };
+        return {
+          level,
+          needsApproval: r.needsApproval,
+          maxWaitMin: Math.round(r.maxWaitMs / 60_000),
+        };
       }),
     };
   }
@@ -53,7 +57,11 @@ export class ApprovalPolicyService {
     }));
     await this.repo.save(rows);
     this.cache = null;
-    await this.audit.record({ actor: by, action: 'approval-policy.update', detail: { levels: input } });
+    await this.audit.record({
+      actor: by,
+      action: 'approval-policy.update',
+      detail: { levels: input },
+    });
     return this.get();
   }
 
@@ -82,7 +90,8 @@ export class ApprovalPolicyService {
 
   private async rules(): Promise<Map<Level, Rule>> {
     const now = this.clock.now().getTime();
-    if (this.cache && now - this.cache.at < CACHE_MS && now >= this.cache.at) return this.cache.rules;
+    if (this.cache && now - this.cache.at < CACHE_MS && now >= this.cache.at)
+      return this.cache.rules;
     const rows = await this.repo.all();
     const rules = new Map<Level, Rule>();
     for (const level of LEVELS) {

@@ -56,10 +56,19 @@ export function toBroadcastDto(
 
 /** How a broadcast of a level needing a second person got out; null when it needed none. */
 export function approvalOf(
-  b: Pick<BroadcastEntity, 'overrideReason' | 'approvedBy' | 'approvedAt' | 'createdBy' | 'createdAt' | 'draftId'>,
+  b: Pick<
+    BroadcastEntity,
+    'overrideReason' | 'approvedBy' | 'approvedAt' | 'createdBy' | 'createdAt' | 'draftId'
+  >,
 ): ApprovalDto | null {
   if (b.overrideReason !== null)
-    return { mode: 'override', by: b.createdBy, at: isoTime(b.createdAt), reason: b.overrideReason, draftId: null };
+    return {
+      mode: 'override',
+      by: b.createdBy,
+      at: isoTime(b.createdAt),
+      reason: b.overrideReason,
+      draftId: null,
+    };
   if (b.approvedBy !== null)
     return {
       mode: 'approved',

@@ -36,7 +36,10 @@ export class ApprovalRuleDto {
 }
 
 export class ApprovalPolicyDto {
-  @ApiProperty({ type: [ApprovalRuleDto], description: 'One rule per level; levels left out keep theirs' })
+  @ApiProperty({
+    type: [ApprovalRuleDto],
+    description: 'One rule per level; levels left out keep theirs',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(LEVELS.length)
@@ -50,7 +53,8 @@ export class OverrideDto {
     minLength: 5,
     maxLength: 500,
     example: '堤坝溃口，来不及等审批',
-    description: 'Why it cannot wait for a second person; kept with the broadcast and in the audit log',
+    description:
+      'Why it cannot wait for a second person; kept with the broadcast and in the audit log',
   })
   @IsString()
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
@@ -62,7 +66,8 @@ export class OverrideDto {
 export class ApprovalDto {
   @ApiProperty({
     enum: ['approved', 'override'],
-    description: '`approved`: a second person approved its draft or schedule; `override`: sent at once without one',
+    description:
+      '`approved`: a second person approved its draft or schedule; `override`: sent at once without one',
   })
   mode!: 'approved' | 'override';
   @ApiProperty({ description: 'Who approved it, or who overrode the approval' }) by!: string;
