@@ -2,6 +2,7 @@ import { DynamicModule, Module, NestApplicationOptions } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
+import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { BroadcastsModule } from './broadcasts/broadcasts.module.js';
@@ -83,6 +84,7 @@ export class AppModule {
         CoverageModule,
         LiveModule,
         SchedulesModule,
+        ApprovalsModule,
         SeedModule,
       ],
       providers: [

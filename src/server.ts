@@ -16,6 +16,7 @@ import { MediaSigner } from './clips/media-signer.js';
 import { DeviceGateway } from './devices/device-gateway.js';
 import { LISTEN_BACKLOG } from './common/listen-backlog.js';
 import { LiveEvents } from './live/live-events.js';
+import { DraftsService } from './approvals/drafts.service.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 import { StaffService } from './staff/staff.service.js';
@@ -64,6 +65,8 @@ export async function startServer(
     await gateway.start();
     // Firings missed while the server was down run now if their window is still open.
     await app.get(SchedulesService).start();
+    // A draft approved just before a stop gets its broadcast now, not never.
+    await app.get(DraftsService).start();
     await listen(app, config);
     // Periodic work begins once everything it touches has started.
     if (options.timers !== false) app.get(Ticker).start();

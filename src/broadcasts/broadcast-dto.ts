@@ -14,6 +14,7 @@ import type {
   ManualConfirmationDto,
 } from './dto/broadcast.dto.js';
 import type { Target } from './targets.js';
+import type { ApprovalDto } from './dto/approval-policy.dto.js';
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
@@ -46,10 +47,37 @@ export function toBroadcastDto(
     scheduleId: b.scheduleId,
     resendOf: b.resendOf,
     createdBy: b.createdBy,
+    approval: approvalOf(b),
     createdAt: isoTime(b.createdAt),
     dispatchedAt: isoOrNull(b.dispatchedAt),
     endedAt: isoOrNull(b.endedAt),
   };
+}
+
+/** How a broadcast of a level needing a second person got out; null when it needed none. */
+export function approvalOf(
+  b: Pick<
+    BroadcastEntity,
+    'overrideReason' | 'approvedBy' | 'approvedAt' | 'createdBy' | 'createdAt' | 'draftId'
+  >,
+): ApprovalDto | null {
+  if (b.overrideReason !== null)
+    return {
+      mode: 'override',
+      by: b.createdBy,
+      at: isoTime(b.createdAt),
+      reason: b.overrideReason,
+      draftId: null,
+    };
+  if (b.approvedBy !== null)
+    return {
+      mode: 'approved',
+      by: b.approvedBy,
+      at: isoTime(b.approvedAt ?? b.createdAt),
+      reason: null,
+      draftId: b.draftId,
+    };
+  return null;
 }
 
 export function toDeliveryDto(d: DeliveryEntity): DeliveryDto {

@@ -10,5 +10,6 @@ export const BROADCAST_ERROR_CODES = [
   'CONFIRMATION_WITHDRAWN',
   /** A town official asked for an emergency level, or a target or village beyond their towns. */
   'OUT_OF_SCOPE',
+  'APPROVAL_REQUIRED',
 ] as const;
 export type BroadcastErrorCode = (typeof BROADCAST_ERROR_CODES)[number];

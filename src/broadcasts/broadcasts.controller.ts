@@ -56,7 +56,9 @@ export class BroadcastsController {
       'audio (the clip with its attention tone) is still being made: it goes out the moment that is ready, never ' +
       'waiting behind routine transcoding. Devices offline get it when they come back, ' +
       'until expiresAt (the latest start). Routine and test broadcasts wait for a village’s quiet hours to end; emergencies (I–IV) do not. ' +
-      'A town official may send routine and test broadcasts whose whole target lies in their towns; anything else is refused (403 `OUT_OF_SCOPE`).',
+      'A town official may send routine and test broadcasts whose whole target lies in their towns; anything else is refused (403 `OUT_OF_SCOPE`). ' +
+      'A level that needs a second person (GET /api/approval-policy) is refused (409 APPROVAL_REQUIRED): submit it as a draft ' +
+      '(POST /api/drafts), or send it at once with `override.reason` (flagged on the broadcast, its report and in the audit log).',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -73,14 +75,16 @@ export class BroadcastsController {
     @CurrentPrincipal() principal: Principal,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<BroadcastDto> {
+    const { override, ...request } = body;
     return this.broadcasts.create(
       {
-        ...body,
-        startAt: body.startAt ? Date.parse(body.startAt) : undefined,
-        expiresAt: body.expiresAt ? Date.parse(body.expiresAt) : undefined,
+        ...request,
+        startAt: request.startAt ? Date.parse(request.startAt) : undefined,
+        expiresAt: request.expiresAt ? Date.parse(request.expiresAt) : undefined,
       },
       principal.name,
       {
+        override,
         idempotency:
           idempotencyKey === undefined
             ? undefined

@@ -4,6 +4,10 @@ import { ClipsModule } from '../clips/clips.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { EvidenceModule } from '../evidence/evidence.module.js';
 import { VillagesModule } from '../villages/villages.module.js';
+import { ApprovalPolicyController } from './approval-policy.controller.js';
+import { ApprovalPolicyRepository } from './approval-policy.repository.js';
+import { ApprovalPolicyService } from './approval-policy.js';
+import { ApprovalRuleEntity } from './approval-rule.entity.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import {
   BroadcastEntity,
@@ -31,6 +35,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
 @Module({
   imports: [
     TypeOrmModule.forFeature([
+      ApprovalRuleEntity,
       BroadcastEntity,
       BroadcastVillageEntity,
       DeliveryEntity,
@@ -42,8 +47,10 @@ import { ReconnectReplay } from './reconnect-replay.js';
     EvidenceModule,
     VillagesModule,
   ],
-  controllers: [BroadcastsController],
+  controllers: [BroadcastsController, ApprovalPolicyController],
   providers: [
+    ApprovalPolicyRepository,
+    ApprovalPolicyService,
     BroadcastsRepository,
     BroadcastReadsRepository,
     BroadcastFactsRepository,
@@ -67,6 +74,7 @@ import { ReconnectReplay } from './reconnect-replay.js';
   // owning them.
   exports: [
     BroadcastScope,
+    ApprovalPolicyService,
     BroadcastsService,
     BroadcastDispatcher,
     BroadcastEvents,

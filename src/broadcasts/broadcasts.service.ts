@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { Level } from '../contract/messages.js';
+import { AuditService } from '../audit/audit.service.js';
 import { ClipsService } from '../clips/clips.service.js';
 import { Clock } from '../common/clock.js';
 import {
@@ -17,6 +18,7 @@ import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
+import { ApprovalPolicyService } from './approval-policy.js';
 import type { BroadcastErrorCode } from './broadcast-errors.js';
 import { BroadcastEvents } from './broadcast-events.js';
 import { UNSETTLED } from './broadcast-outcome.js';
@@ -50,6 +52,26 @@ export interface BroadcastRequest {
   attentionTone?: boolean;
 }
 
+export interface CreateOptions {
+  schedule?: { id: string; fireAt: number };
+  allowPastStart?: boolean;
+  /** The client's Idempotency-Key, and whose it is (the token). */
+  idempotency?: { key: string; owner: string };
+  /** The broadcast whose uncovered villages this one is resent to. */
+  resendOf?: string;
+  /** A town official's towns: routine or test only, and the target within them. */
+  towns?: readonly string[] | null;
+  /** Sent at once although its level needs a second person, for this reason (flagged everywhere). */
+  override?: { reason: string };
+  /** A second person approved it (its draft, or the schedule that fires it). */
+  approval?: { by: string; at: number; draftId: string | null };
+  /**
+   * Made by the server from something already sent or approved (a resend, a schedule's firing):
+   * nobody is there to ask.
+   */
+  internal?: boolean;
+}
+
 /** A start this far in the past still counts as "now" (clocks differ a little). */
 const START_SLACK_MS = 60_000;
 /** An Idempotency-Key: what a client can make up for each request, and no more. */
@@ -70,6 +92,8 @@ export class BroadcastsService implements OnModuleInit {
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
     private readonly events: BroadcastEvents,
+    private readonly policy: ApprovalPolicyService,
+    private readonly audit: AuditService,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -83,21 +107,14 @@ export class BroadcastsService implements OnModuleInit {
 
   /**
    * Creates a broadcast: valid only for a ready clip and a window that has not closed. One that
-   * starts now (or within the prefetch window) is dispatched before this returns.
+   * starts now (or within the prefetch window) is dispatched before this returns. A level that
+   * needs a second person is refused (409 APPROVAL_REQUIRED) unless it was approved, is made by the
+   * server from something already sent or approved, or overrides the rule with a reason.
    */
   async create(
     request: BroadcastRequest,
     by: string,
-    options: {
-      schedule?: { id: string; fireAt: number };
-      allowPastStart?: boolean;
-      /** The client's Idempotency-Key, and whose it is (the token). */
-      idempotency?: { key: string; owner: string };
-      /** The broadcast whose uncovered villages this one is resent to. */
-      resendOf?: string;
-      /** A town official's towns: routine or test only, and the target within them. */
-      towns?: readonly string[] | null;
-    } = {},
+    options: CreateOptions = {},
   ): Promise<BroadcastDto> {
     const now = this.clock.now().getTime();
     const requestKey = options.idempotency ? requestKeyOf(options.idempotency) : null;
@@ -105,6 +122,94 @@ export class BroadcastsService implements OnModuleInit {
       const earlier = await this.reads.findByRequestKey(requestKey);
       if (earlier) return this.repeated(earlier, request);
     }
+    const { startAt, expiresAt, family } = await this.check(request, options, now);
+    const checked = !options.approval && !options.internal;
+    const overridden = checked && (await this.policy.needsApproval(request.level));
+    if (overridden && !options.override)
+      await this.policy.requireNoApproval(request.level, 'broadcast');
+    const b: BroadcastEntity = {
+      id: randomUUID(),
+      title: request.title,
+      clipId: request.clipId,
+      level: request.level,
+      target: JSON.stringify(request.target),
+      startAt,
+      expiresAt,
+      repeat: request.repeat ?? 1,
+      volume: request.volume ?? null,
+      attentionTone: request.attentionTone ?? family === 'emergency',
+      status: 'scheduled',
+      audioSha256: null,
+      audioBytes: null,
+      audioDurationMs: null,
+      scheduleId: options.schedule?.id ?? null,
+      fireAt: options.schedule?.fireAt ?? null,
+      createdBy: by,
+      requestKey,
+      resendOf: options.resendOf ?? null,
+      approvedBy: options.approval?.by ?? null,
+      approvedAt: options.approval?.at ?? null,
+      draftId: options.approval?.draftId ?? null,
+      overrideReason: overridden ? options.override!.reason : null,
+      endReason: null,
+      cancelledBy: null,
+      createdAt: now,
+      updatedAt: now,
+      dispatchedAt: null,
+      endedAt: null,
+      ...UNSETTLED,
+    };
+    try {
+      await this.repo.insert(b);
+    } catch (err) {
+      // The same request twice at once: the first one in made it.
+      const earlier = requestKey && (await this.reads.findByRequestKey(requestKey));
+      if (earlier) return this.repeated(earlier, request);
+      throw err;
+    }
+    this.logger.log(
+      `broadcast=${b.id} created level=${b.level} by=${JSON.stringify(by)} start=${isoTime(startAt)} expires=${isoTime(expiresAt)}` +
+        (b.overrideReason ? ' OVERRIDE (no second person)' : '') +
+        (b.draftId ? ` draft=${b.draftId} approvedBy=${JSON.stringify(b.approvedBy)}` : ''),
+    );
+    if (b.overrideReason) {
+      await this.audit.record({
+        actor: by,
+        action: 'broadcast.override',
+        subject: b.id,
+        detail: { level: b.level, title: b.title, reason: b.overrideReason },
+      });
+      this.events.emitOverride({
+        broadcastId: b.id,
+        title: b.title,
+        level: b.level,
+        by,
+        reason: b.overrideReason,
+        at: now,
+      });
+    }
+    this.events.emit({ kind: 'broadcast', broadcastId: b.id, status: 'scheduled', at: now });
+    if (startAt - this.config.broadcasts.prefetchMs <= now) await this.dispatcher.dispatch(b, now);
+    return this.get(b.id);
+  }
+
+  /**
+   * Checks a broadcast as {@link create} would, without making it (a draft is checked this way
+   * before it is stored): the window it would get, or the same 400 create would answer.
+   */
+  async validate(
+    request: BroadcastRequest,
+    options: Pick<CreateOptions, 'allowPastStart' | 'towns'> = {},
+  ): Promise<{ startAt: number; expiresAt: number }> {
+    const { startAt, expiresAt } = await this.check(request, options, this.clock.now().getTime());
+    return { startAt, expiresAt };
+  }
+
+  private async check(
+    request: BroadcastRequest,
+    options: Pick<CreateOptions, 'allowPastStart' | 'towns'>,
+    now: number,
+  ): Promise<{ startAt: number; expiresAt: number; family: 'routine' | 'test' | 'emergency' }> {
     await this.validateTarget(request.target);
     await this.scope.requireSendable(request.level, request.target, options.towns ?? null);
     await this.requireClip(request.clipId);
@@ -131,52 +236,7 @@ export class BroadcastsService implements OnModuleInit {
         },
       ]);
     }
-    const b: BroadcastEntity = {
-      id: randomUUID(),
-      title: request.title,
-      clipId: request.clipId,
-      level: request.level,
-      target: JSON.stringify(request.target),
-      startAt,
-      expiresAt,
-      repeat: request.repeat ?? 1,
-      volume: request.volume ?? null,
-      attentionTone: request.attentionTone ?? family === 'emergency',
-      status: 'scheduled',
-      audioSha256: null,
-      audioBytes: null,
-      audioDurationMs: null,
-      scheduleId: options.schedule?.id ?? null,
-      fireAt: options.schedule?.fireAt ?? null,
-      createdBy: by,
-      requestKey,
-      resendOf: options.resendOf ?? null,
-      approvedBy: null,
-      approvedAt: null,
-      draftId: null,
-      overrideReason: null,
-      endReason: null,
-      cancelledBy: null,
-      createdAt: now,
-      updatedAt: now,
-      dispatchedAt: null,
-      endedAt: null,
-      ...UNSETTLED,
-    };
-    try {
-      await this.repo.insert(b);
-    } catch (err) {
-      // The same request twice at once: the first one in made it.
-      const earlier = requestKey && (await this.reads.findByRequestKey(requestKey));
-      if (earlier) return this.repeated(earlier, request);
-      throw err;
-    }
-    this.logger.log(
-      `broadcast=${b.id} created level=${b.level} by=${JSON.stringify(by)} start=${isoTime(startAt)} expires=${isoTime(expiresAt)}`,
-    );
-    this.events.emit({ kind: 'broadcast', broadcastId: b.id, status: 'scheduled', at: now });
-    if (startAt - this.config.broadcasts.prefetchMs <= now) await this.dispatcher.dispatch(b, now);
-    return this.get(b.id);
+    return { startAt, expiresAt, family };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { approvalOf } from '../broadcasts/broadcast-dto.js';
 import { Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -106,6 +107,7 @@ export class CertificateService {
         startAt: isoTime(header.startAt),
         expiresAt: isoTime(header.expiresAt),
         endReason: header.endReason,
+        approval: approvalOf(header),
       },
       summary: {
         targeted: s.targeted,

@@ -19,6 +19,7 @@ import { PresenceService } from '../devices/presence.service.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { milestoneTimes } from '../broadcasts/broadcast-outcome.js';
 import { BroadcastScope } from '../broadcasts/broadcast-scope.js';
+import { approvalOf } from '../broadcasts/broadcast-dto.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import {
@@ -121,6 +122,7 @@ export class CoverageService {
         expiresAt: isoTime(header.expiresAt),
         endReason: header.endReason,
         cancelledBy: header.cancelledBy,
+        approval: approvalOf(header),
       },
       generatedAt: isoTime(generatedAt),
       evidence,
@@ -252,7 +254,9 @@ export class CoverageService {
           attentionTone: original.attentionTone,
         },
         by,
-        { idempotency, resendOf: id },
+        // The original already went out (approved, overridden or needing no one): its resend
+        // is the same alert to the villages it missed, not a new decision.
+        { idempotency, resendOf: id, internal: true },
       );
     } catch (err) {
       if (err instanceof ValidationFailedError && err.problems.some((p) => p.field === 'clipId'))

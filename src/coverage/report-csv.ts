@@ -255,6 +255,13 @@ export interface BroadcastCsvInput {
     expiresAt: number;
     endReason: string | null;
     cancelledBy: string | null;
+    /** How a level needing a second person got out (see approvalOf). */
+    createdBy: string;
+    createdAt: number;
+    approvedBy: string | null;
+    approvedAt: number | null;
+    draftId: string | null;
+    overrideReason: string | null;
   };
   report: CoverageReport;
   /** The first standing manual confirmation of each village: who and how. */
@@ -325,6 +332,18 @@ export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
         ['生成时间', time(input.generatedAt)],
         evidenceLine(lang, input.evidence),
         ['结果', outcome],
+        ...(b.overrideReason !== null
+          ? ([
+              ['审批', '紧急越过审批（未经第二人批准）'],
+              ['越过人', b.createdBy],
+              ['越过原因', b.overrideReason],
+            ] as [string, CsvCell][])
+          : b.approvedBy !== null
+            ? ([
+                ['审批', '已批准'],
+                ['批准人', b.approvedBy],
+              ] as [string, CsvCell][])
+            : []),
         ...(b.cancelledBy !== null
           ? ([
               ['取消人', b.cancelledBy],
@@ -350,6 +369,18 @@ export function broadcastCoverageTable(input: BroadcastCsvInput): ReportTable {
         ['generated_at', time(input.generatedAt)],
         evidenceLine(lang, input.evidence),
         ['outcome', outcome],
+        ...(b.overrideReason !== null
+          ? ([
+              ['approval', 'override (sent without a second person)'],
+              ['override_by', b.createdBy],
+              ['override_reason', b.overrideReason],
+            ] as [string, CsvCell][])
+          : b.approvedBy !== null
+            ? ([
+                ['approval', 'approved'],
+                ['approved_by', b.approvedBy],
+              ] as [string, CsvCell][])
+            : []),
         ...(b.cancelledBy !== null
           ? ([
               ['cancelled_by', b.cancelledBy],

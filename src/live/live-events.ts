@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import type { Subscription } from 'rxjs';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import type { Principal } from '../auth/auth.decorators.js';
+import { roleAllows } from '../auth/roles.js';
 import { BroadcastEvents } from '../broadcasts/broadcast-events.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import { targetReachesTowns, TargetScopeSnapshot } from '../broadcasts/target-scope.js';
@@ -45,7 +46,13 @@ interface Client {
   tokenId: string;
   /** A town official's towns: their stream carries only what concerns them. Null: the county. */
   towns: string[] | null;
+  /** Who opened it: {@link LiveEvents.publish} picks its clients by this. */
+  principal: Principal;
 }
+
+/** County operators and admins: who hears of drafts to approve and of overrides. */
+export const isCountyOperator = (p: Principal): boolean =>
+  p.towns === null && roleAllows(p.role, 'operator');
 
 /**
  * The dashboard's live feed (`GET /api/events`, Server-Sent Events). Delivery, broadcast and
@@ -93,7 +100,31 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
         this.presenceChanged = true;
       }),
       this.tokens.revocations.subscribe((tokenId) => this.endStreamsOf(tokenId, 'revoked')),
+      // An emergency sent without its second person: every county operator should know at once.
+      this.broadcastEvents.overrides.subscribe((o) =>
+        this.publish(
+          'override',
+          {
+            broadcastId: o.broadcastId,
+            title: o.title,
+            level: o.level,
+            by: o.by,
+            reason: o.reason,
+            at: isoTime(o.at),
+          },
+          isCountyOperator,
+        ),
+      ),
     );
+  }
+
+  /**
+   * Sends one named event now (not coalesced: these are rare and someone is waiting for them) to
+   * the open streams whose principal `to` accepts.
+   */
+  publish(event: string, data: unknown, to: (p: Principal) => boolean): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of [...this.clients]) if (to(c.principal)) this.write(c, frame);
   }
 
   get clientCount(): number {
@@ -123,6 +154,7 @@ export class LiveEvents implements OnModuleInit, OnModuleDestroy {
       who: principal.name,
       tokenId: principal.credentialId,
       towns: principal.towns,
+      principal,
     };
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

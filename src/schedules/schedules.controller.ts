@@ -58,15 +58,17 @@ export class SchedulesController {
   @ApiOperation({
     summary: 'Create a schedule (operator): cron + time zone + the broadcast each firing creates',
     description:
-      'A town official may create routine and test schedules aimed wholly at their towns (else 403 OUT_OF_SCOPE).',
+      'A town official may create routine and test schedules aimed wholly at their towns (else 403 OUT_OF_SCOPE). ' +
+      'A level that needs a second person (GET /api/approval-policy) is refused (409 APPROVAL_REQUIRED): submit it as a ' +
+      'draft (POST /api/drafts with schedule); once approved its firings go out without asking again',
   })
   @ApiCreatedResponse({ type: ScheduleDto })
-  @ApiErrors(400, 401, 403)
+  @ApiErrors(400, 401, 403, 409)
   create(
     @Body() body: CreateScheduleDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ScheduleDto> {
-    return this.schedules.create(body, principal.name, townsOf(principal));
+    return this.schedules.create(body, principal.name, { towns: townsOf(principal) });
   }
 
   @Get('preview')
@@ -103,15 +105,20 @@ export class SchedulesController {
 
   @Patch(':id')
   @RequireRole('town_official')
-  @ApiOperation({ summary: 'Change, enable or disable a schedule (operator)' })
+  @ApiOperation({
+    summary: 'Change, enable or disable a schedule (operator)',
+    description:
+      'A schedule whose level needs a second person is changed through a draft (POST /api/drafts with scheduleId and changes): ' +
+      'here only disabling it is allowed (409 APPROVAL_REQUIRED otherwise)',
+  })
   @ApiOkResponse({ type: ScheduleDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(400, 401, 403, 404, 409)
   update(
     @Param('id', uuid) id: string,
     @Body() body: UpdateScheduleDto,
     @CurrentPrincipal() p: Principal,
   ): Promise<ScheduleDto> {
-    return this.schedules.update(id, body, townsOf(p));
+    return this.schedules.update(id, body, { towns: townsOf(p) });
   }
 
   @Delete(':id')

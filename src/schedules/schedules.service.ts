@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { AuditService } from '../audit/audit.service.js';
+import { ApprovalPolicyService } from '../broadcasts/approval-policy.js';
 import { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { Level } from '../contract/messages.js';
 import { heldByQuietHours } from '../common/quiet-hours.js';
 import { Clock } from '../common/clock.js';
 import { Ticker } from '../common/ticker.js';
@@ -71,6 +73,7 @@ export class SchedulesService {
   constructor(
     private readonly repo: SchedulesRepository,
     private readonly broadcasts: BroadcastsService,
+    private readonly policy: ApprovalPolicyService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
@@ -85,32 +88,84 @@ export class SchedulesService {
     this.ticker.every('schedule tick', SCHEDULE_TICK_MS, (at) => this.tick(at));
   }
 
-  /** `towns`: a town official's; they may create only a routine or test schedule wholly in them. */
+  /**
+   * Saves a schedule. One whose level needs a second person is refused (409 APPROVAL_REQUIRED)
+   * unless `approval` says who approved it (its draft); its firings then need nobody. `towns`: a
+   * town official's; they may create only a routine or test schedule wholly in them.
+   */
   async create(
     input: CreateScheduleDto,
     by: string,
-    towns: readonly string[] | null = null,
+    options: {
+      approval?: { by: string; at: number };
+      id?: string;
+      towns?: readonly string[] | null;
+    } = {},
   ): Promise<ScheduleDto> {
-    await this.broadcasts.checkTemplate(input.template, 'template');
+    await this.validateCreate(input);
+    const towns = options.towns ?? null;
+    // Scope first: a town official asking for level I hears it is not theirs, not "get approval".
     if (towns !== null) await this.requireMaySend(input.template, towns);
+    if (!options.approval) await this.policy.requireNoApproval(input.template.level, 'schedule');
+    if (options.id) {
+      // An approved draft creates its schedule under the draft's id: finishing it again after a
+      // crash finds it made instead of making a second one.
+      const made = await this.repo.find(options.id);
+      if (made) return this.toDto(made);
+    }
     const now = this.clock.now().getTime();
     const row: ScheduleEntity = {
-      id: randomUUID(),
+      id: options.id ?? randomUUID(),
       name: input.name,
       cron: input.cron,
       timeZone: input.timeZone ?? this.config.timeZone,
       enabled: input.enabled ?? true,
       template: JSON.stringify(input.template),
       lastFireAt: now,
-      approvedBy: null,
-      approvedAt: null,
+      approvedBy: options.approval?.by ?? null,
+      approvedAt: options.approval?.at ?? null,
       createdBy: by,
       createdAt: now,
       updatedAt: now,
     };
-    await this.repo.insert(row);
-    this.logger.log(`schedule=${row.id} created "${row.cron}" ${row.timeZone}`);
+    try {
+      await this.repo.insert(row);
+    } catch (err) {
+      const made = options.id && isUniqueViolation(err) && (await this.repo.find(options.id));
+      if (made) return this.toDto(made);
+      throw err;
+    }
+    this.logger.log(
+      `schedule=${row.id} created "${row.cron}" ${row.timeZone}` +
+        (row.approvedBy ? ` approvedBy=${JSON.stringify(row.approvedBy)}` : ''),
+    );
     return this.toDto(row);
+  }
+
+  /** Checks a new schedule as {@link create} would, without saving it (drafts). */
+  async validateCreate(input: CreateScheduleDto): Promise<void> {
+    await this.broadcasts.checkTemplate(input.template, 'template');
+  }
+
+  /**
+   * Checks changes to a schedule as {@link update} would, without saving them (drafts): the
+   * level and template the schedule would have afterwards.
+   */
+  async validateUpdate(
+    id: string,
+    input: UpdateScheduleDto,
+  ): Promise<{ level: Level; template: ScheduleTemplateDto; name: string }> {
+    return this.checkUpdate(await this.require(id), input);
+  }
+
+  private async checkUpdate(
+    row: ScheduleEntity,
+    input: UpdateScheduleDto,
+  ): Promise<{ level: Level; template: ScheduleTemplateDto; name: string }> {
+    if (input.template !== undefined)
+      await this.broadcasts.checkTemplate(input.template, 'template');
+    const template = input.template ?? (JSON.parse(row.template) as ScheduleTemplateDto);
+    return { level: template.level, template, name: input.name ?? row.name };
   }
 
   /** `towns`: a town official's; only schedules whose target reaches one of them are listed. */
@@ -137,21 +192,28 @@ export class SchedulesService {
   }
 
   /**
+   * Changes a schedule. One whose resulting level needs a second person is refused (409
+   * APPROVAL_REQUIRED) unless `approval` names them, except a change that only disables it.
    * A town official may change only a routine or test schedule wholly in their towns, and only
    * into one; one they cannot see is not found.
    */
   async update(
     id: string,
     input: UpdateScheduleDto,
-    towns: readonly string[] | null = null,
+    options: { approval?: { by: string; at: number }; towns?: readonly string[] | null } = {},
   ): Promise<ScheduleDto> {
+    const towns = options.towns ?? null;
     const row = await this.require(id, towns);
-    if (input.template !== undefined)
-      await this.broadcasts.checkTemplate(input.template, 'template');
+    const { level } = await this.checkUpdate(row, input);
     if (towns !== null) {
       await this.requireMaySend(templateOf(row), towns);
       if (input.template !== undefined) await this.requireMaySend(input.template, towns);
     }
+    // Stopping a schedule never needs a second person: it sends nothing.
+    const onlyDisables = Object.entries(input).every(
+      ([k, v]) => v === undefined || (k === 'enabled' && v === false),
+    );
+    if (!options.approval && !onlyDisables) await this.policy.requireNoApproval(level, 'schedule');
     const now = this.clock.now().getTime();
     const patch: Partial<ScheduleEntity> = { updatedAt: now };
     if (input.name !== undefined) patch.name = input.name;
@@ -159,6 +221,10 @@ export class SchedulesService {
     if (input.timeZone !== undefined) patch.timeZone = input.timeZone;
     if (input.template !== undefined) patch.template = JSON.stringify(input.template);
     if (input.enabled !== undefined) patch.enabled = input.enabled;
+    if (options.approval) {
+      patch.approvedBy = options.approval.by;
+      patch.approvedAt = options.approval.at;
+    }
     // A new rhythm, or waking up after a pause, starts from now: the pause is not a string of misses.
     const restarts =
       input.cron !== undefined ||
@@ -298,7 +364,17 @@ export class SchedulesService {
       const b = await this.broadcasts.create(
         { ...template, startAt: fireAt, expiresAt: fireAt + windowMs },
         actor,
-        { schedule: { id: s.id, fireAt }, allowPastStart: true },
+        {
+          schedule: { id: s.id, fireAt },
+          allowPastStart: true,
+          // Approved once, when it was saved (or made before approvals existed): each firing
+          // carries that approval and asks nobody, since nobody is there at 3 a.m.
+          internal: true,
+          approval:
+            s.approvedBy === null
+              ? undefined
+              : { by: s.approvedBy, at: s.approvedAt ?? s.createdAt, draftId: null },
+        },
       );
       await this.recordFired(s, fireAt, b.id, now, 'fired');
     } catch (err) {
@@ -421,6 +497,8 @@ export class SchedulesService {
         : null,
       lastFireAt: r.lastFireAt === null ? null : isoTime(r.lastFireAt),
       createdBy: r.createdBy,
+      approvedBy: r.approvedBy,
+      approvedAt: r.approvedAt === null ? null : isoTime(r.approvedAt),
       createdAt: isoTime(r.createdAt),
       updatedAt: isoTime(r.updatedAt),
     };

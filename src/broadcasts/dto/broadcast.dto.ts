@@ -36,6 +36,7 @@ import {
   ConfirmationMethod,
 } from '../broadcast.entity.js';
 import { TARGET_LIMITS } from '../targets.js';
+import { ApprovalDto, OverrideDto } from './approval-policy.dto.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DELIVERY_STATES = [...DELIVERY_PROGRESS, ...DELIVERY_ENDINGS];
@@ -141,6 +142,16 @@ export class CreateBroadcastDto {
   @IsOptional()
   @IsBoolean()
   attentionTone?: boolean;
+
+  @ApiPropertyOptional({
+    type: OverrideDto,
+    description:
+      'Send a level that needs a second person (GET /api/approval-policy) at once, without one: the reason is kept with the broadcast, in the audit log and on its coverage report. Ignored for levels that need no approval',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OverrideDto)
+  override?: OverrideDto;
 }
 
 export class CancelBroadcastDto {
@@ -310,6 +321,13 @@ export class BroadcastDto {
   })
   resendOf!: string | null;
   @ApiProperty() createdBy!: string;
+  @ApiProperty({
+    type: ApprovalDto,
+    nullable: true,
+    description:
+      'For a level that needed a second person: who approved it, or who sent it at once without one and why (override). Null for the rest',
+  })
+  approval!: ApprovalDto | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) dispatchedAt!: string | null;
   @ApiProperty({ format: 'date-time', type: String, nullable: true }) endedAt!: string | null;

@@ -1,3 +1,4 @@
+import { ApprovalDto } from '../../broadcasts/dto/approval-policy.dto.js';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { LEVELS } from '../../contract/messages.js';
 import { SIGNATURE_ALGORITHMS } from '../../contract/signing.js';
@@ -42,6 +43,13 @@ export class CertificateBroadcastDto {
   @ApiProperty({ format: 'date-time' }) startAt!: string;
   @ApiProperty({ format: 'date-time' }) expiresAt!: string;
   @ApiProperty({ nullable: true, type: String }) endReason!: string | null;
+  @ApiProperty({
+    type: ApprovalDto,
+    nullable: true,
+    description:
+      'For a level that needed a second person: who approved it, or who sent it without one and why (`mode: override`)',
+  })
+  approval!: ApprovalDto | null;
 }
 
 export class CertificateSummaryDto {

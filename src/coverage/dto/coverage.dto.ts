@@ -1,3 +1,4 @@
+import { ApprovalDto } from '../../broadcasts/dto/approval-policy.dto.js';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { toQueryInt } from '../../common/query.js';
@@ -129,6 +130,13 @@ export class CoverageBroadcastDto {
   endReason!: string | null;
   @ApiProperty({ type: String, nullable: true, description: 'Who cancelled it' })
   cancelledBy!: string | null;
+  @ApiProperty({
+    type: ApprovalDto,
+    nullable: true,
+    description:
+      'For a level that needed a second person: who approved it, or who sent it without one and why (`mode: override`)',
+  })
+  approval!: ApprovalDto | null;
 }
 
 export class TallyDto {

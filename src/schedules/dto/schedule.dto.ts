@@ -245,6 +245,13 @@ export class ScheduleDto {
   })
   lastFireAt!: string | null;
   @ApiProperty() createdBy!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The second person who approved its current template (levels that need one)',
+  })
+  approvedBy!: string | null;
+  @ApiProperty({ format: 'date-time', type: String, nullable: true }) approvedAt!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }

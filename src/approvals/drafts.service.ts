@@ -1,0 +1,476 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/auth.decorators.js';
+import { ApprovalPolicyService } from '../broadcasts/approval-policy.js';
+import { BroadcastsService, BroadcastRequest } from '../broadcasts/broadcasts.service.js';
+import type { BroadcastDto, CreateBroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
+import type { Target } from '../broadcasts/targets.js';
+import { ClipsService } from '../clips/clips.service.js';
+import { Clock } from '../common/clock.js';
+import {
+  DomainError,
+  ErrorKind,
+  NotFoundError,
+  ValidationFailedError,
+} from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { Ticker } from '../common/ticker.js';
+import { isoTime } from '../common/time.js';
+import type { Level } from '../contract/messages.js';
+import { isCountyOperator, LiveEvents } from '../live/live-events.js';
+import type {
+  CreateScheduleDto,
+  ScheduleDto,
+  UpdateScheduleDto,
+} from '../schedules/dto/schedule.dto.js';
+import { SchedulesService } from '../schedules/schedules.service.js';
+import type { ApprovalErrorCode } from './approvals-errors.js';
+import { DraftEntity, DraftKind } from './draft.entity.js';
+import { DraftsRepository } from './drafts.repository.js';
+import type { CreateDraftDto, DraftDto, DraftQuery } from './dto/draft.dto.js';
+
+/** How often overdue drafts expire and interrupted approvals are finished. */
+export const DRAFT_TICK_MS = 15_000;
+
+const approvalError = (kind: ErrorKind, code: ApprovalErrorCode, message: string) =>
+  new DomainError<ApprovalErrorCode>(kind, code, message);
+
+/** A broadcast draft's stored request as BroadcastsService takes it. */
+function broadcastRequest(dto: CreateBroadcastDto): BroadcastRequest {
+  const { override: _ignored, ...rest } = dto;
+  return {
+    ...rest,
+    startAt: rest.startAt ? Date.parse(rest.startAt) : undefined,
+    expiresAt: rest.expiresAt ? Date.parse(rest.expiresAt) : undefined,
+  };
+}
+
+/** Whether `p` is the person (or, for a draft no person made, the token) that drafted `d`. */
+function isDrafter(d: DraftEntity, p: Principal): boolean {
+  return d.draftedByUserId !== null ? p.userId === d.draftedByUserId : p.name === d.draftedBy;
+}
+
+/**
+ * Two-person approval: a broadcast or schedule of a level that needs it waits here as a draft
+ * until a second person approves it (then it is made), rejects it, its drafter withdraws it, or it
+ * expires. Approval claims the draft (`pending` → `approving`) before making anything, and makes
+ * it idempotently (the broadcast under the key `draft:<id>`, a new schedule under the draft's id),
+ * so a crash in between is finished by the next tick without sending twice.
+ */
+@Injectable()
+export class DraftsService {
+  private readonly logger = new Logger('approvals');
+  /** Drafts this server is approving right now: the tick leaves them to the request. */
+  private readonly finishing = new Set<string>();
+
+  constructor(
+    private readonly repo: DraftsRepository,
+    private readonly policy: ApprovalPolicyService,
+    private readonly broadcasts: BroadcastsService,
+    private readonly schedules: SchedulesService,
+    private readonly clips: ClipsService,
+    private readonly live: LiveEvents,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly ticker: Ticker,
+  ) {}
+
+  /** Finishes what a stop interrupted, then ticks every {@link DRAFT_TICK_MS} (the server does). */
+  async start(): Promise<void> {
+    await this.tick();
+    this.ticker.every('drafts', DRAFT_TICK_MS, (at) => this.tick(at));
+  }
+
+  async create(input: CreateDraftDto, p: Principal): Promise<DraftDto> {
+    const forms = [input.broadcast, input.schedule, input.scheduleId ?? input.changes].filter(
+      (f) => f !== undefined,
+    ).length;
+    if (forms !== 1 || (input.scheduleId === undefined) !== (input.changes === undefined))
+      throw new ValidationFailedError([
+        {
+          field: 'broadcast',
+          rule: 'oneOf',
+          message: 'give exactly one of: broadcast, schedule, or scheduleId with changes',
+        },
+      ]);
+    const now = this.clock.now().getTime();
+    let kind: DraftKind;
+    let level: Level;
+    let title: string;
+    let payload: unknown;
+    let notAfter = Infinity;
+    // Checked exactly as the real create or update would check it, before anything is stored: a
+    // draft the approver cannot turn into a broadcast is refused now, not after they approve it.
+    if (input.broadcast) {
+      const { override: _ignored, ...broadcast } = input.broadcast;
+      const window = await this.broadcasts.validate(broadcastRequest(broadcast));
+      kind = 'broadcast';
+      level = broadcast.level;
+      title = broadcast.title;
+      payload = broadcast;
+      notAfter = window.expiresAt;
+    } else if (input.schedule) {
+      await this.schedules.validateCreate(input.schedule);
+      kind = 'schedule.create';
+      level = input.schedule.template.level;
+      title = input.schedule.name;
+      payload = input.schedule;
+    } else {
+      const after = await this.schedules.validateUpdate(input.scheduleId!, input.changes!);
+      kind = 'schedule.update';
+      level = after.level;
+      title = after.name;
+      payload = input.changes;
+    }
+    if (!(await this.policy.needsApproval(level)))
+      throw approvalError(
+        'conflict',
+        'APPROVAL_NOT_NEEDED',
+        `Level ${level} needs no approval (GET /api/approval-policy): send it directly`,
+      );
+    const row: DraftEntity = {
+      id: randomUUID(),
+      kind,
+      status: 'pending',
+      level,
+      title,
+      payload: JSON.stringify(payload),
+      scheduleId: kind === 'schedule.update' ? input.scheduleId! : null,
+      draftedBy: p.name,
+      draftedByUserId: p.userId,
+      draftedByPhone: p.phone,
+      createdAt: now,
+      // A broadcast draft never outlives the broadcast's own window: approved later it could not go out.
+      expiresAt: Math.min(now + (await this.policy.maxWaitMs(level)), notAfter),
+      decidedBy: null,
+      decidedByUserId: null,
+      decidedAt: null,
+      reason: null,
+      resultId: null,
+    };
+    await this.repo.insert(row);
+    this.logger.log(
+      `draft=${row.id} ${kind} level=${level} by=${JSON.stringify(p.name)} expires=${isoTime(row.expiresAt)}`,
+    );
+    await this.audit.record({
+      actor: p.name,
+      action: 'draft.create',
+      subject: row.id,
+      detail: { kind, level, title },
+    });
+    await this.notify(row);
+    return this.toDto(row, p);
+  }
+
+  /** County operators and admins see every draft; anyone else only their own. */
+  async list(query: DraftQuery, p: Principal): Promise<Page<DraftDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list(
+      {
+        status: (query.status ?? 'pending') === 'pending' ? 'pending' : undefined,
+        draftedBy: isCountyOperator(p) ? undefined : { userId: p.userId, name: p.name },
+      },
+      limit,
+      offset,
+    );
+    const items = await Promise.all(rows.map((r) => this.toDto(r, p)));
+    return { items, total, limit, offset };
+  }
+
+  async get(id: string, p: Principal): Promise<DraftDto> {
+    const d = await this.require(id);
+    if (!isCountyOperator(p) && !isDrafter(d, p)) throw new NotFoundError('draft', id);
+    return this.toDto(d, p);
+  }
+
+  /** A second person approves: the broadcast goes out (or the schedule is saved) now. */
+  async approve(
+    id: string,
+    p: Principal,
+  ): Promise<{ draft: DraftDto; broadcast?: BroadcastDto; schedule?: ScheduleDto }> {
+    const d = await this.decidable(id, p);
+    const now = this.clock.now().getTime();
+    const decision = { decidedBy: p.name, decidedByUserId: p.userId, decidedAt: now };
+    if (!(await this.repo.transition(id, 'pending', { status: 'approving', ...decision })))
+      throw this.notPending(await this.require(id));
+    const claimed: DraftEntity = { ...d, status: 'approving', ...decision };
+    this.finishing.add(id);
+    try {
+      const result = await this.finish(claimed);
+      await this.audit.record({
+        actor: p.name,
+        action: 'draft.approve',
+        subject: id,
+        detail: {
+          kind: d.kind,
+          level: d.level,
+          title: d.title,
+          draftedBy: d.draftedBy,
+          approvedBy: p.name,
+          resultId: result.broadcast?.id ?? result.schedule?.id,
+        },
+      });
+      return { draft: await this.toDto(await this.require(id), p), ...result };
+    } finally {
+      this.finishing.delete(id);
+    }
+  }
+
+  async reject(id: string, reason: string, p: Principal): Promise<DraftDto> {
+    const d = await this.decidable(id, p);
+    const now = this.clock.now().getTime();
+    const patch = {
+      status: 'rejected' as const,
+      decidedBy: p.name,
+      decidedByUserId: p.userId,
+      decidedAt: now,
+      reason,
+    };
+    if (!(await this.repo.transition(id, 'pending', patch)))
+      throw this.notPending(await this.require(id));
+    this.logger.log(`draft=${id} rejected by=${JSON.stringify(p.name)}`);
+    await this.audit.record({
+      actor: p.name,
+      action: 'draft.reject',
+      subject: id,
+      detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy, rejectedBy: p.name, reason },
+    });
+    const row = { ...d, ...patch };
+    await this.notify(row);
+    return this.toDto(row, p);
+  }
+
+  /** The drafter takes it back before anyone decided. */
+  async withdraw(id: string, p: Principal): Promise<DraftDto> {
+    const d = await this.require(id);
+    if (!isDrafter(d, p))
+      throw approvalError(
+        'forbidden',
+        'NOT_THE_DRAFTER',
+        `Only ${d.draftedBy}, who drafted it, may withdraw draft ${id}`,
+      );
+    const patch = {
+      status: 'withdrawn' as const,
+      decidedBy: p.name,
+      decidedByUserId: p.userId,
+      decidedAt: this.clock.now().getTime(),
+    };
+    if (!(await this.repo.transition(id, 'pending', patch))) throw this.notPending(d);
+    await this.audit.record({
+      actor: p.name,
+      action: 'draft.withdraw',
+      subject: id,
+      detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy },
+    });
+    const row = { ...d, ...patch };
+    await this.notify(row);
+    return this.toDto(row, p);
+  }
+
+  /** Expires overdue drafts and finishes approvals a stop interrupted. Overlapping calls are harmless. */
+  async tick(now: Date = this.clock.now()): Promise<void> {
+    const at = now.getTime();
+    for (const d of await this.repo.overdue(at)) {
+      if (!(await this.repo.transition(d.id, 'pending', { status: 'expired', decidedAt: at })))
+        continue;
+      this.logger.log(`draft=${d.id} expired unapproved`);
+      await this.audit.record({
+        actor: 'server',
+        action: 'draft.expire',
+        subject: d.id,
+        detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy },
+      });
+      await this.notify({ ...d, status: 'expired' });
+    }
+    for (const d of await this.repo.withStatus('approving')) {
+      if (this.finishing.has(d.id)) continue;
+      this.finishing.add(d.id);
+      try {
+        this.logger.warn(`draft=${d.id} was left approving (a stop mid-approval): finishing it`);
+        await this.finish(d);
+      } catch (err) {
+        this.logger.error(`draft=${d.id} not finished: ${(err as Error).message}`);
+      } finally {
+        this.finishing.delete(d.id);
+      }
+    }
+  }
+
+  /** Makes what an `approving` draft asks for, then marks it approved; safe to run twice. */
+  private async finish(
+    d: DraftEntity,
+  ): Promise<{ broadcast?: BroadcastDto; schedule?: ScheduleDto }> {
+    const approval = { by: d.decidedBy ?? 'unknown', at: d.decidedAt ?? d.createdAt };
+    let result: { broadcast?: BroadcastDto; schedule?: ScheduleDto };
+    try {
+      if (d.kind === 'broadcast') {
+        const broadcast = await this.broadcasts.create(
+          broadcastRequest(JSON.parse(d.payload) as CreateBroadcastDto),
+          d.draftedBy,
+          {
+            idempotency: { key: `draft:${d.id}`, owner: 'drafts' },
+            approval: { ...approval, draftId: d.id },
+            // Approved late within its window, an emergency still goes out, at once.
+            allowPastStart: true,
+          },
+        );
+        result = { broadcast };
+      } else if (d.kind === 'schedule.create') {
+        const schedule = await this.schedules.create(
+          JSON.parse(d.payload) as CreateScheduleDto,
+          d.draftedBy,
+          { approval, id: d.id },
+        );
+        result = { schedule };
+      } else {
+        const schedule = await this.schedules.update(
+          d.scheduleId!,
+          JSON.parse(d.payload) as UpdateScheduleDto,
+          { approval },
+        );
+        result = { schedule };
+      }
+    } catch (err) {
+      // Things changed since it was drafted (clip deleted, schedule gone, window closed): it can
+      // never be made, so it ends here with the reason rather than being retried forever.
+      if (err instanceof DomainError) {
+        const reason = `could not be made after approval: ${err.message}`.slice(0, 500);
+        if (await this.repo.transition(d.id, 'approving', { status: 'rejected', reason })) {
+          this.logger.warn(`draft=${d.id} ${reason}`);
+          await this.notify({ ...d, status: 'rejected', reason });
+        }
+      }
+      throw err;
+    }
+    const resultId = result.broadcast?.id ?? result.schedule!.id;
+    if (await this.repo.transition(d.id, 'approving', { status: 'approved', resultId })) {
+      this.logger.log(
+        `draft=${d.id} approved by=${JSON.stringify(approval.by)} drafted by=${JSON.stringify(d.draftedBy)}: ${d.kind}=${resultId}`,
+      );
+      await this.notify({ ...d, status: 'approved', resultId });
+    }
+    return result;
+  }
+
+  /** The draft, if `p` may decide it now; else why not, as the error to answer. */
+  private async decidable(id: string, p: Principal): Promise<DraftEntity> {
+    const d = await this.require(id);
+    const refusal = this.refusal(d, p);
+    if (refusal) throw refusal;
+    if (d.status !== 'pending') throw this.notPending(d);
+    const now = this.clock.now().getTime();
+    if (now >= d.expiresAt) {
+      if (await this.repo.transition(id, 'pending', { status: 'expired', decidedAt: now }))
+        await this.notify({ ...d, status: 'expired' });
+      throw approvalError(
+        'conflict',
+        'DRAFT_EXPIRED',
+        `Draft ${id} expired at ${isoTime(d.expiresAt)} unapproved; draft it again`,
+      );
+    }
+    return d;
+  }
+
+  /** Why `p` may not approve or reject `d`, whatever its status; null when they may. */
+  private refusal(d: DraftEntity, p: Principal): DomainError<ApprovalErrorCode> | null {
+    if (p.userId === null)
+      return approvalError(
+        'forbidden',
+        'APPROVER_NOT_A_PERSON',
+        'Approving needs a person: sign in, or use a token a person owns (not a shared machine token)',
+      );
+    if (p.userId === d.draftedByUserId)
+      return approvalError(
+        'forbidden',
+        'SELF_APPROVAL',
+        'You drafted it: a second person must decide it',
+      );
+    if (p.phone !== null && d.draftedByPhone !== null && p.phone === d.draftedByPhone)
+      return approvalError(
+        'forbidden',
+        'SELF_APPROVAL',
+        'Your account has the drafter’s phone number, so it counts as the same person: a second person must decide it',
+      );
+    return null;
+  }
+
+  private notPending(d: DraftEntity): DomainError<ApprovalErrorCode> {
+    return approvalError(
+      'conflict',
+      'DRAFT_NOT_PENDING',
+      `Draft ${d.id} is ${d.status}, no longer pending`,
+    );
+  }
+
+  /** Tells county operators and the drafter that drafts changed (the dashboard's count and queue). */
+  private async notify(d: DraftEntity): Promise<void> {
+    const pending = await this.repo.countPending();
+    this.live.publish(
+      'drafts',
+      { pending, changed: [d.id] },
+      (p) => isCountyOperator(p) || isDrafter(d, p),
+    );
+  }
+
+  private async require(id: string): Promise<DraftEntity> {
+    const d = await this.repo.find(id);
+    if (!d) throw new NotFoundError('draft', id);
+    return d;
+  }
+
+  private async toDto(d: DraftEntity, p: Principal): Promise<DraftDto> {
+    const payload = JSON.parse(d.payload) as Record<string, unknown>;
+    const plays = await this.playsWhat(d, payload);
+    const [clip, reach] = await Promise.all([
+      plays ? this.clips.get(plays.clipId).catch(() => null) : null,
+      plays ? this.broadcasts.previewTarget(plays.target).catch(() => null) : null,
+    ]);
+    const now = this.clock.now().getTime();
+    const whyNot =
+      d.status !== 'pending'
+        ? `It is ${d.status}`
+        : now >= d.expiresAt
+          ? 'It has expired'
+          : !isCountyOperator(p)
+            ? 'Only county operators and admins approve'
+            : (this.refusal(d, p)?.message ?? null);
+    return {
+      id: d.id,
+      kind: d.kind,
+      status: d.status,
+      level: d.level,
+      title: d.title,
+      payload,
+      scheduleId: d.scheduleId,
+      draftedBy: d.draftedBy,
+      createdAt: isoTime(d.createdAt),
+      expiresAt: isoTime(d.expiresAt),
+      decidedBy: d.decidedBy,
+      decidedAt: d.decidedAt === null ? null : isoTime(d.decidedAt),
+      reason: d.reason,
+      resultId: d.resultId,
+      clip: clip && { id: clip.id, name: clip.title, durationMs: clip.durationMs },
+      reach: reach && { villages: reach.villages, devices: reach.devices, online: reach.online },
+      mayApprove: whyNot === null,
+      whyNot,
+    };
+  }
+
+  /** The clip and target the draft would play: a schedule update's may be the schedule's own. */
+  private async playsWhat(
+    d: DraftEntity,
+    payload: Record<string, unknown>,
+  ): Promise<{ clipId: string; target: Target } | null> {
+    if (d.kind === 'broadcast') return payload as unknown as { clipId: string; target: Target };
+    const template =
+      (payload.template as { clipId: string; target: Target } | undefined) ??
+      (d.scheduleId
+        ? await this.schedules.get(d.scheduleId).then(
+            (s) => s.template,
+            () => null,
+          )
+        : null);
+    return template ?? null;
+  }
+}
