@@ -5,7 +5,7 @@ import { DraftsRepository } from '../src/approvals/drafts.repository.js';
 import { SchedulesService } from '../src/schedules/schedules.service.js';
 import { newClip } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
-import { mqttUrl, startAgentOnline } from './support/mqtt.js';
+import { eventually, mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 import { openEvents, SseStream } from './support/sse.js';
 import { staffMember, StaffMember, townOfficial } from './support/staff.js';
@@ -42,16 +42,19 @@ describe('two-person approval', () => {
         .send({ broadcast: broadcastBody(title) })
         .expect(201)
     ).body as { id: string; status: string; expiresAt: string };
-  /** Resolves with the play command the device accepts for this broadcast. */
-  const commandFor = (broadcastId: () => string) =>
-    new Promise<{ broadcastId: string; level: string }>((resolve) => {
-      const on = (cmd: { broadcastId: string; level: string }) => {
-        if (cmd.broadcastId !== broadcastId()) return;
-        agent!.off('command', on);
-        resolve(cmd);
-      };
-      agent!.on('command', on);
-    });
+  /** Every command the device accepted: a dispatch can reach it before the HTTP answer does. */
+  const commands: { broadcastId: string; level: string }[] = [];
+  const listen = (a: DeviceAgent) =>
+    a.on('command', (c: { broadcastId: string; level: string }) => commands.push(c));
+  /** Resolves with the command the device accepted for this broadcast. */
+  const commandFor = async (broadcastId: () => string) => {
+    await eventually(
+      async () => commands.some((c) => c.broadcastId === broadcastId()),
+      30_000,
+      'the play command on the device',
+    );
+    return commands.find((c) => c.broadcastId === broadcastId())!;
+  };
 
   beforeAll(async () => {
     s = await startTestServer({ dataDir });
@@ -61,6 +64,7 @@ describe('two-person approval', () => {
     device = await fx.newDevice(village);
     clip = await newClip(s);
     agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+    listen(agent);
     ana = await staffMember(s, 'operator', [], { phone: '13800000001' });
     ben = await staffMember(s, 'operator', [], { phone: '13800000002' });
     anaAgain = await staffMember(s, 'admin', [], { phone: '13800000001' });
@@ -302,6 +306,7 @@ describe('two-person approval', () => {
     ).body.items.filter((x: { title: string }) => x.title === '中断的批准');
     assert.equal(mine.length, 1);
     agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+    listen(agent);
   });
 
   it('approves a level I schedule once; its firings go out without asking again', async () => {
