@@ -3,7 +3,7 @@
 import { api, errorText, showError } from '../lib/api.js';
 import { openDialog } from '../lib/dialog.js';
 import { levelBadge } from '../lib/format.js';
-import { $, html, patchView, view } from '../lib/html.js';
+import { $, html, patchView, show, view } from '../lib/html.js';
 import { live } from '../lib/live.js';
 import { onLeave, stillHere } from '../lib/state.js';
 import { fmtTime, hasText, t } from '../i18n.js';
@@ -23,36 +23,44 @@ export async function approvalsView() {
         ${
           page.items.length === 0
             ? html`<p class="muted" id="drafts-empty">${t('appr.none')}</p>`
-            : html`<table id="drafts">
-                <thead>
-                  <tr>
-                    <th>${t('appr.col.title')}</th>
-                    <th>${t('new.level')}</th>
-                    <th>${t('appr.col.kind')}</th>
-                    <th>${t('appr.col.by')}</th>
-                    <th>${t('appr.col.at')}</th>
-                    <th>${t('appr.col.expires')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${page.items.map(
-                    (d) =>
-                      html`<tr data-id="${d.id}" data-key="${d.id}">
-                        <td><a href="#/approvals/${d.id}">${d.title}</a></td>
-                        <td>${levelBadge(d.level)}</td>
-                        <td>${t(`appr.kind.${d.kind}`)}</td>
-                        <td>${who(d.draftedBy)}</td>
-                        <td>${fmtTime(d.createdAt)}</td>
-                        <td>${fmtTime(d.expiresAt)}</td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>`
+            : html`<div class="scroll">
+                <table id="drafts">
+                  <thead>
+                    <tr>
+                      <th>${t('appr.col.title')}</th>
+                      <th>${t('new.level')}</th>
+                      <th>${t('appr.col.kind')}</th>
+                      <th>${t('appr.col.by')}</th>
+                      <th>${t('appr.col.at')}</th>
+                      <th>${t('appr.col.expires')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${page.items.map(
+                      (d) =>
+                        html`<tr data-id="${d.id}" data-key="${d.id}">
+                          <td><a href="#/approvals/${d.id}">${d.title}</a></td>
+                          <td>${levelBadge(d.level)}</td>
+                          <td>${t(`appr.kind.${d.kind}`)}</td>
+                          <td>${who(d.draftedBy)}</td>
+                          <td>${fmtTime(d.createdAt)}</td>
+                          <td>${fmtTime(d.expiresAt)}</td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>
+              </div>`
         }`,
     );
   };
   onLeave(live.on((event) => event === 'drafts' && void load().catch((err) => showError(err))));
-  await load();
+  try {
+    await load();
+  } catch (err) {
+    // The page keeps its heading: the nav still leads somewhere that says what went wrong.
+    show(html`<h1>${t('appr.title')}</h1>`);
+    showError(err);
+  }
 }
 
 export async function draftView(id) {

@@ -57,52 +57,61 @@ export async function staffView() {
     show(html`<p class="error">${t('common.forbidden')}</p>`);
     return;
   }
-  const [users, towns] = await Promise.all([all('/api/users'), all('/api/towns')]);
+  let users, towns;
+  try {
+    [users, towns] = await Promise.all([all('/api/users'), all('/api/towns')]);
+  } catch (err) {
+    // The page keeps its heading: the nav still leads somewhere that says what went wrong.
+    show(html`<h1>${t('staff.title')}</h1>`);
+    return showError(err);
+  }
   const townName = new Map(towns.items.map((x) => [x.code, x.name]));
   show(
     html`<h1>${t('staff.title')}</h1>
       <p class="muted">${t('staff.intro')}</p>
-      <table id="users">
-        <thead>
-          <tr>
-            <th>${t('staff.username')}</th>
-            <th>${t('staff.name')}</th>
-            <th>${t('staff.role')}</th>
-            <th>${t('staff.towns')}</th>
-            <th>${t('staff.state')}</th>
-            <th>${t('staff.lastLogin')}</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${users.items.map(
-            (u) =>
-              html`<tr data-id="${u.id}" data-username="${u.username}">
-                <td>${u.username}</td>
-                <td>
-                  ${u.displayName}${u.phone ? html` <small class="muted">${u.phone}</small>` : ''}
-                </td>
-                <td class="role">${t(`role.${u.role}`)}</td>
-                <td class="towns">
-                  ${(u.towns ?? []).map((c) => townName.get(c) ?? c).join('、')}
-                </td>
-                <td class="state">
-                  ${isDisabled(u) ? t('staff.disabled') : isLocked(u) ? t('staff.locked') : t('staff.active')}
-                  ${u.mustChangePassword ? html` · ${t('staff.mustChange')}` : ''}
-                </td>
-                <td>${u.lastLoginAt ? fmtTime(u.lastLoginAt) : '—'}</td>
-                <td class="toolbar">
-                  <button type="button" data-act="edit">${t('staff.edit')}</button>
-                  <button type="button" data-act="reset">${t('staff.reset')}</button>
-                  ${isLocked(u) || u.failedLogins ? html`<button type="button" data-act="unlock">${t('staff.unlock')}</button>` : ''}
-                  <button type="button" data-act="${isDisabled(u) ? 'enable' : 'disable'}">
-                    ${isDisabled(u) ? t('staff.enable') : t('staff.disable')}
-                  </button>
-                </td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
+      <div class="scroll">
+        <table id="users">
+          <thead>
+            <tr>
+              <th>${t('staff.username')}</th>
+              <th>${t('staff.name')}</th>
+              <th>${t('staff.role')}</th>
+              <th>${t('staff.towns')}</th>
+              <th>${t('staff.state')}</th>
+              <th>${t('staff.lastLogin')}</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            ${users.items.map(
+              (u) =>
+                html`<tr data-id="${u.id}" data-username="${u.username}">
+                  <td>${u.username}</td>
+                  <td>
+                    ${u.displayName}${u.phone ? html` <small class="muted">${u.phone}</small>` : ''}
+                  </td>
+                  <td class="role">${t(`role.${u.role}`)}</td>
+                  <td class="towns">
+                    ${(u.towns ?? []).map((c) => townName.get(c) ?? c).join('、')}
+                  </td>
+                  <td class="state">
+                    ${isDisabled(u) ? t('staff.disabled') : isLocked(u) ? t('staff.locked') : t('staff.active')}
+                    ${u.mustChangePassword ? html` · ${t('staff.mustChange')}` : ''}
+                  </td>
+                  <td>${u.lastLoginAt ? fmtTime(u.lastLoginAt) : '—'}</td>
+                  <td class="toolbar">
+                    <button type="button" data-act="edit">${t('staff.edit')}</button>
+                    <button type="button" data-act="reset">${t('staff.reset')}</button>
+                    ${isLocked(u) || u.failedLogins ? html`<button type="button" data-act="unlock">${t('staff.unlock')}</button>` : ''}
+                    <button type="button" data-act="${isDisabled(u) ? 'enable' : 'disable'}">
+                      ${isDisabled(u) ? t('staff.enable') : t('staff.disable')}
+                    </button>
+                  </td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
       <form id="add-user" class="card">
         <h2>${t('staff.add')}</h2>
         <p>
