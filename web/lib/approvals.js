@@ -16,8 +16,17 @@ export async function levelsNeedingApproval() {
   }
 }
 
+/** Set while this tab submits a draft: its own draft's arrival is no news to its sender. */
+let submitting = 0;
 /** Stores a draft for a second person to approve; returns the DraftDto. */
-export const submitDraft = (body) => api('/api/drafts', { method: 'POST', body });
+export async function submitDraft(body) {
+  submitting++;
+  try {
+    return await api('/api/drafts', { method: 'POST', body });
+  } finally {
+    submitting--;
+  }
+}
 
 const BASE_TITLE = document.title;
 export const pending = {
@@ -73,7 +82,7 @@ window.__dalabaCues = 0;
 live.on((event, data) => {
   if (event !== 'drafts' || !mayApprove()) return;
   // More waiting than before: someone submitted one (a decision or expiry only lowers it).
-  if (data.pending > pending.count) cue();
+  if (data.pending > pending.count && !submitting) cue();
   pending.set(data.pending);
 });
 onSignOut.add(() => pending.set(0));

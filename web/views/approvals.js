@@ -9,8 +9,9 @@ import { onLeave, stillHere } from '../lib/state.js';
 import { fmtTime, hasText, t } from '../i18n.js';
 
 const who = (x) => (x && typeof x === 'object' ? (x.name ?? x.displayName ?? x.username) : x);
-/** The server's reason a person may not approve, in words when the code has a text. */
-const whyNotText = (code) => (code && hasText(`err.${code}`) ? t(`err.${code}`) : (code ?? ''));
+/** Why this person may not approve: our words, then the server's (English) reason. */
+const whyNotText = (why) =>
+  why && hasText(`err.${why}`) ? t(`err.${why}`) : `${t('appr.notYours')} ${why ?? ''}`.trim();
 
 export async function approvalsView() {
   const here = stillHere();
@@ -70,7 +71,8 @@ export async function draftView(id) {
   const load = async () => {
     const d = await api(`/api/drafts/${encodeURIComponent(id)}`);
     if (!here()) return null;
-    const p = d.payload?.broadcast ?? d.payload?.schedule?.template ?? d.payload ?? {};
+    // A broadcast's payload is the broadcast; a schedule's holds its template.
+    const p = d.payload?.template ?? d.payload ?? {};
     const open = d.status === 'pending';
     patchView(
       html`<p><a href="#/approvals">← ${t('appr.title')}</a></p>
