@@ -5,10 +5,10 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
 import { newClip } from './support/broadcasts.js';
-import { ARTIFACTS, launchBrowser, pageErrors, waitForText } from './support/browser.js';
+import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
-import { Person, personWithPassword, signInAs } from './support/people.js';
+import { staffMember, StaffMember } from './support/staff.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
 describe('two-person approval in Chromium', () => {
@@ -17,8 +17,10 @@ describe('two-person approval in Chromium', () => {
   let clip: { id: string };
   /** Two villages with a loudspeaker each, online: their agents are MQTT clients of the broker. */
   const agents: DeviceAgent[] = [];
-  let drafter: Person;
-  let approver: Person;
+  // Each acts through a token of their own: the approval rules look at the person behind it, and
+  // signing in with a password is dashboard-accounts.test.ts's subject.
+  let drafter: StaffMember;
+  let approver: StaffMember;
   const desks: { context: BrowserContext; page: Page; errors: string[] }[] = [];
 
   beforeAll(async () => {
@@ -30,8 +32,8 @@ describe('two-person approval in Chromium', () => {
       agents.push(await startAgentOnline(s, mqttUrl(s), await fx.newDevice(village)));
     }
     clip = await newClip(s, 1);
-    drafter = await personWithPassword(s, 'zhao', 'operator');
-    approver = await personWithPassword(s, 'qian', 'operator');
+    drafter = await staffMember(s, 'operator', [], { username: 'zhao' });
+    approver = await staffMember(s, 'operator', [], { username: 'qian' });
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -40,13 +42,13 @@ describe('two-person approval in Chromium', () => {
     await s?.close();
   });
 
-  /** A person at their own desk: a browser context of their own, signed in with their password. */
-  const desk = async (who: Person) => {
+  /** A person at their own desk: a browser context of their own, signed in as them. */
+  const desk = async (who: StaffMember) => {
     const context = await browser.newContext({ locale: 'zh-CN' });
     const page = await context.newPage();
     const d = { context, page, errors: pageErrors(page) };
     desks.push(d);
-    await signInAs(page, s.url, who);
+    await signIn(page, s.url, who.token);
     return d;
   };
 
@@ -120,7 +122,7 @@ describe('two-person approval in Chromium', () => {
     console.log(`approval→broker: ${arrived - clicked} ms`);
 
     await approverPage.waitForSelector('#bc-approval[data-mode="approved"]');
-    await waitForText(approverPage, '#bc-approval', /测试 qian/);
+    await waitForText(approverPage, '#bc-approval', /Test qian/);
     await approverPage.waitForSelector('#coverage-summary[data-covered="2"]');
     await approverPage.waitForFunction(() => !document.title.startsWith('('));
     await approverPage.screenshot({ path: join(ARTIFACTS, 'approved-broadcast.png') });
