@@ -25,6 +25,7 @@ import { MqttModule } from './mqtt/mqtt.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
 import { SeedModule } from './seed/seed.module.js';
 import { SigningModule } from './signing/signing.module.js';
+import { StaffModule } from './staff/staff.module.js';
 import { StatusModule } from './status/status.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
@@ -73,6 +74,7 @@ export class AppModule {
         AuditModule,
         SigningModule,
         VillagesModule,
+        StaffModule,
         DevicesModule,
         MqttModule,
         StatusModule,

@@ -24,6 +24,14 @@ function banner(server: RunningServer, publicUrl: string): string {
       '  More tokens: npm run cli -- tokens create --role viewer --name "…"',
     );
   }
+  if (server.generatedAdminPassword) {
+    lines.push(
+      '',
+      '  Dashboard sign-in (shown this once; you must choose a new password at first sign-in):',
+      `    username: admin    one-time password: ${server.generatedAdminPassword}`,
+      '  Lost it? On this machine: npm run cli -- users reset-password admin',
+    );
+  }
   const rule = '─'.repeat(78);
   return `${rule}\n${lines.join('\n')}\n${rule}\n`;
 }

@@ -18,6 +18,7 @@ import { LISTEN_BACKLOG } from './common/listen-backlog.js';
 import { LiveEvents } from './live/live-events.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
+import { StaffService } from './staff/staff.service.js';
 
 export interface RunningServer {
   app: INestApplication;
@@ -26,6 +27,8 @@ export interface RunningServer {
   port: number;
   /** The admin token generated on this start (first start without ADMIN_TOKEN), to print once. */
   generatedAdminToken?: string;
+  /** The one-time password of the `admin` account made on this start (no account yet), to print once. */
+  generatedAdminPassword?: string;
   /** Where devices connect: the embedded broker's address, or the external broker. */
   mqtt: string;
   /** The embedded broker's TCP port (undefined with an external broker). */
@@ -66,6 +69,7 @@ export async function startServer(
     if (options.timers !== false) app.get(Ticker).start();
     // Only once nothing else can fail: a token made earlier would be lost with a failed start.
     const { generated } = await tokens.ensureBootstrapAdmin(config.adminToken);
+    const { oneTimePassword } = await app.get(StaffService).ensureFirstAdmin();
     // In the background: the start does not wait for ffmpeg, and an emergency's work goes first.
     void app.get(SeedService).addSampleClipIfPending();
     const server = app.getHttpServer() as Server;
@@ -81,6 +85,7 @@ export async function startServer(
       url: `http://127.0.0.1:${port}`,
       port,
       generatedAdminToken: generated,
+      generatedAdminPassword: oneTimePassword,
       mqtt: gateway.describe(),
       mqttPort: gateway.ports.mqtt,
       ffmpeg: app.get(Ffmpeg).summary(),

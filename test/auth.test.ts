@@ -65,7 +65,10 @@ describe('operator authentication', () => {
   });
 
   it('refuses every /api route without a token, or with a wrong one, with the same 401', async () => {
-    for (const route of routes) {
+    // Signing in is the one /api route that takes neither: it is how a person gets a session.
+    const signIn = routes.filter((r) => r.method === 'post' && r.path === '/api/session');
+    assert.equal(signIn.length, 1, 'POST /api/session exists');
+    for (const route of routes.filter((r) => !signIn.includes(r))) {
       const none = await call(s.url, route);
       const wrong = await call(s.url, route, 'dlb_not-a-real-token-000000000000000000000000');
       for (const res of [none, wrong]) {
@@ -79,27 +82,42 @@ describe('operator authentication', () => {
 
   it('lets viewers read and nothing else (403)', async () => {
     const viewer = await tokenFor(s, 'viewer');
+    // A person's own session and password are theirs whatever the role; a token has neither.
+    const own = (r: Route) => r.path === '/api/session' || r.path === '/api/me/password';
     for (const route of routes.filter((r) => r.method !== 'get')) {
       const res = await call(s.url, route, viewer);
+      if (own(route)) {
+        // Sign-in validates its body (400); the rest need a session, which a token is not.
+        assert.ok([400, 403].includes(res.status), `${route.method} ${route.path}`);
+        continue;
+      }
       assert.equal(res.status, 403, `${route.method} ${route.path}`);
       assert.equal(res.body.error, 'FORBIDDEN');
     }
     const adminOnly = (path: string) =>
-      path.startsWith('/api/tokens') || path.startsWith('/api/audit');
+      path.startsWith('/api/tokens') ||
+      path.startsWith('/api/audit') ||
+      path.startsWith('/api/users');
     // A provisioning bundle is what an installer puts into a device: operators only.
     const operatorRead = (path: string) => path.endsWith('/provisioning');
     for (const route of routes.filter((r) => r.method === 'get')) {
       const status = await getStatus(s.url, route.path, viewer);
       // 400: a read whose query needs parameters (schedule preview); the role was accepted.
-      const allowed = adminOnly(route.path) || operatorRead(route.path) ? [403] : [200, 400, 404];
+      const allowed =
+        adminOnly(route.path) || operatorRead(route.path) || route.path === '/api/session'
+          ? [403]
+          : [200, 400, 404];
       assert.ok(allowed.includes(status), `${route.path} gave ${status}`);
     }
   });
 
-  it('keeps token management and the audit log to admins (operators get 403)', async () => {
+  it('keeps token and staff management and the audit log to admins (operators get 403)', async () => {
     const operator = await tokenFor(s, 'operator');
     for (const route of routes.filter(
-      (r) => r.path.startsWith('/api/tokens') || r.path.startsWith('/api/audit'),
+      (r) =>
+        r.path.startsWith('/api/tokens') ||
+        r.path.startsWith('/api/audit') ||
+        r.path.startsWith('/api/users'),
     )) {
       assert.equal(
         (await call(s.url, route, operator)).status,
@@ -135,6 +153,8 @@ describe('operator authentication', () => {
       tokenName: 'duty desk',
       towns: null,
     });
+    assert.equal(created.body.ownerUserId, null);
+    assert.equal(created.body.ownerName, null);
 
     const list = await admin.get('/api/tokens').expect(200);
     assert.ok(!list.text.includes(token), 'the token is never listed');

@@ -14,7 +14,7 @@ import { Page, PageMetaDto, PageQuery } from '../common/pagination.js';
 import { AuditDto, AuditService } from './audit.service.js';
 
 class AuditQuery extends PageQuery {
-  @ApiPropertyOptional({ description: 'Exactly this actor (token name, or scheduler)' })
+  @ApiPropertyOptional({ description: 'Exactly this actor (person, token name, or scheduler)' })
   @IsOptional()
   @IsString()
   @MaxLength(100)
@@ -40,8 +40,22 @@ class AuditQuery extends PageQuery {
 class AuditEntryDto {
   @ApiProperty() id!: number;
   @ApiProperty({ format: 'date-time' }) at!: string;
-  @ApiProperty({ description: 'Token name, or scheduler / system' }) actor!: string;
+  @ApiProperty({ description: 'The person (display name), the token name, or scheduler / system' })
+  actor!: string;
   @ApiProperty({ type: String, nullable: true }) actorRole!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'uuid',
+    description: 'The person, if one acted',
+  })
+  actorUserId!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The token used, when a machine acted',
+  })
+  viaToken!: string | null;
   @ApiProperty({ example: 'POST /api/broadcasts/:id/cancel' }) action!: string;
   @ApiProperty({ type: String, nullable: true, description: 'The id(s) in the route' }) subject!:
     string | null;

@@ -23,9 +23,12 @@ export class AuditInterceptor implements NestInterceptor {
         const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
         const subject = Object.values(req.params ?? {}).join('/') || null;
         const body = Buffer.isBuffer(req.body) ? { csvBytes: req.body.length } : req.body;
+        const p = req.principal!;
         void this.audit.record({
-          actor: req.principal!.name,
-          actorRole: req.principal!.role,
+          actor: p.name,
+          actorRole: p.role,
+          actorUserId: p.userId,
+          viaToken: p.via === 'token' ? p.tokenName : null,
           action: `${req.method} ${route}`,
           subject,
           status: res.statusCode,

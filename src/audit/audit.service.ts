@@ -10,6 +10,10 @@ import { AuditEntity } from './audit.entity.js';
 export interface AuditRecord {
   actor: string;
   actorRole?: string | null;
+  /** The person who acted, when a person did. */
+  actorUserId?: string | null;
+  /** The token's name when a machine acted (for a person or for itself). */
+  viaToken?: string | null;
   action: string;
   subject?: string | null;
   status?: number | null;
@@ -22,6 +26,8 @@ export interface AuditDto {
   at: string;
   actor: string;
   actorRole: string | null;
+  actorUserId: string | null;
+  viaToken: string | null;
   action: string;
   subject: string | null;
   status: number | null;
@@ -66,6 +72,8 @@ export class AuditService {
           at: this.clock.now().getTime(),
           actor: entry.actor.slice(0, 100),
           actorRole: entry.actorRole ?? null,
+          actorUserId: entry.actorUserId ?? null,
+          viaToken: entry.viaToken?.slice(0, 100) ?? null,
           action: entry.action.slice(0, 120),
           subject: entry.subject?.slice(0, 120) ?? null,
           status: entry.status ?? null,
@@ -106,6 +114,8 @@ export class AuditService {
         at: isoTime(r.at),
         actor: r.actor,
         actorRole: r.actorRole,
+        actorUserId: r.actorUserId,
+        viaToken: r.viaToken,
         action: r.action,
         subject: r.subject,
         status: r.status,

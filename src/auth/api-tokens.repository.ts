@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { ApiTokenEntity } from './api-token.entity.js';
+import type { Role } from './roles.js';
 import { UserEntity, UserTownEntity } from './user.entity.js';
 
 /** What a token needs of the person who owns it. */
@@ -10,6 +11,7 @@ export interface TokenOwner {
   id: string;
   username: string;
   displayName: string;
+  role: Role;
   phone: string | null;
   disabledAt: number | null;
   towns: string[];
@@ -35,10 +37,22 @@ export class ApiTokensRepository {
       id: user.id,
       username: user.username,
       displayName: user.displayName,
+      role: user.role,
       phone: user.phone,
       disabledAt: user.disabledAt,
       towns: towns.map((t) => t.townCode).sort(),
     };
+  }
+
+  /** Display names of these users, by id. */
+  async namesOf(ids: string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.tokens.manager.getRepository(UserEntity).find({
+      select: { id: true, displayName: true },
+      where: { id: In(unique) },
+    });
+    return new Map(rows.map((r) => [r.id, r.displayName]));
   }
 
   async activeIds(ids: string[]): Promise<string[]> {

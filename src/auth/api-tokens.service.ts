@@ -7,9 +7,10 @@ import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokenEntity } from './api-token.entity.js';
-import { ApiTokensRepository } from './api-tokens.repository.js';
+import { ApiTokensRepository, TokenOwner } from './api-tokens.repository.js';
+import { SessionsRepository } from './sessions.repository.js';
 import type { Principal } from './auth.decorators.js';
-import { isCountyRole, isRole, Role, ROLES } from './roles.js';
+import { isCountyRole, isRole, Role, roleAllows, ROLES } from './roles.js';
 import { displayPrefix, generateApiToken, hashApiToken } from './token-crypto.js';
 
 /** How often `lastUsedAt` is written for a token in steady use. */
@@ -20,6 +21,9 @@ export interface TokenView {
   name: string;
   role: Role;
   tokenPrefix: string;
+  /** The person the token acts for, or null for a named system. */
+  ownerUserId: string | null;
+  ownerName: string | null;
   createdBy: string;
   createdAt: string;
   lastUsedAt: string | null;
@@ -33,12 +37,14 @@ export interface CreatedToken extends TokenView {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
-export function toTokenView(t: ApiTokenEntity): TokenView {
+export function toTokenView(t: ApiTokenEntity, ownerName: string | null = null): TokenView {
   return {
     id: t.id,
     name: t.name,
     role: t.role,
     tokenPrefix: t.tokenPrefix,
+    ownerUserId: t.ownerUserId,
+    ownerName,
     createdBy: t.createdBy,
     createdAt: isoTime(t.createdAt),
     lastUsedAt: iso(t.lastUsedAt),
@@ -53,6 +59,7 @@ export class ApiTokensService implements OnModuleDestroy {
 
   constructor(
     private readonly repo: ApiTokensRepository,
+    private readonly sessions: SessionsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -68,9 +75,18 @@ export class ApiTokensService implements OnModuleDestroy {
     this.revoked.complete();
   }
 
-  /** Which of these token ids are still active (not revoked, not deleted). */
+  /** Which of these credential ids (tokens, sessions) are still active (not revoked, not deleted). */
   async activeOf(ids: string[]): Promise<Set<string>> {
-    return new Set(await this.repo.activeIds(ids));
+    const now = this.clock.now().getTime();
+    return new Set([
+      ...(await this.repo.activeIds(ids)),
+      ...(await this.sessions.activeIds(ids, now)),
+    ]);
+  }
+
+  /** Credentials (sessions) ended elsewhere in auth: what they opened ends with them. */
+  announceRevoked(ids: string[]): void {
+    for (const id of ids) this.revoked.next(id);
   }
 
   /**
@@ -82,6 +98,8 @@ export class ApiTokensService implements OnModuleDestroy {
     if (!row) return null;
     const owner = row.ownerUserId ? await this.repo.ownerOf(row.ownerUserId) : null;
     if (row.ownerUserId && (!owner || owner.disabledAt !== null)) return null;
+    // Never more than the person may do now: a demoted owner's tokens are demoted with them.
+    const role = owner && !roleAllows(owner.role, row.role) ? owner.role : row.role;
     const now = this.clock.now().getTime();
     if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       // Bookkeeping only: a failure here must not fail the request.
@@ -95,13 +113,13 @@ export class ApiTokensService implements OnModuleDestroy {
       credentialId: row.id,
       via: 'token',
       name: owner ? owner.displayName : row.name,
-      role: row.role,
+      role,
       userId: owner?.id ?? null,
       username: owner?.username ?? null,
       phone: owner?.phone ?? null,
       tokenName: row.name,
       // A county role's token acts county-wide; a town official's only for their towns.
-      towns: isCountyRole(row.role) ? null : (owner?.towns ?? []),
+      towns: isCountyRole(role) ? null : (owner?.towns ?? []),
     };
   }
 
@@ -120,6 +138,8 @@ export class ApiTokensService implements OnModuleDestroy {
         `role must be one of ${ROLES.join(', ')}`,
       );
     }
+    const owner = input.ownerUserId ? await this.repo.ownerOf(input.ownerUserId) : null;
+    this.checkOwner(input.role, input.ownerUserId ?? null, owner);
     const token = input.token ?? generateApiToken();
     const row: ApiTokenEntity = {
       id: randomUUID(),
@@ -137,12 +157,41 @@ export class ApiTokensService implements OnModuleDestroy {
     this.logger.log(
       `token=${row.id} created name=${JSON.stringify(row.name)} role=${row.role} by=${JSON.stringify(input.createdBy)}`,
     );
-    return { ...toTokenView(row), token };
+    return { ...toTokenView(row, owner?.displayName ?? null), token };
+  }
+
+  /**
+   * A token may do no more than its owner: a town official's token is a town official's (a
+   * viewer token would read the whole county), and a town official's token needs an owner (its
+   * towns are the owner's).
+   */
+  private checkOwner(role: Role, ownerUserId: string | null, owner: TokenOwner | null): void {
+    const refuse = (message: string) => {
+      throw new DomainError<AuthErrorCode>('invalid', 'TOKEN_OWNER_INVALID', message);
+    };
+    if (ownerUserId === null) {
+      if (role === 'town_official')
+        refuse('A town official token needs ownerUserId: the person it acts for');
+      return;
+    }
+    if (!owner) return refuse(`No such user: ${ownerUserId}`);
+    if (owner.disabledAt !== null) refuse(`${owner.username} is disabled`);
+    if (owner.role === 'town_official' ? role !== 'town_official' : !roleAllows(owner.role, role))
+      refuse(`${owner.username} is ${owner.role}: the token may not be ${role}`);
+  }
+
+  private async withOwnerNames(rows: ApiTokenEntity[]): Promise<TokenView[]> {
+    const names = await this.repo.namesOf(
+      rows.flatMap((r) => (r.ownerUserId ? [r.ownerUserId] : [])),
+    );
+    return rows.map((r) =>
+      toTokenView(r, r.ownerUserId ? (names.get(r.ownerUserId) ?? null) : null),
+    );
   }
 
   /** Every token (for the CLI). */
   async list(includeRevoked = false): Promise<TokenView[]> {
-    return (await this.repo.list(includeRevoked))[0].map(toTokenView);
+    return this.withOwnerNames((await this.repo.list(includeRevoked))[0]);
   }
 
   async page(query: {
@@ -152,7 +201,7 @@ export class ApiTokensService implements OnModuleDestroy {
   }): Promise<Page<TokenView>> {
     const { limit, offset } = pageWindow(query);
     const [rows, total] = await this.repo.list(query.includeRevoked ?? false, limit, offset);
-    return { items: rows.map(toTokenView), total, limit, offset };
+    return { items: await this.withOwnerNames(rows), total, limit, offset };
   }
 
   async revoke(id: string, by: string): Promise<TokenView> {
@@ -164,7 +213,7 @@ export class ApiTokensService implements OnModuleDestroy {
       this.logger.log(`token=${id} revoked by=${JSON.stringify(by)}`);
       this.revoked.next(id);
     }
-    return toTokenView(row);
+    return (await this.withOwnerNames([row]))[0]!;
   }
 
   /** Whether {@link ensureBootstrapAdmin} would generate a token (none set, none active). */

@@ -10,7 +10,8 @@ import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
 import { Page } from '../common/pagination.js';
 import { ApiTokensService } from './api-tokens.service.js';
-import { CurrentPrincipal, Principal, RequireRole } from './auth.decorators.js';
+import { CurrentPrincipal, Principal, RequireRole, TownScoped } from './auth.decorators.js';
+import { OpenBeforePasswordChange } from './token.guard.js';
 import {
   CreatedTokenDto,
   CreateTokenDto,
@@ -27,7 +28,9 @@ export class TokensController {
   constructor(private readonly tokens: ApiTokensService) {}
 
   @Get('me')
-  @ApiOperation({ summary: 'Who the presented token belongs to, and its role' })
+  @TownScoped()
+  @OpenBeforePasswordChange()
+  @ApiOperation({ summary: 'Who the presented token or session belongs to, and its role' })
   @ApiOkResponse({ type: PrincipalDto })
   @ApiErrors(401)
   me(@CurrentPrincipal() principal: Principal): PrincipalDto {
@@ -52,7 +55,12 @@ export class TokensController {
     @Body() body: CreateTokenDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<CreatedTokenDto> {
-    return this.tokens.create({ name: body.name, role: body.role, createdBy: principal.name });
+    return this.tokens.create({
+      name: body.name,
+      role: body.role,
+      createdBy: principal.name,
+      ownerUserId: body.ownerUserId,
+    });
   }
 
   @Delete('tokens/:id')

@@ -66,7 +66,19 @@ export interface AppConfig {
     /** The dashboard's files (`web/`), served at `/`. */
     dashboardDir: string;
   };
-  auth: { failLimit: number; failWindowMs: number };
+  auth: {
+    failLimit: number;
+    failWindowMs: number;
+    /** A signed-in browser quiet this long must sign in again. */
+    sessionIdleMs: number;
+    /** However active, a session ends this long after sign-in. */
+    sessionMaxMs: number;
+    /** Wrong passwords an account takes from unknown browsers before they wait. */
+    loginFreeFailures: number;
+    /** The longest such a wait grows (it doubles from 30 s): nobody is locked out for longer. */
+    loginMaxLockMs: number;
+    passwordMinLength: number;
+  };
   shutdownTimeoutMs: number;
   mqtt: MqttConfig;
   presence: { heartbeatIntervalS: number; missedHeartbeats: number };
@@ -253,6 +265,11 @@ const SERVER_VARIABLES = {
   ),
   AUTH_FAIL_LIMIT: whole(20, 1, 100_000),
   AUTH_FAIL_WINDOW_S: whole(300, 1, 86_400),
+  SESSION_IDLE_S: whole(1800, 60, 86_400),
+  SESSION_MAX_S: whole(43_200, 60, 2_592_000),
+  LOGIN_FREE_FAILURES: whole(5, 1, 1000),
+  LOGIN_MAX_LOCK_S: whole(900, 30, 86_400),
+  PASSWORD_MIN_LENGTH: whole(10, 8, 128),
   SHUTDOWN_TIMEOUT_MS: whole(10_000, 100, 600_000),
 
   MQTT_URL: url(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:']),
@@ -363,6 +380,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     auth: {
       failLimit: e.AUTH_FAIL_LIMIT,
       failWindowMs: e.AUTH_FAIL_WINDOW_S * 1000,
+      sessionIdleMs: e.SESSION_IDLE_S * 1000,
+      sessionMaxMs: e.SESSION_MAX_S * 1000,
+      loginFreeFailures: e.LOGIN_FREE_FAILURES,
+      loginMaxLockMs: e.LOGIN_MAX_LOCK_S * 1000,
+      passwordMinLength: e.PASSWORD_MIN_LENGTH,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     mqtt: {

@@ -21,6 +21,19 @@ export class AppMetaRepository {
     await m.getRepository(AppMetaEntity).upsert({ key, value }, ['key']);
   }
 
+  /** Sets a key only if none is set: two servers starting together keep the first one's value. */
+  async setIfAbsent(key: string, value: string): Promise<void> {
+    await this.writes.run((m) =>
+      m
+        .createQueryBuilder()
+        .insert()
+        .into(AppMetaEntity)
+        .values({ key, value })
+        .orIgnore()
+        .execute(),
+    );
+  }
+
   async set(key: string, value: string): Promise<void> {
     await this.writes.run((m) => AppMetaRepository.setIn(m, key, value));
   }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsUUID } from 'class-validator';
 import { PageMetaDto, PageQuery } from '../../common/pagination.js';
 import { toBoolean } from '../../common/query.js';
 import { IsDisplayName } from '../../common/validators.js';
@@ -19,6 +19,15 @@ export class CreateTokenDto {
   @ApiProperty({ enum: ROLES, example: 'operator' })
   @IsIn(ROLES)
   role!: Role;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'The person the token acts for (audit entries name them); its role may not exceed theirs, and a town official’s token is town_official',
+  })
+  @IsOptional()
+  @IsUUID()
+  ownerUserId?: string;
 }
 
 export class ListTokensQuery extends PageQuery {
@@ -38,6 +47,15 @@ export class TokenDto {
     example: 'dlb_3kP9aZ1q',
   })
   tokenPrefix!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'uuid',
+    description: 'The person it acts for',
+  })
+  ownerUserId!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'That person’s display name' })
+  ownerName!: string | null;
   @ApiProperty({ description: 'Name of the token (or `bootstrap`, `cli`) that created it' })
   createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;

@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, IsNull, Repository } from 'typeorm';
+import { WriteQueue } from '../database/write-queue.js';
+import { UserEntity, UserTownEntity } from './user.entity.js';
+
+export type UserChanges = Partial<
+  Pick<
+    UserEntity,
+    | 'displayName'
+    | 'phone'
+    | 'role'
+    | 'disabledAt'
+    | 'failedLogins'
+    | 'lockedUntil'
+    | 'lastLoginAt'
+    | 'mustChangePassword'
+    | 'passwordHash'
+    | 'passwordChangedAt'
+    | 'updatedAt'
+  >
+>;
+
+/** The one file that speaks TypeORM for `users` and `user_towns`. */
+@Injectable()
+export class UsersRepository {
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    @InjectRepository(UserTownEntity) private readonly towns: Repository<UserTownEntity>,
+    private readonly writes: WriteQueue,
+  ) {}
+
+  findById(id: string): Promise<UserEntity | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  findByUsername(username: string): Promise<UserEntity | null> {
+    return this.users.findOneBy({ username });
+  }
+
+  /** The stored hash, read only where a password is checked. */
+  async passwordHashOf(id: string): Promise<string | null> {
+    const row = await this.users.findOne({
+      select: { id: true, passwordHash: true },
+      where: { id },
+    });
+    return row?.passwordHash ?? null;
+  }
+
+  async townsOf(ids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return out;
+    const rows = await this.towns.find({ where: { userId: In(ids) }, order: { townCode: 'ASC' } });
+    for (const r of rows) out.get(r.userId)?.push(r.townCode);
+    return out;
+  }
+
+  list(limit: number, offset: number): Promise<[UserEntity[], number]> {
+    return this.users.findAndCount({
+      order: { username: 'ASC' },
+      take: limit,
+      skip: offset,
+    });
+  }
+
+  count(): Promise<number> {
+    return this.users.count();
+  }
+
+  countEnabledAdmins(): Promise<number> {
+    return this.users.countBy({ role: 'admin', disabledAt: IsNull() });
+  }
+
+  async insert(user: UserEntity, towns: string[]): Promise<void> {
+    await this.writes.run(async (m) => {
+      await m.getRepository(UserEntity).insert(user);
+      if (towns.length)
+        await m
+          .getRepository(UserTownEntity)
+          .insert(towns.map((townCode) => ({ userId: user.id, townCode })));
+    });
+  }
+
+  /** Changes the row, and replaces its towns when `towns` is given. */
+  async update(id: string, changes: UserChanges, towns?: string[]): Promise<void> {
+    await this.writes.run(async (m) => {
+      if (Object.keys(changes).length) await m.getRepository(UserEntity).update({ id }, changes);
+      if (towns) {
+        await m.getRepository(UserTownEntity).delete({ userId: id });
+        if (towns.length)
+          await m
+            .getRepository(UserTownEntity)
+            .insert(towns.map((townCode) => ({ userId: id, townCode })));
+      }
+    });
+  }
+}
