@@ -5,10 +5,10 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { DeviceAgent } from '../devices/agent.js';
 import { newClip } from './support/broadcasts.js';
-import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
+import { ARTIFACTS, launchBrowser, pageErrors, waitForText } from './support/browser.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
-import { staffMember, StaffMember } from './support/staff.js';
+import { Person, personWithPassword, signInAs } from './support/people.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 
 describe('two-person approval in Chromium', () => {
@@ -17,10 +17,9 @@ describe('two-person approval in Chromium', () => {
   let clip: { id: string };
   /** Two villages with a loudspeaker each, online: their agents are MQTT clients of the broker. */
   const agents: DeviceAgent[] = [];
-  // Each acts through a token of their own: the approval rules look at the person behind it, and
-  // signing in with a password is dashboard-accounts.test.ts's subject.
-  let drafter: StaffMember;
-  let approver: StaffMember;
+  // Two people signed in with their passwords: cookie sessions, CSRF tokens on every write.
+  let drafter: Person;
+  let approver: Person;
   const desks: { context: BrowserContext; page: Page; errors: string[] }[] = [];
 
   beforeAll(async () => {
@@ -32,8 +31,8 @@ describe('two-person approval in Chromium', () => {
       agents.push(await startAgentOnline(s, mqttUrl(s), await fx.newDevice(village)));
     }
     clip = await newClip(s, 1);
-    drafter = await staffMember(s, 'operator', [], { username: 'zhao' });
-    approver = await staffMember(s, 'operator', [], { username: 'qian' });
+    drafter = await personWithPassword(s, 'zhao', 'operator');
+    approver = await personWithPassword(s, 'qian', 'operator');
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -43,12 +42,12 @@ describe('two-person approval in Chromium', () => {
   });
 
   /** A person at their own desk: a browser context of their own, signed in as them. */
-  const desk = async (who: StaffMember) => {
+  const desk = async (who: Person) => {
     const context = await browser.newContext({ locale: 'zh-CN' });
     const page = await context.newPage();
     const d = { context, page, errors: pageErrors(page) };
     desks.push(d);
-    await signIn(page, s.url, who.token);
+    await signInAs(page, s.url, who);
     return d;
   };
 
@@ -122,7 +121,7 @@ describe('two-person approval in Chromium', () => {
     console.log(`approval→broker: ${arrived - clicked} ms`);
 
     await approverPage.waitForSelector('#bc-approval[data-mode="approved"]');
-    await waitForText(approverPage, '#bc-approval', /Test qian/);
+    await waitForText(approverPage, '#bc-approval', /测试 qian/);
     await approverPage.waitForSelector('#coverage-summary[data-covered="2"]');
     await approverPage.waitForFunction(() => !document.title.startsWith('('));
     await approverPage.screenshot({ path: join(ARTIFACTS, 'approved-broadcast.png') });
