@@ -108,9 +108,9 @@ describe('the broadcast pages in Chromium', () => {
   it('asks for an emergency in a dialog that holds focus, closes on Escape and gives focus back', async () => {
     await page.goto(`${s.url}/#/new`);
     await page.waitForSelector('#reach[data-villages="7"]');
-    await page.fill('#title', '山洪 II 级预警');
+    await page.fill('#title', '山洪 III 级预警');
     await page.selectOption('#clip', clip.id);
-    await page.selectOption('#level', 'II');
+    await page.selectOption('#level', 'III');
     await page.click('#send');
     await page.waitForSelector('#confirm', { state: 'visible' });
     const inside = () => page.evaluate(() => document.activeElement?.closest('#confirm') !== null);

@@ -1,19 +1,24 @@
-// The staff dashboard: plain ES modules, no build step. Every figure comes from the API; the
-// token lives in sessionStorage (never in a URL) and goes out in the Authorization header.
+// The staff dashboard: plain ES modules, no build step. Every figure comes from the API. A person
+// signs in with a password (an HttpOnly session cookie); a token, the second way, lives in
+// sessionStorage (never in a URL) and goes out in the Authorization header.
 // This file is the entry: the header, the router and the start; lib/ holds what views share,
 // views/ one module per page.
 import { lang, setLang, t } from './i18n.js';
 import { errorText } from './lib/api.js';
 import { $, html, piece, show } from './lib/html.js';
-import { live, signOut } from './lib/live.js';
-import { canOperate, enterView, session } from './lib/state.js';
+import { pending } from './lib/approvals.js';
+import { signOut } from './lib/live.js';
+import { canSend, enterView, isAdmin, mayApprove, session } from './lib/state.js';
+import { accountView } from './views/account.js';
+import { approvalsView, draftView } from './views/approvals.js';
 import { boardView } from './views/board.js';
 import { broadcastView } from './views/broadcast.js';
 import { broadcastsView } from './views/broadcasts.js';
-import { loginView } from './views/login.js';
+import { loginView, resumeSession, startSignedIn } from './views/login.js';
 import { newBroadcastView } from './views/new-broadcast.js';
 import { reportsView } from './views/reports.js';
 import { scheduleFormView, schedulesView } from './views/schedules.js';
+import { staffView } from './views/staff.js';
 import { villageView } from './views/village.js';
 
 function renderChrome() {
@@ -22,9 +27,11 @@ function renderChrome() {
   const links = [
     ['#/', 'nav.board'],
     ['#/broadcasts', 'nav.broadcasts'],
-    ...(canOperate() ? [['#/new', 'nav.new']] : []),
+    ...(canSend() ? [['#/new', 'nav.new']] : []),
+    ...(mayApprove() ? [['#/approvals', 'nav.approvals']] : []),
     ['#/schedules', 'nav.schedules'],
     ['#/reports', 'nav.reports'],
+    ...(isAdmin() ? [['#/staff', 'nav.staff']] : []),
   ];
   $('#nav').innerHTML = s
     ? piece(
@@ -34,12 +41,23 @@ function renderChrome() {
               href="${href}"
               class="${(href === '#/' ? hash === '#/' || hash.startsWith('#/village') : hash.startsWith(href)) ? 'active' : ''}"
               data-nav="${key}"
-              >${t(key)}</a
+              >${t(key)}${
+                key === 'nav.approvals'
+                  ? html` <span
+                      id="approvals-count"
+                      class="count"
+                      ${pending.count ? '' : html`hidden`}
+                      >${pending.count}</span
+                    >`
+                  : ''
+              }</a
             >`,
         ),
       )
     : '';
-  $('#who').textContent = s ? `${s.name} · ${t(`role.${s.role}`)}` : '';
+  $('#who').innerHTML = s
+    ? piece(html`<a href="#/account" id="my-account">${s.name}</a> · ${t(`role.${s.role}`)}`)
+    : '';
   $('#lang').textContent = t('nav.lang');
   $('#signout').textContent = t('nav.signout');
   $('#signout').hidden = !s;
@@ -53,11 +71,21 @@ async function route() {
     location.hash = '#/login';
     return;
   }
+  // A one-time password is replaced before anything else (the server refuses the rest anyway).
+  if (session.get()?.mustChangePassword && hash !== '#/password' && hash !== '#/login') {
+    location.hash = '#/password';
+    return;
+  }
   const parts = hash.slice(2).split('/');
   // A new page starts at its top (after sending, the broadcast's page, not where the form was).
   window.scrollTo(0, 0);
   try {
     if (hash === '#/login') return loginView();
+    if (hash === '#/password') return accountView({ forced: true });
+    if (parts[0] === 'account') return accountView();
+    if (parts[0] === 'staff') return await staffView();
+    if (parts[0] === 'approvals' && parts[1]) return await draftView(parts[1]);
+    if (parts[0] === 'approvals') return await approvalsView();
     if (parts[0] === '') return await boardView();
     if (parts[0] === 'village') return await villageView(parts[1]);
     if (parts[0] === 'broadcasts' && parts[1]) return await broadcastView(parts[1]);
@@ -79,7 +107,9 @@ $('#lang').addEventListener('click', () => {
   setLang(lang() === 'zh' ? 'en' : 'zh');
   void route();
 });
-$('#signout').addEventListener('click', signOut);
+$('#signout').addEventListener('click', () => void signOut());
 window.addEventListener('hashchange', () => void route());
-if (session.get()) void live.start();
+// A reload or a new tab: the cookie may still hold a person's session.
+await resumeSession();
+if (session.get() && !session.get().mustChangePassword) startSignedIn();
 void route();

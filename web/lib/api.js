@@ -1,4 +1,6 @@
-// The API: every request carries the session's token; errors read in the staff's language.
+// The API: a person's requests ride the session cookie (same origin only) and writes carry the
+// session's CSRF token; an API token goes in the Authorization header. Errors read in the staff's
+// language.
 import { hasText, t } from '../i18n.js';
 import { html, piece, view } from './html.js';
 import { signOut } from './live.js';
@@ -12,24 +14,37 @@ export class ApiError extends Error {
   }
 }
 
+/** The credential headers of a request: the token's bearer, or a session write's CSRF token. */
+export function authHeaders(method = 'GET', token) {
+  const s = session.get();
+  const bearer = token ?? (s?.via === 'session' ? null : s?.token);
+  if (bearer) return { Authorization: `Bearer ${bearer}` };
+  if (s?.via === 'session' && !['GET', 'HEAD'].includes(method))
+    return { 'X-CSRF-Token': s.csrfToken };
+  return {};
+}
+
 export async function api(
   path,
   { method = 'GET', body, token, raw: wantRaw, headers: extra } = {},
 ) {
-  const headers = { Authorization: `Bearer ${token ?? session.get()?.token ?? ''}`, ...extra };
+  const headers = { ...authHeaders(method, token), ...extra };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData)) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const res = await fetch(path, { method, headers, body: payload });
-  if (res.status === 401 && !token) {
-    signOut();
-    throw new ApiError(401, { message: t('login.bad') });
+  const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
+  if (res.status === 401 && token === undefined) {
+    const code = (await res.json().catch(() => null))?.error;
+    signOut({ expired: code === 'SESSION_EXPIRED', tellServer: false });
+    throw new ApiError(401, { message: t('login.bad'), error: code });
   }
   if (wantRaw && res.ok) return res;
   const text = await res.text();
   const data = text ? JSON.parse(text) : null;
+  if (res.status === 403 && data?.error === 'PASSWORD_CHANGE_REQUIRED')
+    location.hash = '#/password';
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
@@ -64,7 +79,10 @@ export async function download(path, fallbackName = 'report.csv') {
  * texts of their own (web/i18n.js, `err.*`); the server's English message is the last resort.
  */
 export function errorText(err) {
-  if (err instanceof ApiError && err.status === 403) return t('common.forbidden');
+  const code = err?.body?.error;
+  // A refusal with a code of its own (SELF_APPROVAL, OUT_OF_SCOPE…) says why; others are generic.
+  if (err instanceof ApiError && err.status === 403 && !(code && hasText(`err.${code}`)))
+    return t('common.forbidden');
   if (err instanceof TypeError) return t('err.network');
   const body = err?.body;
   const details = body?.details;

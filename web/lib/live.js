@@ -1,8 +1,8 @@
-// Live events: fetch-streamed SSE with the token in a header, reconnecting. Signing out lives here
-// too, since a refused stream signs out and signing out stops the stream.
+// Live events: fetch-streamed SSE (the session cookie, or the token in a header), reconnecting.
+// Signing out lives here too, since a refused stream signs out and signing out stops the stream.
 import { t } from '../i18n.js';
 import { $ } from './html.js';
-import { session } from './state.js';
+import { notice, session } from './state.js';
 
 export const live = {
   listeners: new Set(),
@@ -22,11 +22,16 @@ export const live = {
     const banner = $('#live-status');
     for (let attempt = 0; !abort.signal.aborted; attempt++) {
       try {
+        const token = session.get()?.via === 'session' ? null : session.get()?.token;
         const res = await fetch('/api/events', {
-          headers: { Authorization: `Bearer ${session.get()?.token ?? ''}` },
+          headers: token ? { Authorization: `Bearer ${token}` } : {},
+          credentials: 'same-origin',
           signal: abort.signal,
         });
-        if (res.status === 401) return signOut();
+        if (res.status === 401) {
+          const code = (await res.json().catch(() => null))?.error;
+          return signOut({ expired: code === 'SESSION_EXPIRED', tellServer: false });
+        }
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         banner.hidden = true;
         attempt = 0;
@@ -62,8 +67,25 @@ export const live = {
   },
 };
 
-export function signOut() {
-  session.clear();
+/**
+ * Forgets the session here and, for a person's session, ends it on the server first (unless the
+ * server already refused it). `expired` makes the sign-in page say why it is shown.
+ */
+export async function signOut({ expired = false, tellServer = true } = {}) {
+  const s = session.get();
   live.stop();
-  location.hash = '#/login';
+  if (tellServer && s?.via === 'session')
+    await fetch('/api/session', {
+      method: 'DELETE',
+      headers: { 'X-CSRF-Token': s.csrfToken },
+      credentials: 'same-origin',
+    }).catch(() => undefined);
+  session.clear();
+  if (expired) notice.value = 'expired';
+  for (const fn of onSignOut) fn();
+  // Already on the sign-in page, hashchange would not fire: draw it again for the notice.
+  if (location.hash === '#/login') window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = '#/login';
 }
+/** What else forgets the person on sign-out (the approvals count). */
+export const onSignOut = new Set();

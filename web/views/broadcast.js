@@ -5,7 +5,7 @@ import { failuresLine, levelBadge, progressBar, resultBadges, toIso } from '../l
 import { $, html, patchView, view } from '../lib/html.js';
 import { live } from '../lib/live.js';
 import { resendUncovered } from '../lib/resend.js';
-import { canOperate, onLeave, session, stillHere } from '../lib/state.js';
+import { canOperate, canSend, isCounty, onLeave, session, stillHere } from '../lib/state.js';
 import { throttle } from '../lib/timers.js';
 import { fmtDuration, fmtPct, fmtTime, lang, t } from '../i18n.js';
 
@@ -43,6 +43,26 @@ function localInput(ms) {
   return new Date(ms - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
+/** Who approved it, or that it went out by emergency override (flagged, with the reason). */
+function approvalLine(a) {
+  if (!a) return '';
+  return html`<p
+    class="notice approval-${a.mode}"
+    id="bc-approval"
+    data-mode="${a.mode}"
+    role="status"
+  >
+    <span class="badge ${a.mode === 'override' ? 'level-I' : 'status-completed'}"
+      >${t(`detail.approval.${a.mode}`)}</span
+    >
+    ${
+      a.mode === 'override'
+        ? t('detail.overrideText', { by: a.by ?? '', at: fmtTime(a.at), reason: a.reason ?? '' })
+        : t('detail.approvedText', { by: a.by ?? '', at: fmtTime(a.at) })
+    }
+  </p>`;
+}
+
 export async function broadcastView(id) {
   const here = stillHere();
   const isAdmin = () => session.get()?.role === 'admin';
@@ -69,7 +89,7 @@ export async function broadcastView(id) {
         : '';
     const open = ['scheduled', 'dispatching', 'active'].includes(b.status);
     const cancelled = b.status === 'cancelled';
-    const canConfirm = canOperate() && b.dispatchedAt && !cancelled;
+    const canConfirm = canSend() && b.dispatchedAt && !cancelled;
     const ended = endText(b);
     const toResend = c.villages.filter((v) => v.resendable).length; // the server's rule, per village
     return html`<p><a href="#/broadcasts">← ${t('nav.broadcasts')}</a></p>
@@ -77,17 +97,22 @@ export async function broadcastView(id) {
         <h1 class="grow" id="bc-title">${b.title} ${levelBadge(b.level)} ${resultBadges(b)}</h1>
         <button type="button" id="csv" data-action="csv">${t('common.csv')}</button>
         <button type="button" id="xlsx" data-action="xlsx">${t('common.xlsx')}</button>
-        <button
-          type="button"
-          id="certificate"
-          data-action="certificate"
-          title="docs/certificates.md"
-        >
-          ${t('detail.certificate')}
-        </button>
+        ${
+          isCounty()
+            ? html`<button
+                type="button"
+                id="certificate"
+                data-action="certificate"
+                title="docs/certificates.md"
+              >
+                ${t('detail.certificate')}
+              </button>`
+            : ''
+        }
         ${canOperate() && toResend ? html`<button type="button" class="danger" id="resend" data-action="resend" data-villages="${toResend}">${t('board.resend')} (${toResend})</button>` : ''}
-        ${canOperate() && open ? html`<button type="button" class="danger" id="cancel" data-action="cancel">${t('detail.cancel')}</button>` : ''}
+        ${canSend() && open ? html`<button type="button" class="danger" id="cancel" data-action="cancel">${t('detail.cancel')}</button>` : ''}
       </div>
+      ${approvalLine(b.approval)}
       ${cancelled ? html`<p class="notice cancelled" id="cancelled-notice" role="status">${ended}</p>` : ''}
       <p class="muted" id="bc-window">
         ${t('detail.window')}: ${fmtTime(b.startAt)} –

@@ -3,7 +3,7 @@ import { api } from '../lib/api.js';
 import { levelBadge, progressBar, resultBadges } from '../lib/format.js';
 import { $, html, morph, patchView, piece } from '../lib/html.js';
 import { live } from '../lib/live.js';
-import { canOperate, onLeave, stillHere } from '../lib/state.js';
+import { canSend, onLeave, stillHere } from '../lib/state.js';
 import { throttle } from '../lib/timers.js';
 import { fmtTime, t } from '../i18n.js';
 
@@ -25,7 +25,7 @@ export async function broadcastsView() {
     patchView(
       html`<div class="toolbar">
           <h1 class="grow">${t('bc.title')}</h1>
-          ${canOperate() ? html`<a class="button primary" id="new-broadcast" href="#/new">${t('bc.new')}</a>` : ''}
+          ${canSend() ? html`<a class="button primary" id="new-broadcast" href="#/new">${t('bc.new')}</a>` : ''}
         </div>
         <div class="legend">
           <span><i style="background: var(--ok)"></i>${t('bc.progress.played')}</span>

@@ -1,21 +1,28 @@
-// Sending a broadcast: the form, the clip upload, the reach, the emergency confirmation.
+// Sending a broadcast: the form, the clip upload, the reach, the emergency confirmation, and for
+// levels that need a second person, submitting a draft (or an explained emergency override).
 import { api, ApiError, errorText, showError } from '../lib/api.js';
+import { levelsNeedingApproval, submitDraft } from '../lib/approvals.js';
 import { LEVELS } from '../lib/contract.js';
 import { openDialog } from '../lib/dialog.js';
 import { levelBadge, toIso } from '../lib/format.js';
 import { clipOptions, previewClip, reachLine, targetPicker } from '../lib/forms.js';
 import { $, html, piece, raw, show } from '../lib/html.js';
-import { canOperate } from '../lib/state.js';
+import { canOperate, canSend, isTownOfficial } from '../lib/state.js';
 import { t } from '../i18n.js';
 
 /** Levels that interrupt everything and ignore quiet hours: sending one asks first. */
 const EMERGENCY = new Set(['I', 'II', 'III', 'IV']);
 
+/** What a town official may send on their own: nothing that interrupts the county's people. */
+const TOWN_LEVELS = new Set(['routine', 'test']);
+
 export async function newBroadcastView() {
-  if (!canOperate()) {
+  if (!canSend()) {
     show(html`<p class="error">${t('common.forbidden')}</p>`);
     return;
   }
+  const needsApproval = await levelsNeedingApproval();
+  const levels = isTownOfficial() ? LEVELS.filter((l) => TOWN_LEVELS.has(l)) : LEVELS;
   show(
     html`<h1>${t('new.title')}</h1>
       <form id="new-broadcast-form" class="card">
@@ -46,7 +53,7 @@ export async function newBroadcastView() {
           <label for="level">${t('new.level')}</label>
           <div>
             <select id="level" name="level">
-              ${LEVELS.map((l) => html`<option value="${l}" ${l === 'routine' ? raw('selected') : ''}>${t(`level.${l}`)}</option>`)}
+              ${levels.map((l) => html`<option value="${l}" ${l === 'routine' ? raw('selected') : ''}>${t(`level.${l}`)}</option>`)}
             </select>
             <span id="level-badge">${levelBadge('routine')}</span>
           </div>
@@ -72,6 +79,27 @@ export async function newBroadcastView() {
         <div class="row">
           <label></label><label><input type="checkbox" id="tone" /> ${t('new.tone')}</label>
         </div>
+        <div id="approval-row" hidden>
+          <p class="muted" id="approval-note">${t('new.needsApproval')}</p>
+          ${
+            canOperate()
+              ? html`<p>
+                    <label><input type="checkbox" id="override" /> ${t('new.override')}</label>
+                  </p>
+                  <p id="override-why" hidden>
+                    <label
+                      >${t('new.overrideReason')}<br /><textarea
+                        id="override-reason"
+                        minlength="5"
+                        maxlength="500"
+                        rows="2"
+                        style="width: 100%"
+                      ></textarea>
+                    </label>
+                  </p>`
+              : ''
+          }
+        </div>
         <p class="error" id="form-error" role="alert"></p>
         <button class="primary" type="submit" id="send">${t('new.submit')}</button>
       </form>`,
@@ -80,10 +108,20 @@ export async function newBroadcastView() {
   const level = $('#level');
   const tone = $('#tone');
   // Bound before the form's lists load: a level chosen meanwhile still sets its tone and badge.
+  const override = () => Boolean($('#override')?.checked);
+  /** A level needing approval goes as a draft, unless overridden with a reason. */
+  const asDraft = () => needsApproval.has(level.value) && !override();
+  const approvalState = () => {
+    $('#approval-row').hidden = !needsApproval.has(level.value);
+    if ($('#override-why')) $('#override-why').hidden = !override();
+    $('#send').textContent = asDraft() ? t('new.submitDraft') : t('new.submit');
+  };
   level.addEventListener('change', () => {
     tone.checked = EMERGENCY.has(level.value);
     $('#level-badge').innerHTML = piece(levelBadge(level.value));
+    approvalState();
   });
+  $('#override')?.addEventListener('change', approvalState);
   await clipOptions(clip);
   const reachOf = reachLine($('#reach'));
   const picker = await targetPicker($('#target'), reachOf.update);
@@ -128,6 +166,9 @@ export async function newBroadcastView() {
     expiresAt: toIso($('#expires').value),
     repeat: Number($('#repeat').value) || 1,
     attentionTone: tone.checked,
+    ...(needsApproval.has(level.value) && override()
+      ? { override: { reason: $('#override-reason').value.trim() } }
+      : {}),
   });
   // One key per broadcast being sent: pressing send again after no answer (the server restarted)
   // finds the broadcast the first press made instead of sending a second alert.
@@ -158,6 +199,18 @@ export async function newBroadcastView() {
       button.disabled = false;
     }
   };
+  const draft = async () => {
+    const button = $('#send');
+    button.disabled = true;
+    try {
+      const d = await submitDraft({ broadcast: body() });
+      // The draft's own page says it waits for approval, and updates when it is decided.
+      location.hash = `#/approvals/${d.id}`;
+    } catch (err) {
+      $('#form-error').textContent = errorText(err);
+      button.disabled = false;
+    }
+  };
   $('#new-broadcast-form').addEventListener('submit', (e) => {
     e.preventDefault();
     $('#form-error').textContent = '';
@@ -166,6 +219,12 @@ export async function newBroadcastView() {
       $('#form-error').textContent = t('new.clip.none');
       return;
     }
+    if (b.override && b.override.reason.length < 5) {
+      $('#form-error').textContent = t('new.overrideReason.short');
+      return;
+    }
+    // Nobody is interrupted until a second person approves: no confirmation needed yet.
+    if (asDraft()) return void draft();
     if (!EMERGENCY.has(b.level)) return void send();
     // Emergencies interrupt everything and ignore quiet hours: one more, explicit step.
     const dialog = openDialog(

@@ -1,12 +1,13 @@
 // Recurring broadcasts: the list, and the form with its picker, preview and quiet-hours check.
 import { all, api, ApiError, errorText, showError } from '../lib/api.js';
+import { levelsNeedingApproval, submitDraft } from '../lib/approvals.js';
 import { LEVELS } from '../lib/contract.js';
 import { cronProblem, cronToPicker, describeCron, pickerToCron, WEEK } from '../lib/cron.js';
 import { openDialog } from '../lib/dialog.js';
 import { levelBadge } from '../lib/format.js';
 import { clipOptions, reachLine, targetPicker } from '../lib/forms.js';
 import { $, $$, html, piece, raw, show } from '../lib/html.js';
-import { canOperate, stillHere } from '../lib/state.js';
+import { canSend, isTownOfficial, stillHere } from '../lib/state.js';
 import { debounce } from '../lib/timers.js';
 import { fmtClock, fmtZoned, t } from '../i18n.js';
 
@@ -38,12 +39,16 @@ function scheduleErrorText(err) {
   return [...new Set(details.map(known))].join('\n');
 }
 
+const showDraft = (draft) => {
+  location.hash = `#/approvals/${draft.id}`;
+};
+
 export async function schedulesView() {
   const page = await all('/api/schedules');
   show(
     html`<div class="toolbar">
         <h1 class="grow">${t('sch.title')}</h1>
-        ${canOperate() ? html`<a class="button primary" href="#/schedules/new" id="new-schedule">${t('sch.new')}</a>` : ''}
+        ${canSend() ? html`<a class="button primary" href="#/schedules/new" id="new-schedule">${t('sch.new')}</a>` : ''}
       </div>
       ${
         page.items.length
@@ -72,7 +77,7 @@ export async function schedulesView() {
                       <td>${s.enabled ? t('sch.enabled') : t('sch.disabled')}</td>
                       <td>
                         ${
-                          canOperate()
+                          canSend()
                             ? html`<button
                                   type="button"
                                   class="toggle"
@@ -110,6 +115,9 @@ export async function schedulesView() {
       )
         return;
       try {
+        // Re-arming one whose level needs approval is a change a second person approves.
+        if (enabling && (await levelsNeedingApproval()).has(s.template.level))
+          return showDraft(await submitDraft({ scheduleId: s.id, changes: { enabled: true } }));
         await api(`/api/schedules/${button.dataset.id}`, {
           method: 'PATCH',
           body: { enabled: enabling },
@@ -124,11 +132,14 @@ export async function schedulesView() {
 
 export async function scheduleFormView(id) {
   const here = stillHere();
-  if (!canOperate()) {
+  if (!canSend()) {
     show(html`<p class="error">${t('common.forbidden')}</p>`);
     return;
   }
-  const existing = id === 'new' ? null : await api(`/api/schedules/${encodeURIComponent(id)}`);
+  const [existing, needsApproval] = await Promise.all([
+    id === 'new' ? null : api(`/api/schedules/${encodeURIComponent(id)}`),
+    levelsNeedingApproval(),
+  ]);
   if (!here()) return;
   const modes = ['daily', 'weekdays', 'weekly', 'monthly'];
   show(
@@ -208,7 +219,7 @@ export async function scheduleFormView(id) {
           <div>
             <select id="s-level">
               <option value="">${t('level.pick')}</option>
-              ${LEVELS.map((l) => html`<option value="${l}">${t(`level.${l}`)}</option>`)}
+              ${(isTownOfficial() ? LEVELS.filter((l) => l === 'routine' || l === 'test') : LEVELS).map((l) => html`<option value="${l}">${t(`level.${l}`)}</option>`)}
             </select>
             <span id="s-level-badge"></span>
           </div>
@@ -424,14 +435,19 @@ export async function scheduleFormView(id) {
   const save = async (body) => {
     const button = $('#s-save');
     button.disabled = true;
+    // A level needing a second person is saved as a draft; its page says it waits for approval.
+    const asDraft = needsApproval.has(body.template.level);
     try {
       if (existing) {
         // A changed rule restarts the schedule from now; an unchanged one must not skip a firing.
         const patch = { ...body };
         if (patch.cron === existing.cron) delete patch.cron;
         if ((patch.timeZone ?? existing.timeZone) === existing.timeZone) delete patch.timeZone;
+        if (asDraft)
+          return showDraft(await submitDraft({ scheduleId: existing.id, changes: patch }));
         await api(`/api/schedules/${existing.id}`, { method: 'PATCH', body: patch });
-      } else await api('/api/schedules', { method: 'POST', body });
+      } else if (asDraft) return showDraft(await submitDraft({ schedule: body }));
+      else await api('/api/schedules', { method: 'POST', body });
       location.hash = '#/schedules';
     } catch (err) {
       $('#form-error').textContent = scheduleErrorText(err);
