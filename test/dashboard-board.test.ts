@@ -55,6 +55,8 @@ describe('the village board in an emergency', () => {
         clipId: clip.id,
         level: 'II',
         target: { all: true },
+        // Level II needs a second person; the board is this file's subject, not approval.
+        override: { reason: '测试：直接发送' },
       })
     ).id;
     await Promise.all(waits);

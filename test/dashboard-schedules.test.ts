@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { newClip } from './support/broadcasts.js';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
 import { api, startTestServer, TestServer } from './support/server.js';
+import { staffMember, StaffMember } from './support/staff.js';
 
 interface Schedule {
   id: string;
@@ -41,6 +42,10 @@ describe('the dashboard’s schedules in Chromium', () => {
     for (const x of await schedules())
       await api(s.url, s.adminToken).delete(`/api/schedules/${x.id}`).expect(204);
   };
+  /** Someone other than the admin token, who approves what needs a second person. */
+  let approver: StaffMember;
+  const approve = (draftId: string) =>
+    api(s.url, approver.token).post(`/api/drafts/${draftId}/approve`).expect(200);
   const openForm = async (hash = '#/schedules/new') => {
     await page.goto(`${s.url}/${hash}`);
     await page.waitForSelector('#schedule-form input[name="scope"]');
@@ -50,6 +55,7 @@ describe('the dashboard’s schedules in Chromium', () => {
   beforeAll(async () => {
     s = await startTestServer({ seed: true });
     clipId = (await newClip(s)).id;
+    approver = await staffMember(s, 'operator', [], { username: 'approver' });
     browser = await launchBrowser();
     const context = await browser.newContext({
       viewport: { width: 1280, height: 900 },
@@ -103,7 +109,10 @@ describe('the dashboard’s schedules in Chromium', () => {
     assert.equal((await schedules()).length, 0, 'going back saves nothing');
     await page.click('#s-save');
     await page.click('#confirm-save');
-    await page.waitForSelector('#schedules');
+    // Level I needs a second person: a draft waits, and nothing is scheduled until approved.
+    await page.waitForSelector('#draft-status[data-status="pending"]');
+    assert.equal((await schedules()).length, 0, 'not scheduled before approval');
+    await approve(/#\/approvals\/([\w-]+)$/.exec(page.url())![1]);
     const [saved] = await schedules();
     assert.equal(saved.template.level, 'I');
     assert.deepEqual(saved.template.target, { all: true });
@@ -264,16 +273,22 @@ describe('the dashboard’s schedules in Chromium', () => {
   });
 
   it('shows levels in their colours, I red, II orange, III yellow, IV blue, in words, readable', async () => {
-    for (const level of ['I', 'II', 'III', 'IV', 'routine'])
-      await api(s.url, s.adminToken)
-        .post('/api/schedules')
-        .send({
-          name: `级别 ${level}`,
-          cron: '0 8 * * *',
-          enabled: false,
-          template: { title: level, clipId, level, target: { all: true } },
-        })
-        .expect(201);
+    for (const level of ['I', 'II', 'III', 'IV', 'routine']) {
+      const schedule = {
+        name: `级别 ${level}`,
+        cron: '0 8 * * *',
+        enabled: false,
+        template: { title: level, clipId, level, target: { all: true } },
+      };
+      // I and II go through a draft and a second person, as the policy wants.
+      if (level === 'I' || level === 'II') {
+        const draft = await api(s.url, s.adminToken)
+          .post('/api/drafts')
+          .send({ schedule })
+          .expect(201);
+        await approve(draft.body.id);
+      } else await api(s.url, s.adminToken).post('/api/schedules').send(schedule).expect(201);
+    }
     await page.goto(`${s.url}/#/schedules`);
     await page.waitForSelector('#schedules .badge[data-level="IV"]');
     const look = async (level: string) =>
@@ -311,7 +326,11 @@ describe('the dashboard’s schedules in Chromium', () => {
     assert.equal((await schedules()).find((x) => x.id === levelI.id)!.enabled, false);
     page.once('dialog', (d) => void d.accept());
     await page.click(toggle);
-    await page.waitForSelector(`${toggle}[data-enabled="true"]`);
+    // Re-arming it is a change a second person approves.
+    await page.waitForSelector('#draft-status[data-status="pending"]');
+    assert.equal((await schedules()).find((x) => x.id === levelI.id)!.enabled, false);
+    await approve(/#\/approvals\/([\w-]+)$/.exec(page.url())![1]);
+    assert.equal((await schedules()).find((x) => x.id === levelI.id)!.enabled, true);
     await api(s.url, s.adminToken)
       .patch(`/api/schedules/${levelI.id}`)
       .send({ enabled: false })
