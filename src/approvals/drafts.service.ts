@@ -8,12 +8,7 @@ import type { BroadcastDto, CreateBroadcastDto } from '../broadcasts/dto/broadca
 import type { Target } from '../broadcasts/targets.js';
 import { ClipsService } from '../clips/clips.service.js';
 import { Clock } from '../common/clock.js';
-import {
-  DomainError,
-  ErrorKind,
-  NotFoundError,
-  ValidationFailedError,
-} from '../common/domain-error.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { Ticker } from '../common/ticker.js';
 import { isoTime } from '../common/time.js';
@@ -32,9 +27,6 @@ import type { CreateDraftDto, DraftDto, DraftQuery } from './dto/draft.dto.js';
 
 /** How often overdue drafts expire and interrupted approvals are finished. */
 export const DRAFT_TICK_MS = 15_000;
-
-const approvalError = (kind: ErrorKind, code: ApprovalErrorCode, message: string) =>
-  new DomainError<ApprovalErrorCode>(kind, code, message);
 
 /** A broadcast draft's stored request as BroadcastsService takes it. */
 function broadcastRequest(dto: CreateBroadcastDto): BroadcastRequest {
@@ -124,7 +116,7 @@ export class DraftsService {
       payload = input.changes;
     }
     if (!(await this.policy.needsApproval(level)))
-      throw approvalError(
+      throw new DomainError<ApprovalErrorCode>(
         'conflict',
         'APPROVAL_NOT_NEEDED',
         `Level ${level} needs no approval (GET /api/approval-policy): send it directly`,
@@ -245,7 +237,7 @@ export class DraftsService {
   async withdraw(id: string, p: Principal): Promise<DraftDto> {
     const d = await this.require(id);
     if (!isDrafter(d, p))
-      throw approvalError(
+      throw new DomainError<ApprovalErrorCode>(
         'forbidden',
         'NOT_THE_DRAFTER',
         `Only ${d.draftedBy}, who drafted it, may withdraw draft ${id}`,
@@ -363,7 +355,7 @@ export class DraftsService {
     if (now >= d.expiresAt) {
       if (await this.repo.transition(id, 'pending', { status: 'expired', decidedAt: now }))
         await this.notify({ ...d, status: 'expired' });
-      throw approvalError(
+      throw new DomainError<ApprovalErrorCode>(
         'conflict',
         'DRAFT_EXPIRED',
         `Draft ${id} expired at ${isoTime(d.expiresAt)} unapproved; draft it again`,
@@ -375,19 +367,19 @@ export class DraftsService {
   /** Why `p` may not approve or reject `d`, whatever its status; null when they may. */
   private refusal(d: DraftEntity, p: Principal): DomainError<ApprovalErrorCode> | null {
     if (p.userId === null)
-      return approvalError(
+      return new DomainError<ApprovalErrorCode>(
         'forbidden',
         'APPROVER_NOT_A_PERSON',
         'Approving needs a person: sign in, or use a token a person owns (not a shared machine token)',
       );
     if (p.userId === d.draftedByUserId)
-      return approvalError(
+      return new DomainError<ApprovalErrorCode>(
         'forbidden',
         'SELF_APPROVAL',
         'You drafted it: a second person must decide it',
       );
     if (p.phone !== null && d.draftedByPhone !== null && p.phone === d.draftedByPhone)
-      return approvalError(
+      return new DomainError<ApprovalErrorCode>(
         'forbidden',
         'SELF_APPROVAL',
         'Your account has the drafter’s phone number, so it counts as the same person: a second person must decide it',
@@ -396,7 +388,7 @@ export class DraftsService {
   }
 
   private notPending(d: DraftEntity): DomainError<ApprovalErrorCode> {
-    return approvalError(
+    return new DomainError<ApprovalErrorCode>(
       'conflict',
       'DRAFT_NOT_PENDING',
       `Draft ${d.id} is ${d.status}, no longer pending`,
