@@ -57,7 +57,7 @@ describe('two-person approval', () => {
   };
 
   beforeAll(async () => {
-    s = await startTestServer({ dataDir });
+    s = await startTestServer({ dataDir, approvals: true });
     const fx = fixtures(s.url, s.adminToken);
     town = (await fx.newTown()).code;
     village = (await fx.newVillage(town)).code;
@@ -293,7 +293,7 @@ describe('two-person approval', () => {
     await agent!.stop();
     agent = undefined;
     await s.close();
-    s = await startTestServer({ dataDir, adminToken: s.adminToken });
+    s = await startTestServer({ dataDir, adminToken: s.adminToken, approvals: true });
     const done = (await as(ben).get(`/api/drafts/${d.id}`).expect(200)).body;
     assert.equal(done.status, 'approved');
     const b = (await as(ben).get(`/api/broadcasts/${done.resultId}`).expect(200)).body;

@@ -23,7 +23,7 @@ describe('two-person approval in Chromium', () => {
   const desks: { context: BrowserContext; page: Page; errors: string[] }[] = [];
 
   beforeAll(async () => {
-    s = await startTestServer();
+    s = await startTestServer({ approvals: true });
     const fx = fixtures(s.url, s.adminToken);
     const town = (await fx.newTown({ name: '城关镇' })).code;
     for (let i = 0; i < 2; i++) {

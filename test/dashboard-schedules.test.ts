@@ -53,7 +53,7 @@ describe('the dashboard’s schedules in Chromium', () => {
   };
 
   beforeAll(async () => {
-    s = await startTestServer({ seed: true });
+    s = await startTestServer({ seed: true, approvals: true });
     clipId = (await newClip(s)).id;
     approver = await staffMember(s, 'operator', [], { username: 'approver' });
     browser = await launchBrowser();

@@ -41,8 +41,6 @@ describe('town officials and broadcasts: their towns only', () => {
       clipId: clip.id,
       level: 'II',
       target: { all: true },
-      // Level II needs a second person; this test is about who sees it, not how it went out.
-      override: { reason: 'test: sent at once' },
     });
     toB = await createBroadcast(s, {
       title: '乙镇例行广播',

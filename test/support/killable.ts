@@ -2,6 +2,7 @@ import { DeviceAgent } from '../../devices/agent.js';
 import { makeAudio } from './audio.js';
 import { freePort } from './mqtt.js';
 import { spawnServer } from './process.js';
+import { approvalsOff } from './approvals.js';
 import { api, tempDir } from './server.js';
 
 /**
@@ -57,6 +58,7 @@ export async function smallCounty(
   options: { devices: number; villages?: number; prefix: string; clipSeconds: number },
 ): Promise<{ secrets: { id: string; secret: string }[]; clipId: string }> {
   const client = api(url, adminToken);
+  await approvalsOff(url, adminToken);
   await client.post('/api/towns').send({ code: '611026100', name: '乾佑街道' }).expect(201);
   const codes = Array.from({ length: options.villages ?? 1 }, (_, i) => `611026100${201 + i}`);
   for (const code of codes)

@@ -7,6 +7,7 @@ import { Clock } from '../../src/common/clock.js';
 import { Ticker } from '../../src/common/ticker.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { RunningServer, startServer } from '../../src/server.js';
+import { approvalsOffIn } from './approvals.js';
 
 export interface LogLine {
   level: number;
@@ -53,6 +54,11 @@ export interface TestServerOptions {
    * two steps of a test unless a device or a request causes it.
    */
   timers?: boolean;
+  /**
+   * Keep the station's default two-person rule (levels I and II need a second person). Off
+   * otherwise: most tests send emergencies to test something else.
+   */
+  approvals?: boolean;
   /** Changes the loaded configuration before the server starts (what no variable sets). */
   configure?: (config: AppConfig) => void;
 }
@@ -129,6 +135,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     clock,
     timers: options.timers ?? false,
   });
+  if (!options.approvals) await approvalsOffIn(server);
   const tick = () => server.app.get(Ticker).runAll(clock.now());
   return {
     url: server.url,
