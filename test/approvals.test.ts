@@ -228,6 +228,44 @@ describe('two-person approval', () => {
       .expect(403);
     assert.equal(rejectSelf.body.error, 'SELF_APPROVAL');
     assert.equal((await as(ben).get(`/api/drafts/${d.id}`).expect(200)).body.status, 'pending');
+    // The phone written another way is still the drafter's.
+    const anaPlus = await staffMember(s, 'operator', [], { phone: '+86 138-0000-0001' });
+    const plus = await as(anaPlus).post(`/api/drafts/${d.id}/approve`).expect(403);
+    assert.equal(plus.body.error, 'SELF_APPROVAL');
+    // Only the drafter is offered the withdraw button.
+    assert.equal((await as(ana).get(`/api/drafts/${d.id}`).expect(200)).body.mayWithdraw, true);
+    assert.equal((await as(ben).get(`/api/drafts/${d.id}`).expect(200)).body.mayWithdraw, false);
+  });
+
+  it('refuses a draft from a token no person owns: its user could approve it as themselves', async () => {
+    const res = await as(s.adminToken)
+      .post('/api/drafts')
+      .send({ broadcast: broadcastBody('机器起草') })
+      .expect(403);
+    assert.equal(res.body.error, 'DRAFTER_NOT_A_PERSON');
+  });
+
+  it('never lets a town official override, even where their own level needs approval', async () => {
+    const official = await townOfficial(s, [town]);
+    const routine = broadcastBody('村务通知', { level: 'routine' });
+    await as(s.adminToken)
+      .put('/api/approval-policy')
+      .send({ levels: [{ level: 'routine', needsApproval: true, maxWaitMin: 15 }] })
+      .expect(200);
+    try {
+      const plain = await as(official).post('/api/broadcasts').send(routine).expect(409);
+      assert.equal(plain.body.error, 'APPROVAL_REQUIRED');
+      const overridden = await as(official)
+        .post('/api/broadcasts')
+        .send({ ...routine, override: { reason: '乡镇自行越级发送' } })
+        .expect(403);
+      assert.equal(overridden.body.error, 'OUT_OF_SCOPE');
+    } finally {
+      await as(s.adminToken)
+        .put('/api/approval-policy')
+        .send({ levels: [{ level: 'routine', needsApproval: false, maxWaitMin: 15 }] })
+        .expect(200);
+    }
   });
 
   it('rejects with a reason, and lets only the drafter withdraw', async () => {

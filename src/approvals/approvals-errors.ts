@@ -6,6 +6,7 @@ export const APPROVAL_ERROR_CODES = [
   'APPROVAL_NOT_NEEDED',
   'SELF_APPROVAL',
   'APPROVER_NOT_A_PERSON',
+  'DRAFTER_NOT_A_PERSON',
   'NOT_THE_DRAFTER',
 ] as const;
 export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];

@@ -43,6 +43,16 @@ function isDrafter(d: DraftEntity, p: Principal): boolean {
   return d.draftedByUserId !== null ? p.userId === d.draftedByUserId : p.name === d.draftedBy;
 }
 
+/** Who acted, as an audit entry names them: the person, and the token when a machine acted. */
+function actorOf(p: Principal) {
+  return {
+    actor: p.name,
+    actorRole: p.role,
+    actorUserId: p.userId,
+    viaToken: p.via === 'token' ? p.tokenName : null,
+  };
+}
+
 /**
  * Two-person approval: a broadcast or schedule of a level that needs it waits here as a draft
  * until a second person approves it (then it is made), rejects it, its drafter withdraws it, or it
@@ -121,6 +131,14 @@ export class DraftsService {
         'APPROVAL_NOT_NEEDED',
         `Level ${level} needs no approval (GET /api/approval-policy): send it directly`,
       );
+    // A shared machine token names nobody: its draft could then be approved by the very person
+    // who used it, signed in as themselves.
+    if (p.userId === null)
+      throw new DomainError<ApprovalErrorCode>(
+        'forbidden',
+        'DRAFTER_NOT_A_PERSON',
+        'Drafting needs a person: sign in, or use a token a person owns (not a shared machine token)',
+      );
     const row: DraftEntity = {
       id: randomUUID(),
       kind,
@@ -146,7 +164,7 @@ export class DraftsService {
       `draft=${row.id} ${kind} level=${level} by=${JSON.stringify(p.name)} expires=${isoTime(row.expiresAt)}`,
     );
     await this.audit.record({
-      actor: p.name,
+      ...actorOf(p),
       action: 'draft.create',
       subject: row.id,
       detail: { kind, level, title },
@@ -191,7 +209,7 @@ export class DraftsService {
     try {
       const result = await this.finish(claimed);
       await this.audit.record({
-        actor: p.name,
+        ...actorOf(p),
         action: 'draft.approve',
         subject: id,
         detail: {
@@ -223,7 +241,7 @@ export class DraftsService {
       throw this.notPending(await this.require(id));
     this.logger.log(`draft=${id} rejected by=${JSON.stringify(p.name)}`);
     await this.audit.record({
-      actor: p.name,
+      ...actorOf(p),
       action: 'draft.reject',
       subject: id,
       detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy, rejectedBy: p.name, reason },
@@ -250,7 +268,7 @@ export class DraftsService {
     };
     if (!(await this.repo.transition(id, 'pending', patch))) throw this.notPending(d);
     await this.audit.record({
-      actor: p.name,
+      ...actorOf(p),
       action: 'draft.withdraw',
       subject: id,
       detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy },
@@ -372,7 +390,7 @@ export class DraftsService {
         'APPROVER_NOT_A_PERSON',
         'Approving needs a person: sign in, or use a token a person owns (not a shared machine token)',
       );
-    if (p.userId === d.draftedByUserId)
+    if (d.draftedByUserId === null || p.userId === d.draftedByUserId)
       return new DomainError<ApprovalErrorCode>(
         'forbidden',
         'SELF_APPROVAL',
@@ -446,6 +464,7 @@ export class DraftsService {
       reach: reach && { villages: reach.villages, devices: reach.devices, online: reach.online },
       mayApprove: whyNot === null,
       whyNot,
+      mayWithdraw: d.status === 'pending' && now < d.expiresAt && isDrafter(d, p),
     };
   }
 

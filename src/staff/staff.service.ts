@@ -5,6 +5,7 @@ import type { Principal } from '../auth/auth.decorators.js';
 import { generateOneTimePassword, PasswordHasher } from '../auth/password-hasher.js';
 import { isCountyRole, Role } from '../auth/roles.js';
 import { SessionsService } from '../auth/sessions.service.js';
+import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { UserEntity } from '../auth/user.entity.js';
 import { UserChanges, UsersRepository } from '../auth/users.repository.js';
 import { Clock } from '../common/clock.js';
@@ -23,11 +24,21 @@ export type Actor = Principal | 'cli' | 'bootstrap';
 
 const iso = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
-/** Digits only, a leading + kept: how two accounts of one person are recognised. */
+/**
+ * One form per number, so two accounts of one person are recognised: digits only, and China's
+ * country code dropped (+86, 0086, 86 before an 11-digit mobile number); other countries keep
+ * `+` and their code.
+ */
 export function normalisePhone(phone: string | null | undefined): string | null {
   if (!phone) return null;
-  const digits = phone.replace(/[^0-9]/g, '');
-  return digits ? (phone.trim().startsWith('+') ? `+${digits}` : digits) : null;
+  const trimmed = phone.trim();
+  let digits = trimmed.replace(/[^0-9]/g, '');
+  if (!digits) return null;
+  const international = trimmed.startsWith('+') || digits.startsWith('00');
+  if (digits.startsWith('00')) digits = digits.slice(2);
+  if (digits.startsWith('86') && (international || /^861[3-9]\d{9}$/.test(digits)))
+    return digits.slice(2);
+  return international ? `+${digits}` : digits;
 }
 
 /** Staff accounts: who may sign in, with what role and towns. Admin work (API and CLI). */
@@ -39,6 +50,7 @@ export class StaffService {
     @InjectConfig() private readonly config: AppConfig,
     private readonly users: UsersRepository,
     private readonly sessions: SessionsService,
+    private readonly tokens: ApiTokensService,
     private readonly hasher: PasswordHasher,
     private readonly villages: VillagesService,
     private readonly audit: AuditService,
@@ -154,8 +166,10 @@ export class StaffService {
     const townsChanged = towns.join() !== currentTowns.join();
     await this.users.update(id, changes, townsChanged ? towns : undefined);
     // What someone may do changed: their open sessions must sign in again to pick it up.
-    if (changes.role !== undefined || changes.disabledAt !== undefined || townsChanged)
+    if (changes.role !== undefined || changes.disabledAt !== undefined || townsChanged) {
       await this.sessions.closeAllOf(id);
+      await this.tokens.ownerChanged(id);
+    }
     return this.get(id);
   }
 

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { ApiTokensService } from '../../src/auth/api-tokens.service.js';
 import { UserEntity, UserTownEntity } from '../../src/auth/user.entity.js';
 import type { Role } from '../../src/auth/roles.js';
+import { normalisePhone } from '../../src/staff/staff.service.js';
 import type { TestServer } from './server.js';
 
 export interface StaffMember {
@@ -31,7 +32,7 @@ export async function staffMember(
       id,
       username,
       displayName: `Test ${username}`,
-      phone: opts.phone ?? null,
+      phone: normalisePhone(opts.phone),
       role,
       // Not a valid Argon2 hash: nobody signs in with a password as this person.
       passwordHash: '!',

@@ -114,6 +114,10 @@ export class DraftDto {
   mayApprove!: boolean;
   @ApiProperty({ type: String, nullable: true, description: 'Why not, when mayApprove is false' })
   whyNot!: string | null;
+  @ApiProperty({
+    description: 'The caller drafted it and it is still pending: they may withdraw it',
+  })
+  mayWithdraw!: boolean;
 }
 
 export class DraftPageDto extends PageMetaDto {
