@@ -8,7 +8,8 @@ import { fixtures } from './support/fixtures.js';
 import { mqttUrl, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer } from './support/server.js';
 import { openEvents, SseStream } from './support/sse.js';
-import { townOfficial } from './support/staff.js';
+import { staffMember, townOfficial } from './support/staff.js';
+import { ApiTokensService } from '../src/auth/api-tokens.service.js';
 
 // Codes chosen so that none contains another: a marker found in a body is really A's.
 const A = '611077100';
@@ -199,6 +200,30 @@ describe('town officials (route walk and scoped reads)', () => {
     assert.equal(board.body.summary.devicesTotal, 1);
     const county = await api(s.url, s.adminToken).get('/api/status/villages').expect(200);
     assert.ok(county.body.summary.villages >= 2, 'the county sees both towns');
+  });
+
+  it("limits a person's viewer token to their towns once they become a town official", async () => {
+    const person = await staffMember(s, 'operator');
+    const viewer = await s.server.app.get(ApiTokensService).create({
+      name: 'wall screen',
+      role: 'viewer',
+      createdBy: 'test',
+      ownerUserId: person.userId,
+    });
+    const screen = api(s.url, viewer.token);
+    assert.equal((await screen.get('/api/me').expect(200)).body.towns, null);
+    await api(s.url, s.adminToken)
+      .patch(`/api/users/${person.userId}`)
+      .send({ role: 'town_official', towns: [B] })
+      .expect(200);
+    const me = (await screen.get('/api/me').expect(200)).body;
+    assert.deepEqual([me.role, me.towns], ['viewer', [B]]);
+    const villages = (await screen.get('/api/villages').expect(200)).body.items;
+    assert.deepEqual(
+      villages.map((v: { code: string }) => v.code),
+      [VB],
+    );
+    await screen.get(`/api/villages/${VA}`).expect(404);
   });
 
   it("shows an official of A A's towns, villages, devices and schedules, and not B's", async () => {

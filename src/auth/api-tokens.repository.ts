@@ -55,6 +55,14 @@ export class ApiTokensRepository {
     return new Map(rows.map((r) => [r.id, r.displayName]));
   }
 
+  async activeIdsOwnedBy(userId: string): Promise<string[]> {
+    const rows = await this.tokens.find({
+      select: { id: true },
+      where: { ownerUserId: userId, revokedAt: IsNull() },
+    });
+    return rows.map((r) => r.id);
+  }
+
   async activeIds(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await this.tokens.find({

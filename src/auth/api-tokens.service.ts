@@ -84,6 +84,14 @@ export class ApiTokensService implements OnModuleDestroy {
     ]);
   }
 
+  /**
+   * A person's role, towns or standing changed: what their tokens opened (live streams) ends, so
+   * it is opened again as they now are. The tokens themselves keep working as the person does.
+   */
+  async ownerChanged(userId: string): Promise<void> {
+    this.announceRevoked(await this.repo.activeIdsOwnedBy(userId));
+  }
+
   /** Credentials (sessions) ended elsewhere in auth: what they opened ends with them. */
   announceRevoked(ids: string[]): void {
     for (const id of ids) this.revoked.next(id);
@@ -118,8 +126,14 @@ export class ApiTokensService implements OnModuleDestroy {
       username: owner?.username ?? null,
       phone: owner?.phone ?? null,
       tokenName: row.name,
-      // A county role's token acts county-wide; a town official's only for their towns.
-      towns: isCountyRole(role) ? null : (owner?.towns ?? []),
+      // A town official's tokens, whatever their role, see only the official's towns; a county
+      // role's token sees the county.
+      towns:
+        owner && !isCountyRole(owner.role)
+          ? owner.towns
+          : isCountyRole(role)
+            ? null
+            : (owner?.towns ?? []),
     };
   }
 

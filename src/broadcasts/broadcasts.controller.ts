@@ -90,6 +90,11 @@ export class BroadcastsController {
             ? undefined
             : { key: idempotencyKey, owner: principal.credentialId },
         towns: townsOf(principal),
+        actor: {
+          actorRole: principal.role,
+          actorUserId: principal.userId,
+          viaToken: principal.via === 'token' ? principal.tokenName : null,
+        },
       },
     );
   }

@@ -61,6 +61,8 @@ export interface CreateOptions {
   resendOf?: string;
   /** A town official's towns: routine or test only, and the target within them. */
   towns?: readonly string[] | null;
+  /** Who asked, beyond their name, for the audit entry of an override. */
+  actor?: { actorRole: string; actorUserId: string | null; viaToken: string | null };
   /** Sent at once although its level needs a second person, for this reason (flagged everywhere). */
   override?: { reason: string };
   /** A second person approved it (its draft, or the schedule that fires it). */
@@ -127,6 +129,13 @@ export class BroadcastsService implements OnModuleInit {
     const overridden = checked && (await this.policy.needsApproval(request.level));
     if (overridden && !options.override)
       await this.policy.requireNoApproval(request.level, 'broadcast');
+    // Going out without a second person is a county operator's call, never a town official's.
+    if (overridden && options.towns != null)
+      throw new DomainError<BroadcastErrorCode>(
+        'forbidden',
+        'OUT_OF_SCOPE',
+        'An emergency override is for county operators; submit it for approval instead',
+      );
     const b: BroadcastEntity = {
       id: randomUUID(),
       title: request.title,
@@ -175,6 +184,7 @@ export class BroadcastsService implements OnModuleInit {
     if (b.overrideReason) {
       await this.audit.record({
         actor: by,
+        ...options.actor,
         action: 'broadcast.override',
         subject: b.id,
         detail: { level: b.level, title: b.title, reason: b.overrideReason },

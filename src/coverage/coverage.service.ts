@@ -51,6 +51,9 @@ import {
 import { groupBy } from '../common/group-by.js';
 
 const DAY_MS = 86_400_000;
+
+/** How long after a broadcast's start its resend still counts as the same (approved) alert. */
+const RESEND_AS_SAME_MS = 24 * 3600_000;
 /** A report spans at most this long: a year and a day covers any calendar year. */
 const MAX_PERIOD_MS = 367 * DAY_MS;
 /** The village board looks this many broadcasts back for a village's latest. */
@@ -254,9 +257,14 @@ export class CoverageService {
           attentionTone: original.attentionTone,
         },
         by,
-        // The original already went out (approved, overridden or needing no one): its resend
-        // is the same alert to the villages it missed, not a new decision.
-        { idempotency, resendOf: id, internal: true },
+        // The original already went out (approved, overridden or needing no one): while it is
+        // fresh, its resend is the same alert to the villages it missed, not a new decision; later
+        // it is a new alert and the level's two-person rule holds again.
+        {
+          idempotency,
+          resendOf: id,
+          internal: this.clock.now().getTime() - Date.parse(original.startAt) <= RESEND_AS_SAME_MS,
+        },
       );
     } catch (err) {
       if (err instanceof ValidationFailedError && err.problems.some((p) => p.field === 'clipId'))
