@@ -8,6 +8,7 @@ import { runCli } from './support/cli.js';
 import { eventually, freePort, startMosquitto } from './support/mqtt.js';
 import { freshPostgresSchema, TEST_DATABASE_URL } from './support/postgres.js';
 import { ServerProcess, spawnServer } from './support/process.js';
+import { approvalsOff } from './support/approvals.js';
 import { api, tempDir } from './support/server.js';
 
 const ADMIN = 'multi-server-admin-token-0123456789';
@@ -200,6 +201,8 @@ describe('two servers on PostgreSQL with one Mosquitto from the exported files',
           20_000,
           'both servers ready',
         );
+      // The policy is in the shared database: one change holds for both servers.
+      await approvalsOff(one.url, ADMIN);
       const clip = (
         await one.client
           .post('/api/clips?wait=true')

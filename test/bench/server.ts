@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { LEVELS } from '../../src/contract/messages.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -186,6 +187,10 @@ export class BenchServer {
     this.url = `http://127.0.0.1:${this.httpPort}`;
     this.mqttUrl = this.options.mqttUrl ?? `mqtt://127.0.0.1:${this.mqttPort}`;
     this.died = undefined;
+    // The bench measures delivery: a second person's approval is their time, not the server's.
+    await this.api('PUT', '/api/approval-policy', {
+      levels: LEVELS.map((level) => ({ level, needsApproval: false, maxWaitMin: 15 })),
+    });
     // A server that dies on its own is the finding, not a detail: say so with its last words.
     child.once('exit', (code, signal) => {
       if (this.child !== child || this.stopping) return;
