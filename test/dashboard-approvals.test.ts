@@ -138,7 +138,11 @@ describe('two-person approval in Chromium', () => {
     assert.deepEqual(drafterErrors, []);
   });
 
-  it('sends at once with an emergency override and a reason, flagged on the broadcast page', async () => {
+  it('sends at once with an emergency override and a reason, flagged on the broadcast page, and tells the approver', async () => {
+    const { page: approverPage } = desks[0] ?? (await desk(approver));
+    const cuesBefore = await approverPage.evaluate(
+      () => (window as unknown as { __dalabaCues: number }).__dalabaCues,
+    );
     const { page, errors } = desks[1] ?? (await desk(drafter));
     await page.goto(`${s.url}/#/new`);
     await page.waitForSelector('#reach[data-villages="2"]');
@@ -156,6 +160,17 @@ describe('two-person approval in Chromium', () => {
     await waitForText(page, '#bc-approval', /堤坝出现管涌/);
     await waitForText(page, '#bc-approval', /紧急越级发送/);
     await page.screenshot({ path: join(ARTIFACTS, 'override-broadcast.png') });
+    // The other operator's open page says so at once, with the cue, whatever page it shows.
+    await approverPage.waitForSelector('#override-notice:not([hidden])');
+    await waitForText(approverPage, '#override-text', /越级发送.*堤坝出现管涌/);
+    assert.equal(
+      await approverPage.evaluate(
+        () => (window as unknown as { __dalabaCues: number }).__dalabaCues,
+      ),
+      cuesBefore + 1,
+    );
+    await approverPage.click('#override-dismiss');
+    await approverPage.waitForSelector('#override-notice[hidden]', { state: 'attached' });
     assert.deepEqual(errors, []);
   });
 });

@@ -1,7 +1,9 @@
 // Two-person approval as the dashboard sees it: which levels need a second person, the count of
 // drafts waiting (in the nav and the tab title) and the short sound when a new one arrives.
 import { api } from './api.js';
-import { $ } from './html.js';
+import { levelBadge } from './format.js';
+import { $, html, piece } from './html.js';
+import { t } from '../i18n.js';
 import { live, onSignOut } from './live.js';
 import { mayApprove, session } from './state.js';
 
@@ -85,4 +87,25 @@ live.on((event, data) => {
   if (data.pending > pending.count && !submitting) cue();
   pending.set(data.pending);
 });
-onSignOut.add(() => pending.set(0));
+// An emergency sent without its second person: every county operator is told at once, with
+// the same cue, until they dismiss it.
+live.on((event, data) => {
+  // The sender knows already.
+  if (event !== 'override' || !mayApprove() || data.by === session.get()?.name) return;
+  const box = $('#override-notice');
+  box.innerHTML = piece(
+    html`<span id="override-text" data-broadcast="${data.broadcastId}"
+        >${t('appr.overrideNotice', { by: data.by, reason: data.reason })}</span
+      >
+      ${levelBadge(data.level)}
+      <a href="#/broadcasts/${data.broadcastId}">${data.title}</a>
+      <button type="button" class="link" id="override-dismiss">${t('appr.dismiss')}</button>`,
+  );
+  box.hidden = false;
+  $('#override-dismiss').addEventListener('click', () => (box.hidden = true));
+  cue();
+});
+onSignOut.add(() => {
+  pending.set(0);
+  $('#override-notice').hidden = true;
+});
