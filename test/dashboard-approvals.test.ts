@@ -96,6 +96,7 @@ describe('two-person approval in Chromium', () => {
     assert.equal(await approverPage.getAttribute('#draft-reach', 'data-devices'), '2');
     assert.equal(await approverPage.getAttribute('#draft-reach', 'data-online'), '2');
     await waitForText(approverPage, '#draft-start', /批准后立即/);
+    await waitForText(approverPage, '#draft-target', /全县/);
     // The approver listens before deciding (the click that opened the draft lets the page play).
     await approverPage.waitForFunction(() =>
       (document.getElementById('draft-audio') as HTMLAudioElement | null)?.src.startsWith('blob:'),

@@ -478,6 +478,7 @@ const zh = {
   'appr.title': '待审批',
   'appr.overrideNotice': '越级发送：{by} 未经第二人审批直接发出，原因：{reason}',
   'appr.dismiss': '知道了',
+  'appr.devices': '设备',
   'appr.intro':
     'I、II 级广播和定时广播须由提交人以外的另一位县级操作员或管理员审批。请试听录音、核对级别和范围后再批准；不同意时请驳回并写明原因。',
   'appr.none': '没有待审批的申请。',
@@ -949,6 +950,7 @@ const en = {
   'appr.title': 'Approvals',
   'appr.overrideNotice': 'Override: {by} sent this without a second person. Reason: {reason}',
   'appr.dismiss': 'Dismiss',
+  'appr.devices': 'Devices',
   'appr.intro':
     'Level I and II broadcasts and schedules need approval by a county operator or admin other than the sender. Listen to the clip and check level and reach before approving; reject with a reason otherwise.',
   'appr.none': 'Nothing waits for approval.',

@@ -2,6 +2,7 @@
 // needs to decide (the clip to listen to, the level, whom it reaches, when) and the decision.
 import { api, errorText, showError } from '../lib/api.js';
 import { openDialog } from '../lib/dialog.js';
+import { describeCron } from '../lib/cron.js';
 import { levelBadge } from '../lib/format.js';
 import { $, html, patchView, show, view } from '../lib/html.js';
 import { live } from '../lib/live.js';
@@ -12,6 +13,20 @@ const who = (x) => (x && typeof x === 'object' ? (x.name ?? x.displayName ?? x.u
 /** Why this person may not approve: our words, then the server's (English) reason. */
 const whyNotText = (why) =>
   why && hasText(`err.${why}`) ? t(`err.${why}`) : `${t('appr.notYours')} ${why ?? ''}`.trim();
+
+/** Whom a target names, in words: the approver sees the places, not only the counts. */
+function targetText(target) {
+  if (!target) return '—';
+  if (target.all) return t('new.target.all');
+  const parts = [];
+  if (target.towns?.length) parts.push(`${t('new.target.towns')}：${target.towns.join('、')}`);
+  if (target.villages?.length)
+    parts.push(`${t('new.target.villages')}：${target.villages.join('、')}`);
+  if (target.devices?.length) parts.push(`${t('appr.devices')}：${target.devices.join('、')}`);
+  if (target.deviceTypes?.length)
+    parts.push(target.deviceTypes.map((type) => t(`type.${type}`)).join('、'));
+  return parts.join('；') || '—';
+}
 
 export async function approvalsView() {
   const here = stillHere();
@@ -104,6 +119,17 @@ export async function draftView(id) {
                 ${audioUrl ? html`src="${audioUrl}"` : ''}
               ></audio>
             </dd>
+            <dt>${t('new.target')}</dt>
+            <dd id="draft-target">${targetText(p.target)}</dd>
+            ${
+              d.kind !== 'broadcast' && d.payload?.cron
+                ? html`<dt>${t('sch.cron')}</dt>
+                    <dd id="draft-rule">
+                      ${describeCron(d.payload.cron) ?? d.payload.cron}
+                      ${d.payload.timeZone ? html` · ${t('sch.tz')} ${d.payload.timeZone}` : ''}
+                    </dd>`
+                : ''
+            }
             <dt>${t('appr.reach')}</dt>
             <dd
               id="draft-reach"
