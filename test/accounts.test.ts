@@ -4,6 +4,7 @@ import request from 'supertest';
 import { api, startTestServer, TestServer, tempDir } from './support/server.js';
 import { staffMember } from './support/staff.js';
 import { WriteQueue } from '../src/database/write-queue.js';
+import { UsersRepository } from '../src/auth/users.repository.js';
 
 /** A browser: the cookies it holds, sent with each request, updated from each answer. */
 class Browser {
@@ -11,7 +12,7 @@ class Browser {
   csrf?: string;
   constructor(private readonly url: string) {}
 
-  private send(t: request.Test): request.Test {
+  send(t: request.Test): request.Test {
     const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     if (cookie) t.set('Cookie', cookie);
     if (this.csrf) t.set('X-CSRF-Token', this.csrf);
@@ -41,6 +42,10 @@ class Browser {
     return res;
   }
 }
+
+/** The names of the device cookies a browser holds (one per account signed in from it). */
+const deviceCookies = (b: Browser) =>
+  [...b.jar.keys()].filter((k) => k.startsWith('dalaba_device_'));
 
 const setCookies = (res: request.Response) =>
   (res.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
@@ -98,7 +103,9 @@ describe('sessions', () => {
     for (const flag of ['HttpOnly', 'SameSite=Strict', 'Path=/', 'Max-Age=3600'])
       assert.ok(session.includes(flag), `${flag} in ${session}`);
     assert.ok(!session.includes('Secure'), 'plain HTTP here: no Secure flag');
-    assert.ok(setCookies(res).some((c) => /^dalaba_device=.+Max-Age=31536000/.test(c)));
+    assert.ok(
+      setCookies(res).some((c) => /^dalaba_device_[0-9a-f]{16}=.+Max-Age=31536000/.test(c)),
+    );
     assert.equal(res.body.user.username, 'admin');
     assert.equal(res.body.user.via, 'session');
     assert.equal(res.body.user.role, 'admin');
@@ -196,6 +203,30 @@ describe('sessions', () => {
     assert.ok(!p.browser.jar.has('dalaba_session'), 'the cookie was cleared');
   });
 
+  it('does not count a background request (X-Dalaba-Background: 1) as use of the session', async () => {
+    const p = await person(s, 'viewer', 'viewer password 5');
+    await s.advance(599_000);
+    const background = p.browser.send(request(s.url).get('/api/villages'));
+    assert.equal((await background.set('X-Dalaba-Background', '1')).status, 200, 'still within');
+    await s.advance(2_000);
+    const expired = await p.browser.call('get', '/api/session');
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body.error, 'SESSION_EXPIRED');
+  });
+
+  it('changes a password only from a session: a token, even its owner’s, gets 403', async () => {
+    const p = await person(s, 'operator', 'operator password 3');
+    const token = await api(s.url, s.adminToken)
+      .post('/api/tokens')
+      .send({ name: 'their script', role: 'operator', ownerUserId: p.id })
+      .expect(201);
+    const refused = await api(s.url, token.body.token)
+      .post('/api/me/password')
+      .send({ currentPassword: 'a guess at it', newPassword: 'another long password' })
+      .expect(403);
+    assert.equal(refused.body.error, 'SESSION_REQUIRED');
+  });
+
   it('ends a session SESSION_MAX_S after sign-in however active it is', async () => {
     const p = await person(s, 'viewer', 'viewer password 4');
     for (let i = 0; i < 7; i++) {
@@ -278,7 +309,11 @@ describe('lock-out after wrong passwords', () => {
     // Another account's device cookie is no pass.
     const other = await person(s, 'viewer', 'other password 1');
     const borrowed = new Browser(s.url);
-    borrowed.jar.set('dalaba_device', other.browser.jar.get('dalaba_device')!);
+    const [otherCookie] = deviceCookies(other.browser);
+    const [ownerCookie] = deviceCookies(owner.browser);
+    borrowed.jar.set(otherCookie!, other.browser.jar.get(otherCookie!)!);
+    borrowed.jar.set(ownerCookie!, other.browser.jar.get(otherCookie!)!);
+    borrowed.jar.set('dalaba_device', other.browser.jar.get(otherCookie!)!);
     assert.equal((await borrowed.signIn(owner.username, 'the right password')).status, 429);
 
     await s.advance(30_000);
@@ -299,6 +334,70 @@ describe('lock-out after wrong passwords', () => {
     await api(s.url, s.adminToken).post(`/api/users/${owner.id}/unlock`).expect(200);
     assert.equal((await attacker.signIn(owner.username, 'the right password')).status, 200);
     assert.ok((await auditEntries(s, 'user.unlocked')).some((e) => e.subject === owner.id));
+  });
+
+  it('counts wrong current passwords at a password change like wrong sign-ins', async () => {
+    const p = await person(s, 'operator', 'the password to keep');
+    const change = (currentPassword: string) =>
+      p.browser.call('post', '/api/me/password', {
+        currentPassword,
+        newPassword: 'a password of my own',
+      });
+    for (const guess of ['guess one', 'guess two'])
+      assert.equal((await change(guess)).body.error, 'WRONG_PASSWORD');
+    const held = await change('the password to keep');
+    assert.equal(held.status, 429);
+    assert.equal(held.body.error, 'ACCOUNT_LOCKED');
+    assert.equal(held.headers['retry-after'], '30');
+    const signIn = await new Browser(s.url).signIn(p.username, 'the password to keep');
+    assert.equal(signIn.body.error, 'ACCOUNT_LOCKED', 'the account is locked for sign-in too');
+  });
+
+  it('locks an account against parallel wrong passwords: each counts, few are checked', async () => {
+    const p = await person(s, 'operator', 'the parallel password');
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => new Browser(s.url).signIn(p.username, `guess ${i}`)),
+    );
+    const wrong = answers.filter((r) => r.status === 401).length;
+    for (const r of answers.filter((r) => r.status !== 401)) {
+      assert.equal(r.status, 429);
+      assert.ok(['ACCOUNT_LOCKED', 'TOO_MANY_SIGN_INS'].includes(r.body.error), r.body.error);
+    }
+    // At most one more than the free failures: two hash at once, then the lock is seen.
+    assert.ok(wrong >= 2 && wrong <= 3, `${wrong} passwords were checked`);
+    await s.server.app.get(WriteQueue).drain();
+    const row = await s.server.app.get(UsersRepository).findById(p.id);
+    assert.equal(row!.failedLogins, wrong, 'every checked failure counted');
+    const user = await api(s.url, s.adminToken).get(`/api/users/${p.id}`).expect(200);
+    assert.notEqual(user.body.lockedUntil, null);
+  });
+
+  it('holds an unknown name exactly like an existing account', async () => {
+    const p = await person(s, 'viewer', 'an existing password');
+    const tries = async (username: string) => {
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await new Browser(s.url).signIn(username, `wrong password ${i}`);
+        out.push([res.status, res.body.error, res.headers['retry-after'] ?? null]);
+      }
+      return out;
+    };
+    const existing = await tries(p.username);
+    assert.deepEqual(existing.at(-1), [429, 'ACCOUNT_LOCKED', '30']);
+    assert.deepEqual(await tries(`nobody${p.username}`), existing);
+  });
+
+  it('keeps a device cookie per account: people sharing a browser keep their own', async () => {
+    const a = await person(s, 'operator', 'password of a');
+    const b = await person(s, 'operator', 'password of b');
+    const shared = new Browser(s.url);
+    assert.equal((await shared.signIn(a.username, 'password of a')).status, 200);
+    assert.equal((await shared.signIn(b.username, 'password of b')).status, 200);
+    assert.equal(deviceCookies(shared).length, 2);
+    const attacker = new Browser(s.url);
+    for (const guess of ['guess one', 'guess two']) await attacker.signIn(a.username, guess);
+    assert.equal((await attacker.signIn(a.username, 'password of a')).status, 429, 'locked');
+    assert.equal((await shared.signIn(a.username, 'password of a')).status, 200);
   });
 
   it('backs off a known browser by its own failures only', async () => {

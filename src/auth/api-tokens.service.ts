@@ -2,6 +2,8 @@ import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import { Clock } from '../common/clock.js';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
 import { Page, pageWindow } from '../common/pagination.js';
 import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
@@ -58,6 +60,7 @@ export class ApiTokensService implements OnModuleDestroy {
   private readonly revoked = new Subject<string>();
 
   constructor(
+    @InjectConfig() private readonly config: AppConfig,
     private readonly repo: ApiTokensRepository,
     private readonly sessions: SessionsRepository,
     private readonly clock: Clock,
@@ -75,12 +78,15 @@ export class ApiTokensService implements OnModuleDestroy {
     this.revoked.complete();
   }
 
-  /** Which of these credential ids (tokens, sessions) are still active (not revoked, not deleted). */
+  /**
+   * Which of these credential ids (tokens, sessions) are still active: not revoked nor deleted,
+   * and for sessions not expired nor idle (a live stream does not keep its session open).
+   */
   async activeOf(ids: string[]): Promise<Set<string>> {
     const now = this.clock.now().getTime();
     return new Set([
       ...(await this.repo.activeIds(ids)),
-      ...(await this.sessions.activeIds(ids, now)),
+      ...(await this.sessions.activeIds(ids, now, this.config.auth.sessionIdleMs)),
     ]);
   }
 

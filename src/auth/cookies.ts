@@ -1,10 +1,14 @@
 import type { Request, Response } from 'express';
 
 export const SESSION_COOKIE = 'dalaba_session';
+/**
+ * Device cookies are named `dalaba_device_<16 hex>`, one per account signed in from the browser
+ * (SessionsService.deviceCookieName); a cookie of the bare name is from an earlier version.
+ */
 export const DEVICE_COOKIE = 'dalaba_device';
 export const DEVICE_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 
-/** One cookie of the request (the app has no cookie parser: only these two are ever read). */
+/** One cookie of the request (the app has no cookie parser: only a few names are ever read). */
 export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;

@@ -26,6 +26,48 @@ describe('PasswordHasher', () => {
     // The queue drained: a new request is taken again.
     assert.match(await hasher.hash('after the rush'), /^\$argon2id\$/);
   });
+
+  it('lets one address queue at most four (429 TOO_MANY_SIGN_INS), others still queue', async () => {
+    const hasher = new PasswordHasher();
+    const running = [await hasher.acquire(), await hasher.acquire()];
+    const queued = Array.from({ length: 4 }, () => hasher.acquire({ address: '10.0.0.9' }));
+    await assert.rejects(hasher.acquire({ address: '10.0.0.9' }), (err: unknown) => {
+      assert.ok(err instanceof DomainError);
+      assert.equal(err.kind, 'rate_limited');
+      assert.equal(err.code, 'TOO_MANY_SIGN_INS');
+      return true;
+    });
+    const other = hasher.acquire({ address: '10.0.0.10' });
+    // Each releases its slot when served, so the queue drains behind the two running.
+    const served = [...queued, other].map((claim) => claim.then((slot) => slot.release()));
+    for (const slot of running) slot.release();
+    await Promise.all(served);
+    // Its places came back as its claims were served.
+    (await hasher.acquire({ address: '10.0.0.9' })).release();
+  });
+
+  it('queues a trusted claim past a full queue and serves it first', async () => {
+    const hasher = new PasswordHasher();
+    const running = [await hasher.acquire(), await hasher.acquire()];
+    const served: string[] = [];
+    const flood = Array.from({ length: 32 }, (_, i) =>
+      hasher.acquire({ address: `10.1.0.${i}` }).then((slot) => {
+        served.push('flood');
+        slot.release();
+      }),
+    );
+    await assert.rejects(hasher.acquire({ address: '10.2.0.1' }), { code: 'LOGIN_BUSY' });
+    const trusted = hasher.acquire({ address: '10.1.0.0', trusted: true }).then((slot) => {
+      served.push('trusted');
+      slot.release();
+    });
+    running[0]!.release();
+    await trusted;
+    assert.equal(served[0], 'trusted', 'ahead of the 32 that queued before it');
+    running[1]!.release();
+    await Promise.all(flood);
+    assert.equal(served.length, 33);
+  });
 });
 
 describe('password rules', () => {

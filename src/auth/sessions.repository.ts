@@ -45,12 +45,17 @@ export class SessionsRepository {
     });
   }
 
-  /** Which of these ids are sessions still open at `now` (by the absolute expiry). */
-  async activeIds(ids: string[], now: number): Promise<string[]> {
+  /** Which of these ids are sessions still open at `now`: not expired, nor idle for `idleMs`. */
+  async activeIds(ids: string[], now: number, idleMs: number): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await this.sessions.find({
       select: { id: true },
-      where: { id: In(ids), revokedAt: IsNull(), expiresAt: MoreThan(now) },
+      where: {
+        id: In(ids),
+        revokedAt: IsNull(),
+        expiresAt: MoreThan(now),
+        lastSeenAt: MoreThan(now - idleMs),
+      },
     });
     return rows.map((r) => r.id);
   }

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { AppMetaRepository } from '../database/app-meta.repository.js';
 import { ApiTokensService } from './api-tokens.service.js';
+import { DEVICE_COOKIE } from './cookies.js';
 import type { Principal } from './auth.decorators.js';
 import { isCountyRole } from './roles.js';
 import { SessionsRepository } from './sessions.repository.js';
@@ -74,8 +75,12 @@ export class SessionsService {
     return { cookie, session };
   }
 
-  /** The principal a session cookie stands for, or why there is none. */
-  async authenticate(cookie: string): Promise<SessionCheck> {
+  /**
+   * The principal a session cookie stands for, or why there is none. A `background` request (one
+   * the page made by itself, e.g. a refetch on a live update) does not count as use: it leaves
+   * last_seen_at alone, so a board left open still reaches the idle timeout.
+   */
+  async authenticate(cookie: string, { background = false } = {}): Promise<SessionCheck> {
     const session = await this.sessions.findById(hashSessionCookie(cookie));
     if (!session || session.revokedAt !== null) return { ok: false, why: 'unknown' };
     const now = this.clock.now().getTime();
@@ -83,7 +88,7 @@ export class SessionsService {
       return { ok: false, why: 'expired' };
     const user = await this.users.findById(session.userId);
     if (!user || user.disabledAt !== null) return { ok: false, why: 'unknown' };
-    if (now - session.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) {
+    if (!background && now - session.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) {
       // Awaited (once a minute) so the idle clock never reads a stale time; a failure is only logged.
       await this.sessions
         .touch(session.id, now)
@@ -122,6 +127,19 @@ export class SessionsService {
     const ended = await this.sessions.revokeAllOf(userId, this.clock.now().getTime(), exceptId);
     this.tokens.announceRevoked(ended);
     return ended.length;
+  }
+
+  /**
+   * The name of this account's device cookie. One per account, so people sharing a browser do
+   * not overwrite each other's; the HMAC keeps the user id out of the name.
+   */
+  async deviceCookieName(userId: string): Promise<string> {
+    this.deviceSecret ??= this.loadDeviceSecret();
+    const tag = createHmac('sha256', await this.deviceSecret)
+      .update(`cookie-name.${userId}`)
+      .digest('hex')
+      .slice(0, 16);
+    return `${DEVICE_COOKIE}_${tag}`;
   }
 
   /** A device cookie for this account: user id, a nonce, and their HMAC under the server's secret. */

@@ -92,7 +92,9 @@ export class TokenGuard implements CanActivate {
   ): Promise<Principal> {
     const cookie = readCookie(req, SESSION_COOKIE);
     if (!cookie) throw unauthorized();
-    const check = await this.sessions.authenticate(cookie);
+    const check = await this.sessions.authenticate(cookie, {
+      background: req.headers['x-dalaba-background'] === '1',
+    });
     if (!check.ok) {
       clearCookie(req, res, SESSION_COOKIE);
       if (check.why === 'expired') {

@@ -81,6 +81,35 @@ export class UsersRepository {
     });
   }
 
+  /**
+   * Counts one wrong password in the database itself (`failed_logins + 1`, never a value read
+   * earlier), so parallel failures, here or on another server, each count. `lockFor` turns the
+   * new count into the lock's end (or null for none yet); returns the count and the lock.
+   */
+  async recordFailedLogin(
+    id: string,
+    lockFor: (failed: number) => number | null,
+  ): Promise<{ failed: number; lockedUntil: number | null } | null> {
+    return this.writes.run(async (m) => {
+      const repo = m.getRepository(UserEntity);
+      await m
+        .createQueryBuilder()
+        .update(UserEntity)
+        .set({ failedLogins: () => 'failed_logins + 1' })
+        .where('id = :id', { id })
+        .execute();
+      // Read back inside the same transaction: on PostgreSQL the update holds the row's lock.
+      const row = await repo.findOne({
+        select: { id: true, failedLogins: true, lockedUntil: true },
+        where: { id },
+      });
+      if (!row) return null;
+      const lockedUntil = lockFor(row.failedLogins) ?? row.lockedUntil;
+      if (lockedUntil !== row.lockedUntil) await repo.update({ id }, { lockedUntil });
+      return { failed: row.failedLogins, lockedUntil };
+    });
+  }
+
   /** Changes the row, and replaces its towns when `towns` is given. */
   async update(id: string, changes: UserChanges, towns?: string[]): Promise<void> {
     await this.writes.run(async (m) => {

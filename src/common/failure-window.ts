@@ -44,11 +44,17 @@ export class FailureWindow {
     }
     this.failures.set(key, { count: 1, windowEnds: now + this.windowMs });
   }
+
+  /** Takes back one failure counted ahead of time (an attempt that turned out not to be one). */
+  forgive(key: string): void {
+    const entry = this.failures.get(key);
+    if (entry && entry.count > 0) entry.count--;
+  }
 }
 
 /**
  * Failures per key with back-off: the first `freeFailures` within a window cost nothing; the next
- * makes the key wait {@link FIRST_BACKOFF_MS}, and each further one twice as long, up to
+ * makes the key wait `firstWaitMs` ({@link FIRST_BACKOFF_MS}), and each further one twice as long, up to
  * `maxWaitMs`. A key quiet for `windowMs` since its last failure starts afresh. Callers decide
  * what waiting means; nothing here refuses anyone.
  */
@@ -60,6 +66,7 @@ export class FailureBackoff {
     private readonly windowMs: number,
     private readonly maxWaitMs: number,
     private readonly clock: Clock,
+    private readonly firstWaitMs = FIRST_BACKOFF_MS,
   ) {}
 
   /** Milliseconds `key` should still wait, or 0. */
@@ -89,7 +96,7 @@ export class FailureBackoff {
     entry.lastAt = now;
     const over = entry.count - this.freeFailures;
     if (over >= 0) {
-      entry.until = now + Math.min(this.maxWaitMs, FIRST_BACKOFF_MS * 2 ** Math.min(over, 30));
+      entry.until = now + Math.min(this.maxWaitMs, this.firstWaitMs * 2 ** Math.min(over, 30));
     }
   }
 }

@@ -12,6 +12,7 @@ import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/domain-error.js';
 import { FailureBackoff } from '../common/failure-window.js';
 import { isoTime } from '../common/time.js';
+import { DEVICE_COOKIE } from '../auth/cookies.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 
@@ -21,16 +22,19 @@ export const FIRST_LOCK_MS = 30_000;
 export interface Client {
   address: string;
   userAgent: string | null;
-  /** The browser's `dalaba_device` cookie, if any. */
-  device: string | undefined;
+  /** A cookie the browser sent, by name (device cookies are read once the account is known). */
+  cookie: (name: string) => string | undefined;
 }
 
 export interface SignedIn {
   cookie: string;
-  /** A new device cookie, when the browser had none for this account. */
-  device?: string;
+  /** A device cookie to set, when the browser had none for this account. */
+  device?: { name: string; value: string };
   body: SessionDto;
 }
+
+/** How long unknown names are remembered: an account's count lasts until a success, so long. */
+const UNKNOWN_NAME_WINDOW_MS = 24 * 3600_000;
 
 /** A refusal that carries how long to wait (the controller sends it as Retry-After). */
 export class WaitError extends DomainError<AuthErrorCode> {
@@ -61,6 +65,11 @@ const badCredentials = () =>
 export class AccountsService {
   private readonly logger = new Logger('auth');
   private readonly deviceFailures: FailureBackoff;
+  /**
+   * Wrong sign-ins for names no account has, with the accounts' thresholds: unknown names are
+   * held (429 ACCOUNT_LOCKED) after as many tries as real ones, so the answer reveals nothing.
+   */
+  private readonly unknownNames: FailureBackoff;
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -78,28 +87,102 @@ export class AccountsService {
       loginMaxLockMs,
       clock,
     );
+    this.unknownNames = new FailureBackoff(
+      loginFreeFailures,
+      UNKNOWN_NAME_WINDOW_MS,
+      loginMaxLockMs,
+      clock,
+      FIRST_LOCK_MS,
+    );
   }
 
   async signIn(username: string, password: string, client: Client): Promise<SignedIn> {
+    const name = username.trim().toLowerCase();
+    const user = await this.users.findByUsername(name);
+    const deviceCookie = user ? await this.sessions.deviceCookieName(user.id) : null;
+    let device = user
+      ? await this.sessions.verifyDeviceCookie(client.cookie(deviceCookie!), user.id)
+      : null;
+    // A browser of an earlier version holds one cookie of the bare name: moved to the new name.
+    const legacy =
+      user && !device
+        ? await this.sessions.verifyDeviceCookie(client.cookie(DEVICE_COOKIE), user.id)
+        : null;
+    device ??= legacy;
+    this.refuseIfHeld(name, user, device, client.address);
+    // Counted before verifying, so parallel guesses from one address see each other; taken back
+    // below unless it turns out a wrong password.
+    if (!device) this.limiter.recordFailure(client.address);
+    let wrong = false;
+    try {
+      const slot = await this.hasher.acquire({ address: client.address, trusted: !!device });
+      let releaseLater = false;
+      try {
+        // Re-read now that it is this request's turn: requests queued together all passed the
+        // check above on the same row, and the failures of those before it are written by now.
+        const fresh = await this.users.findByUsername(name);
+        this.refuseIfHeld(name, fresh, device, null);
+        const hash = user ? await this.users.passwordHashOf(user.id) : null;
+        const right = await slot.verify(hash, password);
+        if (!user || !right || user.disabledAt !== null) {
+          if (!right) {
+            wrong = true;
+            // The answer does not wait for the write (unknown names have none to wait for);
+            // the slot does, so the next waiter's re-check sees this failure.
+            releaseLater = true;
+            void this.recordFailure(name, user, device, client.address)
+              .catch((err: Error) =>
+                this.logger.warn(`failed sign-in of user=${user?.id} not saved: ${err.message}`),
+              )
+              .finally(() => slot.release());
+          }
+          throw badCredentials();
+        }
+      } finally {
+        if (!releaseLater) slot.release();
+      }
+    } finally {
+      if (!device && !wrong) this.limiter.forgive(client.address);
+    }
+    const setDevice = legacy ? client.cookie(DEVICE_COOKIE)! : device ? undefined : null;
+    return this.open(user!, device, { name: deviceCookie!, value: setDevice }, client);
+  }
+
+  /**
+   * Throws when this browser must wait: by its device's own failures, or by the address's and the
+   * account's (or unknown name's). A null `address` skips the address (already counted).
+   */
+  private refuseIfHeld(
+    name: string,
+    user: UserEntity | null,
+    device: string | null,
+    address: string | null,
+  ): void {
     const now = this.clock.now().getTime();
-    const user = await this.users.findByUsername(username.trim().toLowerCase());
-    const device = user ? await this.sessions.verifyDeviceCookie(client.device, user.id) : null;
     if (device) {
       const wait = this.deviceFailures.waitMs(device);
       if (wait > 0) throw new WaitError('ACCOUNT_LOCKED', Math.ceil(wait / 1000));
-    } else {
-      const retry = this.limiter.retryAfterS(client.address);
+      return;
+    }
+    if (address !== null) {
+      const retry = this.limiter.retryAfterS(address);
       if (retry > 0) throw new WaitError('TOO_MANY_FAILED_ATTEMPTS', retry);
-      if (user?.lockedUntil && user.lockedUntil > now)
-        throw new WaitError('ACCOUNT_LOCKED', Math.ceil((user.lockedUntil - now) / 1000));
     }
-    const hash = user ? await this.users.passwordHashOf(user.id) : null;
-    const right = await this.hasher.verify(hash, password);
-    if (!user || !right || user.disabledAt !== null) {
-      if (!right) await this.recordFailure(user, device, client, now);
-      throw badCredentials();
-    }
+    const until = user ? (user.lockedUntil ?? 0) : now + this.unknownNames.waitMs(name);
+    if (until > now) throw new WaitError('ACCOUNT_LOCKED', Math.ceil((until - now) / 1000));
+  }
 
+  /**
+   * Opens the session of a right password. `setDevice.value`: the device cookie to set under the
+   * account's name, undefined for none, null for a new one.
+   */
+  private async open(
+    user: UserEntity,
+    device: string | null,
+    setDevice: { name: string; value: string | null | undefined },
+    client: Client,
+  ): Promise<SignedIn> {
+    const now = this.clock.now().getTime();
     const changes: Partial<UserEntity> = { lastLoginAt: now };
     // Only a success where the lock applied lifts it: the owner signing in from their own browser
     // must not hand an attacker a fresh set of free guesses.
@@ -120,9 +203,11 @@ export class AccountsService {
       detail: { address: client.address, newDevice: !device },
     });
     this.logger.log(`user=${user.id} signed in from ${client.address}`);
+    const value =
+      setDevice.value === null ? await this.sessions.issueDeviceCookie(user.id) : setDevice.value;
     return {
       cookie,
-      device: device ? undefined : await this.sessions.issueDeviceCookie(user.id),
+      device: value === undefined ? undefined : { name: setDevice.name, value },
       body: this.sessionDto(principal.principal, session, user),
     };
   }
@@ -158,16 +243,12 @@ export class AccountsService {
     principal: Principal,
     currentPassword: string,
     newPassword: string,
-    keepSessionId: string | undefined,
+    keepSessionId: string,
+    address: string,
   ): Promise<void> {
     const user = principal.userId ? await this.users.findById(principal.userId) : null;
-    if (!user) {
-      throw new DomainError<AuthErrorCode>(
-        'forbidden',
-        'SESSION_REQUIRED',
-        'Only a person has a password: sign in, or use a token that a person owns',
-      );
-    }
+    if (!user)
+      throw new DomainError<AuthErrorCode>('unauthorized', 'UNAUTHORIZED', 'Sign in again');
     const problem = passwordProblem(newPassword, user.username, this.config.auth.passwordMinLength);
     if (problem) throw new DomainError<AuthErrorCode>('invalid', 'PASSWORD_REJECTED', problem);
     if (newPassword === currentPassword) {
@@ -177,12 +258,22 @@ export class AccountsService {
         'the new password must differ from the current one',
       );
     }
-    if (!(await this.hasher.verify(await this.users.passwordHashOf(user.id), currentPassword))) {
-      throw new DomainError<AuthErrorCode>(
-        'invalid',
-        'WRONG_PASSWORD',
-        'The current password is wrong',
-      );
+    // Counts like a wrong sign-in password, and waits out the same lock: a stolen session must not
+    // guess the password faster than the sign-in form lets anyone.
+    const slot = await this.hasher.acquire({ trusted: true });
+    try {
+      this.refuseIfHeld(user.username, await this.users.findById(user.id), null, null);
+      const right = await slot.verify(await this.users.passwordHashOf(user.id), currentPassword);
+      if (!right) {
+        await this.recordFailure(user.username, user, null, address);
+        throw new DomainError<AuthErrorCode>(
+          'invalid',
+          'WRONG_PASSWORD',
+          'The current password is wrong',
+        );
+      }
+    } finally {
+      slot.release();
     }
     const now = this.clock.now().getTime();
     await this.users.update(user.id, {
@@ -200,43 +291,43 @@ export class AccountsService {
     });
   }
 
+  /**
+   * Counts a wrong password: against the browser's device, the account (in the database,
+   * atomically) or the unknown name. The in-memory counts are taken before the first await, so
+   * they hold from the moment the answer is decided. (Sign-in counted the address already.)
+   */
   private async recordFailure(
+    name: string,
     user: UserEntity | null,
     device: string | null,
-    client: Client,
-    now: number,
+    address: string,
   ): Promise<void> {
     if (device) this.deviceFailures.recordFailure(device);
-    else this.limiter.recordFailure(client.address);
-    let lockedUntil: number | null = null;
-    if (user && !device) {
-      const failed = user.failedLogins + 1;
-      const over = failed - this.config.auth.loginFreeFailures;
-      lockedUntil =
-        over >= 0
-          ? now + Math.min(this.config.auth.loginMaxLockMs, FIRST_LOCK_MS * 2 ** Math.min(over, 20))
-          : user.lockedUntil;
-      await this.users.update(user.id, { failedLogins: failed, lockedUntil });
-    }
+    else if (!user) this.unknownNames.recordFailure(name);
     // Never the password: only who was tried, from where.
     void this.audit.record({
       actor: user?.displayName ?? 'unknown',
       actorUserId: user?.id ?? null,
       action: 'session.failed',
       subject: user?.id ?? null,
-      detail: {
-        username: user?.username ?? '(unknown)',
-        address: client.address,
-        knownDevice: !!device,
-      },
+      detail: { username: user?.username ?? '(unknown)', address, knownDevice: !!device },
     });
-    if (user && lockedUntil !== null && lockedUntil > now && !device) {
+    if (!user || device) return;
+    const now = this.clock.now().getTime();
+    const { loginFreeFailures, loginMaxLockMs } = this.config.auth;
+    const counted = await this.users.recordFailedLogin(user.id, (failed) => {
+      const over = failed - loginFreeFailures;
+      return over >= 0
+        ? now + Math.min(loginMaxLockMs, FIRST_LOCK_MS * 2 ** Math.min(over, 20))
+        : null;
+    });
+    if (counted && counted.lockedUntil !== null && counted.lockedUntil > now) {
       void this.audit.record({
         actor: user.displayName,
         actorUserId: user.id,
         action: 'user.locked',
         subject: user.id,
-        detail: { until: isoTime(lockedUntil), failedLogins: user.failedLogins + 1 },
+        detail: { until: isoTime(counted.lockedUntil), failedLogins: counted.failed },
       });
     }
   }

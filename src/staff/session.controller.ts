@@ -17,7 +17,6 @@ import {
 } from '../auth/auth.decorators.js';
 import {
   clearCookie,
-  DEVICE_COOKIE,
   DEVICE_COOKIE_MAX_AGE_S,
   readCookie,
   SESSION_COOKIE,
@@ -40,6 +39,12 @@ function sessionOf(req: Request) {
     );
   }
   return req.authSession;
+}
+
+/** Sets Retry-After for a refusal that says how long to wait; returns the error to rethrow. */
+function withRetryAfter(err: unknown, res: Response): unknown {
+  if (err instanceof WaitError) res.setHeader('Retry-After', String(err.retryAfterS));
+  return err;
 }
 
 /**
@@ -70,14 +75,16 @@ export class SessionController {
       const done = await this.accounts.signIn(body.username, body.password, {
         address: req.ip ?? req.socket.remoteAddress ?? 'unknown',
         userAgent: req.headers['user-agent'] ?? null,
-        device: readCookie(req, DEVICE_COOKIE),
+        cookie: (name) => readCookie(req, name),
       });
       setCookie(req, res, SESSION_COOKIE, done.cookie, this.sessions.maxAgeS);
-      if (done.device) setCookie(req, res, DEVICE_COOKIE, done.device, DEVICE_COOKIE_MAX_AGE_S);
+      if (done.device) {
+        const { name, value } = done.device;
+        setCookie(req, res, name, value, DEVICE_COOKIE_MAX_AGE_S);
+      }
       return done.body;
     } catch (err) {
-      if (err instanceof WaitError) res.setHeader('Retry-After', String(err.retryAfterS));
-      throw err;
+      throw withRetryAfter(err, res);
     }
   }
 
@@ -119,19 +126,30 @@ export class SessionController {
   @OpenBeforePasswordChange()
   @HttpCode(204)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Change your own password; your other sessions end' })
+  @ApiOperation({
+    summary:
+      'Change your own password (signed-in sessions only); your other sessions end. Wrong current passwords count towards the account lock',
+  })
   @ApiNoContentResponse()
-  @ApiErrors(400, 401, 403, 503)
+  @ApiErrors(400, 401, 403, 429, 503)
   async changePassword(
     @Body() body: ChangePasswordDto,
     @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
-    await this.accounts.changePassword(
-      principal,
-      body.currentPassword,
-      body.newPassword,
-      req.authSession?.session.id,
-    );
+    // Not with a token: a token has no password to prove and would guess it unseen.
+    const { session } = sessionOf(req);
+    await this.accounts
+      .changePassword(
+        principal,
+        body.currentPassword,
+        body.newPassword,
+        session.id,
+        req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      )
+      .catch((err: unknown) => {
+        throw withRetryAfter(err, res);
+      });
   }
 }

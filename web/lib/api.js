@@ -24,11 +24,19 @@ export function authHeaders(method = 'GET', token) {
   return {};
 }
 
+/**
+ * `background: true` marks a request the page makes by itself (a refetch on a live update): the
+ * server does not count it as use of the session, so a page left open still times out when idle.
+ */
 export async function api(
   path,
-  { method = 'GET', body, token, raw: wantRaw, headers: extra } = {},
+  { method = 'GET', body, token, raw: wantRaw, headers: extra, background = false } = {},
 ) {
-  const headers = { ...authHeaders(method, token), ...extra };
+  const headers = {
+    ...authHeaders(method, token),
+    ...(background ? { 'X-Dalaba-Background': '1' } : {}),
+    ...extra,
+  };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData)) {
     headers['Content-Type'] = 'application/json';
@@ -49,12 +57,12 @@ export async function api(
   return data;
 }
 
-/** Every page of a list endpoint. */
-export async function all(path) {
+/** Every page of a list endpoint; `options` as for {@link api} (e.g. `background`). */
+export async function all(path, options = {}) {
   const items = [];
   for (let offset = 0; ; offset += 500) {
     const sep = path.includes('?') ? '&' : '?';
-    const page = await api(`${path}${sep}limit=500&offset=${offset}`);
+    const page = await api(`${path}${sep}limit=500&offset=${offset}`, options);
     items.push(...page.items);
     if (items.length >= page.total || page.items.length === 0) return { ...page, items };
   }

@@ -24,7 +24,11 @@ export const live = {
       try {
         const token = session.get()?.via === 'session' ? null : session.get()?.token;
         const res = await fetch('/api/events', {
-          headers: token ? { Authorization: `Bearer ${token}` } : {},
+          // Reconnecting is not use of the session: it must not hold off the idle timeout.
+          headers: {
+            'X-Dalaba-Background': '1',
+            ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          },
           credentials: 'same-origin',
           signal: abort.signal,
         });

@@ -30,8 +30,8 @@ function targetText(target) {
 
 export async function approvalsView() {
   const here = stillHere();
-  const load = async () => {
-    const page = await api('/api/drafts?status=pending&limit=200');
+  const load = async ({ background = false } = {}) => {
+    const page = await api('/api/drafts?status=pending&limit=200', { background });
     if (!here()) return;
     patchView(
       html`<h1>${t('appr.title')}</h1>
@@ -69,7 +69,12 @@ export async function approvalsView() {
         }`,
     );
   };
-  onLeave(live.on((event) => event === 'drafts' && void load().catch((err) => showError(err))));
+  onLeave(
+    live.on(
+      (event) =>
+        event === 'drafts' && void load({ background: true }).catch((err) => showError(err)),
+    ),
+  );
   try {
     await load();
   } catch (err) {
@@ -83,8 +88,8 @@ export async function draftView(id) {
   const here = stillHere();
   // The clip's blob URL goes into the markup: a live redraw must not drop the player's source.
   let audioUrl = null;
-  const load = async () => {
-    const d = await api(`/api/drafts/${encodeURIComponent(id)}`);
+  const load = async ({ background = false } = {}) => {
+    const d = await api(`/api/drafts/${encodeURIComponent(id)}`, { background });
     if (!here()) return null;
     // A broadcast's payload is the broadcast; a schedule's holds its template.
     const p = d.payload?.template ?? d.payload ?? {};
@@ -198,7 +203,7 @@ export async function draftView(id) {
       (event, data) =>
         event === 'drafts' &&
         (data.changed ?? []).includes(id) &&
-        void load().catch((err) => showError(err)),
+        void load({ background: true }).catch((err) => showError(err)),
     ),
   );
   const onClick = async (e) => {

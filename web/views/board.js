@@ -181,13 +181,17 @@ export async function boardView() {
     sessionStorage.setItem(ONLY_ABNORMAL, only.checked ? '1' : '0');
     render();
   });
-  const load = async () => {
-    const next = await all('/api/status/villages');
+  const load = async ({ background = false } = {}) => {
+    const next = await all('/api/status/villages', { background });
     if (!here()) return;
     board = next;
     render();
   };
-  const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  // A refetch on a live update is not use: the session may still time out while the board is open.
+  const refresh = throttle(
+    () => load({ background: true }).catch((err) => console.warn(err)),
+    1000,
+  );
   onLeave(live.on((event) => event === 'update' && refresh()));
   await load();
 }

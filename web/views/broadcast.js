@@ -328,11 +328,11 @@ export async function broadcastView(id) {
         </table>
       </div>`;
   };
-  const load = async () => {
+  const load = async ({ background = false } = {}) => {
     const [b, c, confirmations] = await Promise.all([
-      api(`/api/broadcasts/${encodeURIComponent(id)}`),
-      api(`/api/broadcasts/${encodeURIComponent(id)}/coverage`),
-      api(`/api/broadcasts/${encodeURIComponent(id)}/confirmations`),
+      api(`/api/broadcasts/${encodeURIComponent(id)}`, { background }),
+      api(`/api/broadcasts/${encodeURIComponent(id)}/coverage`, { background }),
+      api(`/api/broadcasts/${encodeURIComponent(id)}/confirmations`, { background }),
     ]);
     if (!here()) return;
     current = b;
@@ -504,7 +504,10 @@ export async function broadcastView(id) {
   };
   view().addEventListener('click', onClick);
   onLeave(() => view().removeEventListener('click', onClick));
-  const refresh = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  const refresh = throttle(
+    () => load({ background: true }).catch((err) => console.warn(err)),
+    1000,
+  );
   onLeave(
     live.on(
       (event, data) => event === 'update' && data.broadcasts.some((b) => b.id === id) && refresh(),

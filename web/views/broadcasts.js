@@ -19,8 +19,8 @@ function broadcastRow(b) {
 
 export async function broadcastsView() {
   const here = stillHere();
-  const load = async () => {
-    const page = await api('/api/broadcasts?limit=100');
+  const load = async ({ background = false } = {}) => {
+    const page = await api('/api/broadcasts?limit=100', { background });
     if (!here()) return;
     patchView(
       html`<div class="toolbar">
@@ -52,7 +52,7 @@ export async function broadcastsView() {
         }`,
     );
   };
-  const reload = throttle(() => load().catch((err) => console.warn(err)), 1000);
+  const reload = throttle(() => load({ background: true }).catch((err) => console.warn(err)), 1000);
   onLeave(
     live.on((event, data) => {
       if (event !== 'update') return;
