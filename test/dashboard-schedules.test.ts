@@ -42,7 +42,8 @@ describe('the dashboard’s schedules in Chromium', () => {
     for (const x of await schedules())
       await api(s.url, s.adminToken).delete(`/api/schedules/${x.id}`).expect(204);
   };
-  /** Someone other than the admin token, who approves what needs a second person. */
+  /** The admin at the desk (a person: drafts need one), and a second person who approves. */
+  let admin: StaffMember;
   let approver: StaffMember;
   const approve = (draftId: string) =>
     api(s.url, approver.token).post(`/api/drafts/${draftId}/approve`).expect(200);
@@ -55,6 +56,7 @@ describe('the dashboard’s schedules in Chromium', () => {
   beforeAll(async () => {
     s = await startTestServer({ seed: true, approvals: true });
     clipId = (await newClip(s)).id;
+    admin = await staffMember(s, 'admin', [], { username: 'desk-admin' });
     approver = await staffMember(s, 'operator', [], { username: 'approver' });
     browser = await launchBrowser();
     const context = await browser.newContext({
@@ -63,7 +65,7 @@ describe('the dashboard’s schedules in Chromium', () => {
     });
     page = await context.newPage();
     errors = pageErrors(page);
-    await signIn(page, s.url, s.adminToken);
+    await signIn(page, s.url, admin.token);
   });
   afterAll(async () => {
     await browser?.close();
@@ -282,7 +284,7 @@ describe('the dashboard’s schedules in Chromium', () => {
       };
       // I and II go through a draft and a second person, as the policy wants.
       if (level === 'I' || level === 'II') {
-        const draft = await api(s.url, s.adminToken)
+        const draft = await api(s.url, admin.token)
           .post('/api/drafts')
           .send({ schedule })
           .expect(201);
