@@ -1,4 +1,5 @@
-// What the new-broadcast and schedule forms share: the target picker, its reach, the clip list.
+// What the forms share: the target picker, its reach and the clip list (new broadcast, schedules),
+// and the labelled input lines of the sign-in and password forms.
 import { t } from '../i18n.js';
 import { all, api, errorText } from './api.js';
 import { DEVICE_TYPES } from './contract.js';
@@ -125,4 +126,23 @@ export async function previewClip(id, audio) {
   if (!id) return;
   const res = await api(`/api/clips/${id}/audio`, { raw: true });
   audio.src = URL.createObjectURL(await res.blob());
+}
+
+/**
+ * A required input under its label, one to a line, as the sign-in and password forms have them.
+ * `wide` stretches it across its card.
+ */
+export function inputLine(label, id, { type = 'text', autocomplete, minlength, wide, extra } = {}) {
+  return html`<p>
+    <label
+      >${label}<br /><input
+        id="${id}"
+        type="${type}"
+        ${autocomplete ? html`autocomplete="${autocomplete}"` : ''}
+        ${minlength ? html`minlength="${minlength}"` : ''}
+        ${extra ?? ''}
+        required
+        ${wide ? html`style="width: 100%"` : ''}
+    /></label>
+  </p>`;
 }

@@ -1,6 +1,7 @@
 // A person's own account: changing the password, forced after a one-time password (#/password)
 // and by choice (#/account).
 import { api, errorText } from '../lib/api.js';
+import { inputLine } from '../lib/forms.js';
 import { $, html, show } from '../lib/html.js';
 import { session, sessionFrom } from '../lib/state.js';
 import { t } from '../i18n.js';
@@ -21,34 +22,19 @@ export function accountView({ forced = false } = {}) {
       ${forced ? html`<p class="warn" id="must-change" role="status">${t('acct.forced')}</p>` : ''}
       <p class="muted">${s.username ?? ''} · ${t(`role.${s.role}`)}</p>
       <form id="password-form">
-        <p>
-          <label
-            >${t('acct.current')}<br /><input
-              id="current-password"
-              type="password"
-              autocomplete="current-password"
-              required
-          /></label>
-        </p>
-        <p>
-          <label
-            >${t('acct.new')}<br /><input
-              id="new-password"
-              type="password"
-              autocomplete="new-password"
-              minlength="10"
-              required
-          /></label>
-        </p>
-        <p>
-          <label
-            >${t('acct.repeat')}<br /><input
-              id="new-password2"
-              type="password"
-              autocomplete="new-password"
-              required
-          /></label>
-        </p>
+        ${inputLine(t('acct.current'), 'current-password', {
+          type: 'password',
+          autocomplete: 'current-password',
+        })}
+        ${inputLine(t('acct.new'), 'new-password', {
+          type: 'password',
+          autocomplete: 'new-password',
+          minlength: 10,
+        })}
+        ${inputLine(t('acct.repeat'), 'new-password2', {
+          type: 'password',
+          autocomplete: 'new-password',
+        })}
         <p class="muted">${t('acct.rules')}</p>
         <p class="error" id="password-change-error" role="alert"></p>
         <p id="password-changed" role="status"></p>

@@ -1,6 +1,7 @@
 // Signing in: a person with a username and password (a session cookie), or, as a second way for
 // scripts and the first start, an API token.
 import { api, errorText } from '../lib/api.js';
+import { inputLine } from '../lib/forms.js';
 import { $, html, show } from '../lib/html.js';
 import { watchApprovals } from '../lib/approvals.js';
 import { live } from '../lib/live.js';
@@ -31,26 +32,16 @@ export function loginView() {
         <h1>${t('login.title')}</h1>
         ${why === 'expired' ? html`<p class="warn" id="login-notice" role="status">${t('login.expired')}</p>` : ''}
         <form id="login-password">
-          <p>
-            <label
-              >${t('login.username')}<br /><input
-                id="username"
-                autocomplete="username"
-                autocapitalize="none"
-                required
-                style="width: 100%"
-            /></label>
-          </p>
-          <p>
-            <label
-              >${t('login.password')}<br /><input
-                id="password"
-                type="password"
-                autocomplete="current-password"
-                required
-                style="width: 100%"
-            /></label>
-          </p>
+          ${inputLine(t('login.username'), 'username', {
+            autocomplete: 'username',
+            extra: html`autocapitalize="none"`,
+            wide: true,
+          })}
+          ${inputLine(t('login.password'), 'password', {
+            type: 'password',
+            autocomplete: 'current-password',
+            wide: true,
+          })}
           <p class="error" id="password-error" role="alert"></p>
           <button class="primary" type="submit" id="password-submit">${t('login.submit')}</button>
         </form>
@@ -58,16 +49,11 @@ export function loginView() {
       <section class="card" style="max-width: 28rem; margin: 1rem auto">
         <h2>${t('login.withToken')}</h2>
         <form id="login">
-          <p>
-            <label
-              >${t('login.token')}<br /><input
-                id="token"
-                type="password"
-                autocomplete="off"
-                required
-                style="width: 100%"
-            /></label>
-          </p>
+          ${inputLine(t('login.token'), 'token', {
+            type: 'password',
+            autocomplete: 'off',
+            wide: true,
+          })}
           <p class="muted">${t('login.hint')}</p>
           <p class="error" id="login-error" role="alert"></p>
           <button type="submit">${t('login.submit')}</button>
