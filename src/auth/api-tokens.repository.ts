@@ -3,19 +3,6 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { ApiTokenEntity } from './api-token.entity.js';
-import type { Role } from './roles.js';
-import { UserEntity, UserTownEntity } from './user.entity.js';
-
-/** What a token needs of the person who owns it. */
-export interface TokenOwner {
-  id: string;
-  username: string;
-  displayName: string;
-  role: Role;
-  phone: string | null;
-  disabledAt: number | null;
-  towns: string[];
-}
 
 @Injectable()
 export class ApiTokensRepository {
@@ -26,33 +13,6 @@ export class ApiTokensRepository {
 
   findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
     return this.tokens.findOneBy({ tokenHash, revokedAt: IsNull() });
-  }
-
-  async ownerOf(userId: string): Promise<TokenOwner | null> {
-    const m = this.tokens.manager;
-    const user = await m.getRepository(UserEntity).findOneBy({ id: userId });
-    if (!user) return null;
-    const towns = await m.getRepository(UserTownEntity).find({ where: { userId } });
-    return {
-      id: user.id,
-      username: user.username,
-      displayName: user.displayName,
-      role: user.role,
-      phone: user.phone,
-      disabledAt: user.disabledAt,
-      towns: towns.map((t) => t.townCode).sort(),
-    };
-  }
-
-  /** Display names of these users, by id. */
-  async namesOf(ids: string[]): Promise<Map<string, string>> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return new Map();
-    const rows = await this.tokens.manager.getRepository(UserEntity).find({
-      select: { id: true, displayName: true },
-      where: { id: In(unique) },
-    });
-    return new Map(rows.map((r) => [r.id, r.displayName]));
   }
 
   async activeIdsOwnedBy(userId: string): Promise<string[]> {

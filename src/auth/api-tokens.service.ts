@@ -9,8 +9,10 @@ import { isoTime } from '../common/time.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import type { AuthErrorCode } from './auth-errors.js';
 import { ApiTokenEntity } from './api-token.entity.js';
-import { ApiTokensRepository, TokenOwner } from './api-tokens.repository.js';
+import { ApiTokensRepository } from './api-tokens.repository.js';
 import { SessionsRepository } from './sessions.repository.js';
+import type { UserEntity } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
 import type { Principal } from './auth.decorators.js';
 import { isCountyRole, isRole, Role, roleAllows, ROLES } from './roles.js';
 import { displayPrefix, generateApiToken, hashApiToken } from './token-crypto.js';
@@ -62,6 +64,7 @@ export class ApiTokensService implements OnModuleDestroy {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly repo: ApiTokensRepository,
+    private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly clock: Clock,
   ) {}
@@ -110,8 +113,9 @@ export class ApiTokensService implements OnModuleDestroy {
   async authenticate(token: string): Promise<Principal | null> {
     const row = await this.repo.findActiveByHash(hashApiToken(token));
     if (!row) return null;
-    const owner = row.ownerUserId ? await this.repo.ownerOf(row.ownerUserId) : null;
-    if (row.ownerUserId && (!owner || owner.disabledAt !== null)) return null;
+    const person = row.ownerUserId ? await this.users.withTowns(row.ownerUserId) : null;
+    if (row.ownerUserId && (!person || person.user.disabledAt !== null)) return null;
+    const owner = person?.user;
     // Never more than the person may do now: a demoted owner's tokens are demoted with them.
     const role = owner && !roleAllows(owner.role, row.role) ? owner.role : row.role;
     const now = this.clock.now().getTime();
@@ -135,11 +139,7 @@ export class ApiTokensService implements OnModuleDestroy {
       // A town official's tokens, whatever their role, see only the official's towns; a county
       // role's token sees the county.
       towns:
-        owner && !isCountyRole(owner.role)
-          ? owner.towns
-          : isCountyRole(role)
-            ? null
-            : (owner?.towns ?? []),
+        person && !isCountyRole(person.user.role) ? person.towns : isCountyRole(role) ? null : [],
     };
   }
 
@@ -158,7 +158,7 @@ export class ApiTokensService implements OnModuleDestroy {
         `role must be one of ${ROLES.join(', ')}`,
       );
     }
-    const owner = input.ownerUserId ? await this.repo.ownerOf(input.ownerUserId) : null;
+    const owner = input.ownerUserId ? await this.users.findById(input.ownerUserId) : null;
     this.checkOwner(input.role, input.ownerUserId ?? null, owner);
     const token = input.token ?? generateApiToken();
     const row: ApiTokenEntity = {
@@ -185,7 +185,7 @@ export class ApiTokensService implements OnModuleDestroy {
    * viewer token would read the whole county), and a town official's token needs an owner (its
    * towns are the owner's).
    */
-  private checkOwner(role: Role, ownerUserId: string | null, owner: TokenOwner | null): void {
+  private checkOwner(role: Role, ownerUserId: string | null, owner: UserEntity | null): void {
     const refuse = (message: string) => {
       throw new DomainError<AuthErrorCode>('invalid', 'TOKEN_OWNER_INVALID', message);
     };
@@ -201,7 +201,7 @@ export class ApiTokensService implements OnModuleDestroy {
   }
 
   private async withOwnerNames(rows: ApiTokenEntity[]): Promise<TokenView[]> {
-    const names = await this.repo.namesOf(
+    const names = await this.users.displayNamesOf(
       rows.flatMap((r) => (r.ownerUserId ? [r.ownerUserId] : [])),
     );
     return rows.map((r) =>

@@ -86,8 +86,9 @@ export class SessionsService {
     const now = this.clock.now().getTime();
     if (now >= session.expiresAt || now - session.lastSeenAt >= this.config.auth.sessionIdleMs)
       return { ok: false, why: 'expired' };
-    const user = await this.users.findById(session.userId);
-    if (!user || user.disabledAt !== null) return { ok: false, why: 'unknown' };
+    const person = await this.users.withTowns(session.userId);
+    if (!person || person.user.disabledAt !== null) return { ok: false, why: 'unknown' };
+    const { user } = person;
     if (!background && now - session.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) {
       // Awaited (once a minute) so the idle clock never reads a stale time; a failure is only logged.
       await this.sessions
@@ -96,9 +97,6 @@ export class SessionsService {
           this.logger.warn(`session of user=${user.id} lastSeenAt not saved: ${err.message}`),
         );
     }
-    const towns = isCountyRole(user.role)
-      ? null
-      : ((await this.users.townsOf([user.id])).get(user.id) ?? []);
     return {
       ok: true,
       session,
@@ -112,7 +110,7 @@ export class SessionsService {
         username: user.username,
         phone: user.phone,
         tokenName: null,
-        towns,
+        towns: isCountyRole(user.role) ? null : person.towns,
       },
     };
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
+import { isCountyRole } from './roles.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { UserEntity, UserTownEntity } from './user.entity.js';
 
@@ -45,6 +46,28 @@ export class UsersRepository {
       where: { id },
     });
     return row?.passwordHash ?? null;
+  }
+
+  /**
+   * A person as a principal needs them: the row and the towns they act for (read only for a town
+   * official; county roles have none).
+   */
+  async withTowns(id: string): Promise<{ user: UserEntity; towns: string[] } | null> {
+    const user = await this.findById(id);
+    if (!user) return null;
+    const towns = isCountyRole(user.role) ? [] : ((await this.townsOf([id])).get(id) ?? []);
+    return { user, towns };
+  }
+
+  /** Display names of these users, by id. */
+  async displayNamesOf(ids: string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.users.find({
+      select: { id: true, displayName: true },
+      where: { id: In(unique) },
+    });
+    return new Map(rows.map((r) => [r.id, r.displayName]));
   }
 
   async townsOf(ids: string[]): Promise<Map<string, string[]>> {
