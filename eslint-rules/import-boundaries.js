@@ -14,6 +14,8 @@ import path from 'node:path';
  * - mqtt is the transport only (broker, client, PUBACK); DeviceGateway, which gives its messages
  *   a meaning, lives in devices/ and imports it, so mqtt sits below devices.
  * - live/ (the SSE feed) reads broadcasts and devices, as coverage does; neither imports the other.
+ * - alerts/ turns alerts into broadcasts or drafts; reports/ reads broadcasts and their alerts;
+ *   superior/ sends reports up and hands EBMs from above to alerts/.
  */
 export const LAYERS = [
   ['contract', 'config', 'common'],
@@ -24,10 +26,14 @@ export const LAYERS = [
   ['mqtt'],
   ['devices'],
   ['clips'],
+  ['tts'],
   ['broadcasts'],
   ['coverage', 'live'],
   ['status', 'schedules', 'seed'],
   ['approvals'],
+  ['alerts'],
+  ['reports'],
+  ['superior'],
   ['(root)', 'cli'],
 ];
 

@@ -2,6 +2,7 @@ import { DynamicModule, Module, NestApplicationOptions } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
+import { AlertsModule } from './alerts/alerts.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -25,9 +26,12 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
 import { SeedModule } from './seed/seed.module.js';
+import { ReportsModule } from './reports/reports.module.js';
 import { SigningModule } from './signing/signing.module.js';
 import { StaffModule } from './staff/staff.module.js';
 import { StatusModule } from './status/status.module.js';
+import { SuperiorModule } from './superior/superior.module.js';
+import { TtsModule } from './tts/tts.module.js';
 import { VillagesModule } from './villages/villages.module.js';
 
 export interface AppModuleOptions {
@@ -85,6 +89,10 @@ export class AppModule {
         LiveModule,
         SchedulesModule,
         ApprovalsModule,
+        TtsModule,
+        AlertsModule,
+        ReportsModule,
+        SuperiorModule,
         SeedModule,
       ],
       providers: [

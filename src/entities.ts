@@ -1,3 +1,5 @@
+import { AlertEntity, AlertFeedEntity, AlertSenderEntity } from './alerts/alert.entity.js';
+import { SuperiorPackageEntity } from './superior/superior-package.entity.js';
 import { ApiTokenEntity } from './auth/api-token.entity.js';
 import { SessionEntity, UserEntity, UserTownEntity } from './auth/user.entity.js';
 import { DraftEntity } from './approvals/draft.entity.js';
@@ -51,4 +53,8 @@ export const ENTITIES = [
   SessionEntity,
   ApprovalRuleEntity,
   DraftEntity,
+  AlertEntity,
+  AlertSenderEntity,
+  AlertFeedEntity,
+  SuperiorPackageEntity,
 ];

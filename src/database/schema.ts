@@ -14,6 +14,7 @@ import { SecurityEvents1765357200000 } from './migrations/1765357200000-security
 import { DeviceKeys1765530000000 } from './migrations/1765530000000-device-keys.js';
 import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-chain.js';
 import { StaffAccounts1765616400000 } from './migrations/1765616400000-staff-accounts.js';
+import { Alerts1765702800000 } from './migrations/1765702800000-alerts.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   EvidenceChain1765443600000,
   DeviceKeys1765530000000,
   StaffAccounts1765616400000,
+  Alerts1765702800000,
 ];

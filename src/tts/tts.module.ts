@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { ClipsModule } from '../clips/clips.module.js';
+import { TtsService } from './tts.service.js';
+
+/** Text to speech into clips. */
+@Module({
+  imports: [ClipsModule],
+  providers: [TtsService],
+  exports: [TtsService],
+})
+export class TtsModule {}
