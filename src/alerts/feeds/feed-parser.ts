@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { XMLSerializer, type Element } from '@xmldom/xmldom';
-import { parseXmlSafely } from './safe-xml-stand-in.js';
+import { XMLSerializer, type Node as XmlNode } from '@xmldom/xmldom';
+import { childElements, parseXmlSafely, textOf } from '../cap/safe-xml.js';
 
 const ATOM = 'http://www.w3.org/2005/Atom';
 /** CAP's namespaces all start so; the intake refuses any version but 1.2 and names the rule. */
@@ -112,10 +112,10 @@ function rssItem(item: Element, baseUrl: string): FeedEntry {
  */
 function inlineCap(entry: Element, content: Element | undefined | null): string | null {
   for (const holder of content ? [content, entry] : [entry]) {
-    const alert = elementChildren(holder).find(
+    const alert = childElements(holder).find(
       (c) => c.localName === 'alert' && (c.namespaceURI ?? '').startsWith(CAP_NS_PREFIX),
     );
-    if (alert) return new XMLSerializer().serializeToString(alert);
+    if (alert) return new XMLSerializer().serializeToString(alert as unknown as XmlNode);
   }
   if (content && CAP_TYPE.test(content.getAttribute('type') ?? '')) {
     const escaped = text(content);
@@ -155,19 +155,10 @@ function digestOf(inline: string | null): string {
   return inline === null ? '' : `sha256:${createHash('sha256').update(inline).digest('hex')}`;
 }
 
-function elementChildren(parent: Element): Element[] {
-  const out: Element[] = [];
-  for (let n = parent.firstChild; n; n = n.nextSibling)
-    if (n.nodeType === 1) out.push(n as Element);
-  return out;
-}
-
 function children(parent: Element, localName: string, ns: string | null): Element[] {
-  return elementChildren(parent).filter(
-    (c) => c.localName === localName && (c.namespaceURI ?? null) === ns,
-  );
+  return childElements(parent, localName, ns);
 }
 
 function text(el: Element | undefined): string {
-  return (el?.textContent ?? '').trim();
+  return el ? textOf(el) : '';
 }
