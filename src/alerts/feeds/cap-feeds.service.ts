@@ -190,20 +190,16 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /**
    * Polls one feed now, whether due or not (even disabled: an admin trying it out), and answers
-   * what it found. A poll of it already under way here is joined rather than doubled.
+   * what it found. A poll of it already under way here is joined rather than doubled; one under
+   * way on another server is not waited for (the intake answers its messages as duplicates).
    */
   async pollNow(id: string): Promise<FeedPollDto> {
     const running = this.polling.get(id);
     if (running) return running;
     const row = await this.found(id);
-    const now = this.clock.now().getTime();
-    if (!(await this.repo.claim(id, row.nextPollAt, now + POLL_LEASE_MS)))
-      throw new DomainError<FeedErrorCode>(
-        'conflict',
-        'FEED_BUSY',
-        `Feed ${id} is being polled by another server right now: try again in a moment`,
-      );
-    return this.poll(row);
+    // The lease keeps the other servers' ticks off it while it runs.
+    await this.repo.update(id, { nextPollAt: this.clock.now().getTime() + POLL_LEASE_MS });
+    return this.polling.get(id) ?? this.poll(row);
   }
 
   /**
@@ -332,11 +328,12 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       // The intake's refusal (400/422, recorded in the inbox) is its answer about this message;
       // anything else (it could not store it) is tried again at the next poll.
       if (err instanceof DomainError && err.status < 500) {
-        const rule = (err.details as { rule?: unknown } | undefined)?.rule;
+        const { rule, alertId } = (err.details ?? {}) as { rule?: unknown; alertId?: unknown };
         return {
           result: {
             ...result,
             result: 'refused',
+            alertId: typeof alertId === 'string' ? alertId : null,
             outcome: 'refused',
             rule: typeof rule === 'string' ? rule : err.code,
             reason: err.message,
@@ -468,6 +465,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     patch: Partial<AlertFeedEntity>,
   ): Promise<AlertFeedEntity> {
     const current = await this.repo.find(feed.id);
+    if (!current) this.seen.delete(feed.id);
     if (!current || current.url !== feed.url) return { ...(current ?? feed) };
     await this.repo.update(feed.id, patch);
     return { ...current, ...patch };

@@ -86,10 +86,10 @@ export class FeedsController {
     description:
       'Even when disabled or backing off. Answers the feed’s status (ok, not-modified, failed), each entry not seen ' +
       'before with what the intake made of it (alert outcome, or the refusal’s rule), and the feed’s new state. ' +
-      'A poll already under way on this server is joined; 409 FEED_BUSY when another server is polling it.',
+      'A poll already under way on this server is joined.',
   })
   @ApiOkResponse({ type: FeedPollDto })
-  @ApiErrors(400, 401, 403, 404, 409)
+  @ApiErrors(400, 401, 403, 404)
   poll(@Param('id', uuid) id: string): Promise<FeedPollDto> {
     return this.feeds.pollNow(id);
   }
