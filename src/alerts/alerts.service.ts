@@ -111,7 +111,7 @@ export class AlertsService {
     const { alert } = parsed;
     const sender = await this.repo.sender(alert.sender);
     const trusted = sender ? (JSON.parse(sender.certificatesJson) as string[]) : [];
-    const signature = verifyCapSignature(parsed.xml, trusted);
+    const signature = verifyCapSignature(parsed.xml, trusted, { now });
     const refusal = senderRefusal(sender, signature.state, signature.reason);
     if (refusal) {
       const row = { ...this.blank(parsed.xml, origin, now), ...identity(alert) };
