@@ -85,6 +85,17 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  alerts: AlertsConfig;
+}
+
+/** The alerts intake (docs/alerts.md). */
+export interface AlertsConfig {
+  /** Largest CAP message taken (API body and feed entry); 413 / `xml.too-large` beyond. */
+  maxBytes: number;
+  /** Largest audio `resource` fetched or decoded from an alert. */
+  resourceMaxBytes: number;
+  /** The `info` language used first (then any zh, then the first). */
+  stationLanguage: string;
 }
 
 /** Signed commands (docs/operations.md, "Command signing and keys"). */
@@ -323,6 +334,13 @@ const SERVER_VARIABLES = {
   COMMAND_SIGNING_ALG: choice(SIGNATURE_ALGORITHMS, 'ed25519'),
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
+
+  ALERT_MAX_BYTES: size('256kb', '10mb'),
+  ALERT_RESOURCE_MAX_BYTES: size('20mb', '200mb'),
+  STATION_LANGUAGE: text('zh-CN', {
+    pattern: /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/,
+    accepts: 'a language tag such as zh-CN',
+  }),
 };
 
 /** Every environment variable the server reads, with its default, type and limits. */
@@ -442,6 +460,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       alg: e.COMMAND_SIGNING_ALG,
       ttlMs: e.COMMAND_TTL_S * 1000,
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
+    },
+    alerts: {
+      maxBytes: e.ALERT_MAX_BYTES,
+      resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
+      stationLanguage: e.STATION_LANGUAGE,
     },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
