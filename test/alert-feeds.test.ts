@@ -231,9 +231,16 @@ describe('CAP feeds', () => {
     assert.equal(r.feed.failures, 0);
     assert.equal(r.feed.lastError, null);
     assert.ok(r.feed.lastOkAt);
-    // The alerts know where they came from: the feed.
-    const inlineAlert = await admin.get(`/api/alerts/${r.results[1].alertId}`).expect(200);
-    assert.equal(inlineAlert.body.source, 'feed');
+    // The inbox shows where each came from, the refusal included.
+    const inlineAlert = (await admin.get(`/api/alerts/${r.results[1].alertId}`).expect(200)).body;
+    assert.equal(inlineAlert.source, 'feed');
+    assert.equal(inlineAlert.sourceRef, feed.id);
+    assert.equal(inlineAlert.outcome, r.results[1].outcome);
+    const refused = (await admin.get(`/api/alerts/${r.results[3].alertId}`).expect(200)).body;
+    assert.deepEqual(
+      [refused.source, refused.outcome, refused.rule],
+      ['feed', 'refused', 'cap.expired'],
+    );
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
   });
 

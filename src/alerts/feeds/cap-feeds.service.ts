@@ -8,6 +8,8 @@ import { DomainError, NotFoundError } from '../../common/domain-error.js';
 import { Page, PageQuery, pageWindow } from '../../common/pagination.js';
 import { Ticker } from '../../common/ticker.js';
 import { isoTime } from '../../common/time.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import type { AlertFeedEntity } from '../alert.entity.js';
 import { AlertsService } from '../alerts.service.js';
 import { CapRefusal } from '../cap/cap-model.js';
@@ -28,8 +30,6 @@ import { FeedsRepository } from './feeds.repository.js';
 export const FEED_TICK_MS = 5_000;
 /** A feed document larger than this is refused (a feed of a few hundred CAP entries fits). */
 export const FEED_MAX_BYTES = 5 * 1024 * 1024;
-/** A linked CAP message larger than this is not fetched: the intake's own limit (ALERT_MAX_BYTES). */
-export const ENTRY_MAX_BYTES = 262_144;
 /** Deadline of each request: the feed, and each linked CAP message. */
 export const FEED_FETCH_TIMEOUT_MS = 20_000;
 /**
@@ -87,6 +87,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -357,7 +358,8 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   ): Promise<{ body: Buffer } | { error: string; permanent: boolean }> {
     try {
       const res = await boundedFetch(url, {
-        maxBytes: ENTRY_MAX_BYTES,
+        // The intake's own limit (ALERT_MAX_BYTES): a larger message would only be refused.
+        maxBytes: this.config.alerts.maxBytes,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
         headers: { Accept: CAP_ACCEPT },
       });
