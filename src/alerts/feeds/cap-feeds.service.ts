@@ -196,7 +196,10 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   async pollNow(id: string): Promise<FeedPollDto> {
     const running = this.polling.get(id);
-    if (running) return running;
+    if (running) {
+      this.logger.log(`feed=${id} poll requested while one is under way: joining it`);
+      return running;
+    }
     const row = await this.found(id);
     // The lease keeps the other servers' ticks off it while it runs.
     await this.repo.update(id, { nextPollAt: this.clock.now().getTime() + POLL_LEASE_MS });
