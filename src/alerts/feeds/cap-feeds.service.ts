@@ -22,7 +22,7 @@ import {
   type UpdateFeedDto,
 } from './dto/feed.dto.js';
 import { nextPollDelayMs } from './feed-backoff.js';
-import { FeedEntry, FeedUnreadable, parseFeed } from './feed-parser.js';
+import { FeedEntry, FeedUnreadable, parseFeed, pointsInward } from './feed-parser.js';
 import type { FeedErrorCode } from './feeds-errors.js';
 import { FeedsRepository } from './feeds.repository.js';
 
@@ -42,6 +42,8 @@ export const REMEMBERED_ENTRIES = 1_000;
 /** Feeds polled at most per tick (in parallel); the rest are still due at the next tick. */
 const FEEDS_PER_TICK = 50;
 
+/** Says who asks, so a publisher can tell Dalaba's polls from anyone else's. */
+const USER_AGENT = 'Dalaba-CAP-feed-reader/1 (county emergency broadcasting)';
 const FEED_ACCEPT =
   'application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1';
 const CAP_ACCEPT = 'application/cap+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1';
@@ -233,7 +235,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async runPoll(feed: AlertFeedEntity): Promise<FeedPollDto> {
-    const headers: Record<string, string> = { Accept: FEED_ACCEPT };
+    const headers: Record<string, string> = { Accept: FEED_ACCEPT, 'User-Agent': USER_AGENT };
     if (feed.etag) headers['If-None-Match'] = feed.etag;
     if (feed.lastModified) headers['If-Modified-Since'] = feed.lastModified;
     let status: number | null = null;
@@ -300,7 +302,9 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     let xml: Buffer;
     if (entry.inlineCap !== null) xml = Buffer.from(entry.inlineCap, 'utf8');
     else if (entry.capUrl !== null) {
-      const fetched = await this.fetchCap(entry.capUrl);
+      const fetched = pointsInward(entry.capUrl, feed.url)
+        ? { error: `${entry.capUrl} points into this server's own network`, permanent: true }
+        : await this.fetchCap(entry.capUrl);
       if ('error' in fetched) {
         this.logger.warn(`feed=${feed.id} entry=${JSON.stringify(entry.id)}: ${fetched.error}`);
         return {
@@ -364,7 +368,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         // The intake's own limit (ALERT_MAX_BYTES): a larger message would only be refused.
         maxBytes: this.config.alerts.maxBytes,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
-        headers: { Accept: CAP_ACCEPT },
+        headers: { Accept: CAP_ACCEPT, 'User-Agent': USER_AGENT },
       });
       if (res.status !== 200)
         return { error: `${url} answered HTTP ${res.status}`, permanent: false };
