@@ -8,6 +8,17 @@ import { CapRefusal } from './cap-model.js';
  * UTF-8 only, a size limit — then every parser error or warning is fatal.
  */
 
+/** The rules `parseXmlSafely` refuses under. */
+export const XML_RULES = [
+  'xml.too-large',
+  'xml.encoding',
+  'xml.doctype',
+  'xml.xinclude',
+  'xml.malformed',
+  'xml.processing-instruction',
+] as const;
+export type XmlRule = (typeof XML_RULES)[number];
+
 export const XINCLUDE_NAMESPACES = [
   'http://www.w3.org/2001/XInclude',
   'http://www.w3.org/2003/XInclude',
