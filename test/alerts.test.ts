@@ -384,6 +384,53 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.equal(again.body.error, 'ALERT_LEVEL_NOT_NEEDED');
   });
 
+  it('speaks a plain alert with espeak-ng when it brings no audio', async () => {
+    const res = await post(capXml({ sender: 'plain@example.cn' }).xml).expect(201);
+    assert.equal(res.body.outcome, 'drafted', res.body.reason);
+    const clip = (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    assert.equal(clip.status, 'ready');
+    assert.match(clip.originalName, /^tts\./);
+    assert.ok(clip.durationMs > 1000, `${clip.durationMs} ms of speech`);
+  });
+
+  it('refuses an audio resource whose digest or size is wrong, and speaks the text instead', async () => {
+    const before = served.length;
+    const xml = capXml({
+      sender: 'digest@example.cn',
+      infos: [
+        {
+          resources: [
+            {
+              mimeType: 'audio/mpeg',
+              size: audio.length,
+              uri: `${filesUrl}/audio.mp3?bad`,
+              digest: '0'.repeat(40),
+            },
+          ],
+        },
+      ],
+    }).xml;
+    const res = await post(xml).expect(201);
+    assert.equal(served.length, before + 1, 'the resource was fetched');
+    assert.equal(res.body.outcome, 'drafted');
+    assert.match(res.body.reason, /audio resource refused: SHA-1 digest is [0-9a-f]{40}/);
+    const clip = (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    assert.match(clip.originalName, /^tts\./, 'the refused audio is never played');
+
+    const wrongSize = capXml({
+      sender: 'digest@example.cn',
+      infos: [
+        {
+          resources: [
+            { mimeType: 'audio/mpeg', size: audio.length + 1, uri: `${filesUrl}/audio.mp3?size` },
+          ],
+        },
+      ],
+    }).xml;
+    const sized = await post(wrongSize).expect(201);
+    assert.match(sized.body.reason, /size is \d+ bytes, the alert says/);
+  });
+
   it('manages senders: a bad certificate is refused, a forgotten sender is unknown again', async () => {
     const bad = await putSender('pem@example.cn', {
       name: '坏证书',

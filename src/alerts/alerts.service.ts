@@ -627,12 +627,11 @@ export class AlertsService {
       },
     });
     this.publish(refused);
-    return new DomainError<AlertErrorCode>(
-      r.kind,
-      r.kind === 'unprocessable' ? 'ALERT_OUT_OF_AREA' : 'ALERT_REFUSED',
-      `Alert refused (${patch.rule}): ${patch.reason}`,
-      { rule: patch.rule, alertId: row.id },
-    );
+    const message = `Alert refused (${patch.rule}): ${patch.reason}`;
+    const details = { rule: patch.rule, alertId: row.id };
+    return r.kind === 'unprocessable'
+      ? new DomainError<AlertErrorCode>('unprocessable', 'ALERT_OUT_OF_AREA', message, details)
+      : new DomainError<AlertErrorCode>('invalid', 'ALERT_REFUSED', message, details);
   }
 
   private async settle(row: AlertEntity, d: Decision): Promise<AlertEntity> {
