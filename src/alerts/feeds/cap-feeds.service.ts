@@ -1,11 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { AuditService } from '../../audit/audit.service.js';
-import type { Principal } from '../../auth/auth.decorators.js';
 import { boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
-import { Page, PageQuery, pageWindow } from '../../common/pagination.js';
 import { Ticker } from '../../common/ticker.js';
 import { isoTime } from '../../common/time.js';
 import type { AppConfig } from '../../config/app-config.js';
@@ -13,17 +9,9 @@ import { InjectConfig } from '../../config/config.module.js';
 import type { AlertFeedEntity } from '../alert.entity.js';
 import { AlertsService } from '../alerts.service.js';
 import { CapRefusal } from '../cap/cap-model.js';
-import {
-  DEFAULT_INTERVAL_S,
-  type CreateFeedDto,
-  type FeedDto,
-  type FeedEntryResultDto,
-  type FeedPollDto,
-  type UpdateFeedDto,
-} from './dto/feed.dto.js';
+import { toFeedDto, type FeedEntryResultDto, type FeedPollDto } from './dto/feed.dto.js';
 import { nextPollDelayMs } from './feed-backoff.js';
 import { FeedEntry, FeedUnreadable, parseFeed, pointsInward } from './feed-parser.js';
-import type { FeedErrorCode } from './feeds-errors.js';
 import { FeedsRepository } from './feeds.repository.js';
 
 /** How often due feeds are looked for; each feed's own interval (≥ 10 s) decides when it is due. */
@@ -47,16 +35,6 @@ const USER_AGENT = 'Dalaba-CAP-feed-reader/1 (county emergency broadcasting)';
 const FEED_ACCEPT =
   'application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1';
 const CAP_ACCEPT = 'application/cap+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1';
-
-/** Who acted, as an audit entry names them: the person, and the token when a machine acted. */
-function actorOf(p: Principal) {
-  return {
-    actor: p.name,
-    actorRole: p.role,
-    actorUserId: p.userId,
-    viaToken: p.via === 'token' ? p.tokenName : null,
-  };
-}
 
 /** One entry's fate, and whether to skip it from now on (false: try it again next poll). */
 interface Handled {
@@ -86,7 +64,6 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   constructor(
     private readonly repo: FeedsRepository,
     private readonly alerts: AlertsService,
-    private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
     @InjectConfig() private readonly config: AppConfig,
@@ -98,97 +75,6 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   onModuleDestroy(): void {
     this.ticker.cancel('alert feeds');
-  }
-
-  async list(query: PageQuery): Promise<Page<FeedDto>> {
-    const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.list(limit, offset);
-    return { items: rows.map(toDto), total, limit, offset };
-  }
-
-  async get(id: string): Promise<FeedDto> {
-    return toDto(await this.found(id));
-  }
-
-  async create(input: CreateFeedDto, p: Principal): Promise<FeedDto> {
-    await this.refuseTakenUrl(input.url, null);
-    const now = this.clock.now().getTime();
-    const row: AlertFeedEntity = {
-      id: randomUUID(),
-      name: input.name,
-      url: input.url,
-      intervalS: input.intervalS ?? DEFAULT_INTERVAL_S,
-      enabled: input.enabled ?? true,
-      etag: null,
-      lastModified: null,
-      // Due at once: a new feed is read at the next tick, not an interval later.
-      nextPollAt: now,
-      lastPolledAt: null,
-      lastOkAt: null,
-      failures: 0,
-      lastError: null,
-      createdBy: p.name,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.repo.insert(row);
-    this.logger.log(`feed=${row.id} added: ${JSON.stringify(row.name)} ${row.url}`);
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.create',
-      subject: row.id,
-      detail: { name: row.name, url: row.url, intervalS: row.intervalS, enabled: row.enabled },
-    });
-    return toDto(row);
-  }
-
-  async update(id: string, input: UpdateFeedDto, p: Principal): Promise<FeedDto> {
-    const row = await this.found(id);
-    const now = this.clock.now().getTime();
-    const patch: Partial<AlertFeedEntity> = { updatedAt: now };
-    if (input.name !== undefined) patch.name = input.name;
-    if (input.intervalS !== undefined && input.intervalS !== row.intervalS) {
-      patch.intervalS = input.intervalS;
-      // A shorter interval applies now, not after the wait the old one set.
-      patch.nextPollAt = Math.min(
-        row.nextPollAt,
-        now + nextPollDelayMs(input.intervalS, row.failures),
-      );
-    }
-    if (input.url !== undefined && input.url !== row.url) {
-      await this.refuseTakenUrl(input.url, id);
-      // Another document: its validators, failures and entries say nothing about the new one.
-      Object.assign(patch, { url: input.url, etag: null, lastModified: null, failures: 0 });
-      Object.assign(patch, { lastError: null, nextPollAt: now });
-      this.seen.delete(id);
-    }
-    if (input.enabled !== undefined && input.enabled !== row.enabled) {
-      patch.enabled = input.enabled;
-      // Switched back on by a person who expects it read now, whatever its back-off was.
-      if (input.enabled) Object.assign(patch, { nextPollAt: now, failures: 0 });
-    }
-    await this.repo.update(id, patch);
-    const after = { ...row, ...patch };
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.update',
-      subject: id,
-      detail: { ...input },
-    });
-    return toDto(after);
-  }
-
-  async remove(id: string, p: Principal): Promise<void> {
-    const row = await this.found(id);
-    if (!(await this.repo.remove(id))) throw new NotFoundError('feed', id);
-    this.seen.delete(id);
-    this.logger.log(`feed=${id} removed: ${JSON.stringify(row.name)}`);
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.delete',
-      subject: id,
-      detail: { name: row.name, url: row.url },
-    });
   }
 
   /**
@@ -422,7 +308,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       duplicates: count((e) => e.outcome === 'duplicate'),
       refusals: count((e) => e.result === 'refused'),
       results: o.entries,
-      feed: toDto(after),
+      feed: toFeedDto(after),
     };
     if (o.status !== 304 || dto.entries > 0)
       this.logger.log(
@@ -461,7 +347,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       duplicates: 0,
       refusals: 0,
       results: [],
-      feed: toDto(after),
+      feed: toFeedDto(after),
     };
   }
 
@@ -480,20 +366,15 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     return { ...current, ...patch };
   }
 
+  /** Forgets what it remembers of a feed's entries (a new URL, or the feed deleted). */
+  forget(id: string): void {
+    this.seen.delete(id);
+  }
+
   private async found(id: string): Promise<AlertFeedEntity> {
     const row = await this.repo.find(id);
     if (!row) throw new NotFoundError('feed', id);
     return row;
-  }
-
-  private async refuseTakenUrl(url: string, except: string | null): Promise<void> {
-    const other = await this.repo.findByUrl(url);
-    if (other && other.id !== except)
-      throw new DomainError<FeedErrorCode>(
-        'conflict',
-        'FEED_URL_TAKEN',
-        `Feed ${other.id} (${other.name}) already polls ${url}`,
-      );
   }
 }
 
@@ -512,25 +393,4 @@ function describe(err: unknown): string {
   if (err instanceof FetchFailed) return `fetching the feed failed (${err.why}): ${err.message}`;
   if (err instanceof FeedUnreadable) return err.message;
   return `unexpected: ${(err as Error).message}`;
-}
-
-function toDto(f: AlertFeedEntity): FeedDto {
-  const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
-  return {
-    id: f.id,
-    name: f.name,
-    url: f.url,
-    intervalS: f.intervalS,
-    enabled: f.enabled,
-    nextPollAt: isoTime(f.nextPollAt),
-    lastPolledAt: time(f.lastPolledAt),
-    lastOkAt: time(f.lastOkAt),
-    failures: f.failures,
-    lastError: f.lastError,
-    etag: f.etag,
-    lastModified: f.lastModified,
-    createdBy: f.createdBy,
-    createdAt: isoTime(f.createdAt),
-    updatedAt: isoTime(f.updatedAt),
-  };
 }
