@@ -502,12 +502,10 @@ export class AlertsService {
     row: AlertEntity,
   ): Promise<{ kind: 'broadcast' | 'draft'; id: string }[]> {
     const ended: { kind: 'broadcast' | 'draft'; id: string }[] = [];
-    const bySender = new Map<string, string[]>();
-    for (const r of alert.references)
-      bySender.set(r.sender, [...(bySender.get(r.sender) ?? []), r.identifier]);
-    const referenced: AlertEntity[] = [];
-    for (const [sender, ids] of bySender)
-      referenced.push(...(await this.repo.findReferenced(sender, ids)));
+    // Only a sender's own alerts: otherwise anyone the station accepts unsigned could call off a
+    // trusted sender's warning by referencing it.
+    const ids = alert.references.filter((r) => r.sender === alert.sender).map((r) => r.identifier);
+    const referenced = await this.repo.findReferenced(alert.sender, [...new Set(ids)]);
     const by = this.byOf(alert);
     for (const ref of referenced) {
       if (ref.id === row.id) continue;
