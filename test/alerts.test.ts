@@ -175,7 +175,7 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.equal(extreme.body.level, 'I');
   });
 
-  it('lets only the sender of an alert update or cancel it', async () => {
+  it('lets only the sender of an alert, with the same status, update or cancel it', async () => {
     const original = capXml({ sender: 'trusted@zhashui.example' });
     const sent = await post(
       withAudio({
@@ -194,6 +194,18 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     });
     const res = await post(foreign.xml).expect(201);
     assert.equal(res.body.outcome, 'recorded');
+    const test = capXml({
+      sender: 'trusted@zhashui.example',
+      status: 'Test',
+      msgType: 'Cancel',
+      references: reference,
+      infos: [],
+    });
+    assert.equal(
+      (await post(test.xml).expect(201)).body.outcome,
+      'recorded',
+      'a Test calls off nothing real',
+    );
     const b = (await api(s.url, viewer).get(`/api/broadcasts/${sent.body.broadcastId}`).expect(200))
       .body;
     assert.notEqual(b.status, 'cancelled');

@@ -505,7 +505,10 @@ export class AlertsService {
     // Only a sender's own alerts: otherwise anyone the station accepts unsigned could call off a
     // trusted sender's warning by referencing it.
     const ids = alert.references.filter((r) => r.sender === alert.sender).map((r) => r.identifier);
-    const referenced = await this.repo.findReferenced(alert.sender, [...new Set(ids)]);
+    // A Test or Exercise never calls off a real warning (nor the other way round).
+    const referenced = (await this.repo.findReferenced(alert.sender, [...new Set(ids)])).filter(
+      (r) => r.status === alert.status,
+    );
     const by = this.byOf(alert);
     for (const ref of referenced) {
       if (ref.id === row.id) continue;
