@@ -215,6 +215,12 @@ describe('signCap and verifyCapSignature', () => {
         'the signer Sub of a Leaf is not trusted (neither a trusted certificate nor issued by one)',
     });
     assert.equal(verifyCapSignature(bySub, [keys.leaf.certPem], during()).state, 'untrusted');
+    const cert = `<X509Certificate>${pemBody(keys.ca.certPem)}</X509Certificate>`;
+    const tooMany = withChain.replace('</X509Data>', `${cert.repeat(7)}</X509Data>`);
+    assert.equal(
+      verifyCapSignature(tooMany, [keys.ca.certPem], during()).reason,
+      '9 certificates in KeyInfo; at most 8',
+    );
   });
 
   it('a trusted certificate outside its validity makes the signature untrusted', () => {
