@@ -105,7 +105,11 @@ export class AlertsService {
       parsed = parseCap(xml, { maxBytes: this.config.alerts.maxBytes, now });
     } catch (err) {
       if (!(err instanceof CapRefusal)) throw err;
-      const text = xml.subarray(0, this.config.alerts.maxBytes).toString('utf8');
+      // Kept for the inbox as text: NUL is the one character no database column takes.
+      const text = xml
+        .subarray(0, this.config.alerts.maxBytes)
+        .toString('utf8')
+        .replaceAll('\u0000', '\uFFFD');
       throw await this.refuse(this.blank(text, origin, now), new Refusal(err.rule, err.message));
     }
     const { alert } = parsed;
