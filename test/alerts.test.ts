@@ -175,6 +175,42 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.equal(extreme.body.level, 'I');
   });
 
+  it('lets only the sender of an alert, with the same status, update or cancel it', async () => {
+    const original = capXml({ sender: 'trusted@zhashui.example' });
+    const sent = await post(
+      withAudio({
+        sender: 'trusted@zhashui.example',
+        identifier: original.identifier,
+        sent: original.sent,
+      }),
+    ).expect(201);
+    assert.equal(sent.body.outcome, 'broadcast');
+    const reference = `${original.sender},${original.identifier},${original.sent}`;
+    const foreign = capXml({
+      sender: 'prankster@example.cn',
+      msgType: 'Cancel',
+      references: reference,
+      infos: [],
+    });
+    const res = await post(foreign.xml).expect(201);
+    assert.equal(res.body.outcome, 'recorded');
+    const test = capXml({
+      sender: 'trusted@zhashui.example',
+      status: 'Test',
+      msgType: 'Cancel',
+      references: reference,
+      infos: [],
+    });
+    assert.equal(
+      (await post(test.xml).expect(201)).body.outcome,
+      'recorded',
+      'a Test calls off nothing real',
+    );
+    const b = (await api(s.url, viewer).get(`/api/broadcasts/${sent.body.broadcastId}`).expect(200))
+      .body;
+    assert.notEqual(b.status, 'cancelled');
+  });
+
   it('changes nothing for the same sender, identifier and sent twice', async () => {
     const xml = withAudio({ sender: 'dup@example.cn' });
     const first = await post(xml).expect(201);
