@@ -85,6 +85,16 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  reports: ReportsConfig;
+}
+
+/** What the station's reports up say of it (docs/reports.md). */
+export interface ReportsConfig {
+  /**
+   * CAP `sender` of the broadcasts it publishes (`STATION_SENDER`); undefined: `dalaba@<county
+   * code>`, the county code read from its villages.
+   */
+  stationSender: string | undefined;
 }
 
 /** Signed commands (docs/operations.md, "Command signing and keys"). */
@@ -323,6 +333,11 @@ const SERVER_VARIABLES = {
   COMMAND_SIGNING_ALG: choice(SIGNATURE_ALGORITHMS, 'ed25519'),
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
+
+  STATION_SENDER: optionalText({
+    accepts: 'a CAP sender: no spaces, commas, < or &',
+    check: (s) => /^[^\s,<&]{1,255}$/u.test(s),
+  }),
 };
 
 /** Every environment variable the server reads, with its default, type and limits. */
@@ -443,6 +458,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       ttlMs: e.COMMAND_TTL_S * 1000,
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
     },
+    reports: { stationSender: e.STATION_SENDER },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
