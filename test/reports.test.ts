@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DOMParser } from '@xmldom/xmldom';
 import { DeviceAgent } from '../devices/agent.js';
+import { parseCap } from '../src/alerts/cap/cap-parse.js';
 import {
   createBroadcast,
   DELIVERY_ENV,
@@ -341,6 +342,20 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     const bytes = audio.body as Buffer;
     assert.equal(text(resource, 'size'), String(bytes.length));
     assert.equal(text(resource, 'digest'), createHash('sha1').update(bytes).digest('hex'));
+
+    // Our own reader takes it: CAP 1.2 schema and rules, read while the broadcast was valid.
+    const { alert: read } = parseCap(res.text, {
+      maxBytes: 262_144,
+      now: Date.parse(broadcast.startAt as string),
+    });
+    assert.equal(read.identifier, text(alert, 'identifier'));
+    assert.equal(read.sent.ms, Math.floor(created / 1000) * 1000);
+    assert.equal(read.infos[0].severity, 'Severe');
+    assert.deepEqual(
+      read.infos[0].areas[0].geocodes.map((g) => g.value),
+      [v.a, v.b, v.c].sort(),
+    );
+    assert.equal(read.infos[0].resources[0].digest, text(resource, 'digest'));
   });
 
   it('publishes a cancelled test broadcast as a Cancel referencing its Alert, state 5', async () => {
@@ -378,6 +393,19 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     );
     assert.notEqual(text(cancel, 'identifier'), text(before, 'identifier'));
     assert.equal(text(at(cancel, 'info'), 'instruction'), '已取消：测试取消');
+    const readBack = parseCap((await get(`/api/broadcasts/${scheduled.id}/cap`).expect(200)).text, {
+      maxBytes: 262_144,
+      now: s.clock.now().getTime(),
+    }).alert;
+    assert.equal(readBack.msgType, 'Cancel');
+    assert.equal(readBack.status, 'Test');
+    assert.deepEqual(readBack.references, [
+      {
+        sender: text(before, 'sender'),
+        identifier: text(before, 'identifier'),
+        sent: text(before, 'sent'),
+      },
+    ]);
 
     const ebm = parseXml((await get(`/api/broadcasts/${scheduled.id}/ebm`).expect(200)).text);
     assert.equal(text(ebm, 'MsgBasicInfo/MsgType'), '2');

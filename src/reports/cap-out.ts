@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AlertEntity } from '../alerts/alert.entity.js';
 import type { CapCertainty, CapSeverity, CapUrgency } from '../alerts/cap/cap-model.js';
+import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
 import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
 import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING } from './gyt-mapping.js';
 import { capTime } from './report-time.js';
@@ -12,23 +13,6 @@ const ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom';
 
 /** Entries of the Atom feed: the county's latest broadcasts. */
 export const FEED_ENTRIES = 50;
-
-/** GB/T 35965.1 unit code (DDDUUUXX) of the station: no assigned organisation code, all zeros. */
-const UNIT_CODE = '00000000';
-
-/**
- * STAND-IN: makeGbtIdentifier (src/alerts/cap/gbt35965.ts, CAP-CORE) until it lands:
- * `ZZZZZZDDDUUUXX_YYYYMMDDhhmmss_N` in Beijing time.
- */
-function makeGbtIdentifier(o: {
-  areaCode6: string;
-  unitCode8?: string;
-  at: Date;
-  sequence: number;
-}): string {
-  const t = capTime(o.at.getTime()).slice(0, 19).replace(/\D/g, '');
-  return `${o.areaCode6}${o.unitCode8 ?? UNIT_CODE}_${t}_${o.sequence}`;
-}
 
 /** One CAP message of a broadcast: its `sender,identifier,sent` and the XML. */
 export interface CapMessage {
