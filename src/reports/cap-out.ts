@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { AlertEntity } from '../alerts/alert.entity.js';
-import type { CapCertainty, CapSeverity, CapUrgency } from '../alerts/cap/cap-model.js';
+import type { CapCertainty, CapUrgency } from '../alerts/cap/cap-model.js';
 import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
 import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
-import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING } from './gyt-mapping.js';
+import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING, severityOf } from './gyt-mapping.js';
 import { capTime } from './report-time.js';
 import { BroadcastFacts, ReportSources } from './report-sources.js';
 
@@ -44,56 +44,12 @@ export class CapOut {
       this.sources.countyCode(),
       f.clip.sha256 ? this.sources.audioSha1(f.clip.sha256) : Promise.resolve(undefined),
     ]);
-    const original = this.identify(county, Date.parse(f.broadcast.createdAt));
-    const b = f.broadcast;
-    const cancelled = b.status === 'cancelled';
-    const message = cancelled
-      ? this.identify(county, b.endedAt ? Date.parse(b.endedAt) : Date.parse(b.createdAt) + 1000)
-      : original;
-    const m = KIND_MAPPING[f.kind];
-    const alert = f.alert;
-    const info = el(
-      'info',
-      {},
-      el('language', {}, 'zh-CN'),
-      el('category', {}, 'Other'),
-      el('event', {}, alert?.event ?? m.event),
-      el('urgency', {}, capValue<CapUrgency>(alert?.urgency, m.capUrgency)),
-      el('severity', {}, capValue<CapSeverity>(alert?.severity, m.capSeverity)),
-      el('certainty', {}, capValue<CapCertainty>(alert?.certainty, m.capCertainty)),
-      el('effective', {}, capTime(Date.parse(b.startAt))),
-      el('expires', {}, capTime(Date.parse(b.expiresAt))),
-      el('senderName', {}, sender),
-      el('headline', {}, b.title),
-      el('description', {}, describe(f, alert)),
-      cancelled && b.endReason && el('instruction', {}, `已取消：${b.endReason}`),
-      f.clip.sha256 &&
-        el(
-          'resource',
-          {},
-          el('resourceDesc', {}, '广播音频'),
-          el('mimeType', {}, 'audio/mpeg'),
-          f.clip.bytes !== null && el('size', {}, f.clip.bytes),
-          el('uri', {}, this.sources.clipAudioUrl(f.clip.id)),
-          digest && el('digest', {}, digest),
-        ),
-      area(f),
-    );
-    const root = el(
-      'alert',
-      xmlns(CAP_NAMESPACE),
-      el('identifier', {}, message.identifier),
-      el('sender', {}, sender),
-      el('sent', {}, message.sent),
-      el('status', {}, m.capStatus),
-      el('msgType', {}, cancelled ? 'Cancel' : 'Alert'),
-      el('source', {}, `Dalaba broadcast ${b.id}`),
-      el('scope', {}, 'Public'),
-      cancelled && el('references', {}, `${sender},${original.identifier},${original.sent}`),
-      alert && el('incidents', {}, alert.identifier),
-      info,
-    );
-    return { identifier: message.identifier, sender, sent: message.sent, xml: xmlDocument(root) };
+    return capMessage(f, {
+      sender,
+      county,
+      digest,
+      audioUrl: this.sources.clipAudioUrl(f.clip.id),
+    });
   }
 
   /**
@@ -144,22 +100,96 @@ export class CapOut {
       ),
     );
   }
+}
 
-  /**
-   * The message's GB/T 35965.1 identifier and CAP `sent`: its time to the second, and as the
-   * sequence N the tenth of that second, so two broadcasts made in one second differ unless made
-   * within 100 ms of each other.
-   */
-  private identify(county: string, at: number): { identifier: string; sent: string } {
-    return {
-      identifier: makeGbtIdentifier({
-        areaCode6: county,
-        at: new Date(at),
-        sequence: Math.floor((at % 1000) / 100),
-      }),
-      sent: capTime(at),
-    };
-  }
+/** Who publishes, and the clip's audio as a resource. */
+export interface CapContext {
+  sender: string;
+  /** The county's 6-digit code (the identifier's area). */
+  county: string;
+  /** SHA-1 of the clip's audio, hex; undefined when the file is gone. */
+  digest: string | undefined;
+  audioUrl: string;
+}
+
+/**
+ * A broadcast's current CAP message (pure): an Alert, or for a cancelled broadcast a Cancel (sent
+ * when it was cancelled) referencing that Alert. Status from its kind; event, urgency and
+ * certainty its alert's when it came from one, else its kind's; severity by severityOf
+ * (gyt-mapping.ts).
+ */
+export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
+  const b = f.broadcast;
+  const original = identify(ctx.county, Date.parse(b.createdAt));
+  const cancelled = b.status === 'cancelled';
+  const message = cancelled
+    ? identify(ctx.county, b.endedAt ? Date.parse(b.endedAt) : Date.parse(b.createdAt) + 1000)
+    : original;
+  const m = KIND_MAPPING[f.kind];
+  const alert = f.alert;
+  const info = el(
+    'info',
+    {},
+    el('language', {}, 'zh-CN'),
+    el('category', {}, 'Other'),
+    el('event', {}, alert?.event ?? m.event),
+    el('urgency', {}, capValue<CapUrgency>(alert?.urgency, m.capUrgency)),
+    el('severity', {}, severityOf(f.kind, alert?.severity).cap),
+    el('certainty', {}, capValue<CapCertainty>(alert?.certainty, m.capCertainty)),
+    el('effective', {}, capTime(Date.parse(b.startAt))),
+    el('expires', {}, capTime(Date.parse(b.expiresAt))),
+    el('senderName', {}, ctx.sender),
+    el('headline', {}, b.title),
+    el('description', {}, describe(f, alert)),
+    cancelled && b.endReason && el('instruction', {}, `已取消：${b.endReason}`),
+    f.clip.sha256 &&
+      el(
+        'resource',
+        {},
+        el('resourceDesc', {}, '广播音频'),
+        el('mimeType', {}, 'audio/mpeg'),
+        f.clip.bytes !== null && el('size', {}, f.clip.bytes),
+        el('uri', {}, ctx.audioUrl),
+        ctx.digest && el('digest', {}, ctx.digest),
+      ),
+    area(f),
+  );
+  const root = el(
+    'alert',
+    xmlns(CAP_NAMESPACE),
+    el('identifier', {}, message.identifier),
+    el('sender', {}, ctx.sender),
+    el('sent', {}, message.sent),
+    el('status', {}, m.capStatus),
+    el('msgType', {}, cancelled ? 'Cancel' : 'Alert'),
+    el('source', {}, `Dalaba broadcast ${b.id}`),
+    el('scope', {}, 'Public'),
+    cancelled && el('references', {}, `${ctx.sender},${original.identifier},${original.sent}`),
+    alert && el('incidents', {}, alert.identifier),
+    info,
+  );
+  return {
+    identifier: message.identifier,
+    sender: ctx.sender,
+    sent: message.sent,
+    xml: xmlDocument(root),
+  };
+}
+
+/**
+ * A message's GB/T 35965.1 identifier and CAP `sent`: its time to the second, and as the
+ * sequence N the tenth of that second, so two broadcasts made in one second differ unless made
+ * within 100 ms of each other.
+ */
+function identify(county: string, at: number): { identifier: string; sent: string } {
+  return {
+    identifier: makeGbtIdentifier({
+      areaCode6: county,
+      at: new Date(at),
+      sequence: Math.floor((at % 1000) / 100),
+    }),
+    sent: capTime(at),
+  };
 }
 
 /** The alert's own CAP value when it is one of the enumeration, else the mapped one. */

@@ -145,6 +145,21 @@ export const KIND_MAPPING: Record<
 /** The title prefix the intake gives a drill (alert-mapping.ts): a broadcast with it is a drill. */
 export const DRILL_TITLE_PREFIX = '【演练】';
 
+/**
+ * A broadcast's severity in both formats: an emergency level's own (the station decided it, also
+ * when its alert's severity was Unknown and an operator picked the level); for a drill, a test or
+ * a routine broadcast made from an alert, the alert's; else none (Unknown, 0).
+ */
+export function severityOf(
+  kind: BroadcastKind,
+  alertSeverity: string | null | undefined,
+): { cap: CapSeverity; ebm: EbmSeverity } {
+  const m = KIND_MAPPING[kind];
+  if (m.severity !== '0' || !alertSeverity) return { cap: m.capSeverity, ebm: m.severity };
+  const ebm = ebmSeverityOfCap(alertSeverity);
+  return { cap: EBM_SEVERITIES[ebm].capSeverity, ebm };
+}
+
 /** The EBM severity of a CAP severity (the inverse of {@link EBM_SEVERITIES}). */
 export function ebmSeverityOfCap(severity: string | null): EbmSeverity {
   for (const [code, s] of Object.entries(EBM_SEVERITIES))

@@ -15,9 +15,9 @@ import {
   EBM_LANGUAGE,
   EBM_MSG_TYPES,
   EBM_VERSION,
-  ebmSeverityOfCap,
   EVENT_TYPE_UNCLASSIFIED,
   KIND_MAPPING,
+  severityOf,
   TERMINAL_STATE_CODES,
   TERMINAL_STATES,
   type TerminalState,
@@ -51,7 +51,7 @@ export class GytReports {
   /** The EBM of a broadcast (the `<EBM>` element, no package wrapper). */
   async ebm(broadcastId: string): Promise<string> {
     const f = await this.sources.broadcast(broadcastId);
-    return (await this.ebmElement(f, true)).toString();
+    return ebmElement(f, await this.identity(), true).toString();
   }
 
   /**
@@ -60,7 +60,7 @@ export class GytReports {
    */
   async ebmId(broadcastId: string): Promise<string> {
     const f = await this.sources.broadcast(broadcastId);
-    return this.ebmIdOf(f, await this.sources.platformEbrId());
+    return ebmIdOf(f, await this.sources.platformEbrId());
   }
 
   /** The broadcast's state (`<EBMStateResponse>`). */
@@ -77,7 +77,7 @@ export class GytReports {
       'EBMStateResponse',
       {},
       el('RptTime', {}, beijingTime(now)),
-      el('EBM', {}, el('EBMID', {}, this.ebmIdOf(f, ebrId))),
+      el('EBM', {}, el('EBMID', {}, ebmIdOf(f, ebrId))),
       el('BrdStateCode', {}, state),
       el('BrdStateDesc', {}, describeState(f, state)),
       coverageElement(coverage),
@@ -106,7 +106,7 @@ export class GytReports {
         el(
           'EBMBrdItem',
           {},
-          await this.ebmElement(f, false),
+          ebmElement(f, { ebrId, sender }, false),
           el(
             'UnitInfo',
             {},
@@ -185,6 +185,14 @@ export class GytReports {
     return 'online';
   }
 
+  private async identity(): Promise<EbmIdentity> {
+    const [ebrId, sender] = await Promise.all([
+      this.sources.platformEbrId(),
+      this.sources.sender(),
+    ]);
+    return { ebrId, sender };
+  }
+
   private async allDevices(): Promise<DeviceDto[]> {
     const out: DeviceDto[] = [];
     for (let offset = 0; ; offset += MAX_PAGE_SIZE) {
@@ -193,75 +201,74 @@ export class GytReports {
       if (out.length >= page.total || page.items.length === 0) return out;
     }
   }
+}
 
-  private ebmIdOf(f: BroadcastFacts, ebrId: string): string {
-    const created = Date.parse(f.broadcast.createdAt);
-    return `${ebrId}${beijingDigits(created)}${String(created % 1000).padStart(3, '0')}`;
-  }
+/** Who writes an EBM: Dalaba's EBRID and its name (the CAP sender). */
+export interface EbmIdentity {
+  ebrId: string;
+  sender: string;
+}
 
-  /**
-   * `<EBM>`: a cancelled broadcast is a 取消播发 naming itself in RelatedEBM (the superior calls off
-   * the EBMID it holds); the clip is the Auxiliary (with `auxiliary`; the brd log leaves it out).
-   */
-  private async ebmElement(f: BroadcastFacts, auxiliary: boolean): Promise<XmlNode> {
-    const [ebrId, sender] = await Promise.all([
-      this.sources.platformEbrId(),
-      this.sources.sender(),
-    ]);
-    const b = f.broadcast;
-    const m = KIND_MAPPING[f.kind];
-    const cancelled = b.status === 'cancelled';
-    const ebmId = this.ebmIdOf(f, ebrId);
-    // A drill keeps its alert's severity; the others have their level's.
-    const severity =
-      f.kind === 'drill' || (f.alert && m.severity !== '0')
-        ? f.alert
-          ? ebmSeverityOfCap(f.alert.severity)
-          : m.severity
-        : m.severity;
-    const eventType =
-      f.alert?.event && EVENT_TYPE_CODE.test(f.alert.event)
-        ? f.alert.event
-        : EVENT_TYPE_UNCLASSIFIED;
-    const clip = f.clip;
-    return el(
-      'EBM',
+/**
+ * The EBMID of a broadcast: Dalaba's EBRID (18 digits), then when it was made in Beijing time to
+ * the millisecond (17 digits): 35 digits, the same every time it is asked.
+ */
+export function ebmIdOf(f: BroadcastFacts, ebrId: string): string {
+  const created = Date.parse(f.broadcast.createdAt);
+  return `${ebrId}${beijingDigits(created)}${String(created % 1000).padStart(3, '0')}`;
+}
+
+/**
+ * `<EBM>` of a broadcast (pure): a cancelled broadcast is a 取消播发 naming itself in RelatedEBM
+ * (the superior calls off the EBMID it holds); the clip is the Auxiliary (with `auxiliary`; the
+ * brd log leaves it out). Severity: a drill's or an alert-made emergency's is its alert's.
+ */
+export function ebmElement(f: BroadcastFacts, who: EbmIdentity, auxiliary: boolean): XmlNode {
+  const b = f.broadcast;
+  const m = KIND_MAPPING[f.kind];
+  const cancelled = b.status === 'cancelled';
+  const ebmId = ebmIdOf(f, who.ebrId);
+  const severity = severityOf(f.kind, f.alert?.severity).ebm;
+  const eventType =
+    f.alert?.event && EVENT_TYPE_CODE.test(f.alert.event) ? f.alert.event : EVENT_TYPE_UNCLASSIFIED;
+  const clip = f.clip;
+  return el(
+    'EBM',
+    {},
+    el('EBMVersion', {}, EBM_VERSION),
+    el('EBMID', {}, ebmId),
+    cancelled && el('RelatedEBM', {}, el('EBMID', {}, ebmId)),
+    el(
+      'MsgBasicInfo',
       {},
-      el('EBMVersion', {}, EBM_VERSION),
-      el('EBMID', {}, ebmId),
-      cancelled && el('RelatedEBM', {}, el('EBMID', {}, ebmId)),
-      el(
-        'MsgBasicInfo',
-        {},
-        el('MsgType', {}, cancelled ? EBM_MSG_TYPES.cancel : m.msgType),
-        el('SenderName', {}, sender),
-        el('SenderCode', {}, ebrId),
-        el('SendTime', {}, beijingTime(Date.parse(b.createdAt))),
-        el('EventType', {}, eventType),
-        el('Severity', {}, severity),
-        el('StartTime', {}, beijingTime(Date.parse(b.startAt))),
-        el('EndTime', {}, beijingTime(Date.parse(b.expiresAt))),
-      ),
-      el(
-        'MsgContent',
-        {},
-        el('LanguageCode', {}, EBM_LANGUAGE),
-        el('MsgTitle', {}, b.title),
-        el('MsgDesc', {}, f.alert?.headline ?? f.alert?.event ?? m.event),
-        el('AreaCode', {}, codeList(f.areaCodes)),
-        auxiliary &&
-          clip.sha256 &&
-          el(
-            'Auxiliary',
-            {},
-            el('AuxiliaryType', {}, AUXILIARY_TYPE_MP3),
-            el('AuxiliaryDesc', {}, `${clip.sha256}.mp3`),
-            clip.bytes !== null && el('Size', {}, clip.bytes),
-            el('Digest', {}, clip.sha256),
-          ),
-      ),
-    );
-  }
+      el('MsgType', {}, cancelled ? EBM_MSG_TYPES.cancel : m.msgType),
+      el('SenderName', {}, who.sender),
+      el('SenderCode', {}, who.ebrId),
+      el('SendTime', {}, beijingTime(Date.parse(b.createdAt))),
+      el('EventType', {}, eventType),
+      el('Severity', {}, severity),
+      el('StartTime', {}, beijingTime(Date.parse(b.startAt))),
+      el('EndTime', {}, beijingTime(Date.parse(b.expiresAt))),
+    ),
+    el(
+      'MsgContent',
+      {},
+      el('LanguageCode', {}, EBM_LANGUAGE),
+      el('MsgTitle', {}, b.title),
+      el('MsgDesc', {}, f.alert?.headline ?? f.alert?.event ?? m.event),
+      el('AreaCode', {}, codeList(f.areaCodes)),
+      auxiliary &&
+        clip.sha256 &&
+        el(
+          'Auxiliary',
+          {},
+          el('AuxiliaryType', {}, AUXILIARY_TYPE_MP3),
+          el('AuxiliaryDesc', {}, `${clip.sha256}.mp3`),
+          clip.bytes !== null && el('Size', {}, clip.bytes),
+          el('Digest', {}, clip.sha256),
+        ),
+    ),
+  );
 }
 
 /** The state's name, and why it ended when it ended early. */
