@@ -15,6 +15,7 @@ import {
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, nextPresence, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
+import { townOfficial } from './support/staff.js';
 
 const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
 
@@ -231,7 +232,7 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     assert.equal(children(empty, 'EBMBrdItem').length, 0);
   });
 
-  it('refuses a log period it cannot read, an unknown broadcast and a missing token', async () => {
+  it('refuses a log period it cannot read, an unknown broadcast, no token and a town official', async () => {
     const bad = await get('/api/reports/ebm-brd-log?from=yesterday').expect(400);
     assert.equal(bad.body.error, 'VALIDATION_FAILED');
     await get('/api/reports/ebm-brd-log?from=2026-11-02&to=2026-11-01').expect(400);
@@ -239,6 +240,17 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     await get(`/api/broadcasts/00000000-0000-4000-8000-000000000000/ebm`).expect(404);
     await get(`/api/broadcasts/not-a-uuid/cap`).expect(400);
     await api(s.url, '').get('/api/reports/terminal-states').expect(401);
+    // The county's reports: a town official sees none of them, not even their own town's.
+    const official = (await townOfficial(s, [v.a.slice(0, 9)])).token;
+    for (const path of [
+      `/api/broadcasts/${broadcastId}/cap`,
+      `/api/broadcasts/${broadcastId}/ebm`,
+      `/api/broadcasts/${broadcastId}/ebm-state`,
+      '/api/reports/ebm-brd-log',
+      '/api/reports/terminal-states',
+      '/api/feeds/alerts.atom',
+    ])
+      await get(path, official).expect(403);
   });
 
   it('reports terminal states: online, fault, offline, and offline once a device goes away', async () => {
