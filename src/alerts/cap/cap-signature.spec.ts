@@ -22,7 +22,7 @@ interface Pair {
 
 // Keys and certificates made by openssl for this run only: nothing secret is committed.
 let dir: string;
-const keys: Record<'rsa' | 'ec' | 'ca' | 'leaf' | 'rsa1024' | 'p384', Pair> = {} as never;
+const keys: Record<'rsa' | 'ec' | 'ca' | 'leaf' | 'sub' | 'rsa1024' | 'p384', Pair> = {} as never;
 
 function openssl(...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -93,12 +93,46 @@ beforeAll(() => {
     keyPem: readFileSync(join(dir, 'leaf.key'), 'utf8'),
     certPem: readFileSync(join(dir, 'leaf.crt'), 'utf8'),
   };
+  // A certificate "issued" by the leaf, which is no CA.
+  openssl(
+    'req',
+    '-new',
+    '-nodes',
+    '-newkey',
+    'rsa:2048',
+    '-subj',
+    '/CN=Sub of a Leaf',
+    '-keyout',
+    'sub.key',
+    '-out',
+    'sub.csr',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'sub.csr',
+    '-CA',
+    'leaf.crt',
+    '-CAkey',
+    'leaf.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-out',
+    'sub.crt',
+  );
+  keys.sub = {
+    keyPem: readFileSync(join(dir, 'sub.key'), 'utf8'),
+    certPem: readFileSync(join(dir, 'sub.crt'), 'utf8'),
+  };
 });
 
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const pemBody = (pem: string): string => pem.replace(/-----[A-Z ]+-----|\s/g, '');
 const now = Date.parse('2026-12-02T10:00:00+08:00');
 const during = () => ({ now: Date.now() });
 
@@ -159,6 +193,28 @@ describe('signCap and verifyCapSignature', () => {
     // A certificate the CA did not issue stays untrusted under it.
     const impostor = signCap(alertXml, keys.rsa);
     assert.equal(verifyCapSignature(impostor, [keys.ca.certPem], during()).state, 'untrusted');
+  });
+
+  it('follows intermediates given in KeyInfo, but only through CAs', () => {
+    // The leaf's chain sent along: leaf, then its CA; the station trusts the CA.
+    const withChain = signCap(alertXml, keys.leaf).replace(
+      /<\/X509Certificate><\/X509Data>/,
+      `</X509Certificate><X509Certificate>${pemBody(keys.ca.certPem)}</X509Certificate></X509Data>`,
+    );
+    assert.equal(verifyCapSignature(withChain, [keys.ca.certPem], during()).state, 'valid');
+    // sub ← leaf (not a CA) ← trusted CA: the leaf may not vouch for anyone.
+    assert.equal(new X509Certificate(keys.leaf.certPem).ca, false);
+    const bySub = signCap(alertXml, keys.sub).replace(
+      /<\/X509Certificate><\/X509Data>/,
+      `</X509Certificate><X509Certificate>${pemBody(keys.leaf.certPem)}</X509Certificate></X509Data>`,
+    );
+    assert.deepEqual(verifyCapSignature(bySub, [keys.ca.certPem], during()), {
+      state: 'untrusted',
+      signer: 'Sub of a Leaf',
+      reason:
+        'the signer Sub of a Leaf is not trusted (neither a trusted certificate nor issued by one)',
+    });
+    assert.equal(verifyCapSignature(bySub, [keys.leaf.certPem], during()).state, 'untrusted');
   });
 
   it('a trusted certificate outside its validity makes the signature untrusted', () => {

@@ -280,7 +280,8 @@ function trustOf(
 
 function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    // Only a CA may vouch for another certificate: a sender's own certificate issues nothing.
+    return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
   } catch {
     return false;
   }
