@@ -12,6 +12,7 @@ import {
   passDeadline,
   statusReached,
 } from './support/broadcasts.js';
+import { capXml } from './support/cap.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, nextPresence, startAgentOnline } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
@@ -441,5 +442,59 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
       text(parseXml((await get(`/api/broadcasts/${broadcastId}/cap`)).text), 'identifier'),
     );
     assert.equal(at(entries[1], 'content').getAttribute('type'), 'application/cap+xml');
+  });
+
+  it('publishes a broadcast made from an alert with the alert’s words, and a drill as a drill', async () => {
+    await api(s.url, s.adminToken)
+      .put(`/api/alert-senders/${encodeURIComponent('met@reports.example')}`)
+      .send({
+        name: '气象局',
+        policy: 'accept_unsigned',
+        certificates: [],
+        autoSeverities: ['Extreme', 'Severe'],
+      })
+      .expect(200);
+    const send = async (status: string, severity: string) => {
+      const cap = capXml({
+        sender: 'met@reports.example',
+        status,
+        infos: [
+          {
+            severity,
+            headline: '气象台发布暴雨橙色预警',
+            areas: [{ geocodes: [{ valueName: '行政区划代码', value: v.a }] }],
+          },
+        ],
+      });
+      const res = await api(s.url, s.adminToken)
+        .post('/api/alerts')
+        .set('Content-Type', 'application/cap+xml')
+        .send(cap.xml)
+        .expect(201);
+      assert.equal(res.body.outcome, 'broadcast', res.body.reason);
+      return { id: res.body.broadcastId as string, identifier: cap.identifier };
+    };
+
+    const actual = await send('Actual', 'Severe');
+    const cap = parseXml((await get(`/api/broadcasts/${actual.id}/cap`).expect(200)).text);
+    assert.equal(text(cap, 'status'), 'Actual');
+    assert.equal(text(cap, 'incidents'), actual.identifier);
+    assert.equal(text(at(cap, 'info'), 'event'), '暴雨');
+    assert.equal(text(at(cap, 'info'), 'severity'), 'Severe');
+    assert.equal(text(at(cap, 'info'), 'description'), '气象台发布暴雨橙色预警');
+    const ebm = parseXml((await get(`/api/broadcasts/${actual.id}/ebm`).expect(200)).text);
+    assert.equal(text(ebm, 'MsgBasicInfo/MsgType'), '1');
+    assert.equal(text(ebm, 'MsgBasicInfo/Severity'), '2');
+    assert.equal(text(ebm, 'MsgContent/MsgDesc'), '气象台发布暴雨橙色预警');
+    assert.equal(text(ebm, 'MsgContent/AreaCode'), v.a);
+
+    // An Exercise becomes a routine drill: a drill in both formats, with the alert's severity.
+    const drill = await send('Exercise', 'Extreme');
+    const drillCap = parseXml((await get(`/api/broadcasts/${drill.id}/cap`).expect(200)).text);
+    assert.equal(text(drillCap, 'status'), 'Exercise');
+    assert.equal(text(at(drillCap, 'info'), 'severity'), 'Extreme');
+    const drillEbm = parseXml((await get(`/api/broadcasts/${drill.id}/ebm`).expect(200)).text);
+    assert.equal(text(drillEbm, 'MsgBasicInfo/MsgType'), '3');
+    assert.equal(text(drillEbm, 'MsgBasicInfo/Severity'), '1');
   });
 });
