@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { AlertsService } from '../alerts/alerts.service.js';
 import type { AlertEntity } from '../alerts/alert.entity.js';
 import { BroadcastFactsRepository } from '../broadcasts/broadcast-facts.repository.js';
@@ -34,6 +35,9 @@ export interface BroadcastFacts {
   villages: Map<string, VillageRef>;
 }
 
+/** SHA-1 digests kept (the feed asks for its 50 latest clips' on every read). */
+const DIGEST_CACHE = 256;
+
 /** Where the county's area code comes from when it has no village yet. */
 const UNKNOWN_COUNTY = '000000';
 
@@ -44,6 +48,9 @@ const UNKNOWN_COUNTY = '000000';
  */
 @Injectable()
 export class ReportSources {
+  /** sha256 → SHA-1 of the same audio: content-addressed, so never stale. */
+  private readonly sha1s = new LRUCache<string, string>({ max: DIGEST_CACHE });
+
   constructor(
     private readonly broadcasts: BroadcastsService,
     private readonly facts: BroadcastFactsRepository,
@@ -143,8 +150,12 @@ export class ReportSources {
   }
 
   /** SHA-1 of stored audio (CAP digests), undefined when the file is gone. */
-  audioSha1(sha256: string): Promise<string | undefined> {
-    return this.media.audioDigest(sha256, 'sha1');
+  async audioSha1(sha256: string): Promise<string | undefined> {
+    const known = this.sha1s.get(sha256);
+    if (known) return known;
+    const digest = await this.media.audioDigest(sha256, 'sha1');
+    if (digest) this.sha1s.set(sha256, digest);
+    return digest;
   }
 }
 
