@@ -442,6 +442,12 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
       text(parseXml((await get(`/api/broadcasts/${broadcastId}/cap`)).text), 'identifier'),
     );
     assert.equal(at(entries[1], 'content').getAttribute('type'), 'application/cap+xml');
+    // The links are absolute (PUBLIC_URL) and answer the same CAP.
+    const link = children(entries[0], 'link')[0];
+    assert.equal(link.getAttribute('type'), 'application/cap+xml');
+    assert.equal(link.getAttribute('href'), `${s.url}/api/broadcasts/${scheduled.id}/cap`);
+    const self = children(feed, 'link').find((l) => l.getAttribute('rel') === 'self')!;
+    assert.equal(self.getAttribute('href'), `${s.url}/api/feeds/alerts.atom`);
   });
 
   it('publishes a broadcast made from an alert with the alert’s words, and a drill as a drill', async () => {

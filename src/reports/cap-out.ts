@@ -13,6 +13,8 @@ const ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom';
 
 /** Entries of the Atom feed: the county's latest broadcasts. */
 export const FEED_ENTRIES = 50;
+/** Where the feed is served (reports.controller.ts). */
+export const FEED_PATH = '/api/feeds/alerts.atom';
 
 /** One CAP message of a broadcast: its `sender,identifier,sent` and the XML. */
 export interface CapMessage {
@@ -56,8 +58,9 @@ export class CapOut {
    * Atom 1.0 feed of the county's latest broadcasts (newest first), each entry carrying its CAP
    * inline (`content type="application/cap+xml"`), as CAP feed readers take it.
    */
-  async feed(selfUrl: string): Promise<string> {
+  async feed(): Promise<string> {
     const sender = await this.sources.sender();
+    const selfUrl = this.sources.url(FEED_PATH);
     const entries: XmlNode[] = [];
     let updated = 0;
     for (const latest of await this.sources.latest(FEED_ENTRIES)) {
@@ -81,7 +84,7 @@ export class CapOut {
           el('link', {
             rel: 'alternate',
             type: CAP_CONTENT_TYPE,
-            href: selfUrl.replace(/\/api\/.*$/, `/api/broadcasts/${id}/cap`),
+            href: this.sources.url(`/api/broadcasts/${id}/cap`),
           }),
           el('content', { type: CAP_CONTENT_TYPE }, raw(withoutDeclaration(cap.xml))),
         ),

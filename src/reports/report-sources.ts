@@ -144,9 +144,14 @@ export class ReportSources {
     return placeholderEbrId(await this.countyCode());
   }
 
+  /** An absolute URL of this server (PUBLIC_URL), as readers elsewhere reach it. */
+  url(path: string): string {
+    return `${this.config.publicUrl}${path}`;
+  }
+
   /** The absolute URL of a clip's audio (GET /api/clips/:id/audio, any signed-in reader). */
   clipAudioUrl(clipId: string): string {
-    return `${this.config.publicUrl}/api/clips/${clipId}/audio`;
+    return this.url(`/api/clips/${clipId}/audio`);
   }
 
   /** SHA-1 of stored audio (CAP digests), undefined when the file is gone. */

@@ -1,6 +1,5 @@
-import { Controller, Get, Header, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Header, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { uuidParam } from '../common/validation.js';
 import { CAP_CONTENT_TYPE, CapOut, FEED_ENTRIES } from './cap-out.js';
@@ -51,8 +50,8 @@ export class ReportsController {
   @ApiProduces('application/atom+xml')
   @ApiOkResponse(XML_BODY)
   @ApiErrors(401, 403)
-  feed(@Req() req: Request): Promise<string> {
-    return this.cap.feed(`${req.protocol}://${req.get('host')}${req.originalUrl.split('?')[0]}`);
+  feed(): Promise<string> {
+    return this.cap.feed();
   }
 
   @Get('broadcasts/:id/ebm')
