@@ -87,6 +87,16 @@ export interface AppConfig {
   signing: SigningConfig;
   alerts: AlertsConfig;
   tts: TtsConfig;
+  reports: ReportsConfig;
+}
+
+/** What the station's reports up say of it (docs/reports.md). */
+export interface ReportsConfig {
+  /**
+   * CAP `sender` of the broadcasts it publishes (`STATION_SENDER`); undefined: `dalaba@<county
+   * code>`, the county code read from its villages.
+   */
+  stationSender: string | undefined;
 }
 
 /** The alerts intake (docs/alerts.md). */
@@ -394,6 +404,10 @@ const SERVER_VARIABLES = {
   }),
   TTS_TIMEOUT_S: whole(60, 1, 3600),
   TTS_CONCURRENCY: whole(2, 1, 16),
+  STATION_SENDER: optionalText({
+    accepts: 'a CAP sender: no spaces, commas, < or &',
+    check: (s) => /^[^\s,<&]{1,255}$/u.test(s),
+  }),
 };
 
 /** Every environment variable the server reads, with its default, type and limits. */
@@ -519,6 +533,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
       stationLanguage: e.STATION_LANGUAGE,
     },
+    reports: { stationSender: e.STATION_SENDER },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
