@@ -85,6 +85,24 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  superior: SuperiorConfig;
+}
+
+/**
+ * The optional live link to a superior platform (docs/superior.md); `url` undefined: the link is
+ * off and nothing of it runs.
+ */
+export interface SuperiorConfig {
+  url: string | undefined;
+  /** This platform's resource code (EBRID, 18 digits). */
+  ebrId: string;
+  /** The superior platform's resource code. */
+  superiorEbrId: string;
+  heartbeatMs: number;
+  /** What the superior verifies: the link signs with the server's active key of this algorithm. */
+  signature: SignatureAlgorithm;
+  /** The superior's public key (raw, as base64url) its packages and receipts are checked with. */
+  publicKey: string;
 }
 
 /** Signed commands (docs/operations.md, "Command signing and keys"). */
@@ -323,7 +341,42 @@ const SERVER_VARIABLES = {
   COMMAND_SIGNING_ALG: choice(SIGNATURE_ALGORITHMS, 'ed25519'),
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
+
+  SUPERIOR_URL: url(['http:', 'https:']),
+  EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
+  SUPERIOR_EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
+  SUPERIOR_HEARTBEAT_S: whole(60, 5, 3600),
+  SUPERIOR_SIGNATURE: choice(SIGNATURE_ALGORITHMS, 'sm2'),
+  SUPERIOR_PUBLIC_KEY: optionalText({
+    accepts:
+      'the public key as hex, base64 or a PEM SPKI (SM2: the 65-byte point, Ed25519: 32 bytes)',
+    check: (s) => rawPublicKey(s) !== undefined,
+  }),
 };
+
+function isEbrId(value: string): boolean {
+  return /^\d{18}$/.test(value);
+}
+
+/**
+ * The raw public key in a SUPERIOR_PUBLIC_KEY: hex, base64(url), or a PEM SPKI whose last bytes
+ * are the key (SM2: 04 ‖ x ‖ y, 65 bytes; Ed25519: 32 bytes).
+ */
+export function rawPublicKey(value: string): Buffer | undefined {
+  const pem = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(value);
+  let bytes: Buffer;
+  if (pem) {
+    const der = Buffer.from(pem[1].replace(/\s+/g, ''), 'base64');
+    bytes = der.length > 65 && der[der.length - 65] === 4 ? der.subarray(-65) : der.subarray(-32);
+  } else if (/^[0-9a-f]+$/i.test(value) && value.length % 2 === 0) {
+    bytes = Buffer.from(value, 'hex');
+  } else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) {
+    bytes = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  } else {
+    return undefined;
+  }
+  return (bytes.length === 65 && bytes[0] === 4) || bytes.length === 32 ? bytes : undefined;
+}
 
 /** Every environment variable the server reads, with its default, type and limits. */
 export const ENV_SCHEMA = Type.Object(SERVER_VARIABLES);
@@ -447,7 +500,38 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
     },
+    superior: {
+      url: e.SUPERIOR_URL,
+      ebrId: e.EBR_ID ?? '',
+      superiorEbrId: e.SUPERIOR_EBR_ID ?? '',
+      heartbeatMs: e.SUPERIOR_HEARTBEAT_S * 1000,
+      signature: e.SUPERIOR_SIGNATURE,
+      publicKey: e.SUPERIOR_PUBLIC_KEY
+        ? rawPublicKey(e.SUPERIOR_PUBLIC_KEY)!.toString('base64url')
+        : '',
+    },
   };
+  if (config.superior.url !== undefined) {
+    // The link is useless half-configured: say everything that is missing at once, at boot.
+    const missing = [
+      e.EBR_ID === undefined && 'EBR_ID',
+      e.SUPERIOR_EBR_ID === undefined && 'SUPERIOR_EBR_ID',
+      e.SUPERIOR_PUBLIC_KEY === undefined && 'SUPERIOR_PUBLIC_KEY',
+    ].filter((n): n is string => typeof n === 'string');
+    const problems = missing.map((n) => `${n}: must be set when SUPERIOR_URL is`);
+    const keyBytes = config.superior.publicKey
+      ? Buffer.from(config.superior.publicKey, 'base64url')
+      : null;
+    if (keyBytes && (keyBytes.length === 65) !== (config.superior.signature === 'sm2'))
+      problems.push(
+        `SUPERIOR_PUBLIC_KEY: must be a${config.superior.signature === 'sm2' ? 'n SM2' : 'n Ed25519'} key (SUPERIOR_SIGNATURE=${config.superior.signature})`,
+      );
+    if (config.superior.signature !== config.signing.alg)
+      problems.push(
+        `SUPERIOR_SIGNATURE=${config.superior.signature}: the link signs with the server's key, so COMMAND_SIGNING_ALG must be ${config.superior.signature} too`,
+      );
+    if (problems.length) throw new ConfigError(problems);
+  }
   const m = config.mqtt;
   if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {
     throw new ConfigError([`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`]);
