@@ -4,7 +4,9 @@
  * message file `EBDB_<EBDID>.xml` and its signature file `EBDS_EBDB_<EBDID>.xml`. What Dalaba
  * does differently from the standard is listed in docs/superior.md, "Package format".
  */
-import { DOMParser } from '@xmldom/xmldom';
+import { CapRefusal } from '../alerts/cap/cap-model.js';
+import { childElements, parseXmlSafely } from '../alerts/cap/safe-xml.js';
+import { el, raw, xmlDocument } from '../common/xml-writer.js';
 import { type SignatureAlgorithm, verifyBytes } from '../contract/signing.js';
 import { readTar, type TarFile, writeTar } from './tar.js';
 
@@ -113,33 +115,24 @@ export function makeEbdId(ebrId: string, sequence: bigint): string {
   return `01${ebrId}${(sequence % 10n ** 16n).toString().padStart(16, '0')}`;
 }
 
-// STAND-IN: xml-writer — the shared writer (src/common/xml-writer.ts) replaces this.
-function esc(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
-
-function el(name: string, content: string): string {
-  return `<${name}>${content}</${name}>`;
-}
-
 /** The EBDB file: the envelope, then `bodyXml` (an element named after the type). */
 export function ebdXml(h: EbdHeader, bodyXml: string): string {
   return (
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    '<EBD xmlns:xs="http://www.w3.org/2001/XMLSchema">' +
-    el('EBDVersion', EBD_VERSION) +
-    el('EBDID', esc(h.ebdId)) +
-    el('EBDType', esc(h.type)) +
-    el('SRC', el('EBRID', esc(h.srcEbrId))) +
-    el('DEST', el('EBRID', esc(h.destEbrId))) +
-    el('EBDTime', esc(h.time)) +
-    (h.relatedEbdId ? el('RelatedEBD', el('EBDID', esc(h.relatedEbdId))) : '') +
-    bodyXml +
-    '</EBD>\n'
+    xmlDocument(
+      el(
+        'EBD',
+        { 'xmlns:xs': 'http://www.w3.org/2001/XMLSchema' },
+        el('EBDVersion', {}, EBD_VERSION),
+        el('EBDID', {}, h.ebdId),
+        el('EBDType', {}, h.type),
+        el('SRC', {}, el('EBRID', {}, h.srcEbrId)),
+        el('DEST', {}, el('EBRID', {}, h.destEbrId)),
+        el('EBDTime', {}, h.time),
+        h.relatedEbdId && el('RelatedEBD', {}, el('EBDID', {}, h.relatedEbdId)),
+        // Written by this process (the reports module or this codec): used as is.
+        raw(bodyXml),
+      ),
+    ) + '\n'
   );
 }
 
@@ -153,24 +146,31 @@ export function signatureXml(s: {
 }): string {
   const names = ALGORITHM_NAMES[s.alg];
   return (
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    '<Signature>' +
-    el('Version', EBD_VERSION) +
-    el('RelatedEBD', el('EBDID', esc(s.ebdId))) +
-    el(
-      'SignatureCert',
-      el('CertType', '1') + el('IssuerID', 'dalaba') + el('CertSN', esc(s.certSn)),
-    ) +
-    el(
-      'SignatureTime',
-      Math.floor(s.timeMs / 1000)
-        .toString(16)
-        .padStart(8, '0'),
-    ) +
-    el('DigestAlgorithm', names.digest) +
-    el('SignatureAlgorithm', names.signature) +
-    el('SignatureValue', esc(s.value)) +
-    '</Signature>\n'
+    xmlDocument(
+      el(
+        'Signature',
+        {},
+        el('Version', {}, EBD_VERSION),
+        el('RelatedEBD', {}, el('EBDID', {}, s.ebdId)),
+        el(
+          'SignatureCert',
+          {},
+          el('CertType', {}, '1'),
+          el('IssuerID', {}, 'dalaba'),
+          el('CertSN', {}, s.certSn),
+        ),
+        el(
+          'SignatureTime',
+          {},
+          Math.floor(s.timeMs / 1000)
+            .toString(16)
+            .padStart(8, '0'),
+        ),
+        el('DigestAlgorithm', {}, names.digest),
+        el('SignatureAlgorithm', {}, names.signature),
+        el('SignatureValue', {}, s.value),
+      ),
+    ) + '\n'
   );
 }
 
@@ -204,35 +204,26 @@ export function packageFileName(ebdId: string): string {
   return `EBDT_${ebdId}.tar`;
 }
 
-// STAND-IN: parseXmlSafely — src/alerts/cap/safe-xml.ts replaces this once it lands.
+/** Largest EBDB or EBDS file read (the audio of an EBM travels as its own file). */
+const XML_MAX_BYTES = 1024 * 1024;
+
 function parseXml(bytes: Buffer): Document {
-  const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new PackageRefusal('failed', 'DTDs are not accepted');
-  if (/<\?(?!xml\s)/i.test(text.replace(/^<\?xml[^>]*\?>/, '')))
-    throw new PackageRefusal('failed', 'processing instructions are not accepted');
   try {
-    return new DOMParser({
-      onError: (level, message) => {
-        throw new Error(`${level}: ${message}`);
-      },
-    }).parseFromString(text, 'text/xml') as unknown as Document;
+    return parseXmlSafely(bytes, { maxBytes: XML_MAX_BYTES });
   } catch (err) {
-    throw new PackageRefusal('failed', `not well-formed XML: ${(err as Error).message}`);
+    if (err instanceof CapRefusal)
+      throw new PackageRefusal('failed', `${err.rule}: ${err.message}`);
+    throw err;
   }
 }
 
-/** The element children of `parent` named `name` (no namespace: EBD has none). */
+/** The element children of `parent` named `name` (EBD elements have no namespace). */
 export function children(parent: Element, name: string): Element[] {
-  const out: Element[] = [];
-  for (let n = parent.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 1 && ((n as Element).localName ?? n.nodeName) === name)
-      out.push(n as Element);
-  }
-  return out;
+  return childElements(parent, name);
 }
 
-/** The trimmed text of the first child `name` (nested by `/`), or null. */
-export function textOf(parent: Element, path: string): string | null {
+/** The trimmed text of the first child at `path` (steps joined by `/`), or null when empty. */
+export function pathText(parent: Element, path: string): string | null {
   let at: Element | undefined = parent;
   for (const step of path.split('/')) {
     at = at && children(at, step)[0];
@@ -243,7 +234,7 @@ export function textOf(parent: Element, path: string): string | null {
 }
 
 function required(parent: Element, path: string, what: string): string {
-  const value = textOf(parent, path);
+  const value = pathText(parent, path);
   if (value === null) throw new PackageRefusal('failed', `${what}: ${path} is missing`);
   return value;
 }
@@ -276,9 +267,9 @@ export function parsePackage(tar: Buffer): ParsedPackage {
     ebdId: required(root, 'EBDID', 'EBD'),
     type: required(root, 'EBDType', 'EBD'),
     srcEbrId: required(root, 'SRC/EBRID', 'EBD'),
-    destEbrId: textOf(root, 'DEST/EBRID') ?? '',
+    destEbrId: pathText(root, 'DEST/EBRID') ?? '',
     time: required(root, 'EBDTime', 'EBD'),
-    relatedEbdId: textOf(root, 'RelatedEBD/EBDID'),
+    relatedEbdId: pathText(root, 'RelatedEBD/EBDID'),
   };
   if (!EBD_ID.test(header.ebdId))
     throw new PackageRefusal(
@@ -292,16 +283,16 @@ export function parsePackage(tar: Buffer): ParsedPackage {
     const s = parseXml(ebdsFile.data).documentElement;
     if (!s || s.localName !== 'Signature')
       throw new PackageRefusal('badSignature', 'the EBDS root is not Signature');
-    const algName = textOf(s, 'SignatureAlgorithm') ?? '';
+    const algName = pathText(s, 'SignatureAlgorithm') ?? '';
     const alg =
       (Object.keys(ALGORITHM_NAMES) as SignatureAlgorithm[]).find(
         (a) => ALGORITHM_NAMES[a].signature.toLowerCase() === algName.toLowerCase(),
       ) ?? null;
     signature = {
-      ebdId: textOf(s, 'RelatedEBD/EBDID') ?? '',
+      ebdId: pathText(s, 'RelatedEBD/EBDID') ?? '',
       alg,
-      certSn: textOf(s, 'SignatureCert/CertSN') ?? '',
-      value: textOf(s, 'SignatureValue') ?? '',
+      certSn: pathText(s, 'SignatureCert/CertSN') ?? '',
+      value: pathText(s, 'SignatureValue') ?? '',
     };
   }
   return {
@@ -338,13 +329,15 @@ export function responseXml(kind: ResultKind, detail?: string): string {
   const r = RESULT_CODES[kind];
   return el(
     'EBDResponse',
-    el('ResultCode', r.code) + el('ResultDesc', esc(detail ? `${r.desc}: ${detail}` : r.desc)),
-  );
+    {},
+    el('ResultCode', {}, r.code),
+    el('ResultDesc', {}, detail ? `${r.desc}: ${detail}` : r.desc),
+  ).toString();
 }
 
 /** A ConnectionCheck body. */
 export function heartbeatXml(nowMs: number): string {
-  return el('ConnectionCheck', el('RptTime', beijingTime(nowMs)));
+  return el('ConnectionCheck', {}, el('RptTime', {}, beijingTime(nowMs))).toString();
 }
 
 /** The result of a receipt package. */
@@ -353,6 +346,6 @@ export function readResponse(p: ParsedPackage): { code: string; desc: string | n
     throw new PackageRefusal('failed', `expected an EBDResponse, got ${p.header.type}`);
   return {
     code: required(p.body, 'ResultCode', 'EBDResponse'),
-    desc: textOf(p.body, 'ResultDesc'),
+    desc: pathText(p.body, 'ResultDesc'),
   };
 }

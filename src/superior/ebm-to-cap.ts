@@ -11,7 +11,7 @@ import {
   type CapSeverity,
   type CapTime,
 } from '../alerts/cap/cap-model.js';
-import { beijingTime, children, parseBeijingTime, textOf } from './ebd-package.js';
+import { beijingTime, children, parseBeijingTime, pathText } from './ebd-package.js';
 
 /**
  * EBM codes as Dalaba reads them. STAND-IN until the reports helper's gyt-mapping.ts table lands;
@@ -42,7 +42,7 @@ function time(text: string | null, what: string): CapTime | null {
 }
 
 function need(ebm: Element, path: string): string {
-  const value = textOf(ebm, path);
+  const value = pathText(ebm, path);
   if (value === null) throw new CapRefusal('ebm.required', `EBM: ${path} is missing`);
   return value;
 }
@@ -67,8 +67,8 @@ export function ebmToCap(
 ): CapAlert {
   const ebmId = identifierOf(need(ebm, 'EBMID'));
   const msgType = need(ebm, 'MsgBasicInfo/MsgType');
-  const related = textOf(ebm, 'RelatedEBM/EBMID');
-  const sender = textOf(ebm, 'MsgBasicInfo/SenderCode') ?? superiorSender(o.superiorEbrId);
+  const related = pathText(ebm, 'RelatedEBM/EBMID');
+  const sender = pathText(ebm, 'MsgBasicInfo/SenderCode') ?? superiorSender(o.superiorEbrId);
   const sent = time(need(ebm, 'MsgBasicInfo/SentTime'), 'SentTime')!;
   const reference = (id: string) => ({ sender, identifier: identifierOf(id), sent: sent.text });
 
@@ -84,9 +84,9 @@ export function ebmToCap(
     throw new CapRefusal('ebm.msg-type', `EBM MsgType ${msgType} is neither 1 nor 2`);
   }
 
-  const title = textOf(ebm, 'MsgContent/MsgTitle');
-  const description = textOf(ebm, 'MsgContent/MsgDesc');
-  const areaCodes = (textOf(ebm, 'MsgContent/AreaCode') ?? '').split(/[,，;\s]+/).filter(Boolean);
+  const title = pathText(ebm, 'MsgContent/MsgTitle');
+  const description = pathText(ebm, 'MsgContent/MsgDesc');
+  const areaCodes = (pathText(ebm, 'MsgContent/AreaCode') ?? '').split(/[,，;\s]+/).filter(Boolean);
   if (capType !== 'Cancel' && areaCodes.length === 0)
     throw new CapRefusal('ebm.area', 'EBM: MsgContent/AreaCode names no area');
   const bad = areaCodes.find((c) => !/^\d{6}(\d{3}(\d{3})?)?$/.test(c));
@@ -95,16 +95,16 @@ export function ebmToCap(
   const info: CapInfo = {
     language: 'zh-CN',
     categories: ['Safety'],
-    event: textOf(ebm, 'MsgBasicInfo/EventType') ?? title ?? '应急广播',
+    event: pathText(ebm, 'MsgBasicInfo/EventType') ?? title ?? '应急广播',
     responseTypes: [],
     urgency: 'Immediate',
-    severity: EBM_READING.severity[textOf(ebm, 'MsgBasicInfo/Severity') ?? ''] ?? 'Unknown',
+    severity: EBM_READING.severity[pathText(ebm, 'MsgBasicInfo/Severity') ?? ''] ?? 'Unknown',
     certainty: 'Observed',
     eventCodes: [],
-    effective: time(textOf(ebm, 'MsgBasicInfo/StartTime'), 'StartTime'),
+    effective: time(pathText(ebm, 'MsgBasicInfo/StartTime'), 'StartTime'),
     onset: null,
-    expires: time(textOf(ebm, 'MsgBasicInfo/EndTime'), 'EndTime'),
-    senderName: textOf(ebm, 'MsgBasicInfo/SenderName'),
+    expires: time(pathText(ebm, 'MsgBasicInfo/EndTime'), 'EndTime'),
+    senderName: pathText(ebm, 'MsgBasicInfo/SenderName'),
     headline: title,
     description,
     instruction: null,
@@ -115,7 +115,7 @@ export function ebmToCap(
     areas: areaCodes.length
       ? [
           {
-            areaDesc: textOf(ebm, 'MsgContent/AreaName') ?? areaCodes.join(','),
+            areaDesc: pathText(ebm, 'MsgContent/AreaName') ?? areaCodes.join(','),
             polygons: [],
             circles: [],
             geocodes: areaCodes.map((value) => ({
@@ -150,10 +150,10 @@ function auxiliaries(ebm: Element, attachments: { name: string; data: Buffer }[]
   if (!content) return [];
   const out: CapResource[] = [];
   for (const aux of children(content, 'Auxiliary')) {
-    const name = textOf(aux, 'AuxiliaryDesc');
+    const name = pathText(aux, 'AuxiliaryDesc');
     const file = name ? attachments.find((a) => a.name === name) : undefined;
     if (!file) continue;
-    const size = Number(textOf(aux, 'Size') ?? NaN);
+    const size = Number(pathText(aux, 'Size') ?? NaN);
     out.push({
       resourceDesc: name!,
       mimeType: name!.toLowerCase().endsWith('.wav') ? 'audio/wav' : 'audio/mpeg',
