@@ -86,6 +86,16 @@ export interface AppConfig {
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
   superior: SuperiorConfig;
+  reports: ReportsConfig;
+}
+
+/** What the station's reports up say of it (docs/reports.md). */
+export interface ReportsConfig {
+  /**
+   * CAP `sender` of the broadcasts it publishes (`STATION_SENDER`); undefined: `dalaba@<county
+   * code>`, the county code read from its villages.
+   */
+  stationSender: string | undefined;
 }
 
 /**
@@ -342,6 +352,11 @@ const SERVER_VARIABLES = {
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
 
+  STATION_SENDER: optionalText({
+    accepts: 'a CAP sender: no spaces, commas, < or &',
+    check: (s) => /^[^\s,<&]{1,255}$/u.test(s),
+  }),
+
   SUPERIOR_URL: url(['http:', 'https:']),
   EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
   SUPERIOR_EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
@@ -496,6 +511,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       ttlMs: e.COMMAND_TTL_S * 1000,
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
     },
+    reports: { stationSender: e.STATION_SENDER },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,

@@ -1,28 +1,315 @@
 import { Injectable } from '@nestjs/common';
+import type { DeliveryDto } from '../broadcasts/dto/broadcast.dto.js';
+import { Clock } from '../common/clock.js';
+import { el, type XmlNode } from '../common/xml-writer.js';
+import type { CoverageReport } from '../coverage/coverage.js';
+import type { DeviceDto } from '../devices/dto/device.dto.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PresenceService } from '../devices/presence.service.js';
+import { MAX_PAGE_SIZE } from '../common/pagination.js';
+import {
+  AUXILIARY_TYPE_MP3,
+  BRD_STATES,
+  brdStateOfBroadcast,
+  brdStateOfDelivery,
+  EBM_LANGUAGE,
+  EBM_MSG_TYPES,
+  EBM_VERSION,
+  ebmSeverityOfCap,
+  EVENT_TYPE_UNCLASSIFIED,
+  KIND_MAPPING,
+  TERMINAL_STATE_CODES,
+  TERMINAL_STATES,
+  type TerminalState,
+} from './gyt-mapping.js';
+import { beijingDigits, beijingTime } from './report-time.js';
+import { BroadcastFacts, codeList, ReportSources } from './report-sources.js';
+
+/** A device that came back online this recently after being lost (timeout) is `recovered`. */
+export const RECOVERED_WINDOW_MS = 3_600_000;
+/** Telemetry that says a device is failing: battery at or below, enclosure at or above. */
+export const FAULT_BATTERY_PCT = 10;
+export const FAULT_TEMPERATURE_C = 70;
+
+/** An EBM's event type: a classified code the alert gives (`EventType` of an EBM from above), else the placeholder. */
+const EVENT_TYPE_CODE = /^\d{5}$|^\d{2}[A-Z]\d{2}$/;
 
 /**
- * GY/T-style XML (EBM, EBMStateResponse, EBMBrdLog, terminal states) made from Dalaba's own data.
- * STAND-IN: the reports helper replaces this body (spec: /work/spec19.md).
+ * GY/T-style XML (EBM, EBMStateResponse, EBMBrdLog, EBRDTState) made from Dalaba's own data, with
+ * the codes of gyt-mapping.ts. Each method answers one element, no package around it: the
+ * superior link wraps it in its EBD, the API answers it as a document. Times are Beijing time.
  */
 @Injectable()
 export class GytReports {
+  constructor(
+    private readonly sources: ReportSources,
+    private readonly devices: DevicesService,
+    private readonly presence: PresenceService,
+    private readonly clock: Clock,
+  ) {}
+
   /** The EBM of a broadcast (the `<EBM>` element, no package wrapper). */
-  ebm(_broadcastId: string): Promise<string> {
-    throw new Error('STAND-IN: GytReports.ebm');
+  async ebm(broadcastId: string): Promise<string> {
+    const f = await this.sources.broadcast(broadcastId);
+    return (await this.ebmElement(f, true)).toString();
+  }
+
+  /**
+   * The EBMID of a broadcast: Dalaba's EBRID (18 digits), then when it was made in Beijing time
+   * to the millisecond (17 digits): 35 digits, the same every time it is asked.
+   */
+  async ebmId(broadcastId: string): Promise<string> {
+    const f = await this.sources.broadcast(broadcastId);
+    return this.ebmIdOf(f, await this.sources.platformEbrId());
   }
 
   /** The broadcast's state (`<EBMStateResponse>`). */
-  ebmStateResponse(_broadcastId: string): Promise<string> {
-    throw new Error('STAND-IN: GytReports.ebmStateResponse');
+  async ebmStateResponse(broadcastId: string): Promise<string> {
+    const f = await this.sources.broadcast(broadcastId);
+    const ebrId = await this.sources.platformEbrId();
+    const [coverage, deliveries] = await Promise.all([
+      this.sources.coverage(broadcastId),
+      this.sources.deliveries(broadcastId),
+    ]);
+    const now = this.clock.now().getTime();
+    const state = brdStateOfBroadcast(f.broadcast.status, f.broadcast.outcome);
+    return el(
+      'EBMStateResponse',
+      {},
+      el('RptTime', {}, beijingTime(now)),
+      el('EBM', {}, el('EBMID', {}, this.ebmIdOf(f, ebrId))),
+      el('BrdStateCode', {}, state),
+      el('BrdStateDesc', {}, describeState(f, state)),
+      coverageElement(coverage),
+      el(
+        'ResBrdInfo',
+        {},
+        deliveries.map((d) => resBrdItem(d, ebrId, now)),
+      ),
+    ).toString();
   }
 
-  /** The broadcast log of a period (`<EBMBrdLog>`). */
-  ebmBrdLog(_from: number, _to: number): Promise<string> {
-    throw new Error('STAND-IN: GytReports.ebmBrdLog');
+  /** The broadcast log of a period (`<EBMBrdLog>`): each broadcast starting in [from, to). */
+  async ebmBrdLog(from: number, to: number): Promise<string> {
+    const [ids, ebrId, sender] = await Promise.all([
+      this.sources.startingBetween(from, to),
+      this.sources.platformEbrId(),
+      this.sources.sender(),
+    ]);
+    const items: XmlNode[] = [];
+    for (const id of ids) {
+      const f = await this.sources.broadcast(id);
+      const coverage = await this.sources.coverage(id);
+      const state = brdStateOfBroadcast(f.broadcast.status, f.broadcast.outcome);
+      const b = f.broadcast;
+      items.push(
+        el(
+          'EBMBrdItem',
+          {},
+          await this.ebmElement(f, false),
+          el(
+            'UnitInfo',
+            {},
+            el(
+              'Unit',
+              {},
+              el('EBRPS', {}, el('EBRID', {}, ebrId)),
+              el('UnitName', {}, sender),
+              el('PersonName', {}, b.approval?.by ?? b.createdBy),
+            ),
+          ),
+          el('BrdStateCode', {}, state),
+          el('BrdStateDesc', {}, describeState(f, state)),
+          coverageElement(coverage),
+        ),
+      );
+    }
+    return el(
+      'EBMBrdLog',
+      {},
+      el(
+        'Params',
+        {},
+        el('RptStartTime', {}, beijingTime(from)),
+        el('RptEndTime', {}, beijingTime(to)),
+      ),
+      items,
+    ).toString();
   }
 
   /** Terminal state reports (`<EBRDTState>`) of the given devices, or all. */
-  terminalStates(_deviceIds?: string[]): Promise<string> {
-    throw new Error('STAND-IN: GytReports.terminalStates');
+  async terminalStates(deviceIds?: string[]): Promise<string> {
+    const devices = deviceIds
+      ? await Promise.all(deviceIds.map((id) => this.devices.get(id)))
+      : await this.allDevices();
+    const now = this.clock.now().getTime();
+    const rows: XmlNode[] = [];
+    for (const d of devices) {
+      const state = await this.terminalState(d, now);
+      const code = TERMINAL_STATE_CODES[state];
+      rows.push(
+        el(
+          'EBRDT',
+          {},
+          el('RptTime', {}, beijingTime(now)),
+          el('EBRID', {}, d.id),
+          el('StateCode', {}, code),
+          el('StateDesc', {}, TERMINAL_STATES[code]),
+        ),
+      );
+    }
+    return el('EBRDTState', {}, rows).toString();
   }
+
+  /**
+   * One device's state, the first that holds: `offline` (not connected, or disabled), `playing`
+   * (its telemetry names what it plays), `fault` (it reports another type than registered, a
+   * battery at or below 10 %, or an enclosure at or above 70 °C), `recovered` (back online within
+   * the last hour after its connection was lost, not closed by it), else `online`.
+   */
+  async terminalState(d: DeviceDto, now: number): Promise<TerminalState> {
+    const p = this.presence.get(d.id);
+    if (!d.enabled || !p?.online) return 'offline';
+    if (p.telemetry?.playing) return 'playing';
+    const t = p.telemetry;
+    if (
+      d.typeMismatch ||
+      (t?.batteryPct !== undefined && t.batteryPct <= FAULT_BATTERY_PCT) ||
+      (t?.temperatureC !== undefined && t.temperatureC >= FAULT_TEMPERATURE_C)
+    )
+      return 'fault';
+    if (p.onlineSince !== null && now - p.onlineSince <= RECOVERED_WINDOW_MS) {
+      const [, previous] = await this.devices.presenceHistory(d.id, 2);
+      if (previous?.endReason === 'timeout') return 'recovered';
+    }
+    return 'online';
+  }
+
+  private async allDevices(): Promise<DeviceDto[]> {
+    const out: DeviceDto[] = [];
+    for (let offset = 0; ; offset += MAX_PAGE_SIZE) {
+      const page = await this.devices.list({ limit: MAX_PAGE_SIZE, offset });
+      out.push(...page.items);
+      if (out.length >= page.total || page.items.length === 0) return out;
+    }
+  }
+
+  private ebmIdOf(f: BroadcastFacts, ebrId: string): string {
+    const created = Date.parse(f.broadcast.createdAt);
+    return `${ebrId}${beijingDigits(created)}${String(created % 1000).padStart(3, '0')}`;
+  }
+
+  /**
+   * `<EBM>`: a cancelled broadcast is a 取消播发 naming itself in RelatedEBM (the superior calls off
+   * the EBMID it holds); the clip is the Auxiliary (with `auxiliary`; the brd log leaves it out).
+   */
+  private async ebmElement(f: BroadcastFacts, auxiliary: boolean): Promise<XmlNode> {
+    const [ebrId, sender] = await Promise.all([
+      this.sources.platformEbrId(),
+      this.sources.sender(),
+    ]);
+    const b = f.broadcast;
+    const m = KIND_MAPPING[f.kind];
+    const cancelled = b.status === 'cancelled';
+    const ebmId = this.ebmIdOf(f, ebrId);
+    // A drill keeps its alert's severity; the others have their level's.
+    const severity =
+      f.kind === 'drill' || (f.alert && m.severity !== '0')
+        ? f.alert
+          ? ebmSeverityOfCap(f.alert.severity)
+          : m.severity
+        : m.severity;
+    const eventType =
+      f.alert?.event && EVENT_TYPE_CODE.test(f.alert.event)
+        ? f.alert.event
+        : EVENT_TYPE_UNCLASSIFIED;
+    const clip = f.clip;
+    return el(
+      'EBM',
+      {},
+      el('EBMVersion', {}, EBM_VERSION),
+      el('EBMID', {}, ebmId),
+      cancelled && el('RelatedEBM', {}, el('EBMID', {}, ebmId)),
+      el(
+        'MsgBasicInfo',
+        {},
+        el('MsgType', {}, cancelled ? EBM_MSG_TYPES.cancel : m.msgType),
+        el('SenderName', {}, sender),
+        el('SenderCode', {}, ebrId),
+        el('SendTime', {}, beijingTime(Date.parse(b.createdAt))),
+        el('EventType', {}, eventType),
+        el('Severity', {}, severity),
+        el('StartTime', {}, beijingTime(Date.parse(b.startAt))),
+        el('EndTime', {}, beijingTime(Date.parse(b.expiresAt))),
+      ),
+      el(
+        'MsgContent',
+        {},
+        el('LanguageCode', {}, EBM_LANGUAGE),
+        el('MsgTitle', {}, b.title),
+        el('MsgDesc', {}, f.alert?.headline ?? f.alert?.event ?? m.event),
+        el('AreaCode', {}, codeList(f.areaCodes)),
+        auxiliary &&
+          clip.sha256 &&
+          el(
+            'Auxiliary',
+            {},
+            el('AuxiliaryType', {}, AUXILIARY_TYPE_MP3),
+            el('AuxiliaryDesc', {}, `${clip.sha256}.mp3`),
+            clip.bytes !== null && el('Size', {}, clip.bytes),
+            el('Digest', {}, clip.sha256),
+          ),
+      ),
+    );
+  }
+}
+
+/** The state's name, and why it ended when it ended early. */
+function describeState(f: BroadcastFacts, state: keyof typeof BRD_STATES): string {
+  const reason = f.broadcast.endReason;
+  return reason && (state === '4' || state === '5')
+    ? `${BRD_STATES[state]}：${reason}`
+    : BRD_STATES[state];
+}
+
+/**
+ * `<Coverage>`: the coverage module's own figures — the share of targeted villages covered
+ * (0–1, 4 decimals), the covered villages' codes, and `ResBrdStat` = devices sent to, devices
+ * that played it through, devices that failed, refused or ran out of time.
+ */
+function coverageElement(c: CoverageReport): XmlNode {
+  const d = c.deliveries;
+  const failed = (d.failed ?? 0) + (d.rejected ?? 0) + (d.expired ?? 0);
+  return el(
+    'Coverage',
+    {},
+    el('CoverageRate', {}, (c.summary.rate ?? 0).toFixed(4)),
+    el(
+      'AreaCode',
+      {},
+      codeList(c.villages.filter((v) => v.outcome === 'covered').map((v) => v.code)),
+    ),
+    el('ResBrdStat', {}, `${d.total},${d.played ?? 0},${failed}`),
+  );
+}
+
+/** One device's part: when it began playing, when its delivery ended, and its state code. */
+function resBrdItem(d: DeliveryDto, ebrId: string, now: number): XmlNode {
+  const code = brdStateOfDelivery(d.state);
+  const ended = d.playedAt ?? (code === '4' || code === '5' ? d.updatedAt : null);
+  return el(
+    'ResBrdItem',
+    {},
+    el('EBRPS', {}, el('EBRID', {}, ebrId)),
+    el(
+      'EBRDT',
+      {},
+      el('RptTime', {}, beijingTime(now)),
+      el('EBRID', {}, d.deviceId),
+      d.startedAt && el('StartTime', {}, beijingTime(Date.parse(d.startedAt))),
+      ended && el('EndTime', {}, beijingTime(Date.parse(ended))),
+      el('BrdStateCode', {}, code),
+      el('BrdStateDesc', {}, d.reason ? `${BRD_STATES[code]}：${d.reason}` : BRD_STATES[code]),
+    ),
+  );
 }

@@ -1,0 +1,191 @@
+import { Injectable } from '@nestjs/common';
+import type { AlertEntity } from '../alerts/alert.entity.js';
+import type { CapCertainty, CapSeverity, CapUrgency } from '../alerts/cap/cap-model.js';
+import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
+import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
+import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING } from './gyt-mapping.js';
+import { capTime } from './report-time.js';
+import { BroadcastFacts, ReportSources } from './report-sources.js';
+
+export const CAP_NAMESPACE = 'urn:oasis:names:tc:emergency:cap:1.2';
+export const CAP_CONTENT_TYPE = 'application/cap+xml';
+const ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom';
+
+/** Entries of the Atom feed: the county's latest broadcasts. */
+export const FEED_ENTRIES = 50;
+
+/** One CAP message of a broadcast: its `sender,identifier,sent` and the XML. */
+export interface CapMessage {
+  identifier: string;
+  sender: string;
+  sent: string;
+  xml: string;
+}
+
+/**
+ * A broadcast as CAP 1.2, and the county's latest as an Atom feed: what a city platform or a
+ * public app reads (docs/reports.md, "CAP out").
+ */
+@Injectable()
+export class CapOut {
+  constructor(private readonly sources: ReportSources) {}
+
+  /**
+   * The broadcast's current message: an Alert, or for a cancelled broadcast a Cancel (sent when it
+   * was cancelled) referencing that Alert. Status from its level and alert (gyt-mapping.ts).
+   */
+  async capOf(broadcastId: string): Promise<CapMessage> {
+    return this.message(await this.sources.broadcast(broadcastId));
+  }
+
+  private async message(f: BroadcastFacts): Promise<CapMessage> {
+    const [sender, county, digest] = await Promise.all([
+      this.sources.sender(),
+      this.sources.countyCode(),
+      f.clip.sha256 ? this.sources.audioSha1(f.clip.sha256) : Promise.resolve(undefined),
+    ]);
+    const original = this.identify(county, Date.parse(f.broadcast.createdAt));
+    const b = f.broadcast;
+    const cancelled = b.status === 'cancelled';
+    const message = cancelled
+      ? this.identify(county, b.endedAt ? Date.parse(b.endedAt) : Date.parse(b.createdAt) + 1000)
+      : original;
+    const m = KIND_MAPPING[f.kind];
+    const alert = f.alert;
+    const info = el(
+      'info',
+      {},
+      el('language', {}, 'zh-CN'),
+      el('category', {}, 'Other'),
+      el('event', {}, alert?.event ?? m.event),
+      el('urgency', {}, capValue<CapUrgency>(alert?.urgency, m.capUrgency)),
+      el('severity', {}, capValue<CapSeverity>(alert?.severity, m.capSeverity)),
+      el('certainty', {}, capValue<CapCertainty>(alert?.certainty, m.capCertainty)),
+      el('effective', {}, capTime(Date.parse(b.startAt))),
+      el('expires', {}, capTime(Date.parse(b.expiresAt))),
+      el('senderName', {}, sender),
+      el('headline', {}, b.title),
+      el('description', {}, describe(f, alert)),
+      cancelled && b.endReason && el('instruction', {}, `已取消：${b.endReason}`),
+      f.clip.sha256 &&
+        el(
+          'resource',
+          {},
+          el('resourceDesc', {}, '广播音频'),
+          el('mimeType', {}, 'audio/mpeg'),
+          f.clip.bytes !== null && el('size', {}, f.clip.bytes),
+          el('uri', {}, this.sources.clipAudioUrl(f.clip.id)),
+          digest && el('digest', {}, digest),
+        ),
+      area(f),
+    );
+    const root = el(
+      'alert',
+      xmlns(CAP_NAMESPACE),
+      el('identifier', {}, message.identifier),
+      el('sender', {}, sender),
+      el('sent', {}, message.sent),
+      el('status', {}, m.capStatus),
+      el('msgType', {}, cancelled ? 'Cancel' : 'Alert'),
+      el('source', {}, `Dalaba broadcast ${b.id}`),
+      el('scope', {}, 'Public'),
+      cancelled && el('references', {}, `${sender},${original.identifier},${original.sent}`),
+      alert && el('incidents', {}, alert.identifier),
+      info,
+    );
+    return { identifier: message.identifier, sender, sent: message.sent, xml: xmlDocument(root) };
+  }
+
+  /**
+   * Atom 1.0 feed of the county's latest broadcasts (newest first), each entry carrying its CAP
+   * inline (`content type="application/cap+xml"`), as CAP feed readers take it.
+   */
+  async feed(selfUrl: string): Promise<string> {
+    const sender = await this.sources.sender();
+    const entries: XmlNode[] = [];
+    let updated = 0;
+    for (const latest of await this.sources.latest(FEED_ENTRIES)) {
+      const f = await this.sources.broadcast(latest.id);
+      const cap = await this.message(f);
+      const id = latest.id;
+      // A broadcast changes (sent, ended, cancelled) without an updatedAt of its own in the API.
+      const updatedAt = Math.max(
+        ...[latest.createdAt, latest.dispatchedAt, latest.endedAt]
+          .filter((t): t is string => t !== null)
+          .map((t) => Date.parse(t)),
+      );
+      updated = Math.max(updated, updatedAt);
+      entries.push(
+        el(
+          'entry',
+          {},
+          el('id', {}, `urn:dalaba:broadcast:${id}:${cap.identifier}`),
+          el('title', {}, f.broadcast.title),
+          el('updated', {}, capTime(updatedAt)),
+          el('link', {
+            rel: 'alternate',
+            type: CAP_CONTENT_TYPE,
+            href: selfUrl.replace(/\/api\/.*$/, `/api/broadcasts/${id}/cap`),
+          }),
+          el('content', { type: CAP_CONTENT_TYPE }, raw(withoutDeclaration(cap.xml))),
+        ),
+      );
+    }
+    return xmlDocument(
+      el(
+        'feed',
+        xmlns(ATOM_NAMESPACE),
+        el('id', {}, `urn:dalaba:feed:${sender}`),
+        el('title', {}, `${sender} 应急广播`),
+        el('updated', {}, capTime(updated || 0)),
+        el('author', {}, el('name', {}, sender)),
+        el('link', { rel: 'self', href: selfUrl }),
+        entries,
+      ),
+    );
+  }
+
+  /**
+   * The message's GB/T 35965.1 identifier and CAP `sent`: its time to the second, and as the
+   * sequence N the tenth of that second, so two broadcasts made in one second differ unless made
+   * within 100 ms of each other.
+   */
+  private identify(county: string, at: number): { identifier: string; sent: string } {
+    return {
+      identifier: makeGbtIdentifier({
+        areaCode6: county,
+        at: new Date(at),
+        sequence: Math.floor((at % 1000) / 100),
+      }),
+      sent: capTime(at),
+    };
+  }
+}
+
+/** The alert's own CAP value when it is one of the enumeration, else the mapped one. */
+function capValue<T extends string>(given: string | null | undefined, mapped: T): T {
+  return (given as T | null | undefined) ?? mapped;
+}
+
+function describe(f: BroadcastFacts, alert: AlertEntity | null): string {
+  if (alert?.headline && alert.headline !== f.broadcast.title) return alert.headline;
+  return f.broadcast.title;
+}
+
+/** The villages it reaches: names in areaDesc, 12-digit codes as geocodes. */
+function area(f: BroadcastFacts): XmlNode {
+  const names = f.areaCodes.map((c) => f.villages.get(c)?.name ?? c);
+  return el(
+    'area',
+    {},
+    el('areaDesc', {}, names.join('、')),
+    f.areaCodes.map((code) =>
+      el('geocode', {}, el('valueName', {}, CAP_GEOCODE_VALUE_NAME), el('value', {}, code)),
+    ),
+  );
+}
+
+/** A document this module wrote, as an element to embed: without its XML declaration. */
+function withoutDeclaration(xml: string): string {
+  return xml.replace(/^<\?xml[^>]*\?>\s*/, '');
+}
