@@ -1,3 +1,4 @@
+import { ALERT_ERROR_CODES } from './alerts/alert-errors.js';
 import { APPROVAL_ERROR_CODES } from './approvals/approvals-errors.js';
 import { AUTH_ERROR_CODES } from './auth/auth-errors.js';
 import { BROADCAST_ERROR_CODES } from './broadcasts/broadcast-errors.js';
@@ -11,6 +12,7 @@ import { SCHEDULE_ERROR_CODES } from './schedules/schedule-errors.js';
 import { SIGNING_ERROR_CODES } from './signing/signing-errors.js';
 import { STAFF_ERROR_CODES } from './staff/staff-errors.js';
 import { SUPERIOR_ERROR_CODES } from './superior/superior-errors.js';
+import { TTS_ERROR_CODES } from './tts/tts-errors.js';
 import { VILLAGE_ERROR_CODES } from './villages/village-errors.js';
 
 /**
@@ -33,6 +35,8 @@ export const ERROR_CODES = {
   StaffErrorCode: STAFF_ERROR_CODES,
   ApprovalErrorCode: APPROVAL_ERROR_CODES,
   SuperiorErrorCode: SUPERIOR_ERROR_CODES,
+  AlertErrorCode: ALERT_ERROR_CODES,
+  TtsErrorCode: TTS_ERROR_CODES,
 } as const satisfies Record<string, readonly string[]>;
 
 /** Any code an error body's `error` can carry (besides `HTTP_<status>` for an unlisted status). */

@@ -87,6 +87,8 @@ export interface AppConfig {
   signing: SigningConfig;
   superior: SuperiorConfig;
   reports: ReportsConfig;
+  alerts: AlertsConfig;
+  tts: TtsConfig;
 }
 
 /** What the station's reports up say of it (docs/reports.md). */
@@ -114,6 +116,49 @@ export interface SuperiorConfig {
   /** The superior's public key (raw, as base64url) its packages and receipts are checked with. */
   publicKey: string;
 }
+
+/** The alerts intake (docs/alerts.md). */
+export interface AlertsConfig {
+  /** Largest CAP message taken (API body and feed entry); 413 / `xml.too-large` beyond. */
+  maxBytes: number;
+  /** Largest audio `resource` fetched or decoded from an alert. */
+  resourceMaxBytes: number;
+  /** The `info` language used first (then any zh, then the first). */
+  stationLanguage: string;
+}
+
+/** `TTS_ENGINE`: `auto` takes the HTTP engine when TTS_HTTP_URL is set, else espeak-ng if found. */
+export const TTS_ENGINES = ['auto', 'espeak-ng', 'http', 'none'] as const;
+export type TtsEngineChoice = (typeof TTS_ENGINES)[number];
+
+export const TTS_HTTP_FORMATS = ['json', 'form'] as const;
+export type TtsHttpFormat = (typeof TTS_HTTP_FORMATS)[number];
+
+/** Text to speech (docs/tts.md). */
+export interface TtsConfig {
+  engine: TtsEngineChoice;
+  /** `TTS_ESPEAK_PATH`: when set, the only espeak-ng tried. */
+  espeakPath: string | undefined;
+  /** Directories searched for `espeak-ng` (the process's PATH). */
+  searchPath: string;
+  /** The voice when a request names none; undefined: the engine's own (espeak-ng: `cmn`). */
+  voice: string | undefined;
+  http: {
+    url: string | undefined;
+    /** Sent as `Authorization: Bearer …`; a secret, never logged. */
+    token: string | undefined;
+    format: TtsHttpFormat;
+    /** The voices the HTTP engine offers (empty: any voice name is passed on). */
+    voices: string[];
+  };
+  /** One synthesis (a run of espeak-ng, a request to the HTTP engine) is given up after this. */
+  timeoutMs: number;
+  /** Syntheses at once; more wait, urgent ones first. */
+  concurrency: number;
+}
+
+/** A voice name as it may reach an engine's command line or request: no spaces, no leading dash. */
+export const TTS_VOICE = /^[A-Za-z0-9_][A-Za-z0-9_.:+/-]{0,63}$/;
 
 /** Signed commands (docs/operations.md, "Command signing and keys"). */
 export interface SigningConfig {
@@ -367,6 +412,31 @@ const SERVER_VARIABLES = {
       'the public key as hex, base64 or a PEM SPKI (SM2: the 65-byte point, Ed25519: 32 bytes)',
     check: (s) => rawPublicKey(s) !== undefined,
   }),
+  ALERT_MAX_BYTES: size('256kb', '10mb'),
+  ALERT_RESOURCE_MAX_BYTES: size('20mb', '200mb'),
+  STATION_LANGUAGE: text('zh-CN', {
+    pattern: /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/,
+    accepts: 'a language tag such as zh-CN',
+  }),
+  TTS_ENGINE: choice(TTS_ENGINES, 'auto'),
+  TTS_ESPEAK_PATH: optionalText(),
+  TTS_VOICE: optionalText({
+    accepts: 'a voice name of 1 to 64 letters, digits and _ . : + / - (not starting with -)',
+    check: (s) => TTS_VOICE.test(s),
+  }),
+  TTS_HTTP_URL: url(['http:', 'https:']),
+  TTS_HTTP_TOKEN: secret(/^[\x21-\x7e]{1,4096}$/, 'printable characters without spaces'),
+  TTS_HTTP_FORMAT: choice(TTS_HTTP_FORMATS, 'json'),
+  TTS_HTTP_VOICES: optionalText({
+    accepts: 'voice names separated by commas',
+    check: (s) =>
+      s
+        .split(',')
+        .map((v) => v.trim())
+        .every((v) => TTS_VOICE.test(v)),
+  }),
+  TTS_TIMEOUT_S: whole(60, 1, 3600),
+  TTS_CONCURRENCY: whole(2, 1, 16),
 };
 
 function isEbrId(value: string): boolean {
@@ -512,6 +582,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
     },
     reports: { stationSender: e.STATION_SENDER },
+    alerts: {
+      maxBytes: e.ALERT_MAX_BYTES,
+      resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
+      stationLanguage: e.STATION_LANGUAGE,
+    },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
@@ -526,7 +601,29 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
         ? rawPublicKey(e.SUPERIOR_PUBLIC_KEY)!.toString('base64url')
         : '',
     },
+    tts: {
+      engine: e.TTS_ENGINE,
+      espeakPath: e.TTS_ESPEAK_PATH,
+      searchPath: env.PATH ?? '',
+      voice: e.TTS_VOICE,
+      http: {
+        url: e.TTS_HTTP_URL,
+        token: e.TTS_HTTP_TOKEN,
+        format: e.TTS_HTTP_FORMAT,
+        voices: (e.TTS_HTTP_VOICES ?? '')
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      },
+      timeoutMs: e.TTS_TIMEOUT_S * 1000,
+      concurrency: e.TTS_CONCURRENCY,
+    },
   };
+  if (config.tts.engine === 'http' && !config.tts.http.url) {
+    throw new ConfigError([
+      'TTS_ENGINE=http: needs TTS_HTTP_URL (the speech server to POST text to)',
+    ]);
+  }
   if (config.superior.url !== undefined) {
     // The link is useless half-configured: say everything that is missing at once, at boot.
     const missing = [
