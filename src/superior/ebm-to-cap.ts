@@ -8,26 +8,15 @@ import {
   type CapInfo,
   CapRefusal,
   type CapResource,
-  type CapSeverity,
   type CapTime,
 } from '../alerts/cap/cap-model.js';
+import {
+  CAP_GEOCODE_VALUE_NAME,
+  capOfEbmMsgType,
+  capSeverityOfEbm,
+  EBM_MSG_TYPES,
+} from '../reports/gyt-mapping.js';
 import { beijingTime, children, parseBeijingTime, pathText } from './ebd-package.js';
-
-/**
- * EBM codes as Dalaba reads them. STAND-IN until the reports helper's gyt-mapping.ts table lands;
- * the values are those of GD/J 082-2018 as platforms in the field write them.
- */
-export const EBM_READING = {
-  /** MsgBasicInfo/MsgType: 1 = 请播 (broadcast), 2 = 停播 (stop). */
-  msgType: { broadcast: '1', stop: '2' },
-  /** MsgBasicInfo/Severity: 1 特别重大 … 4 一般; anything else is left to the operator. */
-  severity: { '1': 'Extreme', '2': 'Severe', '3': 'Moderate', '4': 'Minor' } as Record<
-    string,
-    CapSeverity
-  >,
-  /** The geocode value name the intake reads 12-digit administrative codes under. */
-  areaValueName: 'GB/T 2260',
-} as const;
 
 /** The station sender name alerts from the superior carry when the EBM names none. */
 export function superiorSender(superiorEbrId: string): string {
@@ -55,8 +44,9 @@ function identifierOf(ebmId: string): string {
 }
 
 /**
- * The EBM as a CAP alert: MsgType 1 → Alert (Update when it names a RelatedEBM), 2 → Cancel of
- * the related (or its own) EBMID; Severity 1–4 → Extreme…Minor; the message text as headline and
+ * The EBM as a CAP alert, its codes read with gyt-mapping.ts: MsgType 1 → Alert (Update when it
+ * names a RelatedEBM), 2 → Cancel of the related (or its own) EBMID, 3–5 → an Exercise (a drill);
+ * Severity 1–4 → Extreme…Minor, else Unknown (the operator decides); the message text as headline and
  * description; AreaCode (comma-separated administrative codes) as geocodes; an audio Auxiliary
  * shipped in the package as an inline resource. Urgency Immediate and certainty Observed: a
  * superior platform's order is not a forecast. `attachments` are the package's other files.
@@ -72,16 +62,17 @@ export function ebmToCap(
   const sent = time(need(ebm, 'MsgBasicInfo/SentTime'), 'SentTime')!;
   const reference = (id: string) => ({ sender, identifier: identifierOf(id), sent: sent.text });
 
-  let capType: CapAlert['msgType'];
+  // The codes are read with the reports module's table (gyt-mapping.ts), the one Dalaba writes with.
+  const read = capOfEbmMsgType(msgType);
+  if (!read) throw new CapRefusal('ebm.msg-type', `EBM MsgType ${msgType} is not 1 to 5`);
+  let capType: CapAlert['msgType'] = read.msgType;
   let references: CapAlert['references'] = [];
-  if (msgType === EBM_READING.msgType.broadcast) {
-    capType = related ? 'Update' : 'Alert';
-    if (related) references = [reference(related)];
-  } else if (msgType === EBM_READING.msgType.stop) {
-    capType = 'Cancel';
+  if (msgType === EBM_MSG_TYPES.cancel) {
     references = [reference(related ?? ebmId)];
-  } else {
-    throw new CapRefusal('ebm.msg-type', `EBM MsgType ${msgType} is neither 1 nor 2`);
+  } else if (related) {
+    // A new EBM naming an earlier one replaces it: running broadcasts stop, the new one plays.
+    capType = 'Update';
+    references = [reference(related)];
   }
 
   const title = pathText(ebm, 'MsgContent/MsgTitle');
@@ -98,7 +89,7 @@ export function ebmToCap(
     event: pathText(ebm, 'MsgBasicInfo/EventType') ?? title ?? '应急广播',
     responseTypes: [],
     urgency: 'Immediate',
-    severity: EBM_READING.severity[pathText(ebm, 'MsgBasicInfo/Severity') ?? ''] ?? 'Unknown',
+    severity: capSeverityOfEbm(pathText(ebm, 'MsgBasicInfo/Severity') ?? ''),
     certainty: 'Observed',
     eventCodes: [],
     effective: time(pathText(ebm, 'MsgBasicInfo/StartTime'), 'StartTime'),
@@ -119,7 +110,7 @@ export function ebmToCap(
             polygons: [],
             circles: [],
             geocodes: areaCodes.map((value) => ({
-              valueName: EBM_READING.areaValueName,
+              valueName: CAP_GEOCODE_VALUE_NAME,
               value,
             })),
           },
@@ -130,7 +121,7 @@ export function ebmToCap(
     identifier: ebmId,
     sender,
     sent,
-    status: 'Actual',
+    status: read.status,
     msgType: capType,
     source: `superior ${o.superiorEbrId}`,
     scope: 'Public',

@@ -185,7 +185,8 @@ export class SuperiorInbound {
         { state: 'valid', signer: `ebr:${src}` },
         { source: 'superior', ref: src, by: `superior:${src}` },
       );
-      const refused = entity.outcome === 'refused';
+      // Recorded but not acted on (refused, or its audio could not be made): the superior must know.
+      const refused = entity.outcome === 'refused' || entity.outcome === 'failed';
       return {
         kind: refused ? 'failed' : 'ok',
         detail: refused ? (entity.reason ?? entity.rule ?? undefined) : undefined,
