@@ -349,15 +349,16 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     this.lastHeartbeatAt = now;
     const header = this.header(EBD_TYPES.heartbeat);
     const outcome = await this.post(header.ebdId, ebdXml(header, heartbeatXml(now)), now);
+    // Down until now, or not heard since this process started (a restart may find waits in the
+    // table): the superior answers, so what waits goes now rather than at the end of its wait.
+    const resume = this.failures > 0 || this.lastHeartbeatOk !== true;
     this.lastHeartbeatOk = outcome.kind === 'sent';
     this.counter?.inc({ direction: 'out', result: outcome.kind });
     if (outcome.kind === 'sent') {
-      if (this.failures > 0) {
-        this.logger.log('superior answers again: resuming the outbox');
-        this.failures = 0;
-        this.retryAt = null;
-        await this.repo.postponePending(now, now);
-      }
+      if (this.failures > 0) this.logger.log('superior answers again: resuming the outbox');
+      this.failures = 0;
+      this.retryAt = null;
+      if (resume) await this.repo.resumePending(now);
     } else {
       this.lastError = `heartbeat: ${outcome.why}`;
       this.logger.warn(`heartbeat failed: ebd=${header.ebdId} ${outcome.why}`);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, LessThanOrEqual, Repository } from 'typeorm';
+import { FindOptionsWhere, LessThanOrEqual, MoreThan, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import {
   type PackageDirection,
@@ -66,6 +66,17 @@ export class SuperiorPackagesRepository {
         SuperiorPackageEntity,
         { direction: 'out', status: 'pending', nextAttemptAt: LessThanOrEqual(at) },
         { nextAttemptAt: at, updatedAt: now },
+      ),
+    );
+  }
+
+  /** Every pending package is due now (the superior answers again: no reason to wait). */
+  async resumePending(now: number): Promise<void> {
+    await this.writes.run((m) =>
+      m.update(
+        SuperiorPackageEntity,
+        { direction: 'out', status: 'pending', nextAttemptAt: MoreThan(now) },
+        { nextAttemptAt: now, updatedAt: now },
       ),
     );
   }
