@@ -52,6 +52,8 @@ class FakeSuperior {
   readonly key: KeyPair = generateKeyPair('sm2');
   readonly received: Received[] = [];
   down = false;
+  /** The result code of the receipts (the superior refusing what it gets: `failed`). */
+  answer: 'ok' | 'failed' = 'ok';
   /** Dalaba's public key, read from its status route. */
   stationKey = '';
   private seq = 0n;
@@ -118,7 +120,7 @@ class FakeSuperior {
     }
     const receipt = this.pack(
       EBD_TYPES.response,
-      responseXml(verified === null ? 'ok' : 'badSignature'),
+      responseXml(verified === null ? this.answer : 'badSignature'),
       p.header.ebdId,
     );
     res.writeHead(200, { 'content-type': 'application/x-tar' }).end(receipt.tar);
@@ -311,6 +313,33 @@ describe('superior platform link', () => {
       assert.equal(superior.accepted().filter((r) => r.ebdId === p.ebdId).length, 1);
     }
   }, 60_000);
+
+  it('keeps a package the superior refuses as failed, with its receipt, and does not retry it', async () => {
+    superior.answer = 'failed';
+    try {
+      agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+      const before = superior.accepted().length;
+      await s.tick();
+      const refused = await packages('&direction=out&status=failed');
+      assert.equal(refused.length, 1, JSON.stringify(refused));
+      assert.equal(refused[0].resultCode, '2');
+      assert.equal(refused[0].attempts, 1);
+      assert.match(String(refused[0].lastError), /result 2 接收失败/);
+      assert.match(String(refused[0].receipt), /<ResultCode>2<\/ResultCode>/);
+      const received = superior.accepted().length;
+      assert.ok(received > before);
+      await s.advance(RETRY_MAX_MS);
+      assert.equal(
+        superior.accepted().filter((r) => r.ebdId === refused[0].ebdId).length,
+        1,
+        'not sent again',
+      );
+    } finally {
+      superior.answer = 'ok';
+      await agent?.stop();
+      agent = undefined;
+    }
+  });
 
   it('answers a signed EBM with a signed receipt, once per EBDID, and the alert is made', async () => {
     const sent = beijingTime(Date.now());
