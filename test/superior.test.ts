@@ -184,6 +184,20 @@ describe('superior platform link', () => {
     SUPERIOR_PUBLIC_KEY: Buffer.from(superior.key.publicKey, 'base64url').toString('hex'),
     SUPERIOR_HEARTBEAT_S: '60',
   });
+  /** A level II EBM for the test village from the superior, sent by 611000. */
+  const ebmPackage = (ebmId: string) => {
+    const sent = beijingTime(clock.now().getTime());
+    const until = beijingTime(clock.now().getTime() + 3_600_000);
+    return superior.pack(
+      EBD_TYPES.ebm,
+      `<EBM><EBMVersion>1</EBMVersion><EBMID>${ebmId}</EBMID><MsgBasicInfo>` +
+        '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
+        `<SentTime>${sent}</SentTime><EventType>11B03</EventType><Severity>2</Severity>` +
+        `<StartTime>${sent}</StartTime><EndTime>${until}</EndTime></MsgBasicInfo>` +
+        '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
+        `<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>${village}</AreaCode></MsgContent></EBM>`,
+    );
+  };
   const packages = async (query = '') =>
     (await api(s.url, s.adminToken).get(`/api/superior/packages?limit=500${query}`).expect(200))
       .body.items as Record<string, unknown>[];
@@ -342,17 +356,7 @@ describe('superior platform link', () => {
   });
 
   it('answers a signed EBM with a signed receipt, once per EBDID, and the alert is made', async () => {
-    const sent = beijingTime(Date.now());
-    const until = beijingTime(Date.now() + 3_600_000);
-    const ebm = superior.pack(
-      EBD_TYPES.ebm,
-      '<EBM><EBMVersion>1</EBMVersion><EBMID>61100000000000000001</EBMID><MsgBasicInfo>' +
-        '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
-        `<SentTime>${sent}</SentTime><EventType>11B03</EventType><Severity>2</Severity>` +
-        `<StartTime>${sent}</StartTime><EndTime>${until}</EndTime></MsgBasicInfo>` +
-        '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
-        `<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>${village}</AreaCode></MsgContent></EBM>`,
-    );
+    const ebm = ebmPackage('61100000000000000001');
     const upload = multipart(ebm.tar, ebm.ebdId);
     const res = await postPackage(s.url, upload.body, upload.type);
     const receipt = parsePackage(res.body);
@@ -380,6 +384,32 @@ describe('superior platform link', () => {
     assert.equal(row.resultCode, '1');
     assert.equal(row.subject, alerts[0].id);
   }, 120_000);
+
+  it('broadcasts an EBM at once when the station trusts its sender for that severity', async () => {
+    await api(s.url, s.adminToken)
+      .put('/api/alert-senders/611000')
+      .send({
+        name: '市应急广播平台',
+        policy: 'accept_unsigned',
+        certificates: [],
+        autoSeverities: ['Severe'],
+      })
+      .expect(200);
+    const ebm = ebmPackage('61100000000000000002');
+    const receipt = parsePackage((await postPackage(s.url, ebm.tar)).body);
+    assert.equal(readResponse(receipt).code, '1');
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    const alert = alerts.find((a) => a.identifier === '61100000000000000002')!;
+    assert.equal(alert.outcome, 'broadcast', alert.reason as string);
+    const b = (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${alert.broadcastId as string}`)
+        .expect(200)
+    ).body;
+    assert.equal(b.level, 'II');
+    assert.equal(b.createdBy, 'alert:611000');
+  }, 60_000);
 
   it('refuses a package signed by another key: logged, counted, answered with code 4', async () => {
     const forger = generateKeyPair('sm2');
