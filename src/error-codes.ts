@@ -12,6 +12,7 @@ import { LIVE_ERROR_CODES } from './live/live-errors.js';
 import { SCHEDULE_ERROR_CODES } from './schedules/schedule-errors.js';
 import { SIGNING_ERROR_CODES } from './signing/signing-errors.js';
 import { STAFF_ERROR_CODES } from './staff/staff-errors.js';
+import { SUPERIOR_ERROR_CODES } from './superior/superior-errors.js';
 import { TTS_ERROR_CODES } from './tts/tts-errors.js';
 import { VILLAGE_ERROR_CODES } from './villages/village-errors.js';
 
@@ -34,6 +35,7 @@ export const ERROR_CODES = {
   SigningErrorCode: SIGNING_ERROR_CODES,
   StaffErrorCode: STAFF_ERROR_CODES,
   ApprovalErrorCode: APPROVAL_ERROR_CODES,
+  SuperiorErrorCode: SUPERIOR_ERROR_CODES,
   AlertErrorCode: ALERT_ERROR_CODES,
   FeedErrorCode: FEED_ERROR_CODES,
   TtsErrorCode: TTS_ERROR_CODES,

@@ -85,9 +85,10 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  superior: SuperiorConfig;
+  reports: ReportsConfig;
   alerts: AlertsConfig;
   tts: TtsConfig;
-  reports: ReportsConfig;
 }
 
 /** What the station's reports up say of it (docs/reports.md). */
@@ -97,6 +98,23 @@ export interface ReportsConfig {
    * code>`, the county code read from its villages.
    */
   stationSender: string | undefined;
+}
+
+/**
+ * The optional live link to a superior platform (docs/superior.md); `url` undefined: the link is
+ * off and nothing of it runs.
+ */
+export interface SuperiorConfig {
+  url: string | undefined;
+  /** This platform's resource code (EBRID, 18 digits). */
+  ebrId: string;
+  /** The superior platform's resource code. */
+  superiorEbrId: string;
+  heartbeatMs: number;
+  /** What the superior verifies: the link signs with the server's active key of this algorithm. */
+  signature: SignatureAlgorithm;
+  /** The superior's public key (raw, as base64url) its packages and receipts are checked with. */
+  publicKey: string;
 }
 
 /** The alerts intake (docs/alerts.md). */
@@ -379,6 +397,21 @@ const SERVER_VARIABLES = {
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
 
+  STATION_SENDER: optionalText({
+    accepts: 'a CAP sender: no spaces, commas, < or &',
+    check: (s) => /^[^\s,<&]{1,255}$/u.test(s),
+  }),
+
+  SUPERIOR_URL: url(['http:', 'https:']),
+  EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
+  SUPERIOR_EBR_ID: optionalText({ accepts: '18 digits (GY/T resource code)', check: isEbrId }),
+  SUPERIOR_HEARTBEAT_S: whole(60, 5, 3600),
+  SUPERIOR_SIGNATURE: choice(SIGNATURE_ALGORITHMS, 'sm2'),
+  SUPERIOR_PUBLIC_KEY: optionalText({
+    accepts:
+      'the public key as hex, base64 or a PEM SPKI (SM2: the 65-byte point, Ed25519: 32 bytes)',
+    check: (s) => rawPublicKey(s) !== undefined,
+  }),
   ALERT_MAX_BYTES: size('256kb', '10mb'),
   ALERT_RESOURCE_MAX_BYTES: size('20mb', '200mb'),
   STATION_LANGUAGE: text('zh-CN', {
@@ -404,11 +437,31 @@ const SERVER_VARIABLES = {
   }),
   TTS_TIMEOUT_S: whole(60, 1, 3600),
   TTS_CONCURRENCY: whole(2, 1, 16),
-  STATION_SENDER: optionalText({
-    accepts: 'a CAP sender: no spaces, commas, < or &',
-    check: (s) => /^[^\s,<&]{1,255}$/u.test(s),
-  }),
 };
+
+function isEbrId(value: string): boolean {
+  return /^\d{18}$/.test(value);
+}
+
+/**
+ * The raw public key in a SUPERIOR_PUBLIC_KEY: hex, base64(url), or a PEM SPKI whose last bytes
+ * are the key (SM2: 04 ‖ x ‖ y, 65 bytes; Ed25519: 32 bytes).
+ */
+export function rawPublicKey(value: string): Buffer | undefined {
+  const pem = /-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/.exec(value);
+  let bytes: Buffer;
+  if (pem) {
+    const der = Buffer.from(pem[1].replace(/\s+/g, ''), 'base64');
+    bytes = der.length > 65 && der[der.length - 65] === 4 ? der.subarray(-65) : der.subarray(-32);
+  } else if (/^[0-9a-f]+$/i.test(value) && value.length % 2 === 0) {
+    bytes = Buffer.from(value, 'hex');
+  } else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) {
+    bytes = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  } else {
+    return undefined;
+  }
+  return (bytes.length === 65 && bytes[0] === 4) || bytes.length === 32 ? bytes : undefined;
+}
 
 /** Every environment variable the server reads, with its default, type and limits. */
 export const ENV_SCHEMA = Type.Object(SERVER_VARIABLES);
@@ -528,15 +581,25 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       ttlMs: e.COMMAND_TTL_S * 1000,
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
     },
+    reports: { stationSender: e.STATION_SENDER },
     alerts: {
       maxBytes: e.ALERT_MAX_BYTES,
       resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
       stationLanguage: e.STATION_LANGUAGE,
     },
-    reports: { stationSender: e.STATION_SENDER },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
+    },
+    superior: {
+      url: e.SUPERIOR_URL,
+      ebrId: e.EBR_ID ?? '',
+      superiorEbrId: e.SUPERIOR_EBR_ID ?? '',
+      heartbeatMs: e.SUPERIOR_HEARTBEAT_S * 1000,
+      signature: e.SUPERIOR_SIGNATURE,
+      publicKey: e.SUPERIOR_PUBLIC_KEY
+        ? rawPublicKey(e.SUPERIOR_PUBLIC_KEY)!.toString('base64url')
+        : '',
     },
     tts: {
       engine: e.TTS_ENGINE,
@@ -560,6 +623,27 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     throw new ConfigError([
       'TTS_ENGINE=http: needs TTS_HTTP_URL (the speech server to POST text to)',
     ]);
+  }
+  if (config.superior.url !== undefined) {
+    // The link is useless half-configured: say everything that is missing at once, at boot.
+    const missing = [
+      e.EBR_ID === undefined && 'EBR_ID',
+      e.SUPERIOR_EBR_ID === undefined && 'SUPERIOR_EBR_ID',
+      e.SUPERIOR_PUBLIC_KEY === undefined && 'SUPERIOR_PUBLIC_KEY',
+    ].filter((n): n is string => typeof n === 'string');
+    const problems = missing.map((n) => `${n}: must be set when SUPERIOR_URL is`);
+    const keyBytes = config.superior.publicKey
+      ? Buffer.from(config.superior.publicKey, 'base64url')
+      : null;
+    if (keyBytes && (keyBytes.length === 65) !== (config.superior.signature === 'sm2'))
+      problems.push(
+        `SUPERIOR_PUBLIC_KEY: must be a${config.superior.signature === 'sm2' ? 'n SM2' : 'n Ed25519'} key (SUPERIOR_SIGNATURE=${config.superior.signature})`,
+      );
+    if (config.superior.signature !== config.signing.alg)
+      problems.push(
+        `SUPERIOR_SIGNATURE=${config.superior.signature}: the link signs with the server's key, so COMMAND_SIGNING_ALG must be ${config.superior.signature} too`,
+      );
+    if (problems.length) throw new ConfigError(problems);
   }
   const m = config.mqtt;
   if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {

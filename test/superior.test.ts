@@ -1,0 +1,466 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
+import type { DeviceAgent } from '../devices/agent.js';
+import { generateKeyPair, signBytes, type KeyPair } from '../src/contract/signing.js';
+import {
+  beijingTime,
+  buildPackage,
+  EBD_TYPES,
+  type EbdSigner,
+  makeEbdId,
+  type ParsedPackage,
+  parsePackage,
+  pathText,
+  readResponse,
+  responseXml,
+  verifyPackage,
+} from '../src/superior/ebd-package.js';
+import { readTar } from '../src/superior/tar.js';
+import {
+  createBroadcast,
+  DELIVERY_ENV,
+  deliveryReached,
+  newClip,
+  passDeadline,
+  statusReached,
+} from './support/broadcasts.js';
+import { fixtures } from './support/fixtures.js';
+import { eventually, mqttUrl, startAgentOnline } from './support/mqtt.js';
+import { RETRY_MAX_MS } from '../src/superior/superior-link.js';
+import { api, ShiftedClock, startTestServer, tempDir, type TestServer } from './support/server.js';
+
+const STATION_EBR = '010361102600000001';
+const SUPERIOR_EBR = '010361100000000001';
+
+/** One package as the simulated superior received it. */
+interface Received {
+  ebdId: string;
+  type: string;
+  /** Answered with a receipt (the superior was up). */
+  accepted: boolean;
+  verified: string | null;
+  body: ParsedPackage;
+}
+
+/**
+ * A superior platform on a real HTTP port: reads each multipart upload's tar, checks its
+ * signature with the key Dalaba shows, answers 503 while `down`, else a signed EBDResponse.
+ */
+class FakeSuperior {
+  readonly key: KeyPair = generateKeyPair('sm2');
+  readonly received: Received[] = [];
+  down = false;
+  /** The result code of the receipts (the superior refusing what it gets: `failed`). */
+  answer: 'ok' | 'failed' = 'ok';
+  /** Dalaba's public key, read from its status route. */
+  stationKey = '';
+  private seq = 0n;
+  private server!: Server;
+  url = '';
+
+  get signer(): EbdSigner {
+    return {
+      alg: 'sm2',
+      kid: 'superior-test',
+      sign: (data) => signBytes('sm2', this.key.privateKey, data),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/ebd`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  /** A package from the superior to the station. */
+  pack(type: string, bodyXml: string, relatedEbdId: string | null = null) {
+    this.seq += 1n;
+    const header = {
+      ebdId: makeEbdId(SUPERIOR_EBR, this.seq),
+      type,
+      srcEbrId: SUPERIOR_EBR,
+      destEbrId: STATION_EBR,
+      time: beijingTime(Date.now()),
+      relatedEbdId,
+    };
+    return { ebdId: header.ebdId, tar: buildPackage(header, bodyXml, this.signer, Date.now()).tar };
+  }
+
+  accepted(type?: string): Received[] {
+    return this.received.filter((r) => r.accepted && (type === undefined || r.type === type));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const boundary = /boundary=(.+)$/.exec(req.headers['content-type'] ?? '')?.[1];
+    assert.ok(boundary, 'a multipart upload');
+    const start = body.indexOf('\r\n\r\n') + 4;
+    const end = body.lastIndexOf(Buffer.from(`\r\n--${boundary}--`));
+    const p = parsePackage(body.subarray(start, end));
+    const verified = verifyPackage(p, 'sm2', this.stationKey);
+    const entry: Received = {
+      ebdId: p.header.ebdId,
+      type: p.header.type,
+      accepted: !this.down,
+      verified,
+      body: p,
+    };
+    this.received.push(entry);
+    if (this.down) {
+      res.writeHead(503).end('maintenance');
+      return;
+    }
+    const receipt = this.pack(
+      EBD_TYPES.response,
+      responseXml(verified === null ? this.answer : 'badSignature'),
+      p.header.ebdId,
+    );
+    res.writeHead(200, { 'content-type': 'application/x-tar' }).end(receipt.tar);
+  }
+}
+
+/** Builds a multipart upload of a package, as the platforms in the field post them. */
+function multipart(tar: Buffer, ebdId: string): { type: string; body: Buffer } {
+  const boundary = 'superiortestboundary';
+  return {
+    type: `multipart/form-data; boundary=${boundary}`,
+    body: Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="EBDT_${ebdId}.tar"\r\n` +
+          'Content-Type: application/x-tar\r\n\r\n',
+      ),
+      tar,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]),
+  };
+}
+
+/** POSTs a package to the station; the answer's body as bytes. */
+async function postPackage(
+  url: string,
+  body: Buffer,
+  contentType = 'application/x-tar',
+  status = 200,
+): Promise<{ body: Buffer; headers: Record<string, string> }> {
+  const res = await api(url)
+    .post('/api/superior/ebd')
+    .set('Content-Type', contentType)
+    .send(body)
+    .buffer(true)
+    .parse((r, cb) => {
+      const c: Buffer[] = [];
+      r.on('data', (d: Buffer) => c.push(d));
+      r.on('end', () => cb(null, Buffer.concat(c)));
+    })
+    .expect(status);
+  return { body: res.body as Buffer, headers: res.headers as Record<string, string> };
+}
+
+describe('superior platform link', () => {
+  const superior = new FakeSuperior();
+  const dataDir = tempDir();
+  // One clock for the server and its restart: the outbox's times stay meaningful across it.
+  const clock = new ShiftedClock();
+  let s: TestServer;
+  let agent: DeviceAgent | undefined;
+  let village = '';
+  let device = { id: '', secret: '' };
+  let broadcastId = '';
+
+  const env = () => ({
+    ...DELIVERY_ENV,
+    COMMAND_SIGNING_ALG: 'sm2',
+    SUPERIOR_URL: superior.url,
+    EBR_ID: STATION_EBR,
+    SUPERIOR_EBR_ID: SUPERIOR_EBR,
+    SUPERIOR_PUBLIC_KEY: Buffer.from(superior.key.publicKey, 'base64url').toString('hex'),
+    SUPERIOR_HEARTBEAT_S: '60',
+  });
+  /** A level II EBM for the test village from the superior, sent by 611000. */
+  const ebmPackage = (ebmId: string) => {
+    const sent = beijingTime(clock.now().getTime());
+    const until = beijingTime(clock.now().getTime() + 3_600_000);
+    return superior.pack(
+      EBD_TYPES.ebm,
+      `<EBM><EBMVersion>1</EBMVersion><EBMID>${ebmId}</EBMID><MsgBasicInfo>` +
+        '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
+        `<SentTime>${sent}</SentTime><EventType>11B03</EventType><Severity>2</Severity>` +
+        `<StartTime>${sent}</StartTime><EndTime>${until}</EndTime></MsgBasicInfo>` +
+        '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
+        `<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>${village}</AreaCode></MsgContent></EBM>`,
+    );
+  };
+  const packages = async (query = '') =>
+    (await api(s.url, s.adminToken).get(`/api/superior/packages?limit=500${query}`).expect(200))
+      .body.items as Record<string, unknown>[];
+
+  beforeAll(async () => {
+    await superior.start();
+    s = await startTestServer({ dataDir, clock, env: env() });
+    const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
+    assert.equal(status.enabled, true);
+    assert.equal(status.signature, 'sm2');
+    superior.stationKey = status.publicKey as string;
+    const fx = fixtures(s.url, s.adminToken);
+    const town = await fx.newTown({ code: '611026100', name: '营盘镇' });
+    village = (await fx.newVillage(town.code)).code;
+    device = await fx.newDevice(village);
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await s.close();
+    await superior.stop();
+  });
+
+  it('sends a signed heartbeat the superior verifies and answers', async () => {
+    await s.tick();
+    const beats = superior.accepted(EBD_TYPES.heartbeat);
+    assert.equal(beats.length, 1);
+    assert.equal(beats[0].verified, null);
+    assert.equal(beats[0].body.header.srcEbrId, STATION_EBR);
+    assert.equal(beats[0].body.header.destEbrId, SUPERIOR_EBR);
+    assert.match(beats[0].ebdId, new RegExp(`^01${STATION_EBR}\\d{16}$`));
+    assert.ok(pathText(beats[0].body.body!, 'RptTime'));
+    const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
+    assert.equal(status.up, true);
+    assert.equal(status.lastHeartbeatOk, true);
+    // Not due again before SUPERIOR_HEARTBEAT_S.
+    await s.advance(10_000);
+    assert.equal(superior.accepted(EBD_TYPES.heartbeat).length, 1);
+  });
+
+  it('keeps state reports while the superior is down and delivers each once when it is back', async () => {
+    superior.down = true;
+    agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+    const clip = await newClip(s, 1);
+    const played = deliveryReached(s, () => broadcastId, device.id, 'played');
+    const broadcast = await createBroadcast(s, {
+      title: '山洪预警',
+      clipId: clip.id,
+      level: 'II',
+      target: { villages: [village] },
+      expiresAt: new Date(s.clock.now().getTime() + 30_000).toISOString(),
+    });
+    broadcastId = broadcast.id;
+    await played;
+    const completed = statusReached(s, () => broadcastId, 'completed');
+    await passDeadline(s, broadcast);
+    await completed;
+    await s.tick();
+
+    // The terminal state (the device came online) and the broadcast's state wait in the outbox.
+    const waiting = await packages('&direction=out');
+    const state = waiting.find((p) => p.type === 'EBMStateResponse');
+    const terminal = waiting.find((p) => p.type === 'EBRDTState');
+    assert.ok(state && terminal, JSON.stringify(waiting));
+    assert.equal(state.subject, broadcastId);
+    assert.equal(state.status, 'pending');
+    assert.ok((state.attempts as number) + (terminal.attempts as number) >= 1);
+    assert.match(String(state.lastError ?? terminal.lastError), /HTTP 503/);
+    const refusedBefore = superior.received.filter((r) => !r.accepted).length;
+    assert.ok(refusedBefore >= 1);
+
+    // Backing off: tried again once the longest wait has passed.
+    await s.advance(RETRY_MAX_MS);
+    assert.ok(superior.received.filter((r) => !r.accepted).length > refusedBefore);
+    const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
+    assert.equal(status.up, false);
+    assert.ok(status.pending >= 2);
+    const ready = await api(s.url).get('/health/ready');
+    assert.equal(ready.body.checks.superior.ok, false);
+
+    superior.down = false;
+    await s.advance(11 * 60_000);
+    await s.tick();
+
+    const sent = await packages('&direction=out');
+    for (const p of sent) {
+      assert.equal(p.status, 'sent', JSON.stringify(p));
+      assert.equal(p.resultCode, '1');
+      assert.match(String(p.receipt), /<EBDResponse><ResultCode>1<\/ResultCode>/);
+    }
+    const delivered = superior.accepted().filter((r) => r.type !== EBD_TYPES.heartbeat);
+    const ids = delivered.map((r) => r.ebdId);
+    assert.deepEqual([...new Set(ids)].sort(), sent.map((p) => p.ebdId as string).sort());
+    assert.equal(ids.length, new Set(ids).size, 'each package accepted exactly once');
+    for (const r of delivered) assert.equal(r.verified, null);
+
+    const report = delivered.find((r) => r.type === 'EBMStateResponse')!;
+    assert.equal(report.body.body!.localName, 'EBMStateResponse');
+    assert.ok(pathText(report.body.body!, 'BrdStateCode'));
+    const terminalReport = delivered.find((r) => r.type === 'EBRDTState')!;
+    assert.ok(terminalReport.body.ebdb.toString().includes(device.id));
+  }, 120_000);
+
+  it('loses nothing across a restart: the table is the outbox', async () => {
+    superior.down = true;
+    await agent?.stop();
+    // The device came back (the silence sweep had marked it offline): its state waits, unsent.
+    agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+    await eventually(async () => {
+      await s.tick();
+      return (await packages('&direction=out&status=pending')).length > 0;
+    }, 20_000);
+    await agent.stop();
+    agent = undefined;
+    const pending = await packages('&direction=out&status=pending');
+    await s.close();
+
+    superior.down = false;
+    s = await startTestServer({ dataDir, clock, env: env() });
+    // No waiting out the back-off written before the restart: the first heartbeat answered
+    // resumes the outbox in the same round.
+    await s.tick();
+    const after = await packages('&direction=out');
+    for (const p of pending) {
+      const row = after.find((a) => a.ebdId === p.ebdId)!;
+      assert.equal(row.status, 'sent', JSON.stringify(row));
+      assert.equal(superior.accepted().filter((r) => r.ebdId === p.ebdId).length, 1);
+    }
+  }, 60_000);
+
+  it('keeps a package the superior refuses as failed, with its receipt, and does not retry it', async () => {
+    superior.answer = 'failed';
+    try {
+      agent = await startAgentOnline(s, mqttUrl(s), device, { speed: 0 });
+      const before = superior.accepted().length;
+      await s.tick();
+      const refused = await packages('&direction=out&status=failed');
+      assert.equal(refused.length, 1, JSON.stringify(refused));
+      assert.equal(refused[0].resultCode, '2');
+      assert.equal(refused[0].attempts, 1);
+      assert.match(String(refused[0].lastError), /result 2 接收失败/);
+      assert.match(String(refused[0].receipt), /<ResultCode>2<\/ResultCode>/);
+      const received = superior.accepted().length;
+      assert.ok(received > before);
+      await s.advance(RETRY_MAX_MS);
+      assert.equal(
+        superior.accepted().filter((r) => r.ebdId === refused[0].ebdId).length,
+        1,
+        'not sent again',
+      );
+    } finally {
+      superior.answer = 'ok';
+      await agent?.stop();
+      agent = undefined;
+    }
+  });
+
+  it('answers a signed EBM with a signed receipt, once per EBDID, and the alert is made', async () => {
+    const ebm = ebmPackage('61100000000000000001');
+    const upload = multipart(ebm.tar, ebm.ebdId);
+    const res = await postPackage(s.url, upload.body, upload.type);
+    const receipt = parsePackage(res.body);
+    assert.equal(verifyPackage(receipt, 'sm2', superior.stationKey), null);
+    assert.equal(receipt.header.relatedEbdId, ebm.ebdId);
+    assert.equal(receipt.header.destEbrId, SUPERIOR_EBR);
+    assert.equal(readResponse(receipt).code, '1', readResponse(receipt).desc ?? '');
+
+    // The same package again: the same receipt, byte for byte, and no second alert.
+    const again = await postPackage(s.url, ebm.tar);
+    assert.deepEqual(again.body, res.body);
+
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0].identifier, '61100000000000000001');
+    assert.equal(alerts[0].level, 'II');
+    assert.ok(
+      ['drafted', 'broadcast'].includes(alerts[0].outcome as string),
+      alerts[0].reason as string,
+    );
+    const inbound = await packages('&direction=in');
+    const row = inbound.find((p) => p.ebdId === ebm.ebdId)!;
+    assert.equal(row.status, 'received');
+    assert.equal(row.resultCode, '1');
+    assert.equal(row.subject, alerts[0].id);
+  }, 120_000);
+
+  it('broadcasts an EBM at once when the station trusts its sender for that severity', async () => {
+    await api(s.url, s.adminToken)
+      .put('/api/alert-senders/611000')
+      .send({
+        name: '市应急广播平台',
+        policy: 'accept_unsigned',
+        certificates: [],
+        autoSeverities: ['Severe'],
+      })
+      .expect(200);
+    const ebm = ebmPackage('61100000000000000002');
+    const receipt = parsePackage((await postPackage(s.url, ebm.tar)).body);
+    assert.equal(readResponse(receipt).code, '1');
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    const alert = alerts.find((a) => a.identifier === '61100000000000000002')!;
+    assert.equal(alert.outcome, 'broadcast', alert.reason as string);
+    const b = (
+      await api(s.url, s.adminToken)
+        .get(`/api/broadcasts/${alert.broadcastId as string}`)
+        .expect(200)
+    ).body;
+    assert.equal(b.level, 'II');
+    assert.equal(b.createdBy, 'alert:611000');
+  }, 60_000);
+
+  it('refuses a package signed by another key: logged, counted, answered with code 4', async () => {
+    const forger = generateKeyPair('sm2');
+    const header = {
+      ebdId: makeEbdId(SUPERIOR_EBR, 999n),
+      type: EBD_TYPES.heartbeat,
+      srcEbrId: SUPERIOR_EBR,
+      destEbrId: STATION_EBR,
+      time: beijingTime(Date.now()),
+      relatedEbdId: null,
+    };
+    const { tar } = buildPackage(
+      header,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+      { alg: 'sm2', kid: 'forger', sign: (d) => signBytes('sm2', forger.privateKey, d) },
+      Date.now(),
+    );
+    const res = await postPackage(s.url, tar);
+    assert.equal(res.headers['x-ebd-result-code'], '4');
+    const files = readTar(res.body);
+    assert.ok(files[0].data.toString().includes('<ResultCode>4</ResultCode>'));
+
+    const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
+    assert.equal(status.refusedInbound, 1);
+    const refused = await packages('&direction=in&status=refused');
+    assert.equal(refused.length, 1);
+    assert.match(String(refused[0].lastError), new RegExp(`${header.ebdId}.*does not verify`));
+    assert.ok(
+      s.logs().some((l) => /inbound package refused/.test(String(l.msg)) && l.level >= 40),
+      'logged as a warning',
+    );
+
+    await api(s.url)
+      .post('/api/superior/ebd')
+      .set('Content-Type', 'application/x-tar')
+      .send(Buffer.from('not a tar at all'))
+      .expect(400);
+  });
+
+  it('keeps the link off without SUPERIOR_URL', async () => {
+    const plain = await startTestServer();
+    try {
+      const status = (
+        await api(plain.url, plain.adminToken).get('/api/superior/status').expect(200)
+      ).body;
+      assert.equal(status.enabled, false);
+      await api(plain.url).post('/api/superior/ebd').send(Buffer.from('x')).expect(404);
+      const ready = await api(plain.url).get('/health/ready');
+      assert.equal(ready.body.checks.superior, undefined);
+    } finally {
+      await plain.close();
+    }
+  });
+});
