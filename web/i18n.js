@@ -580,7 +580,7 @@ const zh = {
   'alert.sig.unsigned': '未签名',
   'alert.sig.untrusted': '签名证书不受信任',
   'err.ALERT_NOT_FOUND': '该预警不存在。',
-  'err.ALERT_NOT_NEEDS_LEVEL': '该预警不需要选定级别（可能已由他人处理）。',
+  'err.ALERT_LEVEL_NOT_NEEDED': '该预警不需要选定级别（可能已由他人处理）。',
   'err.level.isIn': '请选择级别。',
   'tts.title': '文字转语音',
   'tts.engine': '语音引擎：{engine}',
@@ -612,6 +612,8 @@ const zh = {
   'intake.policy.refuse': '拒收',
   'intake.certs': '信任的签名证书（PEM，可粘贴多个）',
   'intake.cert': '证书',
+  'intake.certs.keep': '留空则保留现有的 {n} 个证书；粘贴则整体替换。',
+  'intake.certs.until': '有效期至 {at}',
   'intake.auto': '可直接播发的严重程度',
   'intake.auto.intro': '勾选的严重程度不经人工审批直接广播；不勾选则全部进入待审批。',
   'intake.auto.none': '全部须审批',
@@ -638,7 +640,7 @@ const zh = {
   'intake.deleteFeed': '删除订阅源“{name}”？',
   'err.FEED_URL_INVALID': '地址须以 http:// 或 https:// 开头。',
   'err.FEED_NOT_FOUND': '该订阅源不存在。',
-  'err.SENDER_NOT_FOUND': '该发布单位不存在。',
+  'err.ALERT_SENDER_NOT_FOUND': '该发布单位不存在。',
   'err.CERTIFICATE_INVALID': '证书无法读取，请粘贴完整的 PEM 证书。',
 };
 
@@ -1157,7 +1159,7 @@ const en = {
   'alert.sig.unsigned': 'unsigned',
   'alert.sig.untrusted': 'untrusted certificate',
   'err.ALERT_NOT_FOUND': 'No such alert.',
-  'err.ALERT_NOT_NEEDS_LEVEL': 'This alert needs no level (someone may have handled it).',
+  'err.ALERT_LEVEL_NOT_NEEDED': 'This alert needs no level (someone may have handled it).',
   'err.level.isIn': 'Pick a level.',
   'tts.title': 'Text to speech',
   'tts.engine': 'Engine: {engine}',
@@ -1190,6 +1192,9 @@ const en = {
   'intake.policy.refuse': 'refuse',
   'intake.certs': 'Trusted signing certificates (PEM, several allowed)',
   'intake.cert': 'certificate',
+  'intake.certs.keep':
+    'Leave empty to keep the {n} certificates on record; pasting replaces them all.',
+  'intake.certs.until': 'valid until {at}',
   'intake.auto': 'Sent without a person',
   'intake.auto.intro':
     'Checked severities are broadcast without approval; none checked: every alert waits for approval.',
@@ -1218,7 +1223,7 @@ const en = {
   'intake.deleteFeed': 'Delete feed “{name}”?',
   'err.FEED_URL_INVALID': 'The address must start with http:// or https://.',
   'err.FEED_NOT_FOUND': 'No such feed.',
-  'err.SENDER_NOT_FOUND': 'No such sender.',
+  'err.ALERT_SENDER_NOT_FOUND': 'No such sender.',
   'err.CERTIFICATE_INVALID': 'A certificate could not be read: paste whole PEM certificates.',
 };
 

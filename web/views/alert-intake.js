@@ -14,13 +14,9 @@ const severityWord = (v) => (hasText(`alert.severity.${v}`) ? t(`alert.severity.
 
 /** A list answer, paged or bare. */
 const itemsOf = (x) => (Array.isArray(x) ? x : (x?.items ?? []));
-/** A certificate as the server gives it back: its PEM, or an object that holds it. */
-const pemOf = (c) => (typeof c === 'string' ? c : (c?.pem ?? ''));
-/** Whose certificate, in one line for the table. */
+/** Whose certificate, in one line (the server shows its subject, never the PEM it keeps). */
 const certName = (c) =>
-  typeof c === 'string'
-    ? t('intake.cert')
-    : (c?.subject ?? c?.fingerprint ?? c?.fingerprint256 ?? t('intake.cert'));
+  typeof c === 'string' ? t('intake.cert') : (c?.subject ?? c?.fingerprint256 ?? t('intake.cert'));
 /** PEM blocks pasted one after another, each kept whole with its armour lines. */
 const splitPems = (text) =>
   text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
@@ -297,6 +293,20 @@ function senderDialog(x) {
           ${SEVERITIES.map((v) => html`<label><input type="checkbox" name="s-auto" value="${v}" ${x?.autoSeverities?.includes(v) ? raw('checked') : ''} /> ${severityWord(v)}</label>`)}
         </div>
       </fieldset>
+      ${
+        x?.certificates?.length
+          ? html`<ul id="s-current-certs">
+                ${x.certificates.map(
+                  (c) =>
+                    html`<li>
+                      ${certName(c)}
+                      ${c.validTo ? html`<small class="muted">${t('intake.certs.until', { at: fmtTime(c.validTo) })}</small>` : ''}
+                    </li>`,
+                )}
+              </ul>
+              <p class="muted">${t('intake.certs.keep', { n: x.certificates.length })}</p>`
+          : ''
+      }
       <p>
         <label
           >${t('intake.certs')}<br /><textarea
@@ -315,24 +325,35 @@ function senderDialog(x) {
     </form>`,
     { id: 'sender-dialog', label: x?.sender ?? t('intake.sender.add') },
   );
-  $('#s-certs', dialog).value = (x?.certificates ?? []).map(pemOf).filter(Boolean).join('\n');
   $('#sender-form', dialog).addEventListener('submit', async (e) => {
     e.preventDefault();
     const sender = x?.sender ?? $('#s-sender', dialog).value.trim();
+    const pems = splitPems($('#s-certs', dialog).value);
+    if ($('#s-certs', dialog).value.trim() && pems.length === 0) {
+      $('#sender-error', dialog).textContent = t('err.CERTIFICATE_INVALID');
+      return;
+    }
+    // The server keeps the PEMs but never shows them: nothing pasted keeps those on record.
+    const keep = pems.length === 0 && x?.certificates?.length;
     try {
       await api(`/api/alert-senders/${encodeURIComponent(sender)}`, {
         method: 'PUT',
         body: {
           name: $('#s-name', dialog).value.trim(),
           policy: $('#s-policy', dialog).value,
-          certificates: splitPems($('#s-certs', dialog).value),
+          ...(keep ? {} : { certificates: pems }),
           autoSeverities: $$('input[name="s-auto"]:checked', dialog).map((i) => i.value),
         },
       });
       dialog.close();
       await alertIntakeView();
     } catch (err) {
-      $('#sender-error', dialog).textContent = errorText(err);
+      // A PEM the server could not read is named by its place (certificates.0): say it plainly.
+      $('#sender-error', dialog).textContent = err?.body?.details?.some((d) =>
+        d.field?.startsWith('certificates'),
+      )
+        ? t('err.CERTIFICATE_INVALID')
+        : errorText(err);
     }
   });
 }
