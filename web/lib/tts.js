@@ -43,8 +43,16 @@ export async function ttsBox(container, { onClip, titleOf }) {
         <label
           >${t('tts.voice')}
           <select id="tts-voice" ${status.available ? '' : raw('disabled')}>
-            <option value="">${t('tts.voice.default')}</option>
-            ${(status.voices ?? []).map((v) => html`<option value="${v}">${v}</option>`)}
+            ${
+              status.voices?.length
+                ? status.voices.map(
+                    (v) =>
+                      html`<option value="${v}" ${v === status.defaultVoice ? raw('selected') : ''}>
+                        ${v === status.defaultVoice ? t('tts.voice.defaultNamed', { voice: v }) : v}
+                      </option>`,
+                  )
+                : html`<option value="">${t('tts.voice.default')}</option>`
+            }
           </select></label
         >
         <label

@@ -232,23 +232,21 @@ export async function alertIntakeView() {
   $('#intake').addEventListener('click', onClick);
 }
 
-/** What a poll found, in one line (the answer's counts under the names the server gives them). */
+/** What a poll found, in one line: the feed's counts, and why it failed or which rules refused. */
 function pollText(r) {
-  const n = (...keys) => {
-    for (const k of keys) {
-      const v = r?.[k];
-      if (typeof v === 'number') return v;
-      if (Array.isArray(v)) return v.length;
-    }
-    return 0;
-  };
-  const line = t('intake.polled', {
-    entries: n('entries', 'entryCount'),
-    alerts: n('newAlerts', 'accepted', 'alerts'),
-    refused: n('refused', 'refusals'),
-  });
-  const error = r?.error ?? r?.lastError;
-  return error ? `${line} · ${error}` : line;
+  if (r.status === 'failed')
+    return t('intake.pollFailed', { error: r.error ?? r.httpStatus ?? '' });
+  if (r.status === 'not-modified') return t('intake.notModified');
+  const refused = (r.results ?? []).filter((x) => x.result === 'refused' && x.rule);
+  return [
+    t('intake.polled', {
+      entries: r.entries,
+      alerts: r.newAlerts,
+      duplicates: r.duplicates,
+      refused: r.refusals,
+    }),
+    ...refused.map((x) => `${x.rule}${x.reason ? `（${x.reason}）` : ''}`),
+  ].join(' · ');
 }
 
 function senderDialog(x) {

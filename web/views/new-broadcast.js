@@ -135,7 +135,7 @@ export async function newBroadcastView() {
   // A spoken clip is picked and previewed like an uploaded one (county operators make them).
   if (canOperate())
     await ttsBox($('#tts-box'), {
-      titleOf: (text) => $('#title').value.trim() || text.slice(0, 40),
+      titleOf: (text) => $('#title').value.trim() || text.replace(/\s+/g, ' ').slice(0, 40),
       onClip: async (c) => {
         $('#clip-state').textContent = '';
         await clipOptions(clip, c.id);
