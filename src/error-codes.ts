@@ -1,3 +1,4 @@
+import { FEED_ERROR_CODES } from './alerts/feeds/feeds-errors.js';
 import { APPROVAL_ERROR_CODES } from './approvals/approvals-errors.js';
 import { AUTH_ERROR_CODES } from './auth/auth-errors.js';
 import { BROADCAST_ERROR_CODES } from './broadcasts/broadcast-errors.js';
@@ -31,6 +32,7 @@ export const ERROR_CODES = {
   SigningErrorCode: SIGNING_ERROR_CODES,
   StaffErrorCode: STAFF_ERROR_CODES,
   ApprovalErrorCode: APPROVAL_ERROR_CODES,
+  FeedErrorCode: FEED_ERROR_CODES,
 } as const satisfies Record<string, readonly string[]>;
 
 /** Any code an error body's `error` can carry (besides `HTTP_<status>` for an unlisted status). */
