@@ -11,6 +11,7 @@ import { LIVE_ERROR_CODES } from './live/live-errors.js';
 import { SCHEDULE_ERROR_CODES } from './schedules/schedule-errors.js';
 import { SIGNING_ERROR_CODES } from './signing/signing-errors.js';
 import { STAFF_ERROR_CODES } from './staff/staff-errors.js';
+import { TTS_ERROR_CODES } from './tts/tts-errors.js';
 import { VILLAGE_ERROR_CODES } from './villages/village-errors.js';
 
 /**
@@ -33,6 +34,7 @@ export const ERROR_CODES = {
   StaffErrorCode: STAFF_ERROR_CODES,
   ApprovalErrorCode: APPROVAL_ERROR_CODES,
   FeedErrorCode: FEED_ERROR_CODES,
+  TtsErrorCode: TTS_ERROR_CODES,
 } as const satisfies Record<string, readonly string[]>;
 
 /** Any code an error body's `error` can carry (besides `HTTP_<status>` for an unlisted status). */

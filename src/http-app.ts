@@ -33,6 +33,9 @@ export async function createHttpApp(
     bodyParser: false,
     // Throw start-up errors to the caller (which explains them) instead of exiting here.
     abortOnError: false,
+    // Literal path segments before parameters, whatever the module order: `/api/clips/tts` is
+    // the text-to-speech route, never the clip `:id` "tts".
+    routeResolutionStrategy: 'specificity' as const,
   };
   const app = options.createApp
     ? await options.createApp(root, nestOptions)

@@ -20,6 +20,7 @@ import { DraftsService } from './approvals/drafts.service.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 import { StaffService } from './staff/staff.service.js';
+import { TtsService } from './tts/tts.service.js';
 
 export interface RunningServer {
   app: INestApplication;
@@ -59,6 +60,7 @@ export async function startServer(
     const seeded = await app.get(SeedService).seedIfEmpty();
     await app.get(MediaSigner).load();
     await app.get(ClipsService).start();
+    await app.get(TtsService).start();
     // The dispatcher listens before the broker accepts devices, so no confirmation is missed.
     app.get(BroadcastDispatcher).start();
     const gateway = app.get(DeviceGateway);

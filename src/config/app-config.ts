@@ -85,7 +85,41 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  tts: TtsConfig;
 }
+
+/** `TTS_ENGINE`: `auto` takes the HTTP engine when TTS_HTTP_URL is set, else espeak-ng if found. */
+export const TTS_ENGINES = ['auto', 'espeak-ng', 'http', 'none'] as const;
+export type TtsEngineChoice = (typeof TTS_ENGINES)[number];
+
+export const TTS_HTTP_FORMATS = ['json', 'form'] as const;
+export type TtsHttpFormat = (typeof TTS_HTTP_FORMATS)[number];
+
+/** Text to speech (docs/tts.md). */
+export interface TtsConfig {
+  engine: TtsEngineChoice;
+  /** `TTS_ESPEAK_PATH`: when set, the only espeak-ng tried. */
+  espeakPath: string | undefined;
+  /** Directories searched for `espeak-ng` (the process's PATH). */
+  searchPath: string;
+  /** The voice when a request names none; undefined: the engine's own (espeak-ng: `cmn`). */
+  voice: string | undefined;
+  http: {
+    url: string | undefined;
+    /** Sent as `Authorization: Bearer …`; a secret, never logged. */
+    token: string | undefined;
+    format: TtsHttpFormat;
+    /** The voices the HTTP engine offers (empty: any voice name is passed on). */
+    voices: string[];
+  };
+  /** One synthesis (a run of espeak-ng, a request to the HTTP engine) is given up after this. */
+  timeoutMs: number;
+  /** Syntheses at once; more wait, urgent ones first. */
+  concurrency: number;
+}
+
+/** A voice name as it may reach an engine's command line or request: no spaces, no leading dash. */
+export const TTS_VOICE = /^[A-Za-z0-9_][A-Za-z0-9_.:+/-]{0,63}$/;
 
 /** Signed commands (docs/operations.md, "Command signing and keys"). */
 export interface SigningConfig {
@@ -323,6 +357,26 @@ const SERVER_VARIABLES = {
   COMMAND_SIGNING_ALG: choice(SIGNATURE_ALGORITHMS, 'ed25519'),
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
+
+  TTS_ENGINE: choice(TTS_ENGINES, 'auto'),
+  TTS_ESPEAK_PATH: optionalText(),
+  TTS_VOICE: optionalText({
+    accepts: 'a voice name of 1 to 64 letters, digits and _ . : + / - (not starting with -)',
+    check: (s) => TTS_VOICE.test(s),
+  }),
+  TTS_HTTP_URL: url(['http:', 'https:']),
+  TTS_HTTP_TOKEN: secret(/^[\x21-\x7e]{1,4096}$/, 'printable characters without spaces'),
+  TTS_HTTP_FORMAT: choice(TTS_HTTP_FORMATS, 'json'),
+  TTS_HTTP_VOICES: optionalText({
+    accepts: 'voice names separated by commas',
+    check: (s) =>
+      s
+        .split(',')
+        .map((v) => v.trim())
+        .every((v) => TTS_VOICE.test(v)),
+  }),
+  TTS_TIMEOUT_S: whole(60, 1, 3600),
+  TTS_CONCURRENCY: whole(2, 1, 16),
 };
 
 /** Every environment variable the server reads, with its default, type and limits. */
@@ -447,7 +501,29 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
       missedHeartbeats: e.OFFLINE_AFTER_MISSED_HEARTBEATS,
     },
+    tts: {
+      engine: e.TTS_ENGINE,
+      espeakPath: e.TTS_ESPEAK_PATH,
+      searchPath: env.PATH ?? '',
+      voice: e.TTS_VOICE,
+      http: {
+        url: e.TTS_HTTP_URL,
+        token: e.TTS_HTTP_TOKEN,
+        format: e.TTS_HTTP_FORMAT,
+        voices: (e.TTS_HTTP_VOICES ?? '')
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      },
+      timeoutMs: e.TTS_TIMEOUT_S * 1000,
+      concurrency: e.TTS_CONCURRENCY,
+    },
   };
+  if (config.tts.engine === 'http' && !config.tts.http.url) {
+    throw new ConfigError([
+      'TTS_ENGINE=http: needs TTS_HTTP_URL (the speech server to POST text to)',
+    ]);
+  }
   const m = config.mqtt;
   if (m.url === undefined && m.wsPort !== undefined && m.wsPort !== 0 && m.wsPort === m.port) {
     throw new ConfigError([`MQTT_WS_PORT=${m.wsPort}: must differ from MQTT_PORT`]);
