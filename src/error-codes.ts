@@ -1,3 +1,4 @@
+import { ALERT_ERROR_CODES } from './alerts/alert-errors.js';
 import { FEED_ERROR_CODES } from './alerts/feeds/feeds-errors.js';
 import { APPROVAL_ERROR_CODES } from './approvals/approvals-errors.js';
 import { AUTH_ERROR_CODES } from './auth/auth-errors.js';
@@ -33,6 +34,7 @@ export const ERROR_CODES = {
   SigningErrorCode: SIGNING_ERROR_CODES,
   StaffErrorCode: STAFF_ERROR_CODES,
   ApprovalErrorCode: APPROVAL_ERROR_CODES,
+  AlertErrorCode: ALERT_ERROR_CODES,
   FeedErrorCode: FEED_ERROR_CODES,
   TtsErrorCode: TTS_ERROR_CODES,
 } as const satisfies Record<string, readonly string[]>;

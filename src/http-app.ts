@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import { ALERT_CONTENT_TYPES } from './alerts/alerts.controller.js';
 import { AppModule, AppModuleOptions, createAppLogger } from './app.module.js';
 import { documentErrorCodes } from './common/api-errors.js';
 import { httpLogging } from './common/logging.js';
@@ -79,6 +80,9 @@ export async function createHttpApp(
       },
     }),
   );
+  // CAP alerts as bytes, on their route only: the intake checks the encoding and parses them
+  // itself, safely (no DTD, no entities); a larger body is 413 before it is read.
+  app.use('/api/alerts', express.raw({ type: ALERT_CONTENT_TYPES, limit: config.alerts.maxBytes }));
   // CSV as bytes: the import decodes them itself (the charset is often missing or wrong).
   app.useBodyParser('raw', {
     type: ['text/csv', 'text/plain'],

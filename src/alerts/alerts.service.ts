@@ -1,6 +1,43 @@
-import { Injectable } from '@nestjs/common';
-import type { AlertEntity, AlertSource, SignatureState } from './alert.entity.js';
-import type { CapAlert } from './cap/cap-model.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/auth.decorators.js';
+import { DraftsService } from '../approvals/drafts.service.js';
+import type { BroadcastErrorCode } from '../broadcasts/broadcast-errors.js';
+import { BroadcastRequest, BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import { Clock } from '../common/clock.js';
+import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
+import { Page, pageWindow } from '../common/pagination.js';
+import { isoTime } from '../common/time.js';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { Level } from '../contract/messages.js';
+import { isUniqueViolation } from '../database/db-errors.js';
+import { isCountyOperator, LiveEvents } from '../live/live-events.js';
+import { VillagesService } from '../villages/villages.service.js';
+import { AlertContent } from './alert-content.js';
+import type { AlertErrorCode } from './alert-errors.js';
+import { alertTitle, mapAlert, mayAutoSend, MappedAlert } from './alert-mapping.js';
+import { AreaVillage, matchArea, targetOf } from './alert-area.js';
+import type {
+  AlertEntity,
+  AlertOutcome,
+  AlertSenderEntity,
+  AlertSource,
+  SignatureState,
+} from './alert.entity.js';
+import { AlertsRepository } from './alerts.repository.js';
+import { pickInfo } from './cap/cap-language.js';
+import { CapAlert, CapInfo, CapRefusal, CapSeverity } from './cap/cap-model.js';
+import { parseCap } from './cap/cap-parse.js';
+import { verifyCapSignature } from './cap/cap-signature.js';
+import type {
+  AlertDetailDto,
+  AlertDto,
+  AlertQuery,
+  AlertSenderDto,
+  PutAlertSenderDto,
+} from './dto/alert.dto.js';
 
 /** Who handed an alert over, for the record. */
 export interface AlertOrigin {
@@ -11,30 +48,728 @@ export interface AlertOrigin {
   by: string;
 }
 
+/** Broadcast statuses an Update or Cancel still ends. */
+const RUNNING = new Set(['scheduled', 'dispatching', 'active']);
+
+/** A refusal on its way to being recorded and answered. */
+class Refusal extends Error {
+  constructor(
+    readonly rule: string,
+    message: string,
+    readonly kind: 'invalid' | 'unprocessable' = 'invalid',
+  ) {
+    super(message);
+  }
+}
+
+/** What an alert became, beyond its record. */
+interface Decision {
+  outcome: AlertOutcome;
+  reason: string | null;
+  clipId?: string | null;
+  draftId?: string | null;
+  broadcastId?: string | null;
+  replacedBroadcastId?: string | null;
+}
+
 /**
  * The one intake for alerts: CAP XML from the API or a feed (`receive`), or an alert already read
- * from another format such as a superior platform's EBM (`accept`).
- * STAND-IN: the intake helper replaces this body (spec: /work/spec19.md).
+ * from another format such as a superior platform's EBM (`accept`). Every message is recorded,
+ * refused or not, with what was done and why (the inbox shows it).
  */
 @Injectable()
 export class AlertsService {
-  /** Parses, checks and acts on CAP XML; a refusal is recorded and thrown as a DomainError (400/422). */
-  receive(_xml: Buffer, _origin: AlertOrigin): Promise<AlertEntity> {
-    throw new Error('STAND-IN: AlertsService.receive');
+  private readonly logger = new Logger('alerts');
+
+  constructor(
+    private readonly repo: AlertsRepository,
+    private readonly content: AlertContent,
+    private readonly broadcasts: BroadcastsService,
+    private readonly drafts: DraftsService,
+    private readonly villages: VillagesService,
+    private readonly live: LiveEvents,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Parses, checks and acts on CAP XML; a refusal is recorded and thrown as a DomainError (400
+   * ALERT_REFUSED, 422 ALERT_OUT_OF_AREA) whose `details.rule` names the rule. A duplicate answers
+   * the first alert with outcome `duplicate`.
+   */
+  async receive(xml: Buffer, origin: AlertOrigin): Promise<AlertEntity> {
+    const now = this.clock.now().getTime();
+    let parsed: { alert: CapAlert; xml: string };
+    try {
+      parsed = parseCap(xml, { maxBytes: this.config.alerts.maxBytes, now });
+    } catch (err) {
+      if (!(err instanceof CapRefusal)) throw err;
+      const text = xml.subarray(0, this.config.alerts.maxBytes).toString('utf8');
+      throw await this.refuse(this.blank(text, origin, now), new Refusal(err.rule, err.message));
+    }
+    const { alert } = parsed;
+    const sender = await this.repo.sender(alert.sender);
+    const trusted = sender ? (JSON.parse(sender.certificatesJson) as string[]) : [];
+    const signature = verifyCapSignature(parsed.xml, trusted, { now });
+    const refusal = senderRefusal(sender, signature.state, signature.reason);
+    if (refusal) {
+      const row = { ...this.blank(parsed.xml, origin, now), ...identity(alert) };
+      row.signature = signature.state;
+      row.signer = signature.signer?.slice(0, 255) ?? null;
+      throw await this.refuse(row, refusal);
+    }
+    return this.accept(alert, { xml: parsed.xml }, signature, origin);
   }
 
   /** Acts on an alert read and checked elsewhere (an EBM from the superior platform). */
-  accept(
-    _alert: CapAlert,
-    _raw: { xml: string },
-    _signature: { state: SignatureState; signer: string | null },
-    _origin: AlertOrigin,
+  async accept(
+    alert: CapAlert,
+    raw: { xml: string },
+    signature: { state: SignatureState; signer: string | null },
+    origin: AlertOrigin,
   ): Promise<AlertEntity> {
-    throw new Error('STAND-IN: AlertsService.accept');
+    const now = this.clock.now().getTime();
+    const dedupKey = `${alert.sender},${alert.identifier},${alert.sent.text}`.slice(0, 800);
+    const earlier = await this.repo.findByDedupKey(dedupKey);
+    if (earlier) return this.duplicate(earlier);
+    const info = pickInfo(alert, this.config.alerts.stationLanguage);
+    const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
+    const row: AlertEntity = {
+      ...this.blank(raw.xml, origin, now),
+      ...identity(alert),
+      dedupKey,
+      language: info?.language.slice(0, 16) ?? null,
+      event: info?.event.slice(0, 255) ?? null,
+      urgency: info?.urgency ?? null,
+      severity: info?.severity ?? null,
+      certainty: info?.certainty ?? null,
+      headline: info?.headline?.slice(0, 500) ?? null,
+      level: mapped.level,
+      signature: signature.state,
+      signer: signature.signer?.slice(0, 255) ?? null,
+      // Until it is decided below: a crash in between leaves it recorded, never sent twice.
+      outcome: 'recorded',
+      reason: 'being processed',
+    };
+    try {
+      await this.repo.insert(row);
+    } catch (err) {
+      const first = isUniqueViolation(err) && (await this.repo.findByDedupKey(dedupKey));
+      if (first) return this.duplicate(first);
+      throw err;
+    }
+    let decision: Decision;
+    try {
+      decision = await this.decide(row, alert, info, mapped);
+    } catch (err) {
+      if (err instanceof Refusal) throw await this.refuse(row, err, true);
+      const reason = `could not be acted on: ${(err as Error).message}`.slice(0, 1000);
+      this.logger.error(`alert=${row.id} ${reason}`);
+      decision = { outcome: 'failed', reason };
+    }
+    const done = await this.settle(row, decision);
+    this.logger.log(
+      `alert=${row.id} sender=${JSON.stringify(row.sender)} id=${JSON.stringify(row.identifier)} ` +
+        `${row.status}/${row.msgType} → ${done.outcome}${done.reason ? ` (${done.reason})` : ''}`,
+    );
+    await this.audit.record({
+      actor: origin.by.slice(0, 100),
+      action: 'alert.receive',
+      subject: row.id,
+      detail: {
+        source: origin.source,
+        sender: row.sender,
+        identifier: row.identifier,
+        status: row.status,
+        msgType: row.msgType,
+        outcome: done.outcome,
+        level: done.level,
+        broadcastId: done.broadcastId,
+        draftId: done.draftId,
+      },
+    });
+    return done;
   }
 
   /** The alert a broadcast was made from (directly, or through its draft), if any. */
-  alertOfBroadcast(_broadcastId: string): Promise<AlertEntity | null> {
-    return Promise.resolve(null);
+  async alertOfBroadcast(broadcastId: string): Promise<AlertEntity | null> {
+    const direct = await this.repo.findByBroadcast(broadcastId);
+    if (direct) return direct;
+    const b = await this.broadcasts.get(broadcastId).catch(() => null);
+    const draftId = b?.approval?.draftId;
+    return draftId ? this.repo.findByDraft(draftId) : null;
   }
+
+  // ---- the inbox ----
+
+  async list(query: AlertQuery): Promise<Page<AlertDto>> {
+    const { limit, offset } = pageWindow(query);
+    const [rows, total] = await this.repo.list(
+      { outcome: query.outcome, source: query.source },
+      limit,
+      offset,
+    );
+    const items = await Promise.all(rows.map((r) => this.refreshed(r)));
+    return { items: items.map(toAlertDto), total, limit, offset };
+  }
+
+  async get(id: string): Promise<AlertDetailDto> {
+    const a = await this.refreshed(await this.require(id));
+    return {
+      ...toAlertDto(a),
+      villageCodes: a.villagesJson ? (JSON.parse(a.villagesJson) as string[]) : [],
+      xml: a.xml,
+    };
+  }
+
+  /**
+   * An operator decides the level of an alert of Unknown severity: its broadcast goes out now, or
+   * as a draft for a second person when the level's approval rule says so.
+   */
+  async broadcastAt(id: string, level: Level, p: Principal): Promise<AlertDetailDto> {
+    const a = await this.require(id);
+    if (a.outcome !== 'needs_level' || !a.clipId)
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_LEVEL_NOT_NEEDED',
+        `Alert ${id} is ${a.outcome}: only an alert waiting for a level (needs_level) takes one`,
+      );
+    const request = this.requestFor(a, level, a.clipId);
+    const by = p.name;
+    let decision: Decision;
+    try {
+      const b = await this.broadcasts.create(request, by, {
+        idempotency: { key: `alert:${a.id}`, owner: 'alerts' },
+        allowPastStart: true,
+        actor: {
+          actorRole: p.role,
+          actorUserId: p.userId,
+          viaToken: p.via === 'token' ? p.tokenName : null,
+        },
+      });
+      decision = {
+        outcome: 'broadcast',
+        reason: `level ${level} chosen by ${by}`,
+        broadcastId: b.id,
+      };
+    } catch (err) {
+      if (!(err instanceof DomainError) || err.code !== ('APPROVAL_REQUIRED' as BroadcastErrorCode))
+        throw err;
+      // The person who chose the level drafts it: a second person approves, as for any draft.
+      const draft = await this.drafts.create(
+        {
+          broadcast: {
+            title: request.title,
+            clipId: request.clipId,
+            level,
+            target: request.target,
+            expiresAt: request.expiresAt ? isoTime(request.expiresAt) : undefined,
+            attentionTone: request.attentionTone,
+          },
+        },
+        p,
+      );
+      decision = {
+        outcome: 'drafted',
+        reason: `level ${level} chosen by ${by}; waiting for a second person`,
+        draftId: draft.id,
+      };
+    }
+    if (!(await this.repo.transition(id, 'needs_level', { ...decision, level })))
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_LEVEL_NOT_NEEDED',
+        `Alert ${id} got its level from someone else at the same time`,
+      );
+    await this.audit.record({
+      actor: by,
+      actorRole: p.role,
+      actorUserId: p.userId,
+      action: 'alert.level',
+      subject: id,
+      detail: { level, outcome: decision.outcome },
+    });
+    this.publish({ ...a, ...decision, level });
+    return this.get(id);
+  }
+
+  // ---- senders ----
+
+  async senders(): Promise<AlertSenderDto[]> {
+    return (await this.repo.allSenders()).map(toSenderDto);
+  }
+
+  async sender(sender: string): Promise<AlertSenderDto> {
+    const row = await this.repo.sender(sender);
+    if (!row) throw new NotFoundError('alert_sender', sender);
+    return toSenderDto(row);
+  }
+
+  async putSender(sender: string, input: PutAlertSenderDto, by: string): Promise<AlertSenderDto> {
+    input.certificates.forEach((pem, i) => {
+      try {
+        new X509Certificate(pem);
+      } catch (err) {
+        throw new ValidationFailedError([
+          {
+            field: `certificates.${i}`,
+            rule: 'isX509Pem',
+            message: `certificates.${i}: not a PEM X.509 certificate (${(err as Error).message})`,
+          },
+        ]);
+      }
+    });
+    if (sender.length === 0 || sender.length > 255 || /[\s,<&]/.test(sender))
+      throw new ValidationFailedError([
+        {
+          field: 'sender',
+          rule: 'capSender',
+          message: 'sender: 1–255 characters, no spaces, commas, < or &',
+        },
+      ]);
+    const row: AlertSenderEntity = {
+      sender,
+      name: input.name,
+      policy: input.policy,
+      certificatesJson: JSON.stringify(input.certificates),
+      autoSeveritiesJson: JSON.stringify([...new Set(input.autoSeverities)]),
+      updatedBy: by.slice(0, 100),
+      updatedAt: this.clock.now().getTime(),
+    };
+    await this.repo.saveSender(row);
+    await this.audit.record({
+      actor: by,
+      action: 'alert-sender.put',
+      subject: sender,
+      detail: {
+        name: input.name,
+        policy: input.policy,
+        certificates: input.certificates.length,
+        autoSeverities: input.autoSeverities,
+      },
+    });
+    return toSenderDto(row);
+  }
+
+  async deleteSender(sender: string, by: string): Promise<void> {
+    if (!(await this.repo.deleteSender(sender))) throw new NotFoundError('alert_sender', sender);
+    await this.audit.record({ actor: by, action: 'alert-sender.delete', subject: sender });
+  }
+
+  // ---- what an accepted alert becomes ----
+
+  private async decide(
+    row: AlertEntity,
+    alert: CapAlert,
+    info: CapInfo | null,
+    mapped: MappedAlert,
+  ): Promise<Decision> {
+    if (mapped.action === 'record')
+      return { outcome: 'recorded', reason: `status ${alert.status}: kept, never broadcast` };
+    if (mapped.msgAction === 'record')
+      return {
+        outcome: 'recorded',
+        reason: `msgType ${alert.msgType}: kept, nothing to broadcast`,
+      };
+    if (mapped.msgAction === 'cancel') {
+      const ended = await this.endReferenced(alert, `预警已取消 ${alert.identifier}`, row);
+      return ended.length
+        ? {
+            outcome: 'cancelled',
+            reason: `cancelled ${ended.length} broadcast(s) or draft(s) of the referenced alert(s)`,
+            replacedBroadcastId: ended.find((e) => e.kind === 'broadcast')?.id ?? null,
+          }
+        : { outcome: 'recorded', reason: 'nothing of the referenced alert(s) was still running' };
+    }
+    if (!info) return { outcome: 'recorded', reason: 'no info block to act on' };
+    const villages = await this.areaVillages();
+    const area = matchArea(info.areas, villages);
+    if (!area.ok) throw new Refusal(area.rule, area.reason, 'unprocessable');
+    await this.repo.update(row.id, { villagesJson: JSON.stringify(area.villages) });
+    row.villagesJson = JSON.stringify(area.villages);
+
+    let replaced: string | null = null;
+    const notes: string[] = [];
+    if (mapped.msgAction === 'replace') {
+      const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
+      replaced = ended.find((e) => e.kind === 'broadcast')?.id ?? null;
+      if (ended.length) notes.push(`replaced ${ended.length} broadcast(s) or draft(s)`);
+    }
+    const title = alertTitle(mapped.titlePrefix, info.headline, info.event);
+    const urgent = mapped.level === 'I' || mapped.level === 'II';
+    const by = this.byOf(alert);
+    const clip = await this.content.clipFor(info, title, by, urgent ? 'urgent' : 'routine');
+    notes.push(...clip.notes);
+    if (!clip.ok)
+      return {
+        outcome: 'failed',
+        reason: join([clip.reason, ...notes]),
+        replacedBroadcastId: replaced,
+      };
+    row.clipId = clip.clipId;
+    const base = { clipId: clip.clipId, replacedBroadcastId: replaced };
+    if (mapped.level === null)
+      return {
+        ...base,
+        outcome: 'needs_level',
+        reason: join(['severity Unknown: an operator picks the level', ...notes]),
+      };
+
+    const request = this.requestFor(
+      row,
+      mapped.level,
+      clip.clipId,
+      title,
+      info,
+      villages,
+      area.villages,
+      mapped,
+    );
+    const sender = await this.repo.sender(alert.sender);
+    const auto =
+      sender !== null &&
+      sender.policy !== 'refuse' &&
+      (sender.policy === 'accept_unsigned' || row.signature === 'valid') &&
+      mayAutoSend(JSON.parse(sender.autoSeveritiesJson) as CapSeverity[], info);
+    if (auto) {
+      const b = await this.broadcasts.create(request, by, {
+        idempotency: { key: `alert:${row.id}`, owner: 'alerts' },
+        approval: {
+          by: `trusted sender ${sender.name}`.slice(0, 100),
+          at: this.clock.now().getTime(),
+          draftId: null,
+        },
+        allowPastStart: true,
+      });
+      return {
+        ...base,
+        outcome: 'broadcast',
+        reason: join(['sent: trusted sender', ...notes]),
+        broadcastId: b.id,
+      };
+    }
+    const draft = await this.drafts.createForAlert(request, by, row.id, info.expires?.ms ?? null);
+    return {
+      ...base,
+      outcome: 'drafted',
+      reason: join([
+        sender
+          ? 'waiting for an operator (not automatic for this alert)'
+          : 'unknown sender: waiting for an operator',
+        ...notes,
+      ]),
+      draftId: draft.id,
+    };
+  }
+
+  /** `alert:<sender>`: the creator of what an alert makes. */
+  private byOf(alert: Pick<CapAlert, 'sender'>): string {
+    return `alert:${alert.sender}`.slice(0, 100);
+  }
+
+  private requestFor(
+    a: AlertEntity,
+    level: Level,
+    clipId: string,
+    title?: string,
+    info?: CapInfo,
+    villages?: AreaVillage[],
+    codes?: string[],
+    mapped?: MappedAlert,
+  ): BroadcastRequest {
+    return {
+      title: title ?? alertTitle(mapped?.titlePrefix ?? '', a.headline, a.event ?? ''),
+      clipId,
+      level,
+      target:
+        villages && codes
+          ? targetOf(codes, villages)
+          : { villages: JSON.parse(a.villagesJson ?? '[]') as string[] },
+      expiresAt: info?.expires?.ms,
+      // A drill or a test never sounds the emergency tone.
+      ...(mapped && !mapped.attentionTone ? { attentionTone: false } : {}),
+    };
+  }
+
+  /**
+   * Ends what the referenced alerts made: running broadcasts are cancelled with `reason`, pending
+   * drafts withdrawn. Returns what was ended.
+   */
+  private async endReferenced(
+    alert: CapAlert,
+    reason: string,
+    row: AlertEntity,
+  ): Promise<{ kind: 'broadcast' | 'draft'; id: string }[]> {
+    const ended: { kind: 'broadcast' | 'draft'; id: string }[] = [];
+    const bySender = new Map<string, string[]>();
+    for (const r of alert.references)
+      bySender.set(r.sender, [...(bySender.get(r.sender) ?? []), r.identifier]);
+    const referenced: AlertEntity[] = [];
+    for (const [sender, ids] of bySender)
+      referenced.push(...(await this.repo.findReferenced(sender, ids)));
+    const by = this.byOf(alert);
+    for (const ref of referenced) {
+      if (ref.id === row.id) continue;
+      const broadcastIds = new Set<string>();
+      if (ref.broadcastId) broadcastIds.add(ref.broadcastId);
+      if (ref.draftId) {
+        const draft = await this.drafts.stateOf(ref.draftId);
+        if (
+          draft?.status === 'pending' &&
+          (await this.drafts.withdrawForAlert(ref.draftId, reason, by))
+        )
+          ended.push({ kind: 'draft', id: ref.draftId });
+        else if (draft?.resultId) broadcastIds.add(draft.resultId);
+      }
+      for (const id of broadcastIds) {
+        const b = await this.broadcasts.get(id).catch(() => null);
+        if (!b || !RUNNING.has(b.status)) continue;
+        try {
+          await this.broadcasts.cancel(id, reason.slice(0, 200), by);
+          ended.push({ kind: 'broadcast', id });
+        } catch (err) {
+          // Ended on its own in the meantime: nothing left to stop.
+          if (
+            !(err instanceof DomainError) ||
+            err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode)
+          )
+            throw err;
+        }
+      }
+    }
+    return ended;
+  }
+
+  /** Every village with its coordinates (the villages module's list, page by page). */
+  private async areaVillages(): Promise<AreaVillage[]> {
+    const all: AreaVillage[] = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = await this.villages.list({ limit: 500, offset });
+      all.push(
+        ...page.items.map((v) => ({ code: v.code, townCode: v.townCode, lat: v.lat, lon: v.lon })),
+      );
+      if (page.items.length < 500) return all;
+    }
+  }
+
+  // ---- records ----
+
+  /** The record of a message before anything about it is known. */
+  private blank(xml: string, origin: AlertOrigin, now: number): AlertEntity {
+    return {
+      id: randomUUID(),
+      source: origin.source,
+      sourceRef: origin.ref?.slice(0, 200) ?? null,
+      dedupKey: null,
+      sender: null,
+      identifier: null,
+      sent: null,
+      sentAt: null,
+      status: null,
+      msgType: null,
+      language: null,
+      event: null,
+      urgency: null,
+      severity: null,
+      certainty: null,
+      headline: null,
+      level: null,
+      referencesJson: null,
+      villagesJson: null,
+      signature: 'unsigned',
+      signer: null,
+      outcome: 'recorded',
+      rule: null,
+      reason: null,
+      clipId: null,
+      draftId: null,
+      broadcastId: null,
+      replacedBroadcastId: null,
+      xmlSha256: createHash('sha256').update(xml).digest('hex'),
+      xml,
+      receivedAt: now,
+      updatedAt: now,
+    };
+  }
+
+  /** Records a refusal (inserting or updating the row) and returns the error to answer with. */
+  private async refuse(
+    row: AlertEntity,
+    r: Refusal,
+    stored = false,
+  ): Promise<DomainError<AlertErrorCode>> {
+    const patch = {
+      outcome: 'refused' as const,
+      rule: r.rule.slice(0, 64),
+      reason: r.message.slice(0, 1000),
+      // A refused message does not block a valid copy of it.
+      dedupKey: null,
+      updatedAt: this.clock.now().getTime(),
+    };
+    if (stored) await this.repo.update(row.id, patch);
+    else await this.repo.insert({ ...row, ...patch });
+    const refused = { ...row, ...patch };
+    this.logger.warn(
+      `alert=${row.id} refused rule=${patch.rule} sender=${JSON.stringify(row.sender)}: ${patch.reason}`,
+    );
+    await this.audit.record({
+      actor: 'alerts',
+      action: 'alert.refuse',
+      subject: row.id,
+      detail: {
+        source: row.source,
+        sourceRef: row.sourceRef,
+        sender: row.sender,
+        identifier: row.identifier,
+        rule: patch.rule,
+        reason: patch.reason,
+      },
+    });
+    this.publish(refused);
+    return new DomainError<AlertErrorCode>(
+      r.kind,
+      r.kind === 'unprocessable' ? 'ALERT_OUT_OF_AREA' : 'ALERT_REFUSED',
+      `Alert refused (${patch.rule}): ${patch.reason}`,
+      { rule: patch.rule, alertId: row.id },
+    );
+  }
+
+  private async settle(row: AlertEntity, d: Decision): Promise<AlertEntity> {
+    const patch: Partial<AlertEntity> = {
+      outcome: d.outcome,
+      reason: d.reason?.slice(0, 1000) ?? null,
+      clipId: d.clipId ?? row.clipId,
+      draftId: d.draftId ?? null,
+      broadcastId: d.broadcastId ?? null,
+      replacedBroadcastId: d.replacedBroadcastId ?? null,
+      updatedAt: this.clock.now().getTime(),
+    };
+    await this.repo.update(row.id, patch);
+    const done = { ...row, ...patch };
+    this.publish(done);
+    return done;
+  }
+
+  private duplicate(first: AlertEntity): AlertEntity {
+    this.logger.log(`alert=${first.id} received again: duplicate, nothing changed`);
+    return { ...first, outcome: 'duplicate', reason: `the same message as alert ${first.id}` };
+  }
+
+  /** An alert whose draft was approved since shows the broadcast it became. */
+  private async refreshed(a: AlertEntity): Promise<AlertEntity> {
+    if (a.outcome !== 'drafted' || !a.draftId || a.broadcastId) return a;
+    const draft = await this.drafts.stateOf(a.draftId);
+    return draft?.resultId ? { ...a, broadcastId: draft.resultId } : a;
+  }
+
+  private publish(a: AlertEntity): void {
+    this.live.publish(
+      'alerts',
+      { changed: [a.id], outcome: a.outcome, broadcastId: a.broadcastId, draftId: a.draftId },
+      isCountyOperator,
+    );
+  }
+
+  private async require(id: string): Promise<AlertEntity> {
+    const a = await this.repo.find(id);
+    if (!a) throw new NotFoundError('alert', id);
+    return a;
+  }
+}
+
+/** Whether the sender's policy refuses a message with this signature; null when it may pass. */
+function senderRefusal(
+  sender: AlertSenderEntity | null,
+  state: SignatureState,
+  why: string | null,
+): Refusal | null {
+  if (sender?.policy === 'refuse')
+    return new Refusal('sender.refused', `sender ${sender.sender} is refused by this station`);
+  // A broken signature is refused whatever the policy: the message was changed or forged.
+  if (state === 'invalid')
+    return new Refusal(
+      'signature.invalid',
+      `the XML signature does not verify${why ? `: ${why}` : ''}`,
+    );
+  if (sender?.policy === 'require_signature' && state !== 'valid')
+    return state === 'untrusted'
+      ? new Refusal(
+          'signature.untrusted',
+          `signed by a certificate not trusted for ${sender.sender}${why ? `: ${why}` : ''}`,
+        )
+      : new Refusal('signature.required', `sender ${sender.sender} must sign its alerts`);
+  return null;
+}
+
+/** The message's own identity fields, for its record. */
+function identity(alert: CapAlert): Partial<AlertEntity> {
+  return {
+    sender: alert.sender.slice(0, 255),
+    identifier: alert.identifier.slice(0, 255),
+    sent: alert.sent.text.slice(0, 40),
+    sentAt: alert.sent.ms,
+    status: alert.status,
+    msgType: alert.msgType,
+    referencesJson: alert.references.length
+      ? JSON.stringify(alert.references.map((r) => `${r.sender},${r.identifier},${r.sent}`))
+      : null,
+  };
+}
+
+function join(parts: (string | null | undefined)[]): string {
+  return parts.filter(Boolean).join('; ');
+}
+
+export function toAlertDto(a: AlertEntity): AlertDto {
+  return {
+    id: a.id,
+    source: a.source,
+    sourceRef: a.sourceRef,
+    sender: a.sender,
+    identifier: a.identifier,
+    sent: a.sent,
+    status: a.status,
+    msgType: a.msgType,
+    language: a.language,
+    event: a.event,
+    urgency: a.urgency,
+    severity: a.severity,
+    certainty: a.certainty,
+    headline: a.headline,
+    level: a.level,
+    references: a.referencesJson ? (JSON.parse(a.referencesJson) as string[]) : [],
+    villages: a.villagesJson ? (JSON.parse(a.villagesJson) as string[]).length : 0,
+    signature: a.signature,
+    signer: a.signer,
+    outcome: a.outcome,
+    rule: a.rule,
+    reason: a.reason,
+    clipId: a.clipId,
+    draftId: a.draftId,
+    broadcastId: a.broadcastId,
+    replacedBroadcastId: a.replacedBroadcastId,
+    receivedAt: isoTime(a.receivedAt),
+    updatedAt: isoTime(a.updatedAt),
+  };
+}
+
+function toSenderDto(s: AlertSenderEntity): AlertSenderDto {
+  return {
+    sender: s.sender,
+    name: s.name,
+    policy: s.policy,
+    certificates: (JSON.parse(s.certificatesJson) as string[]).map((pem) => {
+      const c = new X509Certificate(pem);
+      return {
+        subject: c.subject,
+        issuer: c.issuer,
+        validTo: new Date(c.validTo).toISOString(),
+        fingerprint256: c.fingerprint256,
+      };
+    }),
+    autoSeverities: JSON.parse(s.autoSeveritiesJson) as CapSeverity[],
+    updatedBy: s.updatedBy,
+    updatedAt: isoTime(s.updatedAt),
+  };
 }

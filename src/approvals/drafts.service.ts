@@ -21,7 +21,7 @@ import type {
 } from '../schedules/dto/schedule.dto.js';
 import { SchedulesService } from '../schedules/schedules.service.js';
 import type { ApprovalErrorCode } from './approvals-errors.js';
-import { DraftEntity, DraftKind } from './draft.entity.js';
+import { DraftEntity, DraftKind, DraftStatus } from './draft.entity.js';
 import { DraftsRepository } from './drafts.repository.js';
 import type { CreateDraftDto, DraftDto, DraftQuery } from './dto/draft.dto.js';
 
@@ -29,13 +29,20 @@ import type { CreateDraftDto, DraftDto, DraftQuery } from './dto/draft.dto.js';
 export const DRAFT_TICK_MS = 15_000;
 
 /** A broadcast draft's stored request as BroadcastsService takes it. */
-function broadcastRequest(dto: CreateBroadcastDto): BroadcastRequest {
-  const { override: _ignored, ...rest } = dto;
+function broadcastRequest(dto: CreateBroadcastDto & { alertId?: string }): BroadcastRequest {
+  const { override: _ignored, alertId: _alert, ...rest } = dto;
   return {
     ...rest,
     startAt: rest.startAt ? Date.parse(rest.startAt) : undefined,
     expiresAt: rest.expiresAt ? Date.parse(rest.expiresAt) : undefined,
   };
+}
+
+/** The alert a draft was made from (createForAlert), if it was: no person drafted it. */
+function alertIdOf(d: DraftEntity): string | null {
+  if (d.kind !== 'broadcast' || d.draftedByUserId !== null) return null;
+  const { alertId } = JSON.parse(d.payload) as { alertId?: unknown };
+  return typeof alertId === 'string' ? alertId : null;
 }
 
 /** Whether `p` is the person (or, for a draft no person made, the token) that drafted `d`. */
@@ -171,6 +178,95 @@ export class DraftsService {
     });
     await this.notify(row);
     return this.toDto(row, p);
+  }
+
+  /**
+   * Drafts the broadcast of a received alert (AlertsService), drafted by `alert:<sender>`, no
+   * person: the machine was the first pair of eyes, so any county operator may approve it alone,
+   * whatever the level's approval rule says. It waits until the alert's own expiry or the level's
+   * maxWaitMin, whichever is later, but never past the broadcast's window.
+   */
+  async createForAlert(
+    request: BroadcastRequest,
+    draftedBy: string,
+    alertId: string,
+    alertExpiresAt: number | null = null,
+  ): Promise<{ id: string; expiresAt: number }> {
+    const window = await this.broadcasts.validate(request, { allowPastStart: true });
+    const now = this.clock.now().getTime();
+    const wait = Math.max(alertExpiresAt ?? 0, now + (await this.policy.maxWaitMs(request.level)));
+    const payload: CreateBroadcastDto & { alertId: string } = {
+      title: request.title,
+      clipId: request.clipId,
+      level: request.level,
+      target: request.target,
+      ...(request.expiresAt !== undefined ? { expiresAt: isoTime(request.expiresAt) } : {}),
+      ...(request.attentionTone !== undefined ? { attentionTone: request.attentionTone } : {}),
+      alertId,
+    };
+    const row: DraftEntity = {
+      id: randomUUID(),
+      kind: 'broadcast',
+      status: 'pending',
+      level: request.level,
+      title: request.title,
+      payload: JSON.stringify(payload),
+      scheduleId: null,
+      draftedBy: draftedBy.slice(0, 100),
+      draftedByUserId: null,
+      draftedByPhone: null,
+      createdAt: now,
+      expiresAt: Math.min(wait, window.expiresAt),
+      decidedBy: null,
+      decidedByUserId: null,
+      decidedAt: null,
+      reason: null,
+      resultId: null,
+    };
+    await this.repo.insert(row);
+    this.logger.log(
+      `draft=${row.id} broadcast for alert=${alertId} level=${row.level} by=${JSON.stringify(row.draftedBy)} expires=${isoTime(row.expiresAt)}`,
+    );
+    await this.audit.record({
+      actor: row.draftedBy,
+      action: 'draft.create',
+      subject: row.id,
+      detail: { kind: row.kind, level: row.level, title: row.title, alertId },
+    });
+    await this.notify(row);
+    return { id: row.id, expiresAt: row.expiresAt };
+  }
+
+  /** Where an alert's draft stands: still pending, or the broadcast it became. Null: no such draft. */
+  async stateOf(id: string): Promise<{ status: DraftStatus; resultId: string | null } | null> {
+    const d = await this.repo.find(id);
+    return d && { status: d.status, resultId: d.resultId };
+  }
+
+  /**
+   * Withdraws an alert's pending draft because a later message replaced or cancelled the alert.
+   * False when it was no longer pending.
+   */
+  async withdrawForAlert(id: string, reason: string, by: string): Promise<boolean> {
+    const d = await this.repo.find(id);
+    if (!d || alertIdOf(d) === null) return false;
+    const patch = {
+      status: 'withdrawn' as const,
+      decidedBy: by.slice(0, 100),
+      decidedByUserId: null,
+      decidedAt: this.clock.now().getTime(),
+      reason: reason.slice(0, 500),
+    };
+    if (!(await this.repo.transition(id, 'pending', patch))) return false;
+    this.logger.log(`draft=${id} withdrawn: ${reason}`);
+    await this.audit.record({
+      actor: patch.decidedBy,
+      action: 'draft.withdraw',
+      subject: id,
+      detail: { kind: d.kind, level: d.level, draftedBy: d.draftedBy, reason },
+    });
+    await this.notify({ ...d, ...patch });
+    return true;
   }
 
   /** County operators and admins see every draft; anyone else only their own. */
@@ -390,7 +486,9 @@ export class DraftsService {
         'APPROVER_NOT_A_PERSON',
         'Approving needs a person: sign in, or use a token a person owns (not a shared machine token)',
       );
-    if (d.draftedByUserId === null || p.userId === d.draftedByUserId)
+    // An alert's draft was drafted by no person: any county operator is its second pair of eyes.
+    const byMachine = d.draftedByUserId === null && alertIdOf(d) !== null;
+    if (!byMachine && (d.draftedByUserId === null || p.userId === d.draftedByUserId))
       return new DomainError<ApprovalErrorCode>(
         'forbidden',
         'SELF_APPROVAL',

@@ -85,7 +85,18 @@ export interface AppConfig {
   audio: AudioConfig;
   broadcasts: BroadcastConfig;
   signing: SigningConfig;
+  alerts: AlertsConfig;
   tts: TtsConfig;
+}
+
+/** The alerts intake (docs/alerts.md). */
+export interface AlertsConfig {
+  /** Largest CAP message taken (API body and feed entry); 413 / `xml.too-large` beyond. */
+  maxBytes: number;
+  /** Largest audio `resource` fetched or decoded from an alert. */
+  resourceMaxBytes: number;
+  /** The `info` language used first (then any zh, then the first). */
+  stationLanguage: string;
 }
 
 /** `TTS_ENGINE`: `auto` takes the HTTP engine when TTS_HTTP_URL is set, else espeak-ng if found. */
@@ -358,6 +369,12 @@ const SERVER_VARIABLES = {
   COMMAND_TTL_S: whole(300, 10, 86_400),
   KEY_OVERLAP_H: whole(168, 1, 8760),
 
+  ALERT_MAX_BYTES: size('256kb', '10mb'),
+  ALERT_RESOURCE_MAX_BYTES: size('20mb', '200mb'),
+  STATION_LANGUAGE: text('zh-CN', {
+    pattern: /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/,
+    accepts: 'a language tag such as zh-CN',
+  }),
   TTS_ENGINE: choice(TTS_ENGINES, 'auto'),
   TTS_ESPEAK_PATH: optionalText(),
   TTS_VOICE: optionalText({
@@ -496,6 +513,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       alg: e.COMMAND_SIGNING_ALG,
       ttlMs: e.COMMAND_TTL_S * 1000,
       keyOverlapMs: e.KEY_OVERLAP_H * 3_600_000,
+    },
+    alerts: {
+      maxBytes: e.ALERT_MAX_BYTES,
+      resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
+      stationLanguage: e.STATION_LANGUAGE,
     },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,

@@ -11,7 +11,7 @@ export const CAP_RULES = {
   'cap.references-format': 'references are "sender,identifier,sent" triples separated by spaces',
   'cap.restriction-required': 'scope Restricted needs a <restriction>',
   'cap.addresses-required': 'scope Private needs <addresses>',
-  'cap.info-required': 'an Alert or Update needs at least one <info>',
+  'cap.info-required': 'an Alert or Update needs at least one <info> (status System excepted)',
   'cap.identifier': 'identifier must not contain spaces, commas, < or &',
   'cap.sender': 'sender must not contain spaces, commas, < or &',
   'cap.time-offset': 'times carry a numeric offset (+08:00); Z is not CAP',
@@ -55,7 +55,9 @@ export function checkCapRules(alert: CapAlert, now: number): void {
   if (alert.scope === 'Private' && !alert.addresses) {
     refuse('cap.addresses-required', CAP_RULES['cap.addresses-required']);
   }
-  if ((alert.msgType === 'Alert' || alert.msgType === 'Update') && alert.infos.length === 0) {
+  // System messages (heartbeats, as NAAD and IPAWS send them) are Alerts with nothing to say.
+  const needsInfo = alert.msgType === 'Alert' || alert.msgType === 'Update';
+  if (needsInfo && alert.status !== 'System' && alert.infos.length === 0) {
     refuse('cap.info-required', `an ${alert.msgType} needs at least one <info>`);
   }
   if (alert.sent.ms > now + MAX_SENT_AHEAD_MS) {

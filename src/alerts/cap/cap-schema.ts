@@ -196,8 +196,15 @@ function validateComplex(el: Element, typeName: CapComplexTypeName, path: string
       }
       at++;
     }
-    if (count < particle.min)
-      fail(`${path}/${particle.name}`, `required element <${particle.name}> is missing`);
+    if (count < particle.min) {
+      const later = children.slice(at).some((c) => isCap(c, particle.name));
+      fail(
+        `${path}/${particle.name}`,
+        later
+          ? outOfOrder(particle.name, particles)
+          : `required element <${particle.name}> is missing`,
+      );
+    }
   }
   if (at === children.length) return;
   const extra = children[at];
@@ -211,10 +218,7 @@ function validateComplex(el: Element, typeName: CapComplexTypeName, path: string
   }
   const name = extra.localName ?? extra.nodeName;
   if (extra.namespaceURI === CAP_NS && particles.some((p) => p.name === name)) {
-    fail(
-      `${path}/${name}`,
-      `<${name}> is out of order (CAP 1.2 order: ${particles.map((p) => p.name).join(', ')})`,
-    );
+    fail(`${path}/${name}`, outOfOrder(name, particles));
   }
   if (extra.namespaceURI === DSIG_NS && extra.localName === 'Signature') {
     fail(`${path}/Signature`, 'an XML signature may only be the last child of <alert>');
@@ -291,6 +295,10 @@ function checkAttributes(el: Element, path: string, isRoot: boolean): void {
     if (isRoot && attr.name === 'Id') continue;
     fail(path, `attribute ${attr.name} is not allowed`);
   }
+}
+
+function outOfOrder(name: string, particles: readonly CapParticle[]): string {
+  return `<${name}> is out of order (CAP 1.2 order: ${particles.map((p) => p.name).join(', ')})`;
 }
 
 function isCap(el: Element, name: string): boolean {

@@ -1,0 +1,424 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { signCap } from '../src/alerts/cap/cap-signature.js';
+import { makeAudio } from './support/audio.js';
+import { capTime, capXml, CapSpec } from './support/cap.js';
+import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
+import { staffMember, StaffMember } from './support/staff.js';
+
+const run = promisify(execFile);
+
+/** Villages of 营盘镇 (611026100) in the sample county. */
+const YINGPAN_VILLAGES = 10;
+
+/** A self-signed test certificate and its key (TEST ONLY: made in a temp dir for this run). */
+async function testCertificate(
+  dir: string,
+  name: string,
+): Promise<{ keyPem: string; certPem: string }> {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}/O=Dalaba test`,
+  ]);
+  return { keyPem: await readFile(key, 'utf8'), certPem: await readFile(cert, 'utf8') };
+}
+
+describe('POST /api/alerts: CAP 1.2 in', () => {
+  let s: TestServer;
+  let operator: string;
+  let viewer: string;
+  let person: StaffMember;
+  let files: Server;
+  let filesUrl: string;
+  let audio: Buffer;
+  let audioSha1: string;
+  const served: string[] = [];
+  let trusted: { keyPem: string; certPem: string };
+  let stranger: { keyPem: string; certPem: string };
+
+  beforeAll(async () => {
+    s = await startTestServer({ seed: true, env: { ALERT_MAX_BYTES: '64kb' } });
+    operator = await tokenFor(s, 'operator');
+    viewer = await tokenFor(s, 'viewer');
+    person = await staffMember(s, 'operator');
+    const dir = tempDir('dalaba-alerts-');
+    audio = await readFile(await makeAudio(dir, 'alert-audio', { seconds: 2, format: 'mp3' }));
+    audioSha1 = createHash('sha1').update(audio).digest('hex');
+    // A real HTTP server for the alerts' audio resources.
+    files = createServer((req, res) => {
+      served.push(req.url ?? '');
+      if (req.url?.startsWith('/audio.mp3')) {
+        res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'Content-Length': audio.length });
+        res.end(audio);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    [trusted, stranger] = await Promise.all([
+      testCertificate(dir, 'zhashui-weather'),
+      testCertificate(dir, 'somebody-else'),
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((resolve) => files?.close(resolve));
+    await s?.close();
+  });
+
+  const post = (xml: string, token = operator, type = 'application/cap+xml') =>
+    api(s.url, token).post('/api/alerts').set('Content-Type', type).send(xml);
+
+  /** An alert whose audio is the test server's file, size and digest right. */
+  const withAudio = (spec: CapSpec = {}, info: CapSpec['infos'] = [{}]): string =>
+    capXml({
+      ...spec,
+      infos: info.map((i) => ({
+        resources: [
+          {
+            mimeType: 'audio/mpeg',
+            size: audio.length,
+            uri: `${filesUrl}/audio.mp3?${Math.random()}`,
+            digest: audioSha1,
+          },
+        ],
+        ...i,
+      })),
+    }).xml;
+
+  const putSender = (sender: string, body: Record<string, unknown>) =>
+    api(s.url, s.adminToken)
+      .put(`/api/alert-senders/${encodeURIComponent(sender)}`)
+      .send(body);
+
+  it('drafts an Actual Alert of an unknown sender, which any operator approves alone', async () => {
+    const res = await post(withAudio({ sender: 'stranger@example.cn' })).expect(201);
+    assert.equal(res.body.outcome, 'drafted', res.body.reason);
+    assert.equal(res.body.level, 'II');
+    assert.equal(res.body.villages, YINGPAN_VILLAGES);
+    assert.equal(res.body.signature, 'unsigned');
+    assert.equal(res.body.sourceRef, 'test operator');
+    assert.ok(
+      served.some((u) => u.startsWith('/audio.mp3')),
+      'the resource was fetched',
+    );
+
+    const draft = (
+      await api(s.url, person.token).get(`/api/drafts/${res.body.draftId}`).expect(200)
+    ).body;
+    assert.equal(draft.draftedBy, 'alert:stranger@example.cn');
+    assert.equal(draft.title, '柞水县气象台发布暴雨橙色预警');
+    assert.deepEqual(draft.payload.target, { towns: ['611026100'] });
+    assert.equal(draft.mayApprove, true, draft.whyNot);
+    // A machine token is no second person, even for a machine's draft.
+    await api(s.url, operator).post(`/api/drafts/${draft.id}/approve`).expect(403);
+    const approved = await api(s.url, person.token)
+      .post(`/api/drafts/${draft.id}/approve`)
+      .expect(200);
+    const b = approved.body.broadcast;
+    assert.equal(b.level, 'II');
+    assert.equal(b.createdBy, 'alert:stranger@example.cn');
+    assert.deepEqual(b.target, { towns: ['611026100'] });
+
+    const detail = (await api(s.url, viewer).get(`/api/alerts/${res.body.id}`).expect(200)).body;
+    assert.equal(detail.broadcastId, b.id, 'the inbox links the broadcast its draft became');
+    assert.match(detail.xml, /<identifier>TEST-/);
+    assert.equal(detail.villageCodes.length, YINGPAN_VILLAGES);
+  });
+
+  it('sends a trusted sender’s alert at once when severity, urgency and certainty allow it', async () => {
+    await putSender('trusted@zhashui.example', {
+      name: '柞水县气象局',
+      policy: 'accept_unsigned',
+      certificates: [],
+      autoSeverities: ['Severe'],
+    }).expect(200);
+    const res = await post(withAudio({ sender: 'trusted@zhashui.example' })).expect(201);
+    assert.equal(res.body.outcome, 'broadcast', res.body.reason);
+    const b = (await api(s.url, viewer).get(`/api/broadcasts/${res.body.broadcastId}`).expect(200))
+      .body;
+    assert.equal(b.level, 'II');
+    assert.equal(b.attentionTone, true);
+    assert.equal(b.createdBy, 'alert:trusted@zhashui.example');
+    assert.equal(b.approval.by, 'trusted sender 柞水县气象局');
+
+    // Urgency and certainty decide, not the level: a Possible one waits for a person.
+    const possible = await post(
+      withAudio({ sender: 'trusted@zhashui.example' }, [{ certainty: 'Possible' }]),
+    ).expect(201);
+    assert.equal(possible.body.outcome, 'drafted');
+    const extreme = await post(
+      withAudio({ sender: 'trusted@zhashui.example' }, [{ severity: 'Extreme' }]),
+    ).expect(201);
+    assert.equal(extreme.body.outcome, 'drafted', 'not trusted for Extreme');
+    assert.equal(extreme.body.level, 'I');
+  });
+
+  it('changes nothing for the same sender, identifier and sent twice', async () => {
+    const xml = withAudio({ sender: 'dup@example.cn' });
+    const first = await post(xml).expect(201);
+    const before = (await api(s.url, viewer).get('/api/drafts?status=all').expect(200)).body.total;
+    const again = await post(xml).expect(200);
+    assert.equal(again.body.outcome, 'duplicate');
+    assert.equal(again.body.id, first.body.id);
+    const after = (await api(s.url, viewer).get('/api/drafts?status=all').expect(200)).body.total;
+    assert.equal(after, before, 'no second draft');
+  });
+
+  it('makes an Exercise a drill and a Test a test: never an emergency level or its tone', async () => {
+    await putSender('drills@zhashui.example', {
+      name: '应急管理局',
+      policy: 'accept_unsigned',
+      certificates: [],
+      autoSeverities: ['Extreme', 'Severe'],
+    }).expect(200);
+    const drill = await post(
+      withAudio({ sender: 'drills@zhashui.example', status: 'Exercise' }, [
+        { severity: 'Extreme' },
+      ]),
+    ).expect(201);
+    assert.equal(drill.body.outcome, 'broadcast', drill.body.reason);
+    const d = (
+      await api(s.url, viewer).get(`/api/broadcasts/${drill.body.broadcastId}`).expect(200)
+    ).body;
+    assert.deepEqual([d.level, d.attentionTone], ['routine', false]);
+    assert.equal(d.title, '【演练】柞水县气象台发布暴雨橙色预警');
+
+    const test = await post(withAudio({ sender: 'drills@zhashui.example', status: 'Test' })).expect(
+      201,
+    );
+    const t = (await api(s.url, viewer).get(`/api/broadcasts/${test.body.broadcastId}`).expect(200))
+      .body;
+    assert.deepEqual([t.level, t.attentionTone], ['test', false]);
+    assert.match(t.title, /^【测试】/);
+  });
+
+  it('records System and Draft messages, and Acks, without broadcasting them', async () => {
+    for (const status of ['System', 'Draft']) {
+      const res = await post(withAudio({ sender: 'drills@zhashui.example', status })).expect(201);
+      assert.equal(res.body.outcome, 'recorded', status);
+      assert.equal(res.body.broadcastId, null);
+      assert.equal(res.body.draftId, null);
+    }
+    const original = capXml({ sender: 'drills@zhashui.example', status: 'System' });
+    const ack = capXml({
+      sender: 'drills@zhashui.example',
+      msgType: 'Ack',
+      references: `${original.sender},${original.identifier},${original.sent}`,
+    });
+    const res = await post(ack.xml).expect(201);
+    assert.equal(res.body.outcome, 'recorded');
+  });
+
+  it('refuses an XXE attempt with 400, names the rule, and keeps it in the inbox and the audit log', async () => {
+    const xxe = await readFile('test/fixtures/cap/xxe.xml', 'utf8');
+    const res = await post(xxe).expect(400);
+    assert.equal(res.body.error, 'ALERT_REFUSED');
+    assert.equal(res.body.details.rule, 'xml.doctype');
+    const refused = (await api(s.url, viewer).get('/api/alerts?outcome=refused').expect(200)).body;
+    const row = refused.items.find((a: { id: string }) => a.id === res.body.details.alertId);
+    assert.equal(row.rule, 'xml.doctype');
+    assert.doesNotMatch(
+      (await api(s.url, viewer).get(`/api/alerts/${row.id}`).expect(200)).body.xml,
+      /root:x:0:0/,
+      'no entity was ever expanded',
+    );
+    const audit = (await api(s.url, s.adminToken).get('/api/audit?action=alert.refuse').expect(200))
+      .body;
+    assert.ok(audit.items.some((e: { subject: string }) => e.subject === row.id));
+
+    const schema = await post(capXml().xml.replace('<scope>Public</scope>', '')).expect(400);
+    assert.equal(schema.body.details.rule, 'cap.schema');
+  });
+
+  it('takes only XML, within ALERT_MAX_BYTES, from operators', async () => {
+    await api(s.url, operator).post('/api/alerts').send({ alert: 1 }).expect(415);
+    await post(capXml().xml, viewer).expect(403);
+    const big = withAudio({}, [{ description: '很'.repeat(30_000) }]);
+    const res = await post(big).expect(413);
+    assert.equal(res.body.error, 'BODY_TOO_LARGE');
+    const asText = await post(withAudio({ sender: 'xml@example.cn' }), operator, 'text/xml').expect(
+      201,
+    );
+    assert.equal(asText.body.outcome, 'drafted');
+  });
+
+  describe('signatures against the sender’s policy', () => {
+    const SENDER = 'signed@zhashui.example';
+    beforeAll(async () => {
+      await putSender(SENDER, {
+        name: '柞水县气象局（签名）',
+        policy: 'require_signature',
+        certificates: [trusted.certPem],
+        autoSeverities: [],
+      }).expect(200);
+    });
+
+    it('accepts a message signed by a trusted certificate', async () => {
+      const res = await post(signCap(withAudio({ sender: SENDER }), trusted)).expect(201);
+      assert.equal(res.body.signature, 'valid');
+      assert.match(res.body.signer, /zhashui-weather/);
+      assert.equal(res.body.outcome, 'drafted');
+    });
+
+    it('refuses it unsigned, signed by a stranger, or changed after signing', async () => {
+      const unsigned = await post(withAudio({ sender: SENDER })).expect(400);
+      assert.equal(unsigned.body.details.rule, 'signature.required');
+      const untrusted = await post(signCap(withAudio({ sender: SENDER }), stranger)).expect(400);
+      assert.equal(untrusted.body.details.rule, 'signature.untrusted');
+      const signed = signCap(withAudio({ sender: SENDER }), trusted);
+      const changed = await post(signed.replace('暴雨橙色预警', '暴雨红色预警')).expect(400);
+      assert.equal(changed.body.details.rule, 'signature.invalid');
+    });
+
+    it('refuses a bad signature even where unsigned messages are accepted, and a refused sender', async () => {
+      const signed = signCap(withAudio({ sender: 'loose@example.cn' }), stranger);
+      const res = await post(signed.replace('暴雨橙色预警', '暴雨红色预警')).expect(400);
+      assert.equal(res.body.details.rule, 'signature.invalid');
+      await putSender('banned@example.cn', {
+        name: '不受信任',
+        policy: 'refuse',
+        certificates: [],
+        autoSeverities: [],
+      }).expect(200);
+      const banned = await post(withAudio({ sender: 'banned@example.cn' })).expect(400);
+      assert.equal(banned.body.details.rule, 'sender.refused');
+    });
+  });
+
+  describe('areas', () => {
+    it('matches a polygon and a circle against the villages’ coordinates', async () => {
+      const villages = (await api(s.url, viewer).get('/api/villages?limit=500').expect(200)).body
+        .items as {
+        code: string;
+        lat: number;
+        lon: number;
+      }[];
+      const v = villages[0];
+      const d = 0.001;
+      const polygon = `${v.lat - d},${v.lon - d} ${v.lat - d},${v.lon + d} ${v.lat + d},${v.lon + d} ${v.lat + d},${v.lon - d} ${v.lat - d},${v.lon - d}`;
+      const byPolygon = await post(
+        withAudio({ sender: 'area@example.cn' }, [{ areas: [{ polygons: [polygon] }] }]),
+      ).expect(201);
+      assert.equal(byPolygon.body.villages, 1);
+      const detail = (await api(s.url, viewer).get(`/api/alerts/${byPolygon.body.id}`).expect(200))
+        .body;
+      assert.deepEqual(detail.villageCodes, [v.code]);
+
+      const byCircle = await post(
+        withAudio({ sender: 'area@example.cn' }, [
+          { areas: [{ circles: [`${v.lat},${v.lon} 0.5`] }] },
+        ]),
+      ).expect(201);
+      assert.ok(byCircle.body.villages >= 1);
+    });
+
+    it('refuses an area outside the county, and one touching none of its villages, with 422', async () => {
+      const far = await post(
+        withAudio({ sender: 'area@example.cn' }, [{ areas: [{ circles: ['39.9,116.4 5'] }] }]),
+      ).expect(422);
+      assert.equal(far.body.error, 'ALERT_OUT_OF_AREA');
+      assert.equal(far.body.details.rule, 'area.outside-county');
+      const otherCounty = await post(
+        withAudio({ sender: 'area@example.cn' }, [
+          { areas: [{ geocodes: [{ valueName: '行政区划代码', value: '610102' }] }] },
+        ]),
+      ).expect(422);
+      assert.equal(otherCounty.body.details.rule, 'area.outside-county');
+      const noVillage = await post(
+        withAudio({ sender: 'area@example.cn' }, [
+          { areas: [{ geocodes: [{ valueName: 'GB/T 2260', value: '611026999' }] }] },
+        ]),
+      ).expect(422);
+      assert.equal(noVillage.body.details.rule, 'area.no-village');
+      const row = (
+        await api(s.url, viewer).get(`/api/alerts/${noVillage.body.details.alertId}`).expect(200)
+      ).body;
+      assert.equal(row.outcome, 'refused');
+    });
+  });
+
+  it('leaves the level of an Unknown severity to an operator', async () => {
+    const res = await post(
+      withAudio({ sender: 'unknown@example.cn' }, [{ severity: 'Unknown' }]),
+    ).expect(201);
+    assert.equal(res.body.outcome, 'needs_level');
+    assert.equal(res.body.level, null);
+    assert.ok(res.body.clipId, 'the audio is ready before anyone picks the level');
+    const picked = await api(s.url, operator)
+      .post(`/api/alerts/${res.body.id}/broadcast`)
+      .send({ level: 'III' })
+      .expect(200);
+    assert.equal(picked.body.outcome, 'broadcast');
+    assert.equal(picked.body.level, 'III');
+    const b = (
+      await api(s.url, viewer).get(`/api/broadcasts/${picked.body.broadcastId}`).expect(200)
+    ).body;
+    assert.equal(b.level, 'III');
+    assert.equal(b.villages, YINGPAN_VILLAGES);
+    const again = await api(s.url, operator)
+      .post(`/api/alerts/${res.body.id}/broadcast`)
+      .send({ level: 'II' })
+      .expect(409);
+    assert.equal(again.body.error, 'ALERT_LEVEL_NOT_NEEDED');
+  });
+
+  it('manages senders: a bad certificate is refused, a forgotten sender is unknown again', async () => {
+    const bad = await putSender('pem@example.cn', {
+      name: '坏证书',
+      policy: 'require_signature',
+      certificates: ['-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----'],
+      autoSeverities: [],
+    }).expect(400);
+    assert.equal(bad.body.details[0].field, 'certificates.0');
+    await putSender('pem@example.cn', {
+      name: '好证书',
+      policy: 'require_signature',
+      certificates: [trusted.certPem],
+      autoSeverities: ['Severe'],
+    }).expect(200);
+    const got = (
+      await api(s.url, s.adminToken).get('/api/alert-senders/pem@example.cn').expect(200)
+    ).body;
+    assert.match(got.certificates[0].subject, /CN=zhashui-weather/);
+    assert.deepEqual(got.autoSeverities, ['Severe']);
+    await api(s.url, operator).get('/api/alert-senders').expect(403);
+    await api(s.url, s.adminToken).delete('/api/alert-senders/pem@example.cn').expect(204);
+    await api(s.url, s.adminToken).get('/api/alert-senders/pem@example.cn').expect(404);
+  });
+
+  it('lists the inbox by outcome and source', async () => {
+    const page = (
+      await api(s.url, viewer).get('/api/alerts?outcome=broadcast&source=api').expect(200)
+    ).body;
+    assert.ok(page.total >= 3);
+    assert.ok(
+      page.items.every(
+        (a: { outcome: string; source: string }) => a.outcome === 'broadcast' && a.source === 'api',
+      ),
+    );
+    assert.equal(page.items[0].xml, undefined, 'lists leave the XML out');
+    assert.match(capTime(Date.UTC(2026, 11, 2, 0, 0, 0)), /^2026-12-02T08:00:00\+08:00$/);
+  });
+});
