@@ -581,6 +581,9 @@ const zh = {
   'alert.sig.untrusted': '签名证书不受信任',
   'err.ALERT_NOT_FOUND': '该预警不存在。',
   'err.ALERT_LEVEL_NOT_NEEDED': '该预警不需要选定级别（可能已由他人处理）。',
+  'err.DRAFTER_NOT_A_PERSON':
+    '需要审批的级别只能由个人账号提交（访问令牌不能提交审批），请用用户名和密码登录。',
+  'err.APPROVER_NOT_A_PERSON': '只有个人账号才能审批（访问令牌不能），请用用户名和密码登录。',
   'err.level.isIn': '请选择级别。',
   'tts.title': '文字转语音',
   'tts.engine': '语音引擎：{engine}',
@@ -1167,6 +1170,10 @@ const en = {
   'alert.sig.untrusted': 'untrusted certificate',
   'err.ALERT_NOT_FOUND': 'No such alert.',
   'err.ALERT_LEVEL_NOT_NEEDED': 'This alert needs no level (someone may have handled it).',
+  'err.DRAFTER_NOT_A_PERSON':
+    'A level that needs approval is submitted by a person (an API token cannot): sign in with a username and password.',
+  'err.APPROVER_NOT_A_PERSON':
+    'Only a person approves (an API token cannot): sign in with a username and password.',
   'err.level.isIn': 'Pick a level.',
   'tts.title': 'Text to speech',
   'tts.engine': 'Engine: {engine}',
