@@ -276,4 +276,26 @@ describe('alerts, alert sources and text to speech in Chromium', () => {
     await page.waitForSelector('#coverage-summary');
     assert.deepEqual(errors, []);
   });
+
+  it('names a refusal’s rule in Chinese, with its code', async () => {
+    await page.goto(`${s.url}/#/alerts`);
+    await page.waitForSelector('#alerts');
+    // An XXE attempt: refused before any parsing, and on the record with the rule it broke.
+    const xxe = capXml(newAlert('Severe')).replace(
+      '<alert ',
+      '<!DOCTYPE alert [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<alert ',
+    );
+    const res = await post(xxe).expect(400);
+    assert.equal(res.body.error, 'ALERT_REFUSED');
+    const row = '#alerts tr[data-outcome="refused"]';
+    await page.waitForSelector(row);
+    await waitForText(page, row, /已拒收/);
+    await waitForText(page, `${row} .rule-text`, /XXE/);
+    await waitForText(page, `${row} code.rule`, /^xml\.doctype$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'alerts-inbox-all.png'), fullPage: true });
+    await page.click(`${row} a[href^="#/alerts/"]`);
+    await page.waitForSelector('#alert-outcome[data-outcome="refused"]');
+    await waitForText(page, '#alert-xml', /<!DOCTYPE alert/);
+    assert.deepEqual(errors, []);
+  });
 });

@@ -32,9 +32,13 @@ function outcomeBadge(a) {
   >`;
 }
 
-/** Why, as the server recorded it: the rule a refusal names (kept in code form), then words. */
+/**
+ * Why: a refusal's rule in our words with its code beside it (the code is what the sender's
+ * technician looks up), then the server's own words, kept as it wrote them.
+ */
 function whyText(a) {
-  return html`${a.rule ? html`<code class="rule">${a.rule}</code> ` : ''}${a.reason ?? ''}`;
+  const rule = a.rule && hasText(`alert.rule.${a.rule}`) ? t(`alert.rule.${a.rule}`) : null;
+  return html`${rule ? html`<span class="rule-text">${rule}</span> ` : ''}${a.rule ? html`<code class="rule">${a.rule}</code> ` : ''}${a.reason ?? ''}`;
 }
 
 /** Where the alert led: its broadcast, or the draft waiting for a person. */
@@ -49,13 +53,17 @@ const villageCount = (a) =>
 
 function alertRow(a) {
   return html`<tr data-id="${a.id}" data-key="a-${a.id}" data-outcome="${a.outcome}">
-    <td>${fmtTime(a.receivedAt)}</td>
+    <td class="nowrap">${fmtTime(a.receivedAt)}</td>
     <td>${a.sender ?? '—'}</td>
-    <td><a href="#/alerts/${a.id}">${a.headline || a.event || a.identifier || a.id}</a></td>
+    <td>
+      <a href="#/alerts/${a.id}"
+        >${a.headline || a.event || a.identifier || t('alert.noHeadline')}</a
+      >
+    </td>
     <td>${capWord('status', a.status)} · ${capWord('msgType', a.msgType)}</td>
     <td>${capWord('severity', a.severity)} ${a.level ? html` → ${levelBadge(a.level)}` : ''}</td>
     <td class="outcome">${outcomeBadge(a)}<br /><small class="muted">${whyText(a)}</small></td>
-    <td class="links">${links(a)}</td>
+    <td class="links nowrap">${links(a)}</td>
   </tr>`;
 }
 
@@ -143,7 +151,8 @@ export async function alertView(id) {
     patchView(
       html`<p><a href="#/alerts">← ${t('alert.title')}</a></p>
         <h1 id="alert-title">
-          ${a.headline || a.event || a.identifier || a.id} ${a.level ? levelBadge(a.level) : ''}
+          ${a.headline || a.event || a.identifier || t('alert.noHeadline')}
+          ${a.level ? levelBadge(a.level) : ''}
         </h1>
         <p id="alert-outcome" data-outcome="${a.outcome}" role="status">
           ${outcomeBadge(a)} ${whyText(a)} ${links(a, 'alert-')}
