@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
 import { personWithPassword, signInAs } from './support/people.js';
 import { fixtures } from './support/fixtures.js';
-import { api, startTestServer, TestServer } from './support/server.js';
+import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 
 /** CAP times carry their offset: Beijing time, as the early-warning platform writes them. */
 function capTime(ms: number): string {
@@ -175,6 +177,7 @@ describe('alerts, alert sources and text to speech in Chromium', () => {
       Math.abs(seconds * 1000 - clip.durationMs) < 500,
       `the player reads ${seconds} s of a ${clip.durationMs} ms clip`,
     );
+    await page.screenshot({ path: join(ARTIFACTS, 'tts-preview.png'), fullPage: true });
     await page.evaluate(() => (document.getElementById('preview') as HTMLAudioElement).play());
     await page.waitForFunction(() => {
       const a = document.getElementById('preview') as HTMLAudioElement;
@@ -266,6 +269,7 @@ describe('alerts, alert sources and text to speech in Chromium', () => {
     await page.click(`${feedRow} button[data-act="poll"]`);
     await waitForText(page, '#poll-result', /新预警 1 条/);
     await page.waitForSelector(`${feedRow} .state [data-state="ok"]`);
+    await page.screenshot({ path: join(ARTIFACTS, 'alert-intake.png'), fullPage: true });
 
     await page.click('#nav a[data-nav="nav.alerts"]');
     await page.selectOption('#alert-source', 'feed');
@@ -274,6 +278,43 @@ describe('alerts, alert sources and text to speech in Chromium', () => {
     await waitForText(page, row, new RegExp(alert.headline));
     await page.click(`${row} a[href^="#/broadcasts/"]`);
     await page.waitForSelector('#coverage-summary');
+
+    // From now on only what this sender signs: its certificate pasted as PEM, shown by subject.
+    const dir = tempDir();
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=CMA Alert Signing TEST',
+        '-days',
+        '30',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    await page.click('#nav a[data-nav="nav.alertIntake"]');
+    await page.click('#senders tr[data-sender="cma@12379.cn"] button[data-act="edit-sender"]');
+    await page.selectOption('#s-policy', 'require_signature');
+    await page.fill('#s-certs', readFileSync(join(dir, 'cert.pem'), 'utf8'));
+    await page.click('#sender-save');
+    await waitForText(page, '#senders tr[data-sender="cma@12379.cn"]', /CMA Alert Signing TEST/);
+    await waitForText(page, '#senders tr[data-sender="cma@12379.cn"] .policy', /必须有有效签名/);
+    const signed = (
+      await api(s.url, s.adminToken).get('/api/alert-senders/cma%4012379.cn').expect(200)
+    ).body;
+    assert.equal(signed.policy, 'require_signature');
+    assert.equal(signed.certificates.length, 1);
+    assert.deepEqual(signed.autoSeverities, ['Severe'], 'what was not touched stays');
     assert.deepEqual(errors, []);
   });
 

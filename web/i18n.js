@@ -644,7 +644,9 @@ const zh = {
   'intake.policy.refuse': '拒收',
   'intake.certs': '信任的签名证书（PEM，可粘贴多个）',
   'intake.cert': '证书',
-  'intake.certs.keep': '留空则保留现有的 {n} 个证书；粘贴则整体替换。',
+  'intake.certsShort': '信任的证书',
+  'intake.certs.keep': '已登记 {n} 个证书；在下面粘贴证书将整体替换它们。',
+  'intake.certs.repaste': '请重新粘贴全部信任的证书后再保存（服务器不回显已存证书的内容）。',
   'intake.certs.until': '有效期至 {at}',
   'intake.auto': '可直接播发的严重程度',
   'intake.auto.intro': '勾选的严重程度不经人工审批直接广播；不勾选则全部进入待审批。',
@@ -1263,6 +1265,7 @@ const en = {
   'intake.policy.refuse': 'refuse',
   'intake.certs': 'Trusted signing certificates (PEM, several allowed)',
   'intake.cert': 'certificate',
+  'intake.certsShort': 'Trusted certificates',
   'intake.certs.keep':
     'Leave empty to keep the {n} certificates on record; pasting replaces them all.',
   'intake.certs.until': 'valid until {at}',

@@ -62,7 +62,7 @@ export async function alertIntakeView() {
                       <th>${t('intake.sender')}</th>
                       <th>${t('intake.name')}</th>
                       <th>${t('intake.policy')}</th>
-                      <th>${t('intake.certs')}</th>
+                      <th>${t('intake.certsShort')}</th>
                       <th>${t('intake.auto')}</th>
                       <th>${t('intake.updated')}</th>
                       <th></th>
@@ -161,9 +161,9 @@ export async function alertIntakeView() {
               >${t('intake.interval')}<br /><input
                 id="f-interval"
                 type="number"
-                min="30"
+                min="10"
                 max="86400"
-                value="300"
+                value="60"
                 required
             /></label>
           </p>
@@ -346,12 +346,14 @@ function senderDialog(x) {
       dialog.close();
       await alertIntakeView();
     } catch (err) {
+      const fields = (err?.body?.details ?? []).map((d) => d.field ?? '');
+      // Certificates kept by leaving them out: a server that wants them every time says so.
+      if (keep && fields.includes('certificates'))
+        $('#sender-error', dialog).textContent = t('intake.certs.repaste');
       // A PEM the server could not read is named by its place (certificates.0): say it plainly.
-      $('#sender-error', dialog).textContent = err?.body?.details?.some((d) =>
-        d.field?.startsWith('certificates'),
-      )
-        ? t('err.CERTIFICATE_INVALID')
-        : errorText(err);
+      else if (fields.some((f) => f.startsWith('certificates.')))
+        $('#sender-error', dialog).textContent = t('err.CERTIFICATE_INVALID');
+      else $('#sender-error', dialog).textContent = errorText(err);
     }
   });
 }
