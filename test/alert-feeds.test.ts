@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
+import { eventually } from './support/mqtt.js';
 import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
 
 const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
@@ -231,9 +232,16 @@ describe('CAP feeds', () => {
     assert.equal(r.feed.failures, 0);
     assert.equal(r.feed.lastError, null);
     assert.ok(r.feed.lastOkAt);
-    // The alerts know where they came from: the feed.
-    const inlineAlert = await admin.get(`/api/alerts/${r.results[1].alertId}`).expect(200);
-    assert.equal(inlineAlert.body.source, 'feed');
+    // The inbox shows where each came from, the refusal included.
+    const inlineAlert = (await admin.get(`/api/alerts/${r.results[1].alertId}`).expect(200)).body;
+    assert.equal(inlineAlert.source, 'feed');
+    assert.equal(inlineAlert.sourceRef, feed.id);
+    assert.equal(inlineAlert.outcome, r.results[1].outcome);
+    const refused = (await admin.get(`/api/alerts/${r.results[3].alertId}`).expect(200)).body;
+    assert.deepEqual(
+      [refused.source, refused.outcome, refused.rule],
+      ['feed', 'refused', 'cap.expired'],
+    );
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
   });
 
@@ -359,6 +367,53 @@ describe('CAP feeds', () => {
     assert.equal(f.lastError, null);
     assert.equal(Date.parse(f.nextPollAt) - Date.parse(f.lastPolledAt!), MIN);
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
+  it('polls a feed once at a time, and a slow feed holds up no other', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const slowAsked = new Promise<void>((resolve) => (arrived = resolve));
+    pub.routes.set('/slow.xml', (_req, res) => {
+      arrived();
+      void held.then(() =>
+        res
+          .writeHead(200, { 'Content-Type': 'application/atom+xml' })
+          .end(`<feed xmlns="${ATOM_NS}"><id>urn:slow</id></feed>`),
+      );
+    });
+    pub.serve('/quick.xml', 'application/atom+xml', () => `<feed xmlns="${ATOM_NS}"/>`);
+    const slow = await addFeed('slow', '/slow.xml');
+    const quick = await addFeed('quick', '/quick.xml');
+
+    const ticking = s.tick();
+    await slowAsked;
+    await eventually(
+      async () => (await getFeed(quick.id)).lastOkAt !== null,
+      10_000,
+      'the quick feed polled while the slow one hangs',
+    );
+    await s.tick();
+    const manual = admin
+      .post(`/api/alert-feeds/${slow.id}/poll`)
+      .expect(200)
+      .then((r) => r.body as PollResult);
+    await eventually(
+      () =>
+        s
+          .logs()
+          .some((l) => l.msg.includes(`feed=${slow.id} poll requested while one is under way`)),
+      10_000,
+      'the manual poll joining the one under way',
+    );
+    release();
+    await ticking;
+    const joined = await manual;
+    assert.equal(joined.status, 'ok');
+    assert.equal(pub.hits('/slow.xml').length, 1, 'the feed was asked once');
+    assert.ok((await getFeed(slow.id)).lastOkAt);
+    await admin.delete(`/api/alert-feeds/${slow.id}`).expect(204);
+    await admin.delete(`/api/alert-feeds/${quick.id}`).expect(204);
   });
 
   it('caps the back-off at an hour, and answers a failed poll with the reason', async () => {

@@ -175,6 +175,42 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.equal(extreme.body.level, 'I');
   });
 
+  it('lets only the sender of an alert, with the same status, update or cancel it', async () => {
+    const original = capXml({ sender: 'trusted@zhashui.example' });
+    const sent = await post(
+      withAudio({
+        sender: 'trusted@zhashui.example',
+        identifier: original.identifier,
+        sent: original.sent,
+      }),
+    ).expect(201);
+    assert.equal(sent.body.outcome, 'broadcast');
+    const reference = `${original.sender},${original.identifier},${original.sent}`;
+    const foreign = capXml({
+      sender: 'prankster@example.cn',
+      msgType: 'Cancel',
+      references: reference,
+      infos: [],
+    });
+    const res = await post(foreign.xml).expect(201);
+    assert.equal(res.body.outcome, 'recorded');
+    const test = capXml({
+      sender: 'trusted@zhashui.example',
+      status: 'Test',
+      msgType: 'Cancel',
+      references: reference,
+      infos: [],
+    });
+    assert.equal(
+      (await post(test.xml).expect(201)).body.outcome,
+      'recorded',
+      'a Test calls off nothing real',
+    );
+    const b = (await api(s.url, viewer).get(`/api/broadcasts/${sent.body.broadcastId}`).expect(200))
+      .body;
+    assert.notEqual(b.status, 'cancelled');
+  });
+
   it('changes nothing for the same sender, identifier and sent twice', async () => {
     const xml = withAudio({ sender: 'dup@example.cn' });
     const first = await post(xml).expect(201);
@@ -382,6 +418,53 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
       .send({ level: 'II' })
       .expect(409);
     assert.equal(again.body.error, 'ALERT_LEVEL_NOT_NEEDED');
+  });
+
+  it('speaks a plain alert with espeak-ng when it brings no audio', async () => {
+    const res = await post(capXml({ sender: 'plain@example.cn' }).xml).expect(201);
+    assert.equal(res.body.outcome, 'drafted', res.body.reason);
+    const clip = (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    assert.equal(clip.status, 'ready');
+    assert.match(clip.originalName, /^tts\./);
+    assert.ok(clip.durationMs > 1000, `${clip.durationMs} ms of speech`);
+  });
+
+  it('refuses an audio resource whose digest or size is wrong, and speaks the text instead', async () => {
+    const before = served.length;
+    const xml = capXml({
+      sender: 'digest@example.cn',
+      infos: [
+        {
+          resources: [
+            {
+              mimeType: 'audio/mpeg',
+              size: audio.length,
+              uri: `${filesUrl}/audio.mp3?bad`,
+              digest: '0'.repeat(40),
+            },
+          ],
+        },
+      ],
+    }).xml;
+    const res = await post(xml).expect(201);
+    assert.equal(served.length, before + 1, 'the resource was fetched');
+    assert.equal(res.body.outcome, 'drafted');
+    assert.match(res.body.reason, /audio resource refused: SHA-1 digest is [0-9a-f]{40}/);
+    const clip = (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    assert.match(clip.originalName, /^tts\./, 'the refused audio is never played');
+
+    const wrongSize = capXml({
+      sender: 'digest@example.cn',
+      infos: [
+        {
+          resources: [
+            { mimeType: 'audio/mpeg', size: audio.length + 1, uri: `${filesUrl}/audio.mp3?size` },
+          ],
+        },
+      ],
+    }).xml;
+    const sized = await post(wrongSize).expect(201);
+    assert.match(sized.body.reason, /size is \d+ bytes, the alert says/);
   });
 
   it('manages senders: a bad certificate is refused, a forgotten sender is unknown again', async () => {

@@ -14,6 +14,7 @@ import { AlertsService } from './alerts.service.js';
 import { CapFeedsService } from './feeds/cap-feeds.service.js';
 import { FeedsController } from './feeds/feeds.controller.js';
 import { FeedsRepository } from './feeds/feeds.repository.js';
+import { FeedsService } from './feeds/feeds.service.js';
 
 /** Alerts in: CAP 1.2 / GB/T 35965.1 by API and feed, trusted senders, the alerts inbox. */
 @Module({
@@ -27,7 +28,14 @@ import { FeedsRepository } from './feeds/feeds.repository.js';
     VillagesModule,
   ],
   controllers: [AlertsController, AlertSendersController, FeedsController],
-  providers: [AlertsRepository, AlertContent, AlertsService, FeedsRepository, CapFeedsService],
+  providers: [
+    AlertsRepository,
+    AlertContent,
+    AlertsService,
+    FeedsRepository,
+    CapFeedsService,
+    FeedsService,
+  ],
   exports: [AlertsService],
 })
 export class AlertsModule {}

@@ -105,7 +105,11 @@ export class AlertsService {
       parsed = parseCap(xml, { maxBytes: this.config.alerts.maxBytes, now });
     } catch (err) {
       if (!(err instanceof CapRefusal)) throw err;
-      const text = xml.subarray(0, this.config.alerts.maxBytes).toString('utf8');
+      // Kept for the inbox as text: NUL is the one character no database column takes.
+      const text = xml
+        .subarray(0, this.config.alerts.maxBytes)
+        .toString('utf8')
+        .replaceAll('\u0000', '\uFFFD');
       throw await this.refuse(this.blank(text, origin, now), new Refusal(err.rule, err.message));
     }
     const { alert } = parsed;
@@ -502,12 +506,13 @@ export class AlertsService {
     row: AlertEntity,
   ): Promise<{ kind: 'broadcast' | 'draft'; id: string }[]> {
     const ended: { kind: 'broadcast' | 'draft'; id: string }[] = [];
-    const bySender = new Map<string, string[]>();
-    for (const r of alert.references)
-      bySender.set(r.sender, [...(bySender.get(r.sender) ?? []), r.identifier]);
-    const referenced: AlertEntity[] = [];
-    for (const [sender, ids] of bySender)
-      referenced.push(...(await this.repo.findReferenced(sender, ids)));
+    // Only a sender's own alerts: otherwise anyone the station accepts unsigned could call off a
+    // trusted sender's warning by referencing it.
+    const ids = alert.references.filter((r) => r.sender === alert.sender).map((r) => r.identifier);
+    // A Test or Exercise never calls off a real warning (nor the other way round).
+    const referenced = (await this.repo.findReferenced(alert.sender, [...new Set(ids)])).filter(
+      (r) => r.status === alert.status,
+    );
     const by = this.byOf(alert);
     for (const ref of referenced) {
       if (ref.id === row.id) continue;
@@ -627,12 +632,11 @@ export class AlertsService {
       },
     });
     this.publish(refused);
-    return new DomainError<AlertErrorCode>(
-      r.kind,
-      r.kind === 'unprocessable' ? 'ALERT_OUT_OF_AREA' : 'ALERT_REFUSED',
-      `Alert refused (${patch.rule}): ${patch.reason}`,
-      { rule: patch.rule, alertId: row.id },
-    );
+    const message = `Alert refused (${patch.rule}): ${patch.reason}`;
+    const details = { rule: patch.rule, alertId: row.id };
+    return r.kind === 'unprocessable'
+      ? new DomainError<AlertErrorCode>('unprocessable', 'ALERT_OUT_OF_AREA', message, details)
+      : new DomainError<AlertErrorCode>('invalid', 'ALERT_REFUSED', message, details);
   }
 
   private async settle(row: AlertEntity, d: Decision): Promise<AlertEntity> {

@@ -4,14 +4,14 @@ import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClipsService } from '../clips/clips.service.js';
 import type { ClipUploadResultDto, UploadPriority } from '../clips/dto/clip.dto.js';
-import type { AppConfig } from '../config/app-config.js';
+import { type AppConfig, TTS_VOICE } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { DomainError, NotFoundError } from '../common/domain-error.js';
 import { ReadinessChecks } from '../common/readiness-checks.js';
+import { stripControl } from '../common/validators.js';
 import { EspeakEngine } from './espeak-engine.js';
 import { HttpEngine } from './http-engine.js';
-import type { TtsEngine } from './tts-engine.js';
-import { TtsEngineFailed } from './tts-engine.js';
+import { type TtsEngine, TtsEngineFailed } from './tts-engine.js';
 import type { TtsErrorCode } from './tts-errors.js';
 import { audioExtension, speakableText, SynthesisSlots, titleFromText } from './tts-text.js';
 
@@ -123,7 +123,8 @@ export class TtsService implements OnApplicationShutdown {
     if (why && engine.name !== 'http') throw unavailable(why);
     const voice = request.voice ?? engine.defaultVoice;
     const voices = await engine.voices();
-    if (voices.length > 0 && !voices.includes(voice))
+    // Other modules call this too, without the route's validation: a voice reaches argv.
+    if (!TTS_VOICE.test(voice) || (voices.length > 0 && !voices.includes(voice)))
       throw new DomainError<TtsErrorCode>(
         'invalid',
         'TTS_VOICE_UNKNOWN',
@@ -135,6 +136,7 @@ export class TtsService implements OnApplicationShutdown {
     const earlier = await this.rememberedClip(key);
     if (earlier) return earlier;
 
+    await mkdir(this.workDir, { recursive: true });
     const out = join(this.workDir, `${randomUUID()}.audio`);
     const release = await this.slots.take(priority === 'urgent');
     try {
@@ -158,7 +160,7 @@ export class TtsService implements OnApplicationShutdown {
       );
       const clip = await this.clips.upload(
         { path: out, size, originalName: `tts.${extension}` },
-        request.title ?? titleFromText(text),
+        titleOf(request.title, text),
         by,
         true,
         priority,
@@ -217,6 +219,12 @@ export class TtsService implements OnApplicationShutdown {
     if (this.remembered.size > REMEMBERED)
       this.remembered.delete(this.remembered.keys().next().value!);
   }
+}
+
+/** The request's title made safe for a clip (others than the route call this), else the text's. */
+function titleOf(title: string | undefined, text: string): string {
+  const given = title === undefined ? '' : stripControl(title).trim();
+  return given ? [...given].slice(0, 200).join('') : titleFromText(text);
 }
 
 function unavailable(reason: string): DomainError<TtsErrorCode> {

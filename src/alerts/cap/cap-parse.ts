@@ -13,6 +13,8 @@ import {
   CapUrgency,
 } from './cap-model.js';
 import {
+  CAP_RULES,
+  type CapRule,
   checkCapRules,
   checkResource,
   parseCircle,
@@ -20,7 +22,21 @@ import {
   parseReferences,
 } from './cap-rules.js';
 import { CAP_NS, validateCapSchema } from './cap-schema.js';
-import { childElements, childText, readXmlSafely, textOf } from './safe-xml.js';
+import {
+  XML_RULES,
+  type XmlRule,
+  childElements,
+  childText,
+  readXmlSafely,
+  textOf,
+} from './safe-xml.js';
+
+/** Every rule `parseCap` may refuse under, in the order the steps run (for docs and API enums). */
+export const CAP_REFUSAL_RULES: readonly (XmlRule | 'cap.schema' | CapRule)[] = [
+  ...XML_RULES,
+  'cap.schema',
+  ...(Object.keys(CAP_RULES) as CapRule[]),
+];
 
 /** CAP 1.2's default when an info names no language. */
 export const CAP_DEFAULT_LANGUAGE = 'en-US';

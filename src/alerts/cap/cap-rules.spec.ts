@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from '@jest/globals';
 import { CapRefusal } from './cap-model.js';
-import { parseCap } from './cap-parse.js';
+import { CAP_REFUSAL_RULES, parseCap } from './cap-parse.js';
 import { CAP_RULES } from './cap-rules.js';
 
 const read = (name: string): string =>
@@ -21,6 +21,7 @@ function outcome(xml: string, at = now): string {
     return 'accepted';
   } catch (error) {
     assert.ok(error instanceof CapRefusal, String(error));
+    assert.ok(CAP_REFUSAL_RULES.includes(error.rule as never), `${error.rule} is listed`);
     return `${error.rule}: ${error.message}`;
   }
 }
@@ -28,8 +29,13 @@ const ruleOf = (xml: string, at = now): string => outcome(xml, at).split(':')[0]
 const withTop = (element: string) => base.replace('</scope>\n', `</scope>\n  ${element}\n`);
 
 describe('CAP rules the schema does not catch', () => {
-  it('every rule named in the table is one parseCap can refuse under (each tested below)', () => {
+  it('lists every rule once: 6 of safe XML, the schema, 13 of CAP (each tested below)', () => {
     assert.equal(Object.keys(CAP_RULES).length, 13);
+    assert.equal(new Set(CAP_REFUSAL_RULES).size, CAP_REFUSAL_RULES.length);
+    assert.equal(CAP_REFUSAL_RULES.length, 20);
+    assert.ok(
+      CAP_REFUSAL_RULES.includes('xml.doctype') && CAP_REFUSAL_RULES.includes('cap.schema'),
+    );
   });
 
   it('cap.references-required: Update, Cancel, Ack and Error must reference', () => {

@@ -165,6 +165,17 @@ describe('validateCapSchema', () => {
     );
   });
 
+  it('reads language as an xs:language tag', () => {
+    assert.equal(
+      check(base.replace('<language>zh-CN</language>', '<language>中文</language>')),
+      'cap.schema: alert/info[1]/language: "中文" is not a language tag',
+    );
+    assert.equal(
+      check(base.replace('<language>zh-CN</language>', '<language>zh-Hans-CN</language>')),
+      'valid',
+    );
+  });
+
   it('refuses a root that is not a CAP 1.2 alert, and attributes the XSD does not declare', () => {
     assert.match(
       check(base.replace('cap:1.2', 'cap:1.1')),

@@ -55,7 +55,13 @@ export const CAP_RESPONSE_TYPES = [
 ] as const;
 
 export type CapSimpleType =
-  'string' | 'anyURI' | 'integer' | 'decimal' | 'dateTime' | { enumeration: readonly string[] };
+  | 'string'
+  | 'language'
+  | 'anyURI'
+  | 'integer'
+  | 'decimal'
+  | 'dateTime'
+  | { enumeration: readonly string[] };
 
 export type CapComplexTypeName = 'alert' | 'info' | 'resource' | 'area' | 'valuePair';
 
@@ -104,7 +110,7 @@ export const CAP_SCHEMA: Record<CapComplexTypeName, readonly CapParticle[]> = {
     many('info', 'info'),
   ],
   info: [
-    opt('language', 'string'),
+    opt('language', 'language'),
     many('category', { enumeration: CAP_CATEGORIES }, 1),
     one('event', 'string'),
     many('responseType', { enumeration: CAP_RESPONSE_TYPES }),
@@ -237,6 +243,12 @@ function validateSimple(el: Element, type: CapSimpleType, path: string): void {
   const raw = el.textContent ?? '';
   const value = raw.trim();
   if (type === 'string' || type === 'anyURI') return;
+  if (type === 'language') {
+    // xs:language, an RFC 3066 tag such as zh-CN.
+    if (!/^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$/.test(value))
+      fail(path, `"${clip(value)}" is not a language tag`);
+    return;
+  }
   if (type === 'integer') {
     if (!/^[+-]?\d+$/.test(value)) fail(path, `"${clip(value)}" is not an integer`);
     return;

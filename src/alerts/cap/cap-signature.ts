@@ -56,6 +56,8 @@ const ACCEPTED_TRANSFORMS: readonly string[] = [
 export const MIN_RSA_BITS = 2048;
 /** ECDSA-SHA256 is specified with P-256 (RFC 6931 §2.3.6); other curves are refused. */
 const ECDSA_CURVE = 'prime256v1';
+/** Certificates KeyInfo may carry: the signer and its chain. */
+const MAX_KEYINFO_CERTIFICATES = 8;
 /** Certificates above the signer in KeyInfo that we follow towards a trusted one. */
 const MAX_CHAIN = 4;
 
@@ -126,9 +128,16 @@ export function verifyCapSignature(
   const shape = checkSignatureShape(signature, root);
   if (shape) return invalid(shape);
 
+  const certificateElements = descendants(signature, 'X509Certificate', DSIG_NS);
+  // Each one may cost a signature check; a real chain is short.
+  if (certificateElements.length > MAX_KEYINFO_CERTIFICATES) {
+    return invalid(
+      `${certificateElements.length} certificates in KeyInfo; at most ${MAX_KEYINFO_CERTIFICATES}`,
+    );
+  }
   let certificates: X509Certificate[];
   try {
-    certificates = descendants(signature, 'X509Certificate', DSIG_NS).map(
+    certificates = certificateElements.map(
       (el) => new X509Certificate(Buffer.from(textOf(el).replace(/\s+/g, ''), 'base64')),
     );
   } catch (error) {
@@ -280,7 +289,8 @@ function trustOf(
 
 function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    // Only a CA may vouch for another certificate: a sender's own certificate issues nothing.
+    return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
   } catch {
     return false;
   }

@@ -76,7 +76,11 @@ export function makeGbtIdentifier(o: {
   }
   const ms = o.at.getTime();
   if (!Number.isFinite(ms)) throw new RangeError('at is not a valid date');
-  return `${o.areaCode6}${unit}_${beijingCompact(ms)}_${o.sequence}`;
+  const time = beijingCompact(ms);
+  // Years outside 0000–9999 would not fit the 14 digits.
+  if (!/^\d{14}$/.test(time))
+    throw new RangeError(`at ${o.at.toISOString()} does not fit YYYYMMDDhhmmss`);
+  return `${o.areaCode6}${unit}_${time}_${o.sequence}`;
 }
 
 /** `YYYYMMDDhhmmss` in Beijing time. */

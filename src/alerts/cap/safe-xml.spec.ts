@@ -99,6 +99,11 @@ describe('parseXmlSafely', () => {
     assert.equal(ruleOf(''), 'xml.malformed');
     assert.equal(ruleOf('just text'), 'xml.malformed');
     assert.equal(ruleOf('<a/><b/>'), 'xml.malformed');
+    // Characters XML 1.0 forbids, which xmldom alone would let through.
+    for (const bad of ['\u0001', '\u001B', '\uFFFF', '\uD800', 'x\uDC00']) {
+      assert.equal(ruleOf(`<a>${bad}</a>`), 'xml.malformed', JSON.stringify(bad));
+    }
+    assert.equal(ruleOf('<a>\t\r\n😀</a>'), 'accepted');
   });
 });
 

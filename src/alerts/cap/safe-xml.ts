@@ -8,6 +8,17 @@ import { CapRefusal } from './cap-model.js';
  * UTF-8 only, a size limit — then every parser error or warning is fatal.
  */
 
+/** The rules `parseXmlSafely` refuses under. */
+export const XML_RULES = [
+  'xml.too-large',
+  'xml.encoding',
+  'xml.doctype',
+  'xml.xinclude',
+  'xml.malformed',
+  'xml.processing-instruction',
+] as const;
+export type XmlRule = (typeof XML_RULES)[number];
+
 export const XINCLUDE_NAMESPACES = [
   'http://www.w3.org/2001/XInclude',
   'http://www.w3.org/2003/XInclude',
@@ -69,7 +80,17 @@ function decodeXml(input: Buffer | string, maxBytes: number): string {
   return text;
 }
 
+/** Characters XML 1.0 forbids (§2.2); xmldom lets them through, and they would reach TTS and logs. */
+const NOT_XML_CHAR =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function refuseDangerousText(text: string): void {
+  const bad = NOT_XML_CHAR.exec(text);
+  if (bad) {
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw new CapRefusal('xml.malformed', `XML holds U+${code}, which XML 1.0 does not allow`);
+  }
   // Anywhere, even in a comment or CDATA: a receiver has no reason to accept either.
   if (/<!DOCTYPE/i.test(text)) {
     throw new CapRefusal('xml.doctype', 'XML with a DOCTYPE is refused (no DTDs)');

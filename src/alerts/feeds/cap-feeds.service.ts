@@ -1,35 +1,23 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { AuditService } from '../../audit/audit.service.js';
-import type { Principal } from '../../auth/auth.decorators.js';
 import { boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
-import { Page, PageQuery, pageWindow } from '../../common/pagination.js';
 import { Ticker } from '../../common/ticker.js';
 import { isoTime } from '../../common/time.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import type { AlertFeedEntity } from '../alert.entity.js';
 import { AlertsService } from '../alerts.service.js';
 import { CapRefusal } from '../cap/cap-model.js';
-import {
-  DEFAULT_INTERVAL_S,
-  type CreateFeedDto,
-  type FeedDto,
-  type FeedEntryResultDto,
-  type FeedPollDto,
-  type UpdateFeedDto,
-} from './dto/feed.dto.js';
+import { toFeedDto, type FeedEntryResultDto, type FeedPollDto } from './dto/feed.dto.js';
 import { nextPollDelayMs } from './feed-backoff.js';
-import { FeedEntry, FeedUnreadable, parseFeed } from './feed-parser.js';
-import type { FeedErrorCode } from './feeds-errors.js';
+import { FeedEntry, FeedUnreadable, parseFeed, pointsInward } from './feed-parser.js';
 import { FeedsRepository } from './feeds.repository.js';
 
 /** How often due feeds are looked for; each feed's own interval (≥ 10 s) decides when it is due. */
 export const FEED_TICK_MS = 5_000;
 /** A feed document larger than this is refused (a feed of a few hundred CAP entries fits). */
 export const FEED_MAX_BYTES = 5 * 1024 * 1024;
-/** A linked CAP message larger than this is not fetched: the intake's own limit (ALERT_MAX_BYTES). */
-export const ENTRY_MAX_BYTES = 262_144;
 /** Deadline of each request: the feed, and each linked CAP message. */
 export const FEED_FETCH_TIMEOUT_MS = 20_000;
 /**
@@ -42,19 +30,11 @@ export const REMEMBERED_ENTRIES = 1_000;
 /** Feeds polled at most per tick (in parallel); the rest are still due at the next tick. */
 const FEEDS_PER_TICK = 50;
 
+/** Says who asks, so a publisher can tell Dalaba's polls from anyone else's. */
+const USER_AGENT = 'Dalaba-CAP-feed-reader/1 (county emergency broadcasting)';
 const FEED_ACCEPT =
   'application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1';
 const CAP_ACCEPT = 'application/cap+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1';
-
-/** Who acted, as an audit entry names them: the person, and the token when a machine acted. */
-function actorOf(p: Principal) {
-  return {
-    actor: p.name,
-    actorRole: p.role,
-    actorUserId: p.userId,
-    viaToken: p.via === 'token' ? p.tokenName : null,
-  };
-}
 
 /** One entry's fate, and whether to skip it from now on (false: try it again next poll). */
 interface Handled {
@@ -84,9 +64,9 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   constructor(
     private readonly repo: FeedsRepository,
     private readonly alerts: AlertsService,
-    private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -97,113 +77,21 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     this.ticker.cancel('alert feeds');
   }
 
-  async list(query: PageQuery): Promise<Page<FeedDto>> {
-    const { limit, offset } = pageWindow(query);
-    const [rows, total] = await this.repo.list(limit, offset);
-    return { items: rows.map(toDto), total, limit, offset };
-  }
-
-  async get(id: string): Promise<FeedDto> {
-    return toDto(await this.found(id));
-  }
-
-  async create(input: CreateFeedDto, p: Principal): Promise<FeedDto> {
-    await this.refuseTakenUrl(input.url, null);
-    const now = this.clock.now().getTime();
-    const row: AlertFeedEntity = {
-      id: randomUUID(),
-      name: input.name,
-      url: input.url,
-      intervalS: input.intervalS ?? DEFAULT_INTERVAL_S,
-      enabled: input.enabled ?? true,
-      etag: null,
-      lastModified: null,
-      // Due at once: a new feed is read at the next tick, not an interval later.
-      nextPollAt: now,
-      lastPolledAt: null,
-      lastOkAt: null,
-      failures: 0,
-      lastError: null,
-      createdBy: p.name,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.repo.insert(row);
-    this.logger.log(`feed=${row.id} added: ${JSON.stringify(row.name)} ${row.url}`);
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.create',
-      subject: row.id,
-      detail: { name: row.name, url: row.url, intervalS: row.intervalS, enabled: row.enabled },
-    });
-    return toDto(row);
-  }
-
-  async update(id: string, input: UpdateFeedDto, p: Principal): Promise<FeedDto> {
-    const row = await this.found(id);
-    const now = this.clock.now().getTime();
-    const patch: Partial<AlertFeedEntity> = { updatedAt: now };
-    if (input.name !== undefined) patch.name = input.name;
-    if (input.intervalS !== undefined && input.intervalS !== row.intervalS) {
-      patch.intervalS = input.intervalS;
-      // A shorter interval applies now, not after the wait the old one set.
-      patch.nextPollAt = Math.min(
-        row.nextPollAt,
-        now + nextPollDelayMs(input.intervalS, row.failures),
-      );
-    }
-    if (input.url !== undefined && input.url !== row.url) {
-      await this.refuseTakenUrl(input.url, id);
-      // Another document: its validators, failures and entries say nothing about the new one.
-      Object.assign(patch, { url: input.url, etag: null, lastModified: null, failures: 0 });
-      Object.assign(patch, { lastError: null, nextPollAt: now });
-      this.seen.delete(id);
-    }
-    if (input.enabled !== undefined && input.enabled !== row.enabled) {
-      patch.enabled = input.enabled;
-      // Switched back on by a person who expects it read now, whatever its back-off was.
-      if (input.enabled) Object.assign(patch, { nextPollAt: now, failures: 0 });
-    }
-    await this.repo.update(id, patch);
-    const after = { ...row, ...patch };
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.update',
-      subject: id,
-      detail: { ...input },
-    });
-    return toDto(after);
-  }
-
-  async remove(id: string, p: Principal): Promise<void> {
-    const row = await this.found(id);
-    if (!(await this.repo.remove(id))) throw new NotFoundError('feed', id);
-    this.seen.delete(id);
-    this.logger.log(`feed=${id} removed: ${JSON.stringify(row.name)}`);
-    await this.audit.record({
-      ...actorOf(p),
-      action: 'alert-feed.delete',
-      subject: id,
-      detail: { name: row.name, url: row.url },
-    });
-  }
-
   /**
    * Polls one feed now, whether due or not (even disabled: an admin trying it out), and answers
-   * what it found. A poll of it already under way here is joined rather than doubled.
+   * what it found. A poll of it already under way here is joined rather than doubled; one under
+   * way on another server is not waited for (the intake answers its messages as duplicates).
    */
   async pollNow(id: string): Promise<FeedPollDto> {
     const running = this.polling.get(id);
-    if (running) return running;
+    if (running) {
+      this.logger.log(`feed=${id} poll requested while one is under way: joining it`);
+      return running;
+    }
     const row = await this.found(id);
-    const now = this.clock.now().getTime();
-    if (!(await this.repo.claim(id, row.nextPollAt, now + POLL_LEASE_MS)))
-      throw new DomainError<FeedErrorCode>(
-        'conflict',
-        'FEED_BUSY',
-        `Feed ${id} is being polled by another server right now: try again in a moment`,
-      );
-    return this.poll(row);
+    // The lease keeps the other servers' ticks off it while it runs.
+    await this.repo.update(id, { nextPollAt: this.clock.now().getTime() + POLL_LEASE_MS });
+    return this.polling.get(id) ?? this.poll(row);
   }
 
   /**
@@ -233,7 +121,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async runPoll(feed: AlertFeedEntity): Promise<FeedPollDto> {
-    const headers: Record<string, string> = { Accept: FEED_ACCEPT };
+    const headers: Record<string, string> = { Accept: FEED_ACCEPT, 'User-Agent': USER_AGENT };
     if (feed.etag) headers['If-None-Match'] = feed.etag;
     if (feed.lastModified) headers['If-Modified-Since'] = feed.lastModified;
     let status: number | null = null;
@@ -300,7 +188,9 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     let xml: Buffer;
     if (entry.inlineCap !== null) xml = Buffer.from(entry.inlineCap, 'utf8');
     else if (entry.capUrl !== null) {
-      const fetched = await this.fetchCap(entry.capUrl);
+      const fetched = pointsInward(entry.capUrl, feed.url)
+        ? { error: `${entry.capUrl} points into this server's own network`, permanent: true }
+        : await this.fetchCap(entry.capUrl);
       if ('error' in fetched) {
         this.logger.warn(`feed=${feed.id} entry=${JSON.stringify(entry.id)}: ${fetched.error}`);
         return {
@@ -332,11 +222,12 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       // The intake's refusal (400/422, recorded in the inbox) is its answer about this message;
       // anything else (it could not store it) is tried again at the next poll.
       if (err instanceof DomainError && err.status < 500) {
-        const rule = (err.details as { rule?: unknown } | undefined)?.rule;
+        const { rule, alertId } = (err.details ?? {}) as { rule?: unknown; alertId?: unknown };
         return {
           result: {
             ...result,
             result: 'refused',
+            alertId: typeof alertId === 'string' ? alertId : null,
             outcome: 'refused',
             rule: typeof rule === 'string' ? rule : err.code,
             reason: err.message,
@@ -360,9 +251,10 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   ): Promise<{ body: Buffer } | { error: string; permanent: boolean }> {
     try {
       const res = await boundedFetch(url, {
-        maxBytes: ENTRY_MAX_BYTES,
+        // The intake's own limit (ALERT_MAX_BYTES): a larger message would only be refused.
+        maxBytes: this.config.alerts.maxBytes,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
-        headers: { Accept: CAP_ACCEPT },
+        headers: { Accept: CAP_ACCEPT, 'User-Agent': USER_AGENT },
       });
       if (res.status !== 200)
         return { error: `${url} answered HTTP ${res.status}`, permanent: false };
@@ -416,7 +308,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       duplicates: count((e) => e.outcome === 'duplicate'),
       refusals: count((e) => e.result === 'refused'),
       results: o.entries,
-      feed: toDto(after),
+      feed: toFeedDto(after),
     };
     if (o.status !== 304 || dto.entries > 0)
       this.logger.log(
@@ -455,7 +347,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       duplicates: 0,
       refusals: 0,
       results: [],
-      feed: toDto(after),
+      feed: toFeedDto(after),
     };
   }
 
@@ -468,25 +360,21 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     patch: Partial<AlertFeedEntity>,
   ): Promise<AlertFeedEntity> {
     const current = await this.repo.find(feed.id);
+    if (!current) this.seen.delete(feed.id);
     if (!current || current.url !== feed.url) return { ...(current ?? feed) };
     await this.repo.update(feed.id, patch);
     return { ...current, ...patch };
+  }
+
+  /** Forgets what it remembers of a feed's entries (a new URL, or the feed deleted). */
+  forget(id: string): void {
+    this.seen.delete(id);
   }
 
   private async found(id: string): Promise<AlertFeedEntity> {
     const row = await this.repo.find(id);
     if (!row) throw new NotFoundError('feed', id);
     return row;
-  }
-
-  private async refuseTakenUrl(url: string, except: string | null): Promise<void> {
-    const other = await this.repo.findByUrl(url);
-    if (other && other.id !== except)
-      throw new DomainError<FeedErrorCode>(
-        'conflict',
-        'FEED_URL_TAKEN',
-        `Feed ${other.id} (${other.name}) already polls ${url}`,
-      );
   }
 }
 
@@ -505,25 +393,4 @@ function describe(err: unknown): string {
   if (err instanceof FetchFailed) return `fetching the feed failed (${err.why}): ${err.message}`;
   if (err instanceof FeedUnreadable) return err.message;
   return `unexpected: ${(err as Error).message}`;
-}
-
-function toDto(f: AlertFeedEntity): FeedDto {
-  const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
-  return {
-    id: f.id,
-    name: f.name,
-    url: f.url,
-    intervalS: f.intervalS,
-    enabled: f.enabled,
-    nextPollAt: isoTime(f.nextPollAt),
-    lastPolledAt: time(f.lastPolledAt),
-    lastOkAt: time(f.lastOkAt),
-    failures: f.failures,
-    lastError: f.lastError,
-    etag: f.etag,
-    lastModified: f.lastModified,
-    createdBy: f.createdBy,
-    createdAt: isoTime(f.createdAt),
-    updatedAt: isoTime(f.updatedAt),
-  };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { CapRefusal } from '../cap/cap-model.js';
 import { nextPollDelayMs } from './feed-backoff.js';
-import { FeedUnreadable, parseFeed } from './feed-parser.js';
+import { FeedUnreadable, parseFeed, pointsInward } from './feed-parser.js';
 
 const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
 const base = 'https://feeds.example.cn/cap/atom.xml';
@@ -154,5 +154,37 @@ describe('nextPollDelayMs', () => {
 
   it('never waits less than a long interval', () => {
     assert.equal(nextPollDelayMs(7_200, 2), 7_200_000);
+  });
+});
+
+describe('pointsInward', () => {
+  const feed = 'https://alerts.example.cn/atom.xml';
+
+  it('catches a public feed linking to this machine or a private network', () => {
+    for (const link of [
+      'http://127.0.0.1:3000/api/tokens',
+      'http://localhost/x',
+      'http://10.1.2.3/cap.xml',
+      'http://172.20.0.5/cap.xml',
+      'http://192.168.1.1/cap.xml',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:3000/x',
+      'http://[fd00::1]/x',
+      'http://[::ffff:127.0.0.1]/x',
+    ])
+      assert.equal(pointsInward(link, feed), true, link);
+  });
+
+  it('lets public links through, and a feed on the LAN link to its own network', () => {
+    assert.equal(pointsInward('https://cdn.example.cn/cap/1.xml', feed), false);
+    assert.equal(pointsInward('http://172.32.0.1/cap.xml', feed), false);
+    assert.equal(
+      pointsInward('http://192.168.1.9/cap/1.xml', 'http://192.168.1.9/atom.xml'),
+      false,
+    );
+    assert.equal(
+      pointsInward('http://127.0.0.1:8080/cap/1.xml', 'http://127.0.0.1:8080/feed'),
+      false,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { XMLSerializer, type Node as XmlNode } from '@xmldom/xmldom';
 import { childElements, parseXmlSafely, textOf } from '../cap/safe-xml.js';
 
@@ -161,4 +162,47 @@ function children(parent: Element, localName: string, ns: string | null): Elemen
 
 function text(el: Element | undefined): string {
   return el ? textOf(el) : '';
+}
+
+/**
+ * Whether `link` names this machine or a private network while the feed itself does not: a
+ * third-party feed must not point the server at what only it can reach (its own API, the LAN).
+ * Literal addresses and `localhost` only: a public name that resolves inward is not caught.
+ */
+export function pointsInward(link: string, feedUrl: string): boolean {
+  const host = (u: string) => {
+    try {
+      return new URL(u).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    } catch {
+      return '';
+    }
+  };
+  const target = host(link);
+  return isInward(target) && !isInward(host(feedUrl));
+}
+
+function isInward(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) {
+    const [a, b] = host.split('.').map(Number);
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  if (isIP(host) === 6) {
+    // An IPv4-mapped address, which URL writes in hex (::ffff:7f00:1 for 127.0.0.1).
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+    if (mapped) {
+      const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+      return isInward([hi >> 8, hi & 255, lo >> 8, lo & 255].join('.'));
+    }
+    return host === '::1' || host === '::' || /^f[cd]/.test(host) || /^fe[89ab]/.test(host);
+  }
+  return false;
 }

@@ -12,6 +12,7 @@ import { ApiErrors } from '../../common/api-errors.js';
 import { Page, PageQuery } from '../../common/pagination.js';
 import { uuidParam } from '../../common/validation.js';
 import { CapFeedsService } from './cap-feeds.service.js';
+import { FeedsService } from './feeds.service.js';
 import { CreateFeedDto, FeedDto, FeedPageDto, FeedPollDto, UpdateFeedDto } from './dto/feed.dto.js';
 
 const uuid = uuidParam();
@@ -22,7 +23,10 @@ const uuid = uuidParam();
 @RequireRole('admin')
 @Controller('api/alert-feeds')
 export class FeedsController {
-  constructor(private readonly feeds: CapFeedsService) {}
+  constructor(
+    private readonly feeds: FeedsService,
+    private readonly poller: CapFeedsService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'CAP feeds the server polls, with their state (admin)' })
@@ -86,11 +90,11 @@ export class FeedsController {
     description:
       'Even when disabled or backing off. Answers the feed’s status (ok, not-modified, failed), each entry not seen ' +
       'before with what the intake made of it (alert outcome, or the refusal’s rule), and the feed’s new state. ' +
-      'A poll already under way on this server is joined; 409 FEED_BUSY when another server is polling it.',
+      'A poll already under way on this server is joined.',
   })
   @ApiOkResponse({ type: FeedPollDto })
-  @ApiErrors(400, 401, 403, 404, 409)
+  @ApiErrors(400, 401, 403, 404)
   poll(@Param('id', uuid) id: string): Promise<FeedPollDto> {
-    return this.feeds.pollNow(id);
+    return this.poller.pollNow(id);
   }
 }

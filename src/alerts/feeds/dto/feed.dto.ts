@@ -3,7 +3,8 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { PageMetaDto } from '../../../common/pagination.js';
 import { IsDisplayName, ValidatesAs } from '../../../common/validators.js';
-import { ALERT_OUTCOMES } from '../../alert.entity.js';
+import { isoTime } from '../../../common/time.js';
+import { ALERT_OUTCOMES, type AlertFeedEntity } from '../../alert.entity.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
@@ -129,6 +130,28 @@ export class FeedDto {
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
+/** A feed as the API shows it. */
+export function toFeedDto(f: AlertFeedEntity): FeedDto {
+  const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
+  return {
+    id: f.id,
+    name: f.name,
+    url: f.url,
+    intervalS: f.intervalS,
+    enabled: f.enabled,
+    nextPollAt: isoTime(f.nextPollAt),
+    lastPolledAt: time(f.lastPolledAt),
+    lastOkAt: time(f.lastOkAt),
+    failures: f.failures,
+    lastError: f.lastError,
+    etag: f.etag,
+    lastModified: f.lastModified,
+    createdBy: f.createdBy,
+    createdAt: isoTime(f.createdAt),
+    updatedAt: isoTime(f.updatedAt),
+  };
+}
+
 export class FeedPageDto extends PageMetaDto {
   @ApiProperty({ type: [FeedDto] }) items!: FeedDto[];
 }
@@ -173,7 +196,10 @@ export class FeedPollDto {
   newAlerts!: number;
   @ApiProperty({ description: 'Entries the intake answered as duplicates' }) duplicates!: number;
   @ApiProperty({ description: 'Entries the intake refused' }) refusals!: number;
-  @ApiProperty({ type: [FeedEntryResultDto], description: 'Each entry not seen before, in order' })
+  @ApiProperty({
+    type: [FeedEntryResultDto],
+    description: 'Each entry not seen before, oldest first (the order they were handed over)',
+  })
   results!: FeedEntryResultDto[];
   @ApiProperty({ type: FeedDto, description: 'The feed after the poll' }) feed!: FeedDto;
 }
