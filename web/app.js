@@ -8,8 +8,10 @@ import { errorText } from './lib/api.js';
 import { $, html, piece, show } from './lib/html.js';
 import { pending } from './lib/approvals.js';
 import { signOut } from './lib/live.js';
-import { canSend, enterView, isAdmin, mayApprove, session } from './lib/state.js';
+import { canSend, enterView, isAdmin, isCounty, mayApprove, session } from './lib/state.js';
 import { accountView } from './views/account.js';
+import { alertIntakeView } from './views/alert-intake.js';
+import { alertsView, alertView } from './views/alerts.js';
 import { approvalsView, draftView } from './views/approvals.js';
 import { boardView } from './views/board.js';
 import { broadcastView } from './views/broadcast.js';
@@ -29,9 +31,12 @@ function renderChrome() {
     ['#/broadcasts', 'nav.broadcasts'],
     ...(canSend() ? [['#/new', 'nav.new']] : []),
     ...(mayApprove() ? [['#/approvals', 'nav.approvals']] : []),
+    // Alerts are the county's: a town official has neither the inbox nor its API.
+    ...(isCounty() ? [['#/alerts', 'nav.alerts']] : []),
     ['#/schedules', 'nav.schedules'],
     ['#/reports', 'nav.reports'],
     ...(isAdmin() ? [['#/staff', 'nav.staff']] : []),
+    ...(isAdmin() ? [['#/alert-intake', 'nav.alertIntake']] : []),
   ];
   $('#nav').innerHTML = s
     ? piece(
@@ -86,6 +91,9 @@ async function route() {
     if (parts[0] === 'staff') return await staffView();
     if (parts[0] === 'approvals' && parts[1]) return await draftView(parts[1]);
     if (parts[0] === 'approvals') return await approvalsView();
+    if (parts[0] === 'alerts' && parts[1]) return await alertView(parts[1]);
+    if (parts[0] === 'alerts') return await alertsView();
+    if (parts[0] === 'alert-intake') return await alertIntakeView();
     if (parts[0] === '') return await boardView();
     if (parts[0] === 'village') return await villageView(parts[1]);
     if (parts[0] === 'broadcasts' && parts[1]) return await broadcastView(parts[1]);

@@ -1,5 +1,6 @@
-// Sending a broadcast: the form, the clip upload, the reach, the emergency confirmation, and for
-// levels that need a second person, submitting a draft (or an explained emergency override).
+// Sending a broadcast: the form, the clip (upload or text to speech), the reach, the emergency
+// confirmation, and for levels that need a second person, submitting a draft (or an explained
+// emergency override).
 import { api, ApiError, errorText, showError } from '../lib/api.js';
 import { levelsNeedingApproval, submitDraft } from '../lib/approvals.js';
 import { LEVELS } from '../lib/contract.js';
@@ -8,6 +9,7 @@ import { levelBadge, toIso } from '../lib/format.js';
 import { clipOptions, previewClip, reachLine, targetPicker } from '../lib/forms.js';
 import { $, html, piece, raw, show } from '../lib/html.js';
 import { canOperate, canSend, isTownOfficial } from '../lib/state.js';
+import { ttsBox } from '../lib/tts.js';
 import { t } from '../i18n.js';
 
 /** Levels that interrupt everything and ignore quiet hours: sending one asks first. */
@@ -38,6 +40,7 @@ export async function newBroadcastView() {
               ${t('new.clip.upload')}:
               <input type="file" id="upload" accept="audio/*,.mp3,.wav,.m4a,.ogg,.amr" />
             </p>
+            <div id="tts-box"></div>
             <p id="clip-state" class="muted" role="status"></p>
             <audio id="preview" controls hidden></audio>
           </div>
@@ -129,6 +132,16 @@ export async function newBroadcastView() {
   clip.addEventListener('change', () =>
     previewClip(clip.value, $('#preview')).catch((err) => showError(err)),
   );
+  // A spoken clip is picked and previewed like an uploaded one (county operators make them).
+  if (canOperate())
+    await ttsBox($('#tts-box'), {
+      titleOf: (text) => $('#title').value.trim() || text.replace(/\s+/g, ' ').slice(0, 40),
+      onClip: async (c) => {
+        $('#clip-state').textContent = '';
+        await clipOptions(clip, c.id);
+        await previewClip(c.id, $('#preview'));
+      },
+    });
 
   $('#upload').addEventListener('change', async (e) => {
     const file = e.target.files[0];
