@@ -97,7 +97,12 @@ describe('operator authentication', () => {
     const adminOnly = (path: string) =>
       path.startsWith('/api/tokens') ||
       path.startsWith('/api/audit') ||
-      path.startsWith('/api/users');
+      path.startsWith('/api/users') ||
+      // Senders' certificates, feed URLs (which often carry an access key) and the packages
+      // exchanged with the superior platform are for admins.
+      path.startsWith('/api/alert-senders') ||
+      path.startsWith('/api/alert-feeds') ||
+      path.startsWith('/api/superior/packages');
     // A provisioning bundle is what an installer puts into a device: operators only.
     const operatorRead = (path: string) => path.endsWith('/provisioning');
     for (const route of routes.filter((r) => r.method === 'get')) {

@@ -151,7 +151,7 @@ async function postPackage(
   status = 200,
 ): Promise<{ body: Buffer; headers: Record<string, string> }> {
   const res = await api(url)
-    .post('/api/superior/ebd')
+    .post('/superior/ebd')
     .set('Content-Type', contentType)
     .send(body)
     .buffer(true)
@@ -443,7 +443,7 @@ describe('superior platform link', () => {
     );
 
     await api(s.url)
-      .post('/api/superior/ebd')
+      .post('/superior/ebd')
       .set('Content-Type', 'application/x-tar')
       .send(Buffer.from('not a tar at all'))
       .expect(400);
@@ -456,7 +456,7 @@ describe('superior platform link', () => {
         await api(plain.url, plain.adminToken).get('/api/superior/status').expect(200)
       ).body;
       assert.equal(status.enabled, false);
-      await api(plain.url).post('/api/superior/ebd').send(Buffer.from('x')).expect(404);
+      await api(plain.url).post('/superior/ebd').send(Buffer.from('x')).expect(404);
       const ready = await api(plain.url).get('/health/ready');
       assert.equal(ready.body.checks.superior, undefined);
     } finally {

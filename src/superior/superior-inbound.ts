@@ -37,7 +37,7 @@ export interface InboundAnswer {
 }
 
 /**
- * Packages from the superior platform (`POST /api/superior/ebd`): the signature must verify with
+ * Packages from the superior platform (`POST /superior/ebd`): the signature must verify with
  * SUPERIOR_PUBLIC_KEY and the package be addressed from SUPERIOR_EBR_ID to EBR_ID, else it is
  * refused (logged, counted, kept); an EBM becomes an alert through the one intake
  * (AlertsService.accept, source `superior`); every readable package is answered with a signed

@@ -26,10 +26,44 @@ import { SuperiorLink } from './superior-link.js';
 @ApiTags('superior')
 @Controller('api/superior')
 export class SuperiorController {
-  constructor(
-    private readonly link: SuperiorLink,
-    private readonly inbound: SuperiorInbound,
-  ) {}
+  constructor(private readonly link: SuperiorLink) {}
+
+  @Get('packages')
+  @ApiBearerAuth()
+  @RequireRole('admin')
+  @ApiOperation({
+    summary:
+      'Packages exchanged with the superior platform, newest first, with their receipts (admin)',
+    description:
+      'Outgoing state reports (EBMStateResponse, EBRDTState) with their attempts and receipts, and inbound packages ' +
+      '(EBM, ConnectionCheck, refused ones) with the receipt answered. Heartbeats sent are not listed (see the status).',
+  })
+  @ApiOkResponse({ type: SuperiorPackagePageDto })
+  @ApiErrors(400, 401, 403)
+  list(@Query() query: SuperiorPackageQuery): Promise<Page<SuperiorPackageDto>> {
+    return this.link.list(query);
+  }
+
+  @Get('status')
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'The superior link: on or off, up or backing off, the key it signs with, what waits',
+  })
+  @ApiOkResponse({ type: SuperiorStatusDto })
+  @ApiErrors(401)
+  status(): Promise<SuperiorStatusDto> {
+    return this.link.status();
+  }
+}
+
+/**
+ * The package endpoint the superior platform posts to. It sits outside /api because it takes no
+ * token: the package's own signature is the credential (checked before anything is acted on).
+ */
+@ApiTags('superior')
+@Controller('superior')
+export class SuperiorEbdController {
+  constructor(private readonly inbound: SuperiorInbound) {}
 
   @Post('ebd')
   @Public()
@@ -60,32 +94,5 @@ export class SuperiorController {
       .set('Content-Disposition', `attachment; filename="${packageFileName(answer.ebdId)}"`)
       .set('X-EBD-Result-Code', answer.resultCode)
       .send(answer.tar);
-  }
-
-  @Get('packages')
-  @ApiBearerAuth()
-  @RequireRole('admin')
-  @ApiOperation({
-    summary:
-      'Packages exchanged with the superior platform, newest first, with their receipts (admin)',
-    description:
-      'Outgoing state reports (EBMStateResponse, EBRDTState) with their attempts and receipts, and inbound packages ' +
-      '(EBM, ConnectionCheck, refused ones) with the receipt answered. Heartbeats sent are not listed (see the status).',
-  })
-  @ApiOkResponse({ type: SuperiorPackagePageDto })
-  @ApiErrors(400, 401, 403)
-  list(@Query() query: SuperiorPackageQuery): Promise<Page<SuperiorPackageDto>> {
-    return this.link.list(query);
-  }
-
-  @Get('status')
-  @ApiBearerAuth()
-  @ApiOperation({
-    summary: 'The superior link: on or off, up or backing off, the key it signs with, what waits',
-  })
-  @ApiOkResponse({ type: SuperiorStatusDto })
-  @ApiErrors(401)
-  status(): Promise<SuperiorStatusDto> {
-    return this.link.status();
   }
 }

@@ -7,7 +7,7 @@ import { ReportsModule } from '../reports/reports.module.js';
 import { SigningModule } from '../signing/signing.module.js';
 import { SuperiorPackageEntity } from './superior-package.entity.js';
 import { SuperiorPackagesRepository } from './superior-packages.repository.js';
-import { SuperiorController } from './superior.controller.js';
+import { SuperiorController, SuperiorEbdController } from './superior.controller.js';
 import { SuperiorInbound } from './superior-inbound.js';
 import { SuperiorLink } from './superior-link.js';
 
@@ -21,7 +21,7 @@ import { SuperiorLink } from './superior-link.js';
     ReportsModule,
     SigningModule,
   ],
-  controllers: [SuperiorController],
+  controllers: [SuperiorController, SuperiorEbdController],
   providers: [SuperiorPackagesRepository, SuperiorLink, SuperiorInbound],
 })
 export class SuperiorModule {}
