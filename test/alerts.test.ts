@@ -250,6 +250,21 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.match(t.title, /^【测试】/);
   });
 
+  it('speaks an Exercise and a Test as such: their clip is not the real warning’s', async () => {
+    const spoken = async (status: string) => {
+      const res = await post(capXml({ sender: 'spoken@example.cn', status }).xml).expect(201);
+      assert.ok(res.body.clipId, res.body.reason);
+      return (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    };
+    const actual = await spoken('Actual');
+    const drill = await spoken('Exercise');
+    const test = await spoken('Test');
+    assert.equal(new Set([actual.id, drill.id, test.id]).size, 3, 'three different recordings');
+    // "演练，演练。" before and "（本次为演练）" after take their time.
+    assert.ok(drill.durationMs > actual.durationMs + 1000, `${drill.durationMs} ms`);
+    assert.ok(test.durationMs > actual.durationMs + 1000, `${test.durationMs} ms`);
+  });
+
   it('records System and Draft messages, and Acks, without broadcasting them', async () => {
     for (const status of ['System', 'Draft']) {
       const res = await post(withAudio({ sender: 'drills@zhashui.example', status })).expect(201);

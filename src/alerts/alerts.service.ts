@@ -403,7 +403,13 @@ export class AlertsService {
     const title = alertTitle(mapped.titlePrefix, info.headline, info.event);
     const urgent = mapped.level === 'I' || mapped.level === 'II';
     const by = this.byOf(alert);
-    const clip = await this.content.clipFor(info, title, by, urgent ? 'urgent' : 'routine');
+    const clip = await this.content.clipFor(
+      info,
+      mapped.action,
+      title,
+      by,
+      urgent ? 'urgent' : 'routine',
+    );
     notes.push(...clip.notes);
     if (!clip.ok)
       return {
