@@ -410,6 +410,36 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     });
   });
 
+  it('speaks the zh-CN block of a bilingual message', async () => {
+    const res = await post(
+      capXml({
+        sender: 'bilingual@example.cn',
+        infos: [
+          { language: 'en-US', headline: 'Rainstorm orange warning', severity: 'Extreme' },
+          { language: 'zh-CN' },
+        ],
+      }).xml,
+    ).expect(201);
+    assert.equal(res.body.language, 'zh-CN');
+    assert.equal(res.body.headline, '柞水县气象台发布暴雨橙色预警');
+    assert.equal(res.body.level, 'II');
+  });
+
+  it('acts on the block of its language that covers this county, the most severe of them', async () => {
+    const elsewhere = { areas: [{ geocodes: [{ valueName: 'GB/T 2260', value: '610102' }] }] };
+    const res = await post(
+      withAudio({ sender: 'two-areas@example.cn' }, [
+        { ...elsewhere, severity: 'Extreme', headline: '西安市新城区暴雨红色预警' },
+        { severity: 'Minor', headline: '柞水县暴雨蓝色预警' },
+        { severity: 'Severe' },
+      ]),
+    ).expect(201);
+    assert.equal(res.body.outcome, 'drafted', res.body.reason);
+    assert.equal(res.body.level, 'II');
+    assert.equal(res.body.headline, '柞水县气象台发布暴雨橙色预警');
+    assert.equal(res.body.villages, YINGPAN_VILLAGES);
+  });
+
   it('leaves the level of an Unknown severity to an operator', async () => {
     const res = await post(
       withAudio({ sender: 'unknown@example.cn' }, [{ severity: 'Unknown' }]),

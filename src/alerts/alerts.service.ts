@@ -27,7 +27,7 @@ import type {
   SignatureState,
 } from './alert.entity.js';
 import { AlertsRepository } from './alerts.repository.js';
-import { pickInfo } from './cap/cap-language.js';
+import { pickInfoFor } from './cap/cap-language.js';
 import { CapAlert, CapInfo, CapRefusal, CapSeverity } from './cap/cap-model.js';
 import { parseCap } from './cap/cap-parse.js';
 import { verifyCapSignature } from './cap/cap-signature.js';
@@ -137,7 +137,7 @@ export class AlertsService {
     const dedupKey = `${alert.sender},${alert.identifier},${alert.sent.text}`.slice(0, 800);
     const earlier = await this.repo.findByDedupKey(dedupKey);
     if (earlier) return this.duplicate(earlier);
-    const info = pickInfo(alert, this.config.alerts.stationLanguage);
+    const info = await this.infoFor(alert);
     const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
     const row: AlertEntity = {
       ...this.blank(raw.xml, origin, now),
@@ -550,6 +550,20 @@ export class AlertsService {
       }
     }
     return ended;
+  }
+
+  /**
+   * The info block to act on: the station's language first, then (of several in it) the most
+   * severe one whose area touches this county.
+   */
+  private async infoFor(alert: CapAlert): Promise<CapInfo | null> {
+    if (alert.infos.length < 2) return alert.infos[0] ?? null;
+    const villages = await this.areaVillages();
+    return pickInfoFor(
+      alert,
+      this.config.alerts.stationLanguage,
+      (i) => matchArea(i.areas, villages).ok,
+    );
   }
 
   /** Every village with its coordinates (the villages module's list, page by page). */
