@@ -458,6 +458,10 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     ).body;
     assert.equal(b.level, 'III');
     assert.equal(b.villages, YINGPAN_VILLAGES);
+    assert.ok(b.expiresAt, 'the alert’s expires is the broadcast’s');
+    const xml = (await api(s.url, viewer).get(`/api/alerts/${res.body.id}`).expect(200)).body.xml;
+    const expires = /<expires>([^<]+)<\/expires>/.exec(xml)![1];
+    assert.equal(Date.parse(b.expiresAt), Date.parse(expires));
     const again = await api(s.url, operator)
       .post(`/api/alerts/${res.body.id}/broadcast`)
       .send({ level: 'II' })
@@ -534,6 +538,46 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     await api(s.url, operator).get('/api/alert-senders').expect(403);
     await api(s.url, s.adminToken).delete('/api/alert-senders/pem@example.cn').expect(204);
     await api(s.url, s.adminToken).get('/api/alert-senders/pem@example.cn').expect(404);
+  });
+
+  it('refuses a level for an alert its sender has updated or cancelled since', async () => {
+    for (const msgType of ['Update', 'Cancel']) {
+      const first = capXml({ sender: 'superseded@example.cn', infos: [{ severity: 'Unknown' }] });
+      const waiting = await post(first.xml).expect(201);
+      assert.equal(waiting.body.outcome, 'needs_level');
+      const later = capXml({
+        sender: 'superseded@example.cn',
+        msgType,
+        references: `${first.sender},${first.identifier},${first.sent}`,
+        infos: msgType === 'Cancel' ? [] : [{ severity: 'Unknown' }],
+      });
+      await post(later.xml).expect(201);
+      const res = await api(s.url, operator)
+        .post(`/api/alerts/${waiting.body.id}/broadcast`)
+        .send({ level: 'III' })
+        .expect(409);
+      assert.equal(res.body.error, 'ALERT_SUPERSEDED', msgType);
+      const row = (await api(s.url, viewer).get(`/api/alerts/${waiting.body.id}`).expect(200)).body;
+      assert.equal(row.broadcastId, null);
+    }
+  });
+
+  it('refuses a level for an alert that has expired', async () => {
+    const res = await post(
+      capXml({ sender: 'expired@example.cn', infos: [{ severity: 'Unknown' }] }).xml,
+    ).expect(201);
+    assert.equal(res.body.outcome, 'needs_level');
+    // Two hours on (past the alert's `expires`), then back, so no other test sees it.
+    s.clock.advance(2 * 3_600_000);
+    try {
+      const late = await api(s.url, operator)
+        .post(`/api/alerts/${res.body.id}/broadcast`)
+        .send({ level: 'III' })
+        .expect(409);
+      assert.equal(late.body.error, 'ALERT_EXPIRED');
+    } finally {
+      s.clock.advance(-2 * 3_600_000);
+    }
   });
 
   it('lists the inbox by outcome and source', async () => {

@@ -239,7 +239,8 @@ export class AlertsService {
         'ALERT_LEVEL_NOT_NEEDED',
         `Alert ${id} is ${a.outcome}: only an alert waiting for a level (needs_level) takes one`,
       );
-    const request = this.requestFor(a, level, a.clipId);
+    const info = await this.stillDue(a);
+    const request = this.requestFor(a, level, a.clipId, undefined, info ?? undefined);
     const by = p.name;
     let decision: Decision;
     try {
@@ -296,6 +297,40 @@ export class AlertsService {
     });
     this.publish({ ...a, ...decision, level });
     return this.get(id);
+  }
+
+  /**
+   * The info a needs_level alert was decided on, re-read from its XML; refuses (409) an alert whose
+   * `expires` has passed or that a later Update or Cancel of its sender referenced. Null when the
+   * XML is not CAP (an EBM from the superior platform): then only supersession is checked.
+   */
+  private async stillDue(a: AlertEntity): Promise<CapInfo | null> {
+    let info: CapInfo | null = null;
+    try {
+      // Judged as when it arrived: it passed CAP's rules then; its expiry is checked below.
+      const { alert } = parseCap(a.xml, { maxBytes: Infinity, now: a.receivedAt });
+      info = await this.infoFor(alert);
+    } catch (err) {
+      if (!(err instanceof CapRefusal)) throw err;
+    }
+    const now = this.clock.now().getTime();
+    if (info?.expires && info.expires.ms <= now)
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_EXPIRED',
+        `Alert ${a.id} expired at ${info.expires.text}: it is no longer broadcast`,
+      );
+    const later =
+      a.sender && a.identifier && a.status
+        ? await this.repo.findReferencing(a.sender, a.identifier, a.status, a.id)
+        : [];
+    if (later.length)
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_SUPERSEDED',
+        `Alert ${a.id} was superseded by ${later[0].msgType} ${later[0].identifier} (alert ${later[0].id})`,
+      );
+    return info;
   }
 
   // ---- senders ----
