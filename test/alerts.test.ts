@@ -22,6 +22,7 @@ const YINGPAN_VILLAGES = 10;
 async function testCertificate(
   dir: string,
   name: string,
+  newkey: string[] = ['rsa:2048'],
 ): Promise<{ keyPem: string; certPem: string }> {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
@@ -29,7 +30,7 @@ async function testCertificate(
     'req',
     '-x509',
     '-newkey',
-    'rsa:2048',
+    ...newkey,
     '-nodes',
     '-keyout',
     key,
@@ -55,6 +56,7 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
   const served: string[] = [];
   let trusted: { keyPem: string; certPem: string };
   let stranger: { keyPem: string; certPem: string };
+  let ecdsa: { keyPem: string; certPem: string };
 
   beforeAll(async () => {
     s = await startTestServer({ seed: true, env: { ALERT_MAX_BYTES: '64kb' } });
@@ -76,9 +78,10 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     });
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-    [trusted, stranger] = await Promise.all([
+    [trusted, stranger, ecdsa] = await Promise.all([
       testCertificate(dir, 'zhashui-weather'),
       testCertificate(dir, 'somebody-else'),
+      testCertificate(dir, 'zhashui-ecdsa', ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256']),
     ]);
   }, 120_000);
 
@@ -333,6 +336,23 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
       assert.equal(res.body.outcome, 'drafted');
     });
 
+    it('accepts a message signed with ECDSA P-256 by a trusted certificate', async () => {
+      await putSender('ecdsa@zhashui.example', {
+        name: '柞水县气象局（ECDSA）',
+        policy: 'require_signature',
+        certificates: [ecdsa.certPem],
+        autoSeverities: [],
+      }).expect(200);
+      const signed = signCap(withAudio({ sender: 'ecdsa@zhashui.example' }), ecdsa);
+      assert.match(signed, /xmldsig-more#ecdsa-sha256/);
+      const res = await post(signed).expect(201);
+      assert.equal(res.body.signature, 'valid');
+      assert.match(res.body.signer, /zhashui-ecdsa/);
+      assert.equal(res.body.outcome, 'drafted', res.body.reason);
+      const changed = await post(signed.replace('暴雨橙色预警', '暴雨红色预警')).expect(400);
+      assert.equal(changed.body.details.rule, 'signature.invalid');
+    });
+
     it('refuses it unsigned, signed by a stranger, or changed after signing', async () => {
       const unsigned = await post(withAudio({ sender: SENDER })).expect(400);
       assert.equal(unsigned.body.details.rule, 'signature.required');
@@ -383,6 +403,29 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
         ]),
       ).expect(201);
       assert.ok(byCircle.body.villages >= 1);
+    });
+
+    it('takes county, village, city and province geocodes in 6 and 12 digits', async () => {
+      const all = (await api(s.url, viewer).get('/api/villages?limit=500').expect(200)).body;
+      const village = all.items[0].code as string;
+      const geo = (value: string) =>
+        post(
+          withAudio({ sender: 'area@example.cn' }, [
+            { areas: [{ geocodes: [{ valueName: 'GB/T 2260', value }] }] },
+          ]),
+        );
+      for (const whole of ['611026', '611026000000', '611000', '610000', '610000000000']) {
+        const res = await geo(whole).expect(201);
+        assert.equal(res.body.villages, all.total, whole);
+      }
+      const one = await geo(village).expect(201);
+      assert.equal(one.body.villages, 1);
+      const detail = (await api(s.url, viewer).get(`/api/alerts/${one.body.id}`).expect(200)).body;
+      assert.deepEqual(detail.villageCodes, [village]);
+      for (const other of ['620000', '610100', '610100000000']) {
+        const res = await geo(other).expect(422);
+        assert.equal(res.body.details.rule, 'area.outside-county', other);
+      }
     });
 
     it('refuses an area outside the county, and one touching none of its villages, with 422', async () => {
