@@ -22,6 +22,7 @@ const YINGPAN_VILLAGES = 10;
 async function testCertificate(
   dir: string,
   name: string,
+  newkey: string[] = ['rsa:2048'],
 ): Promise<{ keyPem: string; certPem: string }> {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
@@ -29,7 +30,7 @@ async function testCertificate(
     'req',
     '-x509',
     '-newkey',
-    'rsa:2048',
+    ...newkey,
     '-nodes',
     '-keyout',
     key,
@@ -55,6 +56,7 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
   const served: string[] = [];
   let trusted: { keyPem: string; certPem: string };
   let stranger: { keyPem: string; certPem: string };
+  let ecdsa: { keyPem: string; certPem: string };
 
   beforeAll(async () => {
     s = await startTestServer({ seed: true, env: { ALERT_MAX_BYTES: '64kb' } });
@@ -76,9 +78,10 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     });
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-    [trusted, stranger] = await Promise.all([
+    [trusted, stranger, ecdsa] = await Promise.all([
       testCertificate(dir, 'zhashui-weather'),
       testCertificate(dir, 'somebody-else'),
+      testCertificate(dir, 'zhashui-ecdsa', ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256']),
     ]);
   }, 120_000);
 
@@ -250,6 +253,21 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.match(t.title, /^【测试】/);
   });
 
+  it('speaks an Exercise and a Test as such: their clip is not the real warning’s', async () => {
+    const spoken = async (status: string) => {
+      const res = await post(capXml({ sender: 'spoken@example.cn', status }).xml).expect(201);
+      assert.ok(res.body.clipId, res.body.reason);
+      return (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+    };
+    const actual = await spoken('Actual');
+    const drill = await spoken('Exercise');
+    const test = await spoken('Test');
+    assert.equal(new Set([actual.id, drill.id, test.id]).size, 3, 'three different recordings');
+    // "演练，演练。" before and "（本次为演练）" after take their time.
+    assert.ok(drill.durationMs > actual.durationMs + 1000, `${drill.durationMs} ms`);
+    assert.ok(test.durationMs > actual.durationMs + 1000, `${test.durationMs} ms`);
+  });
+
   it('records System and Draft messages, and Acks, without broadcasting them', async () => {
     for (const status of ['System', 'Draft']) {
       const res = await post(withAudio({ sender: 'drills@zhashui.example', status })).expect(201);
@@ -318,6 +336,23 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
       assert.equal(res.body.outcome, 'drafted');
     });
 
+    it('accepts a message signed with ECDSA P-256 by a trusted certificate', async () => {
+      await putSender('ecdsa@zhashui.example', {
+        name: '柞水县气象局（ECDSA）',
+        policy: 'require_signature',
+        certificates: [ecdsa.certPem],
+        autoSeverities: [],
+      }).expect(200);
+      const signed = signCap(withAudio({ sender: 'ecdsa@zhashui.example' }), ecdsa);
+      assert.match(signed, /xmldsig-more#ecdsa-sha256/);
+      const res = await post(signed).expect(201);
+      assert.equal(res.body.signature, 'valid');
+      assert.match(res.body.signer, /zhashui-ecdsa/);
+      assert.equal(res.body.outcome, 'drafted', res.body.reason);
+      const changed = await post(signed.replace('暴雨橙色预警', '暴雨红色预警')).expect(400);
+      assert.equal(changed.body.details.rule, 'signature.invalid');
+    });
+
     it('refuses it unsigned, signed by a stranger, or changed after signing', async () => {
       const unsigned = await post(withAudio({ sender: SENDER })).expect(400);
       assert.equal(unsigned.body.details.rule, 'signature.required');
@@ -370,6 +405,29 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
       assert.ok(byCircle.body.villages >= 1);
     });
 
+    it('takes county, village, city and province geocodes in 6 and 12 digits', async () => {
+      const all = (await api(s.url, viewer).get('/api/villages?limit=500').expect(200)).body;
+      const village = all.items[0].code as string;
+      const geo = (value: string) =>
+        post(
+          withAudio({ sender: 'area@example.cn' }, [
+            { areas: [{ geocodes: [{ valueName: 'GB/T 2260', value }] }] },
+          ]),
+        );
+      for (const whole of ['611026', '611026000000', '611000', '610000', '610000000000']) {
+        const res = await geo(whole).expect(201);
+        assert.equal(res.body.villages, all.total, whole);
+      }
+      const one = await geo(village).expect(201);
+      assert.equal(one.body.villages, 1);
+      const detail = (await api(s.url, viewer).get(`/api/alerts/${one.body.id}`).expect(200)).body;
+      assert.deepEqual(detail.villageCodes, [village]);
+      for (const other of ['620000', '610100', '610100000000']) {
+        const res = await geo(other).expect(422);
+        assert.equal(res.body.details.rule, 'area.outside-county', other);
+      }
+    });
+
     it('refuses an area outside the county, and one touching none of its villages, with 422', async () => {
       const far = await post(
         withAudio({ sender: 'area@example.cn' }, [{ areas: [{ circles: ['39.9,116.4 5'] }] }]),
@@ -395,6 +453,36 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     });
   });
 
+  it('speaks the zh-CN block of a bilingual message', async () => {
+    const res = await post(
+      capXml({
+        sender: 'bilingual@example.cn',
+        infos: [
+          { language: 'en-US', headline: 'Rainstorm orange warning', severity: 'Extreme' },
+          { language: 'zh-CN' },
+        ],
+      }).xml,
+    ).expect(201);
+    assert.equal(res.body.language, 'zh-CN');
+    assert.equal(res.body.headline, '柞水县气象台发布暴雨橙色预警');
+    assert.equal(res.body.level, 'II');
+  });
+
+  it('acts on the block of its language that covers this county, the most severe of them', async () => {
+    const elsewhere = { areas: [{ geocodes: [{ valueName: 'GB/T 2260', value: '610102' }] }] };
+    const res = await post(
+      withAudio({ sender: 'two-areas@example.cn' }, [
+        { ...elsewhere, severity: 'Extreme', headline: '西安市新城区暴雨红色预警' },
+        { severity: 'Minor', headline: '柞水县暴雨蓝色预警' },
+        { severity: 'Severe' },
+      ]),
+    ).expect(201);
+    assert.equal(res.body.outcome, 'drafted', res.body.reason);
+    assert.equal(res.body.level, 'II');
+    assert.equal(res.body.headline, '柞水县气象台发布暴雨橙色预警');
+    assert.equal(res.body.villages, YINGPAN_VILLAGES);
+  });
+
   it('leaves the level of an Unknown severity to an operator', async () => {
     const res = await post(
       withAudio({ sender: 'unknown@example.cn' }, [{ severity: 'Unknown' }]),
@@ -413,6 +501,10 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     ).body;
     assert.equal(b.level, 'III');
     assert.equal(b.villages, YINGPAN_VILLAGES);
+    assert.ok(b.expiresAt, 'the alert’s expires is the broadcast’s');
+    const xml = (await api(s.url, viewer).get(`/api/alerts/${res.body.id}`).expect(200)).body.xml;
+    const expires = /<expires>([^<]+)<\/expires>/.exec(xml)![1];
+    assert.equal(Date.parse(b.expiresAt), Date.parse(expires));
     const again = await api(s.url, operator)
       .post(`/api/alerts/${res.body.id}/broadcast`)
       .send({ level: 'II' })
@@ -489,6 +581,46 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     await api(s.url, operator).get('/api/alert-senders').expect(403);
     await api(s.url, s.adminToken).delete('/api/alert-senders/pem@example.cn').expect(204);
     await api(s.url, s.adminToken).get('/api/alert-senders/pem@example.cn').expect(404);
+  });
+
+  it('refuses a level for an alert its sender has updated or cancelled since', async () => {
+    for (const msgType of ['Update', 'Cancel']) {
+      const first = capXml({ sender: 'superseded@example.cn', infos: [{ severity: 'Unknown' }] });
+      const waiting = await post(first.xml).expect(201);
+      assert.equal(waiting.body.outcome, 'needs_level');
+      const later = capXml({
+        sender: 'superseded@example.cn',
+        msgType,
+        references: `${first.sender},${first.identifier},${first.sent}`,
+        infos: msgType === 'Cancel' ? [] : [{ severity: 'Unknown' }],
+      });
+      await post(later.xml).expect(201);
+      const res = await api(s.url, operator)
+        .post(`/api/alerts/${waiting.body.id}/broadcast`)
+        .send({ level: 'III' })
+        .expect(409);
+      assert.equal(res.body.error, 'ALERT_SUPERSEDED', msgType);
+      const row = (await api(s.url, viewer).get(`/api/alerts/${waiting.body.id}`).expect(200)).body;
+      assert.equal(row.broadcastId, null);
+    }
+  });
+
+  it('refuses a level for an alert that has expired', async () => {
+    const res = await post(
+      capXml({ sender: 'expired@example.cn', infos: [{ severity: 'Unknown' }] }).xml,
+    ).expect(201);
+    assert.equal(res.body.outcome, 'needs_level');
+    // Two hours on (past the alert's `expires`), then back, so no other test sees it.
+    s.clock.advance(2 * 3_600_000);
+    try {
+      const late = await api(s.url, operator)
+        .post(`/api/alerts/${res.body.id}/broadcast`)
+        .send({ level: 'III' })
+        .expect(409);
+      assert.equal(late.body.error, 'ALERT_EXPIRED');
+    } finally {
+      s.clock.advance(-2 * 3_600_000);
+    }
   });
 
   it('lists the inbox by outcome and source', async () => {

@@ -608,6 +608,8 @@ const zh = {
   'alert.rule.area.no-village': '预警区域不涉及本县任何村',
   'err.ALERT_NOT_FOUND': '该预警不存在。',
   'err.ALERT_LEVEL_NOT_NEEDED': '该预警不需要选定级别（可能已由他人处理）。',
+  'err.ALERT_EXPIRED': '该预警已过期，不再播发。',
+  'err.ALERT_SUPERSEDED': '该预警已被发布单位更新或取消，不再播发。',
   'err.DRAFTER_NOT_A_PERSON':
     '需要审批的级别只能由个人账号提交（访问令牌不能提交审批），请用用户名和密码登录。',
   'err.APPROVER_NOT_A_PERSON': '只有个人账号才能审批（访问令牌不能），请用用户名和密码登录。',
@@ -1227,6 +1229,9 @@ const en = {
   'alert.rule.area.no-village': 'area touches no village of this county',
   'err.ALERT_NOT_FOUND': 'No such alert.',
   'err.ALERT_LEVEL_NOT_NEEDED': 'This alert needs no level (someone may have handled it).',
+  'err.ALERT_EXPIRED': 'This alert has expired: it is no longer broadcast.',
+  'err.ALERT_SUPERSEDED':
+    'Its sender has updated or cancelled this alert since: it is no longer broadcast.',
   'err.DRAFTER_NOT_A_PERSON':
     'A level that needs approval is submitted by a person (an API token cannot): sign in with a username and password.',
   'err.APPROVER_NOT_A_PERSON':

@@ -117,6 +117,24 @@ describe('area helpers', () => {
     assert.equal(adminPrefix('611026001000'), '611026001');
     assert.equal(adminPrefix('61102600'), null);
     assert.equal(adminPrefix('abc'), null);
+    assert.equal(adminPrefix('611000'), '6110');
+    assert.equal(adminPrefix('611000000000'), '6110');
+    assert.equal(adminPrefix('610000'), '61');
+    assert.equal(adminPrefix('610000000000'), '61');
+    assert.equal(adminPrefix('611026000'), '611026');
+    assert.equal(adminPrefix('000000'), null);
+  });
+
+  it('takes the city or province the county lies in as the whole county, and refuses others', () => {
+    const all = { ok: true, villages: VILLAGES.map((v) => v.code) };
+    const geo = (value: string) =>
+      matchArea([area({ geocodes: [{ valueName: 'GB/T 2260', value }] })], VILLAGES);
+    for (const ours of ['611000', '611000000000', '610000', '610000000000'])
+      assert.deepEqual(geo(ours), all, ours);
+    for (const other of ['610100', '610100000000', '620000', '620000000000', '611100']) {
+      const r = geo(other);
+      assert.equal(r.ok || r.rule, 'area.outside-county', other);
+    }
   });
 
   it('tells inside from outside and measures distances', () => {

@@ -90,23 +90,31 @@ function circleBox(c: { lat: number; lon: number; radiusKm: number }): Box {
   return { minLat: c.lat - dLat, maxLat: c.lat + dLat, minLon: c.lon - dLon, maxLon: c.lon + dLon };
 }
 
+/** Where each level of an administrative code ends: province, city, county, town, village. */
+const ADMIN_LEVEL_ENDS = [2, 4, 6, 9, 12] as const;
+
 /**
- * An administrative code as the prefix of the village codes it covers: 6 digits (county), 9
- * (town), 12 (village); a 12-digit code padded with zeros (`611026000000`) is its county or town.
- * Null for anything else.
+ * An administrative code (6, 9 or 12 digits) as the prefix of the village codes it covers: its
+ * trailing all-zero levels dropped, so a province is 2 digits (`610000`, `610000000000` → `61`), a
+ * city 4 (`611000` → `6110`), a county 6, a town 9 (`611026100000` → `611026100`), a village 12.
+ * Null for anything else (and for all zeros).
  */
 export function adminPrefix(value: string): string | null {
   const code = value.trim();
-  if (/^\d{6}$/.test(code) || /^\d{9}$/.test(code)) return code;
-  if (!/^\d{12}$/.test(code)) return null;
-  if (code.endsWith('000000')) return code.slice(0, 6);
-  if (code.endsWith('000')) return code.slice(0, 9);
-  return code;
+  if (!/^(\d{6}|\d{9}|\d{12})$/.test(code)) return null;
+  let end = code.length;
+  for (let i = ADMIN_LEVEL_ENDS.indexOf(end as 6 | 9 | 12); i > 0; i--) {
+    const start = ADMIN_LEVEL_ENDS[i - 1];
+    if (!/^0+$/.test(code.slice(start, end))) break;
+    end = start;
+  }
+  return /^0+$/.test(code.slice(0, end)) ? null : code.slice(0, end);
 }
 
 /**
  * The village codes of this county that the areas touch (union of all areas). An area whose
- * shapes all lie outside the county's box, or a geocode of another county, is refused
+ * shapes all lie outside the county's box, or a geocode of another county (or of a city or
+ * province the county is not in), is refused
  * `area.outside-county` when nothing of the county matched; a match of no village is
  * `area.no-village`.
  */
@@ -122,9 +130,13 @@ export function matchArea(areas: readonly CapArea[], villages: readonly AreaVill
       const prefix = adminPrefix(g.value);
       if (prefix === null) continue;
       shapes++;
-      // A province or city code (zeros beyond it) would reach the county only by accident of
-      // padding: only this county's own codes count.
-      if (!counties.has(prefix.slice(0, 6))) continue;
+      // A province or city (2 or 4 digits) is the whole county when the county lies in it; a
+      // county, town or village code must be this county's own.
+      const ours =
+        prefix.length < 6
+          ? [...counties].some((c) => c.startsWith(prefix))
+          : counties.has(prefix.slice(0, 6));
+      if (!ours) continue;
       insideCounty = true;
       for (const v of villages) if (v.code.startsWith(prefix)) matched.add(v.code);
     }

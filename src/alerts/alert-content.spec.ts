@@ -25,4 +25,15 @@ describe('spokenText', () => {
     assert.equal(spokenText(info({ description: 'a\u0007b' })), '暴雨。a b');
     assert.equal([...spokenText(info({ description: '很'.repeat(5000) }))].length, 2000);
   });
+
+  it('says a drill is a drill and a test is a test, before and after the text', () => {
+    const i = info({ headline: '暴雨橙色预警', description: '雨量大' });
+    assert.equal(spokenText(i, 'broadcast'), '暴雨橙色预警。雨量大');
+    assert.equal(spokenText(i, 'drill'), '演练，演练。暴雨橙色预警。雨量大（本次为演练）');
+    assert.equal(spokenText(i, 'test'), '测试，测试。暴雨橙色预警。雨量大（本次为测试）');
+    // A long text is cut, never the words that say it is not real.
+    const long = [...spokenText(info({ description: '很'.repeat(5000) }), 'drill')];
+    assert.equal(long.length, 2000);
+    assert.equal(long.slice(-7).join(''), '（本次为演练）');
+  });
 });

@@ -8,6 +8,7 @@ import { boundedFetch, FetchFailed } from '../common/bounded-fetch.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { TtsService } from '../tts/tts.service.js';
+import { SPOKEN_MARKS, StatusAction } from './alert-mapping.js';
 import type { CapInfo, CapResource } from './cap/cap-model.js';
 
 /** A resource that does not answer within this long is given up for text to speech. */
@@ -42,8 +43,10 @@ export class AlertContent {
     this.workDir = join(config.dataDir, 'alerts-work');
   }
 
+  /** `action`: a drill or a test is spoken as one (see {@link spokenText}). */
   async clipFor(
     info: CapInfo,
+    action: StatusAction,
     title: string,
     by: string,
     priority: UploadPriority,
@@ -60,7 +63,7 @@ export class AlertContent {
         notes.push(why);
       }
     }
-    const text = spokenText(info);
+    const text = spokenText(info, action);
     if (!text) return { ok: false, reason: 'no usable audio and no text to speak', notes };
     try {
       const clip = await this.tts.synthesize({ text, title }, by, priority);
@@ -123,12 +126,19 @@ export class AlertContent {
   }
 }
 
-/** What TTS speaks: headline, description and instruction, each once, within the engine's limit. */
-export function spokenText(info: CapInfo): string {
+/**
+ * What TTS speaks: headline, description and instruction, each once, within the engine's limit. A
+ * drill or a test says so before and after ({@link SPOKEN_MARKS}); the text is shortened, never
+ * the marks.
+ */
+export function spokenText(info: CapInfo, action: StatusAction = 'broadcast'): string {
   const parts: string[] = [];
   for (const part of [info.headline ?? info.event, info.description, info.instruction]) {
     const t = part?.replace(/\p{Cc}+/gu, ' ').trim();
     if (t && !parts.includes(t)) parts.push(t);
   }
-  return parts.join('。').slice(0, TTS_MAX_CHARS).trim();
+  const { before, after } = SPOKEN_MARKS[action];
+  const room = TTS_MAX_CHARS - [...before].length - [...after].length;
+  const text = [...parts.join('。')].slice(0, room).join('').trim();
+  return text ? `${before}${text}${after}` : '';
 }

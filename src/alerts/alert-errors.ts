@@ -9,6 +9,10 @@ export const ALERT_ERROR_CODES = [
   'ALERT_NOT_FOUND',
   /** POST /api/alerts/:id/broadcast on an alert that is not waiting for a level. */
   'ALERT_LEVEL_NOT_NEEDED',
+  /** POST /api/alerts/:id/broadcast on an alert whose `expires` has passed. */
+  'ALERT_EXPIRED',
+  /** POST /api/alerts/:id/broadcast on an alert a later Update or Cancel of its sender referenced. */
+  'ALERT_SUPERSEDED',
   'ALERT_SENDER_NOT_FOUND',
 ] as const;
 export type AlertErrorCode = (typeof ALERT_ERROR_CODES)[number];

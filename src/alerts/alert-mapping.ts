@@ -42,6 +42,17 @@ export const TITLE_PREFIX: Record<StatusAction, string> = {
   record: '',
 };
 
+/**
+ * What is spoken before and after the text of a drill or a test, so that nobody who hears only
+ * the audio (no title, no screen) takes it for a real warning.
+ */
+export const SPOKEN_MARKS: Record<StatusAction, { before: string; after: string }> = {
+  broadcast: { before: '', after: '' },
+  drill: { before: '演练，演练。', after: '（本次为演练）' },
+  test: { before: '测试，测试。', after: '（本次为测试）' },
+  record: { before: '', after: '' },
+};
+
 /** What a CAP msgType does to broadcasts. */
 export type MsgTypeAction = 'new' | 'replace' | 'cancel' | 'record';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, In, Repository } from 'typeorm';
+import { FindOptionsWhere, In, IsNull, Not, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { AlertEntity, AlertOutcome, AlertSenderEntity, AlertSource } from './alert.entity.js';
 
@@ -73,6 +73,27 @@ export class AlertsRepository {
   async transition(id: string, from: AlertOutcome, patch: Partial<AlertEntity>): Promise<boolean> {
     return this.writes.run(
       async (m) => ((await m.update(AlertEntity, { id, outcome: from }, patch)).affected ?? 0) > 0,
+    );
+  }
+
+  /**
+   * Accepted messages of this sender and status whose references name `identifier` (its Updates
+   * and Cancels); `exceptId` is the alert itself.
+   */
+  async findReferencing(
+    sender: string,
+    identifier: string,
+    status: string,
+    exceptId: string,
+  ): Promise<AlertEntity[]> {
+    const rows = await this.alerts.find({
+      where: { sender, status, referencesJson: Not(IsNull()), outcome: Not('refused') },
+      order: { receivedAt: 'ASC' },
+    });
+    return rows.filter(
+      (r) =>
+        r.id !== exceptId &&
+        (JSON.parse(r.referencesJson!) as string[]).some((ref) => ref.split(',')[1] === identifier),
     );
   }
 

@@ -27,7 +27,7 @@ import type {
   SignatureState,
 } from './alert.entity.js';
 import { AlertsRepository } from './alerts.repository.js';
-import { pickInfo } from './cap/cap-language.js';
+import { pickInfoFor } from './cap/cap-language.js';
 import { CapAlert, CapInfo, CapRefusal, CapSeverity } from './cap/cap-model.js';
 import { parseCap } from './cap/cap-parse.js';
 import { verifyCapSignature } from './cap/cap-signature.js';
@@ -137,7 +137,7 @@ export class AlertsService {
     const dedupKey = `${alert.sender},${alert.identifier},${alert.sent.text}`.slice(0, 800);
     const earlier = await this.repo.findByDedupKey(dedupKey);
     if (earlier) return this.duplicate(earlier);
-    const info = pickInfo(alert, this.config.alerts.stationLanguage);
+    const info = await this.infoFor(alert);
     const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
     const row: AlertEntity = {
       ...this.blank(raw.xml, origin, now),
@@ -239,7 +239,8 @@ export class AlertsService {
         'ALERT_LEVEL_NOT_NEEDED',
         `Alert ${id} is ${a.outcome}: only an alert waiting for a level (needs_level) takes one`,
       );
-    const request = this.requestFor(a, level, a.clipId);
+    const info = await this.stillDue(a);
+    const request = this.requestFor(a, level, a.clipId, undefined, info ?? undefined);
     const by = p.name;
     let decision: Decision;
     try {
@@ -296,6 +297,40 @@ export class AlertsService {
     });
     this.publish({ ...a, ...decision, level });
     return this.get(id);
+  }
+
+  /**
+   * The info a needs_level alert was decided on, re-read from its XML; refuses (409) an alert whose
+   * `expires` has passed or that a later Update or Cancel of its sender referenced. Null when the
+   * XML is not CAP (an EBM from the superior platform): then only supersession is checked.
+   */
+  private async stillDue(a: AlertEntity): Promise<CapInfo | null> {
+    let info: CapInfo | null = null;
+    try {
+      // Judged as when it arrived: it passed CAP's rules then; its expiry is checked below.
+      const { alert } = parseCap(a.xml, { maxBytes: Infinity, now: a.receivedAt });
+      info = await this.infoFor(alert);
+    } catch (err) {
+      if (!(err instanceof CapRefusal)) throw err;
+    }
+    const now = this.clock.now().getTime();
+    if (info?.expires && info.expires.ms <= now)
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_EXPIRED',
+        `Alert ${a.id} expired at ${info.expires.text}: it is no longer broadcast`,
+      );
+    const later =
+      a.sender && a.identifier && a.status
+        ? await this.repo.findReferencing(a.sender, a.identifier, a.status, a.id)
+        : [];
+    if (later.length)
+      throw new DomainError<AlertErrorCode>(
+        'conflict',
+        'ALERT_SUPERSEDED',
+        `Alert ${a.id} was superseded by ${later[0].msgType} ${later[0].identifier} (alert ${later[0].id})`,
+      );
+    return info;
   }
 
   // ---- senders ----
@@ -403,7 +438,13 @@ export class AlertsService {
     const title = alertTitle(mapped.titlePrefix, info.headline, info.event);
     const urgent = mapped.level === 'I' || mapped.level === 'II';
     const by = this.byOf(alert);
-    const clip = await this.content.clipFor(info, title, by, urgent ? 'urgent' : 'routine');
+    const clip = await this.content.clipFor(
+      info,
+      mapped.action,
+      title,
+      by,
+      urgent ? 'urgent' : 'routine',
+    );
     notes.push(...clip.notes);
     if (!clip.ok)
       return {
@@ -544,6 +585,20 @@ export class AlertsService {
       }
     }
     return ended;
+  }
+
+  /**
+   * The info block to act on: the station's language first, then (of several in it) the most
+   * severe one whose area touches this county.
+   */
+  private async infoFor(alert: CapAlert): Promise<CapInfo | null> {
+    if (alert.infos.length < 2) return alert.infos[0] ?? null;
+    const villages = await this.areaVillages();
+    return pickInfoFor(
+      alert,
+      this.config.alerts.stationLanguage,
+      (i) => matchArea(i.areas, villages).ok,
+    );
   }
 
   /** Every village with its coordinates (the villages module's list, page by page). */

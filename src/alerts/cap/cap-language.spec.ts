@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { CapAlert, CapInfo } from './cap-model.js';
-import { pickInfo } from './cap-language.js';
+import { pickInfo, pickInfoFor } from './cap-language.js';
 
 function info(language: string): CapInfo {
   return {
@@ -65,5 +65,36 @@ describe('pickInfo', () => {
 
   it('answers null for an alert without info', () => {
     assert.equal(pickInfo(alertIn()), null);
+  });
+});
+
+describe('pickInfoFor', () => {
+  const block = (language: string, over: Partial<CapInfo>): CapInfo => ({
+    ...info(language),
+    ...over,
+  });
+  const ours = (i: CapInfo) => i.event.startsWith('ours');
+
+  it('takes the block of the station language that touches this county, the most severe of them', () => {
+    const alert = alertIn();
+    alert.infos = [
+      block('zh-CN', { event: 'other county', severity: 'Extreme' }),
+      block('zh-CN', { event: 'ours minor', severity: 'Minor' }),
+      block('en-US', { event: 'ours in English', severity: 'Extreme' }),
+      block('zh-CN', { event: 'ours severe', severity: 'Severe' }),
+      block('zh-CN', { event: 'ours severe too', severity: 'Severe' }),
+    ];
+    assert.equal(pickInfoFor(alert, 'zh-CN', ours)?.event, 'ours severe');
+  });
+
+  it('keeps language the first filter, and falls back to the first block of it', () => {
+    const alert = alertIn();
+    alert.infos = [
+      block('en-US', { event: 'ours in English' }),
+      block('zh-CN', { event: 'elsewhere' }),
+      block('zh-CN', { event: 'elsewhere too' }),
+    ];
+    assert.equal(pickInfoFor(alert, 'zh-CN', ours)?.event, 'elsewhere');
+    assert.equal(pickInfoFor(alertIn(), 'zh-CN', ours), null);
   });
 });
