@@ -146,7 +146,8 @@ describe('CAP feeds', () => {
 
   beforeAll(async () => {
     await pub.start();
-    s = await startTestServer({ seed: true });
+    // The feeds are served from 127.0.0.1, which only ALERT_FETCH_PRIVATE lets it fetch.
+    s = await startTestServer({ seed: true, env: { ALERT_FETCH_PRIVATE: 'true' } });
     admin = api(s.url, s.adminToken);
   });
   afterAll(async () => {

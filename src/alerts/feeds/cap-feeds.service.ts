@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
+import { AddressPolicy, boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
 import { Ticker } from '../../common/ticker.js';
@@ -130,6 +130,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         maxBytes: FEED_MAX_BYTES,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
         headers,
+        addresses: this.addresses(),
       });
       status = res.status;
       if (res.status === 304) return await this.finish(feed, { status, entries: [], seen: 0 });
@@ -255,6 +256,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         maxBytes: this.config.alerts.maxBytes,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
         headers: { Accept: CAP_ACCEPT, 'User-Agent': USER_AGENT },
+        addresses: this.addresses(),
       });
       if (res.status !== 200)
         return { error: `${url} answered HTTP ${res.status}`, permanent: false };
@@ -264,9 +266,17 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       return { body: res.body };
     } catch (err) {
       const permanent =
-        err instanceof FetchFailed && (err.why === 'too-large' || err.why === 'scheme');
+        err instanceof FetchFailed && ['too-large', 'scheme', 'refused'].includes(err.why);
       return { error: `${url}: ${(err as Error).message}`, permanent };
     }
+  }
+
+  /**
+   * Public addresses only, checked at every redirect, unless the station's feeds and media are on
+   * its own network (ALERT_FETCH_PRIVATE): a feed and what it links to come from outside.
+   */
+  private addresses(): AddressPolicy {
+    return this.config.alerts.fetchPrivate ? 'any' : 'public-only';
   }
 
   /** A poll the feed answered: back to its interval; entry errors are kept in last_error. */
