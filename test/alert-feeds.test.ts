@@ -433,6 +433,20 @@ describe('CAP feeds', () => {
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
   });
 
+  it('refuses a feed document over 1 MiB without parsing it', async () => {
+    const padding = `<!-- ${'x'.repeat(1024 * 1024)} -->`;
+    pub.serve(
+      '/huge.xml',
+      'application/atom+xml',
+      () => `<feed xmlns="${ATOM_NS}">${padding}</feed>`,
+    );
+    const feed = await addFeed('huge', '/huge.xml');
+    const r = await poll(feed.id);
+    assert.equal(r.status, 'failed');
+    assert.match(r.error ?? '', /too-large/);
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
   it('changes, disables, refuses a second feed of one URL, deletes, and audits each change', async () => {
     pub.serve('/managed.xml', 'application/atom+xml', () => `<feed xmlns="${ATOM_NS}"/>`);
     const feed = await addFeed('managed', '/managed.xml', { intervalS: 120 });

@@ -16,8 +16,11 @@ import { FeedsRepository } from './feeds.repository.js';
 
 /** How often due feeds are looked for; each feed's own interval (≥ 10 s) decides when it is due. */
 export const FEED_TICK_MS = 5_000;
-/** A feed document larger than this is refused (a feed of a few hundred CAP entries fits). */
-export const FEED_MAX_BYTES = 5 * 1024 * 1024;
+/**
+ * A feed document larger than this is refused: a feed of a few hundred CAP entries fits, and the
+ * synchronous parse of what fits stays short (safe-xml's MAX_XML_ELEMENTS).
+ */
+export const FEED_MAX_BYTES = 1024 * 1024;
 /** Deadline of each request: the feed, and each linked CAP message. */
 export const FEED_FETCH_TIMEOUT_MS = 20_000;
 /**
