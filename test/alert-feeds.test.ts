@@ -447,6 +447,27 @@ describe('CAP feeds', () => {
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
   });
 
+  it('keeps a feed URL’s query string and userinfo out of logs and the audit log', async () => {
+    const feed = await addFeed('keyed', '/keyed.xml?key=s3cret-one', { enabled: false });
+    assert.equal(feed.url, `${pub.url}/keyed.xml?key=s3cret-one`, 'admins still see the URL');
+    await admin
+      .patch(`/api/alert-feeds/${feed.id}`)
+      .send({ url: `${pub.url}/keyed.xml?key=s3cret-two` })
+      .expect(200);
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+    const audit = (await admin.get('/api/audit?limit=500').expect(200)).body.items as {
+      subject: string;
+      detail: unknown;
+    }[];
+    // The feed service's entries and the API's own (POST, PATCH, DELETE with what was sent).
+    const mine = audit.filter((a) => a.subject === feed.id);
+    assert.ok(mine.length >= 5, `${mine.length} audit entries`);
+    assert.match(JSON.stringify(mine), /keyed\.xml\?…/);
+    assert.doesNotMatch(JSON.stringify(audit), /s3cret/);
+    assert.ok(s.rawLogs.some((l) => l.includes(feed.id)));
+    assert.ok(!s.rawLogs.some((l) => l.includes('s3cret')), 'no log line holds the key');
+  });
+
   it('changes, disables, refuses a second feed of one URL, deletes, and audits each change', async () => {
     pub.serve('/managed.xml', 'application/atom+xml', () => `<feed xmlns="${ATOM_NS}"/>`);
     const feed = await addFeed('managed', '/managed.xml', { intervalS: 120 });
