@@ -28,8 +28,16 @@ export const FEED_FETCH_TIMEOUT_MS = 20_000;
  * a server that died mid-poll delays the feed by.
  */
 export const POLL_LEASE_MS = 15 * 60_000;
-/** Entry ids remembered per feed: more than a feed lists at once. */
+/**
+ * Entry ids remembered per feed, at least: a feed listing more is remembered at twice its length,
+ * so none of what it lists is forgotten and fetched again.
+ */
 export const REMEMBERED_ENTRIES = 1_000;
+/**
+ * New entries handled per poll: the newest this many (oldest of them first); the rest are handled
+ * at the next polls, so a feed of thousands of new entries does not make one poll of hours.
+ */
+export const ENTRIES_PER_POLL = 50;
 /** Feeds polled at most per tick (in parallel); the rest are still due at the next tick. */
 const FEEDS_PER_TICK = 50;
 
@@ -144,11 +152,12 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         baseUrl: feed.url,
         contentType: res.headers.get('content-type'),
       });
-      const { results, seen } = await this.handleEntries(feed, parsed.entries);
+      const { results, seen, deferred } = await this.handleEntries(feed, parsed.entries);
       return await this.finish(feed, {
         status,
         entries: results,
         seen,
+        deferred,
         total: parsed.entries.length,
         etag: res.headers.get('etag'),
         lastModified: res.headers.get('last-modified'),
@@ -162,21 +171,23 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   private async handleEntries(
     feed: AlertFeedEntity,
     entries: FeedEntry[],
-  ): Promise<{ results: FeedEntryResultDto[]; seen: number }> {
+  ): Promise<{ results: FeedEntryResultDto[]; seen: number; deferred: number }> {
     const memory = this.seen.get(feed.id) ?? new Map<string, string>();
     this.seen.set(feed.id, memory);
+    const limit = Math.max(REMEMBERED_ENTRIES, 2 * entries.length);
     const fresh = entries.filter((e) => !e.id || memory.get(e.id) !== e.updated);
+    const now = oldestFirst(fresh).slice(-ENTRIES_PER_POLL);
     const results: FeedEntryResultDto[] = [];
-    for (const entry of oldestFirst(fresh)) {
+    for (const entry of now) {
       const handled = await this.handleEntry(feed, entry);
       results.push(handled.result);
       if (handled.remember && entry.id) {
         memory.delete(entry.id);
         memory.set(entry.id, entry.updated);
-        if (memory.size > REMEMBERED_ENTRIES) memory.delete(memory.keys().next().value!);
+        while (memory.size > limit) memory.delete(memory.keys().next().value!);
       }
     }
-    return { results, seen: entries.length - fresh.length };
+    return { results, seen: entries.length - fresh.length, deferred: fresh.length - now.length };
   }
 
   private async handleEntry(feed: AlertFeedEntity, entry: FeedEntry): Promise<Handled> {
@@ -289,6 +300,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       status: number;
       entries: FeedEntryResultDto[];
       seen: number;
+      deferred?: number;
       total?: number;
       etag?: string | null;
       lastModified?: string | null;
@@ -304,9 +316,11 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       nextPollAt: now + nextPollDelayMs(feed.intervalS, 0),
     };
     if (o.status !== 304) {
-      // An entry to try again must not hide behind a 304 next time: ask for the whole feed.
-      patch.etag = entryError ? null : (o.etag?.slice(0, 500) ?? null);
-      patch.lastModified = entryError ? null : (o.lastModified?.slice(0, 100) ?? null);
+      // An entry to try again, or one left for the next poll, must not hide behind a 304 next
+      // time: ask for the whole feed.
+      const again = entryError !== undefined || (o.deferred ?? 0) > 0;
+      patch.etag = again ? null : (o.etag?.slice(0, 500) ?? null);
+      patch.lastModified = again ? null : (o.lastModified?.slice(0, 100) ?? null);
     }
     const after = await this.store(feed, patch);
     const count = (pred: (e: FeedEntryResultDto) => boolean) => o.entries.filter(pred).length;
@@ -327,7 +341,8 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       this.logger.log(
         `feed=${feed.id} polled: HTTP ${o.status} entries=${dto.entries} seen=${dto.seen} ` +
           `new=${dto.newAlerts} duplicates=${dto.duplicates} refused=${dto.refusals}` +
-          (entryError ? ` errors=${count((e) => e.result === 'error')}` : ''),
+          (entryError ? ` errors=${count((e) => e.result === 'error')}` : '') +
+          (o.deferred ? ` left-for-next-poll=${o.deferred}` : ''),
       );
     return dto;
   }
