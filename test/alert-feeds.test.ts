@@ -146,7 +146,8 @@ describe('CAP feeds', () => {
 
   beforeAll(async () => {
     await pub.start();
-    s = await startTestServer({ seed: true });
+    // The feeds are served from 127.0.0.1, which only ALERT_FETCH_PRIVATE lets it fetch.
+    s = await startTestServer({ seed: true, env: { ALERT_FETCH_PRIVATE: 'true' } });
     admin = api(s.url, s.adminToken);
   });
   afterAll(async () => {
@@ -430,6 +431,80 @@ describe('CAP feeds', () => {
     // 600 s × 2^4 would be 160 min.
     assert.equal(Date.parse(r.feed.nextPollAt) - Date.parse(r.feed.lastPolledAt!), 60 * MIN);
     await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
+  it('refuses a feed document over 1 MiB without parsing it', async () => {
+    const padding = `<!-- ${'x'.repeat(1024 * 1024)} -->`;
+    pub.serve(
+      '/huge.xml',
+      'application/atom+xml',
+      () => `<feed xmlns="${ATOM_NS}">${padding}</feed>`,
+    );
+    const feed = await addFeed('huge', '/huge.xml');
+    const r = await poll(feed.id);
+    assert.equal(r.status, 'failed');
+    assert.match(r.error ?? '', /too-large/);
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
+  it('handles the 50 newest new entries per poll, the rest at the next, and forgets none of a long feed', async () => {
+    // 1,001 entries without CAP (cheap to handle), newest first; more than the 1,000 remembered.
+    const count = 1001;
+    const base = Date.parse('2026-12-01T00:00:00Z');
+    const entry = (i: number) =>
+      `<entry><id>urn:long:${i}</id><updated>${new Date(base + i * MIN).toISOString()}</updated></entry>`;
+    const body = `<feed xmlns="${ATOM_NS}">${Array.from({ length: count }, (_, i) => entry(count - 1 - i)).join('')}</feed>`;
+    pub.serve(
+      '/long.xml',
+      'application/atom+xml',
+      () => body,
+      () => '"long-1"',
+    );
+    const feed = await addFeed('long', '/long.xml', { enabled: false });
+    let r = await poll(feed.id);
+    assert.deepEqual(
+      r.results.map((e) => e.id),
+      Array.from({ length: 50 }, (_, i) => `urn:long:${count - 50 + i}`),
+      'the 50 newest, oldest of them first',
+    );
+    assert.equal(r.feed.etag, null, 'entries are left: the next poll asks for the whole feed');
+    let handled = 50;
+    while (handled < count) {
+      r = await poll(feed.id);
+      assert.equal(r.status, 'ok');
+      assert.equal(r.results.length, Math.min(50, count - handled));
+      handled += r.results.length;
+    }
+    assert.equal(r.feed.etag, '"long-1"');
+    // Nothing forgotten: unconditional polls of the same feed find nothing new.
+    pub.serve('/long.xml', 'application/atom+xml', () => body);
+    for (let i = 0; i < 2; i++) {
+      r = await poll(feed.id);
+      assert.equal(r.results.length, 0);
+      assert.equal(r.seen, count);
+    }
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
+  it('keeps a feed URL’s query string and userinfo out of logs and the audit log', async () => {
+    const feed = await addFeed('keyed', '/keyed.xml?key=s3cret-one', { enabled: false });
+    assert.equal(feed.url, `${pub.url}/keyed.xml?key=s3cret-one`, 'admins still see the URL');
+    await admin
+      .patch(`/api/alert-feeds/${feed.id}`)
+      .send({ url: `${pub.url}/keyed.xml?key=s3cret-two` })
+      .expect(200);
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+    const audit = (await admin.get('/api/audit?limit=500').expect(200)).body.items as {
+      subject: string;
+      detail: unknown;
+    }[];
+    // The feed service's entries and the API's own (POST, PATCH, DELETE with what was sent).
+    const mine = audit.filter((a) => a.subject === feed.id);
+    assert.ok(mine.length >= 5, `${mine.length} audit entries`);
+    assert.match(JSON.stringify(mine), /keyed\.xml\?…/);
+    assert.doesNotMatch(JSON.stringify(audit), /s3cret/);
+    assert.ok(s.rawLogs.some((l) => l.includes(feed.id)));
+    assert.ok(!s.rawLogs.some((l) => l.includes('s3cret')), 'no log line holds the key');
   });
 
   it('changes, disables, refuses a second feed of one URL, deletes, and audits each change', async () => {

@@ -26,7 +26,8 @@ describe('Update and Cancel against running broadcasts, the county fleet online'
   const audio = new Map<string, Buffer>();
 
   beforeAll(async () => {
-    s = await startTestServer({ seed: true });
+    // The resources are served from 127.0.0.1, which only ALERT_FETCH_PRIVATE lets it fetch.
+    s = await startTestServer({ seed: true, env: { ALERT_FETCH_PRIVATE: 'true' } });
     const dir = tempDir('dalaba-alerts-update-');
     // Long enough to be still playing when the Update comes.
     audio.set(

@@ -59,7 +59,11 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
   let ecdsa: { keyPem: string; certPem: string };
 
   beforeAll(async () => {
-    s = await startTestServer({ seed: true, env: { ALERT_MAX_BYTES: '64kb' } });
+    // The resources are served from 127.0.0.1, which only ALERT_FETCH_PRIVATE lets it fetch.
+    s = await startTestServer({
+      seed: true,
+      env: { ALERT_MAX_BYTES: '64kb', ALERT_FETCH_PRIVATE: 'true' },
+    });
     operator = await tokenFor(s, 'operator');
     viewer = await tokenFor(s, 'viewer');
     person = await staffMember(s, 'operator');
@@ -635,5 +639,61 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     );
     assert.equal(page.items[0].xml, undefined, 'lists leave the XML out');
     assert.match(capTime(Date.UTC(2026, 11, 2, 0, 0, 0)), /^2026-12-02T08:00:00\+08:00$/);
+  });
+});
+
+describe('POST /api/alerts: audio resources on private addresses', () => {
+  let s: TestServer;
+  let viewer: string;
+  let files: Server;
+  let filesUrl: string;
+  const served: string[] = [];
+
+  beforeAll(async () => {
+    // ALERT_FETCH_PRIVATE left at its default: public addresses only.
+    s = await startTestServer({ seed: true });
+    viewer = await tokenFor(s, 'viewer');
+    // What only this machine can reach. (A public link redirecting here is refused the same way:
+    // every hop is checked, src/common/bounded-fetch.spec.ts.)
+    files = createServer((req, res) => {
+      served.push(req.url ?? '');
+      res.writeHead(200, { 'Content-Type': 'audio/mpeg' }).end('internal answer');
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((resolve) => files?.close(resolve));
+    await s?.close();
+  });
+
+  it('does not fetch an unknown sender’s resource on 127.0.0.1, and the inbox tells nothing of it', async () => {
+    for (const uri of [`${filesUrl}/secret`, `http://localhost:${new URL(filesUrl).port}/x`]) {
+      const xml = capXml({
+        sender: 'prober@example.cn',
+        infos: [
+          {
+            resources: [
+              {
+                mimeType: 'audio/mpeg',
+                size: 1,
+                uri,
+                digest: '0'.repeat(40),
+              },
+            ],
+          },
+        ],
+      }).xml;
+      const res = await api(s.url, s.adminToken)
+        .post('/api/alerts')
+        .set('Content-Type', 'application/cap+xml')
+        .send(xml)
+        .expect(201);
+      const seen = (await api(s.url, viewer).get(`/api/alerts/${res.body.id}`).expect(200)).body;
+      assert.match(seen.reason, /audio resource refused: \S+: refused: private address/);
+      assert.doesNotMatch(seen.reason, /answered|bytes|SHA-1|size/, seen.reason);
+    }
+    assert.deepEqual(served, [], 'nothing on 127.0.0.1 was requested');
   });
 });

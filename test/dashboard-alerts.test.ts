@@ -82,7 +82,8 @@ describe('alerts, alert sources and text to speech in Chromium', () => {
 
   beforeAll(async () => {
     // The station's two-person rule on: an operator's level II needs a second person.
-    s = await startTestServer({ approvals: true });
+    // The feed is served from 127.0.0.1, which only ALERT_FETCH_PRIVATE lets it fetch.
+    s = await startTestServer({ approvals: true, env: { ALERT_FETCH_PRIVATE: 'true' } });
     const fx = fixtures(s.url, s.adminToken);
     const town = (await fx.newTown({ name: '城关镇' })).code;
     for (let i = 0; i < 2; i++) {

@@ -88,7 +88,11 @@ export class AlertContent {
       if (bytes.length > max) throw new ResourceRefused(`${bytes.length} bytes, over ${max}`);
     } else if (r.uri) {
       try {
-        const res = await boundedFetch(r.uri, { maxBytes: max, timeoutMs: RESOURCE_TIMEOUT_MS });
+        const res = await boundedFetch(r.uri, {
+          maxBytes: max,
+          timeoutMs: RESOURCE_TIMEOUT_MS,
+          addresses: this.config.alerts.fetchPrivate ? 'any' : 'public-only',
+        });
         if (res.status !== 200) throw new ResourceRefused(`${r.uri} answered ${res.status}`);
         bytes = res.body;
       } catch (err) {

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { Page, pageWindow } from '../common/pagination.js';
+import { redactUrl } from '../common/redact-url.js';
 import { isoTime } from '../common/time.js';
 import { WriteQueue } from '../database/write-queue.js';
 import { AuditEntity } from './audit.entity.js';
@@ -38,14 +39,23 @@ export interface AuditDto {
 const SECRET_KEYS = /secret|token|password|authorization/i;
 const MAX_DETAIL = 2000;
 
-/** Copies `value` without any field whose name looks like a credential. */
+/** Fields holding a URL, whose query string or userinfo may carry a key (a feed's `?token=`). */
+const URL_KEYS = /url$/i;
+
+/**
+ * Copies `value` without any field whose name looks like a credential, and with URLs (fields named
+ * `…url`) cut to scheme, host and path.
+ */
 export function withoutSecrets(value: unknown, depth = 0): unknown {
   if (depth > 5 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => withoutSecrets(v, depth + 1));
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>)
       .filter(([k]) => !SECRET_KEYS.test(k))
-      .map(([k, v]) => [k, withoutSecrets(v, depth + 1)]),
+      .map(([k, v]) => [
+        k,
+        URL_KEYS.test(k) && typeof v === 'string' ? redactUrl(v) : withoutSecrets(v, depth + 1),
+      ]),
   );
 }
 

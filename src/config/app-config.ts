@@ -125,6 +125,12 @@ export interface AlertsConfig {
   resourceMaxBytes: number;
   /** The `info` language used first (then any zh, then the first). */
   stationLanguage: string;
+  /**
+   * `ALERT_FETCH_PRIVATE`: whether feeds, their linked messages and audio resources may be fetched
+   * from this machine or a private network (a station whose servers are on its own network).
+   * Off: only public addresses, checked at every redirect.
+   */
+  fetchPrivate: boolean;
 }
 
 /** `TTS_ENGINE`: `auto` takes the HTTP engine when TTS_HTTP_URL is set, else espeak-ng if found. */
@@ -414,6 +420,7 @@ const SERVER_VARIABLES = {
   }),
   ALERT_MAX_BYTES: size('256kb', '10mb'),
   ALERT_RESOURCE_MAX_BYTES: size('20mb', '200mb'),
+  ALERT_FETCH_PRIVATE: flag(false),
   STATION_LANGUAGE: text('zh-CN', {
     pattern: /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/,
     accepts: 'a language tag such as zh-CN',
@@ -586,6 +593,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       maxBytes: e.ALERT_MAX_BYTES,
       resourceMaxBytes: e.ALERT_RESOURCE_MAX_BYTES,
       stationLanguage: e.STATION_LANGUAGE,
+      fetchPrivate: e.ALERT_FETCH_PRIVATE,
     },
     presence: {
       heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,

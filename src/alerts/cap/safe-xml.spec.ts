@@ -8,6 +8,7 @@ import {
   childElements,
   childText,
   descendants,
+  MAX_XML_ELEMENTS,
   parseXmlSafely,
   readXmlSafely,
 } from './safe-xml.js';
@@ -80,6 +81,27 @@ describe('parseXmlSafely', () => {
   it('refuses nesting deeper than any alert needs', () => {
     assert.equal(ruleOf(`${'<a>'.repeat(65)}${'</a>'.repeat(65)}`), 'xml.too-large');
     assert.equal(ruleOf(`${'<a>'.repeat(64)}${'</a>'.repeat(64)}`), 'accepted');
+  });
+
+  it('refuses deep nesting and too many elements before parsing, in milliseconds', () => {
+    // Parsed by xmldom first, the deep one took 1.5–2.4 s and the flat one 6 s.
+    const deep = `${'<a>'.repeat(34_000)}${'</a>'.repeat(34_000)}`; // 232 KiB
+    const many = `<r>${'<e x="a>b"/>'.repeat(80_000)}</r>`; // 1 MiB
+    for (const xml of [deep, many]) {
+      const started = performance.now();
+      assert.equal(ruleOf(xml, { maxBytes: 2 * 1024 * 1024 }), 'xml.too-large');
+      const ms = performance.now() - started;
+      assert.ok(ms < 500, `refused after ${ms.toFixed(0)} ms`);
+    }
+    const elements = (n: number) => `<r>${'<e/>'.repeat(n - 1)}</r>`;
+    assert.equal(
+      ruleOf(elements(MAX_XML_ELEMENTS + 1), { maxBytes: 1024 * 1024 }),
+      'xml.too-large',
+    );
+    assert.equal(ruleOf(elements(MAX_XML_ELEMENTS), { maxBytes: 1024 * 1024 }), 'accepted');
+    // What is not a tag is not counted: comments, CDATA, '>' in an attribute value.
+    const hidden = `<!-- ${'<a>'.repeat(100)} --><r a="x>y"><![CDATA[${'<a>'.repeat(100)}]]></r>`;
+    assert.equal(ruleOf(hidden), 'accepted');
   });
 
   it('refuses other encodings: UTF-16, bytes that are not UTF-8, another declared encoding', () => {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
+import { AddressPolicy, boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
 import { Ticker } from '../../common/ticker.js';
@@ -16,8 +16,11 @@ import { FeedsRepository } from './feeds.repository.js';
 
 /** How often due feeds are looked for; each feed's own interval (≥ 10 s) decides when it is due. */
 export const FEED_TICK_MS = 5_000;
-/** A feed document larger than this is refused (a feed of a few hundred CAP entries fits). */
-export const FEED_MAX_BYTES = 5 * 1024 * 1024;
+/**
+ * A feed document larger than this is refused: a feed of a few hundred CAP entries fits, and the
+ * synchronous parse of what fits stays short (safe-xml's MAX_XML_ELEMENTS).
+ */
+export const FEED_MAX_BYTES = 1024 * 1024;
 /** Deadline of each request: the feed, and each linked CAP message. */
 export const FEED_FETCH_TIMEOUT_MS = 20_000;
 /**
@@ -25,8 +28,16 @@ export const FEED_FETCH_TIMEOUT_MS = 20_000;
  * a server that died mid-poll delays the feed by.
  */
 export const POLL_LEASE_MS = 15 * 60_000;
-/** Entry ids remembered per feed: more than a feed lists at once. */
+/**
+ * Entry ids remembered per feed, at least: a feed listing more is remembered at twice its length,
+ * so none of what it lists is forgotten and fetched again.
+ */
 export const REMEMBERED_ENTRIES = 1_000;
+/**
+ * New entries handled per poll: the newest this many (oldest of them first); the rest are handled
+ * at the next polls, so a feed of thousands of new entries does not make one poll of hours.
+ */
+export const ENTRIES_PER_POLL = 50;
 /** Feeds polled at most per tick (in parallel); the rest are still due at the next tick. */
 const FEEDS_PER_TICK = 50;
 
@@ -130,6 +141,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         maxBytes: FEED_MAX_BYTES,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
         headers,
+        addresses: this.addresses(),
       });
       status = res.status;
       if (res.status === 304) return await this.finish(feed, { status, entries: [], seen: 0 });
@@ -140,11 +152,12 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         baseUrl: feed.url,
         contentType: res.headers.get('content-type'),
       });
-      const { results, seen } = await this.handleEntries(feed, parsed.entries);
+      const { results, seen, deferred } = await this.handleEntries(feed, parsed.entries);
       return await this.finish(feed, {
         status,
         entries: results,
         seen,
+        deferred,
         total: parsed.entries.length,
         etag: res.headers.get('etag'),
         lastModified: res.headers.get('last-modified'),
@@ -158,21 +171,23 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   private async handleEntries(
     feed: AlertFeedEntity,
     entries: FeedEntry[],
-  ): Promise<{ results: FeedEntryResultDto[]; seen: number }> {
+  ): Promise<{ results: FeedEntryResultDto[]; seen: number; deferred: number }> {
     const memory = this.seen.get(feed.id) ?? new Map<string, string>();
     this.seen.set(feed.id, memory);
+    const limit = Math.max(REMEMBERED_ENTRIES, 2 * entries.length);
     const fresh = entries.filter((e) => !e.id || memory.get(e.id) !== e.updated);
+    const now = oldestFirst(fresh).slice(-ENTRIES_PER_POLL);
     const results: FeedEntryResultDto[] = [];
-    for (const entry of oldestFirst(fresh)) {
+    for (const entry of now) {
       const handled = await this.handleEntry(feed, entry);
       results.push(handled.result);
       if (handled.remember && entry.id) {
         memory.delete(entry.id);
         memory.set(entry.id, entry.updated);
-        if (memory.size > REMEMBERED_ENTRIES) memory.delete(memory.keys().next().value!);
+        while (memory.size > limit) memory.delete(memory.keys().next().value!);
       }
     }
-    return { results, seen: entries.length - fresh.length };
+    return { results, seen: entries.length - fresh.length, deferred: fresh.length - now.length };
   }
 
   private async handleEntry(feed: AlertFeedEntity, entry: FeedEntry): Promise<Handled> {
@@ -255,6 +270,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         maxBytes: this.config.alerts.maxBytes,
         timeoutMs: FEED_FETCH_TIMEOUT_MS,
         headers: { Accept: CAP_ACCEPT, 'User-Agent': USER_AGENT },
+        addresses: this.addresses(),
       });
       if (res.status !== 200)
         return { error: `${url} answered HTTP ${res.status}`, permanent: false };
@@ -264,9 +280,17 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       return { body: res.body };
     } catch (err) {
       const permanent =
-        err instanceof FetchFailed && (err.why === 'too-large' || err.why === 'scheme');
+        err instanceof FetchFailed && ['too-large', 'scheme', 'refused'].includes(err.why);
       return { error: `${url}: ${(err as Error).message}`, permanent };
     }
+  }
+
+  /**
+   * Public addresses only, checked at every redirect, unless the station's feeds and media are on
+   * its own network (ALERT_FETCH_PRIVATE): a feed and what it links to come from outside.
+   */
+  private addresses(): AddressPolicy {
+    return this.config.alerts.fetchPrivate ? 'any' : 'public-only';
   }
 
   /** A poll the feed answered: back to its interval; entry errors are kept in last_error. */
@@ -276,6 +300,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       status: number;
       entries: FeedEntryResultDto[];
       seen: number;
+      deferred?: number;
       total?: number;
       etag?: string | null;
       lastModified?: string | null;
@@ -291,9 +316,11 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       nextPollAt: now + nextPollDelayMs(feed.intervalS, 0),
     };
     if (o.status !== 304) {
-      // An entry to try again must not hide behind a 304 next time: ask for the whole feed.
-      patch.etag = entryError ? null : (o.etag?.slice(0, 500) ?? null);
-      patch.lastModified = entryError ? null : (o.lastModified?.slice(0, 100) ?? null);
+      // An entry to try again, or one left for the next poll, must not hide behind a 304 next
+      // time: ask for the whole feed.
+      const again = entryError !== undefined || (o.deferred ?? 0) > 0;
+      patch.etag = again ? null : (o.etag?.slice(0, 500) ?? null);
+      patch.lastModified = again ? null : (o.lastModified?.slice(0, 100) ?? null);
     }
     const after = await this.store(feed, patch);
     const count = (pred: (e: FeedEntryResultDto) => boolean) => o.entries.filter(pred).length;
@@ -314,7 +341,8 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       this.logger.log(
         `feed=${feed.id} polled: HTTP ${o.status} entries=${dto.entries} seen=${dto.seen} ` +
           `new=${dto.newAlerts} duplicates=${dto.duplicates} refused=${dto.refusals}` +
-          (entryError ? ` errors=${count((e) => e.result === 'error')}` : ''),
+          (entryError ? ` errors=${count((e) => e.result === 'error')}` : '') +
+          (o.deferred ? ` left-for-next-poll=${o.deferred}` : ''),
       );
     return dto;
   }

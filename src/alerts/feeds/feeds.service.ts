@@ -5,6 +5,7 @@ import type { Principal } from '../../auth/auth.decorators.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
 import { Page, PageQuery, pageWindow } from '../../common/pagination.js';
+import { redactUrl } from '../../common/redact-url.js';
 import type { AlertFeedEntity } from '../alert.entity.js';
 import { CapFeedsService } from './cap-feeds.service.js';
 import {
@@ -28,7 +29,11 @@ function actorOf(p: Principal) {
   };
 }
 
-/** The CAP feeds an admin configures: adding, changing and removing them, each audited. */
+/**
+ * The CAP feeds an admin configures: adding, changing and removing them, each audited. Logs and
+ * audit entries name a feed's URL without its query string or userinfo (publishers put keys
+ * there); the API still gives admins the whole URL.
+ */
 @Injectable()
 export class FeedsService {
   private readonly logger = new Logger('alert-feeds');
@@ -72,12 +77,17 @@ export class FeedsService {
       updatedAt: now,
     };
     await this.repo.insert(row);
-    this.logger.log(`feed=${row.id} added: ${JSON.stringify(row.name)} ${row.url}`);
+    this.logger.log(`feed=${row.id} added: ${JSON.stringify(row.name)} ${redactUrl(row.url)}`);
     await this.audit.record({
       ...actorOf(p),
       action: 'alert-feed.create',
       subject: row.id,
-      detail: { name: row.name, url: row.url, intervalS: row.intervalS, enabled: row.enabled },
+      detail: {
+        name: row.name,
+        url: redactUrl(row.url),
+        intervalS: row.intervalS,
+        enabled: row.enabled,
+      },
     });
     return toFeedDto(row);
   }
@@ -113,7 +123,7 @@ export class FeedsService {
       ...actorOf(p),
       action: 'alert-feed.update',
       subject: id,
-      detail: { ...input },
+      detail: { ...input, ...(input.url !== undefined ? { url: redactUrl(input.url) } : {}) },
     });
     return toFeedDto(after);
   }
@@ -127,7 +137,7 @@ export class FeedsService {
       ...actorOf(p),
       action: 'alert-feed.delete',
       subject: id,
-      detail: { name: row.name, url: row.url },
+      detail: { name: row.name, url: redactUrl(row.url) },
     });
   }
 
