@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, In, Repository } from 'typeorm';
+import { FindOptionsWhere, In, Like, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { AlertEntity, AlertOutcome, AlertSenderEntity, AlertSource } from './alert.entity.js';
 
@@ -28,6 +28,19 @@ export class AlertsRepository {
       where: { sender, identifier: In(identifiers) },
       order: { receivedAt: 'ASC' },
     });
+  }
+
+  /** Accepted messages of this sender whose references name one of these `sender,identifier,sent`. */
+  async findReferencing(sender: string, references: string[]): Promise<AlertEntity[]> {
+    if (references.length === 0) return [];
+    // LIKE narrows it down (`%` or `_` in a reference match loosely); the exact test follows.
+    const rows = await this.alerts.find({
+      where: references.map((r) => ({ sender, referencesJson: Like(`%${JSON.stringify(r)}%`) })),
+      order: { receivedAt: 'ASC' },
+    });
+    return rows.filter((a) =>
+      (JSON.parse(a.referencesJson ?? '[]') as string[]).some((r) => references.includes(r)),
+    );
   }
 
   findByBroadcast(broadcastId: string): Promise<AlertEntity | null> {

@@ -376,7 +376,13 @@ export class AlertsService {
         outcome: 'recorded',
         reason: `msgType ${alert.msgType}: kept, nothing to broadcast`,
       };
+    const sender = await this.repo.sender(alert.sender);
+    // Nothing goes out, nor is called off, without a person unless a trusted certificate of its
+    // sender signed it (or the superior platform's signed package brought it): a sender's name is
+    // something anyone who can post may write.
+    const vouched = sender !== null && sender.policy !== 'refuse' && row.signature === 'valid';
     if (mapped.msgAction === 'cancel') {
+      if (!vouched) return this.leftToOperator(alert, row, 'Cancel');
       const ended = await this.endReferenced(alert, `预警已取消 ${alert.identifier}`, row);
       return ended.length
         ? {
@@ -393,13 +399,10 @@ export class AlertsService {
     await this.repo.update(row.id, { villagesJson: JSON.stringify(area.villages) });
     row.villagesJson = JSON.stringify(area.villages);
 
-    let replaced: string | null = null;
+    // An Update ends what it replaces only once its own broadcast exists (below, or when its
+    // draft is approved): until then the old warning keeps playing.
+    const replacing = mapped.msgAction === 'replace';
     const notes: string[] = [];
-    if (mapped.msgAction === 'replace') {
-      const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
-      replaced = ended.find((e) => e.kind === 'broadcast')?.id ?? null;
-      if (ended.length) notes.push(`replaced ${ended.length} broadcast(s) or draft(s)`);
-    }
     const title = alertTitle(mapped.titlePrefix, info.headline, info.event);
     const urgent = mapped.level === 'I' || mapped.level === 'II';
     const by = this.byOf(alert);
@@ -408,16 +411,19 @@ export class AlertsService {
     if (!clip.ok)
       return {
         outcome: 'failed',
-        reason: join([clip.reason, ...notes]),
-        replacedBroadcastId: replaced,
+        reason: join([clip.reason, ...notes, replacing ? 'what it updates keeps playing' : null]),
       };
     row.clipId = clip.clipId;
-    const base = { clipId: clip.clipId, replacedBroadcastId: replaced };
+    const base = { clipId: clip.clipId };
     if (mapped.level === null)
       return {
         ...base,
         outcome: 'needs_level',
-        reason: join(['severity Unknown: an operator picks the level', ...notes]),
+        reason: join([
+          'severity Unknown: an operator picks the level',
+          ...notes,
+          replacing ? await this.stillRunningNote(alert, row) : null,
+        ]),
       };
 
     const request = this.requestFor(
@@ -430,11 +436,9 @@ export class AlertsService {
       area.villages,
       mapped,
     );
-    const sender = await this.repo.sender(alert.sender);
     const auto =
+      vouched &&
       sender !== null &&
-      sender.policy !== 'refuse' &&
-      (sender.policy === 'accept_unsigned' || row.signature === 'valid') &&
       mayAutoSend(JSON.parse(sender.autoSeveritiesJson) as CapSeverity[], info);
     if (auto) {
       const b = await this.broadcasts.create(request, by, {
@@ -446,25 +450,80 @@ export class AlertsService {
         },
         allowPastStart: true,
       });
+      let replaced: string | null = null;
+      if (replacing) {
+        const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
+        replaced = ended.find((e) => e.kind === 'broadcast')?.id ?? null;
+        if (ended.length) notes.push(`replaced ${ended.length} broadcast(s) or draft(s)`);
+      }
       return {
         ...base,
         outcome: 'broadcast',
-        reason: join(['sent: trusted sender', ...notes]),
+        reason: join(['sent: trusted sender, signed', ...notes]),
         broadcastId: b.id,
+        replacedBroadcastId: replaced,
       };
     }
-    const draft = await this.drafts.createForAlert(request, by, row.id, info.expires?.ms ?? null);
+    const going = replacing ? await this.goingOf(alert, row) : null;
+    const draft = await this.drafts.createForAlert(
+      request,
+      by,
+      row.id,
+      info.expires?.ms ?? null,
+      going && { ...going, reason: `由更新替换 ${alert.identifier}` },
+    );
+    if (going && (going.broadcasts.length || going.drafts.length))
+      notes.push(
+        `approving it ends what it updates (${[...going.broadcasts.map((id) => `broadcast ${id}`), ...going.drafts.map((id) => `draft ${id}`)].join(', ')}), which keeps playing until then`,
+      );
     return {
       ...base,
       outcome: 'drafted',
       reason: join([
-        sender
-          ? 'waiting for an operator (not automatic for this alert)'
-          : 'unknown sender: waiting for an operator',
+        !sender
+          ? 'unknown sender: waiting for an operator'
+          : !vouched
+            ? 'not signed by a trusted certificate of its sender: waiting for an operator'
+            : 'waiting for an operator (not automatic for this alert)',
         ...notes,
       ]),
       draftId: draft.id,
     };
+  }
+
+  /**
+   * A Cancel no trusted certificate vouches for: recorded, nothing ended; an operator ends by hand
+   * what it names.
+   */
+  private async leftToOperator(
+    alert: CapAlert,
+    row: AlertEntity,
+    what: 'Cancel',
+  ): Promise<Decision> {
+    const going = await this.goingOf(alert, row);
+    if (!going.broadcasts.length && !going.drafts.length)
+      return {
+        outcome: 'recorded',
+        reason: 'nothing of the referenced alert(s) was still running',
+      };
+    return {
+      outcome: 'recorded',
+      reason: join([
+        `a ${what} not signed by a trusted certificate of its sender ends nothing by itself`,
+        ...going.broadcasts.map(
+          (id) => `cancel broadcast ${id} by hand on the broadcast's page if it is right`,
+        ),
+        ...going.drafts.map((id) => `reject draft ${id} by hand if it is right`),
+      ]),
+    };
+  }
+
+  /** For an Update that waits for a level: what it updates keeps playing meanwhile. */
+  private async stillRunningNote(alert: CapAlert, row: AlertEntity): Promise<string | null> {
+    const going = await this.goingOf(alert, row);
+    return going.broadcasts.length
+      ? `what it updates keeps playing (${going.broadcasts.map((id) => `broadcast ${id}`).join(', ')}): cancel it by hand once this goes out`
+      : null;
   }
 
   /** `alert:<sender>`: the creator of what an alert makes. */
@@ -497,6 +556,45 @@ export class AlertsService {
   }
 
   /**
+   * What the referenced alerts made that is still going: their running broadcasts and pending
+   * drafts, and those of the sender's other accepted messages referencing the same alerts (an
+   * Update in between).
+   */
+  private async goingOf(
+    alert: CapAlert,
+    row: AlertEntity,
+  ): Promise<{ broadcasts: string[]; drafts: string[] }> {
+    // Only a sender's own alerts: otherwise anyone the station accepts could call off another
+    // sender's warning by referencing it.
+    const own = alert.references.filter((r) => r.sender === alert.sender);
+    const ids = [...new Set(own.map((r) => r.identifier))];
+    const keys = own.map((r) => `${r.sender},${r.identifier},${r.sent}`);
+    const rows = [
+      ...(await this.repo.findReferenced(alert.sender, ids)),
+      ...(await this.repo.findReferencing(alert.sender, keys)),
+    ];
+    const broadcasts = new Set<string>();
+    const drafts = new Set<string>();
+    const seen = new Set<string>([row.id]);
+    for (const ref of rows) {
+      // A Test or Exercise never calls off a real warning (nor the other way round).
+      if (seen.has(ref.id) || ref.status !== alert.status) continue;
+      seen.add(ref.id);
+      if (ref.broadcastId) broadcasts.add(ref.broadcastId);
+      if (!ref.draftId) continue;
+      const draft = await this.drafts.stateOf(ref.draftId);
+      if (draft?.status === 'pending') drafts.add(ref.draftId);
+      else if (draft?.resultId) broadcasts.add(draft.resultId);
+    }
+    const running: string[] = [];
+    for (const id of broadcasts) {
+      const b = await this.broadcasts.get(id).catch(() => null);
+      if (b && RUNNING.has(b.status)) running.push(id);
+    }
+    return { broadcasts: running, drafts: [...drafts] };
+  }
+
+  /**
    * Ends what the referenced alerts made: running broadcasts are cancelled with `reason`, pending
    * drafts withdrawn. Returns what was ended.
    */
@@ -506,41 +604,25 @@ export class AlertsService {
     row: AlertEntity,
   ): Promise<{ kind: 'broadcast' | 'draft'; id: string }[]> {
     const ended: { kind: 'broadcast' | 'draft'; id: string }[] = [];
-    // Only a sender's own alerts: otherwise anyone the station accepts unsigned could call off a
-    // trusted sender's warning by referencing it.
-    const ids = alert.references.filter((r) => r.sender === alert.sender).map((r) => r.identifier);
-    // A Test or Exercise never calls off a real warning (nor the other way round).
-    const referenced = (await this.repo.findReferenced(alert.sender, [...new Set(ids)])).filter(
-      (r) => r.status === alert.status,
-    );
+    const going = await this.goingOf(alert, row);
+    const broadcastIds = new Set(going.broadcasts);
     const by = this.byOf(alert);
-    for (const ref of referenced) {
-      if (ref.id === row.id) continue;
-      const broadcastIds = new Set<string>();
-      if (ref.broadcastId) broadcastIds.add(ref.broadcastId);
-      if (ref.draftId) {
-        const draft = await this.drafts.stateOf(ref.draftId);
-        if (
-          draft?.status === 'pending' &&
-          (await this.drafts.withdrawForAlert(ref.draftId, reason, by))
-        )
-          ended.push({ kind: 'draft', id: ref.draftId });
-        else if (draft?.resultId) broadcastIds.add(draft.resultId);
+    for (const id of going.drafts) {
+      if (await this.drafts.withdrawForAlert(id, reason, by)) ended.push({ kind: 'draft', id });
+      else {
+        // Approved in the meantime: its broadcast is what to end.
+        const resultId = (await this.drafts.stateOf(id))?.resultId;
+        if (resultId) broadcastIds.add(resultId);
       }
-      for (const id of broadcastIds) {
-        const b = await this.broadcasts.get(id).catch(() => null);
-        if (!b || !RUNNING.has(b.status)) continue;
-        try {
-          await this.broadcasts.cancel(id, reason.slice(0, 200), by);
-          ended.push({ kind: 'broadcast', id });
-        } catch (err) {
-          // Ended on its own in the meantime: nothing left to stop.
-          if (
-            !(err instanceof DomainError) ||
-            err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode)
-          )
-            throw err;
-        }
+    }
+    for (const id of broadcastIds) {
+      try {
+        await this.broadcasts.cancel(id, reason.slice(0, 200), by);
+        ended.push({ kind: 'broadcast', id });
+      } catch (err) {
+        // Ended on its own in the meantime: nothing left to stop.
+        if (!(err instanceof DomainError) || err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode))
+          throw err;
       }
     }
     return ended;
@@ -647,6 +729,8 @@ export class AlertsService {
       draftId: d.draftId ?? null,
       broadcastId: d.broadcastId ?? null,
       replacedBroadcastId: d.replacedBroadcastId ?? null,
+      // Like a refusal, a failure does not block the same message sent again: it is tried anew.
+      ...(d.outcome === 'failed' ? { dedupKey: null } : {}),
       updatedAt: this.clock.now().getTime(),
     };
     await this.repo.update(row.id, patch);
