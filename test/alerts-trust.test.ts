@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
 import { capXml, CapSpec, testCertificate } from './support/cap.js';
+import { AlertsRepository } from '../src/alerts/alerts.repository.js';
+import { AlertsService } from '../src/alerts/alerts.service.js';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
 import { staffMember, StaffMember } from './support/staff.js';
 
@@ -30,8 +32,14 @@ describe('alerts: who may end a running warning, and when', () => {
     const dir = tempDir('dalaba-alerts-trust-');
     audio = await readFile(await makeAudio(dir, 'warning', { seconds: 2, format: 'mp3' }));
     files = createServer((req, res) => {
-      res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'Content-Length': audio.length });
-      res.end(audio);
+      // `slow`: an alert still being acted on when the next message of its sender comes.
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'Content-Length': audio.length });
+          res.end(audio);
+        },
+        req.url?.includes('slow') ? 1500 : 0,
+      );
     });
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
@@ -61,7 +69,7 @@ describe('alerts: who may end a running warning, and when', () => {
       .send(xml);
 
   /** A message of SENDER, with audio unless `silent` (then it cannot be made: no TTS). */
-  const message = (spec: CapSpec, silent = false) =>
+  const message = (spec: CapSpec, silent = false, path = 'a.mp3') =>
     capXml({
       sender: SENDER,
       ...spec,
@@ -76,7 +84,7 @@ describe('alerts: who may end a running warning, and when', () => {
                       {
                         mimeType: 'audio/mpeg',
                         size: audio.length,
-                        uri: `${filesUrl}/a.mp3?${Math.random()}`,
+                        uri: `${filesUrl}/${path}?${Math.random()}`,
                         digest: createHash('sha1').update(audio).digest('hex'),
                       },
                     ],
@@ -169,4 +177,57 @@ describe('alerts: who may end a running warning, and when', () => {
     assert.equal(c.body.outcome, 'cancelled', c.body.reason);
     assert.equal((await broadcast(res.body.broadcastId)).status, 'cancelled');
   });
+
+  it('acts on an Update only after the Alert it refers to, even when they come together', async () => {
+    const first = message({}, false, 'slow.mp3');
+    const alertAnswer = post(signed(first)).then((r) => r);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const update = message({ msgType: 'Update', references: ref(first) });
+    const u = await post(signed(update)).expect(201);
+    const a = await alertAnswer;
+    assert.equal(a.body.outcome, 'broadcast', a.body.reason);
+    assert.equal(u.body.outcome, 'broadcast', u.body.reason);
+    assert.equal(u.body.replacedBroadcastId, a.body.broadcastId);
+    assert.equal((await broadcast(a.body.broadcastId)).status, 'cancelled');
+  });
+});
+
+describe('alerts: a stop while an alert is being acted on', () => {
+  it('acts on it at the next start, finding what it already made instead of making it twice', async () => {
+    const dataDir = tempDir('dalaba-alerts-resume-');
+    const first = await startTestServer({ seed: true, dataDir });
+    const m = capXml({ sender: 'nobody@resume.example', infos: [{}] });
+    let draftId: string;
+    let id: string;
+    try {
+      const res = await api(first.url, first.adminToken)
+        .post('/api/alerts')
+        .set('Content-Type', 'application/cap+xml')
+        .send(m.xml)
+        .expect(201);
+      assert.equal(res.body.outcome, 'drafted', res.body.reason);
+      ({ id, draftId } = res.body as { id: string; draftId: string });
+      // As a stop after its draft was made, before its outcome was stored, leaves it.
+      await first.server.app
+        .get(AlertsRepository)
+        .update(id, { outcome: 'recorded', reason: 'being processed', draftId: null });
+    } finally {
+      await first.close();
+    }
+    const s = await startTestServer({ seed: true, dataDir });
+    try {
+      await s.server.app.get(AlertsService).resumed();
+      const a = (await api(s.url, s.adminToken).get(`/api/alerts/${id}`).expect(200)).body;
+      assert.equal(a.outcome, 'drafted', a.reason);
+      assert.equal(a.draftId, draftId, 'the draft made before the stop, not a second one');
+      const again = await api(s.url, s.adminToken)
+        .post('/api/alerts')
+        .set('Content-Type', 'application/cap+xml')
+        .send(m.xml)
+        .expect(200);
+      assert.equal(again.body.outcome, 'duplicate');
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
 });

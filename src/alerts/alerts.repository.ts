@@ -17,6 +17,15 @@ export class AlertsRepository {
     return this.alerts.findOneBy({ id });
   }
 
+  /** Alerts left recorded with `reason` (being processed) by a stop: oldest first. */
+  inProcessing(reason: string): Promise<AlertEntity[]> {
+    return this.alerts.find({
+      where: { outcome: 'recorded', reason },
+      order: { receivedAt: 'ASC' },
+      take: 500,
+    });
+  }
+
   findByDedupKey(dedupKey: string): Promise<AlertEntity | null> {
     return this.alerts.findOneBy({ dedupKey });
   }

@@ -48,6 +48,12 @@ export interface AlertOrigin {
   by: string;
 }
 
+/** The reason of an alert row until its decision is stored: a stop in between leaves it so. */
+const PROCESSING = 'being processed';
+
+/** How long an Update or Cancel waits for a referenced draft someone is approving right now. */
+const APPROVING_WAIT_MS = 10_000;
+
 /** Broadcast statuses an Update or Cancel still ends. */
 const RUNNING = new Set(['scheduled', 'dispatching', 'active']);
 
@@ -80,6 +86,13 @@ interface Decision {
 @Injectable()
 export class AlertsService {
   private readonly logger = new Logger('alerts');
+  /**
+   * Per sender, the tail of its messages being acted on: one sender's messages are acted on one at
+   * a time, in arrival order, so an Update or Cancel never overtakes the Alert it refers to. In
+   * this process only: several servers on one database would need a lock in the database.
+   */
+  private readonly turns = new Map<string, Promise<unknown>>();
+  private resuming: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repo: AlertsRepository,
@@ -127,7 +140,33 @@ export class AlertsService {
   }
 
   /** Acts on an alert read and checked elsewhere (an EBM from the superior platform). */
-  async accept(
+  accept(
+    alert: CapAlert,
+    raw: { xml: string },
+    signature: { state: SignatureState; signer: string | null },
+    origin: AlertOrigin,
+  ): Promise<AlertEntity> {
+    return this.inTurn(alert.sender, () => this.acceptNow(alert, raw, signature, origin));
+  }
+
+  /**
+   * Acts again on the alerts a stop left being processed (recorded, not yet decided), in the
+   * background: the server's start calls it. What they made before the stop is found again
+   * (broadcasts by `alert:<id>`, drafts by alert, clips by content), never made twice.
+   */
+  start(): Promise<void> {
+    this.resuming = this.resumeAll().catch((err: Error) =>
+      this.logger.error(`resuming interrupted alerts failed: ${err.message}`),
+    );
+    return Promise.resolve();
+  }
+
+  /** Resolves once {@link start}'s resuming is done (tests). */
+  resumed(): Promise<void> {
+    return this.resuming;
+  }
+
+  private async acceptNow(
     alert: CapAlert,
     raw: { xml: string },
     signature: { state: SignatureState; signer: string | null },
@@ -152,9 +191,9 @@ export class AlertsService {
       level: mapped.level,
       signature: signature.state,
       signer: signature.signer?.slice(0, 255) ?? null,
-      // Until it is decided below: a crash in between leaves it recorded, never sent twice.
+      // Until it is decided below: a crash in between leaves it so, and the next start resumes it.
       outcome: 'recorded',
-      reason: 'being processed',
+      reason: PROCESSING,
     };
     try {
       await this.repo.insert(row);
@@ -163,6 +202,17 @@ export class AlertsService {
       if (first) return this.duplicate(first);
       throw err;
     }
+    return this.act(row, alert, info, mapped, origin);
+  }
+
+  /** Decides what a recorded alert becomes, stores it, logs and audits it. */
+  private async act(
+    row: AlertEntity,
+    alert: CapAlert,
+    info: CapInfo | null,
+    mapped: MappedAlert,
+    origin: AlertOrigin,
+  ): Promise<AlertEntity> {
     let decision: Decision;
     try {
       decision = await this.decide(row, alert, info, mapped);
@@ -194,6 +244,61 @@ export class AlertsService {
       },
     });
     return done;
+  }
+
+  private async resumeAll(): Promise<void> {
+    for (const row of await this.repo.inProcessing(PROCESSING))
+      await this.inTurn(row.sender ?? '', () => this.resume(row.id)).catch((err: Error) =>
+        this.logger.error(`alert=${row.id} not resumed: ${err.message}`),
+      );
+  }
+
+  /** Acts again on one alert a stop interrupted, from its XML as received. */
+  private async resume(id: string): Promise<void> {
+    const row = await this.repo.find(id);
+    if (!row || row.outcome !== 'recorded' || row.reason !== PROCESSING) return;
+    const origin: AlertOrigin = { source: row.source, ref: row.sourceRef, by: 'alerts' };
+    let alert: CapAlert | null = null;
+    // A superior platform's EBM is kept as its package, which only its link reads.
+    if (row.source !== 'superior')
+      try {
+        alert = parseCap(Buffer.from(row.xml, 'utf8'), {
+          maxBytes: this.config.alerts.maxBytes,
+          now: row.receivedAt,
+        }).alert;
+      } catch {
+        alert = null;
+      }
+    if (!alert) {
+      const done = await this.settle(row, {
+        outcome: 'failed',
+        reason: 'interrupted by a stop and cannot be acted on again here: send it again',
+      });
+      this.logger.warn(`alert=${done.id} was left being processed: ${done.reason}`);
+      return;
+    }
+    this.logger.warn(`alert=${row.id} was left being processed (a stop): acting on it now`);
+    const info = pickInfo(alert, this.config.alerts.stationLanguage);
+    const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
+    await this.act(row, alert, info, mapped, origin).catch((err: Error) => {
+      // A refusal is recorded by act; anything else is logged.
+      if (!(err instanceof DomainError)) throw err;
+    });
+  }
+
+  /** Runs `work` after every earlier message of `sender` (see {@link turns}). */
+  private inTurn<T>(sender: string, work: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(sender) ?? Promise.resolve();
+    const mine = before.then(work);
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(sender, tail);
+    void tail.then(() => {
+      if (this.turns.get(sender) === tail) this.turns.delete(sender);
+    });
+    return mine;
   }
 
   /** The alert a broadcast was made from (directly, or through its draft), if any. */
@@ -582,7 +687,7 @@ export class AlertsService {
       seen.add(ref.id);
       if (ref.broadcastId) broadcasts.add(ref.broadcastId);
       if (!ref.draftId) continue;
-      const draft = await this.drafts.stateOf(ref.draftId);
+      const draft = await this.settledDraft(ref.draftId);
       if (draft?.status === 'pending') drafts.add(ref.draftId);
       else if (draft?.resultId) broadcasts.add(draft.resultId);
     }
@@ -592,6 +697,21 @@ export class AlertsService {
       if (b && RUNNING.has(b.status)) running.push(id);
     }
     return { broadcasts: running, drafts: [...drafts] };
+  }
+
+  /**
+   * A draft's state, once no one is approving it right now: an Update or Cancel arriving while its
+   * broadcast is being made ends that broadcast rather than nothing.
+   */
+  private async settledDraft(
+    id: string,
+  ): Promise<{ status: string; resultId: string | null } | null> {
+    const until = Date.now() + APPROVING_WAIT_MS;
+    for (;;) {
+      const draft = await this.drafts.stateOf(id);
+      if (draft?.status !== 'approving' || Date.now() >= until) return draft;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /**
