@@ -178,6 +178,33 @@ describe('alerts: who may end a running warning, and when', () => {
     assert.equal((await broadcast(res.body.broadcastId)).status, 'cancelled');
   });
 
+  it('ends the old warning when a signed Update moves the area out of the county', async () => {
+    const first = await running();
+    const away = capXml({
+      sender: SENDER,
+      msgType: 'Update',
+      references: ref(first.m),
+      // 新城区 of Xi'an: another county.
+      infos: [{ areas: [{ geocodes: [{ valueName: 'GB/T 2260', value: '610102' }] }] }],
+    });
+    const unsigned = await post(away.xml).expect(201);
+    assert.equal(unsigned.body.outcome, 'recorded', unsigned.body.reason);
+    assert.match(unsigned.body.reason, new RegExp(`cancel broadcast ${first.id} by hand`));
+    assert.ok(RUNNING.includes((await broadcast(first.id)).status), 'unsigned: still playing');
+
+    const signedAway = capXml({
+      sender: SENDER,
+      msgType: 'Update',
+      references: ref(first.m),
+      infos: [{ areas: [{ geocodes: [{ valueName: 'GB/T 2260', value: '610102' }] }] }],
+    });
+    const res = await post(signed(signedAway)).expect(201);
+    assert.equal(res.body.outcome, 'cancelled', res.body.reason);
+    assert.match(res.body.reason, /area left the county/);
+    assert.equal(res.body.replacedBroadcastId, first.id);
+    assert.equal((await broadcast(first.id)).status, 'cancelled');
+  });
+
   it('acts on an Update only after the Alert it refers to, even when they come together', async () => {
     const first = message({}, false, 'slow.mp3');
     const alertAnswer = post(signed(first)).then((r) => r);

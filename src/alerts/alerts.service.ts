@@ -500,6 +500,22 @@ export class AlertsService {
     if (!info) return { outcome: 'recorded', reason: 'no info block to act on' };
     const villages = await this.areaVillages();
     const area = matchArea(info.areas, villages);
+    if (!area.ok && mapped.msgAction === 'replace') {
+      // The warning moved away from the county: what it updates has nothing left to warn of here.
+      const why = `area left the county (${area.reason})`;
+      if (!vouched) return this.leftToOperator(alert, row, 'Update', why);
+      const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
+      return {
+        outcome: 'cancelled',
+        reason: join([
+          why,
+          ended.length
+            ? `cancelled ${ended.length} broadcast(s) or draft(s) of the referenced alert(s)`
+            : 'nothing of the referenced alert(s) was still running',
+        ]),
+        replacedBroadcastId: ended.find((e) => e.kind === 'broadcast')?.id ?? null,
+      };
+    }
     if (!area.ok) throw new Refusal(area.rule, area.reason, 'unprocessable');
     await this.repo.update(row.id, { villagesJson: JSON.stringify(area.villages) });
     row.villagesJson = JSON.stringify(area.villages);
@@ -597,23 +613,25 @@ export class AlertsService {
   }
 
   /**
-   * A Cancel no trusted certificate vouches for: recorded, nothing ended; an operator ends by hand
-   * what it names.
+   * A Cancel (or an Update whose area left the county) no trusted certificate vouches for:
+   * recorded, nothing ended; an operator ends by hand what it names.
    */
   private async leftToOperator(
     alert: CapAlert,
     row: AlertEntity,
-    what: 'Cancel',
+    what: 'Cancel' | 'Update',
+    why: string | null = null,
   ): Promise<Decision> {
     const going = await this.goingOf(alert, row);
     if (!going.broadcasts.length && !going.drafts.length)
       return {
         outcome: 'recorded',
-        reason: 'nothing of the referenced alert(s) was still running',
+        reason: join([why, 'nothing of the referenced alert(s) was still running']),
       };
     return {
       outcome: 'recorded',
       reason: join([
+        why,
         `a ${what} not signed by a trusted certificate of its sender ends nothing by itself`,
         ...going.broadcasts.map(
           (id) => `cancel broadcast ${id} by hand on the broadcast's page if it is right`,
