@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
 import { capXml, CapSpec, testCertificate } from './support/cap.js';
+import { eventually } from './support/mqtt.js';
 import { AlertsRepository } from '../src/alerts/alerts.repository.js';
 import { AlertsService } from '../src/alerts/alerts.service.js';
 import { api, startTestServer, tempDir, TestServer } from './support/server.js';
@@ -208,7 +209,16 @@ describe('alerts: who may end a running warning, and when', () => {
   it('acts on an Update only after the Alert it refers to, even when they come together', async () => {
     const first = message({}, false, 'slow.mp3');
     const alertAnswer = post(signed(first)).then((r) => r);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The Alert is on record, its audio still coming: the Update arrives now.
+    await eventually(
+      async () =>
+        (
+          (await api(s.url, s.adminToken).get('/api/alerts?outcome=recorded&limit=100').expect(200))
+            .body.items as { identifier: string }[]
+        ).some((a) => a.identifier === first.identifier),
+      10_000,
+      'the Alert being acted on',
+    );
     const update = message({ msgType: 'Update', references: ref(first) });
     const u = await post(signed(update)).expect(201);
     const a = await alertAnswer;
