@@ -17,6 +17,7 @@ import { DeviceGateway } from './devices/device-gateway.js';
 import { LISTEN_BACKLOG } from './common/listen-backlog.js';
 import { LiveEvents } from './live/live-events.js';
 import { DraftsService } from './approvals/drafts.service.js';
+import { AlertsService } from './alerts/alerts.service.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { SeedResult, SeedService } from './seed/seed.service.js';
 import { StaffService } from './staff/staff.service.js';
@@ -69,6 +70,8 @@ export async function startServer(
     await app.get(SchedulesService).start();
     // A draft approved just before a stop gets its broadcast now, not never.
     await app.get(DraftsService).start();
+    // Alerts a stop interrupted are acted on again (in the background).
+    await app.get(AlertsService).start();
     await listen(app, config);
     // Periodic work begins once everything it touches has started.
     if (options.timers !== false) app.get(Ticker).start();

@@ -1,48 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
-import { capTime, capXml, CapSpec } from './support/cap.js';
+import { capTime, capXml, CapSpec, testCertificate } from './support/cap.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 import { staffMember, StaffMember } from './support/staff.js';
 
-const run = promisify(execFile);
-
 /** Villages of 营盘镇 (611026100) in the sample county. */
 const YINGPAN_VILLAGES = 10;
-
-/** A self-signed test certificate and its key (TEST ONLY: made in a temp dir for this run). */
-async function testCertificate(
-  dir: string,
-  name: string,
-  newkey: string[] = ['rsa:2048'],
-): Promise<{ keyPem: string; certPem: string }> {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    ...newkey,
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}/O=Dalaba test`,
-  ]);
-  return { keyPem: await readFile(key, 'utf8'), certPem: await readFile(cert, 'utf8') };
-}
 
 describe('POST /api/alerts: CAP 1.2 in', () => {
   let s: TestServer;
@@ -158,10 +127,15 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     await putSender('trusted@zhashui.example', {
       name: '柞水县气象局',
       policy: 'accept_unsigned',
-      certificates: [],
+      certificates: [trusted.certPem],
       autoSeverities: ['Severe'],
     }).expect(200);
-    const res = await post(withAudio({ sender: 'trusted@zhashui.example' })).expect(201);
+    // Only what a trusted certificate of the sender signed goes out without a person.
+    const unsigned = await post(withAudio({ sender: 'trusted@zhashui.example' })).expect(201);
+    assert.equal(unsigned.body.outcome, 'drafted', unsigned.body.reason);
+    const res = await post(
+      signCap(withAudio({ sender: 'trusted@zhashui.example' }), trusted),
+    ).expect(201);
     assert.equal(res.body.outcome, 'broadcast', res.body.reason);
     const b = (await api(s.url, viewer).get(`/api/broadcasts/${res.body.broadcastId}`).expect(200))
       .body;
@@ -172,11 +146,14 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
 
     // Urgency and certainty decide, not the level: a Possible one waits for a person.
     const possible = await post(
-      withAudio({ sender: 'trusted@zhashui.example' }, [{ certainty: 'Possible' }]),
+      signCap(
+        withAudio({ sender: 'trusted@zhashui.example' }, [{ certainty: 'Possible' }]),
+        trusted,
+      ),
     ).expect(201);
     assert.equal(possible.body.outcome, 'drafted');
     const extreme = await post(
-      withAudio({ sender: 'trusted@zhashui.example' }, [{ severity: 'Extreme' }]),
+      signCap(withAudio({ sender: 'trusted@zhashui.example' }, [{ severity: 'Extreme' }]), trusted),
     ).expect(201);
     assert.equal(extreme.body.outcome, 'drafted', 'not trusted for Extreme');
     assert.equal(extreme.body.level, 'I');
@@ -185,11 +162,14 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
   it('lets only the sender of an alert, with the same status, update or cancel it', async () => {
     const original = capXml({ sender: 'trusted@zhashui.example' });
     const sent = await post(
-      withAudio({
-        sender: 'trusted@zhashui.example',
-        identifier: original.identifier,
-        sent: original.sent,
-      }),
+      signCap(
+        withAudio({
+          sender: 'trusted@zhashui.example',
+          identifier: original.identifier,
+          sent: original.sent,
+        }),
+        trusted,
+      ),
     ).expect(201);
     assert.equal(sent.body.outcome, 'broadcast');
     const reference = `${original.sender},${original.identifier},${original.sent}`;
@@ -209,7 +189,7 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
       infos: [],
     });
     assert.equal(
-      (await post(test.xml).expect(201)).body.outcome,
+      (await post(signCap(test.xml, trusted)).expect(201)).body.outcome,
       'recorded',
       'a Test calls off nothing real',
     );
@@ -233,13 +213,16 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     await putSender('drills@zhashui.example', {
       name: '应急管理局',
       policy: 'accept_unsigned',
-      certificates: [],
+      certificates: [trusted.certPem],
       autoSeverities: ['Extreme', 'Severe'],
     }).expect(200);
     const drill = await post(
-      withAudio({ sender: 'drills@zhashui.example', status: 'Exercise' }, [
-        { severity: 'Extreme' },
-      ]),
+      signCap(
+        withAudio({ sender: 'drills@zhashui.example', status: 'Exercise' }, [
+          { severity: 'Extreme' },
+        ]),
+        trusted,
+      ),
     ).expect(201);
     assert.equal(drill.body.outcome, 'broadcast', drill.body.reason);
     const d = (
@@ -248,9 +231,9 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.deepEqual([d.level, d.attentionTone], ['routine', false]);
     assert.equal(d.title, '【演练】柞水县气象台发布暴雨橙色预警');
 
-    const test = await post(withAudio({ sender: 'drills@zhashui.example', status: 'Test' })).expect(
-      201,
-    );
+    const test = await post(
+      signCap(withAudio({ sender: 'drills@zhashui.example', status: 'Test' }), trusted),
+    ).expect(201);
     const t = (await api(s.url, viewer).get(`/api/broadcasts/${test.body.broadcastId}`).expect(200))
       .body;
     assert.deepEqual([t.level, t.attentionTone], ['test', false]);

@@ -4,6 +4,7 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DOMParser } from '@xmldom/xmldom';
 import { DeviceAgent } from '../devices/agent.js';
 import { parseCap } from '../src/alerts/cap/cap-parse.js';
+import { signCap } from '../src/alerts/cap/cap-signature.js';
 import {
   createBroadcast,
   DELIVERY_ENV,
@@ -12,10 +13,10 @@ import {
   passDeadline,
   statusReached,
 } from './support/broadcasts.js';
-import { capXml } from './support/cap.js';
+import { capXml, testCertificate } from './support/cap.js';
 import { fixtures } from './support/fixtures.js';
 import { mqttUrl, nextPresence, startAgentOnline } from './support/mqtt.js';
-import { api, startTestServer, TestServer, tokenFor } from './support/server.js';
+import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
 import { townOfficial } from './support/staff.js';
 
 const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
@@ -451,12 +452,14 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
   });
 
   it('publishes a broadcast made from an alert with the alert’s words, and a drill as a drill', async () => {
+    // Only a signed alert goes out without a person.
+    const key = await testCertificate(tempDir('dalaba-reports-cap-'), 'met-reports');
     await api(s.url, s.adminToken)
       .put(`/api/alert-senders/${encodeURIComponent('met@reports.example')}`)
       .send({
         name: '气象局',
         policy: 'accept_unsigned',
-        certificates: [],
+        certificates: [key.certPem],
         autoSeverities: ['Extreme', 'Severe'],
       })
       .expect(200);
@@ -475,7 +478,7 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
       const res = await api(s.url, s.adminToken)
         .post('/api/alerts')
         .set('Content-Type', 'application/cap+xml')
-        .send(cap.xml)
+        .send(signCap(cap.xml, key))
         .expect(201);
       assert.equal(res.body.outcome, 'broadcast', res.body.reason);
       return { id: res.body.broadcastId as string, identifier: cap.identifier };

@@ -149,7 +149,9 @@ export function mapAlert(
 
 /**
  * Whether the alert may go out without a person: the sender is trusted for this severity, and
- * urgency and certainty say it is happening (the level never decides this).
+ * urgency and certainty say it is happening (the level never decides this). The caller also
+ * requires a `valid` signature by one of the sender's certificates: `accept_unsigned` alerts are
+ * always drafts, since anyone who can post may write a sender's name.
  */
 export function mayAutoSend(
   autoSeverities: readonly CapSeverity[],

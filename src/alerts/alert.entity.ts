@@ -15,8 +15,10 @@ export type AlertSource = (typeof ALERT_SOURCES)[number];
  * - `needs_level`: severity Unknown; an operator picks the level (POST /api/alerts/:id/broadcast).
  * - `drafted`: waiting for a person to approve its broadcast (draft_id).
  * - `broadcast`: its broadcast was made (broadcast_id).
- * - `cancelled`: a Cancel that cancelled the broadcast(s) of the messages it references.
- * - `failed`: accepted, but its broadcast could not be made (no audio, TTS unavailable...).
+ * - `cancelled`: a signed Cancel (or an Update whose area left the county) that ended the
+ *   broadcast(s) of the messages it references.
+ * - `failed`: accepted, but its broadcast could not be made (no audio, TTS unavailable...); its
+ *   dedup key is cleared, so the same message sent again is acted on anew.
  */
 export const ALERT_OUTCOMES = [
   'refused',
@@ -52,7 +54,7 @@ export class AlertEntity {
 
   /**
    * `sender,identifier,sent` of an accepted alert: unique, so the same message twice changes
-   * nothing. Null for a refused one (a valid copy may follow it).
+   * nothing. Null for a refused or failed one (a valid copy, or the same again, may follow it).
    */
   @Column({ type: 'varchar', length: 800, name: 'dedup_key', nullable: true })
   dedupKey!: string | null;

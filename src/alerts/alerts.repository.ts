@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, In, IsNull, Not, Repository } from 'typeorm';
+import { FindOptionsWhere, In, IsNull, Like, Not, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { AlertEntity, AlertOutcome, AlertSenderEntity, AlertSource } from './alert.entity.js';
 
@@ -17,6 +17,15 @@ export class AlertsRepository {
     return this.alerts.findOneBy({ id });
   }
 
+  /** Alerts left recorded with `reason` (being processed) by a stop: oldest first. */
+  inProcessing(reason: string): Promise<AlertEntity[]> {
+    return this.alerts.find({
+      where: { outcome: 'recorded', reason },
+      order: { receivedAt: 'ASC' },
+      take: 500,
+    });
+  }
+
   findByDedupKey(dedupKey: string): Promise<AlertEntity | null> {
     return this.alerts.findOneBy({ dedupKey });
   }
@@ -28,6 +37,19 @@ export class AlertsRepository {
       where: { sender, identifier: In(identifiers) },
       order: { receivedAt: 'ASC' },
     });
+  }
+
+  /** Accepted messages of this sender whose references name one of these `sender,identifier,sent`. */
+  async findReferencing(sender: string, references: string[]): Promise<AlertEntity[]> {
+    if (references.length === 0) return [];
+    // LIKE narrows it down (`%` or `_` in a reference match loosely); the exact test follows.
+    const rows = await this.alerts.find({
+      where: references.map((r) => ({ sender, referencesJson: Like(`%${JSON.stringify(r)}%`) })),
+      order: { receivedAt: 'ASC' },
+    });
+    return rows.filter((a) =>
+      (JSON.parse(a.referencesJson ?? '[]') as string[]).some((r) => references.includes(r)),
+    );
   }
 
   findByBroadcast(broadcastId: string): Promise<AlertEntity | null> {
@@ -80,7 +102,7 @@ export class AlertsRepository {
    * Accepted messages of this sender and status whose references name `identifier` (its Updates
    * and Cancels); `exceptId` is the alert itself.
    */
-  async findReferencing(
+  async findReferencingIdentifier(
     sender: string,
     identifier: string,
     status: string,

@@ -48,6 +48,12 @@ export interface AlertOrigin {
   by: string;
 }
 
+/** The reason of an alert row until its decision is stored: a stop in between leaves it so. */
+const PROCESSING = 'being processed';
+
+/** How long an Update or Cancel waits for a referenced draft someone is approving right now. */
+const APPROVING_WAIT_MS = 10_000;
+
 /** Broadcast statuses an Update or Cancel still ends. */
 const RUNNING = new Set(['scheduled', 'dispatching', 'active']);
 
@@ -80,6 +86,13 @@ interface Decision {
 @Injectable()
 export class AlertsService {
   private readonly logger = new Logger('alerts');
+  /**
+   * Per sender, the tail of its messages being acted on: one sender's messages are acted on one at
+   * a time, in arrival order, so an Update or Cancel never overtakes the Alert it refers to. In
+   * this process only: several servers on one database would need a lock in the database.
+   */
+  private readonly turns = new Map<string, Promise<unknown>>();
+  private resuming: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repo: AlertsRepository,
@@ -127,7 +140,33 @@ export class AlertsService {
   }
 
   /** Acts on an alert read and checked elsewhere (an EBM from the superior platform). */
-  async accept(
+  accept(
+    alert: CapAlert,
+    raw: { xml: string },
+    signature: { state: SignatureState; signer: string | null },
+    origin: AlertOrigin,
+  ): Promise<AlertEntity> {
+    return this.inTurn(alert.sender, () => this.acceptNow(alert, raw, signature, origin));
+  }
+
+  /**
+   * Acts again on the alerts a stop left being processed (recorded, not yet decided), in the
+   * background: the server's start calls it. What they made before the stop is found again
+   * (broadcasts by `alert:<id>`, drafts by alert, clips by content), never made twice.
+   */
+  start(): Promise<void> {
+    this.resuming = this.resumeAll().catch((err: Error) =>
+      this.logger.error(`resuming interrupted alerts failed: ${err.message}`),
+    );
+    return Promise.resolve();
+  }
+
+  /** Resolves once {@link start}'s resuming is done (tests). */
+  resumed(): Promise<void> {
+    return this.resuming;
+  }
+
+  private async acceptNow(
     alert: CapAlert,
     raw: { xml: string },
     signature: { state: SignatureState; signer: string | null },
@@ -152,9 +191,9 @@ export class AlertsService {
       level: mapped.level,
       signature: signature.state,
       signer: signature.signer?.slice(0, 255) ?? null,
-      // Until it is decided below: a crash in between leaves it recorded, never sent twice.
+      // Until it is decided below: a crash in between leaves it so, and the next start resumes it.
       outcome: 'recorded',
-      reason: 'being processed',
+      reason: PROCESSING,
     };
     try {
       await this.repo.insert(row);
@@ -163,6 +202,17 @@ export class AlertsService {
       if (first) return this.duplicate(first);
       throw err;
     }
+    return this.act(row, alert, info, mapped, origin);
+  }
+
+  /** Decides what a recorded alert becomes, stores it, logs and audits it. */
+  private async act(
+    row: AlertEntity,
+    alert: CapAlert,
+    info: CapInfo | null,
+    mapped: MappedAlert,
+    origin: AlertOrigin,
+  ): Promise<AlertEntity> {
     let decision: Decision;
     try {
       decision = await this.decide(row, alert, info, mapped);
@@ -194,6 +244,61 @@ export class AlertsService {
       },
     });
     return done;
+  }
+
+  private async resumeAll(): Promise<void> {
+    for (const row of await this.repo.inProcessing(PROCESSING))
+      await this.inTurn(row.sender ?? '', () => this.resume(row.id)).catch((err: Error) =>
+        this.logger.error(`alert=${row.id} not resumed: ${err.message}`),
+      );
+  }
+
+  /** Acts again on one alert a stop interrupted, from its XML as received. */
+  private async resume(id: string): Promise<void> {
+    const row = await this.repo.find(id);
+    if (!row || row.outcome !== 'recorded' || row.reason !== PROCESSING) return;
+    const origin: AlertOrigin = { source: row.source, ref: row.sourceRef, by: 'alerts' };
+    let alert: CapAlert | null = null;
+    // A superior platform's EBM is kept as its package, which only its link reads.
+    if (row.source !== 'superior')
+      try {
+        alert = parseCap(Buffer.from(row.xml, 'utf8'), {
+          maxBytes: this.config.alerts.maxBytes,
+          now: row.receivedAt,
+        }).alert;
+      } catch {
+        alert = null;
+      }
+    if (!alert) {
+      const done = await this.settle(row, {
+        outcome: 'failed',
+        reason: 'interrupted by a stop and cannot be acted on again here: send it again',
+      });
+      this.logger.warn(`alert=${done.id} was left being processed: ${done.reason}`);
+      return;
+    }
+    this.logger.warn(`alert=${row.id} was left being processed (a stop): acting on it now`);
+    const info = await this.infoFor(alert);
+    const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
+    await this.act(row, alert, info, mapped, origin).catch((err: Error) => {
+      // A refusal is recorded by act; anything else is logged.
+      if (!(err instanceof DomainError)) throw err;
+    });
+  }
+
+  /** Runs `work` after every earlier message of `sender` (see {@link turns}). */
+  private inTurn<T>(sender: string, work: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(sender) ?? Promise.resolve();
+    const mine = before.then(work);
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(sender, tail);
+    void tail.then(() => {
+      if (this.turns.get(sender) === tail) this.turns.delete(sender);
+    });
+    return mine;
   }
 
   /** The alert a broadcast was made from (directly, or through its draft), if any. */
@@ -322,7 +427,7 @@ export class AlertsService {
       );
     const later =
       a.sender && a.identifier && a.status
-        ? await this.repo.findReferencing(a.sender, a.identifier, a.status, a.id)
+        ? await this.repo.findReferencingIdentifier(a.sender, a.identifier, a.status, a.id)
         : [];
     if (later.length)
       throw new DomainError<AlertErrorCode>(
@@ -411,7 +516,13 @@ export class AlertsService {
         outcome: 'recorded',
         reason: `msgType ${alert.msgType}: kept, nothing to broadcast`,
       };
+    const sender = await this.repo.sender(alert.sender);
+    // Nothing goes out, nor is called off, without a person unless a trusted certificate of its
+    // sender signed it (or the superior platform's signed package brought it): a sender's name is
+    // something anyone who can post may write.
+    const vouched = sender !== null && sender.policy !== 'refuse' && row.signature === 'valid';
     if (mapped.msgAction === 'cancel') {
+      if (!vouched) return this.leftToOperator(alert, row, 'Cancel');
       const ended = await this.endReferenced(alert, `预警已取消 ${alert.identifier}`, row);
       return ended.length
         ? {
@@ -424,17 +535,30 @@ export class AlertsService {
     if (!info) return { outcome: 'recorded', reason: 'no info block to act on' };
     const villages = await this.areaVillages();
     const area = matchArea(info.areas, villages);
+    if (!area.ok && mapped.msgAction === 'replace') {
+      // The warning moved away from the county: what it updates has nothing left to warn of here.
+      const why = `area left the county (${area.reason})`;
+      if (!vouched) return this.leftToOperator(alert, row, 'Update', why);
+      const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
+      return {
+        outcome: 'cancelled',
+        reason: join([
+          why,
+          ended.length
+            ? `cancelled ${ended.length} broadcast(s) or draft(s) of the referenced alert(s)`
+            : 'nothing of the referenced alert(s) was still running',
+        ]),
+        replacedBroadcastId: ended.find((e) => e.kind === 'broadcast')?.id ?? null,
+      };
+    }
     if (!area.ok) throw new Refusal(area.rule, area.reason, 'unprocessable');
     await this.repo.update(row.id, { villagesJson: JSON.stringify(area.villages) });
     row.villagesJson = JSON.stringify(area.villages);
 
-    let replaced: string | null = null;
+    // An Update ends what it replaces only once its own broadcast exists (below, or when its
+    // draft is approved): until then the old warning keeps playing.
+    const replacing = mapped.msgAction === 'replace';
     const notes: string[] = [];
-    if (mapped.msgAction === 'replace') {
-      const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
-      replaced = ended.find((e) => e.kind === 'broadcast')?.id ?? null;
-      if (ended.length) notes.push(`replaced ${ended.length} broadcast(s) or draft(s)`);
-    }
     const title = alertTitle(mapped.titlePrefix, info.headline, info.event);
     const urgent = mapped.level === 'I' || mapped.level === 'II';
     const by = this.byOf(alert);
@@ -449,16 +573,19 @@ export class AlertsService {
     if (!clip.ok)
       return {
         outcome: 'failed',
-        reason: join([clip.reason, ...notes]),
-        replacedBroadcastId: replaced,
+        reason: join([clip.reason, ...notes, replacing ? 'what it updates keeps playing' : null]),
       };
     row.clipId = clip.clipId;
-    const base = { clipId: clip.clipId, replacedBroadcastId: replaced };
+    const base = { clipId: clip.clipId };
     if (mapped.level === null)
       return {
         ...base,
         outcome: 'needs_level',
-        reason: join(['severity Unknown: an operator picks the level', ...notes]),
+        reason: join([
+          'severity Unknown: an operator picks the level',
+          ...notes,
+          replacing ? await this.stillRunningNote(alert, row) : null,
+        ]),
       };
 
     const request = this.requestFor(
@@ -471,11 +598,9 @@ export class AlertsService {
       area.villages,
       mapped,
     );
-    const sender = await this.repo.sender(alert.sender);
     const auto =
+      vouched &&
       sender !== null &&
-      sender.policy !== 'refuse' &&
-      (sender.policy === 'accept_unsigned' || row.signature === 'valid') &&
       mayAutoSend(JSON.parse(sender.autoSeveritiesJson) as CapSeverity[], info);
     if (auto) {
       const b = await this.broadcasts.create(request, by, {
@@ -487,25 +612,82 @@ export class AlertsService {
         },
         allowPastStart: true,
       });
+      let replaced: string | null = null;
+      if (replacing) {
+        const ended = await this.endReferenced(alert, `由更新替换 ${alert.identifier}`, row);
+        replaced = ended.find((e) => e.kind === 'broadcast')?.id ?? null;
+        if (ended.length) notes.push(`replaced ${ended.length} broadcast(s) or draft(s)`);
+      }
       return {
         ...base,
         outcome: 'broadcast',
-        reason: join(['sent: trusted sender', ...notes]),
+        reason: join(['sent: trusted sender, signed', ...notes]),
         broadcastId: b.id,
+        replacedBroadcastId: replaced,
       };
     }
-    const draft = await this.drafts.createForAlert(request, by, row.id, info.expires?.ms ?? null);
+    const going = replacing ? await this.goingOf(alert, row) : null;
+    const draft = await this.drafts.createForAlert(
+      request,
+      by,
+      row.id,
+      info.expires?.ms ?? null,
+      going && { ...going, reason: `由更新替换 ${alert.identifier}` },
+    );
+    if (going && (going.broadcasts.length || going.drafts.length))
+      notes.push(
+        `approving it ends what it updates (${[...going.broadcasts.map((id) => `broadcast ${id}`), ...going.drafts.map((id) => `draft ${id}`)].join(', ')}), which keeps playing until then`,
+      );
     return {
       ...base,
       outcome: 'drafted',
       reason: join([
-        sender
-          ? 'waiting for an operator (not automatic for this alert)'
-          : 'unknown sender: waiting for an operator',
+        !sender
+          ? 'unknown sender: waiting for an operator'
+          : !vouched
+            ? 'not signed by a trusted certificate of its sender: waiting for an operator'
+            : 'waiting for an operator (not automatic for this alert)',
         ...notes,
       ]),
       draftId: draft.id,
     };
+  }
+
+  /**
+   * A Cancel (or an Update whose area left the county) no trusted certificate vouches for:
+   * recorded, nothing ended; an operator ends by hand what it names.
+   */
+  private async leftToOperator(
+    alert: CapAlert,
+    row: AlertEntity,
+    what: 'Cancel' | 'Update',
+    why: string | null = null,
+  ): Promise<Decision> {
+    const going = await this.goingOf(alert, row);
+    if (!going.broadcasts.length && !going.drafts.length)
+      return {
+        outcome: 'recorded',
+        reason: join([why, 'nothing of the referenced alert(s) was still running']),
+      };
+    return {
+      outcome: 'recorded',
+      reason: join([
+        why,
+        `a ${what} not signed by a trusted certificate of its sender ends nothing by itself`,
+        ...going.broadcasts.map(
+          (id) => `cancel broadcast ${id} by hand on the broadcast's page if it is right`,
+        ),
+        ...going.drafts.map((id) => `reject draft ${id} by hand if it is right`),
+      ]),
+    };
+  }
+
+  /** For an Update that waits for a level: what it updates keeps playing meanwhile. */
+  private async stillRunningNote(alert: CapAlert, row: AlertEntity): Promise<string | null> {
+    const going = await this.goingOf(alert, row);
+    return going.broadcasts.length
+      ? `what it updates keeps playing (${going.broadcasts.map((id) => `broadcast ${id}`).join(', ')}): cancel it by hand once this goes out`
+      : null;
   }
 
   /** `alert:<sender>`: the creator of what an alert makes. */
@@ -538,6 +720,60 @@ export class AlertsService {
   }
 
   /**
+   * What the referenced alerts made that is still going: their running broadcasts and pending
+   * drafts, and those of the sender's other accepted messages referencing the same alerts (an
+   * Update in between).
+   */
+  private async goingOf(
+    alert: CapAlert,
+    row: AlertEntity,
+  ): Promise<{ broadcasts: string[]; drafts: string[] }> {
+    // Only a sender's own alerts: otherwise anyone the station accepts could call off another
+    // sender's warning by referencing it.
+    const own = alert.references.filter((r) => r.sender === alert.sender);
+    const ids = [...new Set(own.map((r) => r.identifier))];
+    const keys = own.map((r) => `${r.sender},${r.identifier},${r.sent}`);
+    const rows = [
+      ...(await this.repo.findReferenced(alert.sender, ids)),
+      ...(await this.repo.findReferencing(alert.sender, keys)),
+    ];
+    const broadcasts = new Set<string>();
+    const drafts = new Set<string>();
+    const seen = new Set<string>([row.id]);
+    for (const ref of rows) {
+      // A Test or Exercise never calls off a real warning (nor the other way round).
+      if (seen.has(ref.id) || ref.status !== alert.status) continue;
+      seen.add(ref.id);
+      if (ref.broadcastId) broadcasts.add(ref.broadcastId);
+      if (!ref.draftId) continue;
+      const draft = await this.settledDraft(ref.draftId);
+      if (draft?.status === 'pending') drafts.add(ref.draftId);
+      else if (draft?.resultId) broadcasts.add(draft.resultId);
+    }
+    const running: string[] = [];
+    for (const id of broadcasts) {
+      const b = await this.broadcasts.get(id).catch(() => null);
+      if (b && RUNNING.has(b.status)) running.push(id);
+    }
+    return { broadcasts: running, drafts: [...drafts] };
+  }
+
+  /**
+   * A draft's state, once no one is approving it right now: an Update or Cancel arriving while its
+   * broadcast is being made ends that broadcast rather than nothing.
+   */
+  private async settledDraft(
+    id: string,
+  ): Promise<{ status: string; resultId: string | null } | null> {
+    const until = Date.now() + APPROVING_WAIT_MS;
+    for (;;) {
+      const draft = await this.drafts.stateOf(id);
+      if (draft?.status !== 'approving' || Date.now() >= until) return draft;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /**
    * Ends what the referenced alerts made: running broadcasts are cancelled with `reason`, pending
    * drafts withdrawn. Returns what was ended.
    */
@@ -547,41 +783,25 @@ export class AlertsService {
     row: AlertEntity,
   ): Promise<{ kind: 'broadcast' | 'draft'; id: string }[]> {
     const ended: { kind: 'broadcast' | 'draft'; id: string }[] = [];
-    // Only a sender's own alerts: otherwise anyone the station accepts unsigned could call off a
-    // trusted sender's warning by referencing it.
-    const ids = alert.references.filter((r) => r.sender === alert.sender).map((r) => r.identifier);
-    // A Test or Exercise never calls off a real warning (nor the other way round).
-    const referenced = (await this.repo.findReferenced(alert.sender, [...new Set(ids)])).filter(
-      (r) => r.status === alert.status,
-    );
+    const going = await this.goingOf(alert, row);
+    const broadcastIds = new Set(going.broadcasts);
     const by = this.byOf(alert);
-    for (const ref of referenced) {
-      if (ref.id === row.id) continue;
-      const broadcastIds = new Set<string>();
-      if (ref.broadcastId) broadcastIds.add(ref.broadcastId);
-      if (ref.draftId) {
-        const draft = await this.drafts.stateOf(ref.draftId);
-        if (
-          draft?.status === 'pending' &&
-          (await this.drafts.withdrawForAlert(ref.draftId, reason, by))
-        )
-          ended.push({ kind: 'draft', id: ref.draftId });
-        else if (draft?.resultId) broadcastIds.add(draft.resultId);
+    for (const id of going.drafts) {
+      if (await this.drafts.withdrawForAlert(id, reason, by)) ended.push({ kind: 'draft', id });
+      else {
+        // Approved in the meantime: its broadcast is what to end.
+        const resultId = (await this.drafts.stateOf(id))?.resultId;
+        if (resultId) broadcastIds.add(resultId);
       }
-      for (const id of broadcastIds) {
-        const b = await this.broadcasts.get(id).catch(() => null);
-        if (!b || !RUNNING.has(b.status)) continue;
-        try {
-          await this.broadcasts.cancel(id, reason.slice(0, 200), by);
-          ended.push({ kind: 'broadcast', id });
-        } catch (err) {
-          // Ended on its own in the meantime: nothing left to stop.
-          if (
-            !(err instanceof DomainError) ||
-            err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode)
-          )
-            throw err;
-        }
+    }
+    for (const id of broadcastIds) {
+      try {
+        await this.broadcasts.cancel(id, reason.slice(0, 200), by);
+        ended.push({ kind: 'broadcast', id });
+      } catch (err) {
+        // Ended on its own in the meantime: nothing left to stop.
+        if (!(err instanceof DomainError) || err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode))
+          throw err;
       }
     }
     return ended;
@@ -702,6 +922,8 @@ export class AlertsService {
       draftId: d.draftId ?? null,
       broadcastId: d.broadcastId ?? null,
       replacedBroadcastId: d.replacedBroadcastId ?? null,
+      // Like a refusal, a failure does not block the same message sent again: it is tried anew.
+      ...(d.outcome === 'failed' ? { dedupKey: null } : {}),
       updatedAt: this.clock.now().getTime(),
     };
     await this.repo.update(row.id, patch);

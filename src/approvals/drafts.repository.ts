@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, LessThanOrEqual, Repository } from 'typeorm';
+import { FindOptionsWhere, IsNull, LessThanOrEqual, Like, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import { DraftEntity, DraftStatus } from './draft.entity.js';
 
@@ -14,6 +14,18 @@ export class DraftsRepository {
 
   find(id: string): Promise<DraftEntity | null> {
     return this.drafts.findOneBy({ id });
+  }
+
+  /** The draft a received alert made (createForAlert), whatever became of it. */
+  findForAlert(alertId: string): Promise<DraftEntity | null> {
+    return this.drafts.findOne({
+      where: {
+        kind: 'broadcast',
+        draftedByUserId: IsNull(),
+        payload: Like(`%"alertId":${JSON.stringify(alertId)}%`),
+      },
+      order: { createdAt: 'ASC' },
+    });
   }
 
   list(

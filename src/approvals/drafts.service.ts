@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.decorators.js';
 import { ApprovalPolicyService } from '../broadcasts/approval-policy.js';
+import type { BroadcastErrorCode } from '../broadcasts/broadcast-errors.js';
 import { BroadcastsService, BroadcastRequest } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastDto, CreateBroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { Target } from '../broadcasts/targets.js';
@@ -28,9 +29,24 @@ import type { CreateDraftDto, DraftDto, DraftQuery } from './dto/draft.dto.js';
 /** How often overdue drafts expire and interrupted approvals are finished. */
 export const DRAFT_TICK_MS = 15_000;
 
+/**
+ * What an alert's draft replaces (an Update that could not go out on its own): approving it ends
+ * these, so the old warning keeps playing until its replacement exists.
+ */
+export interface DraftReplaces {
+  /** Broadcasts cancelled once the draft's broadcast is made, if still running. */
+  broadcasts: string[];
+  /** Drafts withdrawn if still pending; the broadcast one became is cancelled. */
+  drafts: string[];
+  /** The end reason, e.g. `由更新替换 <identifier>`. */
+  reason: string;
+}
+
 /** A broadcast draft's stored request as BroadcastsService takes it. */
-function broadcastRequest(dto: CreateBroadcastDto & { alertId?: string }): BroadcastRequest {
-  const { override: _ignored, alertId: _alert, ...rest } = dto;
+function broadcastRequest(
+  dto: CreateBroadcastDto & { alertId?: string; replaces?: DraftReplaces },
+): BroadcastRequest {
+  const { override: _ignored, alertId: _alert, replaces: _replaces, ...rest } = dto;
   return {
     ...rest,
     startAt: rest.startAt ? Date.parse(rest.startAt) : undefined,
@@ -191,11 +207,15 @@ export class DraftsService {
     draftedBy: string,
     alertId: string,
     alertExpiresAt: number | null = null,
+    replaces: DraftReplaces | null = null,
   ): Promise<{ id: string; expiresAt: number }> {
+    // Idempotent per alert: the intake re-runs an alert a stop interrupted.
+    const earlier = await this.repo.findForAlert(alertId);
+    if (earlier) return { id: earlier.id, expiresAt: earlier.expiresAt };
     const window = await this.broadcasts.validate(request, { allowPastStart: true });
     const now = this.clock.now().getTime();
     const wait = Math.max(alertExpiresAt ?? 0, now + (await this.policy.maxWaitMs(request.level)));
-    const payload: CreateBroadcastDto & { alertId: string } = {
+    const payload: CreateBroadcastDto & { alertId: string; replaces?: DraftReplaces } = {
       title: request.title,
       clipId: request.clipId,
       level: request.level,
@@ -203,6 +223,7 @@ export class DraftsService {
       ...(request.expiresAt !== undefined ? { expiresAt: isoTime(request.expiresAt) } : {}),
       ...(request.attentionTone !== undefined ? { attentionTone: request.attentionTone } : {}),
       alertId,
+      ...(replaces && (replaces.broadcasts.length || replaces.drafts.length) ? { replaces } : {}),
     };
     const row: DraftEntity = {
       id: randomUUID(),
@@ -421,6 +442,7 @@ export class DraftsService {
             allowPastStart: true,
           },
         );
+        await this.endReplaced(d);
         result = { broadcast };
       } else if (d.kind === 'schedule.create') {
         const schedule = await this.schedules.create(
@@ -457,6 +479,34 @@ export class DraftsService {
       await this.notify({ ...d, status: 'approved', resultId });
     }
     return result;
+  }
+
+  /**
+   * Ends what an alert's draft replaces (an Update's), once its own broadcast exists; safe to run
+   * twice: what already ended is left alone.
+   */
+  private async endReplaced(d: DraftEntity): Promise<void> {
+    const { replaces } = JSON.parse(d.payload) as { replaces?: DraftReplaces };
+    if (!replaces || alertIdOf(d) === null) return;
+    const by = d.draftedBy;
+    const broadcastIds = new Set(replaces.broadcasts);
+    for (const id of replaces.drafts) {
+      if (await this.withdrawForAlert(id, replaces.reason, by)) continue;
+      const other = await this.repo.find(id);
+      if (other?.resultId && other.kind === 'broadcast') broadcastIds.add(other.resultId);
+    }
+    for (const id of broadcastIds) {
+      const b = await this.broadcasts.get(id).catch(() => null);
+      if (!b || !['scheduled', 'dispatching', 'active'].includes(b.status)) continue;
+      try {
+        await this.broadcasts.cancel(id, replaces.reason.slice(0, 200), by);
+        this.logger.log(`draft=${d.id} approved: cancelled broadcast=${id} it replaces`);
+      } catch (err) {
+        // Ended on its own in the meantime: nothing left to stop.
+        if (!(err instanceof DomainError) || err.code !== ('BROADCAST_ENDED' as BroadcastErrorCode))
+          throw err;
+      }
+    }
   }
 
   /** The draft, if `p` may decide it now; else why not, as the error to answer. */

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 /** A CAP time in Beijing time with its offset, as Chinese feeds write them (CAP refuses `Z`). */
 export function capTime(ms: number): string {
@@ -118,4 +122,30 @@ function areaXml(a: CapAreaSpec): string {
       .join('') +
     `</area>`
   );
+}
+
+/** A self-signed test certificate and its key (TEST ONLY: made in `dir` for this run). */
+export async function testCertificate(
+  dir: string,
+  name: string,
+  newkey: string[] = ['rsa:2048'],
+): Promise<{ keyPem: string; certPem: string }> {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    ...newkey,
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}/O=Dalaba test`,
+  ]);
+  return { keyPem: await readFile(key, 'utf8'), certPem: await readFile(cert, 'utf8') };
 }

@@ -132,7 +132,7 @@ export class AlertSenderDto {
     enum: SENDER_POLICIES,
     description:
       '`require_signature`: only alerts signed by one of `certificates`; `accept_unsigned`: unsigned ones too ' +
-      '(a bad signature is still refused); `refuse`: none',
+      '(a bad signature is still refused), but only signed ones go out without a person; `refuse`: none',
   })
   policy!: SenderPolicy;
   @ApiProperty({ type: [SenderCertificateDto] }) certificates!: SenderCertificateDto[];

@@ -231,7 +231,8 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
           rule: alert.rule,
           reason: alert.reason,
         },
-        remember: true,
+        // A failed one (TTS down...) is tried again at the next poll, as the intake allows.
+        remember: alert.outcome !== 'failed',
       };
     } catch (err) {
       // The intake's refusal (400/422, recorded in the inbox) is its answer about this message;
