@@ -173,7 +173,7 @@ describe('espeak-ng gets the text on stdin, never on its command line', () => {
       assert.equal(await readFile(join(dir, 'stdin.txt'), 'utf8'), text);
       const argv = await readFile(join(dir, 'argv.log'), 'utf8');
       assert.doesNotMatch(argv, /pwned|请注意|passwd/);
-      assert.match(argv, /^-v cmn -s 175 -b 1 -w \S+ --stdin$/m);
+      assert.match(argv, /^-v cmn -s 225 -b 1 -w \S+ --stdin$/m);
     } finally {
       await s.close();
     }

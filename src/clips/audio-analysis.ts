@@ -69,6 +69,26 @@ export function parseLoudnorm(stderr: string): Loudness | null {
   }
 }
 
+/** What ffmpeg's ebur128 filter says of a result: enough to record, not to normalise with. */
+export interface LoudnessSummary {
+  /** Integrated loudness, LUFS (-70 for silence: the filter's floor). */
+  integrated: number;
+  /** True peak, dBTP (`-Infinity` for silence). */
+  truePeak: number;
+}
+
+/** The summary `ebur128=peak=true` prints when the input ends (one decimal); null when absent. */
+export function parseEbur128(stderr: string): LoudnessSummary | null {
+  const at = stderr.lastIndexOf('] Summary:');
+  if (at < 0) return null;
+  const summary = stderr.slice(at);
+  const integrated = /^\s*I:\s+(-?[\d.]+|-inf) LUFS/m.exec(summary)?.[1];
+  const peak = /^\s*Peak:\s+(-?[\d.]+|-inf) dBFS/m.exec(summary)?.[1];
+  if (integrated === undefined || peak === undefined) return null;
+  const num = (s: string) => (s === '-inf' ? -Infinity : Number(s));
+  return { integrated: num(integrated), truePeak: num(peak) };
+}
+
 /** How much audio ffmpeg actually decoded, from `-progress` output (the last `out_time_us`). */
 export function parseDecodedMs(progress: string): number | null {
   const matches = [...progress.matchAll(/^out_time_us=(\d+)$/gm)];

@@ -7,6 +7,8 @@ import {
   decodeProblem,
   InputInfo,
   Loudness,
+  LoudnessSummary,
+  parseEbur128,
   parseDecodedMs,
   parseInputInfo,
   parseLoudnorm,
@@ -174,7 +176,10 @@ export class AudioProcessor {
     return this.encode(inputs, `${norm},aresample=44100`, out, ticket);
   }
 
-  /** Measures a file's integrated loudness (LUFS) and true peak. */
+  /**
+   * Measures what {@link normalise} needs (integrated loudness, true peak, range, threshold and
+   * loudnorm's own offset): a loudnorm pass, run at 192 kHz.
+   */
   async measure(inputs: string[], ticket: TranscodeTicket): Promise<Loudness> {
     const result = await this.ffmpeg.run(
       [
@@ -195,6 +200,41 @@ export class AudioProcessor {
       ticket,
     );
     const loudness = result.code === 0 ? parseLoudnorm(result.stderr) : null;
+    if (!loudness)
+      throw new Error(
+        `ffmpeg could not measure loudness (exit ${result.code}${result.timedOut ? ', timed out' : ''})`,
+      );
+    return loudness;
+  }
+
+  /**
+   * Measures a result's integrated loudness and true peak for the record, with ebur128: within
+   * 0.2 LU and 0.05 dB of loudnorm's figures on speech, music, tones and the sample clip, in a
+   * third of its CPU time (docs/performance.md, "Text to speech"). One decimal, no offset: not
+   * for {@link normalise}, whose dynamic mode lands closer to the target with loudnorm's offset.
+   */
+  async measureResult(path: string, ticket: TranscodeTicket): Promise<LoudnessSummary> {
+    const result = await this.ffmpeg.run(
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        '-v',
+        'info',
+        '-i',
+        path,
+        '-map',
+        '0:a:0',
+        // framelog=verbose: the per-100 ms lines only at -v verbose; the summary prints at info.
+        '-af',
+        `${TO_MONO},ebur128=peak=true:framelog=verbose`,
+        '-f',
+        'null',
+        '-',
+      ],
+      ticket,
+    );
+    const loudness = result.code === 0 ? parseEbur128(result.stderr) : null;
     if (!loudness)
       throw new Error(
         `ffmpeg could not measure loudness (exit ${result.code}${result.timedOut ? ', timed out' : ''})`,

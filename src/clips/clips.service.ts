@@ -312,7 +312,7 @@ export class ClipsService implements BeforeApplicationShutdown {
         loudness = inspection.loudness;
       }
       const durationMs = await this.processor.normalise([source], loudness, out, ticket);
-      const after = await this.processor.measure([out], ticket);
+      const after = await this.processor.measureResult(out, ticket);
       const stored = await this.storage.store(out);
       await this.repo.update(clipId, {
         status: 'ready',

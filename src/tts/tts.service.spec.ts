@@ -80,10 +80,19 @@ describe('chooseEngine', () => {
 
 describe('espeak-ng arguments', () => {
   it('turns a relative speed into words a minute within what espeak-ng takes', () => {
-    assert.equal(wordsPerMinute(1), 175);
-    assert.equal(wordsPerMinute(0.5), 88);
-    assert.equal(wordsPerMinute(2), 350);
-    assert.equal(wordsPerMinute(0.1), 80);
+    assert.equal(wordsPerMinute(1, 'en'), 175);
+    assert.equal(wordsPerMinute(0.5, 'en'), 88);
+    assert.equal(wordsPerMinute(2, 'en'), 350);
+    assert.equal(wordsPerMinute(0.1, 'en'), 80);
+  });
+
+  it('speaks the Chinese voices faster than espeak-ng does (3.6 characters a second) at speed 1', () => {
+    for (const voice of ['cmn', 'cmn-latn-pinyin', 'yue', 'hak']) {
+      assert.equal(wordsPerMinute(1, voice), 225, voice);
+    }
+    assert.equal(wordsPerMinute(0.5, 'cmn'), 113);
+    assert.equal(wordsPerMinute(2, 'cmn'), 450);
+    assert.equal(wordsPerMinute(1, 'cmnx'), 175);
   });
 
   it('reads the language column of `espeak-ng --voices`', () => {

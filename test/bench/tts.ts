@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { wordsPerMinute } from '../../src/tts/espeak-engine.js';
 import { hrnow, until } from './delivery.js';
 import type { BenchServer } from './server.js';
 
@@ -81,12 +82,13 @@ export async function ttsRound(server: BenchServer, round: number): Promise<TtsR
   return { ms, cpuMs, audioMs: clip.durationMs };
 }
 
-/** The same text spoken by espeak-ng alone, as the server runs it (text on stdin, WAV out). */
+/** The same text spoken by espeak-ng alone, as the server runs it (its rate, text on stdin, WAV out). */
 export async function espeakRound(dir: string, round: number): Promise<TtsRound> {
   const out = join(dir, `espeak-${round}.wav`);
   const t0 = hrnow();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('espeak-ng', ['-v', 'cmn', '-s', '175', '-b', '1', '-w', out, '--stdin'], {
+    const rate = String(wordsPerMinute(1, 'cmn'));
+    const child = spawn('espeak-ng', ['-v', 'cmn', '-s', rate, '-b', '1', '-w', out, '--stdin'], {
       stdio: ['pipe', 'ignore', 'inherit'],
     });
     child.once('error', reject);
