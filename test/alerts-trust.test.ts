@@ -29,7 +29,10 @@ describe('alerts: who may end a running warning, and when', () => {
   let key: { keyPem: string; certPem: string };
 
   beforeAll(async () => {
-    s = await startTestServer({ seed: true, env: { TTS_ENGINE: 'none', ALERT_FETCH_PRIVATE: 'true' } });
+    s = await startTestServer({
+      seed: true,
+      env: { TTS_ENGINE: 'none', ALERT_FETCH_PRIVATE: 'true' },
+    });
     const dir = tempDir('dalaba-alerts-trust-');
     audio = await readFile(await makeAudio(dir, 'warning', { seconds: 2, format: 'mp3' }));
     files = createServer((req, res) => {
