@@ -363,7 +363,11 @@ describe('the dashboard’s schedules in Chromium', () => {
       const links = await phone.$$eval('#nav a', (xs) =>
         xs.map((a) => [a.getAttribute('data-nav'), a.getAttribute('href')]),
       );
-      assert.equal(links.length, 7, 'an admin has seven nav items (approvals and staff too)');
+      assert.equal(
+        links.length,
+        9,
+        'an admin has nine nav items (approvals, staff, alerts and alert intake too)',
+      );
       for (const [key, href] of links) {
         // Visible on the screen as it is: in the viewport and not clipped by anything over it.
         const shown = await phone.$eval(`#nav a[data-nav="${key}"]`, (a) => {

@@ -99,7 +99,7 @@ export class EspeakEngine implements TtsEngine {
       }
       this.binary = path;
       this.version = found[1];
-      this.logger.log(
+      this.logger.debug(
         `using espeak-ng ${this.version} (${path}), voice ${this.defaultVoice}, ${this.voiceList.length} voices`,
       );
       return true;

@@ -77,7 +77,7 @@ export class TtsService implements OnApplicationShutdown {
         },
         { critical: false },
       );
-    if (engine) this.logger.log(`text to speech: ${engine.describe()}`);
+    if (engine) this.logger.debug(`text to speech: ${engine.describe()}`);
     else this.logger.warn(`text to speech is unavailable: ${reason}`);
   }
 
