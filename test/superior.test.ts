@@ -17,7 +17,8 @@ import {
   responseXml,
   verifyPackage,
 } from '../src/superior/ebd-package.js';
-import { readTar } from '../src/superior/tar.js';
+import { readTar, writeTar } from '../src/superior/tar.js';
+import { INBOUND_MAX_BYTES } from '../src/superior/superior-inbound.js';
 import {
   createBroadcast,
   DELIVERY_ENV,
@@ -79,14 +80,19 @@ class FakeSuperior {
   }
 
   /** A package from the superior to the station. */
-  pack(type: string, bodyXml: string, relatedEbdId: string | null = null) {
+  pack(
+    type: string,
+    bodyXml: string,
+    relatedEbdId: string | null = null,
+    o: { srcEbrId?: string; timeMs?: number } = {},
+  ) {
     this.seq += 1n;
     const header = {
-      ebdId: makeEbdId(SUPERIOR_EBR, this.seq),
+      ebdId: makeEbdId(o.srcEbrId ?? SUPERIOR_EBR, this.seq),
       type,
-      srcEbrId: SUPERIOR_EBR,
+      srcEbrId: o.srcEbrId ?? SUPERIOR_EBR,
       destEbrId: STATION_EBR,
-      time: beijingTime(Date.now()),
+      time: beijingTime(o.timeMs ?? Date.now()),
       relatedEbdId,
     };
     return { ebdId: header.ebdId, tar: buildPackage(header, bodyXml, this.signer, Date.now()).tar };
@@ -192,7 +198,7 @@ describe('superior platform link', () => {
       EBD_TYPES.ebm,
       `<EBM><EBMVersion>1</EBMVersion><EBMID>${ebmId}</EBMID><MsgBasicInfo>` +
         '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
-        `<SentTime>${sent}</SentTime><EventType>11B03</EventType><Severity>2</Severity>` +
+        `<SendTime>${sent}</SendTime><EventType>11B03</EventType><Severity>2</Severity>` +
         `<StartTime>${sent}</StartTime><EndTime>${until}</EndTime></MsgBasicInfo>` +
         '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
         `<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>${village}</AreaCode></MsgContent></EBM>`,
@@ -432,13 +438,23 @@ describe('superior platform link', () => {
     const files = readTar(res.body);
     assert.ok(files[0].data.toString().includes('<ResultCode>4</ResultCode>'));
 
+    // Unsigned: a forgery never costs the station a signature.
+    assert.equal(files.length, 1);
+    assert.match(files[0].data.toString(), new RegExp(`<RelatedEBD><EBDID>${header.ebdId}<`));
+
     const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
     assert.equal(status.refusedInbound, 1);
-    const refused = await packages('&direction=in&status=refused');
-    assert.equal(refused.length, 1);
-    assert.match(String(refused[0].lastError), new RegExp(`${header.ebdId}.*does not verify`));
+    // Counted and logged, never stored: anyone can post one.
+    assert.equal((await packages('&direction=in&status=refused')).length, 0);
     assert.ok(
-      s.logs().some((l) => /inbound package refused/.test(String(l.msg)) && l.level >= 40),
+      s
+        .logs()
+        .some(
+          (l) =>
+            /inbound package refused: ebd="\d+" reason="the signature does not verify"/.test(
+              String(l.msg),
+            ) && l.level >= 40,
+        ),
       'logged as a warning',
     );
 
@@ -447,6 +463,77 @@ describe('superior platform link', () => {
       .set('Content-Type', 'application/x-tar')
       .send(Buffer.from('not a tar at all'))
       .expect(400);
+  });
+
+  it('refuses a package signed by the superior’s key but from another EBRID, storing nothing', async () => {
+    const before = (await packages('&direction=in')).length;
+    const foreign = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+      null,
+      { srcEbrId: '019999999999999999' },
+    );
+    const res = await postPackage(s.url, foreign.tar);
+    assert.equal(res.headers['x-ebd-result-code'], '2');
+    assert.match(readTar(res.body)[0].data.toString(), /not the superior/);
+    assert.equal((await packages('&direction=in')).length, before);
+  });
+
+  it('refuses a package whose EBDTime is more than a day off: a replay of a swept one', async () => {
+    const ebm = ebmPackage('61100000000000000009');
+    const stale = superior.pack(
+      EBD_TYPES.ebm,
+      parsePackage(ebm.tar)
+        .ebdb.toString()
+        .replace(/^[\s\S]*?(<EBM>[\s\S]*<\/EBM>)[\s\S]*$/, '$1'),
+      null,
+      { timeMs: clock.now().getTime() - 25 * 3_600_000 },
+    );
+    const res = await postPackage(s.url, stale.tar);
+    assert.equal(res.headers['x-ebd-result-code'], '2');
+    assert.match(readTar(res.body)[0].data.toString(), /EBDTime/);
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    assert.ok(!alerts.some((a) => a.identifier === '61100000000000000009'));
+  });
+
+  it('answers a signed heartbeat from the superior without storing it', async () => {
+    const beat = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+    );
+    const receipt = parsePackage((await postPackage(s.url, beat.tar)).body);
+    assert.equal(verifyPackage(receipt, 'sm2', superior.stationKey), null);
+    assert.equal(readResponse(receipt).code, '1');
+    assert.equal((await packages('&direction=in&type=ConnectionCheck')).length, 0);
+  });
+
+  it('refuses a tar with a ../ entry and a body over the limit', async () => {
+    const beat = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+    );
+    const extra = writeTar([{ name: 'aaaa', data: Buffer.from('x') }], Date.now());
+    // The same entry renamed ../x, its checksum made right again.
+    extra.write('../x', 0, 'ascii');
+    extra.write('        ', 148, 'ascii');
+    const sum = extra.subarray(0, 512).reduce((a, b) => a + b, 0);
+    extra.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+    const evil = Buffer.concat([extra.subarray(0, 1024), beat.tar]);
+    const bad = await api(s.url)
+      .post('/superior/ebd')
+      .set('Content-Type', 'application/x-tar')
+      .send(evil)
+      .expect(400);
+    assert.match(bad.body.message as string, /not allowed: \.\.\/x/);
+
+    const huge = Buffer.alloc(INBOUND_MAX_BYTES + 128 * 1024, 1);
+    const tooLarge = await api(s.url)
+      .post('/superior/ebd')
+      .set('Content-Type', 'application/x-tar')
+      .send(huge)
+      .ok(() => true);
+    assert.equal(tooLarge.status, 413);
   });
 
   it('keeps the link off without SUPERIOR_URL', async () => {

@@ -19,6 +19,9 @@ export async function readPackageBody(
       'PACKAGE_TOO_LARGE',
       `A package may be at most ${maxBytes} bytes`,
     );
+  // Refused on its declared length before a byte is read (multipart adds a few hundred bytes).
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) throw tooLarge();
   if (req.is('multipart/form-data')) {
     const upload = multer({
       storage: multer.memoryStorage(),
