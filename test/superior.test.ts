@@ -7,6 +7,7 @@ import { generateKeyPair, signBytes, type KeyPair } from '../src/contract/signin
 import {
   beijingTime,
   buildPackage,
+  children,
   EBD_TYPES,
   type EbdSigner,
   makeEbdId,
@@ -359,6 +360,25 @@ describe('superior platform link', () => {
       await agent?.stop();
       agent = undefined;
     }
+  });
+
+  it('reports a device deleted after its change as offline, and the others still go up', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const doomed = await fx.newDevice(village);
+    const other = await startAgentOnline(s, mqttUrl(s), doomed, { speed: 0 });
+    await other.stop();
+    await api(s.url, s.adminToken).delete(`/api/devices/${doomed.id}`).expect(204);
+    await s.tick();
+    const got = superior
+      .accepted(EBD_TYPES.terminalState)
+      .filter((r) => r.body.ebdb.toString().includes(doomed.id));
+    assert.equal(got.length, 1);
+    const stored = (await packages('&direction=out')).find((p) => p.ebdId === got[0].ebdId)!;
+    assert.equal(stored.status, 'sent');
+    const row = children(got[0].body.body!, 'EBRDT').find(
+      (e) => pathText(e, 'EBRID') === doomed.id,
+    )!;
+    assert.equal(pathText(row, 'StateCode'), '2');
   });
 
   it('answers a signed EBM with a signed receipt, once per EBDID, and the alert is made', async () => {

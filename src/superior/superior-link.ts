@@ -319,7 +319,9 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     const ids = [...this.changedDevices];
     this.changedDevices.clear();
     try {
-      const body = stripDeclaration(await this.reports.terminalStates(ids));
+      const body = stripDeclaration(
+        await this.reports.terminalStates(ids, { goneAsOffline: true }),
+      );
       const header = this.header(EBD_TYPES.terminalState);
       await this.repo.insert({
         id: randomUUID(),
@@ -338,7 +340,8 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
         updatedAt: now,
       });
     } catch (err) {
-      // Not lost: the next round tries these devices again (with whatever changed meanwhile).
+      // Not lost: the next round tries these devices again (with whatever changed meanwhile). A
+      // device deleted since is no such error: it goes up as offline.
       for (const id of ids) this.changedDevices.add(id);
       this.logger.error(`terminal states not queued: ${(err as Error).message}`);
     }
