@@ -19,6 +19,8 @@ import {
   verifyPackage,
 } from '../src/superior/ebd-package.js';
 import { readTar, writeTar } from '../src/superior/tar.js';
+import { GytReports } from '../src/reports/gyt-reports.js';
+import { DOMParser } from '@xmldom/xmldom';
 import { INBOUND_MAX_BYTES } from '../src/superior/superior-inbound.js';
 import {
   createBroadcast,
@@ -387,22 +389,20 @@ describe('superior platform link', () => {
     }
   });
 
-  it('reports a device deleted after its change as offline, and the others still go up', async () => {
+  it('reports a device deleted after its change as offline rather than failing the package', async () => {
     const fx = fixtures(s.url, s.adminToken);
     const doomed = await fx.newDevice(village);
-    const other = await startAgentOnline(s, mqttUrl(s), doomed, { speed: 0 });
-    await other.stop();
     await api(s.url, s.adminToken).delete(`/api/devices/${doomed.id}`).expect(204);
-    await s.tick();
-    const got = superior
-      .accepted(EBD_TYPES.terminalState)
-      .filter((r) => r.body.ebdb.toString().includes(doomed.id));
-    assert.equal(got.length, 1);
-    const stored = (await packages('&direction=out')).find((p) => p.ebdId === got[0].ebdId)!;
-    assert.equal(stored.status, 'sent');
-    const row = children(got[0].body.body!, 'EBRDT').find(
-      (e) => pathText(e, 'EBRID') === doomed.id,
-    )!;
+    const reports = s.server.app.get(GytReports);
+    // The route's contract stays: an unknown device is a 404.
+    await assert.rejects(reports.terminalStates([doomed.id]), /does not exist/);
+    // The link's call (superior-link.ts, queueTerminalStates) reports it as offline.
+    const xml = await reports.terminalStates([doomed.id, device.id], { goneAsOffline: true });
+    const doc = new DOMParser().parseFromString(xml, 'text/xml')
+      .documentElement as unknown as Element;
+    const rows = children(doc, 'EBRDT');
+    assert.equal(rows.length, 2);
+    const row = rows.find((e) => pathText(e, 'EBRID') === doomed.id)!;
     assert.equal(pathText(row, 'StateCode'), '2');
   });
 
