@@ -7,6 +7,7 @@ import { generateKeyPair, signBytes, type KeyPair } from '../src/contract/signin
 import {
   beijingTime,
   buildPackage,
+  children,
   EBD_TYPES,
   type EbdSigner,
   makeEbdId,
@@ -17,7 +18,10 @@ import {
   responseXml,
   verifyPackage,
 } from '../src/superior/ebd-package.js';
-import { readTar } from '../src/superior/tar.js';
+import { readTar, writeTar } from '../src/superior/tar.js';
+import { GytReports } from '../src/reports/gyt-reports.js';
+import { DOMParser } from '@xmldom/xmldom';
+import { INBOUND_MAX_BYTES } from '../src/superior/superior-inbound.js';
 import {
   createBroadcast,
   DELIVERY_ENV,
@@ -28,7 +32,12 @@ import {
 } from './support/broadcasts.js';
 import { fixtures } from './support/fixtures.js';
 import { eventually, mqttUrl, startAgentOnline } from './support/mqtt.js';
-import { RETRY_MAX_MS } from '../src/superior/superior-link.js';
+import {
+  GIVE_UP_ATTEMPTS,
+  KEEP_MS,
+  RETRY_MAX_MS,
+  SuperiorLink,
+} from '../src/superior/superior-link.js';
 import { api, ShiftedClock, startTestServer, tempDir, type TestServer } from './support/server.js';
 
 const STATION_EBR = '010361102600000001';
@@ -52,6 +61,9 @@ class FakeSuperior {
   readonly key: KeyPair = generateKeyPair('sm2');
   readonly received: Received[] = [];
   down = false;
+  /** The first package of this type, and it again, is answered 500 (one package it chokes on). */
+  poisonType: string | null = null;
+  readonly poisoned = new Set<string>();
   /** The result code of the receipts (the superior refusing what it gets: `failed`). */
   answer: 'ok' | 'failed' = 'ok';
   /** Dalaba's public key, read from its status route. */
@@ -79,14 +91,19 @@ class FakeSuperior {
   }
 
   /** A package from the superior to the station. */
-  pack(type: string, bodyXml: string, relatedEbdId: string | null = null) {
+  pack(
+    type: string,
+    bodyXml: string,
+    relatedEbdId: string | null = null,
+    o: { srcEbrId?: string; timeMs?: number } = {},
+  ) {
     this.seq += 1n;
     const header = {
-      ebdId: makeEbdId(SUPERIOR_EBR, this.seq),
+      ebdId: makeEbdId(o.srcEbrId ?? SUPERIOR_EBR, this.seq),
       type,
-      srcEbrId: SUPERIOR_EBR,
+      srcEbrId: o.srcEbrId ?? SUPERIOR_EBR,
       destEbrId: STATION_EBR,
-      time: beijingTime(Date.now()),
+      time: beijingTime(o.timeMs ?? Date.now()),
       relatedEbdId,
     };
     return { ebdId: header.ebdId, tar: buildPackage(header, bodyXml, this.signer, Date.now()).tar };
@@ -106,16 +123,20 @@ class FakeSuperior {
     const end = body.lastIndexOf(Buffer.from(`\r\n--${boundary}--`));
     const p = parsePackage(body.subarray(start, end));
     const verified = verifyPackage(p, 'sm2', this.stationKey);
+    const poison =
+      p.header.type === this.poisonType &&
+      (this.poisoned.size === 0 || this.poisoned.has(p.header.ebdId));
+    if (poison) this.poisoned.add(p.header.ebdId);
     const entry: Received = {
       ebdId: p.header.ebdId,
       type: p.header.type,
-      accepted: !this.down,
+      accepted: !this.down && !poison,
       verified,
       body: p,
     };
     this.received.push(entry);
-    if (this.down) {
-      res.writeHead(503).end('maintenance');
+    if (this.down || poison) {
+      res.writeHead(poison ? 500 : 503).end('maintenance');
       return;
     }
     const receipt = this.pack(
@@ -192,7 +213,7 @@ describe('superior platform link', () => {
       EBD_TYPES.ebm,
       `<EBM><EBMVersion>1</EBMVersion><EBMID>${ebmId}</EBMID><MsgBasicInfo>` +
         '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
-        `<SentTime>${sent}</SentTime><EventType>11B03</EventType><Severity>2</Severity>` +
+        `<SendTime>${sent}</SendTime><EventType>11B03</EventType><Severity>2</Severity>` +
         `<StartTime>${sent}</StartTime><EndTime>${until}</EndTime></MsgBasicInfo>` +
         '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
         `<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>${village}</AreaCode></MsgContent></EBM>`,
@@ -266,12 +287,24 @@ describe('superior platform link', () => {
     assert.equal(state.status, 'pending');
     assert.ok((state.attempts as number) + (terminal.attempts as number) >= 1);
     assert.match(String(state.lastError ?? terminal.lastError), /HTTP 503/);
-    const refusedBefore = superior.received.filter((r) => !r.accepted).length;
-    assert.ok(refusedBefore >= 1);
+    // Heartbeats are not packages of the outbox: only these count.
+    const turnedAway = () =>
+      superior.received.filter((r) => !r.accepted && r.type !== EBD_TYPES.heartbeat);
+    const first = turnedAway();
+    assert.ok(first.length >= 1);
+    const tried = (await packages('&direction=out')).find((p) => p.ebdId === first[0].ebdId)!;
+    assert.equal(tried.attempts, 1);
+    // Its own wait, in the table: the first back-off step, jittered down to half.
+    const wait = (tried.nextAttemptAt as number) - s.clock.now().getTime();
+    assert.ok(wait > 0 && wait <= 1000, `next attempt in ${wait} ms`);
 
-    // Backing off: tried again once the longest wait has passed.
+    // Backing off: the same package tried again once its wait has passed.
     await s.advance(RETRY_MAX_MS);
-    assert.ok(superior.received.filter((r) => !r.accepted).length > refusedBefore);
+    await s.advance(RETRY_MAX_MS);
+    assert.ok(turnedAway().filter((r) => r.ebdId === first[0].ebdId).length >= 2);
+    const again = (await packages('&direction=out')).find((p) => p.ebdId === first[0].ebdId)!;
+    assert.ok((again.attempts as number) >= 2, JSON.stringify(again));
+    assert.ok((again.nextAttemptAt as number) > s.clock.now().getTime());
     const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
     assert.equal(status.up, false);
     assert.ok(status.pending >= 2);
@@ -317,9 +350,10 @@ describe('superior platform link', () => {
 
     superior.down = false;
     s = await startTestServer({ dataDir, clock, env: env() });
-    // No waiting out the back-off written before the restart: the first heartbeat answered
-    // resumes the outbox in the same round.
+    // Each package's own wait, written before the restart, still holds; once it has passed, the
+    // packages go, each once.
     await s.tick();
+    await s.advance(RETRY_MAX_MS);
     const after = await packages('&direction=out');
     for (const p of pending) {
       const row = after.find((a) => a.ebdId === p.ebdId)!;
@@ -354,6 +388,101 @@ describe('superior platform link', () => {
       agent = undefined;
     }
   });
+
+  it('reports a device deleted after its change as offline rather than failing the package', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const doomed = await fx.newDevice(village);
+    await api(s.url, s.adminToken).delete(`/api/devices/${doomed.id}`).expect(204);
+    const reports = s.server.app.get(GytReports);
+    // The route's contract stays: an unknown device is a 404.
+    await assert.rejects(reports.terminalStates([doomed.id]), /does not exist/);
+    // The link's call (superior-link.ts, queueTerminalStates) reports it as offline.
+    const xml = await reports.terminalStates([doomed.id, device.id], { goneAsOffline: true });
+    const doc = new DOMParser().parseFromString(xml, 'text/xml')
+      .documentElement as unknown as Element;
+    const rows = children(doc, 'EBRDT');
+    assert.equal(rows.length, 2);
+    const row = rows.find((e) => pathText(e, 'EBRID') === doomed.id)!;
+    assert.equal(pathText(row, 'StateCode'), '2');
+  });
+
+  it('folds terminal states into the one package still waiting, not one per round', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const devices = [await fx.newDevice(village), await fx.newDevice(village)];
+    superior.down = true;
+    try {
+      const waiting = async () =>
+        (await packages('&direction=out&status=pending')).filter((p) => p.type === 'EBRDTState');
+      const until = (done: (rows: Record<string, unknown>[]) => boolean) =>
+        eventually(async () => {
+          await s.tick();
+          return done(await waiting());
+        }, 20_000);
+      const a = await startAgentOnline(s, mqttUrl(s), devices[0], { speed: 0 });
+      await until((rows) => rows.some((r) => (r.attempts as number) >= 1));
+      await a.stop();
+      const b = await startAgentOnline(s, mqttUrl(s), devices[1], { speed: 0 });
+      await b.stop();
+      // The first was tried (and is backing off); every later change went into the second.
+      await until((rows) => rows.some((r) => r.attempts === 0));
+      await s.tick();
+      await s.tick();
+      const rows = await waiting();
+      assert.equal(rows.length, 2, JSON.stringify(rows));
+      assert.equal(rows.filter((r) => r.attempts === 0).length, 1);
+    } finally {
+      superior.down = false;
+    }
+    await s.advance(RETRY_MAX_MS);
+    await s.advance(RETRY_MAX_MS);
+    const last = superior.accepted(EBD_TYPES.terminalState).at(-1)!;
+    for (const d of devices) assert.ok(last.body.ebdb.toString().includes(d.id));
+    assert.equal((await packages('&direction=out&status=pending')).length, 0);
+  }, 60_000);
+
+  it('backs off a package the superior chokes on by itself, sends the others, then gives up', async () => {
+    const fx = fixtures(s.url, s.adminToken);
+    const d = await fx.newDevice(village);
+    superior.poisonType = EBD_TYPES.terminalState;
+    try {
+      let a = await startAgentOnline(s, mqttUrl(s), d, { speed: 0 });
+      await eventually(async () => {
+        await s.tick();
+        return superior.poisoned.size > 0;
+      }, 20_000);
+      const [bad] = superior.poisoned;
+      assert.ok(bad);
+      // A heartbeat answered does not send it again at once: it has its own wait.
+      const heartbeatsBefore = superior.accepted(EBD_TYPES.heartbeat).length;
+      await s.advance(61_000);
+      assert.ok(superior.accepted(EBD_TYPES.heartbeat).length > heartbeatsBefore);
+      await a.stop();
+      await s.tick();
+      // Another package goes while the bad one waits.
+      const others = () =>
+        superior.accepted(EBD_TYPES.terminalState).filter((r) => r.body.ebdb.includes(d.id));
+      await eventually(async () => {
+        await s.advance(RETRY_MAX_MS);
+        return others().length >= 1;
+      }, 20_000);
+      a = await startAgentOnline(s, mqttUrl(s), d, { speed: 0 });
+      await a.stop();
+      for (let i = 0; i < 12; i++) await s.advance(RETRY_MAX_MS);
+      const row = (await packages('&direction=out')).find((p) => p.ebdId === bad)!;
+      assert.equal(row.status, 'failed', JSON.stringify(row));
+      assert.equal(row.attempts, GIVE_UP_ATTEMPTS);
+      assert.equal(row.nextAttemptAt, null);
+      assert.match(String(row.lastError), /gave up after \d+ attempts: HTTP 500/);
+      assert.equal(
+        superior.received.filter((r) => r.ebdId === bad).length,
+        GIVE_UP_ATTEMPTS,
+        'not tried after giving up',
+      );
+      assert.equal((await packages('&direction=out&status=pending')).length, 0);
+    } finally {
+      superior.poisonType = null;
+    }
+  }, 60_000);
 
   it('answers a signed EBM with a signed receipt, once per EBDID, and the alert is made', async () => {
     const ebm = ebmPackage('61100000000000000001');
@@ -432,13 +561,23 @@ describe('superior platform link', () => {
     const files = readTar(res.body);
     assert.ok(files[0].data.toString().includes('<ResultCode>4</ResultCode>'));
 
+    // Unsigned: a forgery never costs the station a signature.
+    assert.equal(files.length, 1);
+    assert.match(files[0].data.toString(), new RegExp(`<RelatedEBD><EBDID>${header.ebdId}<`));
+
     const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
     assert.equal(status.refusedInbound, 1);
-    const refused = await packages('&direction=in&status=refused');
-    assert.equal(refused.length, 1);
-    assert.match(String(refused[0].lastError), new RegExp(`${header.ebdId}.*does not verify`));
+    // Counted and logged, never stored: anyone can post one.
+    assert.equal((await packages('&direction=in&status=refused')).length, 0);
     assert.ok(
-      s.logs().some((l) => /inbound package refused/.test(String(l.msg)) && l.level >= 40),
+      s
+        .logs()
+        .some(
+          (l) =>
+            /inbound package refused: ebd="\d+" reason="the signature does not verify"/.test(
+              String(l.msg),
+            ) && l.level >= 40,
+        ),
       'logged as a warning',
     );
 
@@ -447,6 +586,90 @@ describe('superior platform link', () => {
       .set('Content-Type', 'application/x-tar')
       .send(Buffer.from('not a tar at all'))
       .expect(400);
+  });
+
+  it('refuses a package signed by the superior’s key but from another EBRID, storing nothing', async () => {
+    const before = (await packages('&direction=in')).length;
+    const foreign = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+      null,
+      { srcEbrId: '019999999999999999' },
+    );
+    const res = await postPackage(s.url, foreign.tar);
+    assert.equal(res.headers['x-ebd-result-code'], '2');
+    assert.match(readTar(res.body)[0].data.toString(), /not the superior/);
+    assert.equal((await packages('&direction=in')).length, before);
+  });
+
+  it('refuses a package whose EBDTime is more than a day off: a replay of a swept one', async () => {
+    const ebm = ebmPackage('61100000000000000009');
+    const stale = superior.pack(
+      EBD_TYPES.ebm,
+      parsePackage(ebm.tar)
+        .ebdb.toString()
+        .replace(/^[\s\S]*?(<EBM>[\s\S]*<\/EBM>)[\s\S]*$/, '$1'),
+      null,
+      { timeMs: clock.now().getTime() - 25 * 3_600_000 },
+    );
+    const res = await postPackage(s.url, stale.tar);
+    assert.equal(res.headers['x-ebd-result-code'], '2');
+    assert.match(readTar(res.body)[0].data.toString(), /EBDTime/);
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    assert.ok(!alerts.some((a) => a.identifier === '61100000000000000009'));
+  });
+
+  it('answers a signed heartbeat from the superior without storing it', async () => {
+    const beat = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+    );
+    const receipt = parsePackage((await postPackage(s.url, beat.tar)).body);
+    assert.equal(verifyPackage(receipt, 'sm2', superior.stationKey), null);
+    assert.equal(readResponse(receipt).code, '1');
+    assert.equal((await packages('&direction=in&type=ConnectionCheck')).length, 0);
+  });
+
+  it('refuses a tar with a ../ entry and a body over the limit', async () => {
+    const beat = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+    );
+    const extra = writeTar([{ name: 'aaaa', data: Buffer.from('x') }], Date.now());
+    // The same entry renamed ../x, its checksum made right again.
+    extra.write('../x', 0, 'ascii');
+    extra.write('        ', 148, 'ascii');
+    const sum = extra.subarray(0, 512).reduce((a, b) => a + b, 0);
+    extra.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+    const evil = Buffer.concat([extra.subarray(0, 1024), beat.tar]);
+    const bad = await api(s.url)
+      .post('/superior/ebd')
+      .set('Content-Type', 'application/x-tar')
+      .send(evil)
+      .expect(400);
+    assert.match(bad.body.message as string, /not allowed: \.\.\/x/);
+
+    const huge = Buffer.alloc(INBOUND_MAX_BYTES + 128 * 1024, 1);
+    const tooLarge = await api(s.url)
+      .post('/superior/ebd')
+      .set('Content-Type', 'application/x-tar')
+      .send(huge)
+      .ok(() => true);
+    assert.equal(tooLarge.status, 413);
+  });
+
+  it('sweeps finished packages 90 days after their last change', async () => {
+    assert.ok((await packages('&status=sent')).length > 0);
+    assert.ok((await packages('&status=received')).length > 0);
+    const before = s.clock.now().getTime();
+    // Only the link's round, at the later time (the clock itself stays: the other jobs keep theirs).
+    await s.server.app.get(SuperiorLink).tick(new Date(before + KEEP_MS + 2 * 3_600_000));
+    const left = await packages();
+    assert.deepEqual(
+      left.filter((p) => (p.updatedAt as number) < before),
+      [],
+    );
   });
 
   it('keeps the link off without SUPERIOR_URL', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryDto } from '../broadcasts/dto/broadcast.dto.js';
 import { Clock } from '../common/clock.js';
+import { NotFoundError } from '../common/domain-error.js';
 import { el, type XmlNode } from '../common/xml-writer.js';
 import type { CoverageReport } from '../coverage/coverage.js';
 import type { DeviceDto } from '../devices/dto/device.dto.js';
@@ -137,22 +138,33 @@ export class GytReports {
     ).toString();
   }
 
-  /** Terminal state reports (`<EBRDTState>`) of the given devices, or all. */
-  async terminalStates(deviceIds?: string[]): Promise<string> {
-    const devices = deviceIds
-      ? await Promise.all(deviceIds.map((id) => this.devices.get(id)))
+  /**
+   * Terminal state reports (`<EBRDTState>`) of the given devices, or all. An unknown id is a 404,
+   * unless `goneAsOffline`: the superior link reports a device deleted since its change as offline
+   * (one deleted device must not hold up every other's report).
+   */
+  async terminalStates(deviceIds?: string[], o: { goneAsOffline?: boolean } = {}): Promise<string> {
+    const devices: (DeviceDto | string)[] = deviceIds
+      ? await Promise.all(
+          deviceIds.map((id) =>
+            this.devices.get(id).catch((err: unknown) => {
+              if (o.goneAsOffline && err instanceof NotFoundError) return id;
+              throw err;
+            }),
+          ),
+        )
       : await this.allDevices();
     const now = this.clock.now().getTime();
     const rows: XmlNode[] = [];
     for (const d of devices) {
-      const state = await this.terminalState(d, now);
+      const state = typeof d === 'string' ? 'offline' : await this.terminalState(d, now);
       const code = TERMINAL_STATE_CODES[state];
       rows.push(
         el(
           'EBRDT',
           {},
           el('RptTime', {}, beijingTime(now)),
-          el('EBRID', {}, d.id),
+          el('EBRID', {}, typeof d === 'string' ? d : d.id),
           el('StateCode', {}, code),
           el('StateDesc', {}, TERMINAL_STATES[code]),
         ),

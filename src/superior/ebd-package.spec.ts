@@ -18,6 +18,11 @@ import {
   verifyPackage,
 } from './ebd-package.js';
 import { ebmToCap } from './ebm-to-cap.js';
+import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
+import type { ClipDto } from '../clips/dto/clip.dto.js';
+import { ebmElement, ebmIdOf } from '../reports/gyt-reports.js';
+import { type BroadcastFacts, kindOf } from '../reports/report-sources.js';
+import { DOMParser } from '@xmldom/xmldom';
 import { readTar, writeTar } from './tar.js';
 
 function signerOf(alg: SignatureAlgorithm) {
@@ -125,13 +130,13 @@ describe('EBD package', () => {
 });
 
 describe('ebmToCap', () => {
-  const ebm = (msgType: string, extra = '') =>
+  const ebm = (msgType: string, extra = '', sendTime = 'SendTime') =>
     parsePackage(
       buildPackage(
         header('EBM', 9n),
         `<EBM><EBMVersion>1</EBMVersion><EBMID>3410000000000001</EBMID>${extra}<MsgBasicInfo>` +
           `<MsgType>${msgType}</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>341000</SenderCode>` +
-          '<SentTime>2026-12-02 08:00:00</SentTime><EventType>11B03</EventType><Severity>2</Severity>' +
+          `<${sendTime}>2026-12-02 08:00:00</${sendTime}><EventType>11B03</EventType><Severity>2</Severity>` +
           '<StartTime>2026-12-02 08:00:00</StartTime><EndTime>2026-12-02 10:00:00</EndTime></MsgBasicInfo>' +
           '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle><MsgDesc>请转移到高处</MsgDesc>' +
           '<AreaCode>611026100201,611026101</AreaCode></MsgContent></EBM>',
@@ -153,6 +158,50 @@ describe('ebmToCap', () => {
     assert.deepEqual(
       info.areas[0].geocodes.map((g) => g.value),
       ['611026100201', '611026101'],
+    );
+  });
+
+  it('reads the older SentTime when there is no SendTime', () => {
+    const alert = ebmToCap(ebm('1', '', 'SentTime'), { superiorEbrId: DEST, attachments: [] });
+    assert.equal(alert.sent.text, '2026-12-02T08:00:00+08:00');
+  });
+
+  it('reads back the EBM Dalaba itself writes (gyt-reports.ts)', () => {
+    const created = Date.UTC(2026, 11, 2, 1, 2, 3, 456);
+    const b = {
+      id: '0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11',
+      title: '暴雨红色预警',
+      clipId: 'c0b6f3c1-9d9e-4a53-8f52-0c7a7d1d2a11',
+      level: 'II',
+      target: { villages: ['611026100201'] },
+      status: 'active',
+      outcome: null,
+      endReason: null,
+      createdAt: new Date(created).toISOString(),
+      startAt: new Date(created).toISOString(),
+      expiresAt: new Date(created + 3_600_000).toISOString(),
+      endedAt: null,
+    } as unknown as BroadcastDto;
+    const f: BroadcastFacts = {
+      broadcast: b,
+      clip: { id: b.clipId, sha256: 'ab'.repeat(32), bytes: 1234 } as ClipDto,
+      alert: null,
+      kind: kindOf(b, null),
+      areaCodes: ['611026100201', '611026100202'],
+      villages: new Map(),
+    };
+    const who = { ebrId: '611026000000010101', sender: 'dalaba@611026' };
+    const xml = ebmElement(f, who, false).toString();
+    const element = new DOMParser().parseFromString(xml, 'text/xml')
+      .documentElement as unknown as Element;
+    const alert = ebmToCap(element, { superiorEbrId: DEST, attachments: [] });
+    assert.equal(alert.identifier, ebmIdOf(f, who.ebrId));
+    assert.equal(alert.sent.ms, Date.UTC(2026, 11, 2, 1, 2, 3));
+    assert.equal(alert.msgType, 'Alert');
+    assert.equal(alert.infos[0].severity, 'Severe');
+    assert.deepEqual(
+      alert.infos[0].areas[0].geocodes.map((g) => g.value),
+      f.areaCodes,
     );
   });
 

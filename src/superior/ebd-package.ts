@@ -199,6 +199,16 @@ export function packEbdb(ebdId: string, ebdb: string, signer: EbdSigner, nowMs: 
   );
 }
 
+/**
+ * A package without its signature file: the receipt of a refused inbound package (left unsigned
+ * on purpose, docs/superior.md "Refused packages"), so a flood of forged packages never
+ * costs a signature each.
+ */
+export function buildUnsignedPackage(header: EbdHeader, bodyXml: string, nowMs: number): Buffer {
+  const ebdb = Buffer.from(ebdXml(header, bodyXml), 'utf8');
+  return writeTar([{ name: `EBDB_${header.ebdId}.xml`, data: ebdb }], nowMs);
+}
+
 /** The tar's file name (multipart upload, Content-Disposition). */
 export function packageFileName(ebdId: string): string {
   return `EBDT_${ebdId}.tar`;
@@ -241,11 +251,27 @@ function required(parent: Element, path: string, what: string): string {
 
 const EBD_ID = /^\d{1,64}$/;
 
+/** Largest EBDS (signature) file read: the real ones are well under 1 KB. */
+export const EBDS_MAX_BYTES = 4096;
+
 /**
- * Reads a package: the tar, its EBDB and EBDS files, the envelope. The signature is read, not
- * checked: {@link verifyPackage} does that with the sender's key.
+ * A package opened but not read: its files found, only the small signature file parsed. The
+ * EBDB is not parsed until {@link verifyOpened} has checked the signature over its raw bytes,
+ * so a forged package costs a tar walk and a signature check, never an XML parse of the EBDB.
  */
-export function parsePackage(tar: Buffer): ParsedPackage {
+export interface OpenedPackage {
+  /** The EBDID in the EBDB file's name (digits checked). */
+  ebdId: string;
+  /** The EBDB file, exactly as received (the signature covers these bytes). */
+  ebdb: Buffer;
+  signature: EbdSignature | null;
+  /** Why the signature file could not be read (too large, not a Signature), or null. */
+  signatureProblem: string | null;
+  attachments: TarFile[];
+}
+
+/** Opens a package: the tar, its EBDB file (unparsed) and its EBDS file (parsed, capped). */
+export function openPackage(tar: Buffer): OpenedPackage {
   let files: TarFile[];
   try {
     files = readTar(tar);
@@ -257,10 +283,75 @@ export function parsePackage(tar: Buffer): ParsedPackage {
     throw new PackageRefusal('failed', `expected one EBDB_<EBDID>.xml, found ${ebdbs.length}`);
   const ebdbFile = ebdbs[0];
   const id = ebdbFile.name.slice(5, -4);
+  if (!EBD_ID.test(id))
+    throw new PackageRefusal(
+      'failed',
+      `EBDID must be digits, not ${JSON.stringify(id.slice(0, 64))}`,
+    );
   const ebdsFile = files.find(
     (f) => f.name === `EBDS_EBDB_${id}.xml` || f.name === `EBDS_${id}.xml`,
   );
-  const root = parseXml(ebdbFile.data).documentElement;
+  let signature: EbdSignature | null = null;
+  let signatureProblem: string | null = null;
+  if (ebdsFile && ebdsFile.data.length > EBDS_MAX_BYTES) {
+    signatureProblem = `the EBDS file is over ${EBDS_MAX_BYTES} bytes`;
+  } else if (ebdsFile) {
+    let s: Element | null;
+    try {
+      s = parseXmlSafely(ebdsFile.data, { maxBytes: EBDS_MAX_BYTES }).documentElement;
+    } catch {
+      s = null;
+    }
+    if (!s || s.localName !== 'Signature') {
+      signatureProblem = 'the EBDS root is not Signature';
+    } else {
+      const algName = pathText(s, 'SignatureAlgorithm') ?? '';
+      const alg =
+        (Object.keys(ALGORITHM_NAMES) as SignatureAlgorithm[]).find(
+          (a) => ALGORITHM_NAMES[a].signature.toLowerCase() === algName.toLowerCase(),
+        ) ?? null;
+      signature = {
+        ebdId: pathText(s, 'RelatedEBD/EBDID') ?? '',
+        alg,
+        certSn: pathText(s, 'SignatureCert/CertSN') ?? '',
+        value: pathText(s, 'SignatureValue') ?? '',
+      };
+    }
+  }
+  return {
+    ebdId: id,
+    ebdb: ebdbFile.data,
+    signature,
+    signatureProblem,
+    attachments: files.filter((f) => f !== ebdbFile && f !== ebdsFile),
+  };
+}
+
+/**
+ * Null when the opened package's EBDB bytes are signed by `publicKey` with `alg`; otherwise why
+ * not. Nothing of the EBDB is parsed.
+ */
+export function verifyOpened(
+  o: OpenedPackage,
+  alg: SignatureAlgorithm,
+  publicKey: string,
+): string | null {
+  if (o.signatureProblem) return o.signatureProblem;
+  const s = o.signature;
+  if (!s) return 'no EBDS signature file';
+  if (s.ebdId !== o.ebdId)
+    return `the signature is for EBD ${JSON.stringify(s.ebdId.slice(0, 64))}`;
+  if (s.alg !== alg) return `signed with ${s.alg ?? 'an unknown algorithm'}, ${alg} expected`;
+  const raw = Buffer.from(s.value, 'base64');
+  if (raw.length !== 64) return 'the signature value is not 64 bytes';
+  return verifyBytes(alg, publicKey, o.ebdb, raw.toString('base64url'))
+    ? null
+    : 'the signature does not verify';
+}
+
+/** Reads the EBDB of an opened package: the envelope and the body element. */
+export function readOpened(o: OpenedPackage): ParsedPackage {
+  const root = parseXml(o.ebdb).documentElement;
   if (!root || root.localName !== 'EBD')
     throw new PackageRefusal('failed', 'the EBDB root is not EBD');
   const header: EbdHeader = {
@@ -271,37 +362,28 @@ export function parsePackage(tar: Buffer): ParsedPackage {
     time: required(root, 'EBDTime', 'EBD'),
     relatedEbdId: pathText(root, 'RelatedEBD/EBDID'),
   };
-  if (!EBD_ID.test(header.ebdId))
+  if (header.ebdId !== o.ebdId)
     throw new PackageRefusal(
       'failed',
-      `EBDID must be digits, not ${JSON.stringify(header.ebdId.slice(0, 80))}`,
+      `EBDID ${JSON.stringify(header.ebdId.slice(0, 64))} differs from the file name's ${o.ebdId}`,
     );
-  if (header.ebdId !== id)
-    throw new PackageRefusal('failed', `EBDID ${header.ebdId} differs from the file name's ${id}`);
-  let signature: EbdSignature | null = null;
-  if (ebdsFile) {
-    const s = parseXml(ebdsFile.data).documentElement;
-    if (!s || s.localName !== 'Signature')
-      throw new PackageRefusal('badSignature', 'the EBDS root is not Signature');
-    const algName = pathText(s, 'SignatureAlgorithm') ?? '';
-    const alg =
-      (Object.keys(ALGORITHM_NAMES) as SignatureAlgorithm[]).find(
-        (a) => ALGORITHM_NAMES[a].signature.toLowerCase() === algName.toLowerCase(),
-      ) ?? null;
-    signature = {
-      ebdId: pathText(s, 'RelatedEBD/EBDID') ?? '',
-      alg,
-      certSn: pathText(s, 'SignatureCert/CertSN') ?? '',
-      value: pathText(s, 'SignatureValue') ?? '',
-    };
-  }
+  if (o.signatureProblem) throw new PackageRefusal('badSignature', o.signatureProblem);
   return {
     header,
-    ebdb: ebdbFile.data,
+    ebdb: o.ebdb,
     body: children(root, header.type)[0] ?? null,
-    signature,
-    attachments: files.filter((f) => f !== ebdbFile && f !== ebdsFile),
+    signature: o.signature,
+    attachments: o.attachments,
   };
+}
+
+/**
+ * Reads a package: the tar, its EBDB and EBDS files, the envelope. The signature is read, not
+ * checked: {@link verifyPackage} does that with the sender's key. (The inbound route opens,
+ * verifies, then reads: {@link openPackage}, {@link verifyOpened}, {@link readOpened}.)
+ */
+export function parsePackage(tar: Buffer): ParsedPackage {
+  return readOpened(openPackage(tar));
 }
 
 /**
@@ -313,15 +395,17 @@ export function verifyPackage(
   alg: SignatureAlgorithm,
   publicKey: string,
 ): string | null {
-  const s = p.signature;
-  if (!s) return 'no EBDS signature file';
-  if (s.ebdId !== p.header.ebdId) return `the signature is for EBD ${s.ebdId}`;
-  if (s.alg !== alg) return `signed with ${s.alg ?? 'an unknown algorithm'}, ${alg} expected`;
-  const raw = Buffer.from(s.value, 'base64');
-  if (raw.length !== 64) return 'the signature value is not 64 bytes';
-  return verifyBytes(alg, publicKey, p.ebdb, raw.toString('base64url'))
-    ? null
-    : 'the signature does not verify';
+  return verifyOpened(
+    {
+      ebdId: p.header.ebdId,
+      ebdb: p.ebdb,
+      signature: p.signature,
+      signatureProblem: null,
+      attachments: [],
+    },
+    alg,
+    publicKey,
+  );
 }
 
 /** The body of a receipt: `<EBDResponse>` with the result code and its words. */

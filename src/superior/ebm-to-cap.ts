@@ -59,7 +59,11 @@ export function ebmToCap(
   const msgType = need(ebm, 'MsgBasicInfo/MsgType');
   const related = pathText(ebm, 'RelatedEBM/EBMID');
   const sender = pathText(ebm, 'MsgBasicInfo/SenderCode') ?? superiorSender(o.superiorEbrId);
-  const sent = time(need(ebm, 'MsgBasicInfo/SentTime'), 'SentTime')!;
+  // GD/J 2018 writes SendTime (as Dalaba does); some 2016–2017 interfaces wrote SentTime.
+  const sendTime = pathText(ebm, 'MsgBasicInfo/SendTime') ?? pathText(ebm, 'MsgBasicInfo/SentTime');
+  if (sendTime === null)
+    throw new CapRefusal('ebm.required', 'EBM: MsgBasicInfo/SendTime is missing');
+  const sent = time(sendTime, 'SendTime')!;
   const reference = (id: string) => ({ sender, identifier: identifierOf(id), sent: sent.text });
 
   // The codes are read with the reports module's table (gyt-mapping.ts), the one Dalaba writes with.

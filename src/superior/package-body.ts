@@ -13,12 +13,18 @@ export async function readPackageBody(
   res: Response,
   maxBytes: number,
 ): Promise<Buffer> {
-  const tooLarge = () =>
-    new DomainError<SuperiorErrorCode>(
+  const tooLarge = () => {
+    // The rest of the body is not read: the connection closes after the 413 rather than wait.
+    res.setHeader('Connection', 'close');
+    return new DomainError<SuperiorErrorCode>(
       'too_large',
       'PACKAGE_TOO_LARGE',
       `A package may be at most ${maxBytes} bytes`,
     );
+  };
+  // Refused on its declared length before a byte is read (multipart adds a few hundred bytes).
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) throw tooLarge();
   if (req.is('multipart/form-data')) {
     const upload = multer({
       storage: multer.memoryStorage(),

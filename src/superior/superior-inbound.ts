@@ -9,39 +9,54 @@ import { InjectConfig } from '../config/config.module.js';
 import { isUniqueViolation } from '../database/db-errors.js';
 import {
   buildPackage,
+  buildUnsignedPackage,
   EBD_TYPES,
+  type EbdSigner,
+  type OpenedPackage,
+  openPackage,
   type ParsedPackage,
   PackageRefusal,
-  parsePackage,
+  parseBeijingTime,
+  readOpened,
   RESULT_CODES,
   type ResultKind,
   responseXml,
-  verifyPackage,
+  verifyOpened,
 } from './ebd-package.js';
 import { ebmToCap } from './ebm-to-cap.js';
 import type { SuperiorErrorCode } from './superior-errors.js';
 import { SuperiorLink } from './superior-link.js';
 import { SuperiorPackagesRepository } from './superior-packages.repository.js';
 
-/** Largest inbound package: an EBM may carry its audio (minutes of MP3). */
-export const INBOUND_MAX_BYTES = 32 * 1024 * 1024;
-/** What is kept of a refused package: its EBDB, cut here (anyone can post one). */
-const REFUSED_KEEP_BYTES = 64 * 1024;
+/**
+ * Largest inbound package: an EBM with its audio, a few minutes of speech as MP3 (5 min at
+ * 128 kbit/s is under 5 MB); anything larger is refused (413) before it is all read.
+ */
+export const INBOUND_MAX_BYTES = 8 * 1024 * 1024;
+/** How far an inbound package's EBDTime may be from now: older ones are replays (their rows may be swept). */
+export const INBOUND_FRESH_MS = 24 * 3_600_000;
 
 /** The receipt answered for a package. */
 export interface InboundAnswer {
   ebdId: string;
   resultCode: string;
-  /** The signed EBDResponse package (a tar). */
+  /** The EBDResponse package (a tar): signed, except for a refused package. */
   tar: Buffer;
+}
+
+/** An attacker's string as a log field: cut, quoted, escaped. */
+function field(x: string): string {
+  return JSON.stringify(x.slice(0, 64));
 }
 
 /**
  * Packages from the superior platform (`POST /superior/ebd`): the signature must verify with
- * SUPERIOR_PUBLIC_KEY and the package be addressed from SUPERIOR_EBR_ID to EBR_ID, else it is
- * refused (logged, counted, kept); an EBM becomes an alert through the one intake
- * (AlertsService.accept, source `superior`); every readable package is answered with a signed
- * EBDResponse, and the same EBDID again gets the same receipt.
+ * SUPERIOR_PUBLIC_KEY over the raw EBDB bytes before the EBDB is parsed, and the package be
+ * addressed from SUPERIOR_EBR_ID to EBR_ID with an EBDTime within a day of now, else it is refused
+ * (logged, counted, answered unsigned, never stored); an EBM becomes an alert through the one
+ * intake (AlertsService.accept, source `superior`); every accepted package is answered with a
+ * signed EBDResponse, and the same EBDID again gets the same receipt. Heartbeats are answered
+ * without a row.
  */
 @Injectable()
 export class SuperiorInbound {
@@ -57,82 +72,94 @@ export class SuperiorInbound {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async receive(body: Buffer): Promise<InboundAnswer> {
+  /**
+   * Before the body is read: 404 when the link is off, 503 when the station cannot sign a receipt
+   * (nothing is acted on that could not be answered).
+   */
+  async ready(): Promise<EbdSigner> {
     if (!this.link.enabled)
       throw new DomainError<SuperiorErrorCode>(
         'not_found',
         'SUPERIOR_LINK_OFF',
         'No superior platform is configured (SUPERIOR_URL)',
       );
+    const signer = await this.link.signer();
+    if (typeof signer === 'string')
+      throw new DomainError<SuperiorErrorCode>('unavailable', 'SIGNING_KEY_MISMATCH', signer);
+    return signer;
+  }
+
+  async receive(body: Buffer, signer?: EbdSigner): Promise<InboundAnswer> {
+    const sign = signer ?? (await this.ready());
+    let opened: OpenedPackage;
     let p: ParsedPackage;
     try {
-      p = parsePackage(body);
+      opened = openPackage(body);
+      const s = this.config.superior;
+      const bad = verifyOpened(opened, s.signature, s.publicKey);
+      if (bad) return this.refuse(opened.ebdId, 'badSignature', bad);
+      p = readOpened(opened);
     } catch (err) {
       const why = err instanceof PackageRefusal ? err.message : String(err);
       this.link.countInbound('unreadable');
-      this.logger.warn(`inbound package unreadable (${body.length} bytes): ${why}`);
-      throw new DomainError<SuperiorErrorCode>('invalid', 'PACKAGE_UNREADABLE', why);
+      this.logger.warn(`inbound package unreadable (${body.length} bytes): ${field(why)}`);
+      throw new DomainError<SuperiorErrorCode>('invalid', 'PACKAGE_UNREADABLE', why.slice(0, 200));
     }
     const refusal = this.refusalOf(p);
-    if (refusal) return this.refuse(p, refusal.kind, refusal.why);
+    if (refusal) return this.refuse(p.header.ebdId, refusal.kind, refusal.why, p);
     const id = p.header.ebdId;
     const running = this.handling.get(id);
     if (running) return running;
-    const run = this.handle(p).finally(() => this.handling.delete(id));
+    const run = this.handle(p, sign).finally(() => this.handling.delete(id));
     this.handling.set(id, run);
     return run;
   }
 
-  /** Why a package is not from the superior to this platform, or null. */
+  /** Why a verified package is not from the superior to this platform now, or null. */
   private refusalOf(p: ParsedPackage): { kind: ResultKind; why: string } | null {
     const s = this.config.superior;
-    const bad = verifyPackage(p, s.signature, s.publicKey);
-    if (bad) return { kind: 'badSignature', why: bad };
     if (p.header.srcEbrId !== s.superiorEbrId)
       return {
         kind: 'failed',
-        why: `from ${p.header.srcEbrId}, not the superior ${s.superiorEbrId}`,
+        why: `from ${field(p.header.srcEbrId)}, not the superior ${s.superiorEbrId}`,
       };
     if (p.header.destEbrId !== '' && p.header.destEbrId !== s.ebrId)
-      return { kind: 'failed', why: `addressed to ${p.header.destEbrId}, not ${s.ebrId}` };
+      return { kind: 'failed', why: `addressed to ${field(p.header.destEbrId)}, not ${s.ebrId}` };
+    const at = parseBeijingTime(p.header.time);
+    const now = this.clock.now().getTime();
+    if (at === null || Math.abs(at - now) > INBOUND_FRESH_MS)
+      return {
+        kind: 'failed',
+        why: `EBDTime ${field(p.header.time)} is not within ${INBOUND_FRESH_MS / 3_600_000} h of now`,
+      };
     return null;
   }
 
   /**
-   * A refused package is answered but never stored under its EBDID: whoever forged one must not
-   * decide the receipt the genuine package with that id gets later.
+   * A refused package is counted and logged (fields cut), answered with an unsigned receipt (no
+   * signature spent on a forgery) and never stored: anyone can post one, and whoever forged one
+   * must not decide the receipt the genuine package with that id gets later.
    */
-  private async refuse(p: ParsedPackage, kind: ResultKind, why: string): Promise<InboundAnswer> {
+  private refuse(ebdId: string, kind: ResultKind, why: string, p?: ParsedPackage): InboundAnswer {
     const now = this.clock.now().getTime();
     this.link.countInbound('refused');
-    this.logger.warn(
-      `inbound package refused: ebd=${p.header.ebdId} type=${p.header.type} src=${p.header.srcEbrId} ${why}`,
-    );
-    const answer = await this.answer(p, kind, why);
-    await this.repo.insert({
-      id: randomUUID(),
-      ebdId: `refused-${randomUUID()}`,
-      direction: 'in',
-      type: p.header.type.slice(0, 32),
-      subject: null,
-      status: 'refused',
-      body: p.ebdb.subarray(0, REFUSED_KEEP_BYTES).toString('base64'),
-      attempts: 1,
-      nextAttemptAt: null,
-      lastError: `EBDID ${p.header.ebdId.slice(0, 64)}: ${why}`.slice(0, 500),
-      receipt: answer.tar.toString('base64'),
-      resultCode: answer.resultCode,
-      createdAt: now,
-      updatedAt: now,
-    });
-    return answer;
+    const about = p ? ` type=${field(p.header.type)} src=${field(p.header.srcEbrId)}` : '';
+    this.logger.warn(`inbound package refused: ebd=${field(ebdId)}${about} reason=${field(why)}`);
+    const header = this.link.header(EBD_TYPES.response, ebdId, this.config.superior.superiorEbrId);
+    const tar = buildUnsignedPackage(header, responseXml(kind, why.slice(0, 200)), now);
+    return { ebdId, resultCode: RESULT_CODES[kind].code, tar };
   }
 
-  private async handle(p: ParsedPackage): Promise<InboundAnswer> {
+  private async handle(p: ParsedPackage, signer: EbdSigner): Promise<InboundAnswer> {
+    // A heartbeat asks nothing: answered, not stored (the table would grow by one a minute).
+    if (p.header.type === EBD_TYPES.heartbeat) {
+      this.link.countInbound('received');
+      return this.answer(p, 'ok', undefined, signer);
+    }
     const known = await this.repo.find('in', p.header.ebdId);
     if (known?.receipt) return this.stored(known.ebdId, known.receipt, known.resultCode);
     const { kind, detail, subject } = await this.act(p);
-    const answer = await this.answer(p, kind, detail);
+    const answer = await this.answer(p, kind, detail, signer);
     const now = this.clock.now().getTime();
     try {
       await this.repo.insert({
@@ -160,7 +187,7 @@ export class SuperiorInbound {
     }
     this.link.countInbound('received');
     this.logger.log(
-      `inbound package: ebd=${p.header.ebdId} type=${p.header.type} result=${answer.resultCode}${subject ? ` alert=${subject}` : ''}${detail ? ` ${detail}` : ''}`,
+      `inbound package: ebd=${p.header.ebdId} type=${field(p.header.type)} result=${answer.resultCode}${subject ? ` alert=${subject}` : ''}${detail ? ` reason=${field(detail)}` : ''}`,
     );
     return answer;
   }
@@ -172,8 +199,6 @@ export class SuperiorInbound {
   private async act(
     p: ParsedPackage,
   ): Promise<{ kind: ResultKind; detail: string | undefined; subject: string | null }> {
-    if (p.header.type === EBD_TYPES.heartbeat)
-      return { kind: 'ok', detail: undefined, subject: null };
     if (p.header.type !== EBD_TYPES.ebm || !p.body)
       return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
     const src = p.header.srcEbrId;
@@ -201,14 +226,12 @@ export class SuperiorInbound {
     }
   }
 
-  private async answer(
+  private answer(
     p: ParsedPackage,
     kind: ResultKind,
     detail: string | undefined,
-  ): Promise<InboundAnswer> {
-    const signer = await this.link.signer();
-    if (typeof signer === 'string')
-      throw new DomainError<SuperiorErrorCode>('unavailable', 'SIGNING_KEY_MISMATCH', signer);
+    signer: EbdSigner,
+  ): InboundAnswer {
     const header = this.link.header(EBD_TYPES.response, p.header.ebdId, p.header.srcEbrId);
     const { tar } = buildPackage(
       header,

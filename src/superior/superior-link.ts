@@ -52,6 +52,16 @@ const LEASE_MS = 120_000;
 const SEND_TIMEOUT_MS = 30_000;
 /** A receipt is a few hundred bytes; anything near this is not one. */
 const RECEIPT_MAX_BYTES = 1024 * 1024;
+/**
+ * A package the superior keeps not taking is given up (status `failed`, the last reason kept)
+ * after this many attempts made while its heartbeats are answered (the superior is up, so it is
+ * this package), or once it is this old whatever the link did, so the others go on.
+ */
+export const GIVE_UP_ATTEMPTS = 10;
+export const GIVE_UP_AGE_MS = 72 * 3_600_000;
+/** Finished packages (sent, failed, received) are deleted this long after their last change. */
+export const KEEP_MS = 90 * 24 * 3_600_000;
+const SWEEP_EVERY_MS = 3_600_000;
 /** Broadcast statuses after which its state is final and reported up. */
 const ENDED = new Set(['completed', 'cancelled', 'expired']);
 
@@ -109,6 +119,7 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
   private lastHeartbeatAt: number | null = null;
   private lastHeartbeatOk: boolean | null = null;
   private nextHeartbeatAt = 0;
+  private nextSweepAt = 0;
   private sequence = 0n;
   private refusedInbound = 0;
   private counter?: Counter<'direction' | 'result'>;
@@ -272,12 +283,19 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
   private async round(now: number): Promise<void> {
     await Promise.all(this.enqueuing);
     await this.queueTerminalStates(now);
+    if (now >= this.nextSweepAt) await this.sweep(now);
     if (now >= this.nextHeartbeatAt) await this.heartbeat(now);
     if (this.retryAt !== null && now < this.retryAt) return;
     for (const row of await this.repo.due(now, BATCH)) {
       if (!(await this.repo.claim(row, now + LEASE_MS))) continue;
       if (!(await this.attempt(row, now))) break;
     }
+  }
+
+  private async sweep(now: number): Promise<void> {
+    this.nextSweepAt = now + SWEEP_EVERY_MS;
+    const n = await this.repo.sweep(now - KEEP_MS);
+    if (n) this.logger.log(`swept ${n} packages finished over ${KEEP_MS / 86_400_000} days ago`);
   }
 
   private track(p: Promise<unknown>): void {
@@ -314,19 +332,37 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     return header.ebdId;
   }
 
+  /**
+   * The changed devices' states as one EBRDTState package. While one is still waiting, never
+   * attempted, it is rewritten with the union of its devices and these (their states now)
+   * rather than a package added per round: an outage queues one terminal-state package, not one
+   * a second.
+   */
   private async queueTerminalStates(now: number): Promise<void> {
     if (!this.changedDevices.size) return;
     const ids = [...this.changedDevices];
     this.changedDevices.clear();
     try {
-      const body = stripDeclaration(await this.reports.terminalStates(ids));
+      const waiting = await this.repo.unattempted(EBD_TYPES.terminalState);
+      const all = [...new Set([...(waiting ? devicesIn(waiting.body) : []), ...ids])];
+      const body = stripDeclaration(
+        await this.reports.terminalStates(all, { goneAsOffline: true }),
+      );
+      const subject = all.length === 1 ? all[0] : `${all.length} devices`;
+      if (waiting) {
+        const ebdb = ebdXml(
+          { ...this.header(EBD_TYPES.terminalState), ebdId: waiting.ebdId },
+          body,
+        );
+        if (await this.repo.rewrite(waiting, { body: ebdb, subject, updatedAt: now })) return;
+      }
       const header = this.header(EBD_TYPES.terminalState);
       await this.repo.insert({
         id: randomUUID(),
         ebdId: header.ebdId,
         direction: 'out',
         type: header.type,
-        subject: ids.length === 1 ? ids[0] : `${ids.length} devices`,
+        subject,
         status: 'pending',
         body: ebdXml(header, body),
         attempts: 0,
@@ -338,7 +374,8 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
         updatedAt: now,
       });
     } catch (err) {
-      // Not lost: the next round tries these devices again (with whatever changed meanwhile).
+      // Not lost: the next round tries these devices again (with whatever changed meanwhile). A
+      // device deleted since is no such error: it goes up as offline.
       for (const id of ids) this.changedDevices.add(id);
       this.logger.error(`terminal states not queued: ${(err as Error).message}`);
     }
@@ -349,16 +386,15 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     this.lastHeartbeatAt = now;
     const header = this.header(EBD_TYPES.heartbeat);
     const outcome = await this.post(header.ebdId, ebdXml(header, heartbeatXml(now)), now);
-    // Down until now, or not heard since this process started (a restart may find waits in the
-    // table): the superior answers, so what waits goes now rather than at the end of its wait.
-    const resume = this.failures > 0 || this.lastHeartbeatOk !== true;
     this.lastHeartbeatOk = outcome.kind === 'sent';
     this.counter?.inc({ direction: 'out', result: outcome.kind });
     if (outcome.kind === 'sent') {
+      // The superior answers: the link-level wait ends. Each package keeps its own back-off (one
+      // it keeps refusing must not be retried every heartbeat), and rows another server has
+      // claimed stay claimed.
       if (this.failures > 0) this.logger.log('superior answers again: resuming the outbox');
       this.failures = 0;
       this.retryAt = null;
-      if (resume) await this.repo.resumePending(now);
     } else {
       this.lastError = `heartbeat: ${outcome.why}`;
       this.logger.warn(`heartbeat failed: ebd=${header.ebdId} ${outcome.why}`);
@@ -388,21 +424,34 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     const outcome = await this.post(row.ebdId, row.body, now);
     this.counter?.inc({ direction: 'out', result: outcome.kind });
     if (outcome.kind === 'retry') {
+      // Two waits: the link's (this round stops, the next after it; a heartbeat answered ends
+      // it) and the package's own, from its attempts (kept in the table: a restart keeps it).
       this.failures += 1;
-      const retryAt = now + retryDelayMs(this.failures);
-      this.retryAt = retryAt;
+      this.retryAt = now + retryDelayMs(this.failures);
       this.lastError = outcome.why;
+      const attempts = row.attempts + 1;
+      const giveUp =
+        (attempts >= GIVE_UP_ATTEMPTS && this.lastHeartbeatOk === true) ||
+        now - row.createdAt >= GIVE_UP_AGE_MS;
+      const retryAt = now + retryDelayMs(attempts);
       await this.repo.update(row.id, {
-        attempts: row.attempts + 1,
-        nextAttemptAt: retryAt,
-        lastError: outcome.why.slice(0, 500),
+        status: giveUp ? 'failed' : 'pending',
+        attempts,
+        nextAttemptAt: giveUp ? null : retryAt,
+        lastError: (giveUp
+          ? `gave up after ${attempts} attempts: ${outcome.why}`
+          : outcome.why
+        ).slice(0, 500),
         updatedAt: now,
       });
-      // Restart-safe: the others wait as long, in the table, not only in memory.
-      await this.repo.postponePending(retryAt, now);
-      this.logger.warn(
-        `not delivered: ebd=${row.ebdId} type=${row.type} attempt=${row.attempts + 1} ${outcome.why}; retry at ${new Date(retryAt).toISOString()}`,
-      );
+      if (giveUp)
+        this.logger.error(
+          `given up: ebd=${row.ebdId} type=${row.type} attempts=${attempts} ${outcome.why}`,
+        );
+      else
+        this.logger.warn(
+          `not delivered: ebd=${row.ebdId} type=${row.type} attempt=${attempts} ${outcome.why}; retry at ${new Date(retryAt).toISOString()}`,
+        );
       return false;
     }
     this.failures = 0;
@@ -494,4 +543,11 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
 /** A report's element without the XML declaration it may start with (it goes inside `<EBD>`). */
 function stripDeclaration(xml: string): string {
   return xml.replace(/^\uFEFF?\s*<\?xml[^>]*\?>\s*/, '').trim();
+}
+
+/** The EBRIDs of the devices in an EBRDTState package written by {@link SuperiorLink}. */
+function devicesIn(ebdb: string): string[] {
+  return [
+    ...ebdb.matchAll(/<EBRDT>\s*(?:<RptTime>[^<]*<\/RptTime>\s*)?<EBRID>([^<]+)<\/EBRID>/g),
+  ].map((m) => m[1]);
 }

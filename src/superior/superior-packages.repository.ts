@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { FindOptionsWhere, LessThanOrEqual, MoreThan, Repository } from 'typeorm';
+import { FindOptionsWhere, In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import { WriteQueue } from '../database/write-queue.js';
 import {
   type PackageDirection,
@@ -59,25 +59,52 @@ export class SuperiorPackagesRepository {
     await this.writes.run((m) => m.update(SuperiorPackageEntity, { id }, patch));
   }
 
-  /** Every pending package waits until `at` (the link is down: nobody tries before then). */
-  async postponePending(at: number, now: number): Promise<void> {
-    await this.writes.run((m) =>
-      m.update(
-        SuperiorPackageEntity,
-        { direction: 'out', status: 'pending', nextAttemptAt: LessThanOrEqual(at) },
-        { nextAttemptAt: at, updatedAt: now },
-      ),
+  /**
+   * The newest outgoing package of `type` never attempted yet (the superior has not seen its
+   * EBDID), to fold a newer report into it; null when there is none.
+   */
+  unattempted(type: string): Promise<SuperiorPackageEntity | null> {
+    return this.packages.findOne({
+      where: { direction: 'out', type, status: 'pending', attempts: 0 },
+      order: { createdAt: 'DESC', id: 'ASC' },
+    });
+  }
+
+  /**
+   * Rewrites a package still as `row` was read (pending, never attempted, not claimed since):
+   * false when another round or server took it meanwhile.
+   */
+  async rewrite(
+    row: SuperiorPackageEntity,
+    patch: Partial<SuperiorPackageEntity>,
+  ): Promise<boolean> {
+    return this.writes.run(
+      async (m) =>
+        (
+          await m.update(
+            SuperiorPackageEntity,
+            {
+              id: row.id,
+              status: 'pending',
+              attempts: 0,
+              nextAttemptAt: row.nextAttemptAt ?? IsNull(),
+            },
+            patch,
+          )
+        ).affected === 1,
     );
   }
 
-  /** Every pending package is due now (the superior answers again: no reason to wait). */
-  async resumePending(now: number): Promise<void> {
-    await this.writes.run((m) =>
-      m.update(
-        SuperiorPackageEntity,
-        { direction: 'out', status: 'pending', nextAttemptAt: MoreThan(now) },
-        { nextAttemptAt: now, updatedAt: now },
-      ),
+  /** Deletes finished packages (sent, failed, received, refused) last touched before `before`. */
+  async sweep(before: number): Promise<number> {
+    return this.writes.run(
+      async (m) =>
+        (
+          await m.delete(SuperiorPackageEntity, {
+            status: In(['sent', 'failed', 'received', 'refused']),
+            updatedAt: LessThan(before),
+          })
+        ).affected ?? 0,
     );
   }
 

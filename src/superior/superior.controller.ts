@@ -36,7 +36,7 @@ export class SuperiorController {
       'Packages exchanged with the superior platform, newest first, with their receipts (admin)',
     description:
       'Outgoing state reports (EBMStateResponse, EBRDTState) with their attempts and receipts, and inbound packages ' +
-      '(EBM, ConnectionCheck, refused ones) with the receipt answered. Heartbeats sent are not listed (see the status).',
+      '(EBMs) with the receipt answered. Heartbeats either way and refused inbound packages are not stored (see the status).',
   })
   @ApiOkResponse({ type: SuperiorPackagePageDto })
   @ApiErrors(400, 401, 403)
@@ -73,10 +73,12 @@ export class SuperiorEbdController {
     description:
       'The package (`EBDT_<EBDID>.tar` with `EBDB_<EBDID>.xml` and its signature file) as the one file of a ' +
       'multipart/form-data upload or as the raw body (application/x-tar). It must verify against ' +
-      'SUPERIOR_PUBLIC_KEY and come from SUPERIOR_EBR_ID to EBR_ID, else it is refused (ResultCode 4 or 2), ' +
-      'logged and counted. An EBM becomes an alert (source `superior`). The answer is a signed EBDResponse ' +
-      'package; the same EBDID again gets the same receipt. 404 SUPERIOR_LINK_OFF without SUPERIOR_URL; ' +
-      '400 PACKAGE_UNREADABLE when no receipt can be made (not a tar, no EBDB). See docs/superior.md.',
+      'SUPERIOR_PUBLIC_KEY (checked before the EBDB is parsed) and come from SUPERIOR_EBR_ID to EBR_ID with an ' +
+      'EBDTime within 24 h, else it is refused (ResultCode 4 or 2, an unsigned receipt), logged and counted, ' +
+      'never stored. An EBM becomes an alert (source `superior`). The answer is a signed EBDResponse package; ' +
+      'the same EBDID again gets the same receipt. 404 SUPERIOR_LINK_OFF without SUPERIOR_URL; 503 when the ' +
+      'station cannot sign; 413 over 8 MiB; 400 PACKAGE_UNREADABLE when no receipt can be made (not a tar, ' +
+      'no EBDB). See docs/superior.md.',
   })
   @ApiConsumes('multipart/form-data', 'application/x-tar', 'application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
@@ -87,7 +89,9 @@ export class SuperiorEbdController {
   })
   @ApiErrors(400, 404, 413, 503)
   async receive(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const answer = await this.inbound.receive(await readPackageBody(req, res, INBOUND_MAX_BYTES));
+    const signer = await this.inbound.ready();
+    const body = await readPackageBody(req, res, INBOUND_MAX_BYTES);
+    const answer = await this.inbound.receive(body, signer);
     res
       .status(200)
       .type('application/x-tar')

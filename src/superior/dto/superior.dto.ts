@@ -31,7 +31,7 @@ export class SuperiorPackageQuery extends PageQuery {
 export class SuperiorPackageDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({
-    description: 'EBDID (a refused inbound package: `refused-…`, its claimed id in lastError)',
+    description: 'EBDID (`refused-…`: a refused inbound package kept by an earlier version)',
   })
   ebdId!: string;
   @ApiProperty({ enum: PACKAGE_DIRECTIONS }) direction!: PackageDirection;
