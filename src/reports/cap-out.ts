@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AlertEntity } from '../alerts/alert.entity.js';
-import type { CapCertainty, CapUrgency } from '../alerts/cap/cap-model.js';
+import { CAP_CERTAINTIES, CAP_URGENCIES } from '../alerts/cap/cap-model.js';
 import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
 import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
 import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING, severityOf } from './gyt-mapping.js';
@@ -136,9 +136,9 @@ export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
     el('language', {}, 'zh-CN'),
     el('category', {}, 'Other'),
     el('event', {}, alert?.event ?? m.event),
-    el('urgency', {}, capValue<CapUrgency>(alert?.urgency, m.capUrgency)),
+    el('urgency', {}, capValue(alert?.urgency, CAP_URGENCIES, m.capUrgency)),
     el('severity', {}, severityOf(f.kind, alert?.severity).cap),
-    el('certainty', {}, capValue<CapCertainty>(alert?.certainty, m.capCertainty)),
+    el('certainty', {}, capValue(alert?.certainty, CAP_CERTAINTIES, m.capCertainty)),
     el('effective', {}, capTime(Date.parse(b.startAt))),
     el('expires', {}, capTime(Date.parse(b.expiresAt))),
     el('senderName', {}, ctx.sender),
@@ -196,8 +196,12 @@ function identify(county: string, at: number): { identifier: string; sent: strin
 }
 
 /** The alert's own CAP value when it is one of the enumeration, else the mapped one. */
-function capValue<T extends string>(given: string | null | undefined, mapped: T): T {
-  return (given as T | null | undefined) ?? mapped;
+function capValue<T extends string>(
+  given: string | null | undefined,
+  allowed: readonly T[],
+  mapped: T,
+): T {
+  return allowed.includes(given as T) ? (given as T) : mapped;
 }
 
 function describe(f: BroadcastFacts, alert: AlertEntity | null): string {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryDto } from '../broadcasts/dto/broadcast.dto.js';
 import { Clock } from '../common/clock.js';
-import { NotFoundError } from '../common/domain-error.js';
+import { NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { el, type XmlNode } from '../common/xml-writer.js';
 import type { CoverageReport } from '../coverage/coverage.js';
 import type { DeviceDto } from '../devices/dto/device.dto.js';
@@ -33,6 +33,8 @@ export const FAULT_BATTERY_PCT = 10;
 export const FAULT_TEMPERATURE_C = 70;
 
 /** An EBM's event type: a classified code the alert gives (`EventType` of an EBM from above), else the placeholder. */
+/** Broadcasts one EBMBrdLog holds at most (each costs its coverage). */
+export const MAX_LOG_BROADCASTS = 2000;
 const EVENT_TYPE_CODE = /^\d{5}$|^\d{2}[A-Z]\d{2}$/;
 
 /**
@@ -97,6 +99,15 @@ export class GytReports {
       this.sources.platformEbrId(),
       this.sources.sender(),
     ]);
+    // Each broadcast costs its coverage: a log that large is asked for in shorter periods.
+    if (ids.length > MAX_LOG_BROADCASTS)
+      throw new ValidationFailedError([
+        {
+          field: 'from',
+          rule: 'maxBroadcasts',
+          message: `${ids.length} broadcasts started in this period; a log holds at most ${MAX_LOG_BROADCASTS}: ask for a shorter one`,
+        },
+      ]);
     const items: XmlNode[] = [];
     for (const id of ids) {
       const f = await this.sources.broadcast(id);
