@@ -332,6 +332,11 @@ describe('superior platform link', () => {
     assert.ok(pathText(report.body.body!, 'BrdStateCode'));
     const terminalReport = delivered.find((r) => r.type === 'EBRDTState')!;
     assert.ok(terminalReport.body.ebdb.toString().includes(device.id));
+    // The reports name the station by the resource code it was given, not the placeholder.
+    const ebm = await api(s.url, s.adminToken)
+      .get(`/api/broadcasts/${broadcastId}/ebm`)
+      .expect(200);
+    assert.match(ebm.text, new RegExp(`<SenderCode>${STATION_EBR}</SenderCode>`));
   }, 120_000);
 
   it('loses nothing across a restart: the table is the outbox', async () => {

@@ -137,11 +137,11 @@ export class ReportSources {
   }
 
   /**
-   * Dalaba's EBRID (SenderCode, EBRPS): a placeholder made from the county code (gyt-mapping.ts).
-   * TODO(lead, at merge with h-superior): `config.superior.ebrId ||` before the placeholder.
+   * Dalaba's EBRID (SenderCode, EBRPS): `EBR_ID` when the station has one (the superior link's),
+   * else a placeholder made from the county code (gyt-mapping.ts).
    */
   async platformEbrId(): Promise<string> {
-    return placeholderEbrId(await this.countyCode());
+    return this.config.superior.ebrId || placeholderEbrId(await this.countyCode());
   }
 
   /** An absolute URL of this server (PUBLIC_URL), as readers elsewhere reach it. */
