@@ -423,7 +423,9 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
 
     const ebm = parseXml((await get(`/api/broadcasts/${scheduled.id}/ebm`).expect(200)).text);
     assert.equal(text(ebm, 'MsgBasicInfo/MsgType'), '2');
-    assert.equal(text(ebm, 'RelatedEBM/EBMID'), text(ebm, 'EBMID'));
+    // A Cancel of its own, naming the EBM the superior holds.
+    assert.equal(text(ebm, 'RelatedEBM/EBMID'), text(ebmBefore, 'EBMID'));
+    assert.notEqual(text(ebm, 'EBMID'), text(ebmBefore, 'EBMID'));
     const state = parseXml(
       (await get(`/api/broadcasts/${scheduled.id}/ebm-state`).expect(200)).text,
     );

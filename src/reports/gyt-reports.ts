@@ -237,20 +237,26 @@ export interface EbmIdentity {
  * the millisecond (17 digits): 35 digits, the same every time it is asked.
  */
 export function ebmIdOf(f: BroadcastFacts, ebrId: string): string {
-  const created = Date.parse(f.broadcast.createdAt);
-  return `${ebrId}${beijingDigits(created)}${String(created % 1000).padStart(3, '0')}`;
+  return ebmIdAt(ebrId, Date.parse(f.broadcast.createdAt));
+}
+
+function ebmIdAt(ebrId: string, at: number): string {
+  return `${ebrId}${beijingDigits(at)}${String(at % 1000).padStart(3, '0')}`;
 }
 
 /**
- * `<EBM>` of a broadcast (pure): a cancelled broadcast is a 取消播发 naming itself in RelatedEBM
- * (the superior calls off the EBMID it holds); the clip is the Auxiliary (with `auxiliary`; the
+ * `<EBM>` of a broadcast (pure): a cancelled broadcast is a 取消播发 of its own EBMID (made when it
+ * ended, so a superior that drops repeated EBMIDs still reads it) naming the original in
+ * RelatedEBM, which the superior calls off; the clip is the Auxiliary (with `auxiliary`; the
  * brd log leaves it out). Severity: a drill's or an alert-made emergency's is its alert's.
  */
 export function ebmElement(f: BroadcastFacts, who: EbmIdentity, auxiliary: boolean): XmlNode {
   const b = f.broadcast;
   const m = KIND_MAPPING[f.kind];
   const cancelled = b.status === 'cancelled';
-  const ebmId = ebmIdOf(f, who.ebrId);
+  const original = ebmIdOf(f, who.ebrId);
+  const cancelledAt = cancelled && b.endedAt ? Date.parse(b.endedAt) : null;
+  const ebmId = cancelledAt === null ? original : ebmIdAt(who.ebrId, cancelledAt);
   const severity = severityOf(f.kind, f.alert?.severity).ebm;
   const eventType =
     f.alert?.event && EVENT_TYPE_CODE.test(f.alert.event) ? f.alert.event : EVENT_TYPE_UNCLASSIFIED;
@@ -260,14 +266,14 @@ export function ebmElement(f: BroadcastFacts, who: EbmIdentity, auxiliary: boole
     {},
     el('EBMVersion', {}, EBM_VERSION),
     el('EBMID', {}, ebmId),
-    cancelled && el('RelatedEBM', {}, el('EBMID', {}, ebmId)),
+    cancelled && el('RelatedEBM', {}, el('EBMID', {}, original)),
     el(
       'MsgBasicInfo',
       {},
       el('MsgType', {}, cancelled ? EBM_MSG_TYPES.cancel : m.msgType),
       el('SenderName', {}, who.sender),
       el('SenderCode', {}, who.ebrId),
-      el('SendTime', {}, beijingTime(Date.parse(b.createdAt))),
+      el('SendTime', {}, beijingTime(cancelledAt ?? Date.parse(b.createdAt))),
       el('EventType', {}, eventType),
       el('Severity', {}, severity),
       el('StartTime', {}, beijingTime(Date.parse(b.startAt))),
