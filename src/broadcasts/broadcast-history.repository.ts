@@ -50,6 +50,34 @@ export class BroadcastHistoryRepository {
       .getMany();
   }
 
+  /**
+   * What the station said in [from, to): each broadcast made then (IDX_broadcasts_created_at)
+   * and each cancelled then (IDX_broadcasts_status), with both times, for numbering a second's
+   * CAP messages (reports up).
+   */
+  async madeOrCancelledBetween(
+    from: number,
+    to: number,
+  ): Promise<{ id: string; createdAt: number; cancelledAt: number | null }[]> {
+    const select = (): SelectQueryBuilder<BroadcastEntity> =>
+      this.broadcasts
+        .createQueryBuilder('b')
+        .select(['b.id', 'b.createdAt', 'b.endedAt', 'b.status']);
+    const [made, cancelled] = await Promise.all([
+      select().where('b.created_at >= :from AND b.created_at < :to', { from, to }).getMany(),
+      select()
+        .where("b.status = 'cancelled'")
+        .andWhere('b.ended_at >= :from AND b.ended_at < :to', { from, to })
+        .getMany(),
+    ]);
+    const byId = new Map([...made, ...cancelled].map((b) => [b.id, b]));
+    return [...byId.values()].map((b) => ({
+      id: b.id,
+      createdAt: b.createdAt,
+      cancelledAt: b.status === 'cancelled' ? b.endedAt : null,
+    }));
+  }
+
   /** The villages each of these broadcasts targeted, as (broadcast, village) pairs (primary key). */
   async targetPairs(broadcastIds: string[]): Promise<Pair[]> {
     // Plain rows: the board reads every pair of its latest broadcasts per request, and making

@@ -54,6 +54,7 @@ export type ConfirmationMethod = (typeof CONFIRMATION_METHODS)[number];
 @Entity('broadcasts')
 @Index('IDX_broadcasts_status', ['status'])
 @Index('IDX_broadcasts_start_at', ['startAt'])
+@Index('IDX_broadcasts_created_at', ['createdAt'])
 @Index('UQ_broadcasts_schedule_fire', ['scheduleId', 'fireAt'], { unique: true })
 @Index('UQ_broadcasts_request_key', ['requestKey'], { unique: true })
 @Index('IDX_broadcasts_resend_of', ['resendOf'])

@@ -15,6 +15,7 @@ import { DeviceKeys1765530000000 } from './migrations/1765530000000-device-keys.
 import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-chain.js';
 import { StaffAccounts1765616400000 } from './migrations/1765616400000-staff-accounts.js';
 import { Alerts1765702800000 } from './migrations/1765702800000-alerts.js';
+import { BroadcastCreatedAt1765789200000 } from './migrations/1765789200000-broadcast-created-at.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   DeviceKeys1765530000000,
   StaffAccounts1765616400000,
   Alerts1765702800000,
+  BroadcastCreatedAt1765789200000,
 ];

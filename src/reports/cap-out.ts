@@ -5,11 +5,13 @@ import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
 import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
 import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING, severityOf } from './gyt-mapping.js';
 import { capTime } from './report-time.js';
-import { BroadcastFacts, ReportSources } from './report-sources.js';
+import { BroadcastFacts, ReportSources, type SaidMessage } from './report-sources.js';
 
 export const CAP_NAMESPACE = 'urn:oasis:names:tc:emergency:cap:1.2';
 export const CAP_CONTENT_TYPE = 'application/cap+xml';
 const ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom';
+/** GB/T 35965.1's sequence is one digit. */
+const GBT_MAX_SEQUENCE = 9;
 
 /** Entries of the Atom feed: the county's latest broadcasts. */
 export const FEED_ENTRIES = 50;
@@ -41,16 +43,28 @@ export class CapOut {
   }
 
   private async message(f: BroadcastFacts): Promise<CapMessage> {
-    const [sender, county, digest] = await Promise.all([
+    const b = f.broadcast;
+    const made = Date.parse(b.createdAt);
+    const cancelled = b.status === 'cancelled' ? cancelTimeOf(b) : null;
+    const [sender, county, digest, madeSecond, cancelSecond] = await Promise.all([
       this.sources.sender(),
       this.sources.countyCode(),
       f.clip.sha256 ? this.sources.audioSha1(f.clip.sha256) : Promise.resolve(undefined),
+      this.sources.saidInSecondOf(made),
+      cancelled === null ? Promise.resolve([]) : this.sources.saidInSecondOf(cancelled),
     ]);
     return capMessage(f, {
       sender,
       county,
       digest,
       audioUrl: this.sources.clipAudioUrl(f.clip.id),
+      sequences: {
+        alert: positionInSecond(madeSecond, { id: b.id, at: made, cancel: false }),
+        cancel:
+          cancelled === null
+            ? 0
+            : positionInSecond(cancelSecond, { id: b.id, at: cancelled, cancel: true }),
+      },
     });
   }
 
@@ -113,6 +127,40 @@ export interface CapContext {
   /** SHA-1 of the clip's audio, hex; undefined when the file is gone. */
   digest: string | undefined;
   audioUrl: string;
+  /**
+   * Where its Alert and (cancelled) its Cancel fall among everything the station said in their
+   * second, from 0 (see {@link positionInSecond}): GB/T 35965.1's sequence digit.
+   */
+  sequences: { alert: number; cancel: number };
+}
+
+/**
+ * The position (from 0) of one message among the station's messages of its second, each
+ * broadcast's Alert at its creation and its Cancel at its cancellation: by time, an Alert before a
+ * Cancel of the same millisecond, then by broadcast id. Stable once the second is over, since no
+ * later broadcast is made or cancelled in it.
+ */
+export function positionInSecond(
+  said: readonly SaidMessage[],
+  self: { id: string; at: number; cancel: boolean },
+): number {
+  const second = Math.floor(self.at / 1000);
+  const inSecond = (at: number | null): at is number =>
+    at !== null && Math.floor(at / 1000) === second;
+  const messages = said.flatMap((m) => [
+    ...(inSecond(m.createdAt) ? [{ id: m.id, at: m.createdAt, cancel: false }] : []),
+    ...(inSecond(m.cancelledAt) ? [{ id: m.id, at: m.cancelledAt, cancel: true }] : []),
+  ]);
+  const before = (a: typeof self, b: typeof self): boolean =>
+    a.at !== b.at ? a.at < b.at : a.cancel !== b.cancel ? !a.cancel : a.id < b.id;
+  // Itself too, should the history not have it (a cancellation with no end time).
+  return messages.filter((m) => !(m.id === self.id && m.cancel === self.cancel) && before(m, self))
+    .length;
+}
+
+/** When a cancelled broadcast's Cancel was sent: when it ended. */
+export function cancelTimeOf(b: { createdAt: string; endedAt: string | null }): number {
+  return b.endedAt ? Date.parse(b.endedAt) : Date.parse(b.createdAt) + 1000;
 }
 
 /**
@@ -123,10 +171,10 @@ export interface CapContext {
  */
 export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
   const b = f.broadcast;
-  const original = identify(ctx.county, Date.parse(b.createdAt));
+  const original = identify(ctx.county, Date.parse(b.createdAt), ctx.sequences.alert, b.id);
   const cancelled = b.status === 'cancelled';
   const message = cancelled
-    ? identify(ctx.county, b.endedAt ? Date.parse(b.endedAt) : Date.parse(b.createdAt) + 1000)
+    ? identify(ctx.county, cancelTimeOf(b), ctx.sequences.cancel, `${b.id}-cancel`)
     : original;
   const m = KIND_MAPPING[f.kind];
   const alert = f.alert;
@@ -180,17 +228,22 @@ export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
 }
 
 /**
- * A message's GB/T 35965.1 identifier and CAP `sent`: its time to the second, and as the
- * sequence N the tenth of that second, so two broadcasts made in one second differ unless made
- * within 100 ms of each other.
+ * A message's identifier and CAP `sent`. The GB/T 35965.1 form holds its second and its
+ * position in that second as one digit; the eleventh message of a second and later ones, which
+ * that form cannot tell apart, are named `dalaba-<broadcast id>` (`-cancel` for a Cancel): still
+ * unique, just not in the national form.
  */
-function identify(county: string, at: number): { identifier: string; sent: string } {
+function identify(
+  county: string,
+  at: number,
+  sequence: number,
+  fallback: string,
+): { identifier: string; sent: string } {
   return {
-    identifier: makeGbtIdentifier({
-      areaCode6: county,
-      at: new Date(at),
-      sequence: Math.floor((at % 1000) / 100),
-    }),
+    identifier:
+      sequence <= GBT_MAX_SEQUENCE
+        ? makeGbtIdentifier({ areaCode6: county, at: new Date(at), sequence })
+        : `dalaba-${fallback}`,
     sent: capTime(at),
   };
 }

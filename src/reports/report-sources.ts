@@ -35,6 +35,13 @@ export interface BroadcastFacts {
   villages: Map<string, VillageRef>;
 }
 
+/** A broadcast made, and perhaps cancelled, as the broadcasts history answers it. */
+export interface SaidMessage {
+  id: string;
+  createdAt: number;
+  cancelledAt: number | null;
+}
+
 /** SHA-1 digests kept (the feed asks for its 50 latest clips' on every read). */
 const DIGEST_CACHE = 256;
 
@@ -119,6 +126,12 @@ export class ReportSources {
   async startingBetween(from: number, to: number): Promise<string[]> {
     const headers = await this.history.inPeriod(from, to);
     return [...headers].sort((a, b) => a.startAt - b.startAt).map((h) => h.id);
+  }
+
+  /** What the station made or cancelled in the second of `at` (numbering CAP messages). */
+  saidInSecondOf(at: number): Promise<SaidMessage[]> {
+    const from = Math.floor(at / 1000) * 1000;
+    return this.history.madeOrCancelledBetween(from, from + 1000);
   }
 
   async villageMap(): Promise<Map<string, VillageRef>> {

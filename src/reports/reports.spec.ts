@@ -5,7 +5,7 @@ import type { AlertEntity } from '../alerts/alert.entity.js';
 import { parseCap } from '../alerts/cap/cap-parse.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { ClipDto } from '../clips/dto/clip.dto.js';
-import { capMessage } from './cap-out.js';
+import { capMessage, positionInSecond } from './cap-out.js';
 import {
   brdStateOfBroadcast,
   brdStateOfDelivery,
@@ -61,6 +61,7 @@ const ctx = {
   county: '611026',
   digest: 'a'.repeat(40),
   audioUrl: 'http://x/a',
+  sequences: { alert: 0, cancel: 0 },
 };
 
 function read(xml: string): Element {
@@ -197,6 +198,43 @@ describe('a broadcast made from an alert', () => {
       assert.equal(alert.identifier, msg.identifier);
       assert.equal(alert.sender, 'dalaba@611026');
     }
+  });
+
+  it('numbers a second’s messages by time, an Alert before a Cancel of the same millisecond', () => {
+    const said = [
+      { id: 'b', createdAt: CREATED, cancelledAt: CREATED + 100 },
+      { id: 'a', createdAt: CREATED, cancelledAt: null },
+      { id: 'c', createdAt: CREATED - 1000, cancelledAt: CREATED },
+      { id: 'd', createdAt: CREATED + 500, cancelledAt: CREATED + 2000 },
+    ];
+    // In CREATED's second: a and b made, c cancelled at CREATED; b cancelled at +100; d made at +500.
+    assert.equal(positionInSecond(said, { id: 'a', at: CREATED, cancel: false }), 0);
+    assert.equal(positionInSecond(said, { id: 'b', at: CREATED, cancel: false }), 1);
+    assert.equal(positionInSecond(said, { id: 'c', at: CREATED, cancel: true }), 2);
+    assert.equal(positionInSecond(said, { id: 'b', at: CREATED + 100, cancel: true }), 3);
+    assert.equal(positionInSecond(said, { id: 'd', at: CREATED + 500, cancel: false }), 4);
+    // A message the history does not hold still gets the place its time gives it.
+    assert.equal(positionInSecond(said, { id: 'e', at: CREATED + 50, cancel: true }), 3);
+  });
+
+  it('gives an Alert and its Cancel of one second different identifiers, the 11th no GB/T one', () => {
+    const cancelled = facts({
+      status: 'cancelled',
+      endReason: '误发',
+      endedAt: new Date(CREATED + 20).toISOString(),
+    });
+    const cancel = read(capMessage(cancelled, { ...ctx, sequences: { alert: 3, cancel: 4 } }).xml);
+    assert.equal(textOf(cancel, 'identifier'), '61102600000000_20261202090203_4');
+    assert.match(textOf(cancel, 'references'), /,61102600000000_20261202090203_3,/);
+    const eleventh = capMessage(facts({}), { ...ctx, sequences: { alert: 10, cancel: 0 } });
+    assert.equal(eleventh.identifier, 'dalaba-0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11');
+    const lateCancel = read(
+      capMessage(cancelled, { ...ctx, sequences: { alert: 0, cancel: 12 } }).xml,
+    );
+    assert.equal(
+      textOf(lateCancel, 'identifier'),
+      'dalaba-0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11-cancel',
+    );
   });
 
   it('has an EBMID of its EBRID and creation time to the millisecond', () => {

@@ -1,0 +1,20 @@
+import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
+
+/**
+ * Broadcasts by creation time: the list reads them newest first, and reports up number each
+ * second's CAP messages (GB/T 35965.1's one-digit sequence) from the broadcasts made in it.
+ */
+export class BroadcastCreatedAt1765789200000 implements MigrationInterface {
+  name = 'BroadcastCreatedAt1765789200000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.createIndex(
+      'broadcasts',
+      new TableIndex({ name: 'IDX_broadcasts_created_at', columnNames: ['created_at'] }),
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.dropIndex('broadcasts', 'IDX_broadcasts_created_at');
+  }
+}
