@@ -11,7 +11,8 @@ import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import type { CoverageErrorCode } from './coverage-errors.js';
 import { isoTime } from '../common/time.js';
-import { formatLocal, parseBound } from '../common/zoned-time.js';
+import { parsePeriod } from '../common/period.js';
+import { formatLocal } from '../common/zoned-time.js';
 import type { DeviceType } from '../contract/device.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { ChainHead, EvidenceChain } from '../evidence/evidence-chain.js';
@@ -54,8 +55,6 @@ const DAY_MS = 86_400_000;
 
 /** How long after a broadcast's start its resend still counts as the same (approved) alert. */
 const RESEND_AS_SAME_MS = 24 * 3600_000;
-/** A report spans at most this long: a year and a day covers any calendar year. */
-const MAX_PERIOD_MS = 367 * DAY_MS;
 /** The village board looks this many broadcasts back for a village's latest. */
 const BOARD_LOOKBACK = 200;
 /** Times a broadcast's coverage is worked out again when an event arrived while it was. */
@@ -633,27 +632,12 @@ export class CoverageService {
   }
 
   private periodBounds(query: PeriodQuery, now: number): { from: number; to: number } {
-    const zone = this.config.timeZone;
-    const problem = (field: string, rule: string, message: string) =>
-      new ValidationFailedError([{ field, rule, message }]);
-    const to = query.to === undefined ? now : parseBound(query.to, zone, true);
-    if (to === null)
-      throw problem(
-        'to',
-        'dayOrInstant',
-        'to: give a day (2026-11-30) or an ISO 8601 time with a zone',
-      );
-    const from = query.from === undefined ? to - 30 * DAY_MS : parseBound(query.from, zone, false);
-    if (from === null)
-      throw problem(
-        'from',
-        'dayOrInstant',
-        'from: give a day (2026-11-01) or an ISO 8601 time with a zone',
-      );
-    if (from >= to) throw problem('from', 'beforeTo', 'from must be before to');
-    if (to - from > MAX_PERIOD_MS)
-      throw problem('to', 'maxSpan', 'A report spans at most 367 days; ask for one year at a time');
-    return { from, to };
+    return parsePeriod(query, {
+      now,
+      timeZone: this.config.timeZone,
+      defaultSpanMs: 30 * DAY_MS,
+      what: 'A report',
+    });
   }
 
   /** Names for targeted villages; one deleted since keeps its code as its name. */
