@@ -30,6 +30,10 @@ import {
   passDeadline,
   statusReached,
 } from './support/broadcasts.js';
+import { DataSource } from 'typeorm';
+import { AlertsRepository } from '../src/alerts/alerts.repository.js';
+import { AlertsService } from '../src/alerts/alerts.service.js';
+import { SuperiorPackageEntity } from '../src/superior/superior-package.entity.js';
 import { fixtures } from './support/fixtures.js';
 import { eventually, mqttUrl, startAgentOnline } from './support/mqtt.js';
 import {
@@ -544,6 +548,49 @@ describe('superior platform link', () => {
     assert.equal(b.level, 'II');
     assert.equal(b.createdBy, 'alert:611000');
   }, 60_000);
+
+  it('acts on an EBM a stop cut off as its first copy when the superior sends it again: one broadcast', async () => {
+    const ebm = ebmPackage('61100000000000000003');
+    assert.equal(readResponse(parsePackage((await postPackage(s.url, ebm.tar)).body)).code, '1');
+    const alertOf = async () =>
+      (
+        (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200)).body
+          .items as Record<string, unknown>[]
+      ).filter((a) => a.identifier === '61100000000000000003');
+    const [first] = await alertOf();
+    assert.equal(first.outcome, 'broadcast', first.reason as string);
+    // As a stop after the broadcast was made leaves it: the alert not yet decided, no receipt kept
+    // (the superior got no answer, so it sends the package again).
+    await s.server.app.get(AlertsRepository).update(first.id as string, {
+      outcome: 'recorded',
+      reason: 'being processed',
+      broadcastId: null,
+    });
+    await s.server.app
+      .get(DataSource)
+      .getRepository(SuperiorPackageEntity)
+      .delete({ direction: 'in', ebdId: ebm.ebdId });
+    await s.close();
+    s = await startTestServer({ dataDir, clock, env: env() });
+    await s.server.app.get(AlertsService).resumed();
+    const [interrupted] = await alertOf();
+    assert.equal(interrupted.outcome, 'failed');
+
+    const again = parsePackage((await postPackage(s.url, ebm.tar)).body);
+    assert.equal(readResponse(again).code, '1', readResponse(again).desc ?? '');
+    const alerts = await alertOf();
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0].outcome, 'broadcast', alerts[0].reason as string);
+    assert.equal(alerts[0].broadcastId, first.broadcastId);
+    const made = (
+      (await api(s.url, s.adminToken).get('/api/broadcasts?limit=500').expect(200)).body
+        .items as Record<string, unknown>[]
+    ).filter((b) => b.createdBy === 'alert:611000' && b.createdAt! >= first.receivedAt!);
+    assert.deepEqual(
+      made.map((b) => b.id),
+      [first.broadcastId],
+    );
+  }, 120_000);
 
   it('refuses a package signed by another key: logged, counted, answered with code 4', async () => {
     const forger = generateKeyPair('sm2');

@@ -50,6 +50,11 @@ export interface AlertOrigin {
 
 /** The reason of an alert row until its decision is stored: a stop in between leaves it so. */
 const PROCESSING = 'being processed';
+/**
+ * The reason of an alert a stop interrupted that cannot be acted on again from what was kept (a
+ * superior's EBM): it keeps its message identity, so the same message sent again takes it over.
+ */
+const INTERRUPTED = 'interrupted by a stop and cannot be acted on again here: send it again';
 
 /** How long an Update or Cancel waits for a referenced draft someone is approving right now. */
 const APPROVING_WAIT_MS = 10_000;
@@ -175,6 +180,8 @@ export class AlertsService {
     const now = this.clock.now().getTime();
     const dedupKey = `${alert.sender},${alert.identifier},${alert.sent.text}`.slice(0, 800);
     const earlier = await this.repo.findByDedupKey(dedupKey);
+    if (earlier?.outcome === 'failed' && earlier.reason === INTERRUPTED)
+      return this.takeOver(earlier, alert, signature, origin);
     if (earlier) return this.duplicate(earlier);
     const info = await this.infoFor(alert);
     const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
@@ -203,6 +210,40 @@ export class AlertsService {
       throw err;
     }
     return this.act(row, alert, info, mapped, origin);
+  }
+
+  /**
+   * The same message again, after a stop interrupted its first copy past what could be resumed:
+   * acted on as that row, so what the first copy made (its broadcast under `alert:<id>`, its draft,
+   * its clip) is found again rather than made twice.
+   */
+  private async takeOver(
+    row: AlertEntity,
+    alert: CapAlert,
+    signature: { state: SignatureState; signer: string | null },
+    origin: AlertOrigin,
+  ): Promise<AlertEntity> {
+    this.logger.warn(
+      `alert=${row.id} received again after a stop interrupted it: acting on it now`,
+    );
+    const info = await this.infoFor(alert);
+    const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
+    const claimed: AlertEntity = {
+      ...row,
+      signature: signature.state,
+      signer: signature.signer?.slice(0, 255) ?? null,
+      outcome: 'recorded',
+      reason: PROCESSING,
+      updatedAt: this.clock.now().getTime(),
+    };
+    await this.repo.update(row.id, {
+      signature: claimed.signature,
+      signer: claimed.signer,
+      outcome: claimed.outcome,
+      reason: claimed.reason,
+      updatedAt: claimed.updatedAt,
+    });
+    return this.act(claimed, alert, info, mapped, origin);
   }
 
   /** Decides what a recorded alert becomes, stores it, logs and audits it. */
@@ -270,10 +311,7 @@ export class AlertsService {
         alert = null;
       }
     if (!alert) {
-      const done = await this.settle(row, {
-        outcome: 'failed',
-        reason: 'interrupted by a stop and cannot be acted on again here: send it again',
-      });
+      const done = await this.settle(row, { outcome: 'failed', reason: INTERRUPTED });
       this.logger.warn(`alert=${done.id} was left being processed: ${done.reason}`);
       return;
     }
@@ -923,7 +961,8 @@ export class AlertsService {
       broadcastId: d.broadcastId ?? null,
       replacedBroadcastId: d.replacedBroadcastId ?? null,
       // Like a refusal, a failure does not block the same message sent again: it is tried anew.
-      ...(d.outcome === 'failed' ? { dedupKey: null } : {}),
+      // An interrupted one keeps its identity: the message sent again takes it over (takeOver).
+      ...(d.outcome === 'failed' && d.reason !== INTERRUPTED ? { dedupKey: null } : {}),
       updatedAt: this.clock.now().getTime(),
     };
     await this.repo.update(row.id, patch);
