@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
-import { capXml, CapSpec, testCertificate } from './support/cap.js';
+import { capTime, capXml, CapInfoSpec, CapSpec, testCertificate } from './support/cap.js';
 import { eventually } from './support/mqtt.js';
 import { AlertsRepository } from '../src/alerts/alerts.repository.js';
 import { AlertsService } from '../src/alerts/alerts.service.js';
@@ -72,6 +72,14 @@ describe('alerts: who may end a running warning, and when', () => {
       .set('Content-Type', 'application/cap+xml')
       .send(xml);
 
+  /** The warning's audio as a CAP resource the files server answers (at `path`). */
+  const audioResource = (path = 'a.mp3') => ({
+    mimeType: 'audio/mpeg',
+    size: audio.length,
+    uri: `${filesUrl}/${path}?${Math.random()}`,
+    digest: createHash('sha1').update(audio).digest('hex'),
+  });
+
   /** A message of SENDER, with audio unless `silent` (then it cannot be made: no TTS). */
   const message = (spec: CapSpec, silent = false, path = 'a.mp3') =>
     capXml({
@@ -82,16 +90,7 @@ describe('alerts: who may end a running warning, and when', () => {
           ? []
           : [
               {
-                resources: silent
-                  ? []
-                  : [
-                      {
-                        mimeType: 'audio/mpeg',
-                        size: audio.length,
-                        uri: `${filesUrl}/${path}?${Math.random()}`,
-                        digest: createHash('sha1').update(audio).digest('hex'),
-                      },
-                    ],
+                resources: silent ? [] : [audioResource(path)],
               },
             ],
     });
@@ -126,6 +125,34 @@ describe('alerts: who may end a running warning, and when', () => {
     assert.equal(res.body.outcome, 'failed', res.body.reason);
     assert.equal(res.body.replacedBroadcastId, null);
     assert.ok(RUNNING.includes((await broadcast(first.id)).status), 'still playing');
+  });
+
+  it('waits for an alert’s effective time, never for its onset, even through a draft', async () => {
+    const effective = capTime(Date.now() + 1_800_000);
+    const withAudio = (spec: CapInfoSpec) =>
+      capXml({ sender: SENDER, infos: [{ ...spec, resources: [audioResource()] }] });
+    const later = await post(signed(withAudio({ effective }))).expect(201);
+    assert.equal(later.body.outcome, 'broadcast', later.body.reason);
+    const b = (
+      await api(s.url, s.adminToken).get(`/api/broadcasts/${later.body.broadcastId}`).expect(200)
+    ).body as { status: string; startAt: string };
+    assert.equal(b.status, 'scheduled');
+    assert.equal(Date.parse(b.startAt), Date.parse(effective));
+
+    const onset = capTime(Date.now() + 1_800_000);
+    const now = await post(signed(withAudio({ onset }))).expect(201);
+    assert.equal(now.body.outcome, 'broadcast', now.body.reason);
+    const started = (
+      await api(s.url, s.adminToken).get(`/api/broadcasts/${now.body.broadcastId}`).expect(200)
+    ).body as { startAt: string };
+    assert.ok(Date.parse(started.startAt) < Date.parse(onset) - 1_000_000, started.startAt);
+
+    const drafted = await post(withAudio({ effective }).xml).expect(201);
+    assert.equal(drafted.body.outcome, 'drafted', drafted.body.reason);
+    const draft = (
+      await api(s.url, s.adminToken).get(`/api/drafts/${drafted.body.draftId}`).expect(200)
+    ).body as { payload: { startAt?: string } };
+    assert.equal(Date.parse(draft.payload.startAt ?? ''), Date.parse(effective));
   });
 
   it('lets a failed alert be sent again, and acts on it then', async () => {

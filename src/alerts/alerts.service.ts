@@ -751,6 +751,10 @@ export class AlertsService {
         villages && codes
           ? targetOf(codes, villages)
           : { villages: JSON.parse(a.villagesJson ?? '[]') as string[] },
+      // Not before the information takes effect; never held for `onset`, which it warns of.
+      ...(info?.effective && info.effective.ms > this.clock.now().getTime()
+        ? { startAt: info.effective.ms }
+        : {}),
       expiresAt: info?.expires?.ms,
       // A drill or a test never sounds the emergency tone.
       ...(mapped && !mapped.attentionTone ? { attentionTone: false } : {}),

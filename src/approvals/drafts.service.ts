@@ -220,6 +220,7 @@ export class DraftsService {
       clipId: request.clipId,
       level: request.level,
       target: request.target,
+      ...(request.startAt !== undefined ? { startAt: isoTime(request.startAt) } : {}),
       ...(request.expiresAt !== undefined ? { expiresAt: isoTime(request.expiresAt) } : {}),
       ...(request.attentionTone !== undefined ? { attentionTone: request.attentionTone } : {}),
       alertId,

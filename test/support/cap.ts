@@ -34,6 +34,8 @@ export interface CapInfoSpec {
   urgency?: string;
   severity?: string;
   certainty?: string;
+  effective?: string;
+  onset?: string;
   expires?: string;
   headline?: string;
   description?: string;
@@ -85,6 +87,8 @@ function infoXml(i: CapInfoSpec): string {
     `<event>${esc(i.event ?? '暴雨')}</event>` +
     `<urgency>${i.urgency ?? 'Immediate'}</urgency><severity>${i.severity ?? 'Severe'}</severity>` +
     `<certainty>${i.certainty ?? 'Observed'}</certainty>` +
+    opt('effective', i.effective) +
+    opt('onset', i.onset) +
     opt('expires', i.expires ?? capTime(Date.now() + 3_600_000)) +
     opt('senderName', '柞水县气象局') +
     opt('headline', i.headline ?? '柞水县气象台发布暴雨橙色预警') +
