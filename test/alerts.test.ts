@@ -8,6 +8,7 @@ import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
 import { capTime, capXml, CapSpec, testCertificate } from './support/cap.js';
 import { api, startTestServer, tempDir, TestServer, tokenFor } from './support/server.js';
+import { openEvents } from './support/sse.js';
 import { staffMember, StaffMember } from './support/staff.js';
 
 /** Villages of 营盘镇 (611026100) in the sample county. */
@@ -121,6 +122,23 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.equal(detail.broadcastId, b.id, 'the inbox links the broadcast its draft became');
     assert.match(detail.xml, /<identifier>TEST-/);
     assert.equal(detail.villageCodes.length, YINGPAN_VILLAGES);
+  });
+
+  it('tells a county viewer’s dashboard of each alert as it is acted on', async () => {
+    const events = await openEvents(s.url, viewer);
+    try {
+      assert.equal(events.status, 200);
+      const res = await post(withAudio({ sender: 'stranger@example.cn' })).expect(201);
+      const frame = await events.next(
+        (f) =>
+          f.event === 'alerts' && (f.data as { changed: string[] }).changed.includes(res.body.id),
+        10_000,
+        'the alerts event',
+      );
+      assert.equal((frame.data as { outcome: string }).outcome, res.body.outcome);
+    } finally {
+      events.close();
+    }
   });
 
   it('sends a trusted sender’s alert at once when severity, urgency and certainty allow it', async () => {

@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { Level } from '../contract/messages.js';
 import { isUniqueViolation } from '../database/db-errors.js';
-import { isCountyOperator, LiveEvents } from '../live/live-events.js';
+import { isCountyStaff, LiveEvents } from '../live/live-events.js';
 import { VillagesService } from '../villages/villages.service.js';
 import { AlertContent } from './alert-content.js';
 import type { AlertErrorCode } from './alert-errors.js';
@@ -991,7 +991,7 @@ export class AlertsService {
     this.live.publish(
       'alerts',
       { changed: [a.id], outcome: a.outcome, broadcastId: a.broadcastId, draftId: a.draftId },
-      isCountyOperator,
+      isCountyStaff,
     );
   }
 

@@ -50,6 +50,9 @@ interface Client {
   principal: Principal;
 }
 
+/** County staff of any role (no town official): who may read the alerts inbox, and hears of it. */
+export const isCountyStaff = (p: Principal): boolean => p.towns === null;
+
 /** County operators and admins: who hears of drafts to approve and of overrides. */
 export const isCountyOperator = (p: Principal): boolean =>
   p.towns === null && roleAllows(p.role, 'operator');
