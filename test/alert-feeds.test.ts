@@ -507,6 +507,32 @@ describe('CAP feeds', () => {
     assert.ok(!s.rawLogs.some((l) => l.includes('s3cret')), 'no log line holds the key');
   });
 
+  it('keeps the query string of an entry’s CAP link out of logs and the stored reason', async () => {
+    pub.serve('/linked-keyed.xml', 'application/atom+xml', () =>
+      [
+        `<?xml version="1.0" encoding="UTF-8"?><feed xmlns="${ATOM_NS}">`,
+        `<id>urn:keyed</id><title>带密钥的链接</title><updated>${capTime(Date.now())}</updated>`,
+        `<entry><id>urn:e:keyed</id><updated>${capTime(Date.now())}</updated>`,
+        `<link rel="alternate" type="application/cap+xml" href="/cap/gone.xml?token=s3cret-link"/></entry>`,
+        `</feed>`,
+      ].join('\n'),
+    );
+    const feed = await addFeed('keyed links', '/linked-keyed.xml');
+    const r = await poll(feed.id);
+    assert.deepEqual(
+      r.results.map((e) => e.result),
+      ['error'],
+    );
+    assert.equal(r.results[0].url, `${pub.url}/cap/gone.xml?token=s3cret-link`, 'admins see it');
+    assert.match(r.results[0].reason ?? '', /gone\.xml\?… answered HTTP 404/);
+    assert.ok(
+      s.rawLogs.some((l) => l.includes('gone.xml?…')),
+      'the failure is logged',
+    );
+    assert.ok(!s.rawLogs.some((l) => l.includes('s3cret-link')), 'no log line holds the key');
+    await admin.delete(`/api/alert-feeds/${feed.id}`).expect(204);
+  });
+
   it('changes, disables, refuses a second feed of one URL, deletes, and audits each change', async () => {
     pub.serve('/managed.xml', 'application/atom+xml', () => `<feed xmlns="${ATOM_NS}"/>`);
     const feed = await addFeed('managed', '/managed.xml', { intervalS: 120 });

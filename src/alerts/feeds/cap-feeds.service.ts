@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AddressPolicy, boundedFetch, FetchFailed } from '../../common/bounded-fetch.js';
 import { Clock } from '../../common/clock.js';
 import { DomainError, NotFoundError } from '../../common/domain-error.js';
+import { redactUrl } from '../../common/redact-url.js';
 import { Ticker } from '../../common/ticker.js';
 import { isoTime } from '../../common/time.js';
 import type { AppConfig } from '../../config/app-config.js';
@@ -204,7 +205,10 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     if (entry.inlineCap !== null) xml = Buffer.from(entry.inlineCap, 'utf8');
     else if (entry.capUrl !== null) {
       const fetched = pointsInward(entry.capUrl, feed.url)
-        ? { error: `${entry.capUrl} points into this server's own network`, permanent: true }
+        ? {
+            error: `${redactUrl(entry.capUrl)} points into this server's own network`,
+            permanent: true,
+          }
         : await this.fetchCap(entry.capUrl);
       if ('error' in fetched) {
         this.logger.warn(`feed=${feed.id} entry=${JSON.stringify(entry.id)}: ${fetched.error}`);
@@ -265,6 +269,8 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
   private async fetchCap(
     url: string,
   ): Promise<{ body: Buffer } | { error: string; permanent: boolean }> {
+    // A link's query string may hold the publisher's key: the error is logged and stored.
+    const shown = redactUrl(url);
     try {
       const res = await boundedFetch(url, {
         // The intake's own limit (ALERT_MAX_BYTES): a larger message would only be refused.
@@ -274,15 +280,15 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
         addresses: this.addresses(),
       });
       if (res.status !== 200)
-        return { error: `${url} answered HTTP ${res.status}`, permanent: false };
+        return { error: `${shown} answered HTTP ${res.status}`, permanent: false };
       // A web page about the alert is not the alert: the inbox would fill with refused HTML.
       if (/^text\/html\b/i.test(res.headers.get('content-type') ?? ''))
-        return { error: `${url} is a web page (text/html), not a CAP message`, permanent: true };
+        return { error: `${shown} is a web page (text/html), not a CAP message`, permanent: true };
       return { body: res.body };
     } catch (err) {
       const permanent =
         err instanceof FetchFailed && ['too-large', 'scheme', 'refused'].includes(err.why);
-      return { error: `${url}: ${(err as Error).message}`, permanent };
+      return { error: `${shown}: ${(err as Error).message}`, permanent };
     }
   }
 
