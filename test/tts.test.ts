@@ -65,6 +65,7 @@ describe('text to speech with espeak-ng, played by the fleet', () => {
     // 29 characters of Mandarin at the normal rate: seconds of speech, not a click.
     assert.ok(clip.durationMs > 3000, `${clip.durationMs} ms`);
     assert.ok(Math.abs(clip.loudnessAfterLufs - -16) < 1.5, 'normalised like any upload');
+    assert.ok(clip.truePeakAfterDb <= -1.5, `${clip.truePeakAfterDb} dBTP: under the ceiling`);
 
     const commands = new Map<string, PlayCommand>();
     const plays = new Map<string, number>();

@@ -13,7 +13,7 @@ import {
   parseInputInfo,
   parseLoudnorm,
 } from './audio-analysis.js';
-import { Ffmpeg } from './ffmpeg.js';
+import { Ffmpeg, FfmpegResult } from './ffmpeg.js';
 import type { TranscodeTicket } from './transcode-lanes.js';
 
 /** What an upload turned out to be, after one full decode. */
@@ -25,6 +25,20 @@ export interface Inspection {
   format: string;
 }
 
+/** What {@link AudioProcessor.inspectSpeech} found: ebur128's figures, not loudnorm's. */
+export interface SpeechInspection extends Omit<Inspection, 'loudness'> {
+  loudness: LoudnessSummary;
+}
+
+/**
+ * Synthetic speech is limited this far under the true-peak ceiling: the MP3 encoder's overshoot
+ * (espeak-ng speech: 0.1–0.5 dB) then stays under it.
+ */
+const SPEECH_PEAK_MARGIN_DB = 0.5;
+/** At most this much gain is added for the loudness the limiter takes off the peaks. */
+const SPEECH_MAKEUP_MAX_DB = 2.5;
+/** The limiter's release: short, so that it takes off little more than the peaks. */
+const SPEECH_RELEASE_MS = 20;
 /** Below this integrated loudness an upload counts as silent. */
 const SILENCE_LUFS = -70;
 /** How much shorter than its header a file may decode before it counts as truncated. */
@@ -79,6 +93,46 @@ export class AudioProcessor {
    * silent or too long.
    */
   async inspect(path: string, ticket: TranscodeTicket): Promise<Inspection> {
+    const { result, ...checked } = await this.decode(
+      path,
+      this.loudnorm(':print_format=json'),
+      ticket,
+    );
+    const loudness = parseLoudnorm(result.stderr);
+    if (!loudness) throw new AudioRejected('NOT_AUDIO', 'The audio could not be measured');
+    if (!Number.isFinite(loudness.integrated) || loudness.integrated < SILENCE_LUFS) throw silent();
+    return { ...checked, loudness };
+  }
+
+  /**
+   * {@link inspect} for synthetic speech (text to speech): the same checks, with the loudness
+   * and true peak measured by ebur128 on the PCM rather than by loudnorm's 192 kHz pass, for
+   * {@link normaliseSpeech}.
+   */
+  async inspectSpeech(path: string, ticket: TranscodeTicket): Promise<SpeechInspection> {
+    const { result, ...checked } = await this.decode(
+      path,
+      'ebur128=peak=true:framelog=verbose',
+      ticket,
+    );
+    const loudness = parseEbur128(result.stderr);
+    if (!loudness) throw new AudioRejected('NOT_AUDIO', 'The audio could not be measured');
+    // ebur128's floor for silence is −70 itself.
+    if (!Number.isFinite(loudness.integrated) || loudness.integrated <= SILENCE_LUFS)
+      throw silent();
+    return { ...checked, loudness };
+  }
+
+  /**
+   * Decodes the whole file once (up to just past the maximum duration) through `meter`, after a
+   * downmix to mono. Throws {@link AudioRejected} saying what is wrong: not audio, undecodable,
+   * truncated, empty or too long.
+   */
+  private async decode(
+    path: string,
+    meter: string,
+    ticket: TranscodeTicket,
+  ): Promise<Omit<Inspection, 'loudness'> & { result: FfmpegResult }> {
     const maxS = this.config.audio.maxDurationMs / 1000;
     const result = await this.ffmpeg.run(
       [
@@ -97,7 +151,7 @@ export class AudioProcessor {
         '-t',
         String(maxS + 1),
         '-af',
-        `${TO_MONO},${this.loudnorm(':print_format=json')}`,
+        `${TO_MONO},${meter}`,
         '-f',
         'null',
         '-',
@@ -140,14 +194,6 @@ export class AudioProcessor {
         `The file is cut short: its header says ${formatDuration(info.headerDurationMs)} but only ${formatDuration(decodedMs)} decodes`,
       );
     }
-    const loudness = parseLoudnorm(result.stderr);
-    if (!loudness) throw new AudioRejected('NOT_AUDIO', 'The audio could not be measured');
-    if (!Number.isFinite(loudness.integrated) || loudness.integrated < SILENCE_LUFS) {
-      throw new AudioRejected(
-        'AUDIO_SILENT',
-        'The recording is silent (nothing above -70 LUFS): check the microphone',
-      );
-    }
     const format = [
       info.container,
       info.codec,
@@ -156,7 +202,7 @@ export class AudioProcessor {
     ]
       .filter(Boolean)
       .join(' ');
-    return { info, decodedMs, loudness, format };
+    return { result, info, decodedMs, format };
   }
 
   /**
@@ -174,6 +220,39 @@ export class AudioProcessor {
       `:measured_I=${m.integrated}:measured_TP=${m.truePeak}:measured_LRA=${m.range}:measured_thresh=${m.threshold}:offset=${m.offset}:linear=true`,
     );
     return this.encode(inputs, `${norm},aresample=44100`, out, ticket);
+  }
+
+  /**
+   * One pass for synthetic speech: a linear gain to the target and a look-ahead limiter under
+   * the true-peak ceiling, then the delivery format. Speech from a synthesiser has peaks far
+   * over its loudness (espeak-ng: ~19 dB, the target allows 14.5), so the limiter takes some
+   * loudness off; the gain adds back half of what the peaks are over the ceiling, at most
+   * {@link SPEECH_MAKEUP_MAX_DB}. `correctionDb` is added on a second try. Returns how long the
+   * result plays (ms).
+   */
+  async normaliseSpeech(
+    inputs: string[],
+    measured: LoudnessSummary,
+    out: string,
+    ticket: TranscodeTicket,
+    correctionDb = 0,
+  ): Promise<number> {
+    return this.encode(inputs, this.speechFilters(measured, correctionDb), out, ticket);
+  }
+
+  private speechFilters(measured: LoudnessSummary, correctionDb = 0): string {
+    const a = this.config.audio;
+    const ceiling = a.truePeakDb - SPEECH_PEAK_MARGIN_DB;
+    const gain = a.targetLufs - measured.integrated;
+    const over = Number.isFinite(measured.truePeak) ? measured.truePeak + gain - ceiling : 0;
+    const makeup = Math.min(SPEECH_MAKEUP_MAX_DB, Math.max(0, over / 2));
+    const total = gain + makeup + correctionDb;
+    const limit = Math.pow(10, ceiling / 20);
+    return [
+      `volume=${total.toFixed(2)}dB`,
+      'aresample=44100',
+      `alimiter=limit=${limit.toFixed(4)}:level=false:release=${SPEECH_RELEASE_MS}`,
+    ].join(',');
   }
 
   /**
@@ -311,4 +390,11 @@ function concat(inputs: string[]): string {
 function formatDuration(ms: number): string {
   const s = Math.round(ms / 100) / 10;
   return s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s} s`;
+}
+
+function silent(): AudioRejected {
+  return new AudioRejected(
+    'AUDIO_SILENT',
+    'The recording is silent (nothing above -70 LUFS): check the microphone',
+  );
 }

@@ -12,8 +12,8 @@ import { isoTime } from '../common/time.js';
 import { stripControl } from '../common/validators.js';
 import { ReadinessChecks } from '../common/readiness-checks.js';
 import { TONE_FAMILIES, ToneFamily, tonePath } from './attention-tones.js';
-import { AudioProcessor, AudioRejected } from './audio-processor.js';
-import type { Loudness } from './audio-analysis.js';
+import { AudioProcessor, AudioRejected, Inspection, SpeechInspection } from './audio-processor.js';
+import type { Loudness, LoudnessSummary } from './audio-analysis.js';
 import { ClipEntity, ClipStatus } from './clip.entity.js';
 import { ClipStorage } from './clip-storage.js';
 import { ClipsRepository } from './clips.repository.js';
@@ -61,6 +61,15 @@ export interface DeliverableAudio {
 }
 
 const MAX_LABEL = 255;
+
+/**
+ * What the check measured, for the normalisation: loudnorm's first pass (uploads), or ebur128's
+ * figures for synthetic speech ({@link ClipsService.addSpeech}).
+ */
+type Measured = { speech: false; loudness: Loudness } | { speech: true; loudness: LoudnessSummary };
+
+/** Speech normalised further than this from the target is normalised again, corrected. */
+const SPEECH_RETRY_LU = 0.5;
 
 /** The client's file name as a label: no directories, no control characters, bounded. */
 export function fileLabel(name: string): string {
@@ -211,6 +220,33 @@ export class ClipsService implements BeforeApplicationShutdown {
     wait: boolean,
     priority: UploadPriority = 'routine',
   ): Promise<ClipUploadResultDto> {
+    return this.accept(file, title, by, wait, priority, false);
+  }
+
+  /**
+   * Adds what a text-to-speech engine wrote as a clip and waits until it is ready: checked and
+   * stored like an upload (the same row, the same delivery format, the result measured the same
+   * way), but normalised in one pass for synthetic speech (`AudioProcessor.normaliseSpeech`: the
+   * loudness measured on the engine's PCM, a linear gain and a true-peak limiter) instead of
+   * loudnorm's two.
+   */
+  async addSpeech(
+    file: UploadedAudio,
+    title: string,
+    by: string,
+    priority: UploadPriority = 'routine',
+  ): Promise<ClipUploadResultDto> {
+    return this.accept(file, title, by, true, priority, true);
+  }
+
+  private async accept(
+    file: UploadedAudio,
+    title: string | undefined,
+    by: string,
+    wait: boolean,
+    priority: UploadPriority,
+    speech: boolean,
+  ): Promise<ClipUploadResultDto> {
     try {
       if (!this.ffmpeg.available) {
         throw new DomainError<ClipErrorCode>(
@@ -232,12 +268,22 @@ export class ClipsService implements BeforeApplicationShutdown {
       }
       const label = fileLabel(file.originalName);
       const name = `upload ${JSON.stringify(label)}`;
-      // The header first (milliseconds): a recording over the limit is refused before any of it
-      // is decoded, and its length says which lane the full check goes in.
-      const header = await this.processor.probe(file.path, new TranscodeTicket(priority, name));
-      const headerMs = header.headerDurationMs ?? header.estimatedDurationMs;
-      const checking = new TranscodeTicket(laneFor(priority, headerMs), name);
-      const inspection = await this.processor.inspect(file.path, checking);
+      let inspection: Inspection | SpeechInspection;
+      if (speech) {
+        // The engine's own file, bounded by the text's length: no header probe first, and the
+        // check measures with ebur128 for the one-pass normalisation.
+        inspection = await this.processor.inspectSpeech(
+          file.path,
+          new TranscodeTicket(priority, name),
+        );
+      } else {
+        // The header first (milliseconds): a recording over the limit is refused before any of
+        // it is decoded, and its length says which lane the full check goes in.
+        const header = await this.processor.probe(file.path, new TranscodeTicket(priority, name));
+        const headerMs = header.headerDurationMs ?? header.estimatedDurationMs;
+        const checking = new TranscodeTicket(laneFor(priority, headerMs), name);
+        inspection = await this.processor.inspect(file.path, checking);
+      }
       const now = this.clock.now().getTime();
       const clip: ClipEntity = {
         id: randomUUID(),
@@ -264,7 +310,13 @@ export class ClipsService implements BeforeApplicationShutdown {
       this.logger.log(
         `clip=${clip.id} accepted (${clip.originalFormat}, ${inspection.decodedMs} ms, ${clip.loudnessBeforeLufs} LUFS); processing in the ${lane} lane`,
       );
-      const job = this.schedule(clip.id, inspection.loudness, lane);
+      const job = this.schedule(
+        clip.id,
+        speech
+          ? { speech: true, loudness: (inspection as SpeechInspection).loudness }
+          : { speech: false, loudness: (inspection as Inspection).loudness },
+        lane,
+      );
       if (wait) await job;
       return { ...this.toDto((await this.repo.find(clip.id)) ?? clip), duplicate: false };
     } finally {
@@ -277,7 +329,7 @@ export class ClipsService implements BeforeApplicationShutdown {
    * tickets are taken now, in order (the clip, then the emergency tone first), so that the clip's
    * work keeps its place in its lane and can be raised before it starts.
    */
-  private schedule(clipId: string, measured: Loudness | null, lane: Lane): Promise<void> {
+  private schedule(clipId: string, measured: Measured | null, lane: Lane): Promise<void> {
     this.tickets.set(clipId, new TranscodeTicket(lane, `clip=${clipId} transcode`));
     for (const tone of TONE_FAMILIES) {
       this.tickets.set(
@@ -300,19 +352,30 @@ export class ClipsService implements BeforeApplicationShutdown {
   }
 
   /** Transcodes a clip; its delivery audio's sha256 when it is ready, null otherwise. */
-  private async process(clipId: string, measured: Loudness | null): Promise<string | null> {
+  private async process(clipId: string, measured: Measured | null): Promise<string | null> {
     const ticket = this.tickets.get(clipId)!;
     const source = this.storage.uploadPath(clipId);
     const out = this.storage.workPath('.mp3');
     try {
-      let loudness = measured;
-      if (!loudness) {
-        const inspection = await this.processor.inspect(source, ticket);
-        this.ffmpeg.raise(ticket, laneFor(ticket.lane, inspection.decodedMs));
-        loudness = inspection.loudness;
+      let durationMs: number;
+      let after: LoudnessSummary;
+      if (measured?.speech) {
+        ({ durationMs, after } = await this.normaliseSpeech(
+          source,
+          measured.loudness,
+          out,
+          ticket,
+        ));
+      } else {
+        let loudness = measured?.loudness;
+        if (!loudness) {
+          const inspection = await this.processor.inspect(source, ticket);
+          this.ffmpeg.raise(ticket, laneFor(ticket.lane, inspection.decodedMs));
+          loudness = inspection.loudness;
+        }
+        durationMs = await this.processor.normalise([source], loudness, out, ticket);
+        after = await this.processor.measureResult(out, ticket);
       }
-      const durationMs = await this.processor.normalise([source], loudness, out, ticket);
-      const after = await this.processor.measureResult(out, ticket);
       const stored = await this.storage.store(out);
       await this.repo.update(clipId, {
         status: 'ready',
@@ -342,6 +405,33 @@ export class ClipsService implements BeforeApplicationShutdown {
       return null;
     } finally {
       this.tickets.delete(clipId);
+    }
+  }
+
+  /**
+   * Synthetic speech in one pass, measured after; once more with the gain corrected when the
+   * result is more than {@link SPEECH_RETRY_LU} off the target (a voice unlike espeak-ng's).
+   */
+  private async normaliseSpeech(
+    source: string,
+    measured: LoudnessSummary,
+    out: string,
+    ticket: TranscodeTicket,
+  ): Promise<{ durationMs: number; after: LoudnessSummary }> {
+    let correction = 0;
+    for (let attempt = 1; ; attempt++) {
+      const durationMs = await this.processor.normaliseSpeech(
+        [source],
+        measured,
+        out,
+        ticket,
+        correction,
+      );
+      const after = await this.processor.measureResult(out, ticket);
+      const off = this.config.audio.targetLufs - after.integrated;
+      if (attempt === 2 || Math.abs(off) <= SPEECH_RETRY_LU || !Number.isFinite(off))
+        return { durationMs, after };
+      correction += off;
     }
   }
 

@@ -42,8 +42,8 @@ export const MAX_SPEED = 2;
 
 /**
  * Text to speech: the chosen engine (TTS_ENGINE, docs/tts.md) writes the audio into a work file,
- * which is handed to {@link ClipsService.upload} like any upload, so it is checked, normalised and
- * content-addressed the same way; the caller gets the ready clip.
+ * which is handed to {@link ClipsService.addSpeech}: checked, stored and content-addressed like
+ * any upload, normalised in one pass for synthetic speech; the caller gets the ready clip.
  */
 @Injectable()
 export class TtsService implements OnApplicationShutdown {
@@ -158,11 +158,10 @@ export class TtsService implements OnApplicationShutdown {
       this.logger.log(
         `spoke ${[...text].length} characters with ${engine.name} voice=${voice} speed=${speed} in ${Math.round(performance.now() - started)} ms (${size} bytes ${extension}) by=${JSON.stringify(by)}`,
       );
-      const clip = await this.clips.upload(
+      const clip = await this.clips.addSpeech(
         { path: out, size, originalName: `tts.${extension}` },
         titleOf(request.title, text),
         by,
-        true,
         priority,
       );
       if (clip.status === 'ready') this.remember(key, clip.id);
