@@ -15,6 +15,7 @@ import { CapFeedsService } from './feeds/cap-feeds.service.js';
 import { FeedsController } from './feeds/feeds.controller.js';
 import { FeedsRepository } from './feeds/feeds.repository.js';
 import { FeedsService } from './feeds/feeds.service.js';
+import { XmlPool } from './xml-pool.js';
 
 /** Alerts in: CAP 1.2 / GB/T 35965.1 by API and feed, trusted senders, the alerts inbox. */
 @Module({
@@ -35,6 +36,7 @@ import { FeedsService } from './feeds/feeds.service.js';
     FeedsRepository,
     CapFeedsService,
     FeedsService,
+    XmlPool,
   ],
   exports: [AlertsService],
 })

@@ -29,8 +29,6 @@ import type {
 import { AlertsRepository } from './alerts.repository.js';
 import { pickInfoFor } from './cap/cap-language.js';
 import { CapAlert, CapInfo, CapRefusal, CapSeverity } from './cap/cap-model.js';
-import { parseCap } from './cap/cap-parse.js';
-import { verifyCapSignature } from './cap/cap-signature.js';
 import type {
   AlertDetailDto,
   AlertDto,
@@ -38,6 +36,7 @@ import type {
   AlertSenderDto,
   PutAlertSenderDto,
 } from './dto/alert.dto.js';
+import { XML_THREADS, XmlPool } from './xml-pool.js';
 
 /** Who handed an alert over, for the record. */
 export interface AlertOrigin {
@@ -108,6 +107,7 @@ export class AlertsService {
     private readonly live: LiveEvents,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly xml: XmlPool,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -120,7 +120,7 @@ export class AlertsService {
     const now = this.clock.now().getTime();
     let parsed: { alert: CapAlert; xml: string };
     try {
-      parsed = parseCap(xml, { maxBytes: this.config.alerts.maxBytes, now });
+      parsed = await this.xml.parseCap(xml, { maxBytes: this.config.alerts.maxBytes, now });
     } catch (err) {
       if (!(err instanceof CapRefusal)) throw err;
       // Kept for the inbox as text: NUL is the one character no database column takes.
@@ -133,7 +133,7 @@ export class AlertsService {
     const { alert } = parsed;
     const sender = await this.repo.sender(alert.sender);
     const trusted = sender ? (JSON.parse(sender.certificatesJson) as string[]) : [];
-    const signature = verifyCapSignature(parsed.xml, trusted, { now });
+    const signature = await this.xml.verifyCapSignature(parsed.xml, trusted, { now });
     const refusal = senderRefusal(sender, signature.state, signature.reason);
     if (refusal) {
       const row = { ...this.blank(parsed.xml, origin, now), ...identity(alert) };
@@ -288,28 +288,50 @@ export class AlertsService {
   }
 
   private async resumeAll(): Promise<void> {
-    for (const row of await this.repo.inProcessing(PROCESSING))
-      await this.inTurn(row.sender ?? '', () => this.resume(row.id)).catch((err: Error) =>
+    const rows = await this.repo.inProcessing(PROCESSING);
+    // Acted on one at a time, in order; the XML pool reads the next few meanwhile (as many as it
+    // has threads: the rest of a long backlog waits here, not in the pool's queue).
+    const reads = new Map<string, Promise<CapAlert | null>>();
+    for (const [i, row] of rows.entries()) {
+      for (const next of rows.slice(i, i + 1 + XML_THREADS))
+        if (!reads.has(next.id)) {
+          const read = this.readStored(next);
+          read.catch(() => undefined); // not unhandled while it waits: resume() awaits it
+          reads.set(next.id, read);
+        }
+      const read = reads.get(row.id)!;
+      reads.delete(row.id);
+      await this.inTurn(row.sender ?? '', () => this.resume(row.id, read)).catch((err: Error) =>
         this.logger.error(`alert=${row.id} not resumed: ${err.message}`),
       );
+    }
   }
 
-  /** Acts again on one alert a stop interrupted, from its XML as received. */
-  private async resume(id: string): Promise<void> {
+  /**
+   * An alert's CAP read again from its XML as received; null when it is not CAP. A failure of the
+   * pool itself (a stop under way) rejects: the alert stays recorded for the next start.
+   */
+  private async readStored(row: AlertEntity): Promise<CapAlert | null> {
+    // A superior platform's EBM is kept as its package, which only its link reads.
+    if (row.source === 'superior') return null;
+    try {
+      const { alert } = await this.xml.parseCap(Buffer.from(row.xml, 'utf8'), {
+        maxBytes: this.config.alerts.maxBytes,
+        now: row.receivedAt,
+      });
+      return alert;
+    } catch (err) {
+      if (err instanceof CapRefusal) return null;
+      throw err;
+    }
+  }
+
+  /** Acts again on one alert a stop interrupted, from its XML as received (`read`). */
+  private async resume(id: string, read: Promise<CapAlert | null>): Promise<void> {
     const row = await this.repo.find(id);
     if (!row || row.outcome !== 'recorded' || row.reason !== PROCESSING) return;
     const origin: AlertOrigin = { source: row.source, ref: row.sourceRef, by: 'alerts' };
-    let alert: CapAlert | null = null;
-    // A superior platform's EBM is kept as its package, which only its link reads.
-    if (row.source !== 'superior')
-      try {
-        alert = parseCap(Buffer.from(row.xml, 'utf8'), {
-          maxBytes: this.config.alerts.maxBytes,
-          now: row.receivedAt,
-        }).alert;
-      } catch {
-        alert = null;
-      }
+    const alert = await read;
     if (!alert) {
       const done = await this.settle(row, { outcome: 'failed', reason: INTERRUPTED });
       this.logger.warn(`alert=${done.id} was left being processed: ${done.reason}`);
@@ -451,7 +473,7 @@ export class AlertsService {
     let info: CapInfo | null = null;
     try {
       // Judged as when it arrived: it passed CAP's rules then; its expiry is checked below.
-      const { alert } = parseCap(a.xml, { maxBytes: Infinity, now: a.receivedAt });
+      const { alert } = await this.xml.parseCap(a.xml, { maxBytes: Infinity, now: a.receivedAt });
       info = await this.infoFor(alert);
     } catch (err) {
       if (!(err instanceof CapRefusal)) throw err;

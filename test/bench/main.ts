@@ -13,11 +13,13 @@
  *   npm run bench -- --scenario lanes                 a 10-second emergency clip uploaded and sent at
  *                                                     level I while a 29-minute recording transcodes,
  *                                                     against the same with nothing else to transcode
+ *   npm run bench -- --scenario xml                   the event loop's longest wait while a 4,000-entry
+ *                                                     feed is parsed in the XML pool, against on the loop
  *   npm run bench -- --scenario tts                   200 Chinese characters to a ready clip through
  *                                                     POST /api/clips/tts (target: at most 5 s), against
  *                                                     espeak-ng alone on the same text (only when asked)
  *
- * Scenarios: fanout ingest group coverage memory storm slow quiet lanes tts. Sizes: --devices (fan-out and
+ * Scenarios: fanout ingest group coverage memory storm slow quiet lanes tts xml. Sizes: --devices (fan-out and
  * ingest), --coverage-devices, --memory-devices, --storm-devices, --slow-devices, --group-devices,
  * --quiet-devices (default 10,000; 1,000 in a run of every scenario, see `quietDevices`).
  */
@@ -43,6 +45,8 @@ import {
 } from './quiet.js';
 import { ALERT_SECONDS, LanesRound, lanesRound, LONG_SECONDS, makeLongRecording } from './lanes.js';
 import { espeakRound, TTS_CHARS, TTS_TARGET_MS, TtsRound, ttsRound } from './tts.js';
+import { XML_FEED_ENTRIES, xmlFeed, XmlRound, xmlRound } from './xml.js';
+import { XmlPool } from '../../src/alerts/xml-pool.js';
 import {
   AbColumn,
   abTable,
@@ -69,6 +73,7 @@ const SCENARIOS = [
   'quiet',
   'lanes',
   'tts',
+  'xml',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -114,7 +119,8 @@ function fail(message: string): never {
 
 // Transcoding lanes runs only when asked: its rounds transcode 29-minute recordings (minutes).
 // So does text to speech: each round waits for the last one's renditions (~20 s a round idle).
-const ON_REQUEST: readonly Scenario[] = ['lanes', 'tts'];
+// And XML parsing, which measures this process's own event loop rather than the server's.
+const ON_REQUEST: readonly Scenario[] = ['lanes', 'tts', 'xml'];
 const scenarios = (args.scenario ?? SCENARIOS.filter((s) => !ON_REQUEST.includes(s)).join(','))
   .split(',')
   .map((s) => s.trim()) as Scenario[];
@@ -727,6 +733,7 @@ async function main(): Promise<void> {
   if (scenarios.includes('lanes'))
     await lanes(int('lanes-devices', args['lanes-devices'], 1, 99_900));
   if (scenarios.includes('tts')) await tts();
+  if (scenarios.includes('xml')) await xml();
   console.log(
     `\nDalaba benchmarks — ${machine.cores} cores, ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, broker: ${args.broker}\n`,
   );
@@ -1301,6 +1308,52 @@ async function tts(): Promise<void> {
     );
   } finally {
     await server.stop();
+  }
+}
+
+/** A 4,000-entry feed parsed by the XML pool (as the server does), against on the event loop. */
+async function xml(): Promise<void> {
+  const body = xmlFeed();
+  const pool = new XmlPool();
+  try {
+    const r = await alternate<XmlRound>(
+      rounds,
+      () => xmlRound(body, pool),
+      () => xmlRound(body, null),
+      (p) => log(`xml: ${p}`),
+    );
+    noteFailures(r.failures);
+    const of = (xs: XmlRound[]) => ({
+      ms: median(xs.map((x) => x.ms)),
+      maxDelayMs: median(xs.map((x) => x.maxDelayMs)),
+    });
+    const row = {
+      entries: XML_FEED_ENTRIES,
+      rounds,
+      pool: of(r.ours),
+      sync: of(r.baseline),
+      /** The machine's load average (1, 5, 15 min) after the rounds: other work shares the cores. */
+      loadAvg: loadavg(),
+      raw: r,
+    };
+    record('xml', row);
+    const cells = (label: string, x: { ms: number; maxDelayMs: number }) => [
+      label,
+      fmtMs(x.ms),
+      fmtMs(x.maxDelayMs),
+    ];
+    summaries.push(
+      table(
+        [
+          `Atom feed of ${fmtNum(XML_FEED_ENTRIES)} entries (median)`,
+          'parse',
+          'longest loop delay',
+        ],
+        [cells('XML pool (worker thread)', row.pool), cells('on the event loop', row.sync)],
+      ),
+    );
+  } finally {
+    await pool.onApplicationShutdown();
   }
 }
 

@@ -29,8 +29,9 @@ export const MAX_XML_DEPTH = 64;
 /**
  * More elements than any alert, package or feed of a few hundred entries has (an Atom entry with
  * a linked message is about 5, with an inline message about 40). xmldom parses synchronously,
- * measured at 40–90 µs per feed element: this bounds what one document holds the event loop for
- * to about a second (parsing in a worker thread would remove that; not done yet).
+ * measured at 40–90 µs per feed element: this bounds what one document holds its thread for to
+ * about a second. Alerts and feeds are parsed in worker threads (XmlPool, src/alerts/xml-pool.ts);
+ * a superior platform's packages (src/superior/ebd-package.ts) are still read on the event loop.
  */
 export const MAX_XML_ELEMENTS = 20_000;
 

@@ -12,7 +12,8 @@ import { AlertsService } from '../alerts.service.js';
 import { CapRefusal } from '../cap/cap-model.js';
 import { toFeedDto, type FeedEntryResultDto, type FeedPollDto } from './dto/feed.dto.js';
 import { nextPollDelayMs } from './feed-backoff.js';
-import { FeedEntry, FeedUnreadable, parseFeed, pointsInward } from './feed-parser.js';
+import { XmlPool } from '../xml-pool.js';
+import { FeedEntry, FeedUnreadable, pointsInward } from './feed-parser.js';
 import { FeedsRepository } from './feeds.repository.js';
 
 /** How often due feeds are looked for; each feed's own interval (≥ 10 s) decides when it is due. */
@@ -78,6 +79,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly alerts: AlertsService,
     private readonly clock: Clock,
     private readonly ticker: Ticker,
+    private readonly xml: XmlPool,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -148,7 +150,7 @@ export class CapFeedsService implements OnApplicationBootstrap, OnModuleDestroy 
       if (res.status === 304) return await this.finish(feed, { status, entries: [], seen: 0 });
       if (res.status < 200 || res.status > 299)
         throw new FeedUnreadable(`the feed answered HTTP ${res.status}`);
-      const parsed = parseFeed(res.body, {
+      const parsed = await this.xml.parseFeed(res.body, {
         maxBytes: FEED_MAX_BYTES,
         baseUrl: feed.url,
         contentType: res.headers.get('content-type'),
