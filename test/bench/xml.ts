@@ -2,6 +2,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
 import { parseFeed } from '../../src/alerts/feeds/feed-parser.js';
 import { XmlPool } from '../../src/alerts/xml-pool.js';
+import { atomFeed } from '../support/cap.js';
 
 /** Entries of the feed the xml scenario parses: 16,001 elements, a legitimate feed's worst. */
 export const XML_FEED_ENTRIES = 4000;
@@ -14,13 +15,7 @@ export interface XmlRound {
 }
 
 export function xmlFeed(n = XML_FEED_ENTRIES): Buffer {
-  const entries = Array.from(
-    { length: n },
-    (_, i) =>
-      `<entry><id>urn:e${i}</id><updated>2026-12-02T08:00:00+08:00</updated>` +
-      `<link type="application/cap+xml" href="alerts/${i}.xml"/></entry>`,
-  ).join('');
-  return Buffer.from(`<feed xmlns="http://www.w3.org/2005/Atom">${entries}</feed>`, 'utf8');
+  return atomFeed(n);
 }
 
 const options = { maxBytes: 1024 * 1024, baseUrl: 'https://feeds.example.cn/cap/atom.xml' };

@@ -153,3 +153,14 @@ export async function testCertificate(
   ]);
   return { keyPem: await readFile(key, 'utf8'), certPem: await readFile(cert, 'utf8') };
 }
+
+/** A legitimate Atom feed of `n` linked CAP entries: 4n + 1 elements (the XML pool's test, its bench). */
+export function atomFeed(n: number): Buffer {
+  const entries = Array.from(
+    { length: n },
+    (_, i) =>
+      `<entry><id>urn:e${i}</id><updated>2026-12-02T08:00:00+08:00</updated>` +
+      `<link type="application/cap+xml" href="alerts/${i}.xml"/></entry>`,
+  ).join('');
+  return Buffer.from(`<feed xmlns="http://www.w3.org/2005/Atom">${entries}</feed>`, 'utf8');
+}
