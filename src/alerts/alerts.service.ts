@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.decorators.js';
-import { DraftsService } from '../approvals/drafts.service.js';
+import { DraftBroadcastMade, DraftsService } from '../approvals/drafts.service.js';
 import type { BroadcastErrorCode } from '../broadcasts/broadcast-errors.js';
 import { BroadcastRequest, BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import { Clock } from '../common/clock.js';
@@ -104,7 +104,10 @@ export class AlertsService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    // Approvals sits below alerts: it tells us what an alert's approved draft became.
+    drafts.onBroadcastMade((made) => this.draftMade(made));
+  }
 
   /**
    * Parses, checks and acts on CAP XML; a refusal is recorded and thrown as a DomainError (400
@@ -436,6 +439,26 @@ export class AlertsService {
         `Alert ${a.id} was superseded by ${later[0].msgType} ${later[0].identifier} (alert ${later[0].id})`,
       );
     return info;
+  }
+
+  /** An alert's draft was approved: its row shows the broadcast, and what that replaced. */
+  private async draftMade(made: DraftBroadcastMade): Promise<void> {
+    const a = made.alertId
+      ? await this.repo.find(made.alertId)
+      : await this.repo.findByDraft(made.draftId);
+    if (a?.draftId !== made.draftId) return;
+    const patch: Partial<AlertEntity> = {
+      broadcastId: made.broadcastId,
+      // A second run (an approval a stop interrupted) never forgets what the first one ended.
+      replacedBroadcastId: made.replaced[0] ?? a.replacedBroadcastId,
+      updatedAt: this.clock.now().getTime(),
+    };
+    await this.repo.update(a.id, patch);
+    this.logger.log(
+      `alert=${a.id} draft=${made.draftId} approved: broadcast=${made.broadcastId}` +
+        (patch.replacedBroadcastId ? ` replaced=${patch.replacedBroadcastId}` : ''),
+    );
+    this.publish({ ...a, ...patch });
   }
 
   // ---- senders ----
