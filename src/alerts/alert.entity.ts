@@ -11,7 +11,8 @@ export type AlertSource = (typeof ALERT_SOURCES)[number];
  * - `refused`: not accepted at all (bad XML, schema, CAP rule, signature, sender refused, no
  *   village of this county, outside its bounding box, expired); `rule` names the rule.
  * - `duplicate`: the same (sender, identifier, sent) was received before; nothing changed.
- * - `recorded`: kept, nothing to broadcast (status System or Draft, or a Cancel with nothing running).
+ * - `recorded`: kept, nothing to broadcast (status System or Draft, or a Cancel with nothing running;
+ *   or a `needs_level` alert that expired or was superseded before anyone picked its level).
  * - `needs_level`: severity Unknown; an operator picks the level (POST /api/alerts/:id/broadcast).
  * - `drafted`: waiting for a person to approve its broadcast (draft_id); once approved,
  *   broadcast_id (and replaced_broadcast_id for an Update) say what it became.

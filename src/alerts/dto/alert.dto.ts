@@ -55,10 +55,10 @@ export class AlertDto {
   @ApiProperty({
     enum: ALERT_OUTCOMES,
     description:
-      '`refused` (see rule), `duplicate`, `recorded` (nothing to broadcast), `needs_level` (an operator picks it), ' +
+      '`refused` (see rule), `duplicate`, `recorded` (nothing to broadcast; also a `needs_level` alert that ' +
+      'expired or was superseded before anyone picked its level), `needs_level` (an operator picks it), ' +
       '`drafted` (waiting for approval: draftId; once approved, broadcastId), `broadcast` (broadcastId), ' +
-      '`cancelled` (a Cancel that ended ' +
-      'broadcasts), `failed` (accepted but no broadcast could be made: see reason)',
+      '`cancelled` (a Cancel that ended broadcasts), `failed` (accepted but no broadcast could be made: see reason)',
   })
   outcome!: AlertOutcome;
   @ApiProperty({
