@@ -192,6 +192,16 @@ describe('alerts: who may end a running warning, and when', () => {
     const old = await broadcast(first.id);
     assert.equal(old.status, 'cancelled');
     assert.equal(old.endReason, `由更新替换 ${update.identifier}`);
+
+    // The Update's own row says what happened, stored (not only worked out when it is read).
+    const shown = (await api(s.url, s.adminToken).get(`/api/alerts/${res.body.id}`).expect(200))
+      .body;
+    assert.equal(shown.outcome, 'drafted');
+    assert.equal(shown.broadcastId, approved.body.broadcast.id);
+    assert.equal(shown.replacedBroadcastId, first.id);
+    const row = await s.server.app.get(AlertsRepository).find(res.body.id);
+    assert.equal(row?.broadcastId, approved.body.broadcast.id);
+    assert.equal(row?.replacedBroadcastId, first.id);
   });
 
   it('replaces at once on a signed Update, after its broadcast is made', async () => {

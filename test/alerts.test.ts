@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { AlertsService } from '../src/alerts/alerts.service.js';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { makeAudio } from './support/audio.js';
 import { capTime, capXml, CapSpec, testCertificate } from './support/cap.js';
@@ -605,8 +606,16 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
         .send({ level: 'III' })
         .expect(409);
       assert.equal(res.body.error, 'ALERT_SUPERSEDED', msgType);
+      // Settled: the inbox no longer asks for a level no one can give.
       const row = (await api(s.url, viewer).get(`/api/alerts/${waiting.body.id}`).expect(200)).body;
       assert.equal(row.broadcastId, null);
+      assert.equal(row.outcome, 'recorded', msgType);
+      assert.match(row.reason, new RegExp(`superseded by ${msgType} ${later.identifier}`));
+      const again = await api(s.url, operator)
+        .post(`/api/alerts/${waiting.body.id}/broadcast`)
+        .send({ level: 'III' })
+        .expect(409);
+      assert.equal(again.body.error, 'ALERT_LEVEL_NOT_NEEDED');
     }
   });
 
@@ -623,9 +632,56 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
         .send({ level: 'III' })
         .expect(409);
       assert.equal(late.body.error, 'ALERT_EXPIRED');
+      const row = (await api(s.url, viewer).get(`/api/alerts/${res.body.id}`).expect(200)).body;
+      assert.equal(row.outcome, 'recorded');
+      assert.match(row.reason, /expired at .*: it is no longer broadcast/);
     } finally {
       s.clock.advance(-2 * 3_600_000);
     }
+  });
+
+  it('settles needs_level alerts that expired or were superseded without anyone clicking', async () => {
+    const needing = async (sender: string) => {
+      const a = capXml({ sender, infos: [{ severity: 'Unknown' }] });
+      const res = await post(a.xml).expect(201);
+      assert.equal(res.body.outcome, 'needs_level');
+      return { ...a, id: res.body.id as string };
+    };
+    const outcome = async (id: string) =>
+      (await api(s.url, viewer).get(`/api/alerts/${id}`).expect(200)).body;
+    const expiring = await needing('sweep-expired@example.cn');
+    const superseded = await needing('sweep-superseded@example.cn');
+    const waiting = await needing('sweep-waiting@example.cn');
+    await post(
+      capXml({
+        sender: superseded.sender,
+        msgType: 'Cancel',
+        references: `${superseded.sender},${superseded.identifier},${superseded.sent}`,
+        infos: [],
+      }).xml,
+    ).expect(201);
+    await s.server.app.get(AlertsService).sweepLapsed();
+    assert.equal((await outcome(expiring.id)).outcome, 'needs_level', 'not expired yet');
+    assert.equal((await outcome(waiting.id)).outcome, 'needs_level');
+    const gone = await outcome(superseded.id);
+    assert.equal(gone.outcome, 'recorded');
+    assert.match(gone.reason, /superseded by Cancel/);
+
+    // Two hours on, past their `expires` (then back, so no other test sees it).
+    s.clock.advance(2 * 3_600_000);
+    try {
+      await s.server.app.get(AlertsService).sweepLapsed();
+    } finally {
+      s.clock.advance(-2 * 3_600_000);
+    }
+    for (const id of [expiring.id, waiting.id]) {
+      const a = await outcome(id);
+      assert.equal(a.outcome, 'recorded');
+      assert.match(a.reason, /expired at/);
+    }
+    const inbox = (await api(s.url, viewer).get('/api/alerts?outcome=needs_level').expect(200))
+      .body;
+    assert.ok(!inbox.items.some((a: { id: string }) => [expiring.id, waiting.id].includes(a.id)));
   });
 
   it('lists the inbox by outcome and source', async () => {

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import { DOMParser } from '@xmldom/xmldom';
 import { DeviceAgent } from '../devices/agent.js';
 import { parseCap } from '../src/alerts/cap/cap-parse.js';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
+import { BroadcastEntity } from '../src/broadcasts/broadcast.entity.js';
+import { UNSETTLED } from '../src/broadcasts/broadcast-outcome.js';
+import { chunks } from '../src/database/batch.js';
+import { WriteQueue } from '../src/database/write-queue.js';
+import { MAX_LOG_BROADCASTS } from '../src/reports/gyt-reports.js';
 import {
   createBroadcast,
   DELIVERY_ENV,
@@ -506,4 +511,86 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     assert.equal(text(drillEbm, 'MsgBasicInfo/MsgType'), '3');
     assert.equal(text(drillEbm, 'MsgBasicInfo/Severity'), '1');
   });
+});
+
+describe('reports up: the broadcast log’s limit', () => {
+  let s: TestServer;
+
+  beforeAll(async () => {
+    s = await startTestServer();
+  }, 60_000);
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it(`refuses a period of more than ${MAX_LOG_BROADCASTS} broadcasts, and says how many it had`, async () => {
+    assert.equal(MAX_LOG_BROADCASTS, 2000, 'the limit docs/reports.md states');
+    const clip = await newClip(s);
+    // Broadcasts of one Beijing day, a second apart, written straight to the table: 2,001 through
+    // the API would take minutes (the log only reads them).
+    const day = Date.parse('2025-03-01T00:00:00+08:00');
+    const ids: string[] = [];
+    const rows: BroadcastEntity[] = Array.from({ length: MAX_LOG_BROADCASTS + 1 }, (_, i) => {
+      const startAt = day + 3_600_000 + i * 1000;
+      const id = randomUUID();
+      ids.push(id);
+      return {
+        id,
+        title: `日志上限 ${i}`,
+        requestKey: null,
+        resendOf: null,
+        approvedBy: null,
+        approvedAt: null,
+        draftId: null,
+        overrideReason: null,
+        clipId: clip.id,
+        level: 'routine',
+        target: JSON.stringify({ villages: [] }),
+        startAt,
+        expiresAt: startAt + 60_000,
+        repeat: 1,
+        volume: null,
+        attentionTone: false,
+        status: 'completed',
+        audioSha256: null,
+        audioBytes: null,
+        audioDurationMs: null,
+        scheduleId: null,
+        fireAt: null,
+        createdBy: 'test',
+        endReason: null,
+        cancelledBy: null,
+        createdAt: startAt,
+        updatedAt: startAt + 60_000,
+        dispatchedAt: startAt,
+        endedAt: startAt + 60_000,
+        ...UNSETTLED,
+      };
+    });
+    await s.server.app.get(WriteQueue).run(async (m) => {
+      for (const chunk of chunks(rows, 200)) await m.insert(BroadcastEntity, chunk);
+    });
+    const log = () =>
+      api(s.url, s.adminToken).get('/api/reports/ebm-brd-log?from=2025-03-01&to=2025-03-01');
+
+    const over = await log().expect(400);
+    assert.equal(over.body.error, 'VALIDATION_FAILED');
+    assert.deepEqual(
+      over.body.details.map((d: { field: string; rule: string }) => [d.field, d.rule]),
+      [['from', 'maxBroadcasts']],
+    );
+    assert.match(
+      over.body.details[0].message,
+      /^2001 broadcasts started in this period; a log holds at most 2000: ask for a shorter one$/,
+    );
+
+    // One fewer, exactly the limit: the whole log.
+    await s.server.app
+      .get(WriteQueue)
+      .run((m) => m.delete(BroadcastEntity, { id: ids[ids.length - 1] }));
+    const full = parseXml((await log().expect(200)).text);
+    const items = children(full, 'EBMBrdItem');
+    assert.equal(items.length, MAX_LOG_BROADCASTS);
+  }, 120_000);
 });

@@ -18,6 +18,7 @@ import {
   responseXml,
   verifyPackage,
 } from '../src/superior/ebd-package.js';
+import { ServerKeys } from '../src/signing/server-keys.js';
 import { readTar, writeTar } from '../src/superior/tar.js';
 import { GytReports } from '../src/reports/gyt-reports.js';
 import { DOMParser } from '@xmldom/xmldom';
@@ -738,4 +739,78 @@ describe('superior platform link', () => {
       await plain.close();
     }
   });
+});
+
+describe('superior platform link: a station that cannot sign', () => {
+  const superior = new FakeSuperior();
+  const dataDir = tempDir();
+  let s: TestServer | undefined;
+
+  beforeAll(async () => {
+    await superior.start();
+    // Its first start, without a superior: the key made then is Ed25519 (the default).
+    await (await startTestServer({ dataDir })).close();
+    // Now told to speak SM2 to a superior, before anyone ran `keys rotate`.
+    s = await startTestServer({
+      dataDir,
+      env: {
+        COMMAND_SIGNING_ALG: 'sm2',
+        SUPERIOR_URL: superior.url,
+        EBR_ID: STATION_EBR,
+        SUPERIOR_EBR_ID: SUPERIOR_EBR,
+        SUPERIOR_PUBLIC_KEY: Buffer.from(superior.key.publicKey, 'base64url').toString('hex'),
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await s?.close();
+    await superior.stop();
+  });
+
+  it('answers 503 SIGNING_KEY_MISMATCH and acts on nothing until the key is rotated', async () => {
+    const server = s!;
+    const status = (
+      await api(server.url, server.adminToken).get('/api/superior/status').expect(200)
+    ).body;
+    assert.match(status.keyProblem, /is ed25519, the superior expects sm2/);
+    const sent = beijingTime(Date.now());
+    const ebm = superior.pack(
+      EBD_TYPES.ebm,
+      `<EBM><EBMVersion>1</EBMVersion><EBMID>61100000000000000503</EBMID><MsgBasicInfo>` +
+        '<MsgType>1</MsgType><SenderName>市应急广播平台</SenderName><SenderCode>611000</SenderCode>' +
+        `<SendTime>${sent}</SendTime><EventType>11B03</EventType><Severity>2</Severity>` +
+        `<StartTime>${sent}</StartTime></MsgBasicInfo>` +
+        '<MsgContent><LanguageCode>zho</LanguageCode><MsgTitle>暴雨红色预警</MsgTitle>' +
+        '<MsgDesc>请沿河群众立即转移</MsgDesc><AreaCode>611026100001</AreaCode></MsgContent></EBM>',
+    );
+    const refused = await postPackage(server.url, ebm.tar, 'application/x-tar', 503);
+    const error = JSON.parse(refused.body.toString('utf8')) as { error: string; message: string };
+    assert.equal(error.error, 'SIGNING_KEY_MISMATCH');
+    assert.match(error.message, /keys rotate/);
+    // Nothing that could not be answered was acted on: no alert, no package kept.
+    const alerts = (
+      await api(server.url, server.adminToken).get('/api/alerts?source=superior').expect(200)
+    ).body;
+    assert.equal(alerts.total, 0);
+    const kept = (
+      await api(server.url, server.adminToken)
+        .get('/api/superior/packages?direction=in')
+        .expect(200)
+    ).body;
+    assert.equal(kept.total, 0);
+
+    // Once rotated to SM2, the same route answers with a signed receipt.
+    await server.server.app.get(ServerKeys).rotate();
+    const after = (await api(server.url, server.adminToken).get('/api/superior/status').expect(200))
+      .body;
+    assert.equal(after.keyProblem, null);
+    const beat = superior.pack(
+      EBD_TYPES.heartbeat,
+      '<ConnectionCheck><RptTime>2026-12-02 08:00:00</RptTime></ConnectionCheck>',
+    );
+    const receipt = parsePackage((await postPackage(server.url, beat.tar)).body);
+    assert.equal(verifyPackage(receipt, 'sm2', after.publicKey as string), null);
+    assert.equal(readResponse(receipt).code, '1');
+  }, 60_000);
 });

@@ -11,9 +11,11 @@ export type AlertSource = (typeof ALERT_SOURCES)[number];
  * - `refused`: not accepted at all (bad XML, schema, CAP rule, signature, sender refused, no
  *   village of this county, outside its bounding box, expired); `rule` names the rule.
  * - `duplicate`: the same (sender, identifier, sent) was received before; nothing changed.
- * - `recorded`: kept, nothing to broadcast (status System or Draft, or a Cancel with nothing running).
+ * - `recorded`: kept, nothing to broadcast (status System or Draft, or a Cancel with nothing running;
+ *   or a `needs_level` alert that expired or was superseded before anyone picked its level).
  * - `needs_level`: severity Unknown; an operator picks the level (POST /api/alerts/:id/broadcast).
- * - `drafted`: waiting for a person to approve its broadcast (draft_id).
+ * - `drafted`: waiting for a person to approve its broadcast (draft_id); once approved,
+ *   broadcast_id (and replaced_broadcast_id for an Update) say what it became.
  * - `broadcast`: its broadcast was made (broadcast_id).
  * - `cancelled`: a signed Cancel (or an Update whose area left the county) that ended the
  *   broadcast(s) of the messages it references.
@@ -138,7 +140,10 @@ export class AlertEntity {
   @Column({ type: 'varchar', length: 36, name: 'broadcast_id', nullable: true })
   broadcastId!: string | null;
 
-  /** The running broadcast an Update replaced, or a Cancel cancelled. */
+  /**
+   * The running broadcast an Update replaced (at once, or once its draft was approved), or a
+   * Cancel cancelled.
+   */
   @Column({ type: 'varchar', length: 36, name: 'replaced_broadcast_id', nullable: true })
   replacedBroadcastId!: string | null;
 

@@ -111,7 +111,8 @@ export class AlertsController {
     summary: 'Pick the level of an alert of Unknown severity (operator): its broadcast is made',
     description:
       'Only for outcome `needs_level` (else 409 ALERT_LEVEL_NOT_NEEDED), not once its `expires` has passed ' +
-      '(409 ALERT_EXPIRED) nor after an Update or Cancel of its sender referenced it (409 ALERT_SUPERSEDED). ' +
+      '(409 ALERT_EXPIRED) nor after an Update or Cancel of its sender referenced it (409 ALERT_SUPERSEDED); ' +
+      'either of those settles the alert as `recorded` (the reason says why; a sweep does so every minute too). ' +
       'Sent at once, or drafted by the caller for a second person when the level needs approval ' +
       '(GET /api/approval-policy); expiresAt is the alert’s `expires`.',
   })

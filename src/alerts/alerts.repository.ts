@@ -26,6 +26,11 @@ export class AlertsRepository {
     });
   }
 
+  /** Alerts with this outcome, oldest first, at most `take`. */
+  withOutcome(outcome: AlertOutcome, take: number): Promise<AlertEntity[]> {
+    return this.alerts.find({ where: { outcome }, order: { receivedAt: 'ASC' }, take });
+  }
+
   findByDedupKey(dedupKey: string): Promise<AlertEntity | null> {
     return this.alerts.findOneBy({ dedupKey });
   }

@@ -2,12 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.decorators.js';
-import { DraftsService } from '../approvals/drafts.service.js';
+import { DraftBroadcastMade, DraftsService } from '../approvals/drafts.service.js';
 import type { BroadcastErrorCode } from '../broadcasts/broadcast-errors.js';
 import { BroadcastRequest, BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import { Clock } from '../common/clock.js';
 import { DomainError, NotFoundError, ValidationFailedError } from '../common/domain-error.js';
 import { Page, pageWindow } from '../common/pagination.js';
+import { Ticker } from '../common/ticker.js';
 import { isoTime } from '../common/time.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -57,6 +58,12 @@ const INTERRUPTED = 'interrupted by a stop and cannot be acted on again here: se
 
 /** How long an Update or Cancel waits for a referenced draft someone is approving right now. */
 const APPROVING_WAIT_MS = 10_000;
+
+/** How often needs_level alerts that expired or were superseded are settled without a click. */
+export const LAPSE_SWEEP_MS = 60_000;
+
+/** The 409s of a level picked too late: the alert is settled `recorded` when one is answered. */
+const LAPSED: readonly string[] = ['ALERT_EXPIRED', 'ALERT_SUPERSEDED'] satisfies AlertErrorCode[];
 
 /** Broadcast statuses an Update or Cancel still ends. */
 const RUNNING = new Set(['scheduled', 'dispatching', 'active']);
@@ -108,8 +115,12 @@ export class AlertsService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly xml: XmlPool,
+    private readonly ticker: Ticker,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    // Approvals sits below alerts: it tells us what an alert's approved draft became.
+    drafts.onBroadcastMade((made) => this.draftMade(made));
+  }
 
   /**
    * Parses, checks and acts on CAP XML; a refusal is recorded and thrown as a DomainError (400
@@ -157,12 +168,17 @@ export class AlertsService {
   /**
    * Acts again on the alerts a stop left being processed (recorded, not yet decided), in the
    * background: the server's start calls it. What they made before the stop is found again
-   * (broadcasts by `alert:<id>`, drafts by alert, clips by content), never made twice.
+   * (broadcasts by `alert:<id>`, drafts by alert, clips by content), never made twice. Then, and
+   * every {@link LAPSE_SWEEP_MS}, settles the needs_level alerts that expired or were superseded.
    */
   start(): Promise<void> {
-    this.resuming = this.resumeAll().catch((err: Error) =>
-      this.logger.error(`resuming interrupted alerts failed: ${err.message}`),
-    );
+    this.resuming = this.resumeAll()
+      .catch((err: Error) =>
+        this.logger.error(`resuming interrupted alerts failed: ${err.message}`),
+      )
+      .then(() => this.sweepLapsed())
+      .catch((err: Error) => this.logger.error(`settling lapsed alerts failed: ${err.message}`));
+    this.ticker.every('alerts lapse', LAPSE_SWEEP_MS, () => this.sweepLapsed());
     return Promise.resolve();
   }
 
@@ -404,7 +420,7 @@ export class AlertsService {
         'ALERT_LEVEL_NOT_NEEDED',
         `Alert ${id} is ${a.outcome}: only an alert waiting for a level (needs_level) takes one`,
       );
-    const info = await this.stillDue(a);
+    const info = await this.stillDue(a).catch((err: unknown) => this.lapsed(a, err, p.name));
     const request = this.requestFor(a, level, a.clipId, undefined, info ?? undefined);
     const by = p.name;
     let decision: Decision;
@@ -496,6 +512,68 @@ export class AlertsService {
         `Alert ${a.id} was superseded by ${later[0].msgType} ${later[0].identifier} (alert ${later[0].id})`,
       );
     return info;
+  }
+
+  /**
+   * Settles a needs_level alert `stillDue` refused as expired or superseded (`recorded`, the
+   * reason saying why) so the inbox stops asking for a level; then rethrows `err`.
+   */
+  private async lapsed(a: AlertEntity, err: unknown, by: string): Promise<never> {
+    if (err instanceof DomainError && LAPSED.includes(err.code)) await this.lapse(a, err, by);
+    throw err;
+  }
+
+  private async lapse(a: AlertEntity, err: DomainError<string>, by: string): Promise<void> {
+    const patch = {
+      outcome: 'recorded' as const,
+      reason: `no level was chosen in time: ${err.message}`.slice(0, 1000),
+      updatedAt: this.clock.now().getTime(),
+    };
+    // Only from needs_level: a level someone picked at the same moment wins.
+    if (!(await this.repo.transition(a.id, 'needs_level', patch))) return;
+    this.logger.log(`alert=${a.id} needs_level → recorded (${patch.reason})`);
+    await this.audit.record({
+      actor: by.slice(0, 100),
+      action: 'alert.lapse',
+      subject: a.id,
+      detail: { error: err.code, reason: patch.reason },
+    });
+    this.publish({ ...a, ...patch });
+  }
+
+  /**
+   * Settles the needs_level alerts that expired or were superseded since (the server's start and
+   * every {@link LAPSE_SWEEP_MS}), so none waits in the inbox for a decision no one can make.
+   */
+  async sweepLapsed(): Promise<void> {
+    for (const a of await this.repo.withOutcome('needs_level', 100))
+      await this.stillDue(a).then(
+        () => undefined,
+        (err: unknown) =>
+          err instanceof DomainError && LAPSED.includes(err.code)
+            ? this.lapse(a, err, 'alerts')
+            : this.logger.error(`alert=${a.id} not checked for expiry: ${String(err)}`),
+      );
+  }
+
+  /** An alert's draft was approved: its row shows the broadcast, and what that replaced. */
+  private async draftMade(made: DraftBroadcastMade): Promise<void> {
+    const a = made.alertId
+      ? await this.repo.find(made.alertId)
+      : await this.repo.findByDraft(made.draftId);
+    if (a?.draftId !== made.draftId) return;
+    const patch: Partial<AlertEntity> = {
+      broadcastId: made.broadcastId,
+      // A second run (an approval a stop interrupted) never forgets what the first one ended.
+      replacedBroadcastId: made.replaced[0] ?? a.replacedBroadcastId,
+      updatedAt: this.clock.now().getTime(),
+    };
+    await this.repo.update(a.id, patch);
+    this.logger.log(
+      `alert=${a.id} draft=${made.draftId} approved: broadcast=${made.broadcastId}` +
+        (patch.replacedBroadcastId ? ` replaced=${patch.replacedBroadcastId}` : ''),
+    );
+    this.publish({ ...a, ...patch });
   }
 
   // ---- senders ----

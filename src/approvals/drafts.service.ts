@@ -42,6 +42,22 @@ export interface DraftReplaces {
   reason: string;
 }
 
+/** An approved broadcast draft's result, for the module that drafted it (alerts). */
+export interface DraftBroadcastMade {
+  draftId: string;
+  /** The alert it was drafted for (`alertId` in its payload), if the payload names one. */
+  alertId: string | null;
+  broadcastId: string;
+  /** Broadcasts it ended as what it replaces (an Update's draft), in order: none for most. */
+  replaced: string[];
+}
+
+/**
+ * Told once a broadcast draft's broadcast exists (again, when a stop interrupted the approval
+ * and the tick finishes it): must be safe to run twice. A failure is logged, never the approval's.
+ */
+export type DraftBroadcastListener = (made: DraftBroadcastMade) => Promise<void>;
+
 /** A broadcast draft's stored request as BroadcastsService takes it. */
 function broadcastRequest(
   dto: CreateBroadcastDto & { alertId?: string; replaces?: DraftReplaces },
@@ -88,6 +104,7 @@ export class DraftsService {
   private readonly logger = new Logger('approvals');
   /** Drafts this server is approving right now: the tick leaves them to the request. */
   private readonly finishing = new Set<string>();
+  private readonly madeListeners: DraftBroadcastListener[] = [];
 
   constructor(
     private readonly repo: DraftsRepository,
@@ -100,6 +117,14 @@ export class DraftsService {
     private readonly clock: Clock,
     private readonly ticker: Ticker,
   ) {}
+
+  /**
+   * Another module (alerts, above this one) learns what an approved broadcast draft became: the
+   * broadcast, and what it ended as replaced. Approvals cannot call alerts, so alerts registers.
+   */
+  onBroadcastMade(listener: DraftBroadcastListener): void {
+    this.madeListeners.push(listener);
+  }
 
   /** Finishes what a stop interrupted, then ticks every {@link DRAFT_TICK_MS} (the server does). */
   async start(): Promise<void> {
@@ -443,8 +468,9 @@ export class DraftsService {
             allowPastStart: true,
           },
         );
-        await this.endReplaced(d);
+        const replaced = await this.endReplaced(d);
         result = { broadcast };
+        await this.tellMade(d, broadcast.id, replaced);
       } else if (d.kind === 'schedule.create') {
         const schedule = await this.schedules.create(
           JSON.parse(d.payload) as CreateScheduleDto,
@@ -482,13 +508,30 @@ export class DraftsService {
     return result;
   }
 
+  /** Tells the {@link onBroadcastMade} listeners; their failures are logged, not the approval's. */
+  private async tellMade(d: DraftEntity, broadcastId: string, replaced: string[]): Promise<void> {
+    const { alertId } = JSON.parse(d.payload) as { alertId?: unknown };
+    const made: DraftBroadcastMade = {
+      draftId: d.id,
+      alertId: typeof alertId === 'string' ? alertId : null,
+      broadcastId,
+      replaced,
+    };
+    for (const listener of this.madeListeners)
+      await listener(made).catch((err: Error) =>
+        this.logger.error(`draft=${d.id} approved, but a listener failed: ${err.message}`),
+      );
+  }
+
   /**
    * Ends what an alert's draft replaces (an Update's), once its own broadcast exists; safe to run
-   * twice: what already ended is left alone.
+   * twice: what already ended is left alone. Returns the broadcasts it ended (also those an
+   * earlier run ended with the same reason, so a second run answers the same).
    */
-  private async endReplaced(d: DraftEntity): Promise<void> {
+  private async endReplaced(d: DraftEntity): Promise<string[]> {
     const { replaces } = JSON.parse(d.payload) as { replaces?: DraftReplaces };
-    if (!replaces || alertIdOf(d) === null) return;
+    if (!replaces || alertIdOf(d) === null) return [];
+    const ended: string[] = [];
     const by = d.draftedBy;
     const broadcastIds = new Set(replaces.broadcasts);
     for (const id of replaces.drafts) {
@@ -496,11 +539,15 @@ export class DraftsService {
       const other = await this.repo.find(id);
       if (other?.resultId && other.kind === 'broadcast') broadcastIds.add(other.resultId);
     }
+    const reason = replaces.reason.slice(0, 200);
     for (const id of broadcastIds) {
       const b = await this.broadcasts.get(id).catch(() => null);
+      if (b?.status === 'cancelled' && b.endReason === reason && b.cancelledBy === by)
+        ended.push(id);
       if (!b || !['scheduled', 'dispatching', 'active'].includes(b.status)) continue;
       try {
-        await this.broadcasts.cancel(id, replaces.reason.slice(0, 200), by);
+        await this.broadcasts.cancel(id, reason, by);
+        ended.push(id);
         this.logger.log(`draft=${d.id} approved: cancelled broadcast=${id} it replaces`);
       } catch (err) {
         // Ended on its own in the meantime: nothing left to stop.
@@ -508,6 +555,7 @@ export class DraftsService {
           throw err;
       }
     }
+    return ended;
   }
 
   /** The draft, if `p` may decide it now; else why not, as the error to answer. */

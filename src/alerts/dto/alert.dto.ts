@@ -55,9 +55,10 @@ export class AlertDto {
   @ApiProperty({
     enum: ALERT_OUTCOMES,
     description:
-      '`refused` (see rule), `duplicate`, `recorded` (nothing to broadcast), `needs_level` (an operator picks it), ' +
-      '`drafted` (waiting for approval: draftId), `broadcast` (broadcastId), `cancelled` (a Cancel that ended ' +
-      'broadcasts), `failed` (accepted but no broadcast could be made: see reason)',
+      '`refused` (see rule), `duplicate`, `recorded` (nothing to broadcast; also a `needs_level` alert that ' +
+      'expired or was superseded before anyone picked its level), `needs_level` (an operator picks it), ' +
+      '`drafted` (waiting for approval: draftId; once approved, broadcastId), `broadcast` (broadcastId), ' +
+      '`cancelled` (a Cancel that ended broadcasts), `failed` (accepted but no broadcast could be made: see reason)',
   })
   outcome!: AlertOutcome;
   @ApiProperty({
@@ -82,7 +83,8 @@ export class AlertDto {
     type: String,
     nullable: true,
     format: 'uuid',
-    description: 'The running broadcast an Update replaced or a Cancel cancelled',
+    description:
+      'The running broadcast an Update replaced (at once, or once its draft was approved) or a Cancel cancelled',
   })
   replacedBroadcastId!: string | null;
   @ApiProperty({ format: 'date-time' }) receivedAt!: string;
