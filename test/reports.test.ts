@@ -6,7 +6,7 @@ import { DeviceAgent } from '../devices/agent.js';
 import { parseCap } from '../src/alerts/cap/cap-parse.js';
 import { signCap } from '../src/alerts/cap/cap-signature.js';
 import { BroadcastEntity } from '../src/broadcasts/broadcast.entity.js';
-import { UNSETTLED } from '../src/broadcasts/broadcast-outcome.js';
+import { broadcastRow } from './support/coverage.js';
 import { chunks } from '../src/database/batch.js';
 import { WriteQueue } from '../src/database/write-queue.js';
 import { MAX_LOG_BROADCASTS } from '../src/reports/gyt-reports.js';
@@ -535,38 +535,19 @@ describe('reports up: the broadcast log’s limit', () => {
       const startAt = day + 3_600_000 + i * 1000;
       const id = randomUUID();
       ids.push(id);
-      return {
+      return broadcastRow({
         id,
         title: `日志上限 ${i}`,
-        requestKey: null,
-        resendOf: null,
-        approvedBy: null,
-        approvedAt: null,
-        draftId: null,
-        overrideReason: null,
         clipId: clip.id,
         level: 'routine',
         target: JSON.stringify({ villages: [] }),
         startAt,
         expiresAt: startAt + 60_000,
-        repeat: 1,
-        volume: null,
         attentionTone: false,
         status: 'completed',
-        audioSha256: null,
-        audioBytes: null,
-        audioDurationMs: null,
-        scheduleId: null,
-        fireAt: null,
-        createdBy: 'test',
-        endReason: null,
-        cancelledBy: null,
-        createdAt: startAt,
         updatedAt: startAt + 60_000,
-        dispatchedAt: startAt,
         endedAt: startAt + 60_000,
-        ...UNSETTLED,
-      };
+      });
     });
     await s.server.app.get(WriteQueue).run(async (m) => {
       for (const chunk of chunks(rows, 200)) await m.insert(BroadcastEntity, chunk);

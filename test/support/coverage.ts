@@ -85,38 +85,13 @@ export async function seedBigBroadcast(
       });
     }
   });
-  const broadcast: BroadcastEntity = {
+  const broadcast = broadcastRow({
     id,
     title: '十万设备演练',
-    requestKey: null,
-    resendOf: null,
-    approvedBy: null,
-    approvedAt: null,
-    draftId: null,
-    overrideReason: null,
     clipId: options.clipId,
-    level: 'II',
-    target: JSON.stringify({ all: true }),
     startAt,
     expiresAt: startAt + 3_600_000,
-    repeat: 1,
-    volume: null,
-    attentionTone: true,
-    status: 'active',
-    audioSha256: null,
-    audioBytes: null,
-    audioDurationMs: null,
-    scheduleId: null,
-    fireAt: null,
-    createdBy: 'test',
-    endReason: null,
-    cancelledBy: null,
-    createdAt: startAt,
-    updatedAt: startAt,
-    dispatchedAt: startAt,
-    endedAt: null,
-    ...UNSETTLED,
-  };
+  });
   await writes.run(async (m) => {
     for (const chunk of chunks(devices, 500)) await m.insert(DeviceEntity, chunk);
   });
@@ -137,4 +112,42 @@ export async function sqlitePlan(s: TestServer, sql: string, params: unknown[]):
     detail: string;
   }[];
   return rows.map((r) => r.detail).join('\n');
+}
+
+/**
+ * A broadcast row as the ledger writes one, for tests that write many straight to the table: an
+ * `all` level II broadcast that went out at `startAt`, active, unless `over` says otherwise.
+ */
+export function broadcastRow(
+  over: Pick<BroadcastEntity, 'id' | 'title' | 'clipId' | 'startAt' | 'expiresAt'> &
+    Partial<BroadcastEntity>,
+): BroadcastEntity {
+  return {
+    requestKey: null,
+    resendOf: null,
+    approvedBy: null,
+    approvedAt: null,
+    draftId: null,
+    overrideReason: null,
+    level: 'II',
+    target: JSON.stringify({ all: true }),
+    repeat: 1,
+    volume: null,
+    attentionTone: true,
+    status: 'active',
+    audioSha256: null,
+    audioBytes: null,
+    audioDurationMs: null,
+    scheduleId: null,
+    fireAt: null,
+    createdBy: 'test',
+    endReason: null,
+    cancelledBy: null,
+    createdAt: over.startAt,
+    updatedAt: over.startAt,
+    dispatchedAt: over.startAt,
+    endedAt: null,
+    ...UNSETTLED,
+    ...over,
+  };
 }
