@@ -593,6 +593,88 @@ describe('superior platform link', () => {
     );
   }, 120_000);
 
+  it('answers the superior’s queries through the outbox: an EBM’s state, terminals, the log', async () => {
+    const ask = async (type: string, body: string) => {
+      const q = superior.pack(type, body);
+      const receipt = parsePackage((await postPackage(s.url, q.tar)).body);
+      return { ebdId: q.ebdId, code: readResponse(receipt).code, desc: readResponse(receipt).desc };
+    };
+    /** The package the station sent up in answer to `request` (RelatedEBD), once it has. */
+    const answerTo = async (request: string) => {
+      await eventually(async () => {
+        await s.tick();
+        return superior.accepted().some((r) => r.body.header.relatedEbdId === request);
+      }, 20_000);
+      const sent = superior.accepted().filter((r) => r.body.header.relatedEbdId === request);
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0].verified, null, 'signed by the station');
+      return sent[0].body;
+    };
+    const alerts = (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200))
+      .body.items as Record<string, unknown>[];
+    const fromAbove = alerts.find((a) => a.identifier === '61100000000000000002')!;
+
+    // The superior's own EBM, which became a broadcast here: its state under its EBMID.
+    const theirs = await ask(
+      'EBMStateRequest',
+      '<EBMStateRequest><EBM><EBMID>61100000000000000002</EBMID></EBM></EBMStateRequest>',
+    );
+    assert.equal(theirs.code, '1', theirs.desc ?? '');
+    const state = await answerTo(theirs.ebdId);
+    assert.equal(state.header.type, 'EBMStateResponse');
+    assert.equal(pathText(state.body!, 'EBM/EBMID'), '61100000000000000002');
+    assert.match(pathText(state.body!, 'BrdStateCode') ?? '', /^[0-9]$/);
+
+    // One of the station's own EBMIDs, as its EBM of that broadcast says it.
+    const ours = await s.server.app.get(GytReports).ebmId(fromAbove.broadcastId as string);
+    const own = await ask(
+      'EBMStateRequest',
+      `<EBMStateRequest><EBM><EBMID>${ours}</EBMID></EBM></EBMStateRequest>`,
+    );
+    assert.equal(own.code, '1', own.desc ?? '');
+    assert.equal(pathText((await answerTo(own.ebdId)).body!, 'EBM/EBMID'), ours);
+
+    const unknown = await ask(
+      'EBMStateRequest',
+      '<EBMStateRequest><EBM><EBMID>61100000000000009999</EBMID></EBM></EBMStateRequest>',
+    );
+    assert.equal(unknown.code, '2');
+    assert.match(unknown.desc ?? '', /no broadcast of EBM 61100000000000009999/);
+
+    const terminals = await ask(
+      'OMDRequest',
+      '<OMDRequest><OMDType>EBRDTState</OMDType><Params/></OMDRequest>',
+    );
+    assert.equal(terminals.code, '1', terminals.desc ?? '');
+    const states = await answerTo(terminals.ebdId);
+    assert.equal(states.header.type, 'EBRDTState');
+    assert.ok(states.ebdb.toString('utf8').includes(device.id), 'the test device is reported');
+
+    const from = beijingTime(clock.now().getTime() - 3_600_000);
+    const to = beijingTime(clock.now().getTime() + 60_000);
+    const log = await ask(
+      'OMDRequest',
+      `<OMDRequest><OMDType>EBMBrdLog</OMDType><Params><RptStartTime>${from}</RptStartTime>` +
+        `<RptEndTime>${to}</RptEndTime></Params></OMDRequest>`,
+    );
+    assert.equal(log.code, '1', log.desc ?? '');
+    const brdLog = await answerTo(log.ebdId);
+    assert.equal(brdLog.header.type, 'EBMBrdLog');
+    assert.ok(brdLog.ebdb.toString('utf8').includes(ours), 'the broadcast is in the log');
+
+    const other = await ask(
+      'OMDRequest',
+      '<OMDRequest><OMDType>EBRSTInfo</OMDType><Params/></OMDRequest>',
+    );
+    assert.equal(other.code, '3');
+    const backwards = await ask(
+      'OMDRequest',
+      `<OMDRequest><OMDType>EBMBrdLog</OMDType><Params><RptStartTime>${to}</RptStartTime>` +
+        `<RptEndTime>${from}</RptEndTime></Params></OMDRequest>`,
+    );
+    assert.equal(backwards.code, '2');
+  }, 120_000);
+
   it('refuses a package signed by another key: logged, counted, answered with code 4', async () => {
     const forger = generateKeyPair('sm2');
     const header = {

@@ -57,6 +57,15 @@ export class AlertsRepository {
     );
   }
 
+  /** Messages from `source` with this identifier, newest first (a few: a resend, its copies). */
+  findByIdentifier(source: AlertSource, identifier: string): Promise<AlertEntity[]> {
+    return this.alerts.find({
+      where: { source, identifier },
+      order: { receivedAt: 'DESC' },
+      take: 20,
+    });
+  }
+
   findByBroadcast(broadcastId: string): Promise<AlertEntity | null> {
     return this.alerts.findOne({ where: { broadcastId }, order: { receivedAt: 'ASC' } });
   }

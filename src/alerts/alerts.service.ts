@@ -386,6 +386,19 @@ export class AlertsService {
     return draftId ? this.repo.findByDraft(draftId) : null;
   }
 
+  /**
+   * The broadcast the latest message from `source` with this identifier became (directly, or
+   * through its approved draft), or null: what a superior's query about its own EBM is about.
+   */
+  async broadcastOfIdentifier(source: AlertSource, identifier: string): Promise<string | null> {
+    for (const a of await this.repo.findByIdentifier(source, identifier)) {
+      if (a.broadcastId) return a.broadcastId;
+      const draft = a.draftId ? await this.drafts.stateOf(a.draftId) : null;
+      if (draft?.resultId) return draft.resultId;
+    }
+    return null;
+  }
+
   // ---- the inbox ----
 
   async list(query: AlertQuery): Promise<Page<AlertDto>> {

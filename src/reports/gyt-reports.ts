@@ -23,7 +23,7 @@ import {
   TERMINAL_STATES,
   type TerminalState,
 } from './gyt-mapping.js';
-import { beijingDigits, beijingTime } from './report-time.js';
+import { beijingDigits, beijingTime, parseBeijingDigits } from './report-time.js';
 import { BroadcastFacts, codeList, ReportSources } from './report-sources.js';
 
 /** A device that came back online this recently after being lost (timeout) is `recovered`. */
@@ -67,7 +67,7 @@ export class GytReports {
   }
 
   /** The broadcast's state (`<EBMStateResponse>`). */
-  async ebmStateResponse(broadcastId: string): Promise<string> {
+  async ebmStateResponse(broadcastId: string, askedEbmId?: string): Promise<string> {
     const f = await this.sources.broadcast(broadcastId);
     const ebrId = await this.sources.platformEbrId();
     const [coverage, deliveries] = await Promise.all([
@@ -80,7 +80,7 @@ export class GytReports {
       'EBMStateResponse',
       {},
       el('RptTime', {}, beijingTime(now)),
-      el('EBM', {}, el('EBMID', {}, ebmIdOf(f, ebrId))),
+      el('EBM', {}, el('EBMID', {}, askedEbmId ?? ebmIdOf(f, ebrId))),
       el('BrdStateCode', {}, state),
       el('BrdStateDesc', {}, describeState(f, state)),
       coverageElement(coverage),
@@ -90,6 +90,23 @@ export class GytReports {
         deliveries.map((d) => resBrdItem(d, ebrId, now)),
       ),
     ).toString();
+  }
+
+  /**
+   * The broadcast an EBMID of Dalaba's names (its own EBM, or the Cancel of it): made, or
+   * cancelled, at the instant its digits give. Null for any other EBMID.
+   */
+  async broadcastOfEbmId(ebmId: string): Promise<string | null> {
+    const ebrId = await this.sources.platformEbrId();
+    const m = /^(\d{14})(\d{3})$/.exec(ebmId.startsWith(ebrId) ? ebmId.slice(ebrId.length) : '');
+    const second = m ? parseBeijingDigits(m[1]) : null;
+    if (!m || second === null) return null;
+    const at = second + Number(m[2]);
+    const said = await this.sources.saidInSecondOf(at);
+    const hit =
+      said.filter((b) => b.createdAt === at).sort((a, b) => a.id.localeCompare(b.id))[0] ??
+      said.find((b) => b.cancelledAt === at);
+    return hit?.id ?? null;
   }
 
   /** The broadcast log of a period (`<EBMBrdLog>`): each broadcast starting in [from, to). */

@@ -21,3 +21,12 @@ export function capTime(ms: number): string {
 export function beijingDigits(ms: number): string {
   return beijingTime(ms).replace(/\D/g, '');
 }
+
+/** The instant of `YYYYMMDDhhmmss` in Beijing time, or null when it names no real time. */
+export function parseBeijingDigits(digits: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(digits);
+  if (!m) return null;
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) - BEIJING_OFFSET_MS;
+  // Date.UTC rolls 2026-02-30 over to March: such digits were never written by beijingDigits.
+  return beijingDigits(ms) === digits ? ms : null;
+}

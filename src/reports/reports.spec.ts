@@ -6,6 +6,7 @@ import { parseCap } from '../alerts/cap/cap-parse.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { ClipDto } from '../clips/dto/clip.dto.js';
 import { capMessage, positionInSecond } from './cap-out.js';
+import { parseBeijingDigits } from './report-time.js';
 import {
   brdStateOfBroadcast,
   brdStateOfDelivery,
@@ -235,6 +236,12 @@ describe('a broadcast made from an alert', () => {
       textOf(lateCancel, 'identifier'),
       'dalaba-0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11-cancel',
     );
+  });
+
+  it('reads an EBMID’s Beijing digits back, and never a date that does not exist', () => {
+    assert.equal(parseBeijingDigits('20261202090203'), Date.parse('2026-12-02T01:02:03Z'));
+    assert.equal(parseBeijingDigits('20260230120000'), null);
+    assert.equal(parseBeijingDigits('2026120209020'), null);
   });
 
   it('has an EBMID of its EBRID and creation time to the millisecond', () => {

@@ -21,6 +21,9 @@ export const EBD_TYPES = {
   brdLog: 'EBMBrdLog',
   heartbeat: 'ConnectionCheck',
   response: 'EBDResponse',
+  /** Queries from above, answered through the outbox (superior-inbound.ts). */
+  stateRequest: 'EBMStateRequest',
+  omdRequest: 'OMDRequest',
 } as const;
 
 /**

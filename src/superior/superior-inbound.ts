@@ -17,12 +17,14 @@ import {
   type ParsedPackage,
   PackageRefusal,
   parseBeijingTime,
+  pathText,
   readOpened,
   RESULT_CODES,
   type ResultKind,
   responseXml,
   verifyOpened,
 } from './ebd-package.js';
+import { GytReports } from '../reports/gyt-reports.js';
 import { ebmToCap } from './ebm-to-cap.js';
 import type { SuperiorErrorCode } from './superior-errors.js';
 import { SuperiorLink } from './superior-link.js';
@@ -35,6 +37,15 @@ import { SuperiorPackagesRepository } from './superior-packages.repository.js';
 export const INBOUND_MAX_BYTES = 8 * 1024 * 1024;
 /** How far an inbound package's EBDTime may be from now: older ones are replays (their rows may be swept). */
 export const INBOUND_FRESH_MS = 24 * 3_600_000;
+
+/** What was done for a package: its receipt's result, why, and what it was about. */
+type Acted = { kind: ResultKind; detail: string | undefined; subject: string | null };
+
+/** An EBMID as identifiers go (ebm-to-cap.ts reads the superior's EBMs the same way). */
+const EBM_ID = /^[0-9A-Za-z_.:-]{1,64}$/;
+const DAY_MS = 86_400_000;
+/** The longest broadcast log the superior may ask for, as the API's (docs/reports.md). */
+const MAX_LOG_SPAN_MS = 367 * DAY_MS;
 
 /** The receipt answered for a package. */
 export interface InboundAnswer {
@@ -68,6 +79,7 @@ export class SuperiorInbound {
     private readonly link: SuperiorLink,
     private readonly repo: SuperiorPackagesRepository,
     private readonly alerts: AlertsService,
+    private readonly reports: GytReports,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -196,10 +208,18 @@ export class SuperiorInbound {
    * What the package asks for. A refusal by the intake is an answer (stored, the same next time);
    * an unexpected failure is thrown (500), so the superior sends the package again.
    */
-  private async act(
-    p: ParsedPackage,
-  ): Promise<{ kind: ResultKind; detail: string | undefined; subject: string | null }> {
-    if (p.header.type !== EBD_TYPES.ebm || !p.body)
+  private async act(p: ParsedPackage): Promise<Acted> {
+    if (!p.body) return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
+    const body = p.body;
+    try {
+      if (p.header.type === EBD_TYPES.stateRequest) return await this.stateRequest(p, body);
+      if (p.header.type === EBD_TYPES.omdRequest) return await this.omdRequest(p, body);
+    } catch (err) {
+      if (err instanceof DomainError && err.status < 500)
+        return { kind: 'failed', detail: `${err.code}: ${err.message}`, subject: null };
+      throw err;
+    }
+    if (p.header.type !== EBD_TYPES.ebm)
       return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
     const src = p.header.srcEbrId;
     try {
@@ -224,6 +244,65 @@ export class SuperiorInbound {
         return { kind: 'failed', detail: `${err.code}: ${err.message}`, subject: null };
       throw err;
     }
+  }
+
+  /**
+   * The state of one EBM the superior asks about: one of Dalaba's EBMIDs (its broadcasts' and
+   * their Cancels'), or the superior's own EBM that became a broadcast here. The EBMStateResponse
+   * goes up through the outbox, as things are now; the receipt only says it was taken.
+   */
+  private async stateRequest(p: ParsedPackage, body: Element): Promise<Acted> {
+    const asked = pathText(body, 'EBM/EBMID') ?? pathText(body, 'EBMID');
+    if (asked === null || !EBM_ID.test(asked))
+      return { kind: 'failed', detail: 'EBMStateRequest: no usable EBM/EBMID', subject: null };
+    const broadcastId =
+      (await this.reports.broadcastOfEbmId(asked)) ??
+      (await this.alerts.broadcastOfIdentifier('superior', asked));
+    if (broadcastId === null)
+      return {
+        kind: 'failed',
+        detail: `EBMStateRequest: no broadcast of EBM ${asked}`,
+        subject: null,
+      };
+    const report = await this.reports.ebmStateResponse(broadcastId, asked);
+    await this.link.enqueueAnswer(EBD_TYPES.stateResponse, broadcastId, report, p.header.ebdId);
+    return { kind: 'ok', detail: undefined, subject: broadcastId };
+  }
+
+  /**
+   * Operation data the superior asks for: the terminals' states (EBRDTState) or the broadcast log
+   * of a period (EBMBrdLog, RptStartTime–RptEndTime, the last day by default), sent up through the
+   * outbox. Any other OMDType is answered 3 (not taken).
+   */
+  private async omdRequest(p: ParsedPackage, body: Element): Promise<Acted> {
+    const type = pathText(body, 'OMDType') ?? '';
+    let report: string;
+    if (type === EBD_TYPES.terminalState) {
+      report = await this.reports.terminalStates();
+    } else if (type === EBD_TYPES.brdLog) {
+      const period = this.period(body);
+      if (typeof period === 'string')
+        return { kind: 'failed', detail: `OMDRequest: ${period}`, subject: null };
+      report = await this.reports.ebmBrdLog(period.from, period.to);
+    } else {
+      return { kind: 'unsupported', detail: `OMDType ${field(type)}`, subject: null };
+    }
+    await this.link.enqueueAnswer(type, type, report, p.header.ebdId);
+    return { kind: 'ok', detail: undefined, subject: type };
+  }
+
+  /** An OMDRequest's RptStartTime–RptEndTime, or why it cannot be read. */
+  private period(body: Element): { from: number; to: number } | string {
+    const given = (name: string) => {
+      const text = pathText(body, `Params/${name}`);
+      return text === null || text.trim() === '' ? undefined : parseBeijingTime(text);
+    };
+    const to = given('RptEndTime') ?? this.clock.now().getTime();
+    const from = given('RptStartTime') ?? to - DAY_MS;
+    if (from === null || to === null) return 'RptStartTime/RptEndTime: YYYY-MM-DD HH:mm:ss';
+    if (from >= to) return 'RptStartTime must be before RptEndTime';
+    if (to - from > MAX_LOG_SPAN_MS) return 'a log spans at most 367 days';
+    return { from, to };
   }
 
   private answer(

@@ -310,8 +310,26 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
    * attempt, when the broadcast's coverage is final, and kept as written for the retries.
    */
   async enqueue(type: string, subject: string | null, ebdb: string): Promise<string> {
+    return this.queue(this.header(type), subject, ebdb);
+  }
+
+  /**
+   * A report the superior asked for (an EBMStateRequest, an OMDRequest): written now, as things
+   * are, naming the request as its RelatedEBD, and sent through the outbox like every package.
+   */
+  async enqueueAnswer(
+    type: string,
+    subject: string | null,
+    body: string,
+    requestEbdId: string,
+  ): Promise<string> {
+    const header = this.header(type, requestEbdId);
+    return this.queue(header, subject, ebdXml(header, stripDeclaration(body)));
+  }
+
+  private async queue(header: EbdHeader, subject: string | null, ebdb: string): Promise<string> {
     const now = this.clock.now().getTime();
-    const header = this.header(type);
+    const type = header.type;
     await this.repo.insert({
       id: randomUUID(),
       ebdId: header.ebdId,

@@ -75,7 +75,8 @@ export class SuperiorEbdController {
       'multipart/form-data upload or as the raw body (application/x-tar). It must verify against ' +
       'SUPERIOR_PUBLIC_KEY (checked before the EBDB is parsed) and come from SUPERIOR_EBR_ID to EBR_ID with an ' +
       'EBDTime within 24 h, else it is refused (ResultCode 4 or 2, an unsigned receipt), logged and counted, ' +
-      'never stored. An EBM becomes an alert (source `superior`). The answer is a signed EBDResponse package; ' +
+      'never stored. An EBM becomes an alert (source `superior`); an EBMStateRequest or an OMDRequest (EBRDTState, ' +
+      'EBMBrdLog) queues the report asked for, sent up through the outbox. The answer is a signed EBDResponse package; ' +
       'the same EBDID again gets the same receipt. 404 SUPERIOR_LINK_OFF without SUPERIOR_URL; 503 when the ' +
       'station cannot sign; 413 over 8 MiB; 400 PACKAGE_UNREADABLE when no receipt can be made (not a tar, ' +
       'no EBDB). See docs/superior.md.',
