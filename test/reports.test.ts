@@ -9,6 +9,7 @@ import { BroadcastEntity } from '../src/broadcasts/broadcast.entity.js';
 import { broadcastRow } from './support/coverage.js';
 import { chunks } from '../src/database/batch.js';
 import { WriteQueue } from '../src/database/write-queue.js';
+import { PresenceService } from '../src/devices/presence.service.js';
 import { MAX_LOG_BROADCASTS } from '../src/reports/gyt-reports.js';
 import {
   createBroadcast,
@@ -510,6 +511,25 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     const drillEbm = parseXml((await get(`/api/broadcasts/${drill.id}/ebm`).expect(200)).text);
     assert.equal(text(drillEbm, 'MsgBasicInfo/MsgType'), '3');
     assert.equal(text(drillEbm, 'MsgBasicInfo/Severity'), '1');
+  });
+
+  // Last: it moves the server's clock past every device's silence, and they all go offline.
+  it('reports a device back within the hour after it went silent as recovered (4)', async () => {
+    const stateOf = async (id: string) => {
+      const doc = parseXml(
+        (await get(`/api/reports/terminal-states?devices=${id}`).expect(200)).text,
+      );
+      const row = children(doc, 'EBRDT')[0];
+      return { code: text(row, 'StateCode'), desc: text(row, 'StateDesc') };
+    };
+    assert.equal((await stateOf(d.a.id)).code, '1');
+    const silent = nextPresence(s, (c) => c.deviceId === d.a.id && !c.online);
+    await s.advance(s.server.app.get(PresenceService).silenceLimitMs + 1000);
+    await silent;
+    assert.equal((await stateOf(d.a.id)).code, '2');
+    await agents[0].stop();
+    agents[0] = await startAgentOnline(s, mqttUrl(s), d.a, { speed: 0 });
+    assert.deepEqual(await stateOf(d.a.id), { code: '4', desc: '故障恢复' });
   });
 });
 

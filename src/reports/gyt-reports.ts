@@ -182,6 +182,8 @@ export class GytReports {
           ),
         )
       : await this.allDevices();
+    // The presence history is written in batches: a device back a moment ago must show as such.
+    await this.presence.flush();
     const now = this.clock.now().getTime();
     const rows: XmlNode[] = [];
     for (const d of devices) {
@@ -218,8 +220,11 @@ export class GytReports {
       (t?.temperatureC !== undefined && t.temperatureC >= FAULT_TEMPERATURE_C)
     )
       return 'fault';
-    if (p.onlineSince !== null && now - p.onlineSince <= RECOVERED_WINDOW_MS) {
-      const [, previous] = await this.devices.presenceHistory(d.id, 2);
+    const since = p.onlineSince;
+    if (since !== null && now - since <= RECOVERED_WINDOW_MS) {
+      const previous = (await this.devices.presenceHistory(d.id, 3)).find(
+        (i) => i.endedAt !== null && Date.parse(i.endedAt) <= since,
+      );
       if (previous?.endReason === 'timeout') return 'recovered';
     }
     return 'online';
