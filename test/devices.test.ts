@@ -100,6 +100,42 @@ describe('devices API', () => {
     assert.equal(bad.body.details[0].rule, 'exists');
   });
 
+  it('keeps each terminal’s resource code (EBRID): 18 or 23 digits, one device per code', async () => {
+    const code = `61102610000${String(Date.now()).slice(-7)}`;
+    const a = await fx.newDevice(villageCode);
+    const b = await fx.newDevice(villageCode);
+    assert.equal((await client.get(`/api/devices/${a.id}`).expect(200)).body.resourceCode, null);
+    const set = await client.patch(`/api/devices/${a.id}`).send({ resourceCode: code }).expect(200);
+    assert.equal(set.body.resourceCode, code);
+    // Setting it again on the same device is no conflict.
+    await client.patch(`/api/devices/${a.id}`).send({ resourceCode: code }).expect(200);
+    const taken = await client
+      .patch(`/api/devices/${b.id}`)
+      .send({ resourceCode: code })
+      .expect(409);
+    assert.equal(taken.body.error, 'RESOURCE_CODE_TAKEN');
+    assert.match(taken.body.message, new RegExp(a.id));
+    const created = await client
+      .post('/api/devices')
+      .send({ id: `rc-${Date.now()}`, villageCode, type: 'flood_pa', resourceCode: code })
+      .expect(409);
+    assert.equal(created.body.error, 'RESOURCE_CODE_TAKEN');
+    for (const bad of ['12345', `${code}0`, 'abcdefghijklmnopqr', 123456789012345678]) {
+      const res = await client
+        .patch(`/api/devices/${b.id}`)
+        .send({ resourceCode: bad })
+        .expect(400);
+      assert.equal(res.body.details[0].rule, 'isResourceCode', String(bad));
+    }
+    await client.patch(`/api/devices/${a.id}`).send({ resourceCode: null }).expect(200);
+    const moved = await client
+      .patch(`/api/devices/${b.id}`)
+      .send({ resourceCode: `${code}00000` })
+      .expect(200);
+    assert.equal(moved.body.resourceCode, `${code}00000`);
+    await client.patch(`/api/devices/${b.id}`).send({ resourceCode: code }).expect(200);
+  });
+
   it('lists devices filtered by town, village, type and enabled, paged', async () => {
     const town = await fx.newTown();
     const v1 = await fx.newVillage(town.code);

@@ -513,6 +513,25 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     assert.equal(text(drillEbm, 'MsgBasicInfo/Severity'), '1');
   });
 
+  it('names a terminal by the resource code the province assigned it, once it has one', async () => {
+    const code = `${county}000000030101`;
+    const admin = api(s.url, s.adminToken);
+    await admin.patch(`/api/devices/${d.a.id}`).send({ resourceCode: code }).expect(200);
+    try {
+      const states = parseXml((await get(`/api/reports/terminal-states`).expect(200)).text);
+      const ids = children(states, 'EBRDT').map((e) => text(e, 'EBRID'));
+      assert.ok(ids.includes(code) && !ids.includes(d.a.id), ids.join());
+      assert.ok(ids.includes(d.c.id), 'one without a code keeps its id');
+      const r = parseXml((await get(`/api/broadcasts/${broadcastId}/ebm-state`).expect(200)).text);
+      const terminals = children(at(r, 'ResBrdInfo'), 'ResBrdItem').map((i) =>
+        text(i, 'EBRDT/EBRID'),
+      );
+      assert.ok(terminals.includes(code) && terminals.includes(d.b.id), terminals.join());
+    } finally {
+      await admin.patch(`/api/devices/${d.a.id}`).send({ resourceCode: null }).expect(200);
+    }
+  });
+
   // Last: it moves the server's clock past every device's silence, and they all go offline.
   it('reports a device back within the hour after it went silent as recovered (4)', async () => {
     const stateOf = async (id: string) => {

@@ -16,6 +16,7 @@ import { EvidenceChain1765443600000 } from './migrations/1765443600000-evidence-
 import { StaffAccounts1765616400000 } from './migrations/1765616400000-staff-accounts.js';
 import { Alerts1765702800000 } from './migrations/1765702800000-alerts.js';
 import { BroadcastCreatedAt1765789200000 } from './migrations/1765789200000-broadcast-created-at.js';
+import { DeviceResourceCode1765875600000 } from './migrations/1765875600000-device-resource-code.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   StaffAccounts1765616400000,
   Alerts1765702800000,
   BroadcastCreatedAt1765789200000,
+  DeviceResourceCode1765875600000,
 ];

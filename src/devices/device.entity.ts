@@ -8,6 +8,7 @@ import { VillageEntity } from '../villages/village.entity.js';
 @Entity('devices')
 @Index('IDX_devices_village_code', ['villageCode'])
 @Index('IDX_devices_type', ['type'])
+@Index('UQ_devices_resource_code', ['resourceCode'], { unique: true })
 export class DeviceEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
@@ -64,4 +65,8 @@ export class DeviceEntity {
 
   @Column({ ...timeColumn, name: 'device_key_at', nullable: true })
   deviceKeyAt?: number | null;
+
+  /** Its resource code (EBRID, 18 or 23 digits) as the province assigned it; reports name it so. */
+  @Column({ type: 'varchar', length: 23, name: 'resource_code', nullable: true })
+  resourceCode?: string | null;
 }

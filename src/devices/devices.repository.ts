@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, In, Repository } from 'typeorm';
+import { EntityManager, In, IsNull, Not, Repository } from 'typeorm';
 import type { DeviceType } from '../contract/device.js';
 import { randomUUID } from 'node:crypto';
 import { AppMetaRepository } from '../database/app-meta.repository.js';
@@ -124,6 +124,18 @@ export class DevicesRepository {
     return out;
   }
 
+  /** The resource codes of those of these devices that have one. */
+  async resourceCodes(ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const chunk of chunks(ids, 500))
+      for (const d of await this.devices.find({
+        select: { id: true, resourceCode: true },
+        where: { id: In(chunk), resourceCode: Not(IsNull()) },
+      }))
+        out.set(d.id, d.resourceCode!);
+    return out;
+  }
+
   async existingIds(ids: string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (const chunk of chunks([...new Set(ids)], 500)) {
@@ -159,6 +171,12 @@ export class DevicesTx {
 
   all(): Promise<DeviceEntity[]> {
     return this.m.find(DeviceEntity);
+  }
+
+  /** The device holding this resource code, if any. */
+  async holderOf(resourceCode: string): Promise<string | null> {
+    const d = await this.m.findOne(DeviceEntity, { select: { id: true }, where: { resourceCode } });
+    return d?.id ?? null;
   }
 
   /** Plain multi-row SQL: TypeORM's insert() builds each row, seconds in a large import. */

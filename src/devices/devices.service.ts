@@ -97,6 +97,11 @@ export class DevicesService {
     private readonly clock: Clock,
   ) {}
 
+  /** The resource codes (EBRIDs) of those of these devices that have one (reports up). */
+  resourceCodes(ids: string[]): Promise<Map<string, string>> {
+    return this.repo.resourceCodes(ids);
+  }
+
   private toDto(d: DeviceEntity): DeviceDto {
     const p = this.presence.get(d.id);
     return {
@@ -106,6 +111,7 @@ export class DevicesService {
       enabled: d.enabled,
       label: d.label,
       notes: d.notes,
+      resourceCode: d.resourceCode ?? null,
       secretRotatedAt: isoTime(d.secretRotatedAt),
       online: p?.online ?? false,
       lastSeenAt: isoOrNull(p?.lastSeenAt ?? null),
@@ -240,6 +246,7 @@ export class DevicesService {
       enabled: input.enabled ?? true,
       label: input.label ?? null,
       notes: input.notes ?? null,
+      resourceCode: input.resourceCode ?? null,
       ...hashes,
       secretRotatedAt: now,
       createdAt: now,
@@ -248,10 +255,13 @@ export class DevicesService {
     try {
       await this.repo.write(async (tx) => {
         if (await tx.find(input.id)) throw deviceExists(input.id);
+        if (input.resourceCode) await requireFreeCode(tx, input.resourceCode, input.id);
         await tx.insert([row]);
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw deviceExists(input.id);
+      // Another request took the id or the code in between: the checks above, answered again.
+      if (isUniqueViolation(err))
+        throw input.resourceCode ? resourceCodeTaken(input.resourceCode) : deviceExists(input.id);
       if (isForeignKeyViolation(err)) throw villageMissing(input.villageCode);
       throw err;
     }
@@ -262,10 +272,13 @@ export class DevicesService {
 
   async update(id: string, input: UpdateDeviceDto): Promise<DeviceDto> {
     if (input.villageCode !== undefined) await this.requireVillage(input.villageCode);
+    const code = input.resourceCode;
     const updated = await this.repo.write(async (tx) => {
       const device = await tx.find(id);
       if (!device) throw new NotFoundError('device', id);
+      if (code) await requireFreeCode(tx, code, id);
       const patch: Partial<DeviceEntity> = { updatedAt: this.clock.now().getTime() };
+      if (code !== undefined) patch.resourceCode = code;
       if (input.villageCode !== undefined) patch.villageCode = input.villageCode;
       if (input.type !== undefined) patch.type = input.type;
       if (input.enabled !== undefined) patch.enabled = input.enabled;
@@ -505,6 +518,20 @@ function villageMissing(code: string): ValidationFailedError {
       message: `villageCode: village ${code} does not exist`,
     },
   ]);
+}
+
+/** 409 when another device holds this resource code. */
+async function requireFreeCode(tx: DevicesTx, code: string, id: string): Promise<void> {
+  const holder = await tx.holderOf(code);
+  if (holder !== null && holder !== id) throw resourceCodeTaken(code, holder);
+}
+
+function resourceCodeTaken(code: string, holder?: string): DomainError<DeviceErrorCode> {
+  return new DomainError<DeviceErrorCode>(
+    'conflict',
+    'RESOURCE_CODE_TAKEN',
+    `Resource code ${code} is ${holder ? `device ${holder}'s` : 'taken'}: one code names one terminal`,
+  );
 }
 
 function deviceExists(id: string): DomainError<DeviceErrorCode> {

@@ -74,6 +74,7 @@ export class GytReports {
       this.sources.coverage(broadcastId),
       this.sources.deliveries(broadcastId),
     ]);
+    const codes = await this.devices.resourceCodes([...new Set(deliveries.map((d) => d.deviceId))]);
     const now = this.clock.now().getTime();
     const state = brdStateOfBroadcast(f.broadcast.status, f.broadcast.outcome);
     return el(
@@ -87,7 +88,7 @@ export class GytReports {
       el(
         'ResBrdInfo',
         {},
-        deliveries.map((d) => resBrdItem(d, ebrId, now)),
+        deliveries.map((d) => resBrdItem(d, codes.get(d.deviceId) ?? d.deviceId, ebrId, now)),
       ),
     ).toString();
   }
@@ -194,7 +195,7 @@ export class GytReports {
           'EBRDT',
           {},
           el('RptTime', {}, beijingTime(now)),
-          el('EBRID', {}, typeof d === 'string' ? d : d.id),
+          el('EBRID', {}, typeof d === 'string' ? d : (d.resourceCode ?? d.id)),
           el('StateCode', {}, code),
           el('StateDesc', {}, TERMINAL_STATES[code]),
         ),
@@ -352,7 +353,8 @@ function coverageElement(c: CoverageReport): XmlNode {
 }
 
 /** One device's part: when it began playing, when its delivery ended, and its state code. */
-function resBrdItem(d: DeliveryDto, ebrId: string, now: number): XmlNode {
+/** One device's part (`terminal`: its EBRID, the resource code or else its id). */
+function resBrdItem(d: DeliveryDto, terminal: string, ebrId: string, now: number): XmlNode {
   const code = brdStateOfDelivery(d.state);
   const ended = d.playedAt ?? (code === '4' || code === '5' ? d.updatedAt : null);
   return el(
@@ -363,7 +365,7 @@ function resBrdItem(d: DeliveryDto, ebrId: string, now: number): XmlNode {
       'EBRDT',
       {},
       el('RptTime', {}, beijingTime(now)),
-      el('EBRID', {}, d.deviceId),
+      el('EBRID', {}, terminal),
       d.startedAt && el('StartTime', {}, beijingTime(Date.parse(d.startedAt))),
       ended && el('EndTime', {}, beijingTime(Date.parse(ended))),
       el('BrdStateCode', {}, code),

@@ -33,6 +33,23 @@ export const IsDeviceId = (options?: ValidationOptions) =>
     options,
   );
 
+/** A terminal's resource code (GD/J 082 资源编码): 18 or 23 digits. */
+export const RESOURCE_CODE = /^\d{18}(\d{5})?$/;
+const IsResourceCode = () =>
+  ValidatesAs(
+    'isResourceCode',
+    (v) => typeof v === 'string' && RESOURCE_CODE.test(v),
+    'must be the resource code (EBRID) the province assigned: 18 or 23 digits',
+  );
+const RESOURCE_CODE_DOC = {
+  type: String,
+  nullable: true,
+  pattern: '^\\d{18}(\\d{5})?$',
+  example: '361102300000000301',
+  description:
+    'Its resource code (EBRID, 18 or 23 digits) as the province assigned it: GY/T reports name the terminal by it (its id until one is set). Unique.',
+};
+
 const IsDeviceType = () =>
   IsIn(DEVICE_TYPES, { message: `type must be one of ${DEVICE_TYPES.join(', ')}` });
 
@@ -68,9 +85,14 @@ export class CreateDeviceDto {
   @IsOptional()
   @IsFreeText(2000)
   notes?: string | null;
+
+  @ApiPropertyOptional(RESOURCE_CODE_DOC)
+  @IsOptional()
+  @IsResourceCode()
+  resourceCode?: string | null;
 }
 
-/** Fields to change; `null` clears label and notes. The id cannot change. */
+/** Fields to change; `null` clears label, notes and the resource code. The id cannot change. */
 export class UpdateDeviceDto {
   @ApiPropertyOptional({ example: '611026001201' })
   @ValidateIf(definedOrNull)
@@ -97,6 +119,11 @@ export class UpdateDeviceDto {
   @IsOptional()
   @IsFreeText(2000)
   notes?: string | null;
+
+  @ApiPropertyOptional(RESOURCE_CODE_DOC)
+  @IsOptional()
+  @IsResourceCode()
+  resourceCode?: string | null;
 }
 
 export class DeviceQuery extends PageQuery {
@@ -135,6 +162,7 @@ export class DeviceDto {
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ type: String, nullable: true }) label!: string | null;
   @ApiProperty({ type: String, nullable: true }) notes!: string | null;
+  @ApiProperty(RESOURCE_CODE_DOC) resourceCode!: string | null;
   @ApiProperty({ format: 'date-time', description: 'When the current secret was issued' })
   secretRotatedAt!: string;
   @ApiProperty({ description: 'Connected now (from its state messages, Will and heartbeats)' })
