@@ -223,6 +223,9 @@ describe('superior platform link', () => {
       assert.equal(refused[0].attempts, 1);
       assert.match(String(refused[0].lastError), /result 2 接收失败/);
       assert.match(String(refused[0].receipt), /<ResultCode>2<\/ResultCode>/);
+      // The status counts it, so the dashboard says something failed without listing it all.
+      const status = (await api(s.url, s.adminToken).get('/api/superior/status').expect(200)).body;
+      assert.equal(status.failed, 1);
       const received = superior.accepted().length;
       assert.ok(received > before);
       await s.advance(RETRY_MAX_MS);
