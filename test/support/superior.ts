@@ -42,6 +42,8 @@ export class FakeSuperior {
   readonly poisoned = new Set<string>();
   /** The result code of the receipts (the superior refusing what it gets: `failed`). */
   answer: 'ok' | 'failed' = 'ok';
+  /** Words added to the receipts' ResultDesc (what a superior says about a refusal). */
+  answerDetail: string | undefined = undefined;
   /** Dalaba's public key, read from its status route. */
   stationKey = '';
   private seq = 0n;
@@ -128,7 +130,7 @@ export class FakeSuperior {
     }
     const receipt = this.pack(
       EBD_TYPES.response,
-      responseXml(verified === null ? this.answer : 'badSignature'),
+      responseXml(verified === null ? this.answer : 'badSignature', this.answerDetail),
       p.header.ebdId,
     );
     res.writeHead(200, { 'content-type': 'application/x-tar' }).end(receipt.tar);
