@@ -365,8 +365,8 @@ describe('the dashboard’s schedules in Chromium', () => {
       );
       assert.equal(
         links.length,
-        9,
-        'an admin has nine nav items (approvals, staff, alerts and alert intake too)',
+        10,
+        'an admin has ten nav items (approvals, staff, alerts, alert intake and superior too)',
       );
       for (const [key, href] of links) {
         // Visible on the screen as it is: in the viewport and not clipped by anything over it.

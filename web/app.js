@@ -21,6 +21,7 @@ import { newBroadcastView } from './views/new-broadcast.js';
 import { reportsView } from './views/reports.js';
 import { scheduleFormView, schedulesView } from './views/schedules.js';
 import { staffView } from './views/staff.js';
+import { superiorView } from './views/superior.js';
 import { villageView } from './views/village.js';
 
 function renderChrome() {
@@ -37,6 +38,7 @@ function renderChrome() {
     ['#/reports', 'nav.reports'],
     ...(isAdmin() ? [['#/staff', 'nav.staff']] : []),
     ...(isAdmin() ? [['#/alert-intake', 'nav.alertIntake']] : []),
+    ...(isAdmin() ? [['#/superior', 'nav.superior']] : []),
   ];
   $('#nav').innerHTML = s
     ? piece(
@@ -94,6 +96,7 @@ async function route() {
     if (parts[0] === 'alerts' && parts[1]) return await alertView(parts[1]);
     if (parts[0] === 'alerts') return await alertsView();
     if (parts[0] === 'alert-intake') return await alertIntakeView();
+    if (parts[0] === 'superior') return await superiorView();
     if (parts[0] === '') return await boardView();
     if (parts[0] === 'village') return await villageView(parts[1]);
     if (parts[0] === 'broadcasts' && parts[1]) return await broadcastView(parts[1]);

@@ -89,6 +89,8 @@ export interface LinkStatus {
   lastError: string | null;
   retryAt: number | null;
   pending: number;
+  /** Outgoing packages that failed (given up, or refused by the superior), kept 90 days. */
+  failed: number;
   refusedInbound: number;
 }
 
@@ -240,6 +242,7 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
         lastError: null,
         retryAt: null,
         pending: 0,
+        failed: 0,
         refusedInbound: 0,
       };
     }
@@ -263,6 +266,7 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
       lastError: this.lastError,
       retryAt: this.retryAt,
       pending: await this.repo.countPending(),
+      failed: await this.repo.countFailed(),
       refusedInbound: this.refusedInbound,
     };
   }

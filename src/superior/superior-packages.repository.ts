@@ -38,6 +38,11 @@ export class SuperiorPackagesRepository {
     return this.packages.countBy({ direction: 'out', status: 'pending' });
   }
 
+  /** Outgoing packages given up or refused by the superior (until the sweep deletes them). */
+  countFailed(): Promise<number> {
+    return this.packages.countBy({ direction: 'out', status: 'failed' });
+  }
+
   /**
    * Takes a due package for one attempt: moves its next attempt to `leaseUntil` only if nobody
    * did meanwhile, so of two servers sharing the table exactly one sends it.

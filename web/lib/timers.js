@@ -27,3 +27,13 @@ export function throttle(fn, ms) {
     }
   };
 }
+/**
+ * Runs `fn` every `ms` while the view is open (skipped while the tab is hidden); stopped when the
+ * view is left. For what the server sends no live event about.
+ */
+export function every(fn, ms) {
+  const timer = setInterval(() => {
+    if (!document.hidden) fn();
+  }, ms);
+  onLeave(() => clearInterval(timer));
+}

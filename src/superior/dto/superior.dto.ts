@@ -129,6 +129,12 @@ export class SuperiorStatusDto implements LinkStatus {
   retryAt!: number | null;
   @ApiProperty({ description: 'Outgoing packages waiting' }) pending!: number;
   @ApiProperty({
+    description:
+      'Outgoing packages that failed: given up after their attempts, or refused by the superior ' +
+      '(kept until the 90-day sweep; listed with `status=failed`)',
+  })
+  failed!: number;
+  @ApiProperty({
     description: 'Inbound packages refused since start (bad signature, address, unreadable)',
   })
   refusedInbound!: number;
