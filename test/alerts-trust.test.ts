@@ -246,6 +246,24 @@ describe('alerts: who may end a running warning, and when', () => {
     assert.equal((await broadcast(first.id)).status, 'cancelled');
   });
 
+  it('plays a drill’s or a test’s own audio as it is without TTS, and says why', async () => {
+    const actual = await post(message({}).xml).expect(201);
+    assert.ok(actual.body.clipId, actual.body.reason);
+    for (const [status, word] of [
+      ['Exercise', '演练'],
+      ['Test', '测试'],
+    ]) {
+      const res = await post(message({ status }).xml).expect(201);
+      assert.equal(res.body.outcome, 'drafted', res.body.reason);
+      assert.equal(res.body.clipId, actual.body.clipId, `${status}: the file as it is`);
+      assert.match(
+        res.body.reason,
+        new RegExp(`spoken ${word} marker could not be added.*TTS_ENGINE=none`),
+      );
+    }
+    assert.doesNotMatch(actual.body.reason, /marker/);
+  });
+
   it('acts on an Update only after the Alert it refers to, even when they come together', async () => {
     const first = message({}, false, 'slow.mp3');
     const alertAnswer = post(signed(first)).then((r) => r);
@@ -270,6 +288,55 @@ describe('alerts: who may end a running warning, and when', () => {
 });
 
 describe('alerts: a stop while an alert is being acted on', () => {
+  it('finds a drill’s joined clip again at the next start instead of joining it twice', async () => {
+    const dataDir = tempDir('dalaba-alerts-resume-drill-');
+    const audio = await readFile(await makeAudio(dataDir, 'drill', { seconds: 2, format: 'mp3' }));
+    const m = capXml({
+      sender: 'drill@resume.example',
+      status: 'Exercise',
+      infos: [{ resources: [{ mimeType: 'audio/mpeg', derefUri: audio.toString('base64') }] }],
+    });
+    const clips = async (t: TestServer) =>
+      (await api(t.url, t.adminToken).get('/api/clips').expect(200)).body.total as number;
+    let id: string;
+    let clipId: string;
+    let before: number;
+    const first = await startTestServer({ seed: true, dataDir });
+    try {
+      const res = await api(first.url, first.adminToken)
+        .post('/api/alerts')
+        .set('Content-Type', 'application/cap+xml')
+        .send(m.xml)
+        .expect(201);
+      assert.equal(res.body.outcome, 'drafted', res.body.reason);
+      ({ id, clipId } = res.body as { id: string; clipId: string });
+      const clip = (await api(first.url, first.adminToken).get(`/api/clips/${clipId}`).expect(200))
+        .body;
+      assert.notEqual(clip.originalName, 'alert-resource', 'the drill, not the resource alone');
+      assert.ok(clip.durationMs > 4000, `${clip.durationMs} ms: the 2 s resource and the marks`);
+      before = await clips(first);
+      // As a stop before its outcome was stored leaves it.
+      await first.server.app.get(AlertsRepository).update(id, {
+        outcome: 'recorded',
+        reason: 'being processed',
+        clipId: null,
+        draftId: null,
+      });
+    } finally {
+      await first.close();
+    }
+    const s = await startTestServer({ seed: true, dataDir });
+    try {
+      await s.server.app.get(AlertsService).resumed();
+      const a = (await api(s.url, s.adminToken).get(`/api/alerts/${id}`).expect(200)).body;
+      assert.equal(a.outcome, 'drafted', a.reason);
+      assert.equal(a.clipId, clipId, 'the clip joined before the stop');
+      assert.equal(await clips(s), before, 'no clip made twice');
+    } finally {
+      await s.close();
+    }
+  }, 180_000);
+
   it('acts on it at the next start, finding what it already made instead of making it twice', async () => {
     const dataDir = tempDir('dalaba-alerts-resume-');
     const first = await startTestServer({ seed: true, dataDir });

@@ -274,6 +274,50 @@ describe('POST /api/alerts: CAP 1.2 in', () => {
     assert.ok(test.durationMs > actual.durationMs + 1000, `${test.durationMs} ms`);
   });
 
+  it('plays an Exercise’s and a Test’s own audio between spoken marks, an Actual’s as it is', async () => {
+    const clipOf = async (status: string) => {
+      const res = await post(withAudio({ sender: 'own-audio@example.cn', status })).expect(201);
+      assert.ok(res.body.clipId, res.body.reason);
+      const clip = (await api(s.url, viewer).get(`/api/clips/${res.body.clipId}`).expect(200)).body;
+      return { reason: res.body.reason as string, clip };
+    };
+    // An Actual alert's own audio is its resource's clip, as it was sent (2 s).
+    const actual = await clipOf('Actual');
+    assert.equal(actual.clip.originalName, 'alert-resource');
+    assert.ok(Math.abs(actual.clip.durationMs - 2000) < 200, `${actual.clip.durationMs} ms`);
+    const marks: [string, string[]][] = [
+      ['Exercise', ['演练，演练。以下是演练内容。', '本次为演练。']],
+      ['Test', ['测试，测试。以下是测试内容。', '本次为测试。']],
+    ];
+    const made: Record<string, string> = {};
+    for (const [status, words] of marks) {
+      const { reason, clip } = await clipOf(status);
+      assert.equal(clip.status, 'ready', clip.failureReason);
+      assert.notEqual(clip.id, actual.clip.id, `${status}: not the resource alone`);
+      assert.doesNotMatch(reason ?? '', /marker could not be added/);
+      // Exactly these words were spoken for it: the same request again is the clip made then.
+      let spokenMs = 0;
+      for (const text of words) {
+        const tts = await api(s.url, operator).post('/api/clips/tts').send({ text }).expect(201);
+        assert.equal(tts.body.duplicate, true, `${status}: ${text} was spoken for it`);
+        assert.ok(tts.body.durationMs > 500, `${text}: ${tts.body.durationMs} ms`);
+        spokenMs += tts.body.durationMs;
+      }
+      // The marks, then the resource, then the closing mark: one clip as long as the three.
+      const expected = actual.clip.durationMs + spokenMs;
+      assert.ok(
+        Math.abs(clip.durationMs - expected) < 300,
+        `${status}: ${clip.durationMs} ms, expected ~${expected} ms`,
+      );
+      made[status] = clip.id;
+    }
+    assert.notEqual(made.Exercise, made.Test);
+    // The same drill audio again (as when an interrupted alert is acted on again): the clip joined
+    // before, found by its parts, not a second one.
+    const again = await clipOf('Exercise');
+    assert.equal(again.clip.id, made.Exercise);
+  });
+
   it('records System and Draft messages, and Acks, without broadcasting them', async () => {
     for (const status of ['System', 'Draft']) {
       const res = await post(withAudio({ sender: 'drills@zhashui.example', status })).expect(201);

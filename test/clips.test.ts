@@ -469,6 +469,34 @@ describe('clips: upload, normalise, store, serve', () => {
     await client.post(`/api/clips/${clip.id}/renditions/disco`).expect(400);
   });
 
+  it('joins ready clips into one, checked and normalised like an upload; the same parts again are that clip', async () => {
+    const clips = s.server.app.get(ClipsService);
+    const quiet = (
+      await upload(await makeAudio(dir, 'join-a', { seconds: 2, gainDb: -30 })).expect(201)
+    ).body;
+    const loud = (
+      await upload(
+        await makeAudio(dir, 'join-b', { signal: 'noise', seconds: 3, gainDb: -12 }),
+      ).expect(201)
+    ).body;
+    const joined = await clips.join([quiet.id, loud.id, quiet.id], 'joined', 'test');
+    assert.equal(joined.status, 'ready', joined.failureReason ?? '');
+    assert.equal(joined.duplicate, false);
+    assert.equal(joined.deliveryFormat, quiet.deliveryFormat);
+    const expected = 2 * quiet.durationMs + loud.durationMs;
+    assert.ok(
+      Math.abs(joined.durationMs! - expected) < 300,
+      `${joined.durationMs} ms, expected ~${expected}`,
+    );
+    assert.ok(Math.abs(joined.loudnessAfterLufs! - TARGET) <= 1, `${joined.loudnessAfterLufs}`);
+    assert.notEqual(joined.sha256, quiet.sha256);
+    const again = await clips.join([quiet.id, loud.id, quiet.id], 'again', 'test');
+    assert.deepEqual([again.id, again.duplicate], [joined.id, true], 'found by its parts');
+    const other = await clips.join([loud.id, quiet.id, quiet.id], 'other order', 'test');
+    assert.notEqual(other.id, joined.id, 'another order is another recording');
+    await assert.rejects(clips.join([quiet.id, 'no-such-clip'], 'x', 'test'), /no-such-clip/);
+  });
+
   it('lists, searches, renames and deletes clips; refuses deleting one in use', async () => {
     const clip = (
       await upload(

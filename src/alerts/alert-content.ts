@@ -8,7 +8,7 @@ import { boundedFetch, FetchFailed } from '../common/bounded-fetch.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { TtsService } from '../tts/tts.service.js';
-import { SPOKEN_MARKS, StatusAction } from './alert-mapping.js';
+import { AUDIO_MARKS, SPOKEN_MARKS, StatusAction } from './alert-mapping.js';
 import type { CapInfo, CapResource } from './cap/cap-model.js';
 
 /** A resource that does not answer within this long is given up for text to speech. */
@@ -27,7 +27,8 @@ class ResourceRefused extends Error {}
 /**
  * The one file that fetches alert audio and writes it to disk: an audio `resource` (checked
  * against its `size` and SHA-1 `digest`), else the headline and description spoken by TTS. Either
- * way the result is a clip made like any upload.
+ * way the result is a clip made like any upload; a drill's or a test's own audio plays between
+ * spoken marks, joined into one clip by the clips module.
  */
 @Injectable()
 export class AlertContent {
@@ -54,13 +55,17 @@ export class AlertContent {
     const notes: string[] = [];
     const resource = info.resources.find((r) => /^audio\//i.test(r.mimeType));
     if (resource) {
+      let own: string | null = null;
       try {
-        const clipId = await this.fromResource(resource, title, by, priority);
-        return { ok: true, clipId, via: 'resource', notes };
+        own = await this.fromResource(resource, title, by, priority);
       } catch (err) {
         const why = `audio resource refused: ${(err as Error).message}`.slice(0, 300);
         this.logger.warn(`${why}; speaking the text instead`);
         notes.push(why);
+      }
+      if (own) {
+        const clipId = await this.marked(own, action, title, by, priority, notes);
+        return { ok: true, clipId, via: 'resource', notes };
       }
     }
     const text = spokenText(info, action);
@@ -72,6 +77,47 @@ export class AlertContent {
       return { ok: true, clipId: clip.id, via: 'tts', notes };
     } catch (err) {
       return { ok: false, reason: `text to speech failed: ${(err as Error).message}`, notes };
+    }
+  }
+
+  /**
+   * A drill's or a test's own audio (clip `own`) between its spoken marks ({@link AUDIO_MARKS}),
+   * joined into one clip; `own` itself for an Actual alert. When the marks cannot be spoken or
+   * joined (no TTS engine), `own` as it is, with a note: the title, the level and the absence of an
+   * attention tone still mark it. Everything here is found by content again (the same text spoken
+   * the same way, the same parts joined), so acting on the alert again makes nothing twice.
+   */
+  private async marked(
+    own: string,
+    action: StatusAction,
+    title: string,
+    by: string,
+    priority: UploadPriority,
+    notes: string[],
+  ): Promise<string> {
+    const { before, after } = AUDIO_MARKS[action];
+    if (!before && !after) return own;
+    try {
+      const spoken: string[] = [];
+      for (const text of [before, after]) {
+        const clip = await this.tts.synthesize({ text }, by, priority);
+        if (clip.status !== 'ready')
+          throw new Error(`text to speech gave no clip (${clip.status})`);
+        spoken.push(clip.id);
+      }
+      const joined = await this.clips.join([spoken[0], own, spoken[1]], title, by, priority);
+      if (joined.status !== 'ready')
+        throw new Error(`joining failed: ${joined.failureReason ?? joined.status}`);
+      return joined.id;
+    } catch (err) {
+      const why =
+        `the spoken ${action === 'drill' ? '演练' : '测试'} marker could not be added, its own audio plays as it is: ${(err as Error).message}`.slice(
+          0,
+          300,
+        );
+      this.logger.warn(why);
+      notes.push(why);
+      return own;
     }
   }
 

@@ -53,6 +53,18 @@ export const SPOKEN_MARKS: Record<StatusAction, { before: string; after: string 
   record: { before: '', after: '' },
 };
 
+/**
+ * What is spoken before and after an alert's own audio (a CAP `resource`) when it is a drill or a
+ * test: the same words as {@link SPOKEN_MARKS}, and that what follows is the drill's (test's)
+ * content. Empty: the audio plays as it is.
+ */
+export const AUDIO_MARKS: Record<StatusAction, { before: string; after: string }> = {
+  broadcast: { before: '', after: '' },
+  drill: { before: '演练，演练。以下是演练内容。', after: '本次为演练。' },
+  test: { before: '测试，测试。以下是测试内容。', after: '本次为测试。' },
+  record: { before: '', after: '' },
+};
+
 /** What a CAP msgType does to broadcasts. */
 export type MsgTypeAction = 'new' | 'replace' | 'cancel' | 'record';
 

@@ -256,6 +256,49 @@ export class AudioProcessor {
   }
 
   /**
+   * Joins `inputs` one after the other into one lossless file (FLAC, mono, 44.1 kHz, no tags: the
+   * same inputs give the same bytes), the source of a clip made of several parts
+   * (`ClipsService.join`), which is then checked and normalised like an upload.
+   */
+  async join(inputs: string[], out: string, ticket: TranscodeTicket): Promise<void> {
+    const result = await this.ffmpeg.run(
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        '-v',
+        'error',
+        ...inputArgs(inputs),
+        '-filter_complex',
+        `${concat(inputs)}${TO_MONO},aresample=44100[out]`,
+        '-map',
+        '[out]',
+        '-ar',
+        '44100',
+        '-ac',
+        '1',
+        '-c:a',
+        'flac',
+        '-map_metadata',
+        '-1',
+        '-fflags',
+        '+bitexact',
+        '-flags:a',
+        '+bitexact',
+        '-f',
+        'flac',
+        '-y',
+        out,
+      ],
+      ticket,
+    );
+    if (result.code !== 0)
+      throw new Error(
+        `ffmpeg could not join ${inputs.length} parts (exit ${result.code}${result.timedOut ? ', timed out' : ''}): ${result.stderr.slice(-300)}`,
+      );
+  }
+
+  /**
    * Measures what {@link normalise} needs (integrated loudness, true peak, range, threshold and
    * loudnorm's own offset): a loudnorm pass, run at 192 kHz.
    */

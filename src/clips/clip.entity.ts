@@ -21,7 +21,10 @@ export class ClipEntity {
   @Column({ type: 'varchar', length: 500, name: 'failure_reason', nullable: true })
   failureReason!: string | null;
 
-  /** SHA-256 of the uploaded file, to recognise the same upload again. */
+  /**
+   * SHA-256 of the uploaded file, to recognise the same upload again; of a clip joined from others,
+   * of their audio (`joinedSource` in clips.service.ts).
+   */
   @Column({ type: 'varchar', length: 64, name: 'source_sha256' })
   sourceSha256!: string;
 

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { Observable, Subject } from 'rxjs';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -239,6 +240,10 @@ export class ClipsService implements BeforeApplicationShutdown {
     return this.accept(file, title, by, true, priority, true);
   }
 
+  /**
+   * `joined`: the file is {@link join}'s, named by its parts ({@link joinedSource}) rather than by
+   * its bytes.
+   */
   private async accept(
     file: UploadedAudio,
     title: string | undefined,
@@ -246,6 +251,7 @@ export class ClipsService implements BeforeApplicationShutdown {
     wait: boolean,
     priority: UploadPriority,
     speech: boolean,
+    joined?: string,
   ): Promise<ClipUploadResultDto> {
     try {
       if (!this.ffmpeg.available) {
@@ -256,7 +262,9 @@ export class ClipsService implements BeforeApplicationShutdown {
         );
       }
       if (file.size === 0) throw new AudioRejected('AUDIO_EMPTY', 'The file is empty');
-      const source = await this.storage.digest(file.path);
+      const source = joined
+        ? { sha256: joined, bytes: file.size }
+        : await this.storage.digest(file.path);
       const existing = await this.repo.findUsableBySource(source.sha256);
       if (existing) {
         await this.storage.remove(file.path);
@@ -322,6 +330,95 @@ export class ClipsService implements BeforeApplicationShutdown {
     } finally {
       await this.storage.remove(file.path);
     }
+  }
+
+  /**
+   * One clip of ready clips played one after the other (an alert's own audio between spoken
+   * markers), and waits until it is ready: the parts' delivery audio joined losslessly into one
+   * source (`AudioProcessor.join`), which is then checked, stored, normalised (two-pass loudnorm
+   * over the whole) and recorded like an upload: the same row, the same delivery format, resumed
+   * after a restart from the joined source. The source is named by its parts ({@link
+   * joinedSource}), so the same parts in the same order return the same clip, without joining them
+   * again — after a restart too; one still being made here is waited for. Throws CLIP_NOT_READY
+   * when a part is not ready, NotFoundError when there is no such part.
+   */
+  async join(
+    clipIds: string[],
+    title: string,
+    by: string,
+    priority: UploadPriority = 'routine',
+  ): Promise<ClipUploadResultDto> {
+    if (!this.ffmpeg.available) throw this.unavailable('Joining clips');
+    if (clipIds.length === 0) throw new Error('nothing to join');
+    const parts = [];
+    for (const id of clipIds) parts.push(await this.audioOf(id));
+    const source = joinedSource(parts.map((p) => p.sha256));
+    const existing = await this.repo.findUsableBySource(source);
+    if (existing) {
+      if (priority === 'urgent') this.raise(existing.id, null, 'urgent');
+      this.logger.log(
+        `clip=${existing.id} joined again from the same ${parts.length} parts by=${JSON.stringify(by)}: returning the existing clip`,
+      );
+      return { ...this.toDto(await this.settled(existing.id)), duplicate: true };
+    }
+    const out = this.storage.workPath('.flac');
+    try {
+      await this.processor.join(
+        parts.map((p) => this.storage.audioPath(p.sha256)),
+        out,
+        new TranscodeTicket(priority, `join of ${parts.length} clips`),
+      );
+      const size = await stat(out).then((s) => s.size);
+      return await this.accept(
+        { path: out, size, originalName: `joined-${parts.length}-parts.flac` },
+        title,
+        by,
+        true,
+        priority,
+        false,
+        source,
+      );
+    } finally {
+      await this.storage.remove(out);
+    }
+  }
+
+  /**
+   * The clip once its transcode here is over (ready or failed); as it is when none is under way
+   * in this process (nothing here would end it).
+   */
+  private async settled(clipId: string): Promise<ClipEntity> {
+    for (;;) {
+      // Listened for before the row is read: the change cannot come in between unheard.
+      const change = this.tickets.has(clipId) ? this.nextChangeOf(clipId) : null;
+      const clip = await this.require(clipId);
+      if (clip.status !== 'processing' || !change) {
+        change?.cancel();
+        return clip;
+      }
+      await change.done;
+    }
+  }
+
+  /** Resolves at the next change of the clip itself (or at shutdown). */
+  private nextChangeOf(clipId: string): { done: Promise<void>; cancel: () => void } {
+    let cancel = () => {};
+    const done = new Promise<void>((resolve) => {
+      const sub = this.changes$.subscribe({
+        next: (c) => {
+          if (c.kind === 'clip' && c.clipId === clipId) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        complete: () => resolve(),
+      });
+      cancel = () => {
+        sub.unsubscribe();
+        resolve();
+      };
+    });
+    return { done, cancel };
   }
 
   /**
@@ -686,6 +783,17 @@ export class ClipsService implements BeforeApplicationShutdown {
       updatedAt: isoTime(c.updatedAt),
     };
   }
+}
+
+/**
+ * The `sourceSha256` of a clip {@link ClipsService.join} made: SHA-256 over its parts' delivery
+ * audio SHA-256s, in order, so deterministic parts (espeak-ng speech, the same resource) name the
+ * same clip; never the digest of an upload (which is of the file's bytes).
+ */
+export function joinedSource(partSha256s: readonly string[]): string {
+  return createHash('sha256')
+    .update(`joined:${partSha256s.join(',')}`)
+    .digest('hex');
 }
 
 /** The lane of a clip's work: urgent when asked, else by its length (unknown counts as long). */
