@@ -196,8 +196,7 @@ export class AlertsService {
     const now = this.clock.now().getTime();
     const dedupKey = `${alert.sender},${alert.identifier},${alert.sent.text}`.slice(0, 800);
     const earlier = await this.repo.findByDedupKey(dedupKey);
-    if (earlier?.outcome === 'failed' && earlier.reason === INTERRUPTED)
-      return this.takeOver(earlier, alert, signature, origin);
+    if (earlier && interrupted(earlier)) return this.takeOver(earlier, alert, signature, origin);
     if (earlier) return this.duplicate(earlier);
     const info = await this.infoFor(alert);
     const mapped = mapAlert(alert.status, alert.msgType, info?.severity ?? 'Unknown');
@@ -1113,6 +1112,17 @@ export class AlertsService {
     if (!a) throw new NotFoundError('alert', id);
     return a;
   }
+}
+
+/**
+ * A stop cut this message off and only the same message sent again can act on it: marked so at
+ * the next start, or (a superior's EBM, whose package only its link keeps) still `being
+ * processed`, which inside the sender's turn means no one in this process is acting on it (the
+ * resend may come before the restart sweep reaches it).
+ */
+function interrupted(a: AlertEntity): boolean {
+  if (a.outcome === 'failed') return a.reason === INTERRUPTED;
+  return a.source === 'superior' && a.outcome === 'recorded' && a.reason === PROCESSING;
 }
 
 /** Whether the sender's policy refuses a message with this signature; null when it may pass. */

@@ -136,6 +136,18 @@ export class DevicesRepository {
     return out;
   }
 
+  /** The device holding each of these resource codes, by code (those that are held). */
+  async holdersOf(codes: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const chunk of chunks(codes, 500))
+      for (const d of await this.devices.find({
+        select: { id: true, resourceCode: true },
+        where: { resourceCode: In(chunk) },
+      }))
+        out.set(d.resourceCode!, d.id);
+    return out;
+  }
+
   async existingIds(ids: string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (const chunk of chunks([...new Set(ids)], 500)) {

@@ -102,6 +102,15 @@ export class DevicesService {
     return this.repo.resourceCodes(ids);
   }
 
+  /**
+   * The device ids of terminals as reports name them (EBRID: a resource code, else the id), in
+   * order; an EBRID that is neither (a device deleted since) is kept as it is.
+   */
+  async idsOfTerminals(ebrIds: string[]): Promise<string[]> {
+    const holders = await this.repo.holdersOf(ebrIds);
+    return ebrIds.map((e) => holders.get(e) ?? e);
+  }
+
   private toDto(d: DeviceEntity): DeviceDto {
     const p = this.presence.get(d.id);
     return {

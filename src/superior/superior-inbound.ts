@@ -293,13 +293,16 @@ export class SuperiorInbound {
 
   /** An OMDRequest's RptStartTime–RptEndTime, or why it cannot be read. */
   private period(body: Element): { from: number; to: number } | string {
+    // undefined: not given (the default applies); null: given but not a time (refused).
     const given = (name: string) => {
       const text = pathText(body, `Params/${name}`);
       return text === null || text.trim() === '' ? undefined : parseBeijingTime(text);
     };
-    const to = given('RptEndTime') ?? this.clock.now().getTime();
-    const from = given('RptStartTime') ?? to - DAY_MS;
-    if (from === null || to === null) return 'RptStartTime/RptEndTime: YYYY-MM-DD HH:mm:ss';
+    const end = given('RptEndTime');
+    const start = given('RptStartTime');
+    if (end === null || start === null) return 'RptStartTime/RptEndTime: YYYY-MM-DD HH:mm:ss';
+    const to = end ?? this.clock.now().getTime();
+    const from = start ?? to - DAY_MS;
     if (from >= to) return 'RptStartTime must be before RptEndTime';
     if (to - from > MAX_LOG_SPAN_MS) return 'a log spans at most 367 days';
     return { from, to };

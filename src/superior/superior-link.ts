@@ -9,6 +9,7 @@ import { ReadinessChecks } from '../common/readiness-checks.js';
 import { Ticker } from '../common/ticker.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
+import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../devices/presence.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { GytReports } from '../reports/gyt-reports.js';
@@ -132,6 +133,7 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly reports: GytReports,
     private readonly broadcastEvents: BroadcastEvents,
     private readonly presence: PresenceService,
+    private readonly devices: DevicesService,
     private readonly ticker: Ticker,
     private readonly readiness: ReadinessChecks,
     private readonly metrics: MetricsService,
@@ -365,8 +367,12 @@ export class SuperiorLink implements OnApplicationBootstrap, OnModuleDestroy {
     const ids = [...this.changedDevices];
     this.changedDevices.clear();
     try {
-      const waiting = await this.repo.unattempted(EBD_TYPES.terminalState);
-      const all = [...new Set([...(waiting ? devicesIn(waiting.body) : []), ...ids])];
+      const newest = await this.repo.unattempted(EBD_TYPES.terminalState);
+      // An answer to the superior's own request names it (RelatedEBD): never folded into.
+      const waiting = newest && !newest.body.includes('<RelatedEBD>') ? newest : null;
+      // Its terminals are named by EBRID, a device's resource code where it has one.
+      const earlier = waiting ? await this.devices.idsOfTerminals(devicesIn(waiting.body)) : [];
+      const all = [...new Set([...earlier, ...ids])];
       const body = stripDeclaration(
         await this.reports.terminalStates(all, { goneAsOffline: true }),
       );
