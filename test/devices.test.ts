@@ -120,7 +120,7 @@ describe('devices API', () => {
       .send({ id: `rc-${Date.now()}`, villageCode, type: 'flood_pa', resourceCode: code })
       .expect(409);
     assert.equal(created.body.error, 'RESOURCE_CODE_TAKEN');
-    for (const bad of ['12345', `${code}0`, 'abcdefghijklmnopqr', 123456789012345678]) {
+    for (const bad of ['12345', `${code}0`, 'abcdefghijklmnopqr', 611026100000]) {
       const res = await client
         .patch(`/api/devices/${b.id}`)
         .send({ resourceCode: bad })
