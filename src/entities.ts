@@ -1,4 +1,5 @@
 import { AlertEntity, AlertFeedEntity, AlertSenderEntity } from './alerts/alert.entity.js';
+import { CapMessageEntity } from './reports/cap-message.entity.js';
 import { SuperiorPackageEntity } from './superior/superior-package.entity.js';
 import { ApiTokenEntity } from './auth/api-token.entity.js';
 import { SessionEntity, UserEntity, UserTownEntity } from './auth/user.entity.js';
@@ -57,4 +58,5 @@ export const ENTITIES = [
   AlertSenderEntity,
   AlertFeedEntity,
   SuperiorPackageEntity,
+  CapMessageEntity,
 ];

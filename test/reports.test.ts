@@ -309,8 +309,11 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
     ]);
     const created = Date.parse(broadcast.createdAt as string);
     const digits = beijing(broadcast.createdAt as string).replace(/\D/g, '');
-    // The first message of its second (the fleet plays it before anything else is made).
-    assert.equal(text(alert, 'identifier'), `${county}00000000_${digits}_0`);
+    // GB/T 35965.1: N the tenth of its second, the first identifier tried (none took it before).
+    assert.equal(
+      text(alert, 'identifier'),
+      `${county}00000000_${digits}_${Math.floor((created % 1000) / 100)}`,
+    );
     assert.equal(text(alert, 'sender'), `dalaba@${county}`);
     assert.equal(
       text(alert, 'sent'),
@@ -613,4 +616,63 @@ describe('reports up: the broadcast log’s limit', () => {
     const items = children(full, 'EBMBrdItem');
     assert.equal(items.length, MAX_LOG_BROADCASTS);
   }, 120_000);
+});
+
+describe('reports up: CAP identifiers', () => {
+  let s: TestServer;
+
+  beforeAll(async () => {
+    s = await startTestServer();
+  }, 60_000);
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('gives every message of one instant its own identifier, the same on every read', async () => {
+    const clip = await newClip(s);
+    // Three broadcasts made in the same millisecond (written straight to the table: the API
+    // cannot be made to), the third cancelled 50 ms later: four messages in one tenth of a second.
+    const at = Date.parse('2026-12-01T08:00:00.250+08:00');
+    const rows = ['甲', '乙', '丙'].map((x) =>
+      broadcastRow({
+        id: randomUUID(),
+        title: `同一时刻 ${x}`,
+        clipId: clip.id,
+        startAt: at,
+        expiresAt: at + 60_000,
+        status: 'completed',
+        endedAt: at + 60_000,
+      }),
+    );
+    rows[2] = { ...rows[2], status: 'cancelled', endedAt: at + 50, endReason: '误发' };
+    await s.server.app.get(WriteQueue).run(async (m) => {
+      await m.insert(BroadcastEntity, rows);
+    });
+    const read = async () =>
+      Promise.all(
+        rows.map(async (r) => {
+          const doc = parseXml(
+            (await api(s.url, s.adminToken).get(`/api/broadcasts/${r.id}/cap`).expect(200)).text,
+          );
+          const refs = children(doc, 'references');
+          return [text(doc, 'identifier'), refs.length ? text(doc, 'references') : ''];
+        }),
+      );
+    // Read at once: their identifiers are given out concurrently.
+    const first = await read();
+    const cancelled = first[2];
+    const identifiers = [first[0][0], first[1][0], cancelled[0], cancelled[1].split(',')[1]];
+    assert.equal(new Set(identifiers).size, 4, identifiers.join(' '));
+    const county = identifiers[0].slice(0, 6);
+    for (const id of identifiers)
+      assert.match(id, new RegExp(`^${county}00000000_20261201080000_\\d$`));
+    assert.ok(
+      identifiers.some((id) => id.endsWith('_2')),
+      'the tenth of the second, first',
+    );
+    assert.deepEqual(await read(), first, 'published once, the same for good');
+    const feed = (await api(s.url, s.adminToken).get('/api/feeds/alerts.atom').expect(200)).text;
+    for (const id of identifiers.slice(0, 3)) assert.ok(feed.includes(`<identifier>${id}<`), id);
+  });
 });

@@ -17,6 +17,7 @@ import { StaffAccounts1765616400000 } from './migrations/1765616400000-staff-acc
 import { Alerts1765702800000 } from './migrations/1765702800000-alerts.js';
 import { BroadcastCreatedAt1765789200000 } from './migrations/1765789200000-broadcast-created-at.js';
 import { DeviceResourceCode1765875600000 } from './migrations/1765875600000-device-resource-code.js';
+import { CapMessages1765962000000 } from './migrations/1765962000000-cap-messages.js';
 
 /**
  * Every migration, in order. The list is explicit (no globs) so the compiled ESM build, the CLI
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   Alerts1765702800000,
   BroadcastCreatedAt1765789200000,
   DeviceResourceCode1765875600000,
+  CapMessages1765962000000,
 ];

@@ -5,13 +5,14 @@ import { makeGbtIdentifier } from '../alerts/cap/gbt35965.js';
 import { el, raw, xmlDocument, xmlns, type XmlNode } from '../common/xml-writer.js';
 import { CAP_GEOCODE_VALUE_NAME, KIND_MAPPING, severityOf } from './gyt-mapping.js';
 import { capTime } from './report-time.js';
-import { BroadcastFacts, ReportSources, type SaidMessage } from './report-sources.js';
+import { Clock } from '../common/clock.js';
+import type { CapMessageKind } from './cap-message.entity.js';
+import { CapMessagesRepository } from './cap-messages.repository.js';
+import { BroadcastFacts, ReportSources } from './report-sources.js';
 
 export const CAP_NAMESPACE = 'urn:oasis:names:tc:emergency:cap:1.2';
 export const CAP_CONTENT_TYPE = 'application/cap+xml';
 const ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom';
-/** GB/T 35965.1's sequence is one digit. */
-const GBT_MAX_SEQUENCE = 9;
 
 /** Entries of the Atom feed: the county's latest broadcasts. */
 export const FEED_ENTRIES = 50;
@@ -32,7 +33,11 @@ export interface CapMessage {
  */
 @Injectable()
 export class CapOut {
-  constructor(private readonly sources: ReportSources) {}
+  constructor(
+    private readonly sources: ReportSources,
+    private readonly messages: CapMessagesRepository,
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * The broadcast's current message: an Alert, or for a cancelled broadcast a Cancel (sent when it
@@ -42,28 +47,34 @@ export class CapOut {
     return this.message(await this.sources.broadcast(broadcastId));
   }
 
-  private async message(f: BroadcastFacts): Promise<CapMessage> {
+  /** `known`: identifiers already read for this and other broadcasts (the feed reads them at once). */
+  private async message(f: BroadcastFacts, known?: Map<string, string>): Promise<CapMessage> {
     const b = f.broadcast;
-    const made = Date.parse(b.createdAt);
-    const cancelled = b.status === 'cancelled' ? cancelTimeOf(b) : null;
-    const [sender, county, digest, madeSecond, cancelSecond] = await Promise.all([
+    const cancelled = b.status === 'cancelled';
+    const [sender, county, digest, given] = await Promise.all([
       this.sources.sender(),
       this.sources.countyCode(),
       f.clip.sha256 ? this.sources.audioSha1(f.clip.sha256) : Promise.resolve(undefined),
-      this.sources.saidInSecondOf(made),
-      cancelled === null ? Promise.resolve([]) : this.sources.saidInSecondOf(cancelled),
+      known ?? this.messages.identifiers([b.id]),
     ]);
+    const identifier = async (kind: CapMessageKind, at: number, fallback: string) =>
+      given.get(`${b.id}:${kind}`) ??
+      (await this.messages.claim(
+        b.id,
+        kind,
+        identifierCandidates(county, at, fallback),
+        this.clock.now().getTime(),
+      )) ??
+      // Unreachable: the last candidate names the broadcast, which no other message does.
+      `dalaba-${fallback}`;
     return capMessage(f, {
       sender,
       county,
       digest,
       audioUrl: this.sources.clipAudioUrl(f.clip.id),
-      sequences: {
-        alert: positionInSecond(madeSecond, { id: b.id, at: made, cancel: false }),
-        cancel:
-          cancelled === null
-            ? 0
-            : positionInSecond(cancelSecond, { id: b.id, at: cancelled, cancel: true }),
+      identifiers: {
+        alert: await identifier('alert', Date.parse(b.createdAt), b.id),
+        cancel: cancelled ? await identifier('cancel', cancelTimeOf(b), `${b.id}-cancel`) : null,
       },
     });
   }
@@ -77,9 +88,11 @@ export class CapOut {
     const selfUrl = this.sources.url(FEED_PATH);
     const entries: XmlNode[] = [];
     let updated = 0;
-    for (const latest of await this.sources.latest(FEED_ENTRIES)) {
+    const latestBroadcasts = await this.sources.latest(FEED_ENTRIES);
+    const known = await this.messages.identifiers(latestBroadcasts.map((b) => b.id));
+    for (const latest of latestBroadcasts) {
       const f = await this.sources.broadcast(latest.id);
-      const cap = await this.message(f);
+      const cap = await this.message(f, known);
       const id = latest.id;
       // A broadcast changes (sent, ended, cancelled) without an updatedAt of its own in the API.
       const updatedAt = Math.max(
@@ -128,34 +141,10 @@ export interface CapContext {
   digest: string | undefined;
   audioUrl: string;
   /**
-   * Where its Alert and (cancelled) its Cancel fall among everything the station said in their
-   * second, from 0 (see {@link positionInSecond}): GB/T 35965.1's sequence digit.
+   * The identifiers its Alert and (cancelled) its Cancel were first published under (kept in
+   * `cap_messages`, see {@link identifierCandidates}).
    */
-  sequences: { alert: number; cancel: number };
-}
-
-/**
- * The position (from 0) of one message among the station's messages of its second, each
- * broadcast's Alert at its creation and its Cancel at its cancellation: by time, an Alert before a
- * Cancel of the same millisecond, then by broadcast id. Stable once the second is over, since no
- * later broadcast is made or cancelled in it.
- */
-export function positionInSecond(
-  said: readonly SaidMessage[],
-  self: { id: string; at: number; cancel: boolean },
-): number {
-  const second = Math.floor(self.at / 1000);
-  const inSecond = (at: number | null): at is number =>
-    at !== null && Math.floor(at / 1000) === second;
-  const messages = said.flatMap((m) => [
-    ...(inSecond(m.createdAt) ? [{ id: m.id, at: m.createdAt, cancel: false }] : []),
-    ...(inSecond(m.cancelledAt) ? [{ id: m.id, at: m.cancelledAt, cancel: true }] : []),
-  ]);
-  const before = (a: typeof self, b: typeof self): boolean =>
-    a.at !== b.at ? a.at < b.at : a.cancel !== b.cancel ? !a.cancel : a.id < b.id;
-  // Itself too, should the history not have it (a cancellation with no end time).
-  return messages.filter((m) => !(m.id === self.id && m.cancel === self.cancel) && before(m, self))
-    .length;
+  identifiers: { alert: string; cancel: string | null };
 }
 
 /** When a cancelled broadcast's Cancel was sent: when it ended. */
@@ -171,11 +160,12 @@ export function cancelTimeOf(b: { createdAt: string; endedAt: string | null }): 
  */
 export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
   const b = f.broadcast;
-  const original = identify(ctx.county, Date.parse(b.createdAt), ctx.sequences.alert, b.id);
   const cancelled = b.status === 'cancelled';
-  const message = cancelled
-    ? identify(ctx.county, cancelTimeOf(b), ctx.sequences.cancel, `${b.id}-cancel`)
-    : original;
+  const original = { identifier: ctx.identifiers.alert, sent: capTime(Date.parse(b.createdAt)) };
+  const message =
+    cancelled && ctx.identifiers.cancel !== null
+      ? { identifier: ctx.identifiers.cancel, sent: capTime(cancelTimeOf(b)) }
+      : original;
   const m = KIND_MAPPING[f.kind];
   const alert = f.alert;
   const info = el(
@@ -228,24 +218,21 @@ export function capMessage(f: BroadcastFacts, ctx: CapContext): CapMessage {
 }
 
 /**
- * A message's identifier and CAP `sent`. The GB/T 35965.1 form holds its second and its
- * position in that second as one digit; the eleventh message of a second and later ones, which
- * that form cannot tell apart, are named `dalaba-<broadcast id>` (`-cancel` for a Cancel): still
- * unique, just not in the national form.
+ * The identifiers a message may be published under, in the order they are tried (the first no
+ * other message has is kept for good): GB/T 35965.1's, whose one-digit sequence N numbers a
+ * second's messages, with the tenth of that second first (what Dalaba wrote before identifiers
+ * were kept, so those already published stay the same), then the other digits; past ten in one
+ * second, `dalaba-<broadcast id>` (`-cancel` for a Cancel), unique but not in the national form.
  */
-function identify(
-  county: string,
-  at: number,
-  sequence: number,
-  fallback: string,
-): { identifier: string; sent: string } {
-  return {
-    identifier:
-      sequence <= GBT_MAX_SEQUENCE
-        ? makeGbtIdentifier({ areaCode6: county, at: new Date(at), sequence })
-        : `dalaba-${fallback}`,
-    sent: capTime(at),
-  };
+export function identifierCandidates(county: string, at: number, fallback: string): string[] {
+  const tenth = Math.floor((at % 1000) / 100);
+  const order = [tenth, ...Array.from({ length: 10 }, (_, n) => n).filter((n) => n !== tenth)];
+  return [
+    ...order.map((sequence) =>
+      makeGbtIdentifier({ areaCode6: county, at: new Date(at), sequence }),
+    ),
+    `dalaba-${fallback}`,
+  ];
 }
 
 /** The alert's own CAP value when it is one of the enumeration, else the mapped one. */

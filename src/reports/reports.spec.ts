@@ -5,7 +5,7 @@ import type { AlertEntity } from '../alerts/alert.entity.js';
 import { parseCap } from '../alerts/cap/cap-parse.js';
 import type { BroadcastDto } from '../broadcasts/dto/broadcast.dto.js';
 import type { ClipDto } from '../clips/dto/clip.dto.js';
-import { capMessage, positionInSecond } from './cap-out.js';
+import { capMessage, identifierCandidates } from './cap-out.js';
 import { parseBeijingDigits } from './report-time.js';
 import {
   brdStateOfBroadcast,
@@ -62,7 +62,10 @@ const ctx = {
   county: '611026',
   digest: 'a'.repeat(40),
   audioUrl: 'http://x/a',
-  sequences: { alert: 0, cancel: 0 },
+  identifiers: {
+    alert: '61102600000000_20261202090203_4',
+    cancel: '61102600000000_20261202090204_0',
+  },
 };
 
 function read(xml: string): Element {
@@ -201,40 +204,38 @@ describe('a broadcast made from an alert', () => {
     }
   });
 
-  it('numbers a second’s messages by time, an Alert before a Cancel of the same millisecond', () => {
-    const said = [
-      { id: 'b', createdAt: CREATED, cancelledAt: CREATED + 100 },
-      { id: 'a', createdAt: CREATED, cancelledAt: null },
-      { id: 'c', createdAt: CREATED - 1000, cancelledAt: CREATED },
-      { id: 'd', createdAt: CREATED + 500, cancelledAt: CREATED + 2000 },
-    ];
-    // In CREATED's second: a and b made, c cancelled at CREATED; b cancelled at +100; d made at +500.
-    assert.equal(positionInSecond(said, { id: 'a', at: CREATED, cancel: false }), 0);
-    assert.equal(positionInSecond(said, { id: 'b', at: CREATED, cancel: false }), 1);
-    assert.equal(positionInSecond(said, { id: 'c', at: CREATED, cancel: true }), 2);
-    assert.equal(positionInSecond(said, { id: 'b', at: CREATED + 100, cancel: true }), 3);
-    assert.equal(positionInSecond(said, { id: 'd', at: CREATED + 500, cancel: false }), 4);
-    // A message the history does not hold still gets the place its time gives it.
-    assert.equal(positionInSecond(said, { id: 'e', at: CREATED + 50, cancel: true }), 3);
+  it('tries the tenth of the second first, then the other digits, then one naming the broadcast', () => {
+    const ids = identifierCandidates('611026', CREATED, 'b-1');
+    assert.equal(ids.length, 11);
+    assert.equal(ids[0], '61102600000000_20261202090203_4');
+    assert.deepEqual(
+      ids.slice(1, 10).map((id) => id.at(-1)),
+      ['0', '1', '2', '3', '5', '6', '7', '8', '9'],
+    );
+    assert.equal(ids[10], 'dalaba-b-1');
+    assert.equal(new Set(ids).size, 11);
   });
 
-  it('gives an Alert and its Cancel of one second different identifiers, the 11th no GB/T one', () => {
+  it('publishes a Cancel under its own identifier, referencing the Alert’s', () => {
     const cancelled = facts({
       status: 'cancelled',
       endReason: '误发',
       endedAt: new Date(CREATED + 20).toISOString(),
     });
-    const cancel = read(capMessage(cancelled, { ...ctx, sequences: { alert: 3, cancel: 4 } }).xml);
-    assert.equal(textOf(cancel, 'identifier'), '61102600000000_20261202090203_4');
-    assert.match(textOf(cancel, 'references'), /,61102600000000_20261202090203_3,/);
-    const eleventh = capMessage(facts({}), { ...ctx, sequences: { alert: 10, cancel: 0 } });
-    assert.equal(eleventh.identifier, 'dalaba-0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11');
-    const lateCancel = read(
-      capMessage(cancelled, { ...ctx, sequences: { alert: 0, cancel: 12 } }).xml,
+    const cancel = read(
+      capMessage(cancelled, {
+        ...ctx,
+        identifiers: {
+          alert: '61102600000000_20261202090203_4',
+          cancel: '61102600000000_20261202090203_0',
+        },
+      }).xml,
     );
+    assert.equal(textOf(cancel, 'identifier'), '61102600000000_20261202090203_0');
+    assert.equal(textOf(cancel, 'msgType'), 'Cancel');
     assert.equal(
-      textOf(lateCancel, 'identifier'),
-      'dalaba-0b6f3c1e-9d9e-4a53-8f52-0c7a7d1d2a11-cancel',
+      textOf(cancel, 'references'),
+      'dalaba@611026,61102600000000_20261202090203_4,2026-12-02T09:02:03+08:00',
     );
   });
 
