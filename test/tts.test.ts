@@ -123,6 +123,20 @@ describe('text to speech with espeak-ng, played by the fleet', () => {
     assert.notEqual(cantonese.body.sha256, first.body.sha256);
   });
 
+  it('answers the same text asked for twice at once with one clip, ready for both', async () => {
+    const text = '今晚八点至十点停水，请提前储水。';
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => api(s.url, operator).post('/api/clips/tts').send({ text }).expect(201)),
+    );
+    assert.equal(a.body.id, b.body.id);
+    assert.deepEqual(
+      [a.body.status, b.body.status],
+      ['ready', 'ready'],
+      'the second is given the clip once made, not while it is processing',
+    );
+    assert.deepEqual([a.body.duplicate, b.body.duplicate].sort(), [false, true]);
+  });
+
   it('refuses text and voices it cannot speak with 400 and says why', async () => {
     const refused = async (body: Record<string, unknown>, code: string, message: RegExp) => {
       const res = await api(s.url, operator).post('/api/clips/tts').send(body);

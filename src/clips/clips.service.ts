@@ -97,6 +97,8 @@ export class ClipsService implements BeforeApplicationShutdown {
   private readonly renderings = new Map<string, Promise<DeliverableAudio>>();
   /** The queue tickets of transcodes and renditions not done yet, by `clipId` or `clipId/tone`. */
   private readonly tickets = new Map<string, TranscodeTicket>();
+  /** The accepts of each source (sha256) under way here, one at a time (see turnFor). */
+  private readonly sourceTurns = new Map<string, Promise<void>>();
   private stopping = false;
 
   constructor(
@@ -265,66 +267,79 @@ export class ClipsService implements BeforeApplicationShutdown {
       const source = joined
         ? { sha256: joined, bytes: file.size }
         : await this.storage.digest(file.path);
-      const existing = await this.repo.findUsableBySource(source.sha256);
-      if (existing) {
-        await this.storage.remove(file.path);
+      // One accept of these bytes at a time here: a second finds the first's clip, not a twin.
+      // Never an urgent one, which must not wait behind a routine check in its lane: at worst it
+      // makes a twin.
+      const release = priority === 'urgent' ? () => undefined : await this.turnFor(source.sha256);
+      let job: Promise<unknown>;
+      let clip: ClipEntity;
+      try {
+        const existing = await this.repo.findUsableBySource(source.sha256);
+        if (existing) {
+          await this.storage.remove(file.path);
+          this.logger.log(
+            `clip=${existing.id} uploaded again by=${JSON.stringify(by)}: returning the existing clip`,
+          );
+          if (priority === 'urgent') this.raise(existing.id, null, 'urgent');
+          // One still being made for someone else: a caller that waits gets it made, not half-done.
+          const settled =
+            wait && existing.status === 'processing' ? await this.settled(existing.id) : existing;
+          return { ...this.toDto(settled), duplicate: true };
+        }
+        const label = fileLabel(file.originalName);
+        const name = `upload ${JSON.stringify(label)}`;
+        let inspection: Inspection | SpeechInspection;
+        if (speech) {
+          // The engine's own file, bounded by the text's length: no header probe first, and the
+          // check measures with ebur128 for the one-pass normalisation.
+          inspection = await this.processor.inspectSpeech(
+            file.path,
+            new TranscodeTicket(priority, name),
+          );
+        } else {
+          // The header first (milliseconds): a recording over the limit is refused before any of
+          // it is decoded, and its length says which lane the full check goes in.
+          const header = await this.processor.probe(file.path, new TranscodeTicket(priority, name));
+          const headerMs = header.headerDurationMs ?? header.estimatedDurationMs;
+          const checking = new TranscodeTicket(laneFor(priority, headerMs), name);
+          inspection = await this.processor.inspect(file.path, checking);
+        }
+        const now = this.clock.now().getTime();
+        clip = {
+          id: randomUUID(),
+          title: title ?? titleFrom(label),
+          status: 'processing',
+          failureReason: null,
+          sourceSha256: source.sha256,
+          originalName: label || null,
+          originalFormat: inspection.format.slice(0, 200) || null,
+          originalBytes: source.bytes,
+          sha256: null,
+          bytes: null,
+          durationMs: null,
+          loudnessBeforeLufs: round(inspection.loudness.integrated),
+          loudnessAfterLufs: null,
+          truePeakAfterDb: null,
+          createdBy: by,
+          createdAt: now,
+          updatedAt: now,
+        };
+        await this.storage.keepUpload(file.path, clip.id);
+        await this.repo.insert(clip);
+        const lane = laneFor(priority, inspection.decodedMs);
         this.logger.log(
-          `clip=${existing.id} uploaded again by=${JSON.stringify(by)}: returning the existing clip`,
+          `clip=${clip.id} accepted (${clip.originalFormat}, ${inspection.decodedMs} ms, ${clip.loudnessBeforeLufs} LUFS); processing in the ${lane} lane`,
         );
-        if (priority === 'urgent') this.raise(existing.id, null, 'urgent');
-        return { ...this.toDto(existing), duplicate: true };
-      }
-      const label = fileLabel(file.originalName);
-      const name = `upload ${JSON.stringify(label)}`;
-      let inspection: Inspection | SpeechInspection;
-      if (speech) {
-        // The engine's own file, bounded by the text's length: no header probe first, and the
-        // check measures with ebur128 for the one-pass normalisation.
-        inspection = await this.processor.inspectSpeech(
-          file.path,
-          new TranscodeTicket(priority, name),
+        job = this.schedule(
+          clip.id,
+          speech
+            ? { speech: true, loudness: (inspection as SpeechInspection).loudness }
+            : { speech: false, loudness: (inspection as Inspection).loudness },
+          lane,
         );
-      } else {
-        // The header first (milliseconds): a recording over the limit is refused before any of
-        // it is decoded, and its length says which lane the full check goes in.
-        const header = await this.processor.probe(file.path, new TranscodeTicket(priority, name));
-        const headerMs = header.headerDurationMs ?? header.estimatedDurationMs;
-        const checking = new TranscodeTicket(laneFor(priority, headerMs), name);
-        inspection = await this.processor.inspect(file.path, checking);
+      } finally {
+        release();
       }
-      const now = this.clock.now().getTime();
-      const clip: ClipEntity = {
-        id: randomUUID(),
-        title: title ?? titleFrom(label),
-        status: 'processing',
-        failureReason: null,
-        sourceSha256: source.sha256,
-        originalName: label || null,
-        originalFormat: inspection.format.slice(0, 200) || null,
-        originalBytes: source.bytes,
-        sha256: null,
-        bytes: null,
-        durationMs: null,
-        loudnessBeforeLufs: round(inspection.loudness.integrated),
-        loudnessAfterLufs: null,
-        truePeakAfterDb: null,
-        createdBy: by,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await this.storage.keepUpload(file.path, clip.id);
-      await this.repo.insert(clip);
-      const lane = laneFor(priority, inspection.decodedMs);
-      this.logger.log(
-        `clip=${clip.id} accepted (${clip.originalFormat}, ${inspection.decodedMs} ms, ${clip.loudnessBeforeLufs} LUFS); processing in the ${lane} lane`,
-      );
-      const job = this.schedule(
-        clip.id,
-        speech
-          ? { speech: true, loudness: (inspection as SpeechInspection).loudness }
-          : { speech: false, loudness: (inspection as Inspection).loudness },
-        lane,
-      );
       if (wait) await job;
       return { ...this.toDto((await this.repo.find(clip.id)) ?? clip), duplicate: false };
     } finally {
@@ -381,6 +396,23 @@ export class ClipsService implements BeforeApplicationShutdown {
     } finally {
       await this.storage.remove(out);
     }
+  }
+
+  /**
+   * Waits for the accepts of the same bytes before it in this process; the answer ends this one's
+   * turn (called once its clip row exists, or it returned without one).
+   */
+  private async turnFor(sha256: string): Promise<() => void> {
+    const before = this.sourceTurns.get(sha256) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = before.then(() => mine);
+    this.sourceTurns.set(sha256, tail);
+    await before;
+    return () => {
+      release();
+      if (this.sourceTurns.get(sha256) === tail) this.sourceTurns.delete(sha256);
+    };
   }
 
   /**
