@@ -153,6 +153,23 @@ describe('alerts: who may end a running warning, and when', () => {
       await api(s.url, s.adminToken).get(`/api/drafts/${drafted.body.draftId}`).expect(200)
     ).body as { payload: { startAt?: string } };
     assert.equal(Date.parse(draft.payload.startAt ?? ''), Date.parse(effective));
+
+    // An Update goes now whatever its effective: what it replaces ends now.
+    const first = await running();
+    const update = capXml({
+      sender: SENDER,
+      msgType: 'Update',
+      references: ref(first.m),
+      infos: [{ effective, resources: [audioResource()] }],
+    });
+    const replaced = await post(signed(update)).expect(201);
+    assert.equal(replaced.body.outcome, 'broadcast', replaced.body.reason);
+    assert.ok(
+      RUNNING.filter((x) => x !== 'scheduled').includes(
+        (await broadcast(replaced.body.broadcastId)).status,
+      ),
+    );
+    assert.equal((await broadcast(first.id)).status, 'cancelled');
   });
 
   it('lets a failed alert be sent again, and acts on it then', async () => {

@@ -863,8 +863,11 @@ export class AlertsService {
         villages && codes
           ? targetOf(codes, villages)
           : { villages: JSON.parse(a.villagesJson ?? '[]') as string[] },
-      // Not before the information takes effect; never held for `onset`, which it warns of.
-      ...(info?.effective && info.effective.ms > this.clock.now().getTime()
+      // Not before the information takes effect; never held for `onset`, which it warns of. An
+      // Update goes now: what it replaces ends now, and the villages must not fall silent.
+      ...(a.msgType !== 'Update' &&
+      info?.effective &&
+      info.effective.ms > this.clock.now().getTime()
         ? { startAt: info.effective.ms }
         : {}),
       expiresAt: info?.expires?.ms,
