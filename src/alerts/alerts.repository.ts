@@ -27,8 +27,14 @@ export class AlertsRepository {
   }
 
   /** Alerts with this outcome, oldest first, at most `take`. */
-  withOutcome(outcome: AlertOutcome, take: number): Promise<AlertEntity[]> {
-    return this.alerts.find({ where: { outcome }, order: { receivedAt: 'ASC' }, take });
+  /** With this outcome, oldest first, a page at a time (`skip`). */
+  withOutcome(outcome: AlertOutcome, take: number, skip = 0): Promise<AlertEntity[]> {
+    return this.alerts.find({
+      where: { outcome },
+      order: { receivedAt: 'ASC', id: 'ASC' },
+      take,
+      skip,
+    });
   }
 
   findByDedupKey(dedupKey: string): Promise<AlertEntity | null> {

@@ -50,6 +50,8 @@ export interface AlertOrigin {
 
 /** The reason of an alert row until its decision is stored: a stop in between leaves it so. */
 const PROCESSING = 'being processed';
+/** needs_level alerts read per page by the lapse sweep. */
+const LAPSE_PAGE = 100;
 /**
  * The reason of an alert a stop interrupted that cannot be acted on again from what was kept (a
  * superior's EBM): it keeps its message identity, so the same message sent again takes it over.
@@ -558,14 +560,25 @@ export class AlertsService {
    * every {@link LAPSE_SWEEP_MS}), so none waits in the inbox for a decision no one can make.
    */
   async sweepLapsed(): Promise<void> {
-    for (const a of await this.repo.withOutcome('needs_level', 100))
-      await this.stillDue(a).then(
-        () => undefined,
-        (err: unknown) =>
-          err instanceof DomainError && LAPSED.includes(err.code)
-            ? this.lapse(a, err, 'alerts')
-            : this.logger.error(`alert=${a.id} not checked for expiry: ${String(err)}`),
-      );
+    // Page by page, every one of them: those still due stay, so the next page starts after them.
+    for (let kept = 0; ;) {
+      const page = await this.repo.withOutcome('needs_level', LAPSE_PAGE, kept);
+      for (const a of page) {
+        const lapsed = await this.stillDue(a).then(
+          () => false,
+          async (err: unknown) => {
+            if (err instanceof DomainError && LAPSED.includes(err.code)) {
+              await this.lapse(a, err, 'alerts');
+              return true;
+            }
+            this.logger.error(`alert=${a.id} not checked for expiry: ${String(err)}`);
+            return false;
+          },
+        );
+        if (!lapsed) kept++;
+      }
+      if (page.length < LAPSE_PAGE) return;
+    }
   }
 
   /** An alert's draft was approved: its row shows the broadcast, and what that replaced. */

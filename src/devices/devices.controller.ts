@@ -166,7 +166,7 @@ export class DevicesController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change a device (operator); enabled=false locks it out' })
   @ApiOkResponse({ type: DeviceDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(400, 401, 403, 404, 409)
   update(@Param('id', DeviceIdPipe) id: string, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
     return this.devices.update(id, body);
   }

@@ -270,7 +270,9 @@ export class DevicesService {
     } catch (err) {
       // Another request took the id or the code in between: the checks above, answered again.
       if (isUniqueViolation(err))
-        throw input.resourceCode ? resourceCodeTaken(input.resourceCode) : deviceExists(input.id);
+        throw input.resourceCode && !(await this.repo.find(input.id))
+          ? resourceCodeTaken(input.resourceCode)
+          : deviceExists(input.id);
       if (isForeignKeyViolation(err)) throw villageMissing(input.villageCode);
       throw err;
     }
@@ -282,20 +284,26 @@ export class DevicesService {
   async update(id: string, input: UpdateDeviceDto): Promise<DeviceDto> {
     if (input.villageCode !== undefined) await this.requireVillage(input.villageCode);
     const code = input.resourceCode;
-    const updated = await this.repo.write(async (tx) => {
-      const device = await tx.find(id);
-      if (!device) throw new NotFoundError('device', id);
-      if (code) await requireFreeCode(tx, code, id);
-      const patch: Partial<DeviceEntity> = { updatedAt: this.clock.now().getTime() };
-      if (code !== undefined) patch.resourceCode = code;
-      if (input.villageCode !== undefined) patch.villageCode = input.villageCode;
-      if (input.type !== undefined) patch.type = input.type;
-      if (input.enabled !== undefined) patch.enabled = input.enabled;
-      if (input.label !== undefined) patch.label = input.label;
-      if (input.notes !== undefined) patch.notes = input.notes;
-      await tx.update(id, patch);
-      return { ...device, ...patch };
-    });
+    const updated = await this.repo
+      .write(async (tx) => {
+        const device = await tx.find(id);
+        if (!device) throw new NotFoundError('device', id);
+        if (code) await requireFreeCode(tx, code, id);
+        const patch: Partial<DeviceEntity> = { updatedAt: this.clock.now().getTime() };
+        if (code !== undefined) patch.resourceCode = code;
+        if (input.villageCode !== undefined) patch.villageCode = input.villageCode;
+        if (input.type !== undefined) patch.type = input.type;
+        if (input.enabled !== undefined) patch.enabled = input.enabled;
+        if (input.label !== undefined) patch.label = input.label;
+        if (input.notes !== undefined) patch.notes = input.notes;
+        await tx.update(id, patch);
+        return { ...device, ...patch };
+      })
+      .catch((err: unknown) => {
+        // Another server gave the code to another device in between: the check above, again.
+        if (code && isUniqueViolation(err)) throw resourceCodeTaken(code);
+        throw err;
+      });
     this.logger.log(`device=${id} updated enabled=${updated.enabled}`);
     this.events.emit({ kind: 'updated', deviceId: id, enabled: updated.enabled });
     return this.toDto(updated);
