@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, describe, it } from '@jest/globals';
 import { CapRefusal } from '../src/alerts/cap/cap-model.js';
+import { DomainError } from '../src/common/domain-error.js';
 import { parseCap } from '../src/alerts/cap/cap-parse.js';
 import { verifyCapSignature } from '../src/alerts/cap/cap-signature.js';
 import { FeedUnreadable, parseFeed } from '../src/alerts/feeds/feed-parser.js';
@@ -117,6 +118,30 @@ describe('XmlPool: XML parsed off the event loop', () => {
     const expected = verifyCapSignature(xml, [], { now });
     assert.equal(expected.state, 'unsigned');
     assert.deepEqual(await pool.verifyCapSignature(xml, [], { now }), expected);
+  });
+
+  it('answers 503 ALERTS_BUSY past its queue, and reads the others', async () => {
+    const small = new XmlPool();
+    small.limits = { threads: 1, queue: 1 };
+    try {
+      const body = atomFeed(2000);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, () => small.parseFeed(body, feedOptions)),
+      );
+      const busy = results.filter(
+        (r) =>
+          r.status === 'rejected' &&
+          r.reason instanceof DomainError &&
+          r.reason.code === 'ALERTS_BUSY' &&
+          r.reason.status === 503,
+      );
+      const read = results.filter((r) => r.status === 'fulfilled');
+      assert.ok(busy.length >= 1, `${busy.length} refused`);
+      assert.ok(read.length >= 1, `${read.length} read`);
+      assert.equal(busy.length + read.length, 8, 'nothing failed otherwise');
+    } finally {
+      await small.onApplicationShutdown();
+    }
   });
 
   it('answers nothing once shut down', async () => {

@@ -14,5 +14,7 @@ export const ALERT_ERROR_CODES = [
   /** POST /api/alerts/:id/broadcast on an alert a later Update or Cancel of its sender referenced. */
   'ALERT_SUPERSEDED',
   'ALERT_SENDER_NOT_FOUND',
+  /** More XML waits to be read than the intake holds (XML_QUEUE): send it again in a moment. */
+  'ALERTS_BUSY',
 ] as const;
 export type AlertErrorCode = (typeof ALERT_ERROR_CODES)[number];

@@ -67,7 +67,7 @@ export class AlertsController {
   @ApiBody({ schema: { type: 'string', format: 'xml' } })
   @ApiCreatedResponse({ type: AlertDto })
   @ApiOkResponse({ type: AlertDto, description: 'A duplicate: nothing changed' })
-  @ApiErrors(400, 401, 403, 413, 415, 422)
+  @ApiErrors(400, 401, 403, 413, 415, 422, 503)
   async receive(
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,

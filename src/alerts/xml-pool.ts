@@ -1,6 +1,8 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { DomainError } from '../common/domain-error.js';
+import type { AlertErrorCode } from './alert-errors.js';
 import { CapRefusal, type CapAlert } from './cap/cap-model.js';
 import type { CapSignatureCheck } from './cap/cap-signature.js';
 import { FeedUnreadable, type ParsedFeed } from './feeds/feed-parser.js';
@@ -11,8 +13,15 @@ import type { XmlTask, XmlTaskResult } from './xml-worker.js';
  * and more would take cores from the event loop itself (the station's server often has two).
  */
 export const XML_THREADS = 2;
+/** What piscina rejects a task with when its queue is full. */
+const QUEUE_FULL = 'Task queue is at limit';
 /** An idle server keeps no thread: one is started again (about 100 ms) by the next document. */
 const XML_IDLE_MS = 30_000;
+/**
+ * Documents waiting for a thread at most (each up to ALERT_MAX_BYTES, a feed up to 1 MiB): past
+ * that a flood is answered 503 ALERTS_BUSY rather than held in memory.
+ */
+export const XML_QUEUE = 64;
 
 /**
  * The one owner of the threads that parse XML (CAP alerts, their signatures, CAP feeds): xmldom
@@ -26,6 +35,8 @@ const XML_IDLE_MS = 30_000;
 export class XmlPool implements OnApplicationShutdown {
   private pool: Piscina<XmlTask, XmlTaskResult> | null = null;
   private closed = false;
+  /** Threads and queue (tests make them small). */
+  limits = { threads: XML_THREADS, queue: XML_QUEUE };
 
   /** `parseCap` in a worker: the model and the decoded text, no DOM. */
   async parseCap(
@@ -82,10 +93,21 @@ export class XmlPool implements OnApplicationShutdown {
     this.pool ??= new Piscina<XmlTask, XmlTaskResult>({
       filename: fileURLToPath(new URL('./xml-worker.js', import.meta.url)),
       minThreads: 0,
-      maxThreads: XML_THREADS,
+      maxThreads: this.limits.threads,
+      maxQueue: this.limits.queue,
       idleTimeout: XML_IDLE_MS,
     });
-    const result = await this.pool.run(task, { transferList });
+    let result: XmlTaskResult;
+    try {
+      result = await this.pool.run(task, { transferList });
+    } catch (err) {
+      if ((err as Error).message !== QUEUE_FULL) throw err;
+      throw new DomainError<AlertErrorCode>(
+        'unavailable',
+        'ALERTS_BUSY',
+        `${this.limits.queue} XML documents are waiting to be read already: send it again in a moment`,
+      );
+    }
     if (result.ok) return result.value;
     if (result.refusal === 'CapRefusal') throw new CapRefusal(result.rule, result.message);
     throw new FeedUnreadable(result.message);
