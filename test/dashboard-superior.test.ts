@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
+import { GytReports } from '../src/reports/gyt-reports.js';
 import { EBD_TYPES } from '../src/superior/ebd-package.js';
 import { ARTIFACTS, launchBrowser, pageErrors, signIn, waitForText } from './support/browser.js';
 import { createBroadcast, newClip } from './support/broadcasts.js';
@@ -243,6 +244,35 @@ describe('the superior platform page (上级平台) in Chromium', () => {
       1,
       'without a reload',
     );
+    assert.deepEqual(errors, []);
+  }, 60_000);
+
+  it('names what a query from above asks about: a broadcast’s state, the terminals', async () => {
+    const ebmId = await s.server.app.get(GytReports).ebmId(refusedBroadcast);
+    const state = superior.pack(
+      EBD_TYPES.stateRequest,
+      `<EBMStateRequest><EBM><EBMID>${ebmId}</EBMID></EBM></EBMStateRequest>`,
+    );
+    await postPackage(s.url, state.tar);
+    const omd = superior.pack(
+      EBD_TYPES.omdRequest,
+      '<OMDRequest><OMDType>EBRDTState</OMDType><Params/></OMDRequest>',
+    );
+    await postPackage(s.url, omd.tar);
+    // Loaded afresh (the page is already open here), not at its next refresh.
+    await page.goto(`${s.url}/#/superior`);
+    await page.reload();
+    const asked = `#sup-packages tr[data-type="EBMStateRequest"]`;
+    await page.waitForSelector(asked);
+    await waitForText(page, asked, /播发状态查询/);
+    assert.equal(
+      await page.getAttribute(`${asked} a.subject`, 'href'),
+      `#/broadcasts/${refusedBroadcast}`,
+    );
+    const query = `#sup-packages tr[data-type="OMDRequest"]`;
+    await waitForText(page, query, /运维数据查询/);
+    await waitForText(page, query, /终端状态上报/);
+    assert.doesNotMatch(await page.innerText(query), /终端 EBRDTState/);
     assert.deepEqual(errors, []);
   }, 60_000);
 

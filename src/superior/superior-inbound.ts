@@ -199,7 +199,7 @@ export class SuperiorInbound {
     }
     this.link.countInbound('received');
     this.logger.log(
-      `inbound package: ebd=${p.header.ebdId} type=${field(p.header.type)} result=${answer.resultCode}${subject ? ` alert=${subject}` : ''}${detail ? ` reason=${field(detail)}` : ''}`,
+      `inbound package: ebd=${p.header.ebdId} type=${field(p.header.type)} result=${answer.resultCode}${subject ? ` subject=${subject}` : ''}${detail ? ` reason=${field(detail)}` : ''}`,
     );
     return answer;
   }

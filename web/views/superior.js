@@ -29,12 +29,13 @@ const resultText = (code) =>
     : `${code} ${hasText(`sup.result.${code}`) ? t(`sup.result.${code}`) : ''}`.trim();
 
 /**
- * What the package is about: the broadcast whose state it reports, the alert an EBM from above
- * became (each linked to its page), or the devices whose states it carries.
+ * What the package is about: the broadcast whose state it reports or is asked about, the alert
+ * an EBM from above became (each linked to its page), the data a query asks for, or the devices
+ * whose states it carries.
  */
 function subjectCell(p) {
   if (!p.subject) return '—';
-  if (p.type === 'EBMStateResponse')
+  if (p.type === 'EBMStateResponse' || (p.direction === 'in' && p.type === 'EBMStateRequest'))
     return html`<a class="subject" href="#/broadcasts/${encodeURIComponent(p.subject)}"
       >${t('sup.subject.broadcast')}</a
     >`;
@@ -42,6 +43,8 @@ function subjectCell(p) {
     return html`<a class="subject" href="#/alerts/${encodeURIComponent(p.subject)}"
       >${t('sup.subject.alert')}</a
     >`;
+  // A query from above and the report answering it name what was asked (EBRDTState, EBMBrdLog).
+  if (hasText(`sup.type.${p.subject}`)) return typeText(p.subject);
   const many = /^(\d+) devices$/.exec(p.subject);
   if (many) return t('sup.subject.devices', { n: many[1] });
   return html`${t('sup.subject.device')} <code>${p.subject}</code>`;
