@@ -555,7 +555,7 @@ describe('reports up: GY/T XML and CAP of a finished broadcast', () => {
   });
 });
 
-describe('reports up: the broadcast log’s limit', () => {
+describe('reports up: broadcasts written straight to the table', () => {
   let s: TestServer;
 
   beforeAll(async () => {
@@ -616,18 +616,6 @@ describe('reports up: the broadcast log’s limit', () => {
     const items = children(full, 'EBMBrdItem');
     assert.equal(items.length, MAX_LOG_BROADCASTS);
   }, 120_000);
-});
-
-describe('reports up: CAP identifiers', () => {
-  let s: TestServer;
-
-  beforeAll(async () => {
-    s = await startTestServer();
-  }, 60_000);
-
-  afterAll(async () => {
-    await s?.close();
-  });
 
   it('gives every message of one instant its own identifier, the same on every read', async () => {
     const clip = await newClip(s);

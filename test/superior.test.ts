@@ -443,24 +443,30 @@ describe('superior platform link', () => {
   it('acts on an EBM a stop cut off as its first copy when the superior sends it again: one broadcast', async () => {
     const ebm = ebmPackage('61100000000000000003');
     assert.equal(readResponse(parsePackage((await postPackage(s.url, ebm.tar)).body)).code, '1');
-    const alertOf = async () =>
+    const alertsOf = async (identifier: string) =>
       (
         (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200)).body
           .items as Record<string, unknown>[]
-      ).filter((a) => a.identifier === '61100000000000000003');
+      ).filter((a) => a.identifier === identifier);
+    const alertOf = () => alertsOf('61100000000000000003');
+    /**
+     * As a stop after the broadcast was made leaves it: the alert not yet decided, no receipt
+     * kept (the superior got no answer, so it sends the package again).
+     */
+    const cutOff = async (alertId: string, ebdId: string) => {
+      await s.server.app.get(AlertsRepository).update(alertId, {
+        outcome: 'recorded',
+        reason: 'being processed',
+        broadcastId: null,
+      });
+      await s.server.app
+        .get(DataSource)
+        .getRepository(SuperiorPackageEntity)
+        .delete({ direction: 'in', ebdId });
+    };
     const [first] = await alertOf();
     assert.equal(first.outcome, 'broadcast', first.reason as string);
-    // As a stop after the broadcast was made leaves it: the alert not yet decided, no receipt kept
-    // (the superior got no answer, so it sends the package again).
-    await s.server.app.get(AlertsRepository).update(first.id as string, {
-      outcome: 'recorded',
-      reason: 'being processed',
-      broadcastId: null,
-    });
-    await s.server.app
-      .get(DataSource)
-      .getRepository(SuperiorPackageEntity)
-      .delete({ direction: 'in', ebdId: ebm.ebdId });
+    await cutOff(first.id as string, ebm.ebdId);
     await s.close();
     s = await startTestServer({ dataDir, clock, env: env() });
     await s.server.app.get(AlertsService).resumed();
@@ -486,20 +492,9 @@ describe('superior platform link', () => {
     // and no one here acting on it (the sender's messages are handled one at a time).
     const next = ebmPackage('61100000000000000004');
     assert.equal(readResponse(parsePackage((await postPackage(s.url, next.tar)).body)).code, '1');
-    const [second] = (
-      (await api(s.url, s.adminToken).get('/api/alerts?source=superior').expect(200)).body
-        .items as Record<string, unknown>[]
-    ).filter((a) => a.identifier === '61100000000000000004');
+    const [second] = await alertsOf('61100000000000000004');
     assert.equal(second.outcome, 'broadcast', second.reason as string);
-    await s.server.app.get(AlertsRepository).update(second.id as string, {
-      outcome: 'recorded',
-      reason: 'being processed',
-      broadcastId: null,
-    });
-    await s.server.app
-      .get(DataSource)
-      .getRepository(SuperiorPackageEntity)
-      .delete({ direction: 'in', ebdId: next.ebdId });
+    await cutOff(second.id as string, next.ebdId);
     assert.equal(readResponse(parsePackage((await postPackage(s.url, next.tar)).body)).code, '1');
     const after = (await api(s.url, s.adminToken).get(`/api/alerts/${second.id}`).expect(200)).body;
     assert.equal(after.outcome, 'broadcast', after.reason);
