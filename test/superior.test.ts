@@ -66,6 +66,15 @@ describe('superior platform link', () => {
   const packages = async (query = '') =>
     (await api(s.url, s.adminToken).get(`/api/superior/packages?limit=500${query}`).expect(200))
       .body.items as Record<string, unknown>[];
+  /** The terminal-state packages waiting to go up. */
+  const waiting = async () =>
+    (await packages('&direction=out&status=pending')).filter((p) => p.type === 'EBRDTState');
+  /** Ticks the link until the waiting terminal-state packages are as `done` wants them. */
+  const until = (done: (rows: Record<string, unknown>[]) => boolean) =>
+    eventually(async () => {
+      await s.tick();
+      return done(await waiting());
+    }, 20_000);
 
   beforeAll(async () => {
     await superior.start();
@@ -263,13 +272,6 @@ describe('superior platform link', () => {
     const devices = [await fx.newDevice(village), await fx.newDevice(village)];
     superior.down = true;
     try {
-      const waiting = async () =>
-        (await packages('&direction=out&status=pending')).filter((p) => p.type === 'EBRDTState');
-      const until = (done: (rows: Record<string, unknown>[]) => boolean) =>
-        eventually(async () => {
-          await s.tick();
-          return done(await waiting());
-        }, 20_000);
       const a = await startAgentOnline(s, mqttUrl(s), devices[0], { speed: 0 });
       await until((rows) => rows.some((r) => (r.attempts as number) >= 1));
       await a.stop();
@@ -301,13 +303,6 @@ describe('superior platform link', () => {
       .patch(`/api/devices/${coded.id}`)
       .send({ resourceCode: code })
       .expect(200);
-    const waiting = async () =>
-      (await packages('&direction=out&status=pending')).filter((p) => p.type === 'EBRDTState');
-    const until = (done: (rows: Record<string, unknown>[]) => boolean) =>
-      eventually(async () => {
-        await s.tick();
-        return done(await waiting());
-      }, 20_000);
     superior.down = true;
     const agents: DeviceAgent[] = [];
     try {
