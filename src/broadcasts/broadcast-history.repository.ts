@@ -51,31 +51,24 @@ export class BroadcastHistoryRepository {
   }
 
   /**
-   * What the station said in [from, to): each broadcast made then (IDX_broadcasts_created_at)
-   * and each cancelled then (IDX_broadcasts_status), with both times, for numbering a second's
-   * CAP messages (reports up).
+   * The broadcasts made at this instant (IDX_broadcasts_created_at), by id, and those cancelled at
+   * it (IDX_broadcasts_status): what an EBMID of Dalaba's names (reports up).
    */
-  async madeOrCancelledBetween(
-    from: number,
-    to: number,
-  ): Promise<{ id: string; createdAt: number; cancelledAt: number | null }[]> {
-    const select = (): SelectQueryBuilder<BroadcastEntity> =>
-      this.broadcasts
-        .createQueryBuilder('b')
-        .select(['b.id', 'b.createdAt', 'b.endedAt', 'b.status']);
+  async madeOrCancelledAt(at: number): Promise<{ made: string[]; cancelled: string[] }> {
+    const ids = async (where: string) =>
+      (
+        await this.broadcasts
+          .createQueryBuilder('b')
+          .select('b.id')
+          .where(where, { at })
+          .orderBy('b.id', 'ASC')
+          .getMany()
+      ).map((b) => b.id);
     const [made, cancelled] = await Promise.all([
-      select().where('b.created_at >= :from AND b.created_at < :to', { from, to }).getMany(),
-      select()
-        .where("b.status = 'cancelled'")
-        .andWhere('b.ended_at >= :from AND b.ended_at < :to', { from, to })
-        .getMany(),
+      ids('b.created_at = :at'),
+      ids("b.status = 'cancelled' AND b.ended_at = :at"),
     ]);
-    const byId = new Map([...made, ...cancelled].map((b) => [b.id, b]));
-    return [...byId.values()].map((b) => ({
-      id: b.id,
-      createdAt: b.createdAt,
-      cancelledAt: b.status === 'cancelled' ? b.endedAt : null,
-    }));
+    return { made, cancelled };
   }
 
   /** The villages each of these broadcasts targeted, as (broadcast, village) pairs (primary key). */

@@ -262,34 +262,7 @@ export class AudioProcessor {
    */
   async join(inputs: string[], out: string, ticket: TranscodeTicket): Promise<void> {
     const result = await this.ffmpeg.run(
-      [
-        '-hide_banner',
-        '-nostdin',
-        '-nostats',
-        '-v',
-        'error',
-        ...inputArgs(inputs),
-        '-filter_complex',
-        `${concat(inputs)}${TO_MONO},aresample=44100[out]`,
-        '-map',
-        '[out]',
-        '-ar',
-        '44100',
-        '-ac',
-        '1',
-        '-c:a',
-        'flac',
-        '-map_metadata',
-        '-1',
-        '-fflags',
-        '+bitexact',
-        '-flags:a',
-        '+bitexact',
-        '-f',
-        'flac',
-        '-y',
-        out,
-      ],
+      mixArgs(inputs, 'aresample=44100', ['-c:a', 'flac', '-f', 'flac'], out),
       ticket,
     );
     if (result.code !== 0)
@@ -372,42 +345,14 @@ export class AudioProcessor {
   ): Promise<number> {
     const a = this.config.audio;
     const result = await this.ffmpeg.run(
-      [
-        '-hide_banner',
-        '-nostdin',
-        '-nostats',
-        // How much was written is the result's length: no second run to decode it.
-        '-progress',
-        'pipe:1',
-        '-v',
-        'error',
-        ...inputArgs(inputs),
-        '-filter_complex',
-        `${concat(inputs)}${TO_MONO},${filters}[out]`,
-        '-map',
-        '[out]',
-        '-ar',
-        '44100',
-        '-ac',
-        '1',
-        '-c:a',
-        'libmp3lame',
-        '-b:a',
-        `${a.bitrateKbps}k`,
-        // Same input, same bytes: no encoder tags or timestamps in the file.
-        '-map_metadata',
-        '-1',
-        '-fflags',
-        '+bitexact',
-        '-flags:a',
-        '+bitexact',
-        '-write_xing',
-        '1',
-        '-f',
-        'mp3',
-        '-y',
+      mixArgs(
+        inputs,
+        filters,
+        ['-c:a', 'libmp3lame', '-b:a', `${a.bitrateKbps}k`, '-write_xing', '1', '-f', 'mp3'],
         out,
-      ],
+        // How much was written is the result's length: no second run to decode it.
+        ['-progress', 'pipe:1'],
+      ),
       ticket,
     );
     const durationMs = result.code === 0 ? parseDecodedMs(result.stdout) : null;
@@ -422,6 +367,45 @@ export class AudioProcessor {
 
 function inputArgs(inputs: string[]): string[] {
   return inputs.flatMap((path) => ['-i', path]);
+}
+
+/**
+ * ffmpeg's arguments to play `inputs` one after the other through `filters` into one mono
+ * 44.1 kHz file written with `codec`, with no tags or timestamps: the same input, the same bytes.
+ */
+function mixArgs(
+  inputs: string[],
+  filters: string,
+  codec: string[],
+  out: string,
+  global: string[] = [],
+): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    ...global,
+    '-v',
+    'error',
+    ...inputArgs(inputs),
+    '-filter_complex',
+    `${concat(inputs)}${TO_MONO},${filters}[out]`,
+    '-map',
+    '[out]',
+    '-ar',
+    '44100',
+    '-ac',
+    '1',
+    ...codec,
+    '-map_metadata',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-flags:a',
+    '+bitexact',
+    '-y',
+    out,
+  ];
 }
 
 /** `[0:a:0][1:a:0]concat=n=2:v=0:a=1,` for several inputs; `[0:a:0]` for one. */

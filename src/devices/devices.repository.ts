@@ -126,25 +126,28 @@ export class DevicesRepository {
 
   /** The resource codes of those of these devices that have one. */
   async resourceCodes(ids: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const chunk of chunks(ids, 500))
-      for (const d of await this.devices.find({
-        select: { id: true, resourceCode: true },
-        where: { id: In(chunk), resourceCode: Not(IsNull()) },
-      }))
-        out.set(d.id, d.resourceCode!);
-    return out;
+    const rows = await this.coded('id', ids);
+    return new Map(rows.map((d) => [d.id, d.resourceCode]));
   }
 
   /** The device holding each of these resource codes, by code (those that are held). */
   async holdersOf(codes: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const chunk of chunks(codes, 500))
+    const rows = await this.coded('resourceCode', codes);
+    return new Map(rows.map((d) => [d.resourceCode, d.id]));
+  }
+
+  /** Devices with a resource code whose `by` is one of `values`, 500 at a time. */
+  private async coded(
+    by: 'id' | 'resourceCode',
+    values: string[],
+  ): Promise<{ id: string; resourceCode: string }[]> {
+    const out: { id: string; resourceCode: string }[] = [];
+    for (const chunk of chunks(values, 500))
       for (const d of await this.devices.find({
         select: { id: true, resourceCode: true },
-        where: { resourceCode: In(chunk) },
+        where: { [by]: In(chunk), resourceCode: Not(IsNull()) },
       }))
-        out.set(d.resourceCode!, d.id);
+        out.push({ id: d.id, resourceCode: d.resourceCode! });
     return out;
   }
 

@@ -102,12 +102,8 @@ export class GytReports {
     const m = /^(\d{14})(\d{3})$/.exec(ebmId.startsWith(ebrId) ? ebmId.slice(ebrId.length) : '');
     const second = m ? parseBeijingDigits(m[1]) : null;
     if (!m || second === null) return null;
-    const at = second + Number(m[2]);
-    const said = await this.sources.saidInSecondOf(at);
-    const hit =
-      said.filter((b) => b.createdAt === at).sort((a, b) => a.id.localeCompare(b.id))[0] ??
-      said.find((b) => b.cancelledAt === at);
-    return hit?.id ?? null;
+    const { made, cancelled } = await this.sources.madeOrCancelledAt(second + Number(m[2]));
+    return made[0] ?? cancelled[0] ?? null;
   }
 
   /** The broadcast log of a period (`<EBMBrdLog>`): each broadcast starting in [from, to). */

@@ -35,13 +35,6 @@ export interface BroadcastFacts {
   villages: Map<string, VillageRef>;
 }
 
-/** A broadcast made, and perhaps cancelled, as the broadcasts history answers it. */
-export interface SaidMessage {
-  id: string;
-  createdAt: number;
-  cancelledAt: number | null;
-}
-
 /** SHA-1 digests kept (the feed asks for its 50 latest clips' on every read). */
 const DIGEST_CACHE = 256;
 
@@ -128,10 +121,9 @@ export class ReportSources {
     return [...headers].sort((a, b) => a.startAt - b.startAt).map((h) => h.id);
   }
 
-  /** What the station made or cancelled in the second of `at` (numbering CAP messages). */
-  saidInSecondOf(at: number): Promise<SaidMessage[]> {
-    const from = Math.floor(at / 1000) * 1000;
-    return this.history.madeOrCancelledBetween(from, from + 1000);
+  /** The broadcasts made, and those cancelled, at this instant (naming one by its EBMID). */
+  madeOrCancelledAt(at: number): Promise<{ made: string[]; cancelled: string[] }> {
+    return this.history.madeOrCancelledAt(at);
   }
 
   async villageMap(): Promise<Map<string, VillageRef>> {

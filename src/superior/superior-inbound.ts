@@ -209,34 +209,17 @@ export class SuperiorInbound {
    * an unexpected failure is thrown (500), so the superior sends the package again.
    */
   private async act(p: ParsedPackage): Promise<Acted> {
-    if (!p.body) return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
     const body = p.body;
+    const handler =
+      body &&
+      {
+        [EBD_TYPES.ebm]: () => this.ebm(p, body),
+        [EBD_TYPES.stateRequest]: () => this.stateRequest(p, body),
+        [EBD_TYPES.omdRequest]: () => this.omdRequest(p, body),
+      }[p.header.type];
+    if (!handler) return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
     try {
-      if (p.header.type === EBD_TYPES.stateRequest) return await this.stateRequest(p, body);
-      if (p.header.type === EBD_TYPES.omdRequest) return await this.omdRequest(p, body);
-    } catch (err) {
-      if (err instanceof DomainError && err.status < 500)
-        return { kind: 'failed', detail: `${err.code}: ${err.message}`, subject: null };
-      throw err;
-    }
-    if (p.header.type !== EBD_TYPES.ebm)
-      return { kind: 'unsupported', detail: p.header.type.slice(0, 40), subject: null };
-    const src = p.header.srcEbrId;
-    try {
-      const alert = ebmToCap(p.body, { superiorEbrId: src, attachments: p.attachments });
-      const entity = await this.alerts.accept(
-        alert,
-        { xml: p.ebdb.toString('utf8') },
-        { state: 'valid', signer: `ebr:${src}` },
-        { source: 'superior', ref: src, by: `superior:${src}` },
-      );
-      // Recorded but not acted on (refused, or its audio could not be made): the superior must know.
-      const refused = entity.outcome === 'refused' || entity.outcome === 'failed';
-      return {
-        kind: refused ? 'failed' : 'ok',
-        detail: refused ? (entity.reason ?? entity.rule ?? undefined) : undefined,
-        subject: entity.id,
-      };
+      return await handler();
     } catch (err) {
       if (err instanceof CapRefusal)
         return { kind: 'failed', detail: `${err.rule}: ${err.message}`, subject: null };
@@ -244,6 +227,25 @@ export class SuperiorInbound {
         return { kind: 'failed', detail: `${err.code}: ${err.message}`, subject: null };
       throw err;
     }
+  }
+
+  /** An EBM from above: an alert through the one intake. */
+  private async ebm(p: ParsedPackage, body: Element): Promise<Acted> {
+    const src = p.header.srcEbrId;
+    const alert = ebmToCap(body, { superiorEbrId: src, attachments: p.attachments });
+    const entity = await this.alerts.accept(
+      alert,
+      { xml: p.ebdb.toString('utf8') },
+      { state: 'valid', signer: `ebr:${src}` },
+      { source: 'superior', ref: src, by: `superior:${src}` },
+    );
+    // Recorded but not acted on (refused, or its audio could not be made): the superior must know.
+    const refused = entity.outcome === 'refused' || entity.outcome === 'failed';
+    return {
+      kind: refused ? 'failed' : 'ok',
+      detail: refused ? (entity.reason ?? entity.rule ?? undefined) : undefined,
+      subject: entity.id,
+    };
   }
 
   /**

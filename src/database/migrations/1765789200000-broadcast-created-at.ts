@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
 
 /**
- * Broadcasts by creation time: the list reads them newest first, and reports up number each
- * second's CAP messages (GB/T 35965.1's one-digit sequence) from the broadcasts made in it.
+ * Broadcasts by creation time: the list reads them newest first, and a superior platform names
+ * one of them by the instant it was made (its EBMID).
  */
 export class BroadcastCreatedAt1765789200000 implements MigrationInterface {
   name = 'BroadcastCreatedAt1765789200000';
